@@ -1,0 +1,155 @@
+"""Audio in: decode any container PyAV reads into 16 kHz float channels, with clear errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from faster_whisper import decode_audio
+
+SAMPLE_RATE = 16000
+AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".amr"}
+MIN_DURATION_S = 0.5  # shorter than this holds no turn worth scoring
+
+
+class AudioError(ValueError):
+    """A recording that cannot be processed; the message names the file and the problem."""
+
+
+@dataclass
+class Audio:
+    path: str
+    channels: list[np.ndarray]  # one float32 array per source channel (1 or 2), 16 kHz
+    source_channels: int
+    source_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.channels[0]) / SAMPLE_RATE
+
+
+def probe(path: str | Path) -> tuple[int, int]:
+    """(channels, sample rate) of the first audio stream."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            if not streams:
+                raise AudioError(f"{path}: no audio stream in the file")
+            stream = streams[0]
+            return stream.codec_context.channels or stream.channels, stream.codec_context.sample_rate
+    except AudioError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+
+
+def load(path: str | Path) -> Audio:
+    path = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{path}: no such file")
+    if p.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty")
+    n_channels, rate = probe(path)
+    if n_channels > 2:
+        raise AudioError(f"{path}: {n_channels} channels; expected mono or stereo")
+    try:
+        decoded = decode_audio(path, sampling_rate=SAMPLE_RATE, split_stereo=n_channels == 2)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
+    channels = list(decoded) if n_channels == 2 else [decoded]
+    if len(channels[0]) == 0:
+        raise AudioError(f"{path}: no audio samples could be decoded (truncated or empty stream)")
+    duration = len(channels[0]) / SAMPLE_RATE
+    _check_complete(path, duration)
+    if duration < MIN_DURATION_S:
+        raise AudioError(
+            f"{path}: the recording is {duration:.2f} s long; at least {MIN_DURATION_S} s is needed"
+        )
+    return Audio(path=path, channels=channels, source_channels=n_channels, source_rate=rate)
+
+
+# MPEG audio frame header tables: bitrate (kbps) by (version is MPEG-1, layer) and sample rates.
+_BITRATES = {
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_length(header: bytes) -> int | None:
+    """Length in bytes of the MPEG audio frame whose 4-byte header this is (None: not one)."""
+    if len(header) < 4 or header[0] != 0xFF or (header[1] & 0xE0) != 0xE0:
+        return None
+    version, layer_bits = (header[1] >> 3) & 3, (header[1] >> 1) & 3
+    bitrate_index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if version == 1 or layer_bits == 0 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    layer = 4 - layer_bits
+    bitrate = _BITRATES[(version == 3, layer)][bitrate_index] * 1000
+    rate = _RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 144 if (layer == 2 or version == 3) else 72
+    return per_frame * bitrate // rate + padding
+
+
+def _check_complete(path: str, decoded_duration: float) -> None:
+    """Refuse recordings cut short in transfer: a partial last MPEG frame, or a PCM file whose
+    header promises more audio than the file holds. Decoders pass both over in silence."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            codec = stream.codec_context.name
+            if codec.startswith("mp"):
+                last = None
+                for packet in container.demux(stream):
+                    if packet.size:
+                        last = bytes(packet)
+                expected = _mpeg_frame_length(last or b"")
+                if last is not None and expected is not None and len(last) < expected:
+                    raise AudioError(
+                        f"{path}: truncated MPEG audio: the last frame has {len(last)} of its "
+                        f"{expected} bytes (the file was cut short)"
+                    )
+            elif container.format.name == "wav":
+                declared, present = _riff_data_sizes(path)
+                if declared is not None and present < declared:
+                    raise AudioError(
+                        f"{path}: truncated WAV: the header declares {declared} bytes of audio "
+                        f"but the file holds {present}"
+                    )
+    except AudioError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: the audio could not be read to its end ({_reason(exc)})") from None
+
+
+def _riff_data_sizes(path: str) -> tuple[int | None, int]:
+    """(bytes the RIFF 'data' chunk declares, bytes present after its header)."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"RIFF":
+            return None, 0
+        f.seek(12)
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return None, 0
+            chunk_id, chunk_size = header[:4], int.from_bytes(header[4:], "little")
+            if chunk_id == b"data":
+                # 0 and 0xFFFFFFFF mark a streamed WAV whose length was never written back.
+                if chunk_size in (0, 0xFFFFFFFF):
+                    return None, 0
+                return chunk_size, size - f.tell()
+            f.seek(chunk_size + (chunk_size & 1), 1)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.split("\n")[0][:200]

@@ -1,0 +1,395 @@
+"""Check kinds: one small class per kind, each behind the same interface.
+
+A check reads a `Call` (utterances in time order, with their normalized text) and returns
+findings with evidence. `build_checks(rubric)` turns a rubric into the list of checks.
+"""
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
+from qa_service.results import Evidence, Finding, Utterance
+from qa_service.rubric import (
+    AttitudeError, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
+    ScriptSection,
+)
+
+DEFAULT_FUZZY = 0.85
+DEFAULT_FAREWELL = ("再见", "祝您生活愉快", "感谢您的接听", "拜拜")
+QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
+HANGUP_TAIL_S = 0.35  # speech this close to the end of the recording was cut by the hang-up
+
+
+@dataclass
+class Call:
+    """A transcript ready for checking: utterances sorted by start, texts prepared once."""
+
+    utterances: list[Utterance]
+    duration: float
+    texts: list[PreparedText] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.utterances = sorted(self.utterances, key=lambda u: (u.start, u.end))
+        if len(self.texts) != len(self.utterances):
+            self.texts = [prepare(u.text) for u in self.utterances]
+        self._by_role: dict[str, list[int]] = {"agent": [], "customer": []}
+        for i, u in enumerate(self.utterances):
+            self._by_role.setdefault(u.role, []).append(i)
+        self._by_role["any"] = list(range(len(self.utterances)))
+        self._cache: dict[tuple[int, int], Optional[Match]] = {}
+
+    def indices(self, role: str) -> list[int]:
+        return self._by_role.get(role, [])
+
+    def match(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
+        """Matcher result on one utterance, computed once per call (several checks share
+        matchers: farewell for sections and for agent_hangup, for instance)."""
+        key = (id(matcher), index)
+        if key not in self._cache:
+            self._cache[key] = matcher.match(self.texts[index])
+        return self._cache[key]
+
+    def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
+        u = self.utterances[index]
+        if found is None:
+            return Evidence.of(u)
+        return Evidence.of(u, matched=found.matched, phrase=found.phrase,
+                           similarity=found.similarity)
+
+
+class Check(ABC):
+    category: str
+
+    @abstractmethod
+    def run(self, call: Call) -> list[Finding]:
+        ...
+
+
+def matcher_for(rule: PhraseRule, fuzzy: float) -> PhraseMatcher:
+    return PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
+                         rule.fuzzy if rule.fuzzy is not None else fuzzy)
+
+
+class PhrasePresenceCheck(Check):
+    """Something the agent must say (script sections, mandatory points): hit or missed."""
+
+    def __init__(self, rule: ScriptSection | MandatoryPoint, category: str, fuzzy: float):
+        self.rule = rule
+        self.category = category
+        self.matcher = matcher_for(rule, fuzzy)
+
+    def window(self, indices: list[int]) -> list[int]:
+        return indices
+
+    def run(self, call: Call) -> list[Finding]:
+        for index in self.window(call.indices(self.rule.role)):
+            found = call.match(self.matcher, index)
+            if found:
+                return [Finding(self.rule.id, self.category, "hit", 0, self.rule.name,
+                                evidence=[call.evidence(index, found)])]
+        return [Finding(self.rule.id, self.category, "missed", self.rule.weight, self.rule.name,
+                        detail=self._where())]
+
+    def _where(self) -> str:
+        return ""
+
+
+class ScriptSectionCheck(PhrasePresenceCheck):
+    def __init__(self, rule: ScriptSection, fuzzy: float):
+        super().__init__(rule, "script_section", fuzzy)
+
+    def window(self, indices: list[int]) -> list[int]:
+        if self.rule.within_first:
+            indices = indices[: self.rule.within_first]
+        if self.rule.within_last:
+            indices = indices[-self.rule.within_last:]
+        return indices
+
+    def _where(self) -> str:
+        if self.rule.within_first:
+            return f"not in the {self.rule.role}'s first {self.rule.within_first} utterances"
+        if self.rule.within_last:
+            return f"not in the {self.rule.role}'s last {self.rule.within_last} utterances"
+        return ""
+
+
+class PhraseViolationCheck(Check):
+    """Something nobody should hear (forbidden phrases, rude or shirking words)."""
+
+    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: str, fuzzy: float):
+        self.rule = rule
+        self.category = category
+        self.matcher = matcher_for(rule, fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence = []
+        for index in call.indices(self.rule.role):
+            found = call.match(self.matcher, index)
+            if found:
+                evidence.append(call.evidence(index, found))
+        if not evidence:
+            return []
+        return [violation(self.rule, self.category, evidence)]
+
+
+def violation(rule: ForbiddenPhrase | AttitudeError, category: str, evidence: list[Evidence],
+              detail: str = "") -> Finding:
+    return Finding(rule.id, category, "violation", rule.deduct, rule.name, rule.severity,
+                   detail, evidence)
+
+
+class AgentHangupCheck(Check):
+    """B: the call ends while the customer speaks, or right after the customer asked
+    something, and the agent said no farewell."""
+
+    category = "attitude_error"
+
+    def __init__(self, rule: AttitudeError, farewell: Sequence[str], fuzzy: float):
+        self.rule = rule
+        self.farewell = PhraseMatcher(any=rule.farewell or farewell, fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        if not call.utterances:
+            return []
+        last = max(range(len(call.utterances)), key=lambda i: call.utterances[i].end)
+        final = call.utterances[last]
+        if final.role != "customer":
+            return []
+        cut = final.end >= call.duration - HANGUP_TAIL_S
+        asked = bool(QUESTION.search(final.text.strip()))
+        if not (cut or asked):
+            return []
+        agent_tail = call.indices("agent")[-2:]
+        if any(call.match(self.farewell, i) for i in agent_tail):
+            return []
+        why = "the recording ends while the customer is speaking" if cut else \
+            "the call ends right after the customer asked a question"
+        return [violation(self.rule, self.category, [call.evidence(last)],
+                          f"{why}, with no farewell from the agent")]
+
+
+class HoldWithoutReasonCheck(Check):
+    """D: the agent asks the customer to wait and the line stays silent longer than
+    `hold_seconds`, with no apology or reason given when asking."""
+
+    category = "attitude_error"
+
+    def __init__(self, rule: AttitudeError, fuzzy: float):
+        self.rule = rule
+        self.hold = PhraseMatcher(any=rule.hold_phrases, fuzzy=fuzzy)
+        self.reason = PhraseMatcher(any=rule.reason_phrases, fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence, waits = [], []
+        starts = [u.start for u in call.utterances]
+        for index in call.indices("agent"):
+            found = call.match(self.hold, index)
+            if not found or call.match(self.reason, index):
+                continue
+            ask = call.utterances[index]
+            later = [s for s in starts if s > ask.end]
+            if not later:
+                continue
+            wait = min(later) - ask.end
+            if wait > self.rule.hold_seconds:
+                evidence.append(call.evidence(index, found))
+                waits.append(wait)
+        if not evidence:
+            return []
+        detail = "; ".join(f"waited {w:.1f} s (limit {self.rule.hold_seconds:g} s)" for w in waits)
+        return [violation(self.rule, self.category, evidence, detail + ", no reason given")]
+
+
+class TransferWithoutReasonCheck(Check):
+    """C: the agent transfers the customer without saying why."""
+
+    category = "attitude_error"
+
+    def __init__(self, rule: AttitudeError, fuzzy: float):
+        self.rule = rule
+        self.transfer = PhraseMatcher(any=rule.transfer_phrases, fuzzy=fuzzy)
+        self.reason = PhraseMatcher(any=rule.reason_phrases + ["因为", "负责", "专员", "专业"],
+                                    fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence = []
+        for index in call.indices("agent"):
+            found = call.match(self.transfer, index)
+            if found and not call.match(self.reason, index):
+                evidence.append(call.evidence(index, found))
+        return [violation(self.rule, self.category, evidence, "transfer with no reason given")] \
+            if evidence else []
+
+
+class ObjectionCheck(Check):
+    """异议处理: each time the customer raises the objection, one of the agent's next
+    `within_turns` utterances must give an approved answer."""
+
+    category = "objection"
+
+    def __init__(self, rule: Objection, fuzzy: float):
+        self.rule = rule
+        threshold = rule.fuzzy if rule.fuzzy is not None else fuzzy
+        self.raised = PhraseMatcher(any=rule.customer_says, fuzzy=threshold)
+        self.answer = PhraseMatcher(any=rule.agent_should, fuzzy=threshold)
+
+    def occurrences(self, call: Call) -> list[tuple[int, list[tuple[int, Optional[Match]]]]]:
+        """(customer utterance, [(agent reply, answer match)]) per raised objection."""
+        out = []
+        agents = call.indices("agent")
+        for index in call.indices("customer"):
+            found = call.match(self.raised, index)
+            if not found:
+                continue
+            start = call.utterances[index].start
+            replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
+            if out and replies == out[-1][2]:
+                continue  # the same objection over two chunks before the agent spoke again
+            out.append((index, found, replies))
+        return [(i, f, [(r, call.match(self.answer, r)) for r in replies]) for i, f, replies in out]
+
+    def run(self, call: Call) -> list[Finding]:
+        occurrences = self.occurrences(call)
+        if not occurrences:
+            return []
+        evidence, unanswered = [], 0
+        for index, found, replies in occurrences:
+            evidence.append(call.evidence(index, found))
+            answers = [(r, m) for r, m in replies if m]
+            if answers:
+                evidence += [call.evidence(r, m) for r, m in answers[:1]]
+            else:
+                unanswered += 1
+                evidence += [call.evidence(r) for r, _ in replies]
+        status = "unhandled" if unanswered else "handled"
+        detail = f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered " \
+                 f"within {self.rule.within_turns} agent turn(s)"
+        return [Finding(self.rule.id, self.category, status,
+                        self.rule.weight if unanswered else 0, self.rule.name,
+                        detail=detail, evidence=evidence)]
+
+
+class CappedCheck(Check):
+    """Violations counted per occurrence, their deductions capped at `max_deduct`."""
+
+    def capped(self, rule_id: str, name: str, deduct: float, max_deduct: Optional[float],
+               items: Iterable[tuple[str, list[Evidence]]]) -> list[Finding]:
+        findings, total = [], 0.0
+        for detail, evidence in items:
+            amount = deduct
+            if max_deduct is not None:
+                amount = max(0.0, min(deduct, max_deduct - total))
+            total += amount
+            findings.append(Finding(rule_id, self.category, "violation", amount, name,
+                                    detail=detail, evidence=evidence))
+        return findings
+
+
+class SilenceCheck(CappedCheck):
+    category = "silence"
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.silence
+
+    def run(self, call: Call) -> list[Finding]:
+        items, covered_until, last_index = [], None, None
+        for index, u in enumerate(call.utterances):
+            if covered_until is not None and u.start - covered_until > self.rule.max_gap_seconds:
+                gap = u.start - covered_until
+                items.append((f"{gap:.1f} s of silence (limit {self.rule.max_gap_seconds:g} s)",
+                              [call.evidence(last_index), call.evidence(index)]))
+            if covered_until is None or u.end >= covered_until:
+                covered_until, last_index = u.end, index
+        return self.capped("silence", "静音", self.rule.deduct, self.rule.max_deduct, items)
+
+
+class InterruptionCheck(CappedCheck):
+    category = "interruption"
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.interruption
+
+    def run(self, call: Call) -> list[Finding]:
+        items = []
+        customers = call.indices("customer")
+        for a in call.indices("agent"):
+            agent = call.utterances[a]
+            for c in customers:
+                customer = call.utterances[c]
+                if customer.start < agent.start < customer.end:
+                    overlap = min(agent.end, customer.end) - agent.start
+                    if overlap >= self.rule.min_overlap_seconds:
+                        items.append((f"agent talked over the customer for {overlap:.1f} s",
+                                      [call.evidence(c), call.evidence(a)]))
+                        break
+        extra = items[self.rule.max_count:]
+        return self.capped("interruption", "抢话", self.rule.deduct, self.rule.max_deduct, extra)
+
+
+def spoken_chars(text: PreparedText) -> int:
+    return len(text.norm)
+
+
+class SpeechRateCheck(Check):
+    category = "speech_rate"
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.speech_rate
+
+    def run(self, call: Call) -> list[Finding]:
+        agents = call.indices("agent")
+        seconds = sum(call.utterances[i].duration for i in agents)
+        if seconds < 5:  # too little speech for a rate to mean anything
+            return []
+        chars = sum(spoken_chars(call.texts[i]) for i in agents)
+        rate = chars / seconds * 60
+        too_fast = self.rule.max_chars_per_minute and rate > self.rule.max_chars_per_minute
+        too_slow = self.rule.min_chars_per_minute and rate < self.rule.min_chars_per_minute
+        if not (too_fast or too_slow):
+            return []
+        fastest = sorted(agents, key=lambda i: -spoken_chars(call.texts[i]) /
+                         max(call.utterances[i].duration, 0.1))[:3]
+        limit = f"> {self.rule.max_chars_per_minute:g}" if too_fast else \
+            f"< {self.rule.min_chars_per_minute:g}"
+        return [Finding("speech_rate", self.category, "violation", self.rule.deduct, "语速",
+                        detail=f"agent speaks {rate:.0f} chars/min ({limit})",
+                        evidence=[call.evidence(i) for i in sorted(fastest)])]
+
+
+def farewell_phrases(rubric: Rubric) -> list[str]:
+    for section in rubric.script_sections:
+        if section.id == "farewell" or section.name == "结束语":
+            return section.any
+    return list(DEFAULT_FAREWELL)
+
+
+BuiltinFactory = Callable[[AttitudeError, Rubric, float], Check]
+BUILTINS: dict[str, BuiltinFactory] = {
+    "agent_hangup": lambda rule, rubric, fz: AgentHangupCheck(rule, farewell_phrases(rubric), fz),
+    "hold_without_reason": lambda rule, rubric, fz: HoldWithoutReasonCheck(rule, fz),
+    "transfer_without_reason": lambda rule, rubric, fz: TransferWithoutReasonCheck(rule, fz),
+}
+
+
+def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY) -> list[Check]:
+    fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
+    checks: list[Check] = []
+    checks += [ScriptSectionCheck(r, fuzzy) for r in rubric.script_sections]
+    checks += [PhrasePresenceCheck(r, "mandatory_point", fuzzy) for r in rubric.mandatory_points]
+    checks += [PhraseViolationCheck(r, "forbidden_phrase", fuzzy) for r in rubric.forbidden_phrases]
+    for rule in rubric.attitude_errors:
+        if rule.check:
+            checks.append(BUILTINS[rule.check](rule, rubric, fuzzy))
+        if rule.has_phrases():
+            checks.append(PhraseViolationCheck(rule, "attitude_error", fuzzy))
+    checks += [ObjectionCheck(r, fuzzy) for r in rubric.objections]
+    if rubric.silence:
+        checks.append(SilenceCheck(rubric))
+    if rubric.interruption:
+        checks.append(InterruptionCheck(rubric))
+    if rubric.speech_rate:
+        checks.append(SpeechRateCheck(rubric))
+    return checks

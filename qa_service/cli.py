@@ -1,0 +1,223 @@
+"""`qa-service`: a thin shell over the library (service.py)."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa_service.config import get_settings
+from qa_service.rubric import Rubric, RubricError, load_rubric
+from qa_service.service import Outcome, QAService, find_audio
+from qa_service.store import Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Score outbound telemarketing calls against a QA rubric.")
+# Wide enough for the findings column when stdout is a file or a CI log, not a terminal.
+out = Console(width=None if Console().is_terminal else 160)
+err = Console(stderr=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Channel(str, Enum):
+    left = "left"
+    right = "right"
+
+
+def _quiet_libraries() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("faster_whisper",):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _rubric(path: Path) -> Rubric:
+    try:
+        return load_rubric(path)
+    except RubricError as exc:
+        typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
+        raise typer.Exit(2)
+
+
+def _service(db: Optional[str]) -> QAService:
+    settings = get_settings()
+    return QAService(Store(db or settings.database_url), settings)
+
+
+def _progress(total: int, label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.description}"), console=err, transient=True,
+                    disable=total < 2 or not err.is_terminal)
+
+
+def _run_with_progress(label: str, total: int, work) -> list[Outcome]:
+    with _progress(total, label) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(outcome: Outcome) -> None:
+            bar.update(task, advance=1, description=Path(outcome.path).name)
+            if outcome.error:
+                typer.echo(f"error: {outcome.error}", err=True)
+        return work(advance)
+
+
+def top_findings(outcome: Outcome, limit: int = 3) -> str:
+    findings = [f for f in outcome.result.findings if f.deduction > 0 or f.fatal]
+    findings.sort(key=lambda f: (not f.fatal, -f.deduction))
+    parts = []
+    for f in findings[:limit]:
+        label = f.name or f.rule_id
+        parts.append(f"{'致命 ' if f.fatal else ''}{f.status} {label} -{f.deduction:g}")
+    more = len(findings) - limit
+    return "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
+
+
+def render_table(outcomes: list[Outcome], title: str = "") -> None:
+    table = Table(title=title or None, show_lines=False)
+    for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
+        table.add_column(col, overflow="fold")
+    colors = {"excellent": "green", "pass": "cyan", "fail": "red"}
+    for o in outcomes:
+        name = Path(o.path).name
+        if o.error:
+            table.add_row(name, "", "", "", "[red]error[/red]", "", o.error)
+            continue
+        r = o.result
+        table.add_row(name, r.agent_id or "-", f"{r.rubric_id} v{r.rubric_version}",
+                      f"{r.score:g}", f"[{colors[r.grade]}]{r.grade}[/]", r.outcome,
+                      top_findings(o))
+    out.print(table)
+    out.print(summary_line(outcomes), highlight=False)
+
+
+def summary_line(outcomes: list[Outcome]) -> str:
+    scored = [o.result for o in outcomes if o.result]
+    n = len(scored)
+    passed = sum(r.grade in ("pass", "excellent") for r in scored)
+    excellent = sum(r.grade == "excellent" for r in scored)
+    failed_files = len(outcomes) - n
+
+    def pct(k: int) -> str:
+        return f"{k / n:.1%}" if n else "n/a"
+    return (f"calls {n}  pass rate (监听合格率) {pct(passed)}  excellent rate (质检优秀率) "
+            f"{pct(excellent)}  fatal {sum(r.fatal for r in scored)}"
+            + (f"  errors {failed_files}" if failed_files else ""))
+
+
+def emit(outcomes: list[Outcome], fmt: Format, out_file: Optional[Path], title: str = "") -> None:
+    if fmt == Format.json:
+        text = json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=1)
+        if out_file:
+            out_file.write_text(text + "\n", encoding="utf-8")
+        else:
+            sys.stdout.write(text + "\n")
+        return
+    if out_file:
+        out_file.write_text(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False,
+                                       indent=1) + "\n", encoding="utf-8")
+    render_table(outcomes, title)
+
+
+@app.command()
+def score(
+    paths: List[Path] = typer.Argument(..., help="audio files or directories (recursive)"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+    agent_channel: Optional[Channel] = typer.Option(
+        None, "--agent-channel", help="stereo channel of the agent (default: rubric channels)"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default QA_DATABASE_URL)"),
+) -> None:
+    """Transcribe and score recordings; results are stored. Exit 2 if any file failed."""
+    _quiet_libraries()
+    rules = _rubric(rubric)
+    service = _service(db)
+    service.store.save_rubric(rules, rubric.read_text(encoding="utf-8"))
+    files = list(find_audio(paths))
+    if not files:
+        err.print(f"[red]no audio files under {', '.join(map(str, paths))}[/red]")
+        raise typer.Exit(2)
+    outcomes = _run_with_progress(
+        "scoring", len(files),
+        lambda advance: service.score_files(files, rules, agent_channel and agent_channel.value,
+                                            advance))
+    emit(outcomes, format, out_file)
+    raise typer.Exit(2 if any(o.error for o in outcomes) else 0)
+
+
+@app.command()
+def rescore(
+    rubric: Path = typer.Option(..., "--rubric", "-r"),
+    project: Optional[str] = typer.Option(None, "--project", "-p"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Score every stored transcript again with a (new version of a) rubric: no recognition."""
+    _quiet_libraries()
+    rules = _rubric(rubric)
+    service = _service(db)
+    service.store.save_rubric(rules, rubric.read_text(encoding="utf-8"))
+    total = len(service.store.recordings(project=project))
+    outcomes = _run_with_progress("rescoring", total,
+                                  lambda advance: service.rescore(rules, project, advance))
+    emit(outcomes, format, out_file)
+
+
+@app.command()
+def demo(
+    rubrics: Path = typer.Option(Path("rubrics"), help="rubric YAML files, one per campaign"),
+    samples: Path = typer.Option(Path("samples"), help="samples/<rubric id>/ per rubric"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Score every sample recording against the rubric of its folder and print the table."""
+    _quiet_libraries()
+    service = _service(db)
+    everything: list[Outcome] = []
+    for path in sorted(rubrics.glob("*.yaml")):
+        rules = _rubric(path)
+        files = list(find_audio([samples / rules.id])) if (samples / rules.id).is_dir() else []
+        if not files:
+            continue
+        service.store.save_rubric(rules, path.read_text(encoding="utf-8"))
+        outcomes = _run_with_progress(
+            rules.id, len(files), lambda advance: service.score_files(files, rules, None, advance))
+        render_table(outcomes, f"{rules.name} ({rules.id} v{rules.version})")
+        everything += outcomes
+    if not everything:
+        err.print(f"[red]no samples found under {samples}/<rubric id>/[/red]")
+        raise typer.Exit(2)
+    out.print("[bold]all campaigns[/bold]  " + summary_line(everything), highlight=False)
+    raise typer.Exit(2 if any(o.error for o in everything) else 0)
+
+
+@app.command("check-rubric")
+def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
+    """Validate rubric files; prints every problem with file, line and field."""
+    bad = False
+    for path in paths:
+        try:
+            r = load_rubric(path)
+            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules)", highlight=False)
+        except RubricError as exc:
+            typer.echo(str(exc), err=True)
+            bad = True
+    raise typer.Exit(2 if bad else 0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

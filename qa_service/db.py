@@ -1,0 +1,92 @@
+"""Storage models (SQLModel): SQLite by default, Postgres by URL (QA_DATABASE_URL)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone  # noqa: F401  (utcnow)
+from typing import Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from pydantic import NaiveDatetime
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Recording(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True, max_length=64)  # content hash: the identity
+    source_path: str
+    duration: float
+    channels: int
+    separation: str = "stereo"  # stereo (roles by channel) | mono (roles by clustering)
+    agent_id: Optional[str] = Field(default=None, index=True)
+    project: Optional[str] = Field(default=None, index=True)
+    call_time: Optional[NaiveDatetime] = Field(default=None, index=True)
+    phase: str = Field(default="production", index=True)  # trial (试呼) | production
+    asr_model: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class UtteranceRow(SQLModel, table=True):
+    __tablename__ = "utterance"
+    __table_args__ = (Index("ix_utterance_recording_seq", "recording_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id")
+    seq: int
+    role: str
+    start: float
+    end: float
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    confidence: float = 1.0
+
+
+class RubricRow(SQLModel, table=True):
+    __tablename__ = "rubric"
+    __table_args__ = (UniqueConstraint("rubric_id", "version"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rubric_id: str = Field(index=True)
+    version: int
+    name: str = ""
+    project_type: str = "marketing"
+    yaml_text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class Evaluation(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("recording_id", "rubric_id", "rubric_version"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True)
+    rubric_id: str = Field(index=True)
+    rubric_version: int
+    score: float
+    grade: str = Field(index=True)
+    fatal: bool = False
+    outcome: str = "unknown"
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "finding"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    rule_id: str = Field(index=True)
+    category: str
+    status: str
+    deduction: float = 0.0
+    name: str = ""
+    severity: str = "normal"
+    detail: str = ""
+    evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class HighlightRow(SQLModel, table=True):
+    __tablename__ = "highlight"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    role: str
+    start: float
+    end: float
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str

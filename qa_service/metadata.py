@@ -1,0 +1,84 @@
+"""Call metadata (agent, project, call time, phase) for a recording.
+
+From a sidecar JSON next to the audio (`call.wav` -> `call.json` or `call.wav.json`):
+    {"agent_id": "A017", "project": "telecom-upgrade", "call_time": "2026-11-20T09:14:03",
+     "phase": "trial"}
+or else from the file name: `<project>_<agent>_<YYYYmmdd-HHMMSS>[_trial|_production].<ext>`,
+e.g. `telecom-upgrade_A017_20261120-091403_trial.wav`. The sidecar wins where both say.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+NAME_PATTERN = re.compile(
+    r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
+    r"(?:_(?P<phase>trial|production))?$"
+)
+PHASES = ("trial", "production")
+
+
+class MetadataError(ValueError):
+    pass
+
+
+@dataclass
+class CallMetadata:
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[datetime] = None
+    phase: str = "production"
+
+
+def _parse_time(value: str, source: str) -> datetime:
+    for fmt in ("%Y%m%d-%H%M%S", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MetadataError(f"{source}: call_time {value!r} is not an ISO date-time") from None
+    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else \
+        parsed.astimezone().replace(tzinfo=None)
+
+
+def sidecar_path(audio: Path) -> Optional[Path]:
+    for candidate in (audio.with_suffix(".json"), audio.with_name(audio.name + ".json")):
+        if candidate.exists() and not candidate.name.endswith(".ref.json"):
+            return candidate
+    return None
+
+
+def read_metadata(audio_path: str | Path) -> CallMetadata:
+    audio = Path(audio_path)
+    meta = CallMetadata()
+    m = NAME_PATTERN.match(audio.stem)
+    if m:
+        meta.project, meta.agent_id = m.group("project"), m.group("agent")
+        meta.call_time = _parse_time(m.group("time"), str(audio))
+        meta.phase = m.group("phase") or "production"
+    side = sidecar_path(audio)
+    if side is not None:
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MetadataError(f"{side}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise MetadataError(f"{side}: expected a JSON object")
+        if data.get("agent_id") is not None:
+            meta.agent_id = str(data["agent_id"])
+        if data.get("project") is not None:
+            meta.project = str(data["project"])
+        if data.get("call_time"):
+            meta.call_time = _parse_time(str(data["call_time"]), str(side))
+        if data.get("phase"):
+            meta.phase = str(data["phase"])
+    if meta.phase not in PHASES:
+        raise MetadataError(f"{audio}: phase {meta.phase!r} must be one of {', '.join(PHASES)}")
+    return meta

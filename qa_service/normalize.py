@@ -1,0 +1,75 @@
+"""Text normalization, applied alike to transcripts and rubric phrases (spec: Matching).
+
+traditional -> simplified (OpenCC), full-width -> half-width (NFKC), Latin lowercased,
+punctuation and spaces removed, Chinese numerals -> Arabic digits (cn2an), so 九十六 == 96,
+百分之零点六 == 0.6%, 十二个月 == 12个月. Pinyin (pypinyin, no tones) feeds fuzzy matching.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import warnings
+from functools import lru_cache
+
+import cn2an
+import opencc
+from pypinyin import Style, lazy_pinyin
+
+
+_t2s = opencc.OpenCC("t2s")
+# Keep CJK, Latin letters, digits, % and a decimal point between digits; drop the rest.
+_DROP = re.compile(r"(?<!\d)\.|\.(?!\d)|[^0-9a-z%.\u3400-\u4dbf\u4e00-\u9fff]")
+_HAS_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万亿点]")
+# Digits followed by a unit character (1万, 2.5亿): Whisper writes them so, cn2an leaves them.
+_DIGIT_UNIT = re.compile(r"(\d+(?:\.\d+)?)([万亿])")
+_UNIT = {"万": 10_000, "亿": 100_000_000}
+
+
+def to_simplified(text: str) -> str:
+    """Display form: simplified characters, half-width, spacing tidied; punctuation kept."""
+    text = unicodedata.normalize("NFKC", text)
+    return _t2s.convert(text).strip()
+
+
+@lru_cache(maxsize=65536)
+def normalize_plain(text: str) -> str:
+    """Normalized but for numerals: what a regex written with Chinese numerals expects."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _DROP.sub("", _t2s.convert(text))
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    text = normalize_plain(text)
+    if _HAS_CN_NUMERAL.search(text):
+        text = _numerals_to_digits(text)
+    if "万" in text or "亿" in text:
+        text = _DIGIT_UNIT.sub(_expand_unit, text)
+    return text
+
+
+def _expand_unit(m: re.Match) -> str:
+    value = float(m.group(1)) * _UNIT[m.group(2)]
+    return str(int(value)) if value.is_integer() else m.group(0)
+
+
+def _numerals_to_digits(text: str) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cn2an warns on every run it cannot read
+            converted = cn2an.transform(text, "cn2an")
+    except Exception:  # cn2an raises ValueError and friends on odd mixes; keep the text as is
+        return text
+    # cn2an writes 0.6% for 百分之零点六 and keeps its own punctuation: drop what it adds.
+    return _DROP.sub("", converted)
+
+
+@lru_cache(maxsize=65536)
+def syllables(norm: str) -> tuple[str, ...]:
+    """One token per character of normalized text: pinyin without tone for Chinese, the
+    character itself for digits, letters and signs."""
+    out = lazy_pinyin(norm, style=Style.NORMAL, errors=lambda chars: list(chars))
+    if len(out) != len(norm):  # pypinyin groups non-Chinese runs; fall back to per character
+        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda c: list(c))[0] for ch in norm]
+    return tuple(out)

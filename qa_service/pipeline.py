@@ -1,0 +1,88 @@
+"""The pipeline: audio -> transcript -> utterances -> checks -> score -> store.
+
+`transcribe_file` is the expensive half (recognition); `evaluate` is the cheap half and runs
+again on stored utterances whenever a rubric changes (rescoring needs no second pass).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from qa_service.audio import Audio, load
+from qa_service.checks import Call
+from qa_service.diarize import RoleCues, assign_roles
+from qa_service.matching import PhraseMatcher
+from qa_service.normalize import to_simplified
+from qa_service.results import CallResult, Utterance
+from qa_service.rubric import Rubric
+from qa_service.scoring import Scorer
+from qa_service.transcribe import Recognizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Transcript:
+    utterances: list[Utterance]
+    duration: float
+    channels: int  # channels in the file
+    separation: str  # stereo: roles by channel | mono: roles by clustering (diarize.py)
+
+
+def role_cues(rubric: Rubric) -> RoleCues:
+    agent_lines = [p for r in rubric.script_sections + rubric.mandatory_points for p in r.any]
+    customer_lines = [p for o in rubric.objections for p in o.customer_says]
+    customer_lines += rubric.outcome.success + rubric.outcome.refusal
+    return RoleCues(PhraseMatcher(any=agent_lines, fuzzy=1.0),
+                    PhraseMatcher(any=customer_lines, fuzzy=1.0))
+
+
+def _same_signal(left: np.ndarray, right: np.ndarray) -> bool:
+    """A 'stereo' file that carries one mixed signal twice is a mono recording."""
+    step = max(1, len(left) // 50000)
+    return bool(np.allclose(left[::step], right[::step], atol=1e-3))
+
+
+def transcribe_audio(
+    audio: Audio, recognizer: Recognizer, rubric: Rubric, agent_channel: Optional[str] = None
+) -> Transcript:
+    hotwords = rubric.asr.hotwords
+    utterances: list[Utterance] = []
+    if len(audio.channels) == 2 and not _same_signal(*audio.channels):
+        agent_side = agent_channel or rubric.agent_channel
+        roles = ("agent", "customer") if agent_side == "left" else ("customer", "agent")
+        for role, samples in zip(roles, audio.channels):
+            for chunk in recognizer.transcribe_channel(samples, hotwords):
+                utterances.append(Utterance(role, chunk.start, chunk.end,
+                                            to_simplified(chunk.text), chunk.confidence))
+        separation = "stereo"
+    else:
+        samples = audio.channels[0]
+        chunks = recognizer.transcribe_channel(samples, hotwords)
+        roles = assign_roles(samples, [(c.start, c.end) for c in chunks],
+                             [c.text for c in chunks], role_cues(rubric))
+        utterances = [Utterance(role, c.start, c.end, to_simplified(c.text), c.confidence)
+                      for role, c in zip(roles, chunks)]
+        separation = "mono"
+    utterances.sort(key=lambda u: (u.start, u.end))
+    return Transcript(utterances, audio.duration, audio.source_channels, separation)
+
+
+def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
+             scorer: Scorer) -> CallResult:
+    call = Call(transcript_utterances, duration)
+    ev = scorer.evaluate(call)
+    rubric = scorer.rubric
+    return CallResult(
+        recording=recording, rubric_id=rubric.id, rubric_version=rubric.version,
+        score=ev.score, grade=ev.grade, fatal=ev.fatal, outcome=ev.outcome, duration=duration,
+        findings=ev.findings, utterances=call.utterances, highlights=ev.highlights,
+    )
+
+
+def transcribe_file(path: str, recognizer: Recognizer, rubric: Rubric,
+                    agent_channel: Optional[str] = None) -> Transcript:
+    return transcribe_audio(load(path), recognizer, rubric, agent_channel)

@@ -1,0 +1,327 @@
+"""The rubric YAML: its pydantic model is the only definition of the schema.
+
+Loading reports every problem with file, line, field and reason (spec: Bad rubrics), never a
+traceback. Fields the spec does not know are kept out of scoring but do not refuse the file:
+rubrics written for a newer version of this service must still load.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Role = Literal["agent", "customer", "any"]
+Severity = Literal["normal", "fatal"]
+BUILTIN_CHECKS = ("agent_hangup", "hold_without_reason", "transfer_without_reason")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class PhraseRule(_Model):
+    """Fields shared by every rule that matches phrases."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    any: list[str] = []
+    all: list[str] = []
+    regex: list[str] = []
+    unless: list[str] = []
+    role: Role = "agent"
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("any", "all", "unless", mode="before")
+    @classmethod
+    def _phrase_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, (int, float)) else v for v in value]
+        return value
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _regex_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return value
+
+    def has_phrases(self) -> bool:
+        return bool(self.any or self.all or self.regex)
+
+
+class _NeedsPhrases(PhraseRule):
+    @model_validator(mode="after")
+    def _needs_phrases(self):
+        if not self.has_phrases():
+            raise ValueError("needs at least one of any, all or regex")
+        return self
+
+
+class ScriptSection(_NeedsPhrases):
+    within_first: Optional[int] = Field(default=None, ge=1)
+    within_last: Optional[int] = Field(default=None, ge=1)
+    weight: float = Field(default=0, ge=0)
+
+
+class MandatoryPoint(_NeedsPhrases):
+    weight: float = Field(default=0, ge=0)
+
+
+class ForbiddenPhrase(_NeedsPhrases):
+    severity: Severity = "normal"
+    deduct: float = Field(default=0, ge=0)
+
+
+class AttitudeError(PhraseRule):
+    """Attitude errors A-E: by phrases (rude, shirking) or by a built-in check."""
+
+    check: Optional[str] = None  # one of BUILTIN_CHECKS
+    severity: Severity = "normal"
+    deduct: float = Field(default=0, ge=0)
+    hold_seconds: float = Field(default=15, gt=0)
+    # Built-in checks come with Mandarin defaults; a rubric may replace them.
+    hold_phrases: list[str] = ["稍等", "等一下", "等一等", "稍候", "请等一下", "您等等"]
+    reason_phrases: list[str] = [
+        "不好意思", "抱歉", "对不起", "帮您查", "为您查", "查询一下", "查一下", "核实", "确认一下",
+        "让您久等",
+    ]
+    transfer_phrases: list[str] = ["转接", "给您转到", "帮您转", "转给"]
+    farewell: list[str] = []  # for agent_hangup; default: the rubric's 结束语 section phrases
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in BUILTIN_CHECKS:
+            raise ValueError(f"unknown check {value!r}; known checks: {', '.join(BUILTIN_CHECKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _phrases_or_check(self):
+        if self.check is None and not self.has_phrases():
+            raise ValueError("needs a built-in `check` or at least one of any, all or regex")
+        return self
+
+
+class Objection(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    customer_says: list[str] = Field(min_length=1)
+    agent_should: list[str] = Field(min_length=1)
+    within_turns: int = Field(default=2, ge=1)
+    weight: float = Field(default=0, ge=0)
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+
+    _text_list = field_validator("customer_says", "agent_should", mode="before")(
+        PhraseRule._phrase_list.__func__
+    )
+
+
+class Outcome(_Model):
+    success: list[str] = []
+    refusal: list[str] = []
+    role: Role = "customer"
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+
+
+class Silence(_Model):
+    max_gap_seconds: float = Field(gt=0)
+    deduct: float = Field(default=0, ge=0)
+    max_deduct: Optional[float] = Field(default=None, ge=0)
+
+
+class Interruption(_Model):
+    min_overlap_seconds: float = Field(default=1.0, ge=0)
+    max_count: int = Field(default=0, ge=0)
+    deduct: float = Field(default=0, ge=0)
+    max_deduct: Optional[float] = Field(default=None, ge=0)
+
+
+class SpeechRate(_Model):
+    max_chars_per_minute: Optional[float] = Field(default=None, gt=0)
+    min_chars_per_minute: Optional[float] = Field(default=None, gt=0)
+    deduct: float = Field(default=0, ge=0)
+
+
+class Scoring(_Model):
+    total: float = Field(default=100, gt=0)
+    pass_score: float = Field(default=80, ge=0)
+    excellent_score: float = Field(default=95, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.excellent_score < self.pass_score:
+            raise ValueError("excellent_score must not be below pass_score")
+        return self
+
+
+class Asr(_Model):
+    hotwords: list[str] = []
+
+
+class Rubric(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    version: int = Field(default=1, ge=1)
+    project_type: Literal["marketing", "survey", "care"] = "marketing"
+    channels: dict[Literal["left", "right"], Literal["agent", "customer"]] = {
+        "left": "agent", "right": "customer",
+    }
+    scoring: Scoring = Scoring()
+    asr: Asr = Asr()
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    script_sections: list[ScriptSection] = []
+    mandatory_points: list[MandatoryPoint] = []
+    forbidden_phrases: list[ForbiddenPhrase] = []
+    attitude_errors: list[AttitudeError] = []
+    objections: list[Objection] = []
+    outcome: Outcome = Outcome()
+    silence: Optional[Silence] = None
+    interruption: Optional[Interruption] = None
+    speech_rate: Optional[SpeechRate] = None
+
+    @field_validator("channels")
+    @classmethod
+    def _two_roles(cls, value: dict) -> dict:
+        if set(value) != {"left", "right"} or set(value.values()) != {"agent", "customer"}:
+            raise ValueError("must map left and right to agent and customer, one each")
+        return value
+
+    def rules(self) -> list[tuple[str, int, Union[PhraseRule, Objection]]]:
+        """(list field, index, rule) for every rule with an id."""
+        out = []
+        for field in RULE_LISTS:
+            out += [(field, i, rule) for i, rule in enumerate(getattr(self, field))]
+        return out
+
+    @property
+    def agent_channel(self) -> str:
+        return "left" if self.channels["left"] == "agent" else "right"
+
+
+class RubricError(ValueError):
+    """A rubric that does not validate; `problems` are (line, field, reason)."""
+
+    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"{source}:{line if line is not None else '?'}: {field or '(rubric)'}: {reason}"
+            for line, field, reason in problems
+        ]
+        super().__init__("rubric refused:\n  " + "\n  ".join(lines))
+
+
+def _line_of(node: Optional[yaml.Node], loc: tuple) -> Optional[int]:
+    """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    node, line = v, k.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _field_name(loc: tuple, data: Any) -> str:
+    parts = []
+    for key in loc:
+        if isinstance(key, int):
+            parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
+            if isinstance(data, list) and key < len(data) and isinstance(data[key], dict) \
+                    and "id" in data[key]:
+                parts[-1] += f"(id={data[key]['id']})"
+        elif not str(key).startswith(("function-", "literal[", "list[", "dict[")):
+            parts.append(str(key))
+        data = data[key] if isinstance(data, (dict, list)) and _has(data, key) else None
+    return ".".join(parts)
+
+
+def _has(data: Any, key: Any) -> bool:
+    if isinstance(data, dict):
+        return key in data
+    return isinstance(key, int) and key < len(data)
+
+
+def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise RubricError(source, [(line, "", f"not valid YAML: {reason}")]) from None
+    if not isinstance(data, dict):
+        raise RubricError(source, [(1, "", "a rubric is a YAML mapping (id, name, version, ...)")])
+    problems = _duplicate_ids(root, data)
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k))
+            reason = err["msg"].removeprefix("Value error, ")
+            problems.append((_line_of(root, loc), _field_name(loc, data), reason))
+    if problems:
+        problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
+        raise RubricError(source, problems)
+    return rubric
+
+
+RULE_LISTS = ("script_sections", "mandatory_points", "forbidden_phrases", "attitude_errors",
+              "objections")
+
+
+def _duplicate_ids(root: yaml.Node, data: dict) -> list[tuple[Optional[int], str, str]]:
+    """Rule ids are unique across the rubric: findings and reviews cite them."""
+    problems, seen = [], {}
+    for field in RULE_LISTS:
+        rules = data.get(field)
+        if not isinstance(rules, list):
+            continue
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("id"), (str, int)):
+                continue
+            rule_id, where = str(rule["id"]), f"{field}[{index}]"
+            if rule_id in seen:
+                problems.append((_line_of(root, (field, index, "id")), f"{where}.id",
+                                 f"duplicate id {rule_id!r} (first used in {seen[rule_id]})"))
+            else:
+                seen[rule_id] = where
+    return problems
+
+
+def load_rubric(path: Union[str, Path]) -> Rubric:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RubricError(str(path), [(None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
+    return parse_rubric(text, str(path))

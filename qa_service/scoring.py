@@ -1,0 +1,105 @@
+"""Score, grade, outcome and highlights of one call under one rubric (spec: Scoring)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from qa_service.checks import DEFAULT_FUZZY, Call, build_checks
+from qa_service.matching import PhraseMatcher
+from qa_service.results import Finding, Highlight
+from qa_service.rubric import Rubric, Scoring
+
+# Deductions capped per occurrence live in these categories; the rest count once per rule.
+PER_OCCURRENCE = {"silence", "interruption"}
+# Script sections whose lines are worth collecting as highlight scripts in successful calls.
+HIGHLIGHT_SECTIONS = {"persuasion": "persuasion", "建议说服": "persuasion",
+                      "closing": "closing", "总结成交": "closing"}
+
+
+@dataclass
+class Evaluation:
+    score: float
+    grade: str
+    fatal: bool
+    outcome: str
+    findings: list[Finding] = field(default_factory=list)
+    highlights: list[Highlight] = field(default_factory=list)
+
+
+def total_deduction(findings: list[Finding]) -> float:
+    once: dict[tuple[str, str], float] = {}
+    total = 0.0
+    for f in findings:
+        if f.category in PER_OCCURRENCE:
+            total += f.deduction
+        else:
+            key = (f.category, f.rule_id)
+            once[key] = max(once.get(key, 0.0), f.deduction)
+    return total + sum(once.values())
+
+
+def grade_of(score: float, fatal: bool, scoring: Scoring) -> str:
+    if fatal or score < scoring.pass_score:
+        return "fail"
+    return "excellent" if score >= scoring.excellent_score else "pass"
+
+
+def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, str, bool]:
+    fatal = any(f.fatal for f in findings)
+    score = 0.0 if fatal else max(0.0, scoring.total - total_deduction(findings))
+    return score, grade_of(score, fatal, scoring), fatal
+
+
+class Scorer:
+    """A rubric compiled once (phrases normalized, pinyin computed), applied to many calls."""
+
+    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY):
+        self.rubric = rubric
+        fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
+        self.checks = build_checks(rubric, fuzzy)
+        out = rubric.outcome
+        threshold = out.fuzzy if out.fuzzy is not None else fuzzy
+        self.success = PhraseMatcher(any=out.success, fuzzy=threshold)
+        self.refusal = PhraseMatcher(any=out.refusal, fuzzy=threshold)
+
+    def outcome(self, call: Call) -> tuple[str, Optional[int]]:
+        """The customer's last word decides: a refusal followed by 那就办吧 is a success."""
+        for index in reversed(call.indices(self.rubric.outcome.role)):
+            if self.success and call.match(self.success, index):
+                return "success", index
+            if self.refusal and call.match(self.refusal, index):
+                return "refusal", index
+        return "unknown", None
+
+    def evaluate(self, call: Call) -> Evaluation:
+        findings: list[Finding] = []
+        for check in self.checks:
+            findings += check.run(call)
+        score, grade, fatal = score_findings(findings, self.rubric.scoring)
+        outcome, _ = self.outcome(call)
+        return Evaluation(score, grade, fatal, outcome, findings,
+                          self.highlights(findings, outcome))
+
+    def highlights(self, findings: list[Finding], outcome: str) -> list[Highlight]:
+        """亮点话术: approved answers to objections, and in successful calls the agent's
+        persuasion and closing lines."""
+        out: list[Highlight] = []
+        seen = set()
+
+        def add(e, reason):
+            key = (e.start, reason)
+            if e.role == "agent" and key not in seen:
+                seen.add(key)
+                out.append(Highlight(e.role, e.start, e.end, e.text, reason))
+
+        for f in findings:
+            if f.category == "objection":
+                for e in f.evidence:
+                    if e.role == "agent" and e.phrase:
+                        add(e, f"objection_handled:{f.rule_id}")
+        if outcome == "success":
+            for f in findings:
+                kind = HIGHLIGHT_SECTIONS.get(f.rule_id) or HIGHLIGHT_SECTIONS.get(f.name)
+                if f.category == "script_section" and f.status == "hit" and kind:
+                    add(f.evidence[0], kind)
+        return sorted(out, key=lambda h: h.start)

@@ -1,0 +1,127 @@
+"""Scoring recordings and rescoring stored transcripts: what the CLI and the workers call."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
+from qa_service.config import Settings, get_settings
+from qa_service.metadata import MetadataError, read_metadata
+from qa_service.model_store import ModelIntegrityError, sha256_of
+from qa_service.pipeline import evaluate, transcribe_audio
+from qa_service.results import CallResult, error_result
+from qa_service.rubric import Rubric
+from qa_service.scoring import Scorer
+from qa_service.store import Store
+from qa_service.transcribe import Recognizer, get_recognizer
+
+log = logging.getLogger(__name__)
+
+
+def find_audio(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given, and audio files under directories (recursive, sorted)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*")
+                              if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            yield p
+
+
+@dataclass
+class Outcome:
+    """One file's result: the spec's result dict (or its error) plus what we stored."""
+
+    path: str
+    result: Optional[CallResult] = None
+    error: Optional[str] = None
+    transcribed: bool = False  # False when a stored transcript was reused
+
+    def to_dict(self) -> dict:
+        return self.result.to_dict() if self.result else error_result(self.path, self.error)
+
+
+class QAService:
+    def __init__(self, store: Store, settings: Optional[Settings] = None,
+                 recognizer: Optional[Recognizer] = None):
+        self.store = store
+        self.settings = settings or get_settings()
+        self._recognizer = recognizer
+
+    @property
+    def recognizer(self) -> Recognizer:
+        # Loaded on first need: rescoring never pays for the model.
+        if self._recognizer is None:
+            self._recognizer = get_recognizer(self.settings)
+        return self._recognizer
+
+    def scorer(self, rubric: Rubric) -> Scorer:
+        return Scorer(rubric, self.settings.fuzzy)
+
+    def score_file(self, path: str | Path, rubric: Rubric, scorer: Optional[Scorer] = None,
+                   agent_channel: Optional[str] = None) -> Outcome:
+        path = str(path)
+        try:
+            return self._score_file(path, rubric, scorer or self.scorer(rubric), agent_channel)
+        except (AudioError, MetadataError, ModelIntegrityError) as exc:
+            return Outcome(path, error=str(exc))
+        except OSError as exc:
+            return Outcome(path, error=f"{path}: {exc.strerror or exc}")
+
+    def _score_file(self, path: str, rubric: Rubric, scorer: Scorer,
+                    agent_channel: Optional[str]) -> Outcome:
+        if not Path(path).is_file():
+            raise AudioError(f"{path}: no such file")
+        meta = read_metadata(path)
+        sha = sha256_of(Path(path))
+        known = self.store.recording_by_sha(sha)
+        transcribed = False
+        if known is not None and self.store.has_transcript(known.id):
+            # The same audio again: reuse its transcript, only the metadata may be new.
+            self.store.update_metadata(known.id, meta)
+            recording = known
+            utterances, duration = self.store.utterances(known.id), known.duration
+        else:
+            audio = load(path)
+            transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
+            recording = self.store.save_transcript(
+                sha, path, meta, transcript.duration, transcript.channels,
+                transcript.separation, self.recognizer.info.model, transcript.utterances)
+            utterances, duration = transcript.utterances, transcript.duration
+            transcribed = True
+        result = evaluate(path, utterances, duration, scorer)
+        evaluation = self.store.save_evaluation(recording.id, result)
+        result.recording_id, result.evaluation_id = recording.id, evaluation.id
+        result.agent_id, result.project = recording.agent_id, recording.project
+        return Outcome(path, result, transcribed=transcribed)
+
+    def score_files(self, paths: Iterable[str | Path], rubric: Rubric,
+                    agent_channel: Optional[str] = None,
+                    progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+        scorer = self.scorer(rubric)
+        out = []
+        for path in paths:
+            outcome = self.score_file(path, rubric, scorer, agent_channel)
+            out.append(outcome)
+            if progress:
+                progress(outcome)
+        return out
+
+    def rescore(self, rubric: Rubric, project: Optional[str] = None,
+                progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+        """Score every stored transcript (of a project) with this rubric: no recognition."""
+        scorer = self.scorer(rubric)
+        out = []
+        for rec in self.store.recordings(project=project):
+            utterances = self.store.utterances(rec.id)
+            result = evaluate(rec.source_path, utterances, rec.duration, scorer)
+            evaluation = self.store.save_evaluation(rec.id, result)
+            result.recording_id, result.evaluation_id = rec.id, evaluation.id
+            result.agent_id, result.project = rec.agent_id, rec.project
+            outcome = Outcome(rec.source_path, result)
+            out.append(outcome)
+            if progress:
+                progress(outcome)
+        return out

@@ -1,0 +1,182 @@
+"""Reading and writing recordings, transcripts, rubrics and evaluations."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Iterable, Optional
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from qa_service.db import (
+    Evaluation, FindingRow, HighlightRow, Recording, RubricRow, UtteranceRow, utcnow,
+)
+from qa_service.metadata import CallMetadata
+from qa_service.results import CallResult, Utterance
+from qa_service.rubric import Rubric
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL and process; SQLite gets a busy timeout so workers can share it."""
+    if url not in _engines:
+        kwargs = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        _engines[url] = create_engine(url, **kwargs)
+    return _engines[url]
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+class Store:
+    def __init__(self, url: str, create: bool = True):
+        self.url = url
+        self.engine = get_engine(url)
+        if create:
+            create_schema(self.engine)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # Recordings and transcripts ---------------------------------------------------------
+    def recording_by_sha(self, sha256: str) -> Optional[Recording]:
+        with self.session() as s:
+            return s.exec(select(Recording).where(Recording.sha256 == sha256)).first()
+
+    def save_transcript(self, sha256: str, source_path: str, meta: CallMetadata,
+                        duration: float, channels: int, separation: str, asr_model: str,
+                        utterances: list[Utterance]) -> Recording:
+        """Store a recording with its utterances, or update the metadata of a known one."""
+        with self.session() as s:
+            rec = s.exec(select(Recording).where(Recording.sha256 == sha256)).first()
+            if rec is None:
+                rec = Recording(sha256=sha256, source_path=source_path, duration=duration,
+                                channels=channels, separation=separation, asr_model=asr_model)
+            rec.agent_id = meta.agent_id or rec.agent_id
+            rec.project = meta.project or rec.project
+            rec.call_time = meta.call_time or rec.call_time
+            rec.phase = meta.phase
+            s.add(rec)
+            s.flush()
+            if utterances:
+                s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
+                s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
+                                       end=u.end, text=u.text, confidence=u.confidence)
+                          for i, u in enumerate(utterances))
+            s.commit()
+            s.refresh(rec)
+            return rec
+
+    def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
+        with self.session() as s:
+            rec = s.get(Recording, recording_id)
+            rec.agent_id = meta.agent_id or rec.agent_id
+            rec.project = meta.project or rec.project
+            rec.call_time = meta.call_time or rec.call_time
+            rec.phase = meta.phase
+            s.add(rec)
+            s.commit()
+
+    def utterances(self, recording_id: int) -> list[Utterance]:
+        with self.session() as s:
+            rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id == recording_id)
+                          .order_by(UtteranceRow.seq)).all()
+        return [Utterance(r.role, r.start, r.end, r.text, r.confidence) for r in rows]
+
+    def has_transcript(self, recording_id: int) -> bool:
+        with self.session() as s:
+            return s.exec(select(UtteranceRow.id).where(
+                UtteranceRow.recording_id == recording_id).limit(1)).first() is not None
+
+    def recordings(self, project: Optional[str] = None,
+                   phase: Optional[str] = None) -> list[Recording]:
+        with self.session() as s:
+            q = select(Recording).order_by(Recording.id)
+            if project:
+                q = q.where(Recording.project == project)
+            if phase:
+                q = q.where(Recording.phase == phase)
+            return list(s.exec(q).all())
+
+    # Rubrics ---------------------------------------------------------------------------
+    def save_rubric(self, rubric: Rubric, yaml_text: str) -> RubricRow:
+        """Versions are never overwritten: the same id and version with other text is refused."""
+        digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+        with self.session() as s:
+            row = s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric.id,
+                                                 RubricRow.version == rubric.version)).first()
+            if row is not None:
+                if row.sha256 != digest:
+                    raise RubricVersionConflict(
+                        f"rubric {rubric.id} version {rubric.version} is already stored with "
+                        "other content; raise `version` to store a change"
+                    )
+                return row
+            row = RubricRow(rubric_id=rubric.id, version=rubric.version, name=rubric.name,
+                            project_type=rubric.project_type, yaml_text=yaml_text, sha256=digest)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    # Evaluations -----------------------------------------------------------------------
+    def save_evaluation(self, recording_id: int, result: CallResult) -> Evaluation:
+        """One evaluation per recording and rubric version: scoring again replaces it."""
+        with self.session() as s:
+            old = s.exec(select(Evaluation).where(
+                Evaluation.recording_id == recording_id,
+                Evaluation.rubric_id == result.rubric_id,
+                Evaluation.rubric_version == result.rubric_version)).first()
+            if old is not None:
+                s.exec(delete(FindingRow).where(FindingRow.evaluation_id == old.id))
+                s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id == old.id))
+                ev = old
+                ev.created_at = utcnow()
+            else:
+                ev = Evaluation(recording_id=recording_id, rubric_id=result.rubric_id,
+                                rubric_version=result.rubric_version, score=0, grade="fail")
+            ev.score, ev.grade, ev.fatal, ev.outcome = (
+                result.score, result.grade, result.fatal, result.outcome)
+            s.add(ev)
+            s.flush()
+            s.add_all(_finding_rows(ev.id, result))
+            s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
+            s.commit()
+            s.refresh(ev)
+            return ev
+
+    def evaluations(self, rubric_id: Optional[str] = None) -> list[Evaluation]:
+        with self.session() as s:
+            q = select(Evaluation).order_by(Evaluation.id)
+            if rubric_id:
+                q = q.where(Evaluation.rubric_id == rubric_id)
+            return list(s.exec(q).all())
+
+    def findings(self, evaluation_id: int) -> list[FindingRow]:
+        with self.session() as s:
+            return list(s.exec(select(FindingRow).where(
+                FindingRow.evaluation_id == evaluation_id).order_by(FindingRow.id)).all())
+
+    def count(self, model: type[SQLModel]) -> int:
+        from sqlalchemy import func
+        with self.session() as s:
+            return s.exec(select(func.count()).select_from(model)).one()
+
+
+class RubricVersionConflict(ValueError):
+    pass
+
+
+def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[FindingRow]:
+    for f in result.findings:
+        evidence = [{k: v for k, v in asdict(e).items() if v is not None} for e in f.evidence]
+        yield FindingRow(evaluation_id=evaluation_id, rule_id=f.rule_id, category=f.category,
+                         status=f.status, deduction=f.deduction, name=f.name,
+                         severity=f.severity, detail=f.detail, evidence=evidence)

@@ -1,0 +1,79 @@
+"""Shared fixtures: the real model (loaded once per session), the dev corpus, databases."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = Path(os.environ.get("QA_DEV_CORPUS", ROOT.parent / "shared" / "corpus" / "dev"))
+SAMPLES = ROOT / "samples"
+RUBRICS = ROOT / "rubrics"
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_ADMIN_URL = os.environ.get("QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip locally when something is missing; in CI a missing piece is a failure."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def recognizer():
+    from qa_service.transcribe import get_recognizer
+    return get_recognizer()
+
+
+@pytest.fixture(scope="session")
+def dev_labels() -> dict[str, dict]:
+    need((DEV / "labels.json").exists(), f"dev corpus not found at {DEV}")
+    return {label["id"]: label for label in json.loads((DEV / "labels.json").read_text())}
+
+
+@pytest.fixture(scope="session")
+def dev_rubric():
+    from qa_service.rubric import load_rubric
+    return load_rubric(DEV / "rubric.yaml")
+
+
+@pytest.fixture(scope="session")
+def dev_transcripts(recognizer, dev_labels, dev_rubric):
+    """Every dev call transcribed once for the whole session (the slow part of the suite)."""
+    from qa_service.pipeline import transcribe_file
+    return {cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
+            for cid, label in dev_labels.items()}
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'qa.db'}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the local PostgreSQL, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    name = f"qa_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        need(False, f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from qa_service.store import _engines
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

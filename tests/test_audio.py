@@ -1,0 +1,71 @@
+"""Bad recordings get an error that names the file and the problem."""
+import shutil
+import wave
+
+import numpy as np
+import pytest
+
+from qa_service.audio import AudioError, load
+from conftest import DEV, SAMPLES
+
+
+def write_wav(path, seconds, channels=2, rate=8000):
+    frames = (np.random.default_rng(0).normal(0, 300, (int(seconds * rate), channels))).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+    return path
+
+
+def bad_files(tmp_path):
+    """name -> (path, what the error must say). Shared with the batch test in test_e2e."""
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n")
+    mp3 = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3"
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(mp3.read_bytes()[:20000])
+    short = write_wav(tmp_path / "short.wav", 0.2)
+    return {
+        "empty": (empty, "empty"),
+        "text": (text, "not a readable audio file"),
+        "truncated": (truncated, "truncated"),
+        "short": (short, "0.20 s long"),
+    }
+
+
+@pytest.mark.parametrize("name", ["empty", "text", "truncated", "short"])
+def test_bad_audio_is_a_clear_error(tmp_path, name):
+    path, message = bad_files(tmp_path)[name]
+    with pytest.raises(AudioError) as info:
+        load(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_truncated_wav(tmp_path):
+    src = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(src.read_bytes()[:100000])
+    with pytest.raises(AudioError, match="truncated WAV"):
+        load(cut)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        load(tmp_path / "nope.wav")
+
+
+def test_formats_and_channels(tmp_path):
+    stereo = load(SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav")
+    assert stereo.source_channels == 2 and len(stereo.channels) == 2 and stereo.source_rate == 8000
+    mono = load(SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3")
+    assert mono.source_channels == 1 and len(mono.channels) == 1
+    flac = load(SAMPLES / "contract-care-call" / "care_C002_20261121-101500.flac")
+    assert flac.duration > 20
+    # the whole untouched file is not mistaken for a truncated one
+    whole = shutil.copy(SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3",
+                        tmp_path / "whole.mp3")
+    assert load(whole).duration > 10

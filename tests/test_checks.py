@@ -1,0 +1,216 @@
+"""Every check kind on hand-made utterance lists (no audio)."""
+from qa_service.checks import Call
+from qa_service.results import Utterance as U
+from qa_service.rubric import parse_rubric
+from qa_service.scoring import Scorer
+
+RUBRIC = parse_rubric("""
+id: unit
+version: 3
+scoring: {total: 100, pass_score: 80, excellent_score: 95}
+script_sections:
+  - {id: greeting, name: 首问语, any: [您好], within_first: 1, weight: 5}
+  - {id: persuasion, name: 建议说服, any: [更划算], weight: 5}
+  - {id: closing, name: 总结成交, any: [为您办理], weight: 5}
+  - {id: farewell, name: 结束语, any: [再见], within_last: 1, weight: 5}
+mandatory_points:
+  - {id: fee, name: 说明月费, any: [每月九十六元], weight: 10}
+  - {id: both, name: 合约与退订, all: [合约期, 退订], weight: 10}
+  - {id: cust_ok, name: 客户确认, any: [我同意], role: customer, weight: 10}
+forbidden_phrases:
+  - {id: promise, any: [保证不扣费], severity: fatal, deduct: 100}
+  - {id: disparage, any: [都是坑人的], unless: [不是坑人的], deduct: 20}
+attitude_errors:
+  - {id: rude, any: [你烦不烦], deduct: 30}
+  - {id: hangup, check: agent_hangup, deduct: 20}
+  - {id: wait, check: hold_without_reason, hold_seconds: 15, deduct: 10}
+  - {id: transfer, check: transfer_without_reason, deduct: 10}
+objections:
+  - {id: pricey, customer_says: [太贵了], agent_should: [每天只要], within_turns: 2, weight: 10}
+outcome:
+  success: [那就办吧]
+  refusal: [不需要]
+silence: {max_gap_seconds: 8, deduct: 5, max_deduct: 10}
+interruption: {min_overlap_seconds: 1.0, max_count: 0, deduct: 5}
+speech_rate: {max_chars_per_minute: 300, deduct: 3}
+""")
+SCORER = Scorer(RUBRIC, 0.85)
+
+
+def run(utts, duration=None):
+    duration = duration if duration is not None else max(u.end for u in utts) + 1.0
+    return SCORER.evaluate(Call(utts, duration))
+
+
+def find(ev, rule_id):
+    return [f for f in ev.findings if f.rule_id == rule_id]
+
+
+GOOD = [
+    U("agent", 0.5, 2.0, "您好，请问是王先生吗？"),
+    U("customer", 2.5, 3.5, "是我。"),
+    U("agent", 4.0, 9.0, "合约期一年，到期可以退订，每月96元。"),
+    U("customer", 9.5, 10.5, "太贵了。"),
+    U("agent", 11.0, 14.0, "每天只要三块钱，更划算。"),
+    U("customer", 14.5, 15.5, "我同意，那就办吧。"),
+    U("agent", 16.0, 18.0, "好的，为您办理，再见。"),
+]
+
+
+def with_lines(*extra):
+    """GOOD with extra agent lines before its closing farewell (within_last: 1)."""
+    last_end = max(u.end for u in extra)
+    farewell = U("agent", last_end + 0.5, last_end + 2.5, GOOD[-1].text)
+    return GOOD[:-1] + list(extra) + [farewell]
+
+
+def test_clean_call_is_excellent_with_highlights():
+    ev = run(GOOD)
+    assert ev.score == 100 and ev.grade == "excellent" and not ev.fatal
+    assert ev.outcome == "success"
+    hit = {f.rule_id for f in ev.findings if f.status == "hit"}
+    assert hit == {"greeting", "persuasion", "closing", "farewell", "fee", "both", "cust_ok"}
+    (objection,) = find(ev, "pricey")
+    assert objection.status == "handled" and objection.deduction == 0
+    reasons = {h.reason for h in ev.highlights}
+    assert reasons == {"objection_handled:pricey", "persuasion", "closing"}
+    assert all(h.role == "agent" for h in ev.highlights)
+
+
+def test_section_window_and_missed_weights():
+    utts = [U("agent", 0.5, 2.0, "请问是王先生吗？"), U("agent", 2.5, 4.0, "您好"),
+            U("customer", 4.5, 5.0, "嗯"), U("agent", 5.5, 6.0, "再见了，好的")]
+    ev = run(utts)
+    (greeting,) = find(ev, "greeting")
+    assert greeting.status == "missed" and greeting.deduction == 5  # 您好 came second
+    (farewell,) = find(ev, "farewell")
+    assert farewell.status == "hit"
+    assert find(ev, "cust_ok")[0].status == "missed"  # role: customer
+
+
+def test_all_phrases_must_share_one_utterance():
+    utts = [U("agent", 0.5, 2.0, "合约期一年"), U("agent", 2.5, 4.0, "可以退订")]
+    assert find(run(utts), "both")[0].status == "missed"
+
+
+def test_fatal_forbidden_phrase_zeroes_score():
+    ev = run(GOOD + [U("agent", 19.0, 21.0, "您放心，保证不扣费。")])
+    assert ev.fatal and ev.score == 0 and ev.grade == "fail"
+    (f,) = find(ev, "promise")
+    assert f.status == "violation" and f.severity == "fatal"
+    assert f.evidence[0].start == 19.0 and f.evidence[0].phrase == "保证不扣费"
+
+
+def test_unless_and_once_per_rule():
+    ev = run(with_lines(U("agent", 16.0, 17.0, "别家都是坑人的"), U("agent", 17.5, 18.0, "都是坑人的"),
+                        U("agent", 18.5, 19.0, "我们不是坑人的")))
+    (f,) = find(ev, "disparage")
+    assert len(f.evidence) == 2 and ev.score == 80  # deducted once, the 'unless' line ignored
+
+
+def test_attitude_phrase():
+    ev = run(with_lines(U("agent", 16.0, 17.0, "你烦不烦啊")))
+    assert find(ev, "rude")[0].deduction == 30 and ev.score == 70
+
+
+def test_agent_hangup_cut_while_customer_speaks():
+    utts = GOOD[:4] + [U("customer", 11.0, 12.4, "那要收手续费")]
+    ev = run(utts, duration=12.5)
+    (f,) = find(ev, "hangup")
+    assert f.status == "violation" and f.evidence[0].role == "customer"
+
+
+def test_agent_hangup_after_question_without_farewell():
+    utts = GOOD[:4] + [U("customer", 11.0, 12.4, "那要收手续费吗？")]
+    assert find(run(utts, duration=14.0), "hangup")
+    # a farewell from the agent at the end clears it
+    utts2 = utts[:3] + [U("agent", 10.0, 10.8, "再见"), utts[4]]
+    assert not find(run(utts2, duration=14.0), "hangup")
+    # the customer ending the call with thanks is no hang-up
+    utts3 = GOOD[:4] + [U("customer", 11.0, 12.0, "好的谢谢")]
+    assert not find(run(utts3, duration=14.0), "hangup")
+
+
+def test_hold_without_reason():
+    base = [U("agent", 0.5, 2.0, "您好"), U("customer", 2.5, 4.0, "能换吗？")]
+    ev = run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 25.0, 27.0, "可以的")])
+    (f,) = find(ev, "wait")
+    assert f.evidence[0].text == "稍等" and "20.0 s" in f.detail
+    # with a reason, or a short wait, it is fine
+    assert not find(run(base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"),
+                                U("agent", 25.0, 27.0, "可以的")]), "wait")
+    assert not find(run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 10.0, 11.0, "可以的")]), "wait")
+
+
+def test_transfer_without_reason():
+    ev = run(GOOD + [U("agent", 19.0, 20.0, "我给您转接一下")])
+    assert find(ev, "transfer")
+    ev = run(GOOD + [U("agent", 19.0, 21.0, "这个问题由专员负责，我给您转接一下")])
+    assert not find(ev, "transfer")
+
+
+def test_objection_unhandled_beyond_within_turns():
+    utts = [U("customer", 1.0, 2.0, "太贵了"), U("agent", 2.5, 3.0, "嗯"),
+            U("agent", 3.5, 4.0, "是吗"), U("agent", 4.5, 6.0, "每天只要三块钱")]
+    (f,) = find(run(utts), "pricey")
+    assert f.status == "unhandled" and f.deduction == 10
+    assert [e.role for e in f.evidence] == ["customer", "agent", "agent"]
+
+
+def test_no_objection_no_finding():
+    assert not find(run(GOOD[:3]), "pricey")
+
+
+def test_outcome_last_word_wins():
+    utts = [U("agent", 0.5, 1.0, "您好"), U("customer", 1.5, 2.0, "不需要"),
+            U("agent", 2.5, 3.0, "每天只要三块"), U("customer", 3.5, 4.0, "那就办吧")]
+    assert run(utts).outcome == "success"
+    assert run(utts[:2]).outcome == "refusal"
+    assert run(utts[:1]).outcome == "unknown"
+
+
+def test_silence_each_gap_capped():
+    utts = [U("agent", 0.0, 1.0, "您好"), U("customer", 10.0, 11.0, "嗯"),
+            U("agent", 20.0, 21.0, "好的"), U("customer", 30.0, 31.0, "嗯"),
+            U("agent", 31.5, 32.0, "再见")]
+    found = find(run(utts), "silence")
+    assert [f.deduction for f in found] == [5, 5, 0]  # three gaps, capped at 10
+    assert found[0].evidence[0].end == 1.0 and found[0].evidence[1].start == 10.0
+
+
+def test_silence_ignores_gaps_covered_by_overlapping_speech():
+    utts = [U("agent", 0.0, 20.0, "您好" * 20), U("customer", 5.0, 6.0, "嗯"),
+            U("agent", 21.0, 22.0, "再见")]
+    assert not find(run(utts), "silence")
+
+
+def test_interruption_counts_overlap():
+    utts = [U("customer", 0.0, 4.0, "我想问一下这个"), U("agent", 2.5, 5.0, "您听我说"),
+            U("customer", 6.0, 8.0, "好的好的"), U("agent", 7.6, 9.0, "嗯")]
+    found = find(run(utts), "interruption")
+    assert len(found) == 1 and found[0].deduction == 5  # 1.5 s counts, 0.4 s does not
+
+
+def test_speech_rate():
+    fast = [U("agent", 0.0, 10.0, "我" * 60)]  # 360 chars per minute
+    (f,) = find(run(fast), "speech_rate")
+    assert f.deduction == 3 and "360" in f.detail
+    assert not find(run([U("agent", 0.0, 10.0, "我" * 40)]), "speech_rate")
+
+
+def test_scoring_arithmetic_and_grades():
+    from qa_service.results import Finding
+    from qa_service.scoring import score_findings
+    sc = RUBRIC.scoring
+    assert score_findings([Finding("a", "mandatory_point", "missed", 10)], sc) == (90, "pass", False)
+    assert score_findings([Finding("a", "mandatory_point", "missed", 5)], sc) == (95, "excellent", False)
+    assert score_findings([Finding("a", "mandatory_point", "missed", 21)], sc) == (79, "fail", False)
+    floor = [Finding(str(i), "mandatory_point", "missed", 60) for i in range(3)]
+    assert score_findings(floor, sc) == (0, "fail", False)
+    fatal = [Finding("f", "forbidden_phrase", "violation", 1, severity="fatal")]
+    assert score_findings(fatal, sc) == (0, "fail", True)
+    # per-rule deductions count once; silence counts per occurrence
+    twice = [Finding("r", "attitude_error", "violation", 10)] * 2
+    assert score_findings(twice, sc)[0] == 90
+    gaps = [Finding("silence", "silence", "violation", 5)] * 2
+    assert score_findings(gaps, sc)[0] == 90

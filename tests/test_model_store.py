@@ -1,0 +1,33 @@
+"""The embedded model is assembled from the two packages and verified before loading."""
+import shutil
+
+import pytest
+
+from qa_service.model_store import EXPECTED_SHA256, ModelIntegrityError, embedded_model_dir, verify
+
+
+def test_assembles_and_verifies(tmp_path):
+    model_dir = embedded_model_dir(tmp_path / "cache")
+    assert (model_dir / "model.bin").stat().st_size > 100_000_000
+    verify(model_dir)  # all four files match their sha256
+    # second call reuses the verified copy
+    assert embedded_model_dir(tmp_path / "cache") == model_dir
+
+
+def test_refuses_a_tampered_model(tmp_path):
+    model_dir = embedded_model_dir(tmp_path / "cache")
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    with open(bad / "config.json", "ab") as f:
+        f.write(b" ")
+    with pytest.raises(ModelIntegrityError, match="does not match the expected"):
+        verify(bad)
+    assert set(EXPECTED_SHA256) == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path):
+    model_dir = embedded_model_dir(tmp_path / "cache")
+    with open(model_dir / "model.bin", "r+b") as f:
+        f.truncate(1000)
+    rebuilt = embedded_model_dir(tmp_path / "cache")
+    verify(rebuilt)
