@@ -53,6 +53,7 @@ def calls_per_second(scorer: Scorer, transcripts, seconds: float, cold: bool) ->
         else:
             for call in calls:
                 call._cache.clear()  # matcher results are per evaluation, not kept across runs
+                call._exact.clear()
         for call in calls:
             scorer.evaluate(call)
         done += len(calls)

@@ -40,6 +40,13 @@ class Call:
             self._by_role.setdefault(u.role, []).append(i)
         self._by_role["any"] = list(range(len(self.utterances)))
         self._cache: dict[tuple[int, int], Optional[Match]] = {}
+        self._exact: dict[int, dict[int, Match]] = {}
+        self._starts: list[int] = []
+        offset = 0
+        for t in self.texts:
+            self._starts.append(offset)
+            offset += len(t.norm) + 1
+        self._joined = "\n".join(t.norm for t in self.texts)
 
     def indices(self, role: str) -> list[int]:
         return self._by_role.get(role, [])
@@ -48,9 +55,29 @@ class Call:
         """Matcher result on one utterance, computed once per call (several checks share
         matchers: farewell for sections and for agent_hangup, for instance)."""
         key = (id(matcher), index)
-        if key not in self._cache:
-            self._cache[key] = matcher.match(self.texts[index])
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        if matcher.plain_any:
+            # Exact hits for every utterance come from one scan; only the rest need the
+            # per-utterance path (fuzzy).
+            exact = self._exact.get(id(matcher))
+            if exact is None:
+                exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+            found = exact.get(index) or matcher.fuzzy_any(self.texts[index])
+        else:
+            found = matcher.match(self.texts[index])
+        self._cache[key] = found
+        return found
+
+    def hits(self, matcher: PhraseMatcher, indices: list[int]) -> list[tuple[int, Match]]:
+        """Every utterance among `indices` that the matcher hits, in order (one pass)."""
+        if not matcher.plain_any:
+            return [(i, m) for i in indices if (m := self.match(matcher, i))]
+        exact = self._exact.get(id(matcher))
+        if exact is None:
+            exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+        fuzzy = matcher.fuzzy_any
+        return [(i, m) for i in indices if (m := exact.get(i) or fuzzy(self.texts[i]))]
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
         u = self.utterances[index]
@@ -85,11 +112,9 @@ class PhrasePresenceCheck(Check):
         return indices
 
     def run(self, call: Call) -> list[Finding]:
-        for index in self.window(call.indices(self.rule.role)):
-            found = call.match(self.matcher, index)
-            if found:
-                return [Finding(self.rule.id, self.category, "hit", 0, self.rule.name,
-                                evidence=[call.evidence(index, found)])]
+        for index, found in call.hits(self.matcher, self.window(call.indices(self.rule.role)))[:1]:
+            return [Finding(self.rule.id, self.category, "hit", 0, self.rule.name,
+                            evidence=[call.evidence(index, found)])]
         return [Finding(self.rule.id, self.category, "missed", self.rule.weight, self.rule.name,
                         detail=self._where())]
 
@@ -125,14 +150,8 @@ class PhraseViolationCheck(Check):
         self.matcher = matcher_for(rule, fuzzy)
 
     def run(self, call: Call) -> list[Finding]:
-        evidence = []
-        for index in call.indices(self.rule.role):
-            found = call.match(self.matcher, index)
-            if found:
-                evidence.append(call.evidence(index, found))
-        if not evidence:
-            return []
-        return [violation(self.rule, self.category, evidence)]
+        evidence = [call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))]
+        return [violation(self.rule, self.category, evidence)] if evidence else []
 
 
 def violation(rule: ForbiddenPhrase | AttitudeError, category: str, evidence: list[Evidence],
@@ -240,10 +259,7 @@ class ObjectionCheck(Check):
         """(customer utterance, [(agent reply, answer match)]) per raised objection."""
         out = []
         agents = call.indices("agent")
-        for index in call.indices("customer"):
-            found = call.match(self.raised, index)
-            if not found:
-                continue
+        for index, found in call.hits(self.raised, call.indices("customer")):
             start = call.utterances[index].start
             replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
             if out and replies == out[-1][2]:

@@ -9,8 +9,10 @@ a negator exactly when the phrase does.
 """
 from __future__ import annotations
 
+import bisect
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
 
@@ -32,6 +34,7 @@ class PreparedText:
     pinyin: str
     char_at: tuple[int, ...]  # char_at[i]: index in `norm` of the syllable at pinyin offset i
     plain: str = ""  # normalized with numerals as spoken (for regexes written 百分之百 ...)
+    syllable_set: frozenset = field(default=frozenset(), compare=False)
 
     @classmethod
     def of(cls, text: str) -> "PreparedText":
@@ -43,7 +46,8 @@ def prepare(text: str) -> PreparedText:
     prepared = prepare_normalized(normalize(text))
     plain = normalize_plain(text)
     if plain != prepared.norm:
-        prepared = PreparedText(prepared.norm, prepared.pinyin, prepared.char_at, plain)
+        prepared = PreparedText(prepared.norm, prepared.pinyin, prepared.char_at, plain,
+                                prepared.syllable_set)
     return prepared
 
 
@@ -55,7 +59,7 @@ def prepare_normalized(norm: str) -> PreparedText:
             char_at.append(index)  # the separating space belongs to the next syllable
         parts.append(syllable)
         char_at.extend([index] * len(syllable))
-    return PreparedText(norm, " ".join(parts), tuple(char_at))
+    return PreparedText(norm, " ".join(parts), tuple(char_at), syllable_set=frozenset(parts))
 
 
 @dataclass(frozen=True)
@@ -69,23 +73,25 @@ class Match:
 class Phrase:
     text: str
     prepared: PreparedText
+    negated: bool = False
+    fuzzy_ok: bool = False
+    # A quick necessary condition before aligning: at or above any useful threshold, at least
+    # half of the phrase's syllables occur letter for letter in the utterance (a near-homophone
+    # changes one or two syllables, not most). Measured on the dev corpus: same findings, and
+    # the rule engine runs several times faster.
+    min_shared: int = 0
 
-    @property
-    def negated(self) -> bool:
-        return any(ch in NEGATORS for ch in self.prepared.norm)
-
-    @property
-    def fuzzy_ok(self) -> bool:
-        return len(self.prepared.norm) >= FUZZY_MIN_SYLLABLES
+    @classmethod
+    def of(cls, text: str) -> "Phrase":
+        prepared = prepare(text)
+        return cls(text, prepared,
+                   negated=any(ch in NEGATORS for ch in prepared.norm),
+                   fuzzy_ok=len(prepared.norm) >= FUZZY_MIN_SYLLABLES,
+                   min_shared=math.ceil(len(prepared.syllable_set) / 2))
 
 
 def compile_phrases(phrases: Iterable[str]) -> tuple[Phrase, ...]:
-    out = []
-    for text in phrases:
-        prepared = prepare(text)
-        if prepared.norm:
-            out.append(Phrase(text, prepared))
-    return tuple(out)
+    return tuple(p for p in map(Phrase.of, phrases) if p.prepared.norm)
 
 
 def _negated_before(norm: str, start: int) -> bool:
@@ -104,6 +110,8 @@ def find_exact(phrase: Phrase, text: PreparedText) -> Optional[Match]:
 
 def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional[Match]:
     if threshold >= 1.0 or not phrase.fuzzy_ok or not text.pinyin:
+        return None
+    if len(phrase.prepared.syllable_set & text.syllable_set) < phrase.min_shared:
         return None
     source = phrase.prepared.pinyin
     cutoff = threshold * 100
@@ -150,21 +158,84 @@ class PhraseMatcher:
         self.regex = tuple(re.compile(r) for r in regex)
         self.unless = compile_phrases(unless)
         self.fuzzy = fuzzy
+        # One C-level scan for all `any` phrases (longest first), instead of one find each.
+        self._any_pattern = re.compile("|".join(
+            re.escape(p.prepared.norm)
+            for p in sorted(self.any, key=lambda p: -len(p.prepared.norm)))) if self.any else None
+        self._by_norm = {p.prepared.norm: p for p in self.any}
+        fuzzy_any = [p for p in self.any if p.fuzzy_ok]
+        # Whole-matcher quick reject: an utterance sharing fewer syllables with all phrases
+        # together than the least any phrase needs cannot fuzzy-match any of them.
+        self._any_syllables = frozenset().union(*(p.prepared.syllable_set for p in fuzzy_any))
+        self._any_min_shared = min((p.min_shared for p in fuzzy_any), default=1 << 30)
 
     def __bool__(self) -> bool:
         return bool(self.any or self.all or self.regex)
 
+    def _any_exact(self, text: PreparedText) -> Optional[Match]:
+        negated_hit = False
+        for m in self._any_pattern.finditer(text.norm):
+            phrase = self._by_norm[m.group(0)]
+            if phrase.negated or not _negated_before(text.norm, m.start()):
+                return Match(phrase.text, m.group(0), 1.0)
+            negated_hit = True
+        if negated_hit:  # a negated hit may hide an overlapping plain one: check one by one
+            for phrase in self.any:
+                found = find_exact(phrase, text)
+                if found:
+                    return found
+        return None
+
     def _one(self, phrases: Sequence[Phrase], text: PreparedText) -> Optional[Match]:
+        if phrases is self.any:
+            found = self._any_exact(text)
+            if found:
+                return found
+            return self.fuzzy_any(text)
         for phrase in phrases:
             found = find_exact(phrase, text)
             if found:
                 return found
+        return self._fuzzy(phrases, text)
+
+    def fuzzy_any(self, text: PreparedText) -> Optional[Match]:
+        """The best fuzzy hit among the `any` phrases (after exact matching found none)."""
+        if self.fuzzy >= 1.0 or len(self._any_syllables & text.syllable_set) < self._any_min_shared:
+            return None
+        return self._fuzzy(self.any, text)
+
+    def _fuzzy(self, phrases: Sequence[Phrase], text: PreparedText) -> Optional[Match]:
+        if self.fuzzy >= 1.0:
+            return None
         best = None
+        heard = text.syllable_set
         for phrase in phrases:
+            if not phrase.fuzzy_ok or len(phrase.prepared.syllable_set & heard) < phrase.min_shared:
+                continue
             found = find_fuzzy(phrase, text, self.fuzzy)
             if found and (best is None or found.similarity > best.similarity):
                 best = found
         return best
+
+    def exact_any_hits(self, joined: str, starts: Sequence[int]) -> dict[int, Match]:
+        """Exact `any` hits over many texts at once: `joined` is their normalized texts joined
+        by newlines, `starts` where each begins. One scan per matcher instead of one per text."""
+        if self._any_pattern is None:
+            return {}
+        hits: dict[int, Match] = {}
+        for m in self._any_pattern.finditer(joined):
+            index = bisect.bisect_right(starts, m.start()) - 1
+            if index in hits:
+                continue
+            phrase = self._by_norm[m.group(0)]
+            if phrase.negated or m.start() == starts[index] or joined[m.start() - 1] not in NEGATORS:
+                hits[index] = Match(phrase.text, m.group(0), 1.0)
+        return hits
+
+    @property
+    def plain_any(self) -> bool:
+        """Only `any` phrases: an exact hit is final, no `all`, `regex` or `unless` to weigh."""
+        return not (self.all or self.regex or self.unless)
 
     def match(self, text: PreparedText) -> Optional[Match]:
         found = self._one(self.any, text) if self.any else None

@@ -54,8 +54,8 @@ def transcribe_audio(
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):
         agent_side = agent_channel or rubric.agent_channel
         roles = ("agent", "customer") if agent_side == "left" else ("customer", "agent")
-        for role, samples in zip(roles, audio.channels):
-            for chunk in recognizer.transcribe_channel(samples, hotwords):
+        for role, chunks in zip(roles, recognizer.transcribe_channels(audio.channels, hotwords)):
+            for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,
                                             to_simplified(chunk.text), chunk.confidence))
         separation = "stereo"

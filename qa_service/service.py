@@ -110,18 +110,22 @@ class QAService:
         return out
 
     def rescore(self, rubric: Rubric, project: Optional[str] = None,
-                progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+                progress: Optional[Callable[[Outcome], None]] = None,
+                batch: int = 500) -> list[Outcome]:
         """Score every stored transcript (of a project) with this rubric: no recognition."""
         scorer = self.scorer(rubric)
+        recordings = self.store.recordings(project=project)
         out = []
-        for rec in self.store.recordings(project=project):
-            utterances = self.store.utterances(rec.id)
-            result = evaluate(rec.source_path, utterances, rec.duration, scorer)
-            evaluation = self.store.save_evaluation(rec.id, result)
-            result.recording_id, result.evaluation_id = rec.id, evaluation.id
-            result.agent_id, result.project = rec.agent_id, rec.project
-            outcome = Outcome(rec.source_path, result)
-            out.append(outcome)
-            if progress:
-                progress(outcome)
+        for first in range(0, len(recordings), batch):
+            chunk = recordings[first:first + batch]
+            utterances = self.store.utterances_of([r.id for r in chunk])
+            results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer) for r in chunk]
+            evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
+            for rec, result, evaluation in zip(chunk, results, evaluations):
+                result.recording_id, result.evaluation_id = rec.id, evaluation.id
+                result.agent_id, result.project = rec.agent_id, rec.project
+                outcome = Outcome(rec.source_path, result)
+                out.append(outcome)
+                if progress:
+                    progress(outcome)
         return out

@@ -90,6 +90,16 @@ class Store:
                           .order_by(UtteranceRow.seq)).all()
         return [Utterance(r.role, r.start, r.end, r.text, r.confidence) for r in rows]
 
+    def utterances_of(self, recording_ids: list[int]) -> dict[int, list[Utterance]]:
+        """Utterances of many recordings in one query (rescoring reads thousands)."""
+        out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
+        with self.session() as s:
+            rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id.in_(recording_ids))
+                          .order_by(UtteranceRow.recording_id, UtteranceRow.seq)).all()
+        for r in rows:
+            out[r.recording_id].append(Utterance(r.role, r.start, r.end, r.text, r.confidence))
+        return out
+
     def has_transcript(self, recording_id: int) -> bool:
         with self.session() as s:
             return s.exec(select(UtteranceRow.id).where(
@@ -129,28 +139,42 @@ class Store:
     # Evaluations -----------------------------------------------------------------------
     def save_evaluation(self, recording_id: int, result: CallResult) -> Evaluation:
         """One evaluation per recording and rubric version: scoring again replaces it."""
+        return self.save_evaluations([(recording_id, result)])[0]
+
+    def save_evaluations(self, items: list[tuple[int, CallResult]]) -> list[Evaluation]:
+        """Store many results in one transaction, replacing earlier ones of the same rubric
+        version (the evaluation row keeps its id, so reviews can point at it)."""
+        if not items:
+            return []
         with self.session() as s:
-            old = s.exec(select(Evaluation).where(
-                Evaluation.recording_id == recording_id,
-                Evaluation.rubric_id == result.rubric_id,
-                Evaluation.rubric_version == result.rubric_version)).first()
-            if old is not None:
-                s.exec(delete(FindingRow).where(FindingRow.evaluation_id == old.id))
-                s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id == old.id))
-                ev = old
-                ev.created_at = utcnow()
-            else:
-                ev = Evaluation(recording_id=recording_id, rubric_id=result.rubric_id,
-                                rubric_version=result.rubric_version, score=0, grade="fail")
-            ev.score, ev.grade, ev.fatal, ev.outcome = (
-                result.score, result.grade, result.fatal, result.outcome)
-            s.add(ev)
+            keys = {(rid, r.rubric_id, r.rubric_version) for rid, r in items}
+            rubric_ids = {k[1] for k in keys}
+            old = {(e.recording_id, e.rubric_id, e.rubric_version): e for e in s.exec(
+                select(Evaluation).where(
+                    Evaluation.recording_id.in_({k[0] for k in keys}),
+                    Evaluation.rubric_id.in_(rubric_ids))).all()}
+            stale = [e.id for k, e in old.items() if k in keys]
+            if stale:
+                s.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(stale)))
+                s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id.in_(stale)))
+            evaluations = []
+            for rid, result in items:
+                ev = old.get((rid, result.rubric_id, result.rubric_version))
+                if ev is None:
+                    ev = Evaluation(recording_id=rid, rubric_id=result.rubric_id,
+                                    rubric_version=result.rubric_version, score=0, grade="fail")
+                else:
+                    ev.created_at = utcnow()
+                ev.score, ev.grade, ev.fatal, ev.outcome = (
+                    result.score, result.grade, result.fatal, result.outcome)
+                s.add(ev)
+                evaluations.append(ev)
             s.flush()
-            s.add_all(_finding_rows(ev.id, result))
-            s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
+            for ev, (_, result) in zip(evaluations, items):
+                s.add_all(_finding_rows(ev.id, result))
+                s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
             s.commit()
-            s.refresh(ev)
-            return ev
+            return evaluations
 
     def evaluations(self, rubric_id: Optional[str] = None) -> list[Evaluation]:
         with self.session() as s:

@@ -89,29 +89,40 @@ class Recognizer:
         stamps = get_speech_timestamps(samples, VAD_OPTIONS, sampling_rate=SAMPLE_RATE)
         return [Chunk(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
-    def transcribe_chunks(
-        self, samples: np.ndarray, chunks: Sequence[Chunk], hotwords: Sequence[str] = ()
-    ) -> list[Chunk]:
-        """Fill in each chunk's text; returns the chunks that hold words."""
-        if not chunks:
-            return []
+    def transcribe_streams(
+        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
+    ) -> list[list[Chunk]]:
+        """Fill in the text of each stream's chunks (a stream: one channel's samples and its
+        speech chunks); returns per stream the chunks that hold words. The windows of all
+        streams go to Whisper as one batch, but a window never mixes streams: packing both
+        channels' chunks into shared windows in time order saved 5% of the time and cost
+        turn timing (98.8% -> 94.7%) as words slipped across speakers.
+        """
         gap = np.zeros(int(JOIN_GAP_S * SAMPLE_RATE), dtype=np.float32)
-        pieces, offsets, windows = [], [], []  # offsets: start of each chunk in the joined audio
-        cursor = window_start = 0.0
-        for chunk in chunks:
-            piece = samples[int(chunk.start * SAMPLE_RATE): int(chunk.end * SAMPLE_RATE)]
-            length = len(piece) / SAMPLE_RATE
-            if cursor > window_start and cursor + length - window_start > WINDOW_S:
+        pieces: list[np.ndarray] = []
+        owners: list[Chunk] = []  # the chunk each offset belongs to
+        offsets: list[float] = []  # start of each chunk in the joined audio
+        windows: list[dict] = []
+        cursor = 0.0
+        for samples, chunks in streams:
+            window_start = cursor
+            for chunk in chunks:
+                piece = samples[int(chunk.start * SAMPLE_RATE): int(chunk.end * SAMPLE_RATE)]
+                length = len(piece) / SAMPLE_RATE
+                if cursor > window_start and cursor + length - window_start > WINDOW_S:
+                    windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
+                    window_start = cursor
+                offsets.append(cursor)
+                owners.append(chunk)
+                pieces += [piece, gap]
+                cursor += length + JOIN_GAP_S
+            if chunks:
                 windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
-                window_start = cursor
-            offsets.append(cursor)
-            pieces += [piece, gap]
-            cursor += length + JOIN_GAP_S
-        windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
-        joined = np.concatenate(pieces)
+        if not windows:
+            return [[] for _ in streams]
         with self._lock:
             segments, _ = self.pipeline.transcribe(
-                joined,
+                np.concatenate(pieces),
                 language=self.settings.language,
                 beam_size=self.settings.beam_size,
                 batch_size=BATCH_SIZE,
@@ -121,25 +132,28 @@ class Recognizer:
                 hotwords=" ".join(hotwords) or None,
             )
             words = [w for seg in segments for w in (seg.words or [])]
-        texts: list[list[str]] = [[] for _ in chunks]
-        probs: list[list[float]] = [[] for _ in chunks]
+        texts: dict[int, list[str]] = {}
+        probs: dict[int, list[float]] = {}
         for word in words:
             # Whisper pulls a word's start back into the pause before it, but its end is close
             # to true: the end says which chunk the word was spoken in.
             index = max(0, bisect.bisect_right(offsets, word.end - WORD_END_SLACK_S) - 1)
-            texts[index].append(word.word)
-            probs[index].append(word.probability)
-        kept = []
-        for chunk, text, prob in zip(chunks, texts, probs):
-            chunk.text = "".join(text).strip()
+            texts.setdefault(index, []).append(word.word)
+            probs.setdefault(index, []).append(word.probability)
+        for index, chunk in enumerate(owners):
+            chunk.text = "".join(texts.get(index, [])).strip()
             if chunk.text:
-                chunk.confidence = float(np.mean(prob))
-                chunk.words = len(prob)
-                kept.append(chunk)
-        return kept
+                chunk.confidence = float(np.mean(probs[index]))
+                chunk.words = len(probs[index])
+        return [[c for c in chunks if c.text] for _, chunks in streams]
+
+    def transcribe_channels(
+        self, channels: Sequence[np.ndarray], hotwords: Sequence[str] = ()
+    ) -> list[list[Chunk]]:
+        return self.transcribe_streams([(c, self.speech_chunks(c)) for c in channels], hotwords)
 
     def transcribe_channel(self, samples: np.ndarray, hotwords: Sequence[str] = ()) -> list[Chunk]:
-        return self.transcribe_chunks(samples, self.speech_chunks(samples), hotwords)
+        return self.transcribe_channels([samples], hotwords)[0]
 
 
 _shared: Optional[Recognizer] = None
