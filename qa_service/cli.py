@@ -16,7 +16,7 @@ from rich.table import Table
 from qa_service.config import get_settings
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
-from qa_service.store import Store
+from qa_service.store import RubricVersionConflict, Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -46,6 +46,15 @@ def _rubric(path: Path) -> Rubric:
         return load_rubric(path)
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
+        raise typer.Exit(2)
+
+
+def _register(service: QAService, rules: Rubric, path: Path) -> None:
+    """Store the rubric text with its version; a changed text under an old version is refused."""
+    try:
+        service.store.save_rubric(rules, path.read_text(encoding="utf-8"))
+    except RubricVersionConflict as exc:
+        typer.echo(f"{path}: {exc}", err=True)
         raise typer.Exit(2)
 
 
@@ -142,7 +151,7 @@ def score(
     _quiet_libraries()
     rules = _rubric(rubric)
     service = _service(db)
-    service.store.save_rubric(rules, rubric.read_text(encoding="utf-8"))
+    _register(service, rules, rubric)
     files = list(find_audio(paths))
     if not files:
         err.print(f"[red]no audio files under {', '.join(map(str, paths))}[/red]")
@@ -167,7 +176,7 @@ def rescore(
     _quiet_libraries()
     rules = _rubric(rubric)
     service = _service(db)
-    service.store.save_rubric(rules, rubric.read_text(encoding="utf-8"))
+    _register(service, rules, rubric)
     total = len(service.store.recordings(project=project))
     outcomes = _run_with_progress("rescoring", total,
                                   lambda advance: service.rescore(rules, project, advance))
@@ -189,7 +198,7 @@ def demo(
         files = list(find_audio([samples / rules.id])) if (samples / rules.id).is_dir() else []
         if not files:
             continue
-        service.store.save_rubric(rules, path.read_text(encoding="utf-8"))
+        _register(service, rules, path)
         outcomes = _run_with_progress(
             rules.id, len(files), lambda advance: service.score_files(files, rules, None, advance))
         render_table(outcomes, f"{rules.name} ({rules.id} v{rules.version})")

@@ -19,7 +19,7 @@ from qa_service.normalize import to_simplified
 from qa_service.results import CallResult, Utterance
 from qa_service.rubric import Rubric
 from qa_service.scoring import Scorer
-from qa_service.transcribe import Recognizer
+from qa_service.transcribe import MONO_VAD_OPTIONS, VAD_OPTIONS, Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,23 @@ def role_cues(rubric: Rubric) -> RoleCues:
     customer_lines += rubric.outcome.success + rubric.outcome.refusal
     return RoleCues(PhraseMatcher(any=agent_lines, fuzzy=1.0),
                     PhraseMatcher(any=customer_lines, fuzzy=1.0))
+
+
+def join_same_speaker(utterances: list[Utterance]) -> list[Utterance]:
+    """Join consecutive utterances of one speaker separated by less silence than ends a
+    chunk on a stereo channel, so mono and stereo calls have utterances of the same kind."""
+    joined: list[Utterance] = []
+    max_gap = VAD_OPTIONS.min_silence_duration_ms / 1000
+    for u in utterances:
+        last = joined[-1] if joined else None
+        if last and last.role == u.role and u.start - last.end < max_gap:
+            weights = last.duration, u.duration
+            confidence = (last.confidence * weights[0] + u.confidence * weights[1]) / \
+                (sum(weights) or 1.0)
+            joined[-1] = Utterance(u.role, last.start, u.end, f"{last.text} {u.text}", confidence)
+        else:
+            joined.append(u)
+    return joined
 
 
 def _same_signal(left: np.ndarray, right: np.ndarray) -> bool:
@@ -61,11 +78,12 @@ def transcribe_audio(
         separation = "stereo"
     else:
         samples = audio.channels[0]
-        chunks = recognizer.transcribe_channel(samples, hotwords)
+        chunks = recognizer.transcribe_channel(samples, hotwords, MONO_VAD_OPTIONS)
         roles = assign_roles(samples, [(c.start, c.end) for c in chunks],
                              [c.text for c in chunks], role_cues(rubric))
-        utterances = [Utterance(role, c.start, c.end, to_simplified(c.text), c.confidence)
-                      for role, c in zip(roles, chunks)]
+        utterances = join_same_speaker(
+            [Utterance(role, c.start, c.end, to_simplified(c.text), c.confidence)
+             for role, c in zip(roles, chunks)])
         separation = "mono"
     utterances.sort(key=lambda u: (u.start, u.end))
     return Transcript(utterances, audio.duration, audio.source_channels, separation)

@@ -59,10 +59,7 @@ class Store:
             if rec is None:
                 rec = Recording(sha256=sha256, source_path=source_path, duration=duration,
                                 channels=channels, separation=separation, asr_model=asr_model)
-            rec.agent_id = meta.agent_id or rec.agent_id
-            rec.project = meta.project or rec.project
-            rec.call_time = meta.call_time or rec.call_time
-            rec.phase = meta.phase
+            _apply_metadata(rec, meta)
             s.add(rec)
             s.flush()
             if utterances:
@@ -77,10 +74,7 @@ class Store:
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
             rec = s.get(Recording, recording_id)
-            rec.agent_id = meta.agent_id or rec.agent_id
-            rec.project = meta.project or rec.project
-            rec.call_time = meta.call_time or rec.call_time
-            rec.phase = meta.phase
+            _apply_metadata(rec, meta)
             s.add(rec)
             s.commit()
 
@@ -192,6 +186,14 @@ class Store:
         from sqlalchemy import func
         with self.session() as s:
             return s.exec(select(func.count()).select_from(model)).one()
+
+
+def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
+    """What the newest sidecar or file name says wins; what it leaves out stays."""
+    rec.agent_id = meta.agent_id or rec.agent_id
+    rec.project = meta.project or rec.project
+    rec.call_time = meta.call_time or rec.call_time
+    rec.phase = meta.phase
 
 
 class RubricVersionConflict(ValueError):

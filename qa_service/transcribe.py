@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 VAD_OPTIONS = VadOptions(
     threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=400, speech_pad_ms=150
 )
+# Mono: two speakers share the channel and a quick reply ("嗯") can follow the other side
+# within 400 ms; finer chunks keep one speaker per chunk, and chunks of the same speaker
+# are joined again once roles are known (pipeline.py).
+MONO_VAD_OPTIONS = VadOptions(
+    threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=100
+)
 JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
 WINDOW_S = 28.0  # joined audio per decoding window; Whisper reads at most 30 s at once
 BATCH_SIZE = 4
@@ -85,8 +91,8 @@ class Recognizer:
         self.pipeline = BatchedInferencePipeline(self.model)
         self._lock = threading.Lock()
 
-    def speech_chunks(self, samples: np.ndarray) -> list[Chunk]:
-        stamps = get_speech_timestamps(samples, VAD_OPTIONS, sampling_rate=SAMPLE_RATE)
+    def speech_chunks(self, samples: np.ndarray, options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
+        stamps = get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
         return [Chunk(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
     def transcribe_streams(
@@ -152,8 +158,10 @@ class Recognizer:
     ) -> list[list[Chunk]]:
         return self.transcribe_streams([(c, self.speech_chunks(c)) for c in channels], hotwords)
 
-    def transcribe_channel(self, samples: np.ndarray, hotwords: Sequence[str] = ()) -> list[Chunk]:
-        return self.transcribe_channels([samples], hotwords)[0]
+    def transcribe_channel(self, samples: np.ndarray, hotwords: Sequence[str] = (),
+                           options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
+        return self.transcribe_streams([(samples, self.speech_chunks(samples, options))],
+                                       hotwords)[0]
 
 
 _shared: Optional[Recognizer] = None

@@ -10,7 +10,7 @@ from conftest import DEV
 MIN_F1 = 0.93
 MIN_GRADE_AGREEMENT = 0.875
 MIN_TURN_TIMING = 0.97
-MIN_MONO_ROLE_ACCURACY = 0.80
+MIN_MONO_ROLE_ACCURACY = 0.85
 
 
 def test_findings_and_grades(dev_transcripts, dev_labels, dev_rubric):

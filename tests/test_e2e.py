@@ -162,3 +162,14 @@ def test_demo_prints_table_and_summary(telecom_db, tmp_path):
     assert "pass rate" in out and "excellent rate" in out and "calls 8" in out
     for name in ("care_C002", "survey_B005", "telecom-upgrade_A021"):
         assert name in out
+
+
+def test_changed_rubric_under_the_same_version_is_refused(telecom_db, tmp_path):
+    url, _ = telecom_db
+    edited = tmp_path / "edited.yaml"
+    edited.write_text((RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+                      .replace("pass_score: 80", "pass_score: 70"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "rescore", "--rubric", str(edited),
+                           "--db", url], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "already stored with other content" in proc.stderr
