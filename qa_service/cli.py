@@ -210,6 +210,30 @@ def demo(
     raise typer.Exit(2 if any(o.error for o in everything) else 0)
 
 
+@app.command()
+def worker(
+    queues: List[str] = typer.Option(["qa-transcribe", "qa-rescore"], "--queues", "-q",
+                                     help="queues to serve, in priority order"),
+    slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
+    burst: bool = typer.Option(False, help="exit when the queues are empty"),
+) -> None:
+    """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    from qa_service.jobs import QAWorker, redis_from_settings, worker_name
+    redis = redis_from_settings()
+    QAWorker(queues, name=worker_name(slot), connection=redis).work(burst=burst)
+
+
+@app.command()
+def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from qa_service.migrate import upgrade
+    store = Store(db or get_settings().database_url, create=False)
+    upgrade(store.engine)
+    typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
+
+
 @app.command("check-rubric")
 def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     """Validate rubric files; prints every problem with file, line and field."""

@@ -32,7 +32,10 @@ def get_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Create or upgrade the schema through the Alembic migrations (never create_all, so a
+    database made here is one Alembic knows how to upgrade)."""
+    from qa_service.migrate import upgrade
+    upgrade(engine)
 
 
 class Store:
@@ -129,6 +132,11 @@ class Store:
             s.commit()
             s.refresh(row)
             return row
+
+    def rubric(self, rubric_id: str, version: int) -> Optional[RubricRow]:
+        with self.session() as s:
+            return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
+                                                  RubricRow.version == version)).first()
 
     # Evaluations -----------------------------------------------------------------------
     def save_evaluation(self, recording_id: int, result: CallResult) -> Evaluation:
