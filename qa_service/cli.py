@@ -226,6 +226,31 @@ def worker(
 
 
 @app.command()
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+    """The HTTP API (OpenAPI docs at /docs). With no QA_REDIS_URL, jobs run in this process."""
+    import uvicorn
+
+    from qa_service.api import create_app
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+keys_app = typer.Typer(help="API keys (stored hashed; the secret is shown once).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
+                name: str = typer.Option("", help="who holds it"),
+                db: Optional[str] = typer.Option(None, "--db")) -> None:
+    from qa_service.keys import ROLES, create_key
+    if role not in ROLES:
+        typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    key, secret = create_key(Store(db or get_settings().database_url), role, name)
+    typer.echo(secret)
+
+
+@app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     from qa_service.migrate import upgrade

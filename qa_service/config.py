@@ -27,8 +27,15 @@ class Settings(BaseSettings):
     # Matching: default pinyin similarity for fuzzy phrase matches (a rubric may override it).
     fuzzy: float = 0.85
 
-    # Service (issue 3 builds on these).
+    # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
+    storage_dir: Path = Path("data")  # uploaded recordings are kept here, named by sha256
+    import_roots: list[Path] = []  # POST /recordings/import reads only below these
+    max_upload_mb: float = 200.0
+    mask_stored_text: bool = False  # mask phone/ID/bank numbers in stored transcripts too
+    # A call whose speech-weighted recognition confidence is below this is flagged for listening
+    # (the dev corpus's synthetic calls score 0.74-0.85).
+    low_confidence: float = 0.6
 
 
 @lru_cache

@@ -65,6 +65,11 @@ class Evaluation(SQLModel, table=True):
     fatal: bool = False
     outcome: str = "unknown"
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    # A reviewer's grade where there is one; KPIs read reviewed_grade or else grade.
+    reviewed_grade: Optional[str] = Field(default=None)
+    # Mean word probability over the call's speech (weighted by duration): a low value flags the
+    # call for listening, the recognition itself is in doubt (noise, dialect, another language).
+    asr_confidence: float = 1.0
 
 
 class FindingRow(SQLModel, table=True):
@@ -79,6 +84,7 @@ class FindingRow(SQLModel, table=True):
     severity: str = "normal"
     detail: str = ""
     evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reviewed_status: Optional[str] = None  # a reviewer's confirmed or overridden status
 
 
 class HighlightRow(SQLModel, table=True):
@@ -90,3 +96,57 @@ class HighlightRow(SQLModel, table=True):
     end: float
     text: str = Field(sa_column=Column(Text, nullable=False))
     reason: str
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+    role: str  # admin | reviewer | viewer
+    key_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 of the secret
+    prefix: str = Field(max_length=12)  # first characters, to tell keys apart in lists
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    revoked: bool = False
+
+
+class Review(SQLModel, table=True):
+    """The audit trail: who changed which machine result, from what to what, and when.
+    The machine result itself is never overwritten."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    finding_id: Optional[int] = Field(default=None, foreign_key="finding.id")
+    reviewer: str
+    target: str  # grade | finding
+    action: str  # confirm | override
+    old_value: str
+    new_value: str
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ActiveRubric(SQLModel, table=True):
+    __tablename__ = "active_rubric"
+    project: str = Field(primary_key=True)
+    rubric_id: str
+    version: int
+    activated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class JobRecord(SQLModel, table=True):
+    """Every scoring request, kept in the database so nothing is lost while Redis is away:
+    `pending` until it is on a queue, then the queue's status."""
+
+    __tablename__ = "job"
+    id: str = Field(primary_key=True, max_length=200)  # the idempotency key (rq job id)
+    kind: str = "score"
+    path: str
+    sha256: str = Field(index=True, max_length=64)
+    rubric_id: str
+    rubric_version: int
+    agent_channel: Optional[str] = None
+    status: str = Field(default="pending", index=True)  # pending|queued|started|finished|failed
+    error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)

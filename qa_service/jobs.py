@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+from pathlib import Path
 from typing import Optional
 
 from redis import Redis
@@ -39,29 +40,46 @@ class JobFailed(RuntimeError):
 _service: Optional[QAService] = None
 
 
-def service() -> QAService:
-    """One service per worker process: the model is loaded by the first job, then kept."""
+def configure(settings) -> QAService:
+    """Point this process's jobs at a database (the API's embedded mode, tests)."""
     global _service
-    if _service is None:
-        settings = get_settings()
-        _service = QAService(Store(settings.database_url), settings)
+    _service = QAService(Store(settings.database_url), settings)
     return _service
 
 
-def stored_rubric(rubric_id: str, version: int) -> Rubric:
-    row = service().store.rubric(rubric_id, version)
+def service() -> QAService:
+    """One service per worker process: the model is loaded by the first job, then kept."""
+    return _service or configure(get_settings())
+
+
+def rubric_from_store(store: Store, rubric_id: str, version: int) -> Rubric:
+    row = store.rubric(rubric_id, version)
     if row is None:
         raise JobFailed(f"rubric {rubric_id} version {version} is not stored")
     return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
 
 
+def stored_rubric(rubric_id: str, version: int) -> Rubric:
+    return rubric_from_store(service().store, rubric_id, version)
+
+
 def score_recording(path: str, rubric_id: str, version: int,
                     agent_channel: Optional[str] = None) -> dict:
-    """Transcribe (once) and score one recording; returns a summary of the evaluation."""
-    outcome = service().score_file(path, stored_rubric(rubric_id, version),
-                                   agent_channel=agent_channel)
+    """Transcribe (once) and score one recording; returns a summary of the evaluation.
+    The request's row in the database follows along (started, finished, failed)."""
+    from qa_service.dispatch import set_status  # dispatch imports this module
+    store = service().store
+    rubric = stored_rubric(rubric_id, version)
+    job_id = score_job_id(sha256_of(path), rubric) if Path(path).is_file() else None
+    if job_id:
+        set_status(store, job_id, "started")
+    outcome = service().score_file(path, rubric, agent_channel=agent_channel)
     if outcome.error:
+        if job_id:
+            set_status(store, job_id, "failed", outcome.error)
         raise JobFailed(outcome.error)
+    if job_id:
+        set_status(store, job_id, "finished")
     r = outcome.result
     return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
             "grade": r.grade, "transcribed": outcome.transcribed}

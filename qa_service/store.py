@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.db import (
-    Evaluation, FindingRow, HighlightRow, Recording, RubricRow, UtteranceRow, utcnow,
+    ActiveRubric, Evaluation, FindingRow, HighlightRow, Recording, RubricRow, UtteranceRow, utcnow,
 )
 from qa_service.metadata import CallMetadata
 from qa_service.results import CallResult, Utterance
@@ -138,6 +138,18 @@ class Store:
             return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
                                                   RubricRow.version == version)).first()
 
+    def activate_rubric(self, project: str, rubric_id: str, version: int) -> None:
+        with self.session() as s:
+            row = s.get(ActiveRubric, project) or ActiveRubric(project=project, rubric_id=rubric_id,
+                                                              version=version)
+            row.rubric_id, row.version, row.activated_at = rubric_id, version, utcnow()
+            s.add(row)
+            s.commit()
+
+    def active_rubric(self, project: str) -> Optional[ActiveRubric]:
+        with self.session() as s:
+            return s.get(ActiveRubric, project)
+
     # Evaluations -----------------------------------------------------------------------
     def save_evaluation(self, recording_id: int, result: CallResult) -> Evaluation:
         """One evaluation per recording and rubric version: scoring again replaces it."""
@@ -169,6 +181,8 @@ class Store:
                     ev.created_at = utcnow()
                 ev.score, ev.grade, ev.fatal, ev.outcome = (
                     result.score, result.grade, result.fatal, result.outcome)
+                ev.asr_confidence = speech_confidence(result.utterances)
+                ev.reviewed_grade = None  # a new machine result has not been reviewed
                 s.add(ev)
                 evaluations.append(ev)
             s.flush()
@@ -194,6 +208,13 @@ class Store:
         from sqlalchemy import func
         with self.session() as s:
             return s.exec(select(func.count()).select_from(model)).one()
+
+
+def speech_confidence(utterances: list[Utterance]) -> float:
+    seconds = sum(u.duration for u in utterances)
+    if not seconds:
+        return 1.0
+    return sum(u.confidence * u.duration for u in utterances) / seconds
 
 
 def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:

@@ -1,0 +1,55 @@
+"""Dependencies: the store, the dispatcher, and the caller's API key and role."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from qa_service import keys
+from qa_service.config import Settings
+from qa_service.db import ApiKey
+from qa_service.dispatch import Dispatcher
+from qa_service.store import Store
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+def caller(store: Annotated[Store, Depends(get_store)],
+           x_api_key: Annotated[Optional[str], Header()] = None,
+           authorization: Annotated[Optional[str], Header()] = None) -> ApiKey:
+    secret = x_api_key or (authorization[7:] if authorization and
+                           authorization.lower().startswith("bearer ") else None)
+    if not secret:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required "
+                            "(header X-API-Key or Authorization: Bearer)")
+    key = keys.lookup(store, secret)
+    if key is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+    return key
+
+
+def require(role: str):
+    def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
+        if not keys.allows(key.role, role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this needs the {role} role; the key {key.prefix}… is {key.role}")
+        return key
+    return check
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+Viewer = Annotated[ApiKey, Depends(require("viewer"))]
+Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
+Admin = Annotated[ApiKey, Depends(require("admin"))]

@@ -1,0 +1,135 @@
+from datetime import datetime
+from typing import Literal, Optional
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+from sqlalchemy import exists, func, or_
+from sqlmodel import select
+
+from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
+from qa_service.kpis import filters
+from qa_service.masking import mask
+
+router = APIRouter(tags=["evaluations"])
+GRADES = ("excellent", "pass", "fail")
+FINDING_STATUSES = ("hit", "missed", "violation", "handled", "unhandled", "dismissed")
+
+
+def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
+    return [{**e, "text": mask(e["text"])} if hide and "text" in e else e for e in evidence]
+
+
+@router.get("/evaluations/{evaluation_id}")
+def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
+    """Score, grade, outcome, findings with evidence, highlights and the review trail."""
+    hide = key.role != "admin"
+    with store.session() as s:
+        ev = s.get(Evaluation, evaluation_id)
+        if ev is None:
+            raise HTTPException(404, f"no evaluation {evaluation_id}")
+        rec = s.get(Recording, ev.recording_id)
+        findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id == ev.id)
+                          .order_by(FindingRow.id)).all()
+        highlights = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id == ev.id)
+                            .order_by(HighlightRow.start)).all()
+        reviews = s.exec(select(Review).where(Review.evaluation_id == ev.id)
+                         .order_by(Review.id)).all()
+    return {
+        "id": ev.id, "recording_id": ev.recording_id, "recording": rec.source_path if not hide else None,
+        "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
+        "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
+        "score": ev.score, "grade": ev.reviewed_grade or ev.grade, "machine_grade": ev.grade,
+        "fatal": ev.fatal, "outcome": ev.outcome, "duration": rec.duration,
+        "asr_confidence": round(ev.asr_confidence, 3),
+        "findings": [{"id": f.id, "rule_id": f.rule_id, "category": f.category, "name": f.name,
+                      "status": f.reviewed_status or f.status, "machine_status": f.status,
+                      "deduction": f.deduction, "severity": f.severity, "detail": f.detail,
+                      "evidence": _masked_evidence(f.evidence, hide)} for f in findings],
+        "highlights": [{"role": h.role, "start": h.start, "end": h.end,
+                        "text": mask(h.text) if hide else h.text, "reason": h.reason}
+                       for h in highlights],
+        "reviews": [r.model_dump() for r in reviews],
+    }
+
+
+@router.get("/flagged")
+def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
+            project: Optional[str] = None, agent: Optional[str] = None,
+            since: Optional[datetime] = None, until: Optional[datetime] = None,
+            rule: Optional[str] = None, page: int = Query(1, ge=1),
+            page_size: int = Query(50, ge=1, le=500)) -> dict:
+    """Calls to listen to: fail, fatal, or doubtful recognition; newest first."""
+    with store.session() as s:
+        dialect = s.get_bind().dialect.name
+        grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
+        why = or_(grade == "fail", Evaluation.fatal,
+                  Evaluation.asr_confidence < settings.low_confidence)
+        where = [filters(project=project, agent=agent, since=since, until=until, dialect=dialect), why]
+        if rule:
+            where.append(exists().where(
+                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
+                func.coalesce(FindingRow.reviewed_status, FindingRow.status).in_(
+                    ("missed", "violation", "unhandled"))))
+        base = select(Evaluation, Recording).join(Recording, Recording.id == Evaluation.recording_id)
+        total = s.exec(select(func.count()).select_from(
+            base.where(*where).subquery())).one()
+        rows = s.exec(base.where(*where).order_by(
+            func.coalesce(Recording.call_time, Recording.created_at).desc(), Evaluation.id.desc())
+            .offset((page - 1) * page_size).limit(page_size)).all()
+    items = []
+    for ev, rec in rows:
+        reasons = []
+        if (ev.reviewed_grade or ev.grade) == "fail":
+            reasons.append("fail")
+        if ev.fatal:
+            reasons.append("fatal")
+        if ev.asr_confidence < settings.low_confidence:
+            reasons.append("low_confidence")
+        items.append({"evaluation_id": ev.id, "recording_id": rec.id, "agent_id": rec.agent_id,
+                      "project": rec.project, "call_time": rec.call_time, "score": ev.score,
+                      "grade": ev.reviewed_grade or ev.grade, "fatal": ev.fatal,
+                      "outcome": ev.outcome, "reasons": reasons})
+    return {"total": total, "page": page, "page_size": page_size, "items": items}
+
+
+class ReviewIn(BaseModel):
+    target: Literal["grade", "finding"]
+    action: Literal["confirm", "override"]
+    finding_id: Optional[int] = None
+    value: Optional[str] = None  # the new grade or finding status, for override
+    comment: str = ""
+
+
+@router.post("/evaluations/{evaluation_id}/reviews", status_code=201)
+def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
+    """Confirm or override the machine's grade or one finding. The machine result stays; the
+    review is kept in the trail, and KPIs use the reviewed value."""
+    with store.session() as s:
+        ev = s.get(Evaluation, evaluation_id)
+        if ev is None:
+            raise HTTPException(404, f"no evaluation {evaluation_id}")
+        if body.target == "grade":
+            old = ev.reviewed_grade or ev.grade
+            new = old if body.action == "confirm" else body.value
+            if new not in GRADES:
+                raise HTTPException(422, f"value must be one of {', '.join(GRADES)}")
+            ev.reviewed_grade = new
+            s.add(ev)
+        else:
+            finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
+            if finding is None or finding.evaluation_id != ev.id:
+                raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
+            old = finding.reviewed_status or finding.status
+            new = old if body.action == "confirm" else body.value
+            if new not in FINDING_STATUSES:
+                raise HTTPException(422, f"value must be one of {', '.join(FINDING_STATUSES)}")
+            finding.reviewed_status = new
+            s.add(finding)
+        row = Review(evaluation_id=ev.id, finding_id=body.finding_id if body.target == "finding" else None,
+                     reviewer=f"{key.name} ({key.prefix}…)", target=body.target, action=body.action,
+                     old_value=old, new_value=new, comment=body.comment, created_at=utcnow())
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+        return row.model_dump()

@@ -1,0 +1,21 @@
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from qa_service.api.deps import DispatcherDep, StoreDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(store: StoreDep, dispatcher: DispatcherDep) -> dict:
+    """No key needed: for load balancers and orchestration."""
+    with store.engine.connect() as conn:
+        conn.execute(text("select 1"))
+    out = {"status": "ok", "database": store.engine.dialect.name, "queue": dispatcher.mode}
+    if dispatcher.mode == "rq":
+        try:
+            dispatcher.redis.ping()
+            out["redis"] = "ok"
+        except Exception as exc:
+            out["redis"] = f"unavailable: {exc.__class__.__name__}"
+    return out

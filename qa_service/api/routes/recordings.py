@@ -1,0 +1,170 @@
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from sqlmodel import select
+
+from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
+from qa_service.db import Evaluation, Recording
+from qa_service.dispatch import QueueUnavailable, record_job
+from qa_service.jobs import JobFailed, rubric_from_store
+from qa_service.masking import mask
+from qa_service.metadata import MetadataError, read_metadata
+from qa_service.model_store import sha256_of
+
+router = APIRouter(prefix="/recordings", tags=["recordings"])
+
+
+def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version: Optional[int]):
+    if rubric_id:
+        if version is None:
+            raise HTTPException(422, "rubric_version is needed with rubric_id")
+    else:
+        active = store.active_rubric(project) if project else None
+        if active is None:
+            raise HTTPException(422, f"no rubric given and no active rubric for project {project!r}"
+                                     " (POST /rubrics/{id}/{version}/activate?project=...)")
+        rubric_id, version = active.rubric_id, active.version
+    try:
+        return rubric_from_store(store, rubric_id, version)
+    except JobFailed as exc:
+        raise HTTPException(404, str(exc))
+
+
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str]):
+    sha = sha256_of(Path(path))
+    row, new = record_job(store, path, sha, rubric, agent_channel)
+    body = {"job_id": row.id, "sha256": sha, "rubric": {"id": rubric.id, "version": rubric.version}}
+    if not new and row.status in ("queued", "started", "finished"):
+        return JSONResponse({**body, "status": row.status, "duplicate": True}, status_code=200)
+    try:
+        dispatcher.submit(row, rubric)
+    except QueueUnavailable as exc:
+        return JSONResponse({**body, "status": "pending", "detail": str(exc)}, status_code=503)
+    return JSONResponse({**body, "status": "queued"}, status_code=202)
+
+
+@router.post("", status_code=202)
+def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _: Reviewer,
+           file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
+           project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
+           phase: str = Form("production"), rubric_id: Optional[str] = Form(None),
+           rubric_version: Optional[int] = Form(None),
+           agent_channel: Optional[str] = Form(None)):
+    """Upload a recording with its metadata; it is kept, queued and scored once."""
+    name = Path(file.filename or "upload").name
+    ext = Path(name).suffix.lower()
+    if ext not in AUDIO_EXTENSIONS:
+        raise HTTPException(415, f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    if phase not in ("trial", "production"):
+        raise HTTPException(422, f"phase {phase!r} must be trial or production")
+    if agent_channel not in (None, "left", "right"):
+        raise HTTPException(422, "agent_channel must be left or right")
+    rubric = _rubric_for(store, project, rubric_id, rubric_version)
+    folder = Path(settings.storage_dir) / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=ext, delete=False) as tmp:
+        size = 0
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
+            tmp.write(chunk)
+    try:
+        load(tmp.name)  # refuse what a worker could not read, while the caller is still here
+    except AudioError as exc:
+        os.unlink(tmp.name)
+        raise HTTPException(422, str(exc).replace(tmp.name, name))
+    sha = sha256_of(Path(tmp.name))
+    final = folder / f"{sha}{ext}"
+    if final.exists():
+        os.unlink(tmp.name)  # the same audio again: the first upload and its metadata stand
+    else:
+        meta = {"agent_id": agent_id, "project": project, "call_time": call_time,
+                "phase": phase, "original_name": name}
+        sidecar = final.with_suffix(".json")
+        sidecar.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        try:
+            read_metadata(sidecar.with_suffix(ext))
+        except MetadataError as exc:
+            sidecar.unlink()
+            os.unlink(tmp.name)
+            raise HTTPException(422, str(exc).replace(str(sidecar), name))
+        shutil.move(tmp.name, final)
+    return _submit(store, dispatcher, str(final), rubric, agent_channel)
+
+
+class ImportRequest(BaseModel):
+    path: str
+    rubric_id: Optional[str] = None
+    rubric_version: Optional[int] = None
+    project: Optional[str] = None
+    agent_channel: Optional[str] = None
+
+
+@router.post("/import", status_code=202)
+def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
+                dispatcher: DispatcherDep, _: Admin):
+    """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
+    from its sidecar JSON or its name."""
+    path = Path(req.path).resolve()
+    roots = [Path(r).resolve() for r in settings.import_roots]
+    if not any(path.is_relative_to(root) for root in roots):
+        raise HTTPException(403, f"{req.path}: outside the import roots")
+    if not path.is_file():
+        raise HTTPException(404, f"{req.path}: no such file")
+    try:
+        meta = read_metadata(path)
+    except MetadataError as exc:
+        raise HTTPException(422, str(exc))
+    rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
+    return _submit(store, dispatcher, str(path), rubric, req.agent_channel)
+
+
+def _recording(store, recording_id: int) -> Recording:
+    with store.session() as s:
+        rec = s.get(Recording, recording_id)
+    if rec is None:
+        raise HTTPException(404, f"no recording {recording_id}")
+    return rec
+
+
+@router.get("/{recording_id}")
+def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
+    rec = _recording(store, recording_id)
+    with store.session() as s:
+        evs = s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
+                     .order_by(Evaluation.id)).all()
+    return {**rec.model_dump(exclude={"source_path"}),
+            "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
+                             "score": e.score, "grade": e.reviewed_grade or e.grade,
+                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome}
+                            for e in evs]}
+
+
+@router.get("/{recording_id}/transcript")
+def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
+    _recording(store, recording_id)
+    hide = key.role != "admin"
+    return [{"role": u.role, "start": u.start, "end": u.end,
+             "text": mask(u.text) if hide else u.text, "confidence": round(u.confidence, 3)}
+            for u in store.utterances(recording_id)]
+
+
+@router.get("/{recording_id}/audio")
+def audio(recording_id: int, store: StoreDep, _: Viewer):
+    """The recording itself; range requests let a page seek to a finding's timestamp."""
+    rec = _recording(store, recording_id)
+    if not Path(rec.source_path).is_file():
+        raise HTTPException(410, "the audio file is no longer on storage")
+    return FileResponse(rec.source_path, filename=Path(rec.source_path).name)

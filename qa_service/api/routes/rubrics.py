@@ -1,0 +1,77 @@
+from typing import Optional
+
+from fastapi import APIRouter, Body, HTTPException, status
+from sqlmodel import select
+
+from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
+from qa_service.db import ActiveRubric, RubricRow
+from qa_service.dispatch import QueueUnavailable
+from qa_service.jobs import rubric_from_store
+from qa_service.rubric import RubricError, parse_rubric
+from qa_service.store import RubricVersionConflict
+
+router = APIRouter(prefix="/rubrics", tags=["rubrics"])
+
+
+def _summary(row: RubricRow) -> dict:
+    return {"id": row.rubric_id, "version": row.version, "name": row.name,
+            "project_type": row.project_type, "created_at": row.created_at}
+
+
+@router.post("", status_code=201)
+def upload_rubric(store: StoreDep, _: Admin,
+                  yaml_text: str = Body(..., media_type="application/yaml")) -> dict:
+    """Validate and store a rubric version. Versions are never overwritten."""
+    try:
+        rubric = parse_rubric(yaml_text, "uploaded rubric")
+    except RubricError as exc:
+        raise HTTPException(422, {"message": str(exc), "problems": [
+            {"line": line, "field": field, "reason": reason}
+            for line, field, reason in exc.problems]})
+    try:
+        row = store.save_rubric(rubric, yaml_text)
+    except RubricVersionConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    return _summary(row)
+
+
+@router.get("")
+def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
+    with store.session() as s:
+        rows = s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all()
+        active = s.exec(select(ActiveRubric)).all()
+    out = [_summary(r) for r in rows]
+    for item in out:
+        item["active_for"] = [a.project for a in active
+                              if (a.rubric_id, a.version) == (item["id"], item["version"])]
+    return out
+
+
+@router.get("/{rubric_id}/{version}")
+def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict:
+    row = store.rubric(rubric_id, version)
+    if row is None:
+        raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
+    return {**_summary(row), "yaml": row.yaml_text}
+
+
+@router.post("/{rubric_id}/{version}/activate")
+def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Admin) -> dict:
+    """Make this version the one new recordings of `project` are scored with."""
+    if store.rubric(rubric_id, version) is None:
+        raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
+    store.activate_rubric(project, rubric_id, version)
+    return {"project": project, "rubric": {"id": rubric_id, "version": version}}
+
+
+@router.post("/{rubric_id}/{version}/rescore", status_code=202)
+def rescore(rubric_id: str, version: int, store: StoreDep, dispatcher: DispatcherDep,
+            _: Admin, project: Optional[str] = None) -> dict:
+    """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
+    if store.rubric(rubric_id, version) is None:
+        raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
+    try:
+        job_id = dispatcher.submit_rescore(rubric_from_store(store, rubric_id, version), project)
+    except QueueUnavailable as exc:
+        raise HTTPException(503, str(exc))
+    return {"job_id": job_id, "project": project}

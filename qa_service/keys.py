@@ -1,0 +1,40 @@
+"""API keys: random secrets shown once, stored as sha256 (they carry 256 bits of entropy, so a
+slow password hash adds nothing), each with a role."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Optional
+
+from sqlmodel import select
+
+from qa_service.db import ApiKey
+from qa_service.store import Store
+
+ROLES = ("viewer", "reviewer", "admin")  # each role can do what the ones before it can
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    secret = "qa_" + secrets.token_urlsafe(32)
+    key = ApiKey(name=name or role, role=role, key_hash=digest(secret), prefix=secret[:10])
+    with store.session() as s:
+        s.add(key)
+        s.commit()
+        s.refresh(key)
+    return key, secret
+
+
+def lookup(store: Store, secret: str) -> Optional[ApiKey]:
+    with store.session() as s:
+        key = s.exec(select(ApiKey).where(ApiKey.key_hash == digest(secret))).first()
+    return key if key is not None and not key.revoked else None
+
+
+def allows(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
