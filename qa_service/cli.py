@@ -216,13 +216,54 @@ def worker(
                                      help="queues to serve, in priority order"),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
+    nightly_at: Optional[str] = typer.Option(None, help="HH:MM: run nightly scoring then"),
+    inbox: Optional[Path] = typer.Option(None, help="the nightly inbox (with --nightly-at)"),
+    reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     from qa_service.jobs import QAWorker, redis_from_settings, worker_name
     redis = redis_from_settings()
-    QAWorker(queues, name=worker_name(slot), connection=redis).work(burst=burst)
+    if nightly_at:
+        if inbox is None:
+            typer.echo("--nightly-at needs --inbox", err=True)
+            raise typer.Exit(2)
+        from qa_service.nightly import schedule_nightly
+        schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
+    QAWorker(queues, name=worker_name(slot), connection=redis).work(
+        burst=burst, with_scheduler=bool(nightly_at))
+
+
+@app.command()
+def nightly(
+    inbox: Path = typer.Option(..., help="folder of new recordings (recursive)"),
+    since: Optional[str] = typer.Option(None, help="only files modified since: ISO time, 12h, 2d"),
+    wait: bool = typer.Option(True, help="wait for the queued jobs before reporting"),
+    reports: Path = typer.Option(Path("reports"), help="where the report is written"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Score every recording not yet scored with its project's active rubric, then report.
+    With QA_REDIS_URL the work goes to the workers; without, it runs here."""
+    _quiet_libraries()
+    from qa_service import jobs
+    from qa_service.api import make_dispatcher
+    from qa_service.nightly import parse_since, run_nightly, write_report
+    settings = get_settings()
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    store = Store(settings.database_url)
+    jobs.configure(settings)
+    dispatcher = make_dispatcher(settings, store) if settings.redis_url else None
+    try:
+        report = run_nightly(store, inbox, dispatcher, parse_since(since), wait)
+    finally:
+        if dispatcher is not None:
+            dispatcher.close()
+    path = write_report(report, reports)
+    out.print(report.to_markdown(), highlight=False)
+    typer.echo(f"report: {path}", err=True)
+    raise typer.Exit(2 if report.failed else 0)
 
 
 @app.command()

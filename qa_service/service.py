@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
 from qa_service.config import Settings, get_settings
+from qa_service.masking import mask
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import ModelIntegrityError, sha256_of
 from qa_service.pipeline import evaluate, transcribe_audio
@@ -86,6 +87,9 @@ class QAService:
         else:
             audio = load(path)
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
+            if self.settings.mask_stored_text:
+                # Personal numbers never reach the database; checks run on the masked text too.
+                transcript.utterances = [replace(u, text=mask(u.text)) for u in transcript.utterances]
             recording = self.store.save_transcript(
                 sha, path, meta, transcript.duration, transcript.channels,
                 transcript.separation, self.recognizer.info.model, transcript.utterances)

@@ -1,0 +1,64 @@
+"""Trial-phase report (试呼) on the dev corpus, and the in-flight report's windows."""
+from datetime import datetime, timedelta
+
+from qa_service.metadata import CallMetadata
+from qa_service.pipeline import evaluate
+from qa_service.reports import inflight_report, trial_report
+from qa_service.results import Utterance as U
+from qa_service.scoring import Scorer
+from qa_service.store import Store
+
+
+def test_trial_report_on_dev_corpus(tmp_path, dev_transcripts, dev_labels, dev_rubric):
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    scorer = Scorer(dev_rubric)
+    for i, (cid, t) in enumerate(sorted(dev_transcripts.items())):
+        meta = CallMetadata(agent_id=f"A{i % 4}", project="dev", phase="trial")
+        rec = store.save_transcript(f"{i:064x}", cid, meta, t.duration, t.channels, t.separation,
+                                    "embedded", t.utterances)
+        store.save_evaluation(rec.id, evaluate(cid, t.utterances, t.duration, scorer))
+    with store.session() as s:
+        report = trial_report(s, dev_rubric, "dev")
+    assert report["calls"] == 16
+    labelled = {o.id: sum(o.id in label["objections"] for label in dev_labels.values())
+                for o in dev_rubric.objections}
+    reasons = {r["objection_id"]: r for r in report["refusal_reasons"]}
+    assert set(reasons) == set(labelled)
+    for objection_id, count in labelled.items():
+        assert abs(reasons[objection_id]["raised_in_calls"] - count) <= 1, (objection_id, reasons)
+    # most raised first; rates are shares of what was raised
+    raised = [r["raised_in_calls"] for r in report["refusal_reasons"]]
+    assert raised == sorted(raised, reverse=True)
+    top = report["refusal_reasons"][0]
+    assert top["objection_id"] == "think_about_it" and 0 <= top["handled_rate"] <= 1
+    points = {g["point_id"]: g for g in report["guide_map"]}
+    assert {p.id for p in dev_rubric.mandatory_points} <= set(points)
+    for g in points.values():
+        assert g["quadrant"] in (1, 2, 3, 4)
+        assert g["said_in_calls"] == round(g["said_rate"] * 16)
+    labelled_points = sum("prestore" in label["points"] for label in dev_labels.values())
+    assert abs(points["prestore"]["said_in_calls"] - labelled_points) <= 2
+    library = report["highlights"]
+    assert library and all(h["reason"] for h in library)
+    rates = [h["success_rate"] for h in library]
+    assert rates == sorted(rates, reverse=True)
+
+
+def test_inflight_windows(tmp_path, dev_rubric):
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    scorer = Scorer(dev_rubric)
+    start = datetime(2026, 11, 23, 9, 0)
+    rude = [U("agent", 0.5, 2.0, "你烦不烦"), U("customer", 2.5, 3.0, "不需要")]
+    fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
+    for i, (minutes, utts) in enumerate([(10, rude), (90, fine), (150, rude), (300, fine), (420, rude)]):
+        meta = CallMetadata(agent_id="A1", project="p", call_time=start + timedelta(minutes=minutes))
+        rec = store.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", utts)
+        store.save_evaluation(rec.id, evaluate(f"c{i}", utts, 30.0, scorer))
+    with store.session() as s:
+        report = inflight_report(s, "p")
+    assert report["start"] == start + timedelta(minutes=10)  # the first call
+    counts = [w["kpis"]["evaluated"] for w in report["windows"]]
+    assert counts == [2, 3, 4]  # calls in the first 2, 4 and 6 hours
+    top = report["windows"][0]["common_errors"][0]
+    assert top["count"] == 2 and top["share"] == 1.0  # missed by both calls of the first 2 hours
+    assert report["windows"][2]["kpis"]["fatal"] == 2
