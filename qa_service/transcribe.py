@@ -13,7 +13,9 @@ was spoken in.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -40,11 +42,23 @@ MONO_VAD_OPTIONS = VadOptions(
     threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=100
 )
 JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
+# Whisper's own test for a degenerate decode (text that compresses too well: a loop).
+MAX_COMPRESSION_RATIO = 2.4
 WINDOW_S = 28.0  # joined audio per decoding window; Whisper reads at most 30 s at once
 BATCH_SIZE = 4
 # Whisper prints traditional characters on these calls without a hint; a simplified-Chinese
 # prompt steers it to simplified output and to the call-center register.
 WORD_END_SLACK_S = 0.1
+
+
+# A unit of one to four characters said six times running: a decoding loop ("带带带带带带…"),
+# not speech (对对对对 and 嗯嗯嗯 stay below it). gzip's compression ratio misses a loop that
+# fills only part of a long window.
+_LOOP = re.compile(r"(\S{1,4}?)\1{5,}")
+
+
+def degenerate(text: str, compression_ratio: float = 0.0) -> bool:
+    return compression_ratio > MAX_COMPRESSION_RATIO or bool(_LOOP.search(re.sub(r"\s+", "", text)))
 
 
 @dataclass
@@ -126,18 +140,27 @@ class Recognizer:
                 windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
         if not windows:
             return [[] for _ in streams]
+        joined = np.concatenate(pieces)
+        bias = " ".join(hotwords) or None
         with self._lock:
-            segments, _ = self.pipeline.transcribe(
-                np.concatenate(pieces),
+            segments = list(self.pipeline.transcribe(
+                joined,
                 language=self.settings.language,
                 beam_size=self.settings.beam_size,
                 batch_size=BATCH_SIZE,
                 clip_timestamps=windows,
                 without_timestamps=True,
                 word_timestamps=True,
-                hotwords=" ".join(hotwords) or None,
-            )
-            words = [w for seg in segments for w in (seg.words or [])]
+                hotwords=bias,
+            )[0])
+            words = []
+            for window in windows:
+                inside = [seg for seg in segments
+                          if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
+                if any(degenerate(seg.text, seg.compression_ratio) for seg in inside):
+                    words += self._decode_again(joined, window, bias)
+                else:
+                    words += [w for seg in inside for w in (seg.words or [])]
         texts: dict[int, list[str]] = {}
         probs: dict[int, list[float]] = {}
         for word in words:
@@ -152,6 +175,27 @@ class Recognizer:
                 chunk.confidence = float(np.mean(probs[index]))
                 chunk.words = len(probs[index])
         return [[c for c in chunks if c.text] for _, chunks in streams]
+
+    def _decode_again(self, joined: np.ndarray, window: dict, bias: Optional[str]) -> list:
+        """A window the batched pass decoded into a repetition loop (it has no temperature
+        fallback): decode it alone the sequential way, which retries at higher temperatures
+        and drops what stays degenerate. Word times come back on the joined timeline."""
+        log.info("window %.1f-%.1f s looped; decoding it again with fallback",
+                 window["start"], window["end"])
+        start, end = (int(window[k] * SAMPLE_RATE) for k in ("start", "end"))
+        segments, _ = self.model.transcribe(
+            joined[start:end], language=self.settings.language,
+            beam_size=self.settings.beam_size, vad_filter=False, word_timestamps=True,
+            condition_on_previous_text=False, hotwords=bias,
+            compression_ratio_threshold=MAX_COMPRESSION_RATIO)
+        out = []
+        for seg in segments:
+            if degenerate(seg.text, seg.compression_ratio):
+                continue  # still a loop after every fallback: no words beat wrong words
+            for w in seg.words or []:
+                out.append(dataclasses.replace(w, start=w.start + window["start"],
+                                               end=w.end + window["start"]))
+        return out
 
     def transcribe_channels(
         self, channels: Sequence[np.ndarray], hotwords: Sequence[str] = ()

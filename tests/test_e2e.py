@@ -173,3 +173,26 @@ def test_changed_rubric_under_the_same_version_is_refused(telecom_db, tmp_path):
                            "--db", url], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "already stored with other content" in proc.stderr
+
+
+def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):
+    """This 8 kbps mono call sent the batched decoder into a loop ("带带带带…"); the looping
+    window is decoded again with temperature fallback."""
+    from qa_service.transcribe import degenerate
+    path = SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3"
+    code, out = cli("score", path, "--rubric", RUBRICS / "satisfaction-survey.yaml", "--format", "json",
+                    "--db", f"sqlite:///{tmp_path / 'qa.db'}")
+    assert code == 0, out
+    (r,) = json.loads(out)
+    assert not any(degenerate(u["text"]) for u in r["utterances"])
+    assert r["utterances"][-1]["role"] == "agent" and r["utterances"][-1]["end"] > 25
+    rules = by_rule(r)
+    assert rules["lead_answer"]["status"] == "violation"  # 您就打十分吧
+    assert rules["q_install"]["status"] == "hit" and rules["q_speed"]["status"] == "missed"
+
+
+def test_loop_detector():
+    from qa_service.transcribe import degenerate
+    assert degenerate("我去带带带带带带带带带") and degenerate("您好您好您好您好您好您好")
+    assert not degenerate("对对对对，好的") and not degenerate("每个月只要96元")
+    assert degenerate("abc", compression_ratio=3.0)
