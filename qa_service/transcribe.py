@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -183,6 +184,9 @@ class Recognizer:
         log.info("window %.1f-%.1f s looped; decoding it again with fallback",
                  window["start"], window["end"])
         start, end = (int(window[k] * SAMPLE_RATE) for k in ("start", "end"))
+        # Fallback samples at temperature > 0: a fixed seed makes the same audio give the
+        # same transcript every time (stored results must be reproducible).
+        ctranslate2.set_random_seed(0)
         segments, _ = self.model.transcribe(
             joined[start:end], language=self.settings.language,
             beam_size=self.settings.beam_size, vad_filter=False, word_timestamps=True,

@@ -115,6 +115,18 @@ def test_upload_worker_evaluation_kpis(request, tmp_path, redis, backend):  # no
         assert ev["grade"] == "pass" and ev["machine_grade"] == "fail" and len(ev["reviews"]) == 1
         project = client.get("/kpis", params={"group_by": "project"}, headers=hdr(key["viewer"])).json()
         assert project[0]["pass_rate"] == 1.0
+        rude = next(f for f in ev["findings"] if f["rule_id"] == "rude")
+        r = client.post(f"/evaluations/{item['evaluation_id']}/reviews", headers=hdr(key["reviewer"]),
+                        json={"target": "finding", "finding_id": rude["id"], "action": "override",
+                              "value": "dismissed", "comment": "customer was joking"})
+        assert r.status_code == 201
+        r = client.post(f"/evaluations/{item['evaluation_id']}/reviews", headers=hdr(key["viewer"]),
+                        json={"target": "grade", "action": "confirm"})
+        assert r.status_code == 403  # viewers read only
+        ev = client.get(f"/evaluations/{item['evaluation_id']}", headers=hdr(key["viewer"])).json()
+        rude = next(f for f in ev["findings"] if f["rule_id"] == "rude")
+        assert rude["status"] == "dismissed" and rude["machine_status"] == "violation"
+        assert [x["target"] for x in ev["reviews"]] == ["grade", "finding"]
 
         errors = client.get("/kpis/errors", headers=hdr(key["viewer"])).json()
         assert errors and {"rule_id", "count", "share", "example_recordings"} <= set(errors[0])

@@ -101,6 +101,14 @@ class ReviewIn(BaseModel):
     comment: str = ""
 
 
+def _decision(body: ReviewIn, current: str, allowed: tuple[str, ...]) -> str:
+    """The value after the review: the current one confirmed, or the reviewer's override."""
+    new = current if body.action == "confirm" else body.value
+    if new not in allowed:
+        raise HTTPException(422, f"value must be one of {', '.join(allowed)}")
+    return new
+
+
 @router.post("/evaluations/{evaluation_id}/reviews", status_code=201)
 def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
     """Confirm or override the machine's grade or one finding. The machine result stays; the
@@ -111,20 +119,14 @@ def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -
             raise HTTPException(404, f"no evaluation {evaluation_id}")
         if body.target == "grade":
             old = ev.reviewed_grade or ev.grade
-            new = old if body.action == "confirm" else body.value
-            if new not in GRADES:
-                raise HTTPException(422, f"value must be one of {', '.join(GRADES)}")
-            ev.reviewed_grade = new
+            ev.reviewed_grade = new = _decision(body, old, GRADES)
             s.add(ev)
         else:
             finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
             if finding is None or finding.evaluation_id != ev.id:
                 raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
             old = finding.reviewed_status or finding.status
-            new = old if body.action == "confirm" else body.value
-            if new not in FINDING_STATUSES:
-                raise HTTPException(422, f"value must be one of {', '.join(FINDING_STATUSES)}")
-            finding.reviewed_status = new
+            finding.reviewed_status = new = _decision(body, old, FINDING_STATUSES)
             s.add(finding)
         row = Review(evaluation_id=ev.id, finding_id=body.finding_id if body.target == "finding" else None,
                      reviewer=f"{key.name} ({key.prefix}…)", target=body.target, action=body.action,
