@@ -137,8 +137,12 @@ def test_upload_worker_evaluation_kpis(request, tmp_path, redis, backend):  # no
         assert r.status_code == 206 and len(r.content) == 100
 
 
-def test_auth(tmp_path, sqlite_url, redis):  # noqa: F811
-    settings, key = make_api(tmp_path, sqlite_url)
+BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+
+
+@BACKENDS
+def test_auth(request, tmp_path, redis, backend):  # noqa: F811
+    settings, key = make_api(tmp_path, request.getfixturevalue(f"{backend}_url"))
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200  # no key needed
         assert client.get("/rubrics").status_code == 401
@@ -150,8 +154,9 @@ def test_auth(tmp_path, sqlite_url, redis):  # noqa: F811
         assert upload(client, key["viewer"], MODEL_CALL).status_code == 403
 
 
-def test_bad_rubrics_and_uploads(tmp_path, sqlite_url, redis):  # noqa: F811
-    settings, key = make_api(tmp_path, sqlite_url, max_upload_mb=0.5)
+@BACKENDS
+def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F811
+    settings, key = make_api(tmp_path, request.getfixturevalue(f"{backend}_url"), max_upload_mb=0.5)
     with TestClient(create_app(settings)) as client:
         bad = "id: x\nforbidden_phrases:\n  - {id: f, regex: ['(赚'], deduct: 5}\n"
         r = client.post("/rubrics", headers={**hdr(key["admin"]), "Content-Type": "application/yaml"},
@@ -244,9 +249,11 @@ def test_embedded_mode_runs_jobs_in_process(tmp_path, sqlite_url, recognizer):
         assert rows == [{**rows[0], "agent": "A017", "evaluated": 1, "excellent": 1}]
 
 
-def test_transcripts_masked_unless_admin(tmp_path, sqlite_url, redis):  # noqa: F811
-    settings, key = make_api(tmp_path, sqlite_url)
-    store = Store(sqlite_url)
+@BACKENDS
+def test_transcripts_masked_unless_admin(request, tmp_path, redis, backend):  # noqa: F811
+    url = request.getfixturevalue(f"{backend}_url")
+    settings, key = make_api(tmp_path, url)
+    store = Store(url)
     rec = store.save_transcript("cd" * 32, "x.wav", CallMetadata(project="p"), 5.0, 2, "stereo", "embedded",
                                 [U("customer", 0.5, 3.0, "我的手机是13812345678"),
                                  U("agent", 3.5, 4.5, "每月96元")])
@@ -257,9 +264,10 @@ def test_transcripts_masked_unless_admin(tmp_path, sqlite_url, redis):  # noqa: 
     assert admin[0]["text"] == "我的手机是13812345678"
 
 
-def test_kpi_arithmetic(tmp_path, sqlite_url):
+@BACKENDS
+def test_kpi_arithmetic(request, backend):
     """Hand-computed KPIs on a fixture set: 5 calls, 2 agents, 2 days, 3 hours."""
-    store = Store(sqlite_url)
+    store = Store(request.getfixturevalue(f"{backend}_url"))
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
     good = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
