@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
+from qa_service.config import DEFAULT_FUZZY
 from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
 from qa_service.results import Evidence, Finding, Utterance
 from qa_service.rubric import (
@@ -17,7 +18,6 @@ from qa_service.rubric import (
     ScriptSection,
 )
 
-DEFAULT_FUZZY = 0.85
 DEFAULT_FAREWELL = ("再见", "祝您生活愉快", "感谢您的接听", "拜拜")
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
 HANGUP_TAIL_S = 0.35  # speech this close to the end of the recording was cut by the hang-up

@@ -8,6 +8,11 @@ from typing import Optional
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# Default pinyin-similarity threshold for fuzzy phrase matches, chosen on the dev corpus
+# (benchmarks/accuracy.py prints the sweep; README: Matching).
+DEFAULT_FUZZY = 0.85
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
@@ -25,7 +30,7 @@ class Settings(BaseSettings):
     language: str = "zh"
 
     # Matching: default pinyin similarity for fuzzy phrase matches (a rubric may override it).
-    fuzzy: float = 0.85
+    fuzzy: float = DEFAULT_FUZZY
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None

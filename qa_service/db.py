@@ -1,7 +1,7 @@
 """Storage models (SQLModel): SQLite by default, Postgres by URL (QA_DATABASE_URL)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone  # noqa: F401  (utcnow)
+from datetime import datetime, timezone
 from typing import Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint

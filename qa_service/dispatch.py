@@ -166,12 +166,11 @@ class InlineDispatcher(Dispatcher):
         return row.id
 
     def _run(self, row: JobRecord) -> None:
-        set_status(self.store, row.id, "started")
-        try:
-            jobs.score_recording(row.path, row.rubric_id, row.rubric_version, row.agent_channel)
-            set_status(self.store, row.id, "finished")
-        except Exception as exc:
-            set_status(self.store, row.id, "failed", str(exc))
+        try:  # score_recording records started, finished or failed on the row itself
+            jobs.score_recording(row.path, row.rubric_id, row.rubric_version, row.agent_channel,
+                                 row.id)
+        except Exception:
+            log.warning("job %s failed", row.id, exc_info=True)
 
     def submit_rescore(self, rubric: Rubric, project: Optional[str]) -> str:
         self.pool.submit(jobs.rescore_project, rubric.id, rubric.version, project)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from pathlib import Path
 from typing import Optional
 
 from redis import Redis
@@ -64,22 +63,27 @@ def stored_rubric(rubric_id: str, version: int) -> Rubric:
 
 
 def score_recording(path: str, rubric_id: str, version: int,
-                    agent_channel: Optional[str] = None) -> dict:
+                    agent_channel: Optional[str] = None, request_id: Optional[str] = None) -> dict:
     """Transcribe (once) and score one recording; returns a summary of the evaluation.
-    The request's row in the database follows along (started, finished, failed)."""
+    The request's row in the database (`request_id`, the job key) follows along: started,
+    finished, or failed with the error, here and nowhere else."""
     from qa_service.dispatch import set_status  # dispatch imports this module
     store = service().store
-    rubric = stored_rubric(rubric_id, version)
-    job_id = score_job_id(sha256_of(path), rubric) if Path(path).is_file() else None
-    if job_id:
-        set_status(store, job_id, "started")
-    outcome = service().score_file(path, rubric, agent_channel=agent_channel)
-    if outcome.error:
-        if job_id:
-            set_status(store, job_id, "failed", outcome.error)
-        raise JobFailed(outcome.error)
-    if job_id:
-        set_status(store, job_id, "finished")
+
+    def record(status: str, error: str = "") -> None:
+        if request_id:
+            set_status(store, request_id, status, error)
+
+    record("started")
+    try:
+        outcome = service().score_file(path, stored_rubric(rubric_id, version),
+                                       agent_channel=agent_channel)
+        if outcome.error:
+            raise JobFailed(outcome.error)
+    except Exception as exc:
+        record("failed", str(exc))
+        raise
+    record("finished")
     r = outcome.result
     return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
             "grade": r.grade, "transcribed": outcome.transcribed}
@@ -110,7 +114,7 @@ def enqueue_score(redis: Redis, path: str, rubric: Rubric,
         if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
             job.requeue()
         return job
-    return queue.enqueue(score_recording, path, rubric.id, rubric.version, agent_channel,
+    return queue.enqueue(score_recording, path, rubric.id, rubric.version, agent_channel, job_id,
                          job_id=job_id, retry=RETRY, job_timeout=JOB_TIMEOUT,
                          result_ttl=7 * 86400, failure_ttl=30 * 86400,
                          description=f"score {path} with {rubric.id} v{rubric.version}")

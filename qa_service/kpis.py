@@ -19,12 +19,12 @@ from qa_service.db import Evaluation, FindingRow, Recording
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 
 
-def _when(dialect: str):
+def _when():
     return func.coalesce(Recording.call_time, Recording.created_at)
 
 
 def group_column(group: str, dialect: str):
-    when = _when(dialect)
+    when = _when()
     if group == "agent":
         return func.coalesce(Recording.agent_id, "")
     if group == "project":
@@ -44,7 +44,7 @@ def filters(project: Optional[str] = None, agent: Optional[str] = None,
             since: Optional[datetime] = None, until: Optional[datetime] = None,
             rubric_id: Optional[str] = None, phase: Optional[str] = None, dialect: str = "sqlite"):
     conds = []
-    when = _when(dialect)
+    when = _when()
     if project:
         conds.append(Recording.project == project)
     if agent:

@@ -20,7 +20,7 @@ from typing import Optional
 from sqlmodel import select
 
 from qa_service.db import Evaluation, Recording
-from qa_service.jobs import JobFailed, rubric_from_store
+from qa_service.jobs import rubric_from_store
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of

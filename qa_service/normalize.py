@@ -6,7 +6,6 @@ punctuation and spaces removed, Chinese numerals -> Arabic digits (cn2an), so ä¹
 """
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 import warnings

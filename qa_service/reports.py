@@ -15,12 +15,11 @@ from typing import Optional
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.checks import Call
-from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, UtteranceRow
+from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.matching import PhraseMatcher, prepare
-from qa_service.results import Utterance
 from qa_service.rubric import Rubric
+from qa_service.store import utterances_by_recording
 
 # A customer reply with one of these and no objection or refusal counts as positive.
 POSITIVE = ["好的", "可以", "行", "不错", "挺好", "划算", "那就办", "办一下", "然后呢", "还有呢", "这样啊"]
@@ -35,14 +34,6 @@ def _evaluations(s: Session, rubric: Rubric, project: str, phase: Optional[str])
     if phase:
         q = q.where(Recording.phase == phase)
     return s.exec(q).all()
-
-
-def _utterances(s: Session, recording_ids: list[int]) -> dict[int, list[Utterance]]:
-    out: dict[int, list[Utterance]] = defaultdict(list)
-    for r in s.exec(select(UtteranceRow).where(UtteranceRow.recording_id.in_(recording_ids))
-                    .order_by(UtteranceRow.recording_id, UtteranceRow.seq)).all():
-        out[r.recording_id].append(Utterance(r.role, r.start, r.end, r.text, r.confidence))
-    return out
 
 
 def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] = "trial") -> dict:
@@ -75,7 +66,7 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
     objections = PhraseMatcher(any=[p for o in rubric.objections for p in o.customer_says], fuzzy=1.0)
     refusal = PhraseMatcher(any=rubric.outcome.refusal, fuzzy=1.0)
     positive = PhraseMatcher(any=rubric.outcome.success + POSITIVE, fuzzy=1.0)
-    utterances = _utterances(s, [r.id for _, r in rows])
+    utterances = utterances_by_recording(s, [r.id for _, r in rows])
     recording_of = {e.id: r.id for e, r in rows}
     points = [p for p in rubric.mandatory_points] + [
         sec for sec in rubric.script_sections if sec.id in ("product_intro", "persuasion")

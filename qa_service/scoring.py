@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from qa_service.checks import DEFAULT_FUZZY, Call, build_checks
+from qa_service.checks import Call, build_checks
+from qa_service.config import DEFAULT_FUZZY
 from qa_service.matching import PhraseMatcher
 from qa_service.results import Finding, Highlight
 from qa_service.rubric import Rubric, Scoring

@@ -97,9 +97,7 @@ class QAService:
             transcribed = True
         result = evaluate(path, utterances, duration, scorer)
         evaluation = self.store.save_evaluation(recording.id, result)
-        result.recording_id, result.evaluation_id = recording.id, evaluation.id
-        result.agent_id, result.project = recording.agent_id, recording.project
-        return Outcome(path, result, transcribed=transcribed)
+        return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
 
     def score_files(self, paths: Iterable[str | Path], rubric: Rubric,
                     agent_channel: Optional[str] = None,
@@ -126,10 +124,15 @@ class QAService:
             results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer) for r in chunk]
             evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
             for rec, result, evaluation in zip(chunk, results, evaluations):
-                result.recording_id, result.evaluation_id = rec.id, evaluation.id
-                result.agent_id, result.project = rec.agent_id, rec.project
-                outcome = Outcome(rec.source_path, result)
+                outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))
                 out.append(outcome)
                 if progress:
                     progress(outcome)
         return out
+
+
+def _stored(result: CallResult, recording, evaluation) -> CallResult:
+    """The result with the ids and metadata of the rows it was stored as."""
+    result.recording_id, result.evaluation_id = recording.id, evaluation.id
+    result.agent_id, result.project = recording.agent_id, recording.project
+    return result

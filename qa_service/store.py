@@ -89,13 +89,8 @@ class Store:
 
     def utterances_of(self, recording_ids: list[int]) -> dict[int, list[Utterance]]:
         """Utterances of many recordings in one query (rescoring reads thousands)."""
-        out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
         with self.session() as s:
-            rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id.in_(recording_ids))
-                          .order_by(UtteranceRow.recording_id, UtteranceRow.seq)).all()
-        for r in rows:
-            out[r.recording_id].append(Utterance(r.role, r.start, r.end, r.text, r.confidence))
-        return out
+            return utterances_by_recording(s, recording_ids)
 
     def has_transcript(self, recording_id: int) -> bool:
         with self.session() as s:
@@ -208,6 +203,15 @@ class Store:
         from sqlalchemy import func
         with self.session() as s:
             return s.exec(select(func.count()).select_from(model)).one()
+
+
+def utterances_by_recording(s: Session, recording_ids: list[int]) -> dict[int, list[Utterance]]:
+    out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
+    rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id.in_(recording_ids))
+                  .order_by(UtteranceRow.recording_id, UtteranceRow.seq)).all()
+    for r in rows:
+        out[r.recording_id].append(Utterance(r.role, r.start, r.end, r.text, r.confidence))
+    return out
 
 
 def speech_confidence(utterances: list[Utterance]) -> float:

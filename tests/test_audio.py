@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa_service.audio import AudioError, load
-from conftest import DEV, SAMPLES
+from conftest import SAMPLES
 
 
 def write_wav(path, seconds, channels=2, rate=8000):

@@ -1,7 +1,6 @@
 """Storage on SQLite and on PostgreSQL: the same behaviour on both."""
 import pytest
 
-from qa_service.checks import Call
 from qa_service.db import Evaluation, FindingRow, Recording, UtteranceRow
 from qa_service.metadata import CallMetadata, read_metadata
 from qa_service.pipeline import evaluate
