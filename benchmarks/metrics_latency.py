@@ -14,58 +14,53 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN = os.environ.get("QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from service_harness import ROOT, fresh_database, start_api, stop
 RULES = [("monthly_fee", "mandatory_point", "missed"), ("prestore", "mandatory_point", "missed"),
          ("cancel_rule", "mandatory_point", "missed"), ("farewell", "script_section", "missed"),
          ("persuasion", "script_section", "missed"), ("rude", "attitude_error", "violation"),
          ("hangup", "attitude_error", "violation"), ("silence", "silence", "violation"),
          ("think_about_it", "objection", "unhandled"), ("disparage", "forbidden_phrase", "violation")]
+AGENTS, PROJECTS = 200, 10
 
 
-def fresh_database(name: str) -> str:
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def load(url: str, rows: int) -> float:
+def load(url: str, rows: int) -> tuple[float, float]:
+    """Calls as a call center makes them: each agent works on one project (campaign), in
+    working hours (08:00-18:00) over 60 days. Returns (COPY seconds, rollup build seconds)."""
+    from qa_service.rollup import rebuild
     from qa_service.store import Store
-    Store(url)  # schema through the migrations
+    store = Store(url)  # schema through the migrations
     rng = random.Random(7)
-    start = datetime(2026, 10, 1, 8, 0)
+    start = datetime(2026, 9, 1)
     t0 = time.perf_counter()
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         with conn.cursor() as cur:
+            calls = []
             with cur.copy("COPY recording (id, sha256, source_path, duration, channels, separation,"
                           " agent_id, project, call_time, phase, asr_model, created_at) FROM STDIN") as cp:
                 for i in range(1, rows + 1):
-                    when = start + timedelta(days=rng.randrange(30), hours=rng.randrange(12),
+                    agent = rng.randrange(AGENTS)
+                    when = start + timedelta(days=rng.randrange(60), hours=8 + rng.randrange(10),
                                              seconds=rng.randrange(3600))
-                    cp.write_row((i, f"{i:064x}", f"/data/{i}.wav", rng.uniform(20, 180), 2, "stereo",
-                                  f"A{rng.randrange(200):03d}", f"p{rng.randrange(10)}", when,
-                                  "trial" if rng.random() < 0.05 else "production", "embedded", when))
+                    call = (f"A{agent:03d}", f"p{agent % PROJECTS}", when,
+                            "trial" if rng.random() < 0.05 else "production", rng.uniform(20, 180))
+                    calls.append(call)
+                    cp.write_row((i, f"{i:064x}", f"/data/{i}.wav", call[4], 2, "stereo", call[0],
+                                  call[1], when, call[3], "embedded", when))
             with cur.copy("COPY evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
-                          " fatal, outcome, created_at, asr_confidence) FROM STDIN") as cp:
-                for i in range(1, rows + 1):
+                          " fatal, outcome, created_at, asr_confidence, is_current, project, agent_id,"
+                          " phase, called_at, duration) FROM STDIN") as cp:
+                for i, (agent, project, when, phase, duration) in enumerate(calls, 1):
                     score = rng.choice([100, 95, 90, 85, 80, 75, 60, 0])
                     grade = "excellent" if score >= 95 else "pass" if score >= 80 else "fail"
                     cp.write_row((i, i, "telecom-data-upgrade", 1, score, grade, score == 0,
-                                  rng.choice(["success", "refusal", "unknown"]), start,
-                                  rng.uniform(0.5, 0.9)))
+                                  rng.choice(["success", "refusal", "unknown"]), when,
+                                  rng.uniform(0.5, 0.9), True, project, agent, phase, when, duration))
             with cur.copy("COPY finding (evaluation_id, rule_id, category, status, deduction, name,"
                           " severity, detail, evidence) FROM STDIN") as cp:
                 for i in range(1, rows + 1):
@@ -74,9 +69,16 @@ def load(url: str, rows: int) -> float:
             for table in ("recording", "evaluation", "finding"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                             f"(SELECT max(id) FROM {table}))")
-            cur.execute("ANALYZE")
         conn.commit()
-    return time.perf_counter() - t0
+    copied = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with store.session() as s:
+        rebuild(s)
+        s.commit()
+    built = time.perf_counter() - t0
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
+    return copied, built
 
 
 def measure(base: str, secret: str, requests: int) -> list[tuple[str, float, float]]:
@@ -85,9 +87,15 @@ def measure(base: str, secret: str, requests: int) -> list[tuple[str, float, flo
         "/kpis?group_by=agent&project=p3",
         "/kpis?group_by=day&project=p3&since=2026-10-10T00:00:00&until=2026-10-17T00:00:00",
         "/kpis?group_by=hour&agent=A017",
+        "/kpis?group_by=day&project=p3&since=2026-10-10T09:30:00&until=2026-10-17T12:45:00",
+        "/kpis?group_by=rubric",
+        "/flagged?page=1&page_size=50",
         "/flagged?project=p3&page=1&page_size=50",
+        "/flagged?project=p3&page=20&page_size=50",
         "/flagged?agent=A017&rule=rude",
         "/kpis/errors?project=p3",
+        "/kpis/errors?agent=A017&since=2026-10-01T00:00:00&until=2026-10-08T00:00:00",
+        "/kpis/errors",
     ]
     out = []
     with httpx.Client(base_url=base, headers={"X-API-Key": secret}, timeout=60) as client:
@@ -130,28 +138,24 @@ def main() -> None:
     args = ap.parse_args()
     url = fresh_database("qa_bench")
     print(f"loading {args.rows:,} recordings + evaluations + {2 * args.rows:,} findings ...", flush=True)
-    print(f"loaded in {load(url, args.rows):.0f} s")
+    copied, built = load(url, args.rows)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        sizes = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                 for t in ("kpi_rollup", "error_rollup")}
+    print(f"loaded by COPY in {copied:.0f} s; rollups built in {built:.0f} s "
+          f"({sizes['kpi_rollup']:,} KPI cells, {sizes['error_rollup']:,} error cells)")
     from qa_service.keys import create_key
     from qa_service.store import Store
     _, secret = create_key(Store(url), "viewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url)
     env.pop("QA_REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(args.port)],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{args.port}"
+    server, base = start_api(env, args.port)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         print(f"{'route':82} {'p50 ms':>8} {'p95 ms':>8}")
         for route, p50, p95 in measure(base, secret, args.requests):
             print(f"{route:82} {p50:8.1f} {p95:8.1f}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     seconds = rescore(url, 2000)
     print(f"rescore 2,000 stored calls on PostgreSQL: {seconds:.1f} s ({2000 / seconds:.0f} calls/s)")
 

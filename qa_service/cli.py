@@ -300,6 +300,18 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
 
 
+@app.command("rebuild-rollups")
+def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
+    date as calls are scored and reviewed; this is for after a manual change to the data)."""
+    from qa_service.rollup import rebuild
+    store = Store(db or get_settings().database_url)
+    with store.session() as s:
+        counted = rebuild(s)
+        s.commit()
+    typer.echo(f"rollups rebuilt from {counted} current evaluations")
+
+
 @app.command("check-rubric")
 def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     """Validate rubric files; prints every problem with file, line and field."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
@@ -54,8 +54,18 @@ class RubricRow(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+def _current() -> dict:
+    """Partial index over the current evaluations only (what KPIs and the flagged list read)."""
+    return dict(postgresql_where=text("is_current"), sqlite_where=text("is_current"))
+
+
 class Evaluation(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("recording_id", "rubric_id", "rubric_version"),)
+    __table_args__ = (
+        UniqueConstraint("recording_id", "rubric_id", "rubric_version"),
+        Index("ix_evaluation_current_called", "called_at", **_current()),
+        Index("ix_evaluation_current_project_called", "project", "called_at", **_current()),
+        Index("ix_evaluation_current_agent_called", "agent_id", "called_at", **_current()),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id", index=True)
     rubric_id: str = Field(index=True)
@@ -70,13 +80,25 @@ class Evaluation(SQLModel, table=True):
     # Mean word probability over the call's speech (weighted by duration): a low value flags the
     # call for listening, the recognition itself is in doubt (noise, dialect, another language).
     asr_confidence: float = 1.0
+    # The recording's latest evaluation is its current one: KPIs, rollups and the flagged list
+    # count each call once, however often it was rescored and with whichever rubric.
+    is_current: bool = True
+    # Copied from the recording (kept in step when its metadata changes), so the metrics
+    # queries filter and sort on one table's indexes instead of joining a million recordings.
+    project: str = ""
+    agent_id: str = ""
+    phase: str = "production"
+    called_at: NaiveDatetime = Field(default_factory=utcnow)  # call time, else when stored
+    duration: float = 0.0
 
 
 class FindingRow(SQLModel, table=True):
     __tablename__ = "finding"
+    # Recent example calls for a rule: walk this index backwards and stop after a few.
+    __table_args__ = (Index("ix_finding_rule_evaluation", "rule_id", "evaluation_id"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
-    rule_id: str = Field(index=True)
+    rule_id: str
     category: str
     status: str
     deduction: float = 0.0
@@ -150,3 +172,37 @@ class JobRecord(SQLModel, table=True):
     attempts: int = 0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class KpiRollup(SQLModel, table=True):
+    """Sums of the current evaluations per rubric, project, agent, phase and hour: the KPI
+    routes read these (a few rows per agent-hour) instead of every evaluation."""
+
+    __tablename__ = "kpi_rollup"
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    agent_id: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+    evaluated: int = 0
+    passed: int = 0
+    excellent: int = 0
+    success: int = 0
+    fatal: int = 0
+    talk_seconds: float = 0.0
+
+
+class ErrorRollup(SQLModel, table=True):
+    """Calls per rule that cost points (missed, violation, unhandled), per rubric, project,
+    agent, phase and day: the common-errors (共性错误) ranking reads these."""
+
+    __tablename__ = "error_rollup"
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    agent_id: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+    day: NaiveDatetime = Field(primary_key=True, index=True)
+    rule_id: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    name: str = ""
+    calls: int = 0

@@ -1,36 +1,44 @@
-"""KPIs (seeds 000/001) from stored evaluations, grouped in SQL so they stay fast at scale.
+"""KPIs (seeds 000/001) from the current evaluations.
 
 监听合格率 pass rate = 合格数 / 质检总数 (pass or excellent over evaluated calls)
 质检优秀率 excellent rate = 优秀数 / 质检总数
 外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
 项目呼出均长 average talk time = total call duration / calls
-A reviewer's grade replaces the machine's where there is one.
+A reviewer's grade replaces the machine's where there is one; each call counts once, with its
+current (newest) evaluation.
+
+Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.rollup);
+the ragged ends of a `since`/`until` range that cut a bucket are counted from the evaluations
+themselves, so any range is exact.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Optional
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Callable, Optional
 
 from sqlalchemy import Integer, and_, case, cast, func
 from sqlmodel import Session, select
 
-from qa_service.db import Evaluation, FindingRow, Recording
+from qa_service.db import ErrorRollup, Evaluation, FindingRow, KpiRollup
+from qa_service.rollup import BAD_STATUSES, KPI_SUMS, PASSING, day_of, finding_status, hour_of
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
+Range = tuple[Optional[datetime], Optional[datetime]]
 
 
-def _when():
-    return func.coalesce(Recording.call_time, Recording.created_at)
+def columns(model, when) -> dict:
+    return {"agent": model.agent_id, "project": model.project, "rubric": model.rubric_id,
+            "phase": model.phase, "when": when}
 
 
-def group_column(group: str, dialect: str):
-    when = _when()
-    if group == "agent":
-        return func.coalesce(Recording.agent_id, "")
-    if group == "project":
-        return func.coalesce(Recording.project, "")
-    if group == "rubric":
-        return Evaluation.rubric_id
+EVALUATION = columns(Evaluation, Evaluation.called_at)
+
+
+def group_column(group: str, cols: dict, dialect: str):
+    if group in ("agent", "project", "rubric"):
+        return cols[group]
+    when = cols["when"]
     if group == "day":
         return func.strftime("%Y-%m-%d", when) if dialect == "sqlite" else \
             func.to_char(when, "YYYY-MM-DD")
@@ -40,79 +48,143 @@ def group_column(group: str, dialect: str):
     raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
 
 
-def filters(project: Optional[str] = None, agent: Optional[str] = None,
+def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optional[str] = None,
             since: Optional[datetime] = None, until: Optional[datetime] = None,
-            rubric_id: Optional[str] = None, phase: Optional[str] = None, dialect: str = "sqlite"):
+            rubric_id: Optional[str] = None, phase: Optional[str] = None):
     conds = []
-    when = _when()
-    if project:
-        conds.append(Recording.project == project)
-    if agent:
-        conds.append(Recording.agent_id == agent)
+    for name, value in (("project", project), ("agent", agent), ("rubric", rubric_id),
+                        ("phase", phase)):
+        if value:
+            conds.append(cols[name] == value)
     if since:
-        conds.append(when >= since)
+        conds.append(cols["when"] >= since)
     if until:
-        conds.append(when < until)
-    if rubric_id:
-        conds.append(Evaluation.rubric_id == rubric_id)
-    if phase:
-        conds.append(Recording.phase == phase)
+        conds.append(cols["when"] < until)
+    if cols is EVALUATION:
+        conds.append(Evaluation.is_current)
     return and_(True, *conds)
 
 
-def kpi_rows(session: Session, group: str, **kw) -> list[dict]:
+def split_range(since: Optional[datetime], until: Optional[datetime],
+                bucket: Callable[[datetime], datetime], step: timedelta) -> tuple[Optional[Range], list[Range]]:
+    """The part of [since, until) whole buckets cover (read from a rollup), and the ragged ends
+    (counted from the evaluations)."""
+    lo = since if since is None or bucket(since) == since else bucket(since) + step
+    hi = until if until is None else bucket(until)
+    if lo is not None and hi is not None and lo >= hi:
+        return None, [(since, until)]
+    ends = []
+    if since is not None and lo != since:
+        ends.append((since, lo))
+    if until is not None and hi != until:
+        ends.append((hi, until))
+    return (lo, hi), ends
+
+
+def _kpi_sums(session: Session, group: str, since, until, **kw) -> dict:
     dialect = session.get_bind().dialect.name
+    whole, ends = split_range(since, until, hour_of, timedelta(hours=1))
+    totals: dict = defaultdict(lambda: [0] * len(KPI_SUMS))
+    queries = []
+    if whole is not None:
+        cols = columns(KpiRollup, KpiRollup.hour)
+        key = group_column(group, cols, dialect).label("key")
+        queries.append(select(key, *(func.sum(getattr(KpiRollup, c)) for c in KPI_SUMS))
+                       .where(filters(cols, since=whole[0], until=whole[1], **kw)).group_by(key))
     grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
-    key = group_column(group, dialect).label("key")
-    q = (select(
-        key,
-        func.count(Evaluation.id).label("evaluated"),
-        func.sum(case((grade.in_(("pass", "excellent")), 1), else_=0)).label("passed"),
-        func.sum(case((grade == "excellent", 1), else_=0)).label("excellent"),
-        func.sum(case((Evaluation.outcome == "success", 1), else_=0)).label("success"),
-        func.sum(case((Evaluation.fatal, 1), else_=0)).label("fatal"),
-        func.sum(Recording.duration).label("talk_seconds"),
-    ).select_from(Evaluation).join(Recording, Recording.id == Evaluation.recording_id)
-        .where(filters(dialect=dialect, **kw)).group_by(key).order_by(key))
+    for lo, hi in ends:
+        key = group_column(group, EVALUATION, dialect).label("key")
+        queries.append(select(
+            key, func.count(Evaluation.id),
+            func.sum(case((grade.in_(PASSING), 1), else_=0)),
+            func.sum(case((grade == "excellent", 1), else_=0)),
+            func.sum(case((Evaluation.outcome == "success", 1), else_=0)),
+            func.sum(case((Evaluation.fatal, 1), else_=0)),
+            func.sum(Evaluation.duration),
+        ).where(filters(EVALUATION, since=lo, until=hi, **kw)).group_by(key))
+    for q in queries:
+        for key, *sums in session.exec(q).all():
+            row = totals[key]
+            for i, value in enumerate(sums):
+                row[i] += value or 0
+    return totals
+
+
+def kpi_rows(session: Session, group: str, since: Optional[datetime] = None,
+             until: Optional[datetime] = None, **kw) -> list[dict]:
+    totals = _kpi_sums(session, group, since, until, **kw)
     out = []
-    for row in session.exec(q).all():
-        n = row.evaluated or 0
+    for key in sorted(totals):
+        n, passed, excellent, success, fatal, talk = totals[key]
+        if n <= 0:  # a cell whose calls all moved elsewhere
+            continue
         out.append({
-            group: row.key, "evaluated": n, "passed": int(row.passed or 0),
-            "excellent": int(row.excellent or 0), "success": int(row.success or 0),
-            "fatal": int(row.fatal or 0),
-            "pass_rate": round((row.passed or 0) / n, 4) if n else None,
-            "excellent_rate": round((row.excellent or 0) / n, 4) if n else None,
-            "success_rate": round((row.success or 0) / n, 4) if n else None,
-            "average_talk_seconds": round((row.talk_seconds or 0) / n, 2) if n else None,
+            group: key, "evaluated": int(n), "passed": int(passed), "excellent": int(excellent),
+            "success": int(success), "fatal": int(fatal),
+            "pass_rate": round(passed / n, 4), "excellent_rate": round(excellent / n, 4),
+            "success_rate": round(success / n, 4),
+            "average_talk_seconds": round(talk / n, 2),
         })
     return out
 
 
-def common_errors(session: Session, limit: int = 20, examples: int = 3, **kw) -> list[dict]:
+def common_errors(session: Session, limit: int = 20, examples: int = 3,
+                  since: Optional[datetime] = None, until: Optional[datetime] = None,
+                  **kw) -> list[dict]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
-    dialect = session.get_bind().dialect.name
-    where = filters(dialect=dialect, **kw)
-    total = session.exec(select(func.count(Evaluation.id)).select_from(Evaluation)
-                         .join(Recording, Recording.id == Evaluation.recording_id)
-                         .where(where)).one()
-    status = func.coalesce(FindingRow.reviewed_status, FindingRow.status)
-    bad = status.in_(("missed", "violation", "unhandled"))
-    q = (select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name).label("name"),
-                func.count(func.distinct(FindingRow.evaluation_id)).label("calls"))
-         .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-         .join(Recording, Recording.id == Evaluation.recording_id)
-         .where(where, bad)
-         .group_by(FindingRow.rule_id, FindingRow.category)
-         .order_by(func.count(func.distinct(FindingRow.evaluation_id)).desc(), FindingRow.rule_id)
-         .limit(limit))
-    out = []
-    for row in session.exec(q).all():
-        sample = session.exec(
-            select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
-            .join(Recording, Recording.id == Evaluation.recording_id)
-            .where(where, bad, FindingRow.rule_id == row.rule_id).limit(examples)).all()
-        out.append({"rule_id": row.rule_id, "category": row.category, "name": row.name,
-                    "count": row.calls, "share": round(row.calls / total, 4) if total else None,
-                    "example_recordings": list(sample)})
+    total = sum(r[0] for r in _kpi_sums(session, "project", since, until, **kw).values())
+    whole, ends = split_range(since, until, day_of, timedelta(days=1))
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    names: dict[tuple[str, str], str] = {}
+    queries = []
+    if whole is not None:
+        cols = columns(ErrorRollup, ErrorRollup.day)
+        queries.append(select(ErrorRollup.rule_id, ErrorRollup.category, func.min(ErrorRollup.name),
+                              func.sum(ErrorRollup.calls))
+                       .where(filters(cols, since=whole[0], until=whole[1], **kw))
+                       .group_by(ErrorRollup.rule_id, ErrorRollup.category))
+    for lo, hi in ends:
+        queries.append(select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name),
+                              func.count(func.distinct(FindingRow.evaluation_id)))
+                       .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+                       .where(filters(EVALUATION, since=lo, until=hi, **kw),
+                              finding_status().in_(BAD_STATUSES))
+                       .group_by(FindingRow.rule_id, FindingRow.category))
+    for q in queries:
+        for rule_id, category, name, calls in session.exec(q).all():
+            counts[(rule_id, category)] += calls or 0
+            names[(rule_id, category)] = min(name, names.get((rule_id, category), name))
+    ranked = sorted((k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], k))[:limit]
+    samples = _recent_examples(session, ranked, examples, since, until, **kw)
+    return [{"rule_id": rule_id, "category": category, "name": names[(rule_id, category)],
+             "count": counts[(rule_id, category)],
+             "share": round(counts[(rule_id, category)] / total, 4) if total else None,
+             "example_recordings": samples[(rule_id, category)]}
+            for rule_id, category in ranked]
+
+
+def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: int,
+                     since, until, recent: int = 2000, **kw) -> dict[tuple[str, str], list[int]]:
+    """The newest calls with each error: one bounded query over the newest calls in range
+    answers the common rules; only a rule none of them has is looked up on its own."""
+    out: dict[tuple[str, str], list[int]] = {rule: [] for rule in rules}
+    newest = (select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at)
+              .where(filters(EVALUATION, since=since, until=until, **kw))
+              .order_by(Evaluation.called_at.desc()).limit(recent).subquery())
+    rows = session.exec(select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
+                        .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
+                        .where(finding_status().in_(BAD_STATUSES))
+                        .order_by(newest.c.called_at.desc(), newest.c.id.desc())).all()
+    for recording_id, rule_id, category in rows:
+        found = out.get((rule_id, category))
+        if found is not None and len(found) < examples and recording_id not in found:
+            found.append(recording_id)
+    for (rule_id, category), found in out.items():
+        if not found:
+            found.extend(dict.fromkeys(session.exec(
+                select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
+                .where(filters(EVALUATION, since=since, until=until, **kw),
+                       FindingRow.rule_id == rule_id, FindingRow.category == category,
+                       finding_status().in_(BAD_STATUSES))
+                .order_by(FindingRow.evaluation_id.desc()).limit(examples)).all()))
     return out

@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import asdict
 from typing import Iterable, Optional
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -14,6 +14,7 @@ from qa_service.db import (
 )
 from qa_service.metadata import CallMetadata
 from qa_service.results import CallResult, Utterance
+from qa_service.rollup import tracked
 from qa_service.rubric import Rubric
 
 _engines: dict[str, Engine] = {}
@@ -62,9 +63,11 @@ class Store:
             if rec is None:
                 rec = Recording(sha256=sha256, source_path=source_path, duration=duration,
                                 channels=channels, separation=separation, asr_model=asr_model)
-            _apply_metadata(rec, meta)
-            s.add(rec)
-            s.flush()
+                _apply_metadata(rec, meta)
+                s.add(rec)
+                s.flush()
+            else:
+                _change_metadata(s, rec, meta)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
                 s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
@@ -76,9 +79,7 @@ class Store:
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
-            rec = s.get(Recording, recording_id)
-            _apply_metadata(rec, meta)
-            s.add(rec)
+            _change_metadata(s, s.get(Recording, recording_id), meta)
             s.commit()
 
     def utterances(self, recording_id: int) -> list[Utterance]:
@@ -152,40 +153,57 @@ class Store:
 
     def save_evaluations(self, items: list[tuple[int, CallResult]]) -> list[Evaluation]:
         """Store many results in one transaction, replacing earlier ones of the same rubric
-        version (the evaluation row keeps its id, so reviews can point at it)."""
+        version (the evaluation row keeps its id, so reviews can point at it). The newest
+        result of each recording becomes its current evaluation; the rollups follow."""
         if not items:
             return []
         with self.session() as s:
-            keys = {(rid, r.rubric_id, r.rubric_version) for rid, r in items}
-            rubric_ids = {k[1] for k in keys}
-            old = {(e.recording_id, e.rubric_id, e.rubric_version): e for e in s.exec(
-                select(Evaluation).where(
-                    Evaluation.recording_id.in_({k[0] for k in keys}),
-                    Evaluation.rubric_id.in_(rubric_ids))).all()}
-            stale = [e.id for k, e in old.items() if k in keys]
-            if stale:
-                s.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(stale)))
-                s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id.in_(stale)))
-            evaluations = []
-            for rid, result in items:
-                ev = old.get((rid, result.rubric_id, result.rubric_version))
-                if ev is None:
-                    ev = Evaluation(recording_id=rid, rubric_id=result.rubric_id,
-                                    rubric_version=result.rubric_version, score=0, grade="fail")
-                else:
-                    ev.created_at = utcnow()
-                ev.score, ev.grade, ev.fatal, ev.outcome = (
-                    result.score, result.grade, result.fatal, result.outcome)
-                ev.asr_confidence = speech_confidence(result.utterances)
-                ev.reviewed_grade = None  # a new machine result has not been reviewed
-                s.add(ev)
-                evaluations.append(ev)
-            s.flush()
-            for ev, (_, result) in zip(evaluations, items):
-                s.add_all(_finding_rows(ev.id, result))
-                s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
+            rids = {rid for rid, _ in items}
+            recordings = {r.id: r for r in s.exec(select(Recording).where(Recording.id.in_(rids))).all()}
+            with tracked(s, rids):
+                evaluations = self._write_evaluations(s, items, recordings)
             s.commit()
             return evaluations
+
+    @staticmethod
+    def _write_evaluations(s: Session, items: list[tuple[int, CallResult]],
+                           recordings: dict[int, Recording]) -> list[Evaluation]:
+        keys = {(rid, r.rubric_id, r.rubric_version) for rid, r in items}
+        old = {(e.recording_id, e.rubric_id, e.rubric_version): e for e in s.exec(
+            select(Evaluation).where(Evaluation.recording_id.in_({k[0] for k in keys}),
+                                     Evaluation.rubric_id.in_({k[1] for k in keys}))).all()}
+        stale = [e.id for k, e in old.items() if k in keys]
+        if stale:
+            s.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(stale)))
+            s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id.in_(stale)))
+        evaluations = []
+        for rid, result in items:
+            ev = old.get((rid, result.rubric_id, result.rubric_version))
+            if ev is None:
+                ev = Evaluation(recording_id=rid, rubric_id=result.rubric_id,
+                                rubric_version=result.rubric_version, score=0, grade="fail")
+            else:
+                ev.created_at = utcnow()
+            ev.score, ev.grade, ev.fatal, ev.outcome = (
+                result.score, result.grade, result.fatal, result.outcome)
+            ev.asr_confidence = speech_confidence(result.utterances)
+            ev.reviewed_grade = None  # a new machine result has not been reviewed
+            ev.duration = recordings[rid].duration
+            _copy_metadata(ev, recordings[rid])
+            s.add(ev)
+            evaluations.append(ev)
+        s.flush()
+        newest = {rid: ev.id for (rid, _), ev in zip(items, evaluations)}
+        s.exec(update(Evaluation).where(Evaluation.recording_id.in_(newest),
+                                        Evaluation.id.notin_(newest.values()))
+               .values(is_current=False))
+        for ev in evaluations:
+            ev.is_current = ev.id == newest[ev.recording_id]
+            s.add(ev)
+        for ev, (_, result) in zip(evaluations, items):
+            s.add_all(_finding_rows(ev.id, result))
+            s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
+        return evaluations
 
     def evaluations(self, rubric_id: Optional[str] = None) -> list[Evaluation]:
         with self.session() as s:
@@ -219,6 +237,22 @@ def speech_confidence(utterances: list[Utterance]) -> float:
     if not seconds:
         return 1.0
     return sum(u.confidence * u.duration for u in utterances) / seconds
+
+
+def _change_metadata(s: Session, rec: Recording, meta: CallMetadata) -> None:
+    """New metadata for a stored call: its evaluations' copies and the rollups follow."""
+    with tracked(s, [rec.id]):
+        _apply_metadata(rec, meta)
+        s.add(rec)
+        s.flush()
+        for ev in s.exec(select(Evaluation).where(Evaluation.recording_id == rec.id)).all():
+            _copy_metadata(ev, rec)
+            s.add(ev)
+
+
+def _copy_metadata(ev: Evaluation, rec: Recording) -> None:
+    ev.project, ev.agent_id, ev.phase = rec.project or "", rec.agent_id or "", rec.phase
+    ev.called_at = rec.call_time or rec.created_at
 
 
 def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:

@@ -10,6 +10,7 @@ from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
 from qa_service.kpis import filters
 from qa_service.masking import mask
+from qa_service.rollup import BAD_STATUSES, finding_status, tracked
 
 router = APIRouter(tags=["evaluations"])
 GRADES = ("excellent", "pass", "fail")
@@ -59,26 +60,23 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             since: Optional[datetime] = None, until: Optional[datetime] = None,
             rule: Optional[str] = None, page: int = Query(1, ge=1),
             page_size: int = Query(50, ge=1, le=500)) -> dict:
-    """Calls to listen to: fail, fatal, or doubtful recognition; newest first."""
+    """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
+    with its current evaluation."""
     with store.session() as s:
-        dialect = s.get_bind().dialect.name
         grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
         why = or_(grade == "fail", Evaluation.fatal,
                   Evaluation.asr_confidence < settings.low_confidence)
-        where = [filters(project=project, agent=agent, since=since, until=until, dialect=dialect), why]
+        where = [filters(project=project, agent=agent, since=since, until=until), why]
         if rule:
             where.append(exists().where(
                 FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                func.coalesce(FindingRow.reviewed_status, FindingRow.status).in_(
-                    ("missed", "violation", "unhandled"))))
-        base = select(Evaluation, Recording).join(Recording, Recording.id == Evaluation.recording_id)
-        total = s.exec(select(func.count()).select_from(
-            base.where(*where).subquery())).one()
-        rows = s.exec(base.where(*where).order_by(
-            func.coalesce(Recording.call_time, Recording.created_at).desc(), Evaluation.id.desc())
-            .offset((page - 1) * page_size).limit(page_size)).all()
+                finding_status().in_(BAD_STATUSES)))
+        total = s.exec(select(func.count(Evaluation.id)).where(*where)).one()
+        rows = s.exec(select(Evaluation).where(*where)
+                      .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+                      .offset((page - 1) * page_size).limit(page_size)).all()
     items = []
-    for ev, rec in rows:
+    for ev in rows:
         reasons = []
         if (ev.reviewed_grade or ev.grade) == "fail":
             reasons.append("fail")
@@ -86,8 +84,8 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             reasons.append("fatal")
         if ev.asr_confidence < settings.low_confidence:
             reasons.append("low_confidence")
-        items.append({"evaluation_id": ev.id, "recording_id": rec.id, "agent_id": rec.agent_id,
-                      "project": rec.project, "call_time": rec.call_time, "score": ev.score,
+        items.append({"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
+                      "project": ev.project, "call_time": ev.called_at, "score": ev.score,
                       "grade": ev.reviewed_grade or ev.grade, "fatal": ev.fatal,
                       "outcome": ev.outcome, "reasons": reasons})
     return {"total": total, "page": page, "page_size": page_size, "items": items}
@@ -117,17 +115,18 @@ def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -
         ev = s.get(Evaluation, evaluation_id)
         if ev is None:
             raise HTTPException(404, f"no evaluation {evaluation_id}")
-        if body.target == "grade":
-            old = ev.reviewed_grade or ev.grade
-            ev.reviewed_grade = new = _decision(body, old, GRADES)
-            s.add(ev)
-        else:
-            finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
-            if finding is None or finding.evaluation_id != ev.id:
-                raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
-            old = finding.reviewed_status or finding.status
-            finding.reviewed_status = new = _decision(body, old, FINDING_STATUSES)
-            s.add(finding)
+        with tracked(s, [ev.recording_id]):  # KPIs and common errors use the reviewed value
+            if body.target == "grade":
+                old = ev.reviewed_grade or ev.grade
+                ev.reviewed_grade = new = _decision(body, old, GRADES)
+                s.add(ev)
+            else:
+                finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
+                if finding is None or finding.evaluation_id != ev.id:
+                    raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
+                old = finding.reviewed_status or finding.status
+                finding.reviewed_status = new = _decision(body, old, FINDING_STATUSES)
+                s.add(finding)
         row = Review(evaluation_id=ev.id, finding_id=body.finding_id if body.target == "finding" else None,
                      reviewer=f"{key.name} ({key.prefix}…)", target=body.target, action=body.action,
                      old_value=old, new_value=new, comment=body.comment, created_at=utcnow())
