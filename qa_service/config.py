@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # A call whose speech-weighted recognition confidence is below this is flagged for listening
     # (the dev corpus's synthetic calls score 0.74-0.85).
     low_confidence: float = 0.6
+    # /flagged counts matching calls up to this many and then says "at least" (total_exact
+    # false): an exact count of half a million flagged calls costs more than the page itself.
+    flagged_count_limit: int = 10_000
 
 
 @lru_cache

@@ -174,16 +174,7 @@ class JobRecord(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
-class KpiRollup(SQLModel, table=True):
-    """Sums of the current evaluations per rubric, project, agent, phase and hour: the KPI
-    routes read these (a few rows per agent-hour) instead of every evaluation."""
-
-    __tablename__ = "kpi_rollup"
-    rubric_id: str = Field(primary_key=True)
-    project: str = Field(primary_key=True, index=True)
-    agent_id: str = Field(primary_key=True, index=True)
-    phase: str = Field(primary_key=True)
-    hour: NaiveDatetime = Field(primary_key=True, index=True)
+class _KpiSums(SQLModel):
     evaluated: int = 0
     passed: int = 0
     excellent: int = 0
@@ -192,9 +183,39 @@ class KpiRollup(SQLModel, table=True):
     talk_seconds: float = 0.0
 
 
-class ErrorRollup(SQLModel, table=True):
+class KpiRollup(_KpiSums, table=True):
+    """Sums of the current evaluations per rubric, project, agent, phase and hour: KPI queries
+    by agent read these (a few rows per agent-hour) instead of every evaluation."""
+
+    __tablename__ = "kpi_rollup"
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    agent_id: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ProjectKpiRollup(_KpiSums, table=True):
+    """The same sums without the agent: what project, day and hour KPIs read (a few rows per
+    project-hour however many agents work on it)."""
+
+    __tablename__ = "kpi_rollup_project"
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class _ErrorCount(SQLModel):
+    rule_id: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    name: str = ""
+    calls: int = 0
+
+
+class ErrorRollup(_ErrorCount, table=True):
     """Calls per rule that cost points (missed, violation, unhandled), per rubric, project,
-    agent, phase and day: the common-errors (共性错误) ranking reads these."""
+    agent, phase and day: the common-errors (共性错误) ranking of one agent reads these."""
 
     __tablename__ = "error_rollup"
     rubric_id: str = Field(primary_key=True)
@@ -202,7 +223,13 @@ class ErrorRollup(SQLModel, table=True):
     agent_id: str = Field(primary_key=True, index=True)
     phase: str = Field(primary_key=True)
     day: NaiveDatetime = Field(primary_key=True, index=True)
-    rule_id: str = Field(primary_key=True)
-    category: str = Field(primary_key=True)
-    name: str = ""
-    calls: int = 0
+
+
+class ProjectErrorRollup(_ErrorCount, table=True):
+    """The same counts without the agent, for rankings of a project or of everything."""
+
+    __tablename__ = "error_rollup_project"
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+    day: NaiveDatetime = Field(primary_key=True, index=True)

@@ -20,7 +20,9 @@ from typing import Callable, Optional
 from sqlalchemy import Integer, and_, case, cast, func
 from sqlmodel import Session, select
 
-from qa_service.db import ErrorRollup, Evaluation, FindingRow, KpiRollup
+from qa_service.db import (
+    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
+)
 from qa_service.rollup import BAD_STATUSES, KPI_SUMS, PASSING, day_of, finding_status, hour_of
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
@@ -28,8 +30,13 @@ Range = tuple[Optional[datetime], Optional[datetime]]
 
 
 def columns(model, when) -> dict:
-    return {"agent": model.agent_id, "project": model.project, "rubric": model.rubric_id,
-            "phase": model.phase, "when": when}
+    return {"agent": getattr(model, "agent_id", None), "project": model.project,
+            "rubric": model.rubric_id, "phase": model.phase, "when": when}
+
+
+def tier(with_agent, without_agent, group: str, agent: Optional[str]):
+    """The coarsest rollup that can answer: the agent tier only when agents matter."""
+    return with_agent if group == "agent" or agent else without_agent
 
 
 EVALUATION = columns(Evaluation, Evaluation.called_at)
@@ -81,16 +88,18 @@ def split_range(since: Optional[datetime], until: Optional[datetime],
     return (lo, hi), ends
 
 
-def _kpi_sums(session: Session, group: str, since, until, **kw) -> dict:
+def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None, **kw) -> dict:
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(since, until, hour_of, timedelta(hours=1))
     totals: dict = defaultdict(lambda: [0] * len(KPI_SUMS))
     queries = []
     if whole is not None:
-        cols = columns(KpiRollup, KpiRollup.hour)
+        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
+        cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
-        queries.append(select(key, *(func.sum(getattr(KpiRollup, c)) for c in KPI_SUMS))
-                       .where(filters(cols, since=whole[0], until=whole[1], **kw)).group_by(key))
+        queries.append(select(key, *(func.sum(getattr(rollup, c)) for c in KPI_SUMS))
+                       .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
+                       .group_by(key))
     grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
     for lo, hi in ends:
         key = group_column(group, EVALUATION, dialect).label("key")
@@ -101,7 +110,7 @@ def _kpi_sums(session: Session, group: str, since, until, **kw) -> dict:
             func.sum(case((Evaluation.outcome == "success", 1), else_=0)),
             func.sum(case((Evaluation.fatal, 1), else_=0)),
             func.sum(Evaluation.duration),
-        ).where(filters(EVALUATION, since=lo, until=hi, **kw)).group_by(key))
+        ).where(filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)).group_by(key))
     for q in queries:
         for key, *sums in session.exec(q).all():
             row = totals[key]
@@ -132,17 +141,18 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                   since: Optional[datetime] = None, until: Optional[datetime] = None,
                   **kw) -> list[dict]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
-    total = sum(r[0] for r in _kpi_sums(session, "project", since, until, **kw).values())
+    total = sum(r[0] for r in _kpi_sums(session, "rubric", since, until, **kw).values())
     whole, ends = split_range(since, until, day_of, timedelta(days=1))
     counts: dict[tuple[str, str], int] = defaultdict(int)
     names: dict[tuple[str, str], str] = {}
     queries = []
     if whole is not None:
-        cols = columns(ErrorRollup, ErrorRollup.day)
-        queries.append(select(ErrorRollup.rule_id, ErrorRollup.category, func.min(ErrorRollup.name),
-                              func.sum(ErrorRollup.calls))
+        rollup = tier(ErrorRollup, ProjectErrorRollup, "rule", kw.get("agent"))
+        cols = columns(rollup, rollup.day)
+        queries.append(select(rollup.rule_id, rollup.category, func.min(rollup.name),
+                              func.sum(rollup.calls))
                        .where(filters(cols, since=whole[0], until=whole[1], **kw))
-                       .group_by(ErrorRollup.rule_id, ErrorRollup.category))
+                       .group_by(rollup.rule_id, rollup.category))
     for lo, hi in ends:
         queries.append(select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name),
                               func.count(func.distinct(FindingRow.evaluation_id)))

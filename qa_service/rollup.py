@@ -1,5 +1,9 @@
 """KPI and common-error rollups, kept in step with the evaluations.
 
+Two tiers of each: with the agent (an agent's KPIs and errors) and without it (projects,
+days, hours: a few rows per project-hour however many agents work on it). Queries read the
+coarsest tier that can answer them.
+
 Every change that moves a call's KPIs (an evaluation saved, a grade or finding reviewed, the
 call's metadata changed) runs inside `tracked(session, recording_ids)`: the current
 evaluations of those recordings are subtracted from the rollups before the change and added
@@ -20,12 +24,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from qa_service.db import ErrorRollup, Evaluation, FindingRow, KpiRollup
+from qa_service.db import (
+    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
+)
 
 BAD_STATUSES = ("missed", "violation", "unhandled")  # finding statuses that cost points
 PASSING = ("pass", "excellent")
 CELL = ("rubric_id", "project", "agent_id", "phase")
 KPI_SUMS = ("evaluated", "passed", "excellent", "success", "fatal", "talk_seconds")
+KPI_TABLES = (KpiRollup, ProjectKpiRollup)
+ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
 BadRules = dict[tuple[str, str], str]  # (rule_id, category) -> rule name
 
 
@@ -64,18 +72,21 @@ class Deltas:
         self.names: dict[tuple, str] = {}
 
     def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
-        cell = (ev.rubric_id, ev.project, ev.agent_id, ev.phase)
+        cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
+                "phase": ev.phase}
         grade = ev.reviewed_grade or ev.grade
         values = (1, grade in PASSING, grade == "excellent", ev.outcome == "success",
                   bool(ev.fatal), ev.duration)
-        sums = self.kpi[cell + (hour_of(ev.called_at),)]
-        for i, value in enumerate(values):
-            sums[i] += sign * value
+        for model in KPI_TABLES:
+            sums = self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))]
+            for i, value in enumerate(values):
+                sums[i] += sign * value
         day = day_of(ev.called_at)
         for (rule_id, category), name in rules.items():
-            key = cell + (day, rule_id, category)
-            self.errors[key] += sign
-            self.names.setdefault(key, name)
+            for model in ERROR_TABLES:
+                key = _key(model, cell, day=day, rule_id=rule_id, category=category)
+                self.errors[model, key] += sign
+                self.names.setdefault((model, key), name)
 
     def add_current(self, session: Session, recording_ids: list[int], sign: int,
                     lock: bool = False) -> None:
@@ -88,16 +99,29 @@ class Deltas:
             self.add(ev, rules.get(ev.id, {}), sign)
 
     def apply(self, session: Session) -> None:
-        kpi = [dict(zip(CELL + ("hour",) + KPI_SUMS, key + tuple(sums)))
-               for key, sums in sorted(self.kpi.items()) if any(sums)]
-        errors = [dict(zip(CELL + ("day", "rule_id", "category", "calls", "name"),
-                           key + (n, self.names[key])))
-                  for key, n in sorted(self.errors.items()) if n]
-        _upsert_add(session, KpiRollup, kpi, KPI_SUMS)
-        _upsert_add(session, ErrorRollup, errors, ("calls",))
+        # Key order is lock order: two transactions touching the same cells cannot deadlock.
+        for model in KPI_TABLES:
+            _upsert_add(session, model, KPI_SUMS, [
+                {**dict(key), **dict(zip(KPI_SUMS, sums))}
+                for (m, key), sums in sorted(self.kpi.items(), key=_order) if m is model and any(sums)])
+        for model in ERROR_TABLES:
+            _upsert_add(session, model, ("calls",), [
+                {**dict(key), "calls": n, "name": self.names[m, key]}
+                for (m, key), n in sorted(self.errors.items(), key=_order) if m is model and n])
 
 
-def _upsert_add(session: Session, model, rows: list[dict], sums: tuple[str, ...]) -> None:
+def _key(model, cell: dict, **more) -> tuple:
+    """A cell's key in one table: its primary-key columns, in order, with their values."""
+    values = {**cell, **more}
+    return tuple((c.name, values[c.name]) for c in model.__table__.primary_key.columns)
+
+
+def _order(item) -> tuple:
+    (_, key), _ = item
+    return tuple(value for _, value in key)
+
+
+def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]) -> None:
     if not rows:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -123,8 +147,8 @@ def tracked(session: Session, recording_ids: Iterable[int]) -> Iterator[None]:
 
 def rebuild(session: Session, chunk: int = 5000) -> int:
     """Recompute both rollups from the current evaluations; returns how many were counted."""
-    session.execute(delete(KpiRollup))
-    session.execute(delete(ErrorRollup))
+    for model in KPI_TABLES + ERROR_TABLES:
+        session.execute(delete(model))
     deltas, last, counted = Deltas(), 0, 0
     while True:
         evaluations = session.exec(select(Evaluation).where(Evaluation.is_current, Evaluation.id > last)

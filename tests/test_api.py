@@ -194,15 +194,17 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
         assert client.get("/jobs", params={"status": "queued"}, headers=hdr(key["viewer"])).json()
 
 
-def test_redis_down_then_back(tmp_path, sqlite_url):
+@BACKENDS
+def test_redis_down_then_back(request, tmp_path, backend):
     """A Redis of our own on another port, stopped while the API runs, then started again."""
+    url = request.getfixturevalue(f"{backend}_url")
     port = 6391
     server = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
               "--bind", "127.0.0.1", "--daemonize", "no"]
     proc = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     conn = Redis(port=port)
     assert wait_for(lambda: _pings(conn), timeout=10)
-    settings, key = make_api(tmp_path, sqlite_url, redis_url=f"redis://127.0.0.1:{port}/0")
+    settings, key = make_api(tmp_path, url, redis_url=f"redis://127.0.0.1:{port}/0")
     try:
         with TestClient(create_app(settings)) as client:
             client.post("/rubrics", headers={**hdr(key["admin"]), "Content-Type": "application/yaml"},
@@ -231,8 +233,9 @@ def _pings(conn):
         return False
 
 
-def test_embedded_mode_runs_jobs_in_process(tmp_path, sqlite_url, recognizer):
-    settings, key = make_api(tmp_path, sqlite_url, redis_url=None)
+@BACKENDS
+def test_embedded_mode_runs_jobs_in_process(request, tmp_path, recognizer, backend):
+    settings, key = make_api(tmp_path, request.getfixturevalue(f"{backend}_url"), redis_url=None)
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").json()["queue"] == "embedded"
         client.post("/rubrics", headers={**hdr(key["admin"]), "Content-Type": "application/yaml"},

@@ -11,14 +11,14 @@ from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.db import ErrorRollup, Evaluation, FindingRow, KpiRollup
+from qa_service.db import FindingRow
 from qa_service.keys import create_key
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.metadata import CallMetadata
 from qa_service.migrate import upgrade
 from qa_service.pipeline import evaluate
 from qa_service.results import Utterance as U
-from qa_service.rollup import rebuild
+from qa_service.rollup import ERROR_TABLES, KPI_TABLES, rebuild
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
@@ -41,20 +41,22 @@ RANGES = [(None, None), (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 1
 
 
 def snapshot(store):
+    """Every non-empty cell of the four rollup tables."""
+    out = {}
     with store.session() as s:
-        kpi = sorted((r.rubric_id, r.project, r.agent_id, r.phase, r.hour, r.evaluated, r.passed,
-                      r.excellent, r.success, r.fatal, round(r.talk_seconds, 6))
-                     for r in s.exec(select(KpiRollup)).all() if r.evaluated)
-        errors = sorted((r.rubric_id, r.project, r.agent_id, r.phase, r.day, r.rule_id, r.calls)
-                        for r in s.exec(select(ErrorRollup)).all() if r.calls)
-    return kpi, errors
+        for model in KPI_TABLES + ERROR_TABLES:
+            rows = [r.model_dump() for r in s.exec(select(model)).all()]
+            out[model.__tablename__] = sorted(
+                tuple(sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in r.items()))
+                for r in rows if r.get("evaluated", r.get("calls")))
+    return out
 
 
-def counted_one_by_one(store, group, since, until):
+def counted_one_by_one(store, group, since, until, agent=None):
     """KPIs straight from the current evaluations, in Python: the reference."""
     groups = defaultdict(Counter)
     for ev in store.evaluations():
-        if not ev.is_current or (since and ev.called_at < since) or (until and ev.called_at >= until):
+        if not in_range(ev, since, until, agent):
             continue
         key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id,
                "day": ev.called_at.strftime("%Y-%m-%d"), "hour": ev.called_at.hour}[group]
@@ -66,10 +68,15 @@ def counted_one_by_one(store, group, since, until):
                 round(c["talk"] / c["evaluated"], 2)) for k, c in groups.items()}
 
 
-def errors_one_by_one(store, since, until):
+def in_range(ev, since, until, agent):
+    return ev.is_current and not (since and ev.called_at < since) and \
+        not (until and ev.called_at >= until) and agent in (None, ev.agent_id)
+
+
+def errors_one_by_one(store, since, until, agent=None):
     counts = Counter()
     for ev in store.evaluations():
-        if not ev.is_current or (since and ev.called_at < since) or (until and ev.called_at >= until):
+        if not in_range(ev, since, until, agent):
             continue
         counts.update({f.rule_id for f in store.findings(ev.id)
                        if (f.reviewed_status or f.status) in ("missed", "violation", "unhandled")})
@@ -89,8 +96,14 @@ def assert_consistent(store):
                                   r["average_talk_seconds"])
                        for r in kpi_rows(s, group, since=since, until=until)}
                 assert got == counted_one_by_one(store, group, since, until), (group, since, until)
-            errors = {r["rule_id"]: r["count"] for r in common_errors(s, limit=100, since=since, until=until)}
-            assert errors == errors_one_by_one(store, since, until), (since, until)
+            for agent in (None, "A1", "A2"):
+                errors = {r["rule_id"]: r["count"]
+                          for r in common_errors(s, limit=100, since=since, until=until, agent=agent)}
+                assert errors == errors_one_by_one(store, since, until, agent), (since, until, agent)
+                got = {r["day"]: (r["evaluated"], r["passed"], r["excellent"], r["success"], r["fatal"],
+                                  r["average_talk_seconds"])
+                       for r in kpi_rows(s, "day", since=since, until=until, agent=agent)}
+                assert got == counted_one_by_one(store, "day", since, until, agent), (since, until, agent)
 
 
 @BACKENDS
@@ -120,7 +133,8 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     assert_consistent(store)
 
     # Reviews through the API: a grade override and a dismissed violation.
-    settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage")
+    settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage",
+                        flagged_count_limit=2)
     _, reviewer = create_key(store, "reviewer", "r")
     current = [e for e in store.evaluations() if e.is_current]
     failing = next(e for e in current if e.grade == "fail")
@@ -136,6 +150,13 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
                         json={"target": "finding", "action": "override", "finding_id": violation.id,
                               "value": "dismissed"})
         assert r.status_code == 201
+        flagged = [e for e in store.evaluations() if e.is_current and
+                   ((e.reviewed_grade or e.grade) == "fail" or e.fatal or e.asr_confidence < 0.6)]
+        r = client.get("/flagged", headers=hdr, params={"page_size": 500}).json()
+        assert len(flagged) > 2 and (r["total"], r["total_exact"]) == (2, False)
+        assert sorted(i["evaluation_id"] for i in r["items"]) == sorted(e.id for e in flagged)
+        r = client.get("/flagged", headers=hdr, params={"agent": "A2"}).json()
+        assert r["total_exact"] and r["total"] == len([e for e in flagged if e.agent_id == "A2"])
         # a refused review changes nothing
         assert client.post(f"/evaluations/{failing.id}/reviews", headers=hdr,
                            json={"target": "grade", "action": "override", "value": "great"}).status_code == 422
@@ -200,6 +221,7 @@ def test_rebuild_rollups_command(sqlite_url):
     store.save_evaluation(rec.id, evaluate("e.wav", GOOD, 12.0, Scorer(rubric)))
     with store.session() as s:
         s.exec(text("DELETE FROM kpi_rollup"))  # data edited by hand
+        s.exec(text("DELETE FROM kpi_rollup_project"))
         s.commit()
         assert kpi_rows(s, "agent") == []
     result = CliRunner().invoke(app, ["rebuild-rollups", "--db", sqlite_url])

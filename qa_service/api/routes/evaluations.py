@@ -71,7 +71,9 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             where.append(exists().where(
                 FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
                 finding_status().in_(BAD_STATUSES)))
-        total = s.exec(select(func.count(Evaluation.id)).where(*where)).one()
+        cap = settings.flagged_count_limit
+        total = s.exec(select(func.count()).select_from(
+            select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()
         rows = s.exec(select(Evaluation).where(*where)
                       .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
                       .offset((page - 1) * page_size).limit(page_size)).all()
@@ -88,7 +90,8 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
                       "project": ev.project, "call_time": ev.called_at, "score": ev.score,
                       "grade": ev.reviewed_grade or ev.grade, "fatal": ev.fatal,
                       "outcome": ev.outcome, "reasons": reasons})
-    return {"total": total, "page": page, "page_size": page_size, "items": items}
+    return {"total": min(total, cap), "total_exact": total <= cap, "page": page,
+            "page_size": page_size, "items": items}
 
 
 class ReviewIn(BaseModel):

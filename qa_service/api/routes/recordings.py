@@ -148,7 +148,8 @@ def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
                              "score": e.score, "grade": e.reviewed_grade or e.grade,
-                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome}
+                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome,
+                             "current": e.is_current}
                             for e in evs]}
 
 
