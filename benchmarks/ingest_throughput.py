@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
+from rq.job import Job
 
 from service_harness import ROOT, fresh_database, qa_service, start_api, stop
 
@@ -97,6 +98,8 @@ def main() -> None:
                         done[job["id"]] = time.perf_counter()
                 time.sleep(0.25)
             wall = max(done.values()) - t0
+            jobs = Job.fetch_many(list(submitted), connection=Redis.from_url(REDIS))
+            in_jobs = sum((j.ended_at - j.started_at).total_seconds() for j in jobs)
             latency = sorted(done[j] - submitted[j] for j in submitted)
             kpis = client.get("/kpis", params={"group_by": "project"}).json()
     finally:
@@ -107,6 +110,9 @@ def main() -> None:
           f"{audio_seconds / wall:.1f} audio-hours per hour, {3600 * len(files) / wall:.0f} calls/hour; "
           f"upload-to-scored latency p50 {statistics.median(latency):.1f} s, "
           f"p95 {latency[int(0.95 * (len(latency) - 1))]:.1f} s")
+    print(f"workers' time inside jobs: {in_jobs:.1f} s ({in_jobs / len(files):.2f} s per call, "
+          f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing, uploads "
+          f"and the first job's model load")
     print(f"stored: {kpis[0]['evaluated']} evaluations (pass rate {kpis[0]['pass_rate']})")
     if not args.skip_bare:
         from faster_whisper import WhisperModel

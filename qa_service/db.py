@@ -174,6 +174,18 @@ class JobRecord(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+class _ProjectCell(SQLModel):
+    """A rollup cell's place: which rubric, project and phase (trial 试呼 or production)."""
+
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+
+
+class _AgentCell(_ProjectCell):
+    agent_id: str = Field(primary_key=True, index=True)
+
+
 class _KpiSums(SQLModel):
     evaluated: int = 0
     passed: int = 0
@@ -183,29 +195,6 @@ class _KpiSums(SQLModel):
     talk_seconds: float = 0.0
 
 
-class KpiRollup(_KpiSums, table=True):
-    """Sums of the current evaluations per rubric, project, agent, phase and hour: KPI queries
-    by agent read these (a few rows per agent-hour) instead of every evaluation."""
-
-    __tablename__ = "kpi_rollup"
-    rubric_id: str = Field(primary_key=True)
-    project: str = Field(primary_key=True, index=True)
-    agent_id: str = Field(primary_key=True, index=True)
-    phase: str = Field(primary_key=True)
-    hour: NaiveDatetime = Field(primary_key=True, index=True)
-
-
-class ProjectKpiRollup(_KpiSums, table=True):
-    """The same sums without the agent: what project, day and hour KPIs read (a few rows per
-    project-hour however many agents work on it)."""
-
-    __tablename__ = "kpi_rollup_project"
-    rubric_id: str = Field(primary_key=True)
-    project: str = Field(primary_key=True, index=True)
-    phase: str = Field(primary_key=True)
-    hour: NaiveDatetime = Field(primary_key=True, index=True)
-
-
 class _ErrorCount(SQLModel):
     rule_id: str = Field(primary_key=True)
     category: str = Field(primary_key=True)
@@ -213,23 +202,32 @@ class _ErrorCount(SQLModel):
     calls: int = 0
 
 
-class ErrorRollup(_ErrorCount, table=True):
+class KpiRollup(_AgentCell, _KpiSums, table=True):
+    """Sums of the current evaluations per rubric, project, phase, agent and hour: KPI queries
+    by agent read these (a few rows per agent-hour) instead of every evaluation."""
+
+    __tablename__ = "kpi_rollup"
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ProjectKpiRollup(_ProjectCell, _KpiSums, table=True):
+    """The same sums without the agent: what project, day and hour KPIs read (a few rows per
+    project-hour however many agents work on it)."""
+
+    __tablename__ = "kpi_rollup_project"
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ErrorRollup(_AgentCell, _ErrorCount, table=True):
     """Calls per rule that cost points (missed, violation, unhandled), per rubric, project,
-    agent, phase and day: the common-errors (共性错误) ranking of one agent reads these."""
+    phase, agent and day: the common-errors (共性错误) ranking of one agent reads these."""
 
     __tablename__ = "error_rollup"
-    rubric_id: str = Field(primary_key=True)
-    project: str = Field(primary_key=True, index=True)
-    agent_id: str = Field(primary_key=True, index=True)
-    phase: str = Field(primary_key=True)
     day: NaiveDatetime = Field(primary_key=True, index=True)
 
 
-class ProjectErrorRollup(_ErrorCount, table=True):
+class ProjectErrorRollup(_ProjectCell, _ErrorCount, table=True):
     """The same counts without the agent, for rankings of a project or of everything."""
 
     __tablename__ = "error_rollup_project"
-    rubric_id: str = Field(primary_key=True)
-    project: str = Field(primary_key=True, index=True)
-    phase: str = Field(primary_key=True)
     day: NaiveDatetime = Field(primary_key=True, index=True)

@@ -103,22 +103,23 @@ class Deltas:
         for model in KPI_TABLES:
             _upsert_add(session, model, KPI_SUMS, [
                 {**dict(key), **dict(zip(KPI_SUMS, sums))}
-                for (m, key), sums in sorted(self.kpi.items(), key=_order) if m is model and any(sums)])
+                for key, sums in _cells(self.kpi, model) if any(sums)])
         for model in ERROR_TABLES:
             _upsert_add(session, model, ("calls",), [
-                {**dict(key), "calls": n, "name": self.names[m, key]}
-                for (m, key), n in sorted(self.errors.items(), key=_order) if m is model and n])
+                {**dict(key), "calls": n, "name": self.names[model, key]}
+                for key, n in _cells(self.errors, model) if n])
+
+
+def _cells(deltas: dict, model) -> list[tuple[tuple, object]]:
+    """One table's cells, in primary-key order."""
+    cells = [(key, value) for (m, key), value in deltas.items() if m is model]
+    return sorted(cells, key=lambda cell: tuple(value for _, value in cell[0]))
 
 
 def _key(model, cell: dict, **more) -> tuple:
     """A cell's key in one table: its primary-key columns, in order, with their values."""
     values = {**cell, **more}
     return tuple((c.name, values[c.name]) for c in model.__table__.primary_key.columns)
-
-
-def _order(item) -> tuple:
-    (_, key), _ = item
-    return tuple(value for _, value in key)
 
 
 def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]) -> None:

@@ -27,10 +27,10 @@ def upgrade() -> None:
     sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('rubric_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('project', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('agent_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('phase', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('agent_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('day', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('rule_id', 'category', 'rubric_id', 'project', 'agent_id', 'phase', 'day')
+    sa.PrimaryKeyConstraint('rule_id', 'category', 'rubric_id', 'project', 'phase', 'agent_id', 'day')
     )
     with op.batch_alter_table('error_rollup', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_error_rollup_agent_id'), ['agent_id'], unique=False)
@@ -61,10 +61,10 @@ def upgrade() -> None:
     sa.Column('talk_seconds', sa.Float(), nullable=False),
     sa.Column('rubric_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('project', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('agent_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('phase', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('agent_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('hour', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('rubric_id', 'project', 'agent_id', 'phase', 'hour')
+    sa.PrimaryKeyConstraint('rubric_id', 'project', 'phase', 'agent_id', 'hour')
     )
     with op.batch_alter_table('kpi_rollup', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_kpi_rollup_agent_id'), ['agent_id'], unique=False)
