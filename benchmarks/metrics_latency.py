@@ -141,9 +141,10 @@ def main() -> None:
     copied, built = load(url, args.rows)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         sizes = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                 for t in ("kpi_rollup", "error_rollup")}
-    print(f"loaded by COPY in {copied:.0f} s; rollups built in {built:.0f} s "
-          f"({sizes['kpi_rollup']:,} KPI cells, {sizes['error_rollup']:,} error cells)")
+                 for t in ("kpi_rollup", "kpi_rollup_project", "error_rollup", "error_rollup_project")}
+    print(f"loaded by COPY in {copied:.0f} s; rollups built in {built:.0f} s; cells by agent: "
+          f"{sizes['kpi_rollup']:,} KPI, {sizes['error_rollup']:,} error; by project: "
+          f"{sizes['kpi_rollup_project']:,} KPI, {sizes['error_rollup_project']:,} error")
     from qa_service.keys import create_key
     from qa_service.store import Store
     _, secret = create_key(Store(url), "viewer", "bench")
