@@ -9,7 +9,7 @@ call's metadata changed) runs inside `tracked(session, recording_ids)`: the curr
 evaluations of those recordings are subtracted from the rollups before the change and added
 back after it, in the same transaction. Each cell is written with one atomic
 `INSERT .. ON CONFLICT DO UPDATE SET n = n + delta`, in key order, so workers adding calls to
-the same agent-hour at once neither lose counts nor deadlock. `rebuild` recomputes both
+the same agent-hour at once neither lose counts nor deadlock. `rebuild` recomputes all
 rollups from the evaluations (the migration's backfill, `qa-service rebuild-rollups`).
 """
 from __future__ import annotations
@@ -147,7 +147,7 @@ def tracked(session: Session, recording_ids: Iterable[int]) -> Iterator[None]:
 
 
 def rebuild(session: Session, chunk: int = 5000) -> int:
-    """Recompute both rollups from the current evaluations; returns how many were counted."""
+    """Recompute every rollup table from the current evaluations; returns how many were counted."""
     for model in KPI_TABLES + ERROR_TABLES:
         session.execute(delete(model))
     deltas, last, counted = Deltas(), 0, 0
