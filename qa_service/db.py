@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func, text
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
@@ -75,7 +75,7 @@ class Evaluation(SQLModel, table=True):
     fatal: bool = False
     outcome: str = "unknown"
     created_at: NaiveDatetime = Field(default_factory=utcnow)
-    # A reviewer's grade where there is one; KPIs read reviewed_grade or else grade.
+    # A reviewer's grade where there is one; KPIs read effective_grade (this, else grade).
     reviewed_grade: Optional[str] = Field(default=None)
     # Mean word probability over the call's speech (weighted by duration): a low value flags the
     # call for listening, the recognition itself is in doubt (noise, dialect, another language).
@@ -90,6 +90,15 @@ class Evaluation(SQLModel, table=True):
     phase: str = "production"
     called_at: NaiveDatetime = Field(default_factory=utcnow)  # call time, else when stored
     duration: float = 0.0
+
+    @property
+    def effective_grade(self) -> str:
+        """The reviewer's grade where there is one, else the machine's: what KPIs and lists use."""
+        return self.reviewed_grade or self.grade
+
+    @classmethod
+    def effective_grade_sql(cls):
+        return func.coalesce(cls.reviewed_grade, cls.grade)
 
 
 class FindingRow(SQLModel, table=True):
@@ -107,6 +116,15 @@ class FindingRow(SQLModel, table=True):
     detail: str = ""
     evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reviewed_status: Optional[str] = None  # a reviewer's confirmed or overridden status
+
+    @property
+    def effective_status(self) -> str:
+        """The reviewer's status where there is one, else the machine's."""
+        return self.reviewed_status or self.status
+
+    @classmethod
+    def effective_status_sql(cls):
+        return func.coalesce(cls.reviewed_status, cls.status)
 
 
 class HighlightRow(SQLModel, table=True):

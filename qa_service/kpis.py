@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
-from qa_service.rollup import BAD_STATUSES, KPI_SUMS, PASSING, day_of, finding_status, hour_of
+from qa_service.rollup import BAD_STATUSES, KPI_SUMS, PASSING, day_of, hour_of
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 Range = tuple[Optional[datetime], Optional[datetime]]
@@ -39,7 +39,8 @@ def tier(with_agent, without_agent, group: str, agent: Optional[str]):
     return with_agent if group == "agent" or agent else without_agent
 
 
-EVALUATION = columns(Evaluation, Evaluation.called_at)
+# Evaluations count only where current; the rollups hold nothing else.
+EVALUATION = {**columns(Evaluation, Evaluation.called_at), "current": Evaluation.is_current}
 
 
 def group_column(group: str, cols: dict, dialect: str):
@@ -67,8 +68,8 @@ def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optio
         conds.append(cols["when"] >= since)
     if until:
         conds.append(cols["when"] < until)
-    if cols is EVALUATION:
-        conds.append(Evaluation.is_current)
+    if "current" in cols:
+        conds.append(cols["current"])
     return and_(True, *conds)
 
 
@@ -100,7 +101,7 @@ def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] =
         queries.append(select(key, *(func.sum(getattr(rollup, c)) for c in KPI_SUMS))
                        .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
                        .group_by(key))
-    grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
+    grade = Evaluation.effective_grade_sql()
     for lo, hi in ends:
         key = group_column(group, EVALUATION, dialect).label("key")
         queries.append(select(
@@ -158,7 +159,7 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                               func.count(func.distinct(FindingRow.evaluation_id)))
                        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
                        .where(filters(EVALUATION, since=lo, until=hi, **kw),
-                              finding_status().in_(BAD_STATUSES))
+                              FindingRow.effective_status_sql().in_(BAD_STATUSES))
                        .group_by(FindingRow.rule_id, FindingRow.category))
     for q in queries:
         for rule_id, category, name, calls in session.exec(q).all():
@@ -183,7 +184,7 @@ def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: i
               .order_by(Evaluation.called_at.desc()).limit(recent).subquery())
     rows = session.exec(select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
                         .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
-                        .where(finding_status().in_(BAD_STATUSES))
+                        .where(FindingRow.effective_status_sql().in_(BAD_STATUSES))
                         .order_by(newest.c.called_at.desc(), newest.c.id.desc())).all()
     for recording_id, rule_id, category in rows:
         found = out.get((rule_id, category))
@@ -195,6 +196,6 @@ def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: i
                 select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
                 .where(filters(EVALUATION, since=since, until=until, **kw),
                        FindingRow.rule_id == rule_id, FindingRow.category == category,
-                       finding_status().in_(BAD_STATUSES))
+                       FindingRow.effective_status_sql().in_(BAD_STATUSES))
                 .order_by(FindingRow.evaluation_id.desc()).limit(examples)).all()))
     return out

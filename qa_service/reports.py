@@ -45,7 +45,7 @@ def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] 
     refusals = []
     for objection in rubric.objections:
         raised = [f for f in findings if f.rule_id == objection.id]
-        handled = [f for f in raised if (f.reviewed_status or f.status) == "handled"]
+        handled = [f for f in raised if f.effective_status == "handled"]
         success = sum(outcome[f.evaluation_id] == "success" for f in raised)
         refusals.append({
             "objection_id": objection.id, "name": objection.name, "raised_in_calls": len(raised),
@@ -73,7 +73,7 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
         or sec.name in ("产品介绍", "建议说服")]
     out = []
     for point in points:
-        hits = [f for f in findings if f.rule_id == point.id and (f.reviewed_status or f.status) == "hit"]
+        hits = [f for f in findings if f.rule_id == point.id and f.effective_status == "hit"]
         replies = defaultdict(int)
         for f in hits:
             said_at = f.evidence[0]["start"] if f.evidence else None

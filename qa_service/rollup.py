@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -45,11 +45,6 @@ def day_of(t: datetime) -> datetime:
     return t.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def finding_status():
-    """A reviewer's status where there is one, else the machine's."""
-    return func.coalesce(FindingRow.reviewed_status, FindingRow.status)
-
-
 def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules]:
     """The rules that cost each evaluation points, one entry per rule however many findings."""
     out: dict[int, BadRules] = defaultdict(dict)
@@ -57,7 +52,7 @@ def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules
         rows = session.exec(select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category,
                                    FindingRow.name)
                             .where(FindingRow.evaluation_id.in_(evaluation_ids),
-                                   finding_status().in_(BAD_STATUSES))).all()
+                                   FindingRow.effective_status_sql().in_(BAD_STATUSES))).all()
         for evaluation_id, rule_id, category, name in rows:
             out[evaluation_id].setdefault((rule_id, category), name)
     return out
@@ -74,7 +69,7 @@ class Deltas:
     def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
         cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
                 "phase": ev.phase}
-        grade = ev.reviewed_grade or ev.grade
+        grade = ev.effective_grade
         values = (1, grade in PASSING, grade == "excellent", ev.outcome == "success",
                   bool(ev.fatal), ev.duration)
         for model in KPI_TABLES:

@@ -10,7 +10,7 @@ from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
 from qa_service.kpis import filters
 from qa_service.masking import mask
-from qa_service.rollup import BAD_STATUSES, finding_status, tracked
+from qa_service.rollup import BAD_STATUSES, tracked
 
 router = APIRouter(tags=["evaluations"])
 GRADES = ("excellent", "pass", "fail")
@@ -40,11 +40,11 @@ def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
         "id": ev.id, "recording_id": ev.recording_id, "recording": rec.source_path if not hide else None,
         "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
         "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
-        "score": ev.score, "grade": ev.reviewed_grade or ev.grade, "machine_grade": ev.grade,
+        "score": ev.score, "grade": ev.effective_grade, "machine_grade": ev.grade,
         "fatal": ev.fatal, "outcome": ev.outcome, "duration": rec.duration,
         "asr_confidence": round(ev.asr_confidence, 3),
         "findings": [{"id": f.id, "rule_id": f.rule_id, "category": f.category, "name": f.name,
-                      "status": f.reviewed_status or f.status, "machine_status": f.status,
+                      "status": f.effective_status, "machine_status": f.status,
                       "deduction": f.deduction, "severity": f.severity, "detail": f.detail,
                       "evidence": _masked_evidence(f.evidence, hide)} for f in findings],
         "highlights": [{"role": h.role, "start": h.start, "end": h.end,
@@ -63,14 +63,13 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
     with store.session() as s:
-        grade = func.coalesce(Evaluation.reviewed_grade, Evaluation.grade)
-        why = or_(grade == "fail", Evaluation.fatal,
+        why = or_(Evaluation.effective_grade_sql() == "fail", Evaluation.fatal,
                   Evaluation.asr_confidence < settings.low_confidence)
         where = [filters(project=project, agent=agent, since=since, until=until), why]
         if rule:
             where.append(exists().where(
                 FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                finding_status().in_(BAD_STATUSES)))
+                FindingRow.effective_status_sql().in_(BAD_STATUSES)))
         cap = settings.flagged_count_limit
         total = s.exec(select(func.count()).select_from(
             select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()
@@ -80,7 +79,7 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
     items = []
     for ev in rows:
         reasons = []
-        if (ev.reviewed_grade or ev.grade) == "fail":
+        if (ev.effective_grade) == "fail":
             reasons.append("fail")
         if ev.fatal:
             reasons.append("fatal")
@@ -88,7 +87,7 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             reasons.append("low_confidence")
         items.append({"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
                       "project": ev.project, "call_time": ev.called_at, "score": ev.score,
-                      "grade": ev.reviewed_grade or ev.grade, "fatal": ev.fatal,
+                      "grade": ev.effective_grade, "fatal": ev.fatal,
                       "outcome": ev.outcome, "reasons": reasons})
     return {"total": min(total, cap), "total_exact": total <= cap, "page": page,
             "page_size": page_size, "items": items}
@@ -120,14 +119,14 @@ def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -
             raise HTTPException(404, f"no evaluation {evaluation_id}")
         with tracked(s, [ev.recording_id]):  # KPIs and common errors use the reviewed value
             if body.target == "grade":
-                old = ev.reviewed_grade or ev.grade
+                old = ev.effective_grade
                 ev.reviewed_grade = new = _decision(body, old, GRADES)
                 s.add(ev)
             else:
                 finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
                 if finding is None or finding.evaluation_id != ev.id:
                     raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
-                old = finding.reviewed_status or finding.status
+                old = finding.effective_status
                 finding.reviewed_status = new = _decision(body, old, FINDING_STATUSES)
                 s.add(finding)
         row = Review(evaluation_id=ev.id, finding_id=body.finding_id if body.target == "finding" else None,

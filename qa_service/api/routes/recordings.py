@@ -147,7 +147,7 @@ def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
                      .order_by(Evaluation.id)).all()
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
-                             "score": e.score, "grade": e.reviewed_grade or e.grade,
+                             "score": e.score, "grade": e.effective_grade,
                              "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome,
                              "current": e.is_current}
                             for e in evs]}
