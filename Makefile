@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export QA_DATABASE_URL ?= sqlite:///qa_service.db
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
 
 bench: setup
 	$(BIN)/python benchmarks/asr_overhead.py

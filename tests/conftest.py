@@ -2,26 +2,21 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DEV = Path(os.environ.get("QA_DEV_CORPUS", ROOT.parent / "shared" / "corpus" / "dev"))
-SAMPLES = ROOT / "samples"
-RUBRICS = ROOT / "rubrics"
-IN_CI = os.environ.get("CI") == "true"
-POSTGRES_ADMIN_URL = os.environ.get("QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.support import DEV, POSTGRES_ADMIN_URL, REDIS_URL, need
+
+LAYERS = ("unit", "integration", "browser")
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip locally when something is missing; in CI a missing piece is a failure."""
-    if not condition:
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+def pytest_collection_modifyitems(items):
+    """Each test carries its layer's marker (its folder), so `-m unit` and the like select."""
+    for item in items:
+        layer = item.path.parent.name
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +72,19 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis():
+    """The local Redis, database 13, emptied before and after."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except RedisConnectionError as exc:
+        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()

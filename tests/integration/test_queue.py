@@ -6,8 +6,6 @@ import sys
 import time
 
 import pytest
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
@@ -15,22 +13,9 @@ from qa_service.db import Evaluation, Recording
 from qa_service.jobs import TRANSCRIBE_QUEUE, enqueue_score
 from qa_service.rubric import load_rubric
 from qa_service.store import Store
-from conftest import ROOT, RUBRICS, SAMPLES, need
+from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
-REDIS_URL = os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13")
 SAMPLE = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
-
-
-@pytest.fixture
-def redis():
-    conn = Redis.from_url(REDIS_URL)
-    try:
-        conn.ping()
-    except RedisConnectionError as exc:
-        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
 
 
 @pytest.fixture
@@ -47,15 +32,6 @@ def start_worker(env, burst=True):
     args = [sys.executable, "-m", "qa_service.cli", "worker", "--slot", "7"]
     return subprocess.Popen(args + (["--burst"] if burst else []), env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, timeout=180.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_worker_scores_once_however_often_enqueued(setup, redis):

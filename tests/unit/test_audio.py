@@ -1,40 +1,10 @@
 """Bad recordings get an error that names the file and the problem."""
 import shutil
-import wave
 
-import numpy as np
 import pytest
 
 from qa_service.audio import AudioError, load
-from conftest import SAMPLES
-
-
-def write_wav(path, seconds, channels=2, rate=8000):
-    frames = (np.random.default_rng(0).normal(0, 300, (int(seconds * rate), channels))).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames.tobytes())
-    return path
-
-
-def bad_files(tmp_path):
-    """name -> (path, what the error must say). Shared with the batch test in test_e2e."""
-    empty = tmp_path / "empty.wav"
-    empty.write_bytes(b"")
-    text = tmp_path / "notes.wav"
-    text.write_text("this is not audio\n")
-    mp3 = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3"
-    truncated = tmp_path / "truncated.mp3"
-    truncated.write_bytes(mp3.read_bytes()[:20000])
-    short = write_wav(tmp_path / "short.wav", 0.2)
-    return {
-        "empty": (empty, "empty"),
-        "text": (text, "not a readable audio file"),
-        "truncated": (truncated, "truncated"),
-        "short": (short, "0.20 s long"),
-    }
+from tests.support import SAMPLES, bad_files
 
 
 @pytest.mark.parametrize("name", ["empty", "text", "truncated", "short"])

@@ -4,7 +4,7 @@ import json
 from qa_service.accuracy import AccuracyReport
 from qa_service.pipeline import evaluate
 from qa_service.scoring import Scorer
-from conftest import DEV
+from tests.support import DEV
 
 # Raised as the product improves; measured figures are printed by benchmarks/accuracy.py.
 MIN_F1 = 0.93

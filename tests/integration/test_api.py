@@ -19,8 +19,7 @@ from qa_service.results import Utterance as U
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
-from conftest import ROOT, RUBRICS, SAMPLES
-from test_queue import REDIS_URL, redis, wait_for  # noqa: F401  (fixture)
+from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 MODEL_CALL = TELECOM / "telecom-upgrade_A017_20261120-091403.wav"

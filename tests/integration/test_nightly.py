@@ -11,8 +11,7 @@ from qa_service.db import Evaluation, Recording
 from qa_service.nightly import next_run, schedule_nightly
 from qa_service.rubric import load_rubric
 from qa_service.store import Store
-from conftest import ROOT, RUBRICS, SAMPLES
-from test_queue import REDIS_URL, redis  # noqa: F401  (fixture)
+from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 

@@ -22,7 +22,7 @@ from qa_service.rollup import ERROR_TABLES, KPI_TABLES, rebuild
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
-from conftest import RUBRICS
+from tests.support import RUBRICS
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 GOOD = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),

@@ -1,7 +1,7 @@
 import pytest
 
 from qa_service.rubric import RubricError, load_rubric, parse_rubric
-from conftest import RUBRICS, ROOT
+from tests.support import RUBRICS, ROOT
 
 
 def test_spec_example_loads_unchanged():

@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 from qa_service.cli import app
 from qa_service.db import Evaluation, Recording
 from qa_service.store import Store
-from conftest import ROOT, RUBRICS, SAMPLES
-from test_audio import bad_files
+from tests.support import ROOT, RUBRICS, SAMPLES, bad_files
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 RESULT_FIELDS = {"recording", "rubric", "score", "grade", "fatal", "outcome", "duration",
