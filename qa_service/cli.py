@@ -291,6 +291,31 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
     typer.echo(secret)
 
 
+@keys_app.command("list")
+def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Every key: id, name, role, the secret's first characters, created, revoked."""
+    from qa_service.keys import list_keys
+    table = Table()
+    for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
+        table.add_column(col)
+    for k in list_keys(Store(db or get_settings().database_url)):
+        table.add_row(str(k.id), k.name, k.role, k.prefix + "…", k.created_at.isoformat(" ", "seconds"),
+                      "revoked" if k.revoked else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"),
+                db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Revoke a key: requests with it answer 401 at once."""
+    from qa_service.keys import revoke_key
+    key = revoke_key(Store(db or get_settings().database_url), key_id)
+    if key is None:
+        typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked key {key.id} ({key.name}, {key.role}, {key.prefix}…)")
+
+
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
