@@ -212,8 +212,11 @@ def demo(
 
 @app.command()
 def worker(
-    queues: List[str] = typer.Option(["qa-transcribe", "qa-rescore"], "--queues", "-q",
-                                     help="queues to serve, in priority order"),
+    queues: Optional[List[str]] = typer.Option(
+        None, "--queues", "-q", help="queues to serve, in priority order "
+        "(default qa-transcribe qa-rescore): --queues a b, or -q a -q b"),
+    more_queues: Optional[List[str]] = typer.Argument(
+        None, metavar="[QUEUE]...", help="more queues: `--queues a b` reads b here", show_default=False),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
     nightly_at: Optional[str] = typer.Option(None, help="HH:MM: run nightly scoring then"),
@@ -221,6 +224,7 @@ def worker(
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
+    queues = [*(queues or []), *(more_queues or [])] or ["qa-transcribe", "qa-rescore"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     from qa_service.jobs import QAWorker, redis_from_settings, worker_name
