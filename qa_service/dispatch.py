@@ -89,7 +89,8 @@ class RqDispatcher(Dispatcher):
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         try:
-            job = jobs.enqueue_score(self.redis, row.path, rubric, row.agent_channel)
+            job = jobs.enqueue_score(self.redis, row.path, rubric, row.agent_channel,
+                                     sha256=row.sha256)
         except RedisError as exc:
             raise QueueUnavailable(
                 f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the upload "

@@ -38,8 +38,8 @@ def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version
         raise HTTPException(404, str(exc))
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str]):
-    sha = sha256_of(Path(path))
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str], settings):
+    sha = sha256_of(settings.locate(path))
     row, new = record_job(store, path, sha, rubric, agent_channel)
     body = {"job_id": row.id, "sha256": sha, "rubric": {"id": rubric.id, "version": rubric.version}}
     if not new and row.status in ("queued", "started", "finished"):
@@ -101,7 +101,9 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             os.unlink(tmp.name)
             raise HTTPException(422, str(exc).replace(str(sidecar), name))
         shutil.move(tmp.name, final)
-    return _submit(store, dispatcher, str(final), rubric, agent_channel)
+    # stored relative to QA_STORAGE_DIR: found wherever the server or a worker runs
+    return _submit(store, dispatcher, str(final.relative_to(settings.storage_dir)), rubric,
+                   agent_channel, settings)
 
 
 class ImportRequest(BaseModel):
@@ -128,7 +130,7 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
     except MetadataError as exc:
         raise HTTPException(422, str(exc))
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    return _submit(store, dispatcher, str(path), rubric, req.agent_channel)
+    return _submit(store, dispatcher, str(path), rubric, req.agent_channel, settings)
 
 
 def _recording(store, recording_id: int) -> Recording:
@@ -163,9 +165,10 @@ def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
 
 
 @router.get("/{recording_id}/audio")
-def audio(recording_id: int, store: StoreDep, _: Viewer):
+def audio(recording_id: int, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)
-    if not Path(rec.source_path).is_file():
+    file = settings.locate(rec.source_path)
+    if not file.is_file():
         raise HTTPException(410, "the audio file is no longer on storage")
-    return FileResponse(rec.source_path, filename=Path(rec.source_path).name)
+    return FileResponse(file, filename=file.name)
