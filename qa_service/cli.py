@@ -276,7 +276,9 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000))
     import uvicorn
 
     from qa_service.api import create_app
-    uvicorn.run(create_app(), host=host, port=port)
+    settings = get_settings()
+    Store(settings.database_url)  # reach and migrate the database first: one line if it cannot
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 keys_app = typer.Typer(help="API keys (stored hashed; the secret is shown once).")
@@ -355,8 +357,25 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     raise typer.Exit(2 if bad else 0)
 
 
+def _database_error(exc: Exception) -> str:
+    from qa_service.api.errors import database_unavailable
+    return database_unavailable(exc)
+
+
 def main() -> None:
-    app()
+    """The CLI; a database that cannot be reached (or a URL that is not one) is one line on
+    stderr and exit 2, as for any other bad input, never a traceback."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+    try:
+        app()  # click's own errors (usage, --help) exit there, as usual
+    except DBAPIError as exc:
+        typer.echo(f"error: {_database_error(exc)}", err=True)
+        sys.exit(2)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and "dialect" not in str(exc) and "driver" not in str(exc):
+            raise
+        typer.echo(f"error: the database URL is not usable ({exc})", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from typing import Optional
 
 from fastapi import FastAPI
 
+from qa_service.api import errors
 from qa_service.config import Settings, get_settings
 from qa_service.dispatch import Dispatcher, InlineDispatcher, RqDispatcher
 from qa_service.store import Store
@@ -37,6 +38,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
+    errors.install(app, int((settings.max_upload_mb + 1) * 1024 * 1024))  # + the form fields
     from qa_service.api.routes import evaluations, health, jobs, kpis, projects, recordings, rubrics
     for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects):
         app.include_router(module.router)

@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import select
@@ -19,7 +19,8 @@ def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) 
 
 
 @router.get("")
-def list_jobs(store: StoreDep, _: Viewer, status: Optional[str] = None,
+def list_jobs(store: StoreDep, _: Viewer,
+              status: Optional[Literal["pending", "queued", "started", "finished", "failed"]] = None,
               limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
     """Jobs by status; `status=failed` lists failures with their error."""
     with store.session() as s:

@@ -7,10 +7,13 @@ from typing import Optional
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.api.deps import (
+    Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
+)
+from qa_service.api.errors import MAX_INT
 from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
 from qa_service.db import Evaluation, Recording
 from qa_service.dispatch import QueueUnavailable, record_job
@@ -56,7 +59,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
            file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
            project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
            phase: str = Form("production"), rubric_id: Optional[str] = Form(None),
-           rubric_version: Optional[int] = Form(None),
+           rubric_version: Optional[int] = Form(None, ge=1, le=MAX_INT),
            agent_channel: Optional[str] = Form(None)):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
@@ -109,7 +112,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
 class ImportRequest(BaseModel):
     path: str
     rubric_id: Optional[str] = None
-    rubric_version: Optional[int] = None
+    rubric_version: Optional[int] = Field(None, ge=1, le=MAX_INT)
     project: Optional[str] = None
     agent_channel: Optional[str] = None
 
@@ -119,6 +122,8 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
                 dispatcher: DispatcherDep, _: Admin):
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
+    if "\x00" in req.path:
+        raise HTTPException(422, "path: contains a NUL character")
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
@@ -142,7 +147,7 @@ def _recording(store, recording_id: int) -> Recording:
 
 
 @router.get("/{recording_id}")
-def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
+def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
     with store.session() as s:
         evs = s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
@@ -156,7 +161,7 @@ def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
 
 
 @router.get("/{recording_id}/transcript")
-def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
+def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
     _recording(store, recording_id)
     hide = key.role != "admin"
     return [{"role": u.role, "start": u.start, "end": u.end,
@@ -165,7 +170,7 @@ def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
 
 
 @router.get("/{recording_id}/audio")
-def audio(recording_id: int, store: StoreDep, settings: SettingsDep, _: Viewer):
+def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)
     file = settings.locate(rec.source_path)
