@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qa_service.config import get_settings
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
 from qa_service.store import RubricVersionConflict, Store
@@ -43,7 +44,9 @@ def _quiet_libraries() -> None:
 
 def _rubric(path: Path) -> Rubric:
     try:
-        return load_rubric(path)
+        rubric = load_rubric(path)
+        knowledge_of(rubric)  # a missing or bad knowledge base is refused up front
+        return rubric
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
         raise typer.Exit(2)
@@ -319,7 +322,10 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     for path in paths:
         try:
             r = load_rubric(path)
-            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules)", highlight=False)
+            kb = knowledge_of(r)
+            facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
+            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})",
+                      highlight=False)
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
