@@ -315,6 +315,74 @@ def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
 
 
+@app.command()
+def audit(
+    script: Path = typer.Argument(..., help="outbound script: Markdown, plain text or .docx"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="the project's rubric YAML"),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="knowledge base YAML (default: the "
+                                      "rubric's knowledge_base)"),
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="the project type the "
+                                        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
+                                        "default: the rubric's"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+) -> None:
+    """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
+    from qa_service.audit import TYPE_ALIASES, ScriptError, audit as run_audit, read_script
+    from qa_service.knowledge import load_knowledge
+    rules = _rubric(rubric)
+    if type_ is not None and type_ not in TYPE_ALIASES:
+        typer.echo(f"--type must be one of {', '.join(TYPE_ALIASES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        knowledge = load_knowledge(kb) if kb else knowledge_of(rules)
+        report = run_audit(read_script(script), rules, knowledge, type_)
+    except (ScriptError, RubricError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    data = report.to_dict()
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    if format == Format.json:
+        sys.stdout.write(text)
+    else:
+        render_audit(data)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def render_audit(data: dict) -> None:
+    from qa_service.audit import TYPE_NAMES
+    kinds = data["project_type"]
+    out.print(f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
+              f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
+              f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("check", "item", "result", "line", "detail"):
+        table.add_column(col, overflow="fold")
+    ok, bad = "[green]ok[/green]", "[red]problem[/red]"
+    for p in data["parts"]:
+        result = ok if p["found"] else (bad if p["required"] else "n/a")
+        table.add_row("part 脚本六部分", p["part"], result, str(p["line"] or ""),
+                      f"{p['how']}: {p['text']}" if p["found"] else "missing")
+    for p in data["points"]:
+        detail = p["phrase"] or "not explained"
+        if p.get("wrong_fact"):
+            detail += " (with a value the knowledge base contradicts: see 知识库)"
+        table.add_row("必说点", p["name"] or p["id"], ok if p["explained"] else bad,
+                      str(p["line"] or ""), detail)
+    for f in data["forbidden"]:
+        table.add_row("禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}")
+    for f in data["facts"]:
+        table.add_row("知识库", f["name"] or f["fact"], bad, str(f["line"]),
+                      f"says {f['said']}, knowledge base {f['kb_value']}")
+    for message in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", message)
+    out.print(table)
+    n = len(data["problems"])
+    out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
+
+
 @app.command("check-rubric")
 def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     """Validate rubric files; prints every problem with file, line and field."""

@@ -51,6 +51,11 @@ _APPROX_BEFORE = ("约", "大约", "大概", "差不多", "将近", "接近", "�
 _NEGATED_BEFORE = ("不是", "不", "没有", "并非")
 # Numbers right after these belong to someone or something else (工号3215, 拨打10000号).
 _NOT_A_FACT = ("工号", "电话", "手机", "号码", "热线", "拨打", "尾号", "编号", "验证码", "短信")
+# Two or more digits read one by one (七一, 四二一七) are a code, a year or a misheard word
+# (合约期一年 heard as 合约七一年), never a quantity: quantities are said with 十 百 千 万.
+_DIGIT_STRING = re.compile(r"(?<![十百千万亿点])[零〇一二两三四五六七八九]{2,}(?![十百千万亿点])")
+_YEAR = re.compile(r"([零〇一二三四五六七八九]{4})年")  # 二零二六年: the one digit string we read
+_DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0"}
 _GIGA = re.compile(r"(?<![\d.])千兆")
 _CLAUSE = re.compile(r"[，。！？；,!?;：:、\s]+|(?<!\d)\.|\.(?!\d)")
 NEAR_BEFORE = 6  # characters allowed between a fact's word and its value (每个月只要96元)
@@ -265,7 +270,11 @@ def clauses(text: str) -> list[str]:
     """The clauses of a sentence, normalized (numerals as digits)."""
     # 千兆 (gigabit) stays as written by cn2an: it names 1000兆.
     return [_GIGA.sub("1000兆", n) for part in _CLAUSE.split(to_simplified(text))
-            if (n := normalize(part))]
+            if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))]
+
+
+def _year(m: re.Match) -> str:
+    return "".join(_DIGIT[c] for c in m.group(1)) + "年"
 
 
 def _values(clause: str) -> list[_Value]:

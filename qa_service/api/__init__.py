@@ -37,7 +37,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
-    from qa_service.api.routes import evaluations, health, jobs, kpis, projects, recordings, rubrics
-    for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects):
+    from qa_service.api.routes import (
+        audits, evaluations, health, jobs, kpis, projects, recordings, rubrics,
+    )
+    for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects, audits):
         app.include_router(module.router)
     return app
