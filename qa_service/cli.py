@@ -383,6 +383,31 @@ def render_audit(data: dict) -> None:
     out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
 
 
+@app.command()
+def wrapup(
+    project: str = typer.Option(..., "--project", "-p"),
+    reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
+    highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
+    from qa_service.jobs import JobFailed
+    from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
+    store = Store(db or get_settings().database_url)
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, JobFailed) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    json_path, md_path = write_wrapup(report, reports)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        out.print(to_markdown(report), highlight=False, markup=False)
+    typer.echo(f"saved: {md_path} {json_path}", err=True)
+
+
 @app.command("check-rubric")
 def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     """Validate rubric files; prints every problem with file, line and field."""

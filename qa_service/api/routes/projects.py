@@ -1,6 +1,7 @@
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import PlainTextResponse
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.jobs import JobFailed, rubric_from_store
@@ -31,3 +32,22 @@ def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     """The first 2, 4 and 6 hours of production calls (seed 003, key point 3)."""
     with store.session() as s:
         return inflight_report(s, project)
+
+
+@router.get("/{project}/wrapup")
+def wrapup(project: str, store: StoreDep, _: Viewer, format: str = "json"):
+    """项目总结 (seed 003, key point 4): KPIs over the whole run, the guide map as it ended,
+    common errors with their trend, highlight scripts, refusal reasons, product-fact
+    violations. `format=markdown` for the Markdown text (`qa-service wrapup` saves both)."""
+    from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
+    if format not in ("json", "markdown"):
+        raise HTTPException(422, "format must be json or markdown")
+    try:
+        report = make_wrapup(store, project)
+    except NoCalls as exc:
+        raise HTTPException(404, str(exc))
+    except JobFailed as exc:
+        raise HTTPException(404, str(exc))
+    if format == "markdown":
+        return PlainTextResponse(to_markdown(report), media_type="text/markdown; charset=utf-8")
+    return report
