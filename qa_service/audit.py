@@ -25,13 +25,14 @@ from qa_service.config import DEFAULT_FUZZY
 from qa_service.knowledge import KnowledgeBase, claims
 from qa_service.matching import PhraseMatcher, prepare
 from qa_service.normalize import to_simplified
-from qa_service.rubric import PhraseRule, Rubric, ScriptSection
+from qa_service.enums import SectionKind
+from qa_service.rubric import SECTION_NAMES, PhraseRule, Rubric, ScriptSection
 
-PARTS = ("首问语", "开场白", "产品介绍", "建议说服", "总结成交", "结束语")
-# Rubric section ids and names that stand for a part (a section's `kind` wins where it has one).
-PART_OF = {"greeting": "首问语", "opening": "开场白", "product_intro": "产品介绍",
-           "persuasion": "建议说服", "closing": "总结成交", "farewell": "结束语",
-           "关怀说明": "产品介绍", "调查说明": "产品介绍", "care_intro": "产品介绍",
+PART_NAMES = {kind: name for name, kind in SECTION_NAMES.items()}
+PARTS = tuple(PART_NAMES[kind] for kind in SectionKind)
+# Sections of no kind that stand for a part: a care or survey call's introduction plays the
+# product introduction's role (关怀说明, 调查说明).
+PART_OF = {"关怀说明": "产品介绍", "调查说明": "产品介绍", "care_intro": "产品介绍",
            "survey_intro": "产品介绍"}
 # A care or survey call introduces its purpose but does not persuade or close a sale.
 REQUIRED = {"marketing": set(PARTS), "care": {"首问语", "开场白", "产品介绍", "结束语"},
@@ -171,13 +172,9 @@ class AuditReport:
 
 
 def part_of(section: ScriptSection) -> Optional[str]:
-    kind = getattr(section, "kind", None)  # arch's section kinds, where the rubric has them
-    for key in (kind, section.id, section.name):
-        if key in PARTS:
-            return key
-        if key in PART_OF:
-            return PART_OF[key]
-    return None
+    if section.kind is not None:
+        return PART_NAMES[section.kind]
+    return PART_OF.get(section.id) or PART_OF.get(section.name)
 
 
 def _first_hit(matcher: PhraseMatcher, lines: list[ScriptLine]):

@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
 
+from qa_service.config import get_settings
 from qa_service.matching import PhraseMatcher, prepare
 from qa_service.normalize import normalize, to_simplified
 from qa_service.rubric import Rubric, RubricError, _field_name, _line_of
@@ -228,7 +229,6 @@ def knowledge_path(rubric: Rubric, base: Optional[Path] = None) -> Optional[Path
     path = Path(rubric.knowledge_base)
     if path.is_absolute():
         return path
-    from qa_service.config import get_settings
     candidates = [d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None]
     return next((d / path for d in candidates if (d / path).is_file()), candidates[0] / path)
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from qa_service.db import Evaluation, FindingRow, Recording
 from qa_service.kpis import EVALUATION, common_errors, filters, group_column, kpi_rows
 from qa_service.reports import trial_report
-from qa_service.rollup import BAD_STATUSES
+from qa_service.enums import COSTLY, Category, FindingStatus
 from qa_service.rubric import Rubric
 
 QUADRANTS = {1: "我们爱说·客户爱听", 2: "我们爱说·客户不爱听", 3: "我们不爱说·客户不爱听",
@@ -48,13 +48,12 @@ def project_rubric_key(s: Session, project: str) -> Optional[tuple[str, int]]:
 def wrapup(store, project: str, errors: int = 10) -> dict:
     """The wrap-up of a project in the store, read with its active rubric, else the one most
     of its calls were scored with."""
-    from qa_service.jobs import rubric_from_store
     with store.session() as s:
         active = store.active_rubric(project)
         key = (active.rubric_id, active.version) if active else project_rubric_key(s, project)
         if key is None:
             raise NoCalls(f"project {project!r} has no evaluated calls")
-        return wrapup_report(s, project, rubric_from_store(store, *key), errors)
+        return wrapup_report(s, project, store.load_rubric(*key), errors)
 
 
 def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, int]]:
@@ -64,7 +63,7 @@ def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, i
                          func.count(func.distinct(FindingRow.evaluation_id)))
                   .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
                   .where(filters(EVALUATION, project=project),
-                         FindingRow.effective_status_sql().in_(BAD_STATUSES))
+                         FindingRow.effective_status_sql().in_(COSTLY))
                   .group_by(day, FindingRow.rule_id, FindingRow.category)).all()
     out: dict = defaultdict(dict)
     for d, rule_id, category, calls in rows:
@@ -90,8 +89,8 @@ def _trend(by_day: dict[str, float], days: list[str]) -> str:
 def _fact_violations(s: Session, project: str, examples: int = 5) -> list[dict]:
     rows = s.exec(select(FindingRow, Evaluation.recording_id, Evaluation.agent_id)
                   .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-                  .where(filters(EVALUATION, project=project), FindingRow.category == "product_fact",
-                         FindingRow.effective_status_sql() == "violation")
+                  .where(filters(EVALUATION, project=project), FindingRow.category == Category.PRODUCT_FACT,
+                         FindingRow.effective_status_sql() == FindingStatus.VIOLATION)
                   .order_by(FindingRow.id)).all()
     facts: dict[str, dict] = {}
     for finding, recording_id, agent_id in rows:

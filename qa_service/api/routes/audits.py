@@ -7,9 +7,9 @@ from sqlmodel import select
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.audit import ScriptError, audit, parse_script
 from qa_service.db import RubricRow
-from qa_service.jobs import rubric_from_store
 from qa_service.knowledge import knowledge_of, parse_knowledge
 from qa_service.rubric import RubricError
+from qa_service.store import RubricNotFound
 
 router = APIRouter(prefix="/audits", tags=["audits"])
 
@@ -35,13 +35,15 @@ def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
         with store.session() as s:
             version = s.exec(select(RubricRow.version).where(RubricRow.rubric_id == body.rubric_id)
                              .order_by(RubricRow.version.desc())).first()
-    if version is None or store.rubric(body.rubric_id, version) is None:
-        raise HTTPException(404, f"rubric {body.rubric_id} version {version or '(any)'} is not stored")
+    if version is None:
+        raise HTTPException(404, f"rubric {body.rubric_id} is not stored")
     try:
-        rubric = rubric_from_store(store, body.rubric_id, version)
+        rubric = store.load_rubric(body.rubric_id, version)
         kb = parse_knowledge(body.knowledge_base, "knowledge_base") if body.knowledge_base \
             else knowledge_of(rubric)
         script = parse_script(body.script, body.name)
+    except RubricNotFound as exc:
+        raise HTTPException(404, str(exc))
     except ScriptError as exc:
         raise HTTPException(422, str(exc))
     except RubricError as exc:
