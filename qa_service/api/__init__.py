@@ -40,4 +40,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     from qa_service.api.routes import evaluations, health, jobs, kpis, projects, recordings, rubrics
     for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects):
         app.include_router(module.router)
+    from qa_service.web import mount
+    mount(app, settings.session_secret)  # the web app: pages, static files, session cookie
     return app
