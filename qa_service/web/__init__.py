@@ -12,8 +12,9 @@ import secrets
 
 from fastapi import FastAPI
 
+from qa_service.web.pages import mount_pages
+
 
 def mount(app: FastAPI, session_secret: str | None) -> None:
-    from qa_service.web.pages import mount_pages
     app.state.session_secret = (session_secret or secrets.token_urlsafe(32)).encode("utf-8")
     mount_pages(app)
