@@ -33,13 +33,16 @@ class PhraseRule(_Model):
     unless: list[str] = []
     role: Role = "agent"
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    # Example sentences matched by meaning (semantic.py), at this rule's threshold.
+    similar: list[str] = []
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
-    @field_validator("any", "all", "unless", mode="before")
+    @field_validator("any", "all", "unless", "similar", mode="before")
     @classmethod
     def _phrase_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -64,14 +67,14 @@ class PhraseRule(_Model):
         return value
 
     def has_phrases(self) -> bool:
-        return bool(self.any or self.all or self.regex)
+        return bool(self.any or self.all or self.regex or self.similar)
 
 
 class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
     def _needs_phrases(self):
         if not self.has_phrases():
-            raise ValueError("needs at least one of any, all or regex")
+            raise ValueError("needs at least one of any, all, regex or similar")
         return self
 
 
@@ -116,29 +119,47 @@ class AttitudeError(PhraseRule):
     @model_validator(mode="after")
     def _phrases_or_check(self):
         if self.check is None and not self.has_phrases():
-            raise ValueError("needs a built-in `check` or at least one of any, all or regex")
+            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
         return self
 
 
 class Objection(_Model):
     id: str = Field(min_length=1)
     name: str = ""
-    customer_says: list[str] = Field(min_length=1)
-    agent_should: list[str] = Field(min_length=1)
+    customer_says: list[str] = []
+    agent_should: list[str] = []
+    customer_says_similar: list[str] = []
+    agent_should_similar: list[str] = []
     within_turns: int = Field(default=2, ge=1)
     weight: float = Field(default=0, ge=0)
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
 
-    _text_list = field_validator("customer_says", "agent_should", mode="before")(
+    _text_list = field_validator("customer_says", "agent_should", "customer_says_similar",
+                                 "agent_should_similar", mode="before")(
         PhraseRule._phrase_list.__func__
     )
+
+    @model_validator(mode="after")
+    def _both_sides(self):
+        if not (self.customer_says or self.customer_says_similar):
+            raise ValueError("needs customer_says or customer_says_similar")
+        if not (self.agent_should or self.agent_should_similar):
+            raise ValueError("needs agent_should or agent_should_similar")
+        return self
 
 
 class Outcome(_Model):
     success: list[str] = []
     refusal: list[str] = []
+    success_similar: list[str] = []
+    refusal_similar: list[str] = []
     role: Role = "customer"
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+
+    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 mode="before")(PhraseRule._phrase_list.__func__)
 
 
 class Silence(_Model):
@@ -187,6 +208,7 @@ class Rubric(_Model):
     scoring: Scoring = Scoring()
     asr: Asr = Asr()
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
     script_sections: list[ScriptSection] = []
     mandatory_points: list[MandatoryPoint] = []
     forbidden_phrases: list[ForbiddenPhrase] = []
