@@ -21,16 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
 from qa_service.matching import NEGATORS, Match
 from qa_service.model_store import ModelIntegrityError, sha256_of
 from qa_service.normalize import normalize
-
-if TYPE_CHECKING:  # checks.Call imports this module's matcher type only for annotations
-    from qa_service.checks import Call
 
 
 @dataclass(frozen=True)
@@ -309,10 +306,10 @@ class SimilarMatcher:
     def __bool__(self) -> bool:
         return len(self.cols) > 0
 
-    def candidates(self, call: "Call") -> dict[int, Match]:
-        """Every utterance of the call that matches, by index (computed once per call): the
-        best-scoring segment or pair of it whose numbers and negation agree."""
-        table, rows = call.similarities(self.bank)
+    def candidates(self, table: np.ndarray, rows: Sequence[tuple[int, str, str]]) -> dict[int, Match]:
+        """Every utterance of a call that matches, by index: the best-scoring segment or pair
+        of it whose numbers and negation agree. `table` and `rows` are the call's cosines with
+        the bank's examples and what each row reads (checks.Call.similarities)."""
         out: dict[int, Match] = {}
         if not len(self.cols) or not len(table):
             return out
