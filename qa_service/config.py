@@ -11,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Default pinyin-similarity threshold for fuzzy phrase matches, chosen on the dev corpus
 # (benchmarks/accuracy.py prints the sweep; README: Matching).
 DEFAULT_FUZZY = 0.85
+# Default cosine threshold for `similar:` examples, and the margin added to it when a rule's
+# own `any` phrases act as examples (None: they do not). Chosen on the dev paraphrase corpus
+# (benchmarks/paraphrase.py prints the sweep; README: Matching by meaning).
+DEFAULT_SIMILAR_THRESHOLD = 0.55
+DEFAULT_PHRASE_MARGIN = None
 
 
 class Settings(BaseSettings):
