@@ -83,14 +83,14 @@ class PhraseRule(_Model):
         return value
 
     def has_phrases(self) -> bool:
-        return bool(self.any or self.all or self.regex)
+        return bool(self.any or self.all or self.regex or self.similar)
 
 
 class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
     def _needs_phrases(self):
         if not self.has_phrases():
-            raise ValueError("needs at least one of any, all or regex")
+            raise ValueError("needs at least one of any, all, regex or similar")
         return self
 
 
@@ -154,15 +154,15 @@ class AttitudeError(PhraseRule):
     @model_validator(mode="after")
     def _phrases_or_check(self):
         if self.check is None and not self.has_phrases():
-            raise ValueError("needs a built-in `check` or at least one of any, all or regex")
+            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
         return self
 
 
 class Objection(_Model):
     id: str = Field(min_length=1)
     name: str = ""
-    customer_says: list[str] = Field(min_length=1)
-    agent_should: list[str] = Field(min_length=1)
+    customer_says: list[str] = []
+    agent_should: list[str] = []
     within_turns: int = Field(default=2, ge=1)
     weight: float = Field(default=0, ge=0)
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
@@ -178,6 +178,14 @@ class Objection(_Model):
         PhraseRule._phrase_list.__func__
     )
 
+    @model_validator(mode="after")
+    def _both_sides(self):
+        if not (self.customer_says or self.customer_says_similar):
+            raise ValueError("needs customer_says or customer_says_similar")
+        if not (self.agent_should or self.agent_should_similar):
+            raise ValueError("needs agent_should or agent_should_similar")
+        return self
+
 
 class OutcomeRule(_Model):
     """成交判定: the customer's last success or refusal phrase decides the call's outcome."""
@@ -192,6 +200,9 @@ class OutcomeRule(_Model):
     """Example refusal sentences matched by meaning."""
     similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
     """How close in meaning (the outcome only)."""
+
+    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 mode="before")(PhraseRule._phrase_list.__func__)
 
 
 class Silence(_Model):
