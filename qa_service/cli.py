@@ -27,6 +27,7 @@ from qa_service.rollup import rebuild
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
 from qa_service.store import RubricVersionConflict, Store
+from qa_service.web.demo import make_demo_keys
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -272,8 +273,16 @@ def nightly(
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
-    """The HTTP API (OpenAPI docs at /docs). With no QA_REDIS_URL, jobs run in this process."""
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          demo_keys: bool = typer.Option(False, "--demo-keys",
+                                         help="make fresh demo keys (one per role) and print them")) -> None:
+    """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
+    in this process."""
+    if demo_keys:
+        secrets = make_demo_keys(Store(get_settings().database_url))
+        out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
+        for role, secret in secrets.items():
+            out.print(f"  {role:9s} {secret}", highlight=False)
     uvicorn.run(create_app(), host=host, port=port)
 
 

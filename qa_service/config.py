@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # /flagged counts matching calls up to this many and then says "at least" (total_exact
     # false): an exact count of half a million flagged calls costs more than the page itself.
     flagged_count_limit: int = 10_000
+    # Signs the web app's session cookies. Unset: a random secret per process, so sessions end
+    # when the service restarts; set it where several processes serve the same users.
+    session_secret: Optional[str] = None
+    session_hours: float = 12.0
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from qa_service.api.routes import (
 from qa_service.config import Settings, get_settings
 from qa_service.dispatch import make_dispatcher
 from qa_service.store import Store
+from qa_service.web import mount as mount_web_app
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -32,4 +33,5 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
     for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects):
         app.include_router(module.router)
+    mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie
     return app
