@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD
     embed_transcripts: bool = True
 
+    # Where `knowledge_base:` paths of rubrics read from the database resolve (a rubric read
+    # from a file resolves them next to that file).
+    knowledge_dir: Path = Path("rubrics")
+
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
     storage_dir: Path = Path("data")  # uploaded recordings are kept here, named by sha256
