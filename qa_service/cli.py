@@ -9,14 +9,28 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from qa_service import jobs
+from qa_service.api import create_app
+from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
+from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
+from qa_service.enums import PASSING, Grade
+from qa_service.jobs import QAWorker, worker_name
+from qa_service.keys import ROLES, create_key
+from qa_service.knowledge import knowledge_of, load_knowledge
+from qa_service.migrate import upgrade
+from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
+from qa_service.rollup import rebuild
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
-from qa_service.store import RubricVersionConflict, Store
+from qa_service.store import RubricNotFound, RubricVersionConflict, Store
+from qa_service.web.demo import make_demo_keys
+from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -43,7 +57,9 @@ def _quiet_libraries() -> None:
 
 def _rubric(path: Path) -> Rubric:
     try:
-        return load_rubric(path)
+        rubric = load_rubric(path)
+        knowledge_of(rubric)  # a missing or bad knowledge base is refused up front
+        return rubric
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
         raise typer.Exit(2)
@@ -95,7 +111,7 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
         table.add_column(col, overflow="fold")
-    colors = {"excellent": "green", "pass": "cyan", "fail": "red"}
+    colors = {Grade.EXCELLENT: "green", Grade.PASS: "cyan", Grade.FAIL: "red"}
     for o in outcomes:
         name = Path(o.path).name
         if o.error:
@@ -112,8 +128,8 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
 def summary_line(outcomes: list[Outcome]) -> str:
     scored = [o.result for o in outcomes if o.result]
     n = len(scored)
-    passed = sum(r.grade in ("pass", "excellent") for r in scored)
-    excellent = sum(r.grade == "excellent" for r in scored)
+    passed = sum(r.grade in PASSING for r in scored)
+    excellent = sum(r.grade == Grade.EXCELLENT for r in scored)
     failed_files = len(outcomes) - n
 
     def pct(k: int) -> str:
@@ -224,16 +240,14 @@ def worker(
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
-    queues = [*(queues or []), *(more_queues or [])] or ["qa-transcribe", "qa-rescore"]
+    queues = [*(queues or []), *(more_queues or [])] or list(QUEUES)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    from qa_service.jobs import QAWorker, redis_from_settings, worker_name
     redis = redis_from_settings()
     if nightly_at:
         if inbox is None:
             typer.echo("--nightly-at needs --inbox", err=True)
             raise typer.Exit(2)
-        from qa_service.nightly import schedule_nightly
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
     QAWorker(queues, name=worker_name(slot), connection=redis).work(
         burst=burst, with_scheduler=bool(nightly_at))
@@ -250,9 +264,6 @@ def nightly(
     """Score every recording not yet scored with its project's active rubric, then report.
     With QA_REDIS_URL the work goes to the workers; without, it runs here."""
     _quiet_libraries()
-    from qa_service import jobs
-    from qa_service.api import make_dispatcher
-    from qa_service.nightly import parse_since, run_nightly, write_report
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
@@ -271,13 +282,18 @@ def nightly(
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
-    """The HTTP API (OpenAPI docs at /docs). With no QA_REDIS_URL, jobs run in this process."""
-    import uvicorn
-
-    from qa_service.api import create_app
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          demo_keys: bool = typer.Option(False, "--demo-keys",
+                                         help="make fresh demo keys (one per role) and print them")) -> None:
+    """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
+    in this process."""
     settings = get_settings()
-    Store(settings.database_url)  # reach and migrate the database first: one line if it cannot
+    store = Store(settings.database_url)  # reach and migrate the database first: one line if not
+    if demo_keys:
+        secrets = make_demo_keys(store)
+        out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
+        for role, secret in secrets.items():
+            out.print(f"  {role:9s} {secret}", highlight=False)
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
@@ -289,7 +305,6 @@ app.add_typer(keys_app, name="keys")
 def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
                 name: str = typer.Option("", help="who holds it"),
                 db: Optional[str] = typer.Option(None, "--db")) -> None:
-    from qa_service.keys import ROLES, create_key
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
@@ -325,7 +340,6 @@ def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    from qa_service.migrate import upgrade
     store = Store(db or get_settings().database_url, create=False)
     upgrade(store.engine)
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
@@ -335,12 +349,99 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    from qa_service.rollup import rebuild
     store = Store(db or get_settings().database_url)
     with store.session() as s:
         counted = rebuild(s)
         s.commit()
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
+
+
+@app.command()
+def audit(
+    script: Path = typer.Argument(..., help="outbound script: Markdown, plain text or .docx"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="the project's rubric YAML"),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="knowledge base YAML (default: the "
+                                      "rubric's knowledge_base)"),
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="the project type the "
+                                        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
+                                        "default: the rubric's"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+) -> None:
+    """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
+    rules = _rubric(rubric)
+    if type_ is not None and type_ not in TYPE_ALIASES:
+        typer.echo(f"--type must be one of {', '.join(TYPE_ALIASES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        knowledge = load_knowledge(kb) if kb else knowledge_of(rules)
+        report = run_audit(read_script(script), rules, knowledge, type_)
+    except (ScriptError, RubricError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    data = report.to_dict()
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    if format == Format.json:
+        sys.stdout.write(text)
+    else:
+        render_audit(data)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def render_audit(data: dict) -> None:
+    kinds = data["project_type"]
+    out.print(f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
+              f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
+              f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("check", "item", "result", "line", "detail"):
+        table.add_column(col, overflow="fold")
+    ok, bad = "[green]ok[/green]", "[red]problem[/red]"
+    for p in data["parts"]:
+        result = ok if p["found"] else (bad if p["required"] else "n/a")
+        table.add_row("part 脚本六部分", p["part"], result, str(p["line"] or ""),
+                      f"{p['how']}: {p['text']}" if p["found"] else "missing")
+    for p in data["points"]:
+        detail = p["phrase"] or "not explained"
+        if p.get("wrong_fact"):
+            detail += " (with a value the knowledge base contradicts: see 知识库)"
+        table.add_row("必说点", p["name"] or p["id"], ok if p["explained"] else bad,
+                      str(p["line"] or ""), detail)
+    for f in data["forbidden"]:
+        table.add_row("禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}")
+    for f in data["facts"]:
+        table.add_row("知识库", f["name"] or f["fact"], bad, str(f["line"]),
+                      f"says {f['said']}, knowledge base {f['kb_value']}")
+    for message in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", message)
+    out.print(table)
+    n = len(data["problems"])
+    out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
+
+
+@app.command()
+def wrapup(
+    project: str = typer.Option(..., "--project", "-p"),
+    reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
+    highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
+    store = Store(db or get_settings().database_url)
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, RubricNotFound) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    json_path, md_path = write_wrapup(report, reports)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        out.print(to_markdown(report), highlight=False, markup=False)
+    typer.echo(f"saved: {md_path} {json_path}", err=True)
 
 
 @app.command("check-rubric")
@@ -350,7 +451,10 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     for path in paths:
         try:
             r = load_rubric(path)
-            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules)", highlight=False)
+            kb = knowledge_of(r)
+            facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
+            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})",
+                      highlight=False)
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True

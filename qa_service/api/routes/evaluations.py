@@ -8,13 +8,14 @@ from sqlmodel import select
 
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
+from qa_service.enums import COSTLY, FindingStatus, Grade
 from qa_service.kpis import filters
 from qa_service.masking import mask
-from qa_service.rollup import BAD_STATUSES, tracked
+from qa_service.rollup import tracked
 
 router = APIRouter(tags=["evaluations"])
-GRADES = ("excellent", "pass", "fail")
-FINDING_STATUSES = ("hit", "missed", "violation", "handled", "unhandled", "dismissed")
+GRADES = Grade.values()
+FINDING_STATUSES = FindingStatus.values()
 
 
 def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
@@ -69,7 +70,7 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
         if rule:
             where.append(exists().where(
                 FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(BAD_STATUSES)))
+                FindingRow.effective_status_sql().in_(COSTLY)))
         cap = settings.flagged_count_limit
         total = s.exec(select(func.count()).select_from(
             select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()

@@ -1,13 +1,15 @@
 from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse
 from sqlmodel import select
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.db import ActiveRubric, Recording
-from qa_service.jobs import JobFailed, rubric_from_store
 from qa_service.reports import inflight_report, trial_report
+from qa_service.store import RubricNotFound
+from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
@@ -32,8 +34,8 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
             raise HTTPException(422, f"no rubric given and none active for project {project!r}")
         rubric_id, version = active.rubric_id, active.version
     try:
-        rubric = rubric_from_store(store, rubric_id, version or 1)
-    except JobFailed as exc:
+        rubric = store.load_rubric(rubric_id, version or 1)
+    except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
     with store.session() as s:
         return trial_report(s, rubric, project, phase or None)
@@ -45,3 +47,19 @@ def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     _known(store, project)
     with store.session() as s:
         return inflight_report(s, project)
+
+
+@router.get("/{project}/wrapup")
+def wrapup(project: str, store: StoreDep, _: Viewer, format: str = "json"):
+    """项目总结 (seed 003, key point 4): KPIs over the whole run, the guide map as it ended,
+    common errors with their trend, highlight scripts, refusal reasons, product-fact
+    violations. `format=markdown` for the Markdown text (`qa-service wrapup` saves both)."""
+    if format not in ("json", "markdown"):
+        raise HTTPException(422, "format must be json or markdown")
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, RubricNotFound) as exc:
+        raise HTTPException(404, str(exc))
+    if format == "markdown":
+        return PlainTextResponse(to_markdown(report), media_type="text/markdown; charset=utf-8")
+    return report

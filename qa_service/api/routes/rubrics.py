@@ -6,7 +6,7 @@ from sqlmodel import select
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
 from qa_service.db import ActiveRubric, RubricRow
 from qa_service.dispatch import QueueUnavailable
-from qa_service.jobs import rubric_from_store
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.store import RubricVersionConflict
 
@@ -28,6 +28,7 @@ def upload_rubric(request: Request, store: StoreDep, _: Admin,
                                  "-H 'Content-Type: application/yaml'), not as a form upload")
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
+        knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     except RubricError as exc:
         raise HTTPException(422, {"message": str(exc), "problems": [
             {"line": line, "field": field, "reason": reason}
@@ -75,7 +76,7 @@ def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: Dispa
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
     try:
-        job_id = dispatcher.submit_rescore(rubric_from_store(store, rubric_id, version), project)
+        job_id = dispatcher.submit_rescore(store.load_rubric(rubric_id, version), project)
     except QueueUnavailable as exc:
         raise HTTPException(503, str(exc))
     return {"job_id": job_id, "project": project}
