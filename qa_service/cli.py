@@ -13,15 +13,17 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from qa_service import jobs
 from qa_service.api import create_app
+from qa_service.api.errors import database_unavailable
 from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
 from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.enums import PASSING, Grade
 from qa_service.jobs import QAWorker, worker_name
-from qa_service.keys import ROLES, create_key
+from qa_service.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.migrate import upgrade
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
@@ -315,7 +317,6 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
 @keys_app.command("list")
 def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Every key: id, name, role, the secret's first characters, created, revoked."""
-    from qa_service.keys import list_keys
     table = Table()
     for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
         table.add_column(col)
@@ -329,7 +330,6 @@ def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"),
                 db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Revoke a key: requests with it answer 401 at once."""
-    from qa_service.keys import revoke_key
     key = revoke_key(Store(db or get_settings().database_url), key_id)
     if key is None:
         typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
@@ -461,19 +461,13 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     raise typer.Exit(2 if bad else 0)
 
 
-def _database_error(exc: Exception) -> str:
-    from qa_service.api.errors import database_unavailable
-    return database_unavailable(exc)
-
-
 def main() -> None:
     """The CLI; a database that cannot be reached (or a URL that is not one) is one line on
     stderr and exit 2, as for any other bad input, never a traceback."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError
     try:
         app()  # click's own errors (usage, --help) exit there, as usual
     except DBAPIError as exc:
-        typer.echo(f"error: {_database_error(exc)}", err=True)
+        typer.echo(f"error: {database_unavailable(exc)}", err=True)
         sys.exit(2)
     except (ArgumentError, ModuleNotFoundError) as exc:
         if isinstance(exc, ModuleNotFoundError) and "dialect" not in str(exc) and "driver" not in str(exc):
