@@ -8,15 +8,21 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
 
 from qa_service.config import DEFAULT_FUZZY
+from qa_service.knowledge import KnowledgeBase, knowledge_of, wrong_claims
 from qa_service.enums import Category, FindingStatus
 from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
 from qa_service.results import Evidence, Finding, Utterance
 from qa_service.rubric import (
-    AttitudeError, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
+    AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
     ScriptSection,
+)
+from qa_service.semantic import (
+    LEFT_CONTEXT, CallVectors, ExampleBank, SimilarRules, embed_utterances, unit_rows,
 )
 
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
@@ -30,9 +36,18 @@ class Call:
     utterances: list[Utterance]
     duration: float
     texts: list[PreparedText] = field(default_factory=list)
+    # Sentence vectors of the utterances (owners in the order given), from the stored
+    # transcript; embedded on first need when absent or made by another model.
+    vectors: Optional[CallVectors] = None
 
     def __post_init__(self):
-        self.utterances = sorted(self.utterances, key=lambda u: (u.start, u.end))
+        order = sorted(range(len(self.utterances)),
+                       key=lambda i: (self.utterances[i].start, self.utterances[i].end))
+        if order != list(range(len(order))):
+            self.utterances = [self.utterances[i] for i in order]
+            if self.vectors is not None:
+                self.vectors = self.vectors.reordered(order)
+            self.texts = []
         if len(self.texts) != len(self.utterances):
             self.texts = [prepare(u.text) for u in self.utterances]
         self._by_role: dict[str, list[int]] = {"agent": [], "customer": []}
@@ -47,6 +62,52 @@ class Call:
             self._starts.append(offset)
             offset += len(t.norm) + 1
         self._joined = "\n".join(t.norm for t in self.texts)
+        self._similarities: dict[int, tuple] = {}
+        self._similar_hits: dict[int, dict[int, Match]] = {}
+
+    def similarities(self, bank: ExampleBank) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+        """Cosine of every segment of every utterance (semantic.segments), and of every
+        utterance joined with the next one of the same speaker, with every example of the bank;
+        and per row (utterance index, text to read for negation, text to read for numbers)."""
+        cached = self._similarities.get(id(bank))
+        if cached is not None:
+            return cached
+        embedder = bank.embedder
+        if self.vectors is None or self.vectors.model != embedder.name:
+            self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
+        cv, matrix = self.vectors, bank.matrix
+        rows: list[tuple[int, str, str]] = []
+        for owner, (lo, hi) in zip(cv.owners.tolist(), cv.spans.tolist()):
+            norm = self.texts[owner].norm
+            if lo == 0 and hi >= len(norm):
+                rows.append((owner, self.utterances[owner].text, ""))
+            else:
+                rows.append((owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text))
+        whole = {owner: r for r, (owner, (lo, hi)) in
+                 reversed(list(enumerate(zip(cv.owners.tolist(), cv.spans.tolist())))) if lo == 0}
+        pairs = [(a, b) for role in ("agent", "customer")
+                 for a, b in zip(self._by_role[role], self._by_role[role][1:])
+                 if a in whole and b in whole]
+        table = cv.vectors @ matrix
+        if pairs:
+            joined = unit_rows(cv.vectors[[whole[a] for a, _ in pairs]] +
+                               cv.vectors[[whole[b] for _, b in pairs]])
+            table = np.vstack([table, joined @ matrix])
+            rows += [(a, f"{self.utterances[a].text} {self.utterances[b].text}", "") for a, b in pairs]
+        cached = self._similarities[id(bank)] = (table, rows)
+        return cached
+
+    def similar(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
+        """A similarity hit of the matcher's examples on this utterance (after phrases found
+        none); `unless` phrases cancel it as they cancel a phrase hit."""
+        hits = self._similar_hits.get(id(matcher))
+        if hits is None:
+            hits = self._similar_hits[id(matcher)] = matcher.similar.candidates(
+                *self.similarities(matcher.similar.bank))
+        found = hits.get(index)
+        if found is not None and matcher.unless and matcher.cancels(self.texts[index]):
+            return None
+        return found
 
     def indices(self, role: str) -> list[int]:
         return self._by_role.get(role, [])
@@ -66,6 +127,8 @@ class Call:
             found = exact.get(index) or matcher.fuzzy_any(self.texts[index])
         else:
             found = matcher.match(self.texts[index])
+        if found is None and matcher.similar:
+            found = self.similar(matcher, index)
         self._cache[key] = found
         return found
 
@@ -77,6 +140,9 @@ class Call:
         if exact is None:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
         fuzzy = matcher.fuzzy_any
+        if matcher.similar:
+            return [(i, m) for i in indices
+                    if (m := exact.get(i) or fuzzy(self.texts[i]) or self.similar(matcher, i))]
         return [(i, m) for i in indices if (m := exact.get(i) or fuzzy(self.texts[i]))]
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
@@ -95,18 +161,32 @@ class Check(ABC):
         ...
 
 
-def matcher_for(rule: PhraseRule, fuzzy: float) -> PhraseMatcher:
-    return PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
-                         rule.fuzzy if rule.fuzzy is not None else fuzzy)
+def matcher_for(rule: PhraseRule, fuzzy: float,
+                similar: Optional[SimilarRules] = None) -> PhraseMatcher:
+    matcher = PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
+                            rule.fuzzy if rule.fuzzy is not None else fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(rule.similar, rule.any, rule.similar_threshold)
+    return matcher
+
+
+def phrase_matcher(phrases: Sequence[str], fuzzy: float, similar: Optional[SimilarRules],
+                   examples: Sequence[str], threshold: Optional[float]) -> PhraseMatcher:
+    """A plain `any` list with its example sentences (objections, outcome)."""
+    matcher = PhraseMatcher(any=phrases, fuzzy=fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(examples, phrases, threshold)
+    return matcher
 
 
 class PhrasePresenceCheck(Check):
     """Something the agent must say (script sections, mandatory points): hit or missed."""
 
-    def __init__(self, rule: ScriptSection | MandatoryPoint, category: Category, fuzzy: float):
+    def __init__(self, rule: ScriptSection | MandatoryPoint, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
         self.rule = rule
         self.category = category
-        self.matcher = matcher_for(rule, fuzzy)
+        self.matcher = matcher_for(rule, fuzzy, similar)
 
     def window(self, indices: list[int]) -> list[int]:
         return indices
@@ -123,8 +203,8 @@ class PhrasePresenceCheck(Check):
 
 
 class ScriptSectionCheck(PhrasePresenceCheck):
-    def __init__(self, rule: ScriptSection, fuzzy: float):
-        super().__init__(rule, Category.SCRIPT_SECTION, fuzzy)
+    def __init__(self, rule: ScriptSection, fuzzy: float, similar: Optional[SimilarRules] = None):
+        super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
 
     def window(self, indices: list[int]) -> list[int]:
         if self.rule.within_first:
@@ -144,10 +224,11 @@ class ScriptSectionCheck(PhrasePresenceCheck):
 class PhraseViolationCheck(Check):
     """Something nobody should hear (forbidden phrases, rude or shirking words)."""
 
-    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: Category, fuzzy: float):
+    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
         self.rule = rule
         self.category = category
-        self.matcher = matcher_for(rule, fuzzy)
+        self.matcher = matcher_for(rule, fuzzy, similar)
 
     def run(self, call: Call) -> list[Finding]:
         evidence = [call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))]
@@ -248,11 +329,13 @@ class ObjectionCheck(Check):
 
     category = Category.OBJECTION
 
-    def __init__(self, rule: Objection, fuzzy: float):
+    def __init__(self, rule: Objection, fuzzy: float, similar: Optional[SimilarRules] = None):
         self.rule = rule
         threshold = rule.fuzzy if rule.fuzzy is not None else fuzzy
-        self.raised = PhraseMatcher(any=rule.customer_says, fuzzy=threshold)
-        self.answer = PhraseMatcher(any=rule.agent_should, fuzzy=threshold)
+        self.raised = phrase_matcher(rule.customer_says, threshold, similar,
+                                     rule.customer_says_similar, rule.similar_threshold)
+        self.answer = phrase_matcher(rule.agent_should, threshold, similar,
+                                     rule.agent_should_similar, rule.similar_threshold)
 
     def occurrences(self, call: Call) -> list[tuple[int, list[tuple[int, Optional[Match]]]]]:
         """(customer utterance, [(agent reply, answer match)]) per raised objection."""
@@ -374,6 +457,36 @@ class SpeechRateCheck(Check):
                         evidence=[call.evidence(i) for i in sorted(fastest)])]
 
 
+class ProductFactCheck(Check):
+    """知识库核对 (seed 003, key point 2): an agent stating a product fact with a value the
+    knowledge base contradicts. One finding per fact, every wrong statement as evidence.
+    Customers' words are not checked: a customer misquoting the price is no agent error."""
+
+    category = Category.PRODUCT_FACT
+
+    def __init__(self, kb: KnowledgeBase, rule: FactCheck):
+        self.kb = kb
+        self.rule = rule
+
+    def run(self, call: Call) -> list[Finding]:
+        wrong: dict[str, list[tuple[int, object]]] = {}
+        for index in call.indices("agent"):
+            for claim in wrong_claims(call.utterances[index].text, self.kb):
+                wrong.setdefault(claim.fact.id, []).append((index, claim))
+        findings = []
+        for items in wrong.values():
+            fact = items[0][1].fact
+            evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
+                                    kb_value=fact.show(fact.value)) for i, c in items]
+            said = "、".join(dict.fromkeys(e.value for e in evidence))
+            findings.append(Finding(
+                f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
+                f"{fact.name or fact.id}与知识库不符", self.rule.severity,
+                f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                evidence))
+        return findings
+
+
 # The implementations of rubric.BUILTIN_CHECKS (a unit test holds the two to the same names).
 BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
     "agent_hangup": AgentHangupCheck,
@@ -382,22 +495,28 @@ BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
 }
 
 
-def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY) -> list[Check]:
+def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar: Optional[SimilarRules] = None) -> list[Check]:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
     checks: list[Check] = []
-    checks += [ScriptSectionCheck(r, fuzzy) for r in rubric.script_sections]
-    checks += [PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy) for r in rubric.mandatory_points]
-    checks += [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy) for r in rubric.forbidden_phrases]
+    checks += [ScriptSectionCheck(r, fuzzy, similar) for r in rubric.script_sections]
+    checks += [PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+               for r in rubric.mandatory_points]
+    checks += [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+               for r in rubric.forbidden_phrases]
     for rule in rubric.attitude_errors:
         if rule.check:
             checks.append(BUILTINS[rule.check](rule, fuzzy))
         if rule.has_phrases():
-            checks.append(PhraseViolationCheck(rule, Category.ATTITUDE_ERROR, fuzzy))
-    checks += [ObjectionCheck(r, fuzzy) for r in rubric.objections]
+            checks.append(PhraseViolationCheck(rule, Category.ATTITUDE_ERROR, fuzzy, similar))
+    checks += [ObjectionCheck(r, fuzzy, similar) for r in rubric.objections]
     if rubric.silence:
         checks.append(SilenceCheck(rubric))
     if rubric.interruption:
         checks.append(InterruptionCheck(rubric))
     if rubric.speech_rate:
         checks.append(SpeechRateCheck(rubric))
+    kb = knowledge_of(rubric)
+    if kb is not None and kb.facts:
+        checks.append(ProductFactCheck(kb, rubric.fact_check))
     return checks

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 
 from qa_service.enums import SectionKind
 
@@ -81,14 +83,14 @@ class PhraseRule(_Model):
         return value
 
     def has_phrases(self) -> bool:
-        return bool(self.any or self.all or self.regex)
+        return bool(self.any or self.all or self.regex or self.similar)
 
 
 class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
     def _needs_phrases(self):
         if not self.has_phrases():
-            raise ValueError("needs at least one of any, all or regex")
+            raise ValueError("needs at least one of any, all, regex or similar")
         return self
 
 
@@ -152,15 +154,15 @@ class AttitudeError(PhraseRule):
     @model_validator(mode="after")
     def _phrases_or_check(self):
         if self.check is None and not self.has_phrases():
-            raise ValueError("needs a built-in `check` or at least one of any, all or regex")
+            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
         return self
 
 
 class Objection(_Model):
     id: str = Field(min_length=1)
     name: str = ""
-    customer_says: list[str] = Field(min_length=1)
-    agent_should: list[str] = Field(min_length=1)
+    customer_says: list[str] = []
+    agent_should: list[str] = []
     within_turns: int = Field(default=2, ge=1)
     weight: float = Field(default=0, ge=0)
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
@@ -176,6 +178,14 @@ class Objection(_Model):
         PhraseRule._phrase_list.__func__
     )
 
+    @model_validator(mode="after")
+    def _both_sides(self):
+        if not (self.customer_says or self.customer_says_similar):
+            raise ValueError("needs customer_says or customer_says_similar")
+        if not (self.agent_should or self.agent_should_similar):
+            raise ValueError("needs agent_should or agent_should_similar")
+        return self
+
 
 class OutcomeRule(_Model):
     """成交判定: the customer's last success or refusal phrase decides the call's outcome."""
@@ -190,6 +200,9 @@ class OutcomeRule(_Model):
     """Example refusal sentences matched by meaning."""
     similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
     """How close in meaning (the outcome only)."""
+
+    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 mode="before")(PhraseRule._phrase_list.__func__)
 
 
 class Silence(_Model):
@@ -227,6 +240,14 @@ class Asr(_Model):
     hotwords: list[str] = []
 
 
+class FactCheck(_Model):
+    """The product-fact check (知识库核对): an agent stating a value the knowledge base
+    contradicts (wrong price, term, rule) costs `deduct`, once per fact."""
+
+    deduct: float = Field(default=10, ge=0)
+    severity: Severity = "normal"
+
+
 class Rubric(_Model):
     id: str = Field(min_length=1)
     name: str = ""
@@ -250,6 +271,25 @@ class Rubric(_Model):
     silence: Optional[Silence] = None
     interruption: Optional[Interruption] = None
     speech_rate: Optional[SpeechRate] = None
+    # The product's knowledge base (qa_service/knowledge.py): a path relative to this file's
+    # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
+    # product facts are checked against it (fact_check) and scripts audited.
+    knowledge_base: Optional[str] = None
+    fact_check: FactCheck = FactCheck()
+    _source: Optional[str] = PrivateAttr(default=None)  # where it was read from
+    _source_dir: Optional[Path] = PrivateAttr(default=None)  # its file's folder, if a file
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
+
+    @property
+    def source_dir(self) -> Optional[Path]:
+        return self._source_dir
+
+    def line_of(self, field: str) -> Optional[int]:
+        return self._lines.get(field)
 
     @field_validator("channels")
     @classmethod
@@ -360,6 +400,9 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     if problems:
         problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
         raise RubricError(source, problems)
+    rubric._source = source
+    if isinstance(root, yaml.MappingNode):
+        rubric._lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
     return rubric
 
 
@@ -418,4 +461,6 @@ def load_rubric(path: Union[str, Path]) -> Rubric:
         raise RubricError(str(path), [(None, "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
-    return parse_rubric(text, str(path))
+    rubric = parse_rubric(text, str(path))
+    rubric._source_dir = path.parent
+    return rubric

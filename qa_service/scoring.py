@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from qa_service.checks import Call, build_checks
-from qa_service.config import DEFAULT_FUZZY
+from qa_service.checks import Call, build_checks, phrase_matcher
+from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
-from qa_service.matching import PhraseMatcher
+from qa_service.semantic import DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
 from qa_service.results import Finding, Highlight
 from qa_service.rubric import Rubric, Scoring
 
@@ -56,14 +56,29 @@ def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, Gr
 class Scorer:
     """A rubric compiled once (phrases normalized, pinyin computed), applied to many calls."""
 
-    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY):
+    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
+                 phrase_margin: Optional[float] = DEFAULT_PHRASE_MARGIN,
+                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None):
         self.rubric = rubric
         fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
-        self.checks = build_checks(rubric, fuzzy)
+        # Every example sentence of the rubric lands in one bank (embedded once, lazily).
+        self.bank = ExampleBank(model, embedder)
+        similar = SimilarRules(
+            self.bank,
+            rubric.similar_threshold if rubric.similar_threshold is not None else similar_threshold,
+            phrase_margin)
+        self.checks = build_checks(rubric, fuzzy, similar)
         out = rubric.outcome
         threshold = out.fuzzy if out.fuzzy is not None else fuzzy
-        self.success = PhraseMatcher(any=out.success, fuzzy=threshold)
-        self.refusal = PhraseMatcher(any=out.refusal, fuzzy=threshold)
+        self.success = phrase_matcher(out.success, threshold, similar, out.success_similar,
+                                      out.similar_threshold)
+        self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
+                                      out.similar_threshold)
+
+    @property
+    def uses_similarity(self) -> bool:
+        return bool(self.bank)
 
     def outcome(self, call: Call) -> tuple[CallOutcome, Optional[int]]:
         """The customer's last word decides: a refusal followed by 那就办吧 is a success."""

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, HTTPException, status
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
 from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.store import RubricVersionConflict
 
@@ -22,6 +23,7 @@ def upload_rubric(store: StoreDep, _: Admin,
     """Validate and store a rubric version. Versions are never overwritten."""
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
+        knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     except RubricError as exc:
         raise HTTPException(422, {"message": str(exc), "problems": [
             {"line": line, "field": field, "reason": reason}
