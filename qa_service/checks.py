@@ -90,9 +90,13 @@ class Call:
                  if a in whole and b in whole]
         table = cv.vectors @ matrix
         if pairs:
-            joined = unit_rows(cv.vectors[[whole[a] for a, _ in pairs]] +
-                               cv.vectors[[whole[b] for _, b in pairs]])
-            table = np.vstack([table, joined @ matrix])
+            first = [whole[a] for a, _ in pairs]
+            second = [whole[b] for _, b in pairs]
+            paired = unit_rows(cv.vectors[first] + cv.vectors[second]) @ matrix
+            # A pair counts only where it is closer to an example than either half alone: the
+            # meaning is split across the two, not carried by one (which matches by itself).
+            paired[paired <= np.maximum(table[first], table[second])] = -1.0
+            table = np.vstack([table, paired])
             rows += [(a, f"{self.utterances[a].text} {self.utterances[b].text}", "") for a, b in pairs]
         cached = self._similarities[id(bank)] = (table, rows)
         return cached
