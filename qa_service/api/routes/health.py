@@ -1,6 +1,5 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from qa_service.api.deps import DispatcherDep, StoreDep
@@ -16,8 +15,7 @@ def health(store: StoreDep, dispatcher: DispatcherDep):
     out = {"status": "ok", "database": store.engine.dialect.name, "queue": dispatcher.mode}
     down = []
     try:
-        with store.engine.connect() as conn:
-            conn.execute(text("select 1"))
+        store.ping()
     except DBAPIError as exc:
         out["database"] = f"{store.engine.dialect.name}: {database_unavailable(exc)}"
         down.append("database")

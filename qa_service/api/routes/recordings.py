@@ -8,14 +8,13 @@ from typing import Optional
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from qa_service.api.deps import (
     Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
 )
 from qa_service.api.errors import MAX_INT
 from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
-from qa_service.db import Evaluation, Recording
+from qa_service.db import Recording
 from qa_service.dispatch import QueueUnavailable, score_job_id
 from qa_service.enums import JobState
 from qa_service.masking import mask
@@ -141,8 +140,7 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
 
 
 def _recording(store, recording_id: int) -> Recording:
-    with store.session() as s:
-        rec = s.get(Recording, recording_id)
+    rec = store.recording(recording_id)
     if rec is None:
         raise HTTPException(404, f"no recording {recording_id}")
     return rec
@@ -151,9 +149,7 @@ def _recording(store, recording_id: int) -> Recording:
 @router.get("/{recording_id}")
 def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
-    with store.session() as s:
-        evs = s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
-                     .order_by(Evaluation.id)).all()
+    evs = store.evaluations_of(recording_id)
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
                              "score": e.score, "grade": e.effective_grade,
