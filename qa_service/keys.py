@@ -26,21 +26,12 @@ def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
 
 
 def list_keys(store: Store) -> list[ApiKey]:
-    with store.session() as s:
-        return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
+    return store.api_keys()
 
 
 def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
     """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
-    with store.session() as s:
-        key = s.get(ApiKey, key_id)
-        if key is None:
-            return None
-        key.revoked = True
-        s.add(key)
-        s.commit()
-        s.refresh(key)
-        return key
+    return store.revoke_api_key(key_id)
 
 
 def lookup(store: Store, secret: str) -> Optional[ApiKey]:
