@@ -29,7 +29,8 @@ class QueueUnavailable(RuntimeError):
 
 
 def record_job(store: Store, path: str, sha256: str, rubric: Rubric,
-               agent_channel: Optional[str] = None) -> tuple[JobRecord, bool]:
+               agent_channel: Optional[str] = None,
+               recording_id: Optional[int] = None) -> tuple[JobRecord, bool]:
     """The request's row (created if new); True when it was new."""
     job_id = jobs.score_job_id(sha256, rubric)
     with store.session() as s:
@@ -37,20 +38,24 @@ def record_job(store: Store, path: str, sha256: str, rubric: Rubric,
         if row is not None:
             return row, False
         row = JobRecord(id=job_id, path=path, sha256=sha256, rubric_id=rubric.id,
-                        rubric_version=rubric.version, agent_channel=agent_channel)
+                        rubric_version=rubric.version, agent_channel=agent_channel,
+                        recording_id=recording_id)
         s.add(row)
         s.commit()
         s.refresh(row)
         return row, True
 
 
-def set_status(store: Store, job_id: str, status: str, error: str = "") -> None:
+def set_status(store: Store, job_id: str, status: str, error: str = "",
+               recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:
     with store.session() as s:
         row = s.get(JobRecord, job_id)
         if row is not None:
             row.status, row.updated_at = status, utcnow()
             if error:
                 row.error = error
+            row.recording_id = recording_id or row.recording_id
+            row.evaluation_id = evaluation_id or row.evaluation_id
             if status == "started":
                 row.attempts += 1
             s.add(row)

@@ -70,9 +70,9 @@ def score_recording(path: str, rubric_id: str, version: int,
     from qa_service.dispatch import set_status  # dispatch imports this module
     store = service().store
 
-    def record(status: str, error: str = "") -> None:
+    def record(status: str, error: str = "", **links) -> None:
         if request_id:
-            set_status(store, request_id, status, error)
+            set_status(store, request_id, status, error, **links)
 
     record("started")
     try:
@@ -83,8 +83,8 @@ def score_recording(path: str, rubric_id: str, version: int,
     except Exception as exc:
         record("failed", str(exc))
         raise
-    record("finished")
     r = outcome.result
+    record("finished", recording_id=r.recording_id, evaluation_id=r.evaluation_id)
     return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
             "grade": r.grade, "transcribed": outcome.transcribed}
 

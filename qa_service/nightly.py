@@ -140,8 +140,9 @@ def _summarize(store: Store, report: NightlyReport, since: datetime) -> None:
         recent = s.exec(select(Evaluation, Recording).join(Recording, Recording.id == Evaluation.recording_id)
                         .where(Evaluation.created_at >= since - timedelta(seconds=1))).all()
         report.flagged = [{"evaluation_id": e.id, "recording_id": r.id, "agent_id": r.agent_id,
-                           "grade": e.effective_grade, "fatal": e.fatal, "score": e.score}
-                          for e, r in recent if e.fatal or e.effective_grade == "fail"]
+                           "grade": e.effective_grade, "fatal": e.effective_fatal,
+                           "score": e.effective_score}
+                          for e, r in recent if e.effective_fatal or e.effective_grade == "fail"]
         report.common_errors = common_errors(s, limit=10)
 
 

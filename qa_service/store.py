@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Iterable, Optional
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -14,6 +15,7 @@ from qa_service.db import (
 )
 from qa_service.metadata import CallMetadata
 from qa_service.results import CallResult, Utterance
+from qa_service.reviews import apply_reviews
 from qa_service.rollup import tracked
 from qa_service.rubric import Rubric
 
@@ -68,6 +70,10 @@ class Store:
                 s.flush()
             else:
                 _change_metadata(s, rec, meta)
+                if utterances:  # registered at upload, transcribed now
+                    rec.duration, rec.channels, rec.separation, rec.asr_model = (
+                        duration, channels, separation, asr_model)
+                    s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
                 s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
@@ -76,6 +82,19 @@ class Store:
             s.commit()
             s.refresh(rec)
             return rec
+
+    def register_recording(self, sha256: str, source_path: str, meta: CallMetadata,
+                           duration: float, channels: int) -> Recording:
+        """The recording's row as soon as it is uploaded (its id is in the upload's answer);
+        the worker adds the transcript. A known recording is returned as it is."""
+        known = self.recording_by_sha(sha256)
+        if known is not None:
+            return known
+        try:
+            return self.save_transcript(sha256, source_path, meta, duration, channels,
+                                        "stereo" if channels == 2 else "mono", "", [])
+        except IntegrityError:  # the same audio uploaded twice at once: the other one won
+            return self.recording_by_sha(sha256)
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
@@ -162,6 +181,7 @@ class Store:
             recordings = {r.id: r for r in s.exec(select(Recording).where(Recording.id.in_(rids))).all()}
             with tracked(s, rids):
                 evaluations = self._write_evaluations(s, items, recordings)
+                apply_reviews(s, evaluations)  # reviews belong to the call: laid over the new result
             s.commit()
             return evaluations
 
@@ -187,7 +207,6 @@ class Store:
             ev.score, ev.grade, ev.fatal, ev.outcome = (
                 result.score, result.grade, result.fatal, result.outcome)
             ev.asr_confidence = speech_confidence(result.utterances)
-            ev.reviewed_grade = None  # a new machine result has not been reviewed
             ev.duration = recordings[rid].duration
             _copy_metadata(ev, recordings[rid])
             s.add(ev)
