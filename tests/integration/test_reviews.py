@@ -418,3 +418,63 @@ def test_migration_0004_converts_old_reviews(request, backend):
         from qa_service.reviews import ReviewRequest, create_review
         assert create_review(s, ev.id, ReviewRequest("grade", "confirm"), "qa").id == 3
         s.commit()
+
+
+def test_compare_rubric_versions_on_the_dev_corpus(sqlite_url, dev_transcripts):
+    """The 16 dev calls scored by v1 and by a v2 that drops `disparage` and doubles
+    `monthly_fee`: the endpoint's grade changes, distributions and rates against the scorer's
+    own results counted here."""
+    from statistics import median
+    from qa_service.pipeline import evaluate
+    from qa_service.scoring import Scorer
+    from tests.support import DEV
+    v1_yaml = (DEV / "rubric.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(v1_yaml)
+    data["version"] = 2
+    data["forbidden_phrases"] = [r for r in data["forbidden_phrases"] if r["id"] != "disparage"]
+    for point in data["mandatory_points"]:
+        if point["id"] == "monthly_fee":
+            point["weight"] = 20
+    v2_text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    v1, v2 = parse_rubric(v1_yaml, "v1"), parse_rubric(v2_text, "v2")
+    store = Store(sqlite_url)
+    store.save_rubric(v1, v1_yaml)
+    store.save_rubric(v2, v2_text)
+    results = {}
+    for i, (cid, t) in enumerate(sorted(dev_transcripts.items())):
+        project = "trial" if i % 2 else "prod"
+        rec = store.save_transcript(f"{i:064x}", cid, CallMetadata(agent_id="A1", project=project),
+                                    t.duration, 2, "stereo", "x", t.utterances)
+        pair = [evaluate(cid, t.utterances, t.duration, Scorer(r)) for r in (v1, v2)]
+        store.save_evaluations([(rec.id, pair[0])])
+        store.save_evaluations([(rec.id, pair[1])])
+        results[rec.id] = (project, pair)
+    settings = Settings(database_url=sqlite_url, redis_url="")
+    _, viewer = create_key(store, "viewer", "v")
+    with TestClient(create_app(settings)) as client:
+        r = client.get(f"/rubrics/{v1.id}/compare", params={"from": 1, "to": 2}, headers={"X-API-Key": viewer})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert client.get(f"/rubrics/{v1.id}/compare", params={"from": 1, "to": 3},
+                          headers={"X-API-Key": viewer}).status_code == 404
+        trial = client.get(f"/rubrics/{v1.id}/compare", params={"from": 1, "to": 2, "project": "trial"},
+                           headers={"X-API-Key": viewer}).json()
+    assert got["calls"] == len(dev_transcripts) == 16 and trial["calls"] == 8
+    changed = {rid: (a.grade, b.grade) for rid, (_, (a, b)) in results.items() if a.grade != b.grade}
+    assert {c["recording_id"]: (c["from"]["grade"], c["to"]["grade"]) for c in got["changed_grade"]} == changed
+    assert got["changed_grade_count"] == len(changed)
+    for side, index in (("from", 0), ("to", 1)):
+        scores = [pair[index].score for _, pair in results.values()]
+        assert got["grades"][side] == {g: sum(p[index].grade == g for _, p in results.values())
+                                       for g in ("excellent", "pass", "fail")}
+        assert got["scores"][side]["median"] == median(scores) and got["scores"][side]["min"] == min(scores)
+        assert sum(b["count"] for b in got["scores"][side]["histogram"]) == 16
+    rules = {r["rule_id"]: r for r in got["rules"]}
+    assert rules["disparage"]["to"] is None and rules["disparage"]["from"] is not None
+    missed = sum(any(f.rule_id == "monthly_fee" and f.status == "missed" for f in p[0].findings)
+                 for _, p in results.values())
+    assert rules["monthly_fee"]["from"]["bad"] == rules["monthly_fee"]["to"]["bad"] == missed
+    assert rules["monthly_fee"]["from"]["bad_rate"] == round(missed / 16, 4)
+    greeting_hits = sum(any(f.rule_id == "greeting" and f.status == "hit" for f in p[1].findings)
+                        for _, p in results.values())
+    assert rules["greeting"]["to"]["hit"] == greeting_hits
