@@ -9,14 +9,25 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from qa_service import jobs
+from qa_service.api import create_app
 from qa_service.config import get_settings
+from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
+from qa_service.enums import PASSING, Grade
+from qa_service.jobs import QAWorker, worker_name
+from qa_service.keys import ROLES, create_key
+from qa_service.migrate import upgrade
+from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
+from qa_service.rollup import rebuild
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
 from qa_service.store import RubricVersionConflict, Store
+from qa_service.web.demo import make_demo_keys
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -95,7 +106,7 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
         table.add_column(col, overflow="fold")
-    colors = {"excellent": "green", "pass": "cyan", "fail": "red"}
+    colors = {Grade.EXCELLENT: "green", Grade.PASS: "cyan", Grade.FAIL: "red"}
     for o in outcomes:
         name = Path(o.path).name
         if o.error:
@@ -112,8 +123,8 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
 def summary_line(outcomes: list[Outcome]) -> str:
     scored = [o.result for o in outcomes if o.result]
     n = len(scored)
-    passed = sum(r.grade in ("pass", "excellent") for r in scored)
-    excellent = sum(r.grade == "excellent" for r in scored)
+    passed = sum(r.grade in PASSING for r in scored)
+    excellent = sum(r.grade == Grade.EXCELLENT for r in scored)
     failed_files = len(outcomes) - n
 
     def pct(k: int) -> str:
@@ -212,7 +223,7 @@ def demo(
 
 @app.command()
 def worker(
-    queues: List[str] = typer.Option(["qa-transcribe", "qa-rescore"], "--queues", "-q",
+    queues: List[str] = typer.Option(list(QUEUES), "--queues", "-q",
                                      help="queues to serve, in priority order"),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
@@ -223,13 +234,11 @@ def worker(
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    from qa_service.jobs import QAWorker, redis_from_settings, worker_name
     redis = redis_from_settings()
     if nightly_at:
         if inbox is None:
             typer.echo("--nightly-at needs --inbox", err=True)
             raise typer.Exit(2)
-        from qa_service.nightly import schedule_nightly
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
     QAWorker(queues, name=worker_name(slot), connection=redis).work(
         burst=burst, with_scheduler=bool(nightly_at))
@@ -246,9 +255,6 @@ def nightly(
     """Score every recording not yet scored with its project's active rubric, then report.
     With QA_REDIS_URL the work goes to the workers; without, it runs here."""
     _quiet_libraries()
-    from qa_service import jobs
-    from qa_service.api import make_dispatcher
-    from qa_service.nightly import parse_since, run_nightly, write_report
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
@@ -267,11 +273,16 @@ def nightly(
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
-    """The HTTP API (OpenAPI docs at /docs). With no QA_REDIS_URL, jobs run in this process."""
-    import uvicorn
-
-    from qa_service.api import create_app
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          demo_keys: bool = typer.Option(False, "--demo-keys",
+                                         help="make fresh demo keys (one per role) and print them")) -> None:
+    """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
+    in this process."""
+    if demo_keys:
+        secrets = make_demo_keys(Store(get_settings().database_url))
+        out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
+        for role, secret in secrets.items():
+            out.print(f"  {role:9s} {secret}", highlight=False)
     uvicorn.run(create_app(), host=host, port=port)
 
 
@@ -283,7 +294,6 @@ app.add_typer(keys_app, name="keys")
 def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
                 name: str = typer.Option("", help="who holds it"),
                 db: Optional[str] = typer.Option(None, "--db")) -> None:
-    from qa_service.keys import ROLES, create_key
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
@@ -294,7 +304,6 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
-    from qa_service.migrate import upgrade
     store = Store(db or get_settings().database_url, create=False)
     upgrade(store.engine)
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
@@ -304,7 +313,6 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    from qa_service.rollup import rebuild
     store = Store(db or get_settings().database_url)
     with store.session() as s:
         counted = rebuild(s)

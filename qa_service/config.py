@@ -11,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Default pinyin-similarity threshold for fuzzy phrase matches, chosen on the dev corpus
 # (benchmarks/accuracy.py prints the sweep; README: Matching).
 DEFAULT_FUZZY = 0.85
+# Default cosine threshold for `similar:` examples, and the margin added to it when a rule's
+# own `any` phrases act as examples (None: they do not). Chosen on the dev paraphrase corpus
+# (benchmarks/paraphrase.py prints the sweep; README: Matching by meaning).
+DEFAULT_SIMILAR_THRESHOLD = 0.55
+DEFAULT_PHRASE_MARGIN = None
 
 
 class Settings(BaseSettings):
@@ -44,6 +49,10 @@ class Settings(BaseSettings):
     # /flagged counts matching calls up to this many and then says "at least" (total_exact
     # false): an exact count of half a million flagged calls costs more than the page itself.
     flagged_count_limit: int = 10_000
+    # Signs the web app's session cookies. Unset: a random secret per process, so sessions end
+    # when the service restarts; set it where several processes serve the same users.
+    session_secret: Optional[str] = None
+    session_hours: float = 12.0
 
 
 @lru_cache

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from qa_service.db import Evaluation, FindingRow, Recording, Review, RubricRow
 from qa_service.reviews import review_key, stored_catalog
-from qa_service.rollup import BAD_STATUSES
+from qa_service.enums import COSTLY
 
 HIT_STATUSES = ("hit", "handled")
 HISTOGRAM = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 100))
@@ -69,7 +69,7 @@ def rule_precision(session: Session, rubric_id: str, project: Optional[str] = No
             "rule_id": r.rule_id, "category": r.category, "name": names.get(r.rule_id, r.rule_id),
             "confirmed": 0, "overturned": 0, "added": 0, "turned_bad": 0,
             "overturned_examples": [], "added_examples": []})
-        machine_bad = r.machine_value in BAD_STATUSES
+        machine_bad = r.machine_value in COSTLY
         if r.action == "add":
             row["added"] += 1
             row["added_examples"].append(_example(r))
@@ -78,7 +78,7 @@ def rule_precision(session: Session, rubric_id: str, project: Optional[str] = No
         elif machine_bad:
             row["overturned"] += 1
             row["overturned_examples"].append(_example(r))
-        elif r.machine_value is not None and r.new_value in BAD_STATUSES:
+        elif r.machine_value is not None and r.new_value in COSTLY:
             row["turned_bad"] += 1
             row["added_examples"].append(_example(r))
     for row in rules.values():
@@ -159,7 +159,7 @@ def _rule_rates(session: Session, rubric_id: str, version_from: int, version_to:
                     select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.status)
                     .where(FindingRow.evaluation_id.in_(ids[chunk:chunk + 5000]),
                            FindingRow.source == "machine")).all():
-                kind = "bad" if status in BAD_STATUSES else "hit" if status in HIT_STATUSES else None
+                kind = "bad" if status in COSTLY else "hit" if status in HIT_STATUSES else None
                 if kind:
                     counts[side, rule_id][kind].add(evaluation_id)
     out = []

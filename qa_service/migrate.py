@@ -6,6 +6,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from qa_service.rollup import rebuild
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -29,8 +32,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
         if cfg.attributes.get("rebuild_rollups") and revision == "head":
-            from sqlmodel import Session
-            from qa_service.rollup import rebuild
             with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
                 rebuild(session)
                 session.commit()  # releases the savepoint; the transaction commits it all

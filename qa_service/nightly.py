@@ -17,10 +17,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
+from rq import Queue
+from rq.job import Job
 from sqlmodel import select
 
 from qa_service.db import Evaluation, Recording
-from qa_service.jobs import rubric_from_store
+from qa_service.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
+from qa_service.enums import DONE, Grade, JobState
+from qa_service.jobs import service
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of
@@ -89,15 +93,13 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
         if scored is not None:
             done += 1
             continue
-        todo.append((path, rubric_from_store(store, active.rubric_id, active.version)))
+        todo.append((path, store.load_rubric(active.rubric_id, active.version)))
     return files, todo, done, report_skips
 
 
 def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[datetime] = None,
                 wait: bool = True, timeout: float = 6 * 3600) -> NightlyReport:
     """Queue (or, with no dispatcher, score here) what is new, then report on the night."""
-    from qa_service.dispatch import QueueUnavailable, record_job
-    from qa_service.jobs import service
     started = datetime.now().replace(microsecond=0)
     report = NightlyReport(started_at=started.isoformat(), inbox=str(inbox))
     files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
@@ -110,7 +112,8 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
                 report.failed.append(outcome.error)
             report.queued += 1
             continue
-        row, _ = record_job(store, str(path), sha256_of(path), rubric)
+        sha = sha256_of(path)
+        row, _ = store.record_job(score_job_id(sha, rubric), str(path), sha, rubric)
         try:
             dispatcher.submit(row, rubric)
         except QueueUnavailable as exc:
@@ -120,12 +123,10 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
         report.queued += 1
     if dispatcher is not None and wait and job_ids:
         deadline = time.monotonic() + timeout
-        from qa_service.db import JobRecord
         while time.monotonic() < deadline:
-            with store.session() as s:
-                rows = [dispatcher.status(s.get(JobRecord, j)) for j in job_ids]
-            if all(r.status in ("finished", "failed") for r in rows):
-                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == "failed"]
+            rows = [dispatcher.status(store.job(j)) for j in job_ids]
+            if all(r.status in DONE for r in rows):
+                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
                 break
             time.sleep(2)
     _summarize(store, report, started)
@@ -142,7 +143,7 @@ def _summarize(store: Store, report: NightlyReport, since: datetime) -> None:
         report.flagged = [{"evaluation_id": e.id, "recording_id": r.id, "agent_id": r.agent_id,
                            "grade": e.effective_grade, "fatal": e.effective_fatal,
                            "score": e.effective_score}
-                          for e, r in recent if e.effective_fatal or e.effective_grade == "fail"]
+                          for e, r in recent if e.effective_fatal or e.effective_grade == Grade.FAIL]
         report.common_errors = common_errors(s, limit=10)
 
 
@@ -166,7 +167,6 @@ def next_run(at: str, now: Optional[datetime] = None) -> datetime:
 def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
     """The scheduled job: score the inbox here in the worker, write the report, book the next
     night. Runs once per date whatever the number of workers (job id nightly_<date>)."""
-    from qa_service.jobs import service
     store = service().store
     report = run_nightly(store, Path(inbox), dispatcher=None)
     path = write_report(report, Path(report_dir))
@@ -175,10 +175,6 @@ def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
 
 
 def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datetime] = None) -> str:
-    from rq import Queue
-    from rq.job import Job
-
-    from qa_service.jobs import TRANSCRIBE_QUEUE, redis_from_settings
     when = next_run(at, after)
     job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
     redis = redis_from_settings()

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from qa_service.enums import CallOutcome, Category, FindingStatus, Grade
+
 
 @dataclass
 class Utterance:
@@ -38,8 +40,8 @@ class Evidence:
 @dataclass
 class Finding:
     rule_id: str
-    category: str  # script_section | mandatory_point | forbidden_phrase | attitude_error | objection | silence | interruption | speech_rate
-    status: str  # hit | missed | violation | handled | unhandled
+    category: Category
+    status: FindingStatus
     deduction: float = 0.0
     name: str = ""
     severity: str = "normal"  # normal | fatal
@@ -48,7 +50,7 @@ class Finding:
 
     @property
     def fatal(self) -> bool:
-        return self.severity == "fatal" and self.status == "violation"
+        return self.severity == "fatal" and self.status == FindingStatus.VIOLATION
 
 
 @dataclass
@@ -66,9 +68,9 @@ class CallResult:
     rubric_id: str
     rubric_version: int
     score: float
-    grade: str  # excellent | pass | fail
+    grade: Grade
     fatal: bool
-    outcome: str  # success | refusal | unknown
+    outcome: CallOutcome
     duration: float
     findings: list[Finding] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)

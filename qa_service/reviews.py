@@ -31,32 +31,33 @@ from sqlmodel import Session, select
 
 from qa_service.db import Evaluation, FindingRow, Review, RubricRow, UtteranceRow, utcnow
 from qa_service.results import Finding
-from qa_service.rollup import BAD_STATUSES, tracked
+from qa_service.enums import COSTLY, Category, FindingStatus, Grade
+from qa_service.rollup import tracked
 from qa_service.rubric import Rubric, RubricError, Scoring, parse_rubric
 from qa_service.scoring import PER_OCCURRENCE, grade_of, score_findings
 
-GRADES = ("excellent", "pass", "fail")
+GRADES = Grade.values()
+S, C = FindingStatus, Category
 # Allowed statuses per category, the good one first: what machine and reviewers may say.
 STATUSES: dict[str, tuple[str, str]] = {
-    "script_section": ("hit", "missed"), "mandatory_point": ("hit", "missed"),
-    "forbidden_phrase": ("dismissed", "violation"), "attitude_error": ("dismissed", "violation"),
-    "silence": ("dismissed", "violation"), "interruption": ("dismissed", "violation"),
-    "speech_rate": ("dismissed", "violation"), "objection": ("handled", "unhandled"),
+    C.SCRIPT_SECTION: (S.HIT, S.MISSED), C.MANDATORY_POINT: (S.HIT, S.MISSED),
+    C.FORBIDDEN_PHRASE: (S.DISMISSED, S.VIOLATION), C.ATTITUDE_ERROR: (S.DISMISSED, S.VIOLATION),
+    C.SILENCE: (S.DISMISSED, S.VIOLATION), C.INTERRUPTION: (S.DISMISSED, S.VIOLATION),
+    C.SPEECH_RATE: (S.DISMISSED, S.VIOLATION), C.OBJECTION: (S.HANDLED, S.UNHANDLED),
 }
-GOOD_STATUSES = tuple({good for good, _ in STATUSES.values()})
 
 
 def allowed_statuses(category: str) -> list[str]:
     """In the order the machine reports them: hit/missed, violation/dismissed, handled/unhandled."""
-    good, bad = STATUSES.get(category, ("dismissed", "violation"))
-    return [good, bad] if good in ("hit", "handled") else [bad, good]
+    good, bad = STATUSES.get(category, (S.DISMISSED, S.VIOLATION))
+    return [str(good), str(bad)] if good in (S.HIT, S.HANDLED) else [str(bad), str(good)]
 
 
 def addable_statuses(category: str) -> list[str]:
     """What a reviewer may add: the bad status, and for objections also a handled one the
     machine did not notice (it is still a finding, it costs nothing)."""
-    good, bad = STATUSES.get(category, ("dismissed", "violation"))
-    return [bad, good] if category == "objection" else [bad]
+    good, bad = STATUSES.get(category, (S.DISMISSED, S.VIOLATION))
+    return [str(bad), str(good)] if category == C.OBJECTION else [str(bad)]
 
 
 class ReviewError(ValueError):
@@ -99,23 +100,23 @@ def catalog_of(rubric: Rubric) -> Catalog:
         rules.setdefault(info.rule_id, info)
 
     for r in rubric.script_sections:
-        add(RuleInfo(r.id, "script_section", r.name, r.weight))
+        add(RuleInfo(r.id, C.SCRIPT_SECTION, r.name, r.weight))
     for r in rubric.mandatory_points:
-        add(RuleInfo(r.id, "mandatory_point", r.name, r.weight))
+        add(RuleInfo(r.id, C.MANDATORY_POINT, r.name, r.weight))
     for r in rubric.forbidden_phrases:
-        add(RuleInfo(r.id, "forbidden_phrase", r.name, r.deduct, r.severity))
+        add(RuleInfo(r.id, C.FORBIDDEN_PHRASE, r.name, r.deduct, r.severity))
     for r in rubric.attitude_errors:
-        add(RuleInfo(r.id, "attitude_error", r.name, r.deduct, r.severity))
+        add(RuleInfo(r.id, C.ATTITUDE_ERROR, r.name, r.deduct, r.severity))
     for r in rubric.objections:
-        add(RuleInfo(r.id, "objection", r.name, r.weight))
+        add(RuleInfo(r.id, C.OBJECTION, r.name, r.weight))
     if rubric.silence:
-        add(RuleInfo("silence", "silence", "静音", rubric.silence.deduct, "normal",
+        add(RuleInfo("silence", C.SILENCE, "静音", rubric.silence.deduct, "normal",
                      rubric.silence.max_deduct))
     if rubric.interruption:
-        add(RuleInfo("interruption", "interruption", "抢话", rubric.interruption.deduct, "normal",
+        add(RuleInfo("interruption", C.INTERRUPTION, "抢话", rubric.interruption.deduct, "normal",
                      rubric.interruption.max_deduct))
     if rubric.speech_rate:
-        add(RuleInfo("speech_rate", "speech_rate", "语速", rubric.speech_rate.deduct))
+        add(RuleInfo("speech_rate", C.SPEECH_RATE, "语速", rubric.speech_rate.deduct))
     return Catalog(rules, rubric.scoring)
 
 
@@ -288,7 +289,7 @@ def reviewed_findings(machine: list[FindingRow], p: Plan, catalog: Catalog) -> l
     capped: dict[str, float] = defaultdict(float)
     for rf in sorted(out, key=lambda x: (x.start is None, x.start or 0.0)):
         info = catalog.rules.get(rf.rule_id)
-        if rf.status not in BAD_STATUSES:
+        if rf.status not in COSTLY:
             rf.deduction = 0.0
         elif rf.row is not None and rf.row.status == rf.status and (
                 rf.category not in PER_OCCURRENCE or info is None):

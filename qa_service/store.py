@@ -1,23 +1,36 @@
-"""Reading and writing recordings, transcripts, rubrics and evaluations."""
+"""The storage layer: the one way to the database. Recordings, transcripts, rubrics,
+evaluations and scoring requests (jobs) are read and written here; the rest of the service
+calls these methods instead of writing its own queries."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.db import (
-    ActiveRubric, Evaluation, FindingRow, HighlightRow, Recording, RubricRow, UtteranceRow, utcnow,
+    ActiveRubric, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
+    UtteranceRow, utcnow,
 )
+from qa_service.enums import Grade, JobState
 from qa_service.metadata import CallMetadata
+from qa_service.migrate import upgrade
 from qa_service.results import CallResult, Utterance
 from qa_service.reviews import apply_reviews
 from qa_service.rollup import tracked
-from qa_service.rubric import Rubric
+from qa_service.rubric import Rubric, parse_rubric
+
+
+class RubricNotFound(LookupError):
+    """No rubric stored under this id and version."""
+
+
+class RubricVersionConflict(ValueError):
+    """The same rubric id and version stored already, with other content."""
 
 _engines: dict[str, Engine] = {}
 
@@ -37,7 +50,6 @@ def get_engine(url: str) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create or upgrade the schema through the Alembic migrations (never create_all, so a
     database made here is one Alembic knows how to upgrade)."""
-    from qa_service.migrate import upgrade
     upgrade(engine)
 
 
@@ -153,6 +165,13 @@ class Store:
             return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
                                                   RubricRow.version == version)).first()
 
+    def load_rubric(self, rubric_id: str, version: int) -> Rubric:
+        """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
+        row = self.rubric(rubric_id, version)
+        if row is None:
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+
     def activate_rubric(self, project: str, rubric_id: str, version: int) -> None:
         with self.session() as s:
             row = s.get(ActiveRubric, project) or ActiveRubric(project=project, rubric_id=rubric_id,
@@ -201,7 +220,7 @@ class Store:
             ev = old.get((rid, result.rubric_id, result.rubric_version))
             if ev is None:
                 ev = Evaluation(recording_id=rid, rubric_id=result.rubric_id,
-                                rubric_version=result.rubric_version, score=0, grade="fail")
+                                rubric_version=result.rubric_version, score=0, grade=Grade.FAIL)
             else:
                 ev.created_at = utcnow()
             ev.score, ev.grade, ev.fatal, ev.outcome = (
@@ -236,8 +255,59 @@ class Store:
             return list(s.exec(select(FindingRow).where(
                 FindingRow.evaluation_id == evaluation_id).order_by(FindingRow.id)).all())
 
+    # Scoring requests (jobs) ----------------------------------------------------------
+    def record_job(self, job_id: str, path: str, sha256: str, rubric: Rubric,
+                   agent_channel: Optional[str] = None,
+                   recording_id: Optional[int] = None) -> tuple[JobRecord, bool]:
+        """The request's row (created `pending` if new); True when it was new."""
+        with self.session() as s:
+            row = s.get(JobRecord, job_id)
+            if row is not None:
+                return row, False
+            row = JobRecord(id=job_id, path=path, sha256=sha256, rubric_id=rubric.id,
+                            rubric_version=rubric.version, agent_channel=agent_channel,
+                            recording_id=recording_id)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row, True
+
+    def set_job_status(self, job_id: str, status: JobState, error: str = "",
+                       recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:
+        """Move a request to `status` (counting attempts as it starts), keeping its last error
+        and the recording and evaluation it produced."""
+        with self.session() as s:
+            row = s.get(JobRecord, job_id)
+            if row is not None:
+                row.status, row.updated_at = JobState(status).value, utcnow()
+                if error:
+                    row.error = error
+                row.recording_id = recording_id or row.recording_id
+                row.evaluation_id = evaluation_id or row.evaluation_id
+                if status == JobState.STARTED:
+                    row.attempts += 1
+                s.add(row)
+                s.commit()
+
+    def job(self, job_id: str) -> Optional[JobRecord]:
+        with self.session() as s:
+            return s.get(JobRecord, job_id)
+
+    def jobs(self, status: Optional[JobState] = None, limit: int = 100) -> list[JobRecord]:
+        """Requests, most recently changed first; of one status when given."""
+        with self.session() as s:
+            q = select(JobRecord).order_by(JobRecord.updated_at.desc()).limit(limit)
+            if status:
+                q = q.where(JobRecord.status == JobState(status).value)
+            return list(s.exec(q).all())
+
+    def pending_jobs(self) -> list[JobRecord]:
+        """Requests stored while the queue was away, oldest first."""
+        with self.session() as s:
+            return list(s.exec(select(JobRecord).where(JobRecord.status == JobState.PENDING.value)
+                               .order_by(JobRecord.created_at)).all())
+
     def count(self, model: type[SQLModel]) -> int:
-        from sqlalchemy import func
         with self.session() as s:
             return s.exec(select(func.count()).select_from(model)).one()
 
@@ -280,10 +350,6 @@ def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
     rec.project = meta.project or rec.project
     rec.call_time = meta.call_time or rec.call_time
     rec.phase = meta.phase
-
-
-class RubricVersionConflict(ValueError):
-    pass
 
 
 def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[FindingRow]:

@@ -6,19 +6,13 @@ from typing import Optional
 
 from fastapi import FastAPI
 
+from qa_service.api.routes import (
+    evaluations, health, job_status, kpis, projects, recordings, rubrics,
+)
 from qa_service.config import Settings, get_settings
-from qa_service.dispatch import Dispatcher, InlineDispatcher, RqDispatcher
+from qa_service.dispatch import make_dispatcher
 from qa_service.store import Store
-
-
-def make_dispatcher(settings: Settings, store: Store) -> Dispatcher:
-    from qa_service import jobs
-    if settings.redis_url:
-        from redis import Redis
-        return RqDispatcher(store, Redis.from_url(settings.redis_url, socket_timeout=5,
-                                                  socket_connect_timeout=2))
-    jobs.configure(settings)  # embedded: this process runs the jobs on the same database
-    return InlineDispatcher(store)
+from qa_service.web import mount as mount_web_app
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -37,7 +31,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
-    from qa_service.api.routes import evaluations, health, jobs, kpis, projects, recordings, rubrics
-    for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects):
+    for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects):
         app.include_router(module.router)
+    mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie
     return app

@@ -10,6 +10,7 @@ from qa_service.config import Settings
 from qa_service.db import ApiKey
 from qa_service.dispatch import Dispatcher
 from qa_service.store import Store
+from qa_service.web.session import caller_from_cookie
 
 
 def get_store(request: Request) -> Store:
@@ -24,12 +25,16 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
-def caller(store: Annotated[Store, Depends(get_store)],
+def caller(request: Request, store: Annotated[Store, Depends(get_store)],
            x_api_key: Annotated[Optional[str], Header()] = None,
            authorization: Annotated[Optional[str], Header()] = None) -> ApiKey:
     secret = x_api_key or (authorization[7:] if authorization and
                            authorization.lower().startswith("bearer ") else None)
     if not secret:
+        # The web app's signed session cookie stands in for the key (writes need its CSRF token).
+        key = caller_from_cookie(request, store)
+        if key is not None:
+            return key
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required "
                             "(header X-API-Key or Authorization: Bearer)")
     key = keys.lookup(store, secret)

@@ -20,7 +20,8 @@ from qa_service.kpis import kpi_rows
 from qa_service.metadata import CallMetadata
 from qa_service.model_store import sha256_of
 from qa_service.results import Utterance as U
-from qa_service.rollup import BAD_STATUSES, ERROR_TABLES, KPI_TABLES, rebuild
+from qa_service.enums import COSTLY
+from qa_service.rollup import ERROR_TABLES, KPI_TABLES, rebuild
 from qa_service.rubric import parse_rubric
 from qa_service.service import QAService
 from qa_service.store import Store
@@ -85,7 +86,7 @@ def deductions(ev, drop=(), extra=0.0, weights=None):
     rules a reviewer cleared, plus what a reviewer added (and re-weighted rules)."""
     cost = {}
     for f in ev["findings"]:
-        if f["source"] == "machine" and f["machine_status"] in BAD_STATUSES and f["rule_id"] not in drop:
+        if f["source"] == "machine" and f["machine_status"] in COSTLY and f["rule_id"] not in drop:
             cost[f["rule_id"]] = max(cost.get(f["rule_id"], 0), f["machine_deduction"])
     return 100 - sum(cost.values()) - extra
 

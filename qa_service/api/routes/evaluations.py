@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import exists, func, or_
@@ -8,16 +8,15 @@ from sqlmodel import Session, select
 from qa_service import browse, insights, reviews
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
+from qa_service.enums import COSTLY, Grade
 from qa_service.kpis import filters
 from qa_service.masking import mask
-from qa_service.rollup import BAD_STATUSES
 from qa_service.schemas import (
     EvaluationItem, EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
     ReviewSample, ReviewWithEvaluation, WithdrawIn,
 )
 
 router = APIRouter(tags=["evaluations"])
-Grade = Literal["excellent", "pass", "fail"]
 
 
 def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
@@ -151,13 +150,13 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
     with store.session() as s:
-        why = or_(Evaluation.effective_grade_sql() == "fail", Evaluation.effective_fatal_sql(),
+        why = or_(Evaluation.effective_grade_sql() == Grade.FAIL, Evaluation.effective_fatal_sql(),
                   Evaluation.asr_confidence < settings.low_confidence)
         where = [filters(project=project, agent=agent, since=since, until=until), why]
         if rule:
             where.append(exists().where(
                 FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(BAD_STATUSES)))
+                FindingRow.effective_status_sql().in_(COSTLY)))
         cap = settings.flagged_count_limit
         total = s.exec(select(func.count()).select_from(
             select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()
@@ -167,7 +166,7 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
     items = []
     for ev in rows:
         reasons = []
-        if (ev.effective_grade) == "fail":
+        if ev.effective_grade == Grade.FAIL:
             reasons.append("fail")
         if ev.effective_fatal:
             reasons.append("fatal")

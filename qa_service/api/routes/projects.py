@@ -3,8 +3,8 @@ from typing import Optional
 from fastapi import APIRouter, HTTPException
 
 from qa_service.api.deps import StoreDep, Viewer
-from qa_service.jobs import JobFailed, rubric_from_store
 from qa_service.reports import inflight_report, trial_report
+from qa_service.store import RubricNotFound
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
@@ -19,8 +19,8 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
             raise HTTPException(422, f"no rubric given and none active for project {project!r}")
         rubric_id, version = active.rubric_id, active.version
     try:
-        rubric = rubric_from_store(store, rubric_id, version or 1)
-    except JobFailed as exc:
+        rubric = store.load_rubric(rubric_id, version or 1)
+    except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
     with store.session() as s:
         return trial_report(s, rubric, project, phase or None)

@@ -11,13 +11,14 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
-from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
+from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
 from qa_service.db import Evaluation, Recording
-from qa_service.dispatch import QueueUnavailable, record_job
-from qa_service.jobs import JobFailed, rubric_from_store
+from qa_service.dispatch import QueueUnavailable, score_job_id
+from qa_service.enums import JobState
 from qa_service.masking import mask
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of
+from qa_service.store import RubricNotFound
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -33,26 +34,29 @@ def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version
                                      " (POST /rubrics/{id}/{version}/activate?project=...)")
         rubric_id, version = active.rubric_id, active.version
     try:
-        return rubric_from_store(store, rubric_id, version)
-    except JobFailed as exc:
+        return store.load_rubric(rubric_id, version)
+    except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str], audio):
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
+            audio: tuple[float, int]):
     """Register the recording (its id answers the upload) and record and queue its job."""
     sha = sha256_of(Path(path))
-    recording = store.register_recording(sha, path, read_metadata(path), audio.duration,
-                                         audio.source_channels)
-    row, new = record_job(store, path, sha, rubric, agent_channel, recording.id)
+    seconds, channels = audio
+    recording = store.register_recording(sha, path, read_metadata(path), seconds, channels)
+    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
+                                recording.id)
     body = {"job_id": row.id, "recording_id": recording.id, "sha256": sha,
             "rubric": {"id": rubric.id, "version": rubric.version}}
-    if not new and row.status in ("queued", "started", "finished"):
+    if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
         return JSONResponse({**body, "status": row.status, "duplicate": True}, status_code=200)
     try:
         dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
-        return JSONResponse({**body, "status": "pending", "detail": str(exc)}, status_code=503)
-    return JSONResponse({**body, "status": "queued"}, status_code=202)
+        return JSONResponse({**body, "status": JobState.PENDING.value, "detail": str(exc)},
+                            status_code=503)
+    return JSONResponse({**body, "status": JobState.QUEUED.value}, status_code=202)
 
 
 @router.post("", status_code=202)
@@ -85,7 +89,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
                 raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        audio = load(tmp.name)  # refuse what a worker could not read, while the caller is still here
+        audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
         raise HTTPException(422, str(exc).replace(tmp.name, name))
@@ -133,7 +137,7 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
         raise HTTPException(422, str(exc))
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
     try:
-        audio = load(path)
+        audio = check_readable(path)
     except AudioError as exc:
         raise HTTPException(422, str(exc))
     return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio)

@@ -7,7 +7,6 @@ from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
 from qa_service.db import ActiveRubric, RubricRow
 from qa_service.dispatch import QueueUnavailable
 from qa_service.insights import VersionMissing, compare_versions
-from qa_service.jobs import rubric_from_store
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.schemas import RubricComparison
 from qa_service.store import RubricVersionConflict
@@ -86,7 +85,7 @@ def rescore(rubric_id: str, version: int, store: StoreDep, dispatcher: Dispatche
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
     try:
-        job_id = dispatcher.submit_rescore(rubric_from_store(store, rubric_id, version), project)
+        job_id = dispatcher.submit_rescore(store.load_rubric(rubric_id, version), project)
     except QueueUnavailable as exc:
         raise HTTPException(503, str(exc))
     return {"job_id": job_id, "project": project}
