@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, text
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
@@ -39,6 +39,20 @@ class UtteranceRow(SQLModel, table=True):
     end: float
     text: str = Field(sa_column=Column(Text, nullable=False))
     confidence: float = 1.0
+
+
+class TranscriptVectors(SQLModel, table=True):
+    """Sentence vectors of a recording's utterances (semantic.py), one row per recording:
+    embedded once when the transcript is stored, so rescoring embeds only a rubric's examples.
+    Packed arrays (semantic.pack_vectors): segment owners and spans int16, vectors int8."""
+
+    __tablename__ = "transcript_vectors"
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    model: str  # vectors of another model are never compared: re-embedded instead
+    dim: int
+    owners: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spans: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    vectors: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RubricRow(SQLModel, table=True):

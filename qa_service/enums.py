@@ -56,6 +56,7 @@ class Category(StrEnum):
     SILENCE = "silence"
     INTERRUPTION = "interruption"
     SPEECH_RATE = "speech_rate"
+    PRODUCT_FACT = "product_fact"  # a product fact the knowledge base contradicts
 
 
 class CallOutcome(StrEnum):

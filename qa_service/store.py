@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.db import (
     ActiveRubric, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
-    UtteranceRow, utcnow,
+    TranscriptVectors, UtteranceRow, utcnow,
 )
 from qa_service.enums import Grade, JobState
 from qa_service.metadata import CallMetadata
@@ -23,6 +23,7 @@ from qa_service.results import CallResult, Utterance
 from qa_service.reviews import apply_reviews
 from qa_service.rollup import tracked
 from qa_service.rubric import Rubric, parse_rubric
+from qa_service.semantic import CallVectors, pack_vectors, unpack_vectors
 
 
 class RubricNotFound(LookupError):
@@ -88,6 +89,8 @@ class Store:
                     s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
+                # vectors belong to the utterances they were computed from
+                s.exec(delete(TranscriptVectors).where(TranscriptVectors.recording_id == rec.id))
                 s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
                                        end=u.end, text=u.text, confidence=u.confidence)
                           for i, u in enumerate(utterances))
@@ -107,6 +110,21 @@ class Store:
                                         "stereo" if channels == 2 else "mono", "", [])
         except IntegrityError:  # the same audio uploaded twice at once: the other one won
             return self.recording_by_sha(sha256)
+
+    def save_vectors(self, vectors: dict[int, CallVectors]) -> None:
+        """Sentence vectors of stored transcripts (replacing those of another model)."""
+        with self.session() as s:
+            for recording_id, cv in vectors.items():
+                s.merge(TranscriptVectors(recording_id=recording_id, **pack_vectors(cv)))
+            s.commit()
+
+    def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
+        """Stored sentence vectors of these recordings (those that have them)."""
+        with self.session() as s:
+            rows = s.exec(select(TranscriptVectors)
+                          .where(TranscriptVectors.recording_id.in_(recording_ids))).all()
+        return {r.recording_id: unpack_vectors(r.model, r.dim, r.owners, r.spans, r.vectors)
+                for r in rows}
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:

@@ -375,8 +375,8 @@ def test_rule_precision_on_a_hand_built_set(sqlite_url):
 
 
 @BACKENDS
-def test_migration_0004_converts_old_reviews(request, backend):
-    """Reviews made before 0004 pointed at finding rows; they now name recording and rule, and
+def test_migration_0005_converts_old_reviews(request, backend):
+    """Reviews made before 0005 pointed at finding rows; they now name recording and rule, and
     rescoring the call (which used to fail on PostgreSQL) applies them again."""
     from sqlalchemy import create_engine, text
     from qa_service.migrate import upgrade
@@ -384,7 +384,7 @@ def test_migration_0004_converts_old_reviews(request, backend):
     from qa_service.scoring import Scorer
     url = request.getfixturevalue(f"{backend}_url")
     engine = create_engine(url)
-    upgrade(engine, "0003")
+    upgrade(engine, "0004")
     with engine.begin() as c:
         c.execute(text("INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
                        " project, call_time, phase, asr_model, created_at) VALUES (1, 'a', 'a.wav', 30, 2,"

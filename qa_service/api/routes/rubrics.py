@@ -7,6 +7,7 @@ from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
 from qa_service.db import ActiveRubric, RubricRow
 from qa_service.dispatch import QueueUnavailable
 from qa_service.insights import VersionMissing, compare_versions
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.schemas import RubricComparison
 from qa_service.store import RubricVersionConflict
@@ -25,6 +26,7 @@ def upload_rubric(store: StoreDep, _: Admin,
     """Validate and store a rubric version. Versions are never overwritten."""
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
+        knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     except RubricError as exc:
         raise HTTPException(422, {"message": str(exc), "problems": [
             {"line": line, "field": field, "reason": reason}

@@ -8,8 +8,8 @@ pointed at). Evaluations get the reviewed score and fatal flag and a needs-re-re
 findings the deduction under the reviewed status, their source (machine or reviewer) and the
 deciding review; jobs the recording and evaluation they produced.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25
 """
 from alembic import op
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
