@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.db import Evaluation
 from qa_service.keys import create_key
 from qa_service.kpis import kpi_rows
 from qa_service.metadata import CallMetadata
