@@ -20,13 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from qa_service.checks import matcher_for
-from qa_service.config import DEFAULT_FUZZY
+from qa_service.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
+from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.enums import Category, FindingStatus, SectionKind
 from qa_service.knowledge import KnowledgeBase, claims
-from qa_service.matching import PhraseMatcher, prepare
+from qa_service.matching import Match, PhraseMatcher
 from qa_service.normalize import to_simplified
-from qa_service.enums import SectionKind
-from qa_service.rubric import SECTION_NAMES, PhraseRule, Rubric, ScriptSection
+from qa_service.results import Evidence, Utterance
+from qa_service.rubric import SECTION_NAMES, MandatoryPoint, PhraseRule, Rubric, ScriptSection
+from qa_service.semantic import DEFAULT_MODEL, ExampleBank, SimilarRules
 
 PART_NAMES = {kind: name for name, kind in SECTION_NAMES.items()}
 PARTS = tuple(PART_NAMES[kind] for kind in SectionKind)
@@ -177,12 +179,51 @@ def part_of(section: ScriptSection) -> Optional[str]:
     return PART_OF.get(section.id) or PART_OF.get(section.name)
 
 
-def _first_hit(matcher: PhraseMatcher, lines: list[ScriptLine]):
-    for line in lines:
-        found = matcher.match(prepare(line.text))
-        if found:
-            return line, found
-    return None, None
+class ScriptCall:
+    """The script's lines as a call (one utterance per line, in order), so sections, points
+    and forbidden phrases are matched exactly as on calls: the same check classes, phrases,
+    pinyin fuzziness and `similar:` examples. Every check is built before the first runs (as
+    a Scorer does): `similar:` examples share one bank, embedded once."""
+
+    def __init__(self, script: Script, rubric: Rubric, fuzzy: float):
+        self.lines = script.lines
+        similar = similar_rules(rubric)
+        # No within_first/within_last windows: a script has lines, not turns.
+        self.sections = {id(r): PhrasePresenceCheck(r, Category.SCRIPT_SECTION, fuzzy, similar)
+                         for r in rubric.script_sections}
+        self.points = {id(r): PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+                       for r in rubric.mandatory_points}
+        self.forbidden = [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+                          for r in rubric.forbidden_phrases] + \
+            [PhraseViolationCheck(r, Category.ATTITUDE_ERROR, fuzzy, similar)
+             for r in rubric.attitude_errors if r.has_phrases()]
+        self.selling = PhraseMatcher(any=HARD_SELLING, fuzzy=1.0)
+        self.call = Call([Utterance(line.role, i, i + 0.5, line.text)
+                          for i, line in enumerate(script.lines)], float(len(script.lines)))
+
+    def line(self, evidence: Evidence) -> ScriptLine:
+        return self.lines[int(evidence.start)]
+
+    def present(self, rule: ScriptSection | MandatoryPoint) -> Optional[Evidence]:
+        check = self.sections.get(id(rule)) or self.points[id(rule)]
+        finding = check.run(self.call)[0]
+        return finding.evidence[0] if finding.status == FindingStatus.HIT else None
+
+    def violations(self) -> list[tuple[PhraseRule, Evidence]]:
+        return [(check.rule, e) for check in self.forbidden for f in check.run(self.call)
+                for e in f.evidence]
+
+    def hard_selling(self) -> list[tuple[ScriptLine, Match]]:
+        return [(self.lines[i], m)
+                for i, m in self.call.hits(self.selling, self.call.indices("agent"))]
+
+
+def similar_rules(rubric: Rubric) -> SimilarRules:
+    """The `similar:` matching a Scorer would use for this rubric (examples embedded lazily:
+    a rubric without examples loads no model)."""
+    threshold = rubric.similar_threshold if rubric.similar_threshold is not None \
+        else DEFAULT_SIMILAR_THRESHOLD
+    return SimilarRules(ExampleBank(DEFAULT_MODEL), threshold, DEFAULT_PHRASE_MARGIN)
 
 
 def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
@@ -190,6 +231,7 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else fuzzy
     required_type = TYPE_ALIASES.get(required_type or rubric.project_type, required_type)
     agent = [line for line in script.lines if line.role == "agent"]
+    lines = ScriptCall(script, rubric, fuzzy)
     report = AuditReport(script.source, {"id": rubric.id, "version": rubric.version},
                          kb.id if kb else None,
                          {"required": required_type, "rubric": rubric.project_type, "problems": []})
@@ -205,13 +247,10 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
                 f"({required_type}) but the rubric {rubric.id} is "
                 f"{TYPE_NAMES[rubric.project_type]} ({rubric.project_type})")
     if required_type in ("care", "survey"):
-        selling = PhraseMatcher(any=HARD_SELLING, fuzzy=1.0)
-        for line in agent:
-            found = selling.match(prepare(line.text))
-            if found:
-                problem("project_type", "hard_selling", line.line,
-                        f"hard selling line in a {TYPE_NAMES[required_type]} script: "
-                        f"{found.phrase!r} in {line.text!r}")
+        for line, found in lines.hard_selling():
+            problem("project_type", "hard_selling", line.line,
+                    f"hard selling line in a {TYPE_NAMES[required_type]} script: "
+                    f"{found.phrase!r} in {line.text!r}")
 
     # The six parts (脚本逻辑审核).
     sections: dict[str, list[ScriptSection]] = {}
@@ -227,11 +266,12 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
         if heading is not None and under:
             entry.update(found=True, line=heading, how="heading", text=under[0].text)
         for section in sections.get(name, []):
-            line, found = _first_hit(matcher_for(section, fuzzy), agent)
-            if line is not None:
+            said = lines.present(section)
+            if said is not None:
                 if not entry["found"]:
+                    line = lines.line(said)
                     entry.update(found=True, line=line.line, how="phrase", text=line.text)
-                entry["phrase"] = found.phrase
+                entry["phrase"] = said.phrase
                 break
         report.parts.append(entry)
         if entry["required"] and not entry["found"]:
@@ -244,30 +284,24 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
     for point in rubric.mandatory_points:
         if point.role == "customer":
             continue
-        line, found = _first_hit(matcher_for(point, fuzzy), agent)
-        report.points.append({"id": point.id, "name": point.name, "explained": line is not None,
+        said = lines.present(point)
+        line = lines.line(said) if said else None
+        report.points.append({"id": point.id, "name": point.name, "explained": said is not None,
                               "line": line.line if line else None,
-                              "phrase": found.phrase if found else None,
+                              "phrase": said.phrase if said else None,
                               "text": line.text if line else None,
-                              "similarity": found.similarity if found else None})
-        if line is None:
+                              "similarity": said.similarity if said else None})
+        if said is None:
             problem("mandatory_point", point.id, None,
                     f"mandatory point {point.name or point.id} is not explained")
 
     # Forbidden phrases and rude or shirking words (投诉隐患).
-    rules: list[PhraseRule] = list(rubric.forbidden_phrases) + [
-        r for r in rubric.attitude_errors if r.has_phrases()]
-    for rule in rules:
-        if rule.role == "customer":
-            continue
-        matcher = matcher_for(rule, fuzzy)
-        for line in agent:
-            found = matcher.match(prepare(line.text))
-            if found:
-                report.forbidden.append({"id": rule.id, "name": rule.name, "line": line.line,
-                                         "phrase": found.phrase, "text": line.text})
-                problem("forbidden_phrase", rule.id, line.line,
-                        f"forbidden phrase {found.phrase!r} ({rule.name or rule.id})")
+    for rule, said in lines.violations():
+        line = lines.line(said)
+        report.forbidden.append({"id": rule.id, "name": rule.name, "line": line.line,
+                                 "phrase": said.phrase, "text": line.text})
+        problem("forbidden_phrase", rule.id, line.line,
+                f"forbidden phrase {said.phrase!r} ({rule.name or rule.id})")
 
     # Product facts against the knowledge base (产品介绍与知识库一致).
     if kb is not None:

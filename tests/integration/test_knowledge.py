@@ -17,7 +17,7 @@ from qa_service.results import Utterance as U
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
-from tests.support import RUBRICS
+from tests.support import ROOT, RUBRICS
 
 PROJECT = "畅享升级-十一月"
 OPEN = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，工号三二一五，给您介绍一下畅享套餐")]
@@ -113,3 +113,24 @@ def test_audits_and_wrapup_over_http(tmp_path, sqlite_url):
         assert client.get("/projects/无此项目/wrapup", headers=headers).status_code == 404
         assert client.get(f"/projects/{PROJECT}/wrapup", params={"format": "pdf"},
                           headers=headers).status_code == 422
+
+
+WRONG_PRICE_CALL = ROOT / "tests" / "data" / "wrong-price" / "telecom-upgrade_A045_20261122-101500.mp3"
+
+
+def test_wrong_price_in_a_recorded_call(tmp_path, recognizer):
+    """A call synthesized from tests/data/wrong-price/*.yaml (shared/tools/synth_call.py): the
+    agent quotes 九十九元 a month, the customer repeats it. With the real model, the agent's
+    wrong fee is one product_fact violation with both values; the customer's words and the
+    agent's other numbers (工号, 合约期, 预存) raise nothing."""
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    result = CliRunner().invoke(cli_app, ["score", str(WRONG_PRICE_CALL), "--rubric",
+                                          str(RUBRICS / "telecom-data-upgrade.yaml"),
+                                          "--format", "json", "--db", url])
+    assert result.exit_code == 0, result.output
+    (call,) = json.loads(result.stdout)
+    facts = [f for f in call["findings"] if f["category"] == "product_fact"]
+    assert [f["rule_id"] for f in facts] == ["product_fact.monthly_fee"], facts
+    fee = facts[0]
+    assert fee["status"] == "violation" and fee["deduction"] == 20
+    assert {(e["role"], e["value"], e["kb_value"]) for e in fee["evidence"]} == {("agent", "99元", "96元")}

@@ -151,3 +151,22 @@ def test_cli_exit_codes_and_json(tmp_path):
     code, out = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--kb", other,
                     "--format", "json")
     assert code == 1 and json.loads(out)["facts"][0]["kb_value"] == "99元"
+
+
+def test_points_said_in_other_words_count_with_similar_examples():
+    """The audit matches as calls do, `similar:` examples included (the embedded sentence
+    model): a paraphrased point is explained, one that is not said at all is not."""
+    from qa_service.rubric import parse_rubric
+    rubric = parse_rubric("""
+id: sim
+script_sections:
+  - {id: greeting, name: 首问语, any: [您好]}
+mandatory_points:
+  - {id: fee, name: 说明月费, any: [每月96元], similar: [每个月只要交九十六块钱, 月租是96元]}
+  - {id: hotline, name: 告知热线, any: [一万号], similar: [有问题可以打客服热线一万号]}
+""")
+    script = parse_script("首问语：您好\n九十六块钱一个月，随时都能用。\n", "s.md")
+    points = {p["id"]: p for p in audit(script, rubric).points}
+    assert points["fee"]["explained"] and points["fee"]["phrase"] == "每个月只要交九十六块钱"
+    assert points["fee"]["similarity"] < 1
+    assert not points["hotline"]["explained"]

@@ -24,15 +24,13 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
         rubric = store.load_rubric(rubric_id, version or 1)
     except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
-    with store.session() as s:
-        return trial_report(s, rubric, project, phase or None)
+    return store.read(trial_report, rubric, project, phase or None)
 
 
 @router.get("/{project}/inflight")
 def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     """The first 2, 4 and 6 hours of production calls (seed 003, key point 3)."""
-    with store.session() as s:
-        return inflight_report(s, project)
+    return store.read(inflight_report, project)
 
 
 @router.get("/{project}/wrapup")
