@@ -61,11 +61,12 @@ def _check_file(path: str) -> tuple[int, int]:
     return n_channels, rate
 
 
-def check_readable(path: str | Path) -> None:
+def check_readable(path: str | Path) -> tuple[float, int]:
     """Refuse, with the same errors as `load`, what a worker could not score, reading only
-    the header, the first audio frame and the container's packets (no decoding of the call)."""
+    the header, the first audio frame and the container's packets (no decoding of the call).
+    Returns (seconds as the container says, 0.0 when it does not; channels)."""
     path = str(path)
-    _check_file(path)
+    n_channels, _ = _check_file(path)
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
@@ -80,6 +81,7 @@ def check_readable(path: str | Path) -> None:
         raise AudioError(
             f"{path}: the recording is {seconds:.2f} s long; at least {MIN_DURATION_S} s is needed"
         )
+    return seconds or 0.0, n_channels
 
 
 def load(path: str | Path) -> Audio:

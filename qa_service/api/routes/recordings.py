@@ -38,10 +38,16 @@ def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version
         raise HTTPException(404, str(exc))
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str]):
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
+            audio: tuple[float, int]):
+    """Register the recording (its id answers the upload) and record and queue its job."""
     sha = sha256_of(Path(path))
-    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel)
-    body = {"job_id": row.id, "sha256": sha, "rubric": {"id": rubric.id, "version": rubric.version}}
+    seconds, channels = audio
+    recording = store.register_recording(sha, path, read_metadata(path), seconds, channels)
+    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
+                                recording.id)
+    body = {"job_id": row.id, "recording_id": recording.id, "sha256": sha,
+            "rubric": {"id": rubric.id, "version": rubric.version}}
     if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
         return JSONResponse({**body, "status": row.status, "duplicate": True}, status_code=200)
     try:
@@ -82,7 +88,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
                 raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
+        audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
         raise HTTPException(422, str(exc).replace(tmp.name, name))
@@ -102,7 +108,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             os.unlink(tmp.name)
             raise HTTPException(422, str(exc).replace(str(sidecar), name))
         shutil.move(tmp.name, final)
-    return _submit(store, dispatcher, str(final), rubric, agent_channel)
+    return _submit(store, dispatcher, str(final), rubric, agent_channel, audio)
 
 
 class ImportRequest(BaseModel):
@@ -129,7 +135,11 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
     except MetadataError as exc:
         raise HTTPException(422, str(exc))
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    return _submit(store, dispatcher, str(path), rubric, req.agent_channel)
+    try:
+        audio = check_readable(path)
+    except AudioError as exc:
+        raise HTTPException(422, str(exc))
+    return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio)
 
 
 def _recording(store, recording_id: int) -> Recording:
@@ -145,8 +155,9 @@ def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
     evs = store.evaluations_of(recording_id)
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
-                             "score": e.score, "grade": e.effective_grade,
-                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome,
+                             "score": e.effective_score, "grade": e.effective_grade,
+                             "machine_score": e.score, "machine_grade": e.grade,
+                             "fatal": e.effective_fatal, "reviewed": e.reviewed, "outcome": e.outcome,
                              "current": e.is_current}
                             for e in evs]}
 

@@ -1,12 +1,14 @@
 from typing import Optional
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
 from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
+from qa_service.insights import VersionMissing, compare_versions
 from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
+from qa_service.schemas import RubricComparison
 from qa_service.store import RubricVersionConflict
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
@@ -43,6 +45,19 @@ def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
         item["active_for"] = [a.project for a in active
                               if (a.rubric_id, a.version) == (item["id"], item["version"])]
     return out
+
+
+@router.get("/{rubric_id}/compare", response_model=RubricComparison)
+def compare(rubric_id: str, store: StoreDep, _: Viewer,
+            version_from: int = Query(..., alias="from", ge=1),
+            version_to: int = Query(..., alias="to", ge=1), project: Optional[str] = None) -> dict:
+    """Two versions side by side on the calls scored by both: grade changes, score
+    distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
+    with store.session() as s:
+        try:
+            return compare_versions(s, rubric_id, version_from, version_to, project)
+        except VersionMissing as exc:
+            raise HTTPException(404, str(exc))
 
 
 @router.get("/{rubric_id}/{version}")
