@@ -27,7 +27,9 @@ from qa_service.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
 from qa_service.rubric import Rubric, RubricError, load_rubric
+from qa_service.scoring import Scorer
 from qa_service.service import Outcome, QAService, find_audio
+from qa_service.similar_lint import load_calls, overlaps, unused
 from qa_service.store import RubricNotFound, RubricVersionConflict, Store
 from qa_service.web.demo import make_demo_keys
 from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
@@ -445,9 +447,25 @@ def wrapup(
 
 
 @app.command("check-rubric")
-def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
-    """Validate rubric files; prints every problem with file, line and field."""
+def check_rubric(
+    paths: List[Path] = typer.Argument(...),
+    calls: Optional[Path] = typer.Option(
+        None, "--calls", help="dev calls to try `similar:` examples on: a transcripts JSON "
+        "(benchmarks/data/*.json) or a corpus folder of *.ref.json"),
+) -> None:
+    """Validate rubric files; prints every problem with file, line and field, and warns about
+    `similar:` examples that overlap between rules or match none of the dev calls."""
     bad = False
+    dev_calls = None
+    if calls is not None:
+        if not calls.exists():
+            typer.echo(f"{calls}: no such file or folder", err=True)
+            raise typer.Exit(2)
+        try:
+            dev_calls = load_calls(calls)
+        except (ValueError, KeyError, TypeError) as exc:
+            typer.echo(f"{calls}: not a transcripts file or corpus folder ({exc})", err=True)
+            raise typer.Exit(2)
     for path in paths:
         try:
             r = load_rubric(path)
@@ -458,6 +476,13 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
+            continue
+        scorer = Scorer(
+            r, get_settings().fuzzy, get_settings().similar_threshold,
+            model=get_settings().similar_model)
+        warnings = overlaps(scorer) + (unused(scorer, dev_calls) if dev_calls else [])
+        for warning in warnings:
+            out.print(f"{path}: warning: {warning}", highlight=False)
     raise typer.Exit(2 if bad else 0)
 
 
