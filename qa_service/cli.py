@@ -257,7 +257,9 @@ def worker(
             raise typer.Exit(2)
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
     QAWorker(queues, name=worker_name(slot), connection=redis).work(
-        burst=burst, with_scheduler=bool(nightly_at))
+        # every worker runs rq's scheduler (elected once among them by a Redis lock), so
+        # retries with backoff and scheduled jobs run whichever workers are up
+        burst=burst, with_scheduler=True)
 
 
 @app.command()
