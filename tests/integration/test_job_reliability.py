@@ -15,10 +15,28 @@ from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.keys import create_key
 from qa_service.store import Store
-from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
+from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, need, wait_for
+
+# Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
+# tests; these tests run workers for many seconds and must not lose their jobs to that)
+REDIS_URL = SHARED_REDIS_URL.rsplit("/", 1)[0] + "/2"
 
 CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def redis():
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except RedisConnectionError as exc:
+        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
 
 
 def worker(settings, *args, burst=True):
@@ -74,4 +92,26 @@ def test_every_worker_runs_the_scheduler(tmp_path, redis):
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
-    assert job.return_value() is not None, out[-2000:]
+    assert "Traceback" not in out, out[-2000:]
+
+
+def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
+    """The same --slot twice: the second process is refused with a clear message and the live
+    worker keeps its registration (before, the second deleted it and requeued its job)."""
+    from rq import Worker
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL,
+                        storage_dir=tmp_path)
+    Store(settings.database_url)
+    first = worker(settings, "--slot", "23", burst=False)
+    try:
+        assert wait_for(lambda: any(w.name.endswith(".23") for w in Worker.all(connection=redis)),
+                        timeout=60)
+        second = worker(settings, "--slot", "23", burst=False)
+        out, _ = second.communicate(timeout=120)
+        assert second.returncode == 2 and "in use by a live worker" in out, out[-2000:]
+        assert "Traceback" not in out
+        assert first.poll() is None
+        assert any(w.name.endswith(".23") for w in Worker.all(connection=redis))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
