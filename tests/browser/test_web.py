@@ -254,3 +254,55 @@ def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_da
     shot(page, "rubrics-bad-upload")
     versions = [r["version"] for r in _api(server, web_data, "/rubrics") if r["id"] == "telecom-data-upgrade"]
     assert 9 not in versions  # nothing stored
+
+
+def test_rule_precision_shows_overturned_examples(signed_in, server, web_data, shot):
+    # a reviewer overturns one machine finding through the API; the page shows it under its rule
+    call = _flagged(server, web_data, fatal=True)
+    ev = _api(server, web_data, f"/evaluations/{call['evaluation_id']}")
+    bad = next(f for f in ev["findings"] if f["status"] in ("violation", "missed", "unhandled"))
+    good = next(v for v in bad["allowed_statuses"] if v not in ("violation", "missed", "unhandled"))
+    r = httpx.post(f"{server}/evaluations/{ev['id']}/reviews", headers={"X-API-Key": web_data["keys"]["reviewer"]},
+                   json={"target": "finding", "action": "override", "finding_id": bad["id"], "value": good,
+                         "comment": "机器误判：原话不是这个意思"}, timeout=30)
+    assert r.status_code == 201, r.text
+    page = signed_in("viewer", "/precision")
+    page.select_option("#filters select[name=rubric_id]", ev["rubric"]["id"])
+    page.click("#filters button[type=submit]")
+    row = page.locator(f"#precision tbody tr[data-rule='{bad['rule_id']}']")
+    expect(row).to_be_visible()
+    row.click()
+    expect(page.locator("#examples")).to_contain_text("机器误判：原话不是这个意思")
+    shot(page, "precision")
+    assert page.errors == []
+
+
+def test_rubric_version_upload_rescore_and_compare(signed_in, server, web_data, shot):
+    """Last in this module: rescoring makes new current evaluations for the project."""
+    from tests.support import RUBRICS
+    project = next(p for p, rubric in web_data["projects"].items() if rubric == "telecom-data-upgrade")
+    text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^version: \d+", "version: 2", text, flags=re.M)
+    text = re.sub(r"pass_score: \d+", "pass_score: 30", text)  # v2 lets more calls pass
+    page = signed_in("admin", "/rubric-versions")
+    page.wait_for_selector("body[data-loaded='1']")
+    page.fill("#upload-yaml", text)
+    page.click("#upload")
+    expect(page.locator("#upload-status")).to_contain_text("v2")
+    page.locator("#rubrics tbody tr", has_text="telecom-data-upgrade").filter(has_text="v2").click()
+    expect(page.locator("#yaml")).to_contain_text("pass_score: 30")
+    page.fill("#act-project", project)
+    page.click("#activate")
+    expect(page.locator("#rubrics tbody tr", has_text="v2")).to_contain_text(project)
+    page.click("#rescore")
+    expect(page.locator("#rescore-status[data-done='1']")).to_be_visible(timeout=120_000)
+    page.select_option("#compare select[name=rubric]", "telecom-data-upgrade")
+    page.fill("#compare input[name=from]", "1")
+    page.fill("#compare input[name=to]", "2")
+    page.fill("#compare input[name=project]", project)
+    page.click("#compare button[type=submit]")
+    api = _api(server, web_data, f"/rubrics/telecom-data-upgrade/compare?from=1&to=2&project={project}")
+    assert api["calls"] >= 1
+    expect(page.locator("#compare-changed tbody tr")).to_have_count(max(1, api["changed_grade_count"]))
+    shot(page, "rubrics-compare")
+    assert page.errors == []
