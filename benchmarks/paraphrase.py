@@ -26,6 +26,7 @@ import numpy as np
 
 from qa_service.accuracy import AccuracyReport, result_items
 from qa_service.checks import Call
+from qa_service.config import DEFAULT_PHRASE_MARGIN
 from qa_service.results import Utterance
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
@@ -88,36 +89,31 @@ def embed_all(model: str, calls) -> tuple[dict, float, int]:
     embedder.encode(["预热"])
     start, count, out = time.perf_counter(), 0, {}
     for cid, (utts, _) in calls.items():
-        ordered = sorted(utts, key=lambda u: (u.start, u.end))
-        out[cid] = embed_utterances(embedder, [u.text for u in ordered])
-        count += len(ordered)
+        out[cid] = embed_utterances(embedder, [u.text for u in utts])
+        count += len(utts)
     return out, time.perf_counter() - start, count
 
 
 def sample_changes(model: str, threshold: float, margin: float) -> tuple[int, int, list[str]]:
-    """Findings on the samples' reference transcripts: (items before, new items, what)."""
+    """Findings on the samples' reference transcripts (each folder is named by its rubric's
+    id): (items found with phrases only, items new with phrases as examples, what changed)."""
+    rubrics = {r.id: r for r in map(load_rubric, sorted((ROOT / "rubrics").glob("*.yaml")))}
     before = new = 0
     changes = []
-    for folder in sorted((ROOT / "samples").iterdir()):
-        rubric_path = next((p for p in (ROOT / "rubrics").glob("*.yaml")
-                            if load_rubric(p).id in {json.loads(r.read_text())["rubric"]
-                                                     for r in folder.glob("*.ref.json")
-                                                     if "rubric" in json.loads(r.read_text())}),
-                           None)
+    for folder in sorted(p for p in (ROOT / "samples").iterdir() if p.name in rubrics):
+        rubric = rubrics[folder.name]
+        plain_scorer = Scorer(rubric, phrase_margin=None)
+        wide_scorer = Scorer(rubric, similar_threshold=threshold, phrase_margin=margin, model=model)
         for ref in sorted(folder.glob("*.ref.json")):
             data = json.loads(ref.read_text(encoding="utf-8"))
             utts = [Utterance(t["role"], t["start"], t["end"], t["text"]) for t in data["turns"]]
             duration = max(u.end for u in utts) + 1
-            rubric = load_rubric(rubric_path) if rubric_path else None
-            if rubric is None:
-                continue
-            plain = result_items(Scorer(rubric, phrase_margin=None).evaluate(Call(utts, duration)).findings)
-            wide = result_items(Scorer(rubric, similar_threshold=threshold, phrase_margin=margin,
-                                       model=model).evaluate(Call(utts, duration)).findings)
+            plain = result_items(plain_scorer.evaluate(Call(utts, duration)).findings)
+            wide = result_items(wide_scorer.evaluate(Call(utts, duration)).findings)
             before += len(plain)
             new += len(wide - plain)
-            changes += [f"{ref.name}: +{sorted(wide - plain)} -{sorted(plain - wide)}"] \
-                if wide != plain else []
+            if wide != plain:
+                changes.append(f"{ref.name}: +{sorted(wide - plain)} -{sorted(plain - wide)}")
     return before, new, changes
 
 
@@ -139,16 +135,16 @@ def main() -> None:
             print(line("unchanged rubric, phrases only", report(corpus, calls, vectors, model, own,
                                                                 1.0, None)))
             for threshold in THRESHOLDS[model]:
-                rep = report(corpus, calls, vectors, model, similar, threshold, None)
+                rep = report(corpus, calls, vectors, model, similar, threshold, DEFAULT_PHRASE_MARGIN)
                 print(line(f"similar rubric @ {threshold:.2f}", rep))
                 if args.errors:
                     print("\n".join("      " + e for e in rep.errors))
-            for threshold in THRESHOLDS[model][1::2]:
+            for threshold in THRESHOLDS[model][1:3]:
                 for margin in MARGINS:
                     print(line(f"phrases as examples @ {threshold:.2f}+{margin:.1f}",
                                report(corpus, calls, vectors, model, own, threshold, margin)))
         if args.samples:
-            for threshold in THRESHOLDS[model][1::2]:
+            for threshold in THRESHOLDS[model][1:3]:
                 for margin in MARGINS:
                     before, new, changes = sample_changes(model, threshold, margin)
                     print(f"samples, phrases as examples @ {threshold:.2f}+{margin:.1f}: "

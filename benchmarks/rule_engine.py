@@ -62,7 +62,7 @@ def calls_per_second(scorer: Scorer, transcripts, seconds: float, cold: bool) ->
 
 def rescore_time(rubric, transcripts, count: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}", migrate=True)
         start = time.perf_counter()
         for i in range(count):
             utts, duration = transcripts[i % len(transcripts)]

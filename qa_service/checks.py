@@ -13,11 +13,12 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from qa_service.config import DEFAULT_FUZZY
+from qa_service.knowledge import KnowledgeBase, knowledge_of, wrong_claims
 from qa_service.enums import Category, FindingStatus
 from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
 from qa_service.results import Evidence, Finding, Utterance
 from qa_service.rubric import (
-    AttitudeError, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
+    AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
     ScriptSection,
 )
 from qa_service.semantic import (
@@ -89,9 +90,13 @@ class Call:
                  if a in whole and b in whole]
         table = cv.vectors @ matrix
         if pairs:
-            joined = unit_rows(cv.vectors[[whole[a] for a, _ in pairs]] +
-                               cv.vectors[[whole[b] for _, b in pairs]])
-            table = np.vstack([table, joined @ matrix])
+            first = [whole[a] for a, _ in pairs]
+            second = [whole[b] for _, b in pairs]
+            paired = unit_rows(cv.vectors[first] + cv.vectors[second]) @ matrix
+            # A pair counts only where it is closer to an example than either half alone: the
+            # meaning is split across the two, not carried by one (which matches by itself).
+            paired[paired <= np.maximum(table[first], table[second])] = -1.0
+            table = np.vstack([table, paired])
             rows += [(a, f"{self.utterances[a].text} {self.utterances[b].text}", "") for a, b in pairs]
         cached = self._similarities[id(bank)] = (table, rows)
         return cached
@@ -456,6 +461,36 @@ class SpeechRateCheck(Check):
                         evidence=[call.evidence(i) for i in sorted(fastest)])]
 
 
+class ProductFactCheck(Check):
+    """知识库核对 (seed 003, key point 2): an agent stating a product fact with a value the
+    knowledge base contradicts. One finding per fact, every wrong statement as evidence.
+    Customers' words are not checked: a customer misquoting the price is no agent error."""
+
+    category = Category.PRODUCT_FACT
+
+    def __init__(self, kb: KnowledgeBase, rule: FactCheck):
+        self.kb = kb
+        self.rule = rule
+
+    def run(self, call: Call) -> list[Finding]:
+        wrong: dict[str, list[tuple[int, object]]] = {}
+        for index in call.indices("agent"):
+            for claim in wrong_claims(call.utterances[index].text, self.kb):
+                wrong.setdefault(claim.fact.id, []).append((index, claim))
+        findings = []
+        for items in wrong.values():
+            fact = items[0][1].fact
+            evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
+                                    kb_value=fact.show(fact.value)) for i, c in items]
+            said = "、".join(dict.fromkeys(e.value for e in evidence))
+            findings.append(Finding(
+                f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
+                f"{fact.name or fact.id}与知识库不符", self.rule.severity,
+                f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                evidence))
+        return findings
+
+
 # The implementations of rubric.BUILTIN_CHECKS (a unit test holds the two to the same names).
 BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
     "agent_hangup": AgentHangupCheck,
@@ -485,4 +520,7 @@ def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
         checks.append(InterruptionCheck(rubric))
     if rubric.speech_rate:
         checks.append(SpeechRateCheck(rubric))
+    kb = knowledge_of(rubric)
+    if kb is not None and kb.facts:
+        checks.append(ProductFactCheck(kb, rubric.fact_check))
     return checks

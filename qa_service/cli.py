@@ -16,18 +16,19 @@ from rich.table import Table
 
 from qa_service import jobs
 from qa_service.api import create_app
+from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
 from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.enums import PASSING, Grade
 from qa_service.jobs import QAWorker, worker_name
 from qa_service.keys import ROLES, create_key
-from qa_service.migrate import upgrade
+from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
-from qa_service.rollup import rebuild
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.service import Outcome, QAService, find_audio
-from qa_service.store import RubricVersionConflict, Store
+from qa_service.store import RubricNotFound, RubricVersionConflict, Store
 from qa_service.web.demo import make_demo_keys
+from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -54,7 +55,9 @@ def _quiet_libraries() -> None:
 
 def _rubric(path: Path) -> Rubric:
     try:
-        return load_rubric(path)
+        rubric = load_rubric(path)
+        knowledge_of(rubric)  # a missing or bad knowledge base is refused up front
+        return rubric
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
         raise typer.Exit(2)
@@ -69,9 +72,14 @@ def _register(service: QAService, rules: Rubric, path: Path) -> None:
         raise typer.Exit(2)
 
 
+def _store(db: Optional[str]) -> Store:
+    """Commands run by hand are one process: they bring the schema to head themselves, so
+    `qa-service score` works on a fresh SQLite file with no separate `migrate` step."""
+    return Store(db or get_settings().database_url, migrate=True)
+
+
 def _service(db: Optional[str]) -> QAService:
-    settings = get_settings()
-    return QAService(Store(db or settings.database_url), settings)
+    return QAService(_store(db), get_settings())
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -258,7 +266,7 @@ def nightly(
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, migrate=True)
     jobs.configure(settings)
     dispatcher = make_dispatcher(settings, store) if settings.redis_url else None
     try:
@@ -279,7 +287,7 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
     in this process."""
     if demo_keys:
-        secrets = make_demo_keys(Store(get_settings().database_url))
+        secrets = make_demo_keys(_store(None))
         out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
@@ -297,15 +305,15 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
-    key, secret = create_key(Store(db or get_settings().database_url), role, name)
+    key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
 
 
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
-    """Create or upgrade the database schema (Alembic migrations)."""
-    store = Store(db or get_settings().database_url, create=False)
-    upgrade(store.engine)
+    """Create or upgrade the database schema (Alembic migrations): once per deployment, before
+    the API and the workers start (they refuse a database behind head)."""
+    store = _store(db)
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
 
 
@@ -313,11 +321,96 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    store = Store(db or get_settings().database_url)
-    with store.session() as s:
-        counted = rebuild(s)
-        s.commit()
+    counted = _store(db).rebuild_rollups()
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
+
+
+@app.command()
+def audit(
+    script: Path = typer.Argument(..., help="outbound script: Markdown, plain text or .docx"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="the project's rubric YAML"),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="knowledge base YAML (default: the "
+                                      "rubric's knowledge_base)"),
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="the project type the "
+                                        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
+                                        "default: the rubric's"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+) -> None:
+    """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
+    rules = _rubric(rubric)
+    if type_ is not None and type_ not in TYPE_ALIASES:
+        typer.echo(f"--type must be one of {', '.join(TYPE_ALIASES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        knowledge = load_knowledge(kb) if kb else knowledge_of(rules)
+        report = run_audit(read_script(script), rules, knowledge, type_)
+    except (ScriptError, RubricError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    data = report.to_dict()
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    if format == Format.json:
+        sys.stdout.write(text)
+    else:
+        render_audit(data)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def render_audit(data: dict) -> None:
+    kinds = data["project_type"]
+    out.print(f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
+              f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
+              f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("check", "item", "result", "line", "detail"):
+        table.add_column(col, overflow="fold")
+    ok, bad = "[green]ok[/green]", "[red]problem[/red]"
+    for p in data["parts"]:
+        result = ok if p["found"] else (bad if p["required"] else "n/a")
+        table.add_row("part 脚本六部分", p["part"], result, str(p["line"] or ""),
+                      f"{p['how']}: {p['text']}" if p["found"] else "missing")
+    for p in data["points"]:
+        detail = p["phrase"] or "not explained"
+        if p.get("wrong_fact"):
+            detail += " (with a value the knowledge base contradicts: see 知识库)"
+        table.add_row("必说点", p["name"] or p["id"], ok if p["explained"] else bad,
+                      str(p["line"] or ""), detail)
+    for f in data["forbidden"]:
+        table.add_row("禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}")
+    for f in data["facts"]:
+        table.add_row("知识库", f["name"] or f["fact"], bad, str(f["line"]),
+                      f"says {f['said']}, knowledge base {f['kb_value']}")
+    for message in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", message)
+    out.print(table)
+    n = len(data["problems"])
+    out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
+
+
+@app.command()
+def wrapup(
+    project: str = typer.Option(..., "--project", "-p"),
+    reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
+    highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
+    store = _store(db)
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, RubricNotFound) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    json_path, md_path = write_wrapup(report, reports)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        out.print(to_markdown(report), highlight=False, markup=False)
+    typer.echo(f"saved: {md_path} {json_path}", err=True)
 
 
 @app.command("check-rubric")
@@ -327,7 +420,10 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
     for path in paths:
         try:
             r = load_rubric(path)
-            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules)", highlight=False)
+            kb = knowledge_of(r)
+            facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
+            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})",
+                      highlight=False)
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True

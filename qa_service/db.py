@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func, text
 from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
 from sqlmodel import Field, SQLModel
+
+from qa_service.enums import FlagReason, Grade
 
 
 def utcnow() -> datetime:
@@ -39,6 +41,20 @@ class UtteranceRow(SQLModel, table=True):
     end: float
     text: str = Field(sa_column=Column(Text, nullable=False))
     confidence: float = 1.0
+
+
+class TranscriptVectors(SQLModel, table=True):
+    """Sentence vectors of a recording's utterances (semantic.py), one row per recording:
+    embedded once when the transcript is stored, so rescoring embeds only a rubric's examples.
+    Packed arrays (semantic.pack_vectors): segment owners and spans int16, vectors int8."""
+
+    __tablename__ = "transcript_vectors"
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    model: str  # vectors of another model are never compared: re-embedded instead
+    dim: int
+    owners: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spans: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    vectors: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RubricRow(SQLModel, table=True):
@@ -99,6 +115,23 @@ class Evaluation(SQLModel, table=True):
     @classmethod
     def effective_grade_sql(cls):
         return func.coalesce(cls.reviewed_grade, cls.grade)
+
+    def flag_reasons(self, low_confidence: float) -> list[FlagReason]:
+        """Why this call should be listened to (none: it need not be). The one definition of
+        "flagged", used by the API's /flagged and the nightly report; flagged_sql is its SQL."""
+        reasons = []
+        if self.effective_grade == Grade.FAIL:
+            reasons.append(FlagReason.FAIL)
+        if self.fatal:
+            reasons.append(FlagReason.FATAL)
+        if self.asr_confidence < low_confidence:
+            reasons.append(FlagReason.LOW_CONFIDENCE)
+        return reasons
+
+    @classmethod
+    def flagged_sql(cls, low_confidence: float):
+        return or_(cls.effective_grade_sql() == Grade.FAIL, cls.fatal,
+                   cls.asr_confidence < low_confidence)
 
 
 class FindingRow(SQLModel, table=True):

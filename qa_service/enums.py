@@ -56,6 +56,7 @@ class Category(StrEnum):
     SILENCE = "silence"
     INTERRUPTION = "interruption"
     SPEECH_RATE = "speech_rate"
+    PRODUCT_FACT = "product_fact"  # a product fact the knowledge base contradicts
 
 
 class CallOutcome(StrEnum):
@@ -86,3 +87,11 @@ class SectionKind(StrEnum):
     PERSUASION = "persuasion"
     CLOSING = "closing"
     FAREWELL = "farewell"
+
+
+class FlagReason(StrEnum):
+    """Why a call is flagged for listening (Evaluation.flag_reasons: the one definition)."""
+
+    FAIL = "fail"  # graded fail (the reviewer's grade where there is one)
+    FATAL = "fatal"  # a fatal finding (一票否决)
+    LOW_CONFIDENCE = "low_confidence"  # the recognition itself is in doubt (QA_LOW_CONFIDENCE)

@@ -1,13 +1,23 @@
-"""Schema migrations (Alembic), run by `qa-service migrate` and on opening a Store."""
+"""Schema migrations (Alembic). The schema is migrated once, on purpose: `qa-service migrate`
+(the image runs it before the API starts), or by the one-process commands run by hand
+(`score`, `demo`, embedded `serve` ...). Every other process (workers, the API with Redis)
+opens the database only at head, and refuses a database behind it with what to do."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the schema this code needs (empty, behind, or ahead of it)."""
 
 
 def alembic_config(url: str) -> Config:
@@ -23,3 +33,27 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+@lru_cache
+def heads() -> frozenset[str]:
+    """The newest revision(s) this code ships (one, unless two branches were merged badly)."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def current(engine: Engine) -> frozenset[str]:
+    with engine.connect() as connection:
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse, saying what to run, a database whose schema is not the one this code needs."""
+    now, needed = current(engine), heads()
+    if now == needed:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    state = f"at revision {', '.join(sorted(now))}" if now else "empty (no schema)"
+    raise SchemaNotCurrent(
+        f"{where}: the database schema is {state}; this version of qa-service needs "
+        f"{', '.join(sorted(needed))}. Run `qa-service migrate --db URL` (the image's start "
+        "command does) before starting the API or workers.")

@@ -19,11 +19,9 @@ from typing import Optional
 
 from rq import Queue
 from rq.job import Job
-from sqlmodel import select
-
-from qa_service.db import Evaluation, Recording
+from qa_service.config import get_settings
 from qa_service.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
-from qa_service.enums import DONE, Grade, JobState
+from qa_service.enums import DONE, JobState
 from qa_service.jobs import service
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.metadata import MetadataError, read_metadata
@@ -85,12 +83,7 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
         if active is None:
             report_skips.append(f"{path}: no active rubric for project {meta.project!r}")
             continue
-        sha = sha256_of(path)
-        with store.session() as s:
-            scored = s.exec(select(Evaluation.id).join(Recording, Recording.id == Evaluation.recording_id)
-                            .where(Recording.sha256 == sha, Evaluation.rubric_id == active.rubric_id,
-                                   Evaluation.rubric_version == active.version)).first()
-        if scored is not None:
+        if store.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
             continue
         todo.append((path, store.load_rubric(active.rubric_id, active.version)))
@@ -98,8 +91,10 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
 
 
 def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[datetime] = None,
-                wait: bool = True, timeout: float = 6 * 3600) -> NightlyReport:
-    """Queue (or, with no dispatcher, score here) what is new, then report on the night."""
+                wait: bool = True, timeout: float = 6 * 3600,
+                low_confidence: Optional[float] = None) -> NightlyReport:
+    """Queue (or, with no dispatcher, score here) what is new, then report on the night.
+    Flagged calls are those Evaluation.flag_reasons names (QA_LOW_CONFIDENCE by default)."""
     started = datetime.now().replace(microsecond=0)
     report = NightlyReport(started_at=started.isoformat(), inbox=str(inbox))
     files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
@@ -129,21 +124,21 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
                 report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
                 break
             time.sleep(2)
-    _summarize(store, report, started)
+    low = get_settings().low_confidence if low_confidence is None else low_confidence
+    _summarize(store, report, started, low)
     return report
 
 
-def _summarize(store: Store, report: NightlyReport, since: datetime) -> None:
+def _summarize(store: Store, report: NightlyReport, since: datetime, low_confidence: float) -> None:
     """KPIs over every call scored in the inbox's projects; flagged calls and common errors of
     the evaluations this night produced."""
-    with store.session() as s:
-        report.kpis = kpi_rows(s, "project")
-        recent = s.exec(select(Evaluation, Recording).join(Recording, Recording.id == Evaluation.recording_id)
-                        .where(Evaluation.created_at >= since - timedelta(seconds=1))).all()
-        report.flagged = [{"evaluation_id": e.id, "recording_id": r.id, "agent_id": r.agent_id,
-                           "grade": e.effective_grade, "fatal": e.fatal, "score": e.score}
-                          for e, r in recent if e.fatal or e.effective_grade == Grade.FAIL]
-        report.common_errors = common_errors(s, limit=10)
+    report.kpis = store.read(kpi_rows, "project")
+    recent = store.evaluations_created_since(since - timedelta(seconds=1))
+    report.flagged = [{"evaluation_id": e.id, "recording_id": e.recording_id, "agent_id": e.agent_id,
+                       "grade": e.effective_grade, "fatal": e.fatal, "score": e.score,
+                       "reasons": [str(r) for r in reasons]}
+                      for e in recent if (reasons := e.flag_reasons(low_confidence))]
+    report.common_errors = store.read(common_errors, limit=10)
 
 
 def write_report(report: NightlyReport, folder: Path) -> Path:

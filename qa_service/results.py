@@ -31,6 +31,8 @@ class Evidence:
     matched: Optional[str] = None  # the span of the utterance that matched
     phrase: Optional[str] = None  # the rubric phrase it matched
     similarity: Optional[float] = None  # 1.0 for exact matches
+    value: Optional[str] = None  # product_fact: the value as the agent stated it (99元)
+    kb_value: Optional[str] = None  # product_fact: the knowledge base's value (96元)
 
     @classmethod
     def of(cls, utt: Utterance, **match) -> "Evidence":

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 
 from qa_service.enums import SectionKind
 
@@ -238,6 +240,14 @@ class Asr(_Model):
     hotwords: list[str] = []
 
 
+class FactCheck(_Model):
+    """The product-fact check (知识库核对): an agent stating a value the knowledge base
+    contradicts (wrong price, term, rule) costs `deduct`, once per fact."""
+
+    deduct: float = Field(default=10, ge=0)
+    severity: Severity = "normal"
+
+
 class Rubric(_Model):
     id: str = Field(min_length=1)
     name: str = ""
@@ -261,6 +271,25 @@ class Rubric(_Model):
     silence: Optional[Silence] = None
     interruption: Optional[Interruption] = None
     speech_rate: Optional[SpeechRate] = None
+    # The product's knowledge base (qa_service/knowledge.py): a path relative to this file's
+    # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
+    # product facts are checked against it (fact_check) and scripts audited.
+    knowledge_base: Optional[str] = None
+    fact_check: FactCheck = FactCheck()
+    _source: Optional[str] = PrivateAttr(default=None)  # where it was read from
+    _source_dir: Optional[Path] = PrivateAttr(default=None)  # its file's folder, if a file
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
+
+    @property
+    def source_dir(self) -> Optional[Path]:
+        return self._source_dir
+
+    def line_of(self, field: str) -> Optional[int]:
+        return self._lines.get(field)
 
     @field_validator("channels")
     @classmethod
@@ -371,6 +400,9 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     if problems:
         problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
         raise RubricError(source, problems)
+    rubric._source = source
+    if isinstance(root, yaml.MappingNode):
+        rubric._lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
     return rubric
 
 
@@ -429,4 +461,6 @@ def load_rubric(path: Union[str, Path]) -> Rubric:
         raise RubricError(str(path), [(None, "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
-    return parse_rubric(text, str(path))
+    rubric = parse_rubric(text, str(path))
+    rubric._source_dir = path.parent
+    return rubric

@@ -25,6 +25,7 @@ from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
+from qa_service.config import DEFAULT_SIMILAR_MODEL
 from qa_service.matching import NEGATORS, Match
 from qa_service.model_store import ModelIntegrityError, sha256_of
 from qa_service.normalize import normalize
@@ -53,7 +54,7 @@ MODELS = {
                 "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
         }),
 }
-DEFAULT_MODEL = "use-multilingual-v3"
+DEFAULT_MODEL = DEFAULT_SIMILAR_MODEL
 
 
 def package_dir(spec: ModelSpec) -> Path:
@@ -140,13 +141,6 @@ def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return embedder.encode([embedding_text(t) for t in texts])
 
 
-# Stored vectors: int8 (v * 127), a quarter of float32; cosine changes by < 0.005.
-def pack(vectors: np.ndarray) -> bytes:
-    return np.clip(np.round(vectors * 127), -127, 127).astype(np.int8).tobytes()
-
-
-def unpack(data: bytes, dim: int) -> np.ndarray:
-    return unit_rows(np.frombuffer(data, np.int8).reshape(-1, dim).astype(np.float32))
 
 
 # Segments -------------------------------------------------------------------------------
@@ -183,6 +177,20 @@ class CallVectors:
         inverse = np.empty(len(order), np.int32)
         inverse[np.asarray(order, np.intp)] = np.arange(len(order), dtype=np.int32)
         return CallVectors(self.model, self.vectors, inverse[self.owners], self.spans)
+
+
+# Stored form: vectors int8 (v * 127, a quarter of float32; cosines move by < 0.01), owners and
+# spans int16 (an utterance is far shorter than 32,767 characters, a call has fewer utterances).
+def pack_vectors(cv: CallVectors) -> dict:
+    return {"model": cv.model, "dim": int(cv.vectors.shape[1]),
+            "owners": cv.owners.astype("<i2").tobytes(), "spans": cv.spans.astype("<i2").tobytes(),
+            "vectors": np.clip(np.round(cv.vectors * 127), -127, 127).astype(np.int8).tobytes()}
+
+
+def unpack_vectors(model: str, dim: int, owners: bytes, spans: bytes, vectors: bytes) -> CallVectors:
+    raw = np.frombuffer(vectors, np.int8).reshape(-1, dim).astype(np.float32)
+    return CallVectors(model, unit_rows(raw), np.frombuffer(owners, "<i2").astype(np.int32),
+                       np.frombuffer(spans, "<i2").astype(np.int32).reshape(-1, 2))
 
 
 def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from typing import Iterable, Optional
+from datetime import datetime
+from typing import Callable, Iterable, Optional, TypeVar
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, exists, func, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.db import (
-    ActiveRubric, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
-    UtteranceRow, utcnow,
+    ActiveRubric, ApiKey, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
+    TranscriptVectors, UtteranceRow, utcnow,
 )
-from qa_service.enums import Grade, JobState
+from qa_service.config import get_settings
+from qa_service.enums import COSTLY, Grade, JobState
+from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
-from qa_service.migrate import upgrade
+from qa_service.migrate import require_head, upgrade
 from qa_service.results import CallResult, Utterance
-from qa_service.rollup import tracked
+from qa_service.rollup import rebuild, tracked
 from qa_service.rubric import Rubric, parse_rubric
+from qa_service.semantic import CallVectors, pack_vectors, unpack_vectors
+
+T = TypeVar("T")
 
 
 class RubricNotFound(LookupError):
@@ -45,21 +51,30 @@ def get_engine(url: str) -> Engine:
     return _engines[url]
 
 
-def create_schema(engine: Engine) -> None:
-    """Create or upgrade the schema through the Alembic migrations (never create_all, so a
-    database made here is one Alembic knows how to upgrade)."""
-    upgrade(engine)
-
-
 class Store:
-    def __init__(self, url: str, create: bool = True):
+    """Opening a store checks the schema: at head, or refused (SchemaNotCurrent) with what to
+    run. `migrate=True` upgrades first (Alembic, never create_all): for `qa-service migrate`
+    and the one-process commands; None follows QA_AUTO_MIGRATE (development, tests)."""
+
+    def __init__(self, url: str, migrate: Optional[bool] = None):
         self.url = url
         self.engine = get_engine(url)
-        if create:
-            create_schema(self.engine)
+        if migrate if migrate is not None else get_settings().auto_migrate:
+            upgrade(self.engine)
+        require_head(self.engine)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def read(self, query: Callable[..., T], *args, **kwargs) -> T:
+        """Run a query of the metrics modules (kpis.py, reports.py: functions of a session)
+        in a session of its own."""
+        with self.session() as s:
+            return query(s, *args, **kwargs)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("select 1"))
 
     # Recordings and transcripts ---------------------------------------------------------
     def recording_by_sha(self, sha256: str) -> Optional[Recording]:
@@ -82,12 +97,29 @@ class Store:
                 _change_metadata(s, rec, meta)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
+                # vectors belong to the utterances they were computed from
+                s.exec(delete(TranscriptVectors).where(TranscriptVectors.recording_id == rec.id))
                 s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
                                        end=u.end, text=u.text, confidence=u.confidence)
                           for i, u in enumerate(utterances))
             s.commit()
             s.refresh(rec)
             return rec
+
+    def save_vectors(self, vectors: dict[int, CallVectors]) -> None:
+        """Sentence vectors of stored transcripts (replacing those of another model)."""
+        with self.session() as s:
+            for recording_id, cv in vectors.items():
+                s.merge(TranscriptVectors(recording_id=recording_id, **pack_vectors(cv)))
+            s.commit()
+
+    def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
+        """Stored sentence vectors of these recordings (those that have them)."""
+        with self.session() as s:
+            rows = s.exec(select(TranscriptVectors)
+                          .where(TranscriptVectors.recording_id.in_(recording_ids))).all()
+        return {r.recording_id: unpack_vectors(r.model, r.dim, r.owners, r.spans, r.vectors)
+                for r in rows}
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
@@ -104,6 +136,10 @@ class Store:
         """Utterances of many recordings in one query (rescoring reads thousands)."""
         with self.session() as s:
             return utterances_by_recording(s, recording_ids)
+
+    def recording(self, recording_id: int) -> Optional[Recording]:
+        with self.session() as s:
+            return s.get(Recording, recording_id)
 
     def has_transcript(self, recording_id: int) -> bool:
         with self.session() as s:
@@ -152,6 +188,15 @@ class Store:
         if row is None:
             raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
         return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+
+    def rubrics(self) -> list[RubricRow]:
+        """Every stored rubric version, by id then version."""
+        with self.session() as s:
+            return list(s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all())
+
+    def active_rubrics(self) -> list[ActiveRubric]:
+        with self.session() as s:
+            return list(s.exec(select(ActiveRubric).order_by(ActiveRubric.project)).all())
 
     def activate_rubric(self, project: str, rubric_id: str, version: int) -> None:
         with self.session() as s:
@@ -231,6 +276,50 @@ class Store:
                 q = q.where(Evaluation.rubric_id == rubric_id)
             return list(s.exec(q).all())
 
+    def evaluations_of(self, recording_id: int) -> list[Evaluation]:
+        """A recording's evaluations, one per rubric version it was scored with."""
+        with self.session() as s:
+            return list(s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
+                               .order_by(Evaluation.id)).all())
+
+    def evaluations_created_since(self, since: datetime) -> list[Evaluation]:
+        with self.session() as s:
+            return list(s.exec(select(Evaluation).where(Evaluation.created_at >= since)
+                               .order_by(Evaluation.id)).all())
+
+    def is_scored(self, sha256: str, rubric_id: str, version: int) -> bool:
+        """Whether this audio has an evaluation under this rubric version."""
+        with self.session() as s:
+            return s.exec(select(Evaluation.id).join(Recording, Recording.id == Evaluation.recording_id)
+                          .where(Recording.sha256 == sha256, Evaluation.rubric_id == rubric_id,
+                                 Evaluation.rubric_version == version).limit(1)).first() is not None
+
+    def flagged(self, low_confidence: float, count_limit: int, page: int = 1, page_size: int = 50,
+                rule: Optional[str] = None, **where) -> tuple[int, list[Evaluation]]:
+        """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
+        of them and how many there are, counted up to `count_limit` + 1 (an exact count of
+        half a million costs more than the page). `where`: kpis.filters' project, agent,
+        since, until."""
+        conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
+        if rule:
+            conds.append(exists().where(
+                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
+                FindingRow.effective_status_sql().in_(COSTLY)))
+        with self.session() as s:
+            total = s.exec(select(func.count()).select_from(
+                select(Evaluation.id).where(*conds).limit(count_limit + 1).subquery())).one()
+            rows = s.exec(select(Evaluation).where(*conds)
+                          .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+                          .offset((page - 1) * page_size).limit(page_size)).all()
+        return total, list(rows)
+
+    def rebuild_rollups(self) -> int:
+        """Recompute the rollups from the evaluations; returns how many were counted."""
+        with self.session() as s:
+            counted = rebuild(s)
+            s.commit()
+        return counted
+
     def findings(self, evaluation_id: int) -> list[FindingRow]:
         with self.session() as s:
             return list(s.exec(select(FindingRow).where(
@@ -281,6 +370,18 @@ class Store:
         with self.session() as s:
             return list(s.exec(select(JobRecord).where(JobRecord.status == JobState.PENDING.value)
                                .order_by(JobRecord.created_at)).all())
+
+    # API keys ---------------------------------------------------------------------------
+    def add_api_key(self, key: ApiKey) -> ApiKey:
+        with self.session() as s:
+            s.add(key)
+            s.commit()
+            s.refresh(key)
+            return key
+
+    def api_key_by_hash(self, key_hash: str) -> Optional[ApiKey]:
+        with self.session() as s:
+            return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
 
     def count(self, model: type[SQLModel]) -> int:
         with self.session() as s:

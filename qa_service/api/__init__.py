@@ -7,7 +7,7 @@ from typing import Optional
 from fastapi import FastAPI
 
 from qa_service.api.routes import (
-    evaluations, health, job_status, kpis, projects, recordings, rubrics,
+    audits, evaluations, health, job_status, kpis, projects, recordings, rubrics,
 )
 from qa_service.config import Settings, get_settings
 from qa_service.dispatch import make_dispatcher
@@ -20,7 +20,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = Store(settings.database_url)
+        # Embedded mode (no Redis) is one process on a laptop: it migrates its own database.
+        # With Redis, `qa-service migrate` ran before (the image's start command).
+        store = Store(settings.database_url, migrate=True if not settings.redis_url else None)
         app.state.settings = settings
         app.state.store = store
         app.state.dispatcher = make_dispatcher(settings, store)
@@ -31,7 +33,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
-    for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects):
+    for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits):
         app.include_router(module.router)
     mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie
     return app

@@ -41,35 +41,16 @@ def test_wrong_key_is_refused(browser, server):
     page.close()
 
 
-# ---- helpers ---------------------------------------------------------------------------------
+# ---- the call page ---------------------------------------------------------------------------
 
-def _api(server, web_data, path, role="viewer"):
-    r = httpx.get(server + path, headers={"X-API-Key": web_data["keys"][role]}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _flagged(server, web_data, fatal):
-    items = _api(server, web_data, "/flagged?page_size=100")["items"]
-    return next(i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail")
-
-
-def _open_call(page, server, evaluation_id):
-    page.goto(f"{server}/calls/{evaluation_id}")
-    page.wait_for_selector("body[data-loaded='1']")
-    page.wait_for_function("() => document.getElementById('audio').readyState >= 1")
-
-
-def _time(page):
+def play_time(page) -> float:
     return page.evaluate("document.getElementById('audio').currentTime")
 
 
-# ---- the call page ---------------------------------------------------------------------------
-
-def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot):
-    call = _flagged(server, web_data, fatal=False)
+def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot, flagged_call, open_call):
+    call = flagged_call(fatal=False)
     page = signed_in("reviewer")
-    _open_call(page, server, call["evaluation_id"])
+    open_call(page, call["evaluation_id"])
     page.wait_for_selector("body[data-waveform='1']")  # the waveform decoded and drawn
     starts = [float(s) for s in page.eval_on_selector_all("#transcript .utt", "els => els.map(e => e.dataset.start)")]
     assert len(starts) >= 4
@@ -82,9 +63,9 @@ def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot):
     assert float(current.get_attribute("data-start")) == starts[2]
     page.keyboard.press("Space")  # pause
     page.wait_for_function("() => document.getElementById('audio').paused")
-    before = _time(page)
+    before = play_time(page)
     page.keyboard.press("ArrowRight")
-    assert abs(_time(page) - (before + 5)) < 0.3
+    assert abs(play_time(page) - (before + 5)) < 0.3
     # a finding's evidence: playback jumps to its start and the utterance there lights up
     link = page.locator("#findings .finding.is-bad a.evidence").last
     target = float(link.get_attribute("data-start"))
@@ -95,71 +76,15 @@ def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot):
     page.evaluate("document.getElementById('audio').currentTime = 0")
     page.keyboard.press("j")
     expect(page.locator("#findings .finding.current")).to_have_count(1)
-    assert _time(page) > 0
+    assert play_time(page) > 0
     shot(page, "call")
     assert page.errors == []
 
 
-def test_override_changes_reviewed_score_on_page_and_dashboard(signed_in, server, web_data, shot):
-    call = _flagged(server, web_data, fatal=False)
-    project = call["project"]
-    before = _api(server, web_data, f"/kpis?group_by=project&project={project}")[0]
-    page = signed_in("reviewer")
-    _open_call(page, server, call["evaluation_id"])
-    expect(page.locator("#reviewed-score .big")).to_have_text("—")
-    # every finding that cost points: set to its good value, with a comment
-    for _ in range(20):
-        bad = page.locator("#findings .finding.is-bad")
-        if bad.count() == 0:
-            break
-        finding = bad.first
-        rule = finding.get_attribute("data-rule")
-        finding.locator("input.override-comment").fill(f"复核：{rule} 实际已做到")
-        finding.locator("button.override").click()
-        expect(page.locator(f"#findings .finding[data-rule='{rule}'].is-good")).to_have_count(1)
-    reviewed = page.locator("#reviewed-score .big")
-    expect(reviewed).not_to_have_text("—")
-    assert float(reviewed.inner_text()) > call["score"]
-    assert float(page.locator("#machine-score .big").inner_text()) == call["score"]
-    assert page.locator("#trail li[data-review]").count() >= 1
-    assert "实际已做到" in page.locator("#trail").inner_text()
-    shot(page, "call-reviewed")
-    after = _api(server, web_data, f"/kpis?group_by=project&project={project}")[0]
-    assert after["pass_rate"] > before["pass_rate"]  # the call now passes
-    page.goto(f"{server}/dashboard")
-    page.select_option("#filters select[name=project]", project)
-    page.click("#filters button[type=submit]")
-    expect(page.locator(".kpi[data-kpi=pass_rate] .v")).to_have_text(f"{after['pass_rate'] * 100:.1f}%")
-    # withdraw the newest review: the trail keeps it, struck through
-    page.goto(f"{server}/calls/{call['evaluation_id']}")
-    page.wait_for_selector("body[data-loaded='1']")
-    page.locator("#trail button.withdraw").last.click()
-    expect(page.locator("#trail li[data-state=withdrawn]")).to_have_count(1)
-
-
-def test_add_missed_finding_at_playback_time(signed_in, server, web_data):
-    items = _api(server, web_data, "/evaluations?page_size=100")["items"]
-    good = next(i for i in items if i["grade"] == "excellent")
-    page = signed_in("reviewer")
-    _open_call(page, server, good["evaluation_id"])
-    page.evaluate("document.getElementById('audio').currentTime = 4.0")
-    page.wait_for_function("() => Math.abs(parseFloat(document.getElementById('add-start').value) - 4.0) < 0.11")
-    options = page.eval_on_selector_all("#add-rule option", "os => os.map(o => o.value)")
-    rule = "disparage" if "disparage" in options else options[-1]
-    page.select_option("#add-rule", rule)
-    page.fill("#add-comment", "坐席说了同行坏话，机器没听出")
-    page.click("#add-finding")
-    added = page.locator(f"#findings .finding[data-rule='{rule}']")
-    expect(added.locator(".tag", has_text="复核补充")).to_have_count(1)
-    assert abs(float(added.locator("a.evidence").first.get_attribute("data-start")) - 4.0) < 0.11
-    expect(page.locator("#reviewed-score .big")).not_to_have_text("—")
-    assert "补充" in page.locator("#trail").inner_text()
-
-
-def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, server, web_data):
-    call = _flagged(server, web_data, fatal=True)
+def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, server, web_data, api_get, flagged_call, open_call):
+    call = flagged_call(fatal=True)
     page = signed_in("viewer")
-    _open_call(page, server, call["evaluation_id"])
+    open_call(page, call["evaluation_id"])
     expect(page.locator("#findings .finding").first).to_be_visible()
     assert page.locator("#findings button, #review-tools, #trail button").count() == 0
     body = {"target": "grade", "action": "override", "value": "pass", "comment": "伪造"}
@@ -174,10 +99,10 @@ def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, s
     reviewer = signed_in("reviewer")
     assert reviewer.evaluate(post, [url, body, None]) == 403  # no CSRF token: refused
     assert reviewer.evaluate(post, [url, body, "forged-token"]) == 403
-    assert _api(server, web_data, f"/evaluations/{call['evaluation_id']}")["grade"] == "fail"
+    assert api_get(f"/evaluations/{call['evaluation_id']}")["grade"] == "fail"
 
 
-def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data):
+def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, open_call):
     from qa_service.metadata import CallMetadata
     from qa_service.pipeline import evaluate
     from qa_service.results import Utterance
@@ -194,7 +119,7 @@ def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data):
     from qa_service.scoring import Scorer
     ev = store.save_evaluation(rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
     page = signed_in("reviewer")
-    _open_call(page, server, ev.id)
+    open_call(page, ev.id)
     assert evil in page.locator("#transcript").inner_text()
     assert page.locator("#transcript script, #transcript img, #transcript b").count() == 0
     assert page.evaluate("window.__owned") is None
@@ -208,15 +133,15 @@ def _chart_points(page, selector):
         return c ? c.getOption().series.map(s => s.data.length) : null; }}""")
 
 
-def test_dashboard_charts_render_with_sample_data(signed_in, server, web_data, shot):
+def test_dashboard_charts_render_with_sample_data(signed_in, server, web_data, shot, api_get):
     page = signed_in("viewer", "/dashboard")
     page.wait_for_selector("body[data-loaded='1']")
-    projects = _api(server, web_data, "/kpis?group_by=project")
+    projects = api_get("/kpis?group_by=project")
     assert _chart_points(page, "#chart-rates") == [len(projects)] * 3
     assert _chart_points(page, "#chart-talk") == [len(projects)] * 2
     assert page.locator("#chart-rates canvas").count() >= 1
     assert "=" in page.get_attribute(".kpi[data-kpi=pass_rate]", "title")  # the formula on hover
-    errors = _api(server, web_data, "/kpis/errors")
+    errors = api_get("/kpis/errors")
     expect(page.locator("#errors tbody tr")).to_have_count(len(errors))
     expect(page.locator("#inflight table")).to_be_visible()
     shot(page, "dashboard")
@@ -237,7 +162,7 @@ def test_trial_page_guide_map_renders(signed_in, server, web_data, shot):
     assert page.errors == []
 
 
-def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_data, shot):
+def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_data, shot, api_get):
     from tests.support import RUBRICS
     text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
     text = re.sub(r"^version: \d+", "version: 9", text, flags=re.M)
@@ -252,57 +177,7 @@ def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_da
     expect(problem).to_contain_text(f"第 {at + 2} 行")
     expect(page.locator(f"#upload-view .errline[data-line='{at + 2}']")).to_be_visible()
     shot(page, "rubrics-bad-upload")
-    versions = [r["version"] for r in _api(server, web_data, "/rubrics") if r["id"] == "telecom-data-upgrade"]
+    versions = [r["version"] for r in api_get("/rubrics") if r["id"] == "telecom-data-upgrade"]
     assert 9 not in versions  # nothing stored
 
 
-def test_rule_precision_shows_overturned_examples(signed_in, server, web_data, shot):
-    # a reviewer overturns one machine finding through the API; the page shows it under its rule
-    call = _flagged(server, web_data, fatal=True)
-    ev = _api(server, web_data, f"/evaluations/{call['evaluation_id']}")
-    bad = next(f for f in ev["findings"] if f["status"] in ("violation", "missed", "unhandled"))
-    good = next(v for v in bad["allowed_statuses"] if v not in ("violation", "missed", "unhandled"))
-    r = httpx.post(f"{server}/evaluations/{ev['id']}/reviews", headers={"X-API-Key": web_data["keys"]["reviewer"]},
-                   json={"target": "finding", "action": "override", "finding_id": bad["id"], "value": good,
-                         "comment": "机器误判：原话不是这个意思"}, timeout=30)
-    assert r.status_code == 201, r.text
-    page = signed_in("viewer", "/precision")
-    page.select_option("#filters select[name=rubric_id]", ev["rubric"]["id"])
-    page.click("#filters button[type=submit]")
-    row = page.locator(f"#precision tbody tr[data-rule='{bad['rule_id']}']")
-    expect(row).to_be_visible()
-    row.click()
-    expect(page.locator("#examples")).to_contain_text("机器误判：原话不是这个意思")
-    shot(page, "precision")
-    assert page.errors == []
-
-
-def test_rubric_version_upload_rescore_and_compare(signed_in, server, web_data, shot):
-    """Last in this module: rescoring makes new current evaluations for the project."""
-    from tests.support import RUBRICS
-    project = next(p for p, rubric in web_data["projects"].items() if rubric == "telecom-data-upgrade")
-    text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
-    text = re.sub(r"^version: \d+", "version: 2", text, flags=re.M)
-    text = re.sub(r"pass_score: \d+", "pass_score: 30", text)  # v2 lets more calls pass
-    page = signed_in("admin", "/rubric-versions")
-    page.wait_for_selector("body[data-loaded='1']")
-    page.fill("#upload-yaml", text)
-    page.click("#upload")
-    expect(page.locator("#upload-status")).to_contain_text("v2")
-    page.locator("#rubrics tbody tr", has_text="telecom-data-upgrade").filter(has_text="v2").click()
-    expect(page.locator("#yaml")).to_contain_text("pass_score: 30")
-    page.fill("#act-project", project)
-    page.click("#activate")
-    expect(page.locator("#rubrics tbody tr", has_text="v2")).to_contain_text(project)
-    page.click("#rescore")
-    expect(page.locator("#rescore-status[data-done='1']")).to_be_visible(timeout=120_000)
-    page.select_option("#compare select[name=rubric]", "telecom-data-upgrade")
-    page.fill("#compare input[name=from]", "1")
-    page.fill("#compare input[name=to]", "2")
-    page.fill("#compare input[name=project]", project)
-    page.click("#compare button[type=submit]")
-    api = _api(server, web_data, f"/rubrics/telecom-data-upgrade/compare?from=1&to=2&project={project}")
-    assert api["calls"] >= 1
-    expect(page.locator("#compare-changed tbody tr")).to_have_count(max(1, api["changed_grade_count"]))
-    shot(page, "rubrics-compare")
-    assert page.errors == []

@@ -3,13 +3,11 @@ from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlalchemy import exists, func, or_
 from sqlmodel import select
 
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
-from qa_service.enums import COSTLY, FindingStatus, Grade
-from qa_service.kpis import filters
+from qa_service.enums import FindingStatus, Grade
 from qa_service.masking import mask
 from qa_service.rollup import tracked
 
@@ -63,29 +61,12 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             page_size: int = Query(50, ge=1, le=500)) -> dict:
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
-    with store.session() as s:
-        why = or_(Evaluation.effective_grade_sql() == "fail", Evaluation.fatal,
-                  Evaluation.asr_confidence < settings.low_confidence)
-        where = [filters(project=project, agent=agent, since=since, until=until), why]
-        if rule:
-            where.append(exists().where(
-                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(COSTLY)))
-        cap = settings.flagged_count_limit
-        total = s.exec(select(func.count()).select_from(
-            select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()
-        rows = s.exec(select(Evaluation).where(*where)
-                      .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-                      .offset((page - 1) * page_size).limit(page_size)).all()
+    cap = settings.flagged_count_limit
+    total, rows = store.flagged(settings.low_confidence, cap, page, page_size, rule=rule,
+                                project=project, agent=agent, since=since, until=until)
     items = []
     for ev in rows:
-        reasons = []
-        if (ev.effective_grade) == "fail":
-            reasons.append("fail")
-        if ev.fatal:
-            reasons.append("fatal")
-        if ev.asr_confidence < settings.low_confidence:
-            reasons.append("low_confidence")
+        reasons = ev.flag_reasons(settings.low_confidence)
         items.append({"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
                       "project": ev.project, "call_time": ev.called_at, "score": ev.score,
                       "grade": ev.effective_grade, "fatal": ev.fatal,

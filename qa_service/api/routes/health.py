@@ -1,5 +1,4 @@
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from qa_service.api.deps import DispatcherDep, StoreDep
 
@@ -9,8 +8,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(store: StoreDep, dispatcher: DispatcherDep) -> dict:
     """No key needed: for load balancers and orchestration."""
-    with store.engine.connect() as conn:
-        conn.execute(text("select 1"))
+    store.ping()
     out = {"status": "ok", "database": store.engine.dialect.name, "queue": dispatcher.mode}
     if dispatcher.mode == "rq":
         try:

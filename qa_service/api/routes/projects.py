@@ -1,10 +1,12 @@
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import PlainTextResponse
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.reports import inflight_report, trial_report
 from qa_service.store import RubricNotFound
+from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
@@ -22,12 +24,26 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
         rubric = store.load_rubric(rubric_id, version or 1)
     except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
-    with store.session() as s:
-        return trial_report(s, rubric, project, phase or None)
+    return store.read(trial_report, rubric, project, phase or None)
 
 
 @router.get("/{project}/inflight")
 def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     """The first 2, 4 and 6 hours of production calls (seed 003, key point 3)."""
-    with store.session() as s:
-        return inflight_report(s, project)
+    return store.read(inflight_report, project)
+
+
+@router.get("/{project}/wrapup")
+def wrapup(project: str, store: StoreDep, _: Viewer, format: str = "json"):
+    """项目总结 (seed 003, key point 4): KPIs over the whole run, the guide map as it ended,
+    common errors with their trend, highlight scripts, refusal reasons, product-fact
+    violations. `format=markdown` for the Markdown text (`qa-service wrapup` saves both)."""
+    if format not in ("json", "markdown"):
+        raise HTTPException(422, "format must be json or markdown")
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, RubricNotFound) as exc:
+        raise HTTPException(404, str(exc))
+    if format == "markdown":
+        return PlainTextResponse(to_markdown(report), media_type="text/markdown; charset=utf-8")
+    return report

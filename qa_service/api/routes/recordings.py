@@ -8,11 +8,10 @@ from typing import Optional
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
-from sqlmodel import select
 
 from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
-from qa_service.db import Evaluation, Recording
+from qa_service.db import Recording
 from qa_service.dispatch import QueueUnavailable, score_job_id
 from qa_service.enums import JobState
 from qa_service.masking import mask
@@ -134,8 +133,7 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
 
 
 def _recording(store, recording_id: int) -> Recording:
-    with store.session() as s:
-        rec = s.get(Recording, recording_id)
+    rec = store.recording(recording_id)
     if rec is None:
         raise HTTPException(404, f"no recording {recording_id}")
     return rec
@@ -144,9 +142,7 @@ def _recording(store, recording_id: int) -> Recording:
 @router.get("/{recording_id}")
 def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
-    with store.session() as s:
-        evs = s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
-                     .order_by(Evaluation.id)).all()
+    evs = store.evaluations_of(recording_id)
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
                              "score": e.score, "grade": e.effective_grade,

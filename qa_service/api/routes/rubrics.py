@@ -1,11 +1,11 @@
 from typing import Optional
 
 from fastapi import APIRouter, Body, HTTPException, status
-from sqlmodel import select
 
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
-from qa_service.db import ActiveRubric, RubricRow
+from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.store import RubricVersionConflict
 
@@ -23,6 +23,7 @@ def upload_rubric(store: StoreDep, _: Admin,
     """Validate and store a rubric version. Versions are never overwritten."""
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
+        knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     except RubricError as exc:
         raise HTTPException(422, {"message": str(exc), "problems": [
             {"line": line, "field": field, "reason": reason}
@@ -36,10 +37,8 @@ def upload_rubric(store: StoreDep, _: Admin,
 
 @router.get("")
 def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
-    with store.session() as s:
-        rows = s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all()
-        active = s.exec(select(ActiveRubric)).all()
-    out = [_summary(r) for r in rows]
+    active = store.active_rubrics()
+    out = [_summary(r) for r in store.rubrics()]
     for item in out:
         item["active_for"] = [a.project for a in active
                               if (a.rubric_id, a.version) == (item["id"], item["version"])]
