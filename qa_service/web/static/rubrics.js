@@ -50,7 +50,7 @@
     } catch (e) {
       status.textContent = "未保存：" + e.message.split("\n")[0];
       status.className = "error";
-      const found = (e.data && e.data.detail && e.data.detail.problems) || [];
+      const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
       problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
         (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
       if (found.some((p) => p.line)) {
