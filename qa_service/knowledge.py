@@ -60,7 +60,7 @@ _DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {
 _GIGA = re.compile(r"(?<![\d.])千兆")
 _CLAUSE = re.compile(r"[，。！？；,!?;：:、\s]+|(?<!\d)\.|\.(?!\d)")
 NEAR_BEFORE = 6  # characters allowed between a fact's word and its value (每个月只要96元)
-NEAR_AFTER = 2  # ... between a value and a word after it (96块钱1个月)
+NEAR_AFTER = 1  # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话)
 
 
 class _Model(BaseModel):
@@ -363,7 +363,10 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
             continue
         best: Optional[tuple[int, Fact, tuple[int, int]]] = None
         for fact in facts:
-            bare = v.type == "" and fact.type not in ("date",)
+            # A number without a unit is money only (存一百六十八): durations, speeds and rates
+            # are said with their unit, and a bare number next to 合约 is more often a
+            # misheard word (合约期十二个月 heard as 合约七十二个元) than a term.
+            bare = v.type == "" and fact.type == "元"
             if v.type != fact.type and not bare:
                 continue
             for a, b in words[fact.id]:

@@ -77,6 +77,10 @@ def test_wrong_values_are_found(text, expected):
     "分月送您五百多块话费",  # an estimate
     "打扰您两分钟",  # minutes, but not of calls
     "不是九十九元，每月是九十六元",
+    "合约七十二个元",  # 合约期十二个月 misheard: a bare number is money only
+    "合约到七后可一免费退订",
+    "合约七一年",  # 合约期一年 misheard: digits read one by one are no quantity
+    "反5104元化费每月有300分钟的国内通话",  # 返504元话费 misheard; 每月 is two characters on
 ])
 def test_other_numbers_in_the_sentence_are_not_facts(text):
     assert wrong(text) == []
