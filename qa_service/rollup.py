@@ -69,7 +69,7 @@ class Deltas:
                 "phase": ev.phase}
         grade = ev.effective_grade
         values = (1, grade in PASSING, grade == Grade.EXCELLENT, ev.outcome == CallOutcome.SUCCESS,
-                  bool(ev.fatal), ev.duration)
+                  bool(ev.effective_fatal), ev.duration)
         for model in KPI_TABLES:
             sums = self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))]
             for i, value in enumerate(values):
