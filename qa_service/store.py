@@ -410,6 +410,13 @@ class Store:
                 q = q.where(JobRecord.status == JobState(status).value)
             return list(s.exec(q).all())
 
+    def unfinished_jobs(self) -> list[JobRecord]:
+        """Requests accepted and not finished (pending, queued or started), oldest first."""
+        states = [JobState.PENDING.value, JobState.QUEUED.value, JobState.STARTED.value]
+        with self.session() as s:
+            return list(s.exec(select(JobRecord).where(JobRecord.status.in_(states))
+                               .order_by(JobRecord.created_at)).all())
+
     def pending_jobs(self) -> list[JobRecord]:
         """Requests stored while the queue was away, oldest first."""
         with self.session() as s:
