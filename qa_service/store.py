@@ -18,7 +18,7 @@ from qa_service.db import (
     ActiveRubric, ApiKey, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
     TranscriptVectors, UtteranceRow, utcnow,
 )
-from qa_service.config import get_settings
+from qa_service.config import call_center_time, get_settings
 from qa_service.enums import COSTLY, Grade, JobState
 from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
@@ -483,7 +483,9 @@ def _change_metadata(s: Session, rec: Recording, meta: CallMetadata) -> None:
 
 def _copy_metadata(ev: Evaluation, rec: Recording) -> None:
     ev.project, ev.agent_id, ev.phase = rec.project or "", rec.agent_id or "", rec.phase
-    ev.called_at = rec.call_time or rec.created_at
+    # One clock for called_at: the call center's wall-clock time (QA_TIMEZONE), which call
+    # times are; a call without one counts when it was stored (UTC), converted to that zone.
+    ev.called_at = rec.call_time or call_center_time(rec.created_at)
 
 
 def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
