@@ -6,6 +6,8 @@ still there, without decoding the call or loading the recognizer. `load` decodes
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,5 +191,9 @@ def _riff_data_sizes(path: str) -> tuple[int | None, int]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.split("\n")[0][:200]
+    """What FFmpeg says, without its error number and the path (the message names the file)."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "its content is not audio in a format we read: wav, mp3 or flac"
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text.split("\n")[0])
+    return text[:200]

@@ -404,6 +404,20 @@ class Store:
             s.refresh(key)
             return key
 
+    def api_keys(self) -> list[ApiKey]:
+        with self.session() as s:
+            return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
+
+    def revoke_api_key(self, key_id: int) -> Optional[ApiKey]:
+        with self.session() as s:
+            key = s.get(ApiKey, key_id)
+            if key is not None:
+                key.revoked = True
+                s.add(key)
+                s.commit()
+                s.refresh(key)
+            return key
+
     def api_key_by_hash(self, key_hash: str) -> Optional[ApiKey]:
         with self.session() as s:
             return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()

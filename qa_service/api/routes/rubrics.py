@@ -1,8 +1,8 @@
 from typing import Optional
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 
-from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
+from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
 from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
 from qa_service.insights import VersionMissing, compare_versions
@@ -20,9 +20,13 @@ def _summary(row: RubricRow) -> dict:
 
 
 @router.post("", status_code=201)
-def upload_rubric(store: StoreDep, _: Admin,
+def upload_rubric(request: Request, store: StoreDep, _: Admin,
                   yaml_text: str = Body(..., media_type="application/yaml")) -> dict:
     """Validate and store a rubric version. Versions are never overwritten."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise HTTPException(415, "send the rubric YAML itself as the request body with "
+                                 "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
+                                 "-H 'Content-Type: application/yaml'), not as a form upload")
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
         knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
@@ -61,7 +65,7 @@ def compare(rubric_id: str, store: StoreDep, _: Viewer,
 
 
 @router.get("/{rubric_id}/{version}")
-def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict:
+def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> dict:
     row = store.rubric(rubric_id, version)
     if row is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -69,7 +73,7 @@ def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict
 
 
 @router.post("/{rubric_id}/{version}/activate")
-def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Admin) -> dict:
+def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin) -> dict:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -78,7 +82,7 @@ def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Adm
 
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202)
-def rescore(rubric_id: str, version: int, store: StoreDep, dispatcher: DispatcherDep,
+def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: DispatcherDep,
             _: Admin, project: Optional[str] = None) -> dict:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubric(rubric_id, version) is None:
