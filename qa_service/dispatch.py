@@ -14,6 +14,7 @@ recording under the same rubric is queued and recognized once, however often it 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -54,8 +55,13 @@ class QueueUnavailable(RuntimeError):
 
 
 def score_job_id(sha256: str, rubric: Rubric) -> str:
-    # rq allows letters, digits, '_' and '-' in job ids
-    return f"score_{sha256}_{re.sub(r'[^A-Za-z0-9-]', '-', rubric.id)}_v{rubric.version}"
+    """The idempotency key of scoring this audio with this rubric version: injective, since
+    the exact rubric id is hashed in (rq allows only letters, digits, '_' and '-', so
+    `care_call` and `care-call`, or two Chinese ids, would otherwise read the same); the
+    readable part is only for people looking at rq."""
+    readable = re.sub(r"[^A-Za-z0-9-]", "-", rubric.id)[:40]
+    exact = hashlib.sha256(rubric.id.encode("utf-8")).hexdigest()[:16]
+    return f"score_{sha256}_{readable}-{exact}_v{rubric.version}"
 
 
 def enqueue_score(redis: Redis, path: str, rubric: Rubric,
