@@ -103,7 +103,7 @@ def test_audits_and_wrapup_over_http(tmp_path, sqlite_url):
         assert client.post("/audits", json=dict(body, type="sales"), headers=headers).status_code == 422
         bad_kb = client.post("/audits", json=dict(body, knowledge_base="id: x\nfacts: [{id: a}]"),
                              headers=headers)
-        assert bad_kb.status_code == 422 and bad_kb.json()["detail"]["problems"]
+        assert bad_kb.status_code == 422 and bad_kb.json()["problems"] and "knowledge base refused" in bad_kb.json()["detail"]
         assert client.post("/audits", json=body).status_code == 401
 
         r = client.get(f"/projects/{PROJECT}/wrapup", headers=headers)
