@@ -81,8 +81,23 @@ def score_recording(path: str, rubric_id: str, version: int,
             "grade": str(r.grade), "transcribed": outcome.transcribed}
 
 
-def rescore_project(rubric_id: str, version: int, project: Optional[str] = None) -> dict:
-    outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
+                    request_id: Optional[str] = None) -> dict:
+    """Rescore stored transcripts; the request's row (`request_id`) follows along like a
+    scoring job's: started, finished, or failed with the error."""
+    store = service().store
+
+    def record(status: JobState, error: str = "") -> None:
+        if request_id:
+            store.set_job_status(request_id, status, error)
+
+    record(JobState.STARTED)
+    try:
+        outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+    except Exception as exc:
+        record(JobState.FAILED, str(exc))
+        raise
+    record(JobState.FINISHED)
     return {"rescored": len(outcomes)}
 
 

@@ -115,3 +115,58 @@ def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
+
+
+def _post_rubric(client, admin, yaml=RUBRIC_YAML):
+    r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
+                    content=yaml.encode("utf-8"))
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_jobs_lost_by_redis_are_queued_again(request, tmp_path, redis, backend):
+    """A Redis that restarts empty: rows `queued` in the database whose rq job is gone are
+    sent again by the reconcile loop (before, only `pending` rows were)."""
+    settings, store, admin = api(tmp_path, request.getfixturevalue(f"{backend}_url"))
+    with TestClient(create_app(settings)) as client:
+        _post_rubric(client, admin)
+        with open(CALL, "rb") as f:
+            r = client.post("/recordings", headers=admin, files={"file": (CALL.name, f)},
+                            data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
+        job_id = r.json()["job_id"]
+        assert Job.exists(job_id, connection=redis)
+        redis.flushdb()  # Redis restarted with nothing
+        assert wait_for(lambda: Job.exists(job_id, connection=redis), timeout=20)
+        assert client.get(f"/jobs/{job_id}", headers=admin).json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, redis, backend):
+    """A rescore while Redis is down is kept (503 with its job id, `pending`), queued when
+    Redis is back, run by a worker, and `/jobs/{id}` follows it; a failing rescore is listed
+    at /jobs?status=failed."""
+    url = request.getfixturevalue(f"{backend}_url")
+    down = Settings(database_url=url, redis_url="redis://127.0.0.1:1/2", storage_dir=tmp_path)
+    store = Store(url)
+    admin = {"X-API-Key": create_key(store, "admin")[1]}
+    with TestClient(create_app(down)) as client:
+        _post_rubric(client, admin)
+        _post_rubric(client, admin, RUBRIC_YAML.replace("version: 1", "version: 2", 1))
+        kept = client.post("/rubrics/telecom-data-upgrade/1/rescore?project=telecom", headers=admin)
+        assert kept.status_code == 503 and kept.json()["status"] == "pending", kept.text
+        doomed = client.post("/rubrics/telecom-data-upgrade/2/rescore?project=telecom", headers=admin)
+        ok_id, doomed_id = kept.json()["job_id"], doomed.json()["job_id"]
+        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "pending"
+    with store.session() as s:  # version 2 disappears before it runs: its rescore must fail
+        from qa_service.db import RubricRow
+        from sqlmodel import select
+        s.delete(s.exec(select(RubricRow).where(RubricRow.version == 2)).one())
+        s.commit()
+    up = Settings(database_url=url, redis_url=REDIS_URL, storage_dir=tmp_path)
+    with TestClient(create_app(up)) as client:  # Redis is back: the reconcile loop queues them
+        assert wait_for(lambda: client.get(f"/jobs/{ok_id}", headers=admin).json()["status"]
+                        == "queued", timeout=20)
+        out, _ = worker(up, "--slot", "24", "--queues", "qa-rescore").communicate(timeout=300)
+        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "finished", out[-3000:]
+        failed = client.get("/jobs?status=failed", headers=admin).json()
+        assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], failed
