@@ -10,6 +10,7 @@ from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Revie
 from qa_service.enums import FindingStatus, Grade
 from qa_service.masking import mask
 from qa_service.rollup import tracked
+from qa_service.schemas import CallEvaluation, FlaggedPage, ReviewOut
 
 router = APIRouter(tags=["evaluations"])
 GRADES = Grade.values()
@@ -20,7 +21,7 @@ def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
     return [{**e, "text": mask(e["text"])} if hide and "text" in e else e for e in evidence]
 
 
-@router.get("/evaluations/{evaluation_id}")
+@router.get("/evaluations/{evaluation_id}", response_model=CallEvaluation)
 def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
     """Score, grade, outcome, findings with evidence, highlights and the review trail."""
     hide = key.role != "admin"
@@ -49,11 +50,14 @@ def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
         "highlights": [{"role": h.role, "start": h.start, "end": h.end,
                         "text": mask(h.text) if hide else h.text, "reason": h.reason}
                        for h in highlights],
+        "utterances": [{"role": u.role, "start": u.start, "end": u.end, "confidence": u.confidence,
+                        "text": mask(u.text) if hide else u.text}
+                       for u in store.utterances(ev.recording_id)],
         "reviews": [r.model_dump() for r in reviews],
     }
 
 
-@router.get("/flagged")
+@router.get("/flagged", response_model=FlaggedPage)
 def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             project: Optional[str] = None, agent: Optional[str] = None,
             since: Optional[datetime] = None, until: Optional[datetime] = None,
@@ -91,7 +95,7 @@ def _decision(body: ReviewIn, current: str, allowed: tuple[str, ...]) -> str:
     return new
 
 
-@router.post("/evaluations/{evaluation_id}/reviews", status_code=201)
+@router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewOut)
 def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
     """Confirm or override the machine's grade or one finding. The machine result stays; the
     review is kept in the trail, and KPIs use the reviewed value."""

@@ -1,11 +1,12 @@
 from fastapi import APIRouter
 
 from qa_service.api.deps import DispatcherDep, StoreDep
+from qa_service.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_none=True)
 def health(store: StoreDep, dispatcher: DispatcherDep) -> dict:
     """No key needed: for load balancers and orchestration."""
     store.ping()

@@ -5,13 +5,14 @@ from fastapi.responses import PlainTextResponse
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.reports import inflight_report, trial_report
+from qa_service.schemas import InflightReport, TrialReport
 from qa_service.store import RubricNotFound
 from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
 
-@router.get("/{project}/trial")
+@router.get("/{project}/trial", response_model=TrialReport)
 def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = None,
           version: Optional[int] = None, phase: Optional[str] = "trial") -> dict:
     """试呼 report: refusal reasons, the guide map (引导地图) and the highlight-script library."""
@@ -27,7 +28,7 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
     return store.read(trial_report, rubric, project, phase or None)
 
 
-@router.get("/{project}/inflight")
+@router.get("/{project}/inflight", response_model=InflightReport)
 def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     """The first 2, 4 and 6 hours of production calls (seed 003, key point 3)."""
     return store.read(inflight_report, project)
