@@ -52,8 +52,7 @@ def calls_per_second(scorer: Scorer, transcripts, seconds: float, cold: bool) ->
             calls = [Call(u, d) for u, d in transcripts]
         else:
             for call in calls:
-                call._cache.clear()  # matcher results are per evaluation, not kept across runs
-                call._exact.clear()
+                call.reset()  # matcher results are per evaluation, not kept across runs
         for call in calls:
             scorer.evaluate(call)
         done += len(calls)

@@ -6,6 +6,8 @@ still there, without decoding the call or loading the recognizer. `load` decodes
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +63,12 @@ def _check_file(path: str) -> tuple[int, int]:
     return n_channels, rate
 
 
-def check_readable(path: str | Path) -> None:
+def check_readable(path: str | Path) -> tuple[float, int]:
     """Refuse, with the same errors as `load`, what a worker could not score, reading only
-    the header, the first audio frame and the container's packets (no decoding of the call)."""
+    the header, the first audio frame and the container's packets (no decoding of the call).
+    Returns (seconds as the container says, 0.0 when it does not; channels)."""
     path = str(path)
-    _check_file(path)
+    n_channels, _ = _check_file(path)
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
@@ -80,6 +83,7 @@ def check_readable(path: str | Path) -> None:
         raise AudioError(
             f"{path}: the recording is {seconds:.2f} s long; at least {MIN_DURATION_S} s is needed"
         )
+    return seconds or 0.0, n_channels
 
 
 def load(path: str | Path) -> Audio:
@@ -187,5 +191,9 @@ def _riff_data_sizes(path: str) -> tuple[int | None, int]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.split("\n")[0][:200]
+    """What FFmpeg says, without its error number and the path (the message names the file)."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "its content is not audio in a format we read: wav, mp3 or flac"
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text.split("\n")[0])
+    return text[:200]

@@ -22,7 +22,8 @@ from qa_service.rubric import (
     ScriptSection,
 )
 from qa_service.semantic import (
-    LEFT_CONTEXT, CallVectors, ExampleBank, SimilarRules, embed_utterances, unit_rows,
+    LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
+    unit_rows,
 )
 
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
@@ -65,30 +66,24 @@ class Call:
         self._similarities: dict[int, tuple] = {}
         self._similar_hits: dict[int, dict[int, Match]] = {}
 
-    def similarities(self, bank: ExampleBank) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    def similarities(self, bank: ExampleBank) -> CallSimilarities:
         """Cosine of every segment of every utterance (semantic.segments), and of every
-        utterance joined with the next one of the same speaker, with every example of the bank;
-        and per row (utterance index, text to read for negation, text to read for numbers)."""
+        utterance joined with the next one of the same speaker, with every example of the bank
+        (computed once per call and bank)."""
         cached = self._similarities.get(id(bank))
         if cached is not None:
             return cached
-        embedder = bank.embedder
+        embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
         if self.vectors is None or self.vectors.model != embedder.name:
             self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
         cv, matrix = self.vectors, bank.matrix
-        rows: list[tuple[int, str, str]] = []
-        for owner, (lo, hi) in zip(cv.owners.tolist(), cv.spans.tolist()):
-            norm = self.texts[owner].norm
-            if lo == 0 and hi >= len(norm):
-                rows.append((owner, self.utterances[owner].text, ""))
-            else:
-                rows.append((owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text))
-        whole = {owner: r for r, (owner, (lo, hi)) in
-                 reversed(list(enumerate(zip(cv.owners.tolist(), cv.spans.tolist())))) if lo == 0}
+        table = cv.vectors @ matrix
+        # Rows come grouped by utterance, its whole text first.
+        firsts = np.flatnonzero(np.diff(cv.owners, prepend=-1))
+        whole = dict(zip(cv.owners[firsts].tolist(), firsts.tolist()))
         pairs = [(a, b) for role in ("agent", "customer")
                  for a, b in zip(self._by_role[role], self._by_role[role][1:])
                  if a in whole and b in whole]
-        table = cv.vectors @ matrix
         if pairs:
             first = [whole[a] for a, _ in pairs]
             second = [whole[b] for _, b in pairs]
@@ -97,21 +92,42 @@ class Call:
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(table[first], table[second])] = -1.0
             table = np.vstack([table, paired])
-            rows += [(a, f"{self.utterances[a].text} {self.utterances[b].text}", "") for a, b in pairs]
-        cached = self._similarities[id(bank)] = (table, rows)
+        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(pairs))
         return cached
 
-    def similar(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
-        """A similarity hit of the matcher's examples on this utterance (after phrases found
-        none); `unless` phrases cancel it as they cancel a phrase hit."""
+    def _row_text(self, pairs: list[tuple[int, int]]):
+        """(utterance, text read for negation, text read for numbers) of a table row."""
+        owners, spans = self.vectors.owners.tolist(), self.vectors.spans.tolist()
+        segments = len(owners)
+
+        def describe(row: int) -> tuple[int, str, str]:
+            if row >= segments:
+                a, b = pairs[row - segments]
+                return a, f"{self.utterances[a].text} {self.utterances[b].text}", ""
+            owner, (lo, hi) = owners[row], spans[row]
+            norm = self.texts[owner].norm
+            if lo == 0 and hi >= len(norm):
+                return owner, self.utterances[owner].text, ""
+            return owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text
+        return describe
+
+    def similar_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
+        """The matcher's similarity hits by utterance (once per call); `unless` phrases cancel
+        a hit as they cancel a phrase hit."""
         hits = self._similar_hits.get(id(matcher))
         if hits is None:
-            hits = self._similar_hits[id(matcher)] = matcher.similar.candidates(
-                *self.similarities(matcher.similar.bank))
-        found = hits.get(index)
-        if found is not None and matcher.unless and matcher.cancels(self.texts[index]):
-            return None
-        return found
+            hits = matcher.similar.candidates(self.similarities(matcher.similar.bank))
+            if matcher.unless:
+                hits = {i: m for i, m in hits.items() if not matcher.cancels(self.texts[i])}
+            self._similar_hits[id(matcher)] = hits
+        return hits
+
+    def reset(self) -> None:
+        """Forget matcher results (kept per evaluation), keeping texts and vectors."""
+        self._cache.clear()
+        self._exact.clear()
+        self._similarities.clear()
+        self._similar_hits.clear()
 
     def indices(self, role: str) -> list[int]:
         return self._by_role.get(role, [])
@@ -132,7 +148,7 @@ class Call:
         else:
             found = matcher.match(self.texts[index])
         if found is None and matcher.similar:
-            found = self.similar(matcher, index)
+            found = self.similar_hits(matcher).get(index)
         self._cache[key] = found
         return found
 
@@ -145,8 +161,9 @@ class Call:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
         fuzzy = matcher.fuzzy_any
         if matcher.similar:
+            similar = self.similar_hits(matcher)
             return [(i, m) for i in indices
-                    if (m := exact.get(i) or fuzzy(self.texts[i]) or self.similar(matcher, i))]
+                    if (m := exact.get(i) or fuzzy(self.texts[i]) or similar.get(i))]
         return [(i, m) for i in indices if (m := exact.get(i) or fuzzy(self.texts[i]))]
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:

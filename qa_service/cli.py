@@ -13,20 +13,24 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from qa_service import jobs
 from qa_service.api import create_app
+from qa_service.api.errors import database_unavailable
 from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
 from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.enums import Grade
 from qa_service.jobs import QAWorker, worker_name
-from qa_service.keys import ROLES, create_key
+from qa_service.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
 from qa_service.rollup import KpiSums
 from qa_service.rubric import Rubric, RubricError, load_rubric
+from qa_service.scoring import Scorer
 from qa_service.service import Outcome, QAService, find_audio
+from qa_service.similar_lint import load_calls, overlaps, unused
 from qa_service.store import RubricNotFound, RubricVersionConflict, Store
 from qa_service.web.demo import make_demo_keys
 from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
@@ -234,8 +238,11 @@ def demo(
 
 @app.command()
 def worker(
-    queues: List[str] = typer.Option(list(QUEUES), "--queues", "-q",
-                                     help="queues to serve, in priority order"),
+    queues: Optional[List[str]] = typer.Option(
+        None, "--queues", "-q", help="queues to serve, in priority order "
+        "(default qa-transcribe qa-rescore): --queues a b, or -q a -q b"),
+    more_queues: Optional[List[str]] = typer.Argument(
+        None, metavar="[QUEUE]...", help="more queues: `--queues a b` reads b here", show_default=False),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
     nightly_at: Optional[str] = typer.Option(None, help="HH:MM: run nightly scoring then"),
@@ -243,6 +250,7 @@ def worker(
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
+    queues = [*(queues or []), *(more_queues or [])] or list(QUEUES)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     redis = redis_from_settings()
@@ -289,12 +297,14 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
                                          help="make fresh demo keys (one per role) and print them")) -> None:
     """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
     in this process."""
+    settings = get_settings()
+    store = _store(None)  # reach and migrate the database first: one line if it cannot
     if demo_keys:
-        secrets = make_demo_keys(_store(None))
+        secrets = make_demo_keys(store)
         out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 keys_app = typer.Typer(help="API keys (stored hashed; the secret is shown once).")
@@ -310,6 +320,29 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
         raise typer.Exit(2)
     key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Every key: id, name, role, the secret's first characters, created, revoked."""
+    table = Table()
+    for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
+        table.add_column(col)
+    for k in list_keys(_store(db)):
+        table.add_row(str(k.id), k.name, k.role, k.prefix + "…", k.created_at.isoformat(" ", "seconds"),
+                      "revoked" if k.revoked else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"),
+                db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Revoke a key: requests with it answer 401 at once."""
+    key = revoke_key(_store(db), key_id)
+    if key is None:
+        typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked key {key.id} ({key.name}, {key.role}, {key.prefix}…)")
 
 
 @app.command()
@@ -417,9 +450,25 @@ def wrapup(
 
 
 @app.command("check-rubric")
-def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
-    """Validate rubric files; prints every problem with file, line and field."""
+def check_rubric(
+    paths: List[Path] = typer.Argument(...),
+    calls: Optional[Path] = typer.Option(
+        None, "--calls", help="dev calls to try `similar:` examples on: a transcripts JSON "
+        "(benchmarks/data/*.json) or a corpus folder of *.ref.json"),
+) -> None:
+    """Validate rubric files; prints every problem with file, line and field, and warns about
+    `similar:` examples that overlap between rules or match none of the dev calls."""
     bad = False
+    dev_calls = None
+    if calls is not None:
+        if not calls.exists():
+            typer.echo(f"{calls}: no such file or folder", err=True)
+            raise typer.Exit(2)
+        try:
+            dev_calls = load_calls(calls)
+        except (ValueError, KeyError, TypeError) as exc:
+            typer.echo(f"{calls}: not a transcripts file or corpus folder ({exc})", err=True)
+            raise typer.Exit(2)
     for path in paths:
         try:
             r = load_rubric(path)
@@ -430,11 +479,29 @@ def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
+            continue
+        scorer = Scorer(
+            r, get_settings().fuzzy, get_settings().similar_threshold,
+            model=get_settings().similar_model)
+        warnings = overlaps(scorer) + (unused(scorer, dev_calls) if dev_calls else [])
+        for warning in warnings:
+            out.print(f"{path}: warning: {warning}", highlight=False)
     raise typer.Exit(2 if bad else 0)
 
 
 def main() -> None:
-    app()
+    """The CLI; a database that cannot be reached (or a URL that is not one) is one line on
+    stderr and exit 2, as for any other bad input, never a traceback."""
+    try:
+        app()  # click's own errors (usage, --help) exit there, as usual
+    except DBAPIError as exc:
+        typer.echo(f"error: {database_unavailable(exc)}", err=True)
+        sys.exit(2)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and "dialect" not in str(exc) and "driver" not in str(exc):
+            raise
+        typer.echo(f"error: the database URL is not usable ({exc})", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,10 @@ class Settings(BaseSettings):
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
-    storage_dir: Path = Path("data")  # uploaded recordings are kept here, named by sha256
+    # Uploaded recordings are kept here, named by sha256. Their stored paths are relative to
+    # it (recordings/<sha>.wav), so a server or worker started in another working directory,
+    # or with the storage mounted elsewhere, finds them (locate()).
+    storage_dir: Path = Path("data")
     import_roots: list[Path] = []  # POST /recordings/import reads only below these
     max_upload_mb: float = 200.0
     mask_stored_text: bool = False  # mask phone/ID/bank numbers in stored transcripts too
@@ -69,6 +72,16 @@ class Settings(BaseSettings):
     # when the service restarts; set it where several processes serve the same users.
     session_secret: Optional[str] = None
     session_hours: float = 12.0
+
+
+    def locate(self, path: str | Path) -> Path:
+        """Where a stored path is: relative paths are under storage_dir (uploads); a relative
+        path not found there is the caller's own (a CLI argument, relative to its directory)."""
+        p = Path(path)
+        if p.is_absolute():
+            return p
+        stored = Path(self.storage_dir) / p
+        return stored if stored.exists() or not p.exists() else p
 
 
 @lru_cache

@@ -59,10 +59,11 @@ def score_job_id(sha256: str, rubric: Rubric) -> str:
 
 
 def enqueue_score(redis: Redis, path: str, rubric: Rubric,
-                  agent_channel: Optional[str] = None) -> Job:
+                  agent_channel: Optional[str] = None, sha256: Optional[str] = None) -> Job:
     """Queue a recording once per rubric version. A queued, running or finished job with the
-    same key is returned as it is; a failed one is queued again."""
-    job_id = score_job_id(sha256_of(path), rubric)
+    same key is returned as it is; a failed one is queued again. `path` may be relative to
+    QA_STORAGE_DIR (an upload); then its `sha256` comes from the request's row."""
+    job_id = score_job_id(sha256 or sha256_of(path), rubric)
     queue = Queue(TRANSCRIBE_QUEUE, connection=redis)
     try:
         job = Job.fetch(job_id, connection=redis)
@@ -129,7 +130,7 @@ class RqDispatcher(Dispatcher):
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         try:
-            job = enqueue_score(self.redis, row.path, rubric, row.agent_channel)
+            job = enqueue_score(self.redis, row.path, rubric, row.agent_channel, sha256=row.sha256)
         except RedisError as exc:
             raise QueueUnavailable(
                 f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the upload "

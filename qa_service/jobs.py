@@ -58,9 +58,9 @@ def score_recording(path: str, rubric_id: str, version: int,
     finished, or failed with the error, here and nowhere else."""
     store = service().store
 
-    def record(status: JobState, error: str = "") -> None:
+    def record(status: JobState, error: str = "", **links) -> None:
         if request_id:
-            store.set_job_status(request_id, status, error)
+            store.set_job_status(request_id, status, error, **links)
 
     record(JobState.STARTED)
     try:
@@ -71,8 +71,8 @@ def score_recording(path: str, rubric_id: str, version: int,
     except Exception as exc:
         record(JobState.FAILED, str(exc))
         raise
-    record(JobState.FINISHED)
     r = outcome.result
+    record(JobState.FINISHED, recording_id=r.recording_id, evaluation_id=r.evaluation_id)
     return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
             "grade": str(r.grade), "transcribed": outcome.transcribed}
 

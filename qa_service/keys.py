@@ -25,6 +25,15 @@ def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
     return key, secret
 
 
+def list_keys(store: Store) -> list[ApiKey]:
+    return store.api_keys()
+
+
+def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
+    """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
+    return store.revoke_api_key(key_id)
+
+
 def lookup(store: Store, secret: str) -> Optional[ApiKey]:
     key = store.api_key_by_hash(digest(secret))
     return key if key is not None and not key.revoked else None

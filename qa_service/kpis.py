@@ -4,7 +4,7 @@
 质检优秀率 excellent rate = 优秀数 / 质检总数
 外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
 项目呼出均长 average talk time = total call duration / calls
-A reviewer's grade replaces the machine's where there is one; each call counts once, with its
+The reviewed result (grade, fatal) replaces the machine's where there is one; each call counts once, with its
 current (newest) evaluation.
 
 Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.rollup);

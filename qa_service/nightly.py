@@ -135,7 +135,7 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
     report.kpis = store.read(kpi_rows, "project")
     recent = store.evaluations_created_since(since - timedelta(seconds=1))
     report.flagged = [{"evaluation_id": e.id, "recording_id": e.recording_id, "agent_id": e.agent_id,
-                       "grade": e.effective_grade, "fatal": e.fatal, "score": e.score,
+                       "grade": e.effective_grade, "fatal": e.effective_fatal, "score": e.effective_score,
                        "reasons": [str(r) for r in reasons]}
                       for e in recent if (reasons := e.flag_reasons(low_confidence))]
     report.common_errors = store.read(common_errors, limit=10)

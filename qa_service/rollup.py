@@ -82,7 +82,7 @@ def kpi_sums_sql() -> list:
             func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
             func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
             func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
-            func.sum(case((Evaluation.fatal, 1), else_=0)).label("fatal"),
+            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
             func.sum(Evaluation.duration).label("talk_seconds")]
 KPI_TABLES = (KpiRollup, ProjectKpiRollup)
 ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
@@ -121,7 +121,7 @@ class Deltas:
     def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
         cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
                 "phase": ev.phase}
-        call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.fatal, ev.duration)
+        call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
         for model in KPI_TABLES:
             self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))].add(call, sign)
         day = day_of(ev.called_at)

@@ -1,5 +1,6 @@
 """The contract: what the API answers (`response_model` of every route, so /docs shows real
-schemas) and what `qa-service score --format json` prints.
+schemas) and what `qa-service score --format json` prints (docs in /work/notes/reviews-api.md
+for the review part).
 
 `CallEvaluation` is one call's result everywhere. It carries every field of the spec's result
 JSON (../shared/docs/rubric-and-result-spec.md: recording, rubric, score, grade, fatal,
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from dataclasses import asdict
-from typing import Annotated, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from qa_service.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
 
@@ -75,6 +76,7 @@ class Submission(Schema):
     """The answer to an upload or import: the request's job, queued once per rubric version."""
 
     job_id: str
+    recording_id: Optional[int] = None
     sha256: str
     rubric: RubricRef
     status: JobState
@@ -106,8 +108,10 @@ class RecordingEvaluation(Schema):
     rubric: RubricRef
     score: float
     grade: Grade
+    machine_score: Optional[float] = None
     machine_grade: Grade
     fatal: bool
+    reviewed: Optional[bool] = None
     outcome: CallOutcome
     current: bool
     """The recording's newest evaluation: the one KPIs count."""
@@ -155,7 +159,7 @@ class EvidenceOut(Schema):
     """product_fact: the knowledge base's value."""
 
 
-class FindingOut(Schema):
+class ResultFinding(Schema):
     id: Optional[int] = None
     """The stored finding (reviews cite it); absent before the result is stored."""
     rule_id: str
@@ -178,23 +182,6 @@ class HighlightOut(Schema):
     reason: str
 
 
-class ReviewOut(Schema):
-    """One entry of the review trail: who changed which machine result, from what to what."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    evaluation_id: int
-    finding_id: Optional[int] = None
-    reviewer: str
-    target: str
-    action: str
-    old_value: str
-    new_value: str
-    comment: str = ""
-    created_at: datetime
-
-
 class CallEvaluation(Schema):
     """One call scored under one rubric version: the spec's result JSON, extended."""
 
@@ -207,7 +194,7 @@ class CallEvaluation(Schema):
     fatal: bool
     outcome: CallOutcome
     duration: Seconds
-    findings: list[FindingOut] = []
+    findings: list[ResultFinding] = []
     utterances: list[UtteranceOut] = []
     highlights: list[HighlightOut] = []
     id: Optional[int] = None
@@ -219,7 +206,6 @@ class CallEvaluation(Schema):
     call_time: Optional[datetime] = None
     machine_grade: Optional[Grade] = None
     asr_confidence: OptionalRatio = None
-    reviews: list[ReviewOut] = []
 
     @classmethod
     def of_result(cls, result) -> "CallEvaluation":
@@ -228,7 +214,7 @@ class CallEvaluation(Schema):
                    rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
                    score=round(result.score, 2), grade=result.grade, fatal=result.fatal,
                    outcome=result.outcome, duration=result.duration,
-                   findings=[FindingOut.model_validate(asdict(f)) for f in result.findings],
+                   findings=[ResultFinding.model_validate(asdict(f)) for f in result.findings],
                    utterances=[UtteranceOut.model_validate(u) for u in result.utterances],
                    highlights=[HighlightOut.model_validate(h) for h in result.highlights],
                    id=result.evaluation_id, evaluation_id=result.evaluation_id,
@@ -373,3 +359,253 @@ class Health(Schema):
     queue: str
     """rq (Redis) or embedded (jobs in the API process)."""
     redis: Optional[str] = None
+
+
+# Evaluations and reviews -----------------------------------------------------------------
+
+class ReviewIn(BaseModel):
+    """A reviewer's decision. `finding_id` (or `rule_id`) names the finding; `add` needs
+    `rule_id`, `value`, `start` and `end`; override and add need a comment."""
+
+    target: Literal["grade", "finding"]
+    action: Literal["confirm", "override", "add"]
+    finding_id: Optional[int] = None
+    rule_id: Optional[str] = None
+    value: Optional[str] = None  # the new grade or finding status
+    start: Optional[float] = Field(default=None, ge=0)  # seconds into the recording
+    end: Optional[float] = Field(default=None, ge=0)
+    comment: str = ""
+
+
+class WithdrawIn(BaseModel):
+    comment: str = ""
+
+
+ReviewState = Literal["applied", "needs_rereview", "superseded", "withdrawn"]
+
+
+class ReviewOut(BaseModel):
+    id: int
+    recording_id: int
+    rubric_id: str
+    rubric_version: int
+    evaluation_id: int
+    target: str
+    action: str
+    rule_id: Optional[str] = None
+    category: Optional[str] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
+    machine_value: Optional[str] = None
+    old_value: str
+    new_value: str
+    comment: str
+    evidence_text: str
+    reviewer: str
+    created_at: datetime
+    withdrawn_by: Optional[str] = None
+    withdrawn_at: Optional[datetime] = None
+    withdraw_comment: str = ""
+    state: Optional[ReviewState] = None  # for the evaluation it is shown with
+    reason: Optional[str] = None  # why it needs re-review
+
+
+class Result(BaseModel):
+    score: float
+    grade: str
+    fatal: bool
+
+
+class ReviewedResult(Result):
+    computed_grade: Optional[str] = None  # from the reviewed score, before a grade review
+    grade_override: Optional[str] = None
+
+
+class FindingOut(BaseModel):
+    id: int
+    rule_id: str
+    category: str
+    name: str
+    severity: str
+    detail: str
+    source: Literal["machine", "reviewer"]
+    machine_status: Optional[str] = None
+    reviewed_status: Optional[str] = None
+    status: str
+    machine_deduction: float
+    deduction: float
+    review_id: Optional[int] = None
+    allowed_statuses: list[str]
+    evidence: list[dict]
+
+
+class RuleOut(BaseModel):
+    rule_id: str
+    category: str
+    name: str
+    allowed_statuses: list[str]
+
+
+class EvaluationOut(CallEvaluation):
+    """GET /evaluations/{id}: the call's result (CallEvaluation: what the CLI prints too) with
+    its machine and reviewed results, findings as reviewed, and the review trail."""
+
+    id: int
+    recording_id: int
+    recording: Optional[str] = None
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[datetime] = None
+    phase: str
+    rubric: RubricRef
+    current: bool
+    duration: float
+    outcome: str
+    asr_confidence: float
+    machine: Result
+    reviewed: Optional[ReviewedResult] = None
+    score: float
+    grade: str
+    fatal: bool
+    machine_grade: str
+    needs_rereview: int
+    findings: list[FindingOut]
+    highlights: list[HighlightOut]
+    rules: list[RuleOut]
+    reviews: list[ReviewOut]
+
+
+class ReviewWithEvaluation(ReviewOut):
+    evaluation: EvaluationOut
+
+
+class EvaluationItem(BaseModel):
+    evaluation_id: int
+    recording_id: int
+    agent_id: str
+    project: str
+    call_time: datetime
+    rubric: RubricRef
+    machine_score: float
+    machine_grade: str
+    reviewed_score: Optional[float] = None
+    reviewed_grade: Optional[str] = None
+    score: float
+    grade: str
+    fatal: bool
+    outcome: str
+    reviewed: bool
+    needs_rereview: int
+    current: bool
+
+
+class EvaluationPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[EvaluationItem]
+
+
+class ReviewSample(BaseModel):
+    project: Optional[str] = None
+    percent: float
+    seed: str
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+    population: int
+    sample_size: int
+    items: list[EvaluationItem]
+
+
+# Rule precision and rubric comparison ----------------------------------------------------
+
+class ReviewExample(BaseModel):
+    review_id: int
+    evaluation_id: int
+    recording_id: int
+    rubric_version: int
+    machine_status: Optional[str] = None
+    reviewed_status: str
+    start: Optional[float] = None
+    end: Optional[float] = None
+    evidence_text: str
+    comment: str
+    reviewer: str
+
+
+class RulePrecision(BaseModel):
+    rule_id: str
+    category: Optional[str] = None
+    name: str
+    confirmed: int
+    overturned: int
+    added: int
+    turned_bad: int
+    precision: Optional[float] = None
+    overturned_examples: list[ReviewExample]
+    added_examples: list[ReviewExample]
+
+
+class PrecisionReport(BaseModel):
+    rubric_id: str
+    project: Optional[str] = None
+    versions: list[int]
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+    rules: list[RulePrecision]
+
+
+class ScoredAs(BaseModel):
+    evaluation_id: int
+    score: float
+    grade: str
+
+
+class GradeChange(BaseModel):
+    recording_id: int
+    agent_id: str
+    call_time: datetime
+    from_: ScoredAs = Field(alias="from")
+    to: ScoredAs
+
+    model_config = {"populate_by_name": True}
+
+
+class ScoreDistribution(BaseModel):
+    mean: Optional[float] = None
+    median: Optional[float] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    histogram: list[dict]
+
+
+class RuleRate(BaseModel):
+    bad: int
+    bad_rate: Optional[float] = None
+    hit: int
+    hit_rate: Optional[float] = None
+
+
+class RuleComparison(BaseModel):
+    rule_id: str
+    category: str
+    name: str
+    from_: Optional[RuleRate] = Field(default=None, alias="from")
+    to: Optional[RuleRate] = None
+
+    model_config = {"populate_by_name": True}
+
+
+class RubricComparison(BaseModel):
+    rubric_id: str
+    from_: int = Field(alias="from")
+    to: int
+    project: Optional[str] = None
+    calls: int
+    changed_grade_count: int
+    changed_grade: list[GradeChange]
+    grades: dict[str, dict[str, int]]
+    scores: dict[str, ScoreDistribution]
+    rules: list[RuleComparison]
+
+    model_config = {"populate_by_name": True}

@@ -85,10 +85,11 @@ class QAService:
 
     def _score_file(self, path: str, rubric: Rubric, scorer: Scorer,
                     agent_channel: Optional[str]) -> Outcome:
-        if not Path(path).is_file():
+        file = self.settings.locate(path)  # `path` is what is stored: relative to the storage
+        if not file.is_file():
             raise AudioError(f"{path}: no such file")
-        meta = read_metadata(path)
-        sha = sha256_of(Path(path))
+        meta = read_metadata(file)
+        sha = sha256_of(file)
         known = self.store.recording_by_sha(sha)
         transcribed = False
         if known is not None and self.store.has_transcript(known.id):
@@ -98,7 +99,7 @@ class QAService:
             utterances, duration = self.store.utterances(known.id), known.duration
             vectors = self.store.vectors_of([known.id]).get(known.id)
         else:
-            audio = load(path)
+            audio = load(str(file))
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
             if self.settings.mask_stored_text:
                 # Personal numbers never reach the database; checks run on the masked text too.

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Callable, Iterable, Optional, TypeVar
 
 from sqlalchemy import delete, exists, func, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -22,6 +23,7 @@ from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
 from qa_service.migrate import require_head, upgrade
 from qa_service.results import CallResult, Utterance
+from qa_service.reviews import apply_reviews
 from qa_service.rollup import rebuild, tracked
 from qa_service.rubric import Rubric, parse_rubric
 from qa_service.semantic import CallVectors, pack_vectors, unpack_vectors
@@ -95,6 +97,10 @@ class Store:
                 s.flush()
             else:
                 _change_metadata(s, rec, meta)
+                if utterances:  # registered at upload, transcribed now
+                    rec.duration, rec.channels, rec.separation, rec.asr_model = (
+                        duration, channels, separation, asr_model)
+                    s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
                 # vectors belong to the utterances they were computed from
@@ -105,6 +111,19 @@ class Store:
             s.commit()
             s.refresh(rec)
             return rec
+
+    def register_recording(self, sha256: str, source_path: str, meta: CallMetadata,
+                           duration: float, channels: int) -> Recording:
+        """The recording's row as soon as it is uploaded (its id is in the upload's answer);
+        the worker adds the transcript. A known recording is returned as it is."""
+        known = self.recording_by_sha(sha256)
+        if known is not None:
+            return known
+        try:
+            return self.save_transcript(sha256, source_path, meta, duration, channels,
+                                        "stereo" if channels == 2 else "mono", "", [])
+        except IntegrityError:  # the same audio uploaded twice at once: the other one won
+            return self.recording_by_sha(sha256)
 
     def save_vectors(self, vectors: dict[int, CallVectors]) -> None:
         """Sentence vectors of stored transcripts (replacing those of another model)."""
@@ -226,6 +245,7 @@ class Store:
             recordings = {r.id: r for r in s.exec(select(Recording).where(Recording.id.in_(rids))).all()}
             with tracked(s, rids):
                 evaluations = self._write_evaluations(s, items, recordings)
+                apply_reviews(s, evaluations)  # reviews belong to the call: laid over the new result
             s.commit()
             return evaluations
 
@@ -251,7 +271,6 @@ class Store:
             ev.score, ev.grade, ev.fatal, ev.outcome = (
                 result.score, result.grade, result.fatal, result.outcome)
             ev.asr_confidence = speech_confidence(result.utterances)
-            ev.reviewed_grade = None  # a new machine result has not been reviewed
             ev.duration = recordings[rid].duration
             _copy_metadata(ev, recordings[rid])
             s.add(ev)
@@ -327,27 +346,33 @@ class Store:
 
     # Scoring requests (jobs) ----------------------------------------------------------
     def record_job(self, job_id: str, path: str, sha256: str, rubric: Rubric,
-                   agent_channel: Optional[str] = None) -> tuple[JobRecord, bool]:
+                   agent_channel: Optional[str] = None,
+                   recording_id: Optional[int] = None) -> tuple[JobRecord, bool]:
         """The request's row (created `pending` if new); True when it was new."""
         with self.session() as s:
             row = s.get(JobRecord, job_id)
             if row is not None:
                 return row, False
             row = JobRecord(id=job_id, path=path, sha256=sha256, rubric_id=rubric.id,
-                            rubric_version=rubric.version, agent_channel=agent_channel)
+                            rubric_version=rubric.version, agent_channel=agent_channel,
+                            recording_id=recording_id)
             s.add(row)
             s.commit()
             s.refresh(row)
             return row, True
 
-    def set_job_status(self, job_id: str, status: JobState, error: str = "") -> None:
-        """Move a request to `status` (counting attempts as it starts), keeping its last error."""
+    def set_job_status(self, job_id: str, status: JobState, error: str = "",
+                       recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:
+        """Move a request to `status` (counting attempts as it starts), keeping its last error
+        and the recording and evaluation it produced."""
         with self.session() as s:
             row = s.get(JobRecord, job_id)
             if row is not None:
                 row.status, row.updated_at = JobState(status).value, utcnow()
                 if error:
                     row.error = error
+                row.recording_id = recording_id or row.recording_id
+                row.evaluation_id = evaluation_id or row.evaluation_id
                 if status == JobState.STARTED:
                     row.attempts += 1
                 s.add(row)
@@ -377,6 +402,20 @@ class Store:
             s.add(key)
             s.commit()
             s.refresh(key)
+            return key
+
+    def api_keys(self) -> list[ApiKey]:
+        with self.session() as s:
+            return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
+
+    def revoke_api_key(self, key_id: int) -> Optional[ApiKey]:
+        with self.session() as s:
+            key = s.get(ApiKey, key_id)
+            if key is not None:
+                key.revoked = True
+                s.add(key)
+                s.commit()
+                s.refresh(key)
             return key
 
     def api_key_by_hash(self, key_hash: str) -> Optional[ApiKey]:

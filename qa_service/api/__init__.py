@@ -6,6 +6,7 @@ from typing import Optional
 
 from fastapi import FastAPI
 
+from qa_service.api import errors
 from qa_service.api.routes import (
     audits, evaluations, health, job_status, kpis, projects, recordings, rubrics,
 )
@@ -33,6 +34,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
+    errors.install(app, int((settings.max_upload_mb + 1) * 1024 * 1024))  # + the form fields
     for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits):
         app.include_router(module.router)
     mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie

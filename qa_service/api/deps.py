@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa_service import keys
+from qa_service.api.errors import MAX_INT
 from qa_service.config import Settings
 from qa_service.db import ApiKey
 from qa_service.dispatch import Dispatcher
@@ -59,6 +60,10 @@ def require(role: str):
         return key
     return check
 
+
+# ids and versions in paths: the database's integers (a larger one is a 422, not a 500)
+RowId = Annotated[int, Path(ge=1, le=MAX_INT)]
+Version = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

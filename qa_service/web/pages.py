@@ -31,8 +31,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 NO_CSP = ("/docs", "/redoc", "/openapi.json")
 
 NAV = [("queue", "/queue", "待复核"), ("dashboard", "/dashboard", "质检看板"),
-       ("trial", "/trial", "试呼分析"), ("precision", "/precision", "规则准确率"),
-       ("rubrics", "/rubrics", "质检规则")]
+       ("trial", "/trial", "试呼分析"), ("wrapup", "/wrapup", "项目总结"),
+       ("precision", "/precision", "规则准确率"), ("rubrics", "/rubrics", "质检规则")]
 ROLE_NAMES = {"viewer": "只读", "reviewer": "质检员", "admin": "管理员"}
 
 
@@ -130,6 +130,11 @@ def dashboard_page(request: Request) -> Response:
 @router.get("/trial")
 def trial_page(request: Request) -> Response:
     return _page(request, "trial.html", "trial")
+
+
+@router.get("/wrapup")
+def wrapup_page(request: Request) -> Response:
+    return _page(request, "wrapup.html", "wrapup")
 
 
 @router.get("/precision")

@@ -3,6 +3,7 @@ numbers and negation must agree with the example, evidence names the example."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -120,3 +121,31 @@ def test_a_model_file_that_is_not_ours_is_refused():
     with pytest.raises(ModelIntegrityError, match="does not match"):
         verify(tampered)
     verify(spec)
+
+
+def test_check_rubric_warns_about_overlapping_and_unused_examples(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_service.cli import app
+
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("""
+id: lint
+mandatory_points:
+  - {id: fee, any: [月费96元], similar: [每个月只要交96块钱]}
+  - {id: fee_again, any: [资费96元], similar: [每个月只需要交96块钱]}
+  - {id: weather, any: [天气], similar: [明天会下大雨记得带伞]}
+""", encoding="utf-8")
+    calls = tmp_path / "calls.json"
+    calls.write_text(json.dumps({"c1": {"duration": 9.0, "utterances": [
+        {"role": "agent", "start": 0.0, "end": 3.0, "text": "您好 这个套餐每个月只要交96块钱"},
+        {"role": "customer", "start": 3.5, "end": 5.0, "text": "好的"}]}}, ensure_ascii=False),
+        encoding="utf-8")
+    result = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(calls)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "rules fee and fee_again" in text
+    assert "weather: example '明天会下大雨记得带伞' matches none of the 1 calls" in text
+    assert "fee: example" not in text  # the fee example does match the call
+    missing = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "no such file" in missing.output

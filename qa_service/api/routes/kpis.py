@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Optional
+from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
          agent: Optional[str] = None, since: Optional[datetime] = None,
          until: Optional[datetime] = None, rubric_id: Optional[str] = None,
-         phase: Optional[str] = None) -> list[dict]:
+         phase: Optional[Literal["trial", "production"]] = None) -> list[dict]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
     average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
     if group_by not in GROUPS:

@@ -7,9 +7,12 @@ from typing import Optional
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.api.deps import (
+    Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
+)
+from qa_service.api.errors import MAX_INT
 from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
 from qa_service.db import Recording
 from qa_service.dispatch import QueueUnavailable, score_job_id
@@ -39,13 +42,20 @@ def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version
         raise HTTPException(404, str(exc))
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str]) -> JSONResponse:
-    sha = sha256_of(Path(path))
-    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel)
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
+            audio: tuple[float, int], settings):
+    """Register the recording (its id answers the upload) and record and queue its job.
+    `path` is as stored: relative to QA_STORAGE_DIR for uploads (settings.locate finds it)."""
+    file = settings.locate(path)
+    sha = sha256_of(file)
+    seconds, channels = audio
+    recording = store.register_recording(sha, path, read_metadata(file), seconds, channels)
+    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
+                                recording.id)
 
     def answer(code: int, **fields) -> JSONResponse:
-        body = Submission(job_id=row.id, sha256=sha, rubric=RubricRef(id=rubric.id, version=rubric.version),
-                          **fields)
+        body = Submission(job_id=row.id, recording_id=recording.id, sha256=sha,
+                          rubric=RubricRef(id=rubric.id, version=rubric.version), **fields)
         return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=code)
 
     if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
@@ -67,7 +77,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
            file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
            project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
            phase: str = Form("production"), rubric_id: Optional[str] = Form(None),
-           rubric_version: Optional[int] = Form(None),
+           rubric_version: Optional[int] = Form(None, ge=1, le=MAX_INT),
            agent_channel: Optional[str] = Form(None)):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
@@ -92,7 +102,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
                 raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
+        audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
         raise HTTPException(422, str(exc).replace(tmp.name, name))
@@ -112,13 +122,15 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             os.unlink(tmp.name)
             raise HTTPException(422, str(exc).replace(str(sidecar), name))
         shutil.move(tmp.name, final)
-    return _submit(store, dispatcher, str(final), rubric, agent_channel)
+    # stored relative to QA_STORAGE_DIR: found wherever the server or a worker runs
+    return _submit(store, dispatcher, str(final.relative_to(settings.storage_dir)), rubric,
+                   agent_channel, audio, settings)
 
 
 class ImportRequest(BaseModel):
     path: str
     rubric_id: Optional[str] = None
-    rubric_version: Optional[int] = None
+    rubric_version: Optional[int] = Field(None, ge=1, le=MAX_INT)
     project: Optional[str] = None
     agent_channel: Optional[str] = None
 
@@ -128,6 +140,8 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
                 dispatcher: DispatcherDep, _: Admin):
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
+    if "\x00" in req.path:
+        raise HTTPException(422, "path: contains a NUL character")
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
@@ -139,7 +153,11 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
     except MetadataError as exc:
         raise HTTPException(422, str(exc))
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    return _submit(store, dispatcher, str(path), rubric, req.agent_channel)
+    try:
+        audio = check_readable(path)
+    except AudioError as exc:
+        raise HTTPException(422, str(exc))
+    return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio, settings)
 
 
 def _recording(store, recording_id: int) -> Recording:
@@ -150,19 +168,20 @@ def _recording(store, recording_id: int) -> Recording:
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)
-def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
+def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
     evs = store.evaluations_of(recording_id)
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
-                             "score": e.score, "grade": e.effective_grade,
-                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome,
+                             "score": e.effective_score, "grade": e.effective_grade,
+                             "machine_score": e.score, "machine_grade": e.grade,
+                             "fatal": e.effective_fatal, "reviewed": e.reviewed, "outcome": e.outcome,
                              "current": e.is_current}
                             for e in evs]}
 
 
 @router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
-def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
+def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
     _recording(store, recording_id)
     hide = key.role != "admin"
     return [{"role": u.role, "start": u.start, "end": u.end,
@@ -173,9 +192,10 @@ def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
 @router.get("/{recording_id}/audio", response_class=FileResponse,
             responses={200: {"content": {"audio/*": {}}, "description": "the recording"},
                        410: {"description": "the audio file is no longer on storage"}})
-def audio(recording_id: int, store: StoreDep, _: Viewer):
+def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)
-    if not Path(rec.source_path).is_file():
+    file = settings.locate(rec.source_path)
+    if not file.is_file():
         raise HTTPException(410, "the audio file is no longer on storage")
-    return FileResponse(rec.source_path, filename=Path(rec.source_path).name)
+    return FileResponse(file, filename=file.name)

@@ -1,14 +1,15 @@
 from typing import Optional
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 
-from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
+from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
 from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
+from qa_service.insights import VersionMissing, compare_versions
 from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.schemas import (
-    Activation, RescoreAccepted, RubricDetail, RubricListItem, RubricSummary,
+    Activation, RescoreAccepted, RubricComparison, RubricDetail, RubricListItem, RubricSummary,
 )
 from qa_service.store import RubricVersionConflict
 
@@ -23,9 +24,13 @@ def _summary(row: RubricRow) -> dict:
 @router.post("", status_code=201, response_model=RubricSummary,
              responses={422: {"description": "the rubric does not validate: every problem with its "
                                              "line, field and reason"}})
-def upload_rubric(store: StoreDep, _: Admin,
+def upload_rubric(request: Request, store: StoreDep, _: Admin,
                   yaml_text: str = Body(..., media_type="application/yaml")) -> dict:
     """Validate and store a rubric version. Versions are never overwritten."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise HTTPException(415, "send the rubric YAML itself as the request body with "
+                                 "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
+                                 "-H 'Content-Type: application/yaml'), not as a form upload")
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
         knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
@@ -50,8 +55,21 @@ def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
     return out
 
 
+@router.get("/{rubric_id}/compare", response_model=RubricComparison)
+def compare(rubric_id: str, store: StoreDep, _: Viewer,
+            version_from: int = Query(..., alias="from", ge=1),
+            version_to: int = Query(..., alias="to", ge=1), project: Optional[str] = None) -> dict:
+    """Two versions side by side on the calls scored by both: grade changes, score
+    distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
+    with store.session() as s:
+        try:
+            return compare_versions(s, rubric_id, version_from, version_to, project)
+        except VersionMissing as exc:
+            raise HTTPException(404, str(exc))
+
+
 @router.get("/{rubric_id}/{version}", response_model=RubricDetail)
-def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict:
+def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> dict:
     row = store.rubric(rubric_id, version)
     if row is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -59,7 +77,7 @@ def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict
 
 
 @router.post("/{rubric_id}/{version}/activate", response_model=Activation)
-def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Admin) -> dict:
+def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin) -> dict:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -68,7 +86,7 @@ def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Adm
 
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202, response_model=RescoreAccepted)
-def rescore(rubric_id: str, version: int, store: StoreDep, dispatcher: DispatcherDep,
+def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: DispatcherDep,
             _: Admin, project: Optional[str] = None) -> dict:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubric(rubric_id, version) is None:

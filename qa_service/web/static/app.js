@@ -54,7 +54,7 @@ const QA = (() => {
   const GRADES = {excellent: "优秀", pass: "合格", fail: "不合格"};
   const CATEGORIES = {script_section: "话术环节", mandatory_point: "必说点", forbidden_phrase: "禁语",
     attitude_error: "态度错误", objection: "异议处理", silence: "静音", interruption: "抢话",
-    speech_rate: "语速"};
+    speech_rate: "语速", product_fact: "知识库不符"};
   const STATUSES = {hit: "已说", missed: "漏说", violation: "违规", dismissed: "不成立",
     handled: "已处理", unhandled: "未处理"};
   const BAD = new Set(["missed", "violation", "unhandled"]);
