@@ -101,6 +101,10 @@ class JobOut(Schema):
     attempts: int = 0
     created_at: datetime
     updated_at: datetime
+    recording_id: Optional[int] = None
+    """Known from the upload on."""
+    evaluation_id: Optional[int] = None
+    """Set when the job finished."""
 
 
 class RecordingEvaluation(Schema):
