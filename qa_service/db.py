@@ -269,6 +269,7 @@ class JobRecord(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     recording_id: Optional[int] = None  # known from the upload on
     evaluation_id: Optional[int] = None  # set when the job finished
+    project: Optional[str] = None  # a rescore's project (None: what the rubric chose)
 
 
 class _ProjectCell(SQLModel):

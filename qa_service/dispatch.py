@@ -14,6 +14,7 @@ recording under the same rubric is queued and recognized once, however often it 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -31,7 +32,7 @@ from qa_service.db import JobRecord
 from qa_service.enums import JobState
 from qa_service.model_store import sha256_of
 from qa_service.rubric import Rubric
-from qa_service.store import Store
+from qa_service.store import RubricNotFound, Store
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,13 @@ class QueueUnavailable(RuntimeError):
 
 
 def score_job_id(sha256: str, rubric: Rubric) -> str:
-    # rq allows letters, digits, '_' and '-' in job ids
-    return f"score_{sha256}_{re.sub(r'[^A-Za-z0-9-]', '-', rubric.id)}_v{rubric.version}"
+    """The idempotency key of scoring this audio with this rubric version: injective, since
+    the exact rubric id is hashed in (rq allows only letters, digits, '_' and '-', so
+    `care_call` and `care-call`, or two Chinese ids, would otherwise read the same); the
+    readable part is only for people looking at rq."""
+    readable = re.sub(r"[^A-Za-z0-9-]", "-", rubric.id)[:40]
+    exact = hashlib.sha256(rubric.id.encode("utf-8")).hexdigest()[:16]
+    return f"score_{sha256}_{readable}-{exact}_v{rubric.version}"
 
 
 def enqueue_score(redis: Redis, path: str, rubric: Rubric,
@@ -80,11 +86,14 @@ def enqueue_score(redis: Redis, path: str, rubric: Rubric,
                          description=f"score {path} with {rubric.id} v{rubric.version}")
 
 
-def enqueue_rescore(redis: Redis, rubric: Rubric, project: Optional[str] = None) -> Job:
+def enqueue_rescore(redis: Redis, rubric: Rubric, project: Optional[str] = None,
+                    job_id: Optional[str] = None) -> Job:
+    """Queue a rescore; `job_id` is its request's row (the worker records its status there)."""
     return Queue(RESCORE_QUEUE, connection=redis).enqueue(
-        RESCORE_JOB, rubric.id, rubric.version, project, retry=RETRY,
-        job_timeout=JOB_TIMEOUT, description=f"rescore {project or 'all'} with {rubric.id} "
-                                              f"v{rubric.version}")
+        RESCORE_JOB, rubric.id, rubric.version, project, job_id, job_id=job_id, retry=RETRY,
+        job_timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400,
+        description=f"rescore {project or 'the evaluated recordings'} with {rubric.id} "
+                    f"v{rubric.version}")
 
 
 def redis_from_settings(settings: Optional[Settings] = None) -> Redis:
@@ -110,8 +119,6 @@ class Dispatcher:
     def status(self, row: JobRecord) -> JobRecord:
         return row
 
-    def submit_rescore(self, rubric: Rubric, project: Optional[str]) -> str:
-        raise NotImplementedError
 
     def close(self) -> None:
         pass
@@ -130,10 +137,14 @@ class RqDispatcher(Dispatcher):
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         try:
-            job = enqueue_score(self.redis, row.path, rubric, row.agent_channel, sha256=row.sha256)
+            if row.kind == "rescore":
+                job = enqueue_rescore(self.redis, rubric, row.project, job_id=row.id)
+            else:
+                job = enqueue_score(self.redis, row.path, rubric, row.agent_channel,
+                                    sha256=row.sha256)
         except RedisError as exc:
             raise QueueUnavailable(
-                f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the upload "
+                f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the request "
                 f"is kept as job {row.id} and will be queued when Redis is back") from None
         if row.status == JobState.PENDING:
             self.store.set_job_status(row.id, JobState.QUEUED)
@@ -158,16 +169,23 @@ class RqDispatcher(Dispatcher):
             row.status, row.error = mapped, error or row.error
         return row
 
-    def submit_rescore(self, rubric: Rubric, project: Optional[str]) -> str:
-        try:
-            return enqueue_rescore(self.redis, rubric, project).id
-        except RedisError as exc:
-            raise QueueUnavailable(f"the job queue (Redis) is unavailable ({exc})") from None
+    def _on_queue(self, job_id: str) -> bool:
+        return Job.exists(job_id, connection=self.redis)
 
     def flush_pending(self) -> int:
+        """Queue what was kept while Redis was away, and again what Redis lost (rows `queued`
+        whose rq job is gone: a Redis that restarted empty)."""
         sent = 0
-        for row in self.store.pending_jobs():
-            rubric = self.store.load_rubric(row.rubric_id, row.rubric_version)
+        lost = self.store.lost_jobs(self._on_queue)
+        if lost:
+            log.warning("re-queueing %d request(s) the queue lost: %s", len(lost),
+                        ", ".join(r.id for r in lost[:5]))
+        for row in self.store.pending_jobs() + lost:
+            try:
+                rubric = self.store.load_rubric(row.rubric_id, row.rubric_version)
+            except RubricNotFound as exc:  # can never run: a failure to list, not a blocker
+                self.store.set_job_status(row.id, JobState.FAILED, str(exc))
+                continue
             try:
                 self.submit(row, rubric)
                 sent += 1
@@ -203,13 +221,14 @@ class InlineDispatcher(Dispatcher):
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         if row.status in (JobState.PENDING, JobState.FAILED):
             self.store.set_job_status(row.id, JobState.QUEUED)
-            self.pool.submit(self._run, SCORE_JOB, row.path, row.rubric_id, row.rubric_version,
-                             row.agent_channel, row.id)
+            if row.kind == "rescore":
+                self.pool.submit(self._run, RESCORE_JOB, row.rubric_id, row.rubric_version,
+                                 row.project, row.id)
+            else:
+                self.pool.submit(self._run, SCORE_JOB, row.path, row.rubric_id,
+                                 row.rubric_version, row.agent_channel, row.id)
         return row.id
 
-    def submit_rescore(self, rubric: Rubric, project: Optional[str]) -> str:
-        self.pool.submit(self._run, RESCORE_JOB, rubric.id, rubric.version, project)
-        return f"rescore-inline-{rubric.id}-v{rubric.version}"
 
     def _run(self, function: str, *args) -> None:
         if not self._configured:  # this process's jobs use this dispatcher's database

@@ -9,12 +9,16 @@ the job: started, finished, or failed with the error.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
+import time
 from typing import Optional
 
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.worker_registration import unregister
 
 from qa_service.config import Settings, get_settings
 from qa_service.enums import JobState
@@ -77,9 +81,31 @@ def score_recording(path: str, rubric_id: str, version: int,
             "grade": str(r.grade), "transcribed": outcome.transcribed}
 
 
-def rescore_project(rubric_id: str, version: int, project: Optional[str] = None) -> dict:
-    outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
+                    request_id: Optional[str] = None) -> dict:
+    """Rescore stored transcripts; the request's row (`request_id`) follows along like a
+    scoring job's: started, finished, or failed with the error."""
+    store = service().store
+
+    def record(status: JobState, error: str = "") -> None:
+        if request_id:
+            store.set_job_status(request_id, status, error)
+
+    record(JobState.STARTED)
+    try:
+        outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+    except Exception as exc:
+        record(JobState.FAILED, str(exc))
+        raise
+    record(JobState.FINISHED)
     return {"rescored": len(outcomes)}
+
+
+SLOT_TTL = 10  # seconds a killed worker's slot stays taken
+
+
+class SlotTaken(RuntimeError):
+    """Another live worker process has this name (host and --slot)."""
 
 
 class QAWorker(SimpleWorker):
@@ -115,17 +141,55 @@ class QAWorker(SimpleWorker):
                     recovered.append(job_id)
         return recovered
 
+    def claim_slot(self) -> None:
+        """One live process per worker name. The slot is a key of ours (not rq's) that a live
+        worker keeps alive every few seconds; a second process with the same --slot is
+        refused. A killed one stops refreshing it, so its restart waits at most SLOT_TTL."""
+        key, token = f"qa-service:slot:{self.name}", f"pid {os.getpid()} on {socket.gethostname()}"
+        deadline = time.monotonic() + SLOT_TTL + 2
+        while not self.connection.set(key, token, nx=True, ex=SLOT_TTL):
+            if time.monotonic() > deadline:
+                holder = self.connection.get(key)
+                raise SlotTaken(
+                    f"worker slot {self.name} is in use by a live worker "
+                    f"({holder.decode() if holder else 'unknown'}); start this one with another "
+                    "--slot")
+            time.sleep(0.5)
+        stop = threading.Event()
+
+        def keep_alive():
+            while not stop.wait(SLOT_TTL / 3):
+                try:
+                    self.connection.set(key, token, ex=SLOT_TTL)
+                except Exception:  # Redis away: the worker's own loop waits and reconnects
+                    pass
+        threading.Thread(target=keep_alive, daemon=True, name="qa-slot").start()
+        self._slot = (key, token, stop)
+
+    def release_slot(self) -> None:
+        if getattr(self, "_slot", None):
+            key, token, stop = self._slot
+            stop.set()
+            try:
+                if self.connection.get(key) == token.encode():
+                    self.connection.delete(key)
+            except Exception:
+                pass
+
     def register_birth(self, *args, **kwargs):
-        stale = self.connection.exists(self.key)
-        if stale:
-            # The previous process of this slot died without saying so: clear its record.
+        self.claim_slot()  # SlotTaken: another live process has this name
+        if self.connection.exists(self.key):
+            # The previous process of this slot died without saying so: clear its record
+            # (rq's own unregister: no key names of rq's written here).
             self.connection.delete(self.key)
-            self.connection.srem("rq:workers", self.key)
-            for queue in self.queues:
-                self.connection.srem(f"rq:workers:{queue.name}", self.key)
+            unregister(self)
         super().register_birth(*args, **kwargs)
         for job_id in self.recover_abandoned():
             log.warning("requeued %s, abandoned by a previous run of %s", job_id, self.name)
+
+    def register_death(self, *args, **kwargs):
+        super().register_death(*args, **kwargs)
+        self.release_slot()
 
 
 def worker_name(slot: int) -> str:

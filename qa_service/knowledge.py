@@ -60,7 +60,7 @@ _DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {
 _GIGA = re.compile(r"(?<![\d.])千兆")
 _CLAUSE = re.compile(r"[，。！？；,!?;：:、\s]+|(?<!\d)\.|\.(?!\d)")
 NEAR_BEFORE = 6  # characters allowed between a fact's word and its value (每个月只要96元)
-NEAR_AFTER = 2  # ... between a value and a word after it (96块钱1个月)
+NEAR_AFTER = 1  # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话)
 
 
 class _Model(BaseModel):
@@ -87,6 +87,16 @@ class Fact(_Model):
     @classmethod
     def _text_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _spoken_number(cls, value: Any) -> Any:
+        return _number_text(value)
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _spoken_numbers(cls, value: Any) -> Any:
+        return [_number_text(v) for v in value] if isinstance(value, list) else value
 
     @field_validator("unit")
     @classmethod
@@ -137,6 +147,15 @@ class Fact(_Model):
         if self.type == "date":
             return any(_same_day(value, d) for d in [self.value, *self.allowed])
         return any(abs(float(value) - float(v)) < 1e-6 for v in [self.value, *self.allowed])
+
+
+def _number_text(value: Any) -> Any:
+    """A value written as words (九十六, 百分之零点六) is the number they say."""
+    if isinstance(value, str):
+        text = normalize(value).rstrip("%")
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
+    return value
 
 
 def _same_day(said: Any, known: Any) -> bool:
@@ -198,6 +217,11 @@ def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBas
                 "[" in k or k in ("bool", "float", "date"))))
             problems.append((_line_of(root, loc), _field_name(loc, data),
                              err["msg"].removeprefix("Value error, ")))
+        # A value fits none of number, date, yes/no: one problem, not one per type tried.
+        union = {(line, field) for line, field, _ in problems if field.endswith(".value")}
+        problems = [p for p in problems if (p[0], p[1]) not in union] + [
+            (line, field, "must be a number (in `unit`), a date (2026-12-31) or true/false")
+            for line, field in union]
         problems = sorted(set(problems), key=lambda p: (p[0] is None, p[0] or 0, p[1]))
         raise KnowledgeError(source, problems) from None
 
@@ -339,7 +363,10 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
             continue
         best: Optional[tuple[int, Fact, tuple[int, int]]] = None
         for fact in facts:
-            bare = v.type == "" and fact.type not in ("date",)
+            # A number without a unit is money only (存一百六十八): durations, speeds and rates
+            # are said with their unit, and a bare number next to 合约 is more often a
+            # misheard word (合约期十二个月 heard as 合约七十二个元) than a term.
+            bare = v.type == "" and fact.type == "元"
             if v.type != fact.type and not bare:
                 continue
             for a, b in words[fact.id]:

@@ -27,6 +27,9 @@ OptionalRatio = Annotated[Optional[float],
                                           return_type=Optional[float])]
 
 
+MAX_ROW_ID = 2**31 - 1  # integer primary keys (PostgreSQL int4): a larger id is a 422, not a 500
+
+
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True, use_attribute_docstrings=True)
 
@@ -373,16 +376,16 @@ class ReviewIn(BaseModel):
 
     target: Literal["grade", "finding"]
     action: Literal["confirm", "override", "add"]
-    finding_id: Optional[int] = None
-    rule_id: Optional[str] = None
-    value: Optional[str] = None  # the new grade or finding status
-    start: Optional[float] = Field(default=None, ge=0)  # seconds into the recording
-    end: Optional[float] = Field(default=None, ge=0)
-    comment: str = ""
+    finding_id: Optional[int] = Field(default=None, ge=1, le=MAX_ROW_ID)
+    rule_id: Optional[str] = Field(default=None, max_length=200)
+    value: Optional[str] = Field(default=None, max_length=50)  # the new grade or finding status
+    start: Optional[float] = Field(default=None, ge=0, le=86400)  # seconds into the recording
+    end: Optional[float] = Field(default=None, ge=0, le=86400)
+    comment: str = Field(default="", max_length=4000)
 
 
 class WithdrawIn(BaseModel):
-    comment: str = ""
+    comment: str = Field(default="", max_length=4000)
 
 
 ReviewState = Literal["applied", "needs_rereview", "superseded", "withdrawn"]

@@ -321,7 +321,8 @@ class CallSimilarities:
     def __init__(self, table: np.ndarray, describe):
         self.table = table
         self.describe = describe
-        self.column_max = table.max(axis=0) if len(table) else np.zeros(table.shape[1])
+        # a plain list: read a few entries per rule, where numpy indexing costs more than it saves
+        self.column_max = table.max(axis=0).tolist() if len(table) else [-1.0] * table.shape[1]
 
 
 class SimilarMatcher:
@@ -331,6 +332,7 @@ class SimilarMatcher:
                  label: str = "similar"):
         self.bank = bank
         self.cols = bank.add(examples)
+        self._col_list = self.cols.tolist()
         self.threshold = threshold
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
 
@@ -341,8 +343,8 @@ class SimilarMatcher:
         """Every utterance of a call that matches, by index: the best-scoring segment or pair
         of it whose numbers and negation agree."""
         out: dict[int, Match] = {}
-        if not len(self.cols) or not len(sims.table) or \
-                sims.column_max[self.cols].max() < self.threshold:
+        column_max = sims.column_max
+        if not self._col_list or max(column_max[c] for c in self._col_list) < self.threshold:
             return out  # the usual case: this rule's examples are nowhere near this call
         mine = sims.table[:, self.cols]
         best = mine.max(axis=1)

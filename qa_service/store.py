@@ -4,6 +4,7 @@ calls these methods instead of writing its own queries."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import asdict
 from datetime import datetime
 from typing import Callable, Iterable, Optional, TypeVar
@@ -360,6 +361,25 @@ class Store:
             s.commit()
             s.refresh(row)
             return row, True
+
+    def record_rescore(self, rubric: Rubric, project: Optional[str]) -> JobRecord:
+        """A rescore request's row (`pending`, kind `rescore`): kept like an upload, so that it
+        survives Redis being away and answers at /jobs/{id}."""
+        with self.session() as s:
+            row = JobRecord(id=f"rescore_{uuid.uuid4().hex}", kind="rescore", path="", sha256="",
+                            rubric_id=rubric.id, rubric_version=rubric.version, project=project)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def lost_jobs(self, on_queue: Callable[[str], bool]) -> list[JobRecord]:
+        """Requests the database has as `queued` but the queue no longer has (a Redis that
+        restarted empty): `on_queue(job_id)` says whether the queue still knows a job."""
+        with self.session() as s:
+            rows = list(s.exec(select(JobRecord).where(JobRecord.status == JobState.QUEUED.value)
+                               .order_by(JobRecord.created_at)).all())
+        return [r for r in rows if not on_queue(r.id)]
 
     def set_job_status(self, job_id: str, status: JobState, error: str = "",
                        recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:

@@ -45,7 +45,7 @@ def project_rubric_key(s: Session, project: str) -> Optional[tuple[str, int]]:
     return rubric_id, version
 
 
-def wrapup(store, project: str, errors: int = 10) -> dict:
+def wrapup(store, project: str, errors: int = 20) -> dict:
     """The wrap-up of a project in the store, read with its active rubric, else the one most
     of its calls were scored with."""
     with store.session() as s:
@@ -109,7 +109,7 @@ def _fact_violations(s: Session, project: str, examples: int = 5) -> list[dict]:
     return sorted(facts.values(), key=lambda f: -f["calls"])
 
 
-def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 10) -> dict:
+def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) -> dict:
     totals = kpi_rows(s, "project", project=project)
     if not totals:
         raise NoCalls(f"project {project!r} has no evaluated calls")

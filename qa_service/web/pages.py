@@ -32,7 +32,7 @@ NO_CSP = ("/docs", "/redoc", "/openapi.json")
 
 NAV = [("queue", "/queue", "待复核"), ("dashboard", "/dashboard", "质检看板"),
        ("trial", "/trial", "试呼分析"), ("wrapup", "/wrapup", "项目总结"),
-       ("precision", "/precision", "规则准确率"), ("rubrics", "/rubrics", "质检规则")]
+       ("precision", "/precision", "规则准确率"), ("rubrics", "/rubric-versions", "质检规则")]
 ROLE_NAMES = {"viewer": "只读", "reviewer": "质检员", "admin": "管理员"}
 
 
@@ -142,7 +142,8 @@ def precision_page(request: Request) -> Response:
     return _page(request, "precision.html", "precision")
 
 
-@router.get("/rubrics")
+# Not /rubrics: that is the API's list of versions.
+@router.get("/rubric-versions")
 def rubrics_page(request: Request) -> Response:
     return _page(request, "rubrics.html", "rubrics")
 

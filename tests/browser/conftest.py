@@ -118,3 +118,35 @@ def shot():
     def save(page, name):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
     return save
+
+
+@pytest.fixture
+def api_get(server, web_data):
+    """api_get(path, role="viewer") -> the JSON the API answers with that role's header key."""
+    import httpx
+
+    def get(path, role="viewer"):
+        r = httpx.get(server + path, headers={"X-API-Key": web_data["keys"][role]}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+    return get
+
+
+@pytest.fixture
+def flagged_call(api_get):
+    """flagged_call(fatal) -> a flagged call the machine failed, with or without a fatal finding."""
+    def pick(fatal):
+        items = api_get("/flagged?page_size=100")["items"]
+        return next(i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail")
+    return pick
+
+
+@pytest.fixture
+def open_call(server):
+    """open_call(page, evaluation_id): the call page, loaded, its audio's metadata known."""
+    def go(page, evaluation_id):
+        page.goto(f"{server}/calls/{evaluation_id}")
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+        page.wait_for_function("() => document.getElementById('audio').readyState >= 1")
+    return go
+

@@ -8,13 +8,15 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from qa_service.api import create_app
+from qa_service.checks import Call, ProductFactCheck
 from qa_service.cli import app as cli_app
 from qa_service.config import Settings
 from qa_service.keys import create_key
+from qa_service.knowledge import load_knowledge
 from qa_service.metadata import CallMetadata
 from qa_service.pipeline import evaluate
 from qa_service.results import Utterance as U
-from qa_service.rubric import load_rubric
+from qa_service.rubric import FactCheck, load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
 from tests.support import ROOT, RUBRICS
@@ -101,7 +103,7 @@ def test_audits_and_wrapup_over_http(tmp_path, sqlite_url):
         assert client.post("/audits", json=dict(body, type="sales"), headers=headers).status_code == 422
         bad_kb = client.post("/audits", json=dict(body, knowledge_base="id: x\nfacts: [{id: a}]"),
                              headers=headers)
-        assert bad_kb.status_code == 422 and bad_kb.json()["detail"]["problems"]
+        assert bad_kb.status_code == 422 and bad_kb.json()["problems"] and "knowledge base refused" in bad_kb.json()["detail"]
         assert client.post("/audits", json=body).status_code == 401
 
         r = client.get(f"/projects/{PROJECT}/wrapup", headers=headers)
@@ -134,3 +136,14 @@ def test_wrong_price_in_a_recorded_call(tmp_path, recognizer):
     fee = facts[0]
     assert fee["status"] == "violation" and fee["deduction"] == 20
     assert {(e["role"], e["value"], e["kb_value"]) for e in fee["evidence"]} == {("agent", "99元", "96元")}
+
+
+def test_few_false_alarms_on_the_recognized_dev_calls(dev_transcripts):
+    """Every dev call states the product right; Whisper base mishears numerals now and then
+    (合约期一年 as 合约七一年, 九十六 as 九十). At most one of the 16 recognized calls may get a
+    product_fact finding (measured: none on this machine; recognition differs between CPUs)."""
+    check = ProductFactCheck(load_knowledge(RUBRICS / "kb" / "telecom-data-upgrade.yaml"), FactCheck())
+    alarms = {cid: [f.detail for f in check.run(Call(t.utterances, t.duration))]
+              for cid, t in dev_transcripts.items()}
+    alarms = {cid: found for cid, found in alarms.items() if found}
+    assert len(dev_transcripts) == 16 and len(alarms) <= 1, alarms

@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlmodel import Session, select
 
 from qa_service import browse, insights, reviews
@@ -12,11 +12,12 @@ from qa_service.masking import mask
 from qa_service.store import utterances_by_recording
 from qa_service.schemas import (
     FlaggedPage,
-    EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
+    MAX_ROW_ID, EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
     ReviewSample, ReviewWithEvaluation, WithdrawIn,
 )
 
 router = APIRouter(tags=["evaluations"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
@@ -94,7 +95,7 @@ def evaluation_item(ev: Evaluation) -> dict:
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
+def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> dict:
     """Machine and reviewed score and grade, findings with evidence and both statuses,
     highlights, the rubric's rules and the review trail."""
     with store.session() as s:
@@ -172,7 +173,7 @@ def _review_error(exc: reviews.ReviewError) -> HTTPException:
 
 
 @router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation)
-def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
+def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
     """Confirm or override the machine's grade or a finding, or add a finding it missed. The
     machine result stays; the review is kept in the trail and applies to every evaluation of
     the call under this rubric id, through rescoring and new versions."""
@@ -190,7 +191,7 @@ def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -
 
 
 @router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
-def withdraw(review_id: int, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
+def withdraw(review_id: RowId, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
     """Withdraw a review: it stays in the trail, marked; the previous review of the same
     thing, or the machine's result, applies again."""
     with store.session() as s:
@@ -205,7 +206,7 @@ def withdraw(review_id: int, store: StoreDep, key: Reviewer, body: Optional[With
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def get_review(review_id: int, store: StoreDep, key: Viewer) -> dict:
+def get_review(review_id: RowId, store: StoreDep, key: Viewer) -> dict:
     with store.session() as s:
         row = s.get(Review, review_id)
         if row is None:

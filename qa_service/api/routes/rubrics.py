@@ -1,6 +1,7 @@
 from typing import Optional
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
 from qa_service.db import RubricRow
@@ -91,8 +92,11 @@ def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: Dispa
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
+    rubric = store.load_rubric(rubric_id, version)
+    row = store.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
+    body = {"job_id": row.id, "project": project, "rubric": {"id": rubric_id, "version": version}}
     try:
-        job_id = dispatcher.submit_rescore(store.load_rubric(rubric_id, version), project)
+        dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
-        raise HTTPException(503, str(exc))
-    return {"job_id": job_id, "project": project}
+        return JSONResponse({**body, "status": "pending", "detail": str(exc)}, status_code=503)
+    return {**body, "status": "queued"}

@@ -22,9 +22,11 @@
   function seek(t, play) {
     audio.currentTime = Math.max(0, Math.min(t, audio.duration || t));
     follow();
-    if (play) audio.play();
+    if (play) start();
   }
-  const toggle = () => (audio.paused ? audio.play() : audio.pause());
+  // play() is refused when a pause comes first (a quick double key press): not an error.
+  const start = () => audio.play().catch(() => {});
+  const toggle = () => (audio.paused ? start() : audio.pause());
   audio.addEventListener("play", () => { document.getElementById("play").textContent = "❚❚ 暂停"; });
   audio.addEventListener("pause", () => { document.getElementById("play").textContent = "▶ 播放"; });
   audio.addEventListener("timeupdate", follow);

@@ -20,7 +20,7 @@
     const list = (title, items) => [h("h3", {}, `${title}（${items.length}）`),
       items.length ? h("ul", {}, items.map((x) => h("li", {},
         h("a", {href: "/calls/" + x.evaluation_id}, `#${x.recording_id} ${clock(x.start || 0)}`), " ",
-        h("q", {}, x.evidence_text || ""), " ",
+        x.evidence_text ? h("q", {}, x.evidence_text) : null, " ",
         h("span", {class: "muted"}, `${STATUSES[x.machine_status] || x.machine_status || "未检出"} → ${STATUSES[x.reviewed_status] || x.reviewed_status}`),
         x.comment ? h("div", {class: "muted"}, "复核意见：" + x.comment) : null)))
         : h("p", {class: "muted"}, "无")];
@@ -44,7 +44,7 @@
     const points = await Promise.all(weeks);
     trend.setOption({grid: {left: 40, right: 10, top: 20, bottom: 30}, tooltip: {trigger: "axis"},
       xAxis: {type: "category", data: points.map((p) => p[0])}, yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
-      series: [{name: "准确率", type: "line", connectNulls: true, data: points.map((p) => p[1])}]}, true);
+      series: [{name: "准确率", type: "line", connectNulls: true, symbolSize: 9, showAllSymbol: true, data: points.map((p) => p[1])}]}, true);
   }
 
   async function load() {

@@ -71,6 +71,7 @@
       document.getElementById("page-no").textContent = `第 ${page} / ${pages} 页`;
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;
+      document.body.dataset.loaded = "1";
       sessionStorage.setItem("qa-queue", JSON.stringify({ids: items.map((i) => i.evaluation_id), back: location.pathname + location.search}));
     } catch (e) {
       body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, "加载失败：" + e.message)));

@@ -50,7 +50,7 @@
     } catch (e) {
       status.textContent = "未保存：" + e.message.split("\n")[0];
       status.className = "error";
-      const found = (e.data && e.data.detail && e.data.detail.problems) || [];
+      const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
       problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
         (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
       if (found.some((p) => p.line)) {
@@ -62,21 +62,31 @@
     }
   }
 
+  /* Rescoring progress: the job's state where the queue knows it (rq), and in every mode how
+   * many of the project's current evaluations already carry this version. */
+  async function progress(project) {
+    const q = new URLSearchParams({page_size: "500"});
+    if (project) q.set("project", project);
+    const d = await api("/evaluations?" + q);
+    const mine = d.items.filter((i) => i.rubric.id === selected.id);
+    return [mine.filter((i) => i.rubric.version === selected.version).length, mine.length];
+  }
+
   async function rescore() {
     const project = document.getElementById("act-project").value.trim();
     const status = document.getElementById("rescore-status");
     const q = project ? "?project=" + encodeURIComponent(project) : "";
     const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/rescore${q}`, {method: "POST"});
+    status.className = "muted";
     status.textContent = "重新质检已排队…";
-    for (;;) {
+    for (let i = 0; i < 600; i++) {
       await new Promise((ok) => setTimeout(ok, 1000));
-      const j = await api("/jobs/" + encodeURIComponent(r.job_id));
-      const done = j.progress ? `（${j.progress.done ?? ""}/${j.progress.total ?? ""}）` : "";
-      status.textContent = `重新质检：${j.status}${done}`;
-      if (j.status === "finished" || j.status === "failed") {
-        if (j.status === "failed") status.className = "error";
-        break;
-      }
+      let state = null;
+      try { state = (await api("/jobs/" + encodeURIComponent(r.job_id))).status; } catch (e) { if (e.status !== 404) throw e; }
+      const [done, total] = await progress(project);
+      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${state}）` : "");
+      if (state === "failed") { status.className = "error"; return; }
+      if ((state === null || state === "finished") && total && done === total) { status.className = "good"; status.dataset.done = "1"; return; }
     }
   }
 

@@ -18,8 +18,10 @@
   ];
 
   function guideMap(points) {
+    // Labels go left of points near the right edge, so that they stay inside the chart.
     const data = points.map((p) => ({name: p.name || p.point_id, value: [p.said_rate, p.positive_rate ?? 0],
-      said: p.said_in_calls, replies: p.customer_replies, unknown: p.positive_rate === null}));
+      said: p.said_in_calls, replies: p.customer_replies, unknown: p.positive_rate === null,
+      label: {position: p.said_rate > 0.7 ? "left" : "right"}}));
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     map.setOption({
       grid: {left: 50, right: 20, top: 36, bottom: 45},
@@ -34,6 +36,18 @@
           data: QUADRANTS.map((q) => [{name: q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
                                       {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
+  }
+
+  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
+    closing: "总结成交", farewell: "结束语"};
+  /* "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
+  function reason(r, d) {
+    const [kind, id] = String(r).split(":");
+    if (kind === "objection_handled") {
+      const o = d.refusal_reasons.find((x) => x.objection_id === id);
+      return "异议处理：" + (o ? o.name : id);
+    }
+    return SECTIONS[kind] || r;
   }
 
   function play(example) {
@@ -73,7 +87,7 @@
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
       h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
         onclick: () => play(g.examples[0])}, "▶") : ""),
-      h("td", {}, g.text), h("td", {}, g.reason), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
+      h("td", {}, g.text), h("td", {}, reason(g.reason, d)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
     document.body.dataset.loaded = "1";
   }
