@@ -22,7 +22,7 @@ from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run
 from qa_service.config import get_settings
 from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.enums import Grade
-from qa_service.jobs import QAWorker, SlotTaken, worker_name
+from qa_service.jobs import SlotTaken, serve_queues, worker_name
 from qa_service.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
@@ -262,8 +262,7 @@ def worker(
     try:
         # every worker runs rq's scheduler (elected once among them by a Redis lock), so
         # retries with backoff and scheduled jobs run whichever workers are up
-        QAWorker(queues, name=worker_name(slot), connection=redis).work(
-            burst=burst, with_scheduler=True)
+        serve_queues(queues, worker_name(slot), redis, burst)
     except SlotTaken as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2)

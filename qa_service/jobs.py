@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Optional
 
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -148,6 +149,8 @@ class QAWorker(SimpleWorker):
         key, token = f"qa-service:slot:{self.name}", f"pid {os.getpid()} on {socket.gethostname()}"
         deadline = time.monotonic() + SLOT_TTL + 2
         while not self.connection.set(key, token, nx=True, ex=SLOT_TTL):
+            if self.connection.get(key) == token.encode():  # ours, from before a reconnection
+                break
             if time.monotonic() > deadline:
                 holder = self.connection.get(key)
                 raise SlotTaken(
@@ -190,6 +193,36 @@ class QAWorker(SimpleWorker):
     def register_death(self, *args, **kwargs):
         super().register_death(*args, **kwargs)
         self.release_slot()
+
+
+def serve_queues(queues: list[str], name: str, redis, burst: bool = False) -> None:
+    """Run a QAWorker until it is told to stop (or, with burst, the queues are empty). When
+    Redis goes away (rq's worker quits on a lost connection, even after the job itself was
+    done and recorded in the database), wait for it and start again under the same name:
+    the process never dies for a Redis restart."""
+    while True:
+        worker = QAWorker(queues, name=name, connection=redis)
+        try:
+            worker.work(burst=burst, with_scheduler=True)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("worker %s: lost Redis (%s)", name, exc)
+        finally:
+            worker.release_slot()
+        if getattr(worker, "_stop_requested", False) or _redis_answers(redis):
+            return  # asked to stop, or burst done: not a lost connection
+        wait = 1.0
+        log.warning("worker %s: Redis is unreachable; waiting for it to come back", name)
+        while not _redis_answers(redis):
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
+        log.warning("worker %s: Redis is back; reconnecting", name)
+
+
+def _redis_answers(redis) -> bool:
+    try:
+        return bool(redis.ping())
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        return False
 
 
 def worker_name(slot: int) -> str:

@@ -226,3 +226,69 @@ def _up(base):
         return httpx.get(f"{base}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_worker_survives_redis_dying_mid_job(tmp_path):
+    """Redis killed while the worker scores a call: the worker waits (saying so), reconnects
+    when Redis is back, and goes on working; the call's result is in the database."""
+    import socket as sockets
+    from redis import Redis
+    from qa_service.dispatch import enqueue_score
+    from qa_service.rubric import load_rubric
+    probe = sockets.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+
+    def redis_server():
+        return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    server = redis_server()
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    settings = Settings(database_url=url, redis_url=f"redis://127.0.0.1:{port}/0", storage_dir=tmp_path)
+    conn = Redis.from_url(settings.redis_url)
+    assert wait_for(lambda: _pings(conn), timeout=20)
+    store = Store(url)
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    store.save_rubric(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
+    row, _ = store.record_job("j1", str(CALL), "x", rubric)
+    job = Queue("qa-transcribe", connection=conn).enqueue(
+        "qa_service.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1")
+    log = open(tmp_path / "worker.log", "w")
+    env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=settings.redis_url,
+               QA_STORAGE_DIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker", "--slot", "25"],
+                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for(lambda: store.job("j1").status == "started", timeout=120)
+        server.kill()  # Redis dies mid-job
+        server.wait()
+        assert wait_for(lambda: store.job("j1").status == "finished", timeout=300)
+        assert wait_for(lambda: "waiting for it to come back" in (tmp_path / "worker.log").read_text(),
+                        timeout=60), (tmp_path / "worker.log").read_text()[-3000:]
+        time.sleep(2)
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]  # still alive
+        server = redis_server()  # back, empty
+        assert wait_for(lambda: _pings(conn), timeout=20)
+        assert wait_for(lambda: "Redis is back; reconnecting" in (tmp_path / "worker.log").read_text(),
+                        timeout=90), (tmp_path / "worker.log").read_text()[-3000:]
+        after = Queue("qa-rescore", connection=conn).enqueue("os.getpid")
+        assert wait_for(lambda: after.get_status(refresh=True) == "finished", timeout=60), \
+            (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        server.kill()
+        log.close()
+
+
+def _pings(conn):
+    try:
+        return conn.ping()
+    except Exception:
+        return False
