@@ -198,12 +198,16 @@ def rescore(
     out_file: Optional[Path] = typer.Option(None, "--out", "-o"),
     db: Optional[str] = typer.Option(None, "--db"),
 ) -> None:
-    """Score every stored transcript again with a (new version of a) rubric: no recognition."""
+    """Score stored transcripts again with a (new version of a) rubric, no recognition: a
+    project's, or without --project those already evaluated with this rubric id and those of
+    the projects where it is active."""
     _quiet_libraries()
     rules = _rubric(rubric)
     service = _service(db)
     _register(service, rules, rubric)
-    total = len(service.store.recordings(project=project))
+    chosen, scope = service.store.rescore_scope(rules.id, project)
+    typer.echo(f"rescoring {scope}", err=True)  # say what was chosen
+    total = len(chosen)
     outcomes = _run_with_progress("rescoring", total,
                                   lambda advance: service.rescore(rules, project, advance))
     emit(outcomes, format, out_file)

@@ -132,9 +132,12 @@ class QAService:
     def rescore(self, rubric: Rubric, project: Optional[str] = None,
                 progress: Optional[Callable[[Outcome], None]] = None,
                 batch: int = 500) -> list[Outcome]:
-        """Score every stored transcript (of a project) with this rubric: no recognition."""
+        """Score stored transcripts with this rubric, no recognition: a project's, or without
+        one those Store.rescore_scope chooses (already evaluated with it, or of projects
+        where it is active)."""
         scorer = self.scorer(rubric)
-        recordings = self.store.recordings(project=project)
+        recordings, scope = self.store.rescore_scope(rubric.id, project)
+        log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
         out = []
         for first in range(0, len(recordings), batch):
             chunk = recordings[first:first + batch]

@@ -166,6 +166,27 @@ class Store:
             return s.exec(select(UtteranceRow.id).where(
                 UtteranceRow.recording_id == recording_id).limit(1)).first() is not None
 
+    def rescore_scope(self, rubric_id: str, project: Optional[str] = None) -> tuple[list[Recording], str]:
+        """What a rescore with this rubric covers, and a sentence saying so: the project's
+        recordings when one is given; else only the recordings already evaluated with this
+        rubric id and those of the projects where it is active (never every campaign's calls)."""
+        if project:
+            chosen = self.recordings(project=project)
+            return chosen, f"{len(chosen)} recording(s) of project {project}"
+        with self.session() as s:
+            projects = sorted(s.exec(select(ActiveRubric.project)
+                                     .where(ActiveRubric.rubric_id == rubric_id)).all())
+            evaluated = select(Evaluation.recording_id).where(Evaluation.rubric_id == rubric_id)
+            q = select(Recording).where(Recording.id.in_(evaluated))
+            if projects:
+                q = select(Recording).where(Recording.id.in_(evaluated) |
+                                            Recording.project.in_(projects))
+            chosen = list(s.exec(q.order_by(Recording.id)).all())
+        where = f" and the recordings of project(s) {', '.join(projects)} where it is active" \
+            if projects else ""
+        return chosen, (f"{len(chosen)} recording(s): those already evaluated with rubric "
+                        f"{rubric_id}{where} (give a project to rescore another)")
+
     def recordings(self, project: Optional[str] = None,
                    phase: Optional[str] = None) -> list[Recording]:
         with self.session() as s:
@@ -278,6 +299,17 @@ class Store:
             evaluations.append(ev)
         s.flush()
         newest = {rid: ev.id for (rid, _), ev in zip(items, evaluations)}
+        # Current is the project's active rubric version where one is set and this call has
+        # been scored with it: scoring with another (an older version, another rubric) adds
+        # that evaluation without moving "current" away from the active one.
+        active = {a.project: (a.rubric_id, a.version) for a in s.exec(select(ActiveRubric).where(
+            ActiveRubric.project.in_({r.project for r in recordings.values() if r.project}))).all()}
+        wanted = {rid: active[recordings[rid].project] for rid in newest
+                  if recordings[rid].project in active}
+        if wanted:
+            for ev in s.exec(select(Evaluation).where(Evaluation.recording_id.in_(wanted))).all():
+                if (ev.rubric_id, ev.rubric_version) == wanted[ev.recording_id]:
+                    newest[ev.recording_id] = ev.id
         s.exec(update(Evaluation).where(Evaluation.recording_id.in_(newest),
                                         Evaluation.id.notin_(newest.values()))
                .values(is_current=False))

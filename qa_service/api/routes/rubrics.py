@@ -94,7 +94,8 @@ def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: Dispa
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
     rubric = store.load_rubric(rubric_id, version)
     row = store.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
-    body = {"job_id": row.id, "project": project, "rubric": {"id": rubric_id, "version": version}}
+    body = {"job_id": row.id, "project": project, "rubric": {"id": rubric_id, "version": version},
+            "scope": store.rescore_scope(rubric_id, project)[1]}
     try:
         dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
