@@ -61,10 +61,9 @@ MAX_COMPRESSION_RATIO = 2.4
 WINDOW_S = 28.0  # joined audio per decoding window; Whisper reads at most 30 s at once
 BATCH_SIZE = 4
 WORD_END_SLACK_S = 0.1
-# A window whose words land in chunks holding less than this share of its speech, after the
-# retry with temperature fallback, is decoded again by faster-whisper's own VAD path (the one
-# bare faster-whisper uses, which recovered the call an int8 kernel on another CPU had turned
-# into "宽帅 宽帅 宽帅"); a stream still below it is reported in the transcript's warnings.
+# A window whose words land in chunks holding less than this share of its sure speech is
+# decoded again (Recognizer.transcribe_streams); one still below it after every fallback is
+# reported in the transcript's warnings.
 MIN_COVERAGE = 0.5
 # In noise the VAD holds a chunk open long before and after the words (customer chunks of
 # 5-12 s around a 1 s "什么事" at 8 dB SNR), and every such chunk overlapping the agent read
@@ -152,9 +151,11 @@ class Recognizer:
         turn timing (98.8% -> 94.7%) as words slipped across speakers.
 
         A window is decoded again when its text is degenerate (a loop) or its words land in
-        chunks holding less than MIN_COVERAGE of its speech: first alone with temperature
-        fallback, then, if that is no better, by faster-whisper's own VAD path over the
-        window's stretch of the recording. A window still short of words is named in the
+        chunks holding less than MIN_COVERAGE of its speech: by faster-whisper's own VAD path
+        over the window's stretch of the recording (the path bare faster-whisper takes, which
+        recovered the survey call that int8 kernels on another CPU, and on this one under
+        load, turned into "宽帅 宽帅 宽帅"), then, if that is still short, alone with
+        temperature fallback; the best of them is kept. A window still short of words is named in the
         result's warnings and its chunks' confidence is capped (the call gets flagged).
         """
         plan = _Packing(streams)
@@ -176,10 +177,10 @@ class Recognizer:
                     continue
                 tries = [([x for seg in inside if not degenerate(seg.text, seg.compression_ratio)
                            for x in (seg.words or [])], "batched")]
-                retry = self._decode_window(plan.joined, window, bias)
-                tries.append((retry, "fallback"))
-                if plan.coverage(retry, w) < MIN_COVERAGE:
-                    tries.append((self._decode_span(plan, w), "vad"))
+                recovered = self._decode_span(plan, w)
+                tries.append((recovered, "vad"))
+                if plan.coverage(recovered, w) < MIN_COVERAGE:
+                    tries.append((self._decode_window(plan.joined, window, bias), "fallback"))
                 best, how = max(reversed(tries), key=lambda t: plan.coverage(t[0], w))
                 covered = plan.coverage(best, w)
                 log.info("window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
