@@ -1,7 +1,9 @@
 # One image, the model baked in. Its command runs the API; the same image runs a worker:
-#   docker run IMAGE                                   -> qa-service serve on :8000
+#   docker run IMAGE                                   -> migrate the schema once, then serve on :8000
 #   docker run IMAGE qa-service worker --slot 0        -> an rq worker (set QA_REDIS_URL)
-#   docker run IMAGE qa-service migrate                -> create/upgrade the schema
+#   docker run IMAGE qa-service migrate                -> create/upgrade the schema only
+# Workers never migrate: they refuse a database behind head (docker-compose.yml starts them
+# after the API's migration).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -20,4 +22,4 @@ COPY samples ./samples
 
 VOLUME ["/data"]
 EXPOSE 8000
-CMD ["qa-service", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["sh", "-c", "qa-service migrate && exec qa-service serve --host 0.0.0.0 --port 8000"]

@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export QA_DATABASE_URL ?= sqlite:///qa_service.db
 
-.PHONY: setup demo test unit bench clean
+.PHONY: setup demo test unit bench clean browser-deps vendor
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +17,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Scores the samples, then serves the web app and prints its address and fresh demo keys.
 demo: setup
-	$(BIN)/qa-service demo --rubrics rubrics --samples samples
+	-$(BIN)/qa-service demo --rubrics rubrics --samples samples
+	$(BIN)/qa-service serve --demo-keys
 
-test: setup
+# The browser tests drive Debian's Chromium (tests/browser), with a Chinese font so that the
+# screenshots are readable; installed here when missing.
+browser-deps:
+	@(test -x $(CHROMIUM) && fc-list :lang=zh | grep -q .) || \
+	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver fonts-wqy-microhei)
+
+test: setup browser-deps
 	$(BIN)/python -m pytest -q tests
 
 unit: setup
@@ -28,6 +38,11 @@ bench: setup
 	$(BIN)/python benchmarks/asr_overhead.py
 	$(BIN)/python benchmarks/rule_engine.py
 	$(BIN)/python benchmarks/accuracy.py
+
+# Development only: refresh the vendored front-end libraries from the npm registry
+# (the built files and their licences are committed; npm is not needed to run or test).
+vendor:
+	bash qa_service/web/vendor.sh
 
 clean:
 	rm -rf $(VENV) qa_service.db .pytest_cache

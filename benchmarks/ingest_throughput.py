@@ -65,7 +65,7 @@ def main() -> None:
 
     from qa_service.keys import create_key
     from qa_service.store import Store
-    store = Store(url)
+    store = Store(url, migrate=True)
     _, secret = create_key(store, "admin", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=REDIS, QA_CPU_THREADS=str(args.threads),
                QA_STORAGE_DIR=str(work / "storage"))

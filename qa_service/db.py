@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func, text
 from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
 from sqlmodel import Field, SQLModel
+
+from qa_service.enums import FlagReason, Grade
 
 
 def utcnow() -> datetime:
@@ -39,6 +41,20 @@ class UtteranceRow(SQLModel, table=True):
     end: float
     text: str = Field(sa_column=Column(Text, nullable=False))
     confidence: float = 1.0
+
+
+class TranscriptVectors(SQLModel, table=True):
+    """Sentence vectors of a recording's utterances (semantic.py), one row per recording:
+    embedded once when the transcript is stored, so rescoring embeds only a rubric's examples.
+    Packed arrays (semantic.pack_vectors): segment owners and spans int16, vectors int8."""
+
+    __tablename__ = "transcript_vectors"
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    model: str  # vectors of another model are never compared: re-embedded instead
+    dim: int
+    owners: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spans: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    vectors: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RubricRow(SQLModel, table=True):
@@ -75,8 +91,16 @@ class Evaluation(SQLModel, table=True):
     fatal: bool = False
     outcome: str = "unknown"
     created_at: NaiveDatetime = Field(default_factory=utcnow)
-    # A reviewer's grade where there is one; KPIs read effective_grade (this, else grade).
+    # The reviewed result, once a review applies (qa_service.reviews keeps these in step with
+    # the reviews and with every rescoring): the score recomputed by the same scoring rules from
+    # the reviewed findings, its grade (a reviewer's grade override wins) and fatal flag. KPIs,
+    # rollups and lists read the effective_* forms (reviewed, else the machine's).
+    reviewed_score: Optional[float] = Field(default=None)
     reviewed_grade: Optional[str] = Field(default=None)
+    reviewed_fatal: Optional[bool] = Field(default=None)
+    # Reviews of this call kept in the trail that no longer apply to this evaluation (their rule
+    # left the rubric or changed category, the finding is gone): someone should listen again.
+    needs_rereview: int = 0
     # Mean word probability over the call's speech (weighted by duration): a low value flags the
     # call for listening, the recognition itself is in doubt (noise, dialect, another language).
     asr_confidence: float = 1.0
@@ -100,6 +124,38 @@ class Evaluation(SQLModel, table=True):
     def effective_grade_sql(cls):
         return func.coalesce(cls.reviewed_grade, cls.grade)
 
+    @property
+    def effective_score(self) -> float:
+        return self.score if self.reviewed_score is None else self.reviewed_score
+
+    @property
+    def effective_fatal(self) -> bool:
+        return self.fatal if self.reviewed_fatal is None else self.reviewed_fatal
+
+    @classmethod
+    def effective_fatal_sql(cls):
+        return func.coalesce(cls.reviewed_fatal, cls.fatal)
+
+    @property
+    def reviewed(self) -> bool:
+        return self.reviewed_grade is not None
+    def flag_reasons(self, low_confidence: float) -> list[FlagReason]:
+        """Why this call should be listened to (none: it need not be). The one definition of
+        "flagged", used by the API's /flagged and the nightly report; flagged_sql is its SQL."""
+        reasons = []
+        if self.effective_grade == Grade.FAIL:
+            reasons.append(FlagReason.FAIL)
+        if self.effective_fatal:
+            reasons.append(FlagReason.FATAL)
+        if self.asr_confidence < low_confidence:
+            reasons.append(FlagReason.LOW_CONFIDENCE)
+        return reasons
+
+    @classmethod
+    def flagged_sql(cls, low_confidence: float):
+        return or_(cls.effective_grade_sql() == Grade.FAIL, cls.effective_fatal_sql(),
+                   cls.asr_confidence < low_confidence)
+
 
 class FindingRow(SQLModel, table=True):
     __tablename__ = "finding"
@@ -116,6 +172,12 @@ class FindingRow(SQLModel, table=True):
     detail: str = ""
     evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reviewed_status: Optional[str] = None  # a reviewer's confirmed or overridden status
+    # The deduction under the reviewed status (the machine's `deduction` stays as it was).
+    reviewed_deduction: Optional[float] = None
+    # machine: the checks found it (status is theirs) | reviewer: added by a review, the
+    # machine saw nothing (status is ""); rows of both kinds are replaced on rescoring.
+    source: str = "machine"
+    review_id: Optional[int] = None  # the review that decides reviewed_status (no FK: see Review)
 
     @property
     def effective_status(self) -> str:
@@ -150,19 +212,34 @@ class ApiKey(SQLModel, table=True):
 
 
 class Review(SQLModel, table=True):
-    """The audit trail: who changed which machine result, from what to what, and when.
-    The machine result itself is never overwritten."""
+    """The audit trail of reviewers' decisions: who, when, about what, from what to what, and
+    who withdrew it. A review belongs to the recording and the rule (rubric id, rule id, and for
+    findings that occur several times the time span), not to a finding row: rescoring replaces
+    finding rows and never touches reviews; qa_service.reviews applies them again to whatever
+    the machine found. The machine result itself is never overwritten."""
 
+    __table_args__ = (Index("ix_review_recording_rubric", "recording_id", "rubric_id"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
-    finding_id: Optional[int] = Field(default=None, foreign_key="finding.id")
-    reviewer: str
+    recording_id: int = Field(foreign_key="recording.id")
+    rubric_id: str
+    rubric_version: int  # the version the reviewer was looking at
+    evaluation_id: int = Field(foreign_key="evaluation.id")  # evaluations are kept, never deleted
     target: str  # grade | finding
-    action: str  # confirm | override
-    old_value: str
+    action: str  # confirm | override | add
+    rule_id: Optional[str] = None  # None for grade reviews
+    category: Optional[str] = None  # the rule's category when reviewed
+    start: Optional[float] = None  # the finding's time span (per-occurrence rules, additions)
+    end: Optional[float] = None
+    machine_value: Optional[str] = None  # the machine's status or grade when reviewed
+    old_value: str = ""  # what the reviewer saw (machine or an earlier review)
     new_value: str
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    evidence_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    reviewer: str
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    withdrawn_by: Optional[str] = None
+    withdrawn_at: Optional[NaiveDatetime] = None
+    withdraw_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
 class ActiveRubric(SQLModel, table=True):
@@ -190,6 +267,9 @@ class JobRecord(SQLModel, table=True):
     attempts: int = 0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    recording_id: Optional[int] = None  # known from the upload on
+    evaluation_id: Optional[int] = None  # set when the job finished
+    project: Optional[str] = None  # a rescore's project (None: what the rubric chose)
 
 
 class _ProjectCell(SQLModel):

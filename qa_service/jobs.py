@@ -1,35 +1,32 @@
-"""Job functions run by rq workers (and, with no Redis, in-process by the same code).
+"""Job functions run by rq workers (and, with no Redis, in-process by the same code): the
+worker side of the queue (dispatch.py is the submitting side and names these functions by
+their dotted path).
 
 Jobs carry references, never audio: a path the worker can read and a rubric by id and
-version (the rubric's text is in the database). Job ids are the idempotency keys:
-`score_<audio sha256>_<rubric id>_v<version>`, so the same recording under the same rubric
-is queued and recognized once, however often it is submitted.
+version (the rubric's text is in the database). The request's row in the job table follows
+the job: started, finished, or failed with the error.
 """
 from __future__ import annotations
 
 import logging
-import re
+import os
 import socket
+import threading
+import time
 from typing import Optional
 
-from redis import Redis
-from rq import Queue, Retry, SimpleWorker
-from rq.job import Job, JobStatus
+from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.worker_registration import unregister
 
-from qa_service.config import get_settings
-from qa_service.model_store import sha256_of
-from qa_service.rubric import Rubric, parse_rubric
+from qa_service.config import Settings, get_settings
+from qa_service.enums import JobState
+from qa_service.rubric import Rubric
 from qa_service.service import QAService
-from qa_service.store import Store
+from qa_service.store import RubricNotFound, Store
 
 log = logging.getLogger(__name__)
-
-TRANSCRIBE_QUEUE = "qa-transcribe"  # hours of audio at night
-RESCORE_QUEUE = "qa-rescore"  # seconds of CPU per thousand calls: never behind the audio
-QUEUES = (TRANSCRIBE_QUEUE, RESCORE_QUEUE)
-RETRY = Retry(max=3, interval=[10, 60, 300])  # backoff for transient failures (database, disk)
-JOB_TIMEOUT = 30 * 60
 
 
 class JobFailed(RuntimeError):
@@ -39,7 +36,7 @@ class JobFailed(RuntimeError):
 _service: Optional[QAService] = None
 
 
-def configure(settings) -> QAService:
+def configure(settings: Settings) -> QAService:
     """Point this process's jobs at a database (the API's embedded mode, tests)."""
     global _service
     _service = QAService(Store(settings.database_url), settings)
@@ -51,15 +48,11 @@ def service() -> QAService:
     return _service or configure(get_settings())
 
 
-def rubric_from_store(store: Store, rubric_id: str, version: int) -> Rubric:
-    row = store.rubric(rubric_id, version)
-    if row is None:
-        raise JobFailed(f"rubric {rubric_id} version {version} is not stored")
-    return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
-
-
 def stored_rubric(rubric_id: str, version: int) -> Rubric:
-    return rubric_from_store(service().store, rubric_id, version)
+    try:
+        return service().store.load_rubric(rubric_id, version)
+    except RubricNotFound as exc:
+        raise JobFailed(str(exc)) from None  # a missing rubric does not come back on retry
 
 
 def score_recording(path: str, rubric_id: str, version: int,
@@ -67,64 +60,52 @@ def score_recording(path: str, rubric_id: str, version: int,
     """Transcribe (once) and score one recording; returns a summary of the evaluation.
     The request's row in the database (`request_id`, the job key) follows along: started,
     finished, or failed with the error, here and nowhere else."""
-    from qa_service.dispatch import set_status  # dispatch imports this module
     store = service().store
 
-    def record(status: str, error: str = "") -> None:
+    def record(status: JobState, error: str = "", **links) -> None:
         if request_id:
-            set_status(store, request_id, status, error)
+            store.set_job_status(request_id, status, error, **links)
 
-    record("started")
+    record(JobState.STARTED)
     try:
         outcome = service().score_file(path, stored_rubric(rubric_id, version),
                                        agent_channel=agent_channel)
         if outcome.error:
             raise JobFailed(outcome.error)
     except Exception as exc:
-        record("failed", str(exc))
+        record(JobState.FAILED, str(exc))
         raise
-    record("finished")
     r = outcome.result
+    record(JobState.FINISHED, recording_id=r.recording_id, evaluation_id=r.evaluation_id)
     return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
-            "grade": r.grade, "transcribed": outcome.transcribed}
+            "grade": str(r.grade), "transcribed": outcome.transcribed}
 
 
-def rescore_project(rubric_id: str, version: int, project: Optional[str] = None) -> dict:
-    outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
+                    request_id: Optional[str] = None) -> dict:
+    """Rescore stored transcripts; the request's row (`request_id`) follows along like a
+    scoring job's: started, finished, or failed with the error."""
+    store = service().store
+
+    def record(status: JobState, error: str = "") -> None:
+        if request_id:
+            store.set_job_status(request_id, status, error)
+
+    record(JobState.STARTED)
+    try:
+        outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+    except Exception as exc:
+        record(JobState.FAILED, str(exc))
+        raise
+    record(JobState.FINISHED)
     return {"rescored": len(outcomes)}
 
 
-def score_job_id(sha256: str, rubric: Rubric) -> str:
-    # rq allows letters, digits, '_' and '-' in job ids
-    return f"score_{sha256}_{re.sub(r'[^A-Za-z0-9-]', '-', rubric.id)}_v{rubric.version}"
+SLOT_TTL = 10  # seconds a killed worker's slot stays taken
 
 
-def enqueue_score(redis: Redis, path: str, rubric: Rubric,
-                  agent_channel: Optional[str] = None) -> Job:
-    """Queue a recording once per rubric version. A queued, running or finished job with the
-    same key is returned as it is; a failed one is queued again."""
-    job_id = score_job_id(sha256_of(path), rubric)
-    queue = Queue(TRANSCRIBE_QUEUE, connection=redis)
-    try:
-        job = Job.fetch(job_id, connection=redis)
-    except Exception:  # NoSuchJobError, or a result that expired
-        job = None
-    if job is not None:
-        status = job.get_status(refresh=True)
-        if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-            job.requeue()
-        return job
-    return queue.enqueue(score_recording, path, rubric.id, rubric.version, agent_channel, job_id,
-                         job_id=job_id, retry=RETRY, job_timeout=JOB_TIMEOUT,
-                         result_ttl=7 * 86400, failure_ttl=30 * 86400,
-                         description=f"score {path} with {rubric.id} v{rubric.version}")
-
-
-def enqueue_rescore(redis: Redis, rubric: Rubric, project: Optional[str] = None) -> Job:
-    return Queue(RESCORE_QUEUE, connection=redis).enqueue(
-        rescore_project, rubric.id, rubric.version, project, retry=RETRY,
-        job_timeout=JOB_TIMEOUT, description=f"rescore {project or 'all'} with {rubric.id} "
-                                              f"v{rubric.version}")
+class SlotTaken(RuntimeError):
+    """Another live worker process has this name (host and --slot)."""
 
 
 class QAWorker(SimpleWorker):
@@ -160,22 +141,56 @@ class QAWorker(SimpleWorker):
                     recovered.append(job_id)
         return recovered
 
+    def claim_slot(self) -> None:
+        """One live process per worker name. The slot is a key of ours (not rq's) that a live
+        worker keeps alive every few seconds; a second process with the same --slot is
+        refused. A killed one stops refreshing it, so its restart waits at most SLOT_TTL."""
+        key, token = f"qa-service:slot:{self.name}", f"pid {os.getpid()} on {socket.gethostname()}"
+        deadline = time.monotonic() + SLOT_TTL + 2
+        while not self.connection.set(key, token, nx=True, ex=SLOT_TTL):
+            if time.monotonic() > deadline:
+                holder = self.connection.get(key)
+                raise SlotTaken(
+                    f"worker slot {self.name} is in use by a live worker "
+                    f"({holder.decode() if holder else 'unknown'}); start this one with another "
+                    "--slot")
+            time.sleep(0.5)
+        stop = threading.Event()
+
+        def keep_alive():
+            while not stop.wait(SLOT_TTL / 3):
+                try:
+                    self.connection.set(key, token, ex=SLOT_TTL)
+                except Exception:  # Redis away: the worker's own loop waits and reconnects
+                    pass
+        threading.Thread(target=keep_alive, daemon=True, name="qa-slot").start()
+        self._slot = (key, token, stop)
+
+    def release_slot(self) -> None:
+        if getattr(self, "_slot", None):
+            key, token, stop = self._slot
+            stop.set()
+            try:
+                if self.connection.get(key) == token.encode():
+                    self.connection.delete(key)
+            except Exception:
+                pass
+
     def register_birth(self, *args, **kwargs):
-        stale = self.connection.exists(self.key)
-        if stale:
-            # The previous process of this slot died without saying so: clear its record.
+        self.claim_slot()  # SlotTaken: another live process has this name
+        if self.connection.exists(self.key):
+            # The previous process of this slot died without saying so: clear its record
+            # (rq's own unregister: no key names of rq's written here).
             self.connection.delete(self.key)
-            self.connection.srem("rq:workers", self.key)
-            for queue in self.queues:
-                self.connection.srem(f"rq:workers:{queue.name}", self.key)
+            unregister(self)
         super().register_birth(*args, **kwargs)
         for job_id in self.recover_abandoned():
             log.warning("requeued %s, abandoned by a previous run of %s", job_id, self.name)
 
+    def register_death(self, *args, **kwargs):
+        super().register_death(*args, **kwargs)
+        self.release_slot()
+
 
 def worker_name(slot: int) -> str:
     return f"qa-worker.{socket.gethostname()}.{slot}"
-
-
-def redis_from_settings() -> Redis:
-    return Redis.from_url(get_settings().redis_url or "redis://127.0.0.1:6379/0")

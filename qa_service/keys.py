@@ -6,8 +6,6 @@ import hashlib
 import secrets
 from typing import Optional
 
-from sqlmodel import select
-
 from qa_service.db import ApiKey
 from qa_service.store import Store
 
@@ -22,17 +20,22 @@ def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     secret = "qa_" + secrets.token_urlsafe(32)
-    key = ApiKey(name=name or role, role=role, key_hash=digest(secret), prefix=secret[:10])
-    with store.session() as s:
-        s.add(key)
-        s.commit()
-        s.refresh(key)
+    key = store.add_api_key(ApiKey(name=name or role, role=role, key_hash=digest(secret),
+                                   prefix=secret[:10]))
     return key, secret
 
 
+def list_keys(store: Store) -> list[ApiKey]:
+    return store.api_keys()
+
+
+def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
+    """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
+    return store.revoke_api_key(key_id)
+
+
 def lookup(store: Store, secret: str) -> Optional[ApiKey]:
-    with store.session() as s:
-        key = s.exec(select(ApiKey).where(ApiKey.key_hash == digest(secret))).first()
+    key = store.api_key_by_hash(digest(secret))
     return key if key is not None and not key.revoked else None
 
 

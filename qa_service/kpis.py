@@ -4,7 +4,7 @@
 质检优秀率 excellent rate = 优秀数 / 质检总数
 外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
 项目呼出均长 average talk time = total call duration / calls
-A reviewer's grade replaces the machine's where there is one; each call counts once, with its
+The reviewed result (grade, fatal) replaces the machine's where there is one; each call counts once, with its
 current (newest) evaluation.
 
 Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.rollup);
@@ -23,7 +23,8 @@ from sqlmodel import Session, select
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
-from qa_service.rollup import BAD_STATUSES, KPI_SUMS, PASSING, day_of, hour_of
+from qa_service.enums import COSTLY, PASSING, CallOutcome, Grade
+from qa_service.rollup import KPI_SUMS, day_of, hour_of
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 Range = tuple[Optional[datetime], Optional[datetime]]
@@ -107,9 +108,9 @@ def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] =
         queries.append(select(
             key, func.count(Evaluation.id),
             func.sum(case((grade.in_(PASSING), 1), else_=0)),
-            func.sum(case((grade == "excellent", 1), else_=0)),
-            func.sum(case((Evaluation.outcome == "success", 1), else_=0)),
-            func.sum(case((Evaluation.fatal, 1), else_=0)),
+            func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)),
+            func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)),
+            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)),
             func.sum(Evaluation.duration),
         ).where(filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)).group_by(key))
     for q in queries:
@@ -159,7 +160,7 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                               func.count(func.distinct(FindingRow.evaluation_id)))
                        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
                        .where(filters(EVALUATION, since=lo, until=hi, **kw),
-                              FindingRow.effective_status_sql().in_(BAD_STATUSES))
+                              FindingRow.effective_status_sql().in_(COSTLY))
                        .group_by(FindingRow.rule_id, FindingRow.category))
     for q in queries:
         for rule_id, category, name, calls in session.exec(q).all():
@@ -184,7 +185,7 @@ def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: i
               .order_by(Evaluation.called_at.desc()).limit(recent).subquery())
     rows = session.exec(select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
                         .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
-                        .where(FindingRow.effective_status_sql().in_(BAD_STATUSES))
+                        .where(FindingRow.effective_status_sql().in_(COSTLY))
                         .order_by(newest.c.called_at.desc(), newest.c.id.desc())).all()
     for recording_id, rule_id, category in rows:
         found = out.get((rule_id, category))
@@ -196,6 +197,6 @@ def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: i
                 select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
                 .where(filters(EVALUATION, since=since, until=until, **kw),
                        FindingRow.rule_id == rule_id, FindingRow.category == category,
-                       FindingRow.effective_status_sql().in_(BAD_STATUSES))
+                       FindingRow.effective_status_sql().in_(COSTLY))
                 .order_by(FindingRow.evaluation_id.desc()).limit(examples)).all()))
     return out

@@ -158,6 +158,9 @@ class PhraseMatcher:
         self.regex = tuple(re.compile(r) for r in regex)
         self.unless = compile_phrases(unless)
         self.fuzzy = fuzzy
+        # Example sentences matched by meaning (semantic.SimilarMatcher), tried by checks.Call
+        # when the phrases find nothing: they need the whole call (vectors, the next utterance).
+        self.similar = None
         # One C-level scan for all `any` phrases (longest first), instead of one find each.
         self._any_pattern = re.compile("|".join(
             re.escape(p.prepared.norm)
@@ -170,7 +173,11 @@ class PhraseMatcher:
         self._any_min_shared = min((p.min_shared for p in fuzzy_any), default=1 << 30)
 
     def __bool__(self) -> bool:
-        return bool(self.any or self.all or self.regex)
+        return bool(self.any or self.all or self.regex or self.similar)
+
+    def cancels(self, text: PreparedText) -> bool:
+        """An `unless` phrase in the text (cancels any hit in it)."""
+        return bool(self.unless) and self._one(self.unless, text) is not None
 
     def _any_exact(self, text: PreparedText) -> Optional[Match]:
         negated_hit = False
@@ -253,6 +260,6 @@ class PhraseMatcher:
                 if m:
                     found = Match(pattern.pattern, m.group(0), 1.0)
                     break
-        if found is not None and self.unless and self._one(self.unless, text):
+        if found is not None and self.cancels(text):
             return None
         return found

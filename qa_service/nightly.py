@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
-from sqlmodel import select
-
-from qa_service.db import Evaluation, Recording
-from qa_service.jobs import rubric_from_store
+from rq import Queue
+from rq.job import Job
+from qa_service.config import get_settings
+from qa_service.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
+from qa_service.enums import DONE, JobState
+from qa_service.jobs import service
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of
@@ -81,23 +83,18 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
         if active is None:
             report_skips.append(f"{path}: no active rubric for project {meta.project!r}")
             continue
-        sha = sha256_of(path)
-        with store.session() as s:
-            scored = s.exec(select(Evaluation.id).join(Recording, Recording.id == Evaluation.recording_id)
-                            .where(Recording.sha256 == sha, Evaluation.rubric_id == active.rubric_id,
-                                   Evaluation.rubric_version == active.version)).first()
-        if scored is not None:
+        if store.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
             continue
-        todo.append((path, rubric_from_store(store, active.rubric_id, active.version)))
+        todo.append((path, store.load_rubric(active.rubric_id, active.version)))
     return files, todo, done, report_skips
 
 
 def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[datetime] = None,
-                wait: bool = True, timeout: float = 6 * 3600) -> NightlyReport:
-    """Queue (or, with no dispatcher, score here) what is new, then report on the night."""
-    from qa_service.dispatch import QueueUnavailable, record_job
-    from qa_service.jobs import service
+                wait: bool = True, timeout: float = 6 * 3600,
+                low_confidence: Optional[float] = None) -> NightlyReport:
+    """Queue (or, with no dispatcher, score here) what is new, then report on the night.
+    Flagged calls are those Evaluation.flag_reasons names (QA_LOW_CONFIDENCE by default)."""
     started = datetime.now().replace(microsecond=0)
     report = NightlyReport(started_at=started.isoformat(), inbox=str(inbox))
     files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
@@ -110,7 +107,8 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
                 report.failed.append(outcome.error)
             report.queued += 1
             continue
-        row, _ = record_job(store, str(path), sha256_of(path), rubric)
+        sha = sha256_of(path)
+        row, _ = store.record_job(score_job_id(sha, rubric), str(path), sha, rubric)
         try:
             dispatcher.submit(row, rubric)
         except QueueUnavailable as exc:
@@ -120,29 +118,27 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
         report.queued += 1
     if dispatcher is not None and wait and job_ids:
         deadline = time.monotonic() + timeout
-        from qa_service.db import JobRecord
         while time.monotonic() < deadline:
-            with store.session() as s:
-                rows = [dispatcher.status(s.get(JobRecord, j)) for j in job_ids]
-            if all(r.status in ("finished", "failed") for r in rows):
-                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == "failed"]
+            rows = [dispatcher.status(store.job(j)) for j in job_ids]
+            if all(r.status in DONE for r in rows):
+                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
                 break
             time.sleep(2)
-    _summarize(store, report, started)
+    low = get_settings().low_confidence if low_confidence is None else low_confidence
+    _summarize(store, report, started, low)
     return report
 
 
-def _summarize(store: Store, report: NightlyReport, since: datetime) -> None:
+def _summarize(store: Store, report: NightlyReport, since: datetime, low_confidence: float) -> None:
     """KPIs over every call scored in the inbox's projects; flagged calls and common errors of
     the evaluations this night produced."""
-    with store.session() as s:
-        report.kpis = kpi_rows(s, "project")
-        recent = s.exec(select(Evaluation, Recording).join(Recording, Recording.id == Evaluation.recording_id)
-                        .where(Evaluation.created_at >= since - timedelta(seconds=1))).all()
-        report.flagged = [{"evaluation_id": e.id, "recording_id": r.id, "agent_id": r.agent_id,
-                           "grade": e.effective_grade, "fatal": e.fatal, "score": e.score}
-                          for e, r in recent if e.fatal or e.effective_grade == "fail"]
-        report.common_errors = common_errors(s, limit=10)
+    report.kpis = store.read(kpi_rows, "project")
+    recent = store.evaluations_created_since(since - timedelta(seconds=1))
+    report.flagged = [{"evaluation_id": e.id, "recording_id": e.recording_id, "agent_id": e.agent_id,
+                       "grade": e.effective_grade, "fatal": e.effective_fatal, "score": e.effective_score,
+                       "reasons": [str(r) for r in reasons]}
+                      for e in recent if (reasons := e.flag_reasons(low_confidence))]
+    report.common_errors = store.read(common_errors, limit=10)
 
 
 def write_report(report: NightlyReport, folder: Path) -> Path:
@@ -165,7 +161,6 @@ def next_run(at: str, now: Optional[datetime] = None) -> datetime:
 def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
     """The scheduled job: score the inbox here in the worker, write the report, book the next
     night. Runs once per date whatever the number of workers (job id nightly_<date>)."""
-    from qa_service.jobs import service
     store = service().store
     report = run_nightly(store, Path(inbox), dispatcher=None)
     path = write_report(report, Path(report_dir))
@@ -174,10 +169,6 @@ def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
 
 
 def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datetime] = None) -> str:
-    from rq import Queue
-    from rq.job import Job
-
-    from qa_service.jobs import TRANSCRIBE_QUEUE, redis_from_settings
     when = next_run(at, after)
     job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
     redis = redis_from_settings()

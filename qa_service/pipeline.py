@@ -20,6 +20,7 @@ from qa_service.normalize import to_simplified
 from qa_service.results import CallResult, Utterance
 from qa_service.rubric import Rubric
 from qa_service.scoring import Scorer
+from qa_service.semantic import CallVectors
 from qa_service.transcribe import MONO_VAD_OPTIONS, VAD_OPTIONS, Recognizer
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,10 @@ def transcribe_audio(
 
 
 def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
-             scorer: Scorer) -> CallResult:
-    call = Call(transcript_utterances, duration)
+             scorer: Scorer, vectors: Optional[CallVectors] = None) -> CallResult:
+    """Check and score one transcript; `vectors` are its stored sentence vectors, if any
+    (embedded here when the rubric has `similar:` examples and none are given)."""
+    call = Call(transcript_utterances, duration, vectors=vectors)
     ev = scorer.evaluate(call)
     rubric = scorer.rubric
     return CallResult(

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording
+from qa_service.enums import CallOutcome, FindingStatus, SectionKind
 from qa_service.kpis import common_errors, kpi_rows
 from qa_service.matching import PhraseMatcher, prepare
 from qa_service.rubric import Rubric
@@ -23,6 +24,8 @@ from qa_service.store import utterances_by_recording
 
 # A customer reply with one of these and no objection or refusal counts as positive.
 POSITIVE = ["好的", "可以", "行", "不错", "挺好", "划算", "那就办", "办一下", "然后呢", "还有呢", "这样啊"]
+# Script parts that carry selling points: the guide map places them with the mandatory points.
+GUIDE_MAP_SECTIONS = (SectionKind.PRODUCT_INTRO, SectionKind.PERSUASION)
 SAY_OFTEN = 0.5  # agents say a point in at least half the calls: "we like to say it"
 LIKED = 0.5  # at least half of the customer's replies to it are positive: "customers like it"
 
@@ -45,8 +48,8 @@ def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] 
     refusals = []
     for objection in rubric.objections:
         raised = [f for f in findings if f.rule_id == objection.id]
-        handled = [f for f in raised if f.effective_status == "handled"]
-        success = sum(outcome[f.evaluation_id] == "success" for f in raised)
+        handled = [f for f in raised if f.effective_status == FindingStatus.HANDLED]
+        success = sum(outcome[f.evaluation_id] == CallOutcome.SUCCESS for f in raised)
         refusals.append({
             "objection_id": objection.id, "name": objection.name, "raised_in_calls": len(raised),
             "share_of_calls": round(len(raised) / calls, 4) if calls else None,
@@ -57,7 +60,7 @@ def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] 
     guide = _guide_map(s, rubric, rows, findings, calls)
     highlights = _highlight_library(s, rows)
     return {"project": project, "phase": phase, "rubric": {"id": rubric.id, "version": rubric.version},
-            "calls": calls, "success_rate": round(sum(o == "success" for o in outcome.values()) / calls, 4)
+            "calls": calls, "success_rate": round(sum(o == CallOutcome.SUCCESS for o in outcome.values()) / calls, 4)
             if calls else None, "refusal_reasons": refusals, "guide_map": guide,
             "highlights": highlights}
 
@@ -69,11 +72,10 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
     utterances = utterances_by_recording(s, [r.id for _, r in rows])
     recording_of = {e.id: r.id for e, r in rows}
     points = [p for p in rubric.mandatory_points] + [
-        sec for sec in rubric.script_sections if sec.id in ("product_intro", "persuasion")
-        or sec.name in ("产品介绍", "建议说服")]
+        sec for sec in rubric.script_sections if sec.kind in GUIDE_MAP_SECTIONS]
     out = []
     for point in points:
-        hits = [f for f in findings if f.rule_id == point.id and f.effective_status == "hit"]
+        hits = [f for f in findings if f.rule_id == point.id and f.effective_status == FindingStatus.HIT]
         replies = defaultdict(int)
         for f in hits:
             said_at = f.evidence[0]["start"] if f.evidence else None
@@ -115,7 +117,7 @@ def _highlight_library(s, rows) -> list[dict]:
         g = groups.setdefault(key, {"reason": h.reason, "text": h.text, "calls": 0, "successes": 0,
                                     "examples": []})
         g["calls"] += 1
-        g["successes"] += e.outcome == "success"
+        g["successes"] += e.outcome == CallOutcome.SUCCESS
         if len(g["examples"]) < 3:
             g["examples"].append({"recording_id": r.id, "agent_id": r.agent_id, "start": h.start})
     ranked = sorted(groups.values(), key=lambda g: (-g["successes"] / g["calls"], -g["calls"]))

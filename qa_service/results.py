@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from qa_service.enums import CallOutcome, Category, FindingStatus, Grade
+
 
 @dataclass
 class Utterance:
@@ -29,6 +31,8 @@ class Evidence:
     matched: Optional[str] = None  # the span of the utterance that matched
     phrase: Optional[str] = None  # the rubric phrase it matched
     similarity: Optional[float] = None  # 1.0 for exact matches
+    value: Optional[str] = None  # product_fact: the value as the agent stated it (99元)
+    kb_value: Optional[str] = None  # product_fact: the knowledge base's value (96元)
 
     @classmethod
     def of(cls, utt: Utterance, **match) -> "Evidence":
@@ -38,8 +42,8 @@ class Evidence:
 @dataclass
 class Finding:
     rule_id: str
-    category: str  # script_section | mandatory_point | forbidden_phrase | attitude_error | objection | silence | interruption | speech_rate
-    status: str  # hit | missed | violation | handled | unhandled
+    category: Category
+    status: FindingStatus
     deduction: float = 0.0
     name: str = ""
     severity: str = "normal"  # normal | fatal
@@ -48,7 +52,7 @@ class Finding:
 
     @property
     def fatal(self) -> bool:
-        return self.severity == "fatal" and self.status == "violation"
+        return self.severity == "fatal" and self.status == FindingStatus.VIOLATION
 
 
 @dataclass
@@ -66,9 +70,9 @@ class CallResult:
     rubric_id: str
     rubric_version: int
     score: float
-    grade: str  # excellent | pass | fail
+    grade: Grade
     fatal: bool
-    outcome: str  # success | refusal | unknown
+    outcome: CallOutcome
     duration: float
     findings: list[Finding] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)

@@ -27,10 +27,8 @@ from sqlmodel import Session, select
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
+from qa_service.enums import COSTLY, PASSING, CallOutcome, Grade
 
-BAD_STATUSES = ("missed", "violation", "unhandled")  # finding statuses that cost points
-PASSING = ("pass", "excellent")
-CELL = ("rubric_id", "project", "agent_id", "phase")
 KPI_SUMS = ("evaluated", "passed", "excellent", "success", "fatal", "talk_seconds")
 KPI_TABLES = (KpiRollup, ProjectKpiRollup)
 ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
@@ -52,7 +50,7 @@ def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules
         rows = session.exec(select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category,
                                    FindingRow.name)
                             .where(FindingRow.evaluation_id.in_(evaluation_ids),
-                                   FindingRow.effective_status_sql().in_(BAD_STATUSES))).all()
+                                   FindingRow.effective_status_sql().in_(COSTLY))).all()
         for evaluation_id, rule_id, category, name in rows:
             out[evaluation_id].setdefault((rule_id, category), name)
     return out
@@ -70,8 +68,8 @@ class Deltas:
         cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
                 "phase": ev.phase}
         grade = ev.effective_grade
-        values = (1, grade in PASSING, grade == "excellent", ev.outcome == "success",
-                  bool(ev.fatal), ev.duration)
+        values = (1, grade in PASSING, grade == Grade.EXCELLENT, ev.outcome == CallOutcome.SUCCESS,
+                  bool(ev.effective_fatal), ev.duration)
         for model in KPI_TABLES:
             sums = self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))]
             for i, value in enumerate(values):

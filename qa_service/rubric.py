@@ -1,25 +1,40 @@
 """The rubric YAML: its pydantic model is the only definition of the schema.
 
 Loading reports every problem with file, line, field and reason (spec: Bad rubrics), never a
-traceback. Fields the spec does not know are kept out of scoring but do not refuse the file:
-rubrics written for a newer version of this service must still load.
+traceback. Unknown fields are refused the same way (a typo such as `wieght:` would otherwise
+score 0 and nobody would be told): every field a rubric may carry is declared here, with its
+default visible (script-section kinds, farewell, hold and reason phrases of the built-in checks).
 """
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
+
+from qa_service.enums import SectionKind
 
 Role = Literal["agent", "customer", "any"]
 Severity = Literal["normal", "fatal"]
+# The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
 BUILTIN_CHECKS = ("agent_hangup", "hold_without_reason", "transfer_without_reason")
+BuiltinCheck = Literal[BUILTIN_CHECKS]  # type: ignore[valid-type]
+# How a script section's kind is recognised when the rubric does not say `kind:` (by id, else by
+# the Chinese name of seed 003's six script parts).
+SECTION_NAMES = {"首问语": SectionKind.GREETING, "开场白": SectionKind.OPENING,
+                 "产品介绍": SectionKind.PRODUCT_INTRO, "建议说服": SectionKind.PERSUASION,
+                 "总结成交": SectionKind.CLOSING, "结束语": SectionKind.FAREWELL}
+# agent_hangup's farewell phrases when the rubric has no farewell (结束语) section.
+DEFAULT_FAREWELL = ["再见", "祝您生活愉快", "感谢您的接听", "拜拜"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
 
 class PhraseRule(_Model):
@@ -33,13 +48,17 @@ class PhraseRule(_Model):
     unless: list[str] = []
     role: Role = "agent"
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar: list[str] = []
+    """Example sentences matched by meaning (spec: Matching, `similar:`)."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning an utterance must be to a `similar` example (this rule only)."""
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
-    @field_validator("any", "all", "unless", mode="before")
+    @field_validator("any", "all", "unless", "similar", mode="before")
     @classmethod
     def _phrase_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -64,21 +83,32 @@ class PhraseRule(_Model):
         return value
 
     def has_phrases(self) -> bool:
-        return bool(self.any or self.all or self.regex)
+        return bool(self.any or self.all or self.regex or self.similar)
 
 
 class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
     def _needs_phrases(self):
         if not self.has_phrases():
-            raise ValueError("needs at least one of any, all or regex")
+            raise ValueError("needs at least one of any, all, regex or similar")
         return self
 
 
 class ScriptSection(_NeedsPhrases):
+    kind: Optional[SectionKind] = None
+    """Which of the six script parts this is; when left out, recognised from the id
+    (`greeting`, `farewell` ...) or the Chinese name (首问语, 结束语 ...). None: a section of
+    the rubric's own that no report or built-in check treats specially."""
     within_first: Optional[int] = Field(default=None, ge=1)
     within_last: Optional[int] = Field(default=None, ge=1)
     weight: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _default_kind(self):
+        if self.kind is None:
+            self.kind = SectionKind(self.id) if self.id in SectionKind.values() else \
+                SECTION_NAMES.get(self.name)
+        return self
 
 
 class MandatoryPoint(_NeedsPhrases):
@@ -93,22 +123,30 @@ class ForbiddenPhrase(_NeedsPhrases):
 class AttitudeError(PhraseRule):
     """Attitude errors A-E: by phrases (rude, shirking) or by a built-in check."""
 
-    check: Optional[str] = None  # one of BUILTIN_CHECKS
+    check: Optional[BuiltinCheck] = None
+    """A built-in check (spec: Built-in checks) instead of, or as well as, phrases."""
     severity: Severity = "normal"
     deduct: float = Field(default=0, ge=0)
     hold_seconds: float = Field(default=15, gt=0)
     # Built-in checks come with Mandarin defaults; a rubric may replace them.
     hold_phrases: list[str] = ["稍等", "等一下", "等一等", "稍候", "请等一下", "您等等"]
+    """hold_without_reason: how an agent asks the customer to wait."""
     reason_phrases: list[str] = [
         "不好意思", "抱歉", "对不起", "帮您查", "为您查", "查询一下", "查一下", "核实", "确认一下",
         "让您久等",
     ]
+    """hold_without_reason and transfer_without_reason: an apology or reason given with it."""
     transfer_phrases: list[str] = ["转接", "给您转到", "帮您转", "转给"]
-    farewell: list[str] = []  # for agent_hangup; default: the rubric's 结束语 section phrases
+    """transfer_without_reason: how an agent transfers the call."""
+    transfer_reasons: list[str] = ["因为", "负责", "专员", "专业"]
+    """transfer_without_reason: words that explain a transfer, besides `reason_phrases`."""
+    farewell: list[str] = DEFAULT_FAREWELL
+    """agent_hangup: the agent's farewell. When left out, the phrases of the rubric's farewell
+    (结束语) section, else these."""
 
-    @field_validator("check")
+    @field_validator("check", mode="before")
     @classmethod
-    def _known_check(cls, value: Optional[str]) -> Optional[str]:
+    def _known_check(cls, value: Any) -> Any:
         if value is not None and value not in BUILTIN_CHECKS:
             raise ValueError(f"unknown check {value!r}; known checks: {', '.join(BUILTIN_CHECKS)}")
         return value
@@ -116,29 +154,55 @@ class AttitudeError(PhraseRule):
     @model_validator(mode="after")
     def _phrases_or_check(self):
         if self.check is None and not self.has_phrases():
-            raise ValueError("needs a built-in `check` or at least one of any, all or regex")
+            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
         return self
 
 
 class Objection(_Model):
     id: str = Field(min_length=1)
     name: str = ""
-    customer_says: list[str] = Field(min_length=1)
-    agent_should: list[str] = Field(min_length=1)
+    customer_says: list[str] = []
+    agent_should: list[str] = []
     within_turns: int = Field(default=2, ge=1)
     weight: float = Field(default=0, ge=0)
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    customer_says_similar: list[str] = []
+    """Example objections matched by meaning (spec: Matching, `similar:`)."""
+    agent_should_similar: list[str] = []
+    """Example approved answers matched by meaning."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning (this objection only)."""
 
-    _text_list = field_validator("customer_says", "agent_should", mode="before")(
+    _text_list = field_validator("customer_says", "agent_should", "customer_says_similar",
+                                 "agent_should_similar", mode="before")(
         PhraseRule._phrase_list.__func__
     )
 
+    @model_validator(mode="after")
+    def _both_sides(self):
+        if not (self.customer_says or self.customer_says_similar):
+            raise ValueError("needs customer_says or customer_says_similar")
+        if not (self.agent_should or self.agent_should_similar):
+            raise ValueError("needs agent_should or agent_should_similar")
+        return self
 
-class Outcome(_Model):
+
+class OutcomeRule(_Model):
+    """成交判定: the customer's last success or refusal phrase decides the call's outcome."""
+
     success: list[str] = []
     refusal: list[str] = []
     role: Role = "customer"
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    success_similar: list[str] = []
+    """Example success sentences matched by meaning (spec: Matching, `similar:`)."""
+    refusal_similar: list[str] = []
+    """Example refusal sentences matched by meaning."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning (the outcome only)."""
+
+    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 mode="before")(PhraseRule._phrase_list.__func__)
 
 
 class Silence(_Model):
@@ -176,6 +240,14 @@ class Asr(_Model):
     hotwords: list[str] = []
 
 
+class FactCheck(_Model):
+    """The product-fact check (知识库核对): an agent stating a value the knowledge base
+    contradicts (wrong price, term, rule) costs `deduct`, once per fact."""
+
+    deduct: float = Field(default=10, ge=0)
+    severity: Severity = "normal"
+
+
 class Rubric(_Model):
     id: str = Field(min_length=1)
     name: str = ""
@@ -187,15 +259,37 @@ class Rubric(_Model):
     scoring: Scoring = Scoring()
     asr: Asr = Asr()
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning an utterance must be to a `similar` example, for every rule that
+    does not set its own (spec: Matching)."""
     script_sections: list[ScriptSection] = []
     mandatory_points: list[MandatoryPoint] = []
     forbidden_phrases: list[ForbiddenPhrase] = []
     attitude_errors: list[AttitudeError] = []
     objections: list[Objection] = []
-    outcome: Outcome = Outcome()
+    outcome: OutcomeRule = OutcomeRule()
     silence: Optional[Silence] = None
     interruption: Optional[Interruption] = None
     speech_rate: Optional[SpeechRate] = None
+    # The product's knowledge base (qa_service/knowledge.py): a path relative to this file's
+    # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
+    # product facts are checked against it (fact_check) and scripts audited.
+    knowledge_base: Optional[str] = None
+    fact_check: FactCheck = FactCheck()
+    _source: Optional[str] = PrivateAttr(default=None)  # where it was read from
+    _source_dir: Optional[Path] = PrivateAttr(default=None)  # its file's folder, if a file
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
+
+    @property
+    def source_dir(self) -> Optional[Path]:
+        return self._source_dir
+
+    def line_of(self, field: str) -> Optional[int]:
+        return self._lines.get(field)
 
     @field_validator("channels")
     @classmethod
@@ -203,6 +297,20 @@ class Rubric(_Model):
         if set(value) != {"left", "right"} or set(value.values()) != {"agent", "customer"}:
             raise ValueError("must map left and right to agent and customer, one each")
         return value
+
+    @model_validator(mode="after")
+    def _farewell_from_section(self):
+        """agent_hangup listens for the rubric's own farewell (结束语) unless told otherwise."""
+        section = self.section(SectionKind.FAREWELL)
+        if section is not None:
+            for rule in self.attitude_errors:
+                if "farewell" not in rule.model_fields_set:
+                    rule.farewell = list(section.any)
+        return self
+
+    def section(self, kind: SectionKind) -> Optional[ScriptSection]:
+        """The first script section of this kind (None when the rubric has none)."""
+        return next((s for s in self.script_sections if s.kind == kind), None)
 
     def rules(self) -> list[tuple[str, int, Union[PhraseRule, Objection]]]:
         """(list field, index, rule) for every rule with an id."""
@@ -286,11 +394,40 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         for err in exc.errors():
             loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k))
             reason = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                reason = _unknown_field(loc)
             problems.append((_line_of(root, loc), _field_name(loc, data), reason))
     if problems:
         problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
         raise RubricError(source, problems)
+    rubric._source = source
+    if isinstance(root, yaml.MappingNode):
+        rubric._lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
     return rubric
+
+
+def _unknown_field(loc: tuple) -> str:
+    """The reason for a field the model does not declare, with the likely intended name."""
+    model: Any = Rubric
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        info = model.model_fields.get(str(key)) if model is not None else None
+        model = _model_of(info.annotation) if info is not None else None
+    known = sorted(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f"unknown field {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside list[X] / Optional[X] / X."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
 
 
 RULE_LISTS = ("script_sections", "mandatory_points", "forbidden_phrases", "attitude_errors",
@@ -324,4 +461,6 @@ def load_rubric(path: Union[str, Path]) -> Rubric:
         raise RubricError(str(path), [(None, "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
-    return parse_rubric(text, str(path))
+    rubric = parse_rubric(text, str(path))
+    rubric._source_dir = path.parent
+    return rubric

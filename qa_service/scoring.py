@@ -4,25 +4,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from qa_service.checks import Call, build_checks
-from qa_service.config import DEFAULT_FUZZY
-from qa_service.matching import PhraseMatcher
+from qa_service.checks import Call, build_checks, phrase_matcher
+from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
+from qa_service.semantic import DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
 from qa_service.results import Finding, Highlight
 from qa_service.rubric import Rubric, Scoring
 
 # Deductions capped per occurrence live in these categories; the rest count once per rule.
-PER_OCCURRENCE = {"silence", "interruption"}
+PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
 # Script sections whose lines are worth collecting as highlight scripts in successful calls.
-HIGHLIGHT_SECTIONS = {"persuasion": "persuasion", "建议说服": "persuasion",
-                      "closing": "closing", "总结成交": "closing"}
+HIGHLIGHT_KINDS = (SectionKind.PERSUASION, SectionKind.CLOSING)
 
 
 @dataclass
-class Evaluation:
+class CallScore:
+    """What the rubric makes of one call (pipeline.evaluate turns it into a CallResult)."""
+
     score: float
-    grade: str
+    grade: Grade
     fatal: bool
-    outcome: str
+    outcome: CallOutcome
     findings: list[Finding] = field(default_factory=list)
     highlights: list[Highlight] = field(default_factory=list)
 
@@ -39,13 +41,13 @@ def total_deduction(findings: list[Finding]) -> float:
     return total + sum(once.values())
 
 
-def grade_of(score: float, fatal: bool, scoring: Scoring) -> str:
+def grade_of(score: float, fatal: bool, scoring: Scoring) -> Grade:
     if fatal or score < scoring.pass_score:
-        return "fail"
-    return "excellent" if score >= scoring.excellent_score else "pass"
+        return Grade.FAIL
+    return Grade.EXCELLENT if score >= scoring.excellent_score else Grade.PASS
 
 
-def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, str, bool]:
+def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, Grade, bool]:
     fatal = any(f.fatal for f in findings)
     score = 0.0 if fatal else max(0.0, scoring.total - total_deduction(findings))
     return score, grade_of(score, fatal, scoring), fatal
@@ -54,34 +56,49 @@ def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, st
 class Scorer:
     """A rubric compiled once (phrases normalized, pinyin computed), applied to many calls."""
 
-    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY):
+    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
+                 phrase_margin: Optional[float] = DEFAULT_PHRASE_MARGIN,
+                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None):
         self.rubric = rubric
         fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
-        self.checks = build_checks(rubric, fuzzy)
+        # Every example sentence of the rubric lands in one bank (embedded once, lazily).
+        self.bank = ExampleBank(model, embedder)
+        similar = SimilarRules(
+            self.bank,
+            rubric.similar_threshold if rubric.similar_threshold is not None else similar_threshold,
+            phrase_margin)
+        self.checks = build_checks(rubric, fuzzy, similar)
         out = rubric.outcome
         threshold = out.fuzzy if out.fuzzy is not None else fuzzy
-        self.success = PhraseMatcher(any=out.success, fuzzy=threshold)
-        self.refusal = PhraseMatcher(any=out.refusal, fuzzy=threshold)
+        self.success = phrase_matcher(out.success, threshold, similar, out.success_similar,
+                                      out.similar_threshold)
+        self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
+                                      out.similar_threshold)
 
-    def outcome(self, call: Call) -> tuple[str, Optional[int]]:
+    @property
+    def uses_similarity(self) -> bool:
+        return bool(self.bank)
+
+    def outcome(self, call: Call) -> tuple[CallOutcome, Optional[int]]:
         """The customer's last word decides: a refusal followed by 那就办吧 is a success."""
         for index in reversed(call.indices(self.rubric.outcome.role)):
             if self.success and call.match(self.success, index):
-                return "success", index
+                return CallOutcome.SUCCESS, index
             if self.refusal and call.match(self.refusal, index):
-                return "refusal", index
-        return "unknown", None
+                return CallOutcome.REFUSAL, index
+        return CallOutcome.UNKNOWN, None
 
-    def evaluate(self, call: Call) -> Evaluation:
+    def evaluate(self, call: Call) -> CallScore:
         findings: list[Finding] = []
         for check in self.checks:
             findings += check.run(call)
         score, grade, fatal = score_findings(findings, self.rubric.scoring)
         outcome, _ = self.outcome(call)
-        return Evaluation(score, grade, fatal, outcome, findings,
+        return CallScore(score, grade, fatal, outcome, findings,
                           self.highlights(findings, outcome))
 
-    def highlights(self, findings: list[Finding], outcome: str) -> list[Highlight]:
+    def highlights(self, findings: list[Finding], outcome: CallOutcome) -> list[Highlight]:
         """亮点话术: approved answers to objections, and in successful calls the agent's
         persuasion and closing lines."""
         out: list[Highlight] = []
@@ -94,13 +111,14 @@ class Scorer:
                 out.append(Highlight(e.role, e.start, e.end, e.text, reason))
 
         for f in findings:
-            if f.category == "objection":
+            if f.category == Category.OBJECTION:
                 for e in f.evidence:
                     if e.role == "agent" and e.phrase:
                         add(e, f"objection_handled:{f.rule_id}")
-        if outcome == "success":
+        if outcome == CallOutcome.SUCCESS:
+            kinds = {s.id: s.kind for s in self.rubric.script_sections}
             for f in findings:
-                kind = HIGHLIGHT_SECTIONS.get(f.rule_id) or HIGHLIGHT_SECTIONS.get(f.name)
-                if f.category == "script_section" and f.status == "hit" and kind:
-                    add(f.evidence[0], kind)
+                kind = kinds.get(f.rule_id) if f.category == Category.SCRIPT_SECTION else None
+                if kind in HIGHLIGHT_KINDS and f.status == FindingStatus.HIT:
+                    add(f.evidence[0], kind.value)
         return sorted(out, key=lambda h: h.start)

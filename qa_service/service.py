@@ -15,6 +15,7 @@ from qa_service.pipeline import evaluate, transcribe_audio
 from qa_service.results import CallResult, error_result
 from qa_service.rubric import Rubric
 from qa_service.scoring import Scorer
+from qa_service.semantic import CallVectors, embed_utterances, get_embedder
 from qa_service.store import Store
 from qa_service.transcribe import Recognizer, get_recognizer
 
@@ -59,7 +60,14 @@ class QAService:
         return self._recognizer
 
     def scorer(self, rubric: Rubric) -> Scorer:
-        return Scorer(rubric, self.settings.fuzzy)
+        return Scorer(rubric, self.settings.fuzzy, self.settings.similar_threshold,
+                      model=self.settings.similar_model)
+
+    def embed(self, utterances: list) -> CallVectors:
+        """Sentence vectors of a transcript, rows owned by utterances in the order given (the
+        stored order); stored with the transcript (semantic.py)."""
+        return embed_utterances(get_embedder(self.settings.similar_model),
+                                [u.text for u in utterances])
 
     def score_file(self, path: str | Path, rubric: Rubric, scorer: Optional[Scorer] = None,
                    agent_channel: Optional[str] = None) -> Outcome:
@@ -73,10 +81,11 @@ class QAService:
 
     def _score_file(self, path: str, rubric: Rubric, scorer: Scorer,
                     agent_channel: Optional[str]) -> Outcome:
-        if not Path(path).is_file():
+        file = self.settings.locate(path)  # `path` is what is stored: relative to the storage
+        if not file.is_file():
             raise AudioError(f"{path}: no such file")
-        meta = read_metadata(path)
-        sha = sha256_of(Path(path))
+        meta = read_metadata(file)
+        sha = sha256_of(file)
         known = self.store.recording_by_sha(sha)
         transcribed = False
         if known is not None and self.store.has_transcript(known.id):
@@ -84,8 +93,9 @@ class QAService:
             self.store.update_metadata(known.id, meta)
             recording = known
             utterances, duration = self.store.utterances(known.id), known.duration
+            vectors = self.store.vectors_of([known.id]).get(known.id)
         else:
-            audio = load(path)
+            audio = load(str(file))
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
             if self.settings.mask_stored_text:
                 # Personal numbers never reach the database; checks run on the masked text too.
@@ -94,8 +104,12 @@ class QAService:
                 sha, path, meta, transcript.duration, transcript.channels,
                 transcript.separation, self.recognizer.info.model, transcript.utterances)
             utterances, duration = transcript.utterances, transcript.duration
+            vectors = None
+            if self.settings.embed_transcripts and utterances:
+                vectors = self.embed(utterances)
+                self.store.save_vectors({recording.id: vectors})
             transcribed = True
-        result = evaluate(path, utterances, duration, scorer)
+        result = evaluate(path, utterances, duration, scorer, vectors)
         evaluation = self.store.save_evaluation(recording.id, result)
         return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
 
@@ -120,8 +134,19 @@ class QAService:
         out = []
         for first in range(0, len(recordings), batch):
             chunk = recordings[first:first + batch]
-            utterances = self.store.utterances_of([r.id for r in chunk])
-            results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer) for r in chunk]
+            ids = [r.id for r in chunk]
+            utterances = self.store.utterances_of(ids)
+            vectors = self.store.vectors_of(ids) if scorer.uses_similarity else {}
+            if scorer.uses_similarity:
+                # Transcripts stored before vectors were (or by another model): embed them once.
+                stale = {i: self.embed(utterances[i]) for i in ids
+                         if utterances[i] and (i not in vectors or
+                                               vectors[i].model != self.settings.similar_model)}
+                if stale:
+                    self.store.save_vectors(stale)
+                    vectors.update(stale)
+            results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer,
+                                vectors.get(r.id)) for r in chunk]
             evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
             for rec, result, evaluation in zip(chunk, results, evaluations):
                 outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))

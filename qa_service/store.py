@@ -1,21 +1,43 @@
-"""Reading and writing recordings, transcripts, rubrics and evaluations."""
+"""The storage layer: the one way to the database. Recordings, transcripts, rubrics,
+evaluations and scoring requests (jobs) are read and written here; the rest of the service
+calls these methods instead of writing its own queries."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import asdict
-from typing import Iterable, Optional
+from datetime import datetime
+from typing import Callable, Iterable, Optional, TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, exists, func, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.db import (
-    ActiveRubric, Evaluation, FindingRow, HighlightRow, Recording, RubricRow, UtteranceRow, utcnow,
+    ActiveRubric, ApiKey, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
+    TranscriptVectors, UtteranceRow, utcnow,
 )
+from qa_service.config import get_settings
+from qa_service.enums import COSTLY, Grade, JobState
+from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
+from qa_service.migrate import require_head, upgrade
 from qa_service.results import CallResult, Utterance
-from qa_service.rollup import tracked
-from qa_service.rubric import Rubric
+from qa_service.reviews import apply_reviews
+from qa_service.rollup import rebuild, tracked
+from qa_service.rubric import Rubric, parse_rubric
+from qa_service.semantic import CallVectors, pack_vectors, unpack_vectors
+
+T = TypeVar("T")
+
+
+class RubricNotFound(LookupError):
+    """No rubric stored under this id and version."""
+
+
+class RubricVersionConflict(ValueError):
+    """The same rubric id and version stored already, with other content."""
 
 _engines: dict[str, Engine] = {}
 
@@ -32,22 +54,30 @@ def get_engine(url: str) -> Engine:
     return _engines[url]
 
 
-def create_schema(engine: Engine) -> None:
-    """Create or upgrade the schema through the Alembic migrations (never create_all, so a
-    database made here is one Alembic knows how to upgrade)."""
-    from qa_service.migrate import upgrade
-    upgrade(engine)
-
-
 class Store:
-    def __init__(self, url: str, create: bool = True):
+    """Opening a store checks the schema: at head, or refused (SchemaNotCurrent) with what to
+    run. `migrate=True` upgrades first (Alembic, never create_all): for `qa-service migrate`
+    and the one-process commands; None follows QA_AUTO_MIGRATE (development, tests)."""
+
+    def __init__(self, url: str, migrate: Optional[bool] = None):
         self.url = url
         self.engine = get_engine(url)
-        if create:
-            create_schema(self.engine)
+        if migrate if migrate is not None else get_settings().auto_migrate:
+            upgrade(self.engine)
+        require_head(self.engine)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def read(self, query: Callable[..., T], *args, **kwargs) -> T:
+        """Run a query of the metrics modules (kpis.py, reports.py: functions of a session)
+        in a session of its own."""
+        with self.session() as s:
+            return query(s, *args, **kwargs)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("select 1"))
 
     # Recordings and transcripts ---------------------------------------------------------
     def recording_by_sha(self, sha256: str) -> Optional[Recording]:
@@ -68,14 +98,48 @@ class Store:
                 s.flush()
             else:
                 _change_metadata(s, rec, meta)
+                if utterances:  # registered at upload, transcribed now
+                    rec.duration, rec.channels, rec.separation, rec.asr_model = (
+                        duration, channels, separation, asr_model)
+                    s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
+                # vectors belong to the utterances they were computed from
+                s.exec(delete(TranscriptVectors).where(TranscriptVectors.recording_id == rec.id))
                 s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
                                        end=u.end, text=u.text, confidence=u.confidence)
                           for i, u in enumerate(utterances))
             s.commit()
             s.refresh(rec)
             return rec
+
+    def register_recording(self, sha256: str, source_path: str, meta: CallMetadata,
+                           duration: float, channels: int) -> Recording:
+        """The recording's row as soon as it is uploaded (its id is in the upload's answer);
+        the worker adds the transcript. A known recording is returned as it is."""
+        known = self.recording_by_sha(sha256)
+        if known is not None:
+            return known
+        try:
+            return self.save_transcript(sha256, source_path, meta, duration, channels,
+                                        "stereo" if channels == 2 else "mono", "", [])
+        except IntegrityError:  # the same audio uploaded twice at once: the other one won
+            return self.recording_by_sha(sha256)
+
+    def save_vectors(self, vectors: dict[int, CallVectors]) -> None:
+        """Sentence vectors of stored transcripts (replacing those of another model)."""
+        with self.session() as s:
+            for recording_id, cv in vectors.items():
+                s.merge(TranscriptVectors(recording_id=recording_id, **pack_vectors(cv)))
+            s.commit()
+
+    def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
+        """Stored sentence vectors of these recordings (those that have them)."""
+        with self.session() as s:
+            rows = s.exec(select(TranscriptVectors)
+                          .where(TranscriptVectors.recording_id.in_(recording_ids))).all()
+        return {r.recording_id: unpack_vectors(r.model, r.dim, r.owners, r.spans, r.vectors)
+                for r in rows}
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
@@ -92,6 +156,10 @@ class Store:
         """Utterances of many recordings in one query (rescoring reads thousands)."""
         with self.session() as s:
             return utterances_by_recording(s, recording_ids)
+
+    def recording(self, recording_id: int) -> Optional[Recording]:
+        with self.session() as s:
+            return s.get(Recording, recording_id)
 
     def has_transcript(self, recording_id: int) -> bool:
         with self.session() as s:
@@ -134,6 +202,22 @@ class Store:
             return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
                                                   RubricRow.version == version)).first()
 
+    def load_rubric(self, rubric_id: str, version: int) -> Rubric:
+        """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
+        row = self.rubric(rubric_id, version)
+        if row is None:
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+
+    def rubrics(self) -> list[RubricRow]:
+        """Every stored rubric version, by id then version."""
+        with self.session() as s:
+            return list(s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all())
+
+    def active_rubrics(self) -> list[ActiveRubric]:
+        with self.session() as s:
+            return list(s.exec(select(ActiveRubric).order_by(ActiveRubric.project)).all())
+
     def activate_rubric(self, project: str, rubric_id: str, version: int) -> None:
         with self.session() as s:
             row = s.get(ActiveRubric, project) or ActiveRubric(project=project, rubric_id=rubric_id,
@@ -162,6 +246,7 @@ class Store:
             recordings = {r.id: r for r in s.exec(select(Recording).where(Recording.id.in_(rids))).all()}
             with tracked(s, rids):
                 evaluations = self._write_evaluations(s, items, recordings)
+                apply_reviews(s, evaluations)  # reviews belong to the call: laid over the new result
             s.commit()
             return evaluations
 
@@ -181,13 +266,12 @@ class Store:
             ev = old.get((rid, result.rubric_id, result.rubric_version))
             if ev is None:
                 ev = Evaluation(recording_id=rid, rubric_id=result.rubric_id,
-                                rubric_version=result.rubric_version, score=0, grade="fail")
+                                rubric_version=result.rubric_version, score=0, grade=Grade.FAIL)
             else:
                 ev.created_at = utcnow()
             ev.score, ev.grade, ev.fatal, ev.outcome = (
                 result.score, result.grade, result.fatal, result.outcome)
             ev.asr_confidence = speech_confidence(result.utterances)
-            ev.reviewed_grade = None  # a new machine result has not been reviewed
             ev.duration = recordings[rid].duration
             _copy_metadata(ev, recordings[rid])
             s.add(ev)
@@ -212,13 +296,153 @@ class Store:
                 q = q.where(Evaluation.rubric_id == rubric_id)
             return list(s.exec(q).all())
 
+    def evaluations_of(self, recording_id: int) -> list[Evaluation]:
+        """A recording's evaluations, one per rubric version it was scored with."""
+        with self.session() as s:
+            return list(s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
+                               .order_by(Evaluation.id)).all())
+
+    def evaluations_created_since(self, since: datetime) -> list[Evaluation]:
+        with self.session() as s:
+            return list(s.exec(select(Evaluation).where(Evaluation.created_at >= since)
+                               .order_by(Evaluation.id)).all())
+
+    def is_scored(self, sha256: str, rubric_id: str, version: int) -> bool:
+        """Whether this audio has an evaluation under this rubric version."""
+        with self.session() as s:
+            return s.exec(select(Evaluation.id).join(Recording, Recording.id == Evaluation.recording_id)
+                          .where(Recording.sha256 == sha256, Evaluation.rubric_id == rubric_id,
+                                 Evaluation.rubric_version == version).limit(1)).first() is not None
+
+    def flagged(self, low_confidence: float, count_limit: int, page: int = 1, page_size: int = 50,
+                rule: Optional[str] = None, **where) -> tuple[int, list[Evaluation]]:
+        """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
+        of them and how many there are, counted up to `count_limit` + 1 (an exact count of
+        half a million costs more than the page). `where`: kpis.filters' project, agent,
+        since, until."""
+        conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
+        if rule:
+            conds.append(exists().where(
+                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
+                FindingRow.effective_status_sql().in_(COSTLY)))
+        with self.session() as s:
+            total = s.exec(select(func.count()).select_from(
+                select(Evaluation.id).where(*conds).limit(count_limit + 1).subquery())).one()
+            rows = s.exec(select(Evaluation).where(*conds)
+                          .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+                          .offset((page - 1) * page_size).limit(page_size)).all()
+        return total, list(rows)
+
+    def rebuild_rollups(self) -> int:
+        """Recompute the rollups from the evaluations; returns how many were counted."""
+        with self.session() as s:
+            counted = rebuild(s)
+            s.commit()
+        return counted
+
     def findings(self, evaluation_id: int) -> list[FindingRow]:
         with self.session() as s:
             return list(s.exec(select(FindingRow).where(
                 FindingRow.evaluation_id == evaluation_id).order_by(FindingRow.id)).all())
 
+    # Scoring requests (jobs) ----------------------------------------------------------
+    def record_job(self, job_id: str, path: str, sha256: str, rubric: Rubric,
+                   agent_channel: Optional[str] = None,
+                   recording_id: Optional[int] = None) -> tuple[JobRecord, bool]:
+        """The request's row (created `pending` if new); True when it was new."""
+        with self.session() as s:
+            row = s.get(JobRecord, job_id)
+            if row is not None:
+                return row, False
+            row = JobRecord(id=job_id, path=path, sha256=sha256, rubric_id=rubric.id,
+                            rubric_version=rubric.version, agent_channel=agent_channel,
+                            recording_id=recording_id)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row, True
+
+    def record_rescore(self, rubric: Rubric, project: Optional[str]) -> JobRecord:
+        """A rescore request's row (`pending`, kind `rescore`): kept like an upload, so that it
+        survives Redis being away and answers at /jobs/{id}."""
+        with self.session() as s:
+            row = JobRecord(id=f"rescore_{uuid.uuid4().hex}", kind="rescore", path="", sha256="",
+                            rubric_id=rubric.id, rubric_version=rubric.version, project=project)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def lost_jobs(self, on_queue: Callable[[str], bool]) -> list[JobRecord]:
+        """Requests the database has as `queued` but the queue no longer has (a Redis that
+        restarted empty): `on_queue(job_id)` says whether the queue still knows a job."""
+        with self.session() as s:
+            rows = list(s.exec(select(JobRecord).where(JobRecord.status == JobState.QUEUED.value)
+                               .order_by(JobRecord.created_at)).all())
+        return [r for r in rows if not on_queue(r.id)]
+
+    def set_job_status(self, job_id: str, status: JobState, error: str = "",
+                       recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:
+        """Move a request to `status` (counting attempts as it starts), keeping its last error
+        and the recording and evaluation it produced."""
+        with self.session() as s:
+            row = s.get(JobRecord, job_id)
+            if row is not None:
+                row.status, row.updated_at = JobState(status).value, utcnow()
+                if error:
+                    row.error = error
+                row.recording_id = recording_id or row.recording_id
+                row.evaluation_id = evaluation_id or row.evaluation_id
+                if status == JobState.STARTED:
+                    row.attempts += 1
+                s.add(row)
+                s.commit()
+
+    def job(self, job_id: str) -> Optional[JobRecord]:
+        with self.session() as s:
+            return s.get(JobRecord, job_id)
+
+    def jobs(self, status: Optional[JobState] = None, limit: int = 100) -> list[JobRecord]:
+        """Requests, most recently changed first; of one status when given."""
+        with self.session() as s:
+            q = select(JobRecord).order_by(JobRecord.updated_at.desc()).limit(limit)
+            if status:
+                q = q.where(JobRecord.status == JobState(status).value)
+            return list(s.exec(q).all())
+
+    def pending_jobs(self) -> list[JobRecord]:
+        """Requests stored while the queue was away, oldest first."""
+        with self.session() as s:
+            return list(s.exec(select(JobRecord).where(JobRecord.status == JobState.PENDING.value)
+                               .order_by(JobRecord.created_at)).all())
+
+    # API keys ---------------------------------------------------------------------------
+    def add_api_key(self, key: ApiKey) -> ApiKey:
+        with self.session() as s:
+            s.add(key)
+            s.commit()
+            s.refresh(key)
+            return key
+
+    def api_keys(self) -> list[ApiKey]:
+        with self.session() as s:
+            return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
+
+    def revoke_api_key(self, key_id: int) -> Optional[ApiKey]:
+        with self.session() as s:
+            key = s.get(ApiKey, key_id)
+            if key is not None:
+                key.revoked = True
+                s.add(key)
+                s.commit()
+                s.refresh(key)
+            return key
+
+    def api_key_by_hash(self, key_hash: str) -> Optional[ApiKey]:
+        with self.session() as s:
+            return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+
     def count(self, model: type[SQLModel]) -> int:
-        from sqlalchemy import func
         with self.session() as s:
             return s.exec(select(func.count()).select_from(model)).one()
 
@@ -261,10 +485,6 @@ def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
     rec.project = meta.project or rec.project
     rec.call_time = meta.call_time or rec.call_time
     rec.phase = meta.phase
-
-
-class RubricVersionConflict(ValueError):
-    pass
 
 
 def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[FindingRow]:

@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
+
+# Fresh test databases (tmp_path SQLite files, the postgres_url fixture) are migrated by the
+# Store that opens them, in this process and in the workers it starts (the environment is
+# inherited). Production leaves this off: `qa-service migrate` once, and the rest refuse a
+# database behind head (tests/integration/test_migrations.py checks both).
+os.environ.setdefault("QA_AUTO_MIGRATE", "true")
 
 from tests.support import DEV, POSTGRES_ADMIN_URL, REDIS_URL, need
 

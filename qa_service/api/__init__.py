@@ -6,19 +6,14 @@ from typing import Optional
 
 from fastapi import FastAPI
 
+from qa_service.api import errors
+from qa_service.api.routes import (
+    audits, evaluations, health, job_status, kpis, projects, recordings, rubrics,
+)
 from qa_service.config import Settings, get_settings
-from qa_service.dispatch import Dispatcher, InlineDispatcher, RqDispatcher
+from qa_service.dispatch import make_dispatcher
 from qa_service.store import Store
-
-
-def make_dispatcher(settings: Settings, store: Store) -> Dispatcher:
-    from qa_service import jobs
-    if settings.redis_url:
-        from redis import Redis
-        return RqDispatcher(store, Redis.from_url(settings.redis_url, socket_timeout=5,
-                                                  socket_connect_timeout=2))
-    jobs.configure(settings)  # embedded: this process runs the jobs on the same database
-    return InlineDispatcher(store)
+from qa_service.web import mount as mount_web_app
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -26,7 +21,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = Store(settings.database_url)
+        # Embedded mode (no Redis) is one process on a laptop: it migrates its own database.
+        # With Redis, `qa-service migrate` ran before (the image's start command).
+        store = Store(settings.database_url, migrate=True if not settings.redis_url else None)
         app.state.settings = settings
         app.state.store = store
         app.state.dispatcher = make_dispatcher(settings, store)
@@ -37,7 +34,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
                   description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
-    from qa_service.api.routes import evaluations, health, jobs, kpis, projects, recordings, rubrics
-    for module in (health, rubrics, recordings, evaluations, jobs, kpis, projects):
+    errors.install(app, int((settings.max_upload_mb + 1) * 1024 * 1024))  # + the form fields
+    for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits):
         app.include_router(module.router)
+    mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie
     return app

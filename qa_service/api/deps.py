@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Request, status
 
 from qa_service import keys
+from qa_service.api.errors import MAX_INT
 from qa_service.config import Settings
 from qa_service.db import ApiKey
 from qa_service.dispatch import Dispatcher
 from qa_service.store import Store
+from qa_service.web.session import caller_from_cookie
 
 
 def get_store(request: Request) -> Store:
@@ -24,12 +26,16 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
-def caller(store: Annotated[Store, Depends(get_store)],
+def caller(request: Request, store: Annotated[Store, Depends(get_store)],
            x_api_key: Annotated[Optional[str], Header()] = None,
            authorization: Annotated[Optional[str], Header()] = None) -> ApiKey:
     secret = x_api_key or (authorization[7:] if authorization and
                            authorization.lower().startswith("bearer ") else None)
     if not secret:
+        # The web app's signed session cookie stands in for the key (writes need its CSRF token).
+        key = caller_from_cookie(request, store)
+        if key is not None:
+            return key
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required "
                             "(header X-API-Key or Authorization: Bearer)")
     key = keys.lookup(store, secret)
@@ -46,6 +52,10 @@ def require(role: str):
         return key
     return check
 
+
+# ids and versions in paths: the database's integers (a larger one is a 422, not a 500)
+RowId = Annotated[int, Path(ge=1, le=MAX_INT)]
+Version = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -48,7 +48,8 @@ def upload(client, secret, path, **form):
 
 
 def run_worker(settings):
-    env = dict(os.environ, QA_DATABASE_URL=settings.database_url, QA_REDIS_URL=settings.redis_url)
+    env = dict(os.environ, QA_DATABASE_URL=settings.database_url, QA_REDIS_URL=settings.redis_url,
+               QA_STORAGE_DIR=str(settings.storage_dir))  # uploads are stored relative to it
     proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "worker", "--burst", "--slot", "3"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -159,7 +160,7 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
         bad = "id: x\nforbidden_phrases:\n  - {id: f, regex: ['(赚'], deduct: 5}\n"
         r = client.post("/rubrics", headers={**hdr(key["admin"]), "Content-Type": "application/yaml"},
                         content=bad.encode("utf-8"))
-        assert r.status_code == 422 and r.json()["detail"]["problems"][0]["line"] == 3
+        assert r.status_code == 422 and r.json()["problems"][0]["line"] == 3
         client.post("/rubrics", headers={**hdr(key["admin"]), "Content-Type": "application/yaml"},
                     content=RUBRIC_YAML.encode("utf-8"))
         changed = RUBRIC_YAML.replace("pass_score: 80", "pass_score: 70")

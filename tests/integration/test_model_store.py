@@ -22,7 +22,13 @@ def test_refuses_a_tampered_model(tmp_path):
         f.write(b" ")
     with pytest.raises(ModelIntegrityError, match="does not match the expected"):
         verify(bad)
-    assert set(EXPECTED_SHA256) == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    # every file is checked: one missing is refused by name, not loaded without it
+    for name in EXPECTED_SHA256:
+        missing = tmp_path / f"missing-{name}"
+        shutil.copytree(model_dir, missing)
+        (missing / name).unlink()
+        with pytest.raises(ModelIntegrityError, match=f"{name}: missing from the embedded model"):
+            verify(missing)
 
 
 def test_a_damaged_cache_is_rebuilt(tmp_path):

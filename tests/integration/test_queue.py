@@ -10,7 +10,7 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from qa_service.db import Evaluation, Recording
-from qa_service.jobs import TRANSCRIBE_QUEUE, enqueue_score
+from qa_service.dispatch import TRANSCRIBE_QUEUE, enqueue_score
 from qa_service.rubric import load_rubric
 from qa_service.store import Store
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for

@@ -63,7 +63,7 @@ def counted_one_by_one(store, group, since, until, agent=None):
         grade = ev.reviewed_grade or ev.grade
         groups[key].update(evaluated=1, passed=grade in ("pass", "excellent"),
                            excellent=grade == "excellent", success=ev.outcome == "success",
-                           fatal=ev.fatal, talk=ev.duration)
+                           fatal=ev.effective_fatal, talk=ev.duration)
     return {k: (c["evaluated"], c["passed"], c["excellent"], c["success"], c["fatal"],
                 round(c["talk"] / c["evaluated"], 2)) for k, c in groups.items()}
 
@@ -148,10 +148,10 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
         assert r.status_code == 201
         r = client.post(f"/evaluations/{violation.evaluation_id}/reviews", headers=hdr,
                         json={"target": "finding", "action": "override", "finding_id": violation.id,
-                              "value": "dismissed"})
+                              "value": "dismissed", "comment": "not rude in context"})
         assert r.status_code == 201
         flagged = [e for e in store.evaluations() if e.is_current and
-                   ((e.reviewed_grade or e.grade) == "fail" or e.fatal or e.asr_confidence < 0.6)]
+                   ((e.reviewed_grade or e.grade) == "fail" or e.effective_fatal or e.asr_confidence < 0.6)]
         r = client.get("/flagged", headers=hdr, params={"page_size": 500}).json()
         assert len(flagged) > 2 and (r["total"], r["total_exact"]) == (2, False)
         assert sorted(i["evaluation_id"] for i in r["items"]) == sorted(e.id for e in flagged)

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from qa_service.audio import AudioError, load
+from qa_service.audio import AudioError, check_readable, load
 from tests.support import SAMPLES, bad_files
 
 
@@ -15,12 +15,30 @@ def test_bad_audio_is_a_clear_error(tmp_path, name):
     assert str(path) in str(info.value) and message in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["empty", "text", "truncated", "short"])
+def test_upload_check_gives_the_same_errors_without_decoding(tmp_path, name):
+    """What the API runs on an upload: header, first frame, completeness; same messages."""
+    path, message = bad_files(tmp_path)[name]
+    with pytest.raises(AudioError) as info:
+        check_readable(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_upload_check_passes_every_sample():
+    files = [p for p in SAMPLES.rglob("*") if p.suffix in (".wav", ".mp3", ".flac")]
+    assert len(files) >= 3
+    for path in files:
+        check_readable(path)
+
+
 def test_truncated_wav(tmp_path):
     src = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
     cut = tmp_path / "cut.wav"
     cut.write_bytes(src.read_bytes()[:100000])
     with pytest.raises(AudioError, match="truncated WAV"):
         load(cut)
+    with pytest.raises(AudioError, match="truncated WAV"):
+        check_readable(cut)
 
 
 def test_missing_file(tmp_path):

@@ -1,6 +1,9 @@
+import textwrap
+
 import pytest
 
-from qa_service.rubric import RubricError, load_rubric, parse_rubric
+from qa_service.enums import SectionKind
+from qa_service.rubric import DEFAULT_FAREWELL, RubricError, load_rubric, parse_rubric
 from tests.support import RUBRICS, ROOT
 
 
@@ -54,3 +57,74 @@ def test_rule_without_phrases_and_bad_yaml():
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(RubricError, match="no such file"):
         load_rubric(tmp_path / "nope.yaml")
+
+
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.mark.parametrize("path", sorted((SHARED / "corpus").glob("*/rubric.yaml")),
+                         ids=lambda p: p.parent.name)
+def test_shared_corpus_rubrics_load(path):
+    assert load_rubric(path).script_sections
+
+
+def spec_yaml_blocks() -> list[str]:
+    text = (SHARED / "docs" / "rubric-and-result-spec.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml")[1:]]
+    return [textwrap.dedent(b) for b in blocks]
+
+
+def test_every_yaml_example_of_the_spec_loads():
+    blocks = spec_yaml_blocks()
+    assert len(blocks) >= 2  # the full rubric and the `similar:` example
+    for i, block in enumerate(blocks):
+        text = block if block.lstrip().startswith("id:") else "id: spec-example\n" + block
+        parse_rubric(text, f"spec block {i}")
+    similar = parse_rubric("id: s\n" + blocks[1], "spec")
+    assert similar.mandatory_points[0].similar == ["每个月只要交九十六块钱", "月租是96元"]
+
+
+def test_unknown_field_is_refused_with_line_and_the_likely_name():
+    err = refused("id: x\nmandatory_points:\n  - id: a\n    any: [你好]\n    wieght: 10\n")
+    assert "bad.yaml:5:" in str(err)
+    assert "mandatory_points[0](id=a).wieght" in str(err)
+    assert "unknown field 'wieght' (did you mean 'weight'?)" in str(err)
+    top = refused("id: x\nscoringg: {total: 100}\n")
+    assert "bad.yaml:2:" in str(top) and "did you mean 'scoring'" in str(top)
+    nested = refused("id: x\nscoring: {total: 100, pass: 60}\n")
+    assert "scoring.pass" in str(nested) and "unknown field 'pass'" in str(nested)
+
+
+def test_section_kind_from_id_name_or_explicit():
+    rubric = parse_rubric(
+        "id: x\nscript_sections:\n"
+        "  - {id: greeting, any: [您好]}\n"            # by id
+        "  - {id: s2, name: 结束语, any: [再见]}\n"     # by the Chinese name
+        "  - {id: pitch, name: 卖点, kind: persuasion, any: [划算]}\n"  # said outright
+        "  - {id: custom, name: 自定义, any: [好]}\n")  # none of the six
+    assert [s.kind for s in rubric.script_sections] == [
+        SectionKind.GREETING, SectionKind.FAREWELL, SectionKind.PERSUASION, None]
+    assert "kind" in str(refused("id: x\nscript_sections:\n  - {id: a, kind: hello, any: [好]}\n"))
+
+
+def test_builtin_defaults_are_visible_and_the_farewell_follows_the_section():
+    plain = parse_rubric("id: x\nattitude_errors:\n  - {id: h, check: agent_hangup, deduct: 5}\n")
+    assert plain.attitude_errors[0].farewell == DEFAULT_FAREWELL
+    assert "稍等" in plain.attitude_errors[0].hold_phrases
+    assert "因为" in plain.attitude_errors[0].transfer_reasons
+    with_section = parse_rubric(
+        "id: x\nscript_sections:\n  - {id: bye, name: 结束语, any: [拜拜了您]}\n"
+        "attitude_errors:\n  - {id: h, check: agent_hangup, deduct: 5}\n"
+        "  - {id: h2, check: agent_hangup, farewell: [回头见], deduct: 5}\n")
+    assert with_section.attitude_errors[0].farewell == ["拜拜了您"]
+    assert with_section.attitude_errors[1].farewell == ["回头见"]  # the rule's own wins
+
+
+def test_check_names_are_one_list():
+    from typing import get_args
+
+    from qa_service.checks import BUILTINS
+    from qa_service.rubric import BUILTIN_CHECKS, AttitudeError
+    assert set(BUILTINS) == set(BUILTIN_CHECKS)
+    annotation = AttitudeError.model_fields["check"].annotation
+    assert set(get_args(get_args(annotation)[0])) == set(BUILTIN_CHECKS)

@@ -1,57 +1,142 @@
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
-from sqlalchemy import exists, func, or_
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from qa_service import browse, insights, reviews
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
-from qa_service.db import Evaluation, FindingRow, HighlightRow, Recording, Review, utcnow
-from qa_service.kpis import filters
+from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
+from qa_service.enums import Grade
 from qa_service.masking import mask
-from qa_service.rollup import BAD_STATUSES, tracked
+from qa_service.schemas import (
+    EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
+    ReviewSample, ReviewWithEvaluation, WithdrawIn,
+)
 
 router = APIRouter(tags=["evaluations"])
-GRADES = ("excellent", "pass", "fail")
-FINDING_STATUSES = ("hit", "missed", "violation", "handled", "unhandled", "dismissed")
 
 
 def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
     return [{**e, "text": mask(e["text"])} if hide and "text" in e else e for e in evidence]
 
 
-@router.get("/evaluations/{evaluation_id}")
+def _reviewer(key: ApiKey) -> str:
+    return f"{key.name} ({key.prefix}…)"
+
+
+def _review_out(r: Review, plan: Optional[reviews.Plan] = None, hide: bool = False) -> dict:
+    state, reason = plan.states.get(r.id, (None, None)) if plan else (None, None)
+    out = r.model_dump()
+    if hide:
+        out["evidence_text"] = mask(r.evidence_text)
+    return {**out, "state": state, "reason": reason}
+
+
+def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
+    """The evaluation as EvaluationOut: machine and reviewed results, findings with both
+    statuses, the rubric's rules (for adding what the machine missed), the review trail."""
+    rec = s.get(Recording, ev.recording_id)
+    findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id == ev.id)
+                      .order_by(FindingRow.id)).all()
+    highlights = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id == ev.id)
+                        .order_by(HighlightRow.start)).all()
+    trail, plan = reviews.review_states(s, ev)
+    catalog = reviews.catalog_for(s, ev, findings)
+    reviewed = None
+    if ev.reviewed:
+        reviewed = {"score": ev.reviewed_score, "grade": ev.reviewed_grade, "fatal": ev.reviewed_fatal,
+                    "computed_grade": reviews.computed_grade(ev, catalog),
+                    "grade_override": plan.grade.new_value if plan.grade else None}
+    return {
+        "id": ev.id, "recording_id": ev.recording_id, "recording": None if hide else rec.source_path,
+        "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
+        "phase": ev.phase, "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
+        "current": ev.is_current, "duration": rec.duration, "outcome": ev.outcome,
+        "asr_confidence": round(ev.asr_confidence, 3),
+        "machine": {"score": ev.score, "grade": ev.grade, "fatal": ev.fatal}, "reviewed": reviewed,
+        "score": ev.effective_score, "grade": ev.effective_grade, "fatal": ev.effective_fatal,
+        "machine_grade": ev.grade, "needs_rereview": ev.needs_rereview,
+        "findings": [{
+            "id": f.id, "rule_id": f.rule_id, "category": f.category, "name": f.name,
+            "severity": f.severity, "detail": f.detail, "source": f.source,
+            "machine_status": f.status if f.source == "machine" else None,
+            "reviewed_status": f.reviewed_status, "status": f.effective_status,
+            "machine_deduction": f.deduction,
+            "deduction": f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
+            "review_id": f.review_id, "allowed_statuses": reviews.allowed_statuses(f.category),
+            "evidence": _masked_evidence(f.evidence, hide)} for f in findings],
+        "highlights": [{"role": h.role, "start": h.start, "end": h.end,
+                        "text": mask(h.text) if hide else h.text, "reason": h.reason}
+                       for h in highlights],
+        "rules": [{"rule_id": info.rule_id, "category": info.category, "name": info.name,
+                   "allowed_statuses": reviews.allowed_statuses(info.category)}
+                  for info in catalog.rules.values()],
+        "reviews": [_review_out(r, plan, hide) for r in trail],
+    }
+
+
+def evaluation_item(ev: Evaluation) -> dict:
+    return {"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
+            "project": ev.project, "call_time": ev.called_at,
+            "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
+            "machine_score": ev.score, "machine_grade": ev.grade,
+            "reviewed_score": ev.reviewed_score, "reviewed_grade": ev.reviewed_grade,
+            "score": ev.effective_score, "grade": ev.effective_grade, "fatal": ev.effective_fatal,
+            "outcome": ev.outcome, "reviewed": ev.reviewed, "needs_rereview": ev.needs_rereview,
+            "current": ev.is_current}
+
+
+@router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
 def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
-    """Score, grade, outcome, findings with evidence, highlights and the review trail."""
-    hide = key.role != "admin"
+    """Machine and reviewed score and grade, findings with evidence and both statuses,
+    highlights, the rubric's rules and the review trail."""
     with store.session() as s:
         ev = s.get(Evaluation, evaluation_id)
         if ev is None:
             raise HTTPException(404, f"no evaluation {evaluation_id}")
-        rec = s.get(Recording, ev.recording_id)
-        findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id == ev.id)
-                          .order_by(FindingRow.id)).all()
-        highlights = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id == ev.id)
-                            .order_by(HighlightRow.start)).all()
-        reviews = s.exec(select(Review).where(Review.evaluation_id == ev.id)
-                         .order_by(Review.id)).all()
-    return {
-        "id": ev.id, "recording_id": ev.recording_id, "recording": rec.source_path if not hide else None,
-        "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
-        "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
-        "score": ev.score, "grade": ev.effective_grade, "machine_grade": ev.grade,
-        "fatal": ev.fatal, "outcome": ev.outcome, "duration": rec.duration,
-        "asr_confidence": round(ev.asr_confidence, 3),
-        "findings": [{"id": f.id, "rule_id": f.rule_id, "category": f.category, "name": f.name,
-                      "status": f.effective_status, "machine_status": f.status,
-                      "deduction": f.deduction, "severity": f.severity, "detail": f.detail,
-                      "evidence": _masked_evidence(f.evidence, hide)} for f in findings],
-        "highlights": [{"role": h.role, "start": h.start, "end": h.end,
-                        "text": mask(h.text) if hide else h.text, "reason": h.reason}
-                       for h in highlights],
-        "reviews": [r.model_dump() for r in reviews],
-    }
+        return evaluation_view(s, ev, hide=key.role != "admin")
+
+
+@router.get("/evaluations", response_model=EvaluationPage)
+def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
+                     agent: Optional[str] = None, rubric_id: Optional[str] = None,
+                     grade: Optional[Grade] = None, reviewed: Optional[bool] = None,
+                     needs_rereview: Optional[bool] = None, since: Optional[datetime] = None,
+                     until: Optional[datetime] = None, current: bool = True,
+                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)) -> dict:
+    """Every evaluation (each call once, with its current one, unless current=false), newest
+    first: passing calls can be sampled too."""
+    with store.session() as s:
+        total, rows = browse.list_evaluations(
+            s, page, page_size, project=project, agent=agent, rubric_id=rubric_id, grade=grade,
+            reviewed=reviewed, needs_rereview=needs_rereview, since=since, until=until,
+            current=current)
+    return {"total": total, "page": page, "page_size": page_size,
+            "items": [evaluation_item(ev) for ev in rows]}
+
+
+@router.get("/review-sample", response_model=ReviewSample)
+def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
+                  percent: float = Query(5.0, gt=0, le=100), seed: str = "",
+                  since: Optional[datetime] = None, until: Optional[datetime] = None) -> dict:
+    """A reproducible random `percent` of a period's calls for manual QA."""
+    with store.session() as s:
+        population, rows = browse.review_sample(s, percent, seed, project=project,
+                                                since=since, until=until)
+    return {"project": project, "percent": percent, "seed": seed, "since": since, "until": until,
+            "population": population, "sample_size": len(rows),
+            "items": [evaluation_item(ev) for ev in rows]}
+
+
+@router.get("/rules/precision", response_model=PrecisionReport)
+def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional[str] = None,
+                   since: Optional[datetime] = None, until: Optional[datetime] = None,
+                   from_version: Optional[int] = Query(None, ge=1),
+                   to_version: Optional[int] = Query(None, ge=1)) -> dict:
+    """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
+    with store.session() as s:
+        return insights.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
 
 
 @router.get("/flagged")
@@ -62,77 +147,61 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             page_size: int = Query(50, ge=1, le=500)) -> dict:
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
-    with store.session() as s:
-        why = or_(Evaluation.effective_grade_sql() == "fail", Evaluation.fatal,
-                  Evaluation.asr_confidence < settings.low_confidence)
-        where = [filters(project=project, agent=agent, since=since, until=until), why]
-        if rule:
-            where.append(exists().where(
-                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(BAD_STATUSES)))
-        cap = settings.flagged_count_limit
-        total = s.exec(select(func.count()).select_from(
-            select(Evaluation.id).where(*where).limit(cap + 1).subquery())).one()
-        rows = s.exec(select(Evaluation).where(*where)
-                      .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-                      .offset((page - 1) * page_size).limit(page_size)).all()
+    cap = settings.flagged_count_limit
+    total, rows = store.flagged(settings.low_confidence, cap, page, page_size, rule=rule,
+                                project=project, agent=agent, since=since, until=until)
     items = []
     for ev in rows:
-        reasons = []
-        if (ev.effective_grade) == "fail":
-            reasons.append("fail")
-        if ev.fatal:
-            reasons.append("fatal")
-        if ev.asr_confidence < settings.low_confidence:
-            reasons.append("low_confidence")
+        reasons = ev.flag_reasons(settings.low_confidence)
         items.append({"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
-                      "project": ev.project, "call_time": ev.called_at, "score": ev.score,
-                      "grade": ev.effective_grade, "fatal": ev.fatal,
+                      "project": ev.project, "call_time": ev.called_at, "score": ev.effective_score,
+                      "grade": ev.effective_grade, "fatal": ev.effective_fatal,
                       "outcome": ev.outcome, "reasons": reasons})
     return {"total": min(total, cap), "total_exact": total <= cap, "page": page,
             "page_size": page_size, "items": items}
 
 
-class ReviewIn(BaseModel):
-    target: Literal["grade", "finding"]
-    action: Literal["confirm", "override"]
-    finding_id: Optional[int] = None
-    value: Optional[str] = None  # the new grade or finding status, for override
-    comment: str = ""
+def _review_error(exc: reviews.ReviewError) -> HTTPException:
+    return HTTPException(exc.status_code, str(exc))
 
 
-def _decision(body: ReviewIn, current: str, allowed: tuple[str, ...]) -> str:
-    """The value after the review: the current one confirmed, or the reviewer's override."""
-    new = current if body.action == "confirm" else body.value
-    if new not in allowed:
-        raise HTTPException(422, f"value must be one of {', '.join(allowed)}")
-    return new
-
-
-@router.post("/evaluations/{evaluation_id}/reviews", status_code=201)
+@router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation)
 def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
-    """Confirm or override the machine's grade or one finding. The machine result stays; the
-    review is kept in the trail, and KPIs use the reviewed value."""
+    """Confirm or override the machine's grade or a finding, or add a finding it missed. The
+    machine result stays; the review is kept in the trail and applies to every evaluation of
+    the call under this rubric id, through rescoring and new versions."""
     with store.session() as s:
-        ev = s.get(Evaluation, evaluation_id)
-        if ev is None:
-            raise HTTPException(404, f"no evaluation {evaluation_id}")
-        with tracked(s, [ev.recording_id]):  # KPIs and common errors use the reviewed value
-            if body.target == "grade":
-                old = ev.effective_grade
-                ev.reviewed_grade = new = _decision(body, old, GRADES)
-                s.add(ev)
-            else:
-                finding = s.get(FindingRow, body.finding_id) if body.finding_id else None
-                if finding is None or finding.evaluation_id != ev.id:
-                    raise HTTPException(404, f"no finding {body.finding_id} in evaluation {evaluation_id}")
-                old = finding.effective_status
-                finding.reviewed_status = new = _decision(body, old, FINDING_STATUSES)
-                s.add(finding)
-        row = Review(evaluation_id=ev.id, finding_id=body.finding_id if body.target == "finding" else None,
-                     reviewer=f"{key.name} ({key.prefix}…)", target=body.target, action=body.action,
-                     old_value=old, new_value=new, comment=body.comment, created_at=utcnow())
-        s.add(row)
+        try:
+            row = reviews.create_review(s, evaluation_id, reviews.ReviewRequest(**body.model_dump()),
+                                        _reviewer(key))
+        except reviews.ReviewError as exc:
+            s.rollback()
+            raise _review_error(exc)
         s.commit()
-        s.refresh(row)
-        return row.model_dump()
+        hide = key.role != "admin"
+        view = evaluation_view(s, s.get(Evaluation, evaluation_id), hide)
+        return {**next(r for r in view["reviews"] if r["id"] == row.id), "evaluation": view}
+
+
+@router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
+def withdraw(review_id: int, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
+    """Withdraw a review: it stays in the trail, marked; the previous review of the same
+    thing, or the machine's result, applies again."""
+    with store.session() as s:
+        try:
+            row = reviews.withdraw_review(s, review_id, _reviewer(key), body.comment if body else "")
+        except reviews.ReviewError as exc:
+            s.rollback()
+            raise _review_error(exc)
+        s.commit()
+        view = evaluation_view(s, s.get(Evaluation, row.evaluation_id), key.role != "admin")
+        return {**next(r for r in view["reviews"] if r["id"] == row.id), "evaluation": view}
+
+
+@router.get("/reviews/{review_id}", response_model=ReviewOut)
+def get_review(review_id: int, store: StoreDep, key: Viewer) -> dict:
+    with store.session() as s:
+        row = s.get(Review, review_id)
+        if row is None:
+            raise HTTPException(404, f"no review {review_id}")
+        return _review_out(row, hide=key.role != "admin")

@@ -1,21 +1,35 @@
 from fastapi import APIRouter
-from sqlalchemy import text
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from qa_service.api.deps import DispatcherDep, StoreDep
+from qa_service.api.errors import database_unavailable
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(store: StoreDep, dispatcher: DispatcherDep) -> dict:
-    """No key needed: for load balancers and orchestration."""
-    with store.engine.connect() as conn:
-        conn.execute(text("select 1"))
+@router.get("/health", responses={503: {"description": "a dependency is down (named)"}})
+def health(store: StoreDep, dispatcher: DispatcherDep):
+    """No key needed: for load balancers and orchestration. `unavailable` names what is
+    down: the database makes it a 503; Redis alone is `degraded` (uploads are kept)."""
     out = {"status": "ok", "database": store.engine.dialect.name, "queue": dispatcher.mode}
+    down = []
+    try:
+        store.ping()
+    except DBAPIError as exc:
+        out["database"] = f"{store.engine.dialect.name}: {database_unavailable(exc)}"
+        down.append("database")
     if dispatcher.mode == "rq":
         try:
             dispatcher.redis.ping()
             out["redis"] = "ok"
         except Exception as exc:
             out["redis"] = f"unavailable: {exc.__class__.__name__}"
-    return out
+            down.append("redis")
+    if down:
+        out.update(unavailable=down, detail=f"{' and '.join(down)} unavailable")
+    if "database" in down:
+        return JSONResponse({**out, "status": "unavailable"}, status_code=503)
+    # Redis away: uploads are still kept (pending) and queued when it is back, so the
+    # service stays in rotation, degraded
+    return {**out, "status": "degraded"} if down else out

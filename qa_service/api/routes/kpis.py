@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Optional
+from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -13,14 +13,13 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
          agent: Optional[str] = None, since: Optional[datetime] = None,
          until: Optional[datetime] = None, rubric_id: Optional[str] = None,
-         phase: Optional[str] = None) -> list[dict]:
+         phase: Optional[Literal["trial", "production"]] = None) -> list[dict]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
     average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
     if group_by not in GROUPS:
         raise HTTPException(422, f"group_by must be one of {', '.join(GROUPS)}")
-    with store.session() as s:
-        return kpi_rows(s, group_by, project=project, agent=agent, since=since, until=until,
-                        rubric_id=rubric_id, phase=phase)
+    return store.read(kpi_rows, group_by, project=project, agent=agent, since=since, until=until,
+                      rubric_id=rubric_id, phase=phase)
 
 
 @router.get("/errors")
@@ -28,5 +27,5 @@ def errors(store: StoreDep, _: Viewer, project: Optional[str] = None,
            agent: Optional[str] = None, since: Optional[datetime] = None,
            until: Optional[datetime] = None, limit: int = Query(20, ge=1, le=200)) -> list[dict]:
     """共性错误 ranking: rule, count of calls, share, example recordings."""
-    with store.session() as s:
-        return common_errors(s, limit=limit, project=project, agent=agent, since=since, until=until)
+    return store.read(common_errors, limit=limit, project=project, agent=agent, since=since,
+                      until=until)

@@ -7,17 +7,20 @@ from typing import Optional
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
-from sqlmodel import select
+from pydantic import BaseModel, Field
 
-from qa_service.api.deps import Admin, DispatcherDep, Reviewer, SettingsDep, StoreDep, Viewer
-from qa_service.audio import AUDIO_EXTENSIONS, AudioError, load
-from qa_service.db import Evaluation, Recording
-from qa_service.dispatch import QueueUnavailable, record_job
-from qa_service.jobs import JobFailed, rubric_from_store
+from qa_service.api.deps import (
+    Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
+)
+from qa_service.api.errors import MAX_INT
+from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
+from qa_service.db import Recording
+from qa_service.dispatch import QueueUnavailable, score_job_id
+from qa_service.enums import JobState
 from qa_service.masking import mask
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of
+from qa_service.store import RubricNotFound
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -33,22 +36,31 @@ def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version
                                      " (POST /rubrics/{id}/{version}/activate?project=...)")
         rubric_id, version = active.rubric_id, active.version
     try:
-        return rubric_from_store(store, rubric_id, version)
-    except JobFailed as exc:
+        return store.load_rubric(rubric_id, version)
+    except RubricNotFound as exc:
         raise HTTPException(404, str(exc))
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str]):
-    sha = sha256_of(Path(path))
-    row, new = record_job(store, path, sha, rubric, agent_channel)
-    body = {"job_id": row.id, "sha256": sha, "rubric": {"id": rubric.id, "version": rubric.version}}
-    if not new and row.status in ("queued", "started", "finished"):
+def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
+            audio: tuple[float, int], settings):
+    """Register the recording (its id answers the upload) and record and queue its job.
+    `path` is as stored: relative to QA_STORAGE_DIR for uploads (settings.locate finds it)."""
+    file = settings.locate(path)
+    sha = sha256_of(file)
+    seconds, channels = audio
+    recording = store.register_recording(sha, path, read_metadata(file), seconds, channels)
+    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
+                                recording.id)
+    body = {"job_id": row.id, "recording_id": recording.id, "sha256": sha,
+            "rubric": {"id": rubric.id, "version": rubric.version}}
+    if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
         return JSONResponse({**body, "status": row.status, "duplicate": True}, status_code=200)
     try:
         dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
-        return JSONResponse({**body, "status": "pending", "detail": str(exc)}, status_code=503)
-    return JSONResponse({**body, "status": "queued"}, status_code=202)
+        return JSONResponse({**body, "status": JobState.PENDING.value, "detail": str(exc)},
+                            status_code=503)
+    return JSONResponse({**body, "status": JobState.QUEUED.value}, status_code=202)
 
 
 @router.post("", status_code=202)
@@ -56,7 +68,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
            file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
            project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
            phase: str = Form("production"), rubric_id: Optional[str] = Form(None),
-           rubric_version: Optional[int] = Form(None),
+           rubric_version: Optional[int] = Form(None, ge=1, le=MAX_INT),
            agent_channel: Optional[str] = Form(None)):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
@@ -81,7 +93,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
                 raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        load(tmp.name)  # refuse what a worker could not read, while the caller is still here
+        audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
         raise HTTPException(422, str(exc).replace(tmp.name, name))
@@ -101,13 +113,15 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             os.unlink(tmp.name)
             raise HTTPException(422, str(exc).replace(str(sidecar), name))
         shutil.move(tmp.name, final)
-    return _submit(store, dispatcher, str(final), rubric, agent_channel)
+    # stored relative to QA_STORAGE_DIR: found wherever the server or a worker runs
+    return _submit(store, dispatcher, str(final.relative_to(settings.storage_dir)), rubric,
+                   agent_channel, audio, settings)
 
 
 class ImportRequest(BaseModel):
     path: str
     rubric_id: Optional[str] = None
-    rubric_version: Optional[int] = None
+    rubric_version: Optional[int] = Field(None, ge=1, le=MAX_INT)
     project: Optional[str] = None
     agent_channel: Optional[str] = None
 
@@ -117,6 +131,8 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
                 dispatcher: DispatcherDep, _: Admin):
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
+    if "\x00" in req.path:
+        raise HTTPException(422, "path: contains a NUL character")
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
@@ -128,33 +144,35 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
     except MetadataError as exc:
         raise HTTPException(422, str(exc))
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    return _submit(store, dispatcher, str(path), rubric, req.agent_channel)
+    try:
+        audio = check_readable(path)
+    except AudioError as exc:
+        raise HTTPException(422, str(exc))
+    return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio, settings)
 
 
 def _recording(store, recording_id: int) -> Recording:
-    with store.session() as s:
-        rec = s.get(Recording, recording_id)
+    rec = store.recording(recording_id)
     if rec is None:
         raise HTTPException(404, f"no recording {recording_id}")
     return rec
 
 
 @router.get("/{recording_id}")
-def get_recording(recording_id: int, store: StoreDep, _: Viewer) -> dict:
+def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
-    with store.session() as s:
-        evs = s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
-                     .order_by(Evaluation.id)).all()
+    evs = store.evaluations_of(recording_id)
     return {**rec.model_dump(exclude={"source_path"}),
             "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
-                             "score": e.score, "grade": e.effective_grade,
-                             "machine_grade": e.grade, "fatal": e.fatal, "outcome": e.outcome,
+                             "score": e.effective_score, "grade": e.effective_grade,
+                             "machine_score": e.score, "machine_grade": e.grade,
+                             "fatal": e.effective_fatal, "reviewed": e.reviewed, "outcome": e.outcome,
                              "current": e.is_current}
                             for e in evs]}
 
 
 @router.get("/{recording_id}/transcript")
-def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
+def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
     _recording(store, recording_id)
     hide = key.role != "admin"
     return [{"role": u.role, "start": u.start, "end": u.end,
@@ -163,9 +181,10 @@ def transcript(recording_id: int, store: StoreDep, key: Viewer) -> list[dict]:
 
 
 @router.get("/{recording_id}/audio")
-def audio(recording_id: int, store: StoreDep, _: Viewer):
+def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)
-    if not Path(rec.source_path).is_file():
+    file = settings.locate(rec.source_path)
+    if not file.is_file():
         raise HTTPException(410, "the audio file is no longer on storage")
-    return FileResponse(rec.source_path, filename=Path(rec.source_path).name)
+    return FileResponse(file, filename=file.name)

@@ -1,13 +1,15 @@
 from typing import Optional
 
-from fastapi import APIRouter, Body, HTTPException, status
-from sqlmodel import select
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 
-from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Viewer
-from qa_service.db import ActiveRubric, RubricRow
+from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
+from qa_service.db import RubricRow
 from qa_service.dispatch import QueueUnavailable
-from qa_service.jobs import rubric_from_store
+from qa_service.insights import VersionMissing, compare_versions
+from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
+from qa_service.schemas import RubricComparison
 from qa_service.store import RubricVersionConflict
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
@@ -19,11 +21,16 @@ def _summary(row: RubricRow) -> dict:
 
 
 @router.post("", status_code=201)
-def upload_rubric(store: StoreDep, _: Admin,
+def upload_rubric(request: Request, store: StoreDep, _: Admin,
                   yaml_text: str = Body(..., media_type="application/yaml")) -> dict:
     """Validate and store a rubric version. Versions are never overwritten."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise HTTPException(415, "send the rubric YAML itself as the request body with "
+                                 "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
+                                 "-H 'Content-Type: application/yaml'), not as a form upload")
     try:
         rubric = parse_rubric(yaml_text, "uploaded rubric")
+        knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     except RubricError as exc:
         raise HTTPException(422, {"message": str(exc), "problems": [
             {"line": line, "field": field, "reason": reason}
@@ -37,18 +44,29 @@ def upload_rubric(store: StoreDep, _: Admin,
 
 @router.get("")
 def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
-    with store.session() as s:
-        rows = s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all()
-        active = s.exec(select(ActiveRubric)).all()
-    out = [_summary(r) for r in rows]
+    active = store.active_rubrics()
+    out = [_summary(r) for r in store.rubrics()]
     for item in out:
         item["active_for"] = [a.project for a in active
                               if (a.rubric_id, a.version) == (item["id"], item["version"])]
     return out
 
 
+@router.get("/{rubric_id}/compare", response_model=RubricComparison)
+def compare(rubric_id: str, store: StoreDep, _: Viewer,
+            version_from: int = Query(..., alias="from", ge=1),
+            version_to: int = Query(..., alias="to", ge=1), project: Optional[str] = None) -> dict:
+    """Two versions side by side on the calls scored by both: grade changes, score
+    distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
+    with store.session() as s:
+        try:
+            return compare_versions(s, rubric_id, version_from, version_to, project)
+        except VersionMissing as exc:
+            raise HTTPException(404, str(exc))
+
+
 @router.get("/{rubric_id}/{version}")
-def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict:
+def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> dict:
     row = store.rubric(rubric_id, version)
     if row is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -56,7 +74,7 @@ def get_rubric(rubric_id: str, version: int, store: StoreDep, _: Viewer) -> dict
 
 
 @router.post("/{rubric_id}/{version}/activate")
-def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Admin) -> dict:
+def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin) -> dict:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
@@ -65,13 +83,16 @@ def activate(rubric_id: str, version: int, project: str, store: StoreDep, _: Adm
 
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202)
-def rescore(rubric_id: str, version: int, store: StoreDep, dispatcher: DispatcherDep,
+def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: DispatcherDep,
             _: Admin, project: Optional[str] = None) -> dict:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubric(rubric_id, version) is None:
         raise HTTPException(404, f"rubric {rubric_id} version {version} is not stored")
+    rubric = store.load_rubric(rubric_id, version)
+    row = store.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
+    body = {"job_id": row.id, "project": project, "rubric": {"id": rubric_id, "version": version}}
     try:
-        job_id = dispatcher.submit_rescore(rubric_from_store(store, rubric_id, version), project)
+        dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
-        raise HTTPException(503, str(exc))
-    return {"job_id": job_id, "project": project}
+        return JSONResponse({**body, "status": "pending", "detail": str(exc)}, status_code=503)
+    return {**body, "status": "queued"}

@@ -1,0 +1,53 @@
+from typing import Literal, Optional
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from qa_service.api.deps import StoreDep, Viewer
+from qa_service.audit import ScriptError, audit, parse_script
+from qa_service.db import RubricRow
+from qa_service.knowledge import knowledge_of, parse_knowledge
+from qa_service.rubric import RubricError
+from qa_service.store import RubricNotFound
+
+router = APIRouter(prefix="/audits", tags=["audits"])
+
+
+class AuditRequest(BaseModel):
+    script: str = Field(min_length=1, description="the outbound script: Markdown or plain text")
+    name: str = Field(default="script", description="the script's name in the report")
+    rubric_id: str = Field(min_length=1)
+    rubric_version: Optional[int] = Field(default=None, ge=1, description="default: the newest stored")
+    type: Optional[Literal["marketing", "survey", "care", "营销", "调查", "关怀"]] = Field(
+        default=None, description="the project type the requirement asks for (default: the rubric's)")
+    knowledge_base: Optional[str] = Field(
+        default=None, description="knowledge base YAML replacing the rubric's knowledge_base")
+
+
+@router.post("")
+def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
+    """Pre-trial script audit (试呼前评估核查): the six parts, mandatory points, forbidden
+    phrases, product facts against the knowledge base, project type. `clean` is false when
+    any problem is found; nothing is stored."""
+    version = body.rubric_version
+    if version is None:
+        with store.session() as s:
+            version = s.exec(select(RubricRow.version).where(RubricRow.rubric_id == body.rubric_id)
+                             .order_by(RubricRow.version.desc())).first()
+    if version is None:
+        raise HTTPException(404, f"rubric {body.rubric_id} is not stored")
+    try:
+        rubric = store.load_rubric(body.rubric_id, version)
+        kb = parse_knowledge(body.knowledge_base, "knowledge_base") if body.knowledge_base \
+            else knowledge_of(rubric)
+        script = parse_script(body.script, body.name)
+    except RubricNotFound as exc:
+        raise HTTPException(404, str(exc))
+    except ScriptError as exc:
+        raise HTTPException(422, str(exc))
+    except RubricError as exc:
+        raise HTTPException(422, {"message": str(exc), "problems": [
+            {"line": line, "field": field, "reason": reason}
+            for line, field, reason in exc.problems]})
+    return audit(script, rubric, kb, body.type).to_dict()

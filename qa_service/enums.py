@@ -1,0 +1,97 @@
+"""The closed sets of values the service speaks in: grades, finding statuses and categories,
+call outcomes, job states, script-section kinds.
+
+`str` Enums (as rq's JobStatus): a member *is* its string, so it compares equal to the text
+stored in the database, prints as it, and goes into JSON as it. Code names members
+(`Grade.FAIL`), never the literal.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class StrEnum(str, Enum):
+    """str() and format() give the value (enum.StrEnum is 3.11+; we support 3.10)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+class Grade(StrEnum):
+    EXCELLENT = "excellent"
+    PASS = "pass"
+    FAIL = "fail"
+
+
+PASSING = (Grade.PASS, Grade.EXCELLENT)  # counted by 监听合格率
+
+
+class FindingStatus(StrEnum):
+    HIT = "hit"  # a required section or point was said
+    MISSED = "missed"  # ... and was not
+    VIOLATION = "violation"  # a forbidden phrase, an attitude error, a limit crossed
+    HANDLED = "handled"  # an objection answered in time
+    UNHANDLED = "unhandled"  # ... and not
+    DISMISSED = "dismissed"  # a reviewer's verdict: the machine was wrong
+
+
+COSTLY = (FindingStatus.MISSED, FindingStatus.VIOLATION, FindingStatus.UNHANDLED)  # cost points
+
+
+class Category(StrEnum):
+    """What kind of rule a finding comes from (the spec's finding `category`)."""
+
+    SCRIPT_SECTION = "script_section"
+    MANDATORY_POINT = "mandatory_point"
+    FORBIDDEN_PHRASE = "forbidden_phrase"
+    ATTITUDE_ERROR = "attitude_error"
+    OBJECTION = "objection"
+    SILENCE = "silence"
+    INTERRUPTION = "interruption"
+    SPEECH_RATE = "speech_rate"
+    PRODUCT_FACT = "product_fact"  # a product fact the knowledge base contradicts
+
+
+class CallOutcome(StrEnum):
+    SUCCESS = "success"
+    REFUSAL = "refusal"
+    UNKNOWN = "unknown"
+
+
+class JobState(StrEnum):
+    """A scoring request's state (the `job` table). rq's own states map onto these."""
+
+    PENDING = "pending"  # stored, not yet on a queue (Redis was away)
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+DONE = (JobState.FINISHED, JobState.FAILED)
+
+
+class SectionKind(StrEnum):
+    """The six parts of the outbound script (seed 003): 首问语 开场白 产品介绍 建议说服 总结成交 结束语."""
+
+    GREETING = "greeting"
+    OPENING = "opening"
+    PRODUCT_INTRO = "product_intro"
+    PERSUASION = "persuasion"
+    CLOSING = "closing"
+    FAREWELL = "farewell"
+
+
+class FlagReason(StrEnum):
+    """Why a call is flagged for listening (Evaluation.flag_reasons: the one definition)."""
+
+    FAIL = "fail"  # graded fail (the reviewer's grade where there is one)
+    FATAL = "fatal"  # a fatal finding (一票否决)
+    LOW_CONFIDENCE = "low_confidence"  # the recognition itself is in doubt (QA_LOW_CONFIDENCE)

@@ -1,0 +1,97 @@
+/* Shared helpers for the pages: JSON API calls (cookie session + CSRF header), building DOM
+ * nodes from untrusted text (always text nodes, never innerHTML), Chinese labels. */
+"use strict";
+const QA = (() => {
+  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const role = (document.querySelector('meta[name="role"]') || {}).content || "viewer";
+  const ROLES = ["viewer", "reviewer", "admin"];
+  const can = (needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
+
+  async function api(path, {method = "GET", body, raw} = {}) {
+    const headers = {"Accept": "application/json"};
+    if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+    if (body !== undefined && !raw) headers["Content-Type"] = "application/json";
+    if (raw) headers["Content-Type"] = raw;
+    const res = await fetch(path, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : (raw ? body : JSON.stringify(body))});
+    if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+    const data = res.headers.get("content-type", "").includes("json") ? await res.json() : await res.text();
+    if (!res.ok) {
+      const err = new Error(describe(data) || res.statusText);
+      err.status = res.status; err.data = data;
+      throw err;
+    }
+    return data;
+  }
+
+  function describe(data) {
+    if (!data) return "";
+    if (typeof data === "string") return data;
+    const d = data.detail;
+    if (typeof d === "string") return d;
+    if (d && d.message) return d.message;
+    if (Array.isArray(d)) return d.map((e) => (e.loc ? e.loc.join(".") + ": " : "") + e.msg).join("; ");
+    return JSON.stringify(data);
+  }
+
+  /* h("a", {href: "/x", class: "c", onclick: fn}, "text", child) — strings become text nodes. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(el.dataset, v);
+      else if (k === "text") el.textContent = v;
+      else el.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat(Infinity)) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  const GRADES = {excellent: "优秀", pass: "合格", fail: "不合格"};
+  const CATEGORIES = {script_section: "话术环节", mandatory_point: "必说点", forbidden_phrase: "禁语",
+    attitude_error: "态度错误", objection: "异议处理", silence: "静音", interruption: "抢话",
+    speech_rate: "语速", product_fact: "知识库不符"};
+  const STATUSES = {hit: "已说", missed: "漏说", violation: "违规", dismissed: "不成立",
+    handled: "已处理", unhandled: "未处理"};
+  const BAD = new Set(["missed", "violation", "unhandled"]);
+  const REASONS = {fail: "不合格", fatal: "一票否决", low_confidence: "识别存疑"};
+  const OUTCOMES = {success: "成功", refusal: "拒绝", unknown: "未知"};
+  const ROLES_ZH = {agent: "坐席", customer: "客户"};
+  const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};
+
+  const pct = (x) => (x === null || x === undefined) ? "—" : (x * 100).toFixed(1) + "%";
+  const num = (x, d = 1) => (x === null || x === undefined) ? "—" : Number(x).toFixed(d);
+  function clock(s) {
+    s = Math.max(0, s || 0);
+    const m = Math.floor(s / 60), r = s - m * 60;
+    return m + ":" + r.toFixed(1).padStart(4, "0");
+  }
+  const when = (iso) => iso ? String(iso).replace("T", " ").slice(0, 16) : "—";
+  const grade = (g) => h("span", {class: "grade g-" + g}, GRADES[g] || g || "—");
+
+  let toastTimer;
+  function toast(msg, bad) {
+    const t = document.getElementById("toast");
+    if (!t) return;
+    t.textContent = msg;
+    t.className = "show" + (bad ? " bad" : "");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.className = ""; }, 4000);
+  }
+
+  /* The projects that have scored calls (for filter menus), from the KPI API. */
+  async function projects() {
+    const rows = await api("/kpis?group_by=project");
+    return rows.map((r) => r.project).filter(Boolean);
+  }
+  function fillSelect(select, values, selected, labels) {
+    for (const v of values) select.append(h("option", {value: v, selected: v === selected}, (labels && labels[v]) || v));
+  }
+
+  return {api, h, can, role, csrf, pct, num, clock, when, grade, toast, projects, fillSelect, describe,
+    GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
+})();

@@ -1,0 +1,337 @@
+/* The reviewer's call page: waveform (two lanes for stereo) and transcript in step with the
+ * audio, findings grouped by category with their evidence highlighted, review actions through
+ * POST /evaluations/{id}/reviews and POST /reviews/{id}/withdraw, the trail, next call. */
+"use strict";
+(() => {
+  const {api, h, grade, num, clock, when, CATEGORIES, STATUSES, BAD, ACTIONS, ROLES_ZH} = QA;
+  const root = document.getElementById("call");
+  const evaluationId = Number(root.dataset.evaluation);
+  const canReview = root.dataset.canReview === "true";
+  const audio = document.getElementById("audio");
+  const transcriptBox = document.getElementById("transcript");
+  const ORDER = ["attitude_error", "forbidden_phrase", "script_section", "mandatory_point", "objection",
+    "silence", "interruption", "speech_rate"];
+  // The values a reviewer may choose, when an older API does not list them per finding.
+  const ALLOWED = {script_section: ["hit", "missed"], mandatory_point: ["hit", "missed"],
+    objection: ["handled", "unhandled"]};
+  const allowed = (f) => f.allowed_statuses || ALLOWED[f.category] || ["violation", "dismissed"];
+
+  let ev = null, utterances = [], uttEls = [], ws = null, regions = null, marks = [], current = -1, findingPos = -1;
+
+  // ---- player -------------------------------------------------------------------------------
+  function seek(t, play) {
+    audio.currentTime = Math.max(0, Math.min(t, audio.duration || t));
+    follow();
+    if (play) start();
+  }
+  // play() is refused when a pause comes first (a quick double key press): not an error.
+  const start = () => audio.play().catch(() => {});
+  const toggle = () => (audio.paused ? start() : audio.pause());
+  audio.addEventListener("play", () => { document.getElementById("play").textContent = "❚❚ 暂停"; });
+  audio.addEventListener("pause", () => { document.getElementById("play").textContent = "▶ 播放"; });
+  audio.addEventListener("timeupdate", follow);
+  audio.addEventListener("seeked", follow);
+  document.getElementById("play").addEventListener("click", toggle);
+  document.getElementById("back5").addEventListener("click", () => seek(audio.currentTime - 5));
+  document.getElementById("fwd5").addEventListener("click", () => seek(audio.currentTime + 5));
+  document.getElementById("next-finding").addEventListener("click", () => stepFinding(1));
+  document.getElementById("prev-finding").addEventListener("click", () => stepFinding(-1));
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const k = e.key;
+    if (k === " ") toggle();
+    else if (k === "ArrowLeft") seek(audio.currentTime - 5);
+    else if (k === "ArrowRight") seek(audio.currentTime + 5);
+    else if (k === "j" || k === "J") stepFinding(1);
+    else if (k === "k" || k === "K") stepFinding(-1);
+    else return;
+    e.preventDefault();
+  });
+
+  /* The utterance being heard: the last one that started at or before now. */
+  function follow() {
+    const t = audio.currentTime;
+    document.getElementById("clock").textContent = clock(t) + " / " + clock(audio.duration || (ev && ev.duration) || 0);
+    let i = -1;
+    for (let j = 0; j < utterances.length && utterances[j].start <= t + 0.05; j++) i = j;
+    if (i === current) return;
+    if (current >= 0 && uttEls[current]) uttEls[current].classList.remove("current");
+    current = i;
+    if (i >= 0) {
+      const el = uttEls[i];
+      el.classList.add("current");
+      const box = transcriptBox.getBoundingClientRect(), r = el.getBoundingClientRect();
+      if (r.top < box.top || r.bottom > box.bottom) transcriptBox.scrollTop += r.top - box.top - box.height / 3;
+    }
+    if (ev) { const a = document.getElementById("add-start"); if (a && document.activeElement !== a) a.value = t.toFixed(1); }
+  }
+
+  function setupPlayer() {
+    audio.src = `/recordings/${ev.recording_id}/audio`;  // range requests: playable before the waveform is drawn
+    ws = WaveSurfer.create({container: "#waveform", media: audio, height: 60, splitChannels: [
+      {waveColor: "#8fb3f5", progressColor: "#1f6feb"}, {waveColor: "#cfa6e0", progressColor: "#8e44ad"}],
+      normalize: true, cursorColor: "#c62828", cursorWidth: 2, dragToSeek: true,
+      plugins: [WaveSurfer.Timeline.create({container: "#timeline", timeInterval: 1, primaryLabelInterval: 10})]});
+    regions = ws.registerPlugin(WaveSurfer.Regions.create());
+    ws.on("decode", () => { lanes(); drawRegions(); document.body.dataset.waveform = "1"; });
+    ws.on("error", (e) => QA.toast("波形加载失败：" + e, true));
+  }
+
+  /* Which channel is the agent: the one louder while the transcript says the agent speaks. */
+  function lanes() {
+    const data = ws.getDecodedData();
+    const box = document.getElementById("lanes");
+    if (!data) return;
+    if (data.numberOfChannels < 2) { box.replaceChildren(h("span", {}, "单声道（坐席 + 客户）")); return; }
+    const rate = data.sampleRate;
+    const loud = (ch, role) => {
+      const x = data.getChannelData(ch);
+      let sum = 0, n = 0;
+      for (const u of utterances) if (u.role === role) {
+        for (let i = Math.floor(u.start * rate); i < Math.min(x.length, u.end * rate); i += 16) { sum += Math.abs(x[i]); n++; }
+      }
+      return n ? sum / n : 0;
+    };
+    const firstIsAgent = loud(0, "agent") - loud(1, "agent") >= loud(0, "customer") - loud(1, "customer");
+    const names = firstIsAgent ? ["坐席", "客户"] : ["客户", "坐席"];
+    box.replaceChildren(...names.map((n) => h("span", {class: n === "坐席" ? "who-agent" : "who-customer"}, n)));
+    box.dataset.lanes = names.join(",");
+  }
+
+  function drawRegions() {
+    if (!regions) return;
+    regions.clearRegions();
+    for (const f of ev.findings) {
+      const color = f.category === "silence" ? "rgba(198,40,40,.25)" : f.category === "interruption" ? "rgba(142,68,173,.25)"
+        : BAD.has(f.status) ? "rgba(255,193,7,.30)" : null;
+      if (!color) continue;
+      for (const e of f.evidence || []) {
+        if (e.start === undefined || e.end === undefined) continue;
+        regions.addRegion({start: e.start, end: Math.max(e.end, e.start + 0.2), color, drag: false, resize: false,
+          content: CATEGORIES[f.category] && (f.category === "silence" || f.category === "interruption") ? CATEGORIES[f.category] : undefined});
+      }
+    }
+  }
+
+  // ---- transcript ---------------------------------------------------------------------------
+  /* Evidence spans per utterance: the matched text inside the utterance, marked. */
+  function spansFor(u) {
+    const out = [];
+    for (const m of marks) {
+      if (m.role && m.role !== u.role) continue;
+      if (m.end < u.start - 0.05 || m.start > u.end + 0.05) continue;
+      const needle = m.matched || m.phrase;
+      const at = needle ? u.text.indexOf(needle) : -1;
+      if (at >= 0) out.push({from: at, to: at + needle.length, bad: m.bad});
+    }
+    return out.sort((a, b) => a.from - b.from);
+  }
+
+  function textWithMarks(u) {
+    const parts = [];
+    let pos = 0;
+    for (const s of spansFor(u)) {
+      if (s.from < pos) continue;
+      parts.push(u.text.slice(pos, s.from), h("mark", {class: s.bad ? "bad" : null}, u.text.slice(s.from, s.to)));
+      pos = s.to;
+    }
+    parts.push(u.text.slice(pos));
+    return parts;
+  }
+
+  function renderTranscript() {
+    uttEls = utterances.map((u, i) => h("div", {class: "utt " + u.role, dataset: {start: u.start, end: u.end, index: i},
+      onclick: () => seek(u.start, true)},
+      h("span", {class: "meta"}, clock(u.start)), h("span", {class: "who"}, (ROLES_ZH[u.role] || u.role) + "："),
+      h("span", {class: "text"}, textWithMarks(u))));
+    transcriptBox.replaceChildren(...uttEls);
+    current = -1;
+    follow();
+  }
+
+  // ---- findings and reviews -----------------------------------------------------------------
+  const findingEvidence = () => ev.findings.filter((f) => (f.evidence || []).length && BAD.has(f.status))
+    .map((f) => ({f, t: f.evidence[0].start})).sort((a, b) => a.t - b.t);
+
+  function stepFinding(dir) {
+    const list = findingEvidence();
+    if (!list.length) return;
+    const t = audio.currentTime;
+    let i = dir > 0 ? list.findIndex((x) => x.t > t + 0.3) : list.map((x) => x.t < t - 0.3).lastIndexOf(true);
+    if (i < 0) i = dir > 0 ? 0 : list.length - 1;
+    findingPos = i;
+    focusFinding(list[i].f);
+    seek(list[i].t);
+  }
+
+  function focusFinding(f) {
+    for (const el of document.querySelectorAll(".finding.current")) el.classList.remove("current");
+    const el = document.querySelector(`.finding[data-finding="${f.id}"]`);
+    if (el) { el.classList.add("current"); el.scrollIntoView({block: "nearest"}); }
+  }
+
+  async function review(body) {
+    try {
+      const r = await api(`/evaluations/${evaluationId}/reviews`, {method: "POST", body});
+      QA.toast("已保存复核");
+      await reload(r.evaluation);
+    } catch (e) { QA.toast("复核未保存：" + e.message, true); }
+  }
+
+  function actions(f) {
+    if (!canReview) return null;
+    const values = allowed(f).filter((v) => v !== f.status);
+    const select = h("select", {class: "override-value"}, values.map((v) => h("option", {value: v}, STATUSES[v] || v)));
+    const comment = h("input", {type: "text", class: "override-comment", placeholder: "理由（改判必填）"});
+    return h("div", {class: "actions"},
+      h("button", {type: "button", class: "confirm", onclick: () => review({target: "finding", action: "confirm", finding_id: f.id,
+        comment: comment.value.trim()})}, "确认"),
+      select, comment,
+      h("button", {type: "button", class: "override", onclick: () => {
+        if (!comment.value.trim()) { QA.toast("请填写改判理由", true); comment.focus(); return; }
+        review({target: "finding", action: "override", finding_id: f.id, value: select.value, comment: comment.value.trim()});
+      }}, "改判"));
+  }
+
+  function findingEl(f) {
+    const bad = BAD.has(f.status);
+    const machine = f.machine_status === undefined ? f.status : f.machine_status;
+    const changed = machine !== f.status;
+    return h("div", {class: "finding " + (bad ? "is-bad" : "is-good"), dataset: {finding: f.id, rule: f.rule_id, status: f.status}},
+      h("div", {class: "row"},
+        h("strong", {}, f.name || f.rule_id),
+        f.severity === "fatal" ? h("span", {class: "tag fatal"}, "一票否决") : null,
+        h("span", {class: bad ? "bad status" : "good status"}, STATUSES[f.status] || f.status),
+        changed ? h("span", {class: "muted"}, `（机器：${STATUSES[machine] || machine || "未检出"}）`) : null,
+        f.source === "reviewer" ? h("span", {class: "tag"}, "复核补充") : null,
+        f.deduction ? h("span", {class: "bad"}, "−" + num(f.deduction, f.deduction % 1 ? 1 : 0)) : null),
+      (f.evidence || []).map((e) => h("div", {class: "ev"},
+        h("a", {href: "#", class: "evidence", dataset: {start: e.start}, onclick: (x) => { x.preventDefault(); focusFinding(f); seek(e.start, true); }},
+          clock(e.start)), " ", e.role ? (ROLES_ZH[e.role] || e.role) + "：" : "", e.text || "")),
+      f.detail ? h("div", {class: "muted"}, f.detail) : null,
+      actions(f));
+  }
+
+  function renderFindings() {
+    const groups = {};
+    for (const f of ev.findings) (groups[f.category] = groups[f.category] || []).push(f);
+    const cats = Object.keys(groups).sort((a, b) => (ORDER.indexOf(a) + 99) % 99 - (ORDER.indexOf(b) + 99) % 99);
+    document.getElementById("findings").replaceChildren(...cats.map((c) => {
+      const bad = groups[c].filter((f) => BAD.has(f.status)).length;
+      return h("div", {class: "cat", dataset: {category: c}}, h("h3", {}, `${CATEGORIES[c] || c}（${groups[c].length} 项${bad ? "，" + bad + " 项扣分" : ""}）`),
+        groups[c].map(findingEl));
+    }));
+  }
+
+  function renderScores() {
+    const m = ev.machine || {score: ev.score, grade: ev.machine_grade || ev.grade, fatal: ev.fatal};
+    const r = ev.reviewed;
+    const box = (id, s) => {
+      const el = document.getElementById(id);
+      el.querySelector(".big").textContent = s ? num(s.score) : "—";
+      el.querySelector(".g").replaceChildren(s ? grade(s.grade) : h("span", {class: "muted"}, "未复核"));
+      if (s && s.fatal) el.querySelector(".g").append(" ", h("span", {class: "tag fatal"}, "一票否决"));
+    };
+    box("machine-score", m);
+    box("reviewed-score", r);
+  }
+
+  function renderTrail() {
+    const items = ev.reviews || [];
+    document.getElementById("trail").replaceChildren(...(items.length ? items.map((r) => {
+      const withdrawn = r.state === "withdrawn" || r.withdrawn_at;
+      const target = r.target === "grade" ? "等级" : (r.rule_id || ("问题 #" + r.finding_id));
+      const value = (v) => QA.GRADES[v] || STATUSES[v] || v || "—";
+      return h("li", {dataset: {review: r.id, state: r.state || ""}},
+        h("span", {class: withdrawn ? "withdrawn" : null},
+          `${when(r.created_at)} ${r.reviewer} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
+          r.comment ? `（${r.comment}）` : ""),
+        r.state && r.state !== "applied" ? h("span", {class: "tag"}, {withdrawn: "已撤回", superseded: "已被覆盖", needs_rereview: "需重新复核"}[r.state] || r.state) : null,
+        canReview && !withdrawn && r.state !== undefined ? h("button", {type: "button", class: "withdraw", onclick: async () => {
+          try {
+            const w = await api(`/reviews/${r.id}/withdraw`, {method: "POST", body: {comment: "撤回"}});
+            QA.toast("已撤回");
+            await reload(w.evaluation && w.evaluation.id === evaluationId ? w.evaluation : null);
+          } catch (e) { QA.toast("撤回失败：" + e.message, true); }
+        }}, "撤回") : null);
+    }) : [h("li", {class: "muted"}, "还没有复核记录")]));
+  }
+
+  function renderAddForm() {
+    const rule = document.getElementById("add-rule");
+    if (!rule) return;
+    const rules = ev.rules || [];
+    rule.replaceChildren(...rules.map((r) => h("option", {value: r.rule_id}, `${CATEGORIES[r.category] || r.category} · ${r.name || r.rule_id}`)));
+    const values = () => {
+      const r = rules.find((x) => x.rule_id === rule.value);
+      const vals = r ? (r.allowed_statuses || []).filter((v) => BAD.has(v) || v === "handled") : [];
+      document.getElementById("add-value").replaceChildren(...vals.map((v) => h("option", {value: v}, STATUSES[v] || v)));
+    };
+    rule.onchange = values;
+    values();
+  }
+
+  function renderHead() {
+    document.getElementById("call-title").textContent = `通话复核 · ${ev.agent_id || "—"}`;
+    document.getElementById("call-meta").textContent = [ev.project, when(ev.call_time), `${ev.rubric.id} v${ev.rubric.version}`,
+      "时长 " + clock(ev.duration), "结果 " + (QA.OUTCOMES[ev.outcome] || ev.outcome),
+      ev.needs_rereview ? `${ev.needs_rereview} 条复核需重新确认` : null].filter(Boolean).join(" · ");
+  }
+
+  function marksOf() {
+    marks = [];
+    for (const f of ev.findings) for (const e of f.evidence || [])
+      marks.push({role: e.role, start: e.start, end: e.end, matched: e.matched, phrase: e.phrase, bad: BAD.has(f.status)});
+  }
+
+  async function reload(fresh) {
+    ev = fresh || await api(`/evaluations/${evaluationId}`);
+    marksOf();
+    renderHead(); renderScores(); renderFindings(); renderTrail(); renderAddForm();
+    if (utterances.length) renderTranscript();
+    if (ws && ws.getDecodedData()) drawRegions();
+  }
+
+  // ---- grade, add, next ---------------------------------------------------------------------
+  const click = (id, fn) => { const el = document.getElementById(id); if (el) el.addEventListener("click", fn); };
+  click("grade-override", () => {
+    const comment = document.getElementById("grade-comment").value.trim();
+    if (!comment) { QA.toast("请填写改判理由", true); return; }
+    review({target: "grade", action: "override", value: document.getElementById("grade-value").value, comment});
+  });
+  click("grade-confirm", () => review({target: "grade", action: "confirm"}));
+  click("add-finding", () => {
+    const start = Number(document.getElementById("add-start").value || audio.currentTime);
+    const end = Number(document.getElementById("add-end").value || start + 3);
+    const comment = document.getElementById("add-comment").value.trim();
+    if (!comment) { QA.toast("请填写说明", true); return; }
+    review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
+      value: document.getElementById("add-value").value, start, end: end > start ? end : start + 3, comment});
+  });
+  click("next-call", async () => {
+    let queue = null;
+    try { queue = JSON.parse(sessionStorage.getItem("qa-queue") || "null"); } catch (e) { queue = null; }
+    let ids = queue ? queue.ids : (await api("/flagged?page_size=200")).items.map((i) => i.evaluation_id);
+    const at = ids.indexOf(evaluationId);
+    const next = ids[at + 1];
+    if (next) location.href = "/calls/" + next;
+    else QA.toast("列表中没有下一通了");
+  });
+  try {
+    const q = JSON.parse(sessionStorage.getItem("qa-queue") || "null");
+    if (q && q.back) document.getElementById("back").href = q.back;
+  } catch (e) { /* no queue remembered */ }
+
+  (async () => {
+    try {
+      ev = await api(`/evaluations/${evaluationId}`);
+      utterances = await api(`/recordings/${ev.recording_id}/transcript`);
+      await reload(ev);
+      renderTranscript();
+      setupPlayer();
+      document.body.dataset.loaded = "1";
+    } catch (e) {
+      document.getElementById("findings").replaceChildren(h("p", {class: "error"}, "加载失败：" + e.message));
+    }
+  })();
+})();

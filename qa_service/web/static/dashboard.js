@@ -1,0 +1,111 @@
+/* 质检看板: /kpis by project, agent, day or hour as charts (formula on hover), /kpis/errors as a
+ * ranking with example calls, /projects/{p}/inflight for the first 2, 4 and 6 hours. */
+"use strict";
+(() => {
+  const {api, h, pct, num, CATEGORIES} = QA;
+  const form = document.getElementById("filters");
+  const FORMULAS = {
+    pass_rate: ["监听合格率", "合格通数（合格 + 优秀）÷ 质检通数"],
+    excellent_rate: ["质检优秀率", "质检优秀录音条数 ÷ 质检总数"],
+    success_rate: ["外呼在线成功率", "成功量 ÷ 人工呼出通话量"],
+    average_talk_seconds: ["项目呼出均长", "通话总时长 ÷ 通话数（秒）"],
+    fatal: ["一票否决", "出现致命项（一票否决）的通数"],
+  };
+  const charts = {};
+  const chart = (id) => charts[id] || (charts[id] = echarts.init(document.getElementById(id), null, {renderer: "canvas"}));
+  window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+
+  function query() {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) {
+      if (!v) continue;
+      q.set(k, k === "since" ? v + "T00:00:00" : k === "until" ? v + "T23:59:59" : v);
+    }
+    return q;
+  }
+
+  function cards(rows) {
+    const t = rows.reduce((a, r) => {
+      a.n += r.evaluated; a.passed += r.passed; a.excellent += r.excellent; a.success += r.success;
+      a.fatal += r.fatal; a.talk += r.average_talk_seconds * r.evaluated; return a;
+    }, {n: 0, passed: 0, excellent: 0, success: 0, fatal: 0, talk: 0});
+    const v = {pass_rate: pct(t.n ? t.passed / t.n : null), excellent_rate: pct(t.n ? t.excellent / t.n : null),
+      success_rate: pct(t.n ? t.success / t.n : null), average_talk_seconds: t.n ? num(t.talk / t.n) + " 秒" : "—",
+      fatal: String(t.fatal)};
+    document.getElementById("kpi-cards").replaceChildren(...Object.entries(FORMULAS).map(([k, [name, f]]) =>
+      h("div", {class: "card kpi", title: name + " = " + f, dataset: {kpi: k}},
+        h("div", {class: "n"}, name), h("div", {class: "v"}, v[k]), h("div", {class: "muted"}, `共 ${t.n} 通`))));
+  }
+
+  function draw(rows, group) {
+    const labels = rows.map((r) => String(r[group]).replace("T", " ").slice(0, group === "hour" ? 16 : 40));
+    const tip = (keys) => ({trigger: "axis", formatter: (ps) => {
+      const r = rows[ps[0].dataIndex];
+      return [labels[ps[0].dataIndex] + `（${r.evaluated} 通）`, ...keys.map((k) => {
+        const [name, f] = FORMULAS[k];
+        const val = k.endsWith("rate") ? pct(r[k]) : num(r[k], k === "fatal" ? 0 : 1);
+        return `${name}：${val}<br><span style="color:#888">= ${f}</span>`;
+      })].join("<br>");
+    }});
+    // The tooltip formatter returns HTML: only numbers and our labels go into it, the group
+    // label (an agent id or project name from the data) is escaped first.
+    const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+    labels.forEach((l, i) => { labels[i] = esc(l); });
+    const rate = (k) => ({name: FORMULAS[k][0], type: "bar", data: rows.map((r) => +(r[k] * 100).toFixed(1))});
+    chart("chart-rates").setOption({
+      tooltip: tip(["pass_rate", "excellent_rate", "success_rate"]), legend: {top: 0},
+      grid: {left: 40, right: 10, top: 30, bottom: 50}, xAxis: {type: "category", data: labels, axisLabel: {rotate: labels.length > 6 ? 30 : 0}},
+      yAxis: {type: "value", max: 100, axisLabel: {formatter: "{value}%"}},
+      series: ["pass_rate", "excellent_rate", "success_rate"].map(rate)}, true);
+    chart("chart-talk").setOption({
+      tooltip: tip(["average_talk_seconds", "fatal"]), legend: {top: 0},
+      grid: {left: 40, right: 40, top: 30, bottom: 50}, xAxis: {type: "category", data: labels, axisLabel: {rotate: labels.length > 6 ? 30 : 0}},
+      yAxis: [{type: "value", name: "秒"}, {type: "value", name: "通", minInterval: 1}],
+      series: [{name: "项目呼出均长", type: "bar", data: rows.map((r) => r.average_talk_seconds)},
+               {name: "一票否决", type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);
+  }
+
+  const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
+
+  function errorsTable(items, tbody) {
+    tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {},
+      h("td", {}, i + 1), h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
+      h("td", {}, e.count), h("td", {}, pct(e.share)),
+      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "]))))
+      : [h("tr", {}, h("td", {colspan: 6, class: "muted"}, "没有扣分项"))]));
+  }
+
+  async function inflight(project) {
+    const box = document.getElementById("inflight");
+    if (!project) { box.replaceChildren(h("p", {class: "muted"}, "没有项目")); return; }
+    const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
+    if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
+    box.replaceChildren(h("p", {class: "muted"}, "首通时间 " + QA.when(data.start)),
+      h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "监听合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, data.windows.map((w) => h("tr", {},
+          h("td", {}, `前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
+          h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
+          h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
+          h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))));
+  }
+
+  async function load() {
+    const q = query();
+    const group = q.get("group_by") || "project";
+    const rows = await api("/kpis?" + q);
+    cards(rows);
+    draw(rows, group);
+    q.delete("group_by"); q.delete("phase");
+    errorsTable(await api("/kpis/errors?" + q), document.querySelector("#errors tbody"));
+    document.body.dataset.loaded = "1";
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); load().catch((err) => QA.toast(err.message, true)); });
+  const sel = document.getElementById("inflight-project");
+  sel.addEventListener("change", () => inflight(sel.value).catch((err) => QA.toast(err.message, true)));
+  QA.projects().then((ps) => {
+    QA.fillSelect(form.elements.project, ps);
+    QA.fillSelect(sel, ps);
+    return Promise.all([load(), inflight(ps[0])]);
+  }).catch((err) => QA.toast(err.message, true));
+})();

@@ -1,0 +1,69 @@
+/* 规则准确率: /rules/precision per rubric — confirmed / overturned / added per rule, precision,
+ * a weekly trend (the same API per week), and the overturned and missed examples of a rule. */
+"use strict";
+(() => {
+  const {api, h, pct, CATEGORIES, STATUSES, clock} = QA;
+  const form = document.getElementById("filters");
+  const trend = echarts.init(document.getElementById("trend"));
+  window.addEventListener("resize", () => trend.resize());
+
+  function query() {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) {
+      if (!v) continue;
+      q.set(k, k === "since" ? v + "T00:00:00" : k === "until" ? v + "T23:59:59" : v);
+    }
+    return q;
+  }
+
+  function examples(rule) {
+    const list = (title, items) => [h("h3", {}, `${title}（${items.length}）`),
+      items.length ? h("ul", {}, items.map((x) => h("li", {},
+        h("a", {href: "/calls/" + x.evaluation_id}, `#${x.recording_id} ${clock(x.start || 0)}`), " ",
+        x.evidence_text ? h("q", {}, x.evidence_text) : null, " ",
+        h("span", {class: "muted"}, `${STATUSES[x.machine_status] || x.machine_status || "未检出"} → ${STATUSES[x.reviewed_status] || x.reviewed_status}`),
+        x.comment ? h("div", {class: "muted"}, "复核意见：" + x.comment) : null)))
+        : h("p", {class: "muted"}, "无")];
+    document.getElementById("examples").replaceChildren(h("h2", {}, rule.name || rule.rule_id),
+      ...list("被推翻（机器误判）", rule.overturned_examples || []), ...list("复核补充（机器漏检）", rule.added_examples || []));
+  }
+
+  async function weekly(q) {
+    // Up to eight weeks back from the period's end (or today): the same API, one call per week.
+    const end = q.get("until") ? new Date(q.get("until")) : new Date();
+    const weeks = [];
+    for (let i = 7; i >= 0; i--) {
+      const hi = new Date(end.getTime() - i * 7 * 864e5), lo = new Date(hi.getTime() - 7 * 864e5);
+      const wq = new URLSearchParams(q);
+      wq.set("since", lo.toISOString().slice(0, 19)); wq.set("until", hi.toISOString().slice(0, 19));
+      weeks.push(api("/rules/precision?" + wq).then((d) => {
+        const c = d.rules.reduce((a, r) => [a[0] + r.confirmed, a[1] + r.overturned], [0, 0]);
+        return [hi.toISOString().slice(5, 10), c[0] + c[1] ? +(100 * c[0] / (c[0] + c[1])).toFixed(1) : null];
+      }));
+    }
+    const points = await Promise.all(weeks);
+    trend.setOption({grid: {left: 40, right: 10, top: 20, bottom: 30}, tooltip: {trigger: "axis"},
+      xAxis: {type: "category", data: points.map((p) => p[0])}, yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
+      series: [{name: "准确率", type: "line", connectNulls: true, symbolSize: 9, showAllSymbol: true, data: points.map((p) => p[1])}]}, true);
+  }
+
+  async function load() {
+    const q = query();
+    if (!q.get("rubric_id")) return;
+    const d = await api("/rules/precision?" + q);
+    document.querySelector("#precision tbody").replaceChildren(...(d.rules.length ? d.rules.map((r) => h("tr", {class: "clickable", dataset: {rule: r.rule_id},
+      onclick: () => examples(r)},
+      h("td", {}, r.name || r.rule_id), h("td", {}, CATEGORIES[r.category] || r.category), h("td", {}, r.confirmed),
+      h("td", {}, r.overturned), h("td", {}, r.added), h("td", {}, r.turned_bad), h("td", {}, pct(r.precision))))
+      : [h("tr", {}, h("td", {colspan: 7, class: "muted"}, "这段时间没有复核记录"))]));
+    document.body.dataset.loaded = "1";
+    weekly(q).catch(() => {});
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); load().catch((err) => QA.toast(err.message, true)); });
+  Promise.all([api("/rubrics"), QA.projects()]).then(([rs, ps]) => {
+    QA.fillSelect(form.elements.rubric_id, [...new Set(rs.map((r) => r.id))]);
+    QA.fillSelect(form.elements.project, ps);
+    return load();
+  }).catch((err) => QA.toast(err.message, true));
+})();

@@ -1,0 +1,96 @@
+/* 待复核: the flagged list (/flagged), the random 5% sample (/review-sample) and all calls
+ * (/evaluations), with filters and paging. The ids shown are kept for "next call in queue". */
+"use strict";
+(() => {
+  const {api, h, when, grade, num, REASONS} = QA;
+  const form = document.getElementById("filters");
+  const body = document.querySelector("#queue tbody");
+  const count = document.getElementById("queue-count");
+  const params = new URLSearchParams(location.search);
+  let tab = params.get("tab") || "flagged";
+  let page = Number(params.get("page") || 1);
+  const PAGE = 50;
+
+  for (const [k, v] of params) if (form.elements[k]) form.elements[k].value = v;
+
+  function query() {
+    const q = new URLSearchParams();
+    const f = new FormData(form);
+    for (const [k, v] of f) {
+      if (!v) continue;
+      if (k === "since") q.set(k, v + "T00:00:00");
+      else if (k === "until") q.set(k, v + "T23:59:59");
+      else q.set(k, v);
+    }
+    return q;
+  }
+
+  // Each source answers some filters; the others are greyed out on its tab.
+  const SOURCES = {
+    flagged: {filters: ["project", "agent", "since", "until", "rule"],
+              url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/flagged?" + q; }},
+    sample: {filters: ["project", "since", "until"],
+             url: (q) => { q.set("percent", "5"); return "/review-sample?" + q; }},
+    all: {filters: ["project", "agent", "since", "until", "grade", "reviewed"],
+          url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/evaluations?" + q; }},
+  };
+
+  function reviewedCell(item) {
+    if (item.reviewed === undefined) return "";
+    if (item.needs_rereview) return h("span", {class: "tag"}, "需重新复核");
+    return item.reviewed ? h("span", {class: "good"}, "已复核") : h("span", {class: "muted"}, "未复核");
+  }
+
+  function row(item) {
+    const reasons = (item.reasons || []).map((r) => h("span", {class: "tag" + (r === "fatal" ? " fatal" : "")}, REASONS[r] || r));
+    const href = "/calls/" + item.evaluation_id;
+    return h("tr", {class: "clickable", dataset: {evaluation: item.evaluation_id}, onclick: () => { location.href = href; }},
+      h("td", {}, when(item.call_time)), h("td", {}, item.project || "—"), h("td", {}, item.agent_id || "—"),
+      h("td", {}, num(item.score)), h("td", {}, grade(item.grade)), h("td", {}, reasons.length ? reasons : "—"),
+      h("td", {}, reviewedCell(item)), h("td", {}, h("a", {href}, "复核 →")));
+  }
+
+  async function load() {
+    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === tab);
+    const src = SOURCES[tab];
+    for (const el of form.elements) if (el.name) el.disabled = !src.filters.includes(el.name);
+    const q = query();
+    for (const k of [...q.keys()]) if (!src.filters.includes(k)) q.delete(k);
+    if (tab === "sample" && !q.get("project")) {
+      const first = form.elements.project.options[1];
+      if (first) q.set("project", first.value);
+    }
+    body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, "加载中…")));
+    try {
+      const data = await api(src.url(q));
+      const items = data.items || [];
+      body.replaceChildren(...(items.length ? items.map(row) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, "没有符合条件的通话"))]));
+      if (tab === "sample") count.textContent = `项目 ${data.project} 抽检 ${data.sample_size} 通（共 ${data.population} 通，${data.percent}%）`;
+      else count.textContent = `共 ${data.total_exact === false ? "至少 " : ""}${data.total} 通`;
+      const pages = tab === "sample" ? 1 : Math.max(1, Math.ceil(data.total / PAGE));
+      document.getElementById("page-no").textContent = `第 ${page} / ${pages} 页`;
+      document.getElementById("prev").disabled = page <= 1;
+      document.getElementById("next").disabled = page >= pages;
+      document.body.dataset.loaded = "1";
+      sessionStorage.setItem("qa-queue", JSON.stringify({ids: items.map((i) => i.evaluation_id), back: location.pathname + location.search}));
+    } catch (e) {
+      body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, "加载失败：" + e.message)));
+    }
+  }
+
+  function go() {
+    const q = query();
+    q.set("tab", tab);
+    if (page > 1) q.set("page", page);
+    for (const [k, v] of [...q]) if (k === "since" || k === "until") q.set(k, v.slice(0, 10));
+    history.replaceState(null, "", "/queue?" + q);
+    load();
+  }
+  form.addEventListener("submit", (e) => { e.preventDefault(); page = 1; go(); });
+  for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => { tab = b.dataset.tab; page = 1; go(); });
+  document.getElementById("prev").addEventListener("click", () => { page -= 1; go(); });
+  document.getElementById("next").addEventListener("click", () => { page += 1; go(); });
+
+  QA.projects().then((ps) => { QA.fillSelect(form.elements.project, ps, params.get("project")); load(); })
+    .catch((e) => { count.textContent = "加载失败：" + e.message; });
+})();

@@ -1,0 +1,110 @@
+/* 质检规则: versions (/rubrics), the YAML, upload with validation errors at their line,
+ * activate for a project, rescore a project (job progress), compare versions. */
+"use strict";
+(() => {
+  const {api, h} = QA;
+  let selected = null;
+
+  function numbered(pre, text, badLines) {
+    pre.replaceChildren(...text.split("\n").map((line, i) =>
+      h("span", {class: badLines.has(i + 1) ? "errline" : null, dataset: {line: i + 1}},
+        h("span", {class: "ln"}, i + 1), line, "\n")));
+  }
+
+  async function show(r) {
+    selected = r;
+    const d = await api(`/rubrics/${encodeURIComponent(r.id)}/${r.version}`);
+    document.getElementById("detail").hidden = false;
+    document.getElementById("detail-title").textContent = `${d.name || d.id}（${d.id} v${d.version}）`;
+    numbered(document.getElementById("yaml"), d.yaml, new Set());
+    const up = document.getElementById("upload-yaml");
+    if (up && !up.value) up.value = d.yaml;
+    const p = document.getElementById("act-project");
+    if (p && !p.value && r.active_for && r.active_for.length) p.value = r.active_for[0];
+  }
+
+  async function list() {
+    const rows = await api("/rubrics");
+    document.querySelector("#rubrics tbody").replaceChildren(...rows.map((r) => h("tr", {class: "clickable",
+      onclick: () => show(r).catch((e) => QA.toast(e.message, true))},
+      h("td", {}, r.id), h("td", {}, "v" + r.version), h("td", {}, r.name), h("td", {}, (r.active_for || []).join("、") || "—"),
+      h("td", {}, QA.when(r.created_at)))));
+    const sel = document.querySelector("#compare [name=rubric]");
+    const current = sel.value;
+    sel.replaceChildren();
+    QA.fillSelect(sel, [...new Set(rows.map((r) => r.id))], current);
+    return rows;
+  }
+
+  async function upload() {
+    const text = document.getElementById("upload-yaml").value;
+    const status = document.getElementById("upload-status");
+    const problems = document.getElementById("problems");
+    const view = document.getElementById("upload-view");
+    problems.replaceChildren(); view.hidden = true; status.textContent = "";
+    try {
+      const r = await api("/rubrics", {method: "POST", body: text, raw: "application/yaml"});
+      status.textContent = `已保存 ${r.id} v${r.version}`;
+      status.className = "good";
+      await list();
+    } catch (e) {
+      status.textContent = "未保存：" + e.message.split("\n")[0];
+      status.className = "error";
+      const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
+      problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
+        (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
+      if (found.some((p) => p.line)) {
+        view.hidden = false;
+        numbered(view, text, new Set(found.map((p) => p.line).filter(Boolean)));
+        const first = view.querySelector(".errline");
+        if (first) first.scrollIntoView({block: "center"});
+      }
+    }
+  }
+
+  /* Rescoring progress: the job's state where the queue knows it (rq), and in every mode how
+   * many of the project's current evaluations already carry this version. */
+  async function progress(project) {
+    const q = new URLSearchParams({page_size: "500"});
+    if (project) q.set("project", project);
+    const d = await api("/evaluations?" + q);
+    const mine = d.items.filter((i) => i.rubric.id === selected.id);
+    return [mine.filter((i) => i.rubric.version === selected.version).length, mine.length];
+  }
+
+  async function rescore() {
+    const project = document.getElementById("act-project").value.trim();
+    const status = document.getElementById("rescore-status");
+    const q = project ? "?project=" + encodeURIComponent(project) : "";
+    const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/rescore${q}`, {method: "POST"});
+    status.className = "muted";
+    status.textContent = "重新质检已排队…";
+    for (let i = 0; i < 600; i++) {
+      await new Promise((ok) => setTimeout(ok, 1000));
+      let state = null;
+      try { state = (await api("/jobs/" + encodeURIComponent(r.job_id))).status; } catch (e) { if (e.status !== 404) throw e; }
+      const [done, total] = await progress(project);
+      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${state}）` : "");
+      if (state === "failed") { status.className = "error"; return; }
+      if ((state === null || state === "finished") && total && done === total) { status.className = "good"; status.dataset.done = "1"; return; }
+    }
+  }
+
+  const on = (id, fn) => { const el = document.getElementById(id); if (el) el.addEventListener("click", () => fn().catch((e) => QA.toast(e.message, true))); };
+  on("upload", upload);
+  on("rescore", rescore);
+  on("activate", async () => {
+    const project = document.getElementById("act-project").value.trim();
+    if (!project) { QA.toast("请填写项目", true); return; }
+    await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/activate?project=${encodeURIComponent(project)}`, {method: "POST"});
+    QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}`);
+    await list();
+  });
+  const cmp = document.getElementById("compare");
+  cmp.addEventListener("submit", (e) => {
+    e.preventDefault();
+    QACompare.show(document.getElementById("compare-out"), cmp.elements.rubric.value, cmp.elements.from.value,
+      cmp.elements.to.value, cmp.elements.project.value.trim());
+  });
+  list().then((rows) => { document.body.dataset.loaded = "1"; }).catch((e) => QA.toast(e.message, true));
+})();

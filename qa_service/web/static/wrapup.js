@@ -1,0 +1,67 @@
+/* 项目总结: /projects/{p}/wrapup (seed 003 key point 4) as tables; the Markdown the CLI saves
+ * under reports/ is one link away (?format=markdown). */
+"use strict";
+(() => {
+  const {api, h, pct, num, CATEGORIES} = QA;
+  const form = document.getElementById("filters");
+  const QUADRANTS = {1: "第一象限 我们爱说·客户爱听", 2: "第二象限 我们爱说·客户不爱听",
+    3: "第三象限 都不爱说不爱听", 4: "第四象限 我们不爱说·客户爱听"};
+  const TRENDS = {rising: "上升 ↑", falling: "下降 ↓", steady: "平稳"};
+  const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
+  const none = (cols, text) => [h("tr", {}, h("td", {colspan: cols, class: "muted"}, text))];
+  const fill = (id, rows, cols, empty) =>
+    document.querySelector(`#${id} tbody`).replaceChildren(...(rows.length ? rows : none(cols, empty)));
+
+  function kpiRow(name, k) {
+    return h("tr", {}, h("td", {}, name), h("td", {}, k.evaluated), h("td", {}, pct(k.pass_rate)),
+      h("td", {}, pct(k.excellent_rate)), h("td", {}, pct(k.success_rate)),
+      h("td", {}, num(k.average_talk_seconds) + " 秒"), h("td", {}, k.fatal));
+  }
+
+  function render(d) {
+    const phases = {trial: "试呼", production: "正式外呼"};
+    fill("w-kpis", [kpiRow("整个项目", d.kpis),
+      ...Object.entries(d.kpis_by_phase).map(([p, k]) => kpiRow(phases[p] || p, k)),
+      ...d.kpis_by_day.map((k) => kpiRow(k.day, k))], 7, "没有通话");
+    fill("w-errors", d.common_errors.map((e) => h("tr", {dataset: {rule: e.rule_id}},
+      h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
+      h("td", {}, e.count), h("td", {}, pct(e.share)), h("td", {}, TRENDS[e.trend] || e.trend),
+      h("td", {}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join("，")),
+      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "])))), 7, "没有扣分项");
+    const facts = document.getElementById("w-facts");
+    facts.replaceChildren(...(d.product_fact_violations.length ? d.product_fact_violations.map((f) =>
+      h("div", {class: "fact", dataset: {rule: f.rule_id}},
+        h("p", {}, h("strong", {}, f.name), `：${f.calls} 通；坐席说 `,
+          Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join("，"), `；知识库为 ${f.kb_value}`),
+        h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, callLink(ex.recording_id), " ",
+          ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, "没有发现与知识库不符的说法")]));
+    fill("w-guide", d.guide_map.map((p) => h("tr", {}, h("td", {}, p.name || p.point_id),
+      h("td", {}, `${p.said_in_calls}（${pct(p.said_rate)}）`), h("td", {}, pct(p.positive_rate)),
+      h("td", {}, QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
+    fill("w-refusals", d.refusal_reasons.map((r) => h("tr", {}, h("td", {}, r.name || r.objection_id),
+      h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)), h("td", {}, pct(r.handled_rate)),
+      h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
+    fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {}, x.text),
+      h("td", {}, x.reason), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
+    document.getElementById("w-summary").textContent =
+      `${d.rubric.name || d.rubric.id} v${d.rubric.version}，${d.period.days} 天，${d.period.agents} 名坐席，` +
+      `知识库 ${d.rubric.knowledge_base || "—"}`;
+  }
+
+  async function load() {
+    const project = form.elements.project.value;
+    if (!project) return;
+    const path = "/projects/" + encodeURIComponent(project) + "/wrapup";
+    document.getElementById("w-markdown").href = path + "?format=markdown";
+    history.replaceState(null, "", "?project=" + encodeURIComponent(project));
+    render(await api(path));
+    document.body.dataset.loaded = "1";
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); load().catch((err) => QA.toast(err.message, true)); });
+  QA.projects().then((ps) => {
+    const wanted = new URLSearchParams(location.search).get("project");
+    QA.fillSelect(form.elements.project, ps, ps.includes(wanted) ? wanted : ps[0]);
+    return load();
+  }).catch((err) => QA.toast(err.message, true));
+})();

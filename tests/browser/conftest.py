@@ -1,0 +1,152 @@
+"""Browser-test fixtures: the sample calls scored once per session with the real model, the
+service on a free port in a thread, and Debian's Chromium driven by Playwright."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support import RUBRICS, ROOT, SAMPLES, need, wait_for
+
+CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "tests" / "browser" / "screenshots"
+# The network is closed: nothing in the background may try to reach it.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@pytest.fixture(scope="session")
+def web_data(tmp_path_factory, recognizer):
+    """A database with every sample call scored by the real model against its campaign's rubric,
+    each rubric active for its project, and one key per role."""
+    from qa_service.config import Settings
+    from qa_service.keys import create_key
+    from qa_service.rubric import load_rubric
+    from qa_service.service import QAService, find_audio
+    from qa_service.store import Store
+
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'web.db'}"
+    settings = Settings(database_url=url, storage_dir=folder / "data", session_secret="browser-tests")
+    store = Store(url)
+    service = QAService(store, settings, recognizer)
+    projects = {}
+    for path in sorted(RUBRICS.glob("*.yaml")):
+        rubric = load_rubric(path)
+        files = list(find_audio([SAMPLES / rubric.id]))
+        if not files:
+            continue
+        store.save_rubric(rubric, path.read_text(encoding="utf-8"))
+        for outcome in service.score_files(files, rubric):
+            assert outcome.error is None, outcome.error
+            project = outcome.result.project
+            if project not in projects:
+                store.activate_rubric(project, rubric.id, rubric.version)
+                projects[project] = rubric.id
+    roles = {role: create_key(store, role, f"测试{role}")[1] for role in ("viewer", "reviewer", "admin")}
+    return {"settings": settings, "store": store, "keys": roles, "projects": projects}
+
+
+@pytest.fixture(scope="session")
+def server(web_data):
+    """`qa-service serve`'s app on a free local port, in this process (a thread)."""
+    import uvicorn
+
+    from qa_service.api import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = uvicorn.Config(create_app(web_data["settings"]), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: srv.started, timeout=30), "the service did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (make test installs it: "
+                                  "apt-get install chromium chromium-driver)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright is not installed (pip install -e '.[test]')")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def signed_in(browser, server, web_data):
+    """sign_in(role) -> a page signed in through the form with that role's key."""
+    contexts = []
+
+    def sign_in(role="reviewer", path="/queue"):
+        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.errors = errors
+        page.goto(server + path)
+        page.fill("#api_key", web_data["keys"][role])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda u: "/login" not in u)
+        return page
+
+    yield sign_in
+    for c in contexts:
+        c.close()
+
+
+@pytest.fixture
+def shot():
+    def save(page, name):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    return save
+
+
+@pytest.fixture
+def api_get(server, web_data):
+    """api_get(path, role="viewer") -> the JSON the API answers with that role's header key."""
+    import httpx
+
+    def get(path, role="viewer"):
+        r = httpx.get(server + path, headers={"X-API-Key": web_data["keys"][role]}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+    return get
+
+
+@pytest.fixture
+def flagged_call(api_get):
+    """flagged_call(fatal) -> a flagged call the machine failed, with or without a fatal finding."""
+    def pick(fatal):
+        items = api_get("/flagged?page_size=100")["items"]
+        return next(i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail")
+    return pick
+
+
+@pytest.fixture
+def open_call(server):
+    """open_call(page, evaluation_id): the call page, loaded, its audio's metadata known."""
+    def go(page, evaluation_id):
+        page.goto(f"{server}/calls/{evaluation_id}")
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+        page.wait_for_function("() => document.getElementById('audio').readyState >= 1")
+    return go
+

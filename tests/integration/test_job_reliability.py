@@ -1,0 +1,172 @@
+"""Jobs with real rq workers on the real Redis: nothing lost, nothing stuck, nothing twice."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from qa_service.api import create_app
+from qa_service.config import Settings
+from qa_service.keys import create_key
+from qa_service.store import Store
+from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, need, wait_for
+
+# Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
+# tests; these tests run workers for many seconds and must not lose their jobs to that)
+REDIS_URL = SHARED_REDIS_URL.rsplit("/", 1)[0] + "/2"
+
+CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
+RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def redis():
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except RedisConnectionError as exc:
+        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def worker(settings, *args, burst=True):
+    env = dict(os.environ, QA_DATABASE_URL=settings.database_url, QA_REDIS_URL=settings.redis_url,
+               QA_STORAGE_DIR=str(settings.storage_dir))
+    return subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker", *args,
+                             *(["--burst"] if burst else [])], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def api(tmp_path, url, redis_url=REDIS_URL):
+    store = Store(url)
+    settings = Settings(database_url=url, redis_url=redis_url, storage_dir=tmp_path / "storage")
+    return settings, store, {"X-API-Key": create_key(store, "admin")[1]}
+
+
+def test_chinese_rubric_ids_end_to_end(postgres_url, tmp_path, redis):
+    """Two rubrics whose ids differ only in Chinese characters of the same length are two
+    jobs, both scored (the old ids read `score_<sha>_----_v1` for both). (tests/unit/
+    test_job_ids.py checks the ids themselves; the job rows are the same on SQLite.)"""
+    settings, store, admin = api(tmp_path, postgres_url)
+    with TestClient(create_app(settings)) as client:
+        jobs = []
+        for rubric_id in ("关怀回访", "营销外呼"):
+            yaml = RUBRIC_YAML.replace("id: telecom-data-upgrade", f"id: {rubric_id}", 1)
+            r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
+                            content=yaml.encode("utf-8"))
+            assert r.status_code == 201, r.text
+            with open(CALL, "rb") as f:
+                r = client.post("/recordings", headers=admin, files={"file": (CALL.name, f)},
+                                data={"rubric_id": rubric_id, "rubric_version": "1"})
+            assert r.status_code == 202 and not r.json().get("duplicate"), r.text
+            jobs.append(r.json()["job_id"])
+        assert jobs[0] != jobs[1]
+        out, _ = worker(settings, "--slot", "21").communicate(timeout=300)
+        for job_id, rubric_id in zip(jobs, ("关怀回访", "营销外呼")):
+            r = client.get(f"/jobs/{job_id}", headers=admin)
+            assert r.status_code == 200 and r.json()["status"] == "finished", (r.text, out[-3000:])
+        rec = client.get("/recordings/1", headers=admin).json()
+        assert sorted(e["rubric"]["id"] for e in rec["evaluations"]) == ["关怀回访", "营销外呼"]
+
+
+def test_every_worker_runs_the_scheduler(tmp_path, redis):
+    """A retry with backoff is a scheduled job: a plain worker (no --nightly-at) must run it."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL,
+                        storage_dir=tmp_path)
+    Store(settings.database_url)
+    job = Queue("qa-rescore", connection=redis).enqueue_in(timedelta(seconds=1), "os.getpid")
+    assert job.get_status() == JobStatus.SCHEDULED
+    proc = worker(settings, "--slot", "22", burst=False)
+    try:
+        assert wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert "Traceback" not in out, out[-2000:]
+
+
+def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
+    """The same --slot twice: the second process is refused with a clear message and the live
+    worker keeps its registration (before, the second deleted it and requeued its job)."""
+    from rq import Worker
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL,
+                        storage_dir=tmp_path)
+    Store(settings.database_url)
+    first = worker(settings, "--slot", "23", burst=False)
+    try:
+        assert wait_for(lambda: any(w.name.endswith(".23") for w in Worker.all(connection=redis)),
+                        timeout=60)
+        second = worker(settings, "--slot", "23", burst=False)
+        out, _ = second.communicate(timeout=120)
+        assert second.returncode == 2 and "in use by a live worker" in out, out[-2000:]
+        assert "Traceback" not in out
+        assert first.poll() is None
+        assert any(w.name.endswith(".23") for w in Worker.all(connection=redis))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+
+
+def _post_rubric(client, admin, yaml=RUBRIC_YAML):
+    r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
+                    content=yaml.encode("utf-8"))
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_jobs_lost_by_redis_are_queued_again(request, tmp_path, redis, backend):
+    """A Redis that restarts empty: rows `queued` in the database whose rq job is gone are
+    sent again by the reconcile loop (before, only `pending` rows were)."""
+    settings, store, admin = api(tmp_path, request.getfixturevalue(f"{backend}_url"))
+    with TestClient(create_app(settings)) as client:
+        _post_rubric(client, admin)
+        with open(CALL, "rb") as f:
+            r = client.post("/recordings", headers=admin, files={"file": (CALL.name, f)},
+                            data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
+        job_id = r.json()["job_id"]
+        assert Job.exists(job_id, connection=redis)
+        redis.flushdb()  # Redis restarted with nothing
+        assert wait_for(lambda: Job.exists(job_id, connection=redis), timeout=20)
+        assert client.get(f"/jobs/{job_id}", headers=admin).json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, redis, backend):
+    """A rescore while Redis is down is kept (503 with its job id, `pending`), queued when
+    Redis is back, run by a worker, and `/jobs/{id}` follows it; a failing rescore is listed
+    at /jobs?status=failed."""
+    url = request.getfixturevalue(f"{backend}_url")
+    down = Settings(database_url=url, redis_url="redis://127.0.0.1:1/2", storage_dir=tmp_path)
+    store = Store(url)
+    admin = {"X-API-Key": create_key(store, "admin")[1]}
+    with TestClient(create_app(down)) as client:
+        _post_rubric(client, admin)
+        _post_rubric(client, admin, RUBRIC_YAML.replace("version: 1", "version: 2", 1))
+        kept = client.post("/rubrics/telecom-data-upgrade/1/rescore?project=telecom", headers=admin)
+        assert kept.status_code == 503 and kept.json()["status"] == "pending", kept.text
+        doomed = client.post("/rubrics/telecom-data-upgrade/2/rescore?project=telecom", headers=admin)
+        ok_id, doomed_id = kept.json()["job_id"], doomed.json()["job_id"]
+        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "pending"
+    with store.session() as s:  # version 2 disappears before it runs: its rescore must fail
+        from qa_service.db import RubricRow
+        from sqlmodel import select
+        s.delete(s.exec(select(RubricRow).where(RubricRow.version == 2)).one())
+        s.commit()
+    up = Settings(database_url=url, redis_url=REDIS_URL, storage_dir=tmp_path)
+    with TestClient(create_app(up)) as client:  # Redis is back: the reconcile loop queues them
+        assert wait_for(lambda: client.get(f"/jobs/{ok_id}", headers=admin).json()["status"]
+                        == "queued", timeout=20)
+        out, _ = worker(up, "--slot", "24", "--queues", "qa-rescore").communicate(timeout=300)
+        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "finished", out[-3000:]
+        failed = client.get("/jobs?status=failed", headers=admin).json()
+        assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], failed

@@ -1,0 +1,21 @@
+"""The str Enums are their strings: stored, compared and written to JSON as the spec's values."""
+import json
+
+from qa_service.enums import COSTLY, PASSING, Category, FindingStatus, Grade, JobState, SectionKind
+
+
+def test_members_are_their_values():
+    assert Grade.PASS == "pass" and f"{Grade.FAIL}" == "fail" and str(JobState.FAILED) == "failed"
+    assert json.dumps({"grade": Grade.EXCELLENT}) == '{"grade": "excellent"}'
+    assert Grade("excellent") is Grade.EXCELLENT
+
+
+def test_the_spec_vocabulary():
+    assert Grade.values() == ("excellent", "pass", "fail")
+    assert set(COSTLY) == {"missed", "violation", "unhandled"}
+    assert set(PASSING) == {"pass", "excellent"}
+    assert {"hit", "missed", "violation", "handled", "unhandled"} <= set(FindingStatus.values())
+    assert set(Category.values()) >= {"script_section", "mandatory_point", "forbidden_phrase",
+                                      "attitude_error", "objection", "silence", "interruption",
+                                      "speech_rate"}
+    assert len(SectionKind) == 6

@@ -1,0 +1,151 @@
+"""`similar:` rules with the real embedded sentence model (it loads in about a second):
+numbers and negation must agree with the example, evidence names the example."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from qa_service.checks import Call
+from qa_service.model_store import ModelIntegrityError
+from qa_service.results import Utterance
+from qa_service.rubric import RubricError, parse_rubric
+from qa_service.scoring import Scorer
+from qa_service.semantic import MODELS, DEFAULT_MODEL, Example, negated, numbers_of, segments, verify
+
+RUBRIC = """
+id: t
+similar_threshold: 0.55
+mandatory_points:
+  - id: monthly_fee
+    any: [月费96元]
+    similar: [每个月只要交九十六块钱]
+  - id: undo
+    any: [随时撤销]
+    similar: [办了以后可以撤销]
+objections:
+  - id: pricey
+    customer_says: [太贵]
+    customer_says_similar: [这个价格太高了]
+    agent_should: [每天只要]
+    agent_should_similar: [平均一天才三块钱]
+outcome:
+  success: [就办吧]
+  success_similar: [我需要这个套餐]
+  refusal: [没兴趣]
+"""
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return Scorer(parse_rubric(RUBRIC))
+
+
+def run(scorer, *turns):
+    utts = [Utterance(role, i * 3.0, i * 3.0 + 2.5, text) for i, (role, text) in enumerate(turns)]
+    ev = scorer.evaluate(Call(utts, len(utts) * 3.0))
+    return {f.rule_id: f for f in ev.findings}, ev
+
+
+def test_paraphrase_with_the_same_number_hits_and_names_the_example(scorer):
+    found, _ = run(scorer, ("agent", "您好"), ("agent", "这个套餐月租是九十六块钱一个月"))
+    fee = found["monthly_fee"]
+    assert fee.status == "hit"
+    evidence = fee.evidence[0]
+    assert evidence.phrase == "每个月只要交九十六块钱"
+    assert 0.55 <= evidence.similarity < 1.0
+
+
+def test_another_number_does_not_satisfy_the_example(scorer):
+    found, _ = run(scorer, ("agent", "这个套餐月租是九十九块钱一个月"))
+    assert found["monthly_fee"].status == "missed"
+
+
+def test_negated_sentence_does_not_satisfy_a_positive_example(scorer):
+    found, _ = run(scorer, ("agent", "这个业务办了以后不能撤销"))
+    assert found["undo"].status == "missed"
+    found, _ = run(scorer, ("agent", "这个业务办了以后随时都能撤销的"))
+    assert found["undo"].status == "hit"
+
+
+def test_negated_customer_answer_is_not_a_success(scorer):
+    _, ev = run(scorer, ("agent", "您看需要吗"), ("customer", "我不需要这个套餐"))
+    assert ev.outcome != "success"
+    _, ev = run(scorer, ("agent", "您看需要吗"), ("customer", "这个套餐我需要的"))
+    assert ev.outcome == "success"
+
+
+def test_objection_and_answer_in_other_words(scorer):
+    found, _ = run(scorer, ("customer", "你们这个价格也太高了吧"),
+                   ("agent", "其实平均下来一天才三块钱"))
+    assert found["pricey"].status == "handled"
+    found, _ = run(scorer, ("customer", "你们这个价格也太高了吧"), ("agent", "好的那我先挂了"))
+    assert found["pricey"].status == "unhandled"
+
+
+def test_two_adjacent_utterances_of_one_speaker_match_together(scorer):
+    found, _ = run(scorer, ("agent", "这个套餐每个月只要交"), ("agent", "九十六块钱"))
+    assert found["monthly_fee"].status == "hit"
+
+
+def test_guards_directly():
+    assert numbers_of("每月96元合约12个月一个月") == {"96", "12"}
+    assert negated("不能撤销") and not negated("可以撤销")
+    assert not negated("不好意思打扰您了") and not negated("您要不要办")
+    assert not Example.of("每月96元").agrees("每月99元")
+    assert Example.of("我不需要").agrees("不需要了谢谢")
+    assert not Example.of("我需要").agrees("我不需要")
+    # the clause closest to the example decides, not a negation elsewhere in the utterance
+    assert Example.of("每月96元").agrees("不好意思 不用担心 每月96元")
+
+
+def test_windows_cover_long_texts():
+    spans = segments("一" * 30)
+    assert spans[0] == (0, 30) and max(hi for _, hi in spans[1:]) == 30
+
+
+def test_rubric_fields_and_bad_threshold():
+    rubric = parse_rubric(RUBRIC)
+    assert rubric.similar_threshold == 0.55
+    assert rubric.objections[0].agent_should_similar == ["平均一天才三块钱"]
+    only_examples = parse_rubric("id: x\nmandatory_points:\n  - {id: p, similar: [月租是96元]}\n")
+    assert only_examples.mandatory_points[0].has_phrases()
+    with pytest.raises(RubricError, match="similar_threshold"):
+        parse_rubric("id: x\nsimilar_threshold: 1.5\n")
+
+
+def test_a_model_file_that_is_not_ours_is_refused():
+    spec = MODELS[DEFAULT_MODEL]
+    tampered = dataclasses.replace(spec, files={name: "0" * 64 for name in spec.files})
+    with pytest.raises(ModelIntegrityError, match="does not match"):
+        verify(tampered)
+    verify(spec)
+
+
+def test_check_rubric_warns_about_overlapping_and_unused_examples(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa_service.cli import app
+
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("""
+id: lint
+mandatory_points:
+  - {id: fee, any: [月费96元], similar: [每个月只要交96块钱]}
+  - {id: fee_again, any: [资费96元], similar: [每个月只需要交96块钱]}
+  - {id: weather, any: [天气], similar: [明天会下大雨记得带伞]}
+""", encoding="utf-8")
+    calls = tmp_path / "calls.json"
+    calls.write_text(json.dumps({"c1": {"duration": 9.0, "utterances": [
+        {"role": "agent", "start": 0.0, "end": 3.0, "text": "您好 这个套餐每个月只要交96块钱"},
+        {"role": "customer", "start": 3.5, "end": 5.0, "text": "好的"}]}}, ensure_ascii=False),
+        encoding="utf-8")
+    result = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(calls)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "rules fee and fee_again" in text
+    assert "weather: example '明天会下大雨记得带伞' matches none of the 1 calls" in text
+    assert "fee: example" not in text  # the fee example does match the call
+    missing = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
