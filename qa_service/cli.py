@@ -393,7 +393,11 @@ def audit(
     data = report.to_dict()
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if out_file:
-        out_file.write_text(text, encoding="utf-8")
+        try:
+            out_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{out_file}: cannot write ({exc.strerror or exc})", err=True)
+            raise typer.Exit(2)
     if format == Format.json:
         sys.stdout.write(text)
     else:
@@ -447,7 +451,11 @@ def wrapup(
     except (NoCalls, RubricNotFound) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2)
-    json_path, md_path = write_wrapup(report, reports)
+    try:
+        json_path, md_path = write_wrapup(report, reports)
+    except OSError as exc:
+        typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
+        raise typer.Exit(2)
     if format == Format.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
     else:
