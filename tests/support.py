@@ -62,3 +62,27 @@ def bad_files(tmp_path):
         "truncated": (truncated, "truncated"),
         "short": (short, "0.20 s long"),
     }
+
+
+def rollup_cells(store) -> dict:
+    """Every non-empty cell of the four rollup tables (qa_service.rollup), comparable."""
+    from sqlmodel import select
+    from qa_service.rollup import ERROR_TABLES, KPI_TABLES
+    out = {}
+    with store.session() as s:
+        for model in KPI_TABLES + ERROR_TABLES:
+            rows = [r.model_dump() for r in s.exec(select(model)).all()]
+            out[model.__tablename__] = sorted(
+                tuple(sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in r.items()))
+                for r in rows if r.get("evaluated", r.get("calls")))
+    return out
+
+
+def assert_rollups_match_rebuild(store) -> None:
+    """The rollups' invariant: kept incrementally, they equal a rebuild from the evaluations."""
+    from qa_service.rollup import rebuild
+    before = rollup_cells(store)
+    with store.session() as s:
+        rebuild(s)
+        s.commit()
+    assert rollup_cells(store) == before, "incremental rollups drifted from a rebuild"

@@ -20,11 +20,10 @@ from qa_service.metadata import CallMetadata
 from qa_service.model_store import sha256_of
 from qa_service.results import Utterance as U
 from qa_service.enums import COSTLY
-from qa_service.rollup import ERROR_TABLES, KPI_TABLES, rebuild
 from qa_service.rubric import parse_rubric
 from qa_service.service import QAService
 from qa_service.store import Store
-from tests.support import RUBRICS, wait_for, write_wav
+from tests.support import RUBRICS, assert_rollups_match_rebuild, wait_for, write_wav
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 RUBRIC_ID = "telecom-data-upgrade"
@@ -37,34 +36,15 @@ RUDE = GOOD[:2] + [U("agent", 8.5, 10.0, "你烦不烦"), U("customer", 10.5, 11
 SHORT = GOOD[:1] + [U("customer", 2.5, 3.0, "不需要"), U("agent", 3.5, 4.0, "好的")]
 
 
-def v2_yaml() -> str:
-    """Version 2 drops `disparage` and doubles `monthly_fee`'s weight."""
-    data = yaml.safe_load(V1_YAML)
+def v2_of(v1_text: str) -> str:
+    """Version 2 of a rubric: drops `disparage` and doubles `monthly_fee`'s weight."""
+    data = yaml.safe_load(v1_text)
     data["version"] = 2
     data["forbidden_phrases"] = [r for r in data["forbidden_phrases"] if r["id"] != "disparage"]
     for point in data["mandatory_points"]:
         if point["id"] == "monthly_fee":
             point["weight"] = 20
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-
-
-def rollups(store):
-    out = {}
-    with store.session() as s:
-        for model in KPI_TABLES + ERROR_TABLES:
-            rows = [r.model_dump() for r in s.exec(select(model)).all()]
-            out[model.__tablename__] = sorted(
-                tuple(sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in r.items()))
-                for r in rows if r.get("evaluated", r.get("calls")))
-    return out
-
-
-def assert_rollups_rebuild_equal(store):
-    before = rollups(store)
-    with store.session() as s:
-        rebuild(s)
-        s.commit()
-    assert rollups(store) == before, "incremental rollups drifted from a rebuild"
 
 
 def kpis(store):
@@ -171,7 +151,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         expected = expected_kpis({"A1": [(good["grade"], False), ("pass" if rude["score"] >= 80 else "fail", False)],
                                   "A2": [("excellent", False), (evaluation("plain")["grade"], False)]})
         assert kpis(store) == expected
-        assert_rollups_rebuild_equal(store)
+        assert_rollups_match_rebuild(store)
         reviewed = {n: evaluation(n) for n in ("rude", "good", "short")}
         trail = client.get(f"/evaluations/{short['id']}", headers=hdr).json()["reviews"]
 
@@ -183,7 +163,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
                 assert [r["state"] for r in now["reviews"]] == ["applied"] * len(now["reviews"])
             assert client.get(f"/evaluations/{short['id']}", headers=hdr).json()["reviews"] == trail
             assert kpis(store) == expected
-            assert_rollups_rebuild_equal(store)
+            assert_rollups_match_rebuild(store)
 
         # 4. The same file scored again, `rescore` of the project, POST rescore: nothing moves.
         assert service.score_file(paths["rude"], v1).error is None
@@ -201,7 +181,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
 
         # 5. Version 2 (drops `disparage`, doubles `monthly_fee`): carried over or marked.
         r = client.post("/rubrics", headers={**adm, "Content-Type": "application/yaml"},
-                        content=v2_yaml().encode("utf-8"))
+                        content=v2_of(V1_YAML).encode("utf-8"))
         assert r.status_code == 201, r.text
         r = client.post(f"/rubrics/{RUBRIC_ID}/2/rescore", params={"project": "p"}, headers=adm)
         assert r.status_code == 202
@@ -224,7 +204,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         expected = expected_kpis({"A1": [(good2["grade"], False), (rude2["grade"], False)],
                                   "A2": [("fail", False), (evaluation("plain", 2)["grade"], False)]})
         assert kpis(store) == expected
-        assert_rollups_rebuild_equal(store)
+        assert_rollups_match_rebuild(store)
 
         # 6. Withdraw the `rude` dismissal: the machine's fail and fatal are back in the KPIs.
         review_id = next(r["id"] for r in rude2["reviews"] if r["rule_id"] == "rude")
@@ -237,7 +217,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         assert [r["state"] for r in rude2["reviews"]] == ["withdrawn"]
         expected["A1"] = expected_kpis({"A1": [(good2["grade"], False), ("fail", True)]})["A1"]
         assert kpis(store) == expected
-        assert_rollups_rebuild_equal(store)
+        assert_rollups_match_rebuild(store)
         # the trail keeps all of it: who, when, from what, to what, withdrawn by whom
         trail = client.get(f"/reviews/{review_id}", headers=hdr).json()
         assert (trail["old_value"], trail["new_value"], trail["comment"]) == ("violation", "dismissed", "客户先骂人，坐席复述")
@@ -429,13 +409,7 @@ def test_compare_rubric_versions_on_the_dev_corpus(sqlite_url, dev_transcripts):
     from qa_service.scoring import Scorer
     from tests.support import DEV
     v1_yaml = (DEV / "rubric.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(v1_yaml)
-    data["version"] = 2
-    data["forbidden_phrases"] = [r for r in data["forbidden_phrases"] if r["id"] != "disparage"]
-    for point in data["mandatory_points"]:
-        if point["id"] == "monthly_fee":
-            point["weight"] = 20
-    v2_text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    v2_text = v2_of(v1_yaml)
     v1, v2 = parse_rubric(v1_yaml, "v1"), parse_rubric(v2_text, "v2")
     store = Store(sqlite_url)
     store.save_rubric(v1, v1_yaml)

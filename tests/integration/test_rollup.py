@@ -18,11 +18,10 @@ from qa_service.metadata import CallMetadata
 from qa_service.migrate import upgrade
 from qa_service.pipeline import evaluate
 from qa_service.results import Utterance as U
-from qa_service.rollup import ERROR_TABLES, KPI_TABLES, rebuild
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.store import Store
-from tests.support import RUBRICS
+from tests.support import RUBRICS, assert_rollups_match_rebuild
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 GOOD = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
@@ -38,18 +37,6 @@ CALLS = [("A1", "2026-11-20T09:10:00", GOOD, 60.0), ("A1", "2026-11-20T09:40:00"
 RANGES = [(None, None), (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 10, 15)),
           (datetime(2026, 11, 21, 10, 1), datetime(2026, 11, 21, 10, 40)),
           (datetime(2026, 11, 20), datetime(2026, 11, 22)), (datetime(2026, 11, 21, 12), None)]
-
-
-def snapshot(store):
-    """Every non-empty cell of the four rollup tables."""
-    out = {}
-    with store.session() as s:
-        for model in KPI_TABLES + ERROR_TABLES:
-            rows = [r.model_dump() for r in s.exec(select(model)).all()]
-            out[model.__tablename__] = sorted(
-                tuple(sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in r.items()))
-                for r in rows if r.get("evaluated", r.get("calls")))
-    return out
 
 
 def counted_one_by_one(store, group, since, until, agent=None):
@@ -84,11 +71,7 @@ def errors_one_by_one(store, since, until, agent=None):
 
 
 def assert_consistent(store):
-    before = snapshot(store)
-    with store.session() as s:
-        rebuild(s)
-        s.commit()
-    assert snapshot(store) == before, "incremental rollups drifted from a rebuild"
+    assert_rollups_match_rebuild(store)
     with store.session() as s:
         for since, until in RANGES:
             for group in ("agent", "project", "day", "hour", "rubric"):

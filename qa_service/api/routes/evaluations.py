@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlmodel import Session, select
 
 from qa_service import browse, insights, reviews
@@ -9,12 +9,15 @@ from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
 from qa_service.enums import Grade
 from qa_service.masking import mask
+from qa_service.store import utterances_by_recording
 from qa_service.schemas import (
-    EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
+    FlaggedPage,
+    MAX_ROW_ID, EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
     ReviewSample, ReviewWithEvaluation, WithdrawIn,
 )
 
 router = APIRouter(tags=["evaluations"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
@@ -69,6 +72,10 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
         "highlights": [{"role": h.role, "start": h.start, "end": h.end,
                         "text": mask(h.text) if hide else h.text, "reason": h.reason}
                        for h in highlights],
+        # the spec's result carries the call's utterances (the CLI prints the same model)
+        "utterances": [{"role": u.role, "start": u.start, "end": u.end, "confidence": u.confidence,
+                        "text": mask(u.text) if hide else u.text}
+                       for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]],
         "rules": [{"rule_id": info.rule_id, "category": info.category, "name": info.name,
                    "allowed_statuses": reviews.allowed_statuses(info.category)}
                   for info in catalog.rules.values()],
@@ -88,7 +95,7 @@ def evaluation_item(ev: Evaluation) -> dict:
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(evaluation_id: int, store: StoreDep, key: Viewer) -> dict:
+def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> dict:
     """Machine and reviewed score and grade, findings with evidence and both statuses,
     highlights, the rubric's rules and the review trail."""
     with store.session() as s:
@@ -139,7 +146,7 @@ def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional
         return insights.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
 
 
-@router.get("/flagged")
+@router.get("/flagged", response_model=FlaggedPage)
 def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             project: Optional[str] = None, agent: Optional[str] = None,
             since: Optional[datetime] = None, until: Optional[datetime] = None,
@@ -166,7 +173,7 @@ def _review_error(exc: reviews.ReviewError) -> HTTPException:
 
 
 @router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation)
-def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
+def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
     """Confirm or override the machine's grade or a finding, or add a finding it missed. The
     machine result stays; the review is kept in the trail and applies to every evaluation of
     the call under this rubric id, through rescoring and new versions."""
@@ -184,7 +191,7 @@ def review(evaluation_id: int, body: ReviewIn, store: StoreDep, key: Reviewer) -
 
 
 @router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
-def withdraw(review_id: int, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
+def withdraw(review_id: RowId, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
     """Withdraw a review: it stays in the trail, marked; the previous review of the same
     thing, or the machine's result, applies again."""
     with store.session() as s:
@@ -199,7 +206,7 @@ def withdraw(review_id: int, store: StoreDep, key: Reviewer, body: Optional[With
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def get_review(review_id: int, store: StoreDep, key: Viewer) -> dict:
+def get_review(review_id: RowId, store: StoreDep, key: Viewer) -> dict:
     with store.session() as s:
         row = s.get(Review, review_id)
         if row is None:

@@ -1,6 +1,7 @@
 """Reviewing in the browser (the reviews API of issue 9): override a finding, add a missed
 finding, withdraw, rule precision, a new rubric version rescored and compared. Fixtures in
-conftest.py; the rubric test runs last here because rescoring makes new current evaluations."""
+conftest.py; runs after test_web.py (the rubric test last: rescoring makes new current
+evaluations)."""
 from __future__ import annotations
 
 import re
