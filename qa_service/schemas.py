@@ -70,8 +70,13 @@ class Activation(Schema):
 
 
 class RescoreAccepted(Schema):
+    """A rescoring request, kept like an upload (GET /jobs/{job_id} follows it)."""
+
     job_id: str
     project: Optional[str]
+    rubric: Optional[RubricRef] = None
+    status: Optional[JobState] = None
+    detail: Optional[str] = None
 
 
 # Recordings and jobs ------------------------------------------------------------------
@@ -366,6 +371,9 @@ class Health(Schema):
     queue: str
     """rq (Redis) or embedded (jobs in the API process)."""
     redis: Optional[str] = None
+    unavailable: Optional[list[str]] = None
+    """What is down (database, redis): the database makes it a 503, Redis alone `degraded`."""
+    detail: Optional[str] = None
 
 
 # Evaluations and reviews -----------------------------------------------------------------
