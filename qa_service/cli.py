@@ -21,11 +21,12 @@ from qa_service.api.errors import database_unavailable
 from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
 from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
-from qa_service.enums import PASSING, Grade
+from qa_service.enums import Grade
 from qa_service.jobs import QAWorker, SlotTaken, worker_name
 from qa_service.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.knowledge import knowledge_of, load_knowledge
 from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
+from qa_service.rollup import KpiSums
 from qa_service.rubric import Rubric, RubricError, load_rubric
 from qa_service.scoring import Scorer
 from qa_service.service import Outcome, QAService, find_audio
@@ -133,16 +134,18 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
 
 
 def summary_line(outcomes: list[Outcome]) -> str:
-    scored = [o.result for o in outcomes if o.result]
-    n = len(scored)
-    passed = sum(r.grade in PASSING for r in scored)
-    excellent = sum(r.grade == Grade.EXCELLENT for r in scored)
-    failed_files = len(outcomes) - n
+    sums = KpiSums()
+    for o in outcomes:
+        if o.result:
+            sums.add(KpiSums.of_call(o.result.grade, o.result.outcome, o.result.fatal,
+                                     o.result.duration))
+    kpis = sums.rates()
+    failed_files = len(outcomes) - kpis["evaluated"]
 
-    def pct(k: int) -> str:
-        return f"{k / n:.1%}" if n else "n/a"
-    return (f"calls {n}  pass rate (监听合格率) {pct(passed)}  excellent rate (质检优秀率) "
-            f"{pct(excellent)}  fatal {sum(r.fatal for r in scored)}"
+    def pct(rate: Optional[float]) -> str:
+        return f"{rate:.1%}" if rate is not None else "n/a"
+    return (f"calls {kpis['evaluated']}  pass rate (监听合格率) {pct(kpis['pass_rate'])}  "
+            f"excellent rate (质检优秀率) {pct(kpis['excellent_rate'])}  fatal {kpis['fatal']}"
             + (f"  errors {failed_files}" if failed_files else ""))
 
 
@@ -390,7 +393,11 @@ def audit(
     data = report.to_dict()
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if out_file:
-        out_file.write_text(text, encoding="utf-8")
+        try:
+            out_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{out_file}: cannot write ({exc.strerror or exc})", err=True)
+            raise typer.Exit(2)
     if format == Format.json:
         sys.stdout.write(text)
     else:
@@ -444,7 +451,11 @@ def wrapup(
     except (NoCalls, RubricNotFound) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2)
-    json_path, md_path = write_wrapup(report, reports)
+    try:
+        json_path, md_path = write_wrapup(report, reports)
+    except OSError as exc:
+        typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
+        raise typer.Exit(2)
     if format == Format.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
     else:

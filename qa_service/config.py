@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
+    # The call center's time zone (IANA name). Recording times are its wall-clock times.
+    timezone: str = "Asia/Shanghai"
+
     # Uploaded recordings are kept here, named by sha256. Their stored paths are relative to
     # it (recordings/<sha>.wav), so a server or worker started in another working directory,
     # or with the storage mounted elsewhere, finds them (locate()).
@@ -74,6 +80,21 @@ class Settings(BaseSettings):
     session_hours: float = 12.0
 
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"QA_TIMEZONE {value!r} is not a time zone name (e.g. Asia/Shanghai)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The call center's time zone (QA_TIMEZONE): what a call time without an offset
+        means, where a day and an hour of the KPIs begin, when `--nightly-at 02:00` is."""
+        return ZoneInfo(self.timezone)
+
     def locate(self, path: str | Path) -> Path:
         """Where a stored path is: relative paths are under storage_dir (uploads); a relative
         path not found there is the caller's own (a CLI argument, relative to its directory)."""
@@ -82,6 +103,11 @@ class Settings(BaseSettings):
             return p
         stored = Path(self.storage_dir) / p
         return stored if stored.exists() or not p.exists() else p
+
+
+def call_center_time(utc: datetime) -> datetime:
+    """A stored UTC time (naive) as the call center's wall-clock time (naive, QA_TIMEZONE)."""
+    return utc.replace(tzinfo=timezone.utc).astimezone(get_settings().zone).replace(tzinfo=None)
 
 
 @lru_cache

@@ -208,7 +208,11 @@ class RqDispatcher(Dispatcher):
 
 class InlineDispatcher(Dispatcher):
     """No Redis: the same job functions in a background thread of this process. They are
-    looked up by name on the first job (as an rq worker would), so the model loads then."""
+    looked up by name on the first job (as an rq worker would), so the model loads then.
+
+    This process is the only one running jobs on its database, so what the database has as
+    accepted and not finished (pending, queued, or started when the process was killed) is
+    run again when it starts: nothing accepted is lost to a crash."""
 
     mode = "embedded"
 
@@ -217,6 +221,22 @@ class InlineDispatcher(Dispatcher):
         self.settings = settings or get_settings()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-job")
         self._configured = False
+        self.resume()
+
+    def resume(self) -> int:
+        rows = self.store.unfinished_jobs()
+        for row in rows:
+            try:
+                rubric = self.store.load_rubric(row.rubric_id, row.rubric_version)
+            except RubricNotFound as exc:
+                self.store.set_job_status(row.id, JobState.FAILED, str(exc))
+                continue
+            row.status = JobState.PENDING  # as if just accepted: submit runs it
+            self.submit(row, rubric)
+        if rows:
+            log.warning("running again %d request(s) accepted and not finished before this "
+                        "process started", len(rows))
+        return len(rows)
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         if row.status in (JobState.PENDING, JobState.FAILED):

@@ -17,14 +17,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import Integer, and_, case, cast, func
+from sqlalchemy import Integer, and_, cast, func
 from sqlmodel import Session, select
 
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
-from qa_service.enums import COSTLY, PASSING, CallOutcome, Grade
-from qa_service.rollup import KPI_SUMS, day_of, hour_of
+from qa_service.enums import COSTLY
+from qa_service.rollup import KPI_SUMS, KpiSums, day_of, hour_of, kpi_sums_sql
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 Range = tuple[Optional[datetime], Optional[datetime]]
@@ -93,31 +93,23 @@ def split_range(since: Optional[datetime], until: Optional[datetime],
 def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None, **kw) -> dict:
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(since, until, hour_of, timedelta(hours=1))
-    totals: dict = defaultdict(lambda: [0] * len(KPI_SUMS))
+    totals: dict = defaultdict(KpiSums)
     queries = []
     if whole is not None:
         rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
         cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
-        queries.append(select(key, *(func.sum(getattr(rollup, c)) for c in KPI_SUMS))
+        queries.append(select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
                        .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
                        .group_by(key))
-    grade = Evaluation.effective_grade_sql()
     for lo, hi in ends:
         key = group_column(group, EVALUATION, dialect).label("key")
-        queries.append(select(
-            key, func.count(Evaluation.id),
-            func.sum(case((grade.in_(PASSING), 1), else_=0)),
-            func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)),
-            func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)),
-            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)),
-            func.sum(Evaluation.duration),
-        ).where(filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)).group_by(key))
+        queries.append(select(key, *kpi_sums_sql())
+                       .where(filters(EVALUATION, since=lo, until=hi, agent=agent, **kw))
+                       .group_by(key))
     for q in queries:
-        for key, *sums in session.exec(q).all():
-            row = totals[key]
-            for i, value in enumerate(sums):
-                row[i] += value or 0
+        for row in session.exec(q).all():
+            totals[row.key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
     return totals
 
 
@@ -126,16 +118,9 @@ def kpi_rows(session: Session, group: str, since: Optional[datetime] = None,
     totals = _kpi_sums(session, group, since, until, **kw)
     out = []
     for key in sorted(totals):
-        n, passed, excellent, success, fatal, talk = totals[key]
-        if n <= 0:  # a cell whose calls all moved elsewhere
+        if totals[key].evaluated <= 0:  # a cell whose calls all moved elsewhere
             continue
-        out.append({
-            group: key, "evaluated": int(n), "passed": int(passed), "excellent": int(excellent),
-            "success": int(success), "fatal": int(fatal),
-            "pass_rate": round(passed / n, 4), "excellent_rate": round(excellent / n, 4),
-            "success_rate": round(success / n, 4),
-            "average_talk_seconds": round(talk / n, 2),
-        })
+        out.append({group: key, **totals[key].rates()})
     return out
 
 
@@ -143,7 +128,7 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                   since: Optional[datetime] = None, until: Optional[datetime] = None,
                   **kw) -> list[dict]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
-    total = sum(r[0] for r in _kpi_sums(session, "rubric", since, until, **kw).values())
+    total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
     whole, ends = split_range(since, until, day_of, timedelta(days=1))
     counts: dict[tuple[str, str], int] = defaultdict(int)
     names: dict[tuple[str, str], str] = {}

@@ -36,10 +36,6 @@ class PreparedText:
     plain: str = ""  # normalized with numerals as spoken (for regexes written 百分之百 ...)
     syllable_set: frozenset = field(default=frozenset(), compare=False)
 
-    @classmethod
-    def of(cls, text: str) -> "PreparedText":
-        return prepare(text)
-
 
 @lru_cache(maxsize=65536)
 def prepare(text: str) -> PreparedText:

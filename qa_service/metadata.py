@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
+from qa_service.config import get_settings
+
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
     r"(?:_(?P<phase>trial|production))?$"
@@ -44,8 +46,10 @@ def _parse_time(value: str, source: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise MetadataError(f"{source}: call_time {value!r} is not an ISO date-time") from None
+    # Call times are the call center's wall-clock time (QA_TIMEZONE): one with an offset is
+    # converted to it, never to the server's own zone.
     return parsed.replace(tzinfo=None) if parsed.tzinfo is None else \
-        parsed.astimezone().replace(tzinfo=None)
+        parsed.astimezone(get_settings().zone).replace(tzinfo=None)
 
 
 def sidecar_path(audio: Path) -> Optional[Path]:

@@ -13,13 +13,14 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
 from rq import Queue
 from rq.job import Job
 from qa_service.config import get_settings
+from qa_service.db import utcnow
 from qa_service.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
 from qa_service.enums import DONE, JobState
 from qa_service.jobs import service
@@ -72,7 +73,7 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
     """(path, rubric) for every inbox recording not yet scored with its active rubric."""
     report_skips, todo, done = [], [], 0
     files = [p for p in find_audio([inbox])
-             if since is None or datetime.fromtimestamp(p.stat().st_mtime) >= since]
+             if since is None or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) >= since]
     for path in files:
         try:
             meta = read_metadata(path)
@@ -95,8 +96,11 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
                 low_confidence: Optional[float] = None) -> NightlyReport:
     """Queue (or, with no dispatcher, score here) what is new, then report on the night.
     Flagged calls are those Evaluation.flag_reasons names (QA_LOW_CONFIDENCE by default)."""
-    started = datetime.now().replace(microsecond=0)
-    report = NightlyReport(started_at=started.isoformat(), inbox=str(inbox))
+    # Stored times (created_at) are UTC: the night's own evaluations are those created since
+    # this UTC instant, whatever the server's TZ (local now missed them east of UTC).
+    started = utcnow().replace(microsecond=0)
+    report = NightlyReport(started_at=datetime.now(get_settings().zone).replace(microsecond=0)
+                           .isoformat(), inbox=str(inbox))
     files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
     report.found = len(files)
     job_ids = []
@@ -151,8 +155,8 @@ def write_report(report: NightlyReport, folder: Path) -> Path:
 
 
 def next_run(at: str, now: Optional[datetime] = None) -> datetime:
-    """The next local time HH:MM after now."""
-    now = now or datetime.now()
+    """The next HH:MM of the call center's time zone (QA_TIMEZONE) after now."""
+    now = now or datetime.now(get_settings().zone)
     hour, minute = (int(x) for x in at.split(":"))
     run = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return run if run > now else run + timedelta(days=1)
@@ -164,7 +168,7 @@ def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
     store = service().store
     report = run_nightly(store, Path(inbox), dispatcher=None)
     path = write_report(report, Path(report_dir))
-    schedule_nightly(inbox, at, report_dir, after=datetime.now())
+    schedule_nightly(inbox, at, report_dir, after=datetime.now(get_settings().zone))
     return {"report": str(path), "queued": report.queued, "found": report.found}
 
 
@@ -189,7 +193,8 @@ def parse_since(value: Optional[str]) -> Optional[datetime]:
         return None
     if value.endswith(("h", "d")):
         amount = float(value[:-1])
-        return datetime.now() - timedelta(hours=amount if value.endswith("h") else 24 * amount)
-    return datetime.fromisoformat(value)
+        return datetime.now(timezone.utc) - timedelta(hours=amount if value.endswith("h") else 24 * amount)
+    since = datetime.fromisoformat(value)  # without an offset: the call center's time
+    return since if since.tzinfo else since.replace(tzinfo=get_settings().zone)
 
 

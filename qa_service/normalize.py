@@ -23,6 +23,15 @@ _HAS_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万
 # Digits followed by a unit character (1万, 2.5亿): Whisper writes them so, cn2an leaves them.
 _DIGIT_UNIT = re.compile(r"(\d+(?:\.\d+)?)([万亿])")
 _UNIT = {"万": 10_000, "亿": 100_000_000}
+# Whisper base hears the clause-final neutral-tone particle of a pitched voice (了 le, 呢 ne)
+# as a near-homophone: "不用了" -> "不用能", "还有呢" -> "还有能", also 闻 and 零, and a refusal
+# phrase then fails. Such a character at the end of a clause reads as 了 unless it ends a word
+# (可能 不能 功能 新闻 清零, a numeral ...). Applied before punctuation is dropped, which is
+# where the clause ends.
+_PARTICLE_HEARD = re.compile(
+    r"(?<=[\u4e00-\u9fff])"
+    r"(?<![可不功性智技本才职节全万潜核电体只新听见传要清归为一二三四五六七八九十百千两零〇点])"
+    r"[能闻零](?=\W|$)")
 
 
 def to_simplified(text: str) -> str:
@@ -34,8 +43,8 @@ def to_simplified(text: str) -> str:
 @lru_cache(maxsize=65536)
 def normalize_plain(text: str) -> str:
     """Normalized but for numerals: what a regex written with Chinese numerals expects."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return _DROP.sub("", _t2s.convert(text))
+    text = _t2s.convert(unicodedata.normalize("NFKC", text).lower())
+    return _DROP.sub("", _PARTICLE_HEARD.sub("了", text))
 
 
 @lru_cache(maxsize=65536)

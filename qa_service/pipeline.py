@@ -6,13 +6,14 @@ again on stored utterances whenever a rubric changes (rescoring needs no second 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from qa_service.audio import Audio, load
 from qa_service.checks import Call
+from qa_service.crosstalk import mostly_leak, separate
 from qa_service.diarize import RoleCues, assign_roles
 from qa_service.matching import PhraseMatcher
 from qa_service.normalize import to_simplified
@@ -31,6 +32,9 @@ class Transcript:
     duration: float
     channels: int  # channels in the file
     separation: str  # stereo: roles by channel | mono: roles by clustering (diarize.py)
+    # Where recognition may have lost words (Recognized.warnings): the utterances there carry
+    # a low confidence, so the call is flagged for a person.
+    warnings: list[str] = field(default_factory=list)
 
 
 def role_cues(rubric: Rubric) -> RoleCues:
@@ -72,14 +76,26 @@ def transcribe_audio(
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):
         agent_side = agent_channel or rubric.agent_channel
         roles = ("agent", "customer") if agent_side == "left" else ("customer", "agent")
-        for role, chunks in zip(roles, recognizer.transcribe_channels(audio.channels, hotwords)):
+        left, right = audio.channels
+        *cleaned, notes = separate(left, right)
+        for note in notes:
+            log.info("%s: %s", audio.path, note)
+        streams = []
+        for samples, original in zip(cleaned, audio.channels):
+            chunks = recognizer.speech_chunks(samples)
+            if samples is not original:
+                chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
+            streams.append((samples, chunks))
+        recognized = recognizer.transcribe_streams(streams, hotwords)
+        for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,
                                             to_simplified(chunk.text), chunk.confidence))
         separation = "stereo"
     else:
         samples = audio.channels[0]
-        chunks = recognizer.transcribe_channel(samples, hotwords, MONO_VAD_OPTIONS)
+        recognized = recognizer.transcribe_channel(samples, hotwords, MONO_VAD_OPTIONS)
+        chunks = recognized.streams[0]
         roles = assign_roles(samples, [(c.start, c.end) for c in chunks],
                              [c.text for c in chunks], role_cues(rubric))
         utterances = join_same_speaker(
@@ -87,7 +103,10 @@ def transcribe_audio(
              for role, c in zip(roles, chunks)])
         separation = "mono"
     utterances.sort(key=lambda u: (u.start, u.end))
-    return Transcript(utterances, audio.duration, audio.source_channels, separation)
+    for warning in recognized.warnings:
+        log.warning("%s: %s", audio.path, warning)
+    return Transcript(utterances, audio.duration, audio.source_channels, separation,
+                      recognized.warnings)
 
 
 def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,

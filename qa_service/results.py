@@ -1,7 +1,8 @@
-"""Plain result dataclasses, shaped as docs/rubric-and-result-spec.md defines them."""
+"""Plain result dataclasses, shaped as docs/rubric-and-result-spec.md defines them (their JSON
+form is schemas.CallEvaluation, the same for the CLI and the API)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
 
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade
@@ -81,40 +82,3 @@ class CallResult:
     evaluation_id: Optional[int] = None
     agent_id: Optional[str] = None
     project: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        """The result JSON of the spec, plus our extra fields (extend, never break)."""
-        out = {
-            "recording": self.recording,
-            "rubric": {"id": self.rubric_id, "version": self.rubric_version},
-            "score": round(self.score, 2),
-            "grade": self.grade,
-            "fatal": self.fatal,
-            "outcome": self.outcome,
-            "duration": round(self.duration, 2),
-            "findings": [_clean(asdict(f)) for f in self.findings],
-            "utterances": [_round_times(asdict(u)) for u in self.utterances],
-            "highlights": [_round_times(asdict(h)) for h in self.highlights],
-        }
-        for key in ("recording_id", "evaluation_id", "agent_id", "project"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-
-def error_result(recording: str, message: str) -> dict:
-    return {"recording": recording, "error": message}
-
-
-def _round_times(d: dict) -> dict:
-    for key in ("start", "end", "similarity", "confidence"):
-        if isinstance(d.get(key), float):
-            d[key] = round(d[key], 3 if key in ("similarity", "confidence") else 2)
-    return d
-
-
-def _clean(finding: dict) -> dict:
-    finding["evidence"] = [
-        _round_times({k: v for k, v in e.items() if v is not None}) for e in finding["evidence"]
-    ]
-    return finding

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -29,7 +30,60 @@ from qa_service.db import (
 )
 from qa_service.enums import COSTLY, PASSING, CallOutcome, Grade
 
-KPI_SUMS = ("evaluated", "passed", "excellent", "success", "fatal", "talk_seconds")
+
+
+@dataclass
+class KpiSums:
+    """The KPIs of a set of calls as sums that add up across calls, hours and agents (the
+    rollup tables' columns, by name): the one definition of what each KPI counts.
+
+    监听合格率 pass rate = passed / evaluated, 质检优秀率 excellent rate = excellent / evaluated,
+    外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated."""
+
+    evaluated: float = 0
+    passed: float = 0  # graded pass or excellent (the reviewer's grade where there is one)
+    excellent: float = 0
+    success: float = 0  # outcome success
+    fatal: float = 0
+    talk_seconds: float = 0.0
+
+    @classmethod
+    def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> "KpiSums":
+        return cls(1, grade in PASSING, grade == Grade.EXCELLENT, outcome == CallOutcome.SUCCESS,
+                   bool(fatal), duration)
+
+    def add(self, other: "KpiSums", sign: int = 1) -> "KpiSums":
+        for name in KPI_SUMS:
+            setattr(self, name, getattr(self, name) + sign * (getattr(other, name) or 0))
+        return self
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in KPI_SUMS)
+
+    def rates(self) -> dict:
+        """Counts and rates as the API, the reports and the CLI give them."""
+        n = self.evaluated
+        return {"evaluated": int(n), "passed": int(self.passed), "excellent": int(self.excellent),
+                "success": int(self.success), "fatal": int(self.fatal),
+                "pass_rate": round(self.passed / n, 4) if n else None,
+                "excellent_rate": round(self.excellent / n, 4) if n else None,
+                "success_rate": round(self.success / n, 4) if n else None,
+                "average_talk_seconds": round(self.talk_seconds / n, 2) if n else None}
+
+
+KPI_SUMS = tuple(f.name for f in fields(KpiSums))
+
+
+def kpi_sums_sql() -> list:
+    """KpiSums.of_call as SQL aggregates over evaluations, labelled by field (the ragged ends
+    of a time range are counted from the evaluations themselves)."""
+    grade = Evaluation.effective_grade_sql()
+    return [func.count(Evaluation.id).label("evaluated"),
+            func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
+            func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
+            func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
+            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
+            func.sum(Evaluation.duration).label("talk_seconds")]
 KPI_TABLES = (KpiRollup, ProjectKpiRollup)
 ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
 BadRules = dict[tuple[str, str], str]  # (rule_id, category) -> rule name
@@ -60,20 +114,16 @@ class Deltas:
     """Signed changes to rollup cells, summed in memory and written with one upsert each."""
 
     def __init__(self) -> None:
-        self.kpi: dict[tuple, list[float]] = defaultdict(lambda: [0] * len(KPI_SUMS))
+        self.kpi: dict[tuple, KpiSums] = defaultdict(KpiSums)
         self.errors: dict[tuple, int] = defaultdict(int)
         self.names: dict[tuple, str] = {}
 
     def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
         cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
                 "phase": ev.phase}
-        grade = ev.effective_grade
-        values = (1, grade in PASSING, grade == Grade.EXCELLENT, ev.outcome == CallOutcome.SUCCESS,
-                  bool(ev.effective_fatal), ev.duration)
+        call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
         for model in KPI_TABLES:
-            sums = self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))]
-            for i, value in enumerate(values):
-                sums[i] += sign * value
+            self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))].add(call, sign)
         day = day_of(ev.called_at)
         for (rule_id, category), name in rules.items():
             for model in ERROR_TABLES:
@@ -95,8 +145,7 @@ class Deltas:
         # Key order is lock order: two transactions touching the same cells cannot deadlock.
         for model in KPI_TABLES:
             _upsert_add(session, model, KPI_SUMS, [
-                {**dict(key), **dict(zip(KPI_SUMS, sums))}
-                for key, sums in _cells(self.kpi, model) if any(sums)])
+                {**dict(key), **asdict(sums)} for key, sums in _cells(self.kpi, model) if sums])
         for model in ERROR_TABLES:
             _upsert_add(session, model, ("calls",), [
                 {**dict(key), "calls": n, "name": self.names[model, key]}

@@ -1,19 +1,379 @@
-"""Response and request models of the API: the contract (docs in /work/notes/reviews-api.md
-for the review part). Routes declare them as `response_model`."""
+"""The contract: what the API answers (`response_model` of every route, so /docs shows real
+schemas) and what `qa-service score --format json` prints (docs in /work/notes/reviews-api.md
+for the review part).
+
+`CallEvaluation` is one call's result everywhere. It carries every field of the spec's result
+JSON (../shared/docs/rubric-and-result-spec.md: recording, rubric, score, grade, fatal,
+outcome, duration, findings, utterances, highlights) and extends it (ids, machine grade and
+statuses beside reviewed ones, recognition confidence, call metadata, the review trail).
+Extend, never break: new fields are optional or defaulted.
+
+Times are rounded once, here: seconds to 0.01, similarities and confidences to 0.001.
+"""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Optional
+from dataclasses import asdict
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from qa_service.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+
+Seconds = Annotated[float, PlainSerializer(lambda v: round(v, 2), return_type=float)]
+Ratio = Annotated[float, PlainSerializer(lambda v: round(v, 3), return_type=float)]
+OptionalRatio = Annotated[Optional[float],
+                          PlainSerializer(lambda v: None if v is None else round(v, 3),
+                                          return_type=Optional[float])]
 
 
 MAX_ROW_ID = 2**31 - 1  # integer primary keys (PostgreSQL int4): a larger id is a 422, not a 500
 
 
-class RubricRef(BaseModel):
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, use_attribute_docstrings=True)
+
+
+# Rubrics ------------------------------------------------------------------------------
+class RubricRef(Schema):
     id: str
     version: int
+
+
+class RubricSummary(Schema):
+    id: str
+    version: int
+    name: str
+    project_type: str
+    created_at: datetime
+
+
+class RubricListItem(RubricSummary):
+    active_for: list[str] = []
+    """Projects whose new recordings are scored with this version."""
+
+
+class RubricDetail(RubricSummary):
+    yaml: str
+    """The rubric text as uploaded."""
+
+
+class RubricProblem(Schema):
+    line: Optional[int]
+    field: str
+    reason: str
+
+
+class Activation(Schema):
+    project: str
+    rubric: RubricRef
+
+
+class RescoreAccepted(Schema):
+    """A rescoring request, kept like an upload (GET /jobs/{job_id} follows it)."""
+
+    job_id: str
+    project: Optional[str]
+    rubric: Optional[RubricRef] = None
+    status: Optional[JobState] = None
+    detail: Optional[str] = None
+
+
+# Recordings and jobs ------------------------------------------------------------------
+class Submission(Schema):
+    """The answer to an upload or import: the request's job, queued once per rubric version."""
+
+    job_id: str
+    recording_id: Optional[int] = None
+    sha256: str
+    rubric: RubricRef
+    status: JobState
+    duplicate: Optional[bool] = None
+    """True when the same audio under the same rubric version was already queued or scored."""
+    detail: Optional[str] = None
+    """Why the request is still pending (the queue is away: 503)."""
+
+
+class JobOut(Schema):
+    """A scoring request as the job table keeps it."""
+
+    id: str
+    kind: str
+    path: str
+    sha256: str
+    rubric_id: str
+    rubric_version: int
+    agent_channel: Optional[str] = None
+    status: JobState
+    error: str = ""
+    attempts: int = 0
+    created_at: datetime
+    updated_at: datetime
+    recording_id: Optional[int] = None
+    """Known from the upload on."""
+    evaluation_id: Optional[int] = None
+    """Set when the job finished."""
+
+
+class RecordingEvaluation(Schema):
+    id: int
+    rubric: RubricRef
+    score: float
+    grade: Grade
+    machine_score: Optional[float] = None
+    machine_grade: Grade
+    fatal: bool
+    reviewed: Optional[bool] = None
+    outcome: CallOutcome
+    current: bool
+    """The recording's newest evaluation: the one KPIs count."""
+
+
+class RecordingOut(Schema):
+    id: int
+    sha256: str
+    duration: float
+    channels: int
+    separation: str
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[datetime] = None
+    phase: str
+    asr_model: str
+    created_at: datetime
+    evaluations: list[RecordingEvaluation] = []
+
+
+# One call's result (the spec's result JSON, extended) ----------------------------------
+class UtteranceOut(Schema):
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    confidence: Ratio = 1.0
+
+
+class EvidenceOut(Schema):
+    model_config = ConfigDict(extra="allow")  # a check may add its own keys (knowledge, ...)
+
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    matched: Optional[str] = None
+    """The span of the utterance that matched."""
+    phrase: Optional[str] = None
+    """The rubric phrase (or `similar` example) it matched."""
+    similarity: OptionalRatio = None
+    value: Optional[str] = None
+    """product_fact: the value as the agent stated it."""
+    kb_value: Optional[str] = None
+    """product_fact: the knowledge base's value."""
+
+
+class ResultFinding(Schema):
+    id: Optional[int] = None
+    """The stored finding (reviews cite it); absent before the result is stored."""
+    rule_id: str
+    category: Union[Category, str]
+    status: Union[FindingStatus, str]
+    """The reviewed status where a reviewer gave one, else the machine's."""
+    machine_status: Optional[Union[FindingStatus, str]] = None
+    deduction: float = 0.0
+    name: str = ""
+    severity: str = "normal"
+    detail: str = ""
+    evidence: list[EvidenceOut] = []
+
+
+class HighlightOut(Schema):
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    reason: str
+
+
+class CallEvaluation(Schema):
+    """One call scored under one rubric version: the spec's result JSON, extended."""
+
+    recording: Optional[str]
+    """The recording's path (hidden from non-admin API keys)."""
+    rubric: RubricRef
+    score: float
+    grade: Grade
+    """The reviewed grade where a reviewer gave one, else the machine's."""
+    fatal: bool
+    outcome: CallOutcome
+    duration: Seconds
+    findings: list[ResultFinding] = []
+    utterances: list[UtteranceOut] = []
+    highlights: list[HighlightOut] = []
+    id: Optional[int] = None
+    """The evaluation's id (as evaluation_id)."""
+    evaluation_id: Optional[int] = None
+    recording_id: Optional[int] = None
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[datetime] = None
+    machine_grade: Optional[Grade] = None
+    asr_confidence: OptionalRatio = None
+
+    @classmethod
+    def of_result(cls, result) -> "CallEvaluation":
+        """From a pipeline CallResult (what the CLI prints)."""
+        return cls(recording=result.recording,
+                   rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
+                   score=round(result.score, 2), grade=result.grade, fatal=result.fatal,
+                   outcome=result.outcome, duration=result.duration,
+                   findings=[ResultFinding.model_validate(asdict(f)) for f in result.findings],
+                   utterances=[UtteranceOut.model_validate(u) for u in result.utterances],
+                   highlights=[HighlightOut.model_validate(h) for h in result.highlights],
+                   id=result.evaluation_id, evaluation_id=result.evaluation_id,
+                   recording_id=result.recording_id, agent_id=result.agent_id,
+                   project=result.project, machine_grade=result.grade)
+
+    def to_json(self) -> dict:
+        """The JSON object, leaving out what is unknown (None) rather than printing nulls."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class FileError(Schema):
+    """A recording that could not be processed (the spec: the others are still scored)."""
+
+    recording: str
+    error: str
+
+
+# Lists, KPIs, reports -------------------------------------------------------------------
+class FlaggedCall(Schema):
+    evaluation_id: int
+    recording_id: int
+    agent_id: str
+    project: str
+    call_time: datetime
+    score: float
+    grade: Grade
+    fatal: bool
+    outcome: CallOutcome
+    reasons: list[FlagReason]
+
+
+class FlaggedPage(Schema):
+    total: int
+    total_exact: bool
+    """False when there are more than QA_FLAGGED_COUNT_LIMIT: `total` is then "at least"."""
+    page: int
+    page_size: int
+    items: list[FlaggedCall]
+
+
+class KpiRow(Schema):
+    """One group's KPIs (rollup.KpiSums.rates): the group's own key is set, the others absent."""
+
+    agent: Optional[str] = None
+    project: Optional[str] = None
+    day: Optional[str] = None
+    hour: Optional[int] = None
+    rubric: Optional[str] = None
+    evaluated: int
+    passed: int
+    excellent: int
+    success: int
+    fatal: int
+    pass_rate: Optional[float]
+    """监听合格率: pass or excellent over evaluated calls."""
+    excellent_rate: Optional[float]
+    """质检优秀率."""
+    success_rate: Optional[float]
+    """外呼在线成功率: outcome success over calls."""
+    average_talk_seconds: Optional[float]
+    """项目呼出均长."""
+
+
+class CommonError(Schema):
+    """共性错误: a rule that cost points, by how many calls it hit."""
+
+    rule_id: str
+    category: str
+    name: str
+    count: int
+    share: Optional[float]
+    example_recordings: list[int]
+
+
+class RefusalReason(Schema):
+    objection_id: str
+    name: str
+    raised_in_calls: int
+    share_of_calls: Optional[float]
+    handled: int
+    handled_rate: Optional[float]
+    success_rate_after: Optional[float]
+
+
+class GuidePoint(Schema):
+    """引导地图: a selling point, how often agents say it and how customers take it."""
+
+    point_id: str
+    name: str
+    said_in_calls: int
+    said_rate: float
+    customer_replies: dict[str, int]
+    positive_rate: Optional[float]
+    quadrant: int
+    """1 we say it and they like it, 2 we say it and they do not, 3 neither, 4 they like it
+    but we rarely say it."""
+
+
+class HighlightExample(Schema):
+    recording_id: int
+    agent_id: Optional[str]
+    start: float
+
+
+class HighlightScript(Schema):
+    reason: str
+    text: str
+    calls: int
+    successes: int
+    success_rate: float
+    examples: list[HighlightExample]
+
+
+class TrialReport(Schema):
+    project: str
+    phase: Optional[str]
+    rubric: RubricRef
+    calls: int
+    success_rate: Optional[float]
+    refusal_reasons: list[RefusalReason]
+    guide_map: list[GuidePoint]
+    highlights: list[HighlightScript]
+
+
+class InflightWindow(Schema):
+    hours: int
+    until: datetime
+    kpis: Optional[KpiRow]
+    common_errors: list[CommonError]
+
+
+class InflightReport(Schema):
+    project: str
+    start: Optional[datetime]
+    windows: list[InflightWindow]
+
+
+class Health(Schema):
+    status: str
+    database: str
+    queue: str
+    """rq (Redis) or embedded (jobs in the API process)."""
+    redis: Optional[str] = None
+    unavailable: Optional[list[str]] = None
+    """What is down (database, redis): the database makes it a 503, Redis alone `degraded`."""
+    detail: Optional[str] = None
 
 
 # Evaluations and reviews -----------------------------------------------------------------
@@ -94,14 +454,6 @@ class FindingOut(BaseModel):
     evidence: list[dict]
 
 
-class HighlightOut(BaseModel):
-    role: str
-    start: float
-    end: float
-    text: str
-    reason: str
-
-
 class RuleOut(BaseModel):
     rule_id: str
     category: str
@@ -109,7 +461,10 @@ class RuleOut(BaseModel):
     allowed_statuses: list[str]
 
 
-class EvaluationOut(BaseModel):
+class EvaluationOut(CallEvaluation):
+    """GET /evaluations/{id}: the call's result (CallEvaluation: what the CLI prints too) with
+    its machine and reviewed results, findings as reviewed, and the review trail."""
+
     id: int
     recording_id: int
     recording: Optional[str] = None

@@ -12,8 +12,9 @@ from qa_service.masking import mask
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import ModelIntegrityError, sha256_of
 from qa_service.pipeline import evaluate, transcribe_audio
-from qa_service.results import CallResult, error_result
+from qa_service.results import CallResult
 from qa_service.rubric import Rubric
+from qa_service.schemas import CallEvaluation, FileError
 from qa_service.scoring import Scorer
 from qa_service.semantic import CallVectors, embed_utterances, get_embedder
 from qa_service.store import Store
@@ -42,7 +43,10 @@ class Outcome:
     transcribed: bool = False  # False when a stored transcript was reused
 
     def to_dict(self) -> dict:
-        return self.result.to_dict() if self.result else error_result(self.path, self.error)
+        """The JSON the CLI prints: the API's evaluation model, or the spec's error entry."""
+        if self.result is None:
+            return FileError(recording=self.path, error=self.error or "").model_dump()
+        return CallEvaluation.of_result(self.result).to_json()
 
 
 class QAService:

@@ -18,7 +18,7 @@ from qa_service.db import (
     ActiveRubric, ApiKey, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
     TranscriptVectors, UtteranceRow, utcnow,
 )
-from qa_service.config import get_settings
+from qa_service.config import call_center_time, get_settings
 from qa_service.enums import COSTLY, Grade, JobState
 from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
@@ -410,6 +410,13 @@ class Store:
                 q = q.where(JobRecord.status == JobState(status).value)
             return list(s.exec(q).all())
 
+    def unfinished_jobs(self) -> list[JobRecord]:
+        """Requests accepted and not finished (pending, queued or started), oldest first."""
+        states = [JobState.PENDING.value, JobState.QUEUED.value, JobState.STARTED.value]
+        with self.session() as s:
+            return list(s.exec(select(JobRecord).where(JobRecord.status.in_(states))
+                               .order_by(JobRecord.created_at)).all())
+
     def pending_jobs(self) -> list[JobRecord]:
         """Requests stored while the queue was away, oldest first."""
         with self.session() as s:
@@ -476,7 +483,9 @@ def _change_metadata(s: Session, rec: Recording, meta: CallMetadata) -> None:
 
 def _copy_metadata(ev: Evaluation, rec: Recording) -> None:
     ev.project, ev.agent_id, ev.phase = rec.project or "", rec.agent_id or "", rec.phase
-    ev.called_at = rec.call_time or rec.created_at
+    # One clock for called_at: the call center's wall-clock time (QA_TIMEZONE), which call
+    # times are; a call without one counts when it was stored (UTC), converted to that zone.
+    ev.called_at = rec.call_time or call_center_time(rec.created_at)
 
 
 def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:

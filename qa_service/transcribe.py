@@ -17,22 +17,24 @@ import dataclasses
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
-from faster_whisper.vad import VadOptions, get_speech_timestamps
+from faster_whisper.vad import VadOptions, get_vad_model
 
 from qa_service.audio import SAMPLE_RATE
 from qa_service.config import Settings, get_settings
 from qa_service.model_store import embedded_model_dir
+from qa_service.normalize import normalize_plain
 
 log = logging.getLogger(__name__)
 
-# Measured on the dev corpus (benchmarks/turn_timing.py): threshold 0.35, 400 ms of silence to
-# close a chunk and 150 ms of padding put 98.8% of reference turn starts within 0.5 s.
+# Threshold 0.35, 400 ms of silence to close a chunk and 150 ms of padding: chosen on the dev
+# corpus by turn timing (benchmarks/accuracy.py prints it: reference turn starts with an
+# utterance within 0.5 s).
 VAD_OPTIONS = VadOptions(
     threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=400, speech_pad_ms=150
 )
@@ -42,14 +44,44 @@ VAD_OPTIONS = VadOptions(
 MONO_VAD_OPTIONS = VadOptions(
     threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=100
 )
+# Silero's recurrent state drifts over a long stretch of silence or steady noise and then
+# reacts late to speech: after 60 s of silence the first syllable of "不需要，谢谢" scored
+# 0.25-0.34 instead of 0.42-0.54 (after 60 s of -40 dB noise: 0.04-0.06), under the
+# threshold, and the turn came back as "谢谢" (the refusal lost). So the speech after every
+# quiet run of RESET_AFTER_S (probabilities under QUIET_PROB) is scored from a fresh state,
+# warmed up on the VAD_WARMUP_S before it: the onset then scores as it does at the start of
+# a file. Speech with short pauses is scored in one pass as before.
+RESET_AFTER_S = 2.0
+QUIET_PROB = 0.15
+VAD_WARMUP_S = 0.5
+VAD_FRAME = 512  # samples per Silero frame (32 ms)
 JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
 # Whisper's own test for a degenerate decode (text that compresses too well: a loop).
 MAX_COMPRESSION_RATIO = 2.4
 WINDOW_S = 28.0  # joined audio per decoding window; Whisper reads at most 30 s at once
 BATCH_SIZE = 4
-# Whisper prints traditional characters on these calls without a hint; a simplified-Chinese
-# prompt steers it to simplified output and to the call-center register.
 WORD_END_SLACK_S = 0.1
+# A window whose words land in chunks holding less than this share of its sure speech is
+# decoded again (Recognizer.transcribe_streams); one still below it after every fallback is
+# reported in the transcript's warnings.
+MIN_COVERAGE = 0.5
+# In noise the VAD holds a chunk open long before and after the words (customer chunks of
+# 5-12 s around a 1 s "什么事" at 8 dB SNR), and every such chunk overlapping the agent read
+# as an interruption. A chunk edge more than TRIM_S from its first or last word is moved to
+# TRIM_PAD_S from it; clean chunks are never that loose, so they keep the VAD's timing.
+TRIM_S = 1.0
+TRIM_PAD_S = 0.2
+DOUBTFUL_CONFIDENCE = 0.3
+SPAN_MARGIN_S = 1.0
+SURE_SPEECH = 0.5
+NEGATORS = ("不", "没", "别", "不是", "没有")
+# Whisper fills noise with the prompt's hotwords ("续约 提速 五百兆续约") and with the
+# captions it was trained on ("作词 作曲"). A chunk whose text is mostly those, heard with a
+# mean word probability under SPURIOUS_CONFIDENCE, is dropped: said for real, hotwords come
+# inside a sentence and with confidence.
+NOISE_CAPTIONS = ("作词", "作曲", "编曲", "字幕", "谢谢观看", "谢谢收看", "点赞", "订阅", "打赏")
+SPURIOUS_CONFIDENCE = 0.6
+SPURIOUS_SHARE = 0.6  # under Settings.low_confidence: such a call is flagged
 
 
 # A unit of one to four characters said six times running: a decoding loop ("带带带带带带…"),
@@ -70,15 +102,14 @@ class Chunk:
     end: float
     text: str = ""
     confidence: float = 0.0
-    words: int = 0
+    # Seconds the VAD is sure of (probability >= SURE_SPEECH): what MIN_COVERAGE weighs, so
+    # chunks of noise that the VAD only half believes (8 dB babble) do not count as lost words.
+    voiced: float = 0.0
 
 
 @dataclass
 class RecognizerInfo:
-    model: str
-    device: str
-    compute_type: str
-    beam_size: int
+    model: str  # stored with each transcript: which model heard it
 
 
 def resolve_model_path(settings: Settings) -> str:
@@ -99,117 +130,344 @@ class Recognizer:
             cpu_threads=self.settings.cpu_threads,
             local_files_only=True,  # never download at run time
         )
-        self.info = RecognizerInfo(
-            self.settings.model, self.settings.device, self.settings.compute_type,
-            self.settings.beam_size,
-        )
+        self.info = RecognizerInfo(self.settings.model)
         self.pipeline = BatchedInferencePipeline(self.model)
         self._lock = threading.Lock()
 
     def speech_chunks(self, samples: np.ndarray, options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
-        stamps = get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
-        return [Chunk(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+        probs = speech_probabilities(samples)
+        frame_s = VAD_FRAME / SAMPLE_RATE
+        return [Chunk(s / SAMPLE_RATE, e / SAMPLE_RATE,
+                      voiced=frame_s * int(np.sum(probs[s // VAD_FRAME: e // VAD_FRAME] >= SURE_SPEECH)))
+                for s, e in speech_spans(probs, options, len(samples))]
 
     def transcribe_streams(
         self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
-    ) -> list[list[Chunk]]:
+    ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
         speech chunks); returns per stream the chunks that hold words. The windows of all
         streams go to Whisper as one batch, but a window never mixes streams: packing both
         channels' chunks into shared windows in time order saved 5% of the time and cost
         turn timing (98.8% -> 94.7%) as words slipped across speakers.
+
+        A window is decoded again when its text is degenerate (a loop) or its words land in
+        chunks holding less than MIN_COVERAGE of its speech: by faster-whisper's own VAD path
+        over the window's stretch of the recording (the path bare faster-whisper takes, which
+        recovered the survey call that int8 kernels on another CPU, and on this one under
+        load, turned into "宽帅 宽帅 宽帅"), then, if that is still short, alone with
+        temperature fallback; the best of them is kept. A window still short of words is named in the
+        result's warnings and its chunks' confidence is capped (the call gets flagged).
         """
-        gap = np.zeros(int(JOIN_GAP_S * SAMPLE_RATE), dtype=np.float32)
-        pieces: list[np.ndarray] = []
-        owners: list[Chunk] = []  # the chunk each offset belongs to
-        offsets: list[float] = []  # start of each chunk in the joined audio
-        windows: list[dict] = []
-        cursor = 0.0
-        for samples, chunks in streams:
-            window_start = cursor
-            for chunk in chunks:
-                piece = samples[int(chunk.start * SAMPLE_RATE): int(chunk.end * SAMPLE_RATE)]
-                length = len(piece) / SAMPLE_RATE
-                if cursor > window_start and cursor + length - window_start > WINDOW_S:
-                    windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
-                    window_start = cursor
-                offsets.append(cursor)
-                owners.append(chunk)
-                pieces += [piece, gap]
-                cursor += length + JOIN_GAP_S
-            if chunks:
-                windows.append({"start": window_start, "end": cursor - JOIN_GAP_S})
-        if not windows:
-            return [[] for _ in streams]
-        joined = np.concatenate(pieces)
+        plan = _Packing(streams)
+        if not plan.windows:
+            return Recognized([[] for _ in streams])
         bias = " ".join(hotwords) or None
+        warnings: list[str] = []
+        doubtful: set[int] = set()  # chunks of windows that stayed short of words
         with self._lock:
-            segments = list(self.pipeline.transcribe(
-                joined,
-                language=self.settings.language,
-                beam_size=self.settings.beam_size,
-                batch_size=BATCH_SIZE,
-                clip_timestamps=windows,
-                without_timestamps=True,
-                word_timestamps=True,
-                hotwords=bias,
-            )[0])
+            segments = self._decode_batched(plan.joined, plan.windows, bias)
             words = []
-            for window in windows:
+            for w, window in enumerate(plan.windows):
                 inside = [seg for seg in segments
                           if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
-                if any(degenerate(seg.text, seg.compression_ratio) for seg in inside):
-                    words += self._decode_again(joined, window, bias)
-                else:
-                    words += [w for seg in inside for w in (seg.words or [])]
-        texts: dict[int, list[str]] = {}
-        probs: dict[int, list[float]] = {}
-        for word in words:
-            # Whisper pulls a word's start back into the pause before it, but its end is close
-            # to true: the end says which chunk the word was spoken in.
-            index = max(0, bisect.bisect_right(offsets, word.end - WORD_END_SLACK_S) - 1)
-            texts.setdefault(index, []).append(word.word)
-            probs.setdefault(index, []).append(word.probability)
-        for index, chunk in enumerate(owners):
-            chunk.text = "".join(texts.get(index, [])).strip()
-            if chunk.text:
-                chunk.confidence = float(np.mean(probs[index]))
-                chunk.words = len(probs[index])
-        return [[c for c in chunks if c.text] for _, chunks in streams]
+                found = [x for seg in inside for x in (seg.words or [])]
+                if not any(degenerate(seg.text, seg.compression_ratio) for seg in inside) and \
+                        plan.coverage(found, w) >= MIN_COVERAGE:
+                    words += found
+                    continue
+                tries = [([x for seg in inside if not degenerate(seg.text, seg.compression_ratio)
+                           for x in (seg.words or [])], "batched")]
+                recovered = self._decode_span(plan, w)
+                tries.append((recovered, "vad"))
+                if plan.coverage(recovered, w) < MIN_COVERAGE:
+                    tries.append((self._decode_window(plan.joined, window, bias), "fallback"))
+                best, how = max(reversed(tries), key=lambda t: plan.coverage(t[0], w))
+                covered = plan.coverage(best, w)
+                log.info("window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
+                         window["start"], window["end"], how, 100 * covered)
+                if covered < MIN_COVERAGE:
+                    doubtful.update(plan.members[w])
+                    warnings.append(
+                        f"recognition kept words for {100 * covered:.0f}% of the speech in "
+                        f"{plan.describe(w)} after every fallback; listen to this call")
+                words += best
+        chunks = plan.assign(words)
+        fillers = sorted({normalize_plain(x) for x in (*hotwords, *NOISE_CAPTIONS)} - {""},
+                         key=len, reverse=True)
+        for chunk in chunks:
+            if chunk.text and spurious(chunk.text, chunk.confidence, fillers):
+                log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
+                         chunk.text, chunk.start)
+                chunk.text = ""
+        for index in doubtful:
+            chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
+        return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
 
-    def _decode_again(self, joined: np.ndarray, window: dict, bias: Optional[str]) -> list:
-        """A window the batched pass decoded into a repetition loop (it has no temperature
-        fallback): decode it alone the sequential way, which retries at higher temperatures
-        and drops what stays degenerate. Word times come back on the joined timeline."""
-        log.info("window %.1f-%.1f s looped; decoding it again with fallback",
-                 window["start"], window["end"])
+    def _decode_batched(self, joined: np.ndarray, windows: list[dict],
+                        bias: Optional[str]) -> list:
+        return list(self.pipeline.transcribe(
+            joined,
+            language=self.settings.language,
+            beam_size=self.settings.beam_size,
+            batch_size=BATCH_SIZE,
+            clip_timestamps=windows,
+            without_timestamps=True,
+            word_timestamps=True,
+            hotwords=bias,
+        )[0])
+
+    def _decode_window(self, joined: np.ndarray, window: dict, bias: Optional[str]) -> list:
+        """A window the batched pass decoded into a loop or into too few words (it has no
+        temperature fallback): decode it alone the sequential way, which retries at higher
+        temperatures, and drop what stays degenerate. Word times on the joined timeline."""
         start, end = (int(window[k] * SAMPLE_RATE) for k in ("start", "end"))
+        return _shifted(self._transcribe_sequential(
+            joined[start:end], bias, vad_filter=False, condition_on_previous_text=False),
+            window["start"])
+
+    def _decode_span(self, plan: "_Packing", w: int) -> list:
+        """The window's stretch of the original recording through faster-whisper's own VAD
+        path, as bare faster-whisper decodes a file (no hotwords, context carried from one
+        segment to the next); word times mapped back onto the joined timeline."""
+        samples, first, last = plan.span(w)
+        words = _shifted(self._transcribe_sequential(samples[int(first * SAMPLE_RATE):
+                                                             int(last * SAMPLE_RATE)],
+                                                     None, vad_filter=True), first)
+        return [plan.to_joined(x, w) for x in words]
+
+    def _transcribe_sequential(self, samples: np.ndarray, bias: Optional[str], **options) -> list:
         # Fallback samples at temperature > 0: a fixed seed makes the same audio give the
         # same transcript every time (stored results must be reproducible).
         ctranslate2.set_random_seed(0)
         segments, _ = self.model.transcribe(
-            joined[start:end], language=self.settings.language,
-            beam_size=self.settings.beam_size, vad_filter=False, word_timestamps=True,
-            condition_on_previous_text=False, hotwords=bias,
-            compression_ratio_threshold=MAX_COMPRESSION_RATIO)
-        out = []
-        for seg in segments:
-            if degenerate(seg.text, seg.compression_ratio):
-                continue  # still a loop after every fallback: no words beat wrong words
-            for w in seg.words or []:
-                out.append(dataclasses.replace(w, start=w.start + window["start"],
-                                               end=w.end + window["start"]))
-        return out
-
-    def transcribe_channels(
-        self, channels: Sequence[np.ndarray], hotwords: Sequence[str] = ()
-    ) -> list[list[Chunk]]:
-        return self.transcribe_streams([(c, self.speech_chunks(c)) for c in channels], hotwords)
+            samples, language=self.settings.language, beam_size=self.settings.beam_size,
+            word_timestamps=True, hotwords=bias,
+            compression_ratio_threshold=MAX_COMPRESSION_RATIO, **options)
+        # Still a loop after every fallback: no words beat wrong words.
+        return [x for seg in segments if not degenerate(seg.text, seg.compression_ratio)
+                for x in (seg.words or [])]
 
     def transcribe_channel(self, samples: np.ndarray, hotwords: Sequence[str] = (),
-                           options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
+                           options: VadOptions = VAD_OPTIONS) -> Recognized:
         return self.transcribe_streams([(samples, self.speech_chunks(samples, options))],
-                                       hotwords)[0]
+                                       hotwords)
+
+
+@dataclass
+class Recognized:
+    """Per stream, the chunks that hold words; warnings say where words may be missing."""
+
+    streams: list[list[Chunk]]
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Packing:
+    """Streams' chunks laid end to end, with JOIN_GAP_S of silence between them, on one
+    joined timeline cut into windows of at most WINDOW_S (a window holds one stream)."""
+
+    def __init__(self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]]):
+        gap = np.zeros(int(JOIN_GAP_S * SAMPLE_RATE), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        self.streams = streams
+        self.owners: list[Chunk] = []  # the chunk each offset belongs to
+        self.offsets: list[float] = []  # start of each chunk in the joined audio
+        self.windows: list[dict] = []
+        self.members: list[list[int]] = []  # chunk indices of each window
+        self.stream_of: list[int] = []  # stream of each window
+        cursor = 0.0
+        for s, (samples, chunks) in enumerate(streams):
+            window_start, first = cursor, len(self.owners)
+            for chunk in chunks:
+                piece = samples[int(chunk.start * SAMPLE_RATE): int(chunk.end * SAMPLE_RATE)]
+                length = len(piece) / SAMPLE_RATE
+                if cursor > window_start and cursor + length - window_start > WINDOW_S:
+                    self._close(window_start, cursor, first, s)
+                    window_start, first = cursor, len(self.owners)
+                self.offsets.append(cursor)
+                self.owners.append(chunk)
+                pieces += [piece, gap]
+                cursor += length + JOIN_GAP_S
+            if chunks:
+                self._close(window_start, cursor, first, s)
+        self.joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    def _close(self, start: float, cursor: float, first: int, stream: int) -> None:
+        self.windows.append({"start": start, "end": cursor - JOIN_GAP_S})
+        self.members.append(list(range(first, len(self.owners))))
+        self.stream_of.append(stream)
+
+    def chunk_at(self, word) -> int:
+        # Whisper pulls a word's start back into the pause before it, but its end is close to
+        # true: the end says which chunk the word was spoken in.
+        return max(0, bisect.bisect_right(self.offsets, word.end - WORD_END_SLACK_S) - 1)
+
+    def phrase_chunks(self, words: list) -> list[int]:
+        """The chunk of each word (chunk_at), mended where Whisper's word times smear across
+        the short gaps of the joined audio: the first word of a turn is sometimes timed into
+        the chunk before it, above all when Whisper skipped that chunk's filler ("嗯" +
+        "不需要，谢谢" came back as "不" + "需要谢谢", and after a long hold "…算吗不" +
+        "需要谢谢": the refusal lost). A bare negator ending a chunk goes to the next chunk of
+        the same window: a turn does not end on 不 or 没, and the next one that begins with it
+        flips its meaning without it. (Moving whole phrases by Whisper's spacing was tried:
+        it cost turn timing on the dev corpus, 98.4% -> 95.5%, as fillers were swallowed.)"""
+        chunks = [self.chunk_at(x) for x in words]
+        for i in range(len(words) - 1):
+            if chunks[i + 1] == chunks[i] + 1 and words[i].word.strip() in NEGATORS and \
+                    self.window_of(chunks[i]) == self.window_of(chunks[i + 1]):
+                chunks[i] = chunks[i + 1]
+        return chunks
+
+    def window_of(self, index: int) -> int:
+        return next(w for w, members in enumerate(self.members) if index in members)
+
+    def coverage(self, words: list, w: int) -> float:
+        """Share of window w's sure speech (Chunk.voiced) in chunks that received a word."""
+        heard = {self.chunk_at(x) for x in words}
+        weight = [(i, self.owners[i].voiced or self.owners[i].end - self.owners[i].start)
+                  for i in self.members[w]]
+        total = sum(x for _, x in weight)
+        return sum(x for i, x in weight if i in heard) / total if total else 1.0
+
+    def span(self, w: int) -> tuple[np.ndarray, float, float]:
+        """Window w's stream samples and the stretch of the recording its chunks cover, with
+        up to SPAN_MARGIN_S more each side (not into a neighbouring chunk): a VAD reads
+        speech better with some lead-in, as it has decoding a whole file."""
+        members = self.members[w]
+        samples = self.streams[self.stream_of[w]][0]
+        first, last = members[0], members[-1]
+        start = self.owners[first].start - SPAN_MARGIN_S
+        end = self.owners[last].end + SPAN_MARGIN_S
+        if first > 0 and self.stream_of_chunk(first - 1) == self.stream_of[w]:
+            start = max(start, self.owners[first - 1].end)
+        if last + 1 < len(self.owners) and self.stream_of_chunk(last + 1) == self.stream_of[w]:
+            end = min(end, self.owners[last + 1].start)
+        return samples, max(0.0, start), min(len(samples) / SAMPLE_RATE, end)
+
+    def stream_of_chunk(self, index: int) -> int:
+        return self.stream_of[self.window_of(index)]
+
+    def to_joined(self, word, w: int):
+        """A word timed on the recording, moved onto the joined timeline of window w."""
+        members = self.members[w]
+        starts = [self.owners[i].start for i in members]
+        i = members[max(0, bisect.bisect_right(starts, word.end - WORD_END_SLACK_S) - 1)]
+        chunk, offset = self.owners[i], self.offsets[i]
+        length = chunk.end - chunk.start
+
+        def move(t: float) -> float:
+            return offset + min(max(t - chunk.start, 0.0), length)
+
+        return dataclasses.replace(word, start=move(word.start), end=move(word.end))
+
+    def describe(self, w: int) -> str:
+        _, first, last = self.span(w)
+        return f"channel {self.stream_of[w] + 1} from {first:.1f} s to {last:.1f} s"
+
+    def assign(self, words: list) -> list[Chunk]:
+        """Each chunk's text and confidence from the words spoken in it; a chunk that noise
+        held open far beyond its words is trimmed to them (see TRIM_S)."""
+        heard: dict[int, list] = {}
+        for word, index in zip(words, self.phrase_chunks(words)):
+            heard.setdefault(index, []).append(word)
+        for index, chunk in enumerate(self.owners):
+            said = heard.get(index, [])
+            chunk.text = "".join(x.word for x in said).strip()
+            if not chunk.text:
+                continue
+            chunk.confidence = float(np.mean([x.probability for x in said]))
+            offset, length = self.offsets[index], chunk.end - chunk.start
+            lead = min(x.start for x in said) - offset
+            tail = offset + length - max(x.end for x in said)
+            start, end = chunk.start, chunk.end
+            if lead > TRIM_S:
+                start += lead - TRIM_PAD_S
+            if tail > TRIM_S:
+                end -= tail - TRIM_PAD_S
+            if end > start:
+                chunk.start, chunk.end = start, end
+        return self.owners
+
+
+def spurious(text: str, confidence: float, fillers: Sequence[str]) -> bool:
+    """Mostly hotwords or captions (normalized `fillers`), heard with low confidence."""
+    if confidence >= SPURIOUS_CONFIDENCE:
+        return False
+    heard = rest = normalize_plain(text)
+    for filler in fillers:
+        rest = rest.replace(filler, "")
+    return bool(heard) and len(heard) - len(rest) >= SPURIOUS_SHARE * len(heard)
+
+
+def _shifted(words: list, by: float) -> list:
+    return [dataclasses.replace(x, start=x.start + by, end=x.end + by) for x in words]
+
+
+def speech_probabilities(samples: np.ndarray) -> np.ndarray:
+    """Silero's speech probability per VAD_FRAME. One pass over the channel as faster-whisper
+    runs it; then every stretch after a quiet run of RESET_AFTER_S is scored again from a
+    fresh state warmed up on the VAD_WARMUP_S before it (why: RESET_AFTER_S)."""
+    model = get_vad_model()
+    padded = np.pad(samples, (0, -len(samples) % VAD_FRAME))
+    if not len(padded):
+        return np.zeros(0, dtype=np.float32)
+    probs = np.ravel(model(padded)).copy()
+    quiet = probs < QUIET_PROB
+    need = int(RESET_AFTER_S * SAMPLE_RATE / VAD_FRAME)
+    warm = int(VAD_WARMUP_S * SAMPLE_RATE / VAD_FRAME)
+    restarts, run = [], 0
+    for i, q in enumerate(quiet):
+        if q:
+            run += 1
+        else:
+            if run >= need:
+                restarts.append(i)
+            run = 0
+    for k, start in enumerate(restarts):
+        stop = restarts[k + 1] if k + 1 < len(restarts) else len(probs)
+        lo = start - warm
+        fresh = np.ravel(model(padded[lo * VAD_FRAME: stop * VAD_FRAME]))
+        probs[start:stop] = fresh[warm:]
+    return probs
+
+
+def speech_spans(probs: np.ndarray, options: VadOptions, length: int) -> list[tuple[int, int]]:
+    """Speech spans in samples from frame probabilities, by the rules of faster-whisper's
+    get_speech_timestamps (open at `threshold`, close after min_silence_duration_ms below
+    `neg_threshold`, drop spans under min_speech_duration_ms, pad by speech_pad_ms)."""
+    threshold = options.threshold
+    neg = options.neg_threshold if options.neg_threshold is not None else max(threshold - 0.15, 0.01)
+    min_speech = SAMPLE_RATE * options.min_speech_duration_ms / 1000
+    min_silence = SAMPLE_RATE * options.min_silence_duration_ms / 1000
+    pad = int(SAMPLE_RATE * options.speech_pad_ms / 1000)
+    spans: list[list[int]] = []
+    start: Optional[int] = None
+    quiet_from: Optional[int] = None
+    for i, p in enumerate(probs):
+        at = i * VAD_FRAME
+        if p >= threshold:
+            quiet_from = None
+            if start is None:
+                start = at
+            continue
+        if start is not None and p < neg:
+            quiet_from = at if quiet_from is None else quiet_from
+            if at - quiet_from >= min_silence:
+                if quiet_from - start > min_speech:
+                    spans.append([start, quiet_from])
+                start = quiet_from = None
+    if start is not None and length - start > min_speech:
+        spans.append([start, length])
+    for i, span in enumerate(spans):
+        if i == 0:
+            span[0] = max(0, span[0] - pad)
+        if i + 1 < len(spans):
+            gap = spans[i + 1][0] - span[1]
+            grow = gap // 2 if gap < 2 * pad else pad
+            span[1] = min(length, span[1] + grow)
+            spans[i + 1][0] = max(0, spans[i + 1][0] - grow)
+        else:
+            span[1] = min(length, span[1] + pad)
+    return [(s, e) for s, e in spans]
 
 
 _shared: Optional[Recognizer] = None

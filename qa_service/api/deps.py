@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from fastapi import Depends, Header, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa_service import keys
 from qa_service.api.errors import MAX_INT
@@ -26,11 +27,18 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
+# Security schemes: /docs shows an Authorize button for either. auto_error=False: a missing key
+# gets our own 401 message (and the web app's cookie may stand in for it).
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="an API key (`qa-service keys create`)")
+BEARER = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
+
+
 def caller(request: Request, store: Annotated[Store, Depends(get_store)],
-           x_api_key: Annotated[Optional[str], Header()] = None,
-           authorization: Annotated[Optional[str], Header()] = None) -> ApiKey:
-    secret = x_api_key or (authorization[7:] if authorization and
-                           authorization.lower().startswith("bearer ") else None)
+           x_api_key: Annotated[Optional[str], Depends(API_KEY_HEADER)] = None,
+           bearer: Annotated[Optional[HTTPAuthorizationCredentials], Depends(BEARER)] = None,
+           ) -> ApiKey:
+    secret = x_api_key or (bearer.credentials if bearer else None)
     if not secret:
         # The web app's signed session cookie stands in for the key (writes need its CSRF token).
         key = caller_from_cookie(request, store)

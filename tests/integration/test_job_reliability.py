@@ -170,3 +170,59 @@ def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, r
         assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "finished", out[-3000:]
         failed = client.get("/jobs?status=failed", headers=admin).json()
         assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], failed
+
+
+def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
+    """Embedded mode (no Redis): kill -9 of `serve` while a job runs left it `started` (and the
+    next `queued`) forever; on start, serve runs again what it accepted and did not finish."""
+    import httpx
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    store = Store(url)
+    admin = {"X-API-Key": create_key(store, "admin")[1]}
+    env = dict(os.environ, QA_DATABASE_URL=url, QA_STORAGE_DIR=str(tmp_path / "storage"))
+    env.pop("QA_REDIS_URL", None)
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    base = f"http://127.0.0.1:{port}"
+
+    def serve():
+        proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)],
+                                env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        assert wait_for(lambda: _up(base), timeout=120), proc
+        return proc
+
+    first = serve()
+    try:
+        r = httpx.post(f"{base}/rubrics", headers={**admin, "Content-Type": "application/yaml"},
+                       content=RUBRIC_YAML.encode("utf-8"))
+        assert r.status_code == 201, r.text
+        jobs = []
+        for path in (CALL, SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3"):
+            with open(path, "rb") as f:
+                r = httpx.post(f"{base}/recordings", headers=admin, files={"file": (path.name, f)},
+                               data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
+            assert r.status_code == 202, r.text
+            jobs.append(r.json()["job_id"])
+        assert wait_for(lambda: store.job(jobs[0]).status == "started", timeout=60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    assert [store.job(j).status for j in jobs] == ["started", "queued"]
+    second = serve()
+    try:
+        assert wait_for(lambda: all(store.job(j).status == "finished" for j in jobs), timeout=400), \
+            [store.job(j) for j in jobs]
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+
+
+def _up(base):
+    import httpx
+    try:
+        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

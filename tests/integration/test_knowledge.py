@@ -71,6 +71,11 @@ def test_wrapup_report_and_files(request, tmp_path, backend):
     assert len(saved) == 2 and saved[0].startswith(f"wrapup-{PROJECT}-")
     markdown = (tmp_path / "reports" / saved[1]).read_text(encoding="utf-8")
     assert "## 引导地图" in markdown and "99元 ×3" in markdown and "| 月费与知识库不符 |" in markdown
+    # A reports folder that cannot be made: exit 2 with the reason, no traceback.
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    result = CliRunner().invoke(cli_app, ["wrapup", "--project", PROJECT, "--db", url,
+                                          "--reports", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "cannot write the report" in result.output
     # An unknown project: exit 2, nothing written.
     result = CliRunner().invoke(cli_app, ["wrapup", "--project", "无此项目", "--db", url,
                                           "--reports", str(tmp_path / "none")])

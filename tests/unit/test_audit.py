@@ -140,6 +140,8 @@ def test_cli_exit_codes_and_json(tmp_path):
     assert cli("audit", tmp_path / "none.md", "--rubric", rubric)[0] == 2
     assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", tmp_path / "r.yaml")[0] == 2
     assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--type", "sales")[0] == 2
+    assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric,
+               "--out", tmp_path / "no" / "dir" / "a.json")[0] == 2
     bad_kb = tmp_path / "kb.yaml"
     bad_kb.write_text("id: x\nfacts: [{id: a}]\n", encoding="utf-8")
     code, _ = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--kb", bad_kb)

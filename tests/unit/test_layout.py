@@ -107,3 +107,17 @@ def test_the_api_does_not_load_recognition():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert "faster_whisper" in json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_readme_names_every_module():
+    """README's "Where things live" table lists every module of the package (a newcomer reads
+    one screen, not the tree)."""
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w/]+)\.py`", section)) | set(re.findall(r"`(\w+)/`", section))
+    named |= {n.split("/")[0] for n in named if "/" in n}  # api/deps.py names api
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() or p.name == "migrations"}
+    missing = sorted((modules | packages) - named)
+    assert not missing, f"README 'Where things live' does not name: {missing}"

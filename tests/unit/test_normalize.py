@@ -34,3 +34,18 @@ def test_syllables_one_per_character():
     norm = normalize("唱想套餐96元")
     assert syllables(norm) == ("chang", "xiang", "tao", "can", "9", "6", "yuan")
     assert len(syllables(norm)) == len(norm)
+
+
+@pytest.mark.parametrize("heard, meant", [
+    ("不用能，我没兴趣", "不用了我没兴趣"),  # 了 of a pitched voice heard as 能 / 闻 / 零
+    ("不用闻", "不用了"),
+    ("好吧 不用零 谢谢", "好吧不用了谢谢"),
+    ("不可能。", "不可能"),  # words that end in those characters stay
+    ("看新闻", "看新闻"),
+    ("话费清零。", "话费清0"),  # (cn2an writes the numeral)
+    ("一百零", "100"),
+    ("你能帮我吗", "你能帮我吗"),  # not at the end of a clause
+    ("能", "能"),
+])
+def test_clause_final_particle_heard_as_a_homophone(heard, meant):
+    assert normalize(heard) == meant

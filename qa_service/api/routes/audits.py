@@ -15,14 +15,15 @@ router = APIRouter(prefix="/audits", tags=["audits"])
 
 
 class AuditRequest(BaseModel):
-    script: str = Field(min_length=1, description="the outbound script: Markdown or plain text")
+    script: str = Field(min_length=1, max_length=1_000_000,
+                        description="the outbound script: Markdown or plain text")
     name: str = Field(default="script", description="the script's name in the report")
     rubric_id: str = Field(min_length=1)
     rubric_version: Optional[int] = Field(default=None, ge=1, description="default: the newest stored")
     type: Optional[Literal["marketing", "survey", "care", "营销", "调查", "关怀"]] = Field(
         default=None, description="the project type the requirement asks for (default: the rubric's)")
     knowledge_base: Optional[str] = Field(
-        default=None, description="knowledge base YAML replacing the rubric's knowledge_base")
+        default=None, max_length=1_000_000, description="knowledge base YAML replacing the rubric's knowledge_base")
 
 
 @router.post("")

@@ -9,7 +9,9 @@ from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
 from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
 from qa_service.enums import Grade
 from qa_service.masking import mask
+from qa_service.store import utterances_by_recording
 from qa_service.schemas import (
+    FlaggedPage,
     MAX_ROW_ID, EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
     ReviewSample, ReviewWithEvaluation, WithdrawIn,
 )
@@ -70,6 +72,10 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
         "highlights": [{"role": h.role, "start": h.start, "end": h.end,
                         "text": mask(h.text) if hide else h.text, "reason": h.reason}
                        for h in highlights],
+        # the spec's result carries the call's utterances (the CLI prints the same model)
+        "utterances": [{"role": u.role, "start": u.start, "end": u.end, "confidence": u.confidence,
+                        "text": mask(u.text) if hide else u.text}
+                       for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]],
         "rules": [{"rule_id": info.rule_id, "category": info.category, "name": info.name,
                    "allowed_statuses": reviews.allowed_statuses(info.category)}
                   for info in catalog.rules.values()],
@@ -140,7 +146,7 @@ def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional
         return insights.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
 
 
-@router.get("/flagged")
+@router.get("/flagged", response_model=FlaggedPage)
 def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             project: Optional[str] = None, agent: Optional[str] = None,
             since: Optional[datetime] = None, until: Optional[datetime] = None,

@@ -4,11 +4,13 @@ from sqlalchemy.exc import DBAPIError
 
 from qa_service.api.deps import DispatcherDep, StoreDep
 from qa_service.api.errors import database_unavailable
+from qa_service.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", responses={503: {"description": "a dependency is down (named)"}})
+@router.get("/health", response_model=Health, response_model_exclude_none=True,
+            responses={503: {"model": Health, "description": "a dependency is down (named)"}})
 def health(store: StoreDep, dispatcher: DispatcherDep):
     """No key needed: for load balancers and orchestration. `unavailable` names what is
     down: the database makes it a 503; Redis alone is `degraded` (uploads are kept)."""

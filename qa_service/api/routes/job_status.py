@@ -4,11 +4,12 @@ from fastapi import APIRouter, HTTPException, Query
 
 from qa_service.api.deps import DispatcherDep, StoreDep, Viewer
 from qa_service.enums import JobState
+from qa_service.schemas import JobOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) -> dict:
     row = store.job(job_id)
     if row is None:
@@ -16,7 +17,7 @@ def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) 
     return dispatcher.status(row).model_dump()
 
 
-@router.get("")
+@router.get("", response_model=list[JobOut])
 def list_jobs(store: StoreDep, _: Viewer, status: Optional[JobState] = None,
               limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
     """Jobs by status; `status=failed` lists failures with their error."""

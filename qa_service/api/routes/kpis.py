@@ -5,11 +5,12 @@ from fastapi import APIRouter, HTTPException, Query
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.kpis import GROUPS, common_errors, kpi_rows
+from qa_service.schemas import CommonError, KpiRow
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 
-@router.get("")
+@router.get("", response_model=list[KpiRow], response_model_exclude_none=True)
 def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
          agent: Optional[str] = None, since: Optional[datetime] = None,
          until: Optional[datetime] = None, rubric_id: Optional[str] = None,
@@ -22,7 +23,7 @@ def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optiona
                       rubric_id=rubric_id, phase=phase)
 
 
-@router.get("/errors")
+@router.get("/errors", response_model=list[CommonError])
 def errors(store: StoreDep, _: Viewer, project: Optional[str] = None,
            agent: Optional[str] = None, since: Optional[datetime] = None,
            until: Optional[datetime] = None, limit: int = Query(20, ge=1, le=200)) -> list[dict]:

@@ -8,6 +8,7 @@ from qa_service.api.deps import StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.db import ActiveRubric, Recording
 from qa_service.reports import inflight_report, trial_report
+from qa_service.schemas import InflightReport, TrialReport
 from qa_service.store import RubricNotFound
 from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
 
@@ -22,7 +23,7 @@ def _known(store, project: str) -> None:
             raise HTTPException(404, f"no project {project!r}: no recordings and no active rubric")
 
 
-@router.get("/{project}/trial")
+@router.get("/{project}/trial", response_model=TrialReport)
 def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = None,
           version: Optional[int] = Query(None, ge=1, le=MAX_INT),
           phase: Optional[Literal["trial", "production"]] = "trial") -> dict:
@@ -40,7 +41,7 @@ def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = N
     return store.read(trial_report, rubric, project, phase or None)
 
 
-@router.get("/{project}/inflight")
+@router.get("/{project}/inflight", response_model=InflightReport)
 def inflight(project: str, store: StoreDep, _: Viewer) -> dict:
     """The first 2, 4 and 6 hours of production calls (seed 003, key point 3)."""
     _known(store, project)

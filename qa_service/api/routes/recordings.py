@@ -20,6 +20,7 @@ from qa_service.enums import JobState
 from qa_service.masking import mask
 from qa_service.metadata import MetadataError, read_metadata
 from qa_service.model_store import sha256_of
+from qa_service.schemas import RecordingOut, RubricRef, Submission, UtteranceOut
 from qa_service.store import RubricNotFound
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
@@ -51,19 +52,27 @@ def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
     recording = store.register_recording(sha, path, read_metadata(file), seconds, channels)
     row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
                                 recording.id)
-    body = {"job_id": row.id, "recording_id": recording.id, "sha256": sha,
-            "rubric": {"id": rubric.id, "version": rubric.version}}
+
+    def answer(code: int, **fields) -> JSONResponse:
+        body = Submission(job_id=row.id, recording_id=recording.id, sha256=sha,
+                          rubric=RubricRef(id=rubric.id, version=rubric.version), **fields)
+        return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=code)
+
     if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
-        return JSONResponse({**body, "status": row.status, "duplicate": True}, status_code=200)
+        return answer(200, status=row.status, duplicate=True)
     try:
         dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
-        return JSONResponse({**body, "status": JobState.PENDING.value, "detail": str(exc)},
-                            status_code=503)
-    return JSONResponse({**body, "status": JobState.QUEUED.value}, status_code=202)
+        return answer(503, status=JobState.PENDING, detail=str(exc))
+    return answer(202, status=JobState.QUEUED)
 
 
-@router.post("", status_code=202)
+SUBMITTED = {"response_model": Submission, "responses": {
+    200: {"model": Submission, "description": "the same audio and rubric version again: its job"},
+    503: {"model": Submission, "description": "the queue is away: kept as a pending job"}}}
+
+
+@router.post("", status_code=202, **SUBMITTED)
 def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _: Reviewer,
            file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
            project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
@@ -126,7 +135,7 @@ class ImportRequest(BaseModel):
     agent_channel: Optional[str] = None
 
 
-@router.post("/import", status_code=202)
+@router.post("/import", status_code=202, **SUBMITTED)
 def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
                 dispatcher: DispatcherDep, _: Admin):
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
@@ -158,7 +167,7 @@ def _recording(store, recording_id: int) -> Recording:
     return rec
 
 
-@router.get("/{recording_id}")
+@router.get("/{recording_id}", response_model=RecordingOut)
 def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
     rec = _recording(store, recording_id)
     evs = store.evaluations_of(recording_id)
@@ -171,7 +180,7 @@ def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
                             for e in evs]}
 
 
-@router.get("/{recording_id}/transcript")
+@router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
 def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
     _recording(store, recording_id)
     hide = key.role != "admin"
@@ -180,7 +189,9 @@ def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
             for u in store.utterances(recording_id)]
 
 
-@router.get("/{recording_id}/audio")
+@router.get("/{recording_id}/audio", response_class=FileResponse,
+            responses={200: {"content": {"audio/*": {}}, "description": "the recording"},
+                       410: {"description": "the audio file is no longer on storage"}})
 def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)

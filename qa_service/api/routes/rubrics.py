@@ -9,7 +9,9 @@ from qa_service.dispatch import QueueUnavailable
 from qa_service.insights import VersionMissing, compare_versions
 from qa_service.knowledge import knowledge_of
 from qa_service.rubric import RubricError, parse_rubric
-from qa_service.schemas import RubricComparison
+from qa_service.schemas import (
+    Activation, RescoreAccepted, RubricComparison, RubricDetail, RubricListItem, RubricSummary,
+)
 from qa_service.store import RubricVersionConflict
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
@@ -20,7 +22,9 @@ def _summary(row: RubricRow) -> dict:
             "project_type": row.project_type, "created_at": row.created_at}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=RubricSummary,
+             responses={422: {"description": "the rubric does not validate: every problem with its "
+                                             "line, field and reason"}})
 def upload_rubric(request: Request, store: StoreDep, _: Admin,
                   yaml_text: str = Body(..., media_type="application/yaml")) -> dict:
     """Validate and store a rubric version. Versions are never overwritten."""
@@ -42,7 +46,7 @@ def upload_rubric(request: Request, store: StoreDep, _: Admin,
     return _summary(row)
 
 
-@router.get("")
+@router.get("", response_model=list[RubricListItem])
 def list_rubrics(store: StoreDep, _: Viewer) -> list[dict]:
     active = store.active_rubrics()
     out = [_summary(r) for r in store.rubrics()]
@@ -65,7 +69,7 @@ def compare(rubric_id: str, store: StoreDep, _: Viewer,
             raise HTTPException(404, str(exc))
 
 
-@router.get("/{rubric_id}/{version}")
+@router.get("/{rubric_id}/{version}", response_model=RubricDetail)
 def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> dict:
     row = store.rubric(rubric_id, version)
     if row is None:
@@ -73,7 +77,7 @@ def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> 
     return {**_summary(row), "yaml": row.yaml_text}
 
 
-@router.post("/{rubric_id}/{version}/activate")
+@router.post("/{rubric_id}/{version}/activate", response_model=Activation)
 def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin) -> dict:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubric(rubric_id, version) is None:
@@ -82,7 +86,7 @@ def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _:
     return {"project": project, "rubric": {"id": rubric_id, "version": version}}
 
 
-@router.post("/{rubric_id}/{version}/rescore", status_code=202)
+@router.post("/{rubric_id}/{version}/rescore", status_code=202, response_model=RescoreAccepted)
 def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: DispatcherDep,
             _: Admin, project: Optional[str] = None) -> dict:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
