@@ -18,9 +18,10 @@ import statistics
 import time
 
 import httpx
+import psycopg
 
 from metrics_latency import load
-from service_harness import ROOT, fresh_database, start_api, stop
+from service_harness import ADMIN, ROOT, fresh_database, start_api, stop
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,7 +43,7 @@ def add_sample_call(url: str) -> int:
     from qa_service.scoring import Scorer
     from qa_service.store import Store
     import json
-    store = Store(url)
+    store = Store(url, migrate=True)
     wav = ROOT / "samples" / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
     ref = json.loads(wav.with_suffix(".ref.json").read_text(encoding="utf-8"))
     utts = [Utterance(t["role"], t["start"], t["end"], t["text"], 0.9) for t in ref["turns"]]
@@ -118,12 +119,19 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=30)
     ap.add_argument("--port", type=int, default=8767)
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure the database an earlier run loaded (loading 1M rows takes long)")
     args = ap.parse_args()
-    url = fresh_database("qa_bench_web")
-    print(f"loading {args.rows:,} evaluations ...", flush=True)
-    copied, built = load(url, args.rows)
-    print(f"loaded in {copied:.0f} s, rollups in {built:.0f} s", flush=True)
+    if args.reuse:
+        url = ADMIN.rsplit("/", 1)[0] + "/qa_bench_web"
+    else:
+        url = fresh_database("qa_bench_web")
+        print(f"loading {args.rows:,} evaluations ...", flush=True)
+        copied, built = load(url, args.rows)
+        print(f"loaded in {copied:.0f} s, rollups in {built:.0f} s", flush=True)
     evaluation_id = add_sample_call(url)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        print(f"evaluations in the database: {conn.execute('SELECT count(*) FROM evaluation').fetchone()[0]:,}")
     from qa_service.keys import create_key
     from qa_service.store import Store
     _, secret = create_key(Store(url), "reviewer", "bench")

@@ -105,7 +105,13 @@ def queue_page(request: Request) -> Response:
 
 @router.get("/calls/{evaluation_id}")
 def call_page(request: Request, evaluation_id: int) -> Response:
-    return _page(request, "call.html", "queue", evaluation_id=evaluation_id)
+    # The recording is named in the page so that its audio starts loading with the HTML,
+    # before the scripts have asked the API for the evaluation.
+    with request.app.state.store.session() as s:
+        recording_id = s.exec(select(Evaluation.recording_id).where(Evaluation.id == evaluation_id)).first()
+    if recording_id is None:
+        return Response(f"没有质检结果 {evaluation_id}", status_code=404, media_type="text/plain")
+    return _page(request, "call.html", "queue", evaluation_id=evaluation_id, recording_id=recording_id)
 
 
 @router.get("/calls/recording/{recording_id}")

@@ -67,7 +67,9 @@
   }
 
   function setupPlayer() {
-    audio.src = `/recordings/${ev.recording_id}/audio`;  // range requests: playable before the waveform is drawn
+    // The page's <audio> already loads the recording (range requests): playable before the
+    // waveform is drawn; wavesurfer reuses that element.
+    if (!audio.getAttribute("src")) audio.src = `/recordings/${ev.recording_id}/audio`;
     ws = WaveSurfer.create({container: "#waveform", media: audio, height: 60, splitChannels: [
       {waveColor: "#8fb3f5", progressColor: "#1f6feb"}, {waveColor: "#cfa6e0", progressColor: "#8e44ad"}],
       normalize: true, cursorColor: "#c62828", cursorWidth: 2, dragToSeek: true,
@@ -324,8 +326,8 @@
 
   (async () => {
     try {
-      ev = await api(`/evaluations/${evaluationId}`);
-      utterances = await api(`/recordings/${ev.recording_id}/transcript`);
+      [ev, utterances] = await Promise.all([api(`/evaluations/${evaluationId}`),
+        api(`/recordings/${root.dataset.recording}/transcript`)]);
       await reload(ev);
       renderTranscript();
       setupPlayer();
