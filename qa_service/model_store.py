@@ -45,17 +45,23 @@ def _package_data_dir(name: str) -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def verify(model_dir: Path) -> None:
-    for name, expected in EXPECTED_SHA256.items():
-        path = model_dir / name
+def verify_files(root: Path, expected_sha256: dict[str, str], what: str = "model") -> None:
+    """Every file of a shipped model present and equal to its known sha256, else refuse
+    (shared by the Whisper model and the sentence-embedding model)."""
+    for name, expected in expected_sha256.items():
+        path = root / name
         if not path.exists():
-            raise ModelIntegrityError(f"{path}: missing from the embedded model")
+            raise ModelIntegrityError(f"{path}: missing from the embedded {what}")
         actual = sha256_of(path)
         if actual != expected:
             raise ModelIntegrityError(
                 f"{path}: sha256 {actual} does not match the expected {expected}; "
-                "refusing to load a model that is not the one we ship"
+                f"refusing to load a {what} that is not the one we ship"
             )
+
+
+def verify(model_dir: Path) -> None:
+    verify_files(model_dir, EXPECTED_SHA256)
 
 
 def embedded_model_dir(cache_dir: Path) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 
 from qa_service.config import DEFAULT_SIMILAR_MODEL
 from qa_service.matching import NEGATORS, Match
-from qa_service.model_store import ModelIntegrityError, sha256_of
+from qa_service.model_store import ModelIntegrityError, verify_files
 from qa_service.normalize import normalize
 
 
@@ -68,15 +68,7 @@ def package_dir(spec: ModelSpec) -> Path:
 
 def verify(spec: ModelSpec) -> Path:
     root = package_dir(spec)
-    for name, expected in spec.files.items():
-        path = root / name
-        if not path.exists():
-            raise ModelIntegrityError(f"{path}: missing from the embedded sentence model")
-        actual = sha256_of(path)
-        if actual != expected:
-            raise ModelIntegrityError(
-                f"{path}: sha256 {actual} does not match the expected {expected}; "
-                "refusing to load a sentence model that is not the one we ship")
+    verify_files(root, spec.files, "sentence model")
     return root
 
 
@@ -351,21 +343,6 @@ class SimilarMatcher:
         passing = np.flatnonzero(best >= self.threshold)
         for row in passing[np.argsort(-best[passing])]:
             owner, text, numbers_text = sims.describe(int(row))
-            if owner in out:
-                continue
-            for col in np.argsort(-mine[row]):
-                score = float(mine[row, col])
-                if score < self.threshold:
-                    break
-                example = self.bank.examples[self.cols[col]]
-                if example.agrees(text, numbers_text):
-                    out[owner] = Match(example.text, normalize(text), round(score, 3))
-                    break
-        return out
-        mine = table[:, self.cols]
-        best = mine.max(axis=1)
-        for row in np.nonzero(best >= self.threshold)[0][np.argsort(-best[best >= self.threshold])]:
-            owner, text, numbers_text = rows[row]
             if owner in out:
                 continue
             for col in np.argsort(-mine[row]):

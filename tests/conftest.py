@@ -13,7 +13,7 @@ import pytest
 # database behind head (tests/integration/test_migrations.py checks both).
 os.environ.setdefault("QA_AUTO_MIGRATE", "true")
 
-from tests.support import DEV, POSTGRES_ADMIN_URL, REDIS_URL, need
+from tests.support import DEV, POSTGRES_ADMIN_URL, REDIS_URL, emptied_redis, need
 
 LAYERS = ("unit", "integration", "browser")
 
@@ -84,14 +84,4 @@ def postgres_url():
 @pytest.fixture
 def redis():
     """The local Redis, database 13, emptied before and after."""
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    conn = Redis.from_url(REDIS_URL)
-    try:
-        conn.ping()
-    except RedisConnectionError as exc:
-        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
+    yield from emptied_redis(REDIS_URL)

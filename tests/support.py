@@ -27,6 +27,22 @@ def need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def emptied_redis(url: str):
+    """A connection to the Redis database at `url`, emptied before and after (a generator for
+    fixtures: `yield from emptied_redis(url)`); missing Redis fails in CI, skips elsewhere."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    conn = Redis.from_url(url)
+    try:
+        conn.ping()
+    except RedisConnectionError as exc:
+        need(False, f"Redis not reachable at {url}: {exc}")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
 def wait_for(predicate, timeout=180.0, step=0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.keys import create_key
 from qa_service.store import Store
-from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, need, wait_for
+from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, emptied_redis, wait_for
 
 # Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
 # tests; these tests run workers for many seconds and must not lose their jobs to that)
@@ -27,16 +27,7 @@ RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"
 
 @pytest.fixture
 def redis():
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    conn = Redis.from_url(REDIS_URL)
-    try:
-        conn.ping()
-    except RedisConnectionError as exc:
-        need(False, f"Redis not reachable at {REDIS_URL}: {exc}")
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
+    yield from emptied_redis(REDIS_URL)
 
 
 def worker(settings, *args, burst=True):
