@@ -126,10 +126,27 @@ def _highlight_library(s, rows) -> list[dict]:
     return ranked
 
 
+def _first_call(s: Session, project: str):
+    """When the project's first production call was, on the clock the windows count on.
+
+    Read from the current evaluations' called_at (the recording's call time, else when it was
+    stored, in call-center time): the index ix_evaluation_current_project_called
+    answers it with one index probe, where min() over the recordings read all of the project's
+    recordings. A project whose calls are stored but none evaluated yet falls back to the
+    recordings (their project index), as before."""
+    first = s.exec(select(Evaluation.called_at)
+                   .where(Evaluation.is_current, Evaluation.project == project,
+                          Evaluation.phase == "production")
+                   .order_by(Evaluation.called_at).limit(1)).first()
+    if first is not None:
+        return first
+    return s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
+                  .where(Recording.project == project, Recording.phase == "production")).one()
+
+
 def inflight_report(s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6)) -> dict:
     """The first hours of a project's production calls: where common errors show first."""
-    first = s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
-                   .where(Recording.project == project, Recording.phase == "production")).one()
+    first = _first_call(s, project)
     if first is None:
         return {"project": project, "start": None, "windows": []}
     windows = []

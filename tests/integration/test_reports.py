@@ -62,6 +62,55 @@ def test_inflight_windows(tmp_path, dev_rubric):
     assert report["windows"][2]["kpis"]["fatal"] == 2
 
 
+
+def _first_by_recordings(s, project):
+    """The start as inflight_report read it before: min over the project's production recordings."""
+    from sqlalchemy import func
+    from sqlmodel import select
+    from qa_service.db import Recording
+    return s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
+                  .where(Recording.project == project, Recording.phase == "production")).one()
+
+
+def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
+    """The start comes from the current evaluations' called_at (an index probe): the same
+    first call as min() over the recordings, leaving out trial calls, other projects and
+    rescorings; a project with calls stored but none evaluated still gets its start."""
+    from sqlmodel import select
+    from qa_service.db import Evaluation
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    scorer = Scorer(dev_rubric)
+    start = datetime(2026, 11, 23, 9, 0)
+    fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
+    calls = [("p", "trial", -120), ("other", "production", -60), ("p", "production", 30),
+             ("p", "production", 0), ("p", "production", 200), ("q", "production", 5)]
+    for i, (project, phase, minutes) in enumerate(calls):
+        meta = CallMetadata(agent_id="A1", project=project, phase=phase,
+                            call_time=start + timedelta(minutes=minutes))
+        rec = store.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", fine)
+        if project != "q":  # q: stored, not evaluated yet
+            store.save_evaluation(rec.id, evaluate(f"c{i}", fine, 30.0, scorer))
+            store.save_evaluation(rec.id, evaluate(f"c{i}", fine, 30.0, scorer))  # rescored
+    with store.session() as s:
+        for project in ("p", "other", "q", "none"):
+            assert inflight_report(s, project)["start"] == _first_by_recordings(s, project)
+        report = inflight_report(s, "p")
+        assert report["start"] == start
+        assert [w["kpis"]["evaluated"] for w in report["windows"]] == [2, 3, 3]
+        assert inflight_report(s, "q")["start"] == start + timedelta(minutes=5)
+        assert inflight_report(s, "none") == {"project": "none", "start": None, "windows": []}
+        # a call without a call time starts the windows when it was stored, on the clock the
+        # windows count on (called_at: call-center time), so the first window holds it
+        meta = CallMetadata(agent_id="A1", project="late")
+        rec = store.save_transcript(f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine)
+        store.save_evaluation(rec.id, evaluate("c99", fine, 30.0, scorer))
+    with store.session() as s:
+        called = s.exec(select(Evaluation.called_at).where(Evaluation.project == "late")).one()
+        report = inflight_report(s, "late")
+        assert report["start"] == called
+        assert report["windows"][0]["kpis"]["evaluated"] == 1
+
+
 GUIDE_RUBRIC = """
 id: guide
 mandatory_points:
