@@ -20,7 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
 from pydantic import (
     BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
@@ -28,7 +27,7 @@ from pydantic import (
 from qa_service.config import get_settings
 from qa_service.matching import PhraseMatcher, prepare
 from qa_service.normalize import normalize, to_simplified
-from qa_service.rubric import Rubric, RubricError, _field_name, _line_of
+from qa_service.rubric import Rubric, RubricError, _field_name, _line_of, read_yaml_mapping
 
 # The unit a numeric fact is kept in, and how each spoken unit converts to it.
 UNITS: dict[str, dict[str, float]] = {
@@ -197,16 +196,8 @@ class KnowledgeError(RubricError):
 
 
 def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBase:
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise KnowledgeError(source, [(mark.line + 1 if mark else None, "",
-                                       f"not valid YAML: {reason}")]) from None
-    if not isinstance(data, dict):
-        raise KnowledgeError(source, [(1, "", "a knowledge base is a YAML mapping (id, facts, ...)")])
+    root, data = read_yaml_mapping(text, source, KnowledgeError,
+                                   "a knowledge base is a YAML mapping (id, facts, ...)")
     try:
         return KnowledgeBase.model_validate(data)
     except ValidationError as exc:

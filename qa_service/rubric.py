@@ -376,7 +376,9 @@ def _has(data: Any, key: Any) -> bool:
     return isinstance(key, int) and key < len(data)
 
 
-def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+def read_yaml_mapping(text: str, source: str, error: type[RubricError], not_mapping: str):
+    """The YAML node tree (for line numbers) and the data of a file that must be a mapping;
+    invalid YAML or another shape is `error` with the line (rubrics and knowledge bases)."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -384,9 +386,15 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
-        raise RubricError(source, [(line, "", f"not valid YAML: {reason}")]) from None
+        raise error(source, [(line, "", f"not valid YAML: {reason}")]) from None
     if not isinstance(data, dict):
-        raise RubricError(source, [(1, "", "a rubric is a YAML mapping (id, name, version, ...)")])
+        raise error(source, [(1, "", not_mapping)])
+    return root, data
+
+
+def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+    root, data = read_yaml_mapping(text, source, RubricError,
+                                   "a rubric is a YAML mapping (id, name, version, ...)")
     problems = _duplicate_ids(root, data)
     try:
         rubric = Rubric.model_validate(data)

@@ -92,6 +92,16 @@ const QA = (() => {
     for (const v of values) select.append(h("option", {value: v, selected: v === selected}, (labels && labels[v]) || v));
   }
 
-  return {api, h, can, role, csrf, pct, num, clock, when, grade, toast, projects, fillSelect, describe,
+  /* A filter form as API query parameters: empty fields left out, a date range made whole days. */
+  function filterQuery(form) {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) {
+      if (!v) continue;
+      q.set(k, k === "since" ? v + "T00:00:00" : k === "until" ? v + "T23:59:59" : v);
+    }
+    return q;
+  }
+
+  return {api, h, can, role, csrf, pct, num, clock, when, grade, toast, projects, fillSelect, describe, filterQuery,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

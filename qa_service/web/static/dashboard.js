@@ -15,14 +15,7 @@
   const chart = (id) => charts[id] || (charts[id] = echarts.init(document.getElementById(id), null, {renderer: "canvas"}));
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
 
-  function query() {
-    const q = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) {
-      if (!v) continue;
-      q.set(k, k === "since" ? v + "T00:00:00" : k === "until" ? v + "T23:59:59" : v);
-    }
-    return q;
-  }
+  const query = () => QA.filterQuery(form);
 
   function cards(rows) {
     const t = rows.reduce((a, r) => {

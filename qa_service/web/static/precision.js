@@ -7,14 +7,7 @@
   const trend = echarts.init(document.getElementById("trend"));
   window.addEventListener("resize", () => trend.resize());
 
-  function query() {
-    const q = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) {
-      if (!v) continue;
-      q.set(k, k === "since" ? v + "T00:00:00" : k === "until" ? v + "T23:59:59" : v);
-    }
-    return q;
-  }
+  const query = () => QA.filterQuery(form);
 
   function examples(rule) {
     const list = (title, items) => [h("h3", {}, `${title}（${items.length}）`),
