@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -110,9 +110,11 @@ def transcribe_audio(
 
 
 def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
-             scorer: Scorer, vectors: Optional[CallVectors] = None) -> CallResult:
+             scorer: Scorer, vectors: Optional[CallVectors] = None,
+             warnings: Sequence[str] = ()) -> CallResult:
     """Check and score one transcript; `vectors` are its stored sentence vectors, if any
-    (embedded here when the rubric has `similar:` examples and none are given)."""
+    (embedded here when the rubric has `similar:` examples and none are given); `warnings`
+    are its recognition warnings (Transcript.warnings), carried into the result."""
     call = Call(transcript_utterances, duration, vectors=vectors)
     ev = scorer.evaluate(call)
     rubric = scorer.rubric
@@ -120,6 +122,7 @@ def evaluate(recording: str, transcript_utterances: list[Utterance], duration: f
         recording=recording, rubric_id=rubric.id, rubric_version=rubric.version,
         score=ev.score, grade=ev.grade, fatal=ev.fatal, outcome=ev.outcome, duration=duration,
         findings=ev.findings, utterances=call.utterances, highlights=ev.highlights,
+        warnings=list(warnings),
     )
 
 

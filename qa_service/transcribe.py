@@ -29,6 +29,7 @@ from qa_service.audio import SAMPLE_RATE
 from qa_service.config import Settings, get_settings
 from qa_service.model_store import embedded_model_dir
 from qa_service.normalize import normalize_plain
+from qa_service.results import DOUBTFUL_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,13 @@ WORD_END_SLACK_S = 0.1
 # decoded again (Recognizer.transcribe_streams); one still below it after every fallback is
 # reported in the transcript's warnings.
 MIN_COVERAGE = 0.5
+MIN_VOICED_S = 3.0
 # In noise the VAD holds a chunk open long before and after the words (customer chunks of
 # 5-12 s around a 1 s "什么事" at 8 dB SNR), and every such chunk overlapping the agent read
 # as an interruption. A chunk edge more than TRIM_S from its first or last word is moved to
 # TRIM_PAD_S from it; clean chunks are never that loose, so they keep the VAD's timing.
 TRIM_S = 1.0
 TRIM_PAD_S = 0.2
-DOUBTFUL_CONFIDENCE = 0.3
 SPAN_MARGIN_S = 1.0
 SURE_SPEECH = 0.5
 NEGATORS = ("不", "没", "别", "不是", "没有")
@@ -201,6 +202,12 @@ class Recognizer:
                 chunk.text = ""
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
+        warned = {plan.stream_of[w] for w in range(len(plan.windows))
+                  if any(i in doubtful for i in plan.members[w])}
+        for s, (_, stream) in enumerate(streams):
+            short = None if s in warned else words_short(stream)
+            if short:
+                warnings.append(f"channel {s + 1}: {short}; listen to this call")
         return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
 
     def _decode_batched(self, joined: np.ndarray, windows: list[dict],
@@ -386,6 +393,19 @@ class _Packing:
             if end > start:
                 chunk.start, chunk.end = start, end
         return self.owners
+
+
+def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
+    """What is wrong when a stream's recognized chunks hold far less of its sure speech than
+    MIN_COVERAGE (words lost or dropped across windows, which no one window's coverage shows),
+    else None. A stream with under MIN_VOICED_S of sure speech is not judged."""
+    voiced = sum(c.voiced for c in chunks)
+    heard = sum(c.voiced for c in chunks if c.text)
+    if voiced < MIN_VOICED_S or heard >= MIN_COVERAGE * voiced:
+        return None
+    kept = sum(bool(c.text) for c in chunks)
+    return (f"far fewer utterances than speech chunks ({kept} of {len(chunks)}, holding "
+            f"{100 * heard / voiced:.0f}% of its speech)")
 
 
 def spurious(text: str, confidence: float, fillers: Sequence[str]) -> bool:
