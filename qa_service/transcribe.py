@@ -51,10 +51,14 @@ MONO_VAD_OPTIONS = VadOptions(
 # threshold, and the turn came back as "谢谢" (the refusal lost). So the speech after every
 # quiet run of RESET_AFTER_S (probabilities under QUIET_PROB) is scored from a fresh state,
 # warmed up on the VAD_WARMUP_S before it: the onset then scores as it does at the start of
-# a file. Speech with short pauses is scored in one pass as before.
+# a file. Speech with short pauses is scored in one pass as before. Only the first
+# RESCORE_S after each restart is scored again: the drift delays an onset, and a few seconds
+# of speech bring the first pass's state back (rescoring to the next restart ran Silero
+# twice over most of a call).
 RESET_AFTER_S = 2.0
 QUIET_PROB = 0.15
 VAD_WARMUP_S = 0.5
+RESCORE_S = 3.0
 VAD_FRAME = 512  # samples per Silero frame (32 ms)
 JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
 # Whisper's own test for a degenerate decode (text that compresses too well: a loop).
@@ -424,8 +428,8 @@ def _shifted(words: list, by: float) -> list:
 
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     """Silero's speech probability per VAD_FRAME. One pass over the channel as faster-whisper
-    runs it; then every stretch after a quiet run of RESET_AFTER_S is scored again from a
-    fresh state warmed up on the VAD_WARMUP_S before it (why: RESET_AFTER_S)."""
+    runs it; then the RESCORE_S after every quiet run of RESET_AFTER_S are scored again from
+    a fresh state warmed up on the VAD_WARMUP_S before them (why: RESET_AFTER_S)."""
     model = get_vad_model()
     padded = np.pad(samples, (0, -len(samples) % VAD_FRAME))
     if not len(padded):
@@ -434,6 +438,7 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     quiet = probs < QUIET_PROB
     need = int(RESET_AFTER_S * SAMPLE_RATE / VAD_FRAME)
     warm = int(VAD_WARMUP_S * SAMPLE_RATE / VAD_FRAME)
+    rescore = int(RESCORE_S * SAMPLE_RATE / VAD_FRAME)
     restarts, run = [], 0
     for i, q in enumerate(quiet):
         if q:
@@ -443,7 +448,7 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
                 restarts.append(i)
             run = 0
     for k, start in enumerate(restarts):
-        stop = restarts[k + 1] if k + 1 < len(restarts) else len(probs)
+        stop = min(restarts[k + 1] if k + 1 < len(restarts) else len(probs), start + rescore)
         lo = start - warm
         fresh = np.ravel(model(padded[lo * VAD_FRAME: stop * VAD_FRAME]))
         probs[start:stop] = fresh[warm:]
