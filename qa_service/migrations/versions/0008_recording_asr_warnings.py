@@ -4,16 +4,16 @@ Where recognition may have lost words (a window short of words after every fallb
 channel with far fewer utterances than speech chunks) was only logged; it is now stored with
 the recording, shown in the result and the API, and the call's evaluations are flagged.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
