@@ -61,7 +61,9 @@ class Settings(BaseSettings):
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: Optional[str] = None
-    # The call center's time zone (IANA name). Recording times are its wall-clock times.
+    # The call center's time zone (IANA name). Times are stored in UTC; this zone says where a
+    # KPI day and hour begin, what a call time or since/until without an offset means, and in
+    # which zone the API and web pages show times. Changing it: `qa-service rebuild-rollups`.
     timezone: str = "Asia/Shanghai"
 
     # Uploaded recordings are kept here, named by sha256. Their stored paths are relative to
@@ -108,9 +110,26 @@ class Settings(BaseSettings):
         return stored if stored.exists() or not p.exists() else p
 
 
+def to_utc(t: datetime) -> datetime:
+    """The stored form of a time: naive UTC. A time with an offset is that instant; a naive
+    one is the call center's wall-clock time (QA_TIMEZONE), never the server's."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=get_settings().zone)
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def call_center_time(utc: datetime) -> datetime:
-    """A stored UTC time (naive) as the call center's wall-clock time (naive, QA_TIMEZONE)."""
+    """A stored UTC time (naive) as the call center's wall-clock time (naive, QA_TIMEZONE):
+    what its KPI day and hour are."""
     return utc.replace(tzinfo=timezone.utc).astimezone(get_settings().zone).replace(tzinfo=None)
+
+
+def in_call_center_zone(t: datetime) -> datetime:
+    """A time as people read it: in the call center's zone, with its offset (a naive time is a
+    stored one, UTC). What the API answers and the reports print."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(get_settings().zone)
 
 
 @lru_cache

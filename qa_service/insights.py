@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from qa_service.db import Evaluation, FindingRow, Recording, Review, RubricRow
 from qa_service.reviews import review_key, stored_catalog
 from qa_service.enums import COSTLY
+from qa_service.kpis import stored_time
 
 HIT_STATUSES = ("hit", "handled")
 HISTOGRAM = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 100))
@@ -35,8 +36,10 @@ def _example(r: Review) -> dict:
 
 def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = None,
                      since: Optional[datetime] = None, until: Optional[datetime] = None) -> list[Review]:
-    """The newest review not withdrawn of each (call, finding) under this rubric id."""
-    called = func.coalesce(Recording.call_time, Recording.created_at)
+    """The newest review not withdrawn of each (call, finding) under this rubric id, of the
+    calls made in [since, until) (stored UTC times, or with an offset)."""
+    since, until = stored_time(since), stored_time(until)
+    called = func.coalesce(Recording.call_time, Recording.created_at)  # both UTC
     q = (select(Review).join(Recording, Recording.id == Review.recording_id)
          .where(Review.rubric_id == rubric_id, Review.target == "finding",
                 Review.withdrawn_at.is_(None)).order_by(Review.id))

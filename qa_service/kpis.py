@@ -10,6 +10,10 @@ current (newest) evaluation.
 Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.rollup);
 the ragged ends of a `since`/`until` range that cut a bucket are counted from the evaluations
 themselves, so any range is exact.
+
+One clock: `since`/`until` are stored times (naive UTC) or times with an offset; a "day" and an
+"hour" are the call center's (QA_TIMEZONE), which the rollups are keyed by. A ragged end lies
+inside one such bucket, so its day and hour are known without converting time zones in SQL.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Callable, Optional
 from sqlalchemy import Integer, and_, cast, func
 from sqlmodel import Session, select
 
+from qa_service.config import call_center_time, to_utc
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
@@ -28,6 +33,13 @@ from qa_service.rollup import KPI_SUMS, KpiSums, day_of, hour_of, kpi_sums_sql
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 Range = tuple[Optional[datetime], Optional[datetime]]
+Piece = tuple[datetime, datetime, datetime]  # UTC since, UTC until, the call center's bucket
+
+
+def stored_time(t: Optional[datetime]) -> Optional[datetime]:
+    """A time as the database keeps it (naive UTC): one with an offset converted, a naive one
+    taken as stored already (callers convert what people typed: config.to_utc)."""
+    return t if t is None or t.tzinfo is None else to_utc(t)
 
 
 def columns(model, when) -> dict:
@@ -45,9 +57,13 @@ EVALUATION = {**columns(Evaluation, Evaluation.called_at), "current": Evaluation
 
 
 def group_column(group: str, cols: dict, dialect: str):
+    """The SQL grouping key. Day and hour only of a rollup, whose keys are the call center's
+    day and hour; the evaluations' called_at is UTC (kpis reads their ragged ends per bucket)."""
     if group in ("agent", "project", "rubric"):
         return cols[group]
     when = cols["when"]
+    if group in ("day", "hour") and when is Evaluation.called_at:
+        raise ValueError("called_at is UTC: group days and hours by a rollup's keys")
     if group == "day":
         return func.strftime("%Y-%m-%d", when) if dialect == "sqlite" else \
             func.to_char(when, "YYYY-MM-DD")
@@ -61,6 +77,7 @@ def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optio
             since: Optional[datetime] = None, until: Optional[datetime] = None,
             rubric_id: Optional[str] = None, phase: Optional[str] = None):
     conds = []
+    since, until = stored_time(since), stored_time(until)
     for name, value in (("project", project), ("agent", agent), ("rubric", rubric_id),
                         ("phase", phase)):
         if value:
@@ -75,41 +92,59 @@ def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optio
 
 
 def split_range(since: Optional[datetime], until: Optional[datetime],
-                bucket: Callable[[datetime], datetime], step: timedelta) -> tuple[Optional[Range], list[Range]]:
-    """The part of [since, until) whole buckets cover (read from a rollup), and the ragged ends
-    (counted from the evaluations)."""
-    lo = since if since is None or bucket(since) == since else bucket(since) + step
-    hi = until if until is None else bucket(until)
-    if lo is not None and hi is not None and lo >= hi:
-        return None, [(since, until)]
+                bucket: Callable[[datetime], datetime], step: timedelta) -> tuple[Optional[Range], list[Piece]]:
+    """[since, until) (stored UTC times) as the whole buckets it covers, as the call center's
+    bucket keys (lo, hi) read from a rollup (None: no whole bucket), and the ragged ends
+    (counted from the evaluations), each inside one bucket and carrying that bucket's key.
+    A bucket starts at its key's first instant (an hour repeated when clocks go back is one
+    key), so a call is at or after key lo exactly when it is at or after to_utc(lo)."""
+    lo = hi = None
+    if since is not None:
+        lo = bucket(call_center_time(since))
+        while to_utc(lo) < since:
+            lo = bucket(lo + step)
+    if until is not None:
+        hi = bucket(call_center_time(until))
+        while to_utc(hi) > until:
+            hi = bucket(hi - step)
+    if lo is not None and hi is not None and lo > hi:  # no bucket boundary inside
+        return None, [(since, until, bucket(call_center_time(since)))]
     ends = []
-    if since is not None and lo != since:
-        ends.append((since, lo))
-    if until is not None and hi != until:
-        ends.append((hi, until))
-    return (lo, hi), ends
+    if since is not None and to_utc(lo) > since:
+        ends.append((since, to_utc(lo), bucket(call_center_time(since))))
+    if until is not None and to_utc(hi) < until:
+        ends.append((to_utc(hi), until, hi))
+    return (None if lo is not None and lo == hi else (lo, hi)), ends
+
+
+def bucket_key(group: str, local: datetime):
+    """The day or hour key of a ragged end, as group_column gives it for rollup rows."""
+    return local.strftime("%Y-%m-%d") if group == "day" else local.hour
 
 
 def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None, **kw) -> dict:
     dialect = session.get_bind().dialect.name
-    whole, ends = split_range(since, until, hour_of, timedelta(hours=1))
+    whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
     totals: dict = defaultdict(KpiSums)
     queries = []
     if whole is not None:
         rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
         cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
-        queries.append(select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
+        queries.append((select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
                        .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
-                       .group_by(key))
-    for lo, hi in ends:
-        key = group_column(group, EVALUATION, dialect).label("key")
-        queries.append(select(key, *kpi_sums_sql())
-                       .where(filters(EVALUATION, since=lo, until=hi, agent=agent, **kw))
-                       .group_by(key))
-    for q in queries:
+                       .group_by(key), None))
+    for lo, hi, local in ends:
+        where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
+        if group in ("day", "hour"):  # the piece lies inside one of the call center's hours
+            queries.append((select(*kpi_sums_sql()).where(where), bucket_key(group, local)))
+        else:
+            key = group_column(group, EVALUATION, dialect).label("key")
+            queries.append((select(key, *kpi_sums_sql()).where(where).group_by(key), None))
+    for q, fixed_key in queries:
         for row in session.exec(q).all():
-            totals[row.key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
+            key = row.key if fixed_key is None else fixed_key
+            totals[key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
     return totals
 
 
@@ -128,6 +163,7 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                   since: Optional[datetime] = None, until: Optional[datetime] = None,
                   **kw) -> list[dict]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
+    since, until = stored_time(since), stored_time(until)
     total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
     whole, ends = split_range(since, until, day_of, timedelta(days=1))
     counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -140,7 +176,7 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
                               func.sum(rollup.calls))
                        .where(filters(cols, since=whole[0], until=whole[1], **kw))
                        .group_by(rollup.rule_id, rollup.category))
-    for lo, hi in ends:
+    for lo, hi, _ in ends:
         queries.append(select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name),
                               func.count(func.distinct(FindingRow.evaluation_id)))
                        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)

@@ -5,6 +5,7 @@ From a sidecar JSON next to the audio (`call.wav` -> `call.json` or `call.wav.js
      "phase": "trial"}
 or else from the file name: `<project>_<agent>_<YYYYmmdd-HHMMSS>[_trial|_production].<ext>`,
 e.g. `telecom-upgrade_A017_20261120-091403_trial.wav`. The sidecar wins where both say.
+A call time without an offset (every file name) is the call center's time (QA_TIMEZONE).
 """
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
-
-from qa_service.config import get_settings
 
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
@@ -32,6 +31,8 @@ class MetadataError(ValueError):
 class CallMetadata:
     agent_id: Optional[str] = None
     project: Optional[str] = None
+    # As the sidecar or file name says it: naive is the call center's wall-clock time
+    # (QA_TIMEZONE), with an offset that instant. Stored in UTC (Store, config.to_utc).
     call_time: Optional[datetime] = None
     phase: str = "production"
 
@@ -46,10 +47,9 @@ def _parse_time(value: str, source: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise MetadataError(f"{source}: call_time {value!r} is not an ISO date-time") from None
-    # Call times are the call center's wall-clock time (QA_TIMEZONE): one with an offset is
-    # converted to it, never to the server's own zone.
-    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else \
-        parsed.astimezone(get_settings().zone).replace(tzinfo=None)
+    # Kept as written: with its offset, or naive (the call center's wall-clock time); the
+    # store converts it to UTC (config.to_utc), never by the server's own zone.
+    return parsed
 
 
 def sidecar_path(audio: Path) -> Optional[Path]:

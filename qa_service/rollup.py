@@ -11,6 +11,10 @@ back after it, in the same transaction. Each cell is written with one atomic
 `INSERT .. ON CONFLICT DO UPDATE SET n = n + delta`, in key order, so workers adding calls to
 the same agent-hour at once neither lose counts nor deadlock. `rebuild` recomputes all
 rollups from the evaluations (the migration's backfill, `qa-service rebuild-rollups`).
+
+Times are stored in UTC; a cell's `hour` and `day` are the call center's wall-clock hour and
+day (QA_TIMEZONE) of the call, so "the 20th" and "hour 7" are the call center's. A changed
+QA_TIMEZONE needs `qa-service rebuild-rollups`.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from qa_service.config import call_center_time
 from qa_service.db import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
@@ -122,9 +127,10 @@ class Deltas:
         cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
                 "phase": ev.phase}
         call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
+        local = call_center_time(ev.called_at)  # the call center's hour and day of the call
         for model in KPI_TABLES:
-            self.kpi[model, _key(model, cell, hour=hour_of(ev.called_at))].add(call, sign)
-        day = day_of(ev.called_at)
+            self.kpi[model, _key(model, cell, hour=hour_of(local))].add(call, sign)
+        day = day_of(local)
         for (rule_id, category), name in rules.items():
             for model in ERROR_TABLES:
                 key = _key(model, cell, day=day, rule_id=rule_id, category=category)

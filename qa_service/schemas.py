@@ -9,6 +9,9 @@ statuses beside reviewed ones, recognition confidence, call metadata, the review
 Extend, never break: new fields are optional or defaulted.
 
 Times are rounded once, here: seconds to 0.01, similarities and confidences to 0.001.
+Date-times are stored in UTC and answered in the call center's zone (QA_TIMEZONE) with its
+offset, e.g. `2026-11-20T07:30:00+08:00` (ISO 8601): the same instant, read as the call center
+reads its clock. A since/until sent back with its offset selects exactly that instant.
 """
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from qa_service.config import in_call_center_zone
 from qa_service.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
 
+# A stored time (naive UTC) answered in the call center's zone, with its offset.
+Instant = Annotated[datetime, PlainSerializer(in_call_center_zone, return_type=datetime)]
 Seconds = Annotated[float, PlainSerializer(lambda v: round(v, 2), return_type=float)]
 Ratio = Annotated[float, PlainSerializer(lambda v: round(v, 3), return_type=float)]
 OptionalRatio = Annotated[Optional[float],
@@ -45,7 +51,7 @@ class RubricSummary(Schema):
     version: int
     name: str
     project_type: str
-    created_at: datetime
+    created_at: Instant
 
 
 class RubricListItem(RubricSummary):
@@ -107,8 +113,8 @@ class JobOut(Schema):
     status: JobState
     error: str = ""
     attempts: int = 0
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
     recording_id: Optional[int] = None
     """Known from the upload on."""
     evaluation_id: Optional[int] = None
@@ -137,10 +143,10 @@ class RecordingOut(Schema):
     separation: str
     agent_id: Optional[str] = None
     project: Optional[str] = None
-    call_time: Optional[datetime] = None
+    call_time: Optional[Instant] = None
     phase: str
     asr_model: str
-    created_at: datetime
+    created_at: Instant
     evaluations: list[RecordingEvaluation] = []
 
 
@@ -215,7 +221,7 @@ class CallEvaluation(Schema):
     recording_id: Optional[int] = None
     agent_id: Optional[str] = None
     project: Optional[str] = None
-    call_time: Optional[datetime] = None
+    call_time: Optional[Instant] = None
     machine_grade: Optional[Grade] = None
     asr_confidence: OptionalRatio = None
 
@@ -251,7 +257,7 @@ class FlaggedCall(Schema):
     recording_id: int
     agent_id: str
     project: str
-    call_time: datetime
+    call_time: Instant
     score: float
     grade: Grade
     fatal: bool
@@ -354,14 +360,14 @@ class TrialReport(Schema):
 
 class InflightWindow(Schema):
     hours: int
-    until: datetime
+    until: Instant
     kpis: Optional[KpiRow]
     common_errors: list[CommonError]
 
 
 class InflightReport(Schema):
     project: str
-    start: Optional[datetime]
+    start: Optional[Instant]
     windows: list[InflightWindow]
 
 
@@ -417,9 +423,9 @@ class ReviewOut(BaseModel):
     comment: str
     evidence_text: str
     reviewer: str
-    created_at: datetime
+    created_at: Instant
     withdrawn_by: Optional[str] = None
-    withdrawn_at: Optional[datetime] = None
+    withdrawn_at: Optional[Instant] = None
     withdraw_comment: str = ""
     state: Optional[ReviewState] = None  # for the evaluation it is shown with
     reason: Optional[str] = None  # why it needs re-review
@@ -470,7 +476,7 @@ class EvaluationOut(CallEvaluation):
     recording: Optional[str] = None
     agent_id: Optional[str] = None
     project: Optional[str] = None
-    call_time: Optional[datetime] = None
+    call_time: Optional[Instant] = None
     phase: str
     rubric: RubricRef
     current: bool
@@ -499,7 +505,7 @@ class EvaluationItem(BaseModel):
     recording_id: int
     agent_id: str
     project: str
-    call_time: datetime
+    call_time: Instant
     rubric: RubricRef
     machine_score: float
     machine_grade: str
@@ -525,8 +531,8 @@ class ReviewSample(BaseModel):
     project: Optional[str] = None
     percent: float
     seed: str
-    since: Optional[datetime] = None
-    until: Optional[datetime] = None
+    since: Optional[Instant] = None
+    until: Optional[Instant] = None
     population: int
     sample_size: int
     items: list[EvaluationItem]
@@ -565,8 +571,8 @@ class PrecisionReport(BaseModel):
     rubric_id: str
     project: Optional[str] = None
     versions: list[int]
-    since: Optional[datetime] = None
-    until: Optional[datetime] = None
+    since: Optional[Instant] = None
+    until: Optional[Instant] = None
     rules: list[RulePrecision]
 
 
@@ -579,7 +585,7 @@ class ScoredAs(BaseModel):
 class GradeChange(BaseModel):
     recording_id: int
     agent_id: str
-    call_time: datetime
+    call_time: Instant
     from_: ScoredAs = Field(alias="from")
     to: ScoredAs
 

@@ -18,7 +18,7 @@ from qa_service.db import (
     ActiveRubric, ApiKey, Evaluation, FindingRow, HighlightRow, JobRecord, Recording, RubricRow,
     TranscriptVectors, UtteranceRow, utcnow,
 )
-from qa_service.config import call_center_time, get_settings
+from qa_service.config import get_settings, to_utc
 from qa_service.enums import COSTLY, Grade, JobState
 from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
@@ -526,16 +526,16 @@ def _change_metadata(s: Session, rec: Recording, meta: CallMetadata) -> None:
 
 def _copy_metadata(ev: Evaluation, rec: Recording) -> None:
     ev.project, ev.agent_id, ev.phase = rec.project or "", rec.agent_id or "", rec.phase
-    # One clock for called_at: the call center's wall-clock time (QA_TIMEZONE), which call
-    # times are; a call without one counts when it was stored (UTC), converted to that zone.
-    ev.called_at = rec.call_time or call_center_time(rec.created_at)
+    # One clock: UTC. A call without a call time counts when it was stored.
+    ev.called_at = rec.call_time or rec.created_at
 
 
 def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
     """What the newest sidecar or file name says wins; what it leaves out stays."""
     rec.agent_id = meta.agent_id or rec.agent_id
     rec.project = meta.project or rec.project
-    rec.call_time = meta.call_time or rec.call_time
+    # stored in UTC: a call time without an offset is the call center's (QA_TIMEZONE)
+    rec.call_time = to_utc(meta.call_time) if meta.call_time else rec.call_time
     rec.phase = meta.phase
 
 

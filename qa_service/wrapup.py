@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.db import Evaluation, FindingRow, Recording
-from qa_service.kpis import EVALUATION, common_errors, filters, group_column, kpi_rows
+from qa_service.config import get_settings, in_call_center_zone
+from qa_service.db import Evaluation, FindingRow, ProjectErrorRollup, Recording
+from qa_service.kpis import EVALUATION, columns, common_errors, filters, group_column, kpi_rows
 from qa_service.reports import trial_report
 from qa_service.enums import COSTLY, Category, FindingStatus
 from qa_service.rubric import Rubric
@@ -57,17 +58,18 @@ def wrapup(store, project: str, errors: int = 20) -> dict:
 
 
 def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, int]]:
-    """(rule, category) -> day -> calls with that error, over current evaluations."""
-    day = group_column("day", EVALUATION, s.get_bind().dialect.name).label("day")
-    rows = s.exec(select(day, FindingRow.rule_id, FindingRow.category,
-                         func.count(func.distinct(FindingRow.evaluation_id)))
-                  .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-                  .where(filters(EVALUATION, project=project),
-                         FindingRow.effective_status_sql().in_(COSTLY))
-                  .group_by(day, FindingRow.rule_id, FindingRow.category)).all()
+    """(rule, category) -> the call center's day -> calls with that error, over current
+    evaluations: the project's common-error rollup, keyed by the call center's day."""
+    cols = columns(ProjectErrorRollup, ProjectErrorRollup.day)
+    day = group_column("day", cols, s.get_bind().dialect.name).label("day")
+    rows = s.exec(select(day, ProjectErrorRollup.rule_id, ProjectErrorRollup.category,
+                         func.sum(ProjectErrorRollup.calls))
+                  .where(filters(cols, project=project))
+                  .group_by(day, ProjectErrorRollup.rule_id, ProjectErrorRollup.category)).all()
     out: dict = defaultdict(dict)
     for d, rule_id, category, calls in rows:
-        out[(rule_id, category)][str(d)] = int(calls)
+        if calls:
+            out[(rule_id, category)][str(d)] = int(calls)
     return out
 
 
@@ -135,10 +137,12 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
                     .where(Recording.project == project)).one()
     return {
         "project": project,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # times in the call center's zone, with its offset (stored: UTC)
+        "generated_at": datetime.now(get_settings().zone).isoformat(timespec="seconds"),
         "rubric": {"id": rubric.id, "version": rubric.version, "name": rubric.name,
                    "project_type": rubric.project_type, "knowledge_base": rubric.knowledge_base},
-        "period": {"first_call": first, "last_call": last, "days": len(days), "agents": agents},
+        "period": {"first_call": first and in_call_center_zone(first),
+                   "last_call": last and in_call_center_zone(last), "days": len(days), "agents": agents},
         "kpis": _strip(totals[0], "project"),
         "kpis_by_phase": phases,
         "kpis_by_day": daily,

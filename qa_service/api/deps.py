@@ -1,18 +1,41 @@
 """Dependencies: the store, the dispatcher, and the caller's API key and role."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Optional
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
+from pydantic import AfterValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa_service import keys
 from qa_service.api.errors import MAX_INT
-from qa_service.config import Settings
+from qa_service.config import Settings, to_utc
 from qa_service.db import ApiKey
 from qa_service.dispatch import Dispatcher
 from qa_service.store import Store
 from qa_service.web.session import caller_from_cookie
+
+
+def _stored_time(t: Optional[datetime]) -> Optional[datetime]:
+    if t is None:
+        return None
+    try:
+        stored = to_utc(t)
+    except OverflowError:
+        stored = None
+    # a day of margin either side: day and hour buckets around it must exist too
+    if stored is None or not datetime(1, 1, 2) <= stored <= datetime(9999, 12, 30):
+        raise ValueError("date-time out of range (0001-01-02 to 9999-12-30)")
+    return stored
+
+
+# since/until of every list, KPI and report: without an offset the call center's time
+# (QA_TIMEZONE), with one that instant; converted to the stored clock (UTC) for the queries.
+TimeQuery = Annotated[Optional[datetime], Query(
+    description="ISO 8601 date-time: with an offset (`+08:00`, `Z`) that instant; without one "
+                "the call center's time (QA_TIMEZONE)"),
+    AfterValidator(_stored_time)]
 
 
 def get_store(request: Request) -> Store:

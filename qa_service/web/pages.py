@@ -3,6 +3,7 @@ fills it from the JSON API. Sign-in turns an API key into a session cookie (sess
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +15,7 @@ from sqlmodel import select
 from starlette.middleware.gzip import GZipMiddleware
 
 from qa_service import keys
+from qa_service.config import get_settings
 from qa_service.db import ApiKey, Evaluation
 from qa_service.web import session
 
@@ -57,7 +59,15 @@ def _page(request: Request, template: str, active: str, **context) -> Response:
         "me": {"name": key.name, "prefix": key.prefix, "role": key.role,
                "role_name": ROLE_NAMES.get(key.role, key.role)},
         "can_review": keys.allows(key.role, "reviewer"), "is_admin": key.role == "admin",
-        "csrf": ws.csrf, "nav": NAV, "active": active, **context})
+        "csrf": ws.csrf, "nav": NAV, "active": active, "zone": _zone_label(), **context})
+
+
+def _zone_label() -> dict:
+    """The zone every time on the pages is shown in: the API answers times in it (with its
+    offset) and reads a date typed into a filter as its day."""
+    zone = get_settings().zone
+    offset = datetime.now(zone).strftime("%z")
+    return {"name": str(zone), "offset": f"UTC{offset[:3]}:{offset[3:]}"}
 
 
 def _quote(path: str) -> str:

@@ -32,6 +32,26 @@ def test_sign_in_queue_lists_sample_calls_and_sign_out(signed_in, server, web_da
     assert "/login" in page.url
 
 
+def test_times_are_the_call_centers_in_a_browser_elsewhere(browser, server, web_data):
+    """A reviewer whose browser is in another zone (UTC here) reads the call center's clock,
+    labelled with its zone: the queue shows the calls' times as the API's offset times say."""
+    context = browser.new_context(locale="zh-CN", timezone_id="UTC")
+    page = context.new_page()
+    page.goto(server + "/login")
+    page.fill("#api_key", web_data["keys"]["viewer"])
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    expect(page.locator("#zone")).to_contain_text("Asia/Shanghai")
+    expect(page.locator("#zone")).to_contain_text("UTC+08:00")
+    api = httpx.get(server + "/flagged", headers={"X-API-Key": web_data["keys"]["viewer"]}).json()
+    expect(page.locator("#queue tbody tr[data-evaluation]")).to_have_count(api["total"])
+    text = page.locator("#queue").inner_text()
+    for item in api["items"]:
+        assert item["call_time"].endswith("+08:00"), item
+        assert item["call_time"].replace("T", " ")[:16] in text  # 09:14, not 01:14 (UTC)
+    context.close()
+
+
 def test_wrong_key_is_refused(browser, server):
     page = browser.new_page()
     page.goto(server + "/login")

@@ -46,3 +46,47 @@ def test_commands_run_by_hand_need_no_separate_migrate(tmp_path):
                           env={**os.environ, "QA_AUTO_MIGRATE": "false"})
     assert done.returncode == 0 and done.stdout.startswith("qa_"), done.stderr
     Store(url, migrate=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0007_converts_call_times_to_utc_and_rekeys_the_rollups(request, backend, monkeypatch):
+    """Rows written at 0006 (call times on the call center's wall clock, Asia/Shanghai) come
+    out of 0007 in UTC, with called_at copied again and the rollups rebuilt on the call
+    center's day and hour: a 07:30 call stays the 20th's call of hour 7."""
+    from datetime import datetime
+    from sqlalchemy import create_engine, text
+    from qa_service.config import get_settings
+    from qa_service.kpis import kpi_rows
+    from tests.support import assert_rollups_match_rebuild
+    monkeypatch.setenv("QA_TIMEZONE", "Asia/Shanghai")
+    get_settings.cache_clear()
+    url = request.getfixturevalue(f"{backend}_url")
+    engine = create_engine(url)
+    upgrade(engine, "0006")
+    with engine.begin() as c:
+        c.execute(text(
+            "INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
+            " project, call_time, phase, asr_model, created_at) VALUES"
+            " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 07:30:00', 'production', 'x',"
+            "  '2026-11-21 00:00:00'),"
+            " (2, 'b', 'b.wav', 20, 2, 'stereo', 'A2', 'p', NULL, 'production', 'x', '2026-11-21 17:10:00')"))
+        c.execute(text(
+            "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
+            " outcome, created_at, asr_confidence, needs_rereview, is_current, project, agent_id, phase,"
+            " called_at, duration) VALUES"
+            " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
+            "  'production', '2026-11-20 07:30:00', 40),"
+            " (2, 2, 'r', 1, 50, 'fail', false, 'refusal', '2026-11-21 17:11:00', 0.9, 0, true, 'p', 'A2',"
+            "  'production', '2026-11-22 01:10:00', 20)"))
+    engine.dispose()
+    store = Store(url)  # upgrades to head
+    recs = {r.id: r for r in store.recordings()}
+    evs = {e.id: e for e in store.evaluations()}
+    assert recs[1].call_time == evs[1].called_at == datetime(2026, 11, 19, 23, 30)
+    assert recs[2].call_time is None and evs[2].called_at == datetime(2026, 11, 21, 17, 10)
+    with store.session() as s:
+        days = {r["day"]: r["evaluated"] for r in kpi_rows(s, "day")}
+        hours = {r["hour"]: r["evaluated"] for r in kpi_rows(s, "hour")}
+    assert days == {"2026-11-20": 1, "2026-11-22": 1} and hours == {7: 1, 1: 1}
+    assert_rollups_match_rebuild(store)
+    get_settings.cache_clear()

@@ -1,6 +1,7 @@
 """Trial-phase report (试呼) on the dev corpus, and the in-flight report's windows."""
 from datetime import datetime, timedelta
 
+from qa_service.config import to_utc
 from qa_service.metadata import CallMetadata
 from qa_service.pipeline import evaluate
 from qa_service.reports import inflight_report, trial_report
@@ -54,7 +55,7 @@ def test_inflight_windows(tmp_path, dev_rubric):
         store.save_evaluation(rec.id, evaluate(f"c{i}", utts, 30.0, scorer))
     with store.session() as s:
         report = inflight_report(s, "p")
-    assert report["start"] == start + timedelta(minutes=10)  # the first call
+    assert report["start"] == to_utc(start + timedelta(minutes=10))  # the first call, stored UTC
     counts = [w["kpis"]["evaluated"] for w in report["windows"]]
     assert counts == [2, 3, 4]  # calls in the first 2, 4 and 6 hours
     top = report["windows"][0]["common_errors"][0]
@@ -95,12 +96,12 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
         for project in ("p", "other", "q", "none"):
             assert inflight_report(s, project)["start"] == _first_by_recordings(s, project)
         report = inflight_report(s, "p")
-        assert report["start"] == start
+        assert report["start"] == to_utc(start)
         assert [w["kpis"]["evaluated"] for w in report["windows"]] == [2, 3, 3]
-        assert inflight_report(s, "q")["start"] == start + timedelta(minutes=5)
+        assert inflight_report(s, "q")["start"] == to_utc(start + timedelta(minutes=5))
         assert inflight_report(s, "none") == {"project": "none", "start": None, "windows": []}
         # a call without a call time starts the windows when it was stored, on the clock the
-        # windows count on (called_at: call-center time), so the first window holds it
+        # windows count on (called_at: UTC, like every stored time), so the first window holds it
         meta = CallMetadata(agent_id="A1", project="late")
         rec = store.save_transcript(f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine)
         store.save_evaluation(rec.id, evaluate("c99", fine, 30.0, scorer))

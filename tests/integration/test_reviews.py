@@ -5,6 +5,7 @@ reviewed result and the rollups stay equal to a rebuild after every step. Calls 
 transcripts stored under the hash of a real file, so scoring the file reuses them (no ASR)."""
 from collections import Counter
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from qa_service.api import create_app
-from qa_service.config import Settings
+from qa_service.config import Settings, to_utc
 from qa_service.keys import create_key
 from qa_service.kpis import kpi_rows
 from qa_service.metadata import CallMetadata
@@ -345,10 +346,14 @@ def test_rule_precision_on_a_hand_built_set(sqlite_url):
         assert [r["rule_id"] for r in report["rules"]] == ["monthly_fee", "rude", "prestore", "cancel_rule", "disparage"]
         assert first.id not in [e["review_id"] for e in rules["rude"]["overturned_examples"]]
         assert insights.rule_precision(s, RUBRIC_ID, project="other")["rules"] == []
-        assert insights.rule_precision(s, RUBRIC_ID, since=datetime(2026, 11, 20, 9, 4))["versions"] == [1]
-        assert {r["rule_id"] for r in insights.rule_precision(
-            s, RUBRIC_ID, since=datetime(2026, 11, 20, 9, 4))["rules"]} == {"monthly_fee", "prestore", "disparage",
-                                                                            "cancel_rule"}
+        # since: a stored (UTC) time, or one with an offset; the calls were at 09:0i Shanghai time
+        since = to_utc(datetime(2026, 11, 20, 9, 4))
+        assert insights.rule_precision(s, RUBRIC_ID, since=since)["versions"] == [1]
+        assert {r["rule_id"] for r in insights.rule_precision(s, RUBRIC_ID, since=since)["rules"]} == \
+            {"monthly_fee", "prestore", "disparage", "cancel_rule"}
+        shanghai = datetime(2026, 11, 20, 9, 4, tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert insights.rule_precision(s, RUBRIC_ID, since=shanghai)["rules"] == \
+            insights.rule_precision(s, RUBRIC_ID, since=since)["rules"]
         assert insights.rule_precision(s, RUBRIC_ID, from_version=2)["rules"] == []
     assert Counter(e.reviewed for e in store.evaluations()) == {True: 6}
 

@@ -1,8 +1,10 @@
 """The KPI and common-error rollups stay equal to the evaluations they sum, through rescoring
 with a new rubric version, reviews over the API, and metadata changes; any since/until range
-gives the same answer as counting the evaluations one by one; the 0003 migration fills them."""
+(stored UTC times, or with an offset) gives the same answer as counting the evaluations one by
+one, days and hours being the call center's; the 0003 migration fills them."""
 from collections import Counter, defaultdict
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,10 +12,10 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from qa_service.api import create_app
-from qa_service.config import Settings
+from qa_service.config import Settings, call_center_time
 from qa_service.db import FindingRow
 from qa_service.keys import create_key
-from qa_service.kpis import common_errors, kpi_rows
+from qa_service.kpis import common_errors, kpi_rows, stored_time
 from qa_service.metadata import CallMetadata
 from qa_service.migrate import upgrade
 from qa_service.pipeline import evaluate
@@ -23,6 +25,7 @@ from qa_service.scoring import Scorer
 from qa_service.store import Store
 from tests.support import RUBRICS, assert_rollups_match_rebuild
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 GOOD = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
         U("agent", 2.5, 8.0, "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订"),
@@ -36,7 +39,12 @@ CALLS = [("A1", "2026-11-20T09:10:00", GOOD, 60.0), ("A1", "2026-11-20T09:40:00"
          (None, None, GOOD, 33.0)]
 RANGES = [(None, None), (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 10, 15)),
           (datetime(2026, 11, 21, 10, 1), datetime(2026, 11, 21, 10, 40)),
-          (datetime(2026, 11, 20), datetime(2026, 11, 22)), (datetime(2026, 11, 21, 12), None)]
+          (datetime(2026, 11, 20), datetime(2026, 11, 22)), (datetime(2026, 11, 21, 12), None),
+          # the call center's midnight and hour boundaries (Asia/Shanghai: UTC+8), and instants
+          # with an offset
+          (datetime(2026, 11, 20, 16), datetime(2026, 11, 21, 16)),
+          (datetime(2026, 11, 21, 1, 59), datetime(2026, 11, 22, 0, 30)),
+          (datetime(2026, 11, 21, 10, 5, tzinfo=SHANGHAI), datetime(2026, 11, 21, 14, 0, tzinfo=SHANGHAI))]
 
 
 def counted_one_by_one(store, group, since, until, agent=None):
@@ -45,8 +53,9 @@ def counted_one_by_one(store, group, since, until, agent=None):
     for ev in store.evaluations():
         if not in_range(ev, since, until, agent):
             continue
+        local = call_center_time(ev.called_at)  # stored UTC; days and hours are the call center's
         key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id,
-               "day": ev.called_at.strftime("%Y-%m-%d"), "hour": ev.called_at.hour}[group]
+               "day": local.strftime("%Y-%m-%d"), "hour": local.hour}[group]
         grade = ev.reviewed_grade or ev.grade
         groups[key].update(evaluated=1, passed=grade in ("pass", "excellent"),
                            excellent=grade == "excellent", success=ev.outcome == "success",
@@ -56,6 +65,7 @@ def counted_one_by_one(store, group, since, until, agent=None):
 
 
 def in_range(ev, since, until, agent):
+    since, until = stored_time(since), stored_time(until)
     return ev.is_current and not (since and ev.called_at < since) and \
         not (until and ev.called_at >= until) and agent in (None, ev.agent_id)
 
@@ -182,8 +192,9 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
     store = Store(url)  # upgrades to head
     evs = {e.id: e for e in store.evaluations()}
     assert [e.id for e in evs.values() if e.is_current] == [2, 3]
+    # 09:15 on the call center's clock (Asia/Shanghai) is stored in UTC since 0007
     assert (evs[2].agent_id, evs[2].project, evs[2].called_at, evs[2].duration) == \
-        ("A1", "p", datetime(2026, 11, 20, 9, 15), 40.0)
+        ("A1", "p", datetime(2026, 11, 20, 1, 15), 40.0)
     assert (evs[3].agent_id, evs[3].phase, evs[3].called_at) == ("", "trial", datetime(2026, 11, 21, 10, 30))
     with store.session() as s:
         rows = {r["agent"]: r for r in kpi_rows(s, "agent")}

@@ -1,5 +1,6 @@
 """Time zones: the server's TZ must not change what is reported. Tested with the process in
 Asia/Shanghai and in UTC; the call center's zone is QA_TIMEZONE (default Asia/Shanghai)."""
+import json
 import shutil
 import time
 
@@ -52,19 +53,126 @@ def test_nightly_flags_tonights_failed_calls_in_any_server_zone(tmp_path, server
     assert [f["fatal"] for f in report.flagged] == [True], (server_tz, report)
 
 
-def test_times_follow_the_call_center_zone_not_the_server(tmp_path, server_tz):
-    """A call time with an offset is the call center's wall-clock time; a call without one
-    counts at its storing time in that zone too (before, one was local and the other UTC)."""
-    side = tmp_path / "call.json"
-    side.write_text('{"call_time": "2026-11-20T01:14:03+00:00"}', encoding="utf-8")
-    assert read_metadata(tmp_path / "call.wav").call_time.isoformat() == "2026-11-20T09:14:03"
-    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
-    rec = store.save_transcript("b" * 64, "x.wav", CallMetadata(), 10.0, 2, "stereo", "test", RUDE)
-    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_tz):
+    """A call time with an offset is that instant, one without is the call center's wall
+    clock: both stored in UTC; a call without a call time counts when it was stored (UTC),
+    the same clock (before, one was local and the other UTC)."""
+    from datetime import datetime
     from qa_service.pipeline import evaluate
     from qa_service.scoring import Scorer
-    ev = store.save_evaluation(rec.id, evaluate("x.wav", RUDE, 10.0, Scorer(rubric)))
-    shanghai = get_settings().zone
-    from datetime import timezone
-    expected = rec.created_at.replace(tzinfo=timezone.utc).astimezone(shanghai).replace(tzinfo=None)
-    assert ev.called_at == expected and str(shanghai) == "Asia/Shanghai"
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    stored = {}
+    for name, call_time in (("offset", "2026-11-20T01:14:03+00:00"), ("naive", "2026-11-20T09:14:03"),
+                            ("none", None)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"call_time": call_time}), encoding="utf-8")
+        rec = store.save_transcript(name.ljust(64, "0"), f"{name}.wav", read_metadata(tmp_path / f"{name}.wav"),
+                                    10.0, 2, "stereo", "test", RUDE)
+        ev = store.save_evaluation(rec.id, evaluate(f"{name}.wav", RUDE, 10.0, Scorer(rubric)))
+        stored[name] = (store.recording(rec.id), ev)
+    for name in ("offset", "naive"):
+        rec, ev = stored[name]
+        assert rec.call_time == ev.called_at == datetime(2026, 11, 20, 1, 14, 3), name
+    rec, ev = stored["none"]
+    assert rec.call_time is None and ev.called_at == rec.created_at
+
+
+# One clock: UTC stored, the call center's zone for days, hours and what people read ----------
+
+MORNING = "p_A1_20261120-073000.wav"  # 07:30 in Shanghai = 23:30 UTC on the 19th
+
+
+def _morning_call(store, tmp_path):
+    """A call recorded at 07:30 Shanghai time (its file name), scored without recognition."""
+    from qa_service.pipeline import evaluate
+    from qa_service.scoring import Scorer
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    meta = read_metadata(tmp_path / MORNING)
+    rec = store.save_transcript("7" * 64, MORNING, meta, 10.0, 2, "stereo", "test", RUDE)
+    ev = store.save_evaluation(rec.id, evaluate(MORNING, RUDE, 10.0, Scorer(rubric)))
+    return store.recording(rec.id), ev
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_shanghai_morning_call_is_stored_in_utc_and_counts_on_its_local_day(
+        request, tmp_path, server_tz, backend):
+    """07:30 in Shanghai is 23:30 UTC the day before: stored as UTC, it is still the 20th's
+    call in the KPI day and hour 7, in the rollups and when counted from the evaluations."""
+    from datetime import datetime
+    from qa_service.db import KpiRollup, ProjectErrorRollup
+    from qa_service.kpis import common_errors, kpi_rows
+    from sqlmodel import select
+    store = Store(request.getfixturevalue(f"{backend}_url"))
+    rec, ev = _morning_call(store, tmp_path)
+    assert rec.call_time == datetime(2026, 11, 19, 23, 30)  # UTC
+    assert ev.called_at == datetime(2026, 11, 19, 23, 30)
+    with store.session() as s:
+        assert [r.hour for r in s.exec(select(KpiRollup)).all()] == [datetime(2026, 11, 20, 7)]
+        assert {r.day for r in s.exec(select(ProjectErrorRollup)).all()} == {datetime(2026, 11, 20)}
+        assert [r["day"] for r in kpi_rows(s, "day")] == ["2026-11-20"]
+        assert [r["hour"] for r in kpi_rows(s, "hour")] == [7]
+        # ragged ranges (counted from the evaluations, not the rollups) say the same
+        utc = {"since": datetime(2026, 11, 19, 23, 10), "until": datetime(2026, 11, 19, 23, 50)}
+        assert [r["day"] for r in kpi_rows(s, "day", **utc)] == ["2026-11-20"]
+        assert [r["hour"] for r in kpi_rows(s, "hour", **utc)] == [7]
+        assert common_errors(s, **utc) == common_errors(s)
+
+
+# The same calls, asked for with and without an offset (naive: the call center's time).
+SAME_CALL = [{"since": "2026-11-20T07:00:00", "until": "2026-11-20T08:00:00"},
+             {"since": "2026-11-19T23:00:00Z", "until": "2026-11-20T00:00:00+00:00"},
+             {"since": "2026-11-20T07:00:00+08:00", "until": "2026-11-20T07:31:00+08:00"},
+             {"since": "2026-11-20T00:00:00"}, {"until": "2026-11-21T00:00:00"}]
+NOT_IT = [{"since": "2026-11-19T23:00:00", "until": "2026-11-20T00:00:00"},  # the 19th's evening, local
+          {"since": "2026-11-20T07:31:00"}, {"until": "2026-11-20T07:30:00+08:00"},
+          {"since": "2026-11-19T00:00:00", "until": "2026-11-20T00:00:00"}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_since_until_with_and_without_offset_and_api_times_round_trip(
+        request, tmp_path, server_tz, backend):
+    from datetime import datetime
+    from fastapi.testclient import TestClient
+    from qa_service.api import create_app
+    from qa_service.keys import create_key
+    url = request.getfixturevalue(f"{backend}_url")
+    store = Store(url)
+    _, ev = _morning_call(store, tmp_path)
+    _, secret = create_key(store, "viewer", "tz")
+    settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage")
+    routes = {"/kpis": lambda r: sum(x["evaluated"] for x in r),
+              "/kpis/errors": lambda r: int(bool(r)),
+              "/evaluations": lambda r: r["total"], "/flagged": lambda r: r["total"],
+              "/review-sample": lambda r: r["population"]}
+    with TestClient(create_app(settings)) as client:
+        def get(path, **params):
+            r = client.get(path, params=params, headers={"X-API-Key": secret})
+            assert r.status_code == 200, (path, params, r.text)
+            return r.json()
+        for path, count in routes.items():
+            for params in SAME_CALL:
+                assert count(get(path, **params)) == 1, (path, params)
+            for params in NOT_IT:
+                assert count(get(path, **params)) == 0, (path, params)
+        assert get("/kpis", group_by="day")[0]["day"] == "2026-11-20"
+        assert get("/kpis", group_by="hour")[0]["hour"] == 7
+        # API times carry the call center's offset; read back, they select the same call
+        (item,) = get("/evaluations")["items"]
+        assert item["call_time"] == "2026-11-20T07:30:00+08:00"
+        assert datetime.fromisoformat(item["call_time"]).utcoffset() is not None
+        assert get("/evaluations", since=item["call_time"])["total"] == 1
+        assert get("/evaluations", until=item["call_time"])["total"] == 0
+        assert get(f"/recordings/{ev.recording_id}")["call_time"] == "2026-11-20T07:30:00+08:00"
+        detail = get(f"/evaluations/{ev.id}")
+        assert detail["call_time"] == "2026-11-20T07:30:00+08:00"
+        sample = get("/review-sample", since="2026-11-19T23:00:00Z")
+        assert sample["since"] == "2026-11-20T07:00:00+08:00"
+        inflight = get("/projects/p/inflight")
+        assert inflight["start"] == "2026-11-20T07:30:00+08:00"
+        assert inflight["windows"][0]["until"] == "2026-11-20T09:30:00+08:00"
+        created = datetime.fromisoformat(get(f"/recordings/{ev.recording_id}")["created_at"])
+        assert created.utcoffset() is not None
+        # the ends of the calendar are a clear 422, not an overflow (500) in the conversion
+        for edge in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"):
+            r = client.get("/kpis", params={"since": edge}, headers={"X-API-Key": secret})
+            assert r.status_code == 422 and "out of range" in r.json()["detail"], r.text

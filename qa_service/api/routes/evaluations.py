@@ -1,11 +1,10 @@
-from datetime import datetime
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlmodel import Session, select
 
 from qa_service import browse, insights, reviews
-from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
 from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
 from qa_service.enums import Grade
 from qa_service.masking import mask
@@ -109,8 +108,8 @@ def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> dict:
 def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
                      agent: Optional[str] = None, rubric_id: Optional[str] = None,
                      grade: Optional[Grade] = None, reviewed: Optional[bool] = None,
-                     needs_rereview: Optional[bool] = None, since: Optional[datetime] = None,
-                     until: Optional[datetime] = None, current: bool = True,
+                     needs_rereview: Optional[bool] = None, since: TimeQuery = None,
+                     until: TimeQuery = None, current: bool = True,
                      page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)) -> dict:
     """Every evaluation (each call once, with its current one, unless current=false), newest
     first: passing calls can be sampled too."""
@@ -126,7 +125,7 @@ def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
 @router.get("/review-sample", response_model=ReviewSample)
 def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
                   percent: float = Query(5.0, gt=0, le=100), seed: str = "",
-                  since: Optional[datetime] = None, until: Optional[datetime] = None) -> dict:
+                  since: TimeQuery = None, until: TimeQuery = None) -> dict:
     """A reproducible random `percent` of a period's calls for manual QA."""
     with store.session() as s:
         population, rows = browse.review_sample(s, percent, seed, project=project,
@@ -138,7 +137,7 @@ def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
 
 @router.get("/rules/precision", response_model=PrecisionReport)
 def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional[str] = None,
-                   since: Optional[datetime] = None, until: Optional[datetime] = None,
+                   since: TimeQuery = None, until: TimeQuery = None,
                    from_version: Optional[int] = Query(None, ge=1),
                    to_version: Optional[int] = Query(None, ge=1)) -> dict:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
@@ -149,7 +148,7 @@ def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional
 @router.get("/flagged", response_model=FlaggedPage)
 def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             project: Optional[str] = None, agent: Optional[str] = None,
-            since: Optional[datetime] = None, until: Optional[datetime] = None,
+            since: TimeQuery = None, until: TimeQuery = None,
             rule: Optional[str] = None, page: int = Query(1, ge=1),
             page_size: int = Query(50, ge=1, le=500)) -> dict:
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,

@@ -1,9 +1,8 @@
-from datetime import datetime
 from typing import Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query
 
-from qa_service.api.deps import StoreDep, Viewer
+from qa_service.api.deps import StoreDep, TimeQuery, Viewer
 from qa_service.kpis import GROUPS, common_errors, kpi_rows
 from qa_service.schemas import CommonError, KpiRow
 
@@ -12,8 +11,8 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 @router.get("", response_model=list[KpiRow], response_model_exclude_none=True)
 def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
-         agent: Optional[str] = None, since: Optional[datetime] = None,
-         until: Optional[datetime] = None, rubric_id: Optional[str] = None,
+         agent: Optional[str] = None, since: TimeQuery = None,
+         until: TimeQuery = None, rubric_id: Optional[str] = None,
          phase: Optional[Literal["trial", "production"]] = None) -> list[dict]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
     average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
@@ -25,8 +24,8 @@ def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optiona
 
 @router.get("/errors", response_model=list[CommonError])
 def errors(store: StoreDep, _: Viewer, project: Optional[str] = None,
-           agent: Optional[str] = None, since: Optional[datetime] = None,
-           until: Optional[datetime] = None, limit: int = Query(20, ge=1, le=200)) -> list[dict]:
+           agent: Optional[str] = None, since: TimeQuery = None,
+           until: TimeQuery = None, limit: int = Query(20, ge=1, le=200)) -> list[dict]:
     """共性错误 ranking: rule, count of calls, share, example recordings."""
     return store.read(common_errors, limit=limit, project=project, agent=agent, since=since,
                       until=until)

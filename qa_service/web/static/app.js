@@ -70,7 +70,17 @@ const QA = (() => {
     const m = Math.floor(s / 60), r = s - m * 60;
     return m + ":" + r.toFixed(1).padStart(4, "0");
   }
+  /* The API answers times in the call center's zone with its offset (2026-11-20T07:30:00+08:00):
+   * its wall clock is the text itself, whatever zone the browser is in. */
   const when = (iso) => iso ? String(iso).replace("T", " ").slice(0, 16) : "—";
+  const zone = (document.querySelector('meta[name="time-zone"]') || {}).content || "Asia/Shanghai";
+  /* The call center's wall clock now, as a time without an offset (what the API reads as its time). */
+  function zoneNow() {
+    const fmt = new Intl.DateTimeFormat("en-US", {timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    const p = Object.fromEntries(fmt.formatToParts(new Date()).map((x) => [x.type, x.value]));
+    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+  }
   const grade = (g) => h("span", {class: "grade g-" + g}, GRADES[g] || g || "—");
 
   let toastTimer;
@@ -102,6 +112,6 @@ const QA = (() => {
     return q;
   }
 
-  return {api, h, can, role, csrf, pct, num, clock, when, grade, toast, projects, fillSelect, describe, filterQuery,
+  return {api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

@@ -22,13 +22,16 @@
   }
 
   async function weekly(q) {
-    // Up to eight weeks back from the period's end (or today): the same API, one call per week.
-    const end = q.get("until") ? new Date(q.get("until")) : new Date();
+    // Up to eight weeks back from the period's end (or now): the same API, one call per week.
+    // Weeks are counted on the call center's wall clock (times without an offset, which the
+    // API reads as its time), never on the browser's zone: the arithmetic runs on a UTC frame.
+    const end = Date.parse((q.get("until") || QA.zoneNow()) + "Z");
+    const naive = (t) => new Date(t).toISOString().slice(0, 19);
     const weeks = [];
     for (let i = 7; i >= 0; i--) {
-      const hi = new Date(end.getTime() - i * 7 * 864e5), lo = new Date(hi.getTime() - 7 * 864e5);
+      const hi = new Date(end - i * 7 * 864e5), lo = new Date(hi.getTime() - 7 * 864e5);
       const wq = new URLSearchParams(q);
-      wq.set("since", lo.toISOString().slice(0, 19)); wq.set("until", hi.toISOString().slice(0, 19));
+      wq.set("since", naive(lo)); wq.set("until", naive(hi));
       weeks.push(api("/rules/precision?" + wq).then((d) => {
         const c = d.rules.reduce((a, r) => [a[0] + r.confirmed, a[1] + r.overturned], [0, 0]);
         return [hi.toISOString().slice(5, 10), c[0] + c[1] ? +(100 * c[0] / (c[0] + c[1])).toFixed(1) : null];
