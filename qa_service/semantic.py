@@ -244,15 +244,24 @@ def negated(norm: str) -> bool:
     return any(ch in NEGATORS for ch in text)
 
 
-def clauses(text: str) -> list[str]:
-    """Normalized clauses of a displayed text (ASR output keeps spaces and punctuation)."""
-    return [n for n in (normalize(c) for c in _CLAUSE.split(text)) if n] or [normalize(text)]
+# Cached: within a call every rule that comes near an utterance asks about the same texts.
+@lru_cache(maxsize=4096)
+def clauses(text: str) -> tuple[tuple[str, frozenset], ...]:
+    """Normalized clauses of a displayed text (ASR output keeps spaces and punctuation), each
+    with its set of characters."""
+    norms = [n for n in (normalize(c) for c in _CLAUSE.split(text)) if n] or [normalize(text)]
+    return tuple((n, frozenset(n)) for n in norms)
 
 
-def closest_clause(clause_list: Sequence[str], example_norm: str) -> str:
+@lru_cache(maxsize=4096)
+def numbers_in(text: str) -> frozenset[str]:
+    return numbers_of(normalize(text))
+
+
+def closest_clause(clause_list: Sequence[tuple[str, frozenset]], example_norm: str) -> str:
     """The clause sharing the most characters with the example (ties: the first)."""
     chars = set(example_norm)
-    return max(clause_list, key=lambda c: len(chars & set(c)))
+    return max(clause_list, key=lambda c: len(chars & c[1]))[0]
 
 
 @dataclass(frozen=True)
@@ -270,7 +279,7 @@ class Example:
     def agrees(self, text: str, numbers_text: str = "") -> bool:
         """Numbers (of `numbers_text`, the whole utterance, when given) and negation (of the
         clause of `text` closest to the example) agree with this example."""
-        if self.numbers and not self.numbers <= numbers_of(normalize(numbers_text or text)):
+        if self.numbers and not self.numbers <= numbers_in(numbers_text or text):
             return False
         return negated(closest_clause(clauses(text), self.norm)) == self.negated
 
@@ -385,6 +394,7 @@ class SimilarMatcher:
                              self.calibration * (crowding - CROWDING_TYPICAL))
             shift = np.clip(shift, 0.0, CALIBRATION_RANGE)
             self._thresholds = np.minimum(1.0, self.threshold + shift).astype(np.float32)
+            self._threshold_list = self._thresholds.tolist()
         return self._thresholds
 
     def candidates(self, sims: "CallSimilarities") -> dict[int, Match]:
@@ -393,7 +403,10 @@ class SimilarMatcher:
         out: dict[int, Match] = {}
         column_max = sims.column_max
         thresholds = self.thresholds
-        if not any(column_max[c] >= t for c, t in zip(self._col_list, thresholds.tolist())):
+        for c, t in zip(self._col_list, self._threshold_list):
+            if column_max[c] >= t:
+                break
+        else:
             return out  # the usual case: this rule's examples are nowhere near this call
         # Each example is compared with its own threshold: rank by the margin above it.
         mine = sims.table[:, self.cols]
