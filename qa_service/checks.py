@@ -79,8 +79,10 @@ class Call:
         cv, matrix = self.vectors, bank.matrix
         table = cv.vectors @ matrix
         # Rows come grouped by utterance, its whole text first.
-        firsts = np.flatnonzero(np.diff(cv.owners, prepend=-1))
-        whole = dict(zip(cv.owners[firsts].tolist(), firsts.tolist()))
+        whole: dict[int, int] = {}
+        for row, owner in enumerate(cv.owners.tolist()):
+            if owner not in whole:
+                whole[owner] = row
         pairs = [(a, b) for role in ("agent", "customer")
                  for a, b in zip(self._by_role[role], self._by_role[role][1:])
                  if a in whole and b in whole]
@@ -159,12 +161,10 @@ class Call:
         exact = self._exact.get(id(matcher))
         if exact is None:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
-        fuzzy = matcher.fuzzy_any
-        if matcher.similar:
-            similar = self.similar_hits(matcher)
-            return [(i, m) for i in indices
-                    if (m := exact.get(i) or fuzzy(self.texts[i]) or similar.get(i))]
-        return [(i, m) for i in indices if (m := exact.get(i) or fuzzy(self.texts[i]))]
+        fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact])
+        similar = self.similar_hits(matcher) if matcher.similar else {}
+        return [(i, m) for i in indices
+                if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
         u = self.utterances[index]

@@ -207,6 +207,19 @@ class PhraseMatcher:
             return None
         return self._fuzzy(self.any, text)
 
+    def fuzzy_any_hits(self, texts: Sequence[PreparedText], indices: Iterable[int]) -> dict[int, Match]:
+        """fuzzy_any over many texts (those of `indices`): the quick reject in one loop."""
+        if self.fuzzy >= 1.0 or not self._any_syllables:
+            return {}
+        syllables, need, out = self._any_syllables, self._any_min_shared, {}
+        for i in indices:
+            text = texts[i]
+            if len(syllables & text.syllable_set) >= need:
+                found = self._fuzzy(self.any, text)
+                if found:
+                    out[i] = found
+        return out
+
     def _fuzzy(self, phrases: Sequence[Phrase], text: PreparedText) -> Optional[Match]:
         if self.fuzzy >= 1.0:
             return None

@@ -7,7 +7,7 @@ from typing import Optional
 from qa_service.checks import Call, build_checks, phrase_matcher
 from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
-from qa_service.semantic import DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
+from qa_service.semantic import DEFAULT_CALIBRATION, DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
 from qa_service.results import Finding, Highlight
 from qa_service.rubric import Rubric, Scoring
 
@@ -59,7 +59,8 @@ class Scorer:
     def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
                  similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
                  phrase_margin: Optional[float] = DEFAULT_PHRASE_MARGIN,
-                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None):
+                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None,
+                 similar_calibration: float = DEFAULT_CALIBRATION):
         self.rubric = rubric
         fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
         # Every example sentence of the rubric lands in one bank (embedded once, lazily).
@@ -67,7 +68,7 @@ class Scorer:
         similar = SimilarRules(
             self.bank,
             rubric.similar_threshold if rubric.similar_threshold is not None else similar_threshold,
-            phrase_margin)
+            phrase_margin, similar_calibration)
         self.checks = build_checks(rubric, fuzzy, similar)
         out = rubric.outcome
         threshold = out.fuzzy if out.fuzzy is not None else fuzzy

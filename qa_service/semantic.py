@@ -210,6 +210,19 @@ def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
                        np.asarray(spans, np.int32).reshape(-1, 2))
 
 
+# Calibration ----------------------------------------------------------------------------
+# One global threshold treats a crowded example (每个月能帮您省下不少话费 sits near the fee's and
+# the minutes' examples, so near every sentence about a monthly amount) like a lone one. The
+# rubric-wide threshold rises, per example, by DEFAULT_CALIBRATION times how far its crowding
+# (cosine with the closest example of another rule, ExampleBank.crowding) exceeds
+# CROWDING_TYPICAL, by at most CALIBRATION_RANGE. It never falls: lowering it for lone examples
+# was measured too (benchmarks/paraphrase.py) and brought false 态度恶劣 and 客户犹豫 hits on the
+# clean dev corpus: a lone example is not a safe one.
+CROWDING_TYPICAL = 0.5
+CALIBRATION_RANGE = 0.1
+DEFAULT_CALIBRATION = 1.0
+
+
 # Guards ---------------------------------------------------------------------------------
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CLAUSE = re.compile(r"[\s,，。.!！?？;；、:：]+")
@@ -231,15 +244,24 @@ def negated(norm: str) -> bool:
     return any(ch in NEGATORS for ch in text)
 
 
-def clauses(text: str) -> list[str]:
-    """Normalized clauses of a displayed text (ASR output keeps spaces and punctuation)."""
-    return [n for n in (normalize(c) for c in _CLAUSE.split(text)) if n] or [normalize(text)]
+# Cached: within a call every rule that comes near an utterance asks about the same texts.
+@lru_cache(maxsize=4096)
+def clauses(text: str) -> tuple[tuple[str, frozenset], ...]:
+    """Normalized clauses of a displayed text (ASR output keeps spaces and punctuation), each
+    with its set of characters."""
+    norms = [n for n in (normalize(c) for c in _CLAUSE.split(text)) if n] or [normalize(text)]
+    return tuple((n, frozenset(n)) for n in norms)
 
 
-def closest_clause(clause_list: Sequence[str], example_norm: str) -> str:
+@lru_cache(maxsize=4096)
+def numbers_in(text: str) -> frozenset[str]:
+    return numbers_of(normalize(text))
+
+
+def closest_clause(clause_list: Sequence[tuple[str, frozenset]], example_norm: str) -> str:
     """The clause sharing the most characters with the example (ties: the first)."""
     chars = set(example_norm)
-    return max(clause_list, key=lambda c: len(chars & set(c)))
+    return max(clause_list, key=lambda c: len(chars & c[1]))[0]
 
 
 @dataclass(frozen=True)
@@ -257,7 +279,7 @@ class Example:
     def agrees(self, text: str, numbers_text: str = "") -> bool:
         """Numbers (of `numbers_text`, the whole utterance, when given) and negation (of the
         clause of `text` closest to the example) agree with this example."""
-        if self.numbers and not self.numbers <= numbers_of(normalize(numbers_text or text)):
+        if self.numbers and not self.numbers <= numbers_in(numbers_text or text):
             return False
         return negated(closest_clause(clauses(text), self.norm)) == self.negated
 
@@ -272,10 +294,13 @@ class ExampleBank:
         self._embedder = embedder
         self.examples: list[Example] = []
         self._index: dict[str, int] = {}
+        self._rules: list[frozenset[int]] = []  # each rule's columns (rules may share one)
         self._matrix: Optional[np.ndarray] = None
+        self._crowding: Optional[np.ndarray] = None
+        self.version = 0  # grows with every add (matchers recompute their thresholds)
 
     def add(self, texts: Sequence[str]) -> np.ndarray:
-        """Column indices of these examples (added once each)."""
+        """Column indices of these examples (added once each), as one rule's examples."""
         cols = []
         for t in texts:
             if t not in self._index:
@@ -285,7 +310,9 @@ class ExampleBank:
                 self._index[t] = len(self.examples)
                 self.examples.append(example)
             cols.append(self._index[t])
-        self._matrix = None
+        self._rules.append(frozenset(cols))
+        self._matrix = self._crowding = None
+        self.version = len(self._rules)
         return np.asarray(cols, dtype=np.intp)
 
     @property
@@ -304,6 +331,27 @@ class ExampleBank:
                 if self.examples else np.zeros((self.embedder.dim, 0), np.float32)
         return self._matrix
 
+    @property
+    def crowding(self) -> np.ndarray:
+        """Per example: its cosine with the closest example of a rule it does not belong to
+        (-1 when there is none). An example that sits near another rule's examples also sits
+        near the sentences that say that other thing: it needs a higher threshold."""
+        if self._crowding is None:
+            n = len(self.examples)
+            crowding = np.full(n, -1.0, np.float32)
+            if n:
+                cosines = self.matrix.T @ self.matrix
+                member = np.zeros((len(self._rules), n), bool)
+                for r, cols in enumerate(self._rules):
+                    member[r, list(cols)] = True
+                # same[i, j]: i and j are examples of one rule (or one example)
+                same = (member.T.astype(np.int32) @ member.astype(np.int32)) > 0
+                np.fill_diagonal(same, True)
+                others = np.where(same, -1.0, cosines)
+                crowding = others.max(axis=1).astype(np.float32)
+            self._crowding = crowding
+        return self._crowding
+
 
 class CallSimilarities:
     """A call's cosines with a bank's examples: one row per segment (then per same-speaker
@@ -321,34 +369,58 @@ class SimilarMatcher:
     """A rule's example sentences at a threshold (one rule's view on the bank's columns)."""
 
     def __init__(self, bank: ExampleBank, examples: Sequence[str], threshold: float,
-                 label: str = "similar"):
+                 label: str = "similar", calibration: float = 0.0):
         self.bank = bank
         self.cols = bank.add(examples)
         self._col_list = self.cols.tolist()
         self.threshold = threshold
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
+        self.calibration = calibration
+        self._thresholds: Optional[np.ndarray] = None
+        self._thresholds_for = -1  # the bank's version they were computed for
 
     def __bool__(self) -> bool:
         return len(self.cols) > 0
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """The threshold of each of this rule's examples: the rule's threshold raised by
+        `calibration` times how much closer the example is to another rule's examples than
+        CROWDING_TYPICAL, by at most CALIBRATION_RANGE (see Calibration above)."""
+        if self._thresholds is None or self._thresholds_for != self.bank.version:
+            self._thresholds_for = self.bank.version
+            crowding = self.bank.crowding[self.cols]
+            shift = np.where(crowding < 0, 0.0,
+                             self.calibration * (crowding - CROWDING_TYPICAL))
+            shift = np.clip(shift, 0.0, CALIBRATION_RANGE)
+            self._thresholds = np.minimum(1.0, self.threshold + shift).astype(np.float32)
+            self._threshold_list = self._thresholds.tolist()
+        return self._thresholds
 
     def candidates(self, sims: "CallSimilarities") -> dict[int, Match]:
         """Every utterance of a call that matches, by index: the best-scoring segment or pair
         of it whose numbers and negation agree."""
         out: dict[int, Match] = {}
         column_max = sims.column_max
-        if not self._col_list or max(column_max[c] for c in self._col_list) < self.threshold:
+        thresholds = self.thresholds
+        for c, t in zip(self._col_list, self._threshold_list):
+            if column_max[c] >= t:
+                break
+        else:
             return out  # the usual case: this rule's examples are nowhere near this call
+        # Each example is compared with its own threshold: rank by the margin above it.
         mine = sims.table[:, self.cols]
-        best = mine.max(axis=1)
-        passing = np.flatnonzero(best >= self.threshold)
+        above = mine - thresholds
+        best = above.max(axis=1)
+        passing = np.flatnonzero(best >= 0)
         for row in passing[np.argsort(-best[passing])]:
             owner, text, numbers_text = sims.describe(int(row))
             if owner in out:
                 continue
-            for col in np.argsort(-mine[row]):
-                score = float(mine[row, col])
-                if score < self.threshold:
+            for col in np.argsort(-above[row]):
+                if above[row, col] < 0:
                     break
+                score = float(mine[row, col])
                 example = self.bank.examples[self.cols[col]]
                 if example.agrees(text, numbers_text):
                     out[owner] = Match(example.text, normalize(text), round(score, 3))
@@ -360,17 +432,22 @@ class SimilarRules:
     """How a rubric's rules get their SimilarMatcher: its examples at its threshold, else (when
     `phrase_margin` is set) the rule's own phrases as examples at threshold + margin."""
 
-    def __init__(self, bank: ExampleBank, threshold: float, phrase_margin: Optional[float]):
+    def __init__(self, bank: ExampleBank, threshold: float, phrase_margin: Optional[float],
+                 calibration: float = DEFAULT_CALIBRATION):
         self.bank = bank
         self.threshold = threshold
         self.phrase_margin = phrase_margin
+        self.calibration = calibration
 
     def matcher(self, examples: Sequence[str], phrases: Sequence[str],
                 threshold: Optional[float]) -> Optional[SimilarMatcher]:
-        base = threshold if threshold is not None else self.threshold
+        # A threshold the rule sets itself is taken as written; the rubric-wide one is
+        # calibrated per example.
+        base, calibration = (threshold, 0.0) if threshold is not None else \
+            (self.threshold, self.calibration)
         if examples:
-            return SimilarMatcher(self.bank, examples, base)
+            return SimilarMatcher(self.bank, examples, base, calibration=calibration)
         if phrases and self.phrase_margin is not None:
             return SimilarMatcher(self.bank, phrases, min(1.0, base + self.phrase_margin),
-                                  label="phrase-as-example")
+                                  label="phrase-as-example", calibration=calibration)
         return None

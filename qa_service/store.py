@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Callable, Iterable, Optional, TypeVar
 
-from sqlalchemy import delete, exists, func, text, update
+from sqlalchemy import delete, exists, func, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -138,11 +138,12 @@ class Store:
 
     def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
         """Stored sentence vectors of these recordings (those that have them)."""
+        v = TranscriptVectors
         with self.session() as s:
-            rows = s.exec(select(TranscriptVectors)
-                          .where(TranscriptVectors.recording_id.in_(recording_ids))).all()
-        return {r.recording_id: unpack_vectors(r.model, r.dim, r.owners, r.spans, r.vectors)
-                for r in rows}
+            rows = s.exec(select(v.recording_id, v.model, v.dim, v.owners, v.spans, v.vectors)
+                          .where(v.recording_id.in_(recording_ids))).all()
+        return {rid: unpack_vectors(model, dim, owners, spans, vectors)
+                for rid, model, dim, owners, spans, vectors in rows}
 
     def update_metadata(self, recording_id: int, meta: CallMetadata) -> None:
         with self.session() as s:
@@ -321,9 +322,17 @@ class Store:
         for ev in evaluations:
             ev.is_current = ev.id == newest[ev.recording_id]
             s.add(ev)
-        for ev, (_, result) in zip(evaluations, items):
-            s.add_all(_finding_rows(ev.id, result))
-            s.add_all(HighlightRow(evaluation_id=ev.id, **asdict(h)) for h in result.highlights)
+        # Findings and highlights go in as plain rows, one executemany each: building ORM
+        # objects for them was most of a rescore's write time (nothing reads them back from
+        # this session; apply_reviews queries them).
+        findings = [row for ev, (_, result) in zip(evaluations, items)
+                    for row in _finding_rows(ev.id, result)]
+        if findings:
+            s.execute(insert(FindingRow), findings)
+        highlights = [{"evaluation_id": ev.id, **asdict(h)}
+                      for ev, (_, result) in zip(evaluations, items) for h in result.highlights]
+        if highlights:
+            s.execute(insert(HighlightRow), highlights)
         return evaluations
 
     def evaluations(self, rubric_id: Optional[str] = None) -> list[Evaluation]:
@@ -493,10 +502,12 @@ class Store:
 
 def utterances_by_recording(s: Session, recording_ids: list[int]) -> dict[int, list[Utterance]]:
     out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
-    rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id.in_(recording_ids))
-                  .order_by(UtteranceRow.recording_id, UtteranceRow.seq)).all()
-    for r in rows:
-        out[r.recording_id].append(Utterance(r.role, r.start, r.end, r.text, r.confidence))
+    # Columns, not ORM objects: rescoring reads a few hundred thousand of these rows.
+    u = UtteranceRow
+    rows = s.exec(select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence)
+                  .where(u.recording_id.in_(recording_ids)).order_by(u.recording_id, u.seq)).all()
+    for rid, role, start, end, text_, confidence in rows:
+        out[rid].append(Utterance(role, start, end, text_, confidence))
     return out
 
 
@@ -533,9 +544,12 @@ def _apply_metadata(rec: Recording, meta: CallMetadata) -> None:
     rec.phase = meta.phase
 
 
-def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[FindingRow]:
+def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[dict]:
+    """Column values of a result's finding rows (every row the same keys, for executemany)."""
     for f in result.findings:
-        evidence = [{k: v for k, v in asdict(e).items() if v is not None} for e in f.evidence]
-        yield FindingRow(evaluation_id=evaluation_id, rule_id=f.rule_id, category=f.category,
-                         status=f.status, deduction=f.deduction, name=f.name,
-                         severity=f.severity, detail=f.detail, evidence=evidence)
+        # Evidence holds plain values only: vars() is asdict() without its deep copy.
+        evidence = [{k: v for k, v in vars(e).items() if v is not None} for e in f.evidence]
+        yield {"evaluation_id": evaluation_id, "rule_id": f.rule_id, "category": str(f.category),
+               "status": str(f.status), "deduction": f.deduction, "name": f.name,
+               "severity": f.severity, "detail": f.detail, "evidence": evidence,
+               "source": "machine"}

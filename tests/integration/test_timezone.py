@@ -75,6 +75,11 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
         assert rec.call_time == ev.called_at == datetime(2026, 11, 20, 1, 14, 3), name
     rec, ev = stored["none"]
     assert rec.call_time is None and ev.called_at == rec.created_at
+    # a call time that cannot be stored in UTC is refused with the file's name, not a 500 later
+    from qa_service.metadata import MetadataError
+    (tmp_path / "edge.json").write_text('{"call_time": "9999-12-31T23:59:59"}', encoding="utf-8")
+    with pytest.raises(MetadataError, match=r"edge\.json: call_time .* out of range"):
+        read_metadata(tmp_path / "edge.wav")
 
 
 # One clock: UTC stored, the call center's zone for days, hours and what people read ----------

@@ -12,7 +12,9 @@ from qa_service.model_store import ModelIntegrityError
 from qa_service.results import Utterance
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.scoring import Scorer
-from qa_service.semantic import MODELS, DEFAULT_MODEL, Example, negated, numbers_of, segments, verify
+from qa_service.semantic import (
+    CALIBRATION_RANGE, CROWDING_TYPICAL, DEFAULT_MODEL, MODELS, Example, negated, numbers_of, segments,
+    verify)
 
 RUBRIC = """
 id: t
@@ -149,3 +151,52 @@ mandatory_points:
     assert "fee: example" not in text  # the fee example does match the call
     missing = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+CROWDED = """
+id: crowd
+mandatory_points:
+  - {id: fee, any: [月费96元], similar: [每个月只要交96块钱]}
+  - {id: minutes, any: [300分钟], similar: [每个月送300分钟的国内通话]}
+script_sections:
+  - {id: persuasion, any: [更划算], similar: [每个月能帮您省下不少话费]}
+  - {id: farewell, any: [再见], similar: [祝您生活愉快], similar_threshold: 0.5}
+"""
+
+
+def hits(scorer, text):
+    ev = scorer.evaluate(Call([Utterance("agent", 0.0, 2.0, text)], 3.0))
+    return {f.rule_id for f in ev.findings if f.status == "hit"}
+
+
+def test_a_crowded_example_gets_a_higher_threshold_and_stops_matching_other_rules_sentences():
+    calibrated = Scorer(parse_rubric(CROWDED))
+    flat = Scorer(parse_rubric(CROWDED), similar_calibration=0.0)
+    by_rule = {c.rule.id: c.matcher.similar for c in calibrated.checks}
+    crowding = calibrated.bank.crowding
+    # the generic persuasion example sits near the minutes' (and the fee's) example ...
+    persuasion = by_rule["persuasion"]
+    assert crowding[persuasion.cols[0]] > CROWDING_TYPICAL
+    assert persuasion.thresholds[0] == pytest.approx(
+        0.55 + min(CALIBRATION_RANGE, crowding[persuasion.cols[0]] - CROWDING_TYPICAL))
+    # ... the farewell example is alone, and its own threshold is taken as written
+    assert crowding[by_rule["farewell"].cols[0]] < CROWDING_TYPICAL
+    assert by_rule["farewell"].thresholds[0] == pytest.approx(0.5)
+    # thresholds are only ever raised
+    assert all((m.thresholds >= m.threshold).all() for m in by_rule.values())
+    # a sentence about the fee: the fee only, where one global threshold also gave persuasion
+    assert "persuasion" in hits(flat, "这个套餐每个月九十六块钱")
+    assert hits(calibrated, "这个套餐每个月九十六块钱") == {"fee"}
+    assert hits(calibrated, "每个月有三百分钟的国内通话") == {"minutes"}
+    # a sentence that does say it still matches the crowded example
+    assert hits(calibrated, "换过来每个月能省不少钱") == {"persuasion"}
+
+
+def test_calibration_follows_examples_added_later():
+    from qa_service.semantic import ExampleBank, SimilarMatcher
+
+    bank = ExampleBank()
+    fee = SimilarMatcher(bank, ["每个月只要交96块钱"], 0.55, calibration=1.0)
+    assert fee.thresholds[0] == pytest.approx(0.55)  # no other rule yet
+    SimilarMatcher(bank, ["每个月能帮您省下不少话费"], 0.55, calibration=1.0)
+    assert fee.thresholds[0] > 0.55
