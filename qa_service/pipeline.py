@@ -86,10 +86,7 @@ def transcribe_audio(
             if samples is not original:
                 chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
             streams.append((samples, chunks))
-        # Hotwords are the agent's product terms; on the customer's side they only bias
-        # Whisper toward hearing them in noise ("给我办一下" + "预存 一万号" at 15 dB SNR).
-        recognized = recognizer.transcribe_streams(streams, hotwords,
-                                                   biased=[role == "agent" for role in roles])
+        recognized = recognizer.transcribe_streams(streams, hotwords)
         for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,

@@ -147,8 +147,7 @@ class Recognizer:
                 for s, e in speech_spans(probs, options, len(samples))]
 
     def transcribe_streams(
-        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = (),
-        biased: Optional[Sequence[bool]] = None,
+        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
     ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
         speech chunks); returns per stream the chunks that hold words. The windows of all
@@ -168,19 +167,12 @@ class Recognizer:
         if not plan.windows:
             return Recognized([[] for _ in streams])
         bias = " ".join(hotwords) or None
-        biased = [True] * len(streams) if biased is None else list(biased)
         warnings: list[str] = []
         doubtful: set[int] = set()  # chunks of windows that stayed short of words
         with self._lock:
-            segments = []
-            for with_bias in (True, False):
-                windows = [x for x, s in zip(plan.windows, plan.stream_of) if biased[s] == with_bias]
-                if windows:
-                    segments += self._decode_batched(plan.joined, windows,
-                                                     bias if with_bias else None)
+            segments = self._decode_batched(plan.joined, plan.windows, bias)
             words = []
             for w, window in enumerate(plan.windows):
-                bias_w = bias if biased[plan.stream_of[w]] else None
                 inside = [seg for seg in segments
                           if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
                 found = [x for seg in inside for x in (seg.words or [])]
@@ -193,7 +185,7 @@ class Recognizer:
                 recovered = self._decode_span(plan, w)
                 tries.append((recovered, "vad"))
                 if plan.coverage(recovered, w) < MIN_COVERAGE:
-                    tries.append((self._decode_window(plan.joined, window, bias_w), "fallback"))
+                    tries.append((self._decode_window(plan.joined, window, bias), "fallback"))
                 best, how = max(reversed(tries), key=lambda t: plan.coverage(t[0], w))
                 covered = plan.coverage(best, w)
                 log.info("window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
