@@ -121,7 +121,9 @@ def to_utc(t: datetime) -> datetime:
 def call_center_time(utc: datetime) -> datetime:
     """A stored UTC time (naive) as the call center's wall-clock time (naive, QA_TIMEZONE):
     what its KPI day and hour are."""
-    return utc.replace(tzinfo=timezone.utc).astimezone(get_settings().zone).replace(tzinfo=None)
+    # fold=0: a wall-clock time is a key (the hour repeated when clocks go back is one hour of
+    # the KPIs), and converting a key back gives its first instant
+    return utc.replace(tzinfo=timezone.utc).astimezone(get_settings().zone).replace(tzinfo=None, fold=0)
 
 
 def in_call_center_zone(t: datetime) -> datetime:

@@ -134,10 +134,20 @@ def api_get(server, web_data):
 
 @pytest.fixture
 def flagged_call(api_get):
-    """flagged_call(fatal) -> a flagged call the machine failed, with or without a fatal finding."""
+    """flagged_call(fatal) -> a flagged call the machine failed, with or without a fatal finding,
+    that has a missed/violated finding with evidence (int8 decoding differs by CPU, so which
+    sample call that is differs by machine: chosen by what was found, never by name)."""
+    bad = {"missed", "violation", "unhandled"}
+
+    def has_bad_evidence(item):
+        findings = api_get(f"/evaluations/{item['evaluation_id']}")["findings"]
+        return any(f["status"] in bad and f.get("evidence") for f in findings)
+
     def pick(fatal):
         items = api_get("/flagged?page_size=100")["items"]
-        return next(i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail")
+        failed = [i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail"]
+        assert failed, f"no failed sample call with fatal={fatal} among {len(items)} flagged"
+        return next((i for i in failed if has_bad_evidence(i)), failed[0])
     return pick
 
 

@@ -75,6 +75,11 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
         assert rec.call_time == ev.called_at == datetime(2026, 11, 20, 1, 14, 3), name
     rec, ev = stored["none"]
     assert rec.call_time is None and ev.called_at == rec.created_at
+    # a call time that cannot be stored in UTC is refused with the file's name, not a 500 later
+    from qa_service.metadata import MetadataError
+    (tmp_path / "edge.json").write_text('{"call_time": "9999-12-31T23:59:59"}', encoding="utf-8")
+    with pytest.raises(MetadataError, match=r"edge\.json: call_time .* out of range"):
+        read_metadata(tmp_path / "edge.wav")
 
 
 # One clock: UTC stored, the call center's zone for days, hours and what people read ----------
@@ -176,3 +181,42 @@ def test_since_until_with_and_without_offset_and_api_times_round_trip(
         for edge in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"):
             r = client.get("/kpis", params={"since": edge}, headers={"X-API-Key": secret})
             assert r.status_code == 422 and "out of range" in r.json()["detail"], r.text
+
+
+def test_ranges_are_exact_where_clocks_change(tmp_path, monkeypatch):
+    """A call center with daylight saving (America/New_York): across the hour repeated when
+    clocks go back and the hour skipped when they go forward, every since/until range counts
+    exactly the calls in it, days and hours being the call center's (rollups for whole
+    hours, the evaluations for the ragged ends)."""
+    from datetime import datetime, timedelta, timezone
+    from itertools import combinations
+    from qa_service.config import call_center_time
+    from qa_service.kpis import kpi_rows
+    from qa_service.pipeline import evaluate
+    from qa_service.scoring import Scorer
+    monkeypatch.setenv("QA_TIMEZONE", "America/New_York")
+    get_settings.cache_clear()
+    try:
+        store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+        rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+        back, forward = datetime(2026, 11, 1, 4, 0), datetime(2026, 3, 8, 5, 0)  # UTC
+        calls = [t + timedelta(minutes=m) for t in (back, forward) for m in range(10, 240, 20)]
+        for i, when in enumerate(calls):
+            meta = CallMetadata(agent_id="A1", project="p", call_time=when.replace(tzinfo=timezone.utc))
+            rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, 10.0, 2, "stereo", "test", RUDE)
+            store.save_evaluation(rec.id, evaluate(f"c{i}.wav", RUDE, 10.0, Scorer(rubric)))
+        edges = [None] + [t + timedelta(minutes=m) for t in (back, forward) for m in range(0, 241, 30)]
+        with store.session() as s:
+            for since, until in combinations(edges, 2):
+                if since is not None and until is not None and since > until:
+                    continue
+                inside = [call_center_time(c) for c in calls
+                          if (since is None or c >= since) and (until is None or c < until)]
+                for group, key in (("hour", lambda t: t.hour), ("day", lambda t: t.strftime("%Y-%m-%d"))):
+                    expected = {}
+                    for t in inside:
+                        expected[key(t)] = expected.get(key(t), 0) + 1
+                    got = {r[group]: r["evaluated"] for r in kpi_rows(s, group, since=since, until=until)}
+                    assert got == expected, (group, since, until)
+    finally:
+        get_settings.cache_clear()
