@@ -27,6 +27,9 @@ class Recording(SQLModel, table=True):
     call_time: Optional[NaiveDatetime] = Field(default=None, index=True)
     phase: str = Field(default="production", index=True)  # trial (试呼) | production
     asr_model: str = ""
+    # Recognition warnings of the stored transcript (pipeline.Transcript.warnings): the call's
+    # evaluations carry them and a confidence no higher than DOUBTFUL_CONFIDENCE (flagged).
+    asr_warnings: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -86,7 +86,10 @@ def transcribe_audio(
             if samples is not original:
                 chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
             streams.append((samples, chunks))
-        recognized = recognizer.transcribe_streams(streams, hotwords)
+        # Hotwords are the agent's product terms; on the customer's side they only bias
+        # Whisper toward hearing them in noise ("给我办一下" + "预存 一万号" at 15 dB SNR).
+        recognized = recognizer.transcribe_streams(streams, hotwords,
+                                                   biased=[role == "agent" for role in roles])
         for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,
@@ -110,9 +113,11 @@ def transcribe_audio(
 
 
 def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
-             scorer: Scorer, vectors: Optional[CallVectors] = None) -> CallResult:
+             scorer: Scorer, vectors: Optional[CallVectors] = None,
+             warnings: Sequence[str] = ()) -> CallResult:
     """Check and score one transcript; `vectors` are its stored sentence vectors, if any
-    (embedded here when the rubric has `similar:` examples and none are given)."""
+    (embedded here when the rubric has `similar:` examples and none are given); `warnings`
+    are its recognition warnings (Transcript.warnings), carried into the result."""
     call = Call(transcript_utterances, duration, vectors=vectors)
     ev = scorer.evaluate(call)
     rubric = scorer.rubric
@@ -120,6 +125,7 @@ def evaluate(recording: str, transcript_utterances: list[Utterance], duration: f
         recording=recording, rubric_id=rubric.id, rubric_version=rubric.version,
         score=ev.score, grade=ev.grade, fatal=ev.fatal, outcome=ev.outcome, duration=duration,
         findings=ev.findings, utterances=call.utterances, highlights=ev.highlights,
+        warnings=list(warnings),
     )
 
 

@@ -7,6 +7,11 @@ from typing import Optional
 
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade
 
+# The confidence given to speech that recognition may have lost words in (a window that stayed
+# short of words after every fallback) and the most a call with recognition warnings can have:
+# under Settings.low_confidence, so such a call is flagged for a person.
+DOUBTFUL_CONFIDENCE = 0.3
+
 
 @dataclass
 class Utterance:
@@ -78,6 +83,9 @@ class CallResult:
     findings: list[Finding] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)
     highlights: list[Highlight] = field(default_factory=list)
+    # Where recognition may have lost words (pipeline.Transcript.warnings, stored with the
+    # recording): a reviewer reads them beside the transcript; the call is flagged.
+    warnings: list[str] = field(default_factory=list)
     recording_id: Optional[int] = None
     evaluation_id: Optional[int] = None
     agent_id: Optional[str] = None

@@ -146,6 +146,8 @@ class RecordingOut(Schema):
     call_time: Optional[Instant] = None
     phase: str
     asr_model: str
+    asr_warnings: list[str] = []
+    """Recognition warnings of the stored transcript (CallEvaluation.warnings)."""
     created_at: Instant
     evaluations: list[RecordingEvaluation] = []
 
@@ -224,6 +226,9 @@ class CallEvaluation(Schema):
     call_time: Optional[Instant] = None
     machine_grade: Optional[Grade] = None
     asr_confidence: OptionalRatio = None
+    warnings: list[str] = []
+    """Where recognition may have lost words (a window short of words after every fallback,
+    a channel with far fewer utterances than speech chunks): listen to the call."""
 
     @classmethod
     def of_result(cls, result) -> "CallEvaluation":
@@ -237,7 +242,8 @@ class CallEvaluation(Schema):
                    highlights=[HighlightOut.model_validate(h) for h in result.highlights],
                    id=result.evaluation_id, evaluation_id=result.evaluation_id,
                    recording_id=result.recording_id, agent_id=result.agent_id,
-                   project=result.project, machine_grade=result.grade)
+                   project=result.project, machine_grade=result.grade,
+                   warnings=list(result.warnings))
 
     def to_json(self) -> dict:
         """The JSON object, leaving out what is unknown (None) rather than printing nulls."""

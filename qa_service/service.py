@@ -97,6 +97,7 @@ class QAService:
             self.store.update_metadata(known.id, meta)
             recording = known
             utterances, duration = self.store.utterances(known.id), known.duration
+            warnings = list(known.asr_warnings)
             vectors = self.store.vectors_of([known.id]).get(known.id)
         else:
             audio = load(str(file))
@@ -106,14 +107,16 @@ class QAService:
                 transcript.utterances = [replace(u, text=mask(u.text)) for u in transcript.utterances]
             recording = self.store.save_transcript(
                 sha, path, meta, transcript.duration, transcript.channels,
-                transcript.separation, self.recognizer.info.model, transcript.utterances)
+                transcript.separation, self.recognizer.info.model, transcript.utterances,
+                transcript.warnings)
             utterances, duration = transcript.utterances, transcript.duration
+            warnings = transcript.warnings
             vectors = None
             if self.settings.embed_transcripts and utterances:
                 vectors = self.embed(utterances)
                 self.store.save_vectors({recording.id: vectors})
             transcribed = True
-        result = evaluate(path, utterances, duration, scorer, vectors)
+        result = evaluate(path, utterances, duration, scorer, vectors, warnings)
         evaluation = self.store.save_evaluation(recording.id, result)
         return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
 
@@ -153,7 +156,7 @@ class QAService:
                     self.store.save_vectors(stale)
                     vectors.update(stale)
             results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer,
-                                vectors.get(r.id)) for r in chunk]
+                                vectors.get(r.id), r.asr_warnings) for r in chunk]
             evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
             for rec, result, evaluation in zip(chunk, results, evaluations):
                 outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))

@@ -23,7 +23,7 @@ from qa_service.enums import COSTLY, Grade, JobState
 from qa_service.kpis import filters
 from qa_service.metadata import CallMetadata
 from qa_service.migrate import require_head, upgrade
-from qa_service.results import CallResult, Utterance
+from qa_service.results import DOUBTFUL_CONFIDENCE, CallResult, Utterance
 from qa_service.reviews import apply_reviews
 from qa_service.rollup import rebuild, tracked
 from qa_service.rubric import Rubric, parse_rubric
@@ -86,13 +86,15 @@ class Store:
 
     def save_transcript(self, sha256: str, source_path: str, meta: CallMetadata,
                         duration: float, channels: int, separation: str, asr_model: str,
-                        utterances: list[Utterance]) -> Recording:
-        """Store a recording with its utterances, or update the metadata of a known one."""
+                        utterances: list[Utterance], warnings: Iterable[str] = ()) -> Recording:
+        """Store a recording with its utterances and recognition warnings, or update the
+        metadata of a known one."""
         with self.session() as s:
             rec = s.exec(select(Recording).where(Recording.sha256 == sha256)).first()
             if rec is None:
                 rec = Recording(sha256=sha256, source_path=source_path, duration=duration,
-                                channels=channels, separation=separation, asr_model=asr_model)
+                                channels=channels, separation=separation, asr_model=asr_model,
+                                asr_warnings=list(warnings))
                 _apply_metadata(rec, meta)
                 s.add(rec)
                 s.flush()
@@ -101,6 +103,7 @@ class Store:
                 if utterances:  # registered at upload, transcribed now
                     rec.duration, rec.channels, rec.separation, rec.asr_model = (
                         duration, channels, separation, asr_model)
+                    rec.asr_warnings = list(warnings)
                     s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
@@ -294,6 +297,8 @@ class Store:
             ev.score, ev.grade, ev.fatal, ev.outcome = (
                 result.score, result.grade, result.fatal, result.outcome)
             ev.asr_confidence = speech_confidence(result.utterances)
+            if recordings[rid].asr_warnings:  # words may be missing: flag the call
+                ev.asr_confidence = min(ev.asr_confidence, DOUBTFUL_CONFIDENCE)
             ev.duration = recordings[rid].duration
             _copy_metadata(ev, recordings[rid])
             s.add(ev)

@@ -29,6 +29,7 @@ from qa_service.audio import SAMPLE_RATE
 from qa_service.config import Settings, get_settings
 from qa_service.model_store import embedded_model_dir
 from qa_service.normalize import normalize_plain
+from qa_service.results import DOUBTFUL_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,14 @@ MONO_VAD_OPTIONS = VadOptions(
 # threshold, and the turn came back as "谢谢" (the refusal lost). So the speech after every
 # quiet run of RESET_AFTER_S (probabilities under QUIET_PROB) is scored from a fresh state,
 # warmed up on the VAD_WARMUP_S before it: the onset then scores as it does at the start of
-# a file. Speech with short pauses is scored in one pass as before.
+# a file. Speech with short pauses is scored in one pass as before. Only the first
+# RESCORE_S after each restart is scored again: the drift delays an onset, and a few seconds
+# of speech bring the first pass's state back (rescoring to the next restart ran Silero
+# twice over most of a call).
 RESET_AFTER_S = 2.0
 QUIET_PROB = 0.15
 VAD_WARMUP_S = 0.5
+RESCORE_S = 3.0
 VAD_FRAME = 512  # samples per Silero frame (32 ms)
 JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
 # Whisper's own test for a degenerate decode (text that compresses too well: a loop).
@@ -65,13 +70,13 @@ WORD_END_SLACK_S = 0.1
 # decoded again (Recognizer.transcribe_streams); one still below it after every fallback is
 # reported in the transcript's warnings.
 MIN_COVERAGE = 0.5
+MIN_VOICED_S = 3.0
 # In noise the VAD holds a chunk open long before and after the words (customer chunks of
 # 5-12 s around a 1 s "什么事" at 8 dB SNR), and every such chunk overlapping the agent read
 # as an interruption. A chunk edge more than TRIM_S from its first or last word is moved to
 # TRIM_PAD_S from it; clean chunks are never that loose, so they keep the VAD's timing.
 TRIM_S = 1.0
 TRIM_PAD_S = 0.2
-DOUBTFUL_CONFIDENCE = 0.3
 SPAN_MARGIN_S = 1.0
 SURE_SPEECH = 0.5
 NEGATORS = ("不", "没", "别", "不是", "没有")
@@ -142,7 +147,8 @@ class Recognizer:
                 for s, e in speech_spans(probs, options, len(samples))]
 
     def transcribe_streams(
-        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
+        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = (),
+        biased: Optional[Sequence[bool]] = None,
     ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
         speech chunks); returns per stream the chunks that hold words. The windows of all
@@ -162,12 +168,19 @@ class Recognizer:
         if not plan.windows:
             return Recognized([[] for _ in streams])
         bias = " ".join(hotwords) or None
+        biased = [True] * len(streams) if biased is None else list(biased)
         warnings: list[str] = []
         doubtful: set[int] = set()  # chunks of windows that stayed short of words
         with self._lock:
-            segments = self._decode_batched(plan.joined, plan.windows, bias)
+            segments = []
+            for with_bias in (True, False):
+                windows = [x for x, s in zip(plan.windows, plan.stream_of) if biased[s] == with_bias]
+                if windows:
+                    segments += self._decode_batched(plan.joined, windows,
+                                                     bias if with_bias else None)
             words = []
             for w, window in enumerate(plan.windows):
+                bias_w = bias if biased[plan.stream_of[w]] else None
                 inside = [seg for seg in segments
                           if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
                 found = [x for seg in inside for x in (seg.words or [])]
@@ -180,7 +193,7 @@ class Recognizer:
                 recovered = self._decode_span(plan, w)
                 tries.append((recovered, "vad"))
                 if plan.coverage(recovered, w) < MIN_COVERAGE:
-                    tries.append((self._decode_window(plan.joined, window, bias), "fallback"))
+                    tries.append((self._decode_window(plan.joined, window, bias_w), "fallback"))
                 best, how = max(reversed(tries), key=lambda t: plan.coverage(t[0], w))
                 covered = plan.coverage(best, w)
                 log.info("window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
@@ -201,6 +214,12 @@ class Recognizer:
                 chunk.text = ""
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
+        warned = {plan.stream_of[w] for w in range(len(plan.windows))
+                  if any(i in doubtful for i in plan.members[w])}
+        for s, (_, stream) in enumerate(streams):
+            short = None if s in warned else words_short(stream)
+            if short:
+                warnings.append(f"channel {s + 1}: {short}; listen to this call")
         return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
 
     def _decode_batched(self, joined: np.ndarray, windows: list[dict],
@@ -388,6 +407,19 @@ class _Packing:
         return self.owners
 
 
+def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
+    """What is wrong when a stream's recognized chunks hold far less of its sure speech than
+    MIN_COVERAGE (words lost or dropped across windows, which no one window's coverage shows),
+    else None. A stream with under MIN_VOICED_S of sure speech is not judged."""
+    voiced = sum(c.voiced for c in chunks)
+    heard = sum(c.voiced for c in chunks if c.text)
+    if voiced < MIN_VOICED_S or heard >= MIN_COVERAGE * voiced:
+        return None
+    kept = sum(bool(c.text) for c in chunks)
+    return (f"far fewer utterances than speech chunks ({kept} of {len(chunks)}, holding "
+            f"{100 * heard / voiced:.0f}% of its speech)")
+
+
 def spurious(text: str, confidence: float, fillers: Sequence[str]) -> bool:
     """Mostly hotwords or captions (normalized `fillers`), heard with low confidence."""
     if confidence >= SPURIOUS_CONFIDENCE:
@@ -404,8 +436,8 @@ def _shifted(words: list, by: float) -> list:
 
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     """Silero's speech probability per VAD_FRAME. One pass over the channel as faster-whisper
-    runs it; then every stretch after a quiet run of RESET_AFTER_S is scored again from a
-    fresh state warmed up on the VAD_WARMUP_S before it (why: RESET_AFTER_S)."""
+    runs it; then the RESCORE_S after every quiet run of RESET_AFTER_S are scored again from
+    a fresh state warmed up on the VAD_WARMUP_S before them (why: RESET_AFTER_S)."""
     model = get_vad_model()
     padded = np.pad(samples, (0, -len(samples) % VAD_FRAME))
     if not len(padded):
@@ -414,6 +446,7 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     quiet = probs < QUIET_PROB
     need = int(RESET_AFTER_S * SAMPLE_RATE / VAD_FRAME)
     warm = int(VAD_WARMUP_S * SAMPLE_RATE / VAD_FRAME)
+    rescore = int(RESCORE_S * SAMPLE_RATE / VAD_FRAME)
     restarts, run = [], 0
     for i, q in enumerate(quiet):
         if q:
@@ -423,7 +456,7 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
                 restarts.append(i)
             run = 0
     for k, start in enumerate(restarts):
-        stop = restarts[k + 1] if k + 1 < len(restarts) else len(probs)
+        stop = min(restarts[k + 1] if k + 1 < len(restarts) else len(probs), start + rescore)
         lo = start - warm
         fresh = np.ravel(model(padded[lo * VAD_FRAME: stop * VAD_FRAME]))
         probs[start:stop] = fresh[warm:]

@@ -296,3 +296,43 @@ def test_kpi_arithmetic(request, backend):
     assert agents["A2"]["pass_rate"] == 0.5 and agents["A2"]["average_talk_seconds"] == 60.0
     assert days["2026-11-20"]["evaluated"] == 2 and days["2026-11-21"]["pass_rate"] == round(2 / 3, 4)
     assert {h: r["evaluated"] for h, r in hours.items()} == {9: 2, 10: 2, 14: 1}
+
+
+@BACKENDS
+def test_recognition_warnings_are_kept_shown_and_flag_the_call(request, tmp_path, backend):
+    """A transcript that recognition may have lost words in: its warnings are stored with the
+    recording, carried into the result (the CLI's JSON, the API's evaluation and recording,
+    after a rescore too), and the call is flagged however sure the words it kept were."""
+    from qa_service.schemas import CallEvaluation
+    from qa_service.service import QAService
+
+    url = request.getfixturevalue(f"{backend}_url")
+    settings, key = make_api(tmp_path, url, redis_url=None)
+    store = Store(url)
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    store.save_rubric(rubric, RUBRIC_YAML)
+    warning = "channel 2: far fewer utterances than speech chunks (1 of 9); listen to this call"
+    utts = [U("agent", 0.5, 3.0, "您好，我是客服", 0.95), U("customer", 3.5, 4.5, "好的", 0.9)]
+    rec = store.save_transcript("ef" * 32, "w.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
+                                "embedded", utts, [warning])
+    quiet = store.save_transcript("fe" * 32, "q.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
+                                  "embedded", utts)
+    for r, warnings in ((rec, [warning]), (quiet, [])):
+        result = evaluate("x.wav", utts, 6.0, Scorer(rubric), warnings=warnings)
+        assert CallEvaluation.of_result(result).to_json()["warnings"] == warnings
+        store.save_evaluation(r.id, result)
+    QAService(store, settings).rescore(rubric, "p")
+    with TestClient(create_app(settings)) as client:
+        flagged = client.get("/flagged", params={"project": "p"},
+                             headers=hdr(key["viewer"])).json()
+        flagged_ids = {item["recording_id"]: item for item in flagged["items"]}
+        assert rec.id in flagged_ids and "low_confidence" in flagged_ids[rec.id]["reasons"]
+        ev = client.get(f"/evaluations/{flagged_ids[rec.id]['evaluation_id']}",
+                        headers=hdr(key["viewer"])).json()
+        assert ev["warnings"] == [warning] and ev["asr_confidence"] <= 0.3
+        assert client.get(f"/recordings/{rec.id}", headers=hdr(key["viewer"])).json()[
+            "asr_warnings"] == [warning]
+        other = [e for e in store.evaluations_of(quiet.id) if e.is_current]
+        assert other and other[0].asr_confidence > 0.6
+        assert client.get(f"/evaluations/{other[0].id}", headers=hdr(key["viewer"])).json()[
+            "warnings"] == []

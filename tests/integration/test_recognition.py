@@ -96,3 +96,29 @@ def test_words_lost_for_good_are_reported(recognizer, monkeypatch):
     assert transcript.utterances
     assert all(u.confidence <= DOUBTFUL_CONFIDENCE for u in transcript.utterances)
     assert prepare(transcript.utterances[0].text).norm
+
+
+def test_hotwords_bias_only_the_agents_channel(recognizer, dev_rubric, monkeypatch):
+    """The rubric's hotwords (product terms the agent says) bias the decoding of the agent's
+    channel only: on the customer's side they were heard into noise ("给我办一下" came back
+    with "预存 一万号" after it at 15 dB SNR). The real decoder runs; the spy only records."""
+    calls = []
+    real = Recognizer._decode_batched
+
+    def spy(self, joined, windows, bias):
+        segments = real(self, joined, windows, bias)
+        calls.append((bias, [w["end"] for w in windows]))
+        return segments
+
+    monkeypatch.setattr(Recognizer, "_decode_batched", spy)
+    assert dev_rubric.asr.hotwords and dev_rubric.agent_channel == "left"
+    audio = load(DEV / "dev-002.wav")
+    transcript = transcribe_audio(audio, recognizer, dev_rubric)
+    biased = [ends for bias, ends in calls if bias]
+    plain = [ends for bias, ends in calls if not bias]
+    assert len(biased) == 1 and len(plain) == 1, calls
+    # the joined timeline holds the agent's (left) chunks first, then the customer's
+    assert max(biased[0]) < min(plain[0])
+    assert {u.role for u in transcript.utterances} == {"agent", "customer"}
+    assert "不需要" in normalize(" ".join(u.text for u in transcript.utterances
+                                          if u.role == "customer"))

@@ -3,7 +3,7 @@ turns, each side leaking into the other."""
 import numpy as np
 
 from qa_service.audio import SAMPLE_RATE
-from qa_service.crosstalk import find_leaks, mostly_leak, remove_leak, separate
+from qa_service.crosstalk import find_leaks, may_leak, mostly_leak, remove_leak, separate
 
 
 def turns(seed: int, seconds: float, first_on: bool) -> np.ndarray:
@@ -54,3 +54,15 @@ def test_independent_channels_and_mono_mixes_are_left_alone():
     assert left is a and right is b and not notes
     mix = a + b
     assert find_leaks(mix, 0.9 * mix) == (None, None)  # one signal twice: no leak to remove
+
+
+def test_the_4khz_screen_passes_every_leak_the_full_search_finds():
+    """The quarter-rate screen decides whether the full-rate search runs at all: a faint
+    leak (-28 dB, just over MIN_PEAK) still passes it and is found; independent channels
+    stop there."""
+    a, b = turns(8, 20, True), turns(9, 20, False)
+    left = a + leak(b, 0.1, 0.04)
+    assert may_leak(left, b)
+    into_left, into_right = find_leaks(left, b)
+    assert into_left is not None and into_left.lag == int(0.1 * SAMPLE_RATE) and into_right is None
+    assert not may_leak(a, b)

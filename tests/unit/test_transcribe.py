@@ -7,7 +7,7 @@ from faster_whisper.vad import VadOptions
 from qa_service.audio import SAMPLE_RATE
 from qa_service.normalize import normalize_plain
 from qa_service.transcribe import (
-    JOIN_GAP_S, NOISE_CAPTIONS, VAD_FRAME, Chunk, _Packing, speech_spans, spurious,
+    JOIN_GAP_S, NOISE_CAPTIONS, VAD_FRAME, Chunk, _Packing, speech_spans, spurious, words_short,
 )
 
 FRAME_S = VAD_FRAME / SAMPLE_RATE
@@ -87,3 +87,16 @@ def test_a_turn_keeps_its_first_word():
     plan.assign([Word(0.1, 0.5, "算吗", 0.9), Word(0.5, at - 0.05, "不", 0.3),  # no spaces at all
                  Word(at + 0.1, at + 0.8, "需要", 0.9), Word(at + 0.8, at + 1.2, "谢谢", 0.9)])
     assert [c.text for c in chunks] == ["算吗", "不需要谢谢"]
+
+
+def test_a_channel_with_far_fewer_utterances_than_speech_is_named():
+    """Words lost across windows (or dropped as noise fillers) show over the whole channel:
+    a warning names the shortfall; a channel that kept its words, or with too little sure
+    speech to judge, has none."""
+    heard = [Chunk(1.0, 3.0, "您好", voiced=1.5), Chunk(5.0, 7.0, "", voiced=1.6),
+             Chunk(8.0, 10.0, "", voiced=1.8), Chunk(11.0, 12.0, "", voiced=0.8)]
+    short = words_short(heard)
+    assert short and "1 of 4" in short and "26%" in short
+    heard[1].text = heard[2].text = "好的"
+    assert words_short(heard) is None
+    assert words_short([Chunk(1.0, 2.0, "", voiced=1.0), Chunk(3.0, 4.0, "", voiced=0.9)]) is None

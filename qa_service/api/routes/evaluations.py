@@ -55,7 +55,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
         "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
         "phase": ev.phase, "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
         "current": ev.is_current, "duration": rec.duration, "outcome": ev.outcome,
-        "asr_confidence": round(ev.asr_confidence, 3),
+        "asr_confidence": round(ev.asr_confidence, 3), "warnings": rec.asr_warnings,
         "machine": {"score": ev.score, "grade": ev.grade, "fatal": ev.fatal}, "reviewed": reviewed,
         "score": ev.effective_score, "grade": ev.effective_grade, "fatal": ev.effective_fatal,
         "machine_grade": ev.grade, "needs_rereview": ev.needs_rereview,
