@@ -12,6 +12,7 @@ counts the findings that change on the sample recordings' reference transcripts 
 there: any new hit there is a false one to look at).
 
     python benchmarks/paraphrase.py [--models use-multilingual-v3 e5-small-q4] [--samples]
+    python benchmarks/paraphrase.py --models use-multilingual-v3 --why   # misses, false hits
     python benchmarks/paraphrase.py --save   # re-transcribe dev-paraphrase into the cache
 """
 from __future__ import annotations
@@ -26,11 +27,12 @@ import numpy as np
 
 from qa_service.accuracy import AccuracyReport, result_items
 from qa_service.checks import Call
-from qa_service.config import DEFAULT_PHRASE_MARGIN
+from qa_service.config import DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.results import Utterance
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
-from qa_service.semantic import MODELS, embed_utterances, get_embedder
+from qa_service.semantic import (DEFAULT_CALIBRATION, MODELS, SimilarMatcher, embed_utterances,
+                                 get_embedder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -68,8 +70,10 @@ def with_examples(rubric, donor):
     return out
 
 
-def report(corpus: Path, calls, vectors, model, rubric, threshold, margin) -> AccuracyReport:
-    scorer = Scorer(rubric, similar_threshold=threshold, phrase_margin=margin, model=model)
+def report(corpus: Path, calls, vectors, model, rubric, threshold, margin,
+           calibration: float = DEFAULT_CALIBRATION) -> AccuracyReport:
+    scorer = Scorer(rubric, similar_threshold=threshold, phrase_margin=margin, model=model,
+                    similar_calibration=calibration)
     labels = {x["id"]: x for x in json.loads((corpus / "labels.json").read_text())}
     rep = AccuracyReport()
     for cid, label in labels.items():
@@ -82,6 +86,36 @@ def report(corpus: Path, calls, vectors, model, rubric, threshold, margin) -> Ac
 def line(name: str, rep: AccuracyReport) -> str:
     return (f"  {name:<34} P {rep.precision:.3f} R {rep.recall:.3f} F1 {rep.f1:.3f} "
             f"grades {rep.grade_agreement:.3f} outcomes {rep.outcome_accuracy:.3f}")
+
+
+def why(corpus: Path, calls, vectors, model, rubric) -> list[str]:
+    """Per call, each script section or mandatory point the labels and the findings disagree
+    on: the rule's two best-scoring utterances of the agent by meaning (example, cosine,
+    threshold, the text read), whatever the threshold, to tell garble from wording."""
+    scorer = Scorer(rubric, model=model)
+    lines = []
+    for label in json.loads((corpus / "labels.json").read_text()):
+        utts, duration = calls[label["id"]]
+        call = Call(utts, duration, vectors=vectors.get(label["id"]))
+        ev = scorer.evaluate(call)
+        hit = {f.rule_id for f in ev.findings if f.status == "hit"}
+        for check in scorer.checks:
+            rule, matcher = getattr(check, "rule", None), getattr(check, "matcher", None)
+            if rule is None or matcher is None or not matcher.similar or \
+                    not hasattr(rule, "within_first") and rule not in scorer.rubric.mandatory_points:
+                continue
+            truth = rule.id in label["sections"] or rule.id in label["points"]
+            if truth == (rule.id in hit):
+                continue
+            similar = matcher.similar
+            wide = SimilarMatcher(similar.bank, [scorer.bank.examples[c].text for c in similar.cols], -0.99)
+            found = sorted(((m.similarity, i, m) for i, m in wide.candidates(call.similarities(scorer.bank)).items()
+                            if call.utterances[i].role == rule.role), key=lambda x: -x[0])[:2]
+            limits = dict(zip((scorer.bank.examples[c].text for c in similar.cols),
+                              similar.thresholds.tolist()))
+            lines.append(f"{label['id']} {'MISSED' if truth else 'FALSE HIT'} {rule.id}: " + " | ".join(
+                f"{score:.3f}/{limits[m.phrase]:.3f} [{m.phrase}] {m.matched[:40]}" for score, _, m in found))
+    return lines
 
 
 def embed_all(model: str, calls) -> tuple[dict, float, int]:
@@ -122,6 +156,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=[m for m in MODELS])
     ap.add_argument("--samples", action="store_true")
     ap.add_argument("--errors", action="store_true", help="print per-call differences")
+    ap.add_argument("--why", action="store_true",
+                    help="per section and point missed or falsely hit: its best examples by meaning")
     args = ap.parse_args()
     for model in args.models:
         print(f"\n== {model} ==")
@@ -139,6 +175,11 @@ def main() -> None:
                 print(line(f"similar rubric @ {threshold:.2f}", rep))
                 if args.errors:
                     print("\n".join("      " + e for e in rep.errors))
+                if threshold == DEFAULT_SIMILAR_THRESHOLD:
+                    print(line(f"  same, no calibration", report(
+                        corpus, calls, vectors, model, similar, threshold, DEFAULT_PHRASE_MARGIN, 0.0)))
+            if args.why:
+                print("\n".join("      " + w for w in why(corpus, calls, vectors, model, similar)))
             for threshold in THRESHOLDS[model][1:3]:
                 for margin in MARGINS:
                     print(line(f"phrases as examples @ {threshold:.2f}+{margin:.1f}",

@@ -408,22 +408,24 @@ class SimilarMatcher:
                 break
         else:
             return out  # the usual case: this rule's examples are nowhere near this call
-        # Each example is compared with its own threshold: rank by the margin above it.
+        # Each example is compared with its own threshold: rank by the margin above it. The
+        # few passing rows are walked in Python (numpy costs more than it saves on them).
         mine = sims.table[:, self.cols]
         above = mine - thresholds
         best = above.max(axis=1)
         passing = np.flatnonzero(best >= 0)
-        for row in passing[np.argsort(-best[passing])]:
-            owner, text, numbers_text = sims.describe(int(row))
+        passing = passing[np.argsort(-best[passing])]
+        examples = [self.bank.examples[c] for c in self._col_list]
+        for row, margins, scores in zip(passing.tolist(), above[passing].tolist(),
+                                        mine[passing].tolist()):
+            owner, text, numbers_text = sims.describe(row)
             if owner in out:
                 continue
-            for col in np.argsort(-above[row]):
-                if above[row, col] < 0:
+            for col in sorted(range(len(margins)), key=margins.__getitem__, reverse=True):
+                if margins[col] < 0:
                     break
-                score = float(mine[row, col])
-                example = self.bank.examples[self.cols[col]]
-                if example.agrees(text, numbers_text):
-                    out[owner] = Match(example.text, normalize(text), round(score, 3))
+                if examples[col].agrees(text, numbers_text):
+                    out[owner] = Match(examples[col].text, normalize(text), round(scores[col], 3))
                     break
         return out
 
