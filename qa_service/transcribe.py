@@ -87,6 +87,10 @@ NEGATORS = ("不", "没", "别", "不是", "没有")
 NOISE_CAPTIONS = ("作词", "作曲", "编曲", "字幕", "谢谢观看", "谢谢收看", "点赞", "订阅", "打赏")
 SPURIOUS_CONFIDENCE = 0.6
 SPURIOUS_SHARE = 0.6  # under Settings.low_confidence: such a call is flagged
+# A dropped chunk with at least this much sure speech is decoded once more without hotwords
+# (Recognizer._decode_unbiased); its words are kept from this mean word probability up.
+MIN_REDECODE_VOICED_S = 0.3
+MIN_REDECODE_CONFIDENCE = 0.35
 
 
 # A unit of one to four characters said six times running: a decoding loop ("带带带带带带…"),
@@ -199,11 +203,14 @@ class Recognizer:
         chunks = plan.assign(words)
         fillers = sorted({normalize_plain(x) for x in (*hotwords, *NOISE_CAPTIONS)} - {""},
                          key=len, reverse=True)
-        for chunk in chunks:
+        for index, chunk in enumerate(chunks):
             if chunk.text and spurious(chunk.text, chunk.confidence, fillers):
                 log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
                          chunk.text, chunk.start)
                 chunk.text = ""
+                if bias and chunk.voiced >= MIN_REDECODE_VOICED_S:
+                    self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
+                                          fillers)
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
         warned = {plan.stream_of[w] for w in range(len(plan.windows))
@@ -226,6 +233,24 @@ class Recognizer:
             word_timestamps=True,
             hotwords=bias,
         )[0])
+
+    def _decode_unbiased(self, chunk: Chunk, samples: np.ndarray,
+                         fillers: Sequence[str]) -> None:
+        """A chunk the VAD is sure holds speech came back as hotwords: the prompt may have
+        talked over a real, short turn (a customer's last "那办理要收手续费吗" heard as "预存" on
+        one CPU, the hang-up then unseen). Decoded alone without hotwords, its own words are
+        kept when they are neither hotwords, captions nor a loop; otherwise it stays dropped."""
+        words = self._transcribe_sequential(
+            samples[int(chunk.start * SAMPLE_RATE):int(chunk.end * SAMPLE_RATE)], None,
+            vad_filter=False, condition_on_previous_text=False)
+        text = "".join(x.word for x in words).strip()
+        if not text:
+            return
+        confidence = float(np.mean([x.probability for x in words]))
+        if confidence < MIN_REDECODE_CONFIDENCE or spurious(text, 0.0, fillers):
+            return
+        log.info("kept %r at %.1f s, decoded again without hotwords", text, chunk.start)
+        chunk.text, chunk.confidence = text, confidence
 
     def _decode_window(self, joined: np.ndarray, window: dict, bias: Optional[str]) -> list:
         """A window the batched pass decoded into a loop or into too few words (it has no

@@ -96,3 +96,31 @@ def test_words_lost_for_good_are_reported(recognizer, monkeypatch):
     assert transcript.utterances
     assert all(u.confidence <= DOUBTFUL_CONFIDENCE for u in transcript.utterances)
     assert prepare(transcript.utterances[0].text).norm
+
+
+def test_speech_heard_as_hotwords_is_decoded_again_without_them(recognizer, monkeypatch):
+    """The prompt's hotwords talk over short real turns (on an Intel CPU the customer's last
+    "那办理要收手续费吗？" came back as "预存" and was dropped as a hotword heard in noise, so
+    the hang-up went unseen). Forced here: every word of the batched pass is heard as a hotword
+    with low confidence. Each chunk is then decoded again without hotwords and keeps its own
+    words, and the recording still ends on the customer's cut-off question."""
+    import dataclasses
+
+    real = Recognizer._decode_batched
+
+    def hotwords_only(self, joined, windows, bias):
+        return [dataclasses.replace(seg, text="预存", words=[
+            dataclasses.replace(x, word="预存", probability=0.3) for x in seg.words or []])
+            for seg in real(self, joined, windows, bias)]
+
+    monkeypatch.setattr(Recognizer, "_decode_batched", hotwords_only)
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    call = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A033_20261121-160812.wav"
+    transcript = transcribe_file(str(call), recognizer, rubric)
+    roles = [u.role for u in transcript.utterances]
+    assert roles.count("agent") == 3 and roles.count("customer") >= 2, transcript.utterances
+    assert not any(u.text == "预存" for u in transcript.utterances)
+    last = max(transcript.utterances, key=lambda u: u.end)
+    assert last.role == "customer" and last.start > 15.5, transcript.utterances
+    result = evaluate(str(call), transcript.utterances, transcript.duration, Scorer(rubric))
+    assert {f.rule_id: f for f in result.findings}["hangup"].status == "violation"
