@@ -209,8 +209,9 @@ class Recognizer:
                          chunk.text, chunk.start)
                 chunk.text = ""
                 if bias and chunk.voiced >= MIN_REDECODE_VOICED_S:
-                    self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
-                                          fillers)
+                    with self._lock:
+                        self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
+                                              fillers)
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
         warned = {plan.stream_of[w] for w in range(len(plan.windows))
