@@ -13,7 +13,8 @@ there: any new hit there is a false one to look at).
 
     python benchmarks/paraphrase.py [--models use-multilingual-v3 e5-small-q4] [--samples]
     python benchmarks/paraphrase.py --models use-multilingual-v3 --why   # misses, false hits
-    python benchmarks/paraphrase.py --save   # re-transcribe dev-paraphrase into the cache
+Refresh the cache with this machine's recognition: `python benchmarks/accuracy.py --corpus
+../shared/corpus/dev-paraphrase --conditions clean --out DIR`, then DIR/clean.json's "calls".
 """
 from __future__ import annotations
 
