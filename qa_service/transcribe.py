@@ -244,11 +244,8 @@ class Recognizer:
         words = self._transcribe_sequential(
             samples[int(chunk.start * SAMPLE_RATE):int(chunk.end * SAMPLE_RATE)], None,
             vad_filter=False, condition_on_previous_text=False)
-        text = "".join(x.word for x in words).strip()
-        if not text:
-            return
-        confidence = float(np.mean([x.probability for x in words]))
-        if confidence < MIN_REDECODE_CONFIDENCE or spurious(text, 0.0, fillers):
+        text, confidence = said(words)
+        if not text or confidence < MIN_REDECODE_CONFIDENCE or mostly_fillers(text, fillers):
             return
         log.info("kept %r at %.1f s, decoded again without hotwords", text, chunk.start)
         chunk.text, chunk.confidence = text, confidence
@@ -407,14 +404,15 @@ class _Packing:
         for word, index in zip(words, self.phrase_chunks(words)):
             heard.setdefault(index, []).append(word)
         for index, chunk in enumerate(self.owners):
-            said = heard.get(index, [])
-            chunk.text = "".join(x.word for x in said).strip()
-            if not chunk.text:
+            words = heard.get(index, [])
+            text, confidence = said(words)
+            if not text:
+                chunk.text = ""
                 continue
-            chunk.confidence = float(np.mean([x.probability for x in said]))
+            chunk.text, chunk.confidence = text, confidence
             offset, length = self.offsets[index], chunk.end - chunk.start
-            lead = min(x.start for x in said) - offset
-            tail = offset + length - max(x.end for x in said)
+            lead = min(x.start for x in words) - offset
+            tail = offset + length - max(x.end for x in words)
             start, end = chunk.start, chunk.end
             if lead > TRIM_S:
                 start += lead - TRIM_PAD_S
@@ -423,6 +421,12 @@ class _Packing:
             if end > start:
                 chunk.start, chunk.end = start, end
         return self.owners
+
+
+def said(words: Sequence) -> tuple[str, float]:
+    """The text of these words and their mean probability ("" and 0.0 for none)."""
+    text = "".join(x.word for x in words).strip()
+    return text, (float(np.mean([x.probability for x in words])) if text else 0.0)
 
 
 def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
@@ -440,8 +444,11 @@ def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
 
 def spurious(text: str, confidence: float, fillers: Sequence[str]) -> bool:
     """Mostly hotwords or captions (normalized `fillers`), heard with low confidence."""
-    if confidence >= SPURIOUS_CONFIDENCE:
-        return False
+    return confidence < SPURIOUS_CONFIDENCE and mostly_fillers(text, fillers)
+
+
+def mostly_fillers(text: str, fillers: Sequence[str]) -> bool:
+    """At least SPURIOUS_SHARE of the text is hotwords or captions (normalized `fillers`)."""
     heard = rest = normalize_plain(text)
     for filler in fillers:
         rest = rest.replace(filler, "")
