@@ -118,6 +118,23 @@ def to_utc(t: datetime) -> datetime:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+# A day of margin either side of the calendar: the call center's day and hour around a
+# stored time must exist too, and it must be showable in the call center's zone.
+STORABLE = (datetime(1, 1, 2), datetime(9999, 12, 30))
+
+
+def storable_utc(t: datetime) -> datetime:
+    """to_utc(t), refused (ValueError) outside STORABLE, where converting or showing it would
+    overflow: what every call time and since/until a person sends goes through."""
+    try:
+        stored = to_utc(t)
+    except OverflowError:
+        stored = None
+    if stored is None or not STORABLE[0] <= stored <= STORABLE[1]:
+        raise ValueError("date-time out of range (0001-01-02 to 9999-12-30)")
+    return stored
+
+
 def call_center_time(utc: datetime) -> datetime:
     """A stored UTC time (naive) as the call center's wall-clock time (naive, QA_TIMEZONE):
     what its KPI day and hour are."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from qa_service.config import to_utc
+from qa_service.config import storable_utc
 
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
@@ -53,11 +53,9 @@ def _parse_time(value: str, source: str) -> datetime:
     # store converts it to UTC (config.to_utc), never by the server's own zone. A time that
     # would not survive that (or being shown in the call center's zone) is refused here.
     try:
-        in_range = datetime(1, 1, 2) <= to_utc(parsed) <= datetime(9999, 12, 30)
-    except OverflowError:
-        in_range = False
-    if not in_range:
-        raise MetadataError(f"{source}: call_time {value!r} is out of range")
+        storable_utc(parsed)
+    except ValueError:
+        raise MetadataError(f"{source}: call_time {value!r} is out of range") from None
     return parsed
 
 

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from qa_service import keys
 from qa_service.api.errors import MAX_INT
-from qa_service.config import Settings, to_utc
+from qa_service.config import Settings, storable_utc
 from qa_service.db import ApiKey
 from qa_service.dispatch import Dispatcher
 from qa_service.store import Store
@@ -18,16 +18,7 @@ from qa_service.web.session import caller_from_cookie
 
 
 def _stored_time(t: Optional[datetime]) -> Optional[datetime]:
-    if t is None:
-        return None
-    try:
-        stored = to_utc(t)
-    except OverflowError:
-        stored = None
-    # a day of margin either side: day and hour buckets around it must exist too
-    if stored is None or not datetime(1, 1, 2) <= stored <= datetime(9999, 12, 30):
-        raise ValueError("date-time out of range (0001-01-02 to 9999-12-30)")
-    return stored
+    return None if t is None else storable_utc(t)
 
 
 # since/until of every list, KPI and report: without an offset the call center's time
