@@ -66,16 +66,31 @@ class Leak:
         return max(0, self.lag - TAPS // 2)
 
 
-def _leak(corr: np.ndarray, auto: np.ndarray, energy: float) -> Optional[Leak]:
-    """The leak path from corr[k] = sum_t near[t] far[t - k] (k >= 0) and the far channel's
-    autocorrelation, if the correlation has one clear peak."""
-    max_lag = int(MAX_LAG_S * SAMPLE_RATE)
-    normalized = np.abs(corr[: max_lag + 1]) / energy
+def _clear_peak(corr: np.ndarray, energy: float, share: float = 1.0) -> Optional[tuple[int, float]]:
+    """(lag, normalized peak) of the correlation's one clear peak: at least `share` of
+    MIN_PEAK, and of PEAK_OVER_SPREAD times its median; else None."""
+    normalized = np.abs(corr) / energy
     lag = int(np.argmax(normalized))
     peak = float(normalized[lag])
     spread = float(np.median(normalized)) or 1e-12
-    if peak < MIN_PEAK or peak < PEAK_OVER_SPREAD * spread:
+    if peak < share * MIN_PEAK or peak < share * PEAK_OVER_SPREAD * spread:
         return None
+    return lag, peak
+
+
+def _directions(cross: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(right into left, left into right) from cross[k] = sum_t left[t] right[t-k]: cross[k]
+    and cross[-k] for 0 <= k < reach."""
+    return cross[:reach], np.concatenate([cross[:1], cross[:-reach:-1]])
+
+
+def _leak(corr: np.ndarray, auto: np.ndarray, energy: float) -> Optional[Leak]:
+    """The leak path from corr[k] = sum_t near[t] far[t - k] (k >= 0) and the far channel's
+    autocorrelation, if the correlation has one clear peak."""
+    found = _clear_peak(corr[: int(MAX_LAG_S * SAMPLE_RATE) + 1], energy)
+    if found is None:
+        return None
+    lag, peak = found
     first = max(0, lag - TAPS // 2)
     loaded = auto[:TAPS].copy()
     loaded[0] *= 1.001  # a little diagonal loading keeps the solve stable on band-limited audio
@@ -101,14 +116,8 @@ def may_leak(left: np.ndarray, right: np.ndarray) -> bool:
     cross, _, _, _, energy = _cross(low_l, low_r, n)
     if energy == 0:
         return False
-    reach = int(MAX_LAG_S * SCREEN_RATE) + 1
-    for corr in (cross[:reach], np.concatenate([cross[:1], cross[:-reach:-1]])):
-        normalized = np.abs(corr) / energy
-        peak = float(np.max(normalized))
-        spread = float(np.median(normalized)) or 1e-12
-        if peak >= SCREEN_SHARE * MIN_PEAK and peak >= SCREEN_SHARE * PEAK_OVER_SPREAD * spread:
-            return True
-    return False
+    return any(_clear_peak(corr, energy, SCREEN_SHARE) is not None
+               for corr in _directions(cross, int(MAX_LAG_S * SCREEN_RATE) + 1))
 
 
 def find_leaks(left: np.ndarray, right: np.ndarray) -> tuple[Optional[Leak], Optional[Leak]]:
@@ -119,9 +128,7 @@ def find_leaks(left: np.ndarray, right: np.ndarray) -> tuple[Optional[Leak], Opt
     cross, spec_l, spec_r, size, energy = _cross(left, right, n)
     if energy == 0:
         return None, None
-    reach = int(MAX_LAG_S * SAMPLE_RATE) + TAPS
-    into_left = cross[:reach]
-    into_right = np.concatenate([cross[:1], cross[:-reach:-1]])  # cross[-k]: left leaking later
+    into_left, into_right = _directions(cross, int(MAX_LAG_S * SAMPLE_RATE) + TAPS)
     leaks = []
     for corr, spec in ((into_left, spec_r), (into_right, spec_l)):
         auto = None
