@@ -208,17 +208,8 @@ class PhraseMatcher:
         return self._fuzzy(self.any, text)
 
     def fuzzy_any_hits(self, texts: Sequence[PreparedText], indices: Iterable[int]) -> dict[int, Match]:
-        """fuzzy_any over many texts (those of `indices`): the quick reject in one loop."""
-        if self.fuzzy >= 1.0 or not self._any_syllables:
-            return {}
-        syllables, need, out = self._any_syllables, self._any_min_shared, {}
-        for i in indices:
-            text = texts[i]
-            if len(syllables & text.syllable_set) >= need:
-                found = self._fuzzy(self.any, text)
-                if found:
-                    out[i] = found
-        return out
+        """fuzzy_any over many texts (those of `indices`), by index."""
+        return {i: found for i in indices if (found := self.fuzzy_any(texts[i]))}
 
     def _fuzzy(self, phrases: Sequence[Phrase], text: PreparedText) -> Optional[Match]:
         if self.fuzzy >= 1.0:
