@@ -68,15 +68,33 @@ def test_bad_recording_fails_visibly(setup, redis, tmp_path):
     assert str(bad) in result.exc_string
 
 
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_worker_killed_mid_job_loses_nothing(setup, redis):
     url, rubric, env = setup
     job = enqueue_score(redis, str(SAMPLE), rubric)
     worker = start_worker(env, burst=False)
     try:
         assert wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED)
+        forked = children(worker.pid)  # rq's scheduler process
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
+    # The scheduler the worker forked does not outlive it (it did, heartbeating for good).
+    assert forked and wait_for(lambda: not any(running(pid) for pid in forked), timeout=30), \
+        [open(f"/proc/{pid}/cmdline").read() for pid in forked if running(pid)]
     assert job.id in StartedJobRegistry(TRANSCRIBE_QUEUE, connection=redis).get_job_ids()
     restarted = start_worker(env)  # the same slot: it finds its abandoned job at once
     out, _ = restarted.communicate(timeout=300)
