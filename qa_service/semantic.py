@@ -297,6 +297,7 @@ class ExampleBank:
         self._rules: list[frozenset[int]] = []  # each rule's columns (rules may share one)
         self._matrix: Optional[np.ndarray] = None
         self._crowding: Optional[np.ndarray] = None
+        self.floor = 1.0  # the lowest threshold of the matchers on this bank
         self.version = 0  # grows with every add (matchers recompute their thresholds)
 
     def add(self, texts: Sequence[str]) -> np.ndarray:
@@ -361,8 +362,21 @@ class CallSimilarities:
     def __init__(self, table: np.ndarray, describe):
         self.table = table
         self.describe = describe
-        # a plain list: read a few entries per rule, where numpy indexing costs more than it saves
-        self.column_max = table.max(axis=0).tolist() if len(table) else [-1.0] * table.shape[1]
+        self._above: Optional[tuple[float, dict[int, list[tuple[float, int]]]]] = None
+
+    def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
+        """Per column, the (cosine, row) entries at or above `floor`: the few that any rule can
+        use. One numpy pass per call; each rule then reads a handful of Python tuples (numpy's
+        per-operation cost, paid by every rule on its own slice of the table, was most of the
+        similarity rules' time)."""
+        if self._above is None or floor < self._above[0]:
+            rows, cols = np.nonzero(self.table >= floor)
+            entries: dict[int, list[tuple[float, int]]] = {}
+            for row, col, score in zip(rows.tolist(), cols.tolist(),
+                                       self.table[rows, cols].tolist()):
+                entries.setdefault(col, []).append((score, row))
+            self._above = (floor, entries)
+        return self._above[1]
 
 
 class SimilarMatcher:
@@ -372,11 +386,11 @@ class SimilarMatcher:
                  label: str = "similar", calibration: float = 0.0):
         self.bank = bank
         self.cols = bank.add(examples)
-        self._col_list = self.cols.tolist()
         self.threshold = threshold
+        bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
         self.calibration = calibration
-        self._thresholds: Optional[np.ndarray] = None
+        self._thresholds: Optional[tuple[tuple[int, float], ...]] = None
         self._thresholds_for = -1  # the bank's version they were computed for
 
     def __bool__(self) -> bool:
@@ -387,46 +401,36 @@ class SimilarMatcher:
         """The threshold of each of this rule's examples: the rule's threshold raised by
         `calibration` times how much closer the example is to another rule's examples than
         CROWDING_TYPICAL, by at most CALIBRATION_RANGE (see Calibration above)."""
+        return np.asarray([t for _, t in self._column_thresholds()], np.float32)
+
+    def _column_thresholds(self) -> tuple[tuple[int, float], ...]:
+        """(column, threshold) of each example, for the bank as it is now."""
         if self._thresholds is None or self._thresholds_for != self.bank.version:
             self._thresholds_for = self.bank.version
             crowding = self.bank.crowding[self.cols]
             shift = np.where(crowding < 0, 0.0,
                              self.calibration * (crowding - CROWDING_TYPICAL))
             shift = np.clip(shift, 0.0, CALIBRATION_RANGE)
-            self._thresholds = np.minimum(1.0, self.threshold + shift).astype(np.float32)
-            self._threshold_list = self._thresholds.tolist()
+            limits = np.minimum(1.0, self.threshold + shift).astype(np.float32)
+            self._thresholds = tuple(zip(self.cols.tolist(), limits.tolist()))
         return self._thresholds
 
     def candidates(self, sims: "CallSimilarities") -> dict[int, Match]:
-        """Every utterance of a call that matches, by index: the best-scoring segment or pair
-        of it whose numbers and negation agree."""
+        """Every utterance of a call that matches, by index: its segment or pair that passes
+        an example's threshold by the widest margin while its numbers and negation agree."""
+        above = sims.above(self.bank.floor)
+        passing = [(score - limit, score, row, col) for col, limit in self._column_thresholds()
+                   for score, row in above.get(col, ()) if score >= limit]
         out: dict[int, Match] = {}
-        column_max = sims.column_max
-        thresholds = self.thresholds
-        for c, t in zip(self._col_list, self._threshold_list):
-            if column_max[c] >= t:
-                break
-        else:
+        if not passing:
             return out  # the usual case: this rule's examples are nowhere near this call
-        # Each example is compared with its own threshold: rank by the margin above it. The
-        # few passing rows are walked in Python (numpy costs more than it saves on them).
-        mine = sims.table[:, self.cols]
-        above = mine - thresholds
-        best = above.max(axis=1)
-        passing = np.flatnonzero(best >= 0)
-        passing = passing[np.argsort(-best[passing])]
-        examples = [self.bank.examples[c] for c in self._col_list]
-        for row, margins, scores in zip(passing.tolist(), above[passing].tolist(),
-                                        mine[passing].tolist()):
+        # Each example is compared with its own threshold: rank by the margin above it.
+        passing.sort(key=lambda p: (-p[0], p[2], p[3]))
+        examples = self.bank.examples
+        for _, score, row, col in passing:
             owner, text, numbers_text = sims.describe(row)
-            if owner in out:
-                continue
-            for col in sorted(range(len(margins)), key=margins.__getitem__, reverse=True):
-                if margins[col] < 0:
-                    break
-                if examples[col].agrees(text, numbers_text):
-                    out[owner] = Match(examples[col].text, normalize(text), round(scores[col], 3))
-                    break
+            if owner not in out and examples[col].agrees(text, numbers_text):
+                out[owner] = Match(examples[col].text, normalize(text), round(score, 3))
         return out
 
 

@@ -91,6 +91,31 @@ def test_two_adjacent_utterances_of_one_speaker_match_together(scorer):
     assert found["monthly_fee"].status == "hit"
 
 
+def test_pair_cosines_equal_those_of_the_pair_embedded_as_one_vector(scorer):
+    # Call.similarities derives a pair's cosines from its two rows' own cosines; the same
+    # figures as making the pair's unit vector and multiplying it with the bank again.
+    from qa_service.semantic import unit_rows
+    utts = [Utterance("agent", 0, 2, "这个套餐每个月只要交"), Utterance("agent", 3, 5, "九十六块钱"),
+            Utterance("customer", 6, 8, "太贵了")]
+    call = Call(utts, 9.0)
+    table = call.similarities(scorer.bank).table
+    cv, rows = call.vectors, len(call.vectors.owners)
+    first, second = [int((cv.owners == i).argmax()) for i in (0, 1)]
+    direct = unit_rows(cv.vectors[[first]] + cv.vectors[[second]]) @ scorer.bank.matrix
+    derived = table[rows]  # the one pair (agent 0 + agent 1), -1 where a half alone is closer
+    kept = derived > -1
+    assert kept.any()
+    assert abs(derived[kept] - direct[0][kept]).max() < 1e-5
+
+
+def test_a_phrase_said_is_the_evidence_before_an_earlier_paraphrase(scorer):
+    found, _ = run(scorer, ("agent", "这个套餐月租是九十六块钱一个月"), ("agent", "月费96元"))
+    evidence = found["monthly_fee"].evidence[0]
+    assert (evidence.text, evidence.similarity) == ("月费96元", 1.0)
+    found, _ = run(scorer, ("agent", "这个套餐月租是九十六块钱一个月"), ("agent", "好的"))
+    assert found["monthly_fee"].evidence[0].phrase == "每个月只要交九十六块钱"
+
+
 def test_guards_directly():
     assert numbers_of("每月96元合约12个月一个月") == {"96", "12"}
     assert negated("不能撤销") and not negated("可以撤销")
