@@ -199,3 +199,6 @@ def test_loop_detector():
     assert degenerate("我去带带带带带带带带带") and degenerate("您好您好您好您好您好您好")
     assert not degenerate("对对对对，好的") and not degenerate("每个月只要96元")
     assert degenerate("abc", compression_ratio=3.0)
+    # a phrase looped (seen over two turns of a noisy mono mp3), under the compression ratio
+    assert degenerate("得约到七十八年 肯预存一百年 肯预存一百年 肯预存一百年 肯预存一百年 文")
+    assert not degenerate("我这边直接为您办理可以吗 我这边直接为您办理可以吗 好的")
