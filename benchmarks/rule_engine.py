@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from qa_service.checks import Call
-from qa_service.matching import prepare, prepare_normalized
+from qa_service.matching import prepare, prepare_said
 from qa_service.metadata import CallMetadata
-from qa_service.normalize import normalize, normalize_plain, syllables
+from qa_service.normalize import normalize, normalize_plain, spoken, syllables
 from qa_service.results import Utterance
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
@@ -40,7 +40,7 @@ def load_transcripts() -> list[tuple[list[Utterance], float]]:
 
 
 def clear_caches() -> None:
-    for fn in (prepare, prepare_normalized, normalize, normalize_plain, syllables):
+    for fn in (prepare, prepare_said, spoken, normalize, normalize_plain, syllables):
         fn.cache_clear()
 
 

@@ -2,7 +2,9 @@
 
 Exact first: the normalized phrase inside the normalized utterance. Then, for phrases of at
 least FUZZY_MIN_SYLLABLES, pinyin similarity: the phrase's toneless pinyin against the best
-aligned span of the utterance's pinyin (rapidfuzz), accepted at or above the threshold.
+aligned span of the utterance's pinyin (rapidfuzz), accepted at or above the threshold. Both
+are read with their numerals as said (normalize.spoken), so a numeral heard in place of a
+word keeps its sound (合约七一年 for 合约期一年); the matched span is reported that way too.
 Two guards keep fuzzy matching from flipping meaning: a hit preceded by a negator (不需要 for
 需要) does not count unless the phrase carries the negation itself, and a fuzzy span must hold
 a negator exactly when the phrase does.
@@ -19,7 +21,7 @@ from typing import Iterable, Optional, Sequence
 
 from rapidfuzz import fuzz
 
-from qa_service.normalize import normalize, normalize_plain, syllables
+from qa_service.normalize import normalize, normalize_plain, spoken, syllables
 
 NEGATORS = frozenset("不没别未")
 # Two-syllable phrases (再见, 您好) sit within one letter of too many other words (在线,
@@ -29,15 +31,17 @@ FUZZY_MIN_SYLLABLES = 3
 
 @dataclass(frozen=True)
 class PreparedText:
-    """Normalized text with its pinyin string and a map from pinyin offsets to characters."""
+    """Normalized text (exact matching), and for fuzzy matching the text as said (numerals in
+    words: normalize.spoken) with its pinyin string and a map from pinyin offsets to it."""
 
     norm: str
     pinyin: str
-    char_at: tuple[int, ...]  # char_at[i]: index in `norm` of the syllable at pinyin offset i
+    char_at: tuple[int, ...]  # char_at[i]: index in `said` of the syllable at pinyin offset i
     plain: str = ""  # normalized with numerals as spoken (for regexes written 百分之百 ...)
     # Its distinct syllables as bits of one int (syllable_bits): the quick rejects below count
     # shared syllables with one AND and a popcount, four times faster than a set intersection.
     syllable_mask: int = field(default=0, compare=False)
+    said: str = ""  # what pinyin, char_at and syllable_mask describe; fuzzy spans come from it
 
 
 _SYLLABLE_BIT: dict[str, int] = {}
@@ -59,23 +63,23 @@ def syllable_bits(parts: Iterable[str]) -> int:
 
 @lru_cache(maxsize=65536)
 def prepare(text: str) -> PreparedText:
-    prepared = prepare_normalized(normalize(text))
-    plain = normalize_plain(text)
-    if plain != prepared.norm:
-        prepared = PreparedText(prepared.norm, prepared.pinyin, prepared.char_at, plain,
-                                prepared.syllable_mask)
-    return prepared
+    norm, plain = normalize(text), normalize_plain(text)
+    sound = prepare_said(spoken(text))
+    return PreparedText(norm, sound.pinyin, sound.char_at, plain if plain != norm else "",
+                        sound.syllable_mask, sound.said)
 
 
 @lru_cache(maxsize=65536)
-def prepare_normalized(norm: str) -> PreparedText:
+def prepare_said(said: str) -> PreparedText:
+    """Pinyin of a text as said (and of a span of one, when fuzzy matching rescores it)."""
     parts, char_at = [], []
-    for index, syllable in enumerate(syllables(norm)):
+    for index, syllable in enumerate(syllables(said)):
         if parts:
             char_at.append(index)  # the separating space belongs to the next syllable
         parts.append(syllable)
         char_at.extend([index] * len(syllable))
-    return PreparedText(norm, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts))
+    return PreparedText(said, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts),
+                        said=said)
 
 
 @dataclass(frozen=True)
@@ -140,19 +144,19 @@ def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional
     # The alignment is on letters; re-score whole-character spans around it and keep the best.
     for lo in (first - 1, first, first + 1):
         for hi in (last, last + 1, last + 2):
-            if lo < 0 or hi > len(text.norm) or hi - lo < 1:
+            if lo < 0 or hi > len(text.said) or hi - lo < 1:
                 continue
-            span = prepare_normalized(text.norm[lo:hi]).pinyin
+            span = prepare_said(text.said[lo:hi]).pinyin
             score = fuzz.ratio(source, span)
             if best is None or score > best[0]:
                 best = (score, lo, hi)
     if best is None or best[0] < cutoff:
         return None
     _, lo, hi = best
-    span = text.norm[lo:hi]
+    span = text.said[lo:hi]
     if any(ch in NEGATORS for ch in span) != phrase.negated:
         return None
-    if not phrase.negated and _negated_before(text.norm, lo):
+    if not phrase.negated and _negated_before(text.said, lo):
         return None
     return Match(phrase.text, span, round(best[0] / 100, 3))
 

@@ -2,7 +2,8 @@
 
 traditional -> simplified (OpenCC), full-width -> half-width (NFKC), Latin lowercased,
 punctuation and spaces removed, Chinese numerals -> Arabic digits (cn2an), so 九十六 == 96,
-百分之零点六 == 0.6%, 十二个月 == 12个月. Pinyin (pypinyin, no tones) feeds fuzzy matching.
+百分之零点六 == 0.6%, 十二个月 == 12个月. Pinyin (pypinyin, no tones) of the text with its
+numerals as said (`spoken`) feeds fuzzy matching.
 """
 from __future__ import annotations
 
@@ -70,6 +71,27 @@ def _numerals_to_digits(text: str) -> str:
     except Exception:  # cn2an raises ValueError and friends on odd mixes; keep the text as is
         return text
     # cn2an writes 0.6% for 百分之零点六 and keeps its own punctuation: drop what it adds.
+    return _DROP.sub("", converted)
+
+
+_ARABIC = re.compile(r"\d")
+
+
+@lru_cache(maxsize=65536)
+def spoken(text: str) -> str:
+    """Normalized with numerals as they are said (96 -> 九十六, 0.6% -> 百分之零点六): the text
+    whose pinyin fuzzy matching compares. In digits a numeral loses its sound: 合约期一年 heard
+    as 合约七一年 became 合约71年, one letter "7" where the phrase's pinyin has "qi"; and 96 and
+    九十六, written either way by the recognizer, now sound alike."""
+    plain = normalize_plain(text)
+    if not _ARABIC.search(plain):
+        return plain
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            converted = cn2an.transform(plain, "an2cn")
+    except Exception:  # as in _numerals_to_digits: keep the text as is
+        return plain
     return _DROP.sub("", converted)
 
 

@@ -23,8 +23,17 @@ def test_exact_normalized_substring():
 def test_fuzzy_tolerates_near_homophones(phrase, heard):
     m = match([phrase], heard)
     assert m is not None and m.similarity >= FUZZY
-    # the heard span and its similarity are reported, not the rubric's words
-    assert m.phrase == phrase and m.matched in prepare(heard).norm and m.matched != phrase
+    # the heard span (numerals as said) and its similarity are reported, not the rubric's words
+    assert m.phrase == phrase and m.matched in prepare(heard).said and m.matched != phrase
+
+
+@pytest.mark.parametrize("phrase, heard, least", [
+    ("合约期一年", "合约七一年", 1.0),  # 期 heard as 七: as digits (合约71年) it scored 0.90
+    ("预存一百六十八元", "预存一百六十大元", FUZZY),  # 八 as 大: as 预存160大元 it missed
+])
+def test_numerals_keep_their_sound_in_fuzzy_matching(phrase, heard, least):
+    m = match([phrase], heard)
+    assert m is not None and m.similarity >= least, m
 
 
 @pytest.mark.parametrize("phrase, heard", [
