@@ -54,6 +54,23 @@ def test_first_syllable_after_a_long_silence(recognizer):
     assert "不需要" in normalize(" ".join(c.text for c in chunks)), chunks
 
 
+def test_first_syllable_after_a_hold_with_line_noise(recognizer):
+    """After 90 s of faint line noise (a hold), Silero's first pass woke up only after the
+    onset of "不需要，谢谢", so the fresh rescoring began too late and the turn came back as
+    "需要谢谢" (the refusal lost, on an AMD EPYC): the rescoring now starts RESCORE_LEAD_S
+    before the first pass wakes up."""
+    customer = load(DEV / "dev-014.wav").channels[1]
+    before = customer[int(40 * SAMPLE_RATE): int(60 * SAMPLE_RATE)]  # the call until the hold
+    hold = np.random.default_rng(0).normal(0, 0.002, 90 * SAMPLE_RATE).astype(np.float32)
+    turn = customer[int(74.6 * SAMPLE_RATE): int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
+    samples = np.concatenate([before, hold, turn, np.zeros(SAMPLE_RATE, np.float32)])
+    onset = 20 + 90 + 0.46
+    chunks = recognizer.transcribe_channel(samples).streams[0]
+    last = max(chunks, key=lambda c: c.start)
+    assert last.start <= onset, chunks
+    assert "不需要" in normalize(last.text), chunks
+
+
 def looping(recognizer):
     """The batched pass as int8 kernels on an AMD EPYC decoded this call: one short loop of a
     hotword per window, all in the window's first chunk."""
