@@ -64,10 +64,15 @@ def _expand_unit(m: re.Match) -> str:
 
 
 def _numerals_to_digits(text: str) -> str:
+    return _transform_numerals(text, "cn2an")
+
+
+def _transform_numerals(text: str, method: str) -> str:
+    """cn2an.transform (method "cn2an": to digits, "an2cn": to words), normalized again."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # cn2an warns on every run it cannot read
-            converted = cn2an.transform(text, "cn2an")
+            converted = cn2an.transform(text, method)
     except Exception:  # cn2an raises ValueError and friends on odd mixes; keep the text as is
         return text
     # cn2an writes 0.6% for 百分之零点六 and keeps its own punctuation: drop what it adds.
@@ -84,15 +89,7 @@ def spoken(text: str) -> str:
     as 合约七一年 became 合约71年, one letter "7" where the phrase's pinyin has "qi"; and 96 and
     九十六, written either way by the recognizer, now sound alike."""
     plain = normalize_plain(text)
-    if not _ARABIC.search(plain):
-        return plain
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            converted = cn2an.transform(plain, "an2cn")
-    except Exception:  # as in _numerals_to_digits: keep the text as is
-        return plain
-    return _DROP.sub("", converted)
+    return _transform_numerals(plain, "an2cn") if _ARABIC.search(plain) else plain
 
 
 @lru_cache(maxsize=65536)
