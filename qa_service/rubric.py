@@ -31,6 +31,10 @@ SECTION_NAMES = {"首问语": SectionKind.GREETING, "开场白": SectionKind.OPE
                  "总结成交": SectionKind.CLOSING, "结束语": SectionKind.FAREWELL}
 # agent_hangup's farewell phrases when the rubric has no farewell (结束语) section.
 DEFAULT_FAREWELL = ["再见", "祝您生活愉快", "感谢您的接听", "拜拜"]
+# The agent's wrap-up after a sale and after a refusal (OutcomeRule.agent_success/agent_refusal).
+# Perfective on purpose: 为您办理 alone is also the closing question (我这边为您办理可以吗).
+DEFAULT_AGENT_SUCCESS = ["登记好了", "登记成功", "办理成功", "开通成功", "办好了", "开通好了"]
+DEFAULT_AGENT_REFUSAL = ["不打扰您了", "打扰您了", "打扰了", "没关系"]
 
 
 class _Model(BaseModel):
@@ -200,8 +204,19 @@ class OutcomeRule(_Model):
     """Example refusal sentences matched by meaning."""
     similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
     """How close in meaning (the outcome only)."""
+    agent_success: Optional[list[str]] = None
+    """The agent's acknowledgement of a sale (登记好了), read only when no customer utterance
+    decides: on a bad line the customer's short 好的/不需要 is the first thing lost, the agent's
+    wrap-up usually survives. Unset: DEFAULT_AGENT_SUCCESS in a marketing rubric, none in a
+    survey or care rubric (their success is not a sale); `[]` turns it off."""
+    agent_refusal: Optional[list[str]] = None
+    """The agent's acknowledgement of a refusal (好的，不打扰您了); as agent_success, with
+    DEFAULT_AGENT_REFUSAL."""
+    agent_turns: int = Field(default=2, ge=0)
+    """How many of the agent's last utterances are its wrap-up."""
 
     _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 "agent_success", "agent_refusal",
                                  mode="before")(PhraseRule._phrase_list.__func__)
 
 

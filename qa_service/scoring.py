@@ -9,7 +9,7 @@ from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMI
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
 from qa_service.semantic import DEFAULT_CALIBRATION, DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
 from qa_service.results import Finding, Highlight
-from qa_service.rubric import Rubric, Scoring
+from qa_service.rubric import DEFAULT_AGENT_REFUSAL, DEFAULT_AGENT_SUCCESS, Rubric, Scoring
 
 # Deductions capped per occurrence live in these categories; the rest count once per rule.
 PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
@@ -76,17 +76,36 @@ class Scorer:
                                       out.similar_threshold)
         self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
                                       out.similar_threshold)
+        sale = rubric.project_type == "marketing"
+        self.agent_success = phrase_matcher(
+            out.agent_success if out.agent_success is not None else
+            DEFAULT_AGENT_SUCCESS if sale else [], threshold, None, [], None)
+        self.agent_refusal = phrase_matcher(
+            out.agent_refusal if out.agent_refusal is not None else
+            DEFAULT_AGENT_REFUSAL if sale else [], threshold, None, [], None)
 
     @property
     def uses_similarity(self) -> bool:
         return bool(self.bank)
 
     def outcome(self, call: Call) -> tuple[CallOutcome, Optional[int]]:
-        """The customer's last word decides: a refusal followed by 那就办吧 is a success."""
-        for index in reversed(call.indices(self.rubric.outcome.role)):
-            if self.success and call.match(self.success, index):
+        """The customer's last word decides: a refusal followed by 那就办吧 is a success.
+        When no customer utterance decides (the reply was lost to the line, or hallucinated
+        over), the agent's wrap-up does: 登记好了 is a sale, 不打扰您了 a refusal."""
+        out = self.rubric.outcome
+        decided = self._last_decision(call.indices(out.role), self.success, self.refusal, call)
+        if decided[0] == CallOutcome.UNKNOWN and out.role == "customer" and out.agent_turns:
+            wrap_up = call.indices("agent")[-out.agent_turns:]
+            decided = self._last_decision(wrap_up, self.agent_success, self.agent_refusal, call)
+        return decided
+
+    @staticmethod
+    def _last_decision(indices: list[int], success, refusal,
+                       call: Call) -> tuple[CallOutcome, Optional[int]]:
+        for index in reversed(indices):
+            if success and call.match(success, index):
                 return CallOutcome.SUCCESS, index
-            if self.refusal and call.match(self.refusal, index):
+            if refusal and call.match(refusal, index):
                 return CallOutcome.REFUSAL, index
         return CallOutcome.UNKNOWN, None
 

@@ -169,6 +169,34 @@ def test_outcome_last_word_wins():
     assert run(utts[:1]).outcome == "unknown"
 
 
+def test_outcome_from_the_agents_wrap_up_when_the_customer_decides_nothing():
+    # noise at 8 dB: the customer's 不需要 came back as 恭喜你谢谢, the agent's wrap-up survived
+    refused = [U("agent", 0.5, 2.0, "那我现在就帮您办理好吗"), U("customer", 2.5, 3.0, "恭喜你谢谢"),
+               U("agent", 3.5, 5.0, "好的 没关系 打照您了"), U("agent", 5.5, 6.5, "感谢您的接听 再见")]
+    assert run(refused).outcome == "refusal"
+    sold = refused[:2] + [U("agent", 3.5, 5.0, "好的 登记好门 明天生效"), refused[3]]
+    assert run(sold).outcome == "success"
+    # the closing question (为您办理) is not a sale, and an acknowledgement earlier than the
+    # agent's last two utterances is not its wrap-up
+    asked = [U("agent", 0.5, 2.0, "没关系 您再考虑一下"), U("agent", 2.5, 3.0, "更划算"),
+             U("agent", 3.5, 5.0, "我这边直接为您办理可以吗"), U("customer", 5.5, 6.0, "这个要收手续费")]
+    assert run(asked).outcome == "unknown"
+    # the customer's own words win over the agent's
+    assert run(refused[:1] + [U("customer", 2.5, 3.0, "那就办吧")] + refused[2:]).outcome == "success"
+
+
+def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
+    wrap_up = [U("customer", 0.5, 1.0, "嗯"), U("agent", 1.5, 3.0, "好的 没关系 打扰您了")]
+    survey = parse_rubric("id: s\nproject_type: survey\noutcome: {success: [打十分]}\n")
+    assert Scorer(survey, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    off = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: []}\n")
+    assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    own = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: [下次再联系]}\n")
+    assert Scorer(own, 0.85).evaluate(
+        Call(wrap_up[:1] + [U("agent", 1.5, 3.0, "好的 下次再联系")], 4.0)).outcome == "refusal"
+    assert run(wrap_up).outcome == "refusal"
+
+
 def test_silence_each_gap_capped():
     utts = [U("agent", 0.0, 1.0, "您好"), U("customer", 10.0, 11.0, "嗯"),
             U("agent", 20.0, 21.0, "好的"), U("customer", 30.0, 31.0, "嗯"),
