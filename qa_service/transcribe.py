@@ -82,6 +82,14 @@ MIN_VOICED_S = 3.0
 # TRIM_PAD_S from it; clean chunks are never that loose, so they keep the VAD's timing.
 TRIM_S = 1.0
 TRIM_PAD_S = 0.2
+# Babble (people talking nearby) is speech to the VAD: at 15 dB SNR it held customer chunks
+# open for 10 s before a 1.5 s reply, Whisper timed the reply's first words into the babble,
+# and a 19 s hold read as 14 s. The near speaker is louder than the room: a chunk edge that
+# stays EDGE_DB under the chunk's loud part for over EDGE_QUIET_S is cut before decoding.
+# Clean chunks never open that long before their speech (the VAD closes after 0.4 s).
+EDGE_DB = 10.0
+EDGE_QUIET_S = 1.0
+LOUDNESS_SPAN = 5  # frames (160 ms)
 SPAN_MARGIN_S = 1.0
 SURE_SPEECH = 0.5
 NEGATORS = ("不", "没", "别", "不是", "没有")
@@ -157,9 +165,11 @@ class Recognizer:
     def speech_chunks(self, samples: np.ndarray, options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
         probs = speech_probabilities(samples)
         frame_s = VAD_FRAME / SAMPLE_RATE
+        loudness = frame_loudness(samples)
         return [Chunk(s / SAMPLE_RATE, e / SAMPLE_RATE,
                       voiced=frame_s * int(np.sum(probs[s // VAD_FRAME: e // VAD_FRAME] >= SURE_SPEECH)))
-                for s, e in speech_spans(probs, options, len(samples))]
+                for s, e in (trim_to_loudness(span, loudness)
+                             for span in speech_spans(probs, options, len(samples)))]
 
     def transcribe_streams(
         self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
@@ -499,6 +509,37 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
         fresh = np.ravel(model(padded[lo * VAD_FRAME: stop * VAD_FRAME]))
         probs[begin:stop] = fresh[begin - lo:]
     return probs
+
+
+def frame_loudness(samples: np.ndarray) -> np.ndarray:
+    """Level in dB per VAD_FRAME, the loudest of LOUDNESS_SPAN frames around each (so the dips
+    between syllables do not count as quiet)."""
+    frames = len(samples) // VAD_FRAME
+    if not frames:
+        return np.zeros(0, dtype=np.float32)
+    power = np.mean(samples[:frames * VAD_FRAME].reshape(frames, VAD_FRAME) ** 2, axis=1)
+    level = 10 * np.log10(power + 1e-10)
+    half = LOUDNESS_SPAN // 2
+    padded = np.pad(level, half, mode="edge")
+    return np.max(np.lib.stride_tricks.sliding_window_view(padded, LOUDNESS_SPAN), axis=1)
+
+
+def trim_to_loudness(span: tuple[int, int], loudness: np.ndarray) -> tuple[int, int]:
+    """A span whose first or last EDGE_QUIET_S and more stay EDGE_DB below its loud part is
+    cut to TRIM_PAD_S from where it gets loud (why: EDGE_DB)."""
+    start, end = span
+    lo, hi = start // VAD_FRAME, min(len(loudness), -(-end // VAD_FRAME))
+    if hi - lo < 2:
+        return span
+    level = loudness[lo:hi]
+    loud = np.flatnonzero(level >= np.percentile(level, 95) - EDGE_DB)
+    frame, pad = VAD_FRAME, int(TRIM_PAD_S * SAMPLE_RATE)
+    first, last = (lo + loud[0]) * frame, (lo + loud[-1] + 1) * frame
+    if first - start > EDGE_QUIET_S * SAMPLE_RATE:
+        start = first - pad
+    if end - last > EDGE_QUIET_S * SAMPLE_RATE:
+        end = last + pad
+    return (int(start), int(end)) if end > start else span
 
 
 def speech_spans(probs: np.ndarray, options: VadOptions, length: int) -> list[tuple[int, int]]:

@@ -9,7 +9,9 @@ from qa_service.normalize import normalize
 from qa_service.pipeline import evaluate, transcribe_audio, transcribe_file
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
-from qa_service.transcribe import DOUBTFUL_CONFIDENCE, Recognizer
+from qa_service.transcribe import (
+    DOUBTFUL_CONFIDENCE, VAD_OPTIONS, Recognizer, speech_probabilities, speech_spans,
+)
 from tests.support import DEV, RUBRICS, SAMPLES
 
 SURVEY = SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3"
@@ -69,6 +71,28 @@ def test_first_syllable_after_a_hold_with_line_noise(recognizer):
     last = max(chunks, key=lambda c: c.start)
     assert last.start <= onset, chunks
     assert "不需要" in normalize(last.text), chunks
+
+
+def test_babble_before_a_reply_does_not_move_its_start(recognizer):
+    """Babble (time-reversed talkers) 18 dB under the customer's voice is speech to the VAD:
+    it held the reply's chunk open from the start of the babble, and in a noisy call Whisper
+    timed the reply's first words seconds early (a 19 s hold read as 14 s). The chunk is cut
+    where the near voice starts."""
+    agent, customer = load(DEV / "dev-014.wav").channels
+    turn = customer[int(74.6 * SAMPLE_RATE): int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
+    samples = np.concatenate([np.zeros(12 * SAMPLE_RATE, np.float32), turn,
+                              np.zeros(SAMPLE_RATE, np.float32)])
+    talkers = [agent[int(at * SAMPLE_RATE):][:len(samples)][::-1] for at in (5, 11, 21, 32)]
+    babble = np.sum(talkers, axis=0)
+    voice = turn[int(0.4 * SAMPLE_RATE): int(1.9 * SAMPLE_RATE)]
+    babble *= np.sqrt(np.mean(voice ** 2) / np.mean(babble ** 2)) * 10 ** (-18 / 20)
+    samples = (samples + babble).astype(np.float32)
+    onset = 12 + 0.46
+    opened = speech_spans(speech_probabilities(samples), VAD_OPTIONS, len(samples))
+    assert opened[0][0] / SAMPLE_RATE < onset - 5  # the babble does open the VAD
+    chunks = recognizer.transcribe_channel(samples).streams[0]
+    reply = [c for c in chunks if "需要" in normalize(c.text)]
+    assert reply and onset - 0.6 <= reply[0].start <= onset, chunks
 
 
 def looping(recognizer):

@@ -7,7 +7,8 @@ from faster_whisper.vad import VadOptions
 from qa_service.audio import SAMPLE_RATE
 from qa_service.normalize import normalize_plain
 from qa_service.transcribe import (
-    JOIN_GAP_S, NOISE_CAPTIONS, VAD_FRAME, Chunk, _Packing, speech_spans, spurious, words_short,
+    EDGE_QUIET_S, JOIN_GAP_S, NOISE_CAPTIONS, TRIM_PAD_S, VAD_FRAME, Chunk, _Packing, frame_loudness,
+    speech_spans, spurious, trim_to_loudness, words_short,
 )
 
 FRAME_S = VAD_FRAME / SAMPLE_RATE
@@ -45,6 +46,28 @@ def test_coverage_weighs_sure_speech_and_words_go_to_their_chunk():
     assert plan.coverage(words[:1], 0) < 0.7
     plan.assign(words)
     assert [c.text for c in chunks] == ["您好", "", "好的"]
+
+
+def test_chunk_edges_held_open_by_quieter_babble_are_cut():
+    # 10 s of babble 18 dB under a 1.5 s reply, then 1.2 s of it after: both edges go
+    loudness = frames((-30.0, 10.0), (-12.0, 1.5), (-30.0, 1.2))
+    span = (0, len(loudness) * VAD_FRAME)
+    start, end = trim_to_loudness(span, loudness)
+    assert abs(start / SAMPLE_RATE - (10.0 - TRIM_PAD_S)) < 2 * FRAME_S
+    assert abs(end / SAMPLE_RATE - (11.5 + TRIM_PAD_S)) < 2 * FRAME_S
+    # a soft start shorter than EDGE_QUIET_S, a soft tail only 6 dB down, a chunk loud
+    # throughout: kept as the VAD made them
+    soft_onset = frames((-30.0, EDGE_QUIET_S - 0.2), (-12.0, 2.0), (-18.0, 3.0))
+    kept = (0, len(soft_onset) * VAD_FRAME)
+    assert trim_to_loudness(kept, soft_onset) == kept
+    loud = frames((-12.0, 4.0))
+    assert trim_to_loudness((0, len(loud) * VAD_FRAME), loud) == (0, len(loud) * VAD_FRAME)
+
+
+def test_loudness_ignores_the_dips_between_syllables():
+    syllable, dip = np.full(VAD_FRAME * 4, 0.1, np.float32), np.zeros(VAD_FRAME, np.float32)
+    level = frame_loudness(np.concatenate([syllable, dip, syllable]))
+    assert len(level) == 9 and level.min() > -25  # the 32 ms dip reads as loud as its neighbours
 
 
 def test_chunk_held_open_by_noise_is_trimmed_to_its_words():
