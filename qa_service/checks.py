@@ -15,7 +15,9 @@ import numpy as np
 from qa_service.config import DEFAULT_FUZZY
 from qa_service.knowledge import KnowledgeBase, knowledge_of, wrong_claims
 from qa_service.enums import Category, FindingStatus
-from qa_service.matching import Match, PhraseMatcher, PreparedText, prepare
+from qa_service.matching import (
+    DOUBT_RELAX, DOUBTFUL_WORDS, Match, PhraseMatcher, PreparedText, prepare,
+)
 from qa_service.results import Evidence, Finding, Utterance
 from qa_service.rubric import (
     AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
@@ -54,6 +56,9 @@ class Call:
         for i, u in enumerate(self.utterances):
             self._by_role.setdefault(u.role, []).append(i)
         self._by_role["any"] = list(range(len(self.utterances)))
+        # How far each utterance's fuzzy threshold is lowered (matching.DOUBT_RELAX).
+        self.doubts = [DOUBT_RELAX if u.confidence < DOUBTFUL_WORDS else 0.0
+                       for u in self.utterances]
         self._cache: dict[tuple[int, int], Optional[Match]] = {}
         self._exact: dict[int, dict[int, Match]] = {}
         self._starts: list[int] = []
@@ -154,9 +159,9 @@ class Call:
             # Exact hits for every utterance come from one scan; only the rest need the
             # per-utterance path (fuzzy).
             exact = self._exact_hits(matcher)
-            found = exact.get(index) or matcher.fuzzy_any(self.texts[index])
+            found = exact.get(index) or matcher.fuzzy_any(self.texts[index], self.doubts[index])
         else:
-            found = matcher.match(self.texts[index])
+            found = matcher.match(self.texts[index], self.doubts[index])
         if found is None and matcher.similar:
             found = self.similar_hits(matcher).get(index)
         self._cache[key] = found
@@ -167,7 +172,8 @@ class Call:
         if not matcher.plain_any:
             return [(i, m) for i in indices if (m := self.match(matcher, i))]
         exact = self._exact_hits(matcher)
-        fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact])
+        fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact],
+                                       self.doubts)
         similar = self.similar_hits(matcher) if matcher.similar else {}
         return [(i, m) for i in indices
                 if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
@@ -180,12 +186,12 @@ class Call:
         if matcher.plain_any:
             exact = self._exact_hits(matcher)
             for i in indices:
-                found = exact.get(i) or matcher.fuzzy_any(self.texts[i])
+                found = exact.get(i) or matcher.fuzzy_any(self.texts[i], self.doubts[i])
                 if found:
                     return i, found
         else:
             for i in indices:
-                if found := matcher.match(self.texts[i]):
+                if found := matcher.match(self.texts[i], self.doubts[i]):
                     return i, found
         if matcher.similar:
             similar = self.similar_hits(matcher)

@@ -169,6 +169,24 @@ def test_outcome_last_word_wins():
     assert run(utts[:1]).outcome == "unknown"
 
 
+def test_doubtful_utterances_get_a_lower_fuzzy_threshold():
+    # 更划算 heard as 够划算 (pinyin similarity 0.80): a recognition error when the recognizer was
+    # unsure of its words, taken as said when it was sure
+    rubric = parse_rubric("id: x\nscript_sections: [{id: p, any: [更划算]}]\n")
+
+    def persuasion(confidence, scorer=Scorer(rubric, 0.85)):
+        call = Call([U("agent", 0.5, 2.0, "升级以后够划算", confidence=confidence)], 3.0)
+        return find(scorer.evaluate(call), "p")[0]
+
+    hit = persuasion(0.6)
+    assert hit.status == "hit" and hit.evidence[0].matched == "够划算"
+    assert hit.evidence[0].similarity == 0.8
+    assert persuasion(0.9).status == "missed"
+    # fuzzy matching turned off stays off, doubt or not
+    exact_only = parse_rubric("id: x\nfuzzy: 1.0\nscript_sections: [{id: p, any: [更划算]}]\n")
+    assert persuasion(0.3, Scorer(exact_only, 0.85)).status == "missed"
+
+
 def test_outcome_from_the_agents_wrap_up_when_the_customer_decides_nothing():
     # noise at 8 dB: the customer's 不需要 came back as 恭喜你谢谢, the agent's wrap-up survived
     refused = [U("agent", 0.5, 2.0, "那我现在就帮您办理好吗"), U("customer", 2.5, 3.0, "恭喜你谢谢"),
