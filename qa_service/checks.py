@@ -458,6 +458,21 @@ class SilenceCheck(CappedCheck):
         return self.capped("silence", "静音", self.rule.deduct, self.rule.max_deduct, items)
 
 
+# A customer utterance of under SPARSE_CHARS_PER_S over more than SPARSE_MIN_S is mostly not
+# speech: noise the VAD held open around a word or two (8 dB babble: "恭喜 谢谢" over 6.8 s,
+# "嗯 哪位什么事啊" over 7.1 s, from two turns and the agent's sentence between them). Where in
+# it the customer spoke is unknown, so an agent starting inside it is no evidence of talking
+# over the customer. The slowest real reply is about two characters a second.
+SPARSE_CHARS_PER_S = 1.0
+SPARSE_MIN_S = 2.0
+
+
+def sparse(call: Call, index: int) -> bool:
+    u = call.utterances[index]
+    return u.duration > SPARSE_MIN_S and \
+        len(call.texts[index].norm) < SPARSE_CHARS_PER_S * u.duration
+
+
 class InterruptionCheck(CappedCheck):
     category = Category.INTERRUPTION
 
@@ -471,7 +486,7 @@ class InterruptionCheck(CappedCheck):
             agent = call.utterances[a]
             for c in customers:
                 customer = call.utterances[c]
-                if customer.start < agent.start < customer.end:
+                if customer.start < agent.start < customer.end and not sparse(call, c):
                     overlap = min(agent.end, customer.end) - agent.start
                     if overlap >= self.rule.min_overlap_seconds:
                         items.append((f"agent talked over the customer for {overlap:.1f} s",

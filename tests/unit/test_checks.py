@@ -237,6 +237,16 @@ def test_interruption_counts_overlap():
     assert len(found) == 1 and found[0].deduction == 5  # 1.5 s counts, 0.4 s does not
 
 
+def test_no_interruption_inside_a_customer_utterance_that_is_mostly_noise():
+    # 8 dB babble held the customer's chunk open 7 s around 哪位 and 什么事啊: where the
+    # customer spoke in it is unknown, so the agent's sentence inside it is not talking over
+    sparse = [U("customer", 3.5, 10.7, "嗯 哪位什么事"), U("agent", 4.9, 9.0, "我是中国电信的客户经理")]
+    assert not find(run(sparse), "interruption")
+    # a slow reply (1.75 characters a second) is still talked over
+    spoken = [U("customer", 3.5, 7.5, "我想问一下这个"), U("agent", 4.9, 9.0, "我是中国电信的客户经理")]
+    assert len(find(run(spoken), "interruption")) == 1
+
+
 def test_speech_rate():
     fast = [U("agent", 0.0, 10.0, "我" * 60)]  # 360 chars per minute
     (f,) = find(run(fast), "speech_rate")
