@@ -377,6 +377,13 @@ class TransferWithoutReasonCheck(Check):
             if evidence else []
 
 
+# An agent reply that starts as the customer does (talking over the objection) still answers
+# it: a reply timed up to REPLY_LEAD_S before the objection counts (the VAD's padding and the
+# two channels' word timing differ by that much; dev-paraphrase has an agent answering "以后再说吧"
+# from 20 ms before the customer's first word).
+REPLY_LEAD_S = 0.5
+
+
 class ObjectionCheck(Check):
     """异议处理: each time the customer raises the objection, one of the agent's next
     `within_turns` utterances must give an approved answer."""
@@ -396,7 +403,7 @@ class ObjectionCheck(Check):
         out = []
         agents = call.indices("agent")
         for index, found in call.hits(self.raised, call.indices("customer")):
-            start = call.utterances[index].start
+            start = call.utterances[index].start - REPLY_LEAD_S
             replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
             if out and replies == out[-1][2]:
                 continue  # the same objection over two chunks before the agent spoke again

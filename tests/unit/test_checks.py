@@ -157,6 +157,17 @@ def test_objection_unhandled_beyond_within_turns():
     assert [e.role for e in f.evidence] == ["customer", "agent", "agent"]
 
 
+def test_objection_answered_by_a_reply_that_talks_over_it():
+    # the agent's answer starts 0.2 s before the customer's 太贵了 (timed by another channel):
+    # a reply; an answer given 2 s before the objection is not one
+    over = [U("agent", 0.5, 2.0, "您好"), U("customer", 3.0, 4.0, "太贵了"),
+            U("agent", 2.8, 6.0, "每天只要三块钱"), U("agent", 6.5, 7.0, "您看呢")]
+    assert find(run(over), "pricey")[0].status == "handled"
+    before = [U("agent", 0.5, 2.0, "每天只要三块钱"), U("customer", 4.0, 5.0, "太贵了"),
+              U("agent", 5.5, 6.0, "您看呢"), U("agent", 6.5, 7.0, "好的")]
+    assert find(run(before), "pricey")[0].status == "unhandled"
+
+
 def test_no_objection_no_finding():
     assert not find(run(GOOD[:3]), "pricey")
 
