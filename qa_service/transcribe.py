@@ -104,6 +104,11 @@ SPURIOUS_SHARE = 0.6  # under Settings.low_confidence: such a call is flagged
 # (Recognizer._decode_unbiased); its words are kept from this mean word probability up.
 MIN_REDECODE_VOICED_S = 0.3
 MIN_REDECODE_CONFIDENCE = 0.35
+# The batched pass sometimes leaves a short turn out of its window altogether: the agent's
+# "嗯，好的" said over the customer's "我再考虑一下吧" (the interruption unseen), an agent's
+# "喂，是刘女士吗" at 8 dB. A chunk with this much sure speech and no word is decoded alone,
+# as above; it is rare (one chunk in five clean calls), so it costs little.
+MIN_WORDLESS_VOICED_S = 0.5
 
 
 # A unit of one to four characters said six times running: a decoding loop ("带带带带带带…"),
@@ -113,6 +118,9 @@ MIN_REDECODE_CONFIDENCE = 0.35
 # (the prestore, cancel and fee points lost), below the compression ratio.
 _LOOP = re.compile(r"(\S{1,4}?)\1{5,}")
 _PHRASE_LOOP = re.compile(r"(\S{5,20}?)\1{3,}")
+# A chunk decoded alone is one short turn: a unit of two characters or more said three times
+# running there is Whisper looping on noise (8 dB babble came back as 那一天那一天那一天…).
+_REDECODE_LOOP = re.compile(r"(\S{2,}?)\1{2,}")
 
 
 def degenerate(text: str, compression_ratio: float = 0.0) -> bool:
@@ -225,14 +233,16 @@ class Recognizer:
         fillers = sorted({normalize_plain(x) for x in (*hotwords, *NOISE_CAPTIONS)} - {""},
                          key=len, reverse=True)
         for index, chunk in enumerate(chunks):
-            if chunk.text and spurious(chunk.text, chunk.confidence, fillers):
+            heard_as_fillers = bool(chunk.text) and spurious(chunk.text, chunk.confidence, fillers)
+            if heard_as_fillers:
                 log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
                          chunk.text, chunk.start)
                 chunk.text = ""
-                if bias and chunk.voiced >= MIN_REDECODE_VOICED_S:
-                    with self._lock:
-                        self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
-                                              fillers)
+            if heard_as_fillers and bias and chunk.voiced >= MIN_REDECODE_VOICED_S or \
+                    not chunk.text and not heard_as_fillers and chunk.voiced >= MIN_WORDLESS_VOICED_S:
+                with self._lock:
+                    self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
+                                          fillers)
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
         warned = {plan.stream_of[w] for w in range(len(plan.windows))
@@ -266,7 +276,8 @@ class Recognizer:
             samples[int(chunk.start * SAMPLE_RATE):int(chunk.end * SAMPLE_RATE)], None,
             vad_filter=False, condition_on_previous_text=False)
         text, confidence = said(words)
-        if not text or confidence < MIN_REDECODE_CONFIDENCE or mostly_fillers(text, fillers):
+        if not text or confidence < MIN_REDECODE_CONFIDENCE or mostly_fillers(text, fillers) or \
+                degenerate(text) or _REDECODE_LOOP.search(re.sub(r"\s+", "", text)):
             return
         log.info("kept %r at %.1f s, decoded again without hotwords", text, chunk.start)
         chunk.text, chunk.confidence = text, confidence

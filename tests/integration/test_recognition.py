@@ -10,7 +10,7 @@ from qa_service.pipeline import evaluate, transcribe_audio, transcribe_file
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.transcribe import (
-    DOUBTFUL_CONFIDENCE, VAD_OPTIONS, Recognizer, speech_probabilities, speech_spans,
+    DOUBTFUL_CONFIDENCE, VAD_OPTIONS, Chunk, Recognizer, speech_probabilities, speech_spans,
 )
 from tests.support import DEV, RUBRICS, SAMPLES
 
@@ -93,6 +93,27 @@ def test_babble_before_a_reply_does_not_move_its_start(recognizer):
     chunks = recognizer.transcribe_channel(samples).streams[0]
     reply = [c for c in chunks if "需要" in normalize(c.text)]
     assert reply and onset - 0.6 <= reply[0].start <= onset, chunks
+
+
+def test_a_turn_the_batched_pass_left_out_is_decoded_alone(recognizer, monkeypatch):
+    """The batched pass returned no word for a chunk the VAD is sure holds speech (it did so
+    for an agent's "嗯，好的" said over the customer): that chunk is decoded alone."""
+    customer = load(DEV / "dev-014.wav").channels[1][int(40 * SAMPLE_RATE): int(78 * SAMPLE_RATE)]
+    asked, refused = Chunk(7.0, 9.5, voiced=3.0), Chunk(34.9, 36.7, voiced=1.2)  # 不需要，谢谢
+
+    def decode(joined, windows, bias):  # words for the first chunk only
+        at = windows[0]["start"]
+        words = [Word(at + 0.3, at + 1.5, "这个是从下个月开始算吗", 0.9)]
+        return [Segment(0, 0, at, at + 2, words[0].word, [], -0.3, 1.2, 0.1, words, 0.0)]
+    monkeypatch.setattr(Recognizer, "_decode_batched", staticmethod(decode))
+    (turns,) = recognizer.transcribe_streams([(customer, [asked, refused])]).streams
+    assert len(turns) == 2 and "需要" in normalize(turns[1].text), turns
+    # decoded alone, noise can come back as a loop: that is no turn
+    loop = [Word(0.1 + 0.3 * i, 0.4 + 0.3 * i, "那一天", 0.8) for i in range(5)]
+    monkeypatch.setattr(Recognizer, "_transcribe_sequential", lambda self, samples, bias, **kw: loop)
+    asked, refused = Chunk(7.0, 9.5, voiced=3.0), Chunk(34.9, 36.7, voiced=1.2)
+    (turns,) = recognizer.transcribe_streams([(customer, [asked, refused])]).streams
+    assert len(turns) == 1, turns
 
 
 def looping(recognizer):
