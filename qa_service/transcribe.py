@@ -238,8 +238,11 @@ class Recognizer:
                 log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
                          chunk.text, chunk.start)
                 chunk.text = ""
-            if heard_as_fillers and bias and chunk.voiced >= MIN_REDECODE_VOICED_S or \
-                    not chunk.text and not heard_as_fillers and chunk.voiced >= MIN_WORDLESS_VOICED_S:
+            # Decoded again, alone and without hotwords: a chunk heard only as hotwords (the
+            # prompt may have talked over a short turn), or one the batched pass left wordless.
+            again = bool(bias) and chunk.voiced >= MIN_REDECODE_VOICED_S if heard_as_fillers \
+                else not chunk.text and chunk.voiced >= MIN_WORDLESS_VOICED_S
+            if again:
                 with self._lock:
                     self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
                                           fillers)
@@ -268,10 +271,11 @@ class Recognizer:
 
     def _decode_unbiased(self, chunk: Chunk, samples: np.ndarray,
                          fillers: Sequence[str]) -> None:
-        """A chunk the VAD is sure holds speech came back as hotwords: the prompt may have
-        talked over a real, short turn (a customer's last "那办理要收手续费吗" heard as "预存" on
-        one CPU, the hang-up then unseen). Decoded alone without hotwords, its own words are
-        kept when they are neither hotwords, captions nor a loop; otherwise it stays dropped."""
+        """A chunk the VAD is sure holds speech came back as hotwords, or with no word at all:
+        the prompt may have talked over a real, short turn (a customer's last "那办理要收手续费吗"
+        heard as "预存" on one CPU, the hang-up then unseen), or the batched pass left it out.
+        Decoded alone without hotwords, its own words are kept when they are neither hotwords,
+        captions nor a loop (_REDECODE_LOOP); otherwise it stays without text."""
         words = self._transcribe_sequential(
             samples[int(chunk.start * SAMPLE_RATE):int(chunk.end * SAMPLE_RATE)], None,
             vad_filter=False, condition_on_previous_text=False)
