@@ -204,14 +204,13 @@ class OutcomeRule(_Model):
     """Example refusal sentences matched by meaning."""
     similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
     """How close in meaning (the outcome only)."""
-    agent_success: Optional[list[str]] = None
+    agent_success: list[str] = DEFAULT_AGENT_SUCCESS
     """The agent's acknowledgement of a sale (登记好了), read only when no customer utterance
     decides: on a bad line the customer's short 好的/不需要 is the first thing lost, the agent's
-    wrap-up usually survives. Unset: DEFAULT_AGENT_SUCCESS in a marketing rubric, none in a
-    survey or care rubric (their success is not a sale); `[]` turns it off."""
-    agent_refusal: Optional[list[str]] = None
-    """The agent's acknowledgement of a refusal (好的，不打扰您了); as agent_success, with
-    DEFAULT_AGENT_REFUSAL."""
+    wrap-up usually survives. Left out of a survey or care rubric: none (their success is not
+    a sale); `[]` turns it off."""
+    agent_refusal: list[str] = DEFAULT_AGENT_REFUSAL
+    """The agent's acknowledgement of a refusal (好的，不打扰您了); as agent_success."""
     agent_turns: int = Field(default=2, ge=0)
     """How many of the agent's last utterances are its wrap-up."""
 
@@ -321,6 +320,16 @@ class Rubric(_Model):
             for rule in self.attitude_errors:
                 if "farewell" not in rule.model_fields_set:
                     rule.farewell = list(section.any)
+        return self
+
+    @model_validator(mode="after")
+    def _wrap_up_of_sales_only(self):
+        """The default acknowledgements of the agent's wrap-up are a sale's and a refusal's:
+        a survey or care rubric reads its outcome from the customer unless it lists its own."""
+        if self.project_type != "marketing":
+            for field in ("agent_success", "agent_refusal"):
+                if field not in self.outcome.model_fields_set:
+                    setattr(self.outcome, field, [])
         return self
 
     def section(self, kind: SectionKind) -> Optional[ScriptSection]:

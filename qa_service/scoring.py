@@ -7,9 +7,10 @@ from typing import Optional
 from qa_service.checks import Call, build_checks, phrase_matcher
 from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
+from qa_service.matching import PhraseMatcher
 from qa_service.semantic import DEFAULT_CALIBRATION, DEFAULT_MODEL, Embedder, ExampleBank, SimilarRules
 from qa_service.results import Finding, Highlight
-from qa_service.rubric import DEFAULT_AGENT_REFUSAL, DEFAULT_AGENT_SUCCESS, Rubric, Scoring
+from qa_service.rubric import Rubric, Scoring
 
 # Deductions capped per occurrence live in these categories; the rest count once per rule.
 PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
@@ -76,13 +77,8 @@ class Scorer:
                                       out.similar_threshold)
         self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
                                       out.similar_threshold)
-        sale = rubric.project_type == "marketing"
-        self.agent_success = phrase_matcher(
-            out.agent_success if out.agent_success is not None else
-            DEFAULT_AGENT_SUCCESS if sale else [], threshold, None, [], None)
-        self.agent_refusal = phrase_matcher(
-            out.agent_refusal if out.agent_refusal is not None else
-            DEFAULT_AGENT_REFUSAL if sale else [], threshold, None, [], None)
+        self.agent_success = PhraseMatcher(any=out.agent_success, fuzzy=threshold)
+        self.agent_refusal = PhraseMatcher(any=out.agent_refusal, fuzzy=threshold)
 
     @property
     def uses_similarity(self) -> bool:
