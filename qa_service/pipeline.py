@@ -16,7 +16,7 @@ from qa_service.checks import Call
 from qa_service.crosstalk import mostly_leak, separate
 from qa_service.diarize import RoleCues, assign_roles
 from qa_service.matching import PhraseMatcher
-from qa_service.normalize import to_simplified
+from qa_service.normalize import respell_hotwords, to_simplified
 from qa_service.results import CallResult, Utterance
 from qa_service.rubric import Rubric
 from qa_service.scoring import Scorer
@@ -71,7 +71,11 @@ def _same_signal(left: np.ndarray, right: np.ndarray) -> bool:
 def transcribe_audio(
     audio: Audio, recognizer: Recognizer, rubric: Rubric, agent_channel: Optional[str] = None
 ) -> Transcript:
-    hotwords = rubric.asr.hotwords
+    hotwords, script = rubric.asr.hotwords, rubric.script_terms()
+
+    def displayed(text: str) -> str:
+        return respell_hotwords(to_simplified(text), rubric.asr.hotwords)
+
     utterances: list[Utterance] = []
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):
         agent_side = agent_channel or rubric.agent_channel
@@ -86,20 +90,23 @@ def transcribe_audio(
             if samples is not original:
                 chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
             streams.append((samples, chunks))
-        recognized = recognizer.transcribe_streams(streams, hotwords)
+        recognized = recognizer.transcribe_streams(
+            streams, hotwords, [script if role == "agent" else [] for role in roles])
         for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,
-                                            to_simplified(chunk.text), chunk.confidence))
+                                            displayed(chunk.text), chunk.confidence))
         separation = "stereo"
     else:
         samples = audio.channels[0]
-        recognized = recognizer.transcribe_channel(samples, hotwords, MONO_VAD_OPTIONS)
+        # One channel holds both speakers: the agent's script prompts all of it.
+        recognized = recognizer.transcribe_channel(samples, [*hotwords, *script],
+                                                   MONO_VAD_OPTIONS)
         chunks = recognized.streams[0]
         roles = assign_roles(samples, [(c.start, c.end) for c in chunks],
                              [c.text for c in chunks], role_cues(rubric))
         utterances = join_same_speaker(
-            [Utterance(role, c.start, c.end, to_simplified(c.text), c.confidence)
+            [Utterance(role, c.start, c.end, displayed(c.text), c.confidence)
              for role, c in zip(roles, chunks)])
         separation = "mono"
     utterances.sort(key=lambda u: (u.start, u.end))

@@ -252,6 +252,14 @@ class Scoring(_Model):
 
 class Asr(_Model):
     hotwords: list[str] = []
+    """Product terms to bias recognition on both channels; a transcript spells those of 3+
+    Chinese characters as written here (normalize.respell_hotwords)."""
+    script_phrases: bool = True
+    """The phrases of the script sections and mandatory points (what the agent is expected to
+    say) bias recognition of the agent's channel too, after the hotwords. Whisper base then
+    hears 电信 and 话费 where it wrote 变性 and 化费 (measured: README, Recognition prompt).
+    Never the forbidden, attitude or customer phrases: biasing toward those would put
+    violations and objections in the text."""
 
 
 class FactCheck(_Model):
@@ -342,6 +350,18 @@ class Rubric(_Model):
         for field in RULE_LISTS:
             out += [(field, i, rule) for i, rule in enumerate(getattr(self, field))]
         return out
+
+    def script_terms(self) -> list[str]:
+        """What the agent's recognition is biased toward after the hotwords, most important
+        first (a prompt that runs out of room drops the last): unless asr.script_phrases is
+        off, the phrases of the script sections, then of the mandatory points, each once.
+        Sections first: with the points' phrases alone Whisper dropped the greeting's 您好 from
+        the start of 5 of the 16 dev calls (the prompt's last words say how a text goes on)."""
+        if not self.asr.script_phrases:
+            return []
+        phrases = (p.strip() for rule in (*self.script_sections, *self.mandatory_points)
+                   for p in rule.any)
+        return [p for p in dict.fromkeys(phrases) if p and p not in self.asr.hotwords]
 
     @property
     def agent_channel(self) -> str:

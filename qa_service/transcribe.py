@@ -92,6 +92,11 @@ EDGE_QUIET_S = 1.0
 LOUDNESS_SPAN = 5  # frames (160 ms)
 SPAN_MARGIN_S = 1.0
 SURE_SPEECH = 0.5
+# The prompt is paid for at every decoding step: on the 16 dev calls the pipeline took 79.0 s
+# with the hotwords alone (20 tokens), 82.8 s with a prompt of at most 100 tokens and 95.9 s
+# with 185 (hotwords and every script phrase; bare faster-whisper 86-90 s). faster-whisper
+# itself keeps at most 223.
+PROMPT_TOKENS = 100
 NEGATORS = ("不", "没", "别", "不是", "没有")
 # Whisper fills noise with the prompt's hotwords ("续约 提速 五百兆续约") and with the
 # captions it was trained on ("作词 作曲"). A chunk whose text is mostly those, heard with a
@@ -170,6 +175,19 @@ class Recognizer:
         self.pipeline = BatchedInferencePipeline(self.model)
         self._lock = threading.Lock()
 
+    def prompt(self, terms: Sequence[str]) -> Optional[str]:
+        """The terms recognition is biased toward, as Whisper's prompt: whole terms, in order,
+        while they fit in PROMPT_TOKENS (faster-whisper would cut the prompt mid-term)."""
+        kept, used = [], 0
+        for term in terms:
+            cost = len(self.model.hf_tokenizer.encode(" " + term, add_special_tokens=False).ids)
+            if used + cost > PROMPT_TOKENS:
+                log.info("recognition prompt full: %d of %d terms kept", len(kept), len(terms))
+                break
+            kept.append(term)
+            used += cost
+        return " ".join(kept) or None
+
     def speech_chunks(self, samples: np.ndarray, options: VadOptions = VAD_OPTIONS) -> list[Chunk]:
         probs = speech_probabilities(samples)
         frame_s = VAD_FRAME / SAMPLE_RATE
@@ -180,13 +198,18 @@ class Recognizer:
                              for span in speech_spans(probs, options, len(samples)))]
 
     def transcribe_streams(
-        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = ()
+        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = (),
+        stream_terms: Sequence[Sequence[str]] = (),
     ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
         speech chunks); returns per stream the chunks that hold words. The windows of all
         streams go to Whisper as one batch, but a window never mixes streams: packing both
         channels' chunks into shared windows in time order saved 5% of the time and cost
         turn timing (98.8% -> 94.7%) as words slipped across speakers.
+
+        Every stream's prompt holds `hotwords`; `stream_terms[s]`, when given, follows them in
+        stream s's prompt only (the agent's script on the agent's channel: on the customer's,
+        8 dB noise came back as the script's 您好 您好). Windows of one prompt are one batch.
 
         A window is decoded again when its text is degenerate (a loop) or its words land in
         chunks holding less than MIN_COVERAGE of its speech: by faster-whisper's own VAD path
@@ -199,13 +222,21 @@ class Recognizer:
         plan = _Packing(streams)
         if not plan.windows:
             return Recognized([[] for _ in streams])
-        bias = " ".join(hotwords) or None
+        terms = [[*hotwords, *(stream_terms[s] if s < len(stream_terms) else ())]
+                 for s in range(len(streams))]
+        biases = [self.prompt(t) for t in terms]
         warnings: list[str] = []
         doubtful: set[int] = set()  # chunks of windows that stayed short of words
         with self._lock:
-            segments = self._decode_batched(plan.joined, plan.windows, bias)
+            segments = []
+            for bias in dict.fromkeys(biases):
+                windows = [window for window, stream in zip(plan.windows, plan.stream_of)
+                           if biases[stream] == bias]
+                if windows:
+                    segments += self._decode_batched(plan.joined, windows, bias)
             words = []
             for w, window in enumerate(plan.windows):
+                bias = biases[plan.stream_of[w]]
                 inside = [seg for seg in segments
                           if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
                 found = [x for seg in inside for x in (seg.words or [])]
@@ -230,9 +261,11 @@ class Recognizer:
                         f"{plan.describe(w)} after every fallback; listen to this call")
                 words += best
         chunks = plan.assign(words)
-        fillers = sorted({normalize_plain(x) for x in (*hotwords, *NOISE_CAPTIONS)} - {""},
-                         key=len, reverse=True)
+        fillers_of = [sorted({normalize_plain(x) for x in (*t, *NOISE_CAPTIONS)} - {""},
+                             key=len, reverse=True) for t in terms]
         for index, chunk in enumerate(chunks):
+            stream = plan.stream_of_chunk(index)
+            fillers, bias = fillers_of[stream], biases[stream]
             heard_as_fillers = bool(chunk.text) and spurious(chunk.text, chunk.confidence, fillers)
             if heard_as_fillers:
                 log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
@@ -244,8 +277,7 @@ class Recognizer:
                 else not chunk.text and chunk.voiced >= MIN_WORDLESS_VOICED_S
             if again:
                 with self._lock:
-                    self._decode_unbiased(chunk, streams[plan.stream_of_chunk(index)][0],
-                                          fillers)
+                    self._decode_unbiased(chunk, streams[stream][0], fillers)
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
         warned = {plan.stream_of[w] for w in range(len(plan.windows))

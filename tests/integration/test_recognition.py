@@ -10,7 +10,8 @@ from qa_service.pipeline import evaluate, transcribe_audio, transcribe_file
 from qa_service.rubric import load_rubric
 from qa_service.scoring import Scorer
 from qa_service.transcribe import (
-    DOUBTFUL_CONFIDENCE, VAD_OPTIONS, Chunk, Recognizer, speech_probabilities, speech_spans,
+    DOUBTFUL_CONFIDENCE, PROMPT_TOKENS, VAD_OPTIONS, Chunk, Recognizer, speech_probabilities,
+    speech_spans,
 )
 from tests.support import DEV, RUBRICS, SAMPLES
 
@@ -189,3 +190,36 @@ def test_speech_heard_as_hotwords_is_decoded_again_without_them(recognizer, monk
     assert last.role == "customer" and last.start > 15.5, transcript.utterances
     result = evaluate(str(call), transcript.utterances, transcript.duration, Scorer(rubric))
     assert {f.rule_id: f for f in result.findings}["hangup"].status == "violation"
+
+
+def test_the_agent_is_prompted_with_the_script_phrases_and_the_customer_is_not(
+        recognizer, monkeypatch):
+    """Both channels' prompts hold the rubric's hotwords; the agent's goes on with the phrases
+    of its script sections and mandatory points (never a forbidden or attitude phrase), the
+    customer's does not (8 dB noise on the customer's channel came back as the script's 您好).
+    A prompt longer than PROMPT_TOKENS loses whole terms from its end, not half a term."""
+    rubric = load_rubric(DEV / "rubric.yaml")
+    prompts = {}
+    real = Recognizer._decode_batched
+
+    def spy(self, joined, windows, bias):
+        prompts[bias] = len(windows)
+        return real(self, joined, windows, bias)
+
+    monkeypatch.setattr(Recognizer, "_decode_batched", spy)
+    transcript = transcribe_file(str(DEV / "dev-014.wav"), recognizer, rubric)
+    hotwords = " ".join(rubric.asr.hotwords)
+    assert hotwords in prompts and len(prompts) == 2, prompts
+    (agent,) = set(prompts) - {hotwords}
+    # The sections' phrases first, then the points' as far as the prompt holds them.
+    assert agent.startswith(f"{hotwords} {rubric.script_sections[0].any[0]} ")
+    assert "我是中国电信" in agent
+    assert "都是坑人的" not in agent and "你烦不烦" not in agent and "太贵了" not in agent
+    assert {u.role for u in transcript.utterances} == {"agent", "customer"}
+
+    terms = [f"第{i}个很长的产品名称" for i in range(60)]
+    kept = recognizer.prompt(terms).split(" ")
+    assert 0 < len(kept) < len(terms) and kept == terms[:len(kept)]
+    tokens = recognizer.model.hf_tokenizer.encode(" " + " ".join(kept), add_special_tokens=False)
+    assert len(tokens.ids) <= PROMPT_TOKENS
+    assert recognizer.prompt([]) is None

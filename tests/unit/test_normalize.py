@@ -1,6 +1,6 @@
 import pytest
 
-from qa_service.normalize import normalize, syllables, to_simplified
+from qa_service.normalize import normalize, respell_hotwords, syllables, to_simplified
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -49,3 +49,29 @@ def test_syllables_one_per_character():
 ])
 def test_clause_final_particle_heard_as_a_homophone(heard, meant):
     assert normalize(heard) == meant
+
+
+HOTWORDS = ["畅享套餐", "合约期", "预存", "一万号"]
+
+
+@pytest.mark.parametrize("heard, meant", [
+    ("我们新出的唱享套餐", "我们新出的畅享套餐"),        # the same toneless pinyin
+    ("合约七十二个月", "合约期十二个月"),
+    ("跟你说说唱唱套餐", "跟你说说畅享套餐"),            # one syllable two letters off
+    ("创想套餐，仗享套餐", "畅享套餐，畅享套餐"),          # each run of characters on its own
+    ("畅享套餐", "畅享套餐"),                            # already right
+])
+def test_hotwords_heard_as_near_homophones_are_spelled_as_written(heard, meant):
+    assert respell_hotwords(heard, HOTWORDS) == meant
+
+
+@pytest.mark.parametrize("text", [
+    "畅游套餐也不错",      # another product: you/xiang is no near-homophone
+    "送一部合约机",        # 合约机 is a word: a 3-character hotword needs an exact homophone
+    "我先预存一下",        # two-character hotwords are left alone (too many homophones)
+    "倡讯套餐",            # xun/xiang: three letters off
+    "",
+])
+def test_other_words_are_not_respelled(text):
+    assert respell_hotwords(text, HOTWORDS) == text
+    assert respell_hotwords("唱享套餐", []) == "唱享套餐"

@@ -128,3 +128,20 @@ def test_check_names_are_one_list():
     assert set(BUILTINS) == set(BUILTIN_CHECKS)
     annotation = AttitudeError.model_fields["check"].annotation
     assert set(get_args(get_args(annotation)[0])) == set(BUILTIN_CHECKS)
+
+
+def test_recognition_is_biased_toward_what_the_agent_should_say_only():
+    text = ("id: x\nasr: {hotwords: [畅享套餐, 合约期]}\n"
+            "script_sections:\n  - {id: greeting, any: [您好, 你好]}\n"
+            "  - {id: closing, any: [帮您办理, 畅享套餐]}\n"
+            "mandatory_points:\n  - {id: fee, any: [每月96元]}\n"
+            "forbidden_phrases:\n  - {id: fp, any: [保证不扣费]}\n"
+            "attitude_errors:\n  - {id: rude, any: [你烦不烦]}\n"
+            "objections:\n  - {id: o, customer_says: [太贵], agent_should: [算下来]}\n"
+            "outcome: {success: [给我办], refusal: [不需要]}\n")
+    rubric = parse_rubric(text)
+    # What the agent should say, each term once and not again when it is a hotword; never a
+    # violation's, an objection's or the customer's words.
+    assert rubric.script_terms() == ["您好", "你好", "帮您办理", "每月96元"]
+    off = parse_rubric(text.replace("asr: {", "asr: {script_phrases: false, "))
+    assert off.script_terms() == [] and off.asr.hotwords == ["畅享套餐", "合约期"]
