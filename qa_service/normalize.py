@@ -119,15 +119,15 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 def respell_hotwords(text: str, hotwords: Sequence[str]) -> str:
     """`text` (display form) with near-homophones of the hotwords spelled as the hotwords."""
-    terms = [w for w in hotwords if len(w) >= RESPELL_MIN and _CJK.fullmatch(w)]
+    terms = [(w, _sounds(w)) for w in sorted(hotwords, key=len, reverse=True)
+             if len(w) >= RESPELL_MIN and _CJK.fullmatch(w)]
     if not terms or not text:
         return text
     out = list(text)
     for run in _CJK.finditer(text):
         heard = run.group()
-        sounds = [lazy_pinyin(ch, style=Style.NORMAL)[0] for ch in heard]
-        for term in sorted(terms, key=len, reverse=True):
-            want = [lazy_pinyin(ch, style=Style.NORMAL)[0] for ch in term]
+        sounds = _sounds(heard)
+        for term, want in terms:
             n = len(term)
             for i in range(len(heard) - n + 1):
                 span = out[run.start() + i: run.start() + i + n]
@@ -136,6 +136,11 @@ def respell_hotwords(text: str, hotwords: Sequence[str]) -> str:
                 if _sounds_like(sounds[i:i + n], want, heard[i:i + n], term):
                     out[run.start() + i: run.start() + i + n] = list(term)
     return "".join(out)
+
+
+def _sounds(chars: str) -> list[str]:
+    """Toneless pinyin of each Chinese character read on its own (syllables of one)."""
+    return [syllables(ch)[0] for ch in chars]
 
 
 def _sounds_like(heard: list[str], want: list[str], chars: str, term: str) -> bool:

@@ -38,7 +38,7 @@ class Transcript:
 
 
 def role_cues(rubric: Rubric) -> RoleCues:
-    agent_lines = [p for r in rubric.script_sections + rubric.mandatory_points for p in r.any]
+    agent_lines = rubric.agent_phrases()
     customer_lines = [p for o in rubric.objections for p in o.customer_says]
     customer_lines += rubric.outcome.success + rubric.outcome.refusal
     return RoleCues(PhraseMatcher(any=agent_lines, fuzzy=1.0),
@@ -74,7 +74,7 @@ def transcribe_audio(
     hotwords, script = rubric.asr.hotwords, rubric.script_terms()
 
     def displayed(text: str) -> str:
-        return respell_hotwords(to_simplified(text), rubric.asr.hotwords)
+        return respell_hotwords(to_simplified(text), hotwords)
 
     utterances: list[Utterance] = []
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):

@@ -351,6 +351,11 @@ class Rubric(_Model):
             out += [(field, i, rule) for i, rule in enumerate(getattr(self, field))]
         return out
 
+    def agent_phrases(self) -> list[str]:
+        """The phrases the agent is expected to say: those of the script sections, then of the
+        mandatory points, as written."""
+        return [p for rule in (*self.script_sections, *self.mandatory_points) for p in rule.any]
+
     def script_terms(self) -> list[str]:
         """What the agent's recognition is biased toward after the hotwords, most important
         first (a prompt that runs out of room drops the last): unless asr.script_phrases is
@@ -359,8 +364,7 @@ class Rubric(_Model):
         the start of 5 of the 16 dev calls (the prompt's last words say how a text goes on)."""
         if not self.asr.script_phrases:
             return []
-        phrases = (p.strip() for rule in (*self.script_sections, *self.mandatory_points)
-                   for p in rule.any)
+        phrases = (p.strip() for p in self.agent_phrases())
         return [p for p in dict.fromkeys(phrases) if p and p not in self.asr.hotwords]
 
     @property
