@@ -25,6 +25,7 @@ from qa_service.rubric import (
 )
 from qa_service.semantic import (
     LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
+    vector_kind,
 )
 
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
@@ -78,7 +79,7 @@ class Call:
         if cached is not None:
             return cached
         embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
-        if self.vectors is None or self.vectors.model != embedder.name:
+        if self.vectors is None or self.vectors.model != vector_kind(embedder.name):
             self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
         cv = self.vectors
         table = cv.vectors @ bank.matrix

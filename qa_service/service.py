@@ -16,7 +16,7 @@ from qa_service.results import CallResult
 from qa_service.rubric import Rubric
 from qa_service.schemas import CallEvaluation, FileError
 from qa_service.scoring import Scorer
-from qa_service.semantic import CallVectors, embed_utterances, get_embedder
+from qa_service.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
 from qa_service.store import Store
 from qa_service.transcribe import Recognizer, get_recognizer
 
@@ -148,10 +148,11 @@ class QAService:
             utterances = self.store.utterances_of(ids)
             vectors = self.store.vectors_of(ids) if scorer.uses_similarity else {}
             if scorer.uses_similarity:
-                # Transcripts stored before vectors were (or by another model): embed them once.
+                # Transcripts stored before vectors were (or by another model, or cut into
+                # other segments): embed them once.
+                kind = vector_kind(self.settings.similar_model)
                 stale = {i: self.embed(utterances[i]) for i in ids
-                         if utterances[i] and (i not in vectors or
-                                               vectors[i].model != self.settings.similar_model)}
+                         if utterances[i] and (i not in vectors or vectors[i].model != kind)}
                 if stale:
                     self.store.save_vectors(stale)
                     vectors.update(stale)

@@ -9,6 +9,7 @@ import pytest
 
 from qa_service.checks import Call
 from qa_service.model_store import ModelIntegrityError
+from qa_service.normalize import normalize
 from qa_service.results import Utterance
 from qa_service.rubric import RubricError, parse_rubric
 from qa_service.scoring import Scorer
@@ -128,8 +129,24 @@ def test_guards_directly():
 
 
 def test_windows_cover_long_texts():
-    spans = segments("一" * 30)
+    spans = segments("一" * 30, "1" * 30)
     assert spans[0] == (0, 30) and max(hi for _, hi in spans[1:]) == 30
+    assert len(spans) == len(set(spans))
+
+
+def test_clauses_the_text_marks_are_segments_of_their_own():
+    text = "每月有三百分钟的国内通话 九十六块钱一个月，好的"
+    norm = normalize(text)
+    pieces = [norm[lo:hi] for lo, hi in segments(text, norm)]
+    assert pieces[0] == norm
+    # the fee's clause whole, where no window of the stride grid starts or ends
+    assert "96块钱1个月" in pieces
+    assert "每月有300分钟的国内通话" in pieces
+    assert "好的" not in pieces  # too short to mean anything alone
+    # a numeral read across the mark (一百 六十八 -> 168): no clause spans, windows only
+    split_numeral = "先存一百 六十八元话费就能参加这个活动"
+    norm = normalize(split_numeral)
+    assert segments(split_numeral, norm) == segments(norm, norm)
 
 
 def test_rubric_fields_and_bad_threshold():
