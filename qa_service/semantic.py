@@ -174,11 +174,12 @@ def vector_kind(model: str) -> str:
     return f"{model}/segments-{SEGMENT_LAYOUT}"
 
 
-def segments(text: str, norm: str) -> list[tuple[int, int]]:
-    """(start, end) spans of `norm` (the normalized `text`) to embed: the whole, its clauses,
-    then its windows; each span once."""
+def segments(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of embedding_text(text) to embed: the whole, its clauses, then its
+    windows; each span once."""
+    norm = embedding_text(text)
     spans = [(0, len(norm))]
-    clause_norms = [c for c in (normalize(part) for part in _CLAUSE.split(text)) if c]
+    clause_norms = [c for c in map(embedding_text, _CLAUSE.split(text)) if c]
     # Numerals read across a clause mark (一百 六十八) make the clauses' normalized texts
     # differ from the whole's: no clause spans then, the windows still cover the text.
     if len(clause_norms) > 1 and "".join(clause_norms) == norm:
@@ -229,7 +230,7 @@ def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
     owners, spans, pieces = [], [], []
     for index, text in enumerate(texts):
         norm = embedding_text(text)
-        for lo, hi in segments(text, norm):
+        for lo, hi in segments(text):
             owners.append(index)
             spans.append((lo, hi))
             pieces.append(norm[lo:hi])
