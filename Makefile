@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -c "from qa_service.model_store import embedded_model_dir; from qa_service.config import get_settings; print('model ready:', embedded_model_dir(get_settings().model_cache_dir))"
+	$(BIN)/python -c "from qa_service.asr.model_store import embedded_model_dir; from qa_service.config import get_settings; print('model ready:', embedded_model_dir(get_settings().model_cache_dir))"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -42,7 +42,7 @@ bench: setup
 # Development only: refresh the vendored front-end libraries from the npm registry
 # (the built files and their licences are committed; npm is not needed to run or test).
 vendor:
-	bash qa_service/web/vendor.sh
+	bash qa_service/api/web/vendor.sh
 
 clean:
 	rm -rf $(VENV) qa_service.db .pytest_cache

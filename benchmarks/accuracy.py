@@ -33,12 +33,13 @@ from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
 
-from qa_service.accuracy import AccuracyReport
-from qa_service.normalize import normalize
-from qa_service.pipeline import evaluate, transcribe_file
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
+from scoring_accuracy import AccuracyReport
+from qa_service.rules.normalize import normalize
+from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcript import transcribe_file
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -66,7 +67,7 @@ def corpus_of(condition: str, source: Path, degraded: Path) -> Path:
 
 
 def transcribe_corpus(corpus: Path, labels: list[dict]) -> tuple[dict, float, float]:
-    from qa_service.transcribe import get_recognizer
+    from qa_service.asr.transcribe import get_recognizer
     recognizer = get_recognizer()
     rubric = load_rubric(corpus / "rubric.yaml")
     transcripts, seconds, audio = {}, 0.0, 0.0

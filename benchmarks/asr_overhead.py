@@ -21,11 +21,12 @@ from pathlib import Path
 
 from faster_whisper import decode_audio
 
-from qa_service.audio import load
-from qa_service.pipeline import evaluate, transcribe_audio
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.transcribe import get_recognizer
+from qa_service.asr.audio import load
+from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcript import transcribe_audio
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.asr.transcribe import get_recognizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

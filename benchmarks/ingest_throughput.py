@@ -31,7 +31,7 @@ REDIS = os.environ.get("QA_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 def copies(corpus: Path, labels: list[dict], repeat: int, folder: Path) -> list[tuple[Path, float]]:
     """The corpus `repeat` times over; each copy gets one changed byte at the end of its data,
     so it is new audio to the service (the content hash is the identity) but decodes the same."""
-    from qa_service.audio import load
+    from qa_service.asr.audio import load
     out = []
     for n in range(repeat):
         for label in labels:
@@ -63,8 +63,8 @@ def main() -> None:
     files = copies(args.corpus, labels, args.repeat, work)
     audio_seconds = sum(d for _, d in files)
 
-    from qa_service.keys import create_key
-    from qa_service.store import Store
+    from qa_service.app.keys import create_key
+    from qa_service.storage.store import Store
     store = Store(url, migrate=True)
     _, secret = create_key(store, "admin", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=REDIS, QA_CPU_THREADS=str(args.threads),
@@ -117,7 +117,7 @@ def main() -> None:
     if not args.skip_bare:
         from faster_whisper import WhisperModel
         from asr_overhead import bare
-        from qa_service.model_store import embedded_model_dir
+        from qa_service.asr.model_store import embedded_model_dir
         from qa_service.config import get_settings
         settings = get_settings()
         model = WhisperModel(str(embedded_model_dir(settings.model_cache_dir)), device="cpu",

@@ -32,8 +32,8 @@ AGENTS, PROJECTS = 200, 10
 def load(url: str, rows: int) -> tuple[float, float]:
     """Calls as a call center makes them: each agent works on one project (campaign), in
     working hours (08:00-18:00) over 60 days. Returns (COPY seconds, rollup build seconds)."""
-    from qa_service.rollup import rebuild
-    from qa_service.store import Store
+    from qa_service.storage.rollups import rebuild
+    from qa_service.storage.store import Store
     store = Store(url, migrate=True)  # schema through the migrations
     rng = random.Random(7)
     start = datetime(2026, 9, 1)
@@ -112,11 +112,11 @@ def measure(base: str, secret: str, requests: int) -> list[tuple[str, float, flo
 
 
 def rescore(url: str, calls: int) -> float:
-    from qa_service.metadata import CallMetadata
-    from qa_service.results import Utterance
-    from qa_service.rubric import load_rubric
-    from qa_service.service import QAService
-    from qa_service.store import Store
+    from qa_service.domain.metadata import CallMetadata
+    from qa_service.domain.results import Utterance
+    from qa_service.rules.rubric import load_rubric
+    from qa_service.app.scoring import QAService
+    from qa_service.storage.store import Store
     store = Store(url, migrate=True)
     data = json.loads((ROOT / "benchmarks" / "data" / "dev_transcripts.json").read_text())
     transcripts = [([Utterance(**u) for u in t["utterances"]], t["duration"]) for t in data.values()]
@@ -145,8 +145,8 @@ def main() -> None:
     print(f"loaded by COPY in {copied:.0f} s; rollups built in {built:.0f} s; cells by agent: "
           f"{sizes['kpi_rollup']:,} KPI, {sizes['error_rollup']:,} error; by project: "
           f"{sizes['kpi_rollup_project']:,} KPI, {sizes['error_rollup_project']:,} error")
-    from qa_service.keys import create_key
-    from qa_service.store import Store
+    from qa_service.app.keys import create_key
+    from qa_service.storage.store import Store
     _, secret = create_key(Store(url, migrate=True), "viewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url)
     env.pop("QA_REDIS_URL", None)

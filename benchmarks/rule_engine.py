@@ -20,16 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa_service.checks import Call
-from qa_service.matching import prepare, prepare_said
-from qa_service.metadata import CallMetadata
-from qa_service.normalize import normalize, normalize_plain, spoken, syllables
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.semantic import embed_utterances, get_embedder
-from qa_service.service import QAService
-from qa_service.store import Store
+from qa_service.rules.checks import Call
+from qa_service.rules.matching import prepare, prepare_said
+from qa_service.domain.metadata import CallMetadata
+from qa_service.rules.normalize import normalize, normalize_plain, spoken, syllables
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.rules.semantic import embed_utterances, get_embedder
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

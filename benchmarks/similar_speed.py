@@ -22,16 +22,17 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from qa_service.checks import Call
-from qa_service.db import Recording, TranscriptVectors, UtteranceRow
-from qa_service.pipeline import evaluate, transcribe_file
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.semantic import embed_utterances, get_embedder, pack_vectors
-from qa_service.service import QAService
-from qa_service.store import Store
-from qa_service.transcribe import get_recognizer
+from qa_service.rules.checks import Call
+from qa_service.storage.tables import Recording, TranscriptVectors, UtteranceRow
+from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcript import transcribe_file
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.rules.semantic import embed_utterances, get_embedder, pack_vectors
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
+from qa_service.asr.transcribe import get_recognizer
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "dev-paraphrase"

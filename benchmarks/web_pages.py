@@ -36,12 +36,12 @@ PAGES = {
 
 def add_sample_call(url: str) -> int:
     """One real recording with its transcript and evaluation: the call page's audio."""
-    from qa_service.metadata import read_metadata
-    from qa_service.pipeline import evaluate
-    from qa_service.results import Utterance
-    from qa_service.rubric import load_rubric
-    from qa_service.scoring import Scorer
-    from qa_service.store import Store
+    from qa_service.domain.metadata import read_metadata
+    from qa_service.rules.scoring import evaluate
+    from qa_service.domain.results import Utterance
+    from qa_service.rules.rubric import load_rubric
+    from qa_service.rules.scoring import Scorer
+    from qa_service.storage.store import Store
     import json
     store = Store(url, migrate=True)
     wav = ROOT / "samples" / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
@@ -132,8 +132,8 @@ def main() -> None:
     evaluation_id = add_sample_call(url)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         print(f"evaluations in the database: {conn.execute('SELECT count(*) FROM evaluation').fetchone()[0]:,}")
-    from qa_service.keys import create_key
-    from qa_service.store import Store
+    from qa_service.app.keys import create_key
+    from qa_service.storage.store import Store
     _, secret = create_key(Store(url), "reviewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url)
     env.pop("QA_REDIS_URL", None)

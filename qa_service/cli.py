@@ -15,25 +15,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from qa_service import jobs
+from qa_service.worker import jobs
 from qa_service.api import create_app
 from qa_service.api.errors import database_unavailable
-from qa_service.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
+from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
 from qa_service.config import get_settings
-from qa_service.dispatch import QUEUES, make_dispatcher, redis_from_settings
-from qa_service.enums import Grade
-from qa_service.jobs import SlotTaken, serve_queues, worker_name
-from qa_service.keys import ROLES, create_key, list_keys, revoke_key
-from qa_service.knowledge import knowledge_of, load_knowledge
-from qa_service.nightly import parse_since, run_nightly, schedule_nightly, write_report
-from qa_service.rollup import KpiSums
-from qa_service.rubric import Rubric, RubricError, load_rubric
-from qa_service.scoring import Scorer
-from qa_service.service import Outcome, QAService, find_audio
-from qa_service.similar_lint import load_calls, overlaps, unused
-from qa_service.store import RubricNotFound, RubricVersionConflict, Store
-from qa_service.web.demo import make_demo_keys
-from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
+from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
+from qa_service.domain.enums import Grade
+from qa_service.worker.jobs import SlotTaken, serve_queues, worker_name
+from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
+from qa_service.rules.knowledge import knowledge_of, load_knowledge
+from qa_service.worker.nightly import parse_since, run_nightly, schedule_nightly, write_report
+from qa_service.storage.rollups import KpiSums
+from qa_service.rules.rubric import Rubric, RubricError, load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.app.scoring import Outcome, QAService, find_audio
+from qa_service.rules.lint import load_calls, overlaps, unused
+from qa_service.storage.store import RubricNotFound, RubricVersionConflict, Store
+from qa_service.api.web.demo import make_demo_keys
+from qa_service.metrics.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")

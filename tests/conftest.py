@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def recognizer():
-    from qa_service.transcribe import get_recognizer
+    from qa_service.asr.transcribe import get_recognizer
     return get_recognizer()
 
 
@@ -40,14 +40,14 @@ def dev_labels() -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def dev_rubric():
-    from qa_service.rubric import load_rubric
+    from qa_service.rules.rubric import load_rubric
     return load_rubric(DEV / "rubric.yaml")
 
 
 @pytest.fixture(scope="session")
 def dev_transcripts(recognizer, dev_labels, dev_rubric):
     """Every dev call transcribed once for the whole session (the slow part of the suite)."""
-    from qa_service.pipeline import transcribe_file
+    from qa_service.asr.transcript import transcribe_file
     return {cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
             for cid, label in dev_labels.items()}
 
@@ -72,7 +72,7 @@ def postgres_url():
         need(False, f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
-    from qa_service.store import _engines
+    from qa_service.storage.store import _engines
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()

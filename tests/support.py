@@ -81,9 +81,9 @@ def bad_files(tmp_path):
 
 
 def rollup_cells(store) -> dict:
-    """Every non-empty cell of the four rollup tables (qa_service.rollup), comparable."""
+    """Every non-empty cell of the four rollup tables (qa_service.storage.rollups), comparable."""
     from sqlmodel import select
-    from qa_service.rollup import ERROR_TABLES, KPI_TABLES
+    from qa_service.storage.rollups import ERROR_TABLES, KPI_TABLES
     out = {}
     with store.session() as s:
         for model in KPI_TABLES + ERROR_TABLES:
@@ -96,7 +96,7 @@ def rollup_cells(store) -> dict:
 
 def assert_rollups_match_rebuild(store) -> None:
     """The rollups' invariant: kept incrementally, they equal a rebuild from the evaluations."""
-    from qa_service.rollup import rebuild
+    from qa_service.storage.rollups import rebuild
     before = rollup_cells(store)
     with store.session() as s:
         rebuild(s)

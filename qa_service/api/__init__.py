@@ -11,9 +11,9 @@ from qa_service.api.routes import (
     audits, evaluations, health, job_status, kpis, projects, recordings, rubrics,
 )
 from qa_service.config import Settings, get_settings
-from qa_service.dispatch import make_dispatcher
-from qa_service.store import Store
-from qa_service.web import mount as mount_web_app
+from qa_service.app.dispatch import make_dispatcher
+from qa_service.storage.store import Store
+from qa_service.api.web import mount as mount_web_app
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:

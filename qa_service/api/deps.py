@@ -8,13 +8,13 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 from pydantic import AfterValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from qa_service import keys
+from qa_service.app import keys
 from qa_service.api.errors import MAX_INT
 from qa_service.config import Settings, storable_utc
-from qa_service.db import ApiKey
-from qa_service.dispatch import Dispatcher
-from qa_service.store import Store
-from qa_service.web.session import caller_from_cookie
+from qa_service.storage.tables import ApiKey
+from qa_service.app.dispatch import Dispatcher
+from qa_service.storage.store import Store
+from qa_service.api.web.session import caller_from_cookie
 
 
 def _stored_time(t: Optional[datetime]) -> Optional[datetime]:

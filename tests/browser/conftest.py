@@ -25,10 +25,10 @@ def web_data(tmp_path_factory, recognizer):
     """A database with every sample call scored by the real model against its campaign's rubric,
     each rubric active for its project, and one key per role."""
     from qa_service.config import Settings
-    from qa_service.keys import create_key
-    from qa_service.rubric import load_rubric
-    from qa_service.service import QAService, find_audio
-    from qa_service.store import Store
+    from qa_service.app.keys import create_key
+    from qa_service.rules.rubric import load_rubric
+    from qa_service.app.scoring import QAService, find_audio
+    from qa_service.storage.store import Store
 
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'web.db'}"

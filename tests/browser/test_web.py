@@ -123,10 +123,10 @@ def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, s
 
 
 def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, open_call):
-    from qa_service.metadata import CallMetadata
-    from qa_service.pipeline import evaluate
-    from qa_service.results import Utterance
-    from qa_service.rubric import load_rubric
+    from qa_service.domain.metadata import CallMetadata
+    from qa_service.rules.scoring import evaluate
+    from qa_service.domain.results import Utterance
+    from qa_service.rules.rubric import load_rubric
     from tests.support import RUBRICS, SAMPLES
 
     store = web_data["store"]
@@ -136,7 +136,7 @@ def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, op
     utterances = [Utterance("agent", 0.5, 2.0, evil, 0.9), Utterance("customer", 2.5, 3.5, "<b>你好</b>", 0.9)]
     rec = store.save_transcript("f" * 64, str(audio), CallMetadata("X001", "xss-test"), 4.0, 2,
                                 "stereo", "test", utterances)
-    from qa_service.scoring import Scorer
+    from qa_service.rules.scoring import Scorer
     ev = store.save_evaluation(rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
     page = signed_in("reviewer")
     open_call(page, ev.id)

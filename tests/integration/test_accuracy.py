@@ -1,9 +1,9 @@
 """Accuracy on the labelled dev corpus, with the real model (figures in the closing note)."""
 import json
 
-from qa_service.accuracy import AccuracyReport
-from qa_service.pipeline import evaluate
-from qa_service.scoring import Scorer
+from benchmarks.scoring_accuracy import AccuracyReport
+from qa_service.rules.scoring import evaluate
+from qa_service.rules.scoring import Scorer
 from tests.support import DEV
 
 # Raised as the product improves; measured figures are printed by benchmarks/accuracy.py.

@@ -12,13 +12,13 @@ from redis import Redis
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.metadata import CallMetadata
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance as U
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.domain.metadata import CallMetadata
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.store import Store
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
@@ -284,7 +284,7 @@ def test_kpi_arithmetic(request, backend):
         meta = CallMetadata(agent_id=agent, project="p", call_time=datetime.fromisoformat(when))
         rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
         store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, duration, scorer))
-    from qa_service.kpis import kpi_rows
+    from qa_service.metrics.kpis import kpi_rows
     with store.session() as s:
         agents = {r["agent"]: r for r in kpi_rows(s, "agent")}
         days = {r["day"]: r for r in kpi_rows(s, "day")}
@@ -303,8 +303,8 @@ def test_recognition_warnings_are_kept_shown_and_flag_the_call(request, tmp_path
     """A transcript that recognition may have lost words in: its warnings are stored with the
     recording, carried into the result (the CLI's JSON, the API's evaluation and recording,
     after a rescore too), and the call is flagged however sure the words it kept were."""
-    from qa_service.schemas import CallEvaluation
-    from qa_service.service import QAService
+    from qa_service.domain.evaluation import CallEvaluation
+    from qa_service.app.scoring import QAService
 
     url = request.getfixturevalue(f"{backend}_url")
     settings, key = make_api(tmp_path, url, redis_url=None)

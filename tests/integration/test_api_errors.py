@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.storage.store import Store
 from tests.support import POSTGRES_ADMIN_URL, ROOT, RUBRICS, wait_for
 
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
@@ -233,7 +233,7 @@ def test_database_away_is_503_json(postgres_url, tmp_path):
             assert "database is unavailable" in body["detail"]
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["unavailable"] == ["database"]
-    from qa_service.store import _engines
+    from qa_service.storage.store import _engines
     _engines.pop(url).dispose()
 
 

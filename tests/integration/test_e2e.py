@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa_service.cli import app
-from qa_service.db import Evaluation, Recording
-from qa_service.store import Store
+from qa_service.storage.tables import Evaluation, Recording
+from qa_service.storage.store import Store
 from tests.support import ROOT, RUBRICS, SAMPLES, bad_files
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
@@ -178,7 +178,7 @@ def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):
     """This 8 kbps mono call sent the batched decoder into a loop ("带带带带…", and on other
     CPUs, or this one under load, "宽帅 宽帅 宽帅" for the whole call); the window is decoded
     again (faster-whisper's VAD path, then temperature fallback) and the call keeps its words."""
-    from qa_service.transcribe import degenerate
+    from qa_service.asr.transcribe import degenerate
     path = SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3"
     code, out = cli("score", path, "--rubric", RUBRICS / "satisfaction-survey.yaml", "--format", "json",
                     "--db", f"sqlite:///{tmp_path / 'qa.db'}")
@@ -195,7 +195,7 @@ def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):
 
 
 def test_loop_detector():
-    from qa_service.transcribe import degenerate
+    from qa_service.asr.transcribe import degenerate
     assert degenerate("我去带带带带带带带带带") and degenerate("您好您好您好您好您好您好")
     assert not degenerate("对对对对，好的") and not degenerate("每个月只要96元")
     assert degenerate("abc", compression_ratio=3.0)

@@ -13,8 +13,8 @@ from rq.job import Job, JobStatus
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.storage.store import Store
 from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, emptied_redis, wait_for
 
 # Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
@@ -149,7 +149,7 @@ def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, r
         ok_id, doomed_id = kept.json()["job_id"], doomed.json()["job_id"]
         assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "pending"
     with store.session() as s:  # version 2 disappears before it runs: its rescore must fail
-        from qa_service.db import RubricRow
+        from qa_service.storage.tables import RubricRow
         from sqlmodel import select
         s.delete(s.exec(select(RubricRow).where(RubricRow.version == 2)).one())
         s.commit()
@@ -224,8 +224,8 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     when Redis is back, and goes on working; the call's result is in the database."""
     import socket as sockets
     from redis import Redis
-    from qa_service.dispatch import enqueue_score
-    from qa_service.rubric import load_rubric
+    from qa_service.app.dispatch import enqueue_score
+    from qa_service.rules.rubric import load_rubric
     probe = sockets.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -246,7 +246,7 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     store.save_rubric(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
     row, _ = store.record_job("j1", str(CALL), "x", rubric)
     job = Queue("qa-transcribe", connection=conn).enqueue(
-        "qa_service.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1")
+        "qa_service.worker.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1")
     log = open(tmp_path / "worker.log", "w")
     env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=settings.redis_url,
                QA_STORAGE_DIR=str(tmp_path))

@@ -8,17 +8,17 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from qa_service.api import create_app
-from qa_service.checks import Call, ProductFactCheck
+from qa_service.rules.checks import Call, ProductFactCheck
 from qa_service.cli import app as cli_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.knowledge import load_knowledge
-from qa_service.metadata import CallMetadata
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance as U
-from qa_service.rubric import FactCheck, load_rubric
-from qa_service.scoring import Scorer
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.rules.knowledge import load_knowledge
+from qa_service.domain.metadata import CallMetadata
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import FactCheck, load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.store import Store
 from tests.support import ROOT, RUBRICS
 
 PROJECT = "畅享升级-十一月"

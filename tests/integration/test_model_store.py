@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from qa_service.model_store import EXPECTED_SHA256, ModelIntegrityError, embedded_model_dir, verify
+from qa_service.exceptions import ModelIntegrityError
+from qa_service.asr.model_store import EXPECTED_SHA256, embedded_model_dir, verify
 
 
 def test_assembles_and_verifies(tmp_path):

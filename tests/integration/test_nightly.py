@@ -7,10 +7,10 @@ from datetime import datetime
 
 from rq.registry import ScheduledJobRegistry
 
-from qa_service.db import Evaluation, Recording
-from qa_service.nightly import next_run, schedule_nightly
-from qa_service.rubric import load_rubric
-from qa_service.store import Store
+from qa_service.storage.tables import Evaluation, Recording
+from qa_service.worker.nightly import next_run, schedule_nightly
+from qa_service.rules.rubric import load_rubric
+from qa_service.storage.store import Store
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES
 
 TELECOM = SAMPLES / "telecom-data-upgrade"

@@ -9,10 +9,10 @@ import pytest
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
-from qa_service.db import Evaluation, Recording
-from qa_service.dispatch import TRANSCRIBE_QUEUE, enqueue_score
-from qa_service.rubric import load_rubric
-from qa_service.store import Store
+from qa_service.storage.tables import Evaluation, Recording
+from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score
+from qa_service.rules.rubric import load_rubric
+from qa_service.storage.store import Store
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
 SAMPLE = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"

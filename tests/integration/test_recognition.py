@@ -3,13 +3,14 @@ decode that goes degenerate (as int8 kernels did on another CPU)."""
 import numpy as np
 from faster_whisper.transcribe import Segment, Word
 
-from qa_service.audio import SAMPLE_RATE, Audio, load
-from qa_service.matching import prepare
-from qa_service.normalize import normalize
-from qa_service.pipeline import evaluate, transcribe_audio, transcribe_file
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.transcribe import (
+from qa_service.asr.audio import SAMPLE_RATE, Audio, load
+from qa_service.rules.matching import prepare
+from qa_service.rules.normalize import normalize
+from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcript import transcribe_audio, transcribe_file
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.asr.transcribe import (
     DOUBTFUL_CONFIDENCE, PROMPT_TOKENS, VAD_OPTIONS, Chunk, Recognizer, speech_probabilities,
     speech_spans,
 )

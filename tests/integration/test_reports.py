@@ -2,13 +2,13 @@
 from datetime import datetime, timedelta
 
 from qa_service.config import to_utc
-from qa_service.metadata import CallMetadata
-from qa_service.pipeline import evaluate
-from qa_service.reports import inflight_report, trial_report
-from qa_service.results import Utterance as U
-from qa_service.rubric import parse_rubric
-from qa_service.scoring import Scorer
-from qa_service.store import Store
+from qa_service.domain.metadata import CallMetadata
+from qa_service.rules.scoring import evaluate
+from qa_service.metrics.reports import inflight_report, trial_report
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import parse_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.store import Store
 
 
 def test_trial_report_on_dev_corpus(tmp_path, dev_transcripts, dev_labels, dev_rubric):
@@ -68,7 +68,7 @@ def _first_by_recordings(s, project):
     """The start as inflight_report read it before: min over the project's production recordings."""
     from sqlalchemy import func
     from sqlmodel import select
-    from qa_service.db import Recording
+    from qa_service.storage.tables import Recording
     return s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
                   .where(Recording.project == project, Recording.phase == "production")).one()
 
@@ -78,7 +78,7 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
     first call as min() over the recordings, leaving out trial calls, other projects and
     rescorings; a project with calls stored but none evaluated still gets its start."""
     from sqlmodel import select
-    from qa_service.db import Evaluation
+    from qa_service.storage.tables import Evaluation
     store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
     scorer = Scorer(dev_rubric)
     start = datetime(2026, 11, 23, 9, 0)

@@ -3,13 +3,13 @@ call's current evaluation away from its project's active rubric version."""
 import pytest
 
 from qa_service.config import Settings
-from qa_service.metadata import CallMetadata
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric, parse_rubric
-from qa_service.scoring import Scorer
-from qa_service.service import QAService
-from qa_service.store import Store
+from qa_service.domain.metadata import CallMetadata
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric, parse_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
 from tests.support import RUBRICS
 
 CALL = [Utterance("agent", 0.0, 3.0, "您好，我是电信客服小王，给您介绍一下畅享套餐升级", 0.9),

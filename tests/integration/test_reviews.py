@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from qa_service.api import create_app
 from qa_service.config import Settings, to_utc
-from qa_service.keys import create_key
-from qa_service.kpis import kpi_rows
-from qa_service.metadata import CallMetadata
-from qa_service.model_store import sha256_of
-from qa_service.results import Utterance as U
-from qa_service.enums import COSTLY
-from qa_service.rubric import parse_rubric
-from qa_service.service import QAService
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.metrics.kpis import kpi_rows
+from qa_service.domain.metadata import CallMetadata
+from qa_service.files import sha256_of
+from qa_service.domain.results import Utterance as U
+from qa_service.domain.enums import COSTLY
+from qa_service.rules.rubric import parse_rubric
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
 from tests.support import RUBRICS, assert_rollups_match_rebuild, wait_for, write_wav
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -258,7 +258,7 @@ def test_browse_and_review_sample(request, backend):
     v1 = parse_rubric(V1_YAML, "v1")
     store.save_rubric(v1, V1_YAML)
     service = QAService(store, Settings(database_url=url, redis_url=""))
-    from qa_service.pipeline import evaluate
+    from qa_service.rules.scoring import evaluate
     scorer = service.scorer(v1)
     for i in range(40):
         utts = (GOOD, RUDE, SHORT)[i % 3]
@@ -298,13 +298,13 @@ def test_browse_and_review_sample(request, backend):
 
 def test_rule_precision_on_a_hand_built_set(sqlite_url):
     """Six calls reviewed by hand; the counts and precision computed by hand."""
-    from qa_service import insights, reviews
-    from qa_service.reviews import ReviewRequest
+    from qa_service.review import quality, reviews
+    from qa_service.review.reviews import ReviewRequest
     store = Store(sqlite_url)
     v1 = parse_rubric(V1_YAML, "v1")
     store.save_rubric(v1, V1_YAML)
     service = QAService(store, Settings(database_url=sqlite_url, redis_url=""))
-    from qa_service.pipeline import evaluate
+    from qa_service.rules.scoring import evaluate
     evs = []
     for i, utts in enumerate([RUDE, RUDE, RUDE, RUDE, SHORT, GOOD]):
         rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
@@ -363,9 +363,9 @@ def test_migration_0005_converts_old_reviews(request, backend):
     """Reviews made before 0005 pointed at finding rows; they now name recording and rule, and
     rescoring the call (which used to fail on PostgreSQL) applies them again."""
     from sqlalchemy import create_engine, text
-    from qa_service.migrate import upgrade
-    from qa_service.pipeline import evaluate
-    from qa_service.scoring import Scorer
+    from qa_service.storage.migrate import upgrade
+    from qa_service.rules.scoring import evaluate
+    from qa_service.rules.scoring import Scorer
     url = request.getfixturevalue(f"{backend}_url")
     engine = create_engine(url)
     upgrade(engine, "0004")
@@ -387,7 +387,7 @@ def test_migration_0005_converts_old_reviews(request, backend):
     engine.dispose()
     store = Store(url)
     with store.session() as s:
-        from qa_service.db import Review
+        from qa_service.storage.tables import Review
         rows = s.exec(select(Review).order_by(Review.id)).all()
     assert [(r.recording_id, r.rubric_version, r.target, r.rule_id, r.category, r.machine_value, r.new_value)
             for r in rows] == [(1, 1, "grade", None, None, "fail", "pass"),
@@ -400,7 +400,7 @@ def test_migration_0005_converts_old_reviews(request, backend):
     rude = next(f for f in store.findings(ev.id) if f.rule_id == "rude")
     assert (rude.status, rude.reviewed_status, rude.review_id) == ("violation", "dismissed", 2)
     with store.session() as s:  # new reviews get new ids after the converted ones
-        from qa_service.reviews import ReviewRequest, create_review
+        from qa_service.review.reviews import ReviewRequest, create_review
         assert create_review(s, ev.id, ReviewRequest("grade", "confirm"), "qa").id == 3
         s.commit()
 
@@ -410,8 +410,8 @@ def test_compare_rubric_versions_on_the_dev_corpus(sqlite_url, dev_transcripts):
     `monthly_fee`: the endpoint's grade changes, distributions and rates against the scorer's
     own results counted here."""
     from statistics import median
-    from qa_service.pipeline import evaluate
-    from qa_service.scoring import Scorer
+    from qa_service.rules.scoring import evaluate
+    from qa_service.rules.scoring import Scorer
     from tests.support import DEV
     v1_yaml = (DEV / "rubric.yaml").read_text(encoding="utf-8")
     v2_text = v2_of(v1_yaml)

@@ -13,16 +13,17 @@ from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.config import Settings, call_center_time
-from qa_service.db import FindingRow
-from qa_service.keys import create_key
-from qa_service.kpis import common_errors, kpi_rows, stored_time
-from qa_service.metadata import CallMetadata
-from qa_service.migrate import upgrade
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance as U
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.store import Store
+from qa_service.storage.tables import FindingRow
+from qa_service.app.keys import create_key
+from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.storage.queries import stored_time
+from qa_service.domain.metadata import CallMetadata
+from qa_service.storage.migrate import upgrade
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.store import Store
 from tests.support import RUBRICS, assert_rollups_match_rebuild
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

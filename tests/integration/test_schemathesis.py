@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.rubric import load_rubric
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.rules.rubric import load_rubric
+from qa_service.storage.store import Store
 from tests.support import RUBRICS
 
 RUBRIC = RUBRICS / "telecom-data-upgrade.yaml"

@@ -9,15 +9,15 @@ import json
 import numpy as np
 import pytest
 
-from qa_service.accuracy import AccuracyReport
-from qa_service.checks import Call
-from qa_service.metadata import CallMetadata
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.scoring import Scorer
-from qa_service.semantic import DEFAULT_MODEL, embed_utterances, get_embedder, vector_kind
-from qa_service.service import QAService
-from qa_service.store import Store
+from benchmarks.scoring_accuracy import AccuracyReport
+from qa_service.rules.checks import Call
+from qa_service.domain.metadata import CallMetadata
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.rules.semantic import DEFAULT_MODEL, embed_utterances, get_embedder, vector_kind
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
 from tests.support import DEV, ROOT
 
 PARAPHRASE = DEV.parent / "dev-paraphrase"

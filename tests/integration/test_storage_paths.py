@@ -8,13 +8,13 @@ from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.db import JobRecord
-from qa_service.keys import create_key
-from qa_service.metadata import CallMetadata
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.service import QAService
-from qa_service.store import Store
+from qa_service.storage.tables import JobRecord
+from qa_service.app.keys import create_key
+from qa_service.domain.metadata import CallMetadata
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import Store
 from tests.support import RUBRICS, SAMPLES
 
 CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"

@@ -1,13 +1,13 @@
 """Storage on SQLite and on PostgreSQL: the same behaviour on both."""
 import pytest
 
-from qa_service.db import Evaluation, FindingRow, Recording, UtteranceRow
-from qa_service.metadata import CallMetadata, read_metadata
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance as U
-from qa_service.rubric import parse_rubric
-from qa_service.scoring import Scorer
-from qa_service.store import RubricVersionConflict, Store
+from qa_service.storage.tables import Evaluation, FindingRow, Recording, UtteranceRow
+from qa_service.domain.metadata import CallMetadata, read_metadata
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import parse_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.store import RubricVersionConflict, Store
 
 RUBRIC_TEXT = """
 id: store-test

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from qa_service import jobs
+from qa_service.worker import jobs
 from qa_service.config import Settings, get_settings
-from qa_service.metadata import CallMetadata, read_metadata
-from qa_service.model_store import sha256_of
-from qa_service.nightly import run_nightly
-from qa_service.results import Utterance
-from qa_service.rubric import load_rubric
-from qa_service.store import Store
+from qa_service.domain.metadata import CallMetadata, read_metadata
+from qa_service.files import sha256_of
+from qa_service.worker.nightly import run_nightly
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import load_rubric
+from qa_service.storage.store import Store
 from tests.support import RUBRICS, SAMPLES
 
 CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
@@ -58,8 +58,8 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
     clock: both stored in UTC; a call without a call time counts when it was stored (UTC),
     the same clock (before, one was local and the other UTC)."""
     from datetime import datetime
-    from qa_service.pipeline import evaluate
-    from qa_service.scoring import Scorer
+    from qa_service.rules.scoring import evaluate
+    from qa_service.rules.scoring import Scorer
     store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     stored = {}
@@ -76,7 +76,7 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
     rec, ev = stored["none"]
     assert rec.call_time is None and ev.called_at == rec.created_at
     # a call time that cannot be stored in UTC is refused with the file's name, not a 500 later
-    from qa_service.metadata import MetadataError
+    from qa_service.domain.metadata import MetadataError
     (tmp_path / "edge.json").write_text('{"call_time": "9999-12-31T23:59:59"}', encoding="utf-8")
     with pytest.raises(MetadataError, match=r"edge\.json: call_time .* out of range"):
         read_metadata(tmp_path / "edge.wav")
@@ -89,8 +89,8 @@ MORNING = "p_A1_20261120-073000.wav"  # 07:30 in Shanghai = 23:30 UTC on the 19t
 
 def _morning_call(store, tmp_path):
     """A call recorded at 07:30 Shanghai time (its file name), scored without recognition."""
-    from qa_service.pipeline import evaluate
-    from qa_service.scoring import Scorer
+    from qa_service.rules.scoring import evaluate
+    from qa_service.rules.scoring import Scorer
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     meta = read_metadata(tmp_path / MORNING)
     rec = store.save_transcript("7" * 64, MORNING, meta, 10.0, 2, "stereo", "test", RUDE)
@@ -104,8 +104,8 @@ def test_a_shanghai_morning_call_is_stored_in_utc_and_counts_on_its_local_day(
     """07:30 in Shanghai is 23:30 UTC the day before: stored as UTC, it is still the 20th's
     call in the KPI day and hour 7, in the rollups and when counted from the evaluations."""
     from datetime import datetime
-    from qa_service.db import KpiRollup, ProjectErrorRollup
-    from qa_service.kpis import common_errors, kpi_rows
+    from qa_service.storage.tables import KpiRollup, ProjectErrorRollup
+    from qa_service.metrics.kpis import common_errors, kpi_rows
     from sqlmodel import select
     store = Store(request.getfixturevalue(f"{backend}_url"))
     rec, ev = _morning_call(store, tmp_path)
@@ -139,7 +139,7 @@ def test_since_until_with_and_without_offset_and_api_times_round_trip(
     from datetime import datetime
     from fastapi.testclient import TestClient
     from qa_service.api import create_app
-    from qa_service.keys import create_key
+    from qa_service.app.keys import create_key
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
     _, ev = _morning_call(store, tmp_path)
@@ -191,9 +191,9 @@ def test_ranges_are_exact_where_clocks_change(tmp_path, monkeypatch):
     from datetime import datetime, timedelta, timezone
     from itertools import combinations
     from qa_service.config import call_center_time
-    from qa_service.kpis import kpi_rows
-    from qa_service.pipeline import evaluate
-    from qa_service.scoring import Scorer
+    from qa_service.metrics.kpis import kpi_rows
+    from qa_service.rules.scoring import evaluate
+    from qa_service.rules.scoring import Scorer
     monkeypatch.setenv("QA_TIMEZONE", "America/New_York")
     get_settings.cache_clear()
     try:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.keys import create_key
-from qa_service.store import Store
+from qa_service.app.keys import create_key
+from qa_service.storage.store import Store
 
 
 def _client(sqlite_url, tmp_path):

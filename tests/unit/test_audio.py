@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from qa_service.audio import AudioError, check_readable, load
+from qa_service.asr.audio import AudioError, check_readable, load
 from tests.support import SAMPLES, bad_files
 
 

@@ -5,10 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from qa_service.audit import ScriptError, audit, parse_script, read_script
+from qa_service.rules.audit import ScriptError, audit, parse_script, read_script
 from qa_service.cli import app
-from qa_service.knowledge import knowledge_of
-from qa_service.rubric import load_rubric
+from qa_service.rules.knowledge import knowledge_of
+from qa_service.rules.rubric import load_rubric
 from tests.support import RUBRICS
 
 SCRIPTS = RUBRICS / "scripts"
@@ -158,7 +158,7 @@ def test_cli_exit_codes_and_json(tmp_path):
 def test_points_said_in_other_words_count_with_similar_examples():
     """The audit matches as calls do, `similar:` examples included (the embedded sentence
     model): a paraphrased point is explained, one that is not said at all is not."""
-    from qa_service.rubric import parse_rubric
+    from qa_service.rules.rubric import parse_rubric
     rubric = parse_rubric("""
 id: sim
 script_sections:

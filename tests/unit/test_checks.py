@@ -1,8 +1,8 @@
 """Every check kind on hand-made utterance lists (no audio)."""
-from qa_service.checks import Call
-from qa_service.results import Utterance as U
-from qa_service.rubric import parse_rubric
-from qa_service.scoring import Scorer
+from qa_service.rules.checks import Call
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import parse_rubric
+from qa_service.rules.scoring import Scorer
 
 RUBRIC = parse_rubric("""
 id: unit
@@ -266,8 +266,8 @@ def test_speech_rate():
 
 
 def test_scoring_arithmetic_and_grades():
-    from qa_service.results import Finding
-    from qa_service.scoring import score_findings
+    from qa_service.domain.results import Finding
+    from qa_service.rules.scoring import score_findings
     sc = RUBRIC.scoring
     assert score_findings([Finding("a", "mandatory_point", "missed", 10)], sc) == (90, "pass", False)
     assert score_findings([Finding("a", "mandatory_point", "missed", 5)], sc) == (95, "excellent", False)

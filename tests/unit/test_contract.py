@@ -7,12 +7,12 @@ import json
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.pipeline import evaluate
-from qa_service.results import Utterance as U
-from qa_service.rubric import parse_rubric
-from qa_service.schemas import CallEvaluation
-from qa_service.scoring import Scorer
-from qa_service.service import Outcome
+from qa_service.rules.scoring import evaluate
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import parse_rubric
+from qa_service.domain.evaluation import CallEvaluation
+from qa_service.rules.scoring import Scorer
+from qa_service.app.scoring import Outcome
 from tests.support import ROOT
 
 SPEC = ROOT.parent / "shared" / "docs" / "rubric-and-result-spec.md"

@@ -2,8 +2,8 @@
 turns, each side leaking into the other."""
 import numpy as np
 
-from qa_service.audio import SAMPLE_RATE
-from qa_service.crosstalk import find_leaks, may_leak, mostly_leak, remove_leak, separate
+from qa_service.asr.audio import SAMPLE_RATE
+from qa_service.asr.crosstalk import find_leaks, may_leak, mostly_leak, remove_leak, separate
 
 
 def turns(seed: int, seconds: float, first_on: bool) -> np.ndarray:

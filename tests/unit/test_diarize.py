@@ -1,12 +1,12 @@
 """Mono role separation on synthetic voices (the dev-corpus figure is in test_accuracy)."""
 import numpy as np
 
-from qa_service import diarize
-from qa_service.diarize import (RoleCues, assign_roles, chunk_features, cluster_two,
+from qa_service.asr import diarize
+from qa_service.asr.diarize import (RoleCues, assign_roles, chunk_features, cluster_two,
                                  median_pitch)
-from qa_service.matching import PhraseMatcher
-from qa_service.pipeline import join_same_speaker
-from qa_service.results import Utterance as U
+from qa_service.rules.matching import PhraseMatcher
+from qa_service.asr.transcript import join_same_speaker
+from qa_service.domain.results import Utterance as U
 
 RATE = 16000
 

@@ -1,7 +1,7 @@
 """The str Enums are their strings: stored, compared and written to JSON as the spec's values."""
 import json
 
-from qa_service.enums import COSTLY, PASSING, Category, FindingStatus, Grade, JobState, SectionKind
+from qa_service.domain.enums import COSTLY, PASSING, Category, FindingStatus, Grade, JobState, SectionKind
 
 
 def test_members_are_their_values():

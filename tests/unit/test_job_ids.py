@@ -1,6 +1,6 @@
 """Job ids are the idempotency keys: different rubrics must never share one."""
-from qa_service.dispatch import score_job_id
-from qa_service.rubric import parse_rubric
+from qa_service.app.dispatch import score_job_id
+from qa_service.rules.rubric import parse_rubric
 
 SHA = "a" * 64
 

@@ -1,10 +1,10 @@
 """Knowledge base loading and the product-fact check on hand-made utterances (no audio)."""
 import pytest
 
-from qa_service.checks import Call, ProductFactCheck, build_checks
-from qa_service.knowledge import KnowledgeError, claims, knowledge_of, load_knowledge, parse_knowledge
-from qa_service.results import Utterance as U
-from qa_service.rubric import FactCheck, RubricError, load_rubric, parse_rubric
+from qa_service.rules.checks import Call, ProductFactCheck, build_checks
+from qa_service.rules.knowledge import KnowledgeError, claims, knowledge_of, load_knowledge, parse_knowledge
+from qa_service.domain.results import Utterance as U
+from qa_service.rules.rubric import FactCheck, RubricError, load_rubric, parse_rubric
 from tests.support import RUBRICS
 
 KB = parse_knowledge("""

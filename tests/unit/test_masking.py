@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from qa_service.masking import mask
+from qa_service.domain.masking import mask
 
 DIGIT_OR_NUMERAL = re.compile(r"[0-9零〇一幺二两兩三四五六七八九]")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from qa_service.matching import PhraseMatcher, prepare
+from qa_service.rules.matching import PhraseMatcher, prepare
 
 FUZZY = 0.85  # the shipped default (config.Settings.fuzzy)
 

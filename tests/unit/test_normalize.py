@@ -1,6 +1,6 @@
 import pytest
 
-from qa_service.normalize import normalize, respell_hotwords, syllables, to_simplified
+from qa_service.rules.normalize import normalize, respell_hotwords, syllables, to_simplified
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,12 +1,12 @@
-"""Laying reviews over machine findings (qa_service.reviews.plan and the reviewed score),
+"""Laying reviews over machine findings (qa_service.review.reviews.plan and the reviewed score),
 with hand-made rows: no database."""
 from datetime import datetime
 
-from qa_service.db import Evaluation, FindingRow, Review
-from qa_service.reviews import (
+from qa_service.storage.tables import Evaluation, FindingRow, Review
+from qa_service.review.reviews import (
     Catalog, RuleInfo, allowed_statuses, plan, reviewed_findings, reviewed_score,
 )
-from qa_service.rubric import Scoring
+from qa_service.rules.rubric import Scoring
 
 CATALOG = Catalog({
     "opening": RuleInfo("opening", "script_section", "开场白", 5),

@@ -2,8 +2,8 @@ import textwrap
 
 import pytest
 
-from qa_service.enums import SectionKind
-from qa_service.rubric import DEFAULT_FAREWELL, RubricError, load_rubric, parse_rubric
+from qa_service.domain.enums import SectionKind
+from qa_service.rules.rubric import DEFAULT_FAREWELL, RubricError, load_rubric, parse_rubric
 from tests.support import RUBRICS, ROOT
 
 
@@ -123,8 +123,8 @@ def test_builtin_defaults_are_visible_and_the_farewell_follows_the_section():
 def test_check_names_are_one_list():
     from typing import get_args
 
-    from qa_service.checks import BUILTINS
-    from qa_service.rubric import BUILTIN_CHECKS, AttitudeError
+    from qa_service.rules.checks import BUILTINS
+    from qa_service.rules.rubric import BUILTIN_CHECKS, AttitudeError
     assert set(BUILTINS) == set(BUILTIN_CHECKS)
     annotation = AttitudeError.model_fields["check"].annotation
     assert set(get_args(get_args(annotation)[0])) == set(BUILTIN_CHECKS)

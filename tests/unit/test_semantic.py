@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from qa_service.checks import Call
-from qa_service.model_store import ModelIntegrityError
-from qa_service.normalize import normalize
-from qa_service.results import Utterance
-from qa_service.rubric import RubricError, parse_rubric
-from qa_service.scoring import Scorer
-from qa_service.semantic import (
+from qa_service.rules.checks import Call
+from qa_service.exceptions import ModelIntegrityError
+from qa_service.rules.normalize import normalize
+from qa_service.domain.results import Utterance
+from qa_service.rules.rubric import RubricError, parse_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.rules.semantic import (
     CALIBRATION_RANGE, CROWDING_TYPICAL, DEFAULT_MODEL, MODELS, Example, negated, numbers_of, segments,
     verify)
 
@@ -95,7 +95,7 @@ def test_two_adjacent_utterances_of_one_speaker_match_together(scorer):
 def test_pair_cosines_equal_those_of_the_pair_embedded_as_one_vector(scorer):
     # Call.similarities derives a pair's cosines from its two rows' own cosines; the same
     # figures as making the pair's unit vector and multiplying it with the bank again.
-    from qa_service.semantic import unit_rows
+    from qa_service.rules.semantic import unit_rows
     utts = [Utterance("agent", 0, 2, "这个套餐每个月只要交"), Utterance("agent", 3, 5, "九十六块钱"),
             Utterance("customer", 6, 8, "太贵了")]
     call = Call(utts, 9.0)
@@ -234,7 +234,7 @@ def test_a_crowded_example_gets_a_higher_threshold_and_stops_matching_other_rule
 
 
 def test_calibration_follows_examples_added_later():
-    from qa_service.semantic import ExampleBank, SimilarMatcher
+    from qa_service.rules.semantic import ExampleBank, SimilarMatcher
 
     bank = ExampleBank()
     fee = SimilarMatcher(bank, ["每个月只要交96块钱"], 0.55, calibration=1.0)

@@ -4,9 +4,9 @@ import numpy as np
 from faster_whisper.transcribe import Word
 from faster_whisper.vad import VadOptions
 
-from qa_service.audio import SAMPLE_RATE
-from qa_service.normalize import normalize_plain
-from qa_service.transcribe import (
+from qa_service.asr.audio import SAMPLE_RATE
+from qa_service.rules.normalize import normalize_plain
+from qa_service.asr.transcribe import (
     EDGE_QUIET_S, JOIN_GAP_S, NOISE_CAPTIONS, TRIM_PAD_S, VAD_FRAME, Chunk, _Packing, frame_loudness,
     speech_spans, spurious, trim_to_loudness, words_short,
 )

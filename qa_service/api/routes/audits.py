@@ -5,11 +5,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from qa_service.api.deps import StoreDep, Viewer
-from qa_service.audit import ScriptError, audit, parse_script
-from qa_service.db import RubricRow
-from qa_service.knowledge import knowledge_of, parse_knowledge
-from qa_service.rubric import RubricError
-from qa_service.store import RubricNotFound
+from qa_service.rules.audit import ScriptError, audit, parse_script
+from qa_service.storage.tables import RubricRow
+from qa_service.rules.knowledge import knowledge_of, parse_knowledge
+from qa_service.rules.rubric import RubricError
+from qa_service.storage.store import RubricNotFound
 
 router = APIRouter(prefix="/audits", tags=["audits"])
 

@@ -3,17 +3,14 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlmodel import Session, select
 
-from qa_service import browse, insights, reviews
+from qa_service.review import quality, queues, reviews
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
-from qa_service.db import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
-from qa_service.enums import Grade
-from qa_service.masking import mask
-from qa_service.store import utterances_by_recording
-from qa_service.schemas import (
-    FlaggedPage,
-    MAX_ROW_ID, EvaluationOut, EvaluationPage, PrecisionReport, ReviewIn, ReviewOut,
-    ReviewSample, ReviewWithEvaluation, WithdrawIn,
-)
+from qa_service.storage.tables import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
+from qa_service.domain.enums import Grade
+from qa_service.domain.masking import mask
+from qa_service.storage.store import utterances_by_recording
+from qa_service.domain.schema import MAX_ROW_ID
+from qa_service.review.models import EvaluationOut, EvaluationPage, FlaggedPage, PrecisionReport, ReviewIn, ReviewOut, ReviewSample, ReviewWithEvaluation, WithdrawIn
 
 router = APIRouter(tags=["evaluations"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -114,7 +111,7 @@ def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
     """Every evaluation (each call once, with its current one, unless current=false), newest
     first: passing calls can be sampled too."""
     with store.session() as s:
-        total, rows = browse.list_evaluations(
+        total, rows = queues.list_evaluations(
             s, page, page_size, project=project, agent=agent, rubric_id=rubric_id, grade=grade,
             reviewed=reviewed, needs_rereview=needs_rereview, since=since, until=until,
             current=current)
@@ -128,7 +125,7 @@ def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
                   since: TimeQuery = None, until: TimeQuery = None) -> dict:
     """A reproducible random `percent` of a period's calls for manual QA."""
     with store.session() as s:
-        population, rows = browse.review_sample(s, percent, seed, project=project,
+        population, rows = queues.review_sample(s, percent, seed, project=project,
                                                 since=since, until=until)
     return {"project": project, "percent": percent, "seed": seed, "since": since, "until": until,
             "population": population, "sample_size": len(rows),
@@ -142,7 +139,7 @@ def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional
                    to_version: Optional[int] = Query(None, ge=1)) -> dict:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
     with store.session() as s:
-        return insights.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
+        return quality.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
 
 
 @router.get("/flagged", response_model=FlaggedPage)

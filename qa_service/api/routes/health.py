@@ -4,7 +4,7 @@ from sqlalchemy.exc import DBAPIError
 
 from qa_service.api.deps import DispatcherDep, StoreDep
 from qa_service.api.errors import database_unavailable
-from qa_service.schemas import Health
+from qa_service.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

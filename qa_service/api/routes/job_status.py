@@ -3,8 +3,8 @@ from typing import Optional
 from fastapi import APIRouter, HTTPException, Query
 
 from qa_service.api.deps import DispatcherDep, StoreDep, Viewer
-from qa_service.enums import JobState
-from qa_service.schemas import JobOut
+from qa_service.domain.enums import JobState
+from qa_service.api.schemas import JobOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -3,8 +3,9 @@ from typing import Literal, Optional
 from fastapi import APIRouter, HTTPException, Query
 
 from qa_service.api.deps import StoreDep, TimeQuery, Viewer
-from qa_service.kpis import GROUPS, common_errors, kpi_rows
-from qa_service.schemas import CommonError, KpiRow
+from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.storage.queries import GROUPS
+from qa_service.metrics.models import CommonError, KpiRow
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 

@@ -6,11 +6,11 @@ from sqlmodel import select
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
-from qa_service.db import ActiveRubric, Recording
-from qa_service.reports import inflight_report, trial_report
-from qa_service.schemas import InflightReport, TrialReport
-from qa_service.store import RubricNotFound
-from qa_service.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
+from qa_service.storage.tables import ActiveRubric, Recording
+from qa_service.metrics.reports import inflight_report, trial_report
+from qa_service.metrics.models import InflightReport, TrialReport
+from qa_service.storage.store import RubricNotFound
+from qa_service.metrics.wrapup import NoCalls, to_markdown, wrapup as make_wrapup
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 

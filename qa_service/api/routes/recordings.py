@@ -13,15 +13,16 @@ from qa_service.api.deps import (
     Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
 )
 from qa_service.api.errors import MAX_INT
-from qa_service.audio import AUDIO_EXTENSIONS, AudioError, check_readable
-from qa_service.db import Recording
-from qa_service.dispatch import QueueUnavailable, score_job_id
-from qa_service.enums import JobState
-from qa_service.masking import mask
-from qa_service.metadata import MetadataError, read_metadata
-from qa_service.model_store import sha256_of
-from qa_service.schemas import RecordingOut, RubricRef, Submission, UtteranceOut
-from qa_service.store import RubricNotFound
+from qa_service.asr.audio import AUDIO_EXTENSIONS, AudioError, check_readable
+from qa_service.storage.tables import Recording
+from qa_service.app.dispatch import QueueUnavailable, score_job_id
+from qa_service.domain.enums import JobState
+from qa_service.domain.masking import mask
+from qa_service.domain.metadata import MetadataError, read_metadata
+from qa_service.files import sha256_of
+from qa_service.api.schemas import RecordingOut, Submission
+from qa_service.domain.evaluation import RubricRef, UtteranceOut
+from qa_service.storage.store import RubricNotFound
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 

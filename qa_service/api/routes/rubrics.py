@@ -4,15 +4,14 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
-from qa_service.db import RubricRow
-from qa_service.dispatch import QueueUnavailable
-from qa_service.insights import VersionMissing, compare_versions
-from qa_service.knowledge import knowledge_of
-from qa_service.rubric import RubricError, parse_rubric
-from qa_service.schemas import (
-    Activation, RescoreAccepted, RubricComparison, RubricDetail, RubricListItem, RubricSummary,
-)
-from qa_service.store import RubricVersionConflict
+from qa_service.storage.tables import RubricRow
+from qa_service.app.dispatch import QueueUnavailable
+from qa_service.review.quality import VersionMissing, compare_versions
+from qa_service.rules.knowledge import knowledge_of
+from qa_service.rules.rubric import RubricError, parse_rubric
+from qa_service.api.schemas import Activation, RescoreAccepted, RubricDetail, RubricListItem, RubricSummary
+from qa_service.review.models import RubricComparison
+from qa_service.storage.store import RubricVersionConflict
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
 

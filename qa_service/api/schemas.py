@@ -1,0 +1,129 @@
+"""Request and answer bodies that belong to the HTTP API alone (rubrics, uploads, jobs, health).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from dataclasses import asdict
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
+from qa_service.domain.evaluation import RubricRef, UtteranceOut, EvidenceOut, ResultFinding, HighlightOut, CallEvaluation, FileError
+
+
+class RubricSummary(Schema):
+    id: str
+    version: int
+    name: str
+    project_type: str
+    created_at: Instant
+
+
+class RubricListItem(RubricSummary):
+    active_for: list[str] = []
+    """Projects whose new recordings are scored with this version."""
+
+
+class RubricDetail(RubricSummary):
+    yaml: str
+    """The rubric text as uploaded."""
+
+
+class RubricProblem(Schema):
+    line: Optional[int]
+    field: str
+    reason: str
+
+
+class Activation(Schema):
+    project: str
+    rubric: RubricRef
+
+
+class RescoreAccepted(Schema):
+    """A rescoring request, kept like an upload (GET /jobs/{job_id} follows it)."""
+
+    job_id: str
+    project: Optional[str]
+    rubric: Optional[RubricRef] = None
+    status: Optional[JobState] = None
+    detail: Optional[str] = None
+
+
+class Submission(Schema):
+    """The answer to an upload or import: the request's job, queued once per rubric version."""
+
+    job_id: str
+    recording_id: Optional[int] = None
+    sha256: str
+    rubric: RubricRef
+    status: JobState
+    duplicate: Optional[bool] = None
+    """True when the same audio under the same rubric version was already queued or scored."""
+    detail: Optional[str] = None
+    """Why the request is still pending (the queue is away: 503)."""
+
+
+class JobOut(Schema):
+    """A scoring request as the job table keeps it."""
+
+    id: str
+    kind: str
+    path: str
+    sha256: str
+    rubric_id: str
+    rubric_version: int
+    agent_channel: Optional[str] = None
+    status: JobState
+    error: str = ""
+    attempts: int = 0
+    created_at: Instant
+    updated_at: Instant
+    recording_id: Optional[int] = None
+    """Known from the upload on."""
+    evaluation_id: Optional[int] = None
+    """Set when the job finished."""
+
+
+class RecordingEvaluation(Schema):
+    id: int
+    rubric: RubricRef
+    score: float
+    grade: Grade
+    machine_score: Optional[float] = None
+    machine_grade: Grade
+    fatal: bool
+    reviewed: Optional[bool] = None
+    outcome: CallOutcome
+    current: bool
+    """The recording's newest evaluation: the one KPIs count."""
+
+
+class RecordingOut(Schema):
+    id: int
+    sha256: str
+    duration: float
+    channels: int
+    separation: str
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[Instant] = None
+    phase: str
+    asr_model: str
+    asr_warnings: list[str] = []
+    """Recognition warnings of the stored transcript (CallEvaluation.warnings)."""
+    created_at: Instant
+    evaluations: list[RecordingEvaluation] = []
+
+
+class Health(Schema):
+    status: str
+    database: str
+    queue: str
+    """rq (Redis) or embedded (jobs in the API process)."""
+    redis: Optional[str] = None
+    unavailable: Optional[list[str]] = None
+    """What is down (database, redis): the database makes it a 503, Redis alone `degraded`."""
+    detail: Optional[str] = None

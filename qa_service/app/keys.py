@@ -1,0 +1,43 @@
+"""API keys: random secrets shown once, stored as sha256 (they carry 256 bits of entropy, so a
+slow password hash adds nothing), each with a role."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Optional
+
+from qa_service.storage.tables import ApiKey
+from qa_service.storage.store import Store
+
+ROLES = ("viewer", "reviewer", "admin")  # each role can do what the ones before it can
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    secret = "qa_" + secrets.token_urlsafe(32)
+    key = store.add_api_key(ApiKey(name=name or role, role=role, key_hash=digest(secret),
+                                   prefix=secret[:10]))
+    return key, secret
+
+
+def list_keys(store: Store) -> list[ApiKey]:
+    return store.api_keys()
+
+
+def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
+    """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
+    return store.revoke_api_key(key_id)
+
+
+def lookup(store: Store, secret: str) -> Optional[ApiKey]:
+    key = store.api_key_by_hash(digest(secret))
+    return key if key is not None and not key.revoked else None
+
+
+def allows(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)

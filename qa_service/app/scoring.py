@@ -1,0 +1,176 @@
+"""Scoring recordings and rescoring stored transcripts: what the CLI and the workers call."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from qa_service.asr.audio import AUDIO_EXTENSIONS, AudioError, load
+from qa_service.config import Settings, get_settings
+from qa_service.domain.masking import mask
+from qa_service.domain.metadata import MetadataError, read_metadata
+from qa_service.exceptions import ModelIntegrityError
+from qa_service.files import sha256_of
+from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcript import transcribe_audio
+from qa_service.domain.results import CallResult
+from qa_service.rules.rubric import Rubric
+from qa_service.domain.evaluation import CallEvaluation, FileError
+from qa_service.rules.scoring import Scorer
+from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
+from qa_service.storage.store import Store
+from qa_service.asr.transcribe import Recognizer, get_recognizer
+
+log = logging.getLogger(__name__)
+
+
+def find_audio(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given, and audio files under directories (recursive, sorted)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*")
+                              if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            yield p
+
+
+@dataclass
+class Outcome:
+    """One file's result: the spec's result dict (or its error) plus what we stored."""
+
+    path: str
+    result: Optional[CallResult] = None
+    error: Optional[str] = None
+    transcribed: bool = False  # False when a stored transcript was reused
+
+    def to_dict(self) -> dict:
+        """The JSON the CLI prints: the API's evaluation model, or the spec's error entry."""
+        if self.result is None:
+            return FileError(recording=self.path, error=self.error or "").model_dump()
+        return CallEvaluation.of_result(self.result).to_json()
+
+
+class QAService:
+    def __init__(self, store: Store, settings: Optional[Settings] = None,
+                 recognizer: Optional[Recognizer] = None):
+        self.store = store
+        self.settings = settings or get_settings()
+        self._recognizer = recognizer
+
+    @property
+    def recognizer(self) -> Recognizer:
+        # Loaded on first need: rescoring never pays for the model.
+        if self._recognizer is None:
+            self._recognizer = get_recognizer(self.settings)
+        return self._recognizer
+
+    def scorer(self, rubric: Rubric) -> Scorer:
+        return Scorer(rubric, self.settings.fuzzy, self.settings.similar_threshold,
+                      model=self.settings.similar_model)
+
+    def embed(self, utterances: list) -> CallVectors:
+        """Sentence vectors of a transcript, rows owned by utterances in the order given (the
+        stored order); stored with the transcript (semantic.py)."""
+        return embed_utterances(get_embedder(self.settings.similar_model),
+                                [u.text for u in utterances])
+
+    def score_file(self, path: str | Path, rubric: Rubric, scorer: Optional[Scorer] = None,
+                   agent_channel: Optional[str] = None) -> Outcome:
+        path = str(path)
+        try:
+            return self._score_file(path, rubric, scorer or self.scorer(rubric), agent_channel)
+        except (AudioError, MetadataError, ModelIntegrityError) as exc:
+            return Outcome(path, error=str(exc))
+        except OSError as exc:
+            return Outcome(path, error=f"{path}: {exc.strerror or exc}")
+
+    def _score_file(self, path: str, rubric: Rubric, scorer: Scorer,
+                    agent_channel: Optional[str]) -> Outcome:
+        file = self.settings.locate(path)  # `path` is what is stored: relative to the storage
+        if not file.is_file():
+            raise AudioError(f"{path}: no such file")
+        meta = read_metadata(file)
+        sha = sha256_of(file)
+        known = self.store.recording_by_sha(sha)
+        transcribed = False
+        if known is not None and self.store.has_transcript(known.id):
+            # The same audio again: reuse its transcript, only the metadata may be new.
+            self.store.update_metadata(known.id, meta)
+            recording = known
+            utterances, duration = self.store.utterances(known.id), known.duration
+            warnings = list(known.asr_warnings)
+            vectors = self.store.vectors_of([known.id]).get(known.id)
+        else:
+            audio = load(str(file))
+            transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
+            if self.settings.mask_stored_text:
+                # Personal numbers never reach the database; checks run on the masked text too.
+                transcript.utterances = [replace(u, text=mask(u.text)) for u in transcript.utterances]
+            recording = self.store.save_transcript(
+                sha, path, meta, transcript.duration, transcript.channels,
+                transcript.separation, self.recognizer.info.model, transcript.utterances,
+                transcript.warnings)
+            utterances, duration = transcript.utterances, transcript.duration
+            warnings = transcript.warnings
+            vectors = None
+            if self.settings.embed_transcripts and utterances:
+                vectors = self.embed(utterances)
+                self.store.save_vectors({recording.id: vectors})
+            transcribed = True
+        result = evaluate(path, utterances, duration, scorer, vectors, warnings)
+        evaluation = self.store.save_evaluation(recording.id, result)
+        return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
+
+    def score_files(self, paths: Iterable[str | Path], rubric: Rubric,
+                    agent_channel: Optional[str] = None,
+                    progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+        scorer = self.scorer(rubric)
+        out = []
+        for path in paths:
+            outcome = self.score_file(path, rubric, scorer, agent_channel)
+            out.append(outcome)
+            if progress:
+                progress(outcome)
+        return out
+
+    def rescore(self, rubric: Rubric, project: Optional[str] = None,
+                progress: Optional[Callable[[Outcome], None]] = None,
+                batch: int = 500) -> list[Outcome]:
+        """Score stored transcripts with this rubric, no recognition: a project's, or without
+        one those Store.rescore_scope chooses (already evaluated with it, or of projects
+        where it is active)."""
+        scorer = self.scorer(rubric)
+        recordings, scope = self.store.rescore_scope(rubric.id, project)
+        log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
+        out = []
+        for first in range(0, len(recordings), batch):
+            chunk = recordings[first:first + batch]
+            ids = [r.id for r in chunk]
+            utterances = self.store.utterances_of(ids)
+            vectors = self.store.vectors_of(ids) if scorer.uses_similarity else {}
+            if scorer.uses_similarity:
+                # Transcripts stored before vectors were (or by another model, or cut into
+                # other segments): embed them once.
+                kind = vector_kind(self.settings.similar_model)
+                stale = {i: self.embed(utterances[i]) for i in ids
+                         if utterances[i] and (i not in vectors or vectors[i].model != kind)}
+                if stale:
+                    self.store.save_vectors(stale)
+                    vectors.update(stale)
+            results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer,
+                                vectors.get(r.id), r.asr_warnings) for r in chunk]
+            evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
+            for rec, result, evaluation in zip(chunk, results, evaluations):
+                outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))
+                out.append(outcome)
+                if progress:
+                    progress(outcome)
+        return out
+
+
+def _stored(result: CallResult, recording, evaluation) -> CallResult:
+    """The result with the ids and metadata of the rows it was stored as."""
+    result.recording_id, result.evaluation_id = recording.id, evaluation.id
+    result.agent_id, result.project = recording.agent_id, recording.project
+    return result

@@ -1,0 +1,130 @@
+"""Two speakers on one channel (mono recordings): who is the agent?
+
+No speaker-embedding weights can be downloaded here, so separation rests on what the audio
+itself shows: each speech chunk is described by its voice (median pitch and the mean and
+spread of its log-mel spectrum), the chunks are split into two clusters (k-means on
+standardized features), and the text decides which cluster is the agent: the agent is the
+side that says the rubric's agent lines (greeting, company name, product points) and the
+customer the side that raises objections and says yes or no. Talk time breaks a tie: in an
+outbound sales call the agent talks more. A chunk whose voice sits about as near one cluster
+as the other (VOICE_UNSURE) goes to the side its own words name, when they name one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from faster_whisper.feature_extractor import FeatureExtractor
+from sklearn.cluster import KMeans
+
+from qa_service.asr.audio import SAMPLE_RATE
+from qa_service.rules.matching import PhraseMatcher, prepare
+
+_mel = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
+
+
+@dataclass
+class RoleCues:
+    agent: PhraseMatcher
+    customer: PhraseMatcher
+
+
+def median_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float:
+    """Median F0 (Hz) over voiced frames, by normalized autocorrelation; 0.0 if unvoiced."""
+    if len(samples) < frame:
+        return 0.0
+    count = 1 + (len(samples) - frame) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        samples, shape=(count, frame), strides=(samples.strides[0] * hop, samples.strides[0])
+    ).astype(np.float32)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    energy = (frames ** 2).sum(axis=1)
+    loud = energy > 0.1 * np.median(energy[energy > 0]) if np.any(energy > 0) else energy > 0
+    spectrum = np.fft.rfft(frames * np.hanning(frame), n=2 * frame)
+    corr = np.fft.irfft(np.abs(spectrum) ** 2)[:, :frame]
+    corr = corr / np.maximum(corr[:, :1], 1e-9)
+    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70  # 70-400 Hz covers adult voices
+    lags = corr[:, lo:hi].argmax(axis=1) + lo
+    peaks = corr[np.arange(count), lags]
+    voiced = loud & (peaks > 0.45)
+    if not np.any(voiced):
+        return 0.0
+    return float(np.median(SAMPLE_RATE / lags[voiced]))
+
+
+def chunk_features(samples: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    rows = []
+    for start, end in spans:
+        piece = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+        if len(piece) < SAMPLE_RATE // 10:
+            piece = np.pad(piece, (0, SAMPLE_RATE // 10 - len(piece)))
+        mel = _mel(piece, padding=0)
+        pitch = median_pitch(piece)
+        rows.append(np.concatenate([[np.log(pitch) if pitch else 0.0],
+                                    mel.mean(axis=1), mel.std(axis=1)]))
+    return np.asarray(rows, dtype=np.float64)
+
+
+# A chunk's voice margin: (distance to the other centroid - distance to its own) / their sum,
+# 0 halfway between the two voices, 1 on its own centroid. Below VOICE_UNSURE the voice does
+# not say who spoke, and a role cue in the chunk's words does. Short chunks said between the
+# two pitches land there: a customer's 0.9-s 太贵了 straight after the agent's long turn sat at
+# 0.11 on the agent's side, and the call lost its objection. Measured on the mono calls of both
+# dev corpora under the eight line conditions (40 recordings, 592 chunks): 5 chunks changed
+# side, 4 to the speaker of their words (two 太贵了, a 我再考虑一下吧 said over the agent, a
+# greeting on GSM), 1 holding both voices; chunks without a cue keep their cluster's side.
+# Those five sat at margins 0.10-0.19.
+VOICE_UNSURE = 0.2
+
+
+@dataclass
+class Clusters:
+    labels: np.ndarray  # 0/1 per chunk
+    margins: np.ndarray  # voice margin per chunk, as above (1.0 when nothing was split)
+
+
+def cluster_two(features: np.ndarray) -> Clusters:
+    """Two voices among the rows; one cluster when there are too few chunks to split."""
+    if len(features) < 2:
+        return Clusters(np.zeros(len(features), dtype=int), np.ones(len(features)))
+    scaled = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-6)
+    # Pitch is the single most telling feature of who speaks: it weighs as much as all 160
+    # mel statistics together, so they do not drown it (on the dev corpus's mono calls this
+    # took chunk clustering purity from 93-100% to 100%).
+    scaled[:, 0] *= np.sqrt(features.shape[1] - 1)
+    kmeans = KMeans(n_clusters=2, n_init=10, random_state=0).fit(scaled)
+    distances = kmeans.transform(scaled)  # (rows, 2): to each centroid
+    labels = kmeans.labels_.astype(int)
+    own = distances[np.arange(len(labels)), labels]
+    other = distances[np.arange(len(labels)), 1 - labels]
+    return Clusters(labels, (other - own) / np.maximum(other + own, 1e-9))
+
+
+def assign_roles(
+    samples: np.ndarray,
+    spans: Sequence[tuple[float, float]],
+    texts: Sequence[str],
+    cues: RoleCues,
+) -> list[str]:
+    """agent/customer for each chunk of a mono recording."""
+    if not spans:
+        return []
+    clusters = cluster_two(chunk_features(samples, spans))
+    # +1: the words are the agent's, -1: the customer's, 0: neither or both
+    said = np.array([bool(cues.agent.match(p)) - bool(cues.customer.match(p))
+                     for p in map(prepare, texts)])
+    score = np.zeros(2)
+    talk = np.zeros(2)
+    for label, (start, end), cue in zip(clusters.labels, spans, said):
+        score[label] += cue
+        talk[label] += end - start
+    if score[0] != score[1]:
+        agent = int(np.argmax(score))
+    else:
+        agent = int(np.argmax(talk))
+    roles = ["agent" if label == agent else "customer" for label in clusters.labels]
+    for i, cue in enumerate(said):
+        if cue and clusters.margins[i] < VOICE_UNSURE:
+            roles[i] = "agent" if cue > 0 else "customer"
+    return roles

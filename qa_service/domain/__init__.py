@@ -1,0 +1,3 @@
+"""Pure types every stage shares: enums, the call result, call metadata, masking, JSON models.
+
+Imports nothing of the package but `config` and `exceptions`."""

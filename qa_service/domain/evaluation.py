@@ -1,0 +1,134 @@
+"""The contract: what the API answers (`response_model` of every route, so /docs shows real
+schemas) and what `qa-service score --format json` prints (docs in /work/notes/reviews-api.md
+for the review part).
+
+`CallEvaluation` is one call's result everywhere. It carries every field of the spec's result
+JSON (../shared/docs/rubric-and-result-spec.md: recording, rubric, score, grade, fatal,
+outcome, duration, findings, utterances, highlights) and extends it (ids, machine grade and
+statuses beside reviewed ones, recognition confidence, call metadata, the review trail).
+Extend, never break: new fields are optional or defaulted.
+
+Times are rounded once, here: seconds to 0.01, similarities and confidences to 0.001.
+Date-times are stored in UTC and answered in the call center's zone (QA_TIMEZONE) with its
+offset, e.g. `2026-11-20T07:30:00+08:00` (ISO 8601): the same instant, read as the call center
+reads its clock. A since/until sent back with its offset selects exactly that instant.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from dataclasses import asdict
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
+
+
+class RubricRef(Schema):
+    id: str
+    version: int
+
+
+class UtteranceOut(Schema):
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    confidence: Ratio = 1.0
+
+
+class EvidenceOut(Schema):
+    model_config = ConfigDict(extra="allow")  # a check may add its own keys (knowledge, ...)
+
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    matched: Optional[str] = None
+    """The span of the utterance that matched."""
+    phrase: Optional[str] = None
+    """The rubric phrase (or `similar` example) it matched."""
+    similarity: OptionalRatio = None
+    value: Optional[str] = None
+    """product_fact: the value as the agent stated it."""
+    kb_value: Optional[str] = None
+    """product_fact: the knowledge base's value."""
+
+
+class ResultFinding(Schema):
+    id: Optional[int] = None
+    """The stored finding (reviews cite it); absent before the result is stored."""
+    rule_id: str
+    category: Union[Category, str]
+    status: Union[FindingStatus, str]
+    """The reviewed status where a reviewer gave one, else the machine's."""
+    machine_status: Optional[Union[FindingStatus, str]] = None
+    deduction: float = 0.0
+    name: str = ""
+    severity: str = "normal"
+    detail: str = ""
+    evidence: list[EvidenceOut] = []
+
+
+class HighlightOut(Schema):
+    role: str
+    start: Seconds
+    end: Seconds
+    text: str
+    reason: str
+
+
+class CallEvaluation(Schema):
+    """One call scored under one rubric version: the spec's result JSON, extended."""
+
+    recording: Optional[str]
+    """The recording's path (hidden from non-admin API keys)."""
+    rubric: RubricRef
+    score: float
+    grade: Grade
+    """The reviewed grade where a reviewer gave one, else the machine's."""
+    fatal: bool
+    outcome: CallOutcome
+    duration: Seconds
+    findings: list[ResultFinding] = []
+    utterances: list[UtteranceOut] = []
+    highlights: list[HighlightOut] = []
+    id: Optional[int] = None
+    """The evaluation's id (as evaluation_id)."""
+    evaluation_id: Optional[int] = None
+    recording_id: Optional[int] = None
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[Instant] = None
+    machine_grade: Optional[Grade] = None
+    asr_confidence: OptionalRatio = None
+    warnings: list[str] = []
+    """Where recognition may have lost words (a window short of words after every fallback,
+    a channel with far fewer utterances than speech chunks): listen to the call."""
+
+    @classmethod
+    def of_result(cls, result) -> "CallEvaluation":
+        """From a pipeline CallResult (what the CLI prints)."""
+        return cls(recording=result.recording,
+                   rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
+                   score=round(result.score, 2), grade=result.grade, fatal=result.fatal,
+                   outcome=result.outcome, duration=result.duration,
+                   findings=[ResultFinding.model_validate(asdict(f)) for f in result.findings],
+                   utterances=[UtteranceOut.model_validate(u) for u in result.utterances],
+                   highlights=[HighlightOut.model_validate(h) for h in result.highlights],
+                   id=result.evaluation_id, evaluation_id=result.evaluation_id,
+                   recording_id=result.recording_id, agent_id=result.agent_id,
+                   project=result.project, machine_grade=result.grade,
+                   warnings=list(result.warnings))
+
+    def to_json(self) -> dict:
+        """The JSON object, leaving out what is unknown (None) rather than printing nulls."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class FileError(Schema):
+    """A recording that could not be processed (the spec: the others are still scored)."""
+
+    recording: str
+    error: str

@@ -1,0 +1,92 @@
+"""Plain result dataclasses, shaped as docs/rubric-and-result-spec.md defines them (their JSON
+form is schemas.CallEvaluation, the same for the CLI and the API)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade
+
+# The confidence given to speech that recognition may have lost words in (a window that stayed
+# short of words after every fallback) and the most a call with recognition warnings can have:
+# under Settings.low_confidence, so such a call is flagged for a person.
+DOUBTFUL_CONFIDENCE = 0.3
+
+
+@dataclass
+class Utterance:
+    """One spoken turn of one speaker."""
+
+    role: str  # agent | customer
+    start: float
+    end: float
+    text: str  # simplified Chinese as recognized, punctuation kept for reading
+    confidence: float = 1.0  # mean token probability from the recognizer (1.0 for hand-made)
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass
+class Evidence:
+    role: str
+    start: float
+    end: float
+    text: str
+    matched: Optional[str] = None  # the span of the utterance that matched
+    phrase: Optional[str] = None  # the rubric phrase it matched
+    similarity: Optional[float] = None  # 1.0 for exact matches
+    value: Optional[str] = None  # product_fact: the value as the agent stated it (99元)
+    kb_value: Optional[str] = None  # product_fact: the knowledge base's value (96元)
+
+    @classmethod
+    def of(cls, utt: Utterance, **match) -> "Evidence":
+        return cls(role=utt.role, start=utt.start, end=utt.end, text=utt.text, **match)
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    category: Category
+    status: FindingStatus
+    deduction: float = 0.0
+    name: str = ""
+    severity: str = "normal"  # normal | fatal
+    detail: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> bool:
+        return self.severity == "fatal" and self.status == FindingStatus.VIOLATION
+
+
+@dataclass
+class Highlight:
+    role: str
+    start: float
+    end: float
+    text: str
+    reason: str  # objection_handled:<id> | persuasion | closing
+
+
+@dataclass
+class CallResult:
+    recording: str
+    rubric_id: str
+    rubric_version: int
+    score: float
+    grade: Grade
+    fatal: bool
+    outcome: CallOutcome
+    duration: float
+    findings: list[Finding] = field(default_factory=list)
+    utterances: list[Utterance] = field(default_factory=list)
+    highlights: list[Highlight] = field(default_factory=list)
+    # Where recognition may have lost words (pipeline.Transcript.warnings, stored with the
+    # recording): a reviewer reads them beside the transcript; the call is flagged.
+    warnings: list[str] = field(default_factory=list)
+    recording_id: Optional[int] = None
+    evaluation_id: Optional[int] = None
+    agent_id: Optional[str] = None
+    project: Optional[str] = None

@@ -1,0 +1,1 @@
+"""KPIs, rollup reads, the trial and in-flight reports and the project wrap-up, as typed models."""

@@ -1,0 +1,168 @@
+"""KPIs (seeds 000/001) from the current evaluations.
+
+监听合格率 pass rate = 合格数 / 质检总数 (pass or excellent over evaluated calls)
+质检优秀率 excellent rate = 优秀数 / 质检总数
+外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
+项目呼出均长 average talk time = total call duration / calls
+The reviewed result (grade, fatal) replaces the machine's where there is one; each call counts once, with its
+current (newest) evaluation.
+
+Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.storage.rollups);
+the ragged ends of a `since`/`until` range that cut a bucket are counted from the evaluations
+themselves, so any range is exact.
+
+One clock: `since`/`until` are stored times (naive UTC) or times with an offset; a "day" and an
+"hour" are the call center's (QA_TIMEZONE), which the rollups are keyed by. A ragged end lies
+inside one such bucket, so its day and hour are known without converting time zones in SQL.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from sqlalchemy import Integer, and_, cast, func
+from sqlmodel import Session, select
+
+from qa_service.config import call_center_time, to_utc
+from qa_service.storage.tables import (
+    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
+)
+from qa_service.domain.enums import COSTLY
+from qa_service.storage.queries import EVALUATION, GROUPS, columns, filters, group_column, stored_time, tier
+from qa_service.storage.rollups import KPI_SUMS, KpiSums, day_of, hour_of, kpi_sums_sql
+
+Range = tuple[Optional[datetime], Optional[datetime]]
+Piece = tuple[datetime, datetime, datetime]  # UTC since, UTC until, the call center's bucket
+
+
+def split_range(since: Optional[datetime], until: Optional[datetime],
+                bucket: Callable[[datetime], datetime], step: timedelta) -> tuple[Optional[Range], list[Piece]]:
+    """[since, until) (stored UTC times) as the whole buckets it covers, as the call center's
+    bucket keys (lo, hi) read from a rollup (None: no whole bucket), and the ragged ends
+    (counted from the evaluations), each inside one bucket and carrying that bucket's key.
+    A bucket starts at its key's first instant (an hour repeated when clocks go back is one
+    key), so a call is at or after key lo exactly when it is at or after to_utc(lo)."""
+    lo = hi = None
+    if since is not None:
+        lo = bucket(call_center_time(since))
+        while to_utc(lo) < since:
+            lo = bucket(lo + step)
+    if until is not None:
+        hi = bucket(call_center_time(until))
+        while to_utc(hi) > until:
+            hi = bucket(hi - step)
+    if lo is not None and hi is not None and lo > hi:  # no bucket boundary inside
+        return None, [(since, until, bucket(call_center_time(since)))]
+    ends = []
+    if since is not None and to_utc(lo) > since:
+        ends.append((since, to_utc(lo), bucket(call_center_time(since))))
+    if until is not None and to_utc(hi) < until:
+        ends.append((to_utc(hi), until, hi))
+    return (None if lo is not None and lo == hi else (lo, hi)), ends
+
+
+def bucket_key(group: str, local: datetime):
+    """The day or hour key of a ragged end, as group_column gives it for rollup rows."""
+    return local.strftime("%Y-%m-%d") if group == "day" else local.hour
+
+
+def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None, **kw) -> dict:
+    dialect = session.get_bind().dialect.name
+    whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
+    totals: dict = defaultdict(KpiSums)
+    queries = []
+    if whole is not None:
+        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
+        cols = columns(rollup, rollup.hour)
+        key = group_column(group, cols, dialect).label("key")
+        queries.append((select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
+                       .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
+                       .group_by(key), None))
+    for lo, hi, local in ends:
+        where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
+        if group in ("day", "hour"):  # the piece lies inside one of the call center's hours
+            queries.append((select(*kpi_sums_sql()).where(where), bucket_key(group, local)))
+        else:
+            key = group_column(group, EVALUATION, dialect).label("key")
+            queries.append((select(key, *kpi_sums_sql()).where(where).group_by(key), None))
+    for q, fixed_key in queries:
+        for row in session.exec(q).all():
+            key = row.key if fixed_key is None else fixed_key
+            totals[key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
+    return totals
+
+
+def kpi_rows(session: Session, group: str, since: Optional[datetime] = None,
+             until: Optional[datetime] = None, **kw) -> list[dict]:
+    totals = _kpi_sums(session, group, since, until, **kw)
+    out = []
+    for key in sorted(totals):
+        if totals[key].evaluated <= 0:  # a cell whose calls all moved elsewhere
+            continue
+        out.append({group: key, **totals[key].rates()})
+    return out
+
+
+def common_errors(session: Session, limit: int = 20, examples: int = 3,
+                  since: Optional[datetime] = None, until: Optional[datetime] = None,
+                  **kw) -> list[dict]:
+    """共性错误: rules that cost points, by how many evaluated calls they hit."""
+    since, until = stored_time(since), stored_time(until)
+    total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
+    whole, ends = split_range(since, until, day_of, timedelta(days=1))
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    names: dict[tuple[str, str], str] = {}
+    queries = []
+    if whole is not None:
+        rollup = tier(ErrorRollup, ProjectErrorRollup, "rule", kw.get("agent"))
+        cols = columns(rollup, rollup.day)
+        queries.append(select(rollup.rule_id, rollup.category, func.min(rollup.name),
+                              func.sum(rollup.calls))
+                       .where(filters(cols, since=whole[0], until=whole[1], **kw))
+                       .group_by(rollup.rule_id, rollup.category))
+    for lo, hi, _ in ends:
+        queries.append(select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name),
+                              func.count(func.distinct(FindingRow.evaluation_id)))
+                       .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+                       .where(filters(EVALUATION, since=lo, until=hi, **kw),
+                              FindingRow.effective_status_sql().in_(COSTLY))
+                       .group_by(FindingRow.rule_id, FindingRow.category))
+    for q in queries:
+        for rule_id, category, name, calls in session.exec(q).all():
+            counts[(rule_id, category)] += calls or 0
+            names[(rule_id, category)] = min(name, names.get((rule_id, category), name))
+    ranked = sorted((k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], k))[:limit]
+    samples = _recent_examples(session, ranked, examples, since, until, **kw)
+    return [{"rule_id": rule_id, "category": category, "name": names[(rule_id, category)],
+             "count": counts[(rule_id, category)],
+             "share": round(counts[(rule_id, category)] / total, 4) if total else None,
+             "example_recordings": samples[(rule_id, category)]}
+            for rule_id, category in ranked]
+
+
+def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: int,
+                     since, until, recent: int = 2000, **kw) -> dict[tuple[str, str], list[int]]:
+    """The newest calls with each error: one bounded query over the newest calls in range
+    answers the common rules; only a rule none of them has is looked up on its own."""
+    out: dict[tuple[str, str], list[int]] = {rule: [] for rule in rules}
+    newest = (select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at)
+              .where(filters(EVALUATION, since=since, until=until, **kw))
+              .order_by(Evaluation.called_at.desc()).limit(recent).subquery())
+    rows = session.exec(select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
+                        .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
+                        .where(FindingRow.effective_status_sql().in_(COSTLY))
+                        .order_by(newest.c.called_at.desc(), newest.c.id.desc())).all()
+    for recording_id, rule_id, category in rows:
+        found = out.get((rule_id, category))
+        if found is not None and len(found) < examples and recording_id not in found:
+            found.append(recording_id)
+    for (rule_id, category), found in out.items():
+        if not found:
+            found.extend(dict.fromkeys(session.exec(
+                select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
+                .where(filters(EVALUATION, since=since, until=until, **kw),
+                       FindingRow.rule_id == rule_id, FindingRow.category == category,
+                       FindingRow.effective_status_sql().in_(COSTLY))
+                .order_by(FindingRow.evaluation_id.desc()).limit(examples)).all()))
+    return out

@@ -1,0 +1,281 @@
+"""What the review, queue and rule-quality functions return: the same models the API answers with.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from dataclasses import asdict
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
+from qa_service.domain.evaluation import RubricRef, UtteranceOut, EvidenceOut, ResultFinding, HighlightOut, CallEvaluation, FileError
+
+
+class FlaggedCall(Schema):
+    evaluation_id: int
+    recording_id: int
+    agent_id: str
+    project: str
+    call_time: Instant
+    score: float
+    grade: Grade
+    fatal: bool
+    outcome: CallOutcome
+    reasons: list[FlagReason]
+
+
+class FlaggedPage(Schema):
+    total: int
+    total_exact: bool
+    """False when there are more than QA_FLAGGED_COUNT_LIMIT: `total` is then "at least"."""
+    page: int
+    page_size: int
+    items: list[FlaggedCall]
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's decision. `finding_id` (or `rule_id`) names the finding; `add` needs
+    `rule_id`, `value`, `start` and `end`; override and add need a comment."""
+
+    target: Literal["grade", "finding"]
+    action: Literal["confirm", "override", "add"]
+    finding_id: Optional[int] = Field(default=None, ge=1, le=MAX_ROW_ID)
+    rule_id: Optional[str] = Field(default=None, max_length=200)
+    value: Optional[str] = Field(default=None, max_length=50)  # the new grade or finding status
+    start: Optional[float] = Field(default=None, ge=0, le=86400)  # seconds into the recording
+    end: Optional[float] = Field(default=None, ge=0, le=86400)
+    comment: str = Field(default="", max_length=4000)
+
+
+class WithdrawIn(BaseModel):
+    comment: str = Field(default="", max_length=4000)
+
+
+ReviewState = Literal["applied", "needs_rereview", "superseded", "withdrawn"]
+
+
+class ReviewOut(BaseModel):
+    id: int
+    recording_id: int
+    rubric_id: str
+    rubric_version: int
+    evaluation_id: int
+    target: str
+    action: str
+    rule_id: Optional[str] = None
+    category: Optional[str] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
+    machine_value: Optional[str] = None
+    old_value: str
+    new_value: str
+    comment: str
+    evidence_text: str
+    reviewer: str
+    created_at: Instant
+    withdrawn_by: Optional[str] = None
+    withdrawn_at: Optional[Instant] = None
+    withdraw_comment: str = ""
+    state: Optional[ReviewState] = None  # for the evaluation it is shown with
+    reason: Optional[str] = None  # why it needs re-review
+
+
+class Result(BaseModel):
+    score: float
+    grade: str
+    fatal: bool
+
+
+class ReviewedResult(Result):
+    computed_grade: Optional[str] = None  # from the reviewed score, before a grade review
+    grade_override: Optional[str] = None
+
+
+class FindingOut(BaseModel):
+    id: int
+    rule_id: str
+    category: str
+    name: str
+    severity: str
+    detail: str
+    source: Literal["machine", "reviewer"]
+    machine_status: Optional[str] = None
+    reviewed_status: Optional[str] = None
+    status: str
+    machine_deduction: float
+    deduction: float
+    review_id: Optional[int] = None
+    allowed_statuses: list[str]
+    evidence: list[dict]
+
+
+class RuleOut(BaseModel):
+    rule_id: str
+    category: str
+    name: str
+    allowed_statuses: list[str]
+
+
+class EvaluationOut(CallEvaluation):
+    """GET /evaluations/{id}: the call's result (CallEvaluation: what the CLI prints too) with
+    its machine and reviewed results, findings as reviewed, and the review trail."""
+
+    id: int
+    recording_id: int
+    recording: Optional[str] = None
+    agent_id: Optional[str] = None
+    project: Optional[str] = None
+    call_time: Optional[Instant] = None
+    phase: str
+    rubric: RubricRef
+    current: bool
+    duration: float
+    outcome: str
+    asr_confidence: float
+    machine: Result
+    reviewed: Optional[ReviewedResult] = None
+    score: float
+    grade: str
+    fatal: bool
+    machine_grade: str
+    needs_rereview: int
+    findings: list[FindingOut]
+    highlights: list[HighlightOut]
+    rules: list[RuleOut]
+    reviews: list[ReviewOut]
+
+
+class ReviewWithEvaluation(ReviewOut):
+    evaluation: EvaluationOut
+
+
+class EvaluationItem(BaseModel):
+    evaluation_id: int
+    recording_id: int
+    agent_id: str
+    project: str
+    call_time: Instant
+    rubric: RubricRef
+    machine_score: float
+    machine_grade: str
+    reviewed_score: Optional[float] = None
+    reviewed_grade: Optional[str] = None
+    score: float
+    grade: str
+    fatal: bool
+    outcome: str
+    reviewed: bool
+    needs_rereview: int
+    current: bool
+
+
+class EvaluationPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[EvaluationItem]
+
+
+class ReviewSample(BaseModel):
+    project: Optional[str] = None
+    percent: float
+    seed: str
+    since: Optional[Instant] = None
+    until: Optional[Instant] = None
+    population: int
+    sample_size: int
+    items: list[EvaluationItem]
+
+
+class ReviewExample(BaseModel):
+    review_id: int
+    evaluation_id: int
+    recording_id: int
+    rubric_version: int
+    machine_status: Optional[str] = None
+    reviewed_status: str
+    start: Optional[float] = None
+    end: Optional[float] = None
+    evidence_text: str
+    comment: str
+    reviewer: str
+
+
+class RulePrecision(BaseModel):
+    rule_id: str
+    category: Optional[str] = None
+    name: str
+    confirmed: int
+    overturned: int
+    added: int
+    turned_bad: int
+    precision: Optional[float] = None
+    overturned_examples: list[ReviewExample]
+    added_examples: list[ReviewExample]
+
+
+class PrecisionReport(BaseModel):
+    rubric_id: str
+    project: Optional[str] = None
+    versions: list[int]
+    since: Optional[Instant] = None
+    until: Optional[Instant] = None
+    rules: list[RulePrecision]
+
+
+class ScoredAs(BaseModel):
+    evaluation_id: int
+    score: float
+    grade: str
+
+
+class GradeChange(BaseModel):
+    recording_id: int
+    agent_id: str
+    call_time: Instant
+    from_: ScoredAs = Field(alias="from")
+    to: ScoredAs
+
+    model_config = {"populate_by_name": True}
+
+
+class ScoreDistribution(BaseModel):
+    mean: Optional[float] = None
+    median: Optional[float] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    histogram: list[dict]
+
+
+class RuleRate(BaseModel):
+    bad: int
+    bad_rate: Optional[float] = None
+    hit: int
+    hit_rate: Optional[float] = None
+
+
+class RuleComparison(BaseModel):
+    rule_id: str
+    category: str
+    name: str
+    from_: Optional[RuleRate] = Field(default=None, alias="from")
+    to: Optional[RuleRate] = None
+
+    model_config = {"populate_by_name": True}
+
+
+class RubricComparison(BaseModel):
+    rubric_id: str
+    from_: int = Field(alias="from")
+    to: int
+    project: Optional[str] = None
+    calls: int
+    changed_grade_count: int
+    changed_grade: list[GradeChange]
+    grades: dict[str, dict[str, int]]
+    scores: dict[str, ScoreDistribution]
+    rules: list[RuleComparison]
+
+    model_config = {"populate_by_name": True}

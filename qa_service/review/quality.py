@@ -1,0 +1,184 @@
+"""What reviews and rescoring teach about a rubric.
+
+Rule precision: per rule, how many of the machine's bad findings (missed, violation,
+unhandled) reviewers confirmed or overturned, and how many findings they added that the
+machine missed; precision = confirmed / (confirmed + overturned). Each thing reviewed counts
+once, with its newest review that was not withdrawn.
+
+Versions side by side: for the calls scored by two versions of a rubric, the machine results
+of each (what the rubric does): grade changes, score distributions, per-rule rates.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
+from qa_service.review.reviews import review_key, stored_catalog
+from qa_service.domain.enums import COSTLY
+from qa_service.storage.queries import stored_time
+
+HIT_STATUSES = ("hit", "handled")
+HISTOGRAM = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 100))
+
+
+def _example(r: Review) -> dict:
+    return {"review_id": r.id, "evaluation_id": r.evaluation_id, "recording_id": r.recording_id,
+            "rubric_version": r.rubric_version, "machine_status": r.machine_value,
+            "reviewed_status": r.new_value, "start": r.start, "end": r.end,
+            "evidence_text": r.evidence_text, "comment": r.comment, "reviewer": r.reviewer}
+
+
+def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = None,
+                     since: Optional[datetime] = None, until: Optional[datetime] = None) -> list[Review]:
+    """The newest review not withdrawn of each (call, finding) under this rubric id, of the
+    calls made in [since, until) (stored UTC times, or with an offset)."""
+    since, until = stored_time(since), stored_time(until)
+    called = func.coalesce(Recording.call_time, Recording.created_at)  # both UTC
+    q = (select(Review).join(Recording, Recording.id == Review.recording_id)
+         .where(Review.rubric_id == rubric_id, Review.target == "finding",
+                Review.withdrawn_at.is_(None)).order_by(Review.id))
+    if project:
+        q = q.where(Recording.project == project)
+    if since:
+        q = q.where(called >= since)
+    if until:
+        q = q.where(called < until)
+    newest: dict[tuple, Review] = {}
+    for r in session.exec(q).all():
+        newest[(r.recording_id, review_key(r))] = r
+    return list(newest.values())
+
+
+def rule_precision(session: Session, rubric_id: str, project: Optional[str] = None,
+                   since: Optional[datetime] = None, until: Optional[datetime] = None,
+                   from_version: Optional[int] = None, to_version: Optional[int] = None,
+                   examples: int = 20) -> dict:
+    reviews = [r for r in decisive_reviews(session, rubric_id, project, since, until)
+               if (from_version is None or r.rubric_version >= from_version)
+               and (to_version is None or r.rubric_version <= to_version)]
+    versions = sorted({r.rubric_version for r in reviews})
+    names = _rule_names(session, rubric_id, versions)
+    rules: dict[str, dict] = {}
+    for r in reviews:
+        if r.rule_id is None:
+            continue  # a review converted from before reviews named their rule
+        row = rules.setdefault(r.rule_id, {
+            "rule_id": r.rule_id, "category": r.category, "name": names.get(r.rule_id, r.rule_id),
+            "confirmed": 0, "overturned": 0, "added": 0, "turned_bad": 0,
+            "overturned_examples": [], "added_examples": []})
+        machine_bad = r.machine_value in COSTLY
+        if r.action == "add":
+            row["added"] += 1
+            row["added_examples"].append(_example(r))
+        elif machine_bad and r.new_value == r.machine_value:
+            row["confirmed"] += 1
+        elif machine_bad:
+            row["overturned"] += 1
+            row["overturned_examples"].append(_example(r))
+        elif r.machine_value is not None and r.new_value in COSTLY:
+            row["turned_bad"] += 1
+            row["added_examples"].append(_example(r))
+    for row in rules.values():
+        judged = row["confirmed"] + row["overturned"]
+        row["precision"] = round(row["confirmed"] / judged, 4) if judged else None
+        row["overturned_examples"] = row["overturned_examples"][-examples:]
+        row["added_examples"] = row["added_examples"][-examples:]
+    ordered = sorted(rules.values(), key=lambda x: (x["precision"] is None, x["precision"] or 0, x["rule_id"]))
+    return {"rubric_id": rubric_id, "project": project, "versions": versions, "since": since,
+            "until": until, "rules": ordered}
+
+
+def _rule_names(session: Session, rubric_id: str, versions: list[int]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for version in versions:  # the newest version's names win
+        catalog = stored_catalog(session, rubric_id, version)
+        if catalog is not None:
+            names.update({rule_id: info.name for rule_id, info in catalog.rules.items() if info.name})
+    return names
+
+
+# Rubric versions side by side ------------------------------------------------------------
+
+class VersionMissing(LookupError):
+    pass
+
+
+def _distribution(scores: list[float]) -> dict:
+    histogram = [{"bucket": f"{lo}-{hi}", "count": sum(
+        lo <= s < hi or (hi == 100 and s == 100) for s in scores)} for lo, hi in HISTOGRAM]
+    if not scores:
+        return {"mean": None, "median": None, "min": None, "max": None, "histogram": histogram}
+    return {"mean": round(statistics.fmean(scores), 2), "median": statistics.median(scores),
+            "min": min(scores), "max": max(scores), "histogram": histogram}
+
+
+def compare_versions(session: Session, rubric_id: str, version_from: int, version_to: int,
+                     project: Optional[str] = None) -> dict:
+    for version in (version_from, version_to):
+        if session.exec(select(RubricRow.id).where(RubricRow.rubric_id == rubric_id,
+                                                   RubricRow.version == version)).first() is None:
+            raise VersionMissing(f"rubric {rubric_id} version {version} is not stored")
+    pairs: dict[int, dict[int, Evaluation]] = defaultdict(dict)
+    q = select(Evaluation).where(Evaluation.rubric_id == rubric_id,
+                                 Evaluation.rubric_version.in_([version_from, version_to]))
+    if project:
+        q = q.where(Evaluation.project == project)
+    for ev in session.exec(q).all():
+        pairs[ev.recording_id][ev.rubric_version] = ev
+    both = sorted((p for p in pairs.values() if len(p) == 2 or version_from == version_to),
+                  key=lambda p: p[version_from].recording_id)
+    sides = {"from": [p[version_from] for p in both], "to": [p[version_to] for p in both]}
+    changed = [{"recording_id": p[version_from].recording_id, "agent_id": p[version_to].agent_id,
+                "call_time": p[version_to].called_at,
+                "from": {"evaluation_id": a.id, "score": a.score, "grade": a.grade},
+                "to": {"evaluation_id": b.id, "score": b.score, "grade": b.grade}}
+               for p in both for a, b in [(p[version_from], p[version_to])] if a.grade != b.grade]
+    calls = len(both)
+    return {
+        "rubric_id": rubric_id, "from": version_from, "to": version_to, "project": project,
+        "calls": calls, "changed_grade_count": len(changed), "changed_grade": changed,
+        "grades": {side: {g: sum(e.grade == g for e in evs) for g in ("excellent", "pass", "fail")}
+                   for side, evs in sides.items()},
+        "scores": {side: _distribution([e.score for e in evs]) for side, evs in sides.items()},
+        "rules": _rule_rates(session, rubric_id, version_from, version_to, sides, calls),
+    }
+
+
+def _rule_rates(session: Session, rubric_id: str, version_from: int, version_to: int,
+                sides: dict[str, list[Evaluation]], calls: int) -> list[dict]:
+    catalogs = {"from": stored_catalog(session, rubric_id, version_from),
+                "to": stored_catalog(session, rubric_id, version_to)}
+    counts: dict[tuple[str, str], dict[str, set]] = defaultdict(lambda: {"bad": set(), "hit": set()})
+    for side, evs in sides.items():
+        ids = [e.id for e in evs]
+        for chunk in range(0, len(ids), 5000):
+            for evaluation_id, rule_id, status in session.exec(
+                    select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.status)
+                    .where(FindingRow.evaluation_id.in_(ids[chunk:chunk + 5000]),
+                           FindingRow.source == "machine")).all():
+                kind = "bad" if status in COSTLY else "hit" if status in HIT_STATUSES else None
+                if kind:
+                    counts[side, rule_id][kind].add(evaluation_id)
+    out = []
+    rule_ids = list(dict.fromkeys([*(catalogs["from"].rules if catalogs["from"] else {}),
+                                   *(catalogs["to"].rules if catalogs["to"] else {})]))
+    for rule_id in rule_ids:
+        row: dict = {"rule_id": rule_id}
+        for side, catalog in catalogs.items():
+            info = catalog.rules.get(rule_id) if catalog else None
+            if info is None:
+                row[side] = None
+                continue
+            row.setdefault("category", info.category)
+            row.setdefault("name", info.name)
+            bad, hit = len(counts[side, rule_id]["bad"]), len(counts[side, rule_id]["hit"])
+            row[side] = {"bad": bad, "bad_rate": round(bad / calls, 4) if calls else None,
+                         "hit": hit, "hit_rate": round(hit / calls, 4) if calls else None}
+        out.append(row)
+    return out

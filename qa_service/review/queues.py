@@ -1,0 +1,66 @@
+"""Browsing evaluations, not only the flagged ones: a filtered, paginated list (newest first)
+and a reproducible random sample of a period's calls for manual QA (call centers listen to a
+few percent of calls beside the machine's flags)."""
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from qa_service.storage.tables import Evaluation
+from qa_service.storage.queries import EVALUATION, filters
+
+ANY_VERSION = {k: v for k, v in EVALUATION.items() if k != "current"}
+
+
+def evaluation_filter(project: Optional[str] = None, agent: Optional[str] = None,
+                      rubric_id: Optional[str] = None, grade: Optional[str] = None,
+                      reviewed: Optional[bool] = None, needs_rereview: Optional[bool] = None,
+                      since: Optional[datetime] = None, until: Optional[datetime] = None,
+                      current: bool = True) -> list:
+    where = [filters(EVALUATION if current else ANY_VERSION, project=project, agent=agent,
+                     since=since, until=until, rubric_id=rubric_id)]
+    if grade:
+        where.append(Evaluation.effective_grade_sql() == grade)
+    if reviewed is not None:
+        where.append(Evaluation.reviewed_grade.is_not(None) if reviewed
+                     else Evaluation.reviewed_grade.is_(None))
+    if needs_rereview is not None:
+        where.append(Evaluation.needs_rereview > 0 if needs_rereview else Evaluation.needs_rereview == 0)
+    return where
+
+
+def list_evaluations(session: Session, page: int = 1, page_size: int = 50,
+                     **criteria) -> tuple[int, list[Evaluation]]:
+    where = evaluation_filter(**criteria)
+    total = session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
+    rows = session.exec(select(Evaluation).where(*where)
+                        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+                        .offset((page - 1) * page_size).limit(page_size)).all()
+    return total, list(rows)
+
+
+def sample_rank(seed: str, recording_id: int) -> bytes:
+    """A call's place in the sample order: fixed per seed and call, so the same question gives
+    the same calls, and calls stored later join without reshuffling the rest."""
+    return hashlib.sha256(f"{seed}:{recording_id}".encode()).digest()
+
+
+def review_sample(session: Session, percent: float, seed: str = "", project: Optional[str] = None,
+                  since: Optional[datetime] = None, until: Optional[datetime] = None,
+                  **criteria) -> tuple[int, list[Evaluation]]:
+    """(population, sample): `percent` of the period's current evaluations, at least one call
+    when there is any, newest first."""
+    where = evaluation_filter(project=project, since=since, until=until, **criteria)
+    ids = session.exec(select(Evaluation.id, Evaluation.recording_id).where(*where)).all()
+    size = min(len(ids), max(1, math.ceil(len(ids) * percent / 100))) if ids else 0
+    chosen = sorted(ids, key=lambda row: sample_rank(seed, row[1]))[:size]
+    if not chosen:
+        return len(ids), []
+    rows = session.exec(select(Evaluation).where(Evaluation.id.in_([i for i, _ in chosen]))
+                        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())).all()
+    return len(ids), list(rows)

@@ -1,0 +1,330 @@
+"""Pre-trial script audit (项目试呼前的评估核查, seed 003 key point 1).
+
+Before the first trial call, QA staff check the outbound script itself against the project's
+rubric and knowledge base:
+- project type (调查 / 营销 / 关怀) matches the requirement: no hard selling in a care or
+  survey script, a closing (总结成交) in a marketing script;
+- the six parts 首问语 开场白 产品介绍 建议说服 总结成交 结束语 are there;
+- every mandatory point (必说点) is explained, with the same phrase matching as calls;
+- no forbidden phrase (投诉隐患) is written into it;
+- the product facts it states agree with the knowledge base (知识库).
+
+A script is Markdown or plain text (or .docx): the agent's lines, headed or not by the part
+names (`## 开场白`, `【开场白】`, `一、开场白`, `开场白：您好……`); lines marked 客户： are the
+customer's and are not checked as the agent's; lines in brackets are stage directions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
+from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.domain.enums import Category, FindingStatus, SectionKind
+from qa_service.rules.knowledge import KnowledgeBase, claims
+from qa_service.rules.matching import Match, PhraseMatcher
+from qa_service.rules.normalize import to_simplified
+from qa_service.domain.results import Evidence, Utterance
+from qa_service.rules.rubric import SECTION_NAMES, MandatoryPoint, PhraseRule, Rubric, ScriptSection
+from qa_service.rules.semantic import DEFAULT_MODEL, ExampleBank, SimilarRules
+
+PART_NAMES = {kind: name for name, kind in SECTION_NAMES.items()}
+PARTS = tuple(PART_NAMES[kind] for kind in SectionKind)
+# Sections of no kind that stand for a part: a care or survey call's introduction plays the
+# product introduction's role (关怀说明, 调查说明).
+PART_OF = {"关怀说明": "产品介绍", "调查说明": "产品介绍", "care_intro": "产品介绍",
+           "survey_intro": "产品介绍"}
+# A care or survey call introduces its purpose but does not persuade or close a sale.
+REQUIRED = {"marketing": set(PARTS), "care": {"首问语", "开场白", "产品介绍", "结束语"},
+            "survey": {"首问语", "开场白", "产品介绍", "结束语"}}
+TYPE_NAMES = {"marketing": "营销", "care": "关怀", "survey": "调查"}
+TYPE_ALIASES = {**{v: k for k, v in TYPE_NAMES.items()}, **{k: k for k in TYPE_NAMES}}
+# Lines that push a sale: out of place in a care or survey script (关怀中强行营销).
+HARD_SELLING = ["现在就给您办理", "马上给您办理", "帮您办理", "为您办理", "给您办理", "给您开通",
+                "帮您开通", "现在办理", "今天办理", "名额有限", "只剩最后", "必须今天办",
+                "错过就没有了", "赶紧办"]
+
+AGENT_MARK = re.compile(r"^(坐席|客服|话务员|营销员|客户经理|工作人员|员工|agent|a)\s*[:：]\s*", re.I)
+CUSTOMER_MARK = re.compile(r"^(客户|用户|顾客|customer|c)\s*[:：]\s*", re.I)
+LIST_MARK = re.compile(r"^(?:[-*+>]\s+|\d+[.、)]\s*|[（(]?[一二三四五六七八九十]+[)）、.]\s*)")
+HEADING = re.compile(r"^#{1,6}\s*|^【|】$|^\*\*|\*\*$|^第[一二三四五六七八九十\d]+部分[:：]?\s*")
+DIRECTION = re.compile(r"^[（(\[].*[)）\]]$")
+LEADING_DIRECTION = re.compile(r"^[（(\[][^)）\]]*[)）\]]\s*")  # （客户嫌贵时）其实……
+
+
+class ScriptError(ValueError):
+    """A script that cannot be audited (missing, unreadable, empty)."""
+
+
+@dataclass
+class ScriptLine:
+    line: int  # 1-based line in the file (paragraph number for .docx)
+    text: str
+    role: str  # agent | customer
+    part: Optional[str]  # the part heading it stands under, if any
+
+
+@dataclass
+class Script:
+    source: str
+    lines: list[ScriptLine]
+    headings: dict[str, int]  # part -> line of its heading
+
+
+def read_script(path: Path) -> Script:
+    path = Path(path)
+    if not path.is_file():
+        raise ScriptError(f"{path}: no such file")
+    if path.suffix.lower() == ".docx":
+        try:
+            import docx
+            paragraphs = [p.text for p in docx.Document(str(path)).paragraphs]
+        except Exception as exc:  # python-docx raises several kinds on a broken package
+            raise ScriptError(f"{path}: not a readable .docx file ({exc})") from None
+        return parse_script("\n".join(paragraphs), str(path))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScriptError(f"{path}: not UTF-8 text (Markdown, plain text or .docx)") from None
+    except OSError as exc:
+        raise ScriptError(f"{path}: cannot be read ({exc})") from None
+    return parse_script(text, str(path))
+
+
+def _heading(text: str, extra: dict[str, str]) -> tuple[Optional[str], str]:
+    """(part named by a heading at the start of the line, the rest of the line)."""
+    bare = HEADING.sub("", LIST_MARK.sub("", text)).strip()
+    names = {**{p: p for p in PARTS}, **extra}
+    for name in sorted(names, key=len, reverse=True):
+        if not bare.startswith(name):
+            continue
+        after = bare[len(name):]
+        closed = after.startswith(("】", "]", "**", "）", ")"))  # 【开场白】您好……
+        rest = after.lstrip("】]*）) \t")
+        if closed or not rest or rest[0] in ":：":
+            return names[name], rest.lstrip(":： ").strip()
+        if text.lstrip().startswith("#"):
+            return names[name], ""  # a heading with a comment: ## 开场白（必读）
+    return None, text
+
+
+def parse_script(text: str, source: str = "<script>", extra_parts: Optional[dict] = None) -> Script:
+    lines, headings, part = [], {}, None
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = to_simplified(raw).strip()
+        if not stripped or stripped.startswith(("<!--", "---", "```")):
+            continue
+        named, rest = _heading(stripped, extra_parts or {})
+        if named:
+            part = named
+            headings.setdefault(named, number)
+            if not rest:
+                continue
+            stripped = rest
+        elif stripped.startswith("#"):
+            part = None  # another heading (the script's title, notes): not a part
+            continue
+        body = LIST_MARK.sub("", stripped)
+        if DIRECTION.match(body):
+            continue
+        body = LEADING_DIRECTION.sub("", body)
+        role = "agent"
+        if CUSTOMER_MARK.match(body):
+            role, body = "customer", CUSTOMER_MARK.sub("", body)
+        else:
+            body = AGENT_MARK.sub("", body)
+        if body.strip():
+            lines.append(ScriptLine(number, body.strip(), role, part))
+    if not any(line.role == "agent" for line in lines):
+        raise ScriptError(f"{source}: no agent lines to audit (an empty script?)")
+    return Script(source, lines, headings)
+
+
+@dataclass
+class AuditProblem:
+    kind: str  # project_type | script_part | mandatory_point | forbidden_phrase | product_fact
+    id: str  # the rule, part or fact concerned
+    line: Optional[int]
+    message: str
+
+
+@dataclass
+class AuditReport:
+    script: str
+    rubric: dict
+    knowledge_base: Optional[str]
+    project_type: dict
+    parts: list[dict] = field(default_factory=list)
+    points: list[dict] = field(default_factory=list)
+    forbidden: list[dict] = field(default_factory=list)
+    facts: list[dict] = field(default_factory=list)
+    facts_not_stated: list[str] = field(default_factory=list)
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["clean"] = self.clean
+        return out
+
+
+def part_of(section: ScriptSection) -> Optional[str]:
+    if section.kind is not None:
+        return PART_NAMES[section.kind]
+    return PART_OF.get(section.id) or PART_OF.get(section.name)
+
+
+class ScriptCall:
+    """The script's lines as a call (one utterance per line, in order), so sections, points
+    and forbidden phrases are matched exactly as on calls: the same check classes, phrases,
+    pinyin fuzziness and `similar:` examples. Every check is built before the first runs (as
+    a Scorer does): `similar:` examples share one bank, embedded once."""
+
+    def __init__(self, script: Script, rubric: Rubric, fuzzy: float):
+        self.lines = script.lines
+        similar = similar_rules(rubric)
+        # No within_first/within_last windows: a script has lines, not turns.
+        self.sections = {id(r): PhrasePresenceCheck(r, Category.SCRIPT_SECTION, fuzzy, similar)
+                         for r in rubric.script_sections}
+        self.points = {id(r): PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+                       for r in rubric.mandatory_points}
+        self.forbidden = [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+                          for r in rubric.forbidden_phrases] + \
+            [PhraseViolationCheck(r, Category.ATTITUDE_ERROR, fuzzy, similar)
+             for r in rubric.attitude_errors if r.has_phrases()]
+        self.selling = PhraseMatcher(any=HARD_SELLING, fuzzy=1.0)
+        self.call = Call([Utterance(line.role, i, i + 0.5, line.text)
+                          for i, line in enumerate(script.lines)], float(len(script.lines)))
+
+    def line(self, evidence: Evidence) -> ScriptLine:
+        return self.lines[int(evidence.start)]
+
+    def present(self, rule: ScriptSection | MandatoryPoint) -> Optional[Evidence]:
+        check = self.sections.get(id(rule)) or self.points[id(rule)]
+        finding = check.run(self.call)[0]
+        return finding.evidence[0] if finding.status == FindingStatus.HIT else None
+
+    def violations(self) -> list[tuple[PhraseRule, Evidence]]:
+        return [(check.rule, e) for check in self.forbidden for f in check.run(self.call)
+                for e in f.evidence]
+
+    def hard_selling(self) -> list[tuple[ScriptLine, Match]]:
+        return [(self.lines[i], m)
+                for i, m in self.call.hits(self.selling, self.call.indices("agent"))]
+
+
+def similar_rules(rubric: Rubric) -> SimilarRules:
+    """The `similar:` matching a Scorer would use for this rubric (examples embedded lazily:
+    a rubric without examples loads no model)."""
+    threshold = rubric.similar_threshold if rubric.similar_threshold is not None \
+        else DEFAULT_SIMILAR_THRESHOLD
+    return SimilarRules(ExampleBank(DEFAULT_MODEL), threshold, DEFAULT_PHRASE_MARGIN)
+
+
+def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
+          required_type: Optional[str] = None, fuzzy: float = DEFAULT_FUZZY) -> AuditReport:
+    fuzzy = rubric.fuzzy if rubric.fuzzy is not None else fuzzy
+    required_type = TYPE_ALIASES.get(required_type or rubric.project_type, required_type)
+    agent = [line for line in script.lines if line.role == "agent"]
+    lines = ScriptCall(script, rubric, fuzzy)
+    report = AuditReport(script.source, {"id": rubric.id, "version": rubric.version},
+                         kb.id if kb else None,
+                         {"required": required_type, "rubric": rubric.project_type, "problems": []})
+    problems = report.problems
+
+    def problem(kind: str, id_: str, line: Optional[int], message: str) -> None:
+        problems.append(AuditProblem(kind, id_, line, message))
+
+    # Project type (项目类型审核).
+    if required_type != rubric.project_type:
+        problem("project_type", "type", None,
+                f"the requirement is {TYPE_NAMES.get(required_type, required_type)} "
+                f"({required_type}) but the rubric {rubric.id} is "
+                f"{TYPE_NAMES[rubric.project_type]} ({rubric.project_type})")
+    if required_type in ("care", "survey"):
+        for line, found in lines.hard_selling():
+            problem("project_type", "hard_selling", line.line,
+                    f"hard selling line in a {TYPE_NAMES[required_type]} script: "
+                    f"{found.phrase!r} in {line.text!r}")
+
+    # The six parts (脚本逻辑审核).
+    sections: dict[str, list[ScriptSection]] = {}
+    for section in rubric.script_sections:
+        sections.setdefault(part_of(section) or section.name or section.id, []).append(section)
+    required = REQUIRED.get(required_type, set(PARTS))
+    names = list(PARTS) + [k for k in sections if k not in PARTS]
+    for name in names:
+        entry = {"part": name, "required": name in required or name not in PARTS,
+                 "found": False, "line": None, "how": None, "text": None}
+        heading = script.headings.get(name)
+        under = [line for line in agent if line.part == name]
+        if heading is not None and under:
+            entry.update(found=True, line=heading, how="heading", text=under[0].text)
+        for section in sections.get(name, []):
+            said = lines.present(section)
+            if said is not None:
+                if not entry["found"]:
+                    line = lines.line(said)
+                    entry.update(found=True, line=line.line, how="phrase", text=line.text)
+                entry["phrase"] = said.phrase
+                break
+        report.parts.append(entry)
+        if entry["required"] and not entry["found"]:
+            problem("script_part", name, None, f"part {name} is missing")
+    if required_type == "marketing" and not any(p["found"] for p in report.parts
+                                                if p["part"] == "总结成交"):
+        problem("project_type", "no_closing", None, "营销 script without a closing (总结成交)")
+
+    # Mandatory points (必说点讲解).
+    for point in rubric.mandatory_points:
+        if point.role == "customer":
+            continue
+        said = lines.present(point)
+        line = lines.line(said) if said else None
+        report.points.append({"id": point.id, "name": point.name, "explained": said is not None,
+                              "line": line.line if line else None,
+                              "phrase": said.phrase if said else None,
+                              "text": line.text if line else None,
+                              "similarity": said.similarity if said else None})
+        if said is None:
+            problem("mandatory_point", point.id, None,
+                    f"mandatory point {point.name or point.id} is not explained")
+
+    # Forbidden phrases and rude or shirking words (投诉隐患).
+    for rule, said in lines.violations():
+        line = lines.line(said)
+        report.forbidden.append({"id": rule.id, "name": rule.name, "line": line.line,
+                                 "phrase": said.phrase, "text": line.text})
+        problem("forbidden_phrase", rule.id, line.line,
+                f"forbidden phrase {said.phrase!r} ({rule.name or rule.id})")
+
+    # Product facts against the knowledge base (产品介绍与知识库一致).
+    if kb is not None:
+        stated = set()
+        for line in agent:
+            for claim in claims(line.text, kb):
+                stated.add(claim.fact.id)
+                if claim.right:
+                    continue
+                fact = claim.fact
+                report.facts.append({"fact": fact.id, "name": fact.name, "line": line.line,
+                                     "said": fact.show(claim.value),
+                                     "kb_value": fact.show(fact.value), "text": line.text})
+                problem("product_fact", fact.id, line.line,
+                        f"{fact.name or fact.id}: the script says {fact.show(claim.value)}, "
+                        f"the knowledge base {fact.show(fact.value)}")
+        report.facts_not_stated = [f.id for f in kb.facts if f.id not in stated]
+        # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)
+        # is explained, wrongly: say so next to it.
+        wrong_lines = {f["line"] for f in report.facts}
+        for point in report.points:
+            if point["line"] in wrong_lines and (point["similarity"] or 1) < 1:
+                point["wrong_fact"] = True
+    problems.sort(key=lambda p: (p.line is None, p.line or 0, p.kind))
+    report.project_type["problems"] = [p.message for p in problems if p.kind == "project_type"]
+    return report

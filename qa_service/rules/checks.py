@@ -1,0 +1,599 @@
+"""Check kinds: one small class per kind, each behind the same interface.
+
+A check reads a `Call` (utterances in time order, with their normalized text) and returns
+findings with evidence. `build_checks(rubric)` turns a rubric into the list of checks.
+"""
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from qa_service.config import DEFAULT_FUZZY
+from qa_service.rules.knowledge import KnowledgeBase, knowledge_of, wrong_claims
+from qa_service.domain.enums import Category, FindingStatus
+from qa_service.rules.matching import (
+    DOUBT_RELAX, DOUBTFUL_WORDS, Match, PhraseMatcher, PreparedText, prepare,
+)
+from qa_service.domain.results import Evidence, Finding, Utterance
+from qa_service.rules.rubric import (
+    AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
+    ScriptSection,
+)
+from qa_service.rules.semantic import (
+    LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
+    vector_kind,
+)
+
+QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
+HANGUP_TAIL_S = 0.35  # speech this close to the end of the recording was cut by the hang-up
+
+
+@dataclass
+class Call:
+    """A transcript ready for checking: utterances sorted by start, texts prepared once."""
+
+    utterances: list[Utterance]
+    duration: float
+    texts: list[PreparedText] = field(default_factory=list)
+    # Sentence vectors of the utterances (owners in the order given), from the stored
+    # transcript; embedded on first need when absent or made by another model.
+    vectors: Optional[CallVectors] = None
+
+    def __post_init__(self):
+        order = sorted(range(len(self.utterances)),
+                       key=lambda i: (self.utterances[i].start, self.utterances[i].end))
+        if order != list(range(len(order))):
+            self.utterances = [self.utterances[i] for i in order]
+            if self.vectors is not None:
+                self.vectors = self.vectors.reordered(order)
+            self.texts = []
+        if len(self.texts) != len(self.utterances):
+            self.texts = [prepare(u.text) for u in self.utterances]
+        self._by_role: dict[str, list[int]] = {"agent": [], "customer": []}
+        for i, u in enumerate(self.utterances):
+            self._by_role.setdefault(u.role, []).append(i)
+        self._by_role["any"] = list(range(len(self.utterances)))
+        # How far each utterance's fuzzy threshold is lowered (matching.DOUBT_RELAX).
+        self.doubts = [DOUBT_RELAX if u.confidence < DOUBTFUL_WORDS else 0.0
+                       for u in self.utterances]
+        self._cache: dict[tuple[int, int], Optional[Match]] = {}
+        self._exact: dict[int, dict[int, Match]] = {}
+        self._starts: list[int] = []
+        offset = 0
+        for t in self.texts:
+            self._starts.append(offset)
+            offset += len(t.norm) + 1
+        self._joined = "\n".join(t.norm for t in self.texts)
+        self._similarities: dict[int, tuple] = {}
+        self._similar_hits: dict[int, dict[int, Match]] = {}
+
+    def similarities(self, bank: ExampleBank) -> CallSimilarities:
+        """Cosine of every segment of every utterance (semantic.segments), and of every
+        utterance joined with the next one of the same speaker, with every example of the bank
+        (computed once per call and bank)."""
+        cached = self._similarities.get(id(bank))
+        if cached is not None:
+            return cached
+        embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
+        if self.vectors is None or self.vectors.model != vector_kind(embedder.name):
+            self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
+        cv = self.vectors
+        table = cv.vectors @ bank.matrix
+        # Rows come grouped by utterance, its whole text first.
+        owners = cv.owners
+        firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1]))) \
+            if len(owners) else owners
+        whole = dict(zip(owners[firsts].tolist(), firsts.tolist()))
+        pairs = [(a, b) for role in ("agent", "customer")
+                 for a, b in zip(self._by_role[role], self._by_role[role][1:])
+                 if a in whole and b in whole]
+        if pairs:
+            first = [whole[a] for a, _ in pairs]
+            second = [whole[b] for _, b in pairs]
+            # The cosine of the pair's vector (the two unit rows added, made unit again) with
+            # each example, from the two rows' own cosines: no second product with the bank.
+            a, b = table[first], table[second]
+            norms = np.sqrt(2.0 + 2.0 * np.multiply(cv.vectors[first], cv.vectors[second]).sum(1))
+            paired = (a + b) / np.maximum(norms, 1e-6)[:, None]
+            # A pair counts only where it is closer to an example than either half alone: the
+            # meaning is split across the two, not carried by one (which matches by itself).
+            paired[paired <= np.maximum(a, b)] = -1.0
+            table = np.vstack([table, paired])
+        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(pairs))
+        return cached
+
+    def _row_text(self, pairs: list[tuple[int, int]]):
+        """(utterance, text read for negation, text read for numbers) of a table row."""
+        owners, spans = self.vectors.owners.tolist(), self.vectors.spans.tolist()
+        segments = len(owners)
+
+        def describe(row: int) -> tuple[int, str, str]:
+            if row >= segments:
+                a, b = pairs[row - segments]
+                return a, f"{self.utterances[a].text} {self.utterances[b].text}", ""
+            owner, (lo, hi) = owners[row], spans[row]
+            norm = self.texts[owner].norm
+            if lo == 0 and hi >= len(norm):
+                return owner, self.utterances[owner].text, ""
+            return owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text
+        return describe
+
+    def similar_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
+        """The matcher's similarity hits by utterance (once per call); `unless` phrases cancel
+        a hit as they cancel a phrase hit."""
+        hits = self._similar_hits.get(id(matcher))
+        if hits is None:
+            hits = matcher.similar.candidates(self.similarities(matcher.similar.bank))
+            if matcher.unless:
+                hits = {i: m for i, m in hits.items() if not matcher.cancels(self.texts[i])}
+            self._similar_hits[id(matcher)] = hits
+        return hits
+
+    def reset(self) -> None:
+        """Forget matcher results (kept per evaluation), keeping texts and vectors."""
+        self._cache.clear()
+        self._exact.clear()
+        self._similarities.clear()
+        self._similar_hits.clear()
+
+    def indices(self, role: str) -> list[int]:
+        return self._by_role.get(role, [])
+
+    def _exact_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
+        """Exact `any` hits of every utterance, from one scan of the call (once per matcher)."""
+        exact = self._exact.get(id(matcher))
+        if exact is None:
+            exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
+        return exact
+
+    def match(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
+        """Matcher result on one utterance, computed once per call (several checks share
+        matchers: farewell for sections and for agent_hangup, for instance)."""
+        key = (id(matcher), index)
+        if key in self._cache:
+            return self._cache[key]
+        if matcher.plain_any:
+            # Exact hits for every utterance come from one scan; only the rest need the
+            # per-utterance path (fuzzy).
+            exact = self._exact_hits(matcher)
+            found = exact.get(index) or matcher.fuzzy_any(self.texts[index], self.doubts[index])
+        else:
+            found = matcher.match(self.texts[index], self.doubts[index])
+        if found is None and matcher.similar:
+            found = self.similar_hits(matcher).get(index)
+        self._cache[key] = found
+        return found
+
+    def hits(self, matcher: PhraseMatcher, indices: list[int]) -> list[tuple[int, Match]]:
+        """Every utterance among `indices` that the matcher hits, in order (one pass)."""
+        if not matcher.plain_any:
+            return [(i, m) for i in indices if (m := self.match(matcher, i))]
+        exact = self._exact_hits(matcher)
+        fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact],
+                                       self.doubts)
+        similar = self.similar_hits(matcher) if matcher.similar else {}
+        return [(i, m) for i in indices
+                if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
+
+    def first_hit(self, matcher: PhraseMatcher, indices: list[int]) -> Optional[tuple[int, Match]]:
+        """The first utterance among `indices` that says one of the matcher's phrases, else
+        the first that says it in other words (`similar`). A phrase said is the stronger
+        evidence, and a point said in its own words needs no similarity at all (the
+        similarity of a call is the rule engine's largest cost)."""
+        if matcher.plain_any:
+            exact = self._exact_hits(matcher)
+            for i in indices:
+                found = exact.get(i) or matcher.fuzzy_any(self.texts[i], self.doubts[i])
+                if found:
+                    return i, found
+        else:
+            for i in indices:
+                if found := matcher.match(self.texts[i], self.doubts[i]):
+                    return i, found
+        if matcher.similar:
+            similar = self.similar_hits(matcher)
+            for i in indices:
+                if i in similar:
+                    return i, similar[i]
+        return None
+
+    def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
+        u = self.utterances[index]
+        if found is None:
+            return Evidence.of(u)
+        return Evidence.of(u, matched=found.matched, phrase=found.phrase,
+                           similarity=found.similarity)
+
+
+class Check(ABC):
+    category: Category
+
+    @abstractmethod
+    def run(self, call: Call) -> list[Finding]:
+        ...
+
+
+def matcher_for(rule: PhraseRule, fuzzy: float,
+                similar: Optional[SimilarRules] = None) -> PhraseMatcher:
+    matcher = PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
+                            rule.fuzzy if rule.fuzzy is not None else fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(rule.similar, rule.any, rule.similar_threshold)
+    return matcher
+
+
+def phrase_matcher(phrases: Sequence[str], fuzzy: float, similar: Optional[SimilarRules],
+                   examples: Sequence[str], threshold: Optional[float]) -> PhraseMatcher:
+    """A plain `any` list with its example sentences (objections, outcome)."""
+    matcher = PhraseMatcher(any=phrases, fuzzy=fuzzy)
+    if similar is not None:
+        matcher.similar = similar.matcher(examples, phrases, threshold)
+    return matcher
+
+
+class PhrasePresenceCheck(Check):
+    """Something the agent must say (script sections, mandatory points): hit or missed."""
+
+    def __init__(self, rule: ScriptSection | MandatoryPoint, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
+        self.rule = rule
+        self.category = category
+        self.matcher = matcher_for(rule, fuzzy, similar)
+
+    def window(self, indices: list[int]) -> list[int]:
+        return indices
+
+    def run(self, call: Call) -> list[Finding]:
+        if first := call.first_hit(self.matcher, self.window(call.indices(self.rule.role))):
+            index, found = first
+            return [Finding(self.rule.id, self.category, FindingStatus.HIT, 0, self.rule.name,
+                            evidence=[call.evidence(index, found)])]
+        return [Finding(self.rule.id, self.category, FindingStatus.MISSED, self.rule.weight, self.rule.name,
+                        detail=self._where())]
+
+    def _where(self) -> str:
+        return ""
+
+
+class ScriptSectionCheck(PhrasePresenceCheck):
+    def __init__(self, rule: ScriptSection, fuzzy: float, similar: Optional[SimilarRules] = None):
+        super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
+
+    def window(self, indices: list[int]) -> list[int]:
+        if self.rule.within_first:
+            indices = indices[: self.rule.within_first]
+        if self.rule.within_last:
+            indices = indices[-self.rule.within_last:]
+        return indices
+
+    def _where(self) -> str:
+        if self.rule.within_first:
+            return f"not in the {self.rule.role}'s first {self.rule.within_first} utterances"
+        if self.rule.within_last:
+            return f"not in the {self.rule.role}'s last {self.rule.within_last} utterances"
+        return ""
+
+
+class PhraseViolationCheck(Check):
+    """Something nobody should hear (forbidden phrases, rude or shirking words)."""
+
+    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: Category, fuzzy: float,
+                 similar: Optional[SimilarRules] = None):
+        self.rule = rule
+        self.category = category
+        self.matcher = matcher_for(rule, fuzzy, similar)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence = [call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))]
+        return [violation(self.rule, self.category, evidence)] if evidence else []
+
+
+def violation(rule: ForbiddenPhrase | AttitudeError, category: Category, evidence: list[Evidence],
+              detail: str = "") -> Finding:
+    return Finding(rule.id, category, FindingStatus.VIOLATION, rule.deduct, rule.name, rule.severity,
+                   detail, evidence)
+
+
+class AgentHangupCheck(Check):
+    """B: the call ends while the customer speaks, or right after the customer asked
+    something, and the agent said no farewell."""
+
+    category = Category.ATTITUDE_ERROR
+
+    def __init__(self, rule: AttitudeError, fuzzy: float):
+        self.rule = rule
+        self.farewell = PhraseMatcher(any=rule.farewell, fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        if not call.utterances:
+            return []
+        last = max(range(len(call.utterances)), key=lambda i: call.utterances[i].end)
+        final = call.utterances[last]
+        if final.role != "customer":
+            return []
+        cut = final.end >= call.duration - HANGUP_TAIL_S
+        asked = bool(QUESTION.search(final.text.strip()))
+        if not (cut or asked):
+            return []
+        agent_tail = call.indices("agent")[-2:]
+        if any(call.match(self.farewell, i) for i in agent_tail):
+            return []
+        why = "the recording ends while the customer is speaking" if cut else \
+            "the call ends right after the customer asked a question"
+        return [violation(self.rule, self.category, [call.evidence(last)],
+                          f"{why}, with no farewell from the agent")]
+
+
+class HoldWithoutReasonCheck(Check):
+    """D: the agent asks the customer to wait and the line stays silent longer than
+    `hold_seconds`, with no apology or reason given when asking."""
+
+    category = Category.ATTITUDE_ERROR
+
+    def __init__(self, rule: AttitudeError, fuzzy: float):
+        self.rule = rule
+        self.hold = PhraseMatcher(any=rule.hold_phrases, fuzzy=fuzzy)
+        self.reason = PhraseMatcher(any=rule.reason_phrases, fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence, waits = [], []
+        starts = [u.start for u in call.utterances]
+        for index, found in call.hits(self.hold, call.indices("agent")):
+            if call.match(self.reason, index):
+                continue
+            ask = call.utterances[index]
+            later = [s for s in starts if s > ask.end]
+            if not later:
+                continue
+            wait = min(later) - ask.end
+            if wait > self.rule.hold_seconds:
+                evidence.append(call.evidence(index, found))
+                waits.append(wait)
+        if not evidence:
+            return []
+        detail = "; ".join(f"waited {w:.1f} s (limit {self.rule.hold_seconds:g} s)" for w in waits)
+        return [violation(self.rule, self.category, evidence, detail + ", no reason given")]
+
+
+class TransferWithoutReasonCheck(Check):
+    """C: the agent transfers the customer without saying why."""
+
+    category = Category.ATTITUDE_ERROR
+
+    def __init__(self, rule: AttitudeError, fuzzy: float):
+        self.rule = rule
+        self.transfer = PhraseMatcher(any=rule.transfer_phrases, fuzzy=fuzzy)
+        self.reason = PhraseMatcher(any=rule.reason_phrases + rule.transfer_reasons, fuzzy=fuzzy)
+
+    def run(self, call: Call) -> list[Finding]:
+        evidence = []
+        for index, found in call.hits(self.transfer, call.indices("agent")):
+            if not call.match(self.reason, index):
+                evidence.append(call.evidence(index, found))
+        return [violation(self.rule, self.category, evidence, "transfer with no reason given")] \
+            if evidence else []
+
+
+# An agent reply that starts as the customer does (talking over the objection) still answers
+# it: a reply timed up to REPLY_LEAD_S before the objection counts (the VAD's padding and the
+# two channels' word timing differ by that much; dev-paraphrase has an agent answering "以后再说吧"
+# from 20 ms before the customer's first word).
+REPLY_LEAD_S = 0.5
+
+
+class ObjectionCheck(Check):
+    """异议处理: each time the customer raises the objection, one of the agent's next
+    `within_turns` utterances must give an approved answer."""
+
+    category = Category.OBJECTION
+
+    def __init__(self, rule: Objection, fuzzy: float, similar: Optional[SimilarRules] = None):
+        self.rule = rule
+        threshold = rule.fuzzy if rule.fuzzy is not None else fuzzy
+        self.raised = phrase_matcher(rule.customer_says, threshold, similar,
+                                     rule.customer_says_similar, rule.similar_threshold)
+        self.answer = phrase_matcher(rule.agent_should, threshold, similar,
+                                     rule.agent_should_similar, rule.similar_threshold)
+
+    def occurrences(self, call: Call) -> list[tuple[int, list[tuple[int, Optional[Match]]]]]:
+        """(customer utterance, [(agent reply, answer match)]) per raised objection."""
+        out = []
+        agents = call.indices("agent")
+        for index, found in call.hits(self.raised, call.indices("customer")):
+            start = call.utterances[index].start - REPLY_LEAD_S
+            replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
+            if out and replies == out[-1][2]:
+                continue  # the same objection over two chunks before the agent spoke again
+            out.append((index, found, replies))
+        return [(i, f, [(r, call.match(self.answer, r)) for r in replies]) for i, f, replies in out]
+
+    def run(self, call: Call) -> list[Finding]:
+        occurrences = self.occurrences(call)
+        if not occurrences:
+            return []
+        evidence, unanswered = [], 0
+        for index, found, replies in occurrences:
+            evidence.append(call.evidence(index, found))
+            answers = [(r, m) for r, m in replies if m]
+            if answers:
+                evidence += [call.evidence(r, m) for r, m in answers[:1]]
+            else:
+                unanswered += 1
+                evidence += [call.evidence(r) for r, _ in replies]
+        status = FindingStatus.UNHANDLED if unanswered else FindingStatus.HANDLED
+        detail = f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered " \
+                 f"within {self.rule.within_turns} agent turn(s)"
+        return [Finding(self.rule.id, self.category, status,
+                        self.rule.weight if unanswered else 0, self.rule.name,
+                        detail=detail, evidence=evidence)]
+
+
+class CappedCheck(Check):
+    """Violations counted per occurrence, their deductions capped at `max_deduct`."""
+
+    def capped(self, rule_id: str, name: str, deduct: float, max_deduct: Optional[float],
+               items: Iterable[tuple[str, list[Evidence]]]) -> list[Finding]:
+        findings, total = [], 0.0
+        for detail, evidence in items:
+            amount = deduct
+            if max_deduct is not None:
+                amount = max(0.0, min(deduct, max_deduct - total))
+            total += amount
+            findings.append(Finding(rule_id, self.category, FindingStatus.VIOLATION, amount, name,
+                                    detail=detail, evidence=evidence))
+        return findings
+
+
+class SilenceCheck(CappedCheck):
+    category = Category.SILENCE
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.silence
+
+    def run(self, call: Call) -> list[Finding]:
+        items, covered_until, last_index = [], None, None
+        for index, u in enumerate(call.utterances):
+            if covered_until is not None and u.start - covered_until > self.rule.max_gap_seconds:
+                gap = u.start - covered_until
+                items.append((f"{gap:.1f} s of silence (limit {self.rule.max_gap_seconds:g} s)",
+                              [call.evidence(last_index), call.evidence(index)]))
+            if covered_until is None or u.end >= covered_until:
+                covered_until, last_index = u.end, index
+        return self.capped("silence", "静音", self.rule.deduct, self.rule.max_deduct, items)
+
+
+# A customer utterance of under SPARSE_CHARS_PER_S over more than SPARSE_MIN_S is mostly not
+# speech: noise the VAD held open around a word or two (8 dB babble: "恭喜 谢谢" over 6.8 s,
+# "嗯 哪位什么事啊" over 7.1 s, from two turns and the agent's sentence between them). Where in
+# it the customer spoke is unknown, so an agent starting inside it is no evidence of talking
+# over the customer. The slowest real reply is about two characters a second.
+SPARSE_CHARS_PER_S = 1.0
+SPARSE_MIN_S = 2.0
+
+
+def sparse(call: Call, index: int) -> bool:
+    u = call.utterances[index]
+    return u.duration > SPARSE_MIN_S and \
+        len(call.texts[index].norm) < SPARSE_CHARS_PER_S * u.duration
+
+
+class InterruptionCheck(CappedCheck):
+    category = Category.INTERRUPTION
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.interruption
+
+    def run(self, call: Call) -> list[Finding]:
+        items = []
+        customers = call.indices("customer")
+        for a in call.indices("agent"):
+            agent = call.utterances[a]
+            for c in customers:
+                customer = call.utterances[c]
+                if customer.start < agent.start < customer.end and not sparse(call, c):
+                    overlap = min(agent.end, customer.end) - agent.start
+                    if overlap >= self.rule.min_overlap_seconds:
+                        items.append((f"agent talked over the customer for {overlap:.1f} s",
+                                      [call.evidence(c), call.evidence(a)]))
+                        break
+        extra = items[self.rule.max_count:]
+        return self.capped("interruption", "抢话", self.rule.deduct, self.rule.max_deduct, extra)
+
+
+def spoken_chars(text: PreparedText) -> int:
+    return len(text.norm)
+
+
+class SpeechRateCheck(Check):
+    category = Category.SPEECH_RATE
+
+    def __init__(self, rubric: Rubric):
+        self.rule = rubric.speech_rate
+
+    def run(self, call: Call) -> list[Finding]:
+        agents = call.indices("agent")
+        seconds = sum(call.utterances[i].duration for i in agents)
+        if seconds < 5:  # too little speech for a rate to mean anything
+            return []
+        chars = sum(spoken_chars(call.texts[i]) for i in agents)
+        rate = chars / seconds * 60
+        too_fast = self.rule.max_chars_per_minute and rate > self.rule.max_chars_per_minute
+        too_slow = self.rule.min_chars_per_minute and rate < self.rule.min_chars_per_minute
+        if not (too_fast or too_slow):
+            return []
+        fastest = sorted(agents, key=lambda i: -spoken_chars(call.texts[i]) /
+                         max(call.utterances[i].duration, 0.1))[:3]
+        limit = f"> {self.rule.max_chars_per_minute:g}" if too_fast else \
+            f"< {self.rule.min_chars_per_minute:g}"
+        return [Finding("speech_rate", self.category, FindingStatus.VIOLATION, self.rule.deduct, "语速",
+                        detail=f"agent speaks {rate:.0f} chars/min ({limit})",
+                        evidence=[call.evidence(i) for i in sorted(fastest)])]
+
+
+class ProductFactCheck(Check):
+    """知识库核对 (seed 003, key point 2): an agent stating a product fact with a value the
+    knowledge base contradicts. One finding per fact, every wrong statement as evidence.
+    Customers' words are not checked: a customer misquoting the price is no agent error."""
+
+    category = Category.PRODUCT_FACT
+
+    def __init__(self, kb: KnowledgeBase, rule: FactCheck):
+        self.kb = kb
+        self.rule = rule
+
+    def run(self, call: Call) -> list[Finding]:
+        wrong: dict[str, list[tuple[int, object]]] = {}
+        for index in call.indices("agent"):
+            for claim in wrong_claims(call.utterances[index].text, self.kb):
+                wrong.setdefault(claim.fact.id, []).append((index, claim))
+        findings = []
+        for items in wrong.values():
+            fact = items[0][1].fact
+            evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
+                                    kb_value=fact.show(fact.value)) for i, c in items]
+            said = "、".join(dict.fromkeys(e.value for e in evidence))
+            findings.append(Finding(
+                f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
+                f"{fact.name or fact.id}与知识库不符", self.rule.severity,
+                f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                evidence))
+        return findings
+
+
+# The implementations of rubric.BUILTIN_CHECKS (a unit test holds the two to the same names).
+BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
+    "agent_hangup": AgentHangupCheck,
+    "hold_without_reason": HoldWithoutReasonCheck,
+    "transfer_without_reason": TransferWithoutReasonCheck,
+}
+
+
+def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar: Optional[SimilarRules] = None) -> list[Check]:
+    fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
+    checks: list[Check] = []
+    checks += [ScriptSectionCheck(r, fuzzy, similar) for r in rubric.script_sections]
+    checks += [PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+               for r in rubric.mandatory_points]
+    checks += [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+               for r in rubric.forbidden_phrases]
+    for rule in rubric.attitude_errors:
+        if rule.check:
+            checks.append(BUILTINS[rule.check](rule, fuzzy))
+        if rule.has_phrases():
+            checks.append(PhraseViolationCheck(rule, Category.ATTITUDE_ERROR, fuzzy, similar))
+    checks += [ObjectionCheck(r, fuzzy, similar) for r in rubric.objections]
+    if rubric.silence:
+        checks.append(SilenceCheck(rubric))
+    if rubric.interruption:
+        checks.append(InterruptionCheck(rubric))
+    if rubric.speech_rate:
+        checks.append(SpeechRateCheck(rubric))
+    kb = knowledge_of(rubric)
+    if kb is not None and kb.facts:
+        checks.append(ProductFactCheck(kb, rubric.fact_check))
+    return checks

@@ -1,0 +1,409 @@
+"""The knowledge base (知识库) of a product, and the product facts a sentence states.
+
+A knowledge base is a YAML file with its own pydantic model: typed facts (prices, durations,
+percentages, speeds, data volumes, dates, yes/no rules), each with the words that name it, plus
+free-text description lines. Loading reports file:line:field like rubrics do.
+
+`claims(text, kb)` reads one sentence (an agent utterance, a line of an outbound script): the
+values it states for facts of the knowledge base, after numeral normalization (九十六 = 96,
+百分之零点六 = 0.6%, 两年 = 24个月). A value belongs to a fact only when a word naming that fact
+stands right before it (or right after it: 九十六块钱一个月) in the same clause, and the value's
+unit fits the fact: so a phone number or a 工号 in the same sentence, a 每天三块 next to the
+monthly fee, or an approximate 五百多 are never read as a fact's value.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
+
+from qa_service.config import get_settings
+from qa_service.rules.matching import PhraseMatcher, prepare
+from qa_service.rules.normalize import normalize, to_simplified
+from qa_service.rules.rubric import Rubric, RubricError, _field_name, _line_of, read_yaml_mapping
+
+# The unit a numeric fact is kept in, and how each spoken unit converts to it.
+UNITS: dict[str, dict[str, float]] = {
+    "元": {"元": 1, "块钱": 1, "块": 1, "圆": 1},
+    "个月": {"个月": 1, "年": 12},
+    "天": {"天": 1, "日": 1},
+    "分钟": {"分钟": 1, "个小时": 60, "小时": 60, "个钟头": 60, "钟头": 60},
+    "小时": {"个小时": 1, "小时": 1, "个钟头": 1, "钟头": 1},
+    "%": {"%": 1},
+    "兆": {"兆": 1, "m": 1, "mb": 1, "g": 1000},  # bandwidth: 100兆, 千兆 = 1000兆
+    "GB": {"个g": 1, "gb": 1, "g": 1},  # data volume: 30G流量
+}
+FactType = str  # a key of UNITS, "date" or "bool"
+
+_SPOKEN = sorted({u for units in UNITS.values() for u in units}, key=len, reverse=True)
+_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)(年半)?(" + "|".join(map(re.escape, _SPOKEN)) + ")?")
+# Values said as an estimate are not a claim of the exact figure.
+_APPROX_AFTER = ("多", "余", "来", "左右", "出头", "几", "以上", "以下", "以内")
+_APPROX_BEFORE = ("约", "大约", "大概", "差不多", "将近", "接近", "超过", "不到", "至少", "最多")
+_NEGATED_BEFORE = ("不是", "不", "没有", "并非")
+# Numbers right after these belong to someone or something else (工号3215, 拨打10000号).
+_NOT_A_FACT = ("工号", "电话", "手机", "号码", "热线", "拨打", "尾号", "编号", "验证码", "短信")
+# Two or more digits read one by one (七一, 四二一七) are a code, a year or a misheard word
+# (合约期一年 heard as 合约七一年), never a quantity: quantities are said with 十 百 千 万.
+_DIGIT_STRING = re.compile(r"(?<![十百千万亿点])[零〇一二两三四五六七八九]{2,}(?![十百千万亿点])")
+_YEAR = re.compile(r"([零〇一二三四五六七八九]{4})年")  # 二零二六年: the one digit string we read
+_DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0"}
+_GIGA = re.compile(r"(?<![\d.])千兆")
+_CLAUSE = re.compile(r"[，。！？；,!?;：:、\s]+|(?<!\d)\.|\.(?!\d)")
+NEAR_BEFORE = 6  # characters allowed between a fact's word and its value (每个月只要96元)
+NEAR_AFTER = 1  # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Fact(_Model):
+    """One product fact. Numeric facts have `value` in `unit`; date facts a date; yes/no rules
+    a boolean `value` with the phrases that say yes and no."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    words: list[str] = []  # what names the fact in speech: 月费, 月租, 每个月
+    value: Union[bool, float, dt.date]
+    unit: Optional[str] = None  # 元 个月 天 分钟 小时 % 兆 GB; none for dates and yes/no rules
+    allowed: list[Union[float, dt.date]] = []  # other values that are right (promotions)
+    # yes/no rules: phrases stating the rule holds (免费退订), and that it does not (退订要收
+    # 手续费). Not `yes:`/`no:`: YAML reads those keys as booleans.
+    affirm: list[str] = []
+    deny: list[str] = []
+    note: str = ""
+
+    @field_validator("words", "affirm", "deny", mode="before")
+    @classmethod
+    def _text_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _spoken_number(cls, value: Any) -> Any:
+        return _number_text(value)
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _spoken_numbers(cls, value: Any) -> Any:
+        return [_number_text(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in UNITS:
+            raise ValueError(f"unknown unit {value!r}; known units: {', '.join(UNITS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if isinstance(self.value, bool):
+            if not (self.affirm or self.deny):
+                raise ValueError("a yes/no rule needs `affirm` or `deny` phrases")
+            if self.unit or self.allowed:
+                raise ValueError("a yes/no rule has no `unit` or `allowed` values")
+            return self
+        if not self.words:
+            raise ValueError("needs `words`: what names the fact in speech")
+        if isinstance(self.value, dt.date):
+            if self.unit:
+                raise ValueError("a date fact has no `unit`")
+        elif self.unit is None:
+            raise ValueError(f"a numeric fact needs a `unit` ({', '.join(UNITS)})")
+        return self
+
+    @property
+    def type(self) -> FactType:
+        if isinstance(self.value, bool):
+            return "bool"
+        if isinstance(self.value, dt.date):
+            return "date"
+        return self.unit or ""
+
+    def show(self, value: Any) -> str:
+        """A value as the report prints it: 96元, 12个月, 0.6%, 2026-12-31, 是/否."""
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, tuple):  # (month, day) said without a year
+            return f"{value[0]}月{value[1]}日"
+        number = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{number}{self.unit or ''}"
+
+    def agrees(self, value: Any) -> bool:
+        if self.type == "bool":
+            return value == self.value
+        if self.type == "date":
+            return any(_same_day(value, d) for d in [self.value, *self.allowed])
+        return any(abs(float(value) - float(v)) < 1e-6 for v in [self.value, *self.allowed])
+
+
+def _number_text(value: Any) -> Any:
+    """A value written as words (九十六, 百分之零点六) is the number they say."""
+    if isinstance(value, str):
+        text = normalize(value).rstrip("%")
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
+    return value
+
+
+def _same_day(said: Any, known: Any) -> bool:
+    if not isinstance(known, dt.date):
+        return False
+    if isinstance(said, tuple):
+        return (known.month, known.day) == said
+    return said == known
+
+
+class KnowledgeBase(_Model):
+    id: str = Field(min_length=1)
+    product: str = ""
+    version: int = Field(default=1, ge=1)
+    description: list[str] = []  # the product introduction as the knowledge base words it
+    facts: list[Fact] = []
+    _rules: Optional[list] = PrivateAttr(default=None)  # yes/no matchers, compiled once
+
+    @model_validator(mode="after")
+    def _unique_ids(self):
+        seen = set()
+        for fact in self.facts:
+            if fact.id in seen:
+                raise ValueError(f"duplicate fact id {fact.id!r}")
+            seen.add(fact.id)
+        return self
+
+
+class KnowledgeError(RubricError):
+    """A knowledge base that does not validate (a RubricError: callers that refuse a bad
+    rubric refuse a rubric with a bad knowledge base the same way)."""
+
+    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+        super().__init__(source, problems)
+        self.args = (str(self.args[0]).replace("rubric refused", "knowledge base refused"),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBase:
+    root, data = read_yaml_mapping(text, source, KnowledgeError,
+                                   "a knowledge base is a YAML mapping (id, facts, ...)")
+    try:
+        return KnowledgeBase.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            # Union members add their type to the location (value.float): drop those parts.
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and (
+                "[" in k or k in ("bool", "float", "date"))))
+            problems.append((_line_of(root, loc), _field_name(loc, data),
+                             err["msg"].removeprefix("Value error, ")))
+        # A value fits none of number, date, yes/no: one problem, not one per type tried.
+        union = {(line, field) for line, field, _ in problems if field.endswith(".value")}
+        problems = [p for p in problems if (p[0], p[1]) not in union] + [
+            (line, field, "must be a number (in `unit`), a date (2026-12-31) or true/false")
+            for line, field in union]
+        problems = sorted(set(problems), key=lambda p: (p[0] is None, p[0] or 0, p[1]))
+        raise KnowledgeError(source, problems) from None
+
+
+def load_knowledge(path: Union[str, Path]) -> KnowledgeBase:
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise KnowledgeError(str(path), [(None, "", "no such file")]) from None
+    return _load_cached(str(path.resolve()), stat.st_mtime_ns, str(path))
+
+
+@lru_cache(maxsize=64)
+def _load_cached(resolved: str, mtime_ns: int, shown: str) -> KnowledgeBase:
+    try:
+        text = Path(resolved).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(shown, [(None, "", f"cannot be read: {exc}")]) from None
+    return parse_knowledge(text, shown)
+
+
+def knowledge_path(rubric: Rubric, base: Optional[Path] = None) -> Optional[Path]:
+    """Where the rubric's `knowledge_base` is: relative to `base`, else to the rubric file's
+    folder, else (a rubric read from the database, or a copy of a rubric elsewhere) to
+    QA_KNOWLEDGE_DIR (default: rubrics)."""
+    if not rubric.knowledge_base:
+        return None
+    path = Path(rubric.knowledge_base)
+    if path.is_absolute():
+        return path
+    candidates = [d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None]
+    return next((d / path for d in candidates if (d / path).is_file()), candidates[0] / path)
+
+
+def knowledge_of(rubric: Rubric, base: Optional[Path] = None) -> Optional[KnowledgeBase]:
+    """The rubric's knowledge base, or None when it names none. A missing file is refused as a
+    rubric problem (file:line of `knowledge_base:`); a bad one with the knowledge base's own."""
+    path = knowledge_path(rubric, base)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise RubricError(rubric.source or rubric.id, [
+            (rubric.line_of("knowledge_base"), "knowledge_base", f"no such file: {path}")])
+    return load_knowledge(path)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A fact's value as a sentence states it."""
+
+    fact: Fact
+    value: Any  # in the fact's unit (float), a date or (month, day), or a bool
+    said: str  # the words that stated it, normalized (月费99元)
+
+    @property
+    def right(self) -> bool:
+        return self.fact.agrees(self.value)
+
+
+@dataclass(frozen=True)
+class _Value:
+    start: int
+    end: int
+    value: Any
+    type: FactType
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of a sentence, normalized (numerals as digits)."""
+    # 千兆 (gigabit) stays as written by cn2an: it names 1000兆.
+    return [_GIGA.sub("1000兆", n) for part in _CLAUSE.split(to_simplified(text))
+            if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))]
+
+
+def _year(m: re.Match) -> str:
+    return "".join(_DIGIT[c] for c in m.group(1)) + "年"
+
+
+def _values(clause: str) -> list[_Value]:
+    out, taken = [], []
+    for m in _DATE.finditer(clause):
+        year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
+        try:
+            value = dt.date(int(year), month, day) if year else (month, day)
+        except ValueError:
+            continue
+        out.append(_Value(m.start(), m.end(), value, "date"))
+        taken.append((m.start(), m.end()))
+    for m in _NUMBER.finditer(clause):
+        if any(a <= m.start() < b for a, b in taken) or \
+                (m.start() > 0 and (clause[m.start() - 1].isdigit() or clause[m.start() - 1] == ".")):
+            continue
+        number, half, unit = float(m.group(1)), m.group(2), m.group(3)
+        if half:  # 1年半
+            out.append(_Value(m.start(), m.end(), number * 12 + 6, "个月"))
+            continue
+        if unit is None:
+            out.append(_Value(m.start(), m.end(), number, ""))
+            continue
+        for fact_type, spoken in UNITS.items():
+            if unit in spoken:
+                out.append(_Value(m.start(), m.end(), number * spoken[unit], fact_type))
+    return out
+
+
+def _uncertain(before: str, after: str) -> bool:
+    """An estimate (五百多, 大约), a denial (不是99元) or someone's number (工号3215): `before`
+    is the text between the fact's word and the value, `after` what follows the value."""
+    return after.startswith(_APPROX_AFTER) or before.endswith(_APPROX_BEFORE) or \
+        before.endswith(_NEGATED_BEFORE) or any(w in before for w in _NOT_A_FACT)
+
+
+@lru_cache(maxsize=256)
+def _words(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({n for w in words if (n := normalize(w))}, key=len, reverse=True))
+
+
+def _spans(clause: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    for w in words:
+        start = clause.find(w)
+        while start >= 0:
+            if not any(a <= start < b for a, b in spans):
+                spans.append((start, start + len(w)))
+            start = clause.find(w, start + 1)
+    return spans
+
+
+def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
+    facts = [f for f in kb.facts if f.type != "bool"]
+    words = {f.id: _spans(clause, _words(tuple(f.words))) for f in facts}
+    every_word = [s for spans in words.values() for s in spans]
+    out = []
+    for v in _values(clause):
+        # A value inside a fact's word is part of the name (1个月 in 96块钱1个月), not a value.
+        if any(a <= v.start < b or a < v.end <= b for a, b in every_word) or \
+                clause[v.end:].startswith(_APPROX_AFTER):
+            continue
+        best: Optional[tuple[int, Fact, tuple[int, int]]] = None
+        for fact in facts:
+            # A number without a unit is money only (存一百六十八): durations, speeds and rates
+            # are said with their unit, and a bare number next to 合约 is more often a
+            # misheard word (合约期十二个月 heard as 合约七十二个元) than a term.
+            bare = v.type == "" and fact.type == "元"
+            if v.type != fact.type and not bare:
+                continue
+            for a, b in words[fact.id]:
+                if b <= v.start:
+                    gap, before = v.start - b, clause[b:v.start]
+                    limit = 1 if bare else NEAR_BEFORE  # a bare 168 only right after 存
+                elif a >= v.end and not bare:
+                    gap, before = a - v.end, clause[max(0, v.start - 2):v.start]
+                    limit = NEAR_AFTER
+                else:
+                    continue
+                # Another value between the word and this one belongs to that word first.
+                between = clause[min(b, v.end):max(a, v.start)]
+                if gap > limit or re.search(r"\d", between) or _uncertain(before, ""):
+                    continue
+                if best is None or gap < best[0]:
+                    best = (gap, fact, (a, b))
+        if best is not None:
+            _, fact, (a, b) = best
+            out.append(Claim(fact, v.value, clause[min(a, v.start):max(b, v.end)]))
+    return out
+
+
+def _rule_matchers(kb: KnowledgeBase) -> list[tuple[Fact, PhraseMatcher, PhraseMatcher]]:
+    return [(f, PhraseMatcher(any=f.affirm, fuzzy=1.0), PhraseMatcher(any=f.deny, fuzzy=1.0))
+            for f in kb.facts if f.type == "bool"]
+
+
+def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
+    """Every fact value the sentence states, right or wrong."""
+    out = []
+    for clause in clauses(text):
+        out += _numeric_claims(clause, kb)
+    if kb._rules is None:
+        kb._rules = _rule_matchers(kb)
+    rules = kb._rules
+    prepared = prepare(text)
+    for fact, yes, no in rules:
+        said_no = no.match(prepared) if no else None
+        said_yes = yes.match(prepared) if yes else None
+        if said_no:  # the deny phrases are the specific ones (退订要收手续费 holds 退订)
+            out.append(Claim(fact, False, said_no.matched))
+        elif said_yes:
+            out.append(Claim(fact, True, said_yes.matched))
+    return out
+
+
+def wrong_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
+    return [c for c in claims(text, kb) if not c.right]

@@ -1,0 +1,522 @@
+"""The rubric YAML: its pydantic model is the only definition of the schema.
+
+Loading reports every problem with file, line, field and reason (spec: Bad rubrics), never a
+traceback. Unknown fields are refused the same way (a typo such as `wieght:` would otherwise
+score 0 and nobody would be told): every field a rubric may carry is declared here, with its
+default visible (script-section kinds, farewell, hold and reason phrases of the built-in checks).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
+
+from qa_service.domain.enums import SectionKind
+
+Role = Literal["agent", "customer", "any"]
+Severity = Literal["normal", "fatal"]
+# The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
+BUILTIN_CHECKS = ("agent_hangup", "hold_without_reason", "transfer_without_reason")
+BuiltinCheck = Literal[BUILTIN_CHECKS]  # type: ignore[valid-type]
+# How a script section's kind is recognised when the rubric does not say `kind:` (by id, else by
+# the Chinese name of seed 003's six script parts).
+SECTION_NAMES = {"首问语": SectionKind.GREETING, "开场白": SectionKind.OPENING,
+                 "产品介绍": SectionKind.PRODUCT_INTRO, "建议说服": SectionKind.PERSUASION,
+                 "总结成交": SectionKind.CLOSING, "结束语": SectionKind.FAREWELL}
+# agent_hangup's farewell phrases when the rubric has no farewell (结束语) section.
+DEFAULT_FAREWELL = ["再见", "祝您生活愉快", "感谢您的接听", "拜拜"]
+# The agent's wrap-up after a sale and after a refusal (OutcomeRule.agent_success/agent_refusal).
+# Perfective on purpose: 为您办理 alone is also the closing question (我这边为您办理可以吗).
+DEFAULT_AGENT_SUCCESS = ["登记好了", "登记成功", "办理成功", "开通成功", "办好了", "开通好了"]
+DEFAULT_AGENT_REFUSAL = ["不打扰您了", "打扰您了", "打扰了", "没关系"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
+
+
+class PhraseRule(_Model):
+    """Fields shared by every rule that matches phrases."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    any: list[str] = []
+    all: list[str] = []
+    regex: list[str] = []
+    unless: list[str] = []
+    role: Role = "agent"
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar: list[str] = []
+    """Example sentences matched by meaning (spec: Matching, `similar:`)."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning an utterance must be to a `similar` example (this rule only)."""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("any", "all", "unless", "similar", mode="before")
+    @classmethod
+    def _phrase_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, (int, float)) else v for v in value]
+        return value
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _regex_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return value
+
+    def has_phrases(self) -> bool:
+        return bool(self.any or self.all or self.regex or self.similar)
+
+
+class _NeedsPhrases(PhraseRule):
+    @model_validator(mode="after")
+    def _needs_phrases(self):
+        if not self.has_phrases():
+            raise ValueError("needs at least one of any, all, regex or similar")
+        return self
+
+
+class ScriptSection(_NeedsPhrases):
+    kind: Optional[SectionKind] = None
+    """Which of the six script parts this is; when left out, recognised from the id
+    (`greeting`, `farewell` ...) or the Chinese name (首问语, 结束语 ...). None: a section of
+    the rubric's own that no report or built-in check treats specially."""
+    within_first: Optional[int] = Field(default=None, ge=1)
+    within_last: Optional[int] = Field(default=None, ge=1)
+    weight: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _default_kind(self):
+        if self.kind is None:
+            self.kind = SectionKind(self.id) if self.id in SectionKind.values() else \
+                SECTION_NAMES.get(self.name)
+        return self
+
+
+class MandatoryPoint(_NeedsPhrases):
+    weight: float = Field(default=0, ge=0)
+
+
+class ForbiddenPhrase(_NeedsPhrases):
+    severity: Severity = "normal"
+    deduct: float = Field(default=0, ge=0)
+
+
+class AttitudeError(PhraseRule):
+    """Attitude errors A-E: by phrases (rude, shirking) or by a built-in check."""
+
+    check: Optional[BuiltinCheck] = None
+    """A built-in check (spec: Built-in checks) instead of, or as well as, phrases."""
+    severity: Severity = "normal"
+    deduct: float = Field(default=0, ge=0)
+    hold_seconds: float = Field(default=15, gt=0)
+    # Built-in checks come with Mandarin defaults; a rubric may replace them.
+    hold_phrases: list[str] = ["稍等", "等一下", "等一等", "稍候", "请等一下", "您等等"]
+    """hold_without_reason: how an agent asks the customer to wait."""
+    reason_phrases: list[str] = [
+        "不好意思", "抱歉", "对不起", "帮您查", "为您查", "查询一下", "查一下", "核实", "确认一下",
+        "让您久等",
+    ]
+    """hold_without_reason and transfer_without_reason: an apology or reason given with it."""
+    transfer_phrases: list[str] = ["转接", "给您转到", "帮您转", "转给"]
+    """transfer_without_reason: how an agent transfers the call."""
+    transfer_reasons: list[str] = ["因为", "负责", "专员", "专业"]
+    """transfer_without_reason: words that explain a transfer, besides `reason_phrases`."""
+    farewell: list[str] = DEFAULT_FAREWELL
+    """agent_hangup: the agent's farewell. When left out, the phrases of the rubric's farewell
+    (结束语) section, else these."""
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _known_check(cls, value: Any) -> Any:
+        if value is not None and value not in BUILTIN_CHECKS:
+            raise ValueError(f"unknown check {value!r}; known checks: {', '.join(BUILTIN_CHECKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _phrases_or_check(self):
+        if self.check is None and not self.has_phrases():
+            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
+        return self
+
+
+class Objection(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    customer_says: list[str] = []
+    agent_should: list[str] = []
+    within_turns: int = Field(default=2, ge=1)
+    weight: float = Field(default=0, ge=0)
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    customer_says_similar: list[str] = []
+    """Example objections matched by meaning (spec: Matching, `similar:`)."""
+    agent_should_similar: list[str] = []
+    """Example approved answers matched by meaning."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning (this objection only)."""
+
+    _text_list = field_validator("customer_says", "agent_should", "customer_says_similar",
+                                 "agent_should_similar", mode="before")(
+        PhraseRule._phrase_list.__func__
+    )
+
+    @model_validator(mode="after")
+    def _both_sides(self):
+        if not (self.customer_says or self.customer_says_similar):
+            raise ValueError("needs customer_says or customer_says_similar")
+        if not (self.agent_should or self.agent_should_similar):
+            raise ValueError("needs agent_should or agent_should_similar")
+        return self
+
+
+class OutcomeRule(_Model):
+    """成交判定: the customer's last success or refusal phrase decides the call's outcome."""
+
+    success: list[str] = []
+    refusal: list[str] = []
+    role: Role = "customer"
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    success_similar: list[str] = []
+    """Example success sentences matched by meaning (spec: Matching, `similar:`)."""
+    refusal_similar: list[str] = []
+    """Example refusal sentences matched by meaning."""
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning (the outcome only)."""
+    agent_success: list[str] = DEFAULT_AGENT_SUCCESS
+    """The agent's acknowledgement of a sale (登记好了), read only when no customer utterance
+    decides: on a bad line the customer's short 好的/不需要 is the first thing lost, the agent's
+    wrap-up usually survives. Left out of a survey or care rubric: none (their success is not
+    a sale); `[]` turns it off."""
+    agent_refusal: list[str] = DEFAULT_AGENT_REFUSAL
+    """The agent's acknowledgement of a refusal (好的，不打扰您了); as agent_success."""
+    agent_turns: int = Field(default=2, ge=0)
+    """How many of the agent's last utterances are its wrap-up."""
+
+    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
+                                 "agent_success", "agent_refusal",
+                                 mode="before")(PhraseRule._phrase_list.__func__)
+
+
+class Silence(_Model):
+    max_gap_seconds: float = Field(gt=0)
+    deduct: float = Field(default=0, ge=0)
+    max_deduct: Optional[float] = Field(default=None, ge=0)
+
+
+class Interruption(_Model):
+    min_overlap_seconds: float = Field(default=1.0, ge=0)
+    max_count: int = Field(default=0, ge=0)
+    deduct: float = Field(default=0, ge=0)
+    max_deduct: Optional[float] = Field(default=None, ge=0)
+
+
+class SpeechRate(_Model):
+    max_chars_per_minute: Optional[float] = Field(default=None, gt=0)
+    min_chars_per_minute: Optional[float] = Field(default=None, gt=0)
+    deduct: float = Field(default=0, ge=0)
+
+
+class Scoring(_Model):
+    total: float = Field(default=100, gt=0)
+    pass_score: float = Field(default=80, ge=0)
+    excellent_score: float = Field(default=95, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.excellent_score < self.pass_score:
+            raise ValueError("excellent_score must not be below pass_score")
+        return self
+
+
+class Asr(_Model):
+    hotwords: list[str] = []
+    """Product terms to bias recognition on both channels; a transcript spells those of 3+
+    Chinese characters as written here (normalize.respell_hotwords)."""
+    script_phrases: bool = True
+    """The phrases of the script sections and mandatory points (what the agent is expected to
+    say) bias recognition of the agent's channel too, after the hotwords. Whisper base then
+    hears 电信 and 话费 where it wrote 变性 and 化费 (measured: README, Recognition prompt).
+    Never the forbidden, attitude or customer phrases: biasing toward those would put
+    violations and objections in the text."""
+
+
+class FactCheck(_Model):
+    """The product-fact check (知识库核对): an agent stating a value the knowledge base
+    contradicts (wrong price, term, rule) costs `deduct`, once per fact."""
+
+    deduct: float = Field(default=10, ge=0)
+    severity: Severity = "normal"
+
+
+class Rubric(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    version: int = Field(default=1, ge=1)
+    project_type: Literal["marketing", "survey", "care"] = "marketing"
+    channels: dict[Literal["left", "right"], Literal["agent", "customer"]] = {
+        "left": "agent", "right": "customer",
+    }
+    scoring: Scoring = Scoring()
+    asr: Asr = Asr()
+    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    """How close in meaning an utterance must be to a `similar` example, for every rule that
+    does not set its own (spec: Matching)."""
+    script_sections: list[ScriptSection] = []
+    mandatory_points: list[MandatoryPoint] = []
+    forbidden_phrases: list[ForbiddenPhrase] = []
+    attitude_errors: list[AttitudeError] = []
+    objections: list[Objection] = []
+    outcome: OutcomeRule = OutcomeRule()
+    silence: Optional[Silence] = None
+    interruption: Optional[Interruption] = None
+    speech_rate: Optional[SpeechRate] = None
+    # The product's knowledge base (qa_service/rules/knowledge.py): a path relative to this file's
+    # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
+    # product facts are checked against it (fact_check) and scripts audited.
+    knowledge_base: Optional[str] = None
+    fact_check: FactCheck = FactCheck()
+    _source: Optional[str] = PrivateAttr(default=None)  # where it was read from
+    _source_dir: Optional[Path] = PrivateAttr(default=None)  # its file's folder, if a file
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
+
+    @property
+    def source_dir(self) -> Optional[Path]:
+        return self._source_dir
+
+    def line_of(self, field: str) -> Optional[int]:
+        return self._lines.get(field)
+
+    @field_validator("channels")
+    @classmethod
+    def _two_roles(cls, value: dict) -> dict:
+        if set(value) != {"left", "right"} or set(value.values()) != {"agent", "customer"}:
+            raise ValueError("must map left and right to agent and customer, one each")
+        return value
+
+    @model_validator(mode="after")
+    def _farewell_from_section(self):
+        """agent_hangup listens for the rubric's own farewell (结束语) unless told otherwise."""
+        section = self.section(SectionKind.FAREWELL)
+        if section is not None:
+            for rule in self.attitude_errors:
+                if "farewell" not in rule.model_fields_set:
+                    rule.farewell = list(section.any)
+        return self
+
+    @model_validator(mode="after")
+    def _wrap_up_of_sales_only(self):
+        """The default acknowledgements of the agent's wrap-up are a sale's and a refusal's:
+        a survey or care rubric reads its outcome from the customer unless it lists its own."""
+        if self.project_type != "marketing":
+            for field in ("agent_success", "agent_refusal"):
+                if field not in self.outcome.model_fields_set:
+                    setattr(self.outcome, field, [])
+        return self
+
+    def section(self, kind: SectionKind) -> Optional[ScriptSection]:
+        """The first script section of this kind (None when the rubric has none)."""
+        return next((s for s in self.script_sections if s.kind == kind), None)
+
+    def rules(self) -> list[tuple[str, int, Union[PhraseRule, Objection]]]:
+        """(list field, index, rule) for every rule with an id."""
+        out = []
+        for field in RULE_LISTS:
+            out += [(field, i, rule) for i, rule in enumerate(getattr(self, field))]
+        return out
+
+    def agent_phrases(self) -> list[str]:
+        """The phrases the agent is expected to say: those of the script sections, then of the
+        mandatory points, as written."""
+        return [p for rule in (*self.script_sections, *self.mandatory_points) for p in rule.any]
+
+    def script_terms(self) -> list[str]:
+        """What the agent's recognition is biased toward after the hotwords, most important
+        first (a prompt that runs out of room drops the last): unless asr.script_phrases is
+        off, the phrases of the script sections, then of the mandatory points, each once.
+        Sections first: with the points' phrases alone Whisper dropped the greeting's 您好 from
+        the start of 5 of the 16 dev calls (the prompt's last words say how a text goes on)."""
+        if not self.asr.script_phrases:
+            return []
+        phrases = (p.strip() for p in self.agent_phrases())
+        return [p for p in dict.fromkeys(phrases) if p and p not in self.asr.hotwords]
+
+    @property
+    def agent_channel(self) -> str:
+        return "left" if self.channels["left"] == "agent" else "right"
+
+
+class RubricError(ValueError):
+    """A rubric that does not validate; `problems` are (line, field, reason)."""
+
+    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"{source}:{line if line is not None else '?'}: {field or '(rubric)'}: {reason}"
+            for line, field, reason in problems
+        ]
+        super().__init__("rubric refused:\n  " + "\n  ".join(lines))
+
+
+def _line_of(node: Optional[yaml.Node], loc: tuple) -> Optional[int]:
+    """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    node, line = v, k.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _field_name(loc: tuple, data: Any) -> str:
+    parts = []
+    for key in loc:
+        if isinstance(key, int):
+            parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
+            if isinstance(data, list) and key < len(data) and isinstance(data[key], dict) \
+                    and "id" in data[key]:
+                parts[-1] += f"(id={data[key]['id']})"
+        elif not str(key).startswith(("function-", "literal[", "list[", "dict[")):
+            parts.append(str(key))
+        data = data[key] if isinstance(data, (dict, list)) and _has(data, key) else None
+    return ".".join(parts)
+
+
+def _has(data: Any, key: Any) -> bool:
+    if isinstance(data, dict):
+        return key in data
+    return isinstance(key, int) and key < len(data)
+
+
+def read_yaml_mapping(text: str, source: str, error: type[RubricError], not_mapping: str):
+    """The YAML node tree (for line numbers) and the data of a file that must be a mapping;
+    invalid YAML or another shape is `error` with the line (rubrics and knowledge bases)."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise error(source, [(line, "", f"not valid YAML: {reason}")]) from None
+    if not isinstance(data, dict):
+        raise error(source, [(1, "", not_mapping)])
+    return root, data
+
+
+def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+    root, data = read_yaml_mapping(text, source, RubricError,
+                                   "a rubric is a YAML mapping (id, name, version, ...)")
+    problems = _duplicate_ids(root, data)
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k))
+            reason = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                reason = _unknown_field(loc)
+            problems.append((_line_of(root, loc), _field_name(loc, data), reason))
+    if problems:
+        problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
+        raise RubricError(source, problems)
+    rubric._source = source
+    if isinstance(root, yaml.MappingNode):
+        rubric._lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
+    return rubric
+
+
+def _unknown_field(loc: tuple) -> str:
+    """The reason for a field the model does not declare, with the likely intended name."""
+    model: Any = Rubric
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        info = model.model_fields.get(str(key)) if model is not None else None
+        model = _model_of(info.annotation) if info is not None else None
+    known = sorted(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f"unknown field {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside list[X] / Optional[X] / X."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+RULE_LISTS = ("script_sections", "mandatory_points", "forbidden_phrases", "attitude_errors",
+              "objections")
+
+
+def _duplicate_ids(root: yaml.Node, data: dict) -> list[tuple[Optional[int], str, str]]:
+    """Rule ids are unique across the rubric: findings and reviews cite them."""
+    problems, seen = [], {}
+    for field in RULE_LISTS:
+        rules = data.get(field)
+        if not isinstance(rules, list):
+            continue
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("id"), (str, int)):
+                continue
+            rule_id, where = str(rule["id"]), f"{field}[{index}]"
+            if rule_id in seen:
+                problems.append((_line_of(root, (field, index, "id")), f"{where}.id",
+                                 f"duplicate id {rule_id!r} (first used in {seen[rule_id]})"))
+            else:
+                seen[rule_id] = where
+    return problems
+
+
+def load_rubric(path: Union[str, Path]) -> Rubric:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RubricError(str(path), [(None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
+    rubric = parse_rubric(text, str(path))
+    rubric._source_dir = path.parent
+    return rubric

@@ -1,0 +1,159 @@
+"""Score, grade, outcome and highlights of one call under one rubric (spec: Scoring)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from qa_service.rules.checks import Call, build_checks, phrase_matcher
+from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
+from qa_service.rules.matching import PhraseMatcher
+from qa_service.rules.semantic import (
+    DEFAULT_CALIBRATION, DEFAULT_MODEL, CallVectors, Embedder, ExampleBank, SimilarRules,
+)
+from qa_service.domain.results import CallResult, Finding, Highlight, Utterance
+from qa_service.rules.rubric import Rubric, Scoring
+
+# Deductions capped per occurrence live in these categories; the rest count once per rule.
+PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
+# Script sections whose lines are worth collecting as highlight scripts in successful calls.
+HIGHLIGHT_KINDS = (SectionKind.PERSUASION, SectionKind.CLOSING)
+
+
+@dataclass
+class CallScore:
+    """What the rubric makes of one call (pipeline.evaluate turns it into a CallResult)."""
+
+    score: float
+    grade: Grade
+    fatal: bool
+    outcome: CallOutcome
+    findings: list[Finding] = field(default_factory=list)
+    highlights: list[Highlight] = field(default_factory=list)
+
+
+def total_deduction(findings: list[Finding]) -> float:
+    once: dict[tuple[str, str], float] = {}
+    total = 0.0
+    for f in findings:
+        if f.category in PER_OCCURRENCE:
+            total += f.deduction
+        else:
+            key = (f.category, f.rule_id)
+            once[key] = max(once.get(key, 0.0), f.deduction)
+    return total + sum(once.values())
+
+
+def grade_of(score: float, fatal: bool, scoring: Scoring) -> Grade:
+    if fatal or score < scoring.pass_score:
+        return Grade.FAIL
+    return Grade.EXCELLENT if score >= scoring.excellent_score else Grade.PASS
+
+
+def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, Grade, bool]:
+    fatal = any(f.fatal for f in findings)
+    score = 0.0 if fatal else max(0.0, scoring.total - total_deduction(findings))
+    return score, grade_of(score, fatal, scoring), fatal
+
+
+class Scorer:
+    """A rubric compiled once (phrases normalized, pinyin computed), applied to many calls."""
+
+    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
+                 similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
+                 phrase_margin: Optional[float] = DEFAULT_PHRASE_MARGIN,
+                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None,
+                 similar_calibration: float = DEFAULT_CALIBRATION):
+        self.rubric = rubric
+        fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
+        # Every example sentence of the rubric lands in one bank (embedded once, lazily).
+        self.bank = ExampleBank(model, embedder)
+        similar = SimilarRules(
+            self.bank,
+            rubric.similar_threshold if rubric.similar_threshold is not None else similar_threshold,
+            phrase_margin, similar_calibration)
+        self.checks = build_checks(rubric, fuzzy, similar)
+        out = rubric.outcome
+        threshold = out.fuzzy if out.fuzzy is not None else fuzzy
+        self.success = phrase_matcher(out.success, threshold, similar, out.success_similar,
+                                      out.similar_threshold)
+        self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
+                                      out.similar_threshold)
+        self.agent_success = PhraseMatcher(any=out.agent_success, fuzzy=threshold)
+        self.agent_refusal = PhraseMatcher(any=out.agent_refusal, fuzzy=threshold)
+
+    @property
+    def uses_similarity(self) -> bool:
+        return bool(self.bank)
+
+    def outcome(self, call: Call) -> tuple[CallOutcome, Optional[int]]:
+        """The customer's last word decides: a refusal followed by 那就办吧 is a success.
+        When no customer utterance decides (the reply was lost to the line, or hallucinated
+        over), the agent's wrap-up does: 登记好了 is a sale, 不打扰您了 a refusal."""
+        out = self.rubric.outcome
+        decided = self._last_decision(call.indices(out.role), self.success, self.refusal, call)
+        if decided[0] == CallOutcome.UNKNOWN and out.role == "customer" and out.agent_turns:
+            wrap_up = call.indices("agent")[-out.agent_turns:]
+            decided = self._last_decision(wrap_up, self.agent_success, self.agent_refusal, call)
+        return decided
+
+    @staticmethod
+    def _last_decision(indices: list[int], success, refusal,
+                       call: Call) -> tuple[CallOutcome, Optional[int]]:
+        for index in reversed(indices):
+            if success and call.match(success, index):
+                return CallOutcome.SUCCESS, index
+            if refusal and call.match(refusal, index):
+                return CallOutcome.REFUSAL, index
+        return CallOutcome.UNKNOWN, None
+
+    def evaluate(self, call: Call) -> CallScore:
+        findings: list[Finding] = []
+        for check in self.checks:
+            findings += check.run(call)
+        score, grade, fatal = score_findings(findings, self.rubric.scoring)
+        outcome, _ = self.outcome(call)
+        return CallScore(score, grade, fatal, outcome, findings,
+                          self.highlights(findings, outcome))
+
+    def highlights(self, findings: list[Finding], outcome: CallOutcome) -> list[Highlight]:
+        """亮点话术: approved answers to objections, and in successful calls the agent's
+        persuasion and closing lines."""
+        out: list[Highlight] = []
+        seen = set()
+
+        def add(e, reason):
+            key = (e.start, reason)
+            if e.role == "agent" and key not in seen:
+                seen.add(key)
+                out.append(Highlight(e.role, e.start, e.end, e.text, reason))
+
+        for f in findings:
+            if f.category == Category.OBJECTION:
+                for e in f.evidence:
+                    if e.role == "agent" and e.phrase:
+                        add(e, f"objection_handled:{f.rule_id}")
+        if outcome == CallOutcome.SUCCESS:
+            kinds = {s.id: s.kind for s in self.rubric.script_sections}
+            for f in findings:
+                kind = kinds.get(f.rule_id) if f.category == Category.SCRIPT_SECTION else None
+                if kind in HIGHLIGHT_KINDS and f.status == FindingStatus.HIT:
+                    add(f.evidence[0], kind.value)
+        return sorted(out, key=lambda h: h.start)
+
+
+def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
+             scorer: Scorer, vectors: Optional[CallVectors] = None,
+             warnings: Sequence[str] = ()) -> CallResult:
+    """Check and score one transcript; `vectors` are its stored sentence vectors, if any
+    (embedded here when the rubric has `similar:` examples and none are given); `warnings`
+    are its recognition warnings (Transcript.warnings), carried into the result."""
+    call = Call(transcript_utterances, duration, vectors=vectors)
+    ev = scorer.evaluate(call)
+    rubric = scorer.rubric
+    return CallResult(
+        recording=recording, rubric_id=rubric.id, rubric_version=rubric.version,
+        score=ev.score, grade=ev.grade, fatal=ev.fatal, outcome=ev.outcome, duration=duration,
+        findings=ev.findings, utterances=call.utterances, highlights=ev.highlights,
+        warnings=list(warnings),
+    )

@@ -1,0 +1,1 @@
+"""The database: tables, the store and its repositories, rollup tables kept in step, migrations."""

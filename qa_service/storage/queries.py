@@ -1,0 +1,72 @@
+"""The query pieces every reader of evaluations and rollups shares: the filter columns of
+a table, the one WHERE clause for project/agent/rubric/phase/time, the SQL grouping key.
+
+Times are compared as stored (naive UTC); a day or an hour is the call center's, which only a
+rollup's keys carry.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Integer, and_, cast, func
+
+from qa_service.config import to_utc
+from qa_service.storage.tables import Evaluation
+
+GROUPS = ("agent", "project", "day", "hour", "rubric")
+
+
+def stored_time(t: Optional[datetime]) -> Optional[datetime]:
+    """A time as the database keeps it (naive UTC): one with an offset converted, a naive one
+    taken as stored already (callers convert what people typed: config.to_utc)."""
+    return t if t is None or t.tzinfo is None else to_utc(t)
+
+
+def columns(model, when) -> dict:
+    return {"agent": getattr(model, "agent_id", None), "project": model.project,
+            "rubric": model.rubric_id, "phase": model.phase, "when": when}
+
+
+def tier(with_agent, without_agent, group: str, agent: Optional[str]):
+    """The coarsest rollup that can answer: the agent tier only when agents matter."""
+    return with_agent if group == "agent" or agent else without_agent
+
+
+# Evaluations count only where current; the rollups hold nothing else.
+EVALUATION = {**columns(Evaluation, Evaluation.called_at), "current": Evaluation.is_current}
+
+
+def group_column(group: str, cols: dict, dialect: str):
+    """The SQL grouping key. Day and hour only of a rollup, whose keys are the call center's
+    day and hour; the evaluations' called_at is UTC (kpis reads their ragged ends per bucket)."""
+    if group in ("agent", "project", "rubric"):
+        return cols[group]
+    when = cols["when"]
+    if group in ("day", "hour") and when is Evaluation.called_at:
+        raise ValueError("called_at is UTC: group days and hours by a rollup's keys")
+    if group == "day":
+        return func.strftime("%Y-%m-%d", when) if dialect == "sqlite" else \
+            func.to_char(when, "YYYY-MM-DD")
+    if group == "hour":
+        return cast(func.strftime("%H", when), Integer) if dialect == "sqlite" else \
+            cast(func.extract("hour", when), Integer)
+    raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
+
+
+def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optional[str] = None,
+            since: Optional[datetime] = None, until: Optional[datetime] = None,
+            rubric_id: Optional[str] = None, phase: Optional[str] = None):
+    conds = []
+    since, until = stored_time(since), stored_time(until)
+    for name, value in (("project", project), ("agent", agent), ("rubric", rubric_id),
+                        ("phase", phase)):
+        if value:
+            conds.append(cols[name] == value)
+    if since:
+        conds.append(cols["when"] >= since)
+    if until:
+        conds.append(cols["when"] < until)
+    if "current" in cols:
+        conds.append(cols["current"])
+    return and_(True, *conds)

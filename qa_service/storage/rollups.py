@@ -1,0 +1,213 @@
+"""KPI and common-error rollups, kept in step with the evaluations.
+
+Two tiers of each: with the agent (an agent's KPIs and errors) and without it (projects,
+days, hours: a few rows per project-hour however many agents work on it). Queries read the
+coarsest tier that can answer them.
+
+Every change that moves a call's KPIs (an evaluation saved, a grade or finding reviewed, the
+call's metadata changed) runs inside `tracked(session, recording_ids)`: the current
+evaluations of those recordings are subtracted from the rollups before the change and added
+back after it, in the same transaction. Each cell is written with one atomic
+`INSERT .. ON CONFLICT DO UPDATE SET n = n + delta`, in key order, so workers adding calls to
+the same agent-hour at once neither lose counts nor deadlock. `rebuild` recomputes all
+rollups from the evaluations (the migration's backfill, `qa-service rebuild-rollups`).
+
+Times are stored in UTC; a cell's `hour` and `day` are the call center's wall-clock hour and
+day (QA_TIMEZONE) of the call, so "the 20th" and "hour 7" are the call center's. A changed
+QA_TIMEZONE needs `qa-service rebuild-rollups`.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from sqlalchemy import case, delete, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from qa_service.config import call_center_time
+from qa_service.storage.tables import (
+    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
+)
+from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
+
+
+
+@dataclass
+class KpiSums:
+    """The KPIs of a set of calls as sums that add up across calls, hours and agents (the
+    rollup tables' columns, by name): the one definition of what each KPI counts.
+
+    监听合格率 pass rate = passed / evaluated, 质检优秀率 excellent rate = excellent / evaluated,
+    外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated."""
+
+    evaluated: float = 0
+    passed: float = 0  # graded pass or excellent (the reviewer's grade where there is one)
+    excellent: float = 0
+    success: float = 0  # outcome success
+    fatal: float = 0
+    talk_seconds: float = 0.0
+
+    @classmethod
+    def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> "KpiSums":
+        return cls(1, grade in PASSING, grade == Grade.EXCELLENT, outcome == CallOutcome.SUCCESS,
+                   bool(fatal), duration)
+
+    def add(self, other: "KpiSums", sign: int = 1) -> "KpiSums":
+        for name in KPI_SUMS:
+            setattr(self, name, getattr(self, name) + sign * (getattr(other, name) or 0))
+        return self
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in KPI_SUMS)
+
+    def rates(self) -> dict:
+        """Counts and rates as the API, the reports and the CLI give them."""
+        n = self.evaluated
+        return {"evaluated": int(n), "passed": int(self.passed), "excellent": int(self.excellent),
+                "success": int(self.success), "fatal": int(self.fatal),
+                "pass_rate": round(self.passed / n, 4) if n else None,
+                "excellent_rate": round(self.excellent / n, 4) if n else None,
+                "success_rate": round(self.success / n, 4) if n else None,
+                "average_talk_seconds": round(self.talk_seconds / n, 2) if n else None}
+
+
+KPI_SUMS = tuple(f.name for f in fields(KpiSums))
+
+
+def kpi_sums_sql() -> list:
+    """KpiSums.of_call as SQL aggregates over evaluations, labelled by field (the ragged ends
+    of a time range are counted from the evaluations themselves)."""
+    grade = Evaluation.effective_grade_sql()
+    return [func.count(Evaluation.id).label("evaluated"),
+            func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
+            func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
+            func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
+            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
+            func.sum(Evaluation.duration).label("talk_seconds")]
+KPI_TABLES = (KpiRollup, ProjectKpiRollup)
+ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
+BadRules = dict[tuple[str, str], str]  # (rule_id, category) -> rule name
+
+
+def hour_of(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules]:
+    """The rules that cost each evaluation points, one entry per rule however many findings."""
+    out: dict[int, BadRules] = defaultdict(dict)
+    if evaluation_ids:
+        rows = session.exec(select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category,
+                                   FindingRow.name)
+                            .where(FindingRow.evaluation_id.in_(evaluation_ids),
+                                   FindingRow.effective_status_sql().in_(COSTLY))).all()
+        for evaluation_id, rule_id, category, name in rows:
+            out[evaluation_id].setdefault((rule_id, category), name)
+    return out
+
+
+class Deltas:
+    """Signed changes to rollup cells, summed in memory and written with one upsert each."""
+
+    def __init__(self) -> None:
+        self.kpi: dict[tuple, KpiSums] = defaultdict(KpiSums)
+        self.errors: dict[tuple, int] = defaultdict(int)
+        self.names: dict[tuple, str] = {}
+
+    def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
+        cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
+                "phase": ev.phase}
+        call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
+        local = call_center_time(ev.called_at)  # the call center's hour and day of the call
+        for model in KPI_TABLES:
+            self.kpi[model, _key(model, cell, hour=hour_of(local))].add(call, sign)
+        day = day_of(local)
+        for (rule_id, category), name in rules.items():
+            for model in ERROR_TABLES:
+                key = _key(model, cell, day=day, rule_id=rule_id, category=category)
+                self.errors[model, key] += sign
+                self.names.setdefault((model, key), name)
+
+    def add_current(self, session: Session, recording_ids: list[int], sign: int,
+                    lock: bool = False) -> None:
+        q = select(Evaluation).where(Evaluation.recording_id.in_(recording_ids), Evaluation.is_current)
+        if lock:  # a concurrent change to the same call waits, so neither reads a stale "before"
+            q = q.with_for_update()
+        evaluations = session.exec(q).all()
+        rules = bad_rules(session, [e.id for e in evaluations])
+        for ev in evaluations:
+            self.add(ev, rules.get(ev.id, {}), sign)
+
+    def apply(self, session: Session) -> None:
+        # Key order is lock order: two transactions touching the same cells cannot deadlock.
+        for model in KPI_TABLES:
+            _upsert_add(session, model, KPI_SUMS, [
+                {**dict(key), **asdict(sums)} for key, sums in _cells(self.kpi, model) if sums])
+        for model in ERROR_TABLES:
+            _upsert_add(session, model, ("calls",), [
+                {**dict(key), "calls": n, "name": self.names[model, key]}
+                for key, n in _cells(self.errors, model) if n])
+
+
+def _cells(deltas: dict, model) -> list[tuple[tuple, object]]:
+    """One table's cells, in primary-key order."""
+    cells = [(key, value) for (m, key), value in deltas.items() if m is model]
+    return sorted(cells, key=lambda cell: tuple(value for _, value in cell[0]))
+
+
+def _key(model, cell: dict, **more) -> tuple:
+    """A cell's key in one table: its primary-key columns, in order, with their values."""
+    values = {**cell, **more}
+    return tuple((c.name, values[c.name]) for c in model.__table__.primary_key.columns)
+
+
+def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]) -> None:
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = model.__table__
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={name: table.c[name] + stmt.excluded[name] for name in sums})
+    session.execute(stmt, rows)
+
+
+@contextmanager
+def tracked(session: Session, recording_ids: Iterable[int]) -> Iterator[None]:
+    """Keep the rollups right across a change to these recordings' evaluations or metadata."""
+    ids = sorted(set(recording_ids))
+    deltas = Deltas()
+    deltas.add_current(session, ids, -1, lock=True)
+    yield
+    session.flush()
+    deltas.add_current(session, ids, +1)
+    deltas.apply(session)
+
+
+def rebuild(session: Session, chunk: int = 5000) -> int:
+    """Recompute every rollup table from the current evaluations; returns how many were counted."""
+    for model in KPI_TABLES + ERROR_TABLES:
+        session.execute(delete(model))
+    deltas, last, counted = Deltas(), 0, 0
+    while True:
+        evaluations = session.exec(select(Evaluation).where(Evaluation.is_current, Evaluation.id > last)
+                                   .order_by(Evaluation.id).limit(chunk)).all()
+        if not evaluations:
+            break
+        rules = bad_rules(session, [e.id for e in evaluations])
+        for ev in evaluations:
+            deltas.add(ev, rules.get(ev.id, {}), +1)
+        last, counted = evaluations[-1].id, counted + len(evaluations)
+        session.expunge_all()  # a million evaluations need not stay in the identity map
+    deltas.apply(session)
+    return counted

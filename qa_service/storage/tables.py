@@ -1,0 +1,334 @@
+"""Storage models (SQLModel): SQLite by default, Postgres by URL (QA_DATABASE_URL)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
+from sqlmodel import Field, SQLModel
+
+from qa_service.domain.enums import FlagReason, Grade
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Recording(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True, max_length=64)  # content hash: the identity
+    source_path: str
+    duration: float
+    channels: int
+    separation: str = "stereo"  # stereo (roles by channel) | mono (roles by clustering)
+    agent_id: Optional[str] = Field(default=None, index=True)
+    project: Optional[str] = Field(default=None, index=True)
+    call_time: Optional[NaiveDatetime] = Field(default=None, index=True)
+    phase: str = Field(default="production", index=True)  # trial (试呼) | production
+    asr_model: str = ""
+    # Recognition warnings of the stored transcript (pipeline.Transcript.warnings): the call's
+    # evaluations carry them and a confidence no higher than DOUBTFUL_CONFIDENCE (flagged).
+    asr_warnings: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class UtteranceRow(SQLModel, table=True):
+    __tablename__ = "utterance"
+    __table_args__ = (Index("ix_utterance_recording_seq", "recording_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id")
+    seq: int
+    role: str
+    start: float
+    end: float
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    confidence: float = 1.0
+
+
+class TranscriptVectors(SQLModel, table=True):
+    """Sentence vectors of a recording's utterances (semantic.py), one row per recording:
+    embedded once when the transcript is stored, so rescoring embeds only a rubric's examples.
+    Packed arrays (semantic.pack_vectors): segment owners and spans int16, vectors int8."""
+
+    __tablename__ = "transcript_vectors"
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    model: str  # vectors of another model are never compared: re-embedded instead
+    dim: int
+    owners: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spans: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    vectors: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class RubricRow(SQLModel, table=True):
+    __tablename__ = "rubric"
+    __table_args__ = (UniqueConstraint("rubric_id", "version"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rubric_id: str = Field(index=True)
+    version: int
+    name: str = ""
+    project_type: str = "marketing"
+    yaml_text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+def _current() -> dict:
+    """Partial index over the current evaluations only (what KPIs and the flagged list read)."""
+    return dict(postgresql_where=text("is_current"), sqlite_where=text("is_current"))
+
+
+class Evaluation(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("recording_id", "rubric_id", "rubric_version"),
+        Index("ix_evaluation_current_called", "called_at", **_current()),
+        Index("ix_evaluation_current_project_called", "project", "called_at", **_current()),
+        Index("ix_evaluation_current_agent_called", "agent_id", "called_at", **_current()),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True)
+    rubric_id: str = Field(index=True)
+    rubric_version: int
+    score: float
+    grade: str = Field(index=True)
+    fatal: bool = False
+    outcome: str = "unknown"
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    # The reviewed result, once a review applies (qa_service.review.reviews keeps these in step with
+    # the reviews and with every rescoring): the score recomputed by the same scoring rules from
+    # the reviewed findings, its grade (a reviewer's grade override wins) and fatal flag. KPIs,
+    # rollups and lists read the effective_* forms (reviewed, else the machine's).
+    reviewed_score: Optional[float] = Field(default=None)
+    reviewed_grade: Optional[str] = Field(default=None)
+    reviewed_fatal: Optional[bool] = Field(default=None)
+    # Reviews of this call kept in the trail that no longer apply to this evaluation (their rule
+    # left the rubric or changed category, the finding is gone): someone should listen again.
+    needs_rereview: int = 0
+    # Mean word probability over the call's speech (weighted by duration): a low value flags the
+    # call for listening, the recognition itself is in doubt (noise, dialect, another language).
+    asr_confidence: float = 1.0
+    # The recording's latest evaluation is its current one: KPIs, rollups and the flagged list
+    # count each call once, however often it was rescored and with whichever rubric.
+    is_current: bool = True
+    # Copied from the recording (kept in step when its metadata changes), so the metrics
+    # queries filter and sort on one table's indexes instead of joining a million recordings.
+    project: str = ""
+    agent_id: str = ""
+    phase: str = "production"
+    called_at: NaiveDatetime = Field(default_factory=utcnow)  # call time, else when stored
+    duration: float = 0.0
+
+    @property
+    def effective_grade(self) -> str:
+        """The reviewer's grade where there is one, else the machine's: what KPIs and lists use."""
+        return self.reviewed_grade or self.grade
+
+    @classmethod
+    def effective_grade_sql(cls):
+        return func.coalesce(cls.reviewed_grade, cls.grade)
+
+    @property
+    def effective_score(self) -> float:
+        return self.score if self.reviewed_score is None else self.reviewed_score
+
+    @property
+    def effective_fatal(self) -> bool:
+        return self.fatal if self.reviewed_fatal is None else self.reviewed_fatal
+
+    @classmethod
+    def effective_fatal_sql(cls):
+        return func.coalesce(cls.reviewed_fatal, cls.fatal)
+
+    @property
+    def reviewed(self) -> bool:
+        return self.reviewed_grade is not None
+    def flag_reasons(self, low_confidence: float) -> list[FlagReason]:
+        """Why this call should be listened to (none: it need not be). The one definition of
+        "flagged", used by the API's /flagged and the nightly report; flagged_sql is its SQL."""
+        reasons = []
+        if self.effective_grade == Grade.FAIL:
+            reasons.append(FlagReason.FAIL)
+        if self.effective_fatal:
+            reasons.append(FlagReason.FATAL)
+        if self.asr_confidence < low_confidence:
+            reasons.append(FlagReason.LOW_CONFIDENCE)
+        return reasons
+
+    @classmethod
+    def flagged_sql(cls, low_confidence: float):
+        return or_(cls.effective_grade_sql() == Grade.FAIL, cls.effective_fatal_sql(),
+                   cls.asr_confidence < low_confidence)
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "finding"
+    # Recent example calls for a rule: walk this index backwards and stop after a few.
+    __table_args__ = (Index("ix_finding_rule_evaluation", "rule_id", "evaluation_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    rule_id: str
+    category: str
+    status: str
+    deduction: float = 0.0
+    name: str = ""
+    severity: str = "normal"
+    detail: str = ""
+    evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reviewed_status: Optional[str] = None  # a reviewer's confirmed or overridden status
+    # The deduction under the reviewed status (the machine's `deduction` stays as it was).
+    reviewed_deduction: Optional[float] = None
+    # machine: the checks found it (status is theirs) | reviewer: added by a review, the
+    # machine saw nothing (status is ""); rows of both kinds are replaced on rescoring.
+    source: str = "machine"
+    review_id: Optional[int] = None  # the review that decides reviewed_status (no FK: see Review)
+
+    @property
+    def effective_status(self) -> str:
+        """The reviewer's status where there is one, else the machine's."""
+        return self.reviewed_status or self.status
+
+    @classmethod
+    def effective_status_sql(cls):
+        return func.coalesce(cls.reviewed_status, cls.status)
+
+
+class HighlightRow(SQLModel, table=True):
+    __tablename__ = "highlight"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    role: str
+    start: float
+    end: float
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+    role: str  # admin | reviewer | viewer
+    key_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 of the secret
+    prefix: str = Field(max_length=12)  # first characters, to tell keys apart in lists
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    revoked: bool = False
+
+
+class Review(SQLModel, table=True):
+    """The audit trail of reviewers' decisions: who, when, about what, from what to what, and
+    who withdrew it. A review belongs to the recording and the rule (rubric id, rule id, and for
+    findings that occur several times the time span), not to a finding row: rescoring replaces
+    finding rows and never touches reviews; qa_service.review.reviews applies them again to whatever
+    the machine found. The machine result itself is never overwritten."""
+
+    __table_args__ = (Index("ix_review_recording_rubric", "recording_id", "rubric_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id")
+    rubric_id: str
+    rubric_version: int  # the version the reviewer was looking at
+    evaluation_id: int = Field(foreign_key="evaluation.id")  # evaluations are kept, never deleted
+    target: str  # grade | finding
+    action: str  # confirm | override | add
+    rule_id: Optional[str] = None  # None for grade reviews
+    category: Optional[str] = None  # the rule's category when reviewed
+    start: Optional[float] = None  # the finding's time span (per-occurrence rules, additions)
+    end: Optional[float] = None
+    machine_value: Optional[str] = None  # the machine's status or grade when reviewed
+    old_value: str = ""  # what the reviewer saw (machine or an earlier review)
+    new_value: str
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    evidence_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    reviewer: str
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    withdrawn_by: Optional[str] = None
+    withdrawn_at: Optional[NaiveDatetime] = None
+    withdraw_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ActiveRubric(SQLModel, table=True):
+    __tablename__ = "active_rubric"
+    project: str = Field(primary_key=True)
+    rubric_id: str
+    version: int
+    activated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class JobRecord(SQLModel, table=True):
+    """Every scoring request, kept in the database so nothing is lost while Redis is away:
+    `pending` until it is on a queue, then the queue's status."""
+
+    __tablename__ = "job"
+    id: str = Field(primary_key=True, max_length=200)  # the idempotency key (rq job id)
+    kind: str = "score"
+    path: str
+    sha256: str = Field(index=True, max_length=64)
+    rubric_id: str
+    rubric_version: int
+    agent_channel: Optional[str] = None
+    status: str = Field(default="pending", index=True)  # pending|queued|started|finished|failed
+    error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    recording_id: Optional[int] = None  # known from the upload on
+    evaluation_id: Optional[int] = None  # set when the job finished
+    project: Optional[str] = None  # a rescore's project (None: what the rubric chose)
+
+
+class _ProjectCell(SQLModel):
+    """A rollup cell's place: which rubric, project and phase (trial 试呼 or production)."""
+
+    rubric_id: str = Field(primary_key=True)
+    project: str = Field(primary_key=True, index=True)
+    phase: str = Field(primary_key=True)
+
+
+class _AgentCell(_ProjectCell):
+    agent_id: str = Field(primary_key=True, index=True)
+
+
+class _KpiSums(SQLModel):
+    evaluated: int = 0
+    passed: int = 0
+    excellent: int = 0
+    success: int = 0
+    fatal: int = 0
+    talk_seconds: float = 0.0
+
+
+class _ErrorCount(SQLModel):
+    rule_id: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    name: str = ""
+    calls: int = 0
+
+
+class KpiRollup(_AgentCell, _KpiSums, table=True):
+    """Sums of the current evaluations per rubric, project, phase, agent and hour: KPI queries
+    by agent read these (a few rows per agent-hour) instead of every evaluation."""
+
+    __tablename__ = "kpi_rollup"
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ProjectKpiRollup(_ProjectCell, _KpiSums, table=True):
+    """The same sums without the agent: what project, day and hour KPIs read (a few rows per
+    project-hour however many agents work on it)."""
+
+    __tablename__ = "kpi_rollup_project"
+    hour: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ErrorRollup(_AgentCell, _ErrorCount, table=True):
+    """Calls per rule that cost points (missed, violation, unhandled), per rubric, project,
+    phase, agent and day: the common-errors (共性错误) ranking of one agent reads these."""
+
+    __tablename__ = "error_rollup"
+    day: NaiveDatetime = Field(primary_key=True, index=True)
+
+
+class ProjectErrorRollup(_ProjectCell, _ErrorCount, table=True):
+    """The same counts without the agent, for rankings of a project or of everything."""
+
+    __tablename__ = "error_rollup_project"
+    day: NaiveDatetime = Field(primary_key=True, index=True)

@@ -1,0 +1,1 @@
+"""The rq side: job functions, the worker class and slots, nightly scoring."""

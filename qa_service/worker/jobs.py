@@ -1,0 +1,269 @@
+"""Job functions run by rq workers (and, with no Redis, in-process by the same code): the
+worker side of the queue (dispatch.py is the submitting side and names these functions by
+their dotted path).
+
+Jobs carry references, never audio: a path the worker can read and a rubric by id and
+version (the rubric's text is in the database). The request's row in the job table follows
+the job: started, finished, or failed with the error.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Optional
+
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from rq.worker_registration import unregister
+
+from qa_service.config import Settings, get_settings
+from qa_service.domain.enums import JobState
+from qa_service.rules.rubric import Rubric
+from qa_service.app.scoring import QAService
+from qa_service.storage.store import RubricNotFound, Store
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(RuntimeError):
+    """A job whose input is bad: retrying will not help (the error names file and problem)."""
+
+
+_service: Optional[QAService] = None
+
+
+def configure(settings: Settings) -> QAService:
+    """Point this process's jobs at a database (the API's embedded mode, tests)."""
+    global _service
+    _service = QAService(Store(settings.database_url), settings)
+    return _service
+
+
+def service() -> QAService:
+    """One service per worker process: the model is loaded by the first job, then kept."""
+    return _service or configure(get_settings())
+
+
+def stored_rubric(rubric_id: str, version: int) -> Rubric:
+    try:
+        return service().store.load_rubric(rubric_id, version)
+    except RubricNotFound as exc:
+        raise JobFailed(str(exc)) from None  # a missing rubric does not come back on retry
+
+
+def score_recording(path: str, rubric_id: str, version: int,
+                    agent_channel: Optional[str] = None, request_id: Optional[str] = None) -> dict:
+    """Transcribe (once) and score one recording; returns a summary of the evaluation.
+    The request's row in the database (`request_id`, the job key) follows along: started,
+    finished, or failed with the error, here and nowhere else."""
+    store = service().store
+
+    def record(status: JobState, error: str = "", **links) -> None:
+        if request_id:
+            store.set_job_status(request_id, status, error, **links)
+
+    record(JobState.STARTED)
+    try:
+        outcome = service().score_file(path, stored_rubric(rubric_id, version),
+                                       agent_channel=agent_channel)
+        if outcome.error:
+            raise JobFailed(outcome.error)
+    except Exception as exc:
+        record(JobState.FAILED, str(exc))
+        raise
+    r = outcome.result
+    record(JobState.FINISHED, recording_id=r.recording_id, evaluation_id=r.evaluation_id)
+    return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
+            "grade": str(r.grade), "transcribed": outcome.transcribed}
+
+
+def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
+                    request_id: Optional[str] = None) -> dict:
+    """Rescore stored transcripts; the request's row (`request_id`) follows along like a
+    scoring job's: started, finished, or failed with the error."""
+    store = service().store
+
+    def record(status: JobState, error: str = "") -> None:
+        if request_id:
+            store.set_job_status(request_id, status, error)
+
+    record(JobState.STARTED)
+    try:
+        outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+    except Exception as exc:
+        record(JobState.FAILED, str(exc))
+        raise
+    record(JobState.FINISHED)
+    return {"rescored": len(outcomes)}
+
+
+SLOT_TTL = 10  # seconds a killed worker's slot stays taken
+
+
+class SlotTaken(RuntimeError):
+    """Another live worker process has this name (host and --slot)."""
+
+
+class QAWorker(SimpleWorker):
+    """rq's SimpleWorker: jobs run in the worker process itself, so the Whisper model is
+    loaded once per process (a forked work horse per job would load it per job, and
+    CTranslate2's thread pools do not survive fork reliably).
+
+    Worker names are stable per host and slot. A worker that was killed (kill -9, OOM, a
+    lost machine) left its job in the started registry under that name; when the slot
+    starts again, the job is put back on its queue at once instead of waiting for rq's
+    abandoned-job timeout."""
+
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry=None,
+                           exc_string: str = "", **kwargs):
+        # Bad input fails for good: retrying an unreadable file only delays its report.
+        if f"{JobFailed.__module__}.{JobFailed.__name__}" in exc_string or \
+                f"{JobFailed.__name__}:" in exc_string:
+            job.retries_left = 0
+        return super().handle_job_failure(job, queue, started_job_registry, exc_string, **kwargs)
+
+    def recover_abandoned(self) -> list[str]:
+        recovered = []
+        for queue in self.queues:
+            registry = StartedJobRegistry(queue.name, connection=self.connection)
+            for job_id in registry.get_job_ids():
+                try:
+                    job = Job.fetch(job_id, connection=self.connection)
+                except Exception:  # NoSuchJobError: nothing left to run
+                    continue
+                if job.worker_name == self.name:
+                    registry.remove_executions(job)
+                    queue.enqueue_job(job)
+                    recovered.append(job_id)
+        return recovered
+
+    def claim_slot(self) -> None:
+        """One live process per worker name. The slot is a key of ours (not rq's) that a live
+        worker keeps alive every few seconds; a second process with the same --slot is
+        refused. A killed one stops refreshing it, so its restart waits at most SLOT_TTL."""
+        key, token = f"qa-service:slot:{self.name}", f"pid {os.getpid()} on {socket.gethostname()}"
+        deadline = time.monotonic() + SLOT_TTL + 2
+        while not self.connection.set(key, token, nx=True, ex=SLOT_TTL):
+            if self.connection.get(key) == token.encode():  # ours, from before a reconnection
+                break
+            if time.monotonic() > deadline:
+                holder = self.connection.get(key)
+                raise SlotTaken(
+                    f"worker slot {self.name} is in use by a live worker "
+                    f"({holder.decode() if holder else 'unknown'}); start this one with another "
+                    "--slot")
+            time.sleep(0.5)
+        stop = threading.Event()
+
+        def keep_alive():
+            while not stop.wait(SLOT_TTL / 3):
+                try:
+                    self.connection.set(key, token, ex=SLOT_TTL)
+                except Exception:  # Redis away: the worker's own loop waits and reconnects
+                    pass
+        threading.Thread(target=keep_alive, daemon=True, name="qa-slot").start()
+        self._slot = (key, token, stop)
+
+    def release_slot(self) -> None:
+        if getattr(self, "_slot", None):
+            key, token, stop = self._slot
+            stop.set()
+            try:
+                if self.connection.get(key) == token.encode():
+                    self.connection.delete(key)
+            except Exception:
+                pass
+
+    def register_birth(self, *args, **kwargs):
+        self.claim_slot()  # SlotTaken: another live process has this name
+        if self.connection.exists(self.key):
+            # The previous process of this slot died without saying so: clear its record
+            # (rq's own unregister: no key names of rq's written here).
+            self.connection.delete(self.key)
+            unregister(self)
+        super().register_birth(*args, **kwargs)
+        for job_id in self.recover_abandoned():
+            log.warning("requeued %s, abandoned by a previous run of %s", job_id, self.name)
+
+    def register_death(self, *args, **kwargs):
+        super().register_death(*args, **kwargs)
+        self.release_slot()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_forked_by: Optional[int] = None  # the worker's pid, as seen just before it forks
+
+
+def _remember_parent() -> None:
+    global _forked_by
+    _forked_by = os.getpid()
+
+
+def _die_with_parent() -> None:
+    """In a process the worker forks (rq's scheduler): have the kernel send SIGTERM when the
+    worker dies, which rq's scheduler takes as a request to stop (releasing its locks). A
+    worker killed with SIGKILL never stops its scheduler itself, and the scheduler does not
+    look for its parent: one outlived its worker, killed mid-job by the test suite, and was
+    still heartbeating 13 minutes later."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the scheduler keeps rq's behaviour
+        return
+    if os.getppid() != _forked_by:  # the worker died before the request was in place
+        os._exit(0)  # its locks expire with their TTL
+
+
+_fork_hooks = threading.Lock()
+_fork_hooks_installed = False
+
+
+def install_fork_hooks() -> None:
+    """Once per process, before a worker starts its scheduler."""
+    global _fork_hooks_installed
+    with _fork_hooks:
+        if not _fork_hooks_installed:
+            os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
+            _fork_hooks_installed = True
+
+
+def serve_queues(queues: list[str], name: str, redis, burst: bool = False) -> None:
+    """Run a QAWorker until it is told to stop (or, with burst, the queues are empty). When
+    Redis goes away (rq's worker quits on a lost connection, even after the job itself was
+    done and recorded in the database), wait for it and start again under the same name:
+    the process never dies for a Redis restart. rq's scheduler, a process the worker forks,
+    dies with the worker however the worker dies (install_fork_hooks)."""
+    install_fork_hooks()
+    while True:
+        worker = QAWorker(queues, name=name, connection=redis)
+        try:
+            worker.work(burst=burst, with_scheduler=True)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("worker %s: lost Redis (%s)", name, exc)
+        finally:
+            worker.release_slot()
+        if getattr(worker, "_stop_requested", False) or _redis_answers(redis):
+            return  # asked to stop, or burst done: not a lost connection
+        wait = 1.0
+        log.warning("worker %s: Redis is unreachable; waiting for it to come back", name)
+        while not _redis_answers(redis):
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
+        log.warning("worker %s: Redis is back; reconnecting", name)
+
+
+def _redis_answers(redis) -> bool:
+    try:
+        return bool(redis.ping())
+    except (RedisConnectionError, RedisTimeoutError, OSError):
+        return False
+
+
+def worker_name(slot: int) -> str:
+    return f"qa-worker.{socket.gethostname()}.{slot}"

@@ -1,0 +1,200 @@
+"""Nightly scoring of every recording: find what is not yet scored with its project's active
+rubric, queue it, wait, and write the night's report.
+
+Idempotent twice over: a recording already evaluated with the active rubric version is
+skipped, and queueing uses the job keys of jobs.py (audio sha256 + rubric id + version).
+Scheduling: `qa-service worker --nightly-at 02:00 --inbox DIR` puts one job per night on
+rq's scheduler (job id `nightly_<date>`, so several workers schedule it once); each run
+schedules the next night. A crontab line calling `qa-service nightly` works as well.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Optional
+
+from rq import Queue
+from rq.job import Job
+from qa_service.config import get_settings
+from qa_service.storage.tables import utcnow
+from qa_service.app.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
+from qa_service.domain.enums import DONE, JobState
+from qa_service.worker.jobs import service
+from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.domain.metadata import MetadataError, read_metadata
+from qa_service.files import sha256_of
+from qa_service.app.scoring import find_audio
+from qa_service.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NightlyReport:
+    started_at: str
+    inbox: str
+    found: int = 0
+    already_scored: int = 0
+    queued: int = 0
+    skipped: list[str] = field(default_factory=list)  # file: reason (no project, no rubric ...)
+    failed: list[str] = field(default_factory=list)
+    kpis: list[dict] = field(default_factory=list)
+    flagged: list[dict] = field(default_factory=list)
+    common_errors: list[dict] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        lines = [f"# Nightly QA report {self.started_at}", "",
+                 f"inbox {self.inbox}: {self.found} recordings, {self.already_scored} already "
+                 f"scored, {self.queued} queued, {len(self.skipped)} skipped, "
+                 f"{len(self.failed)} failed", ""]
+        for row in self.kpis:
+            lines.append(f"- project {row['project'] or '-'}: {row['evaluated']} calls, pass rate "
+                         f"{row['pass_rate']:.1%}, excellent rate {row['excellent_rate']:.1%}, "
+                         f"fatal {row['fatal']}")
+        if self.flagged:
+            lines += ["", "## Flagged calls"]
+            lines += [f"- recording {f['recording_id']} agent {f['agent_id']}: {f['grade']}"
+                      f"{' (fatal)' if f['fatal'] else ''}, score {f['score']:g}" for f in self.flagged]
+        if self.common_errors:
+            lines += ["", "## Common errors"]
+            lines += [f"- {e['name'] or e['rule_id']}: {e['count']} calls ({e['share']:.0%})"
+                      for e in self.common_errors]
+        for title, items in (("Skipped", self.skipped), ("Failed", self.failed)):
+            if items:
+                lines += ["", f"## {title}"] + [f"- {x}" for x in items]
+        return "\n".join(lines) + "\n"
+
+
+def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
+    """(path, rubric) for every inbox recording not yet scored with its active rubric."""
+    report_skips, todo, done = [], [], 0
+    files = [p for p in find_audio([inbox])
+             if since is None or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) >= since]
+    for path in files:
+        try:
+            meta = read_metadata(path)
+        except MetadataError as exc:
+            report_skips.append(str(exc))
+            continue
+        active = store.active_rubric(meta.project) if meta.project else None
+        if active is None:
+            report_skips.append(f"{path}: no active rubric for project {meta.project!r}")
+            continue
+        if store.is_scored(sha256_of(path), active.rubric_id, active.version):
+            done += 1
+            continue
+        todo.append((path, store.load_rubric(active.rubric_id, active.version)))
+    return files, todo, done, report_skips
+
+
+def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[datetime] = None,
+                wait: bool = True, timeout: float = 6 * 3600,
+                low_confidence: Optional[float] = None) -> NightlyReport:
+    """Queue (or, with no dispatcher, score here) what is new, then report on the night.
+    Flagged calls are those Evaluation.flag_reasons names (QA_LOW_CONFIDENCE by default)."""
+    # Stored times (created_at) are UTC: the night's own evaluations are those created since
+    # this UTC instant, whatever the server's TZ (local now missed them east of UTC).
+    started = utcnow().replace(microsecond=0)
+    report = NightlyReport(started_at=datetime.now(get_settings().zone).replace(microsecond=0)
+                           .isoformat(), inbox=str(inbox))
+    files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
+    report.found = len(files)
+    job_ids = []
+    for path, rubric in todo:
+        if dispatcher is None:
+            outcome = service().score_file(path, rubric)
+            if outcome.error:
+                report.failed.append(outcome.error)
+            report.queued += 1
+            continue
+        sha = sha256_of(path)
+        row, _ = store.record_job(score_job_id(sha, rubric), str(path), sha, rubric)
+        try:
+            dispatcher.submit(row, rubric)
+        except QueueUnavailable as exc:
+            report.failed.append(f"{path}: {exc}")
+            continue
+        job_ids.append(row.id)
+        report.queued += 1
+    if dispatcher is not None and wait and job_ids:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = [dispatcher.status(store.job(j)) for j in job_ids]
+            if all(r.status in DONE for r in rows):
+                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
+                break
+            time.sleep(2)
+    low = get_settings().low_confidence if low_confidence is None else low_confidence
+    _summarize(store, report, started, low)
+    return report
+
+
+def _summarize(store: Store, report: NightlyReport, since: datetime, low_confidence: float) -> None:
+    """KPIs over every call scored in the inbox's projects; flagged calls and common errors of
+    the evaluations this night produced."""
+    report.kpis = store.read(kpi_rows, "project")
+    recent = store.evaluations_created_since(since - timedelta(seconds=1))
+    report.flagged = [{"evaluation_id": e.id, "recording_id": e.recording_id, "agent_id": e.agent_id,
+                       "grade": e.effective_grade, "fatal": e.effective_fatal, "score": e.effective_score,
+                       "reasons": [str(r) for r in reasons]}
+                      for e in recent if (reasons := e.flag_reasons(low_confidence))]
+    report.common_errors = store.read(common_errors, limit=10)
+
+
+def write_report(report: NightlyReport, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"nightly-{report.started_at.replace(':', '')}"
+    stem.with_suffix(".json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1,
+                                                    default=str), encoding="utf-8")
+    stem.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
+    return stem.with_suffix(".md")
+
+
+def next_run(at: str, now: Optional[datetime] = None) -> datetime:
+    """The next HH:MM of the call center's time zone (QA_TIMEZONE) after now."""
+    now = now or datetime.now(get_settings().zone)
+    hour, minute = (int(x) for x in at.split(":"))
+    run = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return run if run > now else run + timedelta(days=1)
+
+
+def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
+    """The scheduled job: score the inbox here in the worker, write the report, book the next
+    night. Runs once per date whatever the number of workers (job id nightly_<date>)."""
+    store = service().store
+    report = run_nightly(store, Path(inbox), dispatcher=None)
+    path = write_report(report, Path(report_dir))
+    schedule_nightly(inbox, at, report_dir, after=datetime.now(get_settings().zone))
+    return {"report": str(path), "queued": report.queued, "found": report.found}
+
+
+def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datetime] = None) -> str:
+    when = next_run(at, after)
+    job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
+    redis = redis_from_settings()
+    try:
+        Job.fetch(job_id, connection=redis)
+        return job_id  # already booked by this or another worker
+    except Exception:
+        pass
+    Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
+        when.astimezone(), nightly_job, inbox, at, report_dir, job_id=job_id,
+        job_timeout=12 * 3600, description=f"nightly scoring of {inbox}")
+    log.info("nightly scoring of %s booked for %s", inbox, when)
+    return job_id
+
+
+def parse_since(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    if value.endswith(("h", "d")):
+        amount = float(value[:-1])
+        return datetime.now(timezone.utc) - timedelta(hours=amount if value.endswith("h") else 24 * amount)
+    since = datetime.fromisoformat(value)  # without an offset: the call center's time
+    return since if since.tzinfo else since.replace(tzinfo=get_settings().zone)
+
+
