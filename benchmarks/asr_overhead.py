@@ -4,9 +4,10 @@ Bare: what a person would write with faster-whisper alone: decode the file, and 
 `model.transcribe(audio, language="zh", beam_size=5, vad_filter=True)`, reading every
 segment. Ours: audio -> VAD chunks -> windows decoded by the batched pipeline -> utterances
 -> checks -> score (storage excluded: it is the same either way). One model, loaded once,
-is shared by both. Prints seconds per call, the ratio (target <= 1.0, issue 10), the median of the per-call ratios
-(bare faster-whisper's own temperature-fallback loops on a call inflate the total) and the real-time
-factor (target 0.10 with base int8 on this 2-core machine), and peak memory.
+is shared by both. Prints seconds per call, the ratio (target <= 1.0: the pipeline costs no
+more than bare faster-whisper), the median of the per-call ratios (bare faster-whisper's own
+temperature-fallback loops on a call inflate the total) and the real-time factor (target 0.10
+with base int8 on a 2-core CPU), and peak memory.
 
     python benchmarks/asr_overhead.py [--corpus DIR] [--limit N]
 """

@@ -122,8 +122,8 @@ def rescore(url: str, calls: int) -> float:
     transcripts = [([Utterance(**u) for u in t["utterances"]], t["duration"]) for t in data.values()]
     for i in range(calls):
         utts, duration = transcripts[i % len(transcripts)]
-        store.save_transcript(f"{i:064x}"[::-1], f"r{i}.wav", CallMetadata(project="rescore-bench"),
-                              duration, 2, "stereo", "embedded", utts)
+        store.recordings.save_transcript(f"{i:064x}"[::-1], f"r{i}.wav", CallMetadata(project="rescore-bench"),
+                                         duration, 2, "stereo", "embedded", utts)
     t0 = time.perf_counter()
     QAService(store).rescore(load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml"),
                              project="rescore-bench")

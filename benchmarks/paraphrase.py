@@ -28,12 +28,11 @@ import numpy as np
 
 from scoring_accuracy import AccuracyReport, result_items
 from qa_service.rules.checks import Call
-from qa_service.config import DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.config import DEFAULT_CALIBRATION, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.domain.results import Utterance
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
-from qa_service.rules.semantic import (DEFAULT_CALIBRATION, MODELS, SimilarMatcher, embed_utterances,
-                                 get_embedder)
+from qa_service.rules.semantic import MODELS, SimilarMatcher, embed_utterances, get_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

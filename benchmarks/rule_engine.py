@@ -71,9 +71,9 @@ def rescore_time(rubric, transcripts, count: int) -> tuple[float, float]:
         start = time.perf_counter()
         for i in range(count):
             utts, duration = transcripts[i % len(transcripts)]
-            rec = store.save_transcript(f"{i:064x}", f"call-{i}.wav", CallMetadata(project="bench"),
-                                        duration, 2, "stereo", "embedded", utts)
-            store.save_vectors({rec.id: vectors[i % len(transcripts)]})
+            rec = store.recordings.save_transcript(f"{i:064x}", f"call-{i}.wav", CallMetadata(project="bench"),
+                                                   duration, 2, "stereo", "embedded", utts)
+            store.recordings.save_vectors({rec.id: vectors[i % len(transcripts)]})
         loading = time.perf_counter() - start
         service = QAService(store)
         start = time.perf_counter()

@@ -48,9 +48,8 @@ def load_transcripts() -> dict[str, tuple[list[Utterance], float]]:
 def engine_speed(scorer: Scorer, calls: list[Call], rounds: int) -> tuple[float, float]:
     """Calls per CPU second of this process over `rounds` rounds of about a second each:
     (median, best). CPU time, not wall time: waiting for the CPU is not the engine's time.
-    On a shared VM one round's figure still swings by a factor of 1.5 with the neighbours
-    (measured: 663-1,013 for the same code within minutes), so the best round is the
-    engine's own speed, as timeit reports it, and the median says how steady it was."""
+    On a shared VM one round's figure still swings widely with the neighbours, so the best
+    round is the engine's own speed, as timeit reports it, and the median says how steady it was."""
     for call in calls:  # first pass: the examples get embedded (once per Scorer)
         scorer.evaluate(call)
     speeds = []

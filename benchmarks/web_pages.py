@@ -42,15 +42,16 @@ def add_sample_call(url: str) -> int:
     from qa_service.rules.rubric import load_rubric
     from qa_service.rules.scoring import Scorer
     from qa_service.storage.store import Store
+    from qa_service.app.evaluations import record_evaluation
     import json
     store = Store(url, migrate=True)
     wav = ROOT / "samples" / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
     ref = json.loads(wav.with_suffix(".ref.json").read_text(encoding="utf-8"))
     utts = [Utterance(t["role"], t["start"], t["end"], t["text"], 0.9) for t in ref["turns"]]
-    rec = store.save_transcript("e" * 64, str(wav), read_metadata(wav), ref["duration"], 2, "stereo",
-                                "reference", utts)
+    rec = store.recordings.save_transcript("e" * 64, str(wav), read_metadata(wav), ref["duration"], 2, "stereo",
+                                           "reference", utts)
     rubric = load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml")
-    return store.save_evaluation(rec.id, evaluate(str(wav), utts, ref["duration"], Scorer(rubric))).id
+    return record_evaluation(store, rec.id, evaluate(str(wav), utts, ref["duration"], Scorer(rubric))).id
 
 
 def server_times(base: str, secret: str, requests: int) -> None:

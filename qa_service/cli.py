@@ -18,22 +18,27 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from qa_service.worker import jobs
 from qa_service.api import create_app
 from qa_service.api.errors import database_unavailable
-from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, ScriptError, audit as run_audit, read_script
+from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, audit as run_audit, read_script
 from qa_service.config import get_settings
+from qa_service.exceptions import (
+    NoCalls, RubricError, RubricNotFound, RubricVersionConflict, ScriptError, SlotTaken,
+)
 from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.domain.enums import Grade
-from qa_service.worker.jobs import SlotTaken, serve_queues, worker_name
+from qa_service.worker.jobs import serve_queues, worker_name
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.rules.knowledge import knowledge_of, load_knowledge
 from qa_service.worker.nightly import parse_since, run_nightly, schedule_nightly, write_report
 from qa_service.storage.rollups import KpiSums
-from qa_service.rules.rubric import Rubric, RubricError, load_rubric
+from qa_service.metrics.models import KpiRow
+from qa_service.rules.rubric import Rubric, load_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.app.rescoring import rescore_scope
 from qa_service.app.scoring import Outcome, QAService, find_audio
 from qa_service.rules.lint import load_calls, overlaps, unused
-from qa_service.storage.store import RubricNotFound, RubricVersionConflict, Store
+from qa_service.storage.store import Store
 from qa_service.api.web.demo import make_demo_keys
-from qa_service.metrics.wrapup import NoCalls, to_markdown, wrapup as make_wrapup, write_wrapup
+from qa_service.metrics.wrapup import to_markdown, wrapup as make_wrapup, write_wrapup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Score outbound telemarketing calls against a QA rubric.")
@@ -71,7 +76,7 @@ def _rubric(path: Path) -> Rubric:
 def _register(service: QAService, rules: Rubric, path: Path) -> None:
     """Store the rubric text with its version; a changed text under an old version is refused."""
     try:
-        service.store.save_rubric(rules, path.read_text(encoding="utf-8"))
+        service.store.rubrics.save(rules, path.read_text(encoding="utf-8"))
     except RubricVersionConflict as exc:
         typer.echo(f"{path}: {exc}", err=True)
         raise typer.Exit(2)
@@ -139,13 +144,13 @@ def summary_line(outcomes: list[Outcome]) -> str:
         if o.result:
             sums.add(KpiSums.of_call(o.result.grade, o.result.outcome, o.result.fatal,
                                      o.result.duration))
-    kpis = sums.rates()
-    failed_files = len(outcomes) - kpis["evaluated"]
+    kpis = KpiRow.of_sums(sums)
+    failed_files = len(outcomes) - kpis.evaluated
 
     def pct(rate: Optional[float]) -> str:
         return f"{rate:.1%}" if rate is not None else "n/a"
-    return (f"calls {kpis['evaluated']}  pass rate (监听合格率) {pct(kpis['pass_rate'])}  "
-            f"excellent rate (质检优秀率) {pct(kpis['excellent_rate'])}  fatal {kpis['fatal']}"
+    return (f"calls {kpis.evaluated}  pass rate (监听合格率) {pct(kpis.pass_rate)}  "
+            f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
             + (f"  errors {failed_files}" if failed_files else ""))
 
 
@@ -205,7 +210,7 @@ def rescore(
     rules = _rubric(rubric)
     service = _service(db)
     _register(service, rules, rubric)
-    chosen, scope = service.store.rescore_scope(rules.id, project)
+    chosen, scope = rescore_scope(service.store, rules.id, project)
     typer.echo(f"rescoring {scope}", err=True)  # say what was chosen
     total = len(chosen)
     outcomes = _run_with_progress("rescoring", total,
@@ -366,7 +371,7 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
-    counted = _store(db).rebuild_rollups()
+    counted = _store(db).evaluations.rebuild_rollups()
     typer.echo(f"rollups rebuilt from {counted} current evaluations")
 
 
@@ -460,7 +465,7 @@ def wrapup(
         typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
         raise typer.Exit(2)
     if format == Format.json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n")
     else:
         out.print(to_markdown(report), highlight=False, markup=False)
     typer.echo(f"saved: {md_path} {json_path}", err=True)

@@ -1,4 +1,5 @@
-"""Settings from the environment (prefix QA_), as pydantic-settings reads them."""
+"""Settings from the environment (prefix QA_), as pydantic-settings reads them, and every
+tuning constant of the pipeline, by stage (their measurements: docs/decisions/)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -11,19 +12,202 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-# Default pinyin-similarity threshold for fuzzy phrase matches, chosen on the dev corpus
-# (benchmarks/accuracy.py prints the sweep; README: Matching).
+# Tuning constants, by pipeline stage. Each says in one sentence why it has its value; where
+# the value was measured, "decision NNNN" names the file docs/decisions/NNNN-*.md that holds
+# the measurement. Settings (below) holds what an
+# operator sets per deployment; these are what a developer tunes against the dev corpora.
+
+# Audio (asr/audio) -------------------------------------------------------------------------------
+# A recording shorter than this holds no turn worth scoring.
+MIN_DURATION_S = 0.5
+
+# Crosstalk (asr/crosstalk): one channel's voice leaking into the other (decision 0006) -----------
+# Leaks later than this are echoes of another kind (a room, not the line).
+MAX_LAG_S = 0.3
+# 4 ms of filter around the peak: a telephone hybrid's or a headset's dispersion.
+TAPS = 64
+# A correlation peak is a leak only when it clears both of these: clean, GSM and noisy calls
+# peak well below MIN_PEAK, real leaks well above it.
+MIN_PEAK = 0.03
+PEAK_OVER_SPREAD = 12.0
+# Most calls have no leak, so the search first runs on both channels at SCREEN_RATE (a
+# sixteenth of the work); only a pair whose peak reaches SCREEN_SHARE of both limits there
+# goes on to the full-rate search and filter.
+SCREEN_RATE = 4000
+SCREEN_SHARE = 0.75
+# A leak is quieter than its source: a path with more gain is one signal on both channels (a
+# mono mix), and nothing is subtracted.
+MAX_GAIN = 0.5
+# A chunk that keeps less than this share of its energy once the leak is removed was leak.
+LEAK_SHARE_LEFT = 0.25
+
+# Voice activity (asr/transcribe): turn boundaries come from Silero, not Whisper (decision 0001) ---
+# Threshold, speech, silence and padding of stereo channels, chosen by turn timing.
+VAD_THRESHOLD = 0.35
+VAD_MIN_SPEECH_MS = 150
+VAD_MIN_SILENCE_MS = 400
+VAD_SPEECH_PAD_MS = 150
+# Mono: a quick reply can follow the other speaker within 400 ms, so finer chunks keep one
+# speaker per chunk (chunks of one speaker are joined again once roles are known).
+MONO_VAD_MIN_SILENCE_MS = 250
+MONO_VAD_SPEECH_PAD_MS = 100
+# Silero's state drifts over a long quiet run and then reacts late to speech, so the speech
+# after every quiet run of RESET_AFTER_S (probabilities under QUIET_PROB) is scored again from
+# a fresh state warmed up on the VAD_WARMUP_S before it (decision 0002).
+RESET_AFTER_S = 2.0
+QUIET_PROB = 0.15
+VAD_WARMUP_S = 0.5
+# The drift can put the first pass's wake-up after the onset itself, so the fresh scoring
+# starts this long before it, still inside the quiet run (decision 0002).
+RESCORE_LEAD_S = 0.5
+# Only this much speech after each restart is scored again: a few seconds of speech bring the
+# first pass's state back, and rescoring further ran Silero twice over most of a call.
+RESCORE_S = 3.0
+# A frame the VAD scores at least this is sure speech: what coverage weighs, so noise the VAD
+# only half believes does not count as lost words.
+SURE_SPEECH = 0.5
+
+# Chunk edges (asr/transcribe): noise-held chunks cut to their words (decision 0003) --------------
+# A chunk edge more than TRIM_S from its first or last word is moved to TRIM_PAD_S from it;
+# clean chunks are never that loose, so they keep the VAD's timing.
+TRIM_S = 1.0
+TRIM_PAD_S = 0.2
+# A chunk edge that stays EDGE_DB under the chunk's loud part for over EDGE_QUIET_S is babble,
+# not the near speaker, and is cut before decoding; the VAD closes clean chunks much sooner.
+EDGE_DB = 10.0
+EDGE_QUIET_S = 1.0
+# Frames (160 ms) whose loudest sets each frame's level, so the dips between syllables do not
+# read as quiet.
+LOUDNESS_SPAN = 5
+
+# Decoding (asr/transcribe): a channel's chunks joined into windows, decoded in one batch ---------
+# Silence put between chunks so Whisper sees a pause (and a sentence break).
+JOIN_GAP_S = 0.4
+# Joined audio per decoding window; Whisper reads at most 30 s at once.
+WINDOW_S = 28.0
+# Windows decoded together in one batched step (faster-whisper's batch_size).
+BATCH_SIZE = 4
+# Whisper pulls a word's start back into the pause before it but times its end close to true,
+# so the end, less this slack, says which chunk the word was spoken in.
+WORD_END_SLACK_S = 0.1
+# Whisper's own test for a degenerate decode (text that compresses too well: a loop).
+MAX_COMPRESSION_RATIO = 2.4
+# A window whose words land in chunks holding less than this share of its sure speech is
+# decoded again; one still below it after every fallback is reported in the warnings.
+MIN_COVERAGE = 0.5
+# A channel with less sure speech than this is too short to say words went missing.
+MIN_VOICED_S = 3.0
+# A window decoded again by faster-whisper's own VAD path gets this much lead-in each side: a
+# VAD reads speech better with some context.
+SPAN_MARGIN_S = 1.0
+# The prompt is paid for at every decoding step: the hotwords and the most useful script
+# phrases fit in this many tokens at little cost (decision 0004).
+PROMPT_TOKENS = 100
+# Whisper fills noise with the prompt's hotwords and with captions: a chunk whose text is at
+# least SPURIOUS_SHARE those, heard with a mean word probability under SPURIOUS_CONFIDENCE, is
+# dropped; said for real, hotwords come inside a sentence and with confidence (decision 0005).
+SPURIOUS_CONFIDENCE = 0.6
+SPURIOUS_SHARE = 0.6
+# A dropped chunk with at least this much sure speech is decoded once more without hotwords,
+# and its words are kept from this mean word probability up (decision 0005).
+MIN_REDECODE_VOICED_S = 0.3
+MIN_REDECODE_CONFIDENCE = 0.35
+# The batched pass sometimes leaves a short turn out altogether: a chunk with this much sure
+# speech and no word is decoded alone, which is rare enough to cost little (decision 0005).
+MIN_WORDLESS_VOICED_S = 0.5
+# The confidence given to speech recognition may have lost words in, and the most a call with
+# recognition warnings can have: under Settings.low_confidence, so such a call is flagged
+# (decision 0012).
+DOUBTFUL_CONFIDENCE = 0.3
+
+# Speakers on a mono line (asr/diarize) -----------------------------------------------------------
+# Below this voice margin the voice does not say who spoke, and a role cue in the chunk's own
+# words decides (decision 0007).
+VOICE_UNSURE = 0.2
+
+# Hotword spelling (rules/normalize): near-homophones spelled as written (decision 0014) ----------
+# Runs of fewer characters are too short to tell a hotword from an ordinary word.
+RESPELL_MIN = 3
+# Hotwords this long or longer may also differ by one syllable, by at most
+# RESPELL_SYLLABLE_EDITS letters (chang/xiang, not you/xiang: 畅游套餐 is another product).
+RESPELL_NEAR_MIN = 4
+RESPELL_SYLLABLE_EDITS = 2
+
+# Phrase matching (rules/matching) (decision 0008) ------------------------------------------------
+# Default pinyin-similarity threshold for fuzzy phrase matches (a rubric may override it).
 DEFAULT_FUZZY = 0.85
+# An utterance heard with a mean word probability under DOUBTFUL_WORDS is fuzzy-matched
+# DOUBT_RELAX lower: its near-homophones are more likely recognition errors than other words.
+DOUBTFUL_WORDS = 0.75
+DOUBT_RELAX = 0.05
+# Two-syllable phrases (再见, 您好) sit within one letter of too many other words (在线, 你好)
+# for pinyin similarity to mean anything: they match exactly or not at all.
+FUZZY_MIN_SYLLABLES = 3
+
+# Matching by meaning (rules/semantic) ------------------------------------------------------------
 # Default cosine threshold for `similar:` examples, and the margin added to it when a rule's
-# own `any` phrases act as examples (None: they do not). Chosen on the dev paraphrase corpus
-# (benchmarks/paraphrase.py prints the sweep; README: Matching by meaning).
-# Each example's threshold is then calibrated upwards by how crowded it is (semantic.py:
-# Calibration); with that, +0.1 adds no false hit on the dev corpus or the samples (+0.1
-# without calibration added one on a sample).
+# own `any` phrases act as examples (None: they do not); safe together with the calibration
+# below (decision 0010).
 DEFAULT_SIMILAR_THRESHOLD = 0.55
 DEFAULT_PHRASE_MARGIN = 0.1
-# The embedded sentence model (semantic.MODELS): measured against e5-small in benchmarks/paraphrase.py.
+# The embedded sentence model (semantic.MODELS), chosen on the dev paraphrase corpus
+# (decision 0011).
 DEFAULT_SIMILAR_MODEL = "use-multilingual-v3"
+# Each example's threshold rises by DEFAULT_CALIBRATION times how far its crowding (cosine with
+# the closest example of another rule) exceeds CROWDING_TYPICAL, by at most CALIBRATION_RANGE;
+# it never falls, since a lone example is not a safe one (decision 0010).
+DEFAULT_CALIBRATION = 1.0
+CROWDING_TYPICAL = 0.5
+CALIBRATION_RANGE = 0.1
+# Windows of so many characters every so many cover runs the text does not mark, and clauses
+# of CLAUSE_MIN characters or more are embedded beside them; shorter clauses are too short to
+# mean one thing (decision 0009). Changing either changes segments(): bump
+# semantic.SEGMENT_LAYOUT.
+WINDOWS = ((8, 4), (16, 8))  # (characters, stride)
+CLAUSE_MIN = 6
+# Characters before a window read for a negator (不|能撤销).
+LEFT_CONTEXT = 2
+
+# Knowledge base (rules/knowledge) ----------------------------------------------------------------
+# Characters allowed between a fact's word and its value (每个月只要96元).
+NEAR_BEFORE = 6
+# ... between a value and a word after it (96块钱1个月, 5个小时的国内电话).
+NEAR_AFTER = 1
+
+# Checks (rules/checks) (decision 0013) -----------------------------------------------------------
+# Speech this close to the end of the recording was cut by the hang-up.
+HANGUP_TAIL_S = 0.35
+# An agent reply timed up to this long before the customer's objection still answers it: the
+# VAD's padding and the two channels' word timing differ by that much.
+REPLY_LEAD_S = 0.5
+# A customer utterance of under SPARSE_CHARS_PER_S over more than SPARSE_MIN_S is mostly
+# noise the VAD held open, so an agent starting inside it is no evidence of talking over the
+# customer; the slowest real reply is about two characters a second.
+SPARSE_CHARS_PER_S = 1.0
+SPARSE_MIN_S = 2.0
+
+# Reports (metrics/reports, metrics/wrapup) -------------------------------------------------------
+# Agents say a point in at least half the calls: "we like to say it".
+SAY_OFTEN = 0.5
+# At least half of the customer's replies to it are positive: "customers like it".
+LIKED = 0.5
+# A change in the share of calls, second half of the days against the first, worth naming.
+TREND_CHANGE = 0.1
+
+# Jobs (app/dispatch, worker/jobs, worker/nightly) ------------------------------------------------
+# Retries with backoff for transient failures (database, disk).
+RETRY_MAX = 3
+RETRY_INTERVALS_S = (10, 60, 300)
+# rq stops a scoring or rescoring job running longer than this: a stuck job, not a long call.
+JOB_TIMEOUT = 30 * 60
+# A nightly run scores a whole inbox, so it may take the night.
+NIGHTLY_TIMEOUT = 12 * 3600
+# How long rq keeps a finished job's result and a failed job's error: a week to look a job up,
+# a month to find out why one failed.
+RESULT_TTL_S = 7 * 86400
+FAILURE_TTL_S = 30 * 86400
+# Seconds a killed worker's slot stays taken, so its restart waits at most this long.
+SLOT_TTL = 10
 
 
 class Settings(BaseSettings):
@@ -73,8 +257,8 @@ class Settings(BaseSettings):
     import_roots: list[Path] = []  # POST /recordings/import reads only below these
     max_upload_mb: float = 200.0
     mask_stored_text: bool = False  # mask phone/ID/bank numbers in stored transcripts too
-    # A call whose speech-weighted recognition confidence is below this is flagged for listening
-    # (the dev corpus's synthetic calls score 0.74-0.85).
+    # A call whose speech-weighted recognition confidence is below this is flagged for listening;
+    # clean calls score well above it (docs/decisions/0012).
     low_confidence: float = 0.6
     # /flagged counts matching calls up to this many and then says "at least" (total_exact
     # false): an exact count of half a million flagged calls costs more than the page itself.

@@ -5,6 +5,8 @@ prints its message, and domain code never raises an HTTP exception of its own.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 
 class QAError(Exception):
     """An error whose message is meant for the person who sent the input."""
@@ -28,3 +30,109 @@ class Unavailable(QAError):
 
 class ModelIntegrityError(QAError, RuntimeError):
     """A shipped model file is missing or not the one we ship."""
+
+
+class Unauthorized(QAError):
+    """The request carries no API key, or one that is unknown or revoked."""
+
+
+class Forbidden(QAError):
+    """The caller is known but may not do this (its role, a path outside the import roots, a
+    browser write without the session's CSRF token)."""
+
+
+class Gone(NotFound):
+    """The thing is still listed but its file is no longer on storage."""
+
+
+class TooLarge(BadInput):
+    """An upload over the size limit."""
+
+
+class UnsupportedFormat(BadInput):
+    """The input is not of a kind this takes (not an audio file name, a form instead of YAML)."""
+
+
+# Rubrics and scripts -----------------------------------------------------------------------
+
+class RubricError(BadInput):
+    """A rubric that does not validate; `problems` are (line, field, reason)."""
+
+    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"{source}:{line if line is not None else '?'}: {field or '(rubric)'}: {reason}"
+            for line, field, reason in problems
+        ]
+        super().__init__("rubric refused:\n  " + "\n  ".join(lines))
+
+
+class KnowledgeError(RubricError):
+    """A knowledge base that does not validate (a RubricError: callers that refuse a bad
+    rubric refuse a rubric with a bad knowledge base the same way)."""
+
+    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+        super().__init__(source, problems)
+        self.args = (str(self.args[0]).replace("rubric refused", "knowledge base refused"),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ScriptError(BadInput):
+    """A script that cannot be audited (missing, unreadable, empty)."""
+
+
+class RubricNotFound(NotFound):
+    """No rubric stored under this id and version."""
+
+
+class RubricVersionConflict(Conflict, ValueError):
+    """The same rubric id and version stored already, with other content."""
+
+
+# Recordings --------------------------------------------------------------------------------
+
+class AudioError(BadInput):
+    """A recording that cannot be processed; the message names the file and the problem."""
+
+
+class MetadataError(BadInput):
+    """A recording's sidecar JSON or file name that cannot be read as its metadata."""
+
+
+# Storage, queue and workers ----------------------------------------------------------------
+
+class SchemaNotCurrent(QAError, RuntimeError):
+    """The database is not at the schema this code needs (empty, behind, or ahead of it)."""
+
+
+class QueueUnavailable(Unavailable, RuntimeError):
+    """Redis does not answer: the job is kept pending and queued when it is back."""
+
+
+class JobFailed(QAError, RuntimeError):
+    """A job whose input is bad: retrying will not help (the error names file and problem)."""
+
+
+class SlotTaken(Conflict, RuntimeError):
+    """Another live worker process has this name (host and --slot)."""
+
+
+# Reviews and reports -----------------------------------------------------------------------
+
+class ReviewError(BadInput):
+    """A review that cannot be applied as sent."""
+
+
+class ReviewNotFound(NotFound, ReviewError):
+    """The evaluation, finding or review a review names does not exist."""
+
+
+class ReviewConflict(Conflict, ReviewError):
+    """A review that contradicts the trail (withdrawn already, a finding added twice)."""
+
+
+class NoCalls(NotFound):
+    """The project has no evaluated calls to wrap up."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Optional
 
-from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from qa_service.app import keys
 from qa_service.api.errors import MAX_INT
 from qa_service.config import Settings, storable_utc
+from qa_service.domain.enums import KeyRole
+from qa_service.exceptions import Forbidden, Unauthorized
 from qa_service.storage.tables import ApiKey
 from qa_service.app.dispatch import Dispatcher
 from qa_service.storage.store import Store
@@ -58,19 +60,17 @@ def caller(request: Request, store: Annotated[Store, Depends(get_store)],
         key = caller_from_cookie(request, store)
         if key is not None:
             return key
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required "
-                            "(header X-API-Key or Authorization: Bearer)")
+        raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
     key = keys.lookup(store, secret)
     if key is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+        raise Unauthorized("unknown or revoked API key")
     return key
 
 
-def require(role: str):
+def require(role: KeyRole):
     def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if not keys.allows(key.role, role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this needs the {role} role; the key {key.prefix}… is {key.role}")
+            raise Forbidden(f"this needs the {role} role; the key {key.prefix}… is {key.role}")
         return key
     return check
 
@@ -82,6 +82,6 @@ Version = Annotated[int, Path(ge=1, le=MAX_INT)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
-Viewer = Annotated[ApiKey, Depends(require("viewer"))]
-Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
-Admin = Annotated[ApiKey, Depends(require("admin"))]
+Viewer = Annotated[ApiKey, Depends(require(KeyRole.VIEWER))]
+Reviewer = Annotated[ApiKey, Depends(require(KeyRole.REVIEWER))]
+Admin = Annotated[ApiKey, Depends(require(KeyRole.ADMIN))]

@@ -14,7 +14,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from qa_service.exceptions import (
+    BadInput, Conflict, Forbidden, Gone, NotFound, QAError, RubricError, TooLarge, Unauthorized,
+    Unavailable, UnsupportedFormat,
+)
+
 log = logging.getLogger(__name__)
+
+# The HTTP status of each kind of error the package raises on purpose. An error answers with
+# the status of the most specific kind it is (a ReviewNotFound is a NotFound before it is a
+# BadInput); a QAError of no kind here (a failed job, a model file) stays a 500.
+STATUS: dict[type[QAError], int] = {
+    BadInput: 422, TooLarge: 413, UnsupportedFormat: 415,
+    NotFound: 404, Gone: 410,
+    Conflict: 409,
+    Unauthorized: 401, Forbidden: 403,
+    Unavailable: 503,
+}
 
 # The largest id, version or page a request may carry: the database's integer columns.
 MAX_INT = 2**31 - 1
@@ -52,16 +68,22 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     return error(422, detail, problems=problems)
 
 
-def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail
+def status_of(exc: QAError) -> int:
+    return next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+
+
+def _family(request: Request, exc: QAError) -> JSONResponse:
     more = {}
-    if isinstance(detail, dict):  # {"message": ..., "problems": [...]}: the message is the detail
-        more = {k: v for k, v in detail.items() if k != "message"}
-        detail = detail.get("message", json.dumps(detail, ensure_ascii=False))
-    elif not isinstance(detail, str):
-        detail = json.dumps(detail, ensure_ascii=False)
-    return JSONResponse({"detail": detail, **more}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    if isinstance(exc, RubricError):  # every problem with its line, so all are fixed at once
+        more["problems"] = [{"line": line, "field": field, "reason": reason}
+                            for line, field, reason in exc.problems]
+    return error(status_of(exc), str(exc), **more)
+
+
+def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's own refusals (no such route, method not allowed) in the same shape."""
+    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+    return error(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 
 def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
@@ -83,6 +105,8 @@ def _database(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI, max_body_bytes: int) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    for kind in STATUS:
+        app.add_exception_handler(kind, _family)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DBAPIError, _database)
     app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes)

@@ -27,20 +27,22 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.utils import import_attribute
 
-from qa_service.config import Settings, get_settings
+from qa_service.config import (
+    FAILURE_TTL_S, JOB_TIMEOUT, RESULT_TTL_S, RETRY_INTERVALS_S, RETRY_MAX, Settings, get_settings,
+)
 from qa_service.storage.tables import JobRecord
 from qa_service.domain.enums import JobState
 from qa_service.files import sha256_of
 from qa_service.rules.rubric import Rubric
-from qa_service.storage.store import RubricNotFound, Store
+from qa_service.exceptions import QueueUnavailable, RubricNotFound
+from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 TRANSCRIBE_QUEUE = "qa-transcribe"  # hours of audio at night
 RESCORE_QUEUE = "qa-rescore"  # seconds of CPU per thousand calls: never behind the audio
 QUEUES = (TRANSCRIBE_QUEUE, RESCORE_QUEUE)  # a worker's default, in priority order
-RETRY = Retry(max=3, interval=[10, 60, 300])  # backoff for transient failures (database, disk)
-JOB_TIMEOUT = 30 * 60
+RETRY = Retry(max=RETRY_MAX, interval=list(RETRY_INTERVALS_S))  # transient failures (database, disk)
 JOBS = "qa_service.worker.jobs"  # where the job functions live (worker side), by name as rq keeps it
 SCORE_JOB = f"{JOBS}.score_recording"
 RESCORE_JOB = f"{JOBS}.rescore_project"
@@ -48,10 +50,6 @@ RESCORE_JOB = f"{JOBS}.rescore_project"
 RQ_STATES = {"queued": JobState.QUEUED, "scheduled": JobState.QUEUED, "deferred": JobState.QUEUED,
              "started": JobState.STARTED, "finished": JobState.FINISHED, "failed": JobState.FAILED,
              "stopped": JobState.FAILED, "canceled": JobState.FAILED}
-
-
-class QueueUnavailable(RuntimeError):
-    pass
 
 
 def score_job_id(sha256: str, rubric: Rubric) -> str:
@@ -82,7 +80,7 @@ def enqueue_score(redis: Redis, path: str, rubric: Rubric,
         return job
     return queue.enqueue(SCORE_JOB, path, rubric.id, rubric.version, agent_channel, job_id,
                          job_id=job_id, retry=RETRY, job_timeout=JOB_TIMEOUT,
-                         result_ttl=7 * 86400, failure_ttl=30 * 86400,
+                         result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
                          description=f"score {path} with {rubric.id} v{rubric.version}")
 
 
@@ -91,7 +89,7 @@ def enqueue_rescore(redis: Redis, rubric: Rubric, project: Optional[str] = None,
     """Queue a rescore; `job_id` is its request's row (the worker records its status there)."""
     return Queue(RESCORE_QUEUE, connection=redis).enqueue(
         RESCORE_JOB, rubric.id, rubric.version, project, job_id, job_id=job_id, retry=RETRY,
-        job_timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400,
+        job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
         description=f"rescore {project or 'the evaluated recordings'} with {rubric.id} "
                     f"v{rubric.version}")
 
@@ -147,7 +145,7 @@ class RqDispatcher(Dispatcher):
                 f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the request "
                 f"is kept as job {row.id} and will be queued when Redis is back") from None
         if row.status == JobState.PENDING:
-            self.store.set_job_status(row.id, JobState.QUEUED)
+            self.store.jobs.set_status(row.id, JobState.QUEUED)
         return job.id
 
     def status(self, row: JobRecord) -> JobRecord:
@@ -165,7 +163,7 @@ class RqDispatcher(Dispatcher):
             result = job.latest_result()
             error = (result.exc_string or "").strip().splitlines()[-1] if result else ""
         if mapped != row.status or error:
-            self.store.set_job_status(row.id, mapped, error)
+            self.store.jobs.set_status(row.id, mapped, error)
             row.status, row.error = mapped, error or row.error
         return row
 
@@ -176,15 +174,15 @@ class RqDispatcher(Dispatcher):
         """Queue what was kept while Redis was away, and again what Redis lost (rows `queued`
         whose rq job is gone: a Redis that restarted empty)."""
         sent = 0
-        lost = self.store.lost_jobs(self._on_queue)
+        lost = self.store.jobs.lost(self._on_queue)
         if lost:
             log.warning("re-queueing %d request(s) the queue lost: %s", len(lost),
                         ", ".join(r.id for r in lost[:5]))
-        for row in self.store.pending_jobs() + lost:
+        for row in self.store.jobs.pending() + lost:
             try:
-                rubric = self.store.load_rubric(row.rubric_id, row.rubric_version)
+                rubric = self.store.rubrics.load(row.rubric_id, row.rubric_version)
             except RubricNotFound as exc:  # can never run: a failure to list, not a blocker
-                self.store.set_job_status(row.id, JobState.FAILED, str(exc))
+                self.store.jobs.set_status(row.id, JobState.FAILED, str(exc))
                 continue
             try:
                 self.submit(row, rubric)
@@ -224,12 +222,12 @@ class InlineDispatcher(Dispatcher):
         self.resume()
 
     def resume(self) -> int:
-        rows = self.store.unfinished_jobs()
+        rows = self.store.jobs.unfinished()
         for row in rows:
             try:
-                rubric = self.store.load_rubric(row.rubric_id, row.rubric_version)
+                rubric = self.store.rubrics.load(row.rubric_id, row.rubric_version)
             except RubricNotFound as exc:
-                self.store.set_job_status(row.id, JobState.FAILED, str(exc))
+                self.store.jobs.set_status(row.id, JobState.FAILED, str(exc))
                 continue
             row.status = JobState.PENDING  # as if just accepted: submit runs it
             self.submit(row, rubric)
@@ -240,7 +238,7 @@ class InlineDispatcher(Dispatcher):
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         if row.status in (JobState.PENDING, JobState.FAILED):
-            self.store.set_job_status(row.id, JobState.QUEUED)
+            self.store.jobs.set_status(row.id, JobState.QUEUED)
             if row.kind == "rescore":
                 self.pool.submit(self._run, RESCORE_JOB, row.rubric_id, row.rubric_version,
                                  row.project, row.id)

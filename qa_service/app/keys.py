@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from typing import Optional
 
+from qa_service.domain.enums import KeyRole
 from qa_service.storage.tables import ApiKey
 from qa_service.storage.store import Store
 
-ROLES = ("viewer", "reviewer", "admin")  # each role can do what the ones before it can
+ROLES = KeyRole.values()  # each role can do what the ones before it can
 
 
 def digest(secret: str) -> str:
@@ -20,22 +21,22 @@ def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     secret = "qa_" + secrets.token_urlsafe(32)
-    key = store.add_api_key(ApiKey(name=name or role, role=role, key_hash=digest(secret),
-                                   prefix=secret[:10]))
+    key = store.keys.add(ApiKey(name=name or role, role=role, key_hash=digest(secret),
+                                prefix=secret[:10]))
     return key, secret
 
 
 def list_keys(store: Store) -> list[ApiKey]:
-    return store.api_keys()
+    return store.keys.all()
 
 
 def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
     """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
-    return store.revoke_api_key(key_id)
+    return store.keys.revoke(key_id)
 
 
 def lookup(store: Store, secret: str) -> Optional[ApiKey]:
-    key = store.api_key_by_hash(digest(secret))
+    key = store.keys.by_hash(digest(secret))
     return key if key is not None and not key.revoked else None
 
 

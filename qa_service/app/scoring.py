@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from qa_service.asr.audio import AUDIO_EXTENSIONS, AudioError, load
+from qa_service.asr.audio import AUDIO_EXTENSIONS, load
 from qa_service.config import Settings, get_settings
 from qa_service.domain.masking import mask
-from qa_service.domain.metadata import MetadataError, read_metadata
-from qa_service.exceptions import ModelIntegrityError
+from qa_service.domain.metadata import read_metadata
+from qa_service.exceptions import AudioError, MetadataError, ModelIntegrityError
 from qa_service.files import sha256_of
 from qa_service.rules.scoring import evaluate
 from qa_service.asr.transcript import transcribe_audio
@@ -21,6 +21,8 @@ from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
 from qa_service.storage.store import Store
 from qa_service.asr.transcribe import Recognizer, get_recognizer
+from qa_service.app.evaluations import record_evaluation, record_evaluations
+from qa_service.app.rescoring import rescore_scope
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +94,22 @@ class QAService:
             raise AudioError(f"{path}: no such file")
         meta = read_metadata(file)
         sha = sha256_of(file)
-        known = self.store.recording_by_sha(sha)
+        known = self.store.recordings.by_sha(sha)
         transcribed = False
-        if known is not None and self.store.has_transcript(known.id):
+        if known is not None and self.store.recordings.has_transcript(known.id):
             # The same audio again: reuse its transcript, only the metadata may be new.
-            self.store.update_metadata(known.id, meta)
+            self.store.recordings.update_metadata(known.id, meta)
             recording = known
-            utterances, duration = self.store.utterances(known.id), known.duration
+            utterances, duration = self.store.recordings.utterances(known.id), known.duration
             warnings = list(known.asr_warnings)
-            vectors = self.store.vectors_of([known.id]).get(known.id)
+            vectors = self.store.recordings.vectors_of([known.id]).get(known.id)
         else:
             audio = load(str(file))
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
             if self.settings.mask_stored_text:
                 # Personal numbers never reach the database; checks run on the masked text too.
                 transcript.utterances = [replace(u, text=mask(u.text)) for u in transcript.utterances]
-            recording = self.store.save_transcript(
+            recording = self.store.recordings.save_transcript(
                 sha, path, meta, transcript.duration, transcript.channels,
                 transcript.separation, self.recognizer.info.model, transcript.utterances,
                 transcript.warnings)
@@ -116,10 +118,10 @@ class QAService:
             vectors = None
             if self.settings.embed_transcripts and utterances:
                 vectors = self.embed(utterances)
-                self.store.save_vectors({recording.id: vectors})
+                self.store.recordings.save_vectors({recording.id: vectors})
             transcribed = True
         result = evaluate(path, utterances, duration, scorer, vectors, warnings)
-        evaluation = self.store.save_evaluation(recording.id, result)
+        evaluation = record_evaluation(self.store, recording.id, result)
         return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
 
     def score_files(self, paths: Iterable[str | Path], rubric: Rubric,
@@ -138,17 +140,17 @@ class QAService:
                 progress: Optional[Callable[[Outcome], None]] = None,
                 batch: int = 500) -> list[Outcome]:
         """Score stored transcripts with this rubric, no recognition: a project's, or without
-        one those Store.rescore_scope chooses (already evaluated with it, or of projects
+        one those rescore_scope chooses (already evaluated with it, or of projects
         where it is active)."""
         scorer = self.scorer(rubric)
-        recordings, scope = self.store.rescore_scope(rubric.id, project)
+        recordings, scope = rescore_scope(self.store, rubric.id, project)
         log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
         out = []
         for first in range(0, len(recordings), batch):
             chunk = recordings[first:first + batch]
             ids = [r.id for r in chunk]
-            utterances = self.store.utterances_of(ids)
-            vectors = self.store.vectors_of(ids) if scorer.uses_similarity else {}
+            utterances = self.store.recordings.utterances_of(ids)
+            vectors = self.store.recordings.vectors_of(ids) if scorer.uses_similarity else {}
             if scorer.uses_similarity:
                 # Transcripts stored before vectors were (or by another model, or cut into
                 # other segments): embed them once.
@@ -156,11 +158,11 @@ class QAService:
                 stale = {i: self.embed(utterances[i]) for i in ids
                          if utterances[i] and (i not in vectors or vectors[i].model != kind)}
                 if stale:
-                    self.store.save_vectors(stale)
+                    self.store.recordings.save_vectors(stale)
                     vectors.update(stale)
             results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer,
                                 vectors.get(r.id), r.asr_warnings) for r in chunk]
-            evaluations = self.store.save_evaluations([(r.id, res) for r, res in zip(chunk, results)])
+            evaluations = record_evaluations(self.store, [(r.id, res) for r, res in zip(chunk, results)])
             for rec, result, evaluation in zip(chunk, results, evaluations):
                 outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))
                 out.append(outcome)

@@ -14,13 +14,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from qa_service.config import MIN_DURATION_S
+from qa_service.exceptions import AudioError
+
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".amr"}
-MIN_DURATION_S = 0.5  # shorter than this holds no turn worth scoring
-
-
-class AudioError(ValueError):
-    """A recording that cannot be processed; the message names the file and the problem."""
 
 
 @dataclass

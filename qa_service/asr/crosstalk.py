@@ -28,27 +28,9 @@ from scipy.fft import next_fast_len
 from scipy.signal import fftconvolve, resample_poly
 
 from qa_service.asr.audio import SAMPLE_RATE
-
-MAX_LAG_S = 0.3  # leaks later than this are echoes of another kind (a room, not the line)
-TAPS = 64  # 4 ms of filter around the peak: a telephone hybrid's or a headset's dispersion
-# A peak counts as a leak when its normalized correlation is at least MIN_PEAK and at least
-# PEAK_OVER_SPREAD times the median |correlation| over the searched lags. Measured on the
-# dev corpus and its degraded copies: clean, GSM and 8 dB-noise calls peak at <= 0.018; a
-# -18 dB leak at 0.056-0.27.
-MIN_PEAK = 0.03
-PEAK_OVER_SPREAD = 12.0
-# Most calls have no leak, so the search runs first on both channels resampled to 4 kHz
-# (SCREEN_RATE): a sixteenth of the FFT work (0.27 s of an 84 s call at 16 kHz). Peaks there
-# measured as at 16 kHz (dev corpus: clean, GSM, 8 dB noise <= 0.019 at a spread of <= 7;
-# -18 dB leaks 0.056-0.27 at >= 19); only a channel pair with a peak of SCREEN_SHARE of
-# both limits goes on to the full-rate search and filter.
-SCREEN_RATE = 4000
-SCREEN_SHARE = 0.75
-# A leak is quieter than its source; a path with more gain than this is not crosstalk but
-# one signal on both channels (a mono mix), and nothing is subtracted.
-MAX_GAIN = 0.5
-# A chunk that keeps less than this share of its energy once the leak is removed was leak.
-LEAK_SHARE_LEFT = 0.25
+from qa_service.config import (
+    LEAK_SHARE_LEFT, MAX_GAIN, MAX_LAG_S, MIN_PEAK, PEAK_OVER_SPREAD, SCREEN_RATE, SCREEN_SHARE, TAPS,
+)
 
 
 @dataclass

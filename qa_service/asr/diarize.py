@@ -19,6 +19,8 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from sklearn.cluster import KMeans
 
 from qa_service.asr.audio import SAMPLE_RATE
+from qa_service.config import VOICE_UNSURE
+from qa_service.domain.enums import Role
 from qa_service.rules.matching import PhraseMatcher, prepare
 
 _mel = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
@@ -67,17 +69,8 @@ def chunk_features(samples: np.ndarray, spans: Sequence[tuple[float, float]]) ->
 
 
 # A chunk's voice margin: (distance to the other centroid - distance to its own) / their sum,
-# 0 halfway between the two voices, 1 on its own centroid. Below VOICE_UNSURE the voice does
-# not say who spoke, and a role cue in the chunk's words does. Short chunks said between the
-# two pitches land there: a customer's 0.9-s 太贵了 straight after the agent's long turn sat at
-# 0.11 on the agent's side, and the call lost its objection. Measured on the mono calls of both
-# dev corpora under the eight line conditions (40 recordings, 592 chunks): 5 chunks changed
-# side, 4 to the speaker of their words (two 太贵了, a 我再考虑一下吧 said over the agent, a
-# greeting on GSM), 1 holding both voices; chunks without a cue keep their cluster's side.
-# Those five sat at margins 0.10-0.19.
-VOICE_UNSURE = 0.2
-
-
+# 0 halfway between the two voices, 1 on its own centroid. Short chunks said between the two
+# pitches land near 0, where config.VOICE_UNSURE hands the decision to the chunk's words.
 @dataclass
 class Clusters:
     labels: np.ndarray  # 0/1 per chunk
@@ -90,8 +83,7 @@ def cluster_two(features: np.ndarray) -> Clusters:
         return Clusters(np.zeros(len(features), dtype=int), np.ones(len(features)))
     scaled = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-6)
     # Pitch is the single most telling feature of who speaks: it weighs as much as all 160
-    # mel statistics together, so they do not drown it (on the dev corpus's mono calls this
-    # took chunk clustering purity from 93-100% to 100%).
+    # mel statistics together, so they do not drown it (decision 0007).
     scaled[:, 0] *= np.sqrt(features.shape[1] - 1)
     kmeans = KMeans(n_clusters=2, n_init=10, random_state=0).fit(scaled)
     distances = kmeans.transform(scaled)  # (rows, 2): to each centroid
@@ -106,7 +98,7 @@ def assign_roles(
     spans: Sequence[tuple[float, float]],
     texts: Sequence[str],
     cues: RoleCues,
-) -> list[str]:
+) -> list[Role]:
     """agent/customer for each chunk of a mono recording."""
     if not spans:
         return []
@@ -123,8 +115,8 @@ def assign_roles(
         agent = int(np.argmax(score))
     else:
         agent = int(np.argmax(talk))
-    roles = ["agent" if label == agent else "customer" for label in clusters.labels]
+    roles = [Role.AGENT if label == agent else Role.CUSTOMER for label in clusters.labels]
     for i, cue in enumerate(said):
         if cue and clusters.margins[i] < VOICE_UNSURE:
-            roles[i] = "agent" if cue > 0 else "customer"
+            roles[i] = Role.AGENT if cue > 0 else Role.CUSTOMER
     return roles

@@ -6,9 +6,9 @@ returns segments that can span many turns (a customer's "嗯" at 4 s and "好的
 take turn boundaries from the VAD (Silero, shipped inside faster-whisper) and use Whisper only
 for the words: a channel's chunks are joined with a short gap of silence into windows of at
 most WINDOW_S, each window is decoded in one pass (faster-whisper's batched pipeline: no
-seeking, so no half-empty trailing windows and none of the temperature-fallback loops they
-caused, measured at up to 45 s for a 35 s call), and every word goes back to the chunk it
-was spoken in.
+seeking, so no half-empty trailing windows and none of the slow temperature-fallback loops
+they caused), and every word goes back to the chunk it was spoken in. The measurements behind
+this design: docs/decisions/0001-own-vad-for-turn-boundaries.md.
 """
 from __future__ import annotations
 
@@ -26,94 +26,34 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.vad import VadOptions, get_vad_model
 
 from qa_service.asr.audio import SAMPLE_RATE
-from qa_service.config import Settings, get_settings
+from qa_service.config import (
+    BATCH_SIZE, DOUBTFUL_CONFIDENCE, EDGE_DB, EDGE_QUIET_S, JOIN_GAP_S, LOUDNESS_SPAN,
+    MAX_COMPRESSION_RATIO, MIN_COVERAGE, MIN_REDECODE_CONFIDENCE, MIN_REDECODE_VOICED_S,
+    MIN_VOICED_S, MIN_WORDLESS_VOICED_S, MONO_VAD_MIN_SILENCE_MS, MONO_VAD_SPEECH_PAD_MS,
+    PROMPT_TOKENS, QUIET_PROB, RESCORE_LEAD_S, RESCORE_S, RESET_AFTER_S, SPAN_MARGIN_S,
+    SPURIOUS_CONFIDENCE, SPURIOUS_SHARE, SURE_SPEECH, TRIM_PAD_S, TRIM_S, VAD_MIN_SILENCE_MS,
+    VAD_MIN_SPEECH_MS, VAD_SPEECH_PAD_MS, VAD_THRESHOLD, VAD_WARMUP_S, WINDOW_S, WORD_END_SLACK_S,
+    Settings, get_settings,
+)
 from qa_service.asr.model_store import embedded_model_dir
 from qa_service.rules.normalize import normalize_plain
-from qa_service.domain.results import DOUBTFUL_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
-# Threshold 0.35, 400 ms of silence to close a chunk and 150 ms of padding: chosen on the dev
-# corpus by turn timing (benchmarks/accuracy.py prints it: reference turn starts with an
-# utterance within 0.5 s).
 VAD_OPTIONS = VadOptions(
-    threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=400, speech_pad_ms=150
+    threshold=VAD_THRESHOLD, min_speech_duration_ms=VAD_MIN_SPEECH_MS,
+    min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_SPEECH_PAD_MS,
 )
-# Mono: two speakers share the channel and a quick reply ("嗯") can follow the other side
-# within 400 ms; finer chunks keep one speaker per chunk, and chunks of the same speaker
-# are joined again once roles are known (pipeline.py).
+# Mono: two speakers share the channel, so finer chunks keep one speaker per chunk (chunks of
+# the same speaker are joined again once roles are known, transcript.join_same_speaker).
 MONO_VAD_OPTIONS = VadOptions(
-    threshold=0.35, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=100
+    threshold=VAD_THRESHOLD, min_speech_duration_ms=VAD_MIN_SPEECH_MS,
+    min_silence_duration_ms=MONO_VAD_MIN_SILENCE_MS, speech_pad_ms=MONO_VAD_SPEECH_PAD_MS,
 )
-# Silero's recurrent state drifts over a long stretch of silence or steady noise and then
-# reacts late to speech: after 60 s of silence the first syllable of "不需要，谢谢" scored
-# 0.25-0.34 instead of 0.42-0.54 (after 60 s of -40 dB noise: 0.04-0.06), under the
-# threshold, and the turn came back as "谢谢" (the refusal lost). So the speech after every
-# quiet run of RESET_AFTER_S (probabilities under QUIET_PROB) is scored from a fresh state,
-# warmed up on the VAD_WARMUP_S before it: the onset then scores as it does at the start of
-# a file. Speech with short pauses is scored in one pass as before. Only the first
-# RESCORE_S after each restart is scored again: the drift delays an onset, and a few seconds
-# of speech bring the first pass's state back (rescoring to the next restart ran Silero
-# twice over most of a call).
-RESET_AFTER_S = 2.0
-QUIET_PROB = 0.15
-# The restart is found where the first pass wakes up (QUIET_PROB), which the drift can put
-# after the onset itself: after a 90 s hold on an AMD EPYC the 不 of "不需要，谢谢" scored
-# 0.03-0.11 in the first pass (0.55-0.59 from a fresh state) and was left out. The fresh
-# scoring starts RESCORE_LEAD_S before the restart, still inside the quiet run.
-RESCORE_LEAD_S = 0.5
-VAD_WARMUP_S = 0.5
-RESCORE_S = 3.0
 VAD_FRAME = 512  # samples per Silero frame (32 ms)
-JOIN_GAP_S = 0.4  # silence put between chunks so Whisper sees a pause (and a sentence break)
-# Whisper's own test for a degenerate decode (text that compresses too well: a loop).
-MAX_COMPRESSION_RATIO = 2.4
-WINDOW_S = 28.0  # joined audio per decoding window; Whisper reads at most 30 s at once
-BATCH_SIZE = 4
-WORD_END_SLACK_S = 0.1
-# A window whose words land in chunks holding less than this share of its sure speech is
-# decoded again (Recognizer.transcribe_streams); one still below it after every fallback is
-# reported in the transcript's warnings.
-MIN_COVERAGE = 0.5
-MIN_VOICED_S = 3.0
-# In noise the VAD holds a chunk open long before and after the words (customer chunks of
-# 5-12 s around a 1 s "什么事" at 8 dB SNR), and every such chunk overlapping the agent read
-# as an interruption. A chunk edge more than TRIM_S from its first or last word is moved to
-# TRIM_PAD_S from it; clean chunks are never that loose, so they keep the VAD's timing.
-TRIM_S = 1.0
-TRIM_PAD_S = 0.2
-# Babble (people talking nearby) is speech to the VAD: at 15 dB SNR it held customer chunks
-# open for 10 s before a 1.5 s reply, Whisper timed the reply's first words into the babble,
-# and a 19 s hold read as 14 s. The near speaker is louder than the room: a chunk edge that
-# stays EDGE_DB under the chunk's loud part for over EDGE_QUIET_S is cut before decoding.
-# Clean chunks never open that long before their speech (the VAD closes after 0.4 s).
-EDGE_DB = 10.0
-EDGE_QUIET_S = 1.0
-LOUDNESS_SPAN = 5  # frames (160 ms)
-SPAN_MARGIN_S = 1.0
-SURE_SPEECH = 0.5
-# The prompt is paid for at every decoding step: on the 16 dev calls the pipeline took 79.0 s
-# with the hotwords alone (20 tokens), 82.8 s with a prompt of at most 100 tokens and 95.9 s
-# with 185 (hotwords and every script phrase; bare faster-whisper 86-90 s). faster-whisper
-# itself keeps at most 223.
-PROMPT_TOKENS = 100
 NEGATORS = ("不", "没", "别", "不是", "没有")
-# Whisper fills noise with the prompt's hotwords ("续约 提速 五百兆续约") and with the
-# captions it was trained on ("作词 作曲"). A chunk whose text is mostly those, heard with a
-# mean word probability under SPURIOUS_CONFIDENCE, is dropped: said for real, hotwords come
-# inside a sentence and with confidence.
+# Captions Whisper was trained on and writes into noise (see config.SPURIOUS_SHARE).
 NOISE_CAPTIONS = ("作词", "作曲", "编曲", "字幕", "谢谢观看", "谢谢收看", "点赞", "订阅", "打赏")
-SPURIOUS_CONFIDENCE = 0.6
-SPURIOUS_SHARE = 0.6  # under Settings.low_confidence: such a call is flagged
-# A dropped chunk with at least this much sure speech is decoded once more without hotwords
-# (Recognizer._decode_unbiased); its words are kept from this mean word probability up.
-MIN_REDECODE_VOICED_S = 0.3
-MIN_REDECODE_CONFIDENCE = 0.35
-# The batched pass sometimes leaves a short turn out of its window altogether: the agent's
-# "嗯，好的" said over the customer's "我再考虑一下吧" (the interruption unseen), an agent's
-# "喂，是刘女士吗" at 8 dB. A chunk with this much sure speech and no word is decoded alone,
-# as above; it is rare (one chunk in five clean calls), so it costs little.
-MIN_WORDLESS_VOICED_S = 0.5
 
 
 # A unit of one to four characters said six times running: a decoding loop ("带带带带带带…"),
@@ -178,7 +118,8 @@ class Recognizer:
     def prompt(self, terms: Sequence[str]) -> Optional[str]:
         """The terms recognition is biased toward, as Whisper's prompt: whole terms, in order,
         while they fit in PROMPT_TOKENS (faster-whisper would cut the prompt mid-term)."""
-        kept, used = [], 0
+        kept: list[str] = []
+        used = 0
         for term in terms:
             cost = len(self.model.hf_tokenizer.encode(" " + term, add_special_tokens=False).ids)
             if used + cost > PROMPT_TOKENS:
@@ -203,9 +144,9 @@ class Recognizer:
     ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
         speech chunks); returns per stream the chunks that hold words. The windows of all
-        streams go to Whisper as one batch, but a window never mixes streams: packing both
-        channels' chunks into shared windows in time order saved 5% of the time and cost
-        turn timing (98.8% -> 94.7%) as words slipped across speakers.
+        streams go to Whisper as one batch, but a window never mixes streams: windows shared
+        by both channels save little time and cost turn timing, as words slip across speakers
+        (decision 0001).
 
         Every stream's prompt holds `hotwords`; `stream_terms[s]`, when given, follows them in
         stream s's prompt only (the agent's script on the agent's channel: on the customer's,
@@ -282,8 +223,8 @@ class Recognizer:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
         warned = {plan.stream_of[w] for w in range(len(plan.windows))
                   if any(i in doubtful for i in plan.members[w])}
-        for s, (_, stream) in enumerate(streams):
-            short = None if s in warned else words_short(stream)
+        for s, (_, recognized) in enumerate(streams):
+            short = None if s in warned else words_short(recognized)
             if short:
                 warnings.append(f"channel {s + 1}: {short}; listen to this call")
         return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
@@ -411,7 +352,7 @@ class _Packing:
         "需要谢谢": the refusal lost). A bare negator ending a chunk goes to the next chunk of
         the same window: a turn does not end on 不 or 没, and the next one that begins with it
         flips its meaning without it. (Moving whole phrases by Whisper's spacing was tried:
-        it cost turn timing on the dev corpus, 98.4% -> 95.5%, as fillers were swallowed.)"""
+        it cost turn timing, as fillers were swallowed; decision 0001.)"""
         chunks = [self.chunk_at(x) for x in words]
         for i in range(len(words) - 1):
             if chunks[i + 1] == chunks[i] + 1 and words[i].word.strip() in NEGATORS and \
@@ -530,7 +471,7 @@ def _shifted(words: list, by: float) -> list:
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     """Silero's speech probability per VAD_FRAME. One pass over the channel as faster-whisper
     runs it; then the RESCORE_S after every quiet run of RESET_AFTER_S are scored again from
-    a fresh state warmed up on the VAD_WARMUP_S before them (why: RESET_AFTER_S)."""
+    a fresh state warmed up on the VAD_WARMUP_S before them (why: config.RESET_AFTER_S)."""
     model = get_vad_model()
     padded = np.pad(samples, (0, -len(samples) % VAD_FRAME))
     if not len(padded):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from qa_service.asr.crosstalk import mostly_leak, separate
 from qa_service.asr.diarize import RoleCues, assign_roles
 from qa_service.rules.matching import PhraseMatcher
 from qa_service.rules.normalize import respell_hotwords, to_simplified
+from qa_service.domain.enums import Role
 from qa_service.domain.results import Utterance
 from qa_service.rules.rubric import Rubric
 from qa_service.asr.transcribe import MONO_VAD_OPTIONS, VAD_OPTIONS, Recognizer
@@ -75,7 +76,8 @@ def transcribe_audio(
     utterances: list[Utterance] = []
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):
         agent_side = agent_channel or rubric.agent_channel
-        roles = ("agent", "customer") if agent_side == "left" else ("customer", "agent")
+        roles: Sequence[Role] = \
+            (Role.AGENT, Role.CUSTOMER) if agent_side == "left" else (Role.CUSTOMER, Role.AGENT)
         left, right = audio.channels
         *cleaned, notes = separate(left, right)
         for note in notes:
@@ -87,7 +89,7 @@ def transcribe_audio(
                 chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
             streams.append((samples, chunks))
         recognized = recognizer.transcribe_streams(
-            streams, hotwords, [script if role == "agent" else [] for role in roles])
+            streams, hotwords, [script if role == Role.AGENT else [] for role in roles])
         for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
                 utterances.append(Utterance(role, chunk.start, chunk.end,

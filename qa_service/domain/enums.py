@@ -1,5 +1,6 @@
 """The closed sets of values the service speaks in: grades, finding statuses and categories,
-call outcomes, job states, script-section kinds.
+call outcomes, job states, script-section kinds, speaker roles, phases, finding sources and
+API-key roles.
 
 `str` Enums (as rq's JobStatus): a member *is* its string, so it compares equal to the text
 stored in the database, prints as it, and goes into JSON as it. Code names members
@@ -14,10 +15,10 @@ class StrEnum(str, Enum):
     """str() and format() give the value (enum.StrEnum is 3.11+; we support 3.10)."""
 
     def __str__(self) -> str:
-        return self.value
+        return str.__str__(self)
 
     def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
+        return format(str.__str__(self), spec)
 
     @classmethod
     def values(cls) -> tuple[str, ...]:
@@ -43,6 +44,7 @@ class FindingStatus(StrEnum):
 
 
 COSTLY = (FindingStatus.MISSED, FindingStatus.VIOLATION, FindingStatus.UNHANDLED)  # cost points
+MET = (FindingStatus.HIT, FindingStatus.HANDLED)  # the rule was satisfied
 
 
 class Category(StrEnum):
@@ -79,7 +81,7 @@ DONE = (JobState.FINISHED, JobState.FAILED)
 
 
 class SectionKind(StrEnum):
-    """The six parts of the outbound script (seed 003): 首问语 开场白 产品介绍 建议说服 总结成交 结束语."""
+    """The six parts of the outbound script: 首问语 开场白 产品介绍 建议说服 总结成交 结束语."""
 
     GREETING = "greeting"
     OPENING = "opening"
@@ -95,3 +97,33 @@ class FlagReason(StrEnum):
     FAIL = "fail"  # graded fail (the reviewer's grade where there is one)
     FATAL = "fatal"  # a fatal finding (一票否决)
     LOW_CONFIDENCE = "low_confidence"  # the recognition itself is in doubt (QA_LOW_CONFIDENCE)
+
+
+class Role(StrEnum):
+    """Who speaks an utterance; `ANY` is for a rule's role only (whoever says it)."""
+
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    ANY = "any"
+
+
+class Phase(StrEnum):
+    """A recording's phase: a project's trial calls (试呼) come before its production calls."""
+
+    TRIAL = "trial"
+    PRODUCTION = "production"
+
+
+class FindingSource(StrEnum):
+    """Who made a stored finding: the rule engine, or a reviewer adding what it missed."""
+
+    MACHINE = "machine"
+    REVIEWER = "reviewer"
+
+
+class KeyRole(StrEnum):
+    """An API key's role, in order: each can do what the ones before it can."""
+
+    VIEWER = "viewer"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"

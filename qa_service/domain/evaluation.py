@@ -1,12 +1,24 @@
 """The contract: what the API answers (`response_model` of every route, so /docs shows real
-schemas) and what `qa-service score --format json` prints (docs in /work/notes/reviews-api.md
-for the review part).
+schemas) and what `qa-service score --format json` prints (the review routes: README, API).
 
 `CallEvaluation` is one call's result everywhere. It carries every field of the spec's result
-JSON (../shared/docs/rubric-and-result-spec.md: recording, rubric, score, grade, fatal,
+JSON (the rubric-and-result spec: recording, rubric, score, grade, fatal,
 outcome, duration, findings, utterances, highlights) and extends it (ids, machine grade and
 statuses beside reviewed ones, recognition confidence, call metadata, the review trail).
 Extend, never break: new fields are optional or defaulted.
+
+One evaluation (a call scored under one rubric version) has three shapes, one per stage:
+
+- `domain.results.CallResult` (a dataclass, with its `Finding`s, `Utterance`s, highlights):
+  what the rule engine returns (`rules.scoring.evaluate`) and the scoring service passes on
+  to be stored; machine results only, its ids filled in once it is stored.
+- `storage.tables.Evaluation` with its `FindingRow`s (and `HighlightRow`s): the stored rows,
+  machine values beside reviewed ones and the effective value of each; what KPIs, rollups,
+  lists, reviews and reports query.
+- `CallEvaluation` (here) and `review.models.EvaluationOut`: the JSON. `CallEvaluation.of_result`
+  turns a fresh `CallResult` into what the CLI prints; `EvaluationOut` extends it for
+  GET /evaluations/{id}, built from the stored rows with the review trail
+  (`review.models.EvaluationItem` is one line of a list).
 
 Times are rounded once, here: seconds to 0.01, similarities and confidences to 0.001.
 Date-times are stored in UTC and answered in the call center's zone (QA_TIMEZONE) with its
@@ -22,6 +34,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+from qa_service.domain.results import CallResult
 from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
 
 
@@ -108,7 +121,7 @@ class CallEvaluation(Schema):
     a channel with far fewer utterances than speech chunks): listen to the call."""
 
     @classmethod
-    def of_result(cls, result) -> "CallEvaluation":
+    def of_result(cls, result: CallResult) -> CallEvaluation:
         """From a pipeline CallResult (what the CLI prints)."""
         return cls(recording=result.recording,
                    rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
@@ -122,7 +135,7 @@ class CallEvaluation(Schema):
                    project=result.project, machine_grade=result.grade,
                    warnings=list(result.warnings))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The JSON object, leaving out what is unknown (None) rather than printing nulls."""
         return self.model_dump(mode="json", exclude_none=True)
 

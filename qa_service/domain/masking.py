@@ -48,8 +48,12 @@ def _masked(chars: list[str]) -> str:
 def _mask_run(run: str) -> str:
     # groups: (start, end) of each stretch of digit characters within the run
     groups = [(m.start(), m.end()) for m in re.finditer(rf"(?:{_DIGIT}|[Xx])+", run)]
-    value = lambda a, b: "".join(DIGITS.get(c, c) for c in run[a:b] if c in DIGITS or c in "Xx")
-    out, pos, i = [], 0, 0
+
+    def value(a: int, b: int) -> str:
+        return "".join(DIGITS.get(c, c) for c in run[a:b] if c in DIGITS or c in "Xx")
+
+    out: list[str] = []
+    pos, i = 0, 0
     while i < len(groups):
         # the longest stretch of whole groups from group i that is a personal number
         for j in range(len(groups) - 1, i - 1, -1):
@@ -64,7 +68,7 @@ def _mask_run(run: str) -> str:
     return "".join(out) + run[pos:]
 
 
-def _bounded(match: re.Match) -> str:
+def _bounded(match: re.Match[str]) -> str:
     text, start, end = match.string, match.start(), match.end()
     # part of a longer word of digits (a letter-digit code): leave it
     if start and text[start - 1].isascii() and text[start - 1].isalnum():

@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Optional
 
 from qa_service.config import storable_utc
+from qa_service.domain.enums import Phase
+from qa_service.exceptions import MetadataError
 
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
     r"(?:_(?P<phase>trial|production))?$"
 )
-PHASES = ("trial", "production")
-
-
-class MetadataError(ValueError):
-    pass
 
 
 @dataclass
@@ -36,7 +33,7 @@ class CallMetadata:
     # As the sidecar or file name says it: naive is the call center's wall-clock time
     # (QA_TIMEZONE), with an offset that instant. Stored in UTC (Store, config.to_utc).
     call_time: Optional[datetime] = None
-    phase: str = "production"
+    phase: Phase = Phase.PRODUCTION
 
 
 def _parse_time(value: str, source: str) -> datetime:
@@ -73,7 +70,7 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
     if m:
         meta.project, meta.agent_id = m.group("project"), m.group("agent")
         meta.call_time = _parse_time(m.group("time"), str(audio))
-        meta.phase = m.group("phase") or "production"
+        meta.phase = Phase(m.group("phase") or Phase.PRODUCTION)
     side = sidecar_path(audio)
     if side is not None:
         try:
@@ -89,7 +86,9 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
         if data.get("call_time"):
             meta.call_time = _parse_time(str(data["call_time"]), str(side))
         if data.get("phase"):
-            meta.phase = str(data["phase"])
-    if meta.phase not in PHASES:
-        raise MetadataError(f"{audio}: phase {meta.phase!r} must be one of {', '.join(PHASES)}")
+            phase = str(data["phase"])
+            if phase not in Phase.values():
+                raise MetadataError(
+                    f"{audio}: phase {phase!r} must be one of {', '.join(Phase.values())}")
+            meta.phase = Phase(phase)
     return meta

@@ -1,23 +1,18 @@
-"""Plain result dataclasses, shaped as docs/rubric-and-result-spec.md defines them (their JSON
-form is schemas.CallEvaluation, the same for the CLI and the API)."""
+"""Plain result dataclasses, shaped as the rubric-and-result spec defines them (their JSON
+form is evaluation.CallEvaluation, the same for the CLI and the API)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade
-
-# The confidence given to speech that recognition may have lost words in (a window that stayed
-# short of words after every fallback) and the most a call with recognition warnings can have:
-# under Settings.low_confidence, so such a call is flagged for a person.
-DOUBTFUL_CONFIDENCE = 0.3
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role
 
 
 @dataclass
 class Utterance:
     """One spoken turn of one speaker."""
 
-    role: str  # agent | customer
+    role: Role
     start: float
     end: float
     text: str  # simplified Chinese as recognized, punctuation kept for reading
@@ -30,7 +25,7 @@ class Utterance:
 
 @dataclass
 class Evidence:
-    role: str
+    role: Role
     start: float
     end: float
     text: str
@@ -41,7 +36,7 @@ class Evidence:
     kb_value: Optional[str] = None  # product_fact: the knowledge base's value (96元)
 
     @classmethod
-    def of(cls, utt: Utterance, **match) -> "Evidence":
+    def of(cls, utt: Utterance, **match: Any) -> Evidence:
         return cls(role=utt.role, start=utt.start, end=utt.end, text=utt.text, **match)
 
 
@@ -63,7 +58,7 @@ class Finding:
 
 @dataclass
 class Highlight:
-    role: str
+    role: Role
     start: float
     end: float
     text: str
@@ -83,7 +78,7 @@ class CallResult:
     findings: list[Finding] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)
     highlights: list[Highlight] = field(default_factory=list)
-    # Where recognition may have lost words (pipeline.Transcript.warnings, stored with the
+    # Where recognition may have lost words (transcript.Transcript.warnings, stored with the
     # recording): a reviewer reads them beside the transcript; the call is flagged.
     warnings: list[str] = field(default_factory=list)
     recording_id: Optional[int] = None

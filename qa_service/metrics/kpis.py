@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from sqlalchemy import Integer, and_, cast, func
 from sqlmodel import Session, select
@@ -29,6 +29,7 @@ from qa_service.storage.tables import (
     ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
 )
 from qa_service.domain.enums import COSTLY
+from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.storage.queries import EVALUATION, GROUPS, columns, filters, group_column, stored_time, tier
 from qa_service.storage.rollups import KPI_SUMS, KpiSums, day_of, hour_of, kpi_sums_sql
 
@@ -67,7 +68,8 @@ def bucket_key(group: str, local: datetime):
     return local.strftime("%Y-%m-%d") if group == "day" else local.hour
 
 
-def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None, **kw) -> dict:
+def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None,
+              **kw) -> dict[Any, KpiSums]:
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
     totals: dict = defaultdict(KpiSums)
@@ -94,19 +96,16 @@ def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] =
 
 
 def kpi_rows(session: Session, group: str, since: Optional[datetime] = None,
-             until: Optional[datetime] = None, **kw) -> list[dict]:
+             until: Optional[datetime] = None, **kw) -> list[KpiRow]:
     totals = _kpi_sums(session, group, since, until, **kw)
-    out = []
-    for key in sorted(totals):
-        if totals[key].evaluated <= 0:  # a cell whose calls all moved elsewhere
-            continue
-        out.append({group: key, **totals[key].rates()})
-    return out
+    # a cell whose calls all moved elsewhere is left out
+    return [KpiRow.of_sums(totals[key], **{group: key})
+            for key in sorted(totals) if totals[key].evaluated > 0]
 
 
 def common_errors(session: Session, limit: int = 20, examples: int = 3,
                   since: Optional[datetime] = None, until: Optional[datetime] = None,
-                  **kw) -> list[dict]:
+                  **kw) -> list[CommonError]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
     since, until = stored_time(since), stored_time(until)
     total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
@@ -134,10 +133,10 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
             names[(rule_id, category)] = min(name, names.get((rule_id, category), name))
     ranked = sorted((k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], k))[:limit]
     samples = _recent_examples(session, ranked, examples, since, until, **kw)
-    return [{"rule_id": rule_id, "category": category, "name": names[(rule_id, category)],
-             "count": counts[(rule_id, category)],
-             "share": round(counts[(rule_id, category)] / total, 4) if total else None,
-             "example_recordings": samples[(rule_id, category)]}
+    return [CommonError(rule_id=rule_id, category=category, name=names[(rule_id, category)],
+                        count=counts[(rule_id, category)],
+                        share=round(counts[(rule_id, category)] / total, 4) if total else None,
+                        example_recordings=samples[(rule_id, category)])
             for rule_id, category in ranked]
 
 

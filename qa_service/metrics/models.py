@@ -1,20 +1,20 @@
-"""What the KPI and report functions return: the same models the API answers with.
+"""What the KPI, report and wrap-up functions return: the same models the API answers with.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from dataclasses import asdict
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import PlainSerializer
 
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
 from qa_service.domain.evaluation import RubricRef
-from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
+from qa_service.domain.schema import Instant, Schema
+from qa_service.storage.queries import GROUPS
+from qa_service.storage.rollups import KpiSums
 
 
 class KpiRow(Schema):
-    """One group's KPIs (rollup.KpiSums.rates): the group's own key is set, the others absent."""
+    """One group's KPIs: the group's own key is set, the others absent."""
 
     agent: Optional[str] = None
     project: Optional[str] = None
@@ -34,6 +34,22 @@ class KpiRow(Schema):
     """外呼在线成功率: outcome success over calls."""
     average_talk_seconds: Optional[float]
     """项目呼出均长."""
+
+    @classmethod
+    def of_sums(cls, sums: KpiSums, **key: object) -> KpiRow:
+        """The counts and rates of summed calls; `key` is the group's own key (day=..., ...),
+        the only one set, so a report's JSON (dumped with exclude_unset) names only it."""
+        n = sums.evaluated
+        return cls(**key, evaluated=int(n), passed=int(sums.passed), excellent=int(sums.excellent),
+                   success=int(sums.success), fatal=int(sums.fatal),
+                   pass_rate=round(sums.passed / n, 4) if n else None,
+                   excellent_rate=round(sums.excellent / n, 4) if n else None,
+                   success_rate=round(sums.success / n, 4) if n else None,
+                   average_talk_seconds=round(sums.talk_seconds / n, 2) if n else None)
+
+    def ungrouped(self) -> KpiRow:
+        """The same counts and rates naming no group (a whole project, one of its phases)."""
+        return KpiRow(**self.model_dump(exclude=set(GROUPS)))
 
 
 class CommonError(Schema):
@@ -108,3 +124,83 @@ class InflightReport(Schema):
     project: str
     start: Optional[Instant]
     windows: list[InflightWindow]
+
+
+class ErrorDay(Schema):
+    """One day of a common error over a project's run."""
+
+    day: str
+    calls: int
+    share: Optional[float]
+    """Of the day's evaluated calls."""
+
+
+class ErrorTrend(CommonError):
+    """A common error over a project's whole run, day by day."""
+
+    by_day: list[ErrorDay]
+    trend: Literal["rising", "falling", "steady"]
+    """The mean daily share of the later half of the days against the earlier half."""
+
+
+class FactExample(Schema):
+    recording_id: int
+    agent_id: Optional[str]
+    start: Optional[float]
+    text: Optional[str]
+    said: Optional[str]
+
+
+class FactViolation(Schema):
+    """知识库核对: a product fact agents stated with a value the knowledge base contradicts."""
+
+    rule_id: str
+    name: str
+    calls: int
+    values_said: dict[Optional[str], int]
+    kb_value: Optional[str]
+    examples: list[FactExample]
+
+
+class WrapupRubric(Schema):
+    id: str
+    version: int
+    name: str
+    project_type: str
+    knowledge_base: Optional[str]
+
+
+# Written by isoformat, as the saved wrap-up reports always were (pydantic's JSON writes Z for UTC).
+LocalTime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+
+
+class WrapupPeriod(Schema):
+    first_call: Optional[LocalTime]
+    """In the call center's zone, with its offset."""
+    last_call: Optional[LocalTime]
+    days: int
+    agents: int
+
+
+class WrapupReport(Schema):
+    """项目总结: what the next similar project starts from. A KPI row names only its own group
+    (kpis_by_day: the day) or none (the whole project, a phase)."""
+
+    project: str
+    generated_at: str
+    """When it was made, in the call center's zone, to the second."""
+    rubric: WrapupRubric
+    period: WrapupPeriod
+    kpis: KpiRow
+    kpis_by_phase: dict[str, KpiRow]
+    kpis_by_day: list[KpiRow]
+    guide_map: list[GuidePoint]
+    common_errors: list[ErrorTrend]
+    highlights: list[HighlightScript]
+    refusal_reasons: list[RefusalReason]
+    product_fact_violations: list[FactViolation]
+
+    def to_dict(self) -> dict:
+        """The report as `qa-service wrapup` saves and prints it (times as Python objects);
+        unset, so left out: the group keys a KPI row does not name."""
+        return self.model_dump(exclude_unset=True)

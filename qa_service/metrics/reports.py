@@ -1,10 +1,10 @@
-"""Reports of the QA process (seed 003).
+"""Reports of an outbound project's QA process, stage by stage.
 
-Trial phase (试呼, key point 2): refusal reasons (objections raised, how often answered, the
+Trial phase (试呼): refusal reasons (objections raised, how often answered, the
 success rate of the calls where each was raised), the guide map (引导地图: per selling point,
 how often agents say it and how the customer's next turn takes it, in four quadrants), and
 the highlight-script library ranked by the success of the calls they came from.
-In flight (key point 3): the first 2, 4 and 6 hours of a project's production calls.
+In flight (上线跟踪): the first 2, 4 and 6 hours of a project's production calls.
 """
 from __future__ import annotations
 
@@ -15,19 +15,22 @@ from typing import Optional
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from qa_service.config import LIKED, SAY_OFTEN
 from qa_service.storage.tables import Evaluation, FindingRow, HighlightRow, Recording
-from qa_service.domain.enums import CallOutcome, FindingStatus, SectionKind
+from qa_service.domain.enums import CallOutcome, FindingStatus, Phase, Role, SectionKind
+from qa_service.domain.evaluation import RubricRef
 from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.metrics.models import (
+    GuidePoint, HighlightExample, HighlightScript, InflightReport, InflightWindow, RefusalReason, TrialReport,
+)
 from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.rubric import Rubric
-from qa_service.storage.store import utterances_by_recording
+from qa_service.storage.repositories.recordings import utterances_by_recording
 
 # A customer reply with one of these and no objection or refusal counts as positive.
 POSITIVE = ["好的", "可以", "行", "不错", "挺好", "划算", "那就办", "办一下", "然后呢", "还有呢", "这样啊"]
 # Script parts that carry selling points: the guide map places them with the mandatory points.
 GUIDE_MAP_SECTIONS = (SectionKind.PRODUCT_INTRO, SectionKind.PERSUASION)
-SAY_OFTEN = 0.5  # agents say a point in at least half the calls: "we like to say it"
-LIKED = 0.5  # at least half of the customer's replies to it are positive: "customers like it"
 
 
 def _evaluations(s: Session, rubric: Rubric, project: str, phase: Optional[str]):
@@ -39,7 +42,7 @@ def _evaluations(s: Session, rubric: Rubric, project: str, phase: Optional[str])
     return s.exec(q).all()
 
 
-def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] = "trial") -> dict:
+def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[Phase] = Phase.TRIAL) -> TrialReport:
     rows = _evaluations(s, rubric, project, phase)
     calls = len(rows)
     outcome = {e.id: e.outcome for e, _ in rows}
@@ -50,22 +53,21 @@ def trial_report(s: Session, rubric: Rubric, project: str, phase: Optional[str] 
         raised = [f for f in findings if f.rule_id == objection.id]
         handled = [f for f in raised if f.effective_status == FindingStatus.HANDLED]
         success = sum(outcome[f.evaluation_id] == CallOutcome.SUCCESS for f in raised)
-        refusals.append({
-            "objection_id": objection.id, "name": objection.name, "raised_in_calls": len(raised),
-            "share_of_calls": round(len(raised) / calls, 4) if calls else None,
-            "handled": len(handled), "handled_rate": round(len(handled) / len(raised), 4) if raised else None,
-            "success_rate_after": round(success / len(raised), 4) if raised else None})
-    refusals.sort(key=lambda r: -r["raised_in_calls"])
+        refusals.append(RefusalReason(
+            objection_id=objection.id, name=objection.name, raised_in_calls=len(raised),
+            share_of_calls=round(len(raised) / calls, 4) if calls else None,
+            handled=len(handled), handled_rate=round(len(handled) / len(raised), 4) if raised else None,
+            success_rate_after=round(success / len(raised), 4) if raised else None))
+    refusals.sort(key=lambda r: -r.raised_in_calls)
 
-    guide = _guide_map(s, rubric, rows, findings, calls)
-    highlights = _highlight_library(s, rows)
-    return {"project": project, "phase": phase, "rubric": {"id": rubric.id, "version": rubric.version},
-            "calls": calls, "success_rate": round(sum(o == CallOutcome.SUCCESS for o in outcome.values()) / calls, 4)
-            if calls else None, "refusal_reasons": refusals, "guide_map": guide,
-            "highlights": highlights}
+    successes = sum(o == CallOutcome.SUCCESS for o in outcome.values())
+    return TrialReport(project=project, phase=phase, rubric=RubricRef(id=rubric.id, version=rubric.version),
+                       calls=calls, success_rate=round(successes / calls, 4) if calls else None,
+                       refusal_reasons=refusals, guide_map=_guide_map(s, rubric, rows, findings, calls),
+                       highlights=_highlight_library(s, rows))
 
 
-def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
+def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
     objections = PhraseMatcher(any=[p for o in rubric.objections for p in o.customer_says], fuzzy=1.0)
     refusal = PhraseMatcher(any=rubric.outcome.refusal, fuzzy=1.0)
     positive = PhraseMatcher(any=rubric.outcome.success + POSITIVE, fuzzy=1.0)
@@ -76,11 +78,11 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
     out = []
     for point in points:
         hits = [f for f in findings if f.rule_id == point.id and f.effective_status == FindingStatus.HIT]
-        replies = defaultdict(int)
+        replies: defaultdict[str, int] = defaultdict(int)
         for f in hits:
             said_at = f.evidence[0]["start"] if f.evidence else None
             call = utterances.get(recording_of[f.evaluation_id], [])
-            nxt = next((u for u in call if u.role == "customer" and said_at is not None
+            nxt = next((u for u in call if u.role == Role.CUSTOMER and said_at is not None
                         and u.start > said_at), None)
             if nxt is None:
                 replies["none"] += 1
@@ -100,30 +102,31 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[dict]:
         we_say = said_rate >= SAY_OFTEN
         they_like = liked is not None and liked >= LIKED
         quadrant = {(True, True): 1, (True, False): 2, (False, False): 3, (False, True): 4}[(we_say, they_like)]
-        out.append({"point_id": point.id, "name": point.name, "said_in_calls": len(hits),
-                    "said_rate": round(said_rate, 4), "customer_replies": dict(replies),
-                    "positive_rate": round(liked, 4) if liked is not None else None,
-                    "quadrant": quadrant})
+        out.append(GuidePoint(point_id=point.id, name=point.name, said_in_calls=len(hits),
+                              said_rate=round(said_rate, 4), customer_replies=dict(replies),
+                              positive_rate=round(liked, 4) if liked is not None else None,
+                              quadrant=quadrant))
     return out
 
 
-def _highlight_library(s, rows) -> list[dict]:
+def _highlight_library(s, rows) -> list[HighlightScript]:
+    """The calls' highlights, one script per reason and normalized text, the most successful
+    first."""
     by_eval = {e.id: (e, r) for e, r in rows}
     items = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id.in_(list(by_eval)))).all()
-    groups: dict[tuple[str, str], dict] = {}
+    groups: dict[tuple[str, str], list[HighlightRow]] = defaultdict(list)
     for h in items:
-        key = (h.reason, prepare(h.text).norm)
-        e, r = by_eval[h.evaluation_id]
-        g = groups.setdefault(key, {"reason": h.reason, "text": h.text, "calls": 0, "successes": 0,
-                                    "examples": []})
-        g["calls"] += 1
-        g["successes"] += e.outcome == CallOutcome.SUCCESS
-        if len(g["examples"]) < 3:
-            g["examples"].append({"recording_id": r.id, "agent_id": r.agent_id, "start": h.start})
-    ranked = sorted(groups.values(), key=lambda g: (-g["successes"] / g["calls"], -g["calls"]))
-    for g in ranked:
-        g["success_rate"] = round(g["successes"] / g["calls"], 4)
-    return ranked
+        groups[(h.reason, prepare(h.text).norm)].append(h)
+    library = []
+    for said in groups.values():
+        successes = sum(by_eval[h.evaluation_id][0].outcome == CallOutcome.SUCCESS for h in said)
+        library.append(HighlightScript(
+            reason=said[0].reason, text=said[0].text, calls=len(said), successes=successes,
+            success_rate=round(successes / len(said), 4),
+            examples=[HighlightExample(recording_id=by_eval[h.evaluation_id][1].id,
+                                       agent_id=by_eval[h.evaluation_id][1].agent_id, start=h.start)
+                      for h in said[:3]]))
+    return sorted(library, key=lambda g: (-g.successes / g.calls, -g.calls))
 
 
 def _first_call(s: Session, project: str):
@@ -136,24 +139,24 @@ def _first_call(s: Session, project: str):
     recordings (their project index), as before."""
     first = s.exec(select(Evaluation.called_at)
                    .where(Evaluation.is_current, Evaluation.project == project,
-                          Evaluation.phase == "production")
+                          Evaluation.phase == Phase.PRODUCTION)
                    .order_by(Evaluation.called_at).limit(1)).first()
     if first is not None:
         return first
     return s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
-                  .where(Recording.project == project, Recording.phase == "production")).one()
+                  .where(Recording.project == project, Recording.phase == Phase.PRODUCTION)).one()
 
 
-def inflight_report(s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6)) -> dict:
+def inflight_report(s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6)) -> InflightReport:
     """The first hours of a project's production calls: where common errors show first."""
     first = _first_call(s, project)
     if first is None:
-        return {"project": project, "start": None, "windows": []}
+        return InflightReport(project=project, start=None, windows=[])
     windows = []
     for h in hours:
         until = first + timedelta(hours=h)
-        kw = {"project": project, "phase": "production", "since": first, "until": until}
+        kw = {"project": project, "phase": Phase.PRODUCTION, "since": first, "until": until}
         totals = kpi_rows(s, "project", **kw)
-        windows.append({"hours": h, "until": until, "kpis": totals[0] if totals else None,
-                        "common_errors": common_errors(s, limit=5, **kw)})
-    return {"project": project, "start": first, "windows": windows}
+        windows.append(InflightWindow(hours=h, until=until, kpis=totals[0] if totals else None,
+                                      common_errors=common_errors(s, limit=5, **kw)))
+    return InflightReport(project=project, start=first, windows=windows)

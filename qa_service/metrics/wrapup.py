@@ -1,4 +1,4 @@
-"""Project wrap-up (项目完结后的总结积累, seed 003 key point 4).
+"""Project wrap-up (项目完结后的总结积累).
 
 After a project ends, keep together what the next similar project starts from: the KPIs over
 the whole run (and per phase), the guide map (引导地图) as it ended, the common errors (共性错误:
@@ -18,21 +18,20 @@ from typing import Optional
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.config import get_settings, in_call_center_zone
+from qa_service.config import TREND_CHANGE, get_settings, in_call_center_zone
+from qa_service.exceptions import NoCalls
 from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
 from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.metrics.models import (
+    ErrorDay, ErrorTrend, FactExample, FactViolation, KpiRow, WrapupPeriod, WrapupReport, WrapupRubric,
+)
 from qa_service.storage.queries import EVALUATION, columns, filters, group_column
 from qa_service.metrics.reports import trial_report
-from qa_service.domain.enums import COSTLY, Category, FindingStatus
+from qa_service.domain.enums import COSTLY, Category, FindingStatus, Phase
 from qa_service.rules.rubric import Rubric
 
 QUADRANTS = {1: "我们爱说·客户爱听", 2: "我们爱说·客户不爱听", 3: "我们不爱说·客户不爱听",
              4: "我们不爱说·客户爱听"}
-TREND_CHANGE = 0.1  # share of calls, second half of the days against the first
-
-
-class NoCalls(LookupError):
-    """The project has no evaluated calls to wrap up."""
 
 
 def project_rubric_key(s: Session, project: str) -> Optional[tuple[str, int]]:
@@ -47,15 +46,15 @@ def project_rubric_key(s: Session, project: str) -> Optional[tuple[str, int]]:
     return rubric_id, version
 
 
-def wrapup(store, project: str, errors: int = 20) -> dict:
+def wrapup(store, project: str, errors: int = 20) -> WrapupReport:
     """The wrap-up of a project in the store, read with its active rubric, else the one most
     of its calls were scored with."""
     with store.session() as s:
-        active = store.active_rubric(project)
+        active = store.rubrics.active_in(project)
         key = (active.rubric_id, active.version) if active else project_rubric_key(s, project)
         if key is None:
             raise NoCalls(f"project {project!r} has no evaluated calls")
-        return wrapup_report(s, project, store.load_rubric(*key), errors)
+        return wrapup_report(s, project, store.rubrics.load(*key), errors)
 
 
 def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, int]]:
@@ -89,74 +88,69 @@ def _trend(by_day: dict[str, float], days: list[str]) -> str:
     return "steady"
 
 
-def _fact_violations(s: Session, project: str, examples: int = 5) -> list[dict]:
+def _fact_violations(s: Session, project: str, examples: int = 5) -> list[FactViolation]:
     rows = s.exec(select(FindingRow, Evaluation.recording_id, Evaluation.agent_id)
                   .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
                   .where(filters(EVALUATION, project=project), FindingRow.category == Category.PRODUCT_FACT,
                          FindingRow.effective_status_sql() == FindingStatus.VIOLATION)
                   .order_by(FindingRow.id)).all()
-    facts: dict[str, dict] = {}
+    facts: dict[str, FactViolation] = {}
     for finding, recording_id, agent_id in rows:
-        item = facts.setdefault(finding.rule_id, {
-            "rule_id": finding.rule_id, "name": finding.name, "calls": 0, "values_said": {},
-            "kb_value": None, "examples": []})
-        item["calls"] += 1
+        item = facts.setdefault(finding.rule_id, FactViolation(
+            rule_id=finding.rule_id, name=finding.name, calls=0, values_said={}, kb_value=None,
+            examples=[]))
+        item.calls += 1
         for e in finding.evidence:
             said = e.get("value")
-            item["kb_value"] = e.get("kb_value") or item["kb_value"]
-            item["values_said"][said] = item["values_said"].get(said, 0) + 1
-            if len(item["examples"]) < examples:
-                item["examples"].append({"recording_id": recording_id, "agent_id": agent_id or None,
-                                         "start": e.get("start"), "text": e.get("text"),
-                                         "said": said})
-    return sorted(facts.values(), key=lambda f: -f["calls"])
+            item.kb_value = e.get("kb_value") or item.kb_value
+            item.values_said[said] = item.values_said.get(said, 0) + 1
+            if len(item.examples) < examples:
+                item.examples.append(FactExample(recording_id=recording_id, agent_id=agent_id or None,
+                                                 start=e.get("start"), text=e.get("text"), said=said))
+    return sorted(facts.values(), key=lambda f: -f.calls)
 
 
-def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) -> dict:
+def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) -> WrapupReport:
     totals = kpi_rows(s, "project", project=project)
     if not totals:
         raise NoCalls(f"project {project!r} has no evaluated calls")
     daily = kpi_rows(s, "day", project=project)
-    days = [d["day"] for d in daily]
-    evaluated_on = {d["day"]: d["evaluated"] for d in daily}
-    phases = {}
-    for phase in ("trial", "production"):
+    days = [d.day for d in daily]
+    evaluated_on = {d.day: d.evaluated for d in daily}
+    phases: dict[str, KpiRow] = {}
+    for phase in Phase:
         rows = kpi_rows(s, "project", project=project, phase=phase)
         if rows:
-            phases[phase] = _strip(rows[0], "project")
+            phases[phase] = rows[0].ungrouped()
     per_day = _daily_errors(s, project)
-    common = common_errors(s, limit=errors, project=project)
-    for error in common:
-        counts = per_day.get((error["rule_id"], error["category"]), {})
+    common = []
+    for error in common_errors(s, limit=errors, project=project):
+        counts = per_day.get((error.rule_id, error.category), {})
         share = {d: round(counts.get(d, 0) / evaluated_on[d], 4) for d in days if evaluated_on[d]}
-        error["by_day"] = [{"day": d, "calls": counts.get(d, 0), "share": share.get(d)} for d in days]
-        error["trend"] = _trend(share, days)
+        common.append(ErrorTrend(**error.model_dump(), trend=_trend(share, days), by_day=[
+            ErrorDay(day=d, calls=counts.get(d, 0), share=share.get(d)) for d in days]))
     trial = trial_report(s, rubric, project, phase=None)  # the whole run, not just the trial
     first, last = s.exec(select(func.min(Evaluation.called_at), func.max(Evaluation.called_at))
                          .where(filters(EVALUATION, project=project))).one()
     agents = s.exec(select(func.count(func.distinct(Recording.agent_id)))
                     .where(Recording.project == project)).one()
-    return {
-        "project": project,
+    return WrapupReport(
+        project=project,
         # times in the call center's zone, with its offset (stored: UTC)
-        "generated_at": datetime.now(get_settings().zone).isoformat(timespec="seconds"),
-        "rubric": {"id": rubric.id, "version": rubric.version, "name": rubric.name,
-                   "project_type": rubric.project_type, "knowledge_base": rubric.knowledge_base},
-        "period": {"first_call": first and in_call_center_zone(first),
-                   "last_call": last and in_call_center_zone(last), "days": len(days), "agents": agents},
-        "kpis": _strip(totals[0], "project"),
-        "kpis_by_phase": phases,
-        "kpis_by_day": daily,
-        "guide_map": trial["guide_map"],
-        "common_errors": common,
-        "highlights": trial["highlights"],
-        "refusal_reasons": trial["refusal_reasons"],
-        "product_fact_violations": _fact_violations(s, project),
-    }
-
-
-def _strip(row: dict, key: str) -> dict:
-    return {k: v for k, v in row.items() if k != key}
+        generated_at=datetime.now(get_settings().zone).isoformat(timespec="seconds"),
+        rubric=WrapupRubric(id=rubric.id, version=rubric.version, name=rubric.name,
+                            project_type=rubric.project_type, knowledge_base=rubric.knowledge_base),
+        period=WrapupPeriod(first_call=first and in_call_center_zone(first),
+                            last_call=last and in_call_center_zone(last), days=len(days), agents=agents),
+        kpis=totals[0].ungrouped(),
+        kpis_by_phase=phases,
+        kpis_by_day=daily,
+        guide_map=trial.guide_map,
+        common_errors=common,
+        highlights=trial.highlights,
+        refusal_reasons=trial.refusal_reasons,
+        product_fact_violations=_fact_violations(s, project),
+    )
 
 
 def _pct(value: Optional[float]) -> str:
@@ -167,70 +161,70 @@ def _cell(text) -> str:
     return str(text if text is not None else "-").replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(report: dict) -> str:
-    k, period, rubric = report["kpis"], report["period"], report["rubric"]
-    lines = [f"# 项目总结 {report['project']}", "",
-             f"rubric {rubric['id']} v{rubric['version']} ({rubric['name']}, {rubric['project_type']}); "
-             f"knowledge base {rubric['knowledge_base'] or '-'}; calls {period['first_call']} – "
-             f"{period['last_call']} over {period['days']} day(s), {period['agents']} agent(s); "
-             f"generated {report['generated_at']}", "",
+def to_markdown(report: WrapupReport) -> str:
+    k, period, rubric = report.kpis, report.period, report.rubric
+    lines = [f"# 项目总结 {report.project}", "",
+             f"rubric {rubric.id} v{rubric.version} ({rubric.name}, {rubric.project_type}); "
+             f"knowledge base {rubric.knowledge_base or '-'}; calls {period.first_call} – "
+             f"{period.last_call} over {period.days} day(s), {period.agents} agent(s); "
+             f"generated {report.generated_at}", "",
              "## KPIs", "",
              "| scope | calls | 监听合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) | fatal |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    scopes = [("whole project", k)] + list(report["kpis_by_phase"].items()) + \
-        [(d["day"], d) for d in report["kpis_by_day"]]
+    scopes = [("whole project", k)] + list(report.kpis_by_phase.items()) + \
+        [(d.day, d) for d in report.kpis_by_day]
     for name, row in scopes:
-        lines.append(f"| {name} | {row['evaluated']} | {_pct(row['pass_rate'])} | "
-                     f"{_pct(row['excellent_rate'])} | {_pct(row['success_rate'])} | "
-                     f"{row['average_talk_seconds']} | {row['fatal']} |")
+        lines.append(f"| {name} | {row.evaluated} | {_pct(row.pass_rate)} | "
+                     f"{_pct(row.excellent_rate)} | {_pct(row.success_rate)} | "
+                     f"{row.average_talk_seconds} | {row.fatal} |")
     lines += ["", "## 引导地图 (guide map)", "",
               "| point | said in calls | customer positive | quadrant |", "| --- | --- | --- | --- |"]
-    for p in report["guide_map"]:
-        lines.append(f"| {_cell(p['name'] or p['point_id'])} | {p['said_in_calls']} ({_pct(p['said_rate'])}) | "
-                     f"{_pct(p['positive_rate'])} | {p['quadrant']} {QUADRANTS[p['quadrant']]} |")
+    for p in report.guide_map:
+        lines.append(f"| {_cell(p.name or p.point_id)} | {p.said_in_calls} ({_pct(p.said_rate)}) | "
+                     f"{_pct(p.positive_rate)} | {p.quadrant} {QUADRANTS[p.quadrant]} |")
     lines += ["", "## 共性错误 (common errors)", "",
               "| rule | category | calls | share | trend | by day | example calls |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    for e in report["common_errors"]:
-        by_day = ", ".join(f"{d['day'][5:]}: {d['calls']}" for d in e["by_day"])
-        lines.append(f"| {_cell(e['name'] or e['rule_id'])} | {e['category']} | {e['count']} | "
-                     f"{_pct(e['share'])} | {e['trend']} | {by_day} | "
-                     f"{', '.join(map(str, e['example_recordings']))} |")
+    for e in report.common_errors:
+        by_day = ", ".join(f"{d.day[5:]}: {d.calls}" for d in e.by_day)
+        lines.append(f"| {_cell(e.name or e.rule_id)} | {e.category} | {e.count} | "
+                     f"{_pct(e.share)} | {e.trend} | {by_day} | "
+                     f"{', '.join(map(str, e.example_recordings))} |")
     lines += ["", "## 产品信息与知识库不符 (product-fact violations)", ""]
-    if not report["product_fact_violations"]:
+    if not report.product_fact_violations:
         lines.append("none")
-    for f in report["product_fact_violations"]:
-        said = ", ".join(f"{v} ×{n}" for v, n in f["values_said"].items())
-        lines.append(f"- **{f['name']}**: {f['calls']} call(s); said {said}; knowledge base "
-                     f"{f['kb_value']}")
-        for ex in f["examples"][:3]:
-            lines.append(f"  - recording {ex['recording_id']} ({ex['agent_id'] or '-'}) "
-                         f"at {ex['start']} s: {ex['text']}")
+    for f in report.product_fact_violations:
+        said = ", ".join(f"{v} ×{n}" for v, n in f.values_said.items())
+        lines.append(f"- **{f.name}**: {f.calls} call(s); said {said}; knowledge base "
+                     f"{f.kb_value}")
+        for ex in f.examples[:3]:
+            lines.append(f"  - recording {ex.recording_id} ({ex.agent_id or '-'}) "
+                         f"at {ex.start} s: {ex.text}")
     lines += ["", "## 亮点话术 (highlight scripts)", ""]
-    if not report["highlights"]:
+    if not report.highlights:
         lines.append("none")
-    for h in report["highlights"][:20]:
-        lines.append(f"- {h['text']} — {h['reason']}, {h['calls']} call(s), success "
-                     f"{_pct(h['success_rate'])}")
+    for h in report.highlights[:20]:
+        lines.append(f"- {h.text} — {h.reason}, {h.calls} call(s), success "
+                     f"{_pct(h.success_rate)}")
     lines += ["", "## 客户拒绝原因 (refusal reasons)", "",
               "| objection | raised in calls | share | answered | success after |",
               "| --- | --- | --- | --- | --- |"]
-    for r in report["refusal_reasons"]:
-        lines.append(f"| {_cell(r['name'] or r['objection_id'])} | {r['raised_in_calls']} | "
-                     f"{_pct(r['share_of_calls'])} | {_pct(r['handled_rate'])} | "
-                     f"{_pct(r['success_rate_after'])} |")
+    for r in report.refusal_reasons:
+        lines.append(f"| {_cell(r.name or r.objection_id)} | {r.raised_in_calls} | "
+                     f"{_pct(r.share_of_calls)} | {_pct(r.handled_rate)} | "
+                     f"{_pct(r.success_rate_after)} |")
     return "\n".join(lines) + "\n"
 
 
-def write_wrapup(report: dict, folder: Path) -> tuple[Path, Path]:
+def write_wrapup(report: WrapupReport, folder: Path) -> tuple[Path, Path]:
     """reports/wrapup-<project>-<time>.json and .md; the project name kept readable (Chinese
     included), only characters a file name cannot hold replaced."""
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", report["project"]).strip("._") or "project"
-    stamp = report["generated_at"].replace(":", "").replace("-", "")[:15]
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", report.project).strip("._") or "project"
+    stamp = report.generated_at.replace(":", "").replace("-", "")[:15]
     stem = folder / f"wrapup-{safe}-{stamp}"
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
-    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n",
+    json_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
                          encoding="utf-8")
     md_path.write_text(to_markdown(report), encoding="utf-8")
     return json_path, md_path

@@ -1,16 +1,15 @@
-"""What the review, queue and rule-quality functions return: the same models the API answers with.
+"""What the review, queue and rule-quality functions return: the same models the API answers
+with (and the review request bodies).
 """
 from __future__ import annotations
 
-from datetime import datetime
-from dataclasses import asdict
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import Field
 
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
-from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
-from qa_service.domain.evaluation import RubricRef, UtteranceOut, EvidenceOut, ResultFinding, HighlightOut, CallEvaluation, FileError
+from qa_service.domain.enums import CallOutcome, FindingSource, FlagReason, Grade
+from qa_service.domain.evaluation import CallEvaluation, HighlightOut, RubricRef
+from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 
 
 class FlaggedCall(Schema):
@@ -35,7 +34,7 @@ class FlaggedPage(Schema):
     items: list[FlaggedCall]
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(Schema):
     """A reviewer's decision. `finding_id` (or `rule_id`) names the finding; `add` needs
     `rule_id`, `value`, `start` and `end`; override and add need a comment."""
 
@@ -49,14 +48,14 @@ class ReviewIn(BaseModel):
     comment: str = Field(default="", max_length=4000)
 
 
-class WithdrawIn(BaseModel):
+class WithdrawIn(Schema):
     comment: str = Field(default="", max_length=4000)
 
 
 ReviewState = Literal["applied", "needs_rereview", "superseded", "withdrawn"]
 
 
-class ReviewOut(BaseModel):
+class ReviewOut(Schema):
     id: int
     recording_id: int
     rubric_id: str
@@ -82,7 +81,7 @@ class ReviewOut(BaseModel):
     reason: Optional[str] = None  # why it needs re-review
 
 
-class Result(BaseModel):
+class Result(Schema):
     score: float
     grade: str
     fatal: bool
@@ -93,14 +92,14 @@ class ReviewedResult(Result):
     grade_override: Optional[str] = None
 
 
-class FindingOut(BaseModel):
+class FindingOut(Schema):
     id: int
     rule_id: str
     category: str
     name: str
     severity: str
     detail: str
-    source: Literal["machine", "reviewer"]
+    source: FindingSource
     machine_status: Optional[str] = None
     reviewed_status: Optional[str] = None
     status: str
@@ -111,7 +110,7 @@ class FindingOut(BaseModel):
     evidence: list[dict]
 
 
-class RuleOut(BaseModel):
+class RuleOut(Schema):
     rule_id: str
     category: str
     name: str
@@ -151,7 +150,7 @@ class ReviewWithEvaluation(ReviewOut):
     evaluation: EvaluationOut
 
 
-class EvaluationItem(BaseModel):
+class EvaluationItem(Schema):
     evaluation_id: int
     recording_id: int
     agent_id: str
@@ -171,14 +170,14 @@ class EvaluationItem(BaseModel):
     current: bool
 
 
-class EvaluationPage(BaseModel):
+class EvaluationPage(Schema):
     total: int
     page: int
     page_size: int
     items: list[EvaluationItem]
 
 
-class ReviewSample(BaseModel):
+class ReviewSample(Schema):
     project: Optional[str] = None
     percent: float
     seed: str
@@ -189,7 +188,7 @@ class ReviewSample(BaseModel):
     items: list[EvaluationItem]
 
 
-class ReviewExample(BaseModel):
+class ReviewExample(Schema):
     review_id: int
     evaluation_id: int
     recording_id: int
@@ -203,7 +202,7 @@ class ReviewExample(BaseModel):
     reviewer: str
 
 
-class RulePrecision(BaseModel):
+class RulePrecision(Schema):
     rule_id: str
     category: Optional[str] = None
     name: str
@@ -216,7 +215,7 @@ class RulePrecision(BaseModel):
     added_examples: list[ReviewExample]
 
 
-class PrecisionReport(BaseModel):
+class PrecisionReport(Schema):
     rubric_id: str
     project: Optional[str] = None
     versions: list[int]
@@ -225,13 +224,13 @@ class PrecisionReport(BaseModel):
     rules: list[RulePrecision]
 
 
-class ScoredAs(BaseModel):
+class ScoredAs(Schema):
     evaluation_id: int
     score: float
     grade: str
 
 
-class GradeChange(BaseModel):
+class GradeChange(Schema):
     recording_id: int
     agent_id: str
     call_time: Instant
@@ -241,22 +240,28 @@ class GradeChange(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class ScoreDistribution(BaseModel):
+class HistogramBucket(Schema):
+    bucket: str
+    """The score range, e.g. 60-70 (90-100 takes 100 too)."""
+    count: int
+
+
+class ScoreDistribution(Schema):
     mean: Optional[float] = None
     median: Optional[float] = None
     min: Optional[float] = None
     max: Optional[float] = None
-    histogram: list[dict]
+    histogram: list[HistogramBucket]
 
 
-class RuleRate(BaseModel):
+class RuleRate(Schema):
     bad: int
     bad_rate: Optional[float] = None
     hit: int
     hit_rate: Optional[float] = None
 
 
-class RuleComparison(BaseModel):
+class RuleComparison(Schema):
     rule_id: str
     category: str
     name: str
@@ -266,7 +271,7 @@ class RuleComparison(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class RubricComparison(BaseModel):
+class RubricComparison(Schema):
     rubric_id: str
     from_: int = Field(alias="from")
     to: int

@@ -20,18 +20,22 @@ from sqlmodel import Session, select
 
 from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
 from qa_service.review.reviews import review_key, stored_catalog
-from qa_service.domain.enums import COSTLY
+from qa_service.domain.enums import COSTLY, MET, FindingSource
+from qa_service.exceptions import RubricNotFound
+from qa_service.review.models import (
+    GradeChange, HistogramBucket, PrecisionReport, RubricComparison, RuleComparison, RulePrecision,
+    RuleRate, ReviewExample, ScoreDistribution, ScoredAs,
+)
 from qa_service.storage.queries import stored_time
 
-HIT_STATUSES = ("hit", "handled")
 HISTOGRAM = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 100))
 
 
-def _example(r: Review) -> dict:
-    return {"review_id": r.id, "evaluation_id": r.evaluation_id, "recording_id": r.recording_id,
-            "rubric_version": r.rubric_version, "machine_status": r.machine_value,
-            "reviewed_status": r.new_value, "start": r.start, "end": r.end,
-            "evidence_text": r.evidence_text, "comment": r.comment, "reviewer": r.reviewer}
+def _example(r: Review) -> ReviewExample:
+    return ReviewExample(review_id=r.id, evaluation_id=r.evaluation_id, recording_id=r.recording_id,
+                         rubric_version=r.rubric_version, machine_status=r.machine_value,
+                         reviewed_status=r.new_value, start=r.start, end=r.end,
+                         evidence_text=r.evidence_text, comment=r.comment, reviewer=r.reviewer)
 
 
 def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = None,
@@ -58,40 +62,42 @@ def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = 
 def rule_precision(session: Session, rubric_id: str, project: Optional[str] = None,
                    since: Optional[datetime] = None, until: Optional[datetime] = None,
                    from_version: Optional[int] = None, to_version: Optional[int] = None,
-                   examples: int = 20) -> dict:
+                   examples: int = 20) -> PrecisionReport:
     reviews = [r for r in decisive_reviews(session, rubric_id, project, since, until)
                if (from_version is None or r.rubric_version >= from_version)
                and (to_version is None or r.rubric_version <= to_version)]
     versions = sorted({r.rubric_version for r in reviews})
     names = _rule_names(session, rubric_id, versions)
-    rules: dict[str, dict] = {}
+    rules: dict[str, RulePrecision] = {}
     for r in reviews:
         if r.rule_id is None:
             continue  # a review converted from before reviews named their rule
-        row = rules.setdefault(r.rule_id, {
-            "rule_id": r.rule_id, "category": r.category, "name": names.get(r.rule_id, r.rule_id),
-            "confirmed": 0, "overturned": 0, "added": 0, "turned_bad": 0,
-            "overturned_examples": [], "added_examples": []})
+        row = rules.get(r.rule_id)
+        if row is None:
+            row = rules[r.rule_id] = RulePrecision(
+                rule_id=r.rule_id, category=r.category, name=names.get(r.rule_id, r.rule_id),
+                confirmed=0, overturned=0, added=0, turned_bad=0, overturned_examples=[],
+                added_examples=[])
         machine_bad = r.machine_value in COSTLY
         if r.action == "add":
-            row["added"] += 1
-            row["added_examples"].append(_example(r))
+            row.added += 1
+            row.added_examples.append(_example(r))
         elif machine_bad and r.new_value == r.machine_value:
-            row["confirmed"] += 1
+            row.confirmed += 1
         elif machine_bad:
-            row["overturned"] += 1
-            row["overturned_examples"].append(_example(r))
+            row.overturned += 1
+            row.overturned_examples.append(_example(r))
         elif r.machine_value is not None and r.new_value in COSTLY:
-            row["turned_bad"] += 1
-            row["added_examples"].append(_example(r))
+            row.turned_bad += 1
+            row.added_examples.append(_example(r))
     for row in rules.values():
-        judged = row["confirmed"] + row["overturned"]
-        row["precision"] = round(row["confirmed"] / judged, 4) if judged else None
-        row["overturned_examples"] = row["overturned_examples"][-examples:]
-        row["added_examples"] = row["added_examples"][-examples:]
-    ordered = sorted(rules.values(), key=lambda x: (x["precision"] is None, x["precision"] or 0, x["rule_id"]))
-    return {"rubric_id": rubric_id, "project": project, "versions": versions, "since": since,
-            "until": until, "rules": ordered}
+        judged = row.confirmed + row.overturned
+        row.precision = round(row.confirmed / judged, 4) if judged else None
+        row.overturned_examples = row.overturned_examples[-examples:]
+        row.added_examples = row.added_examples[-examples:]
+    ordered = sorted(rules.values(), key=lambda x: (x.precision is None, x.precision or 0, x.rule_id))
+    return PrecisionReport(rubric_id=rubric_id, project=project, versions=versions, since=since,
+                           until=until, rules=ordered)
 
 
 def _rule_names(session: Session, rubric_id: str, versions: list[int]) -> dict[str, str]:
@@ -105,25 +111,21 @@ def _rule_names(session: Session, rubric_id: str, versions: list[int]) -> dict[s
 
 # Rubric versions side by side ------------------------------------------------------------
 
-class VersionMissing(LookupError):
-    pass
-
-
-def _distribution(scores: list[float]) -> dict:
-    histogram = [{"bucket": f"{lo}-{hi}", "count": sum(
-        lo <= s < hi or (hi == 100 and s == 100) for s in scores)} for lo, hi in HISTOGRAM]
+def _distribution(scores: list[float]) -> ScoreDistribution:
+    histogram = [HistogramBucket(bucket=f"{lo}-{hi}", count=sum(
+        lo <= s < hi or (hi == 100 and s == 100) for s in scores)) for lo, hi in HISTOGRAM]
     if not scores:
-        return {"mean": None, "median": None, "min": None, "max": None, "histogram": histogram}
-    return {"mean": round(statistics.fmean(scores), 2), "median": statistics.median(scores),
-            "min": min(scores), "max": max(scores), "histogram": histogram}
+        return ScoreDistribution(mean=None, median=None, min=None, max=None, histogram=histogram)
+    return ScoreDistribution(mean=round(statistics.fmean(scores), 2), median=statistics.median(scores),
+                             min=min(scores), max=max(scores), histogram=histogram)
 
 
 def compare_versions(session: Session, rubric_id: str, version_from: int, version_to: int,
-                     project: Optional[str] = None) -> dict:
+                     project: Optional[str] = None) -> RubricComparison:
     for version in (version_from, version_to):
         if session.exec(select(RubricRow.id).where(RubricRow.rubric_id == rubric_id,
                                                    RubricRow.version == version)).first() is None:
-            raise VersionMissing(f"rubric {rubric_id} version {version} is not stored")
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     pairs: dict[int, dict[int, Evaluation]] = defaultdict(dict)
     q = select(Evaluation).where(Evaluation.rubric_id == rubric_id,
                                  Evaluation.rubric_version.in_([version_from, version_to]))
@@ -134,24 +136,23 @@ def compare_versions(session: Session, rubric_id: str, version_from: int, versio
     both = sorted((p for p in pairs.values() if len(p) == 2 or version_from == version_to),
                   key=lambda p: p[version_from].recording_id)
     sides = {"from": [p[version_from] for p in both], "to": [p[version_to] for p in both]}
-    changed = [{"recording_id": p[version_from].recording_id, "agent_id": p[version_to].agent_id,
-                "call_time": p[version_to].called_at,
-                "from": {"evaluation_id": a.id, "score": a.score, "grade": a.grade},
-                "to": {"evaluation_id": b.id, "score": b.score, "grade": b.grade}}
+    changed = [GradeChange(recording_id=a.recording_id, agent_id=b.agent_id, call_time=b.called_at,
+                           from_=ScoredAs(evaluation_id=a.id, score=a.score, grade=a.grade),
+                           to=ScoredAs(evaluation_id=b.id, score=b.score, grade=b.grade))
                for p in both for a, b in [(p[version_from], p[version_to])] if a.grade != b.grade]
     calls = len(both)
-    return {
-        "rubric_id": rubric_id, "from": version_from, "to": version_to, "project": project,
-        "calls": calls, "changed_grade_count": len(changed), "changed_grade": changed,
-        "grades": {side: {g: sum(e.grade == g for e in evs) for g in ("excellent", "pass", "fail")}
-                   for side, evs in sides.items()},
-        "scores": {side: _distribution([e.score for e in evs]) for side, evs in sides.items()},
-        "rules": _rule_rates(session, rubric_id, version_from, version_to, sides, calls),
-    }
+    return RubricComparison(
+        rubric_id=rubric_id, from_=version_from, to=version_to, project=project,
+        calls=calls, changed_grade_count=len(changed), changed_grade=changed,
+        grades={side: {g: sum(e.grade == g for e in evs) for g in ("excellent", "pass", "fail")}
+                for side, evs in sides.items()},
+        scores={side: _distribution([e.score for e in evs]) for side, evs in sides.items()},
+        rules=_rule_rates(session, rubric_id, version_from, version_to, sides, calls),
+    )
 
 
 def _rule_rates(session: Session, rubric_id: str, version_from: int, version_to: int,
-                sides: dict[str, list[Evaluation]], calls: int) -> list[dict]:
+                sides: dict[str, list[Evaluation]], calls: int) -> list[RuleComparison]:
     catalogs = {"from": stored_catalog(session, rubric_id, version_from),
                 "to": stored_catalog(session, rubric_id, version_to)}
     counts: dict[tuple[str, str], dict[str, set]] = defaultdict(lambda: {"bad": set(), "hit": set()})
@@ -161,24 +162,22 @@ def _rule_rates(session: Session, rubric_id: str, version_from: int, version_to:
             for evaluation_id, rule_id, status in session.exec(
                     select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.status)
                     .where(FindingRow.evaluation_id.in_(ids[chunk:chunk + 5000]),
-                           FindingRow.source == "machine")).all():
-                kind = "bad" if status in COSTLY else "hit" if status in HIT_STATUSES else None
+                           FindingRow.source == FindingSource.MACHINE)).all():
+                kind = "bad" if status in COSTLY else "hit" if status in MET else None
                 if kind:
                     counts[side, rule_id][kind].add(evaluation_id)
     out = []
     rule_ids = list(dict.fromkeys([*(catalogs["from"].rules if catalogs["from"] else {}),
                                    *(catalogs["to"].rules if catalogs["to"] else {})]))
     for rule_id in rule_ids:
-        row: dict = {"rule_id": rule_id}
-        for side, catalog in catalogs.items():
-            info = catalog.rules.get(rule_id) if catalog else None
-            if info is None:
-                row[side] = None
-                continue
-            row.setdefault("category", info.category)
-            row.setdefault("name", info.name)
+        infos = {side: catalog.rules.get(rule_id) if catalog else None for side, catalog in catalogs.items()}
+        rates: dict[str, Optional[RuleRate]] = {}
+        for side, info in infos.items():
             bad, hit = len(counts[side, rule_id]["bad"]), len(counts[side, rule_id]["hit"])
-            row[side] = {"bad": bad, "bad_rate": round(bad / calls, 4) if calls else None,
-                         "hit": hit, "hit_rate": round(hit / calls, 4) if calls else None}
-        out.append(row)
+            rates[side] = None if info is None else RuleRate(
+                bad=bad, bad_rate=round(bad / calls, 4) if calls else None,
+                hit=hit, hit_rate=round(hit / calls, 4) if calls else None)
+        known = infos["from"] or infos["to"]  # where both have the rule, the older one names it
+        out.append(RuleComparison(rule_id=rule_id, category=known.category, name=known.name,
+                                  from_=rates["from"], to=rates["to"]))
     return out

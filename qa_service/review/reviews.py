@@ -31,9 +31,10 @@ from sqlmodel import Session, select
 
 from qa_service.storage.tables import Evaluation, FindingRow, Review, RubricRow, UtteranceRow, utcnow
 from qa_service.domain.results import Finding
-from qa_service.domain.enums import COSTLY, Category, FindingStatus, Grade
+from qa_service.domain.enums import COSTLY, Category, FindingSource, FindingStatus, Grade, Role
 from qa_service.storage.rollups import tracked
-from qa_service.rules.rubric import Rubric, RubricError, Scoring, parse_rubric
+from qa_service.exceptions import ReviewConflict, ReviewError, ReviewNotFound, RubricError
+from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
 
 GRADES = Grade.values()
@@ -58,18 +59,6 @@ def addable_statuses(category: str) -> list[str]:
     machine did not notice (it is still a finding, it costs nothing)."""
     good, bad = STATUSES.get(category, (S.DISMISSED, S.VIOLATION))
     return [str(bad), str(good)] if category == C.OBJECTION else [str(bad)]
-
-
-class ReviewError(ValueError):
-    status_code = 422
-
-
-class ReviewNotFound(ReviewError):
-    status_code = 404
-
-
-class ReviewConflict(ReviewError):
-    status_code = 409
 
 
 # Rules of a rubric ----------------------------------------------------------------------
@@ -142,7 +131,7 @@ def catalog_from_findings(rows: Iterable[FindingRow]) -> Catalog:
     so that rescoring never fails because of a review."""
     rules: dict[str, RuleInfo] = {}
     for f in rows:
-        if f.source != "machine":
+        if f.source != FindingSource.MACHINE:
             continue
         known = rules.get(f.rule_id)
         deduct = max(f.deduction, known.deduct if known else 0.0)
@@ -344,7 +333,7 @@ def apply_reviews(session: Session, evaluations: list[Evaluation]) -> None:
     if not touched:
         return
     ids = [e.id for e in touched]
-    session.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(ids), FindingRow.source != "machine"))
+    session.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(ids), FindingRow.source != FindingSource.MACHINE))
     rows: dict[int, list[FindingRow]] = defaultdict(list)
     for f in session.exec(select(FindingRow).where(FindingRow.evaluation_id.in_(ids))
                           .order_by(FindingRow.id)).all():
@@ -369,8 +358,8 @@ def _apply(session: Session, ev: Evaluation, machine: list[FindingRow], reviews:
         session.add(FindingRow(
             evaluation_id=ev.id, rule_id=r.rule_id, category=info.category, status="",
             deduction=0.0, name=info.name, severity=info.severity, detail="added by a reviewer",
-            evidence=[{"role": "any", "start": r.start, "end": r.end, "text": r.evidence_text}],
-            reviewed_status=r.new_value, reviewed_deduction=rf.deduction, source="reviewer",
+            evidence=[{"role": Role.ANY, "start": r.start, "end": r.end, "text": r.evidence_text}],
+            reviewed_status=r.new_value, reviewed_deduction=rf.deduction, source=FindingSource.REVIEWER,
             review_id=r.id))
     ev.needs_rereview = p.needs_rereview
     if p.applied:
@@ -449,7 +438,7 @@ def _grade_review(row: Review, ev: Evaluation, req: ReviewRequest) -> None:
 
 def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRequest) -> None:
     finding = _the_finding(session, ev, req)
-    if finding.source != "machine":
+    if finding.source != FindingSource.MACHINE:
         raise ReviewConflict(f"finding {finding.id} was added by review {finding.review_id}; "
                              "withdraw that review instead")
     allowed = allowed_statuses(finding.category)
@@ -477,7 +466,7 @@ def _the_finding(session: Session, ev: Evaluation, req: ReviewRequest) -> Findin
         raise ReviewError("finding_id or rule_id is required for a finding review")
     rows = [f for f in session.exec(select(FindingRow).where(
         FindingRow.evaluation_id == ev.id, FindingRow.rule_id == req.rule_id,
-        FindingRow.source == "machine").order_by(FindingRow.id)).all()]
+        FindingRow.source == FindingSource.MACHINE).order_by(FindingRow.id)).all()]
     if not rows:
         raise ReviewNotFound(f"no finding of rule {req.rule_id!r} in evaluation {ev.id}"
                              " (a finding the machine missed is added with action add)")
@@ -492,7 +481,7 @@ def _the_finding(session: Session, ev: Evaluation, req: ReviewRequest) -> Findin
 
 def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest) -> None:
     machine = list(session.exec(select(FindingRow).where(
-        FindingRow.evaluation_id == ev.id, FindingRow.source == "machine")).all())
+        FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE)).all())
     catalog = catalog_for(session, ev, machine)
     if not req.rule_id:
         raise ReviewError("rule_id is required to add a finding")
@@ -545,7 +534,7 @@ def review_states(session: Session, ev: Evaluation) -> tuple[list[Review], Plan]
     """The trail of the call under the evaluation's rubric id, and how it applies to `ev`."""
     reviews = reviews_of(session, [ev.recording_id], [ev.rubric_id]).get((ev.recording_id, ev.rubric_id), [])
     machine = list(session.exec(select(FindingRow).where(
-        FindingRow.evaluation_id == ev.id, FindingRow.source == "machine").order_by(FindingRow.id)).all())
+        FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE).order_by(FindingRow.id)).all())
     return reviews, plan(ev, machine, reviews, catalog_for(session, ev, machine))
 
 

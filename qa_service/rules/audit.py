@@ -1,4 +1,4 @@
-"""Pre-trial script audit (项目试呼前的评估核查, seed 003 key point 1).
+"""Pre-trial script audit (项目试呼前的评估核查).
 
 Before the first trial call, QA staff check the outbound script itself against the project's
 rubric and knowledge base:
@@ -18,15 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
 from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
-from qa_service.domain.enums import Category, FindingStatus, SectionKind
+from qa_service.domain.enums import Category, FindingStatus, Role, SectionKind
 from qa_service.rules.knowledge import KnowledgeBase, claims
 from qa_service.rules.matching import Match, PhraseMatcher
 from qa_service.rules.normalize import to_simplified
 from qa_service.domain.results import Evidence, Utterance
+from qa_service.exceptions import ScriptError
 from qa_service.rules.rubric import SECTION_NAMES, MandatoryPoint, PhraseRule, Rubric, ScriptSection
 from qa_service.rules.semantic import DEFAULT_MODEL, ExampleBank, SimilarRules
 
@@ -54,15 +55,11 @@ DIRECTION = re.compile(r"^[（(\[].*[)）\]]$")
 LEADING_DIRECTION = re.compile(r"^[（(\[][^)）\]]*[)）\]]\s*")  # （客户嫌贵时）其实……
 
 
-class ScriptError(ValueError):
-    """A script that cannot be audited (missing, unreadable, empty)."""
-
-
 @dataclass
 class ScriptLine:
     line: int  # 1-based line in the file (paragraph number for .docx)
     text: str
-    role: str  # agent | customer
+    role: Role
     part: Optional[str]  # the part heading it stands under, if any
 
 
@@ -110,8 +107,11 @@ def _heading(text: str, extra: dict[str, str]) -> tuple[Optional[str], str]:
     return None, text
 
 
-def parse_script(text: str, source: str = "<script>", extra_parts: Optional[dict] = None) -> Script:
-    lines, headings, part = [], {}, None
+def parse_script(text: str, source: str = "<script>",
+                 extra_parts: Optional[dict[str, str]] = None) -> Script:
+    lines: list[ScriptLine] = []
+    headings: dict[str, int] = {}
+    part: Optional[str] = None
     for number, raw in enumerate(text.splitlines(), 1):
         stripped = to_simplified(raw).strip()
         if not stripped or stripped.startswith(("<!--", "---", "```")):
@@ -130,14 +130,14 @@ def parse_script(text: str, source: str = "<script>", extra_parts: Optional[dict
         if DIRECTION.match(body):
             continue
         body = LEADING_DIRECTION.sub("", body)
-        role = "agent"
+        role = Role.AGENT
         if CUSTOMER_MARK.match(body):
-            role, body = "customer", CUSTOMER_MARK.sub("", body)
+            role, body = Role.CUSTOMER, CUSTOMER_MARK.sub("", body)
         else:
             body = AGENT_MARK.sub("", body)
         if body.strip():
             lines.append(ScriptLine(number, body.strip(), role, part))
-    if not any(line.role == "agent" for line in lines):
+    if not any(line.role == Role.AGENT for line in lines):
         raise ScriptError(f"{source}: no agent lines to audit (an empty script?)")
     return Script(source, lines, headings)
 
@@ -153,13 +153,13 @@ class AuditProblem:
 @dataclass
 class AuditReport:
     script: str
-    rubric: dict
+    rubric: dict[str, Any]
     knowledge_base: Optional[str]
-    project_type: dict
-    parts: list[dict] = field(default_factory=list)
-    points: list[dict] = field(default_factory=list)
-    forbidden: list[dict] = field(default_factory=list)
-    facts: list[dict] = field(default_factory=list)
+    project_type: dict[str, Any]
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)
+    forbidden: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[dict[str, Any]] = field(default_factory=list)
     facts_not_stated: list[str] = field(default_factory=list)
     problems: list[AuditProblem] = field(default_factory=list)
 
@@ -167,7 +167,7 @@ class AuditReport:
     def clean(self) -> bool:
         return not self.problems
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["clean"] = self.clean
         return out
@@ -215,7 +215,7 @@ class ScriptCall:
 
     def hard_selling(self) -> list[tuple[ScriptLine, Match]]:
         return [(self.lines[i], m)
-                for i, m in self.call.hits(self.selling, self.call.indices("agent"))]
+                for i, m in self.call.hits(self.selling, self.call.indices(Role.AGENT))]
 
 
 def similar_rules(rubric: Rubric) -> SimilarRules:
@@ -229,8 +229,9 @@ def similar_rules(rubric: Rubric) -> SimilarRules:
 def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
           required_type: Optional[str] = None, fuzzy: float = DEFAULT_FUZZY) -> AuditReport:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else fuzzy
-    required_type = TYPE_ALIASES.get(required_type or rubric.project_type, required_type)
-    agent = [line for line in script.lines if line.role == "agent"]
+    asked = required_type or rubric.project_type
+    required_type = TYPE_ALIASES.get(asked, asked)
+    agent = [line for line in script.lines if line.role == Role.AGENT]
     lines = ScriptCall(script, rubric, fuzzy)
     report = AuditReport(script.source, {"id": rubric.id, "version": rubric.version},
                          kb.id if kb else None,
@@ -282,14 +283,14 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
 
     # Mandatory points (必说点讲解).
     for point in rubric.mandatory_points:
-        if point.role == "customer":
+        if point.role == Role.CUSTOMER:
             continue
         said = lines.present(point)
-        line = lines.line(said) if said else None
+        at = lines.line(said) if said else None
         report.points.append({"id": point.id, "name": point.name, "explained": said is not None,
-                              "line": line.line if line else None,
+                              "line": at.line if at else None,
                               "phrase": said.phrase if said else None,
-                              "text": line.text if line else None,
+                              "text": at.text if at else None,
                               "similarity": said.similarity if said else None})
         if said is None:
             problem("mandatory_point", point.id, None,
@@ -322,9 +323,9 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
         # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)
         # is explained, wrongly: say so next to it.
         wrong_lines = {f["line"] for f in report.facts}
-        for point in report.points:
-            if point["line"] in wrong_lines and (point["similarity"] or 1) < 1:
-                point["wrong_fact"] = True
+        for explained in report.points:
+            if explained["line"] in wrong_lines and (explained["similarity"] or 1) < 1:
+                explained["wrong_fact"] = True
     problems.sort(key=lambda p: (p.line is None, p.line or 0, p.kind))
     report.project_type["problems"] = [p.message for p in problems if p.kind == "project_type"]
     return report

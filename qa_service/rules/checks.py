@@ -12,24 +12,25 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from qa_service.config import DEFAULT_FUZZY
-from qa_service.rules.knowledge import KnowledgeBase, knowledge_of, wrong_claims
-from qa_service.domain.enums import Category, FindingStatus
+from qa_service.config import (
+    DEFAULT_FUZZY, DOUBT_RELAX, DOUBTFUL_WORDS, HANGUP_TAIL_S, LEFT_CONTEXT, REPLY_LEAD_S,
+    SPARSE_CHARS_PER_S, SPARSE_MIN_S,
+)
+from qa_service.rules.knowledge import Claim, KnowledgeBase, knowledge_of, wrong_claims
+from qa_service.domain.enums import Category, FindingStatus, Role
 from qa_service.rules.matching import (
-    DOUBT_RELAX, DOUBTFUL_WORDS, Match, PhraseMatcher, PreparedText, prepare,
+    Match, PhraseMatcher, PreparedText, prepare,
 )
 from qa_service.domain.results import Evidence, Finding, Utterance
 from qa_service.rules.rubric import (
-    AttitudeError, FactCheck, ForbiddenPhrase, MandatoryPoint, Objection, PhraseRule, Rubric,
-    ScriptSection,
+    AttitudeError, FactCheck, ForbiddenPhrase, Interruption, MandatoryPoint, Objection,
+    PhraseRule, Rubric, ScriptSection, Silence, SpeechRate,
 )
 from qa_service.rules.semantic import (
-    LEFT_CONTEXT, CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances,
-    vector_kind,
+    CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances, vector_kind,
 )
 
 QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
-HANGUP_TAIL_S = 0.35  # speech this close to the end of the recording was cut by the hang-up
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Call:
     # transcript; embedded on first need when absent or made by another model.
     vectors: Optional[CallVectors] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         order = sorted(range(len(self.utterances)),
                        key=lambda i: (self.utterances[i].start, self.utterances[i].end))
         if order != list(range(len(order))):
@@ -53,11 +54,11 @@ class Call:
             self.texts = []
         if len(self.texts) != len(self.utterances):
             self.texts = [prepare(u.text) for u in self.utterances]
-        self._by_role: dict[str, list[int]] = {"agent": [], "customer": []}
+        self._by_role: dict[str, list[int]] = {Role.AGENT: [], Role.CUSTOMER: []}
         for i, u in enumerate(self.utterances):
             self._by_role.setdefault(u.role, []).append(i)
-        self._by_role["any"] = list(range(len(self.utterances)))
-        # How far each utterance's fuzzy threshold is lowered (matching.DOUBT_RELAX).
+        self._by_role[Role.ANY] = list(range(len(self.utterances)))
+        # How far each utterance's fuzzy threshold is lowered (config.DOUBT_RELAX).
         self.doubts = [DOUBT_RELAX if u.confidence < DOUBTFUL_WORDS else 0.0
                        for u in self.utterances]
         self._cache: dict[tuple[int, int], Optional[Match]] = {}
@@ -68,7 +69,7 @@ class Call:
             self._starts.append(offset)
             offset += len(t.norm) + 1
         self._joined = "\n".join(t.norm for t in self.texts)
-        self._similarities: dict[int, tuple] = {}
+        self._similarities: dict[int, CallSimilarities] = {}
         self._similar_hits: dict[int, dict[int, Match]] = {}
 
     def similarities(self, bank: ExampleBank) -> CallSimilarities:
@@ -88,7 +89,7 @@ class Call:
         firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1]))) \
             if len(owners) else owners
         whole = dict(zip(owners[firsts].tolist(), firsts.tolist()))
-        pairs = [(a, b) for role in ("agent", "customer")
+        pairs = [(a, b) for role in (Role.AGENT, Role.CUSTOMER)
                  for a, b in zip(self._by_role[role], self._by_role[role][1:])
                  if a in whole and b in whole]
         if pairs:
@@ -103,12 +104,13 @@ class Call:
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
             table = np.vstack([table, paired])
-        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(pairs))
+        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(cv, pairs))
         return cached
 
-    def _row_text(self, pairs: list[tuple[int, int]]):
+    def _row_text(self, cv: CallVectors,
+                  pairs: list[tuple[int, int]]) -> Callable[[int], tuple[int, str, str]]:
         """(utterance, text read for negation, text read for numbers) of a table row."""
-        owners, spans = self.vectors.owners.tolist(), self.vectors.spans.tolist()
+        owners, spans = cv.owners.tolist(), cv.spans.tolist()
         segments = len(owners)
 
         def describe(row: int) -> tuple[int, str, str]:
@@ -127,7 +129,8 @@ class Call:
         a hit as they cancel a phrase hit."""
         hits = self._similar_hits.get(id(matcher))
         if hits is None:
-            hits = matcher.similar.candidates(self.similarities(matcher.similar.bank))
+            similar = matcher.similar
+            hits = similar.candidates(self.similarities(similar.bank)) if similar is not None else {}
             if matcher.unless:
                 hits = {i: m for i, m in hits.items() if not matcher.cancels(self.texts[i])}
             self._similar_hits[id(matcher)] = hits
@@ -260,6 +263,8 @@ class PhrasePresenceCheck(Check):
 
 
 class ScriptSectionCheck(PhrasePresenceCheck):
+    rule: ScriptSection
+
     def __init__(self, rule: ScriptSection, fuzzy: float, similar: Optional[SimilarRules] = None):
         super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
 
@@ -313,13 +318,13 @@ class AgentHangupCheck(Check):
             return []
         last = max(range(len(call.utterances)), key=lambda i: call.utterances[i].end)
         final = call.utterances[last]
-        if final.role != "customer":
+        if final.role != Role.CUSTOMER:
             return []
         cut = final.end >= call.duration - HANGUP_TAIL_S
         asked = bool(QUESTION.search(final.text.strip()))
         if not (cut or asked):
             return []
-        agent_tail = call.indices("agent")[-2:]
+        agent_tail = call.indices(Role.AGENT)[-2:]
         if any(call.match(self.farewell, i) for i in agent_tail):
             return []
         why = "the recording ends while the customer is speaking" if cut else \
@@ -342,7 +347,7 @@ class HoldWithoutReasonCheck(Check):
     def run(self, call: Call) -> list[Finding]:
         evidence, waits = [], []
         starts = [u.start for u in call.utterances]
-        for index, found in call.hits(self.hold, call.indices("agent")):
+        for index, found in call.hits(self.hold, call.indices(Role.AGENT)):
             if call.match(self.reason, index):
                 continue
             ask = call.utterances[index]
@@ -371,18 +376,11 @@ class TransferWithoutReasonCheck(Check):
 
     def run(self, call: Call) -> list[Finding]:
         evidence = []
-        for index, found in call.hits(self.transfer, call.indices("agent")):
+        for index, found in call.hits(self.transfer, call.indices(Role.AGENT)):
             if not call.match(self.reason, index):
                 evidence.append(call.evidence(index, found))
         return [violation(self.rule, self.category, evidence, "transfer with no reason given")] \
             if evidence else []
-
-
-# An agent reply that starts as the customer does (talking over the objection) still answers
-# it: a reply timed up to REPLY_LEAD_S before the objection counts (the VAD's padding and the
-# two channels' word timing differ by that much; dev-paraphrase has an agent answering "以后再说吧"
-# from 20 ms before the customer's first word).
-REPLY_LEAD_S = 0.5
 
 
 class ObjectionCheck(Check):
@@ -399,11 +397,13 @@ class ObjectionCheck(Check):
         self.answer = phrase_matcher(rule.agent_should, threshold, similar,
                                      rule.agent_should_similar, rule.similar_threshold)
 
-    def occurrences(self, call: Call) -> list[tuple[int, list[tuple[int, Optional[Match]]]]]:
-        """(customer utterance, [(agent reply, answer match)]) per raised objection."""
-        out = []
-        agents = call.indices("agent")
-        for index, found in call.hits(self.raised, call.indices("customer")):
+    def occurrences(
+        self, call: Call
+    ) -> list[tuple[int, Match, list[tuple[int, Optional[Match]]]]]:
+        """(customer utterance, its match, [(agent reply, answer match)]) per raised objection."""
+        out: list[tuple[int, Match, list[int]]] = []
+        agents = call.indices(Role.AGENT)
+        for index, found in call.hits(self.raised, call.indices(Role.CUSTOMER)):
             start = call.utterances[index].start - REPLY_LEAD_S
             replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
             if out and replies == out[-1][2]:
@@ -451,11 +451,13 @@ class CappedCheck(Check):
 class SilenceCheck(CappedCheck):
     category = Category.SILENCE
 
-    def __init__(self, rubric: Rubric):
-        self.rule = rubric.silence
+    def __init__(self, rule: Silence):
+        self.rule = rule
 
     def run(self, call: Call) -> list[Finding]:
-        items, covered_until, last_index = [], None, None
+        items: list[tuple[str, list[Evidence]]] = []
+        covered_until: Optional[float] = None
+        last_index = 0  # the utterance that reaches covered_until
         for index, u in enumerate(call.utterances):
             if covered_until is not None and u.start - covered_until > self.rule.max_gap_seconds:
                 gap = u.start - covered_until
@@ -466,16 +468,9 @@ class SilenceCheck(CappedCheck):
         return self.capped("silence", "静音", self.rule.deduct, self.rule.max_deduct, items)
 
 
-# A customer utterance of under SPARSE_CHARS_PER_S over more than SPARSE_MIN_S is mostly not
-# speech: noise the VAD held open around a word or two (8 dB babble: "恭喜 谢谢" over 6.8 s,
-# "嗯 哪位什么事啊" over 7.1 s, from two turns and the agent's sentence between them). Where in
-# it the customer spoke is unknown, so an agent starting inside it is no evidence of talking
-# over the customer. The slowest real reply is about two characters a second.
-SPARSE_CHARS_PER_S = 1.0
-SPARSE_MIN_S = 2.0
-
-
 def sparse(call: Call, index: int) -> bool:
+    """Mostly noise the VAD held open around a word or two (config.SPARSE_CHARS_PER_S): where
+    in it the customer spoke is unknown."""
     u = call.utterances[index]
     return u.duration > SPARSE_MIN_S and \
         len(call.texts[index].norm) < SPARSE_CHARS_PER_S * u.duration
@@ -484,13 +479,13 @@ def sparse(call: Call, index: int) -> bool:
 class InterruptionCheck(CappedCheck):
     category = Category.INTERRUPTION
 
-    def __init__(self, rubric: Rubric):
-        self.rule = rubric.interruption
+    def __init__(self, rule: Interruption):
+        self.rule = rule
 
     def run(self, call: Call) -> list[Finding]:
-        items = []
-        customers = call.indices("customer")
-        for a in call.indices("agent"):
+        items: list[tuple[str, list[Evidence]]] = []
+        customers = call.indices(Role.CUSTOMER)
+        for a in call.indices(Role.AGENT):
             agent = call.utterances[a]
             for c in customers:
                 customer = call.utterances[c]
@@ -511,11 +506,11 @@ def spoken_chars(text: PreparedText) -> int:
 class SpeechRateCheck(Check):
     category = Category.SPEECH_RATE
 
-    def __init__(self, rubric: Rubric):
-        self.rule = rubric.speech_rate
+    def __init__(self, rule: SpeechRate):
+        self.rule = rule
 
     def run(self, call: Call) -> list[Finding]:
-        agents = call.indices("agent")
+        agents = call.indices(Role.AGENT)
         seconds = sum(call.utterances[i].duration for i in agents)
         if seconds < 5:  # too little speech for a rate to mean anything
             return []
@@ -535,7 +530,7 @@ class SpeechRateCheck(Check):
 
 
 class ProductFactCheck(Check):
-    """知识库核对 (seed 003, key point 2): an agent stating a product fact with a value the
+    """知识库核对 (knowledge-base check): an agent stating a product fact with a value the
     knowledge base contradicts. One finding per fact, every wrong statement as evidence.
     Customers' words are not checked: a customer misquoting the price is no agent error."""
 
@@ -546,8 +541,8 @@ class ProductFactCheck(Check):
         self.rule = rule
 
     def run(self, call: Call) -> list[Finding]:
-        wrong: dict[str, list[tuple[int, object]]] = {}
-        for index in call.indices("agent"):
+        wrong: dict[str, list[tuple[int, Claim]]] = {}
+        for index in call.indices(Role.AGENT):
             for claim in wrong_claims(call.utterances[index].text, self.kb):
                 wrong.setdefault(claim.fact.id, []).append((index, claim))
         findings = []
@@ -555,7 +550,7 @@ class ProductFactCheck(Check):
             fact = items[0][1].fact
             evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
                                     kb_value=fact.show(fact.value)) for i, c in items]
-            said = "、".join(dict.fromkeys(e.value for e in evidence))
+            said = "、".join(dict.fromkeys(fact.show(c.value) for _, c in items))
             findings.append(Finding(
                 f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
                 f"{fact.name or fact.id}与知识库不符", self.rule.severity,
@@ -588,11 +583,11 @@ def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
             checks.append(PhraseViolationCheck(rule, Category.ATTITUDE_ERROR, fuzzy, similar))
     checks += [ObjectionCheck(r, fuzzy, similar) for r in rubric.objections]
     if rubric.silence:
-        checks.append(SilenceCheck(rubric))
+        checks.append(SilenceCheck(rubric.silence))
     if rubric.interruption:
-        checks.append(InterruptionCheck(rubric))
+        checks.append(InterruptionCheck(rubric.interruption))
     if rubric.speech_rate:
-        checks.append(SpeechRateCheck(rubric))
+        checks.append(SpeechRateCheck(rubric.speech_rate))
     kb = knowledge_of(rubric)
     if kb is not None and kb.facts:
         checks.append(ProductFactCheck(kb, rubric.fact_check))

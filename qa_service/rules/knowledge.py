@@ -18,16 +18,17 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 from pydantic import (
     BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
 
-from qa_service.config import get_settings
+from qa_service.config import NEAR_AFTER, NEAR_BEFORE, get_settings
+from qa_service.exceptions import KnowledgeError, RubricError
 from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.normalize import normalize, to_simplified
-from qa_service.rules.rubric import Rubric, RubricError, _field_name, _line_of, read_yaml_mapping
+from qa_service.rules.rubric import Rubric, _field_name, _line_of, read_yaml_mapping
 
 # The unit a numeric fact is kept in, and how each spoken unit converts to it.
 UNITS: dict[str, dict[str, float]] = {
@@ -58,8 +59,6 @@ _YEAR = re.compile(r"([零〇一二三四五六七八九]{4})年")  # 二零二�
 _DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0"}
 _GIGA = re.compile(r"(?<![\d.])千兆")
 _CLAUSE = re.compile(r"[，。！？；,!?;：:、\s]+|(?<!\d)\.|\.(?!\d)")
-NEAR_BEFORE = 6  # characters allowed between a fact's word and its value (每个月只要96元)
-NEAR_AFTER = 1  # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话)
 
 
 class _Model(BaseModel):
@@ -105,7 +104,7 @@ class Fact(_Model):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self):
+    def _consistent(self) -> Fact:
         if isinstance(self.value, bool):
             if not (self.affirm or self.deny):
                 raise ValueError("a yes/no rule needs `affirm` or `deny` phrases")
@@ -142,10 +141,11 @@ class Fact(_Model):
 
     def agrees(self, value: Any) -> bool:
         if self.type == "bool":
-            return value == self.value
+            return bool(value == self.value)
         if self.type == "date":
             return any(_same_day(value, d) for d in [self.value, *self.allowed])
-        return any(abs(float(value) - float(v)) < 1e-6 for v in [self.value, *self.allowed])
+        numbers = cast("list[float]", [self.value, *self.allowed])  # a numeric fact's values
+        return any(abs(float(value) - float(v)) < 1e-6 for v in numbers)
 
 
 def _number_text(value: Any) -> Any:
@@ -162,7 +162,7 @@ def _same_day(said: Any, known: Any) -> bool:
         return False
     if isinstance(said, tuple):
         return (known.month, known.day) == said
-    return said == known
+    return bool(said == known)
 
 
 class KnowledgeBase(_Model):
@@ -171,28 +171,17 @@ class KnowledgeBase(_Model):
     version: int = Field(default=1, ge=1)
     description: list[str] = []  # the product introduction as the knowledge base words it
     facts: list[Fact] = []
-    _rules: Optional[list] = PrivateAttr(default=None)  # yes/no matchers, compiled once
+    # yes/no matchers, compiled once
+    _rules: Optional[list[tuple[Fact, PhraseMatcher, PhraseMatcher]]] = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _unique_ids(self):
-        seen = set()
+    def _unique_ids(self) -> KnowledgeBase:
+        seen: set[str] = set()
         for fact in self.facts:
             if fact.id in seen:
                 raise ValueError(f"duplicate fact id {fact.id!r}")
             seen.add(fact.id)
         return self
-
-
-class KnowledgeError(RubricError):
-    """A knowledge base that does not validate (a RubricError: callers that refuse a bad
-    rubric refuse a rubric with a bad knowledge base the same way)."""
-
-    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
-        super().__init__(source, problems)
-        self.args = (str(self.args[0]).replace("rubric refused", "knowledge base refused"),)
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBase:
@@ -288,7 +277,7 @@ def clauses(text: str) -> list[str]:
             if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))]
 
 
-def _year(m: re.Match) -> str:
+def _year(m: re.Match[str]) -> str:
     return "".join(_DIGIT[c] for c in m.group(1)) + "年"
 
 
@@ -332,7 +321,7 @@ def _words(words: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _spans(clause: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
-    spans = []
+    spans: list[tuple[int, int]] = []
     for w in words:
         start = clause.find(w)
         while start >= 0:

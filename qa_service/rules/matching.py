@@ -17,25 +17,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 from rapidfuzz import fuzz
 
+from qa_service.config import FUZZY_MIN_SYLLABLES
 from qa_service.rules.normalize import normalize, normalize_plain, spoken, syllables
 
 NEGATORS = frozenset("不没别未")
-# An utterance the recognizer was unsure of (mean word probability under DOUBTFUL_WORDS) is
-# matched with the fuzzy threshold DOUBT_RELAX lower: its near-homophones are more likely
-# recognition errors than other words. In 8 dB babble 更划算 comes back as 够划算 (0.80) and
-# 签约一年 as 千万一年 (0.81), at word probabilities of 0.5-0.7; a sure 到时候再看 (0.82 against
-# 到时候再说) keeps the full threshold. Measured on cached transcripts of every line condition
-# and both dev corpora (README, Matching): recall up, no new false hit; at 0.8 and up, clean
-# dev and dev-paraphrase got false hits.
-DOUBTFUL_WORDS = 0.75
-DOUBT_RELAX = 0.05
-# Two-syllable phrases (再见, 您好) sit within one letter of too many other words (在线,
-# 你好) for pinyin similarity to mean anything: they match exactly or not at all.
-FUZZY_MIN_SYLLABLES = 3
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,8 @@ def prepare(text: str) -> PreparedText:
 @lru_cache(maxsize=65536)
 def prepare_said(said: str) -> PreparedText:
     """Pinyin of a text as said (and of a span of one, when fuzzy matching rescores it)."""
-    parts, char_at = [], []
+    parts: list[str] = []
+    char_at: list[int] = []
     for index, syllable in enumerate(syllables(said)):
         if parts:
             char_at.append(index)  # the separating space belongs to the next syllable
@@ -106,8 +96,8 @@ class Phrase:
     fuzzy_ok: bool = False
     # A quick necessary condition before aligning: at or above any useful threshold, at least
     # half of the phrase's syllables occur letter for letter in the utterance (a near-homophone
-    # changes one or two syllables, not most). Measured on the dev corpus: same findings, and
-    # the rule engine runs several times faster.
+    # changes one or two syllables, not most). It changes no finding and makes the rule engine
+    # several times faster (decision 0008).
     min_shared: int = 0
 
     @classmethod
@@ -170,6 +160,17 @@ def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional
     return Match(phrase.text, span, round(best[0] / 100, 3))
 
 
+class MeaningMatcher(Protocol):
+    """What a PhraseMatcher's `similar` is: semantic.SimilarMatcher, named by its shape here
+    because semantic imports this module."""
+
+    bank: Any  # semantic.ExampleBank
+
+    def __bool__(self) -> bool: ...
+
+    def candidates(self, sims: Any) -> dict[int, Match]: ...  # sims: semantic.CallSimilarities
+
+
 class PhraseMatcher:
     """A rule's phrases: `any` (one of them), `all` (every one in the same utterance),
     `regex` (over normalized text) and `unless` (cancels a hit in the same utterance)."""
@@ -189,7 +190,7 @@ class PhraseMatcher:
         self.fuzzy = fuzzy
         # Example sentences matched by meaning (semantic.SimilarMatcher), tried by checks.Call
         # when the phrases find nothing: they need the whole call (vectors, the next utterance).
-        self.similar = None
+        self.similar: Optional[MeaningMatcher] = None
         # One C-level scan for all `any` phrases (longest first), instead of one find each.
         self._any_pattern = re.compile("|".join(
             re.escape(p.prepared.norm)
@@ -211,6 +212,8 @@ class PhraseMatcher:
         return bool(self.unless) and self._one(self.unless, text) is not None
 
     def _any_exact(self, text: PreparedText) -> Optional[Match]:
+        if self._any_pattern is None:
+            return None
         negated_hit = False
         for m in self._any_pattern.finditer(text.norm):
             phrase = self._by_norm[m.group(0)]
@@ -238,7 +241,7 @@ class PhraseMatcher:
         return self._fuzzy(phrases, text, doubt)
 
     def threshold(self, doubt: float = 0.0) -> float:
-        """The fuzzy threshold for a text heard with this much doubt (see DOUBT_RELAX); fuzzy
+        """The fuzzy threshold for a text heard with this much doubt (see config.DOUBT_RELAX); fuzzy
         matching turned off (1.0) stays off."""
         return self.fuzzy if self.fuzzy >= 1.0 else self.fuzzy - doubt
 
@@ -297,8 +300,9 @@ class PhraseMatcher:
         utterance the recognizer was unsure of)."""
         found = self._one(self.any, text, doubt) if self.any else None
         if found is None and self.all:
-            parts = [self._one((p,), text, doubt) for p in self.all]
-            if all(parts):
+            tried = [self._one((p,), text, doubt) for p in self.all]
+            parts = [m for m in tried if m is not None]
+            if len(parts) == len(tried):
                 found = Match(
                     "+".join(p.phrase for p in parts),
                     "+".join(p.matched for p in parts),

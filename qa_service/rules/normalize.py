@@ -11,12 +11,14 @@ import re
 import unicodedata
 import warnings
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import cn2an
 import opencc
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
+
+from qa_service.config import RESPELL_MIN, RESPELL_NEAR_MIN, RESPELL_SYLLABLE_EDITS
 
 
 _t2s = opencc.OpenCC("t2s")
@@ -39,8 +41,8 @@ _PARTICLE_HEARD = re.compile(
 
 def to_simplified(text: str) -> str:
     """Display form: simplified characters, half-width, spacing tidied; punctuation kept."""
-    text = unicodedata.normalize("NFKC", text)
-    return _t2s.convert(text).strip()
+    simplified: str = _t2s.convert(unicodedata.normalize("NFKC", text))
+    return simplified.strip()
 
 
 @lru_cache(maxsize=65536)
@@ -60,7 +62,7 @@ def normalize(text: str) -> str:
     return text
 
 
-def _expand_unit(m: re.Match) -> str:
+def _expand_unit(m: re.Match[str]) -> str:
     value = float(m.group(1)) * _UNIT[m.group(2)]
     return str(int(value)) if value.is_integer() else m.group(0)
 
@@ -98,22 +100,24 @@ def spoken(text: str) -> str:
 def syllables(norm: str) -> tuple[str, ...]:
     """One token per character of normalized text: pinyin without tone for Chinese, the
     character itself for digits, letters and signs."""
-    out = lazy_pinyin(norm, style=Style.NORMAL, errors=lambda chars: list(chars))
+    out = lazy_pinyin(norm, style=Style.NORMAL, errors=_characters)
     if len(out) != len(norm):  # pypinyin groups non-Chinese runs; fall back to per character
-        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda c: list(c))[0] for ch in norm]
+        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=_characters)[0] for ch in norm]
     return tuple(out)
 
 
-# Whisper base hears the rubric's hotwords and writes near-homophones: 唱享套餐, 创想套餐 and
-# 仗享套餐 for 畅享套餐, 合约七 for 合约期. The sentence model then misses the point (跟你说说我们新出
-# 的唱唱套餐 is 0.48 from 跟您说一下我们的畅享套餐, 0.74 once spelled right). A run of Chinese
-# characters as long as a hotword is spelled as the hotword when its toneless pinyin is the
-# same, or, for hotwords of RESPELL_NEAR_MIN or more characters, when one syllable is off by
-# at most RESPELL_SYLLABLE_EDITS letters (chang/xiang, chuang/chang, not you/xiang: 畅游套餐 is
-# another product) and at least half the characters are already the hotword's.
-RESPELL_MIN = 3
-RESPELL_NEAR_MIN = 4
-RESPELL_SYLLABLE_EDITS = 2
+def _characters(text: str) -> Any:
+    """pypinyin's `errors` callback: text without pinyin, one token a character (a list,
+    which pypinyin takes though its stubs say str)."""
+    return list(text)
+
+
+# Whisper base hears the rubric's hotwords and writes near-homophones (唱享套餐, 创想套餐 for
+# 畅享套餐, 合约七 for 合约期), and the sentence model then misses the point (decision 0014). A
+# run of Chinese characters as long as a hotword is spelled as the hotword when its toneless
+# pinyin is the same, or, for hotwords of config.RESPELL_NEAR_MIN or more characters, when one
+# syllable is off by at most RESPELL_SYLLABLE_EDITS letters and at least half the characters
+# are already the hotword's.
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 

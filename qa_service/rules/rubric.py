@@ -17,15 +17,15 @@ from pydantic import (
     BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
 
-from qa_service.domain.enums import SectionKind
+from qa_service.domain.enums import Role, SectionKind
+from qa_service.exceptions import RubricError
 
-Role = Literal["agent", "customer", "any"]
 Severity = Literal["normal", "fatal"]
 # The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
 BUILTIN_CHECKS = ("agent_hangup", "hold_without_reason", "transfer_without_reason")
 BuiltinCheck = Literal[BUILTIN_CHECKS]  # type: ignore[valid-type]
 # How a script section's kind is recognised when the rubric does not say `kind:` (by id, else by
-# the Chinese name of seed 003's six script parts).
+# the Chinese name of the outbound script's six parts).
 SECTION_NAMES = {"首问语": SectionKind.GREETING, "开场白": SectionKind.OPENING,
                  "产品介绍": SectionKind.PRODUCT_INTRO, "建议说服": SectionKind.PERSUASION,
                  "总结成交": SectionKind.CLOSING, "结束语": SectionKind.FAREWELL}
@@ -41,6 +41,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
 
+def _phrase_list(value: Any) -> Any:
+    """A phrase list may be written as one phrase; numbers in it are read as text."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, (int, float)) else v for v in value]
+    return value
+
+
 class PhraseRule(_Model):
     """Fields shared by every rule that matches phrases."""
 
@@ -50,7 +59,7 @@ class PhraseRule(_Model):
     all: list[str] = []
     regex: list[str] = []
     unless: list[str] = []
-    role: Role = "agent"
+    role: Role = Role.AGENT
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
     similar: list[str] = []
     """Example sentences matched by meaning (spec: Matching, `similar:`)."""
@@ -62,14 +71,7 @@ class PhraseRule(_Model):
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
-    @field_validator("any", "all", "unless", "similar", mode="before")
-    @classmethod
-    def _phrase_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, (int, float)) else v for v in value]
-        return value
+    _phrase_lists = field_validator("any", "all", "unless", "similar", mode="before")(_phrase_list)
 
     @field_validator("regex", mode="before")
     @classmethod
@@ -92,7 +94,7 @@ class PhraseRule(_Model):
 
 class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
-    def _needs_phrases(self):
+    def _needs_phrases(self) -> _NeedsPhrases:
         if not self.has_phrases():
             raise ValueError("needs at least one of any, all, regex or similar")
         return self
@@ -108,7 +110,7 @@ class ScriptSection(_NeedsPhrases):
     weight: float = Field(default=0, ge=0)
 
     @model_validator(mode="after")
-    def _default_kind(self):
+    def _default_kind(self) -> ScriptSection:
         if self.kind is None:
             self.kind = SectionKind(self.id) if self.id in SectionKind.values() else \
                 SECTION_NAMES.get(self.name)
@@ -156,7 +158,7 @@ class AttitudeError(PhraseRule):
         return value
 
     @model_validator(mode="after")
-    def _phrases_or_check(self):
+    def _phrases_or_check(self) -> AttitudeError:
         if self.check is None and not self.has_phrases():
             raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
         return self
@@ -178,12 +180,10 @@ class Objection(_Model):
     """How close in meaning (this objection only)."""
 
     _text_list = field_validator("customer_says", "agent_should", "customer_says_similar",
-                                 "agent_should_similar", mode="before")(
-        PhraseRule._phrase_list.__func__
-    )
+                                 "agent_should_similar", mode="before")(_phrase_list)
 
     @model_validator(mode="after")
-    def _both_sides(self):
+    def _both_sides(self) -> Objection:
         if not (self.customer_says or self.customer_says_similar):
             raise ValueError("needs customer_says or customer_says_similar")
         if not (self.agent_should or self.agent_should_similar):
@@ -196,7 +196,7 @@ class OutcomeRule(_Model):
 
     success: list[str] = []
     refusal: list[str] = []
-    role: Role = "customer"
+    role: Role = Role.CUSTOMER
     fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
     success_similar: list[str] = []
     """Example success sentences matched by meaning (spec: Matching, `similar:`)."""
@@ -216,7 +216,7 @@ class OutcomeRule(_Model):
 
     _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
                                  "agent_success", "agent_refusal",
-                                 mode="before")(PhraseRule._phrase_list.__func__)
+                                 mode="before")(_phrase_list)
 
 
 class Silence(_Model):
@@ -244,7 +244,7 @@ class Scoring(_Model):
     excellent_score: float = Field(default=95, ge=0)
 
     @model_validator(mode="after")
-    def _ordered(self):
+    def _ordered(self) -> Scoring:
         if self.excellent_score < self.pass_score:
             raise ValueError("excellent_score must not be below pass_score")
         return self
@@ -257,7 +257,7 @@ class Asr(_Model):
     script_phrases: bool = True
     """The phrases of the script sections and mandatory points (what the agent is expected to
     say) bias recognition of the agent's channel too, after the hotwords. Whisper base then
-    hears 电信 and 话费 where it wrote 变性 and 化费 (measured: README, Recognition prompt).
+    hears 电信 and 话费 where it wrote 变性 and 化费 (decision 0004).
     Never the forbidden, attitude or customer phrases: biasing toward those would put
     violations and objections in the text."""
 
@@ -315,13 +315,13 @@ class Rubric(_Model):
 
     @field_validator("channels")
     @classmethod
-    def _two_roles(cls, value: dict) -> dict:
-        if set(value) != {"left", "right"} or set(value.values()) != {"agent", "customer"}:
+    def _two_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        if set(value) != {"left", "right"} or set(value.values()) != {Role.AGENT, Role.CUSTOMER}:
             raise ValueError("must map left and right to agent and customer, one each")
         return value
 
     @model_validator(mode="after")
-    def _farewell_from_section(self):
+    def _farewell_from_section(self) -> Rubric:
         """agent_hangup listens for the rubric's own farewell (结束语) unless told otherwise."""
         section = self.section(SectionKind.FAREWELL)
         if section is not None:
@@ -331,7 +331,7 @@ class Rubric(_Model):
         return self
 
     @model_validator(mode="after")
-    def _wrap_up_of_sales_only(self):
+    def _wrap_up_of_sales_only(self) -> Rubric:
         """The default acknowledgements of the agent's wrap-up are a sale's and a refusal's:
         a survey or care rubric reads its outcome from the customer unless it lists its own."""
         if self.project_type != "marketing":
@@ -369,23 +369,10 @@ class Rubric(_Model):
 
     @property
     def agent_channel(self) -> str:
-        return "left" if self.channels["left"] == "agent" else "right"
+        return "left" if self.channels["left"] == Role.AGENT.value else "right"
 
 
-class RubricError(ValueError):
-    """A rubric that does not validate; `problems` are (line, field, reason)."""
-
-    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [
-            f"{source}:{line if line is not None else '?'}: {field or '(rubric)'}: {reason}"
-            for line, field, reason in problems
-        ]
-        super().__init__("rubric refused:\n  " + "\n  ".join(lines))
-
-
-def _line_of(node: Optional[yaml.Node], loc: tuple) -> Optional[int]:
+def _line_of(node: Optional[yaml.Node], loc: tuple[Any, ...]) -> Optional[int]:
     """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
@@ -404,8 +391,8 @@ def _line_of(node: Optional[yaml.Node], loc: tuple) -> Optional[int]:
     return line
 
 
-def _field_name(loc: tuple, data: Any) -> str:
-    parts = []
+def _field_name(loc: tuple[Any, ...], data: Any) -> str:
+    parts: list[str] = []
     for key in loc:
         if isinstance(key, int):
             parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
@@ -424,7 +411,8 @@ def _has(data: Any, key: Any) -> bool:
     return isinstance(key, int) and key < len(data)
 
 
-def read_yaml_mapping(text: str, source: str, error: type[RubricError], not_mapping: str):
+def read_yaml_mapping(text: str, source: str, error: type[RubricError],
+                      not_mapping: str) -> tuple[Optional[yaml.Node], dict[str, Any]]:
     """The YAML node tree (for line numbers) and the data of a file that must be a mapping;
     invalid YAML or another shape is `error` with the line (rubrics and knowledge bases)."""
     try:
@@ -462,7 +450,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     return rubric
 
 
-def _unknown_field(loc: tuple) -> str:
+def _unknown_field(loc: tuple[Any, ...]) -> str:
     """The reason for a field the model does not declare, with the likely intended name."""
     model: Any = Rubric
     for key in loc[:-1]:
@@ -490,9 +478,10 @@ RULE_LISTS = ("script_sections", "mandatory_points", "forbidden_phrases", "attit
               "objections")
 
 
-def _duplicate_ids(root: yaml.Node, data: dict) -> list[tuple[Optional[int], str, str]]:
+def _duplicate_ids(root: Optional[yaml.Node], data: dict[str, Any]) -> list[tuple[Optional[int], str, str]]:
     """Rule ids are unique across the rubric: findings and reviews cite them."""
-    problems, seen = [], {}
+    problems: list[tuple[Optional[int], str, str]] = []
+    seen: dict[str, str] = {}
     for field in RULE_LISTS:
         rules = data.get(field)
         if not isinstance(rules, list):

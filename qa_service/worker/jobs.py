@@ -23,17 +23,14 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import unregister
 
-from qa_service.config import Settings, get_settings
+from qa_service.config import SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import JobState
 from qa_service.rules.rubric import Rubric
 from qa_service.app.scoring import QAService
-from qa_service.storage.store import RubricNotFound, Store
+from qa_service.exceptions import JobFailed, RubricNotFound, SlotTaken
+from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class JobFailed(RuntimeError):
-    """A job whose input is bad: retrying will not help (the error names file and problem)."""
 
 
 _service: Optional[QAService] = None
@@ -53,7 +50,7 @@ def service() -> QAService:
 
 def stored_rubric(rubric_id: str, version: int) -> Rubric:
     try:
-        return service().store.load_rubric(rubric_id, version)
+        return service().store.rubrics.load(rubric_id, version)
     except RubricNotFound as exc:
         raise JobFailed(str(exc)) from None  # a missing rubric does not come back on retry
 
@@ -67,7 +64,7 @@ def score_recording(path: str, rubric_id: str, version: int,
 
     def record(status: JobState, error: str = "", **links) -> None:
         if request_id:
-            store.set_job_status(request_id, status, error, **links)
+            store.jobs.set_status(request_id, status, error, **links)
 
     record(JobState.STARTED)
     try:
@@ -92,7 +89,7 @@ def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
 
     def record(status: JobState, error: str = "") -> None:
         if request_id:
-            store.set_job_status(request_id, status, error)
+            store.jobs.set_status(request_id, status, error)
 
     record(JobState.STARTED)
     try:
@@ -102,13 +99,6 @@ def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
         raise
     record(JobState.FINISHED)
     return {"rescored": len(outcomes)}
-
-
-SLOT_TTL = 10  # seconds a killed worker's slot stays taken
-
-
-class SlotTaken(RuntimeError):
-    """Another live worker process has this name (host and --slot)."""
 
 
 class QAWorker(SimpleWorker):
@@ -121,8 +111,9 @@ class QAWorker(SimpleWorker):
     starts again, the job is put back on its queue at once instead of waiting for rq's
     abandoned-job timeout."""
 
-    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry=None,
-                           exc_string: str = "", **kwargs):
+    def handle_job_failure(  # type: ignore[override]  # passes rq's other arguments on as given
+            self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "",
+            **kwargs):
         # Bad input fails for good: retrying an unreadable file only delays its report.
         if f"{JobFailed.__module__}.{JobFailed.__name__}" in exc_string or \
                 f"{JobFailed.__name__}:" in exc_string:

@@ -12,25 +12,40 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
 from rq import Queue
 from rq.job import Job
-from qa_service.config import get_settings
+from qa_service.config import NIGHTLY_TIMEOUT, get_settings
 from qa_service.storage.tables import utcnow
-from qa_service.app.dispatch import QueueUnavailable, TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
+from qa_service.app.dispatch import TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
 from qa_service.domain.enums import DONE, JobState
 from qa_service.worker.jobs import service
 from qa_service.metrics.kpis import common_errors, kpi_rows
-from qa_service.domain.metadata import MetadataError, read_metadata
+from qa_service.metrics.models import CommonError, KpiRow
+from qa_service.domain.schema import Schema
+from qa_service.domain.metadata import read_metadata
+from qa_service.exceptions import MetadataError, QueueUnavailable
 from qa_service.files import sha256_of
 from qa_service.app.scoring import find_audio
 from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class FlaggedTonight(Schema):
+    """A call the night scored that needs listening to (Evaluation.flag_reasons)."""
+
+    evaluation_id: int
+    recording_id: int
+    agent_id: str
+    grade: str
+    fatal: bool
+    score: float
+    reasons: list[str]
 
 
 @dataclass
@@ -42,9 +57,16 @@ class NightlyReport:
     queued: int = 0
     skipped: list[str] = field(default_factory=list)  # file: reason (no project, no rubric ...)
     failed: list[str] = field(default_factory=list)
-    kpis: list[dict] = field(default_factory=list)
-    flagged: list[dict] = field(default_factory=list)
-    common_errors: list[dict] = field(default_factory=list)
+    kpis: list[KpiRow] = field(default_factory=list)
+    flagged: list[FlaggedTonight] = field(default_factory=list)
+    common_errors: list[CommonError] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The report's JSON (nightly-*.json): each KPI row names only its project."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "kpis": [row.model_dump(exclude_unset=True) for row in self.kpis],
+                "flagged": [f.model_dump() for f in self.flagged],
+                "common_errors": [e.model_dump() for e in self.common_errors]}
 
     def to_markdown(self) -> str:
         lines = [f"# Nightly QA report {self.started_at}", "",
@@ -52,16 +74,16 @@ class NightlyReport:
                  f"scored, {self.queued} queued, {len(self.skipped)} skipped, "
                  f"{len(self.failed)} failed", ""]
         for row in self.kpis:
-            lines.append(f"- project {row['project'] or '-'}: {row['evaluated']} calls, pass rate "
-                         f"{row['pass_rate']:.1%}, excellent rate {row['excellent_rate']:.1%}, "
-                         f"fatal {row['fatal']}")
+            lines.append(f"- project {row.project or '-'}: {row.evaluated} calls, pass rate "
+                         f"{row.pass_rate:.1%}, excellent rate {row.excellent_rate:.1%}, "
+                         f"fatal {row.fatal}")
         if self.flagged:
             lines += ["", "## Flagged calls"]
-            lines += [f"- recording {f['recording_id']} agent {f['agent_id']}: {f['grade']}"
-                      f"{' (fatal)' if f['fatal'] else ''}, score {f['score']:g}" for f in self.flagged]
+            lines += [f"- recording {f.recording_id} agent {f.agent_id}: {f.grade}"
+                      f"{' (fatal)' if f.fatal else ''}, score {f.score:g}" for f in self.flagged]
         if self.common_errors:
             lines += ["", "## Common errors"]
-            lines += [f"- {e['name'] or e['rule_id']}: {e['count']} calls ({e['share']:.0%})"
+            lines += [f"- {e.name or e.rule_id}: {e.count} calls ({e.share:.0%})"
                       for e in self.common_errors]
         for title, items in (("Skipped", self.skipped), ("Failed", self.failed)):
             if items:
@@ -80,14 +102,14 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
         except MetadataError as exc:
             report_skips.append(str(exc))
             continue
-        active = store.active_rubric(meta.project) if meta.project else None
+        active = store.rubrics.active_in(meta.project) if meta.project else None
         if active is None:
             report_skips.append(f"{path}: no active rubric for project {meta.project!r}")
             continue
-        if store.is_scored(sha256_of(path), active.rubric_id, active.version):
+        if store.evaluations.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
             continue
-        todo.append((path, store.load_rubric(active.rubric_id, active.version)))
+        todo.append((path, store.rubrics.load(active.rubric_id, active.version)))
     return files, todo, done, report_skips
 
 
@@ -112,7 +134,7 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
             report.queued += 1
             continue
         sha = sha256_of(path)
-        row, _ = store.record_job(score_job_id(sha, rubric), str(path), sha, rubric)
+        row, _ = store.jobs.record(score_job_id(sha, rubric), str(path), sha, rubric)
         try:
             dispatcher.submit(row, rubric)
         except QueueUnavailable as exc:
@@ -123,7 +145,7 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
     if dispatcher is not None and wait and job_ids:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            rows = [dispatcher.status(store.job(j)) for j in job_ids]
+            rows = [dispatcher.status(store.jobs.get(j)) for j in job_ids]
             if all(r.status in DONE for r in rows):
                 report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
                 break
@@ -137,10 +159,10 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
     """KPIs over every call scored in the inbox's projects; flagged calls and common errors of
     the evaluations this night produced."""
     report.kpis = store.read(kpi_rows, "project")
-    recent = store.evaluations_created_since(since - timedelta(seconds=1))
-    report.flagged = [{"evaluation_id": e.id, "recording_id": e.recording_id, "agent_id": e.agent_id,
-                       "grade": e.effective_grade, "fatal": e.effective_fatal, "score": e.effective_score,
-                       "reasons": [str(r) for r in reasons]}
+    recent = store.evaluations.created_since(since - timedelta(seconds=1))
+    report.flagged = [FlaggedTonight(evaluation_id=e.id, recording_id=e.recording_id, agent_id=e.agent_id,
+                                     grade=e.effective_grade, fatal=e.effective_fatal,
+                                     score=e.effective_score, reasons=[str(r) for r in reasons])
                       for e in recent if (reasons := e.flag_reasons(low_confidence))]
     report.common_errors = store.read(common_errors, limit=10)
 
@@ -148,7 +170,7 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
 def write_report(report: NightlyReport, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"nightly-{report.started_at.replace(':', '')}"
-    stem.with_suffix(".json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1,
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1,
                                                     default=str), encoding="utf-8")
     stem.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
     return stem.with_suffix(".md")
@@ -183,7 +205,7 @@ def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datet
         pass
     Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
         when.astimezone(), nightly_job, inbox, at, report_dir, job_id=job_id,
-        job_timeout=12 * 3600, description=f"nightly scoring of {inbox}")
+        job_timeout=NIGHTLY_TIMEOUT, description=f"nightly scoring of {inbox}")
     log.info("nightly scoring of %s booked for %s", inbox, when)
     return job_id
 

@@ -41,12 +41,12 @@ def web_data(tmp_path_factory, recognizer):
         files = list(find_audio([SAMPLES / rubric.id]))
         if not files:
             continue
-        store.save_rubric(rubric, path.read_text(encoding="utf-8"))
+        store.rubrics.save(rubric, path.read_text(encoding="utf-8"))
         for outcome in service.score_files(files, rubric):
             assert outcome.error is None, outcome.error
             project = outcome.result.project
             if project not in projects:
-                store.activate_rubric(project, rubric.id, rubric.version)
+                store.rubrics.activate(project, rubric.id, rubric.version)
                 projects[project] = rubric.id
     roles = {role: create_key(store, role, f"测试{role}")[1] for role in ("viewer", "reviewer", "admin")}
     return {"settings": settings, "store": store, "keys": roles, "projects": projects}

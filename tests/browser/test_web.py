@@ -134,10 +134,11 @@ def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, op
     audio = next((SAMPLES / rubric.id).glob("*.wav"))
     evil = '<script>window.__owned = 1</script><img src=x onerror="window.__owned = 2">您好'
     utterances = [Utterance("agent", 0.5, 2.0, evil, 0.9), Utterance("customer", 2.5, 3.5, "<b>你好</b>", 0.9)]
-    rec = store.save_transcript("f" * 64, str(audio), CallMetadata("X001", "xss-test"), 4.0, 2,
-                                "stereo", "test", utterances)
+    rec = store.recordings.save_transcript("f" * 64, str(audio), CallMetadata("X001", "xss-test"), 4.0, 2,
+                                           "stereo", "test", utterances)
     from qa_service.rules.scoring import Scorer
-    ev = store.save_evaluation(rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
+    from qa_service.app.evaluations import record_evaluation
+    ev = record_evaluation(store, rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
     page = signed_in("reviewer")
     open_call(page, ev.id)
     assert evil in page.locator("#transcript").inner_text()

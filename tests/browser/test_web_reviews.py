@@ -1,4 +1,4 @@
-"""Reviewing in the browser (the reviews API of issue 9): override a finding, add a missed
+"""Reviewing in the browser (the reviews API): override a finding, add a missed
 finding, withdraw, rule precision, a new rubric version rescored and compared. Fixtures in
 conftest.py; runs after test_web.py (the rubric test last: rescoring makes new current
 evaluations)."""

@@ -18,6 +18,7 @@ from qa_service.rules.scoring import evaluate
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.app.evaluations import record_evaluation
 from qa_service.storage.store import Store
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
@@ -256,9 +257,9 @@ def test_transcripts_masked_unless_admin(request, tmp_path, redis, backend):  # 
     url = request.getfixturevalue(f"{backend}_url")
     settings, key = make_api(tmp_path, url)
     store = Store(url)
-    rec = store.save_transcript("cd" * 32, "x.wav", CallMetadata(project="p"), 5.0, 2, "stereo", "embedded",
-                                [U("customer", 0.5, 3.0, "我的手机是13812345678"),
-                                 U("agent", 3.5, 4.5, "每月96元")])
+    rec = store.recordings.save_transcript("cd" * 32, "x.wav", CallMetadata(project="p"), 5.0, 2, "stereo", "embedded",
+                                           [U("customer", 0.5, 3.0, "我的手机是13812345678"),
+                                            U("agent", 3.5, 4.5, "每月96元")])
     with TestClient(create_app(settings)) as client:
         viewer = client.get(f"/recordings/{rec.id}/transcript", headers=hdr(key["viewer"])).json()
         admin = client.get(f"/recordings/{rec.id}/transcript", headers=hdr(key["admin"])).json()
@@ -282,20 +283,20 @@ def test_kpi_arithmetic(request, backend):
              ("A2", "2026-11-21T14:00:00", good, 75.0)]
     for i, (agent, when, utts, duration) in enumerate(calls):
         meta = CallMetadata(agent_id=agent, project="p", call_time=datetime.fromisoformat(when))
-        rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, duration, scorer))
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
+        record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, duration, scorer))
     from qa_service.metrics.kpis import kpi_rows
     with store.session() as s:
-        agents = {r["agent"]: r for r in kpi_rows(s, "agent")}
-        days = {r["day"]: r for r in kpi_rows(s, "day")}
-        hours = {r["hour"]: r for r in kpi_rows(s, "hour")}
-    assert agents["A1"]["evaluated"] == 3 and agents["A1"]["pass_rate"] == round(2 / 3, 4)
-    assert agents["A1"]["excellent_rate"] == round(2 / 3, 4) and agents["A1"]["fatal"] == 1
-    assert agents["A1"]["success_rate"] == round(2 / 3, 4)
-    assert agents["A1"]["average_talk_seconds"] == 60.0  # (60 + 30 + 90) / 3
-    assert agents["A2"]["pass_rate"] == 0.5 and agents["A2"]["average_talk_seconds"] == 60.0
-    assert days["2026-11-20"]["evaluated"] == 2 and days["2026-11-21"]["pass_rate"] == round(2 / 3, 4)
-    assert {h: r["evaluated"] for h, r in hours.items()} == {9: 2, 10: 2, 14: 1}
+        agents = {r.agent: r for r in kpi_rows(s, "agent")}
+        days = {r.day: r for r in kpi_rows(s, "day")}
+        hours = {r.hour: r for r in kpi_rows(s, "hour")}
+    assert agents["A1"].evaluated == 3 and agents["A1"].pass_rate == round(2 / 3, 4)
+    assert agents["A1"].excellent_rate == round(2 / 3, 4) and agents["A1"].fatal == 1
+    assert agents["A1"].success_rate == round(2 / 3, 4)
+    assert agents["A1"].average_talk_seconds == 60.0  # (60 + 30 + 90) / 3
+    assert agents["A2"].pass_rate == 0.5 and agents["A2"].average_talk_seconds == 60.0
+    assert days["2026-11-20"].evaluated == 2 and days["2026-11-21"].pass_rate == round(2 / 3, 4)
+    assert {h: r.evaluated for h, r in hours.items()} == {9: 2, 10: 2, 14: 1}
 
 
 @BACKENDS
@@ -310,17 +311,17 @@ def test_recognition_warnings_are_kept_shown_and_flag_the_call(request, tmp_path
     settings, key = make_api(tmp_path, url, redis_url=None)
     store = Store(url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    store.save_rubric(rubric, RUBRIC_YAML)
+    store.rubrics.save(rubric, RUBRIC_YAML)
     warning = "channel 2: far fewer utterances than speech chunks (1 of 9); listen to this call"
     utts = [U("agent", 0.5, 3.0, "您好，我是客服", 0.95), U("customer", 3.5, 4.5, "好的", 0.9)]
-    rec = store.save_transcript("ef" * 32, "w.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
-                                "embedded", utts, [warning])
-    quiet = store.save_transcript("fe" * 32, "q.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
-                                  "embedded", utts)
+    rec = store.recordings.save_transcript("ef" * 32, "w.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
+                                           "embedded", utts, [warning])
+    quiet = store.recordings.save_transcript("fe" * 32, "q.wav", CallMetadata(project="p"), 6.0, 2, "stereo",
+                                             "embedded", utts)
     for r, warnings in ((rec, [warning]), (quiet, [])):
         result = evaluate("x.wav", utts, 6.0, Scorer(rubric), warnings=warnings)
         assert CallEvaluation.of_result(result).to_json()["warnings"] == warnings
-        store.save_evaluation(r.id, result)
+        record_evaluation(store, r.id, result)
     QAService(store, settings).rescore(rubric, "p")
     with TestClient(create_app(settings)) as client:
         flagged = client.get("/flagged", params={"project": "p"},
@@ -332,7 +333,7 @@ def test_recognition_warnings_are_kept_shown_and_flag_the_call(request, tmp_path
         assert ev["warnings"] == [warning] and ev["asr_confidence"] <= 0.3
         assert client.get(f"/recordings/{rec.id}", headers=hdr(key["viewer"])).json()[
             "asr_warnings"] == [warning]
-        other = [e for e in store.evaluations_of(quiet.id) if e.is_current]
+        other = [e for e in store.evaluations.of_recording(quiet.id) if e.is_current]
         assert other and other[0].asr_confidence > 0.6
         assert client.get(f"/evaluations/{other[0].id}", headers=hdr(key["viewer"])).json()[
             "warnings"] == []

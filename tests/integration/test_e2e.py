@@ -88,7 +88,7 @@ def test_mono_trial_call(telecom_db):
     assert by_rule(r)["fraud_suspect"]["status"] == "handled"
     assert by_rule(r)["greeting"]["status"] == "hit"
     store = Store(url)
-    (rec,) = [x for x in store.recordings(phase="trial")]
+    (rec,) = [x for x in store.recordings.all(phase="trial")]
     assert rec.channels == 1 and rec.separation == "mono" and rec.agent_id == "A017"
 
 
@@ -122,7 +122,7 @@ def test_rescore_reuses_stored_transcripts(telecom_db, tmp_path):
     model_call = rescored["telecom-upgrade_A017_20261120-091403.wav"]
     assert model_call["score"] == 70 and model_call["grade"] == "fail"
     store = Store(url)
-    assert {e.rubric_version for e in store.evaluations("telecom-data-upgrade")} == {1, 2}
+    assert {e.rubric_version for e in store.evaluations.all("telecom-data-upgrade")} == {1, 2}
 
 
 def test_bad_inputs_do_not_cost_the_batch(telecom_db, tmp_path):

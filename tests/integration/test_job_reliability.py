@@ -197,15 +197,15 @@ def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
                                data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
             assert r.status_code == 202, r.text
             jobs.append(r.json()["job_id"])
-        assert wait_for(lambda: store.job(jobs[0]).status == "started", timeout=60)
+        assert wait_for(lambda: store.jobs.get(jobs[0]).status == "started", timeout=60)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
-    assert [store.job(j).status for j in jobs] == ["started", "queued"]
+    assert [store.jobs.get(j).status for j in jobs] == ["started", "queued"]
     second = serve()
     try:
-        assert wait_for(lambda: all(store.job(j).status == "finished" for j in jobs), timeout=400), \
-            [store.job(j) for j in jobs]
+        assert wait_for(lambda: all(store.jobs.get(j).status == "finished" for j in jobs), timeout=400), \
+            [store.jobs.get(j) for j in jobs]
     finally:
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
@@ -243,8 +243,8 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     assert wait_for(lambda: _pings(conn), timeout=20)
     store = Store(url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    store.save_rubric(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
-    row, _ = store.record_job("j1", str(CALL), "x", rubric)
+    store.rubrics.save(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
+    row, _ = store.jobs.record("j1", str(CALL), "x", rubric)
     job = Queue("qa-transcribe", connection=conn).enqueue(
         "qa_service.worker.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1")
     log = open(tmp_path / "worker.log", "w")
@@ -253,10 +253,10 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker", "--slot", "25"],
                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        assert wait_for(lambda: store.job("j1").status == "started", timeout=120)
+        assert wait_for(lambda: store.jobs.get("j1").status == "started", timeout=120)
         server.kill()  # Redis dies mid-job
         server.wait()
-        assert wait_for(lambda: store.job("j1").status == "finished", timeout=300)
+        assert wait_for(lambda: store.jobs.get("j1").status == "finished", timeout=300)
         assert wait_for(lambda: "waiting for it to come back" in (tmp_path / "worker.log").read_text(),
                         timeout=60), (tmp_path / "worker.log").read_text()[-3000:]
         time.sleep(2)

@@ -18,6 +18,7 @@ from qa_service.rules.scoring import evaluate
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import FactCheck, load_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.app.evaluations import record_evaluation
 from qa_service.storage.store import Store
 from tests.support import ROOT, RUBRICS
 
@@ -36,7 +37,7 @@ WRONG_PRICE = OPEN + [
 def seed_project(url: str) -> Store:
     store = Store(url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    store.save_rubric(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
+    store.rubrics.save(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
     scorer = Scorer(rubric)
     calls = [("A1", "2026-11-20T09:10:00", GOOD), ("A2", "2026-11-20T10:00:00", GOOD),
              ("A1", "2026-11-21T09:40:00", WRONG_PRICE), ("A2", "2026-11-21T10:05:00", GOOD),
@@ -44,8 +45,8 @@ def seed_project(url: str) -> Store:
     for i, (agent, when, utts) in enumerate(calls):
         meta = CallMetadata(agent_id=agent, project=PROJECT, call_time=datetime.fromisoformat(when),
                             phase="trial" if i < 2 else "production")
-        rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, 30.0, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, 30.0, scorer))
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", meta, 30.0, 2, "stereo", "x", utts)
+        record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, 30.0, scorer))
     return store
 
 
@@ -126,7 +127,7 @@ WRONG_PRICE_CALL = ROOT / "tests" / "data" / "wrong-price" / "telecom-upgrade_A0
 
 
 def test_wrong_price_in_a_recorded_call(tmp_path, recognizer):
-    """A call synthesized from tests/data/wrong-price/*.yaml (shared/tools/synth_call.py): the
+    """A call synthesized from tests/data/wrong-price/*.yaml (the dev corpus's call synthesizer): the
     agent quotes 九十九元 a month, the customer repeats it. With the real model, the agent's
     wrong fee is one product_fact violation with both values; the customer's words and the
     agent's other numbers (工号, 合约期, 预存) raise nothing."""
@@ -146,7 +147,7 @@ def test_wrong_price_in_a_recorded_call(tmp_path, recognizer):
 def test_few_false_alarms_on_the_recognized_dev_calls(dev_transcripts):
     """Every dev call states the product right; Whisper base mishears numerals now and then
     (合约期一年 as 合约七一年, 九十六 as 九十). At most one of the 16 recognized calls may get a
-    product_fact finding (measured: none on this machine; recognition differs between CPUs)."""
+    product_fact finding: recognition differs between CPUs."""
     check = ProductFactCheck(load_knowledge(RUBRICS / "kb" / "telecom-data-upgrade.yaml"), FactCheck())
     alarms = {cid: [f.detail for f in check.run(Call(t.utterances, t.duration))]
               for cid, t in dev_transcripts.items()}

@@ -21,8 +21,8 @@ def test_nightly_scores_new_recordings_once(tmp_path, recognizer):
     store = Store(url)
     path = RUBRICS / "telecom-data-upgrade.yaml"
     rubric = load_rubric(path)
-    store.save_rubric(rubric, path.read_text(encoding="utf-8"))
-    store.activate_rubric("telecom-upgrade", rubric.id, rubric.version)
+    store.rubrics.save(rubric, path.read_text(encoding="utf-8"))
+    store.rubrics.activate("telecom-upgrade", rubric.id, rubric.version)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for name in ("telecom-upgrade_A017_20261120-091403.wav", "telecom-upgrade_A021_20261120-102211.mp3"):

@@ -23,7 +23,7 @@ def setup(tmp_path, redis):
     url = f"sqlite:///{tmp_path / 'qa.db'}"
     rubric_path = RUBRICS / "telecom-data-upgrade.yaml"
     rubric = load_rubric(rubric_path)
-    Store(url).save_rubric(rubric, rubric_path.read_text(encoding="utf-8"))
+    Store(url).rubrics.save(rubric, rubric_path.read_text(encoding="utf-8"))
     env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=REDIS_URL)
     return url, rubric, env
 

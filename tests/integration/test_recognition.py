@@ -10,9 +10,9 @@ from qa_service.rules.scoring import evaluate
 from qa_service.asr.transcript import transcribe_audio, transcribe_file
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.config import DOUBTFUL_CONFIDENCE, PROMPT_TOKENS
 from qa_service.asr.transcribe import (
-    DOUBTFUL_CONFIDENCE, PROMPT_TOKENS, VAD_OPTIONS, Chunk, Recognizer, speech_probabilities,
-    speech_spans,
+    VAD_OPTIONS, Chunk, Recognizer, speech_probabilities, speech_spans,
 )
 from tests.support import DEV, RUBRICS, SAMPLES
 
@@ -61,8 +61,8 @@ def test_first_syllable_after_a_long_silence(recognizer):
 def test_first_syllable_after_a_hold_with_line_noise(recognizer):
     """After 90 s of faint line noise (a hold), Silero's first pass woke up only after the
     onset of "不需要，谢谢", so the fresh rescoring began too late and the turn came back as
-    "需要谢谢" (the refusal lost, on an AMD EPYC): the rescoring now starts RESCORE_LEAD_S
-    before the first pass wakes up."""
+    "需要谢谢" (the refusal lost; how early it woke depends on the CPU): the rescoring now
+    starts config.RESCORE_LEAD_S before the first pass wakes up (decision 0002)."""
     customer = load(DEV / "dev-014.wav").channels[1]
     before = customer[int(40 * SAMPLE_RATE): int(60 * SAMPLE_RATE)]  # the call until the hold
     hold = np.random.default_rng(0).normal(0, 0.002, 90 * SAMPLE_RATE).astype(np.float32)
@@ -119,8 +119,8 @@ def test_a_turn_the_batched_pass_left_out_is_decoded_alone(recognizer, monkeypat
 
 
 def looping(recognizer):
-    """The batched pass as int8 kernels on an AMD EPYC decoded this call: one short loop of a
-    hotword per window, all in the window's first chunk."""
+    """The batched pass decoded this call like this with the int8 kernels of some CPUs: one
+    short loop of a hotword per window, all in the window's first chunk."""
     def decode(joined, windows, bias):
         out = []
         for w in windows:
@@ -163,14 +163,14 @@ def test_words_lost_for_good_are_reported(recognizer, monkeypatch):
 
 
 def test_speech_heard_as_hotwords_is_decoded_again_without_them(recognizer, monkeypatch):
-    """The prompt's hotwords talk over short real turns (on an Intel CPU the customer's last
+    """The prompt's hotwords talk over short real turns (on some CPUs the customer's last
     "那办理要收手续费吗？" came back as "预存" and was dropped as a hotword heard in noise, so
     the hang-up went unseen). Forced here: every word of the batched pass is heard as a hotword
     with low confidence. Each chunk with enough sure speech is then decoded again without
     hotwords: the agent's three turns keep their words, and the recording still ends on the
     customer's cut-off question. (The customer's short "是的" may stay lost: decoded alone its
-    words came back at a mean probability of 0.33-0.37 on an AMD EPYC, around the 0.35 it
-    needs, so whether it is kept depends on the CPU.)"""
+    words come back right around config.MIN_REDECODE_CONFIDENCE, so whether it is kept depends
+    on the CPU; decision 0005.)"""
     import dataclasses
 
     real = Recognizer._decode_batched

@@ -8,6 +8,7 @@ from qa_service.metrics.reports import inflight_report, trial_report
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.app.evaluations import record_evaluation
 from qa_service.storage.store import Store
 
 
@@ -16,30 +17,30 @@ def test_trial_report_on_dev_corpus(tmp_path, dev_transcripts, dev_labels, dev_r
     scorer = Scorer(dev_rubric)
     for i, (cid, t) in enumerate(sorted(dev_transcripts.items())):
         meta = CallMetadata(agent_id=f"A{i % 4}", project="dev", phase="trial")
-        rec = store.save_transcript(f"{i:064x}", cid, meta, t.duration, t.channels, t.separation,
-                                    "embedded", t.utterances)
-        store.save_evaluation(rec.id, evaluate(cid, t.utterances, t.duration, scorer))
+        rec = store.recordings.save_transcript(f"{i:064x}", cid, meta, t.duration, t.channels, t.separation,
+                                               "embedded", t.utterances)
+        record_evaluation(store, rec.id, evaluate(cid, t.utterances, t.duration, scorer))
     with store.session() as s:
         report = trial_report(s, dev_rubric, "dev")
-    assert report["calls"] == 16
+    assert report.calls == 16
     labelled = {o.id: sum(o.id in label["objections"] for label in dev_labels.values())
                 for o in dev_rubric.objections}
-    reasons = {r["objection_id"]: r for r in report["refusal_reasons"]}
+    reasons = {r.objection_id: r for r in report.refusal_reasons}
     assert set(reasons) == set(labelled)
     for objection_id, count in labelled.items():
-        assert abs(reasons[objection_id]["raised_in_calls"] - count) <= 1, (objection_id, reasons)
+        assert abs(reasons[objection_id].raised_in_calls - count) <= 1, (objection_id, reasons)
     # most raised first; rates are shares of what was raised
-    raised = [r["raised_in_calls"] for r in report["refusal_reasons"]]
+    raised = [r.raised_in_calls for r in report.refusal_reasons]
     assert raised == sorted(raised, reverse=True)
-    top = report["refusal_reasons"][0]
-    assert top["objection_id"] == "think_about_it" and 0 <= top["handled_rate"] <= 1
-    points = {g["point_id"]: g for g in report["guide_map"]}
+    top = report.refusal_reasons[0]
+    assert top.objection_id == "think_about_it" and 0 <= top.handled_rate <= 1
+    points = {g.point_id: g for g in report.guide_map}
     assert {p.id for p in dev_rubric.mandatory_points} <= set(points)
     labelled_points = sum("prestore" in label["points"] for label in dev_labels.values())
-    assert abs(points["prestore"]["said_in_calls"] - labelled_points) <= 2
-    library = report["highlights"]
-    assert library and all(h["reason"] for h in library)
-    rates = [h["success_rate"] for h in library]
+    assert abs(points["prestore"].said_in_calls - labelled_points) <= 2
+    library = report.highlights
+    assert library and all(h.reason for h in library)
+    rates = [h.success_rate for h in library]
     assert rates == sorted(rates, reverse=True)
 
 
@@ -51,16 +52,16 @@ def test_inflight_windows(tmp_path, dev_rubric):
     fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
     for i, (minutes, utts) in enumerate([(10, rude), (90, fine), (150, rude), (300, fine), (420, rude)]):
         meta = CallMetadata(agent_id="A1", project="p", call_time=start + timedelta(minutes=minutes))
-        rec = store.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"c{i}", utts, 30.0, scorer))
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", utts)
+        record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0, scorer))
     with store.session() as s:
         report = inflight_report(s, "p")
-    assert report["start"] == to_utc(start + timedelta(minutes=10))  # the first call, stored UTC
-    counts = [w["kpis"]["evaluated"] for w in report["windows"]]
+    assert report.start == to_utc(start + timedelta(minutes=10))  # the first call, stored UTC
+    counts = [w.kpis.evaluated for w in report.windows]
     assert counts == [2, 3, 4]  # calls in the first 2, 4 and 6 hours
-    top = report["windows"][0]["common_errors"][0]
-    assert top["count"] == 2 and top["share"] == 1.0  # missed by both calls of the first 2 hours
-    assert report["windows"][2]["kpis"]["fatal"] == 2
+    top = report.windows[0].common_errors[0]
+    assert top.count == 2 and top.share == 1.0  # missed by both calls of the first 2 hours
+    assert report.windows[2].kpis.fatal == 2
 
 
 
@@ -88,28 +89,28 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
     for i, (project, phase, minutes) in enumerate(calls):
         meta = CallMetadata(agent_id="A1", project=project, phase=phase,
                             call_time=start + timedelta(minutes=minutes))
-        rec = store.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", fine)
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", fine)
         if project != "q":  # q: stored, not evaluated yet
-            store.save_evaluation(rec.id, evaluate(f"c{i}", fine, 30.0, scorer))
-            store.save_evaluation(rec.id, evaluate(f"c{i}", fine, 30.0, scorer))  # rescored
+            record_evaluation(store, rec.id, evaluate(f"c{i}", fine, 30.0, scorer))
+            record_evaluation(store, rec.id, evaluate(f"c{i}", fine, 30.0, scorer))  # rescored
     with store.session() as s:
         for project in ("p", "other", "q", "none"):
-            assert inflight_report(s, project)["start"] == _first_by_recordings(s, project)
+            assert inflight_report(s, project).start == _first_by_recordings(s, project)
         report = inflight_report(s, "p")
-        assert report["start"] == to_utc(start)
-        assert [w["kpis"]["evaluated"] for w in report["windows"]] == [2, 3, 3]
-        assert inflight_report(s, "q")["start"] == to_utc(start + timedelta(minutes=5))
-        assert inflight_report(s, "none") == {"project": "none", "start": None, "windows": []}
+        assert report.start == to_utc(start)
+        assert [w.kpis.evaluated for w in report.windows] == [2, 3, 3]
+        assert inflight_report(s, "q").start == to_utc(start + timedelta(minutes=5))
+        assert inflight_report(s, "none").model_dump() == {"project": "none", "start": None, "windows": []}
         # a call without a call time starts the windows when it was stored, on the clock the
         # windows count on (called_at: UTC, like every stored time), so the first window holds it
         meta = CallMetadata(agent_id="A1", project="late")
-        rec = store.save_transcript(f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine)
-        store.save_evaluation(rec.id, evaluate("c99", fine, 30.0, scorer))
+        rec = store.recordings.save_transcript(f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine)
+        record_evaluation(store, rec.id, evaluate("c99", fine, 30.0, scorer))
     with store.session() as s:
         called = s.exec(select(Evaluation.called_at).where(Evaluation.project == "late")).one()
         report = inflight_report(s, "late")
-        assert report["start"] == called
-        assert report["windows"][0]["kpis"]["evaluated"] == 1
+        assert report.start == called
+        assert report.windows[0].kpis.evaluated == 1
 
 
 GUIDE_RUBRIC = """
@@ -146,17 +147,17 @@ def test_guide_map_places_each_point_in_its_quadrant(tmp_path):
         _call(("您好", "嗯")),
     ]
     for i, utts in enumerate(calls):
-        rec = store.save_transcript(f"{i:064x}", f"g{i}", CallMetadata(project="p", phase="trial"),
-                                    20.0, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"g{i}", utts, 20.0, scorer))
+        rec = store.recordings.save_transcript(f"{i:064x}", f"g{i}", CallMetadata(project="p", phase="trial"),
+                                               20.0, 2, "stereo", "x", utts)
+        record_evaluation(store, rec.id, evaluate(f"g{i}", utts, 20.0, scorer))
     with store.session() as s:
         report = trial_report(s, rubric, "p")
-    points = {g["point_id"]: g for g in report["guide_map"]}
-    assert report["calls"] == 4
-    assert {k: (g["said_in_calls"], g["quadrant"]) for k, g in points.items()} == {
+    points = {g.point_id: g for g in report.guide_map}
+    assert report.calls == 4
+    assert {k: (g.said_in_calls, g.quadrant) for k, g in points.items()} == {
         "often_liked": (3, 1), "often_refused": (3, 2), "rare_objected": (1, 3), "rare_liked": (1, 4)}
-    replies = {k: {kind: n for kind, n in g["customer_replies"].items() if n}
+    replies = {k: {kind: n for kind, n in g.customer_replies.items() if n}
                for k, g in points.items()}
     assert replies == {"often_liked": {"positive": 3}, "often_refused": {"refusal": 3},
                        "rare_objected": {"objection": 1}, "rare_liked": {"positive": 1}}
-    assert points["often_refused"]["positive_rate"] == 0.0 and points["rare_liked"]["positive_rate"] == 1.0
+    assert points["often_refused"].positive_rate == 0.0 and points["rare_liked"].positive_rate == 1.0

@@ -9,6 +9,8 @@ from qa_service.domain.results import Utterance
 from qa_service.rules.rubric import load_rubric, parse_rubric
 from qa_service.rules.scoring import Scorer
 from qa_service.app.scoring import QAService
+from qa_service.app.evaluations import record_evaluation
+from qa_service.app.rescoring import rescore_scope
 from qa_service.storage.store import Store
 from tests.support import RUBRICS
 
@@ -19,7 +21,7 @@ CARE = "id: 关怀回访\nname: 关怀回访\nversion: 1\nproject_type: care\n"
 
 
 def current(store, recording_id):
-    return [(e.rubric_id, e.rubric_version) for e in store.evaluations_of(recording_id) if e.is_current]
+    return [(e.rubric_id, e.rubric_version) for e in store.evaluations.of_recording(recording_id) if e.is_current]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -28,34 +30,34 @@ def test_rescore_scope_and_current(request, tmp_path, backend):
     v1 = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     v2 = parse_rubric(TELECOM.replace("version: 1", "version: 2", 1), "v2")
     care = parse_rubric(CARE, "care")
-    store.save_rubric(v1, TELECOM)
-    store.save_rubric(v2, TELECOM.replace("version: 1", "version: 2", 1))
-    store.save_rubric(care, CARE)
-    store.activate_rubric("telecom", v1.id, 1)
-    store.activate_rubric("care", care.id, 1)
+    store.rubrics.save(v1, TELECOM)
+    store.rubrics.save(v2, TELECOM.replace("version: 1", "version: 2", 1))
+    store.rubrics.save(care, CARE)
+    store.rubrics.activate("telecom", v1.id, 1)
+    store.rubrics.activate("care", care.id, 1)
     recs = {}
     for name, project, rubric in (("marketing", "telecom", v1), ("care", "care", care),
                                   ("unscored", "telecom", None)):
-        rec = store.save_transcript(name.ljust(64, "0"), f"{name}.wav",
-                                    CallMetadata(project=project, agent_id="A1"), 5.0, 2,
-                                    "stereo", "test", CALL)
+        rec = store.recordings.save_transcript(name.ljust(64, "0"), f"{name}.wav",
+                                               CallMetadata(project=project, agent_id="A1"), 5.0, 2,
+                                               "stereo", "test", CALL)
         if rubric:
-            store.save_evaluation(rec.id, evaluate(f"{name}.wav", CALL, 5.0, Scorer(rubric)))
+            record_evaluation(store, rec.id, evaluate(f"{name}.wav", CALL, 5.0, Scorer(rubric)))
         recs[name] = rec.id
     service = QAService(store, Settings(database_url=store.url))
     # no project: the calls evaluated with this rubric and those of projects where it is
     # active, never the care campaign's call
-    chosen, scope = store.rescore_scope(v1.id)
+    chosen, scope = rescore_scope(store, v1.id)
     assert sorted(r.id for r in chosen) == sorted([recs["marketing"], recs["unscored"]])
     assert "already evaluated" in scope and "telecom" in scope
     service.rescore(v2)
     assert current(store, recs["care"]) == [("关怀回访", 1)]
     # v2 is not active for telecom yet: v1 stays current
     assert current(store, recs["marketing"]) == [(v1.id, 1)]
-    store.activate_rubric("telecom", v1.id, 2)
+    store.rubrics.activate("telecom", v1.id, 2)
     service.rescore(v2, "telecom")
     assert current(store, recs["marketing"]) == [(v1.id, 2)]
     service.rescore(v1)  # an older version again: it is stored, current does not move back
     assert current(store, recs["marketing"]) == [(v1.id, 2)]
-    assert {(e.rubric_id, e.rubric_version) for e in store.evaluations_of(recs["marketing"])} == \
+    assert {(e.rubric_id, e.rubric_version) for e in store.evaluations.of_recording(recs["marketing"])} == \
         {(v1.id, 1), (v1.id, 2)}

@@ -1,4 +1,4 @@
-"""Reviews that stick (issue 9), on SQLite and PostgreSQL: a reviewed finding, a reviewed grade
+"""Reviews that stick, on SQLite and PostgreSQL: a reviewed finding, a reviewed grade
 and an added finding survive scoring the same file again, `rescore`, POST rescore; a v2 rubric
 carries them over or marks them; a withdrawal brings the machine's result back. KPIs follow the
 reviewed result and the rollups stay equal to a rebuild after every step. Calls are hand-made
@@ -23,6 +23,7 @@ from qa_service.domain.results import Utterance as U
 from qa_service.domain.enums import COSTLY
 from qa_service.rules.rubric import parse_rubric
 from qa_service.app.scoring import QAService
+from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.storage.store import Store
 from tests.support import RUBRICS, assert_rollups_match_rebuild, wait_for, write_wav
 
@@ -50,7 +51,7 @@ def v2_of(v1_text: str) -> str:
 
 def kpis(store):
     with store.session() as s:
-        return {r["agent"]: (r["evaluated"], r["passed"], r["excellent"], r["fatal"])
+        return {r.agent: (r.evaluated, r.passed, r.excellent, r.fatal)
                 for r in kpi_rows(s, "agent", project="p")}
 
 
@@ -76,16 +77,16 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
     v1 = parse_rubric(V1_YAML, "v1")
-    store.save_rubric(v1, V1_YAML)
+    store.rubrics.save(v1, V1_YAML)
     service = QAService(store, Settings(database_url=url, redis_url=""))
     calls = {"good": ("A1", "2026-11-20T09:10:00", GOOD, 1.0), "rude": ("A1", "2026-11-20T09:40:00", RUDE, 1.2),
              "short": ("A2", "2026-11-21T10:05:00", SHORT, 1.4), "plain": ("A2", "2026-11-21T11:00:00", GOOD, 1.6)}
     paths = {}
     for name, (agent, when, utts, seconds) in calls.items():
         path = write_wav(tmp_path / f"{name}.wav", seconds)
-        store.save_transcript(sha256_of(path), str(path),
-                              CallMetadata(agent_id=agent, project="p", call_time=datetime.fromisoformat(when)),
-                              30.0, 2, "stereo", "hand-made", utts)
+        store.recordings.save_transcript(sha256_of(path), str(path),
+                                         CallMetadata(agent_id=agent, project="p", call_time=datetime.fromisoformat(when)),
+                                         30.0, 2, "stereo", "hand-made", utts)
         outcome = service.score_file(path, v1)
         assert outcome.error is None and not outcome.transcribed  # the stored transcript was used
         paths[name] = path
@@ -96,8 +97,8 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
     hdr, adm = {"X-API-Key": reviewer}, {"X-API-Key": admin}
     with TestClient(create_app(settings)) as client:
         def evaluation(name, version=1):
-            ev = next(e for e in store.evaluations() if e.rubric_version == version and
-                      e.recording_id == store.recording_by_sha(sha256_of(paths[name])).id)
+            ev = next(e for e in store.evaluations.all() if e.rubric_version == version and
+                      e.recording_id == store.recordings.by_sha(sha256_of(paths[name])).id)
             return client.get(f"/evaluations/{ev.id}", headers=hdr).json()
 
         def post(ev, body, status=201):
@@ -174,10 +175,10 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
                                           "--project", "p", "--db", url, "--format", "json"])
         assert result.exit_code == 0, result.output
         unchanged()
-        since = max(e.created_at for e in store.evaluations())
+        since = max(e.created_at for e in store.evaluations.all())
         r = client.post(f"/rubrics/{RUBRIC_ID}/1/rescore", params={"project": "p"}, headers=adm)
         assert r.status_code == 202, r.text
-        assert wait_for(lambda: min(e.created_at for e in store.evaluations()) > since, timeout=60)
+        assert wait_for(lambda: min(e.created_at for e in store.evaluations.all()) > since, timeout=60)
         unchanged()
 
         # 5. Version 2 (drops `disparage`, doubles `monthly_fee`): carried over or marked.
@@ -186,7 +187,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         assert r.status_code == 201, r.text
         r = client.post(f"/rubrics/{RUBRIC_ID}/2/rescore", params={"project": "p"}, headers=adm)
         assert r.status_code == 202
-        assert wait_for(lambda: sum(e.rubric_version == 2 for e in store.evaluations()) == 4, timeout=60)
+        assert wait_for(lambda: sum(e.rubric_version == 2 for e in store.evaluations.all()) == 4, timeout=60)
         rude2, good2, short2 = evaluation("rude", 2), evaluation("good", 2), evaluation("short", 2)
         assert rude2["current"] and rude2["reviewed"]["score"] == deductions(rude2, drop={"rude"})
         states = {r["rule_id"] or "grade": (r["state"], r["reason"]) for r in short2["reviews"]}
@@ -231,9 +232,9 @@ def test_upload_answer_and_job_carry_ids(request, tmp_path, backend):
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
     v1 = parse_rubric(V1_YAML, "v1")
-    store.save_rubric(v1, V1_YAML)
+    store.rubrics.save(v1, V1_YAML)
     path = write_wav(tmp_path / "p_A7_20261120-091000.wav", 2.0)
-    store.save_transcript(sha256_of(path), str(path), CallMetadata(), 2.0, 2, "stereo", "hand-made", GOOD)
+    store.recordings.save_transcript(sha256_of(path), str(path), CallMetadata(), 2.0, 2, "stereo", "hand-made", GOOD)
     settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage")
     _, reviewer = create_key(store, "reviewer", "r")
     with TestClient(create_app(settings)) as client:
@@ -243,11 +244,11 @@ def test_upload_answer_and_job_carry_ids(request, tmp_path, backend):
                             data={"rubric_id": RUBRIC_ID, "rubric_version": "1", "project": "p"})
         assert r.status_code == 202, r.text
         body = r.json()
-        assert body["recording_id"] == store.recording_by_sha(sha256_of(path)).id
+        assert body["recording_id"] == store.recordings.by_sha(sha256_of(path)).id
         assert wait_for(lambda: client.get(f"/jobs/{body['job_id']}", headers={"X-API-Key": reviewer})
                         .json()["status"] == "finished", timeout=60)
         job = client.get(f"/jobs/{body['job_id']}", headers={"X-API-Key": reviewer}).json()
-        (ev,) = store.evaluations()
+        (ev,) = store.evaluations.all()
         assert (job["recording_id"], job["evaluation_id"]) == (body["recording_id"], ev.id)
 
 
@@ -256,16 +257,16 @@ def test_browse_and_review_sample(request, backend):
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
     v1 = parse_rubric(V1_YAML, "v1")
-    store.save_rubric(v1, V1_YAML)
+    store.rubrics.save(v1, V1_YAML)
     service = QAService(store, Settings(database_url=url, redis_url=""))
     from qa_service.rules.scoring import evaluate
     scorer = service.scorer(v1)
     for i in range(40):
         utts = (GOOD, RUDE, SHORT)[i % 3]
-        rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
             agent_id=f"A{i % 4}", project="p" if i < 30 else "q",
             call_time=datetime(2026, 11, 20 + i % 3, 9, i)), 30.0, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, 30.0, scorer))
+        record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, 30.0, scorer))
     settings = Settings(database_url=url, redis_url="")
     _, viewer = create_key(store, "viewer", "v")
     hdr = {"X-API-Key": viewer}
@@ -276,11 +277,11 @@ def test_browse_and_review_sample(request, backend):
         assert times == sorted(times, reverse=True)
         passing = client.get("/evaluations", params={"project": "p", "grade": "fail", "page_size": 500},
                              headers=hdr).json()
-        expected = [e for e in store.evaluations() if e.project == "p" and e.effective_grade == "fail"]
+        expected = [e for e in store.evaluations.all() if e.project == "p" and e.effective_grade == "fail"]
         assert passing["total"] == len(expected) > 0
         day = client.get("/evaluations", params={"since": "2026-11-21T00:00:00", "until": "2026-11-22T00:00:00",
                                                  "agent": "A1", "page_size": 500}, headers=hdr).json()
-        assert day["total"] == sum(1 for e in store.evaluations() if e.agent_id == "A1" and e.called_at.day == 21)
+        assert day["total"] == sum(1 for e in store.evaluations.all() if e.agent_id == "A1" and e.called_at.day == 21)
         assert client.get("/evaluations", params={"reviewed": True}, headers=hdr).json()["total"] == 0
 
         sample = client.get("/review-sample", params={"project": "p", "percent": 10}, headers=hdr).json()
@@ -302,14 +303,14 @@ def test_rule_precision_on_a_hand_built_set(sqlite_url):
     from qa_service.review.reviews import ReviewRequest
     store = Store(sqlite_url)
     v1 = parse_rubric(V1_YAML, "v1")
-    store.save_rubric(v1, V1_YAML)
+    store.rubrics.save(v1, V1_YAML)
     service = QAService(store, Settings(database_url=sqlite_url, redis_url=""))
     from qa_service.rules.scoring import evaluate
     evs = []
     for i, utts in enumerate([RUDE, RUDE, RUDE, RUDE, SHORT, GOOD]):
-        rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
             agent_id="A1", project="p", call_time=datetime(2026, 11, 20, 9, i)), 30.0, 2, "stereo", "x", utts)
-        evs.append(store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, 30.0, service.scorer(v1))))
+        evs.append(record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, 30.0, service.scorer(v1))))
     with store.session() as s:
         def review(ev, **kw):
             return reviews.create_review(s, ev.id, ReviewRequest(**kw), "qa")
@@ -330,32 +331,32 @@ def test_rule_precision_on_a_hand_built_set(sqlite_url):
         review(evs[5], action="override", value="missed", comment="没说清楚", target="finding", rule_id="cancel_rule")
         review(evs[4], action="override", value="pass", comment="grade", target="grade")  # not a rule
         s.commit()
-        report = insights.rule_precision(s, RUBRIC_ID, project="p")
-        rules = {r["rule_id"]: r for r in report["rules"]}
+        report = quality.rule_precision(s, RUBRIC_ID, project="p")
+        rules = {r.rule_id: r for r in report.rules}
         assert set(rules) == {"rude", "monthly_fee", "prestore", "disparage", "cancel_rule"}
-        assert {k: rules["rude"][k] for k in ("confirmed", "overturned", "added", "turned_bad", "precision")} == \
+        assert {k: getattr(rules["rude"], k) for k in ("confirmed", "overturned", "added", "turned_bad", "precision")} == \
             {"confirmed": 3, "overturned": 1, "added": 0, "turned_bad": 0, "precision": 0.75}
-        assert [e["evaluation_id"] for e in rules["rude"]["overturned_examples"]] == [evs[2].id]
-        assert rules["rude"]["overturned_examples"][0]["evidence_text"] == "你烦不烦"
-        assert (rules["monthly_fee"]["overturned"], rules["monthly_fee"]["precision"]) == (1, 0.0)
-        assert (rules["prestore"]["confirmed"], rules["prestore"]["precision"]) == (1, 1.0)
-        assert (rules["disparage"]["added"], rules["disparage"]["precision"]) == (1, None)
-        assert "别家的都一样" in rules["disparage"]["added_examples"][0]["evidence_text"]
-        assert (rules["cancel_rule"]["turned_bad"], rules["cancel_rule"]["added_examples"][0]["machine_status"]) == \
+        assert [e.evaluation_id for e in rules["rude"].overturned_examples] == [evs[2].id]
+        assert rules["rude"].overturned_examples[0].evidence_text == "你烦不烦"
+        assert (rules["monthly_fee"].overturned, rules["monthly_fee"].precision) == (1, 0.0)
+        assert (rules["prestore"].confirmed, rules["prestore"].precision) == (1, 1.0)
+        assert (rules["disparage"].added, rules["disparage"].precision) == (1, None)
+        assert "别家的都一样" in rules["disparage"].added_examples[0].evidence_text
+        assert (rules["cancel_rule"].turned_bad, rules["cancel_rule"].added_examples[0].machine_status) == \
             (1, "hit")
-        assert [r["rule_id"] for r in report["rules"]] == ["monthly_fee", "rude", "prestore", "cancel_rule", "disparage"]
-        assert first.id not in [e["review_id"] for e in rules["rude"]["overturned_examples"]]
-        assert insights.rule_precision(s, RUBRIC_ID, project="other")["rules"] == []
+        assert [r.rule_id for r in report.rules] == ["monthly_fee", "rude", "prestore", "cancel_rule", "disparage"]
+        assert first.id not in [e.review_id for e in rules["rude"].overturned_examples]
+        assert quality.rule_precision(s, RUBRIC_ID, project="other").rules == []
         # since: a stored (UTC) time, or one with an offset; the calls were at 09:0i Shanghai time
         since = to_utc(datetime(2026, 11, 20, 9, 4))
-        assert insights.rule_precision(s, RUBRIC_ID, since=since)["versions"] == [1]
-        assert {r["rule_id"] for r in insights.rule_precision(s, RUBRIC_ID, since=since)["rules"]} == \
+        assert quality.rule_precision(s, RUBRIC_ID, since=since).versions == [1]
+        assert {r.rule_id for r in quality.rule_precision(s, RUBRIC_ID, since=since).rules} == \
             {"monthly_fee", "prestore", "disparage", "cancel_rule"}
         shanghai = datetime(2026, 11, 20, 9, 4, tzinfo=ZoneInfo("Asia/Shanghai"))
-        assert insights.rule_precision(s, RUBRIC_ID, since=shanghai)["rules"] == \
-            insights.rule_precision(s, RUBRIC_ID, since=since)["rules"]
-        assert insights.rule_precision(s, RUBRIC_ID, from_version=2)["rules"] == []
-    assert Counter(e.reviewed for e in store.evaluations()) == {True: 6}
+        assert quality.rule_precision(s, RUBRIC_ID, since=shanghai).rules == \
+            quality.rule_precision(s, RUBRIC_ID, since=since).rules
+        assert quality.rule_precision(s, RUBRIC_ID, from_version=2).rules == []
+    assert Counter(e.reviewed for e in store.evaluations.all()) == {True: 6}
 
 
 @BACKENDS
@@ -393,11 +394,11 @@ def test_migration_0005_converts_old_reviews(request, backend):
             for r in rows] == [(1, 1, "grade", None, None, "fail", "pass"),
                                (1, 1, "finding", "rude", "attitude_error", "violation", "dismissed")]
     v1 = parse_rubric(V1_YAML, "v1")
-    store.save_rubric(v1, V1_YAML)
-    store.save_evaluation(1, evaluate("a.wav", RUDE, 30.0, Scorer(v1)))  # rescoring: no error
-    (ev,) = store.evaluations()
+    store.rubrics.save(v1, V1_YAML)
+    record_evaluation(store, 1, evaluate("a.wav", RUDE, 30.0, Scorer(v1)))  # rescoring: no error
+    (ev,) = store.evaluations.all()
     assert (ev.grade, ev.fatal, ev.reviewed_grade, ev.reviewed_fatal) == ("fail", True, "pass", False)
-    rude = next(f for f in store.findings(ev.id) if f.rule_id == "rude")
+    rude = next(f for f in store.evaluations.findings(ev.id) if f.rule_id == "rude")
     assert (rude.status, rude.reviewed_status, rude.review_id) == ("violation", "dismissed", 2)
     with store.session() as s:  # new reviews get new ids after the converted ones
         from qa_service.review.reviews import ReviewRequest, create_review
@@ -417,16 +418,16 @@ def test_compare_rubric_versions_on_the_dev_corpus(sqlite_url, dev_transcripts):
     v2_text = v2_of(v1_yaml)
     v1, v2 = parse_rubric(v1_yaml, "v1"), parse_rubric(v2_text, "v2")
     store = Store(sqlite_url)
-    store.save_rubric(v1, v1_yaml)
-    store.save_rubric(v2, v2_text)
+    store.rubrics.save(v1, v1_yaml)
+    store.rubrics.save(v2, v2_text)
     results = {}
     for i, (cid, t) in enumerate(sorted(dev_transcripts.items())):
         project = "trial" if i % 2 else "prod"
-        rec = store.save_transcript(f"{i:064x}", cid, CallMetadata(agent_id="A1", project=project),
-                                    t.duration, 2, "stereo", "x", t.utterances)
+        rec = store.recordings.save_transcript(f"{i:064x}", cid, CallMetadata(agent_id="A1", project=project),
+                                               t.duration, 2, "stereo", "x", t.utterances)
         pair = [evaluate(cid, t.utterances, t.duration, Scorer(r)) for r in (v1, v2)]
-        store.save_evaluations([(rec.id, pair[0])])
-        store.save_evaluations([(rec.id, pair[1])])
+        record_evaluations(store, [(rec.id, pair[0])])
+        record_evaluations(store, [(rec.id, pair[1])])
         results[rec.id] = (project, pair)
     settings = Settings(database_url=sqlite_url, redis_url="")
     _, viewer = create_key(store, "viewer", "v")

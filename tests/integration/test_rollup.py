@@ -23,6 +23,7 @@ from qa_service.rules.scoring import evaluate
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.storage.store import Store
 from tests.support import RUBRICS, assert_rollups_match_rebuild
 
@@ -51,7 +52,7 @@ RANGES = [(None, None), (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 1
 def counted_one_by_one(store, group, since, until, agent=None):
     """KPIs straight from the current evaluations, in Python: the reference."""
     groups = defaultdict(Counter)
-    for ev in store.evaluations():
+    for ev in store.evaluations.all():
         if not in_range(ev, since, until, agent):
             continue
         local = call_center_time(ev.called_at)  # stored UTC; days and hours are the call center's
@@ -73,10 +74,10 @@ def in_range(ev, since, until, agent):
 
 def errors_one_by_one(store, since, until, agent=None):
     counts = Counter()
-    for ev in store.evaluations():
+    for ev in store.evaluations.all():
         if not in_range(ev, since, until, agent):
             continue
-        counts.update({f.rule_id for f in store.findings(ev.id)
+        counts.update({f.rule_id for f in store.evaluations.findings(ev.id)
                        if (f.reviewed_status or f.status) in ("missed", "violation", "unhandled")})
     return dict(counts)
 
@@ -86,16 +87,16 @@ def assert_consistent(store):
     with store.session() as s:
         for since, until in RANGES:
             for group in ("agent", "project", "day", "hour", "rubric"):
-                got = {r[group]: (r["evaluated"], r["passed"], r["excellent"], r["success"], r["fatal"],
-                                  r["average_talk_seconds"])
+                got = {getattr(r, group): (r.evaluated, r.passed, r.excellent, r.success, r.fatal,
+                                  r.average_talk_seconds)
                        for r in kpi_rows(s, group, since=since, until=until)}
                 assert got == counted_one_by_one(store, group, since, until), (group, since, until)
             for agent in (None, "A1", "A2"):
-                errors = {r["rule_id"]: r["count"]
+                errors = {r.rule_id: r.count
                           for r in common_errors(s, limit=100, since=since, until=until, agent=agent)}
                 assert errors == errors_one_by_one(store, since, until, agent), (since, until, agent)
-                got = {r["day"]: (r["evaluated"], r["passed"], r["excellent"], r["success"], r["fatal"],
-                                  r["average_talk_seconds"])
+                got = {r.day: (r.evaluated, r.passed, r.excellent, r.success, r.fatal,
+                                  r.average_talk_seconds)
                        for r in kpi_rows(s, "day", since=since, until=until, agent=agent)}
                 assert got == counted_one_by_one(store, "day", since, until, agent), (since, until, agent)
 
@@ -109,8 +110,8 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     for i, (agent, when, utts, duration) in enumerate(CALLS):
         meta = CallMetadata(agent_id=agent, project="p" if agent else None,
                             call_time=datetime.fromisoformat(when) if when else None)
-        rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
-        store.save_evaluation(rec.id, evaluate(f"c{i}.wav", utts, duration, Scorer(rubric)))
+        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
+        record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, duration, Scorer(rubric)))
         recordings.append(rec)
     assert_consistent(store)
     assert len(kpi_rows(store.session(), "agent")) == 3  # A1, A2 and the call with no agent
@@ -118,19 +119,19 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     # A stricter version 2 rescores two calls: they count once, with the new result.
     strict = rubric.model_copy(update={"version": 2,
                                        "scoring": rubric.scoring.model_copy(update={"pass_score": 99})})
-    batch = [(rec.id, evaluate("x", store.utterances(rec.id), rec.duration, Scorer(strict)))
+    batch = [(rec.id, evaluate("x", store.recordings.utterances(rec.id), rec.duration, Scorer(strict)))
              for rec in recordings[:2]]
-    store.save_evaluations(batch)
+    record_evaluations(store, batch)
     with store.session() as s:
-        assert sum(r["evaluated"] for r in kpi_rows(s, "project")) == len(CALLS)
-        assert {r["rubric"]: r["evaluated"] for r in kpi_rows(s, "rubric")} == {"telecom-data-upgrade": 7}
+        assert sum(r.evaluated for r in kpi_rows(s, "project")) == len(CALLS)
+        assert {r.rubric: r.evaluated for r in kpi_rows(s, "rubric")} == {"telecom-data-upgrade": 7}
     assert_consistent(store)
 
     # Reviews through the API: a grade override and a dismissed violation.
     settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage",
                         flagged_count_limit=2)
     _, reviewer = create_key(store, "reviewer", "r")
-    current = [e for e in store.evaluations() if e.is_current]
+    current = [e for e in store.evaluations.all() if e.is_current]
     failing = next(e for e in current if e.grade == "fail")
     with store.session() as s:
         violation = s.exec(select(FindingRow).where(FindingRow.status == "violation",
@@ -144,7 +145,7 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
                         json={"target": "finding", "action": "override", "finding_id": violation.id,
                               "value": "dismissed", "comment": "not rude in context"})
         assert r.status_code == 201
-        flagged = [e for e in store.evaluations() if e.is_current and
+        flagged = [e for e in store.evaluations.all() if e.is_current and
                    ((e.reviewed_grade or e.grade) == "fail" or e.effective_fatal or e.asr_confidence < 0.6)]
         r = client.get("/flagged", headers=hdr, params={"page_size": 500}).json()
         assert len(flagged) > 2 and (r["total"], r["total_exact"]) == (2, False)
@@ -157,13 +158,13 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     assert_consistent(store)
 
     # The call's metadata is corrected: another agent, another day, the trial phase.
-    store.update_metadata(recordings[0].id, CallMetadata(agent_id="A3", project="p",
-                                                         call_time=datetime(2026, 11, 23, 16, 20), phase="trial"))
-    store.save_transcript(recordings[6].sha256, "c6.wav", CallMetadata(agent_id="A2", project="q"),
-                          33.0, 2, "stereo", "x", [])
+    store.recordings.update_metadata(recordings[0].id, CallMetadata(agent_id="A3", project="p",
+                                                                    call_time=datetime(2026, 11, 23, 16, 20), phase="trial"))
+    store.recordings.save_transcript(recordings[6].sha256, "c6.wav", CallMetadata(agent_id="A2", project="q"),
+                                     33.0, 2, "stereo", "x", [])
     with store.session() as s:
-        assert {r["agent"] for r in kpi_rows(s, "agent")} == {"A1", "A2", "A3"}
-        assert [r["evaluated"] for r in kpi_rows(s, "project", phase="trial")] == [1]
+        assert {r.agent for r in kpi_rows(s, "agent")} == {"A1", "A2", "A3"}
+        assert [r.evaluated for r in kpi_rows(s, "project", phase="trial")] == [1]
     assert_consistent(store)
 
 
@@ -191,17 +192,17 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
                        " (3, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', 'dismissed')"))
     engine.dispose()
     store = Store(url)  # upgrades to head
-    evs = {e.id: e for e in store.evaluations()}
+    evs = {e.id: e for e in store.evaluations.all()}
     assert [e.id for e in evs.values() if e.is_current] == [2, 3]
     # 09:15 on the call center's clock (Asia/Shanghai) is stored in UTC since 0007
     assert (evs[2].agent_id, evs[2].project, evs[2].called_at, evs[2].duration) == \
         ("A1", "p", datetime(2026, 11, 20, 1, 15), 40.0)
     assert (evs[3].agent_id, evs[3].phase, evs[3].called_at) == ("", "trial", datetime(2026, 11, 21, 10, 30))
     with store.session() as s:
-        rows = {r["agent"]: r for r in kpi_rows(s, "agent")}
-        assert rows["A1"]["passed"] == 1 and rows["A1"]["success"] == 0  # the reviewed version 2
-        assert rows[""]["fatal"] == 1 and rows[""]["average_talk_seconds"] == 20.0
-        errors = {r["rule_id"]: r["count"] for r in common_errors(s)}
+        rows = {r.agent: r for r in kpi_rows(s, "agent")}
+        assert rows["A1"].passed == 1 and rows["A1"].success == 0  # the reviewed version 2
+        assert rows[""].fatal == 1 and rows[""].average_talk_seconds == 20.0
+        errors = {r.rule_id: r.count for r in common_errors(s)}
     assert errors == {"m": 1, "rude": 1}
     assert_consistent(store)
 
@@ -211,9 +212,9 @@ def test_rebuild_rollups_command(sqlite_url):
     from qa_service.cli import app
     store = Store(sqlite_url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    rec = store.save_transcript("e" * 64, "e.wav", CallMetadata(agent_id="A9", project="p"), 12.0, 2,
-                                "stereo", "x", GOOD)
-    store.save_evaluation(rec.id, evaluate("e.wav", GOOD, 12.0, Scorer(rubric)))
+    rec = store.recordings.save_transcript("e" * 64, "e.wav", CallMetadata(agent_id="A9", project="p"), 12.0, 2,
+                                           "stereo", "x", GOOD)
+    record_evaluation(store, rec.id, evaluate("e.wav", GOOD, 12.0, Scorer(rubric)))
     with store.session() as s:
         s.exec(text("DELETE FROM kpi_rollup"))  # data edited by hand
         s.exec(text("DELETE FROM kpi_rollup_project"))
@@ -222,7 +223,7 @@ def test_rebuild_rollups_command(sqlite_url):
     result = CliRunner().invoke(app, ["rebuild-rollups", "--db", sqlite_url])
     assert result.exit_code == 0 and "from 1 current evaluations" in result.output
     with store.session() as s:
-        assert [r["agent"] for r in kpi_rows(s, "agent")] == ["A9"]
+        assert [r.agent for r in kpi_rows(s, "agent")] == ["A9"]
 
 
 def test_concurrent_writers_lose_no_counts(postgres_url):
@@ -233,21 +234,21 @@ def test_concurrent_writers_lose_no_counts(postgres_url):
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
     when = datetime(2026, 11, 20, 9, 0)
-    recs = [store.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
+    recs = [store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
         agent_id="A1", project="p", call_time=when.replace(minute=i % 60)), 30.0, 2, "stereo", "x",
         GOOD if i % 2 else RUDE) for i in range(64)]
 
     def score(rec):
         utts = GOOD if int(rec.sha256, 16) % 2 else RUDE
-        store.save_evaluation(rec.id, evaluate(rec.source_path, utts, 30.0, scorer))
+        record_evaluation(store, rec.id, evaluate(rec.source_path, utts, 30.0, scorer))
 
     def rescore_in_batches(part):
-        store.save_evaluations([(rec.id, evaluate(rec.source_path, GOOD, 30.0, scorer)) for rec in part])
+        record_evaluations(store, [(rec.id, evaluate(rec.source_path, GOOD, 30.0, scorer)) for rec in part])
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(score, recs))
         list(pool.map(rescore_in_batches, [recs[i::8] for i in range(8)]))  # overlapping cells
     with store.session() as s:
         (row,) = kpi_rows(s, "agent")
-    assert row["evaluated"] == 64 and row["passed"] == 64
+    assert row.evaluated == 64 and row.passed == 64
     assert_consistent(store)

@@ -26,8 +26,8 @@ def backend_url(request):
 def test_no_server_errors(backend_url, tmp_path):
     store = Store(backend_url)
     rubric = load_rubric(RUBRIC)
-    store.save_rubric(rubric, RUBRIC.read_text(encoding="utf-8"))
-    store.activate_rubric("telecom", rubric.id, rubric.version)
+    store.rubrics.save(rubric, RUBRIC.read_text(encoding="utf-8"))
+    store.rubrics.activate("telecom", rubric.id, rubric.version)
     key = {"X-API-Key": create_key(store, "admin")[1]}
     app = create_app(Settings(database_url=backend_url, storage_dir=tmp_path / "storage",
                               import_roots=[tmp_path], max_upload_mb=1))

@@ -45,13 +45,13 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     store = Store(request.getfixturevalue(f"{backend}_url"))
     calls = cached("dev_paraphrase_transcripts.json")
     utts, duration = calls["dp-002"]
-    old = store.save_transcript("a" * 64, "dp-002.wav", CallMetadata(project="p"), duration, 2,
-                                "stereo", "embedded", utts)
-    fresh = store.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"),
-                                  duration, 2, "stereo", "embedded", utts)
+    old = store.recordings.save_transcript("a" * 64, "dp-002.wav", CallMetadata(project="p"), duration, 2,
+                                           "stereo", "embedded", utts)
+    fresh = store.recordings.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"),
+                                             duration, 2, "stereo", "embedded", utts)
     vectors = embed_utterances(get_embedder(), [u.text for u in utts])
-    store.save_vectors({fresh.id: vectors})
-    back = store.vectors_of([fresh.id, old.id])
+    store.recordings.save_vectors({fresh.id: vectors})
+    back = store.recordings.vectors_of([fresh.id, old.id])
     assert set(back) == {fresh.id}  # the old transcript has none yet
     assert back[fresh.id].model == vectors.model
     assert np.array_equal(back[fresh.id].owners, vectors.owners)
@@ -59,9 +59,9 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     assert np.abs(back[fresh.id].vectors - vectors.vectors).max() < 0.02  # int8 storage
 
     # vectors stored before segments had clauses carry the bare model name: cut another way
-    legacy = store.save_transcript("c" * 64, "dp-002-legacy.wav", CallMetadata(project="p"),
-                                   duration, 2, "stereo", "embedded", utts)
-    store.save_vectors({legacy.id: dataclasses.replace(vectors, model=DEFAULT_MODEL)})
+    legacy = store.recordings.save_transcript("c" * 64, "dp-002-legacy.wav", CallMetadata(project="p"),
+                                              duration, 2, "stereo", "embedded", utts)
+    store.recordings.save_vectors({legacy.id: dataclasses.replace(vectors, model=DEFAULT_MODEL)})
 
     outcomes = QAService(store).rescore(load_rubric(SIMILAR_RUBRIC), project="p")
     assert [o.error for o in outcomes] == [None, None, None]
@@ -69,13 +69,13 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     # more, the way new ones are, and stored
     assert len({o.result.grade for o in outcomes}) == 1
     assert len({tuple(f.status for f in o.result.findings) for o in outcomes}) == 1
-    stored = store.vectors_of([fresh.id, old.id, legacy.id])
+    stored = store.recordings.vectors_of([fresh.id, old.id, legacy.id])
     assert {v.model for v in stored.values()} == {vector_kind(DEFAULT_MODEL)}
     assert np.array_equal(stored[legacy.id].spans, vectors.spans)
     # replacing the utterances drops vectors computed from the old ones
-    store.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"), duration, 2,
-                          "stereo", "embedded", utts[:3])
-    assert fresh.id not in store.vectors_of([fresh.id])
+    store.recordings.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"), duration, 2,
+                                     "stereo", "embedded", utts[:3])
+    assert fresh.id not in store.recordings.vectors_of([fresh.id])
 
 
 def test_paraphrase_corpus_gains_recall_without_losing_precision_on_the_clean_corpus():

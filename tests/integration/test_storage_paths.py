@@ -29,7 +29,7 @@ def test_upload_found_from_another_directory(request, tmp_path, monkeypatch, red
     first.mkdir(), second.mkdir()
     store = Store(url)
     rubric = load_rubric(RUBRIC)
-    store.save_rubric(rubric, RUBRIC.read_text(encoding="utf-8"))
+    store.rubrics.save(rubric, RUBRIC.read_text(encoding="utf-8"))
     admin = {"X-API-Key": create_key(store, "admin")[1]}
     monkeypatch.chdir(first)  # the server runs here with a relative storage folder
     settings = Settings(database_url=url, redis_url=REDIS_URL, storage_dir="data")
@@ -47,8 +47,8 @@ def test_upload_found_from_another_directory(request, tmp_path, monkeypatch, red
     monkeypatch.chdir(second)
     elsewhere = Settings(database_url=url, redis_url=REDIS_URL, storage_dir=moved)
     # what a worker stored earlier: the transcript (so this test needs no recognition)
-    store.save_transcript(job.sha256, job.path, CallMetadata(project="telecom"), 12.0, 2, "stereo",
-                          "test", [Utterance("agent", 0.0, 2.0, "您好，这里是电信客服", 0.9)])
+    store.recordings.save_transcript(job.sha256, job.path, CallMetadata(project="telecom"), 12.0, 2, "stereo",
+                                     "test", [Utterance("agent", 0.0, 2.0, "您好，这里是电信客服", 0.9)])
     outcome = QAService(store, elsewhere).score_file(job.path, rubric)
     assert outcome.error is None and outcome.result.evaluation_id
     with TestClient(create_app(elsewhere)) as client:

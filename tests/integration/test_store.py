@@ -7,7 +7,9 @@ from qa_service.rules.scoring import evaluate
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
-from qa_service.storage.store import RubricVersionConflict, Store
+from qa_service.exceptions import RubricVersionConflict
+from qa_service.app.evaluations import record_evaluation
+from qa_service.storage.store import Store
 
 RUBRIC_TEXT = """
 id: store-test
@@ -26,28 +28,28 @@ def store(request):
 
 def test_transcript_evaluation_roundtrip(store):
     meta = CallMetadata(agent_id="A1", project="p", phase="trial")
-    rec = store.save_transcript("ab" * 32, "x.wav", meta, 3.5, 2, "stereo", "embedded", UTTS)
-    assert store.utterances(rec.id) == UTTS
+    rec = store.recordings.save_transcript("ab" * 32, "x.wav", meta, 3.5, 2, "stereo", "embedded", UTTS)
+    assert store.recordings.utterances(rec.id) == UTTS
     rubric = parse_rubric(RUBRIC_TEXT)
-    result = evaluate("x.wav", store.utterances(rec.id), 3.5, Scorer(rubric))
-    ev = store.save_evaluation(rec.id, result)
+    result = evaluate("x.wav", store.recordings.utterances(rec.id), 3.5, Scorer(rubric))
+    ev = record_evaluation(store, rec.id, result)
     assert ev.score == 100 and ev.grade == "excellent"
-    (finding,) = store.findings(ev.id)
+    (finding,) = store.evaluations.findings(ev.id)
     assert finding.evidence[0]["text"] == "您好，每月96元" and finding.evidence[0]["similarity"] == 1.0
     # scoring again with the same rubric version replaces, never duplicates
-    store.save_evaluation(rec.id, result)
+    record_evaluation(store, rec.id, result)
     assert store.count(Evaluation) == 1 and store.count(FindingRow) == 1
     # the same audio again keeps one recording
-    store.save_transcript("ab" * 32, "copy.wav", meta, 3.5, 2, "stereo", "embedded", UTTS)
+    store.recordings.save_transcript("ab" * 32, "copy.wav", meta, 3.5, 2, "stereo", "embedded", UTTS)
     assert store.count(Recording) == 1 and store.count(UtteranceRow) == 2
 
 
 def test_rubric_versions_are_never_overwritten(store):
     rubric = parse_rubric(RUBRIC_TEXT)
-    store.save_rubric(rubric, RUBRIC_TEXT)
-    store.save_rubric(rubric, RUBRIC_TEXT)  # same content: fine
+    store.rubrics.save(rubric, RUBRIC_TEXT)
+    store.rubrics.save(rubric, RUBRIC_TEXT)  # same content: fine
     with pytest.raises(RubricVersionConflict, match="raise `version`"):
-        store.save_rubric(rubric, RUBRIC_TEXT + "\n# changed\n")
+        store.rubrics.save(rubric, RUBRIC_TEXT + "\n# changed\n")
 
 
 def test_metadata_from_name_and_sidecar(tmp_path):

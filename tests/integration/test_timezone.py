@@ -13,6 +13,7 @@ from qa_service.files import sha256_of
 from qa_service.worker.nightly import run_nightly
 from qa_service.domain.results import Utterance
 from qa_service.rules.rubric import load_rubric
+from qa_service.app.evaluations import record_evaluation
 from qa_service.storage.store import Store
 from tests.support import RUBRICS, SAMPLES
 
@@ -39,18 +40,18 @@ def test_nightly_flags_tonights_failed_calls_in_any_server_zone(tmp_path, server
     url = f"sqlite:///{tmp_path / 'qa.db'}"
     store = Store(url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    store.save_rubric(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
-    store.activate_rubric("telecom-upgrade", rubric.id, rubric.version)
+    store.rubrics.save(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
+    store.rubrics.activate("telecom-upgrade", rubric.id, rubric.version)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(CALL, inbox / CALL.name)
     # its transcript is known (a rude agent), so the night scores it without recognition
-    store.save_transcript(sha256_of(CALL), str(inbox / CALL.name), read_metadata(CALL), 10.0, 2,
-                          "stereo", "test", RUDE)
+    store.recordings.save_transcript(sha256_of(CALL), str(inbox / CALL.name), read_metadata(CALL), 10.0, 2,
+                                     "stereo", "test", RUDE)
     jobs.configure(Settings(database_url=url))
     report = run_nightly(store, inbox, dispatcher=None)
     assert report.queued == 1 and not report.failed, report
-    assert [f["fatal"] for f in report.flagged] == [True], (server_tz, report)
+    assert [f.fatal for f in report.flagged] == [True], (server_tz, report)
 
 
 def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_tz):
@@ -66,17 +67,17 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
     for name, call_time in (("offset", "2026-11-20T01:14:03+00:00"), ("naive", "2026-11-20T09:14:03"),
                             ("none", None)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"call_time": call_time}), encoding="utf-8")
-        rec = store.save_transcript(name.ljust(64, "0"), f"{name}.wav", read_metadata(tmp_path / f"{name}.wav"),
-                                    10.0, 2, "stereo", "test", RUDE)
-        ev = store.save_evaluation(rec.id, evaluate(f"{name}.wav", RUDE, 10.0, Scorer(rubric)))
-        stored[name] = (store.recording(rec.id), ev)
+        rec = store.recordings.save_transcript(name.ljust(64, "0"), f"{name}.wav", read_metadata(tmp_path / f"{name}.wav"),
+                                               10.0, 2, "stereo", "test", RUDE)
+        ev = record_evaluation(store, rec.id, evaluate(f"{name}.wav", RUDE, 10.0, Scorer(rubric)))
+        stored[name] = (store.recordings.get(rec.id), ev)
     for name in ("offset", "naive"):
         rec, ev = stored[name]
         assert rec.call_time == ev.called_at == datetime(2026, 11, 20, 1, 14, 3), name
     rec, ev = stored["none"]
     assert rec.call_time is None and ev.called_at == rec.created_at
     # a call time that cannot be stored in UTC is refused with the file's name, not a 500 later
-    from qa_service.domain.metadata import MetadataError
+    from qa_service.exceptions import MetadataError
     (tmp_path / "edge.json").write_text('{"call_time": "9999-12-31T23:59:59"}', encoding="utf-8")
     with pytest.raises(MetadataError, match=r"edge\.json: call_time .* out of range"):
         read_metadata(tmp_path / "edge.wav")
@@ -93,9 +94,9 @@ def _morning_call(store, tmp_path):
     from qa_service.rules.scoring import Scorer
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     meta = read_metadata(tmp_path / MORNING)
-    rec = store.save_transcript("7" * 64, MORNING, meta, 10.0, 2, "stereo", "test", RUDE)
-    ev = store.save_evaluation(rec.id, evaluate(MORNING, RUDE, 10.0, Scorer(rubric)))
-    return store.recording(rec.id), ev
+    rec = store.recordings.save_transcript("7" * 64, MORNING, meta, 10.0, 2, "stereo", "test", RUDE)
+    ev = record_evaluation(store, rec.id, evaluate(MORNING, RUDE, 10.0, Scorer(rubric)))
+    return store.recordings.get(rec.id), ev
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -114,12 +115,12 @@ def test_a_shanghai_morning_call_is_stored_in_utc_and_counts_on_its_local_day(
     with store.session() as s:
         assert [r.hour for r in s.exec(select(KpiRollup)).all()] == [datetime(2026, 11, 20, 7)]
         assert {r.day for r in s.exec(select(ProjectErrorRollup)).all()} == {datetime(2026, 11, 20)}
-        assert [r["day"] for r in kpi_rows(s, "day")] == ["2026-11-20"]
-        assert [r["hour"] for r in kpi_rows(s, "hour")] == [7]
+        assert [r.day for r in kpi_rows(s, "day")] == ["2026-11-20"]
+        assert [r.hour for r in kpi_rows(s, "hour")] == [7]
         # ragged ranges (counted from the evaluations, not the rollups) say the same
         utc = {"since": datetime(2026, 11, 19, 23, 10), "until": datetime(2026, 11, 19, 23, 50)}
-        assert [r["day"] for r in kpi_rows(s, "day", **utc)] == ["2026-11-20"]
-        assert [r["hour"] for r in kpi_rows(s, "hour", **utc)] == [7]
+        assert [r.day for r in kpi_rows(s, "day", **utc)] == ["2026-11-20"]
+        assert [r.hour for r in kpi_rows(s, "hour", **utc)] == [7]
         assert common_errors(s, **utc) == common_errors(s)
 
 
@@ -203,8 +204,8 @@ def test_ranges_are_exact_where_clocks_change(tmp_path, monkeypatch):
         calls = [t + timedelta(minutes=m) for t in (back, forward) for m in range(10, 240, 20)]
         for i, when in enumerate(calls):
             meta = CallMetadata(agent_id="A1", project="p", call_time=when.replace(tzinfo=timezone.utc))
-            rec = store.save_transcript(f"{i:064x}", f"c{i}.wav", meta, 10.0, 2, "stereo", "test", RUDE)
-            store.save_evaluation(rec.id, evaluate(f"c{i}.wav", RUDE, 10.0, Scorer(rubric)))
+            rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", meta, 10.0, 2, "stereo", "test", RUDE)
+            record_evaluation(store, rec.id, evaluate(f"c{i}.wav", RUDE, 10.0, Scorer(rubric)))
         edges = [None] + [t + timedelta(minutes=m) for t in (back, forward) for m in range(0, 241, 30)]
         with store.session() as s:
             for since, until in combinations(edges, 2):
@@ -216,7 +217,7 @@ def test_ranges_are_exact_where_clocks_change(tmp_path, monkeypatch):
                     expected = {}
                     for t in inside:
                         expected[key(t)] = expected.get(key(t), 0) + 1
-                    got = {r[group]: r["evaluated"] for r in kpi_rows(s, group, since=since, until=until)}
+                    got = {getattr(r, group): r.evaluated for r in kpi_rows(s, group, since=since, until=until)}
                     assert got == expected, (group, since, until)
     finally:
         get_settings.cache_clear()

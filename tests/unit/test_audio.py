@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from qa_service.asr.audio import AudioError, check_readable, load
+from qa_service.asr.audio import check_readable, load
+from qa_service.exceptions import AudioError
 from tests.support import SAMPLES, bad_files
 
 

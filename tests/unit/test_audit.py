@@ -5,7 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from qa_service.rules.audit import ScriptError, audit, parse_script, read_script
+from qa_service.exceptions import ScriptError
+from qa_service.rules.audit import audit, parse_script, read_script
 from qa_service.cli import app
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import load_rubric

@@ -59,7 +59,7 @@ def test_a_chunk_between_the_two_voices_goes_to_the_side_its_words_name(monkeypa
     margins = cluster_two(chunk_features(samples, spans)).margins
     others = np.delete(margins, 4)
     assert margins[4] < others.min()  # the least sure voice of the call
-    # the bar is measured on real calls (benchmarks/accuracy.py); here it falls between the
+    # the bar is set on real calls (decision 0007); here it falls between the
     # unsure chunk and the sure ones, wherever this machine's arithmetic puts them
     monkeypatch.setattr(diarize, "VOICE_UNSURE", (margins[4] + others.min()) / 2)
     # no role cue in its words: its voice decides (nearer the agent's)

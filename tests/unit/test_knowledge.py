@@ -2,9 +2,10 @@
 import pytest
 
 from qa_service.rules.checks import Call, ProductFactCheck, build_checks
-from qa_service.rules.knowledge import KnowledgeError, claims, knowledge_of, load_knowledge, parse_knowledge
+from qa_service.exceptions import KnowledgeError, RubricError
+from qa_service.rules.knowledge import claims, knowledge_of, load_knowledge, parse_knowledge
 from qa_service.domain.results import Utterance as U
-from qa_service.rules.rubric import FactCheck, RubricError, load_rubric, parse_rubric
+from qa_service.rules.rubric import FactCheck, load_rubric, parse_rubric
 from tests.support import RUBRICS
 
 KB = parse_knowledge("""

@@ -3,7 +3,8 @@ import textwrap
 import pytest
 
 from qa_service.domain.enums import SectionKind
-from qa_service.rules.rubric import DEFAULT_FAREWELL, RubricError, load_rubric, parse_rubric
+from qa_service.exceptions import RubricError
+from qa_service.rules.rubric import DEFAULT_FAREWELL, load_rubric, parse_rubric
 from tests.support import RUBRICS, ROOT
 
 

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from qa_service.rules.checks import Call
-from qa_service.exceptions import ModelIntegrityError
+from qa_service.exceptions import ModelIntegrityError, RubricError
 from qa_service.rules.normalize import normalize
 from qa_service.domain.results import Utterance
-from qa_service.rules.rubric import RubricError, parse_rubric
+from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
+from qa_service.config import CALIBRATION_RANGE, CROWDING_TYPICAL
 from qa_service.rules.semantic import (
-    CALIBRATION_RANGE, CROWDING_TYPICAL, DEFAULT_MODEL, MODELS, Example, negated, numbers_of, segments,
-    verify)
+    DEFAULT_MODEL, MODELS, Example, negated, numbers_of, segments, verify)
 
 RUBRIC = """
 id: t

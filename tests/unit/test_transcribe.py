@@ -6,9 +6,10 @@ from faster_whisper.vad import VadOptions
 
 from qa_service.asr.audio import SAMPLE_RATE
 from qa_service.rules.normalize import normalize_plain
+from qa_service.config import EDGE_QUIET_S, JOIN_GAP_S, TRIM_PAD_S
 from qa_service.asr.transcribe import (
-    EDGE_QUIET_S, JOIN_GAP_S, NOISE_CAPTIONS, TRIM_PAD_S, VAD_FRAME, Chunk, _Packing, frame_loudness,
-    speech_spans, spurious, trim_to_loudness, words_short,
+    NOISE_CAPTIONS, VAD_FRAME, Chunk, _Packing, frame_loudness, speech_spans, spurious,
+    trim_to_loudness, words_short,
 )
 
 FRAME_S = VAD_FRAME / SAMPLE_RATE

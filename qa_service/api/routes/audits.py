@@ -1,15 +1,14 @@
 from typing import Literal, Optional
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from qa_service.api.deps import StoreDep, Viewer
-from qa_service.rules.audit import ScriptError, audit, parse_script
+from qa_service.exceptions import RubricNotFound
+from qa_service.rules.audit import audit, parse_script
 from qa_service.storage.tables import RubricRow
 from qa_service.rules.knowledge import knowledge_of, parse_knowledge
-from qa_service.rules.rubric import RubricError
-from qa_service.storage.store import RubricNotFound
 
 router = APIRouter(prefix="/audits", tags=["audits"])
 
@@ -37,18 +36,9 @@ def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
             version = s.exec(select(RubricRow.version).where(RubricRow.rubric_id == body.rubric_id)
                              .order_by(RubricRow.version.desc())).first()
     if version is None:
-        raise HTTPException(404, f"rubric {body.rubric_id} is not stored")
-    try:
-        rubric = store.load_rubric(body.rubric_id, version)
-        kb = parse_knowledge(body.knowledge_base, "knowledge_base") if body.knowledge_base \
-            else knowledge_of(rubric)
-        script = parse_script(body.script, body.name)
-    except RubricNotFound as exc:
-        raise HTTPException(404, str(exc))
-    except ScriptError as exc:
-        raise HTTPException(422, str(exc))
-    except RubricError as exc:
-        raise HTTPException(422, {"message": str(exc), "problems": [
-            {"line": line, "field": field, "reason": reason}
-            for line, field, reason in exc.problems]})
+        raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
+    rubric = store.rubrics.load(body.rubric_id, version)
+    kb = parse_knowledge(body.knowledge_base, "knowledge_base") if body.knowledge_base \
+        else knowledge_of(rubric)
+    script = parse_script(body.script, body.name)
     return audit(script, rubric, kb, body.type).to_dict()

@@ -1,16 +1,21 @@
 from typing import Annotated, Optional
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from sqlmodel import Session, select
 
+from qa_service.exceptions import NotFound, ReviewError
 from qa_service.review import quality, queues, reviews
 from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
 from qa_service.storage.tables import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
-from qa_service.domain.enums import Grade
+from qa_service.domain.enums import FindingSource, Grade, KeyRole
 from qa_service.domain.masking import mask
-from qa_service.storage.store import utterances_by_recording
+from qa_service.storage.repositories.recordings import utterances_by_recording
 from qa_service.domain.schema import MAX_ROW_ID
-from qa_service.review.models import EvaluationOut, EvaluationPage, FlaggedPage, PrecisionReport, ReviewIn, ReviewOut, ReviewSample, ReviewWithEvaluation, WithdrawIn
+from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
+from qa_service.review.models import (
+    EvaluationOut, EvaluationPage, FindingOut, FlaggedCall, FlaggedPage, PrecisionReport, Result, ReviewedResult,
+    ReviewIn, ReviewOut, ReviewSample, ReviewWithEvaluation, RuleOut, WithdrawIn,
+)
 
 router = APIRouter(tags=["evaluations"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -24,15 +29,14 @@ def _reviewer(key: ApiKey) -> str:
     return f"{key.name} ({key.prefix}…)"
 
 
-def _review_out(r: Review, plan: Optional[reviews.Plan] = None, hide: bool = False) -> dict:
+def _review_out(r: Review, plan: Optional[reviews.Plan] = None, hide: bool = False) -> ReviewOut:
     state, reason = plan.states.get(r.id, (None, None)) if plan else (None, None)
-    out = r.model_dump()
-    if hide:
-        out["evidence_text"] = mask(r.evidence_text)
-    return {**out, "state": state, "reason": reason}
+    return ReviewOut.model_validate(r).model_copy(update={
+        "evidence_text": mask(r.evidence_text) if hide else r.evidence_text,
+        "state": state, "reason": reason})
 
 
-def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
+def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
     """The evaluation as EvaluationOut: machine and reviewed results, findings with both
     statuses, the rubric's rules (for adding what the machine missed), the review trail."""
     rec = s.get(Recording, ev.recording_id)
@@ -44,61 +48,56 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> dict:
     catalog = reviews.catalog_for(s, ev, findings)
     reviewed = None
     if ev.reviewed:
-        reviewed = {"score": ev.reviewed_score, "grade": ev.reviewed_grade, "fatal": ev.reviewed_fatal,
-                    "computed_grade": reviews.computed_grade(ev, catalog),
-                    "grade_override": plan.grade.new_value if plan.grade else None}
-    return {
-        "id": ev.id, "recording_id": ev.recording_id, "recording": None if hide else rec.source_path,
-        "agent_id": rec.agent_id, "project": rec.project, "call_time": rec.call_time,
-        "phase": ev.phase, "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
-        "current": ev.is_current, "duration": rec.duration, "outcome": ev.outcome,
-        "asr_confidence": round(ev.asr_confidence, 3), "warnings": rec.asr_warnings,
-        "machine": {"score": ev.score, "grade": ev.grade, "fatal": ev.fatal}, "reviewed": reviewed,
-        "score": ev.effective_score, "grade": ev.effective_grade, "fatal": ev.effective_fatal,
-        "machine_grade": ev.grade, "needs_rereview": ev.needs_rereview,
-        "findings": [{
-            "id": f.id, "rule_id": f.rule_id, "category": f.category, "name": f.name,
-            "severity": f.severity, "detail": f.detail, "source": f.source,
-            "machine_status": f.status if f.source == "machine" else None,
-            "reviewed_status": f.reviewed_status, "status": f.effective_status,
-            "machine_deduction": f.deduction,
-            "deduction": f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
-            "review_id": f.review_id, "allowed_statuses": reviews.allowed_statuses(f.category),
-            "evidence": _masked_evidence(f.evidence, hide)} for f in findings],
-        "highlights": [{"role": h.role, "start": h.start, "end": h.end,
-                        "text": mask(h.text) if hide else h.text, "reason": h.reason}
-                       for h in highlights],
+        reviewed = ReviewedResult(score=ev.reviewed_score, grade=ev.reviewed_grade, fatal=ev.reviewed_fatal,
+                                  computed_grade=reviews.computed_grade(ev, catalog),
+                                  grade_override=plan.grade.new_value if plan.grade else None)
+    return EvaluationOut(
+        id=ev.id, recording_id=ev.recording_id, recording=None if hide else rec.source_path,
+        agent_id=rec.agent_id, project=rec.project, call_time=rec.call_time,
+        phase=ev.phase, rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
+        current=ev.is_current, duration=rec.duration, outcome=ev.outcome,
+        asr_confidence=round(ev.asr_confidence, 3), warnings=rec.asr_warnings,
+        machine=Result(score=ev.score, grade=ev.grade, fatal=ev.fatal), reviewed=reviewed,
+        score=ev.effective_score, grade=ev.effective_grade, fatal=ev.effective_fatal,
+        machine_grade=ev.grade, needs_rereview=ev.needs_rereview,
+        findings=[FindingOut(
+            id=f.id, rule_id=f.rule_id, category=f.category, name=f.name,
+            severity=f.severity, detail=f.detail, source=f.source,
+            machine_status=f.status if f.source == FindingSource.MACHINE else None,
+            reviewed_status=f.reviewed_status, status=f.effective_status,
+            machine_deduction=f.deduction,
+            deduction=f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
+            review_id=f.review_id, allowed_statuses=reviews.allowed_statuses(f.category),
+            evidence=_masked_evidence(f.evidence, hide)) for f in findings],
+        highlights=[HighlightOut(role=h.role, start=h.start, end=h.end,
+                                 text=mask(h.text) if hide else h.text, reason=h.reason)
+                    for h in highlights],
         # the spec's result carries the call's utterances (the CLI prints the same model)
-        "utterances": [{"role": u.role, "start": u.start, "end": u.end, "confidence": u.confidence,
-                        "text": mask(u.text) if hide else u.text}
-                       for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]],
-        "rules": [{"rule_id": info.rule_id, "category": info.category, "name": info.name,
-                   "allowed_statuses": reviews.allowed_statuses(info.category)}
-                  for info in catalog.rules.values()],
-        "reviews": [_review_out(r, plan, hide) for r in trail],
-    }
+        utterances=[UtteranceOut(role=u.role, start=u.start, end=u.end, confidence=u.confidence,
+                                 text=mask(u.text) if hide else u.text)
+                    for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]],
+        rules=[RuleOut(rule_id=info.rule_id, category=info.category, name=info.name,
+                       allowed_statuses=reviews.allowed_statuses(info.category))
+               for info in catalog.rules.values()],
+        reviews=[_review_out(r, plan, hide) for r in trail],
+    )
 
 
-def evaluation_item(ev: Evaluation) -> dict:
-    return {"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
-            "project": ev.project, "call_time": ev.called_at,
-            "rubric": {"id": ev.rubric_id, "version": ev.rubric_version},
-            "machine_score": ev.score, "machine_grade": ev.grade,
-            "reviewed_score": ev.reviewed_score, "reviewed_grade": ev.reviewed_grade,
-            "score": ev.effective_score, "grade": ev.effective_grade, "fatal": ev.effective_fatal,
-            "outcome": ev.outcome, "reviewed": ev.reviewed, "needs_rereview": ev.needs_rereview,
-            "current": ev.is_current}
+def _with_evaluation(view: EvaluationOut, review_id: int) -> ReviewWithEvaluation:
+    """The review as the evaluation's trail shows it, with the evaluation."""
+    shown = next(r for r in view.reviews if r.id == review_id)
+    return ReviewWithEvaluation(**dict(shown), evaluation=view)
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> dict:
+def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> EvaluationOut:
     """Machine and reviewed score and grade, findings with evidence and both statuses,
     highlights, the rubric's rules and the review trail."""
     with store.session() as s:
         ev = s.get(Evaluation, evaluation_id)
         if ev is None:
-            raise HTTPException(404, f"no evaluation {evaluation_id}")
-        return evaluation_view(s, ev, hide=key.role != "admin")
+            raise NotFound(f"no evaluation {evaluation_id}")
+        return evaluation_view(s, ev, hide=key.role != KeyRole.ADMIN)
 
 
 @router.get("/evaluations", response_model=EvaluationPage)
@@ -107,36 +106,30 @@ def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
                      grade: Optional[Grade] = None, reviewed: Optional[bool] = None,
                      needs_rereview: Optional[bool] = None, since: TimeQuery = None,
                      until: TimeQuery = None, current: bool = True,
-                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)) -> dict:
+                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)) -> EvaluationPage:
     """Every evaluation (each call once, with its current one, unless current=false), newest
     first: passing calls can be sampled too."""
     with store.session() as s:
-        total, rows = queues.list_evaluations(
+        return queues.list_evaluations(
             s, page, page_size, project=project, agent=agent, rubric_id=rubric_id, grade=grade,
             reviewed=reviewed, needs_rereview=needs_rereview, since=since, until=until,
             current=current)
-    return {"total": total, "page": page, "page_size": page_size,
-            "items": [evaluation_item(ev) for ev in rows]}
 
 
 @router.get("/review-sample", response_model=ReviewSample)
 def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
                   percent: float = Query(5.0, gt=0, le=100), seed: str = "",
-                  since: TimeQuery = None, until: TimeQuery = None) -> dict:
+                  since: TimeQuery = None, until: TimeQuery = None) -> ReviewSample:
     """A reproducible random `percent` of a period's calls for manual QA."""
     with store.session() as s:
-        population, rows = queues.review_sample(s, percent, seed, project=project,
-                                                since=since, until=until)
-    return {"project": project, "percent": percent, "seed": seed, "since": since, "until": until,
-            "population": population, "sample_size": len(rows),
-            "items": [evaluation_item(ev) for ev in rows]}
+        return queues.review_sample(s, percent, seed, project=project, since=since, until=until)
 
 
 @router.get("/rules/precision", response_model=PrecisionReport)
 def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional[str] = None,
                    since: TimeQuery = None, until: TimeQuery = None,
                    from_version: Optional[int] = Query(None, ge=1),
-                   to_version: Optional[int] = Query(None, ge=1)) -> dict:
+                   to_version: Optional[int] = Query(None, ge=1)) -> PrecisionReport:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
     with store.session() as s:
         return quality.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
@@ -147,29 +140,23 @@ def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
             project: Optional[str] = None, agent: Optional[str] = None,
             since: TimeQuery = None, until: TimeQuery = None,
             rule: Optional[str] = None, page: int = Query(1, ge=1),
-            page_size: int = Query(50, ge=1, le=500)) -> dict:
+            page_size: int = Query(50, ge=1, le=500)) -> FlaggedPage:
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
     cap = settings.flagged_count_limit
-    total, rows = store.flagged(settings.low_confidence, cap, page, page_size, rule=rule,
-                                project=project, agent=agent, since=since, until=until)
-    items = []
-    for ev in rows:
-        reasons = ev.flag_reasons(settings.low_confidence)
-        items.append({"evaluation_id": ev.id, "recording_id": ev.recording_id, "agent_id": ev.agent_id,
-                      "project": ev.project, "call_time": ev.called_at, "score": ev.effective_score,
-                      "grade": ev.effective_grade, "fatal": ev.effective_fatal,
-                      "outcome": ev.outcome, "reasons": reasons})
-    return {"total": min(total, cap), "total_exact": total <= cap, "page": page,
-            "page_size": page_size, "items": items}
-
-
-def _review_error(exc: reviews.ReviewError) -> HTTPException:
-    return HTTPException(exc.status_code, str(exc))
+    total, rows = store.evaluations.flagged(settings.low_confidence, cap, page, page_size, rule=rule,
+                                            project=project, agent=agent, since=since, until=until)
+    items = [FlaggedCall(evaluation_id=ev.id, recording_id=ev.recording_id, agent_id=ev.agent_id,
+                         project=ev.project, call_time=ev.called_at, score=ev.effective_score,
+                         grade=ev.effective_grade, fatal=ev.effective_fatal, outcome=ev.outcome,
+                         reasons=ev.flag_reasons(settings.low_confidence))
+             for ev in rows]
+    return FlaggedPage(total=min(total, cap), total_exact=total <= cap, page=page,
+                       page_size=page_size, items=items)
 
 
 @router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation)
-def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer) -> dict:
+def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer) -> ReviewWithEvaluation:
     """Confirm or override the machine's grade or a finding, or add a finding it missed. The
     machine result stays; the review is kept in the trail and applies to every evaluation of
     the call under this rubric id, through rescoring and new versions."""
@@ -177,34 +164,34 @@ def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer)
         try:
             row = reviews.create_review(s, evaluation_id, reviews.ReviewRequest(**body.model_dump()),
                                         _reviewer(key))
-        except reviews.ReviewError as exc:
+        except ReviewError:
             s.rollback()
-            raise _review_error(exc)
+            raise
         s.commit()
-        hide = key.role != "admin"
-        view = evaluation_view(s, s.get(Evaluation, evaluation_id), hide)
-        return {**next(r for r in view["reviews"] if r["id"] == row.id), "evaluation": view}
+        hide = key.role != KeyRole.ADMIN
+        return _with_evaluation(evaluation_view(s, s.get(Evaluation, evaluation_id), hide), row.id)
 
 
 @router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
-def withdraw(review_id: RowId, store: StoreDep, key: Reviewer, body: Optional[WithdrawIn] = None) -> dict:
+def withdraw(review_id: RowId, store: StoreDep, key: Reviewer,
+             body: Optional[WithdrawIn] = None) -> ReviewWithEvaluation:
     """Withdraw a review: it stays in the trail, marked; the previous review of the same
     thing, or the machine's result, applies again."""
     with store.session() as s:
         try:
             row = reviews.withdraw_review(s, review_id, _reviewer(key), body.comment if body else "")
-        except reviews.ReviewError as exc:
+        except ReviewError:
             s.rollback()
-            raise _review_error(exc)
+            raise
         s.commit()
-        view = evaluation_view(s, s.get(Evaluation, row.evaluation_id), key.role != "admin")
-        return {**next(r for r in view["reviews"] if r["id"] == row.id), "evaluation": view}
+        view = evaluation_view(s, s.get(Evaluation, row.evaluation_id), key.role != KeyRole.ADMIN)
+        return _with_evaluation(view, row.id)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def get_review(review_id: RowId, store: StoreDep, key: Viewer) -> dict:
+def get_review(review_id: RowId, store: StoreDep, key: Viewer) -> ReviewOut:
     with store.session() as s:
         row = s.get(Review, review_id)
         if row is None:
-            raise HTTPException(404, f"no review {review_id}")
-        return _review_out(row, hide=key.role != "admin")
+            raise NotFound(f"no review {review_id}")
+        return _review_out(row, hide=key.role != KeyRole.ADMIN)

@@ -11,27 +11,30 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health, response_model_exclude_none=True,
             responses={503: {"model": Health, "description": "a dependency is down (named)"}})
-def health(store: StoreDep, dispatcher: DispatcherDep):
+def health(store: StoreDep, dispatcher: DispatcherDep) -> Health | JSONResponse:
     """No key needed: for load balancers and orchestration. `unavailable` names what is
     down: the database makes it a 503; Redis alone is `degraded` (uploads are kept)."""
-    out = {"status": "ok", "database": store.engine.dialect.name, "queue": dispatcher.mode}
+    out = Health(status="ok", database=store.engine.dialect.name, queue=dispatcher.mode)
     down = []
     try:
         store.ping()
     except DBAPIError as exc:
-        out["database"] = f"{store.engine.dialect.name}: {database_unavailable(exc)}"
+        out.database = f"{store.engine.dialect.name}: {database_unavailable(exc)}"
         down.append("database")
     if dispatcher.mode == "rq":
         try:
             dispatcher.redis.ping()
-            out["redis"] = "ok"
+            out.redis = "ok"
         except Exception as exc:
-            out["redis"] = f"unavailable: {exc.__class__.__name__}"
+            out.redis = f"unavailable: {exc.__class__.__name__}"
             down.append("redis")
     if down:
-        out.update(unavailable=down, detail=f"{' and '.join(down)} unavailable")
+        out.unavailable, out.detail = down, f"{' and '.join(down)} unavailable"
     if "database" in down:
-        return JSONResponse({**out, "status": "unavailable"}, status_code=503)
+        out.status = "unavailable"
+        return JSONResponse(out.model_dump(mode="json", exclude_none=True), status_code=503)
     # Redis away: uploads are still kept (pending) and queued when it is back, so the
     # service stays in rotation, degraded
-    return {**out, "status": "degraded"} if down else out
+    if down:
+        out.status = "degraded"
+    return out

@@ -1,24 +1,25 @@
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from qa_service.api.deps import DispatcherDep, StoreDep, Viewer
 from qa_service.domain.enums import JobState
+from qa_service.exceptions import NotFound
 from qa_service.api.schemas import JobOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) -> dict:
-    row = store.job(job_id)
+def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) -> JobOut:
+    row = store.jobs.get(job_id)
     if row is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return dispatcher.status(row).model_dump()
+        raise NotFound(f"no job {job_id}")
+    return JobOut.model_validate(dispatcher.status(row))
 
 
 @router.get("", response_model=list[JobOut])
 def list_jobs(store: StoreDep, _: Viewer, status: Optional[JobState] = None,
-              limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+              limit: int = Query(100, ge=1, le=1000)) -> list[JobOut]:
     """Jobs by status; `status=failed` lists failures with their error."""
-    return [r.model_dump() for r in store.jobs(status, limit)]
+    return [JobOut.model_validate(r) for r in store.jobs.recent(status, limit)]

@@ -1,8 +1,10 @@
-from typing import Literal, Optional
+from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from qa_service.api.deps import StoreDep, TimeQuery, Viewer
+from qa_service.domain.enums import Phase
+from qa_service.exceptions import BadInput
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.storage.queries import GROUPS
 from qa_service.metrics.models import CommonError, KpiRow
@@ -14,11 +16,11 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
          agent: Optional[str] = None, since: TimeQuery = None,
          until: TimeQuery = None, rubric_id: Optional[str] = None,
-         phase: Optional[Literal["trial", "production"]] = None) -> list[dict]:
+         phase: Optional[Phase] = None) -> list[KpiRow]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
     average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
     if group_by not in GROUPS:
-        raise HTTPException(422, f"group_by must be one of {', '.join(GROUPS)}")
+        raise BadInput(f"group_by must be one of {', '.join(GROUPS)}")
     return store.read(kpi_rows, group_by, project=project, agent=agent, since=since, until=until,
                       rubric_id=rubric_id, phase=phase)
 
@@ -26,7 +28,7 @@ def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optiona
 @router.get("/errors", response_model=list[CommonError])
 def errors(store: StoreDep, _: Viewer, project: Optional[str] = None,
            agent: Optional[str] = None, since: TimeQuery = None,
-           until: TimeQuery = None, limit: int = Query(20, ge=1, le=200)) -> list[dict]:
+           until: TimeQuery = None, limit: int = Query(20, ge=1, le=200)) -> list[CommonError]:
     """共性错误 ranking: rule, count of calls, share, example recordings."""
     return store.read(common_errors, limit=limit, project=project, agent=agent, since=since,
                       until=until)

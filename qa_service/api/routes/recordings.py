@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -13,16 +13,19 @@ from qa_service.api.deps import (
     Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
 )
 from qa_service.api.errors import MAX_INT
-from qa_service.asr.audio import AUDIO_EXTENSIONS, AudioError, check_readable
+from qa_service.asr.audio import AUDIO_EXTENSIONS, check_readable
 from qa_service.storage.tables import Recording
-from qa_service.app.dispatch import QueueUnavailable, score_job_id
-from qa_service.domain.enums import JobState
+from qa_service.app.dispatch import score_job_id
+from qa_service.domain.enums import JobState, KeyRole, Phase
 from qa_service.domain.masking import mask
-from qa_service.domain.metadata import MetadataError, read_metadata
+from qa_service.domain.metadata import read_metadata
+from qa_service.exceptions import (
+    AudioError, BadInput, Forbidden, Gone, MetadataError, NotFound, QueueUnavailable, TooLarge,
+    UnsupportedFormat,
+)
 from qa_service.files import sha256_of
-from qa_service.api.schemas import RecordingOut, Submission
+from qa_service.api.schemas import RecordingEvaluation, RecordingOut, Submission
 from qa_service.domain.evaluation import RubricRef, UtteranceOut
-from qa_service.storage.store import RubricNotFound
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -30,17 +33,14 @@ router = APIRouter(prefix="/recordings", tags=["recordings"])
 def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version: Optional[int]):
     if rubric_id:
         if version is None:
-            raise HTTPException(422, "rubric_version is needed with rubric_id")
+            raise BadInput("rubric_version is needed with rubric_id")
     else:
-        active = store.active_rubric(project) if project else None
+        active = store.rubrics.active_in(project) if project else None
         if active is None:
-            raise HTTPException(422, f"no rubric given and no active rubric for project {project!r}"
-                                     " (POST /rubrics/{id}/{version}/activate?project=...)")
+            raise BadInput(f"no rubric given and no active rubric for project {project!r}"
+                           " (POST /rubrics/{id}/{version}/activate?project=...)")
         rubric_id, version = active.rubric_id, active.version
-    try:
-        return store.load_rubric(rubric_id, version)
-    except RubricNotFound as exc:
-        raise HTTPException(404, str(exc))
+    return store.rubrics.load(rubric_id, version)
 
 
 def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
@@ -50,9 +50,9 @@ def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
     file = settings.locate(path)
     sha = sha256_of(file)
     seconds, channels = audio
-    recording = store.register_recording(sha, path, read_metadata(file), seconds, channels)
-    row, new = store.record_job(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
-                                recording.id)
+    recording = store.recordings.register(sha, path, read_metadata(file), seconds, channels)
+    row, new = store.jobs.record(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
+                                 recording.id)
 
     def answer(code: int, **fields) -> JSONResponse:
         body = Submission(job_id=row.id, recording_id=recording.id, sha256=sha,
@@ -77,18 +77,18 @@ SUBMITTED = {"response_model": Submission, "responses": {
 def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _: Reviewer,
            file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
            project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
-           phase: str = Form("production"), rubric_id: Optional[str] = Form(None),
+           phase: str = Form(Phase.PRODUCTION), rubric_id: Optional[str] = Form(None),
            rubric_version: Optional[int] = Form(None, ge=1, le=MAX_INT),
            agent_channel: Optional[str] = Form(None)):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
     ext = Path(name).suffix.lower()
     if ext not in AUDIO_EXTENSIONS:
-        raise HTTPException(415, f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})")
-    if phase not in ("trial", "production"):
-        raise HTTPException(422, f"phase {phase!r} must be trial or production")
+        raise UnsupportedFormat(f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    if phase not in Phase.values():
+        raise BadInput(f"phase {phase!r} must be trial or production")
     if agent_channel not in (None, "left", "right"):
-        raise HTTPException(422, "agent_channel must be left or right")
+        raise BadInput("agent_channel must be left or right")
     rubric = _rubric_for(store, project, rubric_id, rubric_version)
     folder = Path(settings.storage_dir) / "recordings"
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,13 +100,13 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             if size > limit:
                 tmp.close()
                 os.unlink(tmp.name)
-                raise HTTPException(413, f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
+                raise TooLarge(f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
         audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
-        raise HTTPException(422, str(exc).replace(tmp.name, name))
+        raise AudioError(str(exc).replace(tmp.name, name)) from None
     sha = sha256_of(Path(tmp.name))
     final = folder / f"{sha}{ext}"
     if final.exists():
@@ -121,7 +121,7 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
         except MetadataError as exc:
             sidecar.unlink()
             os.unlink(tmp.name)
-            raise HTTPException(422, str(exc).replace(str(sidecar), name))
+            raise MetadataError(str(exc).replace(str(sidecar), name)) from None
         shutil.move(tmp.name, final)
     # stored relative to QA_STORAGE_DIR: found wherever the server or a worker runs
     return _submit(store, dispatcher, str(final.relative_to(settings.storage_dir)), rubric,
@@ -142,52 +142,45 @@ def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
     if "\x00" in req.path:
-        raise HTTPException(422, "path: contains a NUL character")
+        raise BadInput("path: contains a NUL character")
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
-        raise HTTPException(403, f"{req.path}: outside the import roots")
+        raise Forbidden(f"{req.path}: outside the import roots")
     if not path.is_file():
-        raise HTTPException(404, f"{req.path}: no such file")
-    try:
-        meta = read_metadata(path)
-    except MetadataError as exc:
-        raise HTTPException(422, str(exc))
+        raise NotFound(f"{req.path}: no such file")
+    meta = read_metadata(path)
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    try:
-        audio = check_readable(path)
-    except AudioError as exc:
-        raise HTTPException(422, str(exc))
+    audio = check_readable(path)
     return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio, settings)
 
 
 def _recording(store, recording_id: int) -> Recording:
-    rec = store.recording(recording_id)
+    rec = store.recordings.get(recording_id)
     if rec is None:
-        raise HTTPException(404, f"no recording {recording_id}")
+        raise NotFound(f"no recording {recording_id}")
     return rec
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)
-def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> dict:
+def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingOut:
     rec = _recording(store, recording_id)
-    evs = store.evaluations_of(recording_id)
-    return {**rec.model_dump(exclude={"source_path"}),
-            "evaluations": [{"id": e.id, "rubric": {"id": e.rubric_id, "version": e.rubric_version},
-                             "score": e.effective_score, "grade": e.effective_grade,
-                             "machine_score": e.score, "machine_grade": e.grade,
-                             "fatal": e.effective_fatal, "reviewed": e.reviewed, "outcome": e.outcome,
-                             "current": e.is_current}
-                            for e in evs]}
+    evs = store.evaluations.of_recording(recording_id)
+    return RecordingOut(**rec.model_dump(exclude={"source_path"}), evaluations=[
+        RecordingEvaluation(id=e.id, rubric=RubricRef(id=e.rubric_id, version=e.rubric_version),
+                            score=e.effective_score, grade=e.effective_grade, machine_score=e.score,
+                            machine_grade=e.grade, fatal=e.effective_fatal, reviewed=e.reviewed,
+                            outcome=e.outcome, current=e.is_current)
+        for e in evs])
 
 
 @router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
-def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[dict]:
+def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[UtteranceOut]:
     _recording(store, recording_id)
-    hide = key.role != "admin"
-    return [{"role": u.role, "start": u.start, "end": u.end,
-             "text": mask(u.text) if hide else u.text, "confidence": round(u.confidence, 3)}
-            for u in store.utterances(recording_id)]
+    hide = key.role != KeyRole.ADMIN
+    return [UtteranceOut(role=u.role, start=u.start, end=u.end, text=mask(u.text) if hide else u.text,
+                         confidence=round(u.confidence, 3))
+            for u in store.recordings.utterances(recording_id)]
 
 
 @router.get("/{recording_id}/audio", response_class=FileResponse,
@@ -198,5 +191,5 @@ def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer
     rec = _recording(store, recording_id)
     file = settings.locate(rec.source_path)
     if not file.is_file():
-        raise HTTPException(410, "the audio file is no longer on storage")
+        raise Gone("the audio file is no longer on storage")
     return FileResponse(file, filename=file.name)

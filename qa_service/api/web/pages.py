@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from qa_service.app import keys
 from qa_service.config import get_settings
+from qa_service.domain.enums import KeyRole
 from qa_service.storage.tables import ApiKey, Evaluation
 from qa_service.api.web import session
 
@@ -35,7 +36,9 @@ NO_CSP = ("/docs", "/redoc", "/openapi.json")
 NAV = [("queue", "/queue", "待复核"), ("dashboard", "/dashboard", "质检看板"),
        ("trial", "/trial", "试呼分析"), ("wrapup", "/wrapup", "项目总结"),
        ("precision", "/precision", "规则准确率"), ("rubrics", "/rubric-versions", "质检规则")]
-ROLE_NAMES = {"viewer": "只读", "reviewer": "质检员", "admin": "管理员"}
+ROLE_NAMES: dict[str, str] = {
+    KeyRole.VIEWER: "只读", KeyRole.REVIEWER: "质检员", KeyRole.ADMIN: "管理员",
+}
 
 
 def _safe_next(target: Optional[str]) -> str:
@@ -58,7 +61,8 @@ def _page(request: Request, template: str, active: str, **context) -> Response:
     return templates.TemplateResponse(request, template, {
         "me": {"name": key.name, "prefix": key.prefix, "role": key.role,
                "role_name": ROLE_NAMES.get(key.role, key.role)},
-        "can_review": keys.allows(key.role, "reviewer"), "is_admin": key.role == "admin",
+        "can_review": keys.allows(key.role, KeyRole.REVIEWER),
+        "is_admin": key.role == KeyRole.ADMIN,
         "csrf": ws.csrf, "nav": NAV, "active": active, "zone": _zone_label(), **context})
 
 

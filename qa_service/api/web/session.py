@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request
 
+from qa_service.exceptions import Forbidden
 from qa_service.storage.tables import ApiKey
 from qa_service.storage.store import Store
 
@@ -89,6 +90,5 @@ def caller_from_cookie(request: Request, store: Store) -> Optional[ApiKey]:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, session.csrf):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a signed-in browser write needs the session's {CSRF_HEADER} header")
+            raise Forbidden(f"a signed-in browser write needs the session's {CSRF_HEADER} header")
     return key

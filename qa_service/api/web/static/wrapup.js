@@ -1,4 +1,4 @@
-/* 项目总结: /projects/{p}/wrapup (seed 003 key point 4) as tables; the Markdown the CLI saves
+/* 项目总结 (project wrap-up): /projects/{p}/wrapup as tables; the Markdown the CLI saves
  * under reports/ is one link away (?format=markdown). */
 "use strict";
 (() => {

@@ -1,0 +1,38 @@
+"""API keys as stored: the secret's sha256, never the secret (app/keys.py makes and checks them)."""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from sqlmodel import Session, select
+
+from qa_service.storage.tables import ApiKey
+
+
+class ApiKeys:
+    def __init__(self, session: Callable[[], Session]):
+        self.session = session
+
+    def add(self, key: ApiKey) -> ApiKey:
+        with self.session() as s:
+            s.add(key)
+            s.commit()
+            s.refresh(key)
+            return key
+
+    def all(self) -> list[ApiKey]:
+        with self.session() as s:
+            return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
+
+    def by_hash(self, key_hash: str) -> Optional[ApiKey]:
+        with self.session() as s:
+            return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+
+    def revoke(self, key_id: int) -> Optional[ApiKey]:
+        with self.session() as s:
+            key = s.get(ApiKey, key_id)
+            if key is not None:
+                key.revoked = True
+                s.add(key)
+                s.commit()
+                s.refresh(key)
+            return key

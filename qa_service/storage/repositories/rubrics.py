@@ -1,0 +1,82 @@
+"""Rubric versions (stored YAML, never overwritten) and the version active in each project."""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Iterable, Optional
+
+from sqlmodel import Session, select
+
+from qa_service.exceptions import RubricNotFound, RubricVersionConflict
+from qa_service.rules.rubric import Rubric, parse_rubric
+from qa_service.storage.tables import ActiveRubric, RubricRow, utcnow
+
+
+class Rubrics:
+    def __init__(self, session: Callable[[], Session]):
+        self.session = session
+
+    def save(self, rubric: Rubric, yaml_text: str) -> RubricRow:
+        """Versions are never overwritten: the same id and version with other text is refused."""
+        digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+        with self.session() as s:
+            row = s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric.id,
+                                                 RubricRow.version == rubric.version)).first()
+            if row is not None:
+                if row.sha256 != digest:
+                    raise RubricVersionConflict(
+                        f"rubric {rubric.id} version {rubric.version} is already stored with "
+                        "other content; raise `version` to store a change"
+                    )
+                return row
+            row = RubricRow(rubric_id=rubric.id, version=rubric.version, name=rubric.name,
+                            project_type=rubric.project_type, yaml_text=yaml_text, sha256=digest)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def get(self, rubric_id: str, version: int) -> Optional[RubricRow]:
+        with self.session() as s:
+            return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
+                                                  RubricRow.version == version)).first()
+
+    def load(self, rubric_id: str, version: int) -> Rubric:
+        """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
+        row = self.get(rubric_id, version)
+        if row is None:
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+
+    def all(self) -> list[RubricRow]:
+        """Every stored rubric version, by id then version."""
+        with self.session() as s:
+            return list(s.exec(select(RubricRow)
+                               .order_by(RubricRow.rubric_id, RubricRow.version)).all())
+
+    def active(self) -> list[ActiveRubric]:
+        """The active rubric of every project that has one, by project."""
+        with self.session() as s:
+            return list(s.exec(select(ActiveRubric).order_by(ActiveRubric.project)).all())
+
+    def active_in(self, project: str) -> Optional[ActiveRubric]:
+        with self.session() as s:
+            return s.get(ActiveRubric, project)
+
+    def active_versions(self, s: Session, projects: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """The rubric id and version active in each of these projects that has one."""
+        return {a.project: (a.rubric_id, a.version) for a in s.exec(
+            select(ActiveRubric).where(ActiveRubric.project.in_(set(projects)))).all()}
+
+    def projects_using(self, rubric_id: str) -> list[str]:
+        """The projects where a version of this rubric is active, sorted."""
+        with self.session() as s:
+            return sorted(s.exec(select(ActiveRubric.project)
+                                 .where(ActiveRubric.rubric_id == rubric_id)).all())
+
+    def activate(self, project: str, rubric_id: str, version: int) -> None:
+        with self.session() as s:
+            row = s.get(ActiveRubric, project) or ActiveRubric(project=project, rubric_id=rubric_id,
+                                                              version=version)
+            row.rubric_id, row.version, row.activated_at = rubric_id, version, utcnow()
+            s.add(row)
+            s.commit()
