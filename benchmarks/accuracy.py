@@ -19,6 +19,7 @@ git) so --cached rescores them after a change to matching or checks without reco
 --sweep prints the fuzzy-threshold sweep (how the default 0.85 was chosen); --save writes the
 clean transcripts to benchmarks/data/dev_transcripts.json for rule_engine.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,21 +33,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
-
 from scoring_accuracy import AccuracyReport
-from qa_service.rules.normalize import normalize
-from qa_service.rules.scoring import evaluate
+
 from qa_service.asr.transcript import transcribe_file
 from qa_service.domain.results import Utterance
+from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import load_rubric
-from qa_service.rules.scoring import Scorer
+from qa_service.rules.scoring import Scorer, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SAVED = ROOT / "benchmarks" / "data" / "dev_transcripts.json"
 CONDITIONS = ("clean", "echo", "noise15", "noise8", "long", "gsm", "fast", "quiet")
-DEFAULT_DEGRADED = Path(os.environ.get("QA_DEGRADED_CORPUS",
-                                       Path.home() / ".cache" / "qa-service" / "degraded"))
+DEFAULT_DEGRADED = Path(
+    os.environ.get("QA_DEGRADED_CORPUS", Path.home() / ".cache" / "qa-service" / "degraded")
+)
 
 
 def ensure_degraded(source: Path, out: Path, conditions: list[str]) -> None:
@@ -55,11 +56,16 @@ def ensure_degraded(source: Path, out: Path, conditions: list[str]) -> None:
         return
     tool = SHARED / "tools" / "degrade_corpus.py"
     if shutil.which("sox") is None:
-        sys.exit(f"{out}: degraded conditions {missing} are missing and sox is not installed "
-                 f"(apt-get install sox libsox-fmt-all) to make them with {tool}")
+        sys.exit(
+            f"{out}: degraded conditions {missing} are missing and sox is not installed "
+            f"(apt-get install sox libsox-fmt-all) to make them with {tool}"
+        )
     print(f"making {','.join(missing)} in {out} with {tool.name}", flush=True)
-    subprocess.run([sys.executable, str(tool), str(source), str(out),
-                    "--conditions", ",".join(missing)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(tool), str(source), str(out), "--conditions", ",".join(missing)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def corpus_of(condition: str, source: Path, degraded: Path) -> Path:
@@ -68,6 +74,7 @@ def corpus_of(condition: str, source: Path, degraded: Path) -> Path:
 
 def transcribe_corpus(corpus: Path, labels: list[dict]) -> tuple[dict, float, float]:
     from qa_service.asr.transcribe import get_recognizer
+
     recognizer = get_recognizer()
     rubric = load_rubric(corpus / "rubric.yaml")
     transcripts, seconds, audio = {}, 0.0, 0.0
@@ -76,9 +83,12 @@ def transcribe_corpus(corpus: Path, labels: list[dict]) -> tuple[dict, float, fl
         t = transcribe_file(str(corpus / label["audio"]), recognizer, rubric)
         seconds += time.perf_counter() - start
         audio += t.duration
-        transcripts[label["id"]] = {"duration": t.duration, "separation": t.separation,
-                                    "warnings": list(getattr(t, "warnings", [])),
-                                    "utterances": [asdict(u) for u in t.utterances]}
+        transcripts[label["id"]] = {
+            "duration": t.duration,
+            "separation": t.separation,
+            "warnings": list(getattr(t, "warnings", [])),
+            "utterances": [asdict(u) for u in t.utterances],
+        }
     return transcripts, seconds, audio
 
 
@@ -127,8 +137,9 @@ def doubled(transcripts: dict) -> int:
                 continue
             for v in utts:
                 if v["role"] != u["role"] and v["start"] < u["end"] and u["start"] < v["end"]:
-                    if Levenshtein.normalized_similarity(text, normalize(v["text"])) >= 0.6 or \
-                            (len(text) >= 4 and text in normalize(v["text"])):
+                    if Levenshtein.normalized_similarity(text, normalize(v["text"])) >= 0.6 or (
+                        len(text) >= 4 and text in normalize(v["text"])
+                    ):
                         count += 1
                         break
     return count
@@ -168,25 +179,46 @@ def main() -> None:
     rows = []
     for condition in conditions:
         corpus = corpus_of(condition, args.corpus, args.degraded)
-        labels = [x for x in json.loads((corpus / "labels.json").read_text())
-                  if not wanted or x["id"] in wanted]
+        labels = [
+            x
+            for x in json.loads((corpus / "labels.json").read_text())
+            if not wanted or x["id"] in wanted
+        ]
         if not labels:
             continue
         saved = args.out / f"{condition}.json"
         if args.cached:
             kept = json.loads(saved.read_text(encoding="utf-8"))
-            transcripts = {x["id"]: kept["calls"][x["id"]] for x in labels if x["id"] in kept["calls"]}
+            transcripts = {
+                x["id"]: kept["calls"][x["id"]] for x in labels if x["id"] in kept["calls"]
+            }
             seconds, audio = kept.get("seconds", 0.0), kept.get("audio", 0.0)
         else:
             transcripts, seconds, audio = transcribe_corpus(corpus, labels)
-            saved.write_text(json.dumps({"seconds": seconds, "audio": audio, "calls": transcripts},
-                                        ensure_ascii=False), encoding="utf-8")
+            saved.write_text(
+                json.dumps(
+                    {"seconds": seconds, "audio": audio, "calls": transcripts}, ensure_ascii=False
+                ),
+                encoding="utf-8",
+            )
         rep = report(corpus, transcripts, 0.85)
         timing, roles, _ = timing_and_roles(corpus, transcripts)
         warned = sum(bool(t.get("warnings")) for t in transcripts.values())
-        rows.append((condition, rep.calls, rep.f1, rep.grade_agreement, rep.outcome_accuracy,
-                     char_errors(corpus, transcripts), timing, roles, doubled(transcripts),
-                     warned, seconds / audio if audio else float("nan")))
+        rows.append(
+            (
+                condition,
+                rep.calls,
+                rep.f1,
+                rep.grade_agreement,
+                rep.outcome_accuracy,
+                char_errors(corpus, transcripts),
+                timing,
+                roles,
+                doubled(transcripts),
+                warned,
+                seconds / audio if audio else float("nan"),
+            )
+        )
         print(f"{condition}: {rep.summary()}", flush=True)
         if args.errors:
             for line in rep.errors:
@@ -194,18 +226,25 @@ def main() -> None:
         if args.sweep:
             for fuzzy in (0.70, 0.75, 0.80, 0.82, 0.85, 0.88, 0.90, 0.95, 1.00):
                 r = report(corpus, transcripts, fuzzy)
-                print(f"  fuzzy {fuzzy:.2f}: P {r.precision:.3f} R {r.recall:.3f} F1 {r.f1:.3f} "
-                      f"grades {r.grade_agreement:.3f} outcomes {r.outcome_accuracy:.3f}")
+                print(
+                    f"  fuzzy {fuzzy:.2f}: P {r.precision:.3f} R {r.recall:.3f} F1 {r.f1:.3f} "
+                    f"grades {r.grade_agreement:.3f} outcomes {r.outcome_accuracy:.3f}"
+                )
         if args.save and condition == "clean":
             SAVED.parent.mkdir(parents=True, exist_ok=True)
-            SAVED.write_text(json.dumps(transcripts, ensure_ascii=False, indent=0),
-                             encoding="utf-8")
-    print(f"\n| condition | calls | findings F1 | grade agreement | outcome accuracy | CER "
-          f"| turn timing | mono roles | doubled | warned | RTF |")
+            SAVED.write_text(
+                json.dumps(transcripts, ensure_ascii=False, indent=0), encoding="utf-8"
+            )
+    print(
+        "\n| condition | calls | findings F1 | grade agreement | outcome accuracy | CER "
+        "| turn timing | mono roles | doubled | warned | RTF |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for c, n, f1, grades, outcomes, cer, timing, roles, dup, warned, rtf in rows:
-        print(f"| {c} | {n} | {f1:.3f} | {grades:.3f} | {outcomes:.3f} | {cer:.3f} | "
-              f"{timing:.3f} | {roles:.3f} | {dup} | {warned} | {rtf:.3f} |")
+        print(
+            f"| {c} | {n} | {f1:.3f} | {grades:.3f} | {outcomes:.3f} | {cer:.3f} | "
+            f"{timing:.3f} | {roles:.3f} | {dup} | {warned} | {rtf:.3f} |"
+        )
 
 
 if __name__ == "__main__":

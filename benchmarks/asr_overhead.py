@@ -11,6 +11,7 @@ with base int8 on a 2-core CPU), and peak memory.
 
     python benchmarks/asr_overhead.py [--corpus DIR] [--limit N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,20 +24,18 @@ from pathlib import Path
 from faster_whisper import decode_audio
 
 from qa_service.asr.audio import load
-from qa_service.rules.scoring import evaluate
+from qa_service.asr.transcribe import get_recognizer
 from qa_service.asr.transcript import transcribe_audio
 from qa_service.rules.rubric import load_rubric
-from qa_service.rules.scoring import Scorer
-from qa_service.asr.transcribe import get_recognizer
+from qa_service.rules.scoring import Scorer, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def bare(model, path: str, stereo: bool, beam_size: int) -> None:
     channels = decode_audio(path, sampling_rate=16000, split_stereo=stereo)
-    for samples in (channels if stereo else [channels]):
-        segments, _ = model.transcribe(samples, language="zh", beam_size=beam_size,
-                                       vad_filter=True)
+    for samples in channels if stereo else [channels]:
+        segments, _ = model.transcribe(samples, language="zh", beam_size=beam_size, vad_filter=True)
         for _ in segments:
             pass
 
@@ -53,8 +52,10 @@ def main() -> None:
     scorer = Scorer(rubric)
     recognizer = get_recognizer()
     s = recognizer.settings
-    print(f"model {s.model} ({s.device}, {s.compute_type}, beam {s.beam_size}, "
-          f"{s.cpu_threads} threads)")
+    print(
+        f"model {s.model} ({s.device}, {s.compute_type}, beam {s.beam_size}, "
+        f"{s.cpu_threads} threads)"
+    )
     print(f"{'call':10} {'audio s':>8} {'bare s':>8} {'ours s':>8} {'ratio':>6} {'RTF':>6}")
     total_bare = total_ours = total_audio = 0.0
     ratios = []
@@ -72,13 +73,17 @@ def main() -> None:
         total_ours += t_ours
         total_audio += audio.duration
         ratios.append(t_ours / t_bare)
-        print(f"{label['id']:10} {audio.duration:8.1f} {t_bare:8.2f} {t_ours:8.2f} "
-              f"{t_ours / t_bare:6.2f} {t_ours / audio.duration:6.3f}")
+        print(
+            f"{label['id']:10} {audio.duration:8.1f} {t_bare:8.2f} {t_ours:8.2f} "
+            f"{t_ours / t_bare:6.2f} {t_ours / audio.duration:6.3f}"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"total: {len(labels)} calls, {total_audio:.0f} s audio; bare {total_bare:.1f} s, "
-          f"ours {total_ours:.1f} s; ratio ours/bare {total_ours / total_bare:.2f} "
-          f"(target <= 1.0), median per call {statistics.median(ratios):.2f}; RTF ours {total_ours / total_audio:.3f}, bare "
-          f"{total_bare / total_audio:.3f}; peak RSS {peak:.0f} MiB")
+    print(
+        f"total: {len(labels)} calls, {total_audio:.0f} s audio; bare {total_bare:.1f} s, "
+        f"ours {total_ours:.1f} s; ratio ours/bare {total_ours / total_bare:.2f} "
+        f"(target <= 1.0), median per call {statistics.median(ratios):.2f}; RTF ours {total_ours / total_audio:.3f}, bare "
+        f"{total_bare / total_audio:.3f}; peak RSS {peak:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the same audio one file after another in one process (same model, beam and threa
 
     python benchmarks/ingest_throughput.py [--workers 1] [--threads 2] [--repeat 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,6 @@ from pathlib import Path
 import httpx
 from redis import Redis
 from rq.job import Job
-
 from service_harness import ROOT, fresh_database, qa_service, start_api, stop
 
 REDIS = os.environ.get("QA_BENCH_REDIS", "redis://127.0.0.1:6379/12")
@@ -32,6 +32,7 @@ def copies(corpus: Path, labels: list[dict], repeat: int, folder: Path) -> list[
     """The corpus `repeat` times over; each copy gets one changed byte at the end of its data,
     so it is new audio to the service (the content hash is the identity) but decodes the same."""
     from qa_service.asr.audio import load
+
     out = []
     for n in range(repeat):
         for label in labels:
@@ -65,17 +66,25 @@ def main() -> None:
 
     from qa_service.app.keys import create_key
     from qa_service.storage.store import Store
+
     store = Store(url, migrate=True)
     _, secret = create_key(store, "admin", "bench")
-    env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=REDIS, QA_CPU_THREADS=str(args.threads),
-               QA_STORAGE_DIR=str(work / "storage"))
+    env = dict(
+        os.environ,
+        QA_DATABASE_URL=url,
+        QA_REDIS_URL=REDIS,
+        QA_CPU_THREADS=str(args.threads),
+        QA_STORAGE_DIR=str(work / "storage"),
+    )
     server, base = start_api(env, args.port)
     workers = [qa_service("worker", "--slot", str(i), env=env) for i in range(args.workers)]
     hdr = {"X-API-Key": secret}
     try:
         with httpx.Client(base_url=base, headers=hdr, timeout=120) as client:
             rubric = (args.corpus / "rubric.yaml").read_bytes()
-            r = client.post("/rubrics", content=rubric, headers={"Content-Type": "application/yaml"})
+            r = client.post(
+                "/rubrics", content=rubric, headers={"Content-Type": "application/yaml"}
+            )
             r.raise_for_status()
             rubric_id, version = r.json()["id"], r.json()["version"]
             time.sleep(3)  # the workers load the model before the clock starts
@@ -83,16 +92,27 @@ def main() -> None:
             submitted = {}
             for path, _ in files:
                 with open(path, "rb") as f:
-                    r = client.post("/recordings", files={"file": (path.name, f)},
-                                    data={"rubric_id": rubric_id, "rubric_version": str(version),
-                                          "project": "ingest-bench", "agent_id": "A001"})
+                    r = client.post(
+                        "/recordings",
+                        files={"file": (path.name, f)},
+                        data={
+                            "rubric_id": rubric_id,
+                            "rubric_version": str(version),
+                            "project": "ingest-bench",
+                            "agent_id": "A001",
+                        },
+                    )
                 r.raise_for_status()
                 submitted[r.json()["job_id"]] = time.perf_counter()
             upload_s = time.perf_counter() - t0
             done: dict[str, float] = {}
             while len(done) < len(submitted):
                 for job in client.get("/jobs", params={"limit": 1000}).json():
-                    if job["id"] in submitted and job["id"] not in done and job["status"] in ("finished", "failed"):
+                    if (
+                        job["id"] in submitted
+                        and job["id"] not in done
+                        and job["status"] in ("finished", "failed")
+                    ):
                         if job["status"] == "failed":
                             raise SystemExit(f"job {job['id']} failed: {job['error']}")
                         done[job["id"]] = time.perf_counter()
@@ -104,32 +124,46 @@ def main() -> None:
             kpis = client.get("/kpis", params={"group_by": "project"}).json()
     finally:
         stop(server, *workers)
-    print(f"{len(files)} calls, {audio_seconds:.0f} s of audio; {args.workers} worker(s) x "
-          f"{args.threads} thread(s); uploads took {upload_s:.1f} s")
-    print(f"service: all scored in {wall:.1f} s: {audio_seconds / wall:.1f}x real time, "
-          f"{audio_seconds / wall:.1f} audio-hours per hour, {3600 * len(files) / wall:.0f} calls/hour; "
-          f"upload-to-scored latency p50 {statistics.median(latency):.1f} s, "
-          f"p95 {latency[int(0.95 * (len(latency) - 1))]:.1f} s")
-    print(f"workers' time inside jobs: {in_jobs:.1f} s ({in_jobs / len(files):.2f} s per call, "
-          f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing, uploads "
-          f"and the first job's model load")
+    print(
+        f"{len(files)} calls, {audio_seconds:.0f} s of audio; {args.workers} worker(s) x "
+        f"{args.threads} thread(s); uploads took {upload_s:.1f} s"
+    )
+    print(
+        f"service: all scored in {wall:.1f} s: {audio_seconds / wall:.1f}x real time, "
+        f"{audio_seconds / wall:.1f} audio-hours per hour, {3600 * len(files) / wall:.0f} calls/hour; "
+        f"upload-to-scored latency p50 {statistics.median(latency):.1f} s, "
+        f"p95 {latency[int(0.95 * (len(latency) - 1))]:.1f} s"
+    )
+    print(
+        f"workers' time inside jobs: {in_jobs:.1f} s ({in_jobs / len(files):.2f} s per call, "
+        f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing, uploads "
+        f"and the first job's model load"
+    )
     print(f"stored: {kpis[0]['evaluated']} evaluations (pass rate {kpis[0]['pass_rate']})")
     if not args.skip_bare:
-        from faster_whisper import WhisperModel
         from asr_overhead import bare
+        from faster_whisper import WhisperModel
+
         from qa_service.asr.model_store import embedded_model_dir
         from qa_service.config import get_settings
+
         settings = get_settings()
-        model = WhisperModel(str(embedded_model_dir(settings.model_cache_dir)), device="cpu",
-                             compute_type=settings.compute_type, cpu_threads=args.threads * args.workers)
+        model = WhisperModel(
+            str(embedded_model_dir(settings.model_cache_dir)),
+            device="cpu",
+            compute_type=settings.compute_type,
+            cpu_threads=args.threads * args.workers,
+        )
         t0 = time.perf_counter()
         by_name = {label["audio"]: label for label in labels}
         for path, _ in files:
             stereo = by_name[path.name.split("_", 1)[1]]["channels"] == "stereo"
             bare(model, str(path), stereo, settings.beam_size)
         bare_s = time.perf_counter() - t0
-        print(f"bare faster-whisper, one process, {args.threads * args.workers} threads, same audio: "
-              f"{bare_s:.1f} s; ratio service/bare {wall / bare_s:.2f}")
+        print(
+            f"bare faster-whisper, one process, {args.threads * args.workers} threads, same audio: "
+            f"{bare_s:.1f} s; ratio service/bare {wall / bare_s:.2f}"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ written by `benchmarks/accuracy.py --save`), repeated to the counts needed.
 
     python benchmarks/rule_engine.py [--calls 1000] [--seconds 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,15 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from qa_service.app.scoring import QAService
+from qa_service.domain.metadata import CallMetadata
+from qa_service.domain.results import Utterance
 from qa_service.rules.checks import Call
 from qa_service.rules.matching import prepare, prepare_said
-from qa_service.domain.metadata import CallMetadata
 from qa_service.rules.normalize import normalize, normalize_plain, spoken, syllables
-from qa_service.domain.results import Utterance
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import embed_utterances, get_embedder
-from qa_service.app.scoring import QAService
 from qa_service.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +72,16 @@ def rescore_time(rubric, transcripts, count: int) -> tuple[float, float]:
         start = time.perf_counter()
         for i in range(count):
             utts, duration = transcripts[i % len(transcripts)]
-            rec = store.recordings.save_transcript(f"{i:064x}", f"call-{i}.wav", CallMetadata(project="bench"),
-                                                   duration, 2, "stereo", "embedded", utts)
+            rec = store.recordings.save_transcript(
+                f"{i:064x}",
+                f"call-{i}.wav",
+                CallMetadata(project="bench"),
+                duration,
+                2,
+                "stereo",
+                "embedded",
+                utts,
+            )
             store.recordings.save_vectors({rec.id: vectors[i % len(transcripts)]})
         loading = time.perf_counter() - start
         service = QAService(store)
@@ -92,15 +101,19 @@ def main() -> None:
     scorer = Scorer(rubric)
     transcripts = load_transcripts()
     utterances = sum(len(u) for u, _ in transcripts) / len(transcripts)
-    print(f"telecom rubric: {len(rubric.rules())} rules; {len(transcripts)} distinct ASR "
-          f"transcripts, {utterances:.0f} utterances per call")
+    print(
+        f"telecom rubric: {len(rubric.rules())} rules; {len(transcripts)} distinct ASR "
+        f"transcripts, {utterances:.0f} utterances per call"
+    )
     warm = calls_per_second(scorer, transcripts, args.seconds, cold=False)
     print(f"rule engine, prepared transcripts: {warm:,.0f} calls/s on one core (target >= 2,000)")
     cold = calls_per_second(scorer, transcripts, args.seconds, cold=True)
     print(f"rule engine, normalizing every text again: {cold:,.0f} calls/s")
     elapsed, loading = rescore_time(rubric, transcripts, args.calls)
-    print(f"rescore {args.calls:,} stored calls (SQLite, read + evaluate + write): {elapsed:.2f} s "
-          f"({args.calls / elapsed:,.0f} calls/s); storing them took {loading:.2f} s")
+    print(
+        f"rescore {args.calls:,} stored calls (SQLite, read + evaluate + write): {elapsed:.2f} s "
+        f"({args.calls / elapsed:,.0f} calls/s); storing them took {loading:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A call's labelled facts become a set of items, e.g. ("mandatory_point", "monthly
 taken over all calls' items; grade agreement compares our grade with the grade the labels
 imply under the same rubric and the same scoring code.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,13 +46,17 @@ def label_findings(label: dict, rubric: Rubric) -> list[Finding]:
     """The findings the labels imply, for the expected grade."""
     items = label_items(label)
     out = []
-    for kind, rules in (("script_section", rubric.script_sections),
-                        ("mandatory_point", rubric.mandatory_points)):
+    for kind, rules in (
+        ("script_section", rubric.script_sections),
+        ("mandatory_point", rubric.mandatory_points),
+    ):
         for r in rules:
             status = "hit" if (kind, r.id) in items else "missed"
             out.append(Finding(r.id, kind, status, 0 if status == "hit" else r.weight))
-    for kind, rules in (("forbidden_phrase", rubric.forbidden_phrases),
-                        ("attitude_error", rubric.attitude_errors)):
+    for kind, rules in (
+        ("forbidden_phrase", rubric.forbidden_phrases),
+        ("attitude_error", rubric.attitude_errors),
+    ):
         for r in rules:
             if (kind, r.id) in items:
                 out.append(Finding(r.id, kind, "violation", r.deduct, severity=r.severity))
@@ -60,8 +65,14 @@ def label_findings(label: dict, rubric: Rubric) -> list[Finding]:
         if status:
             out.append(Finding(r.id, "objection", status, r.weight if status == "unhandled" else 0))
     if label.get("silence") and rubric.silence:
-        out.append(Finding("silence", "silence", "violation",
-                           min(rubric.silence.deduct, rubric.silence.max_deduct or 1e9)))
+        out.append(
+            Finding(
+                "silence",
+                "silence",
+                "violation",
+                min(rubric.silence.deduct, rubric.silence.max_deduct or 1e9),
+            )
+        )
     if label.get("interruption") and rubric.interruption:
         out.append(Finding("interruption", "interruption", "violation", rubric.interruption.deduct))
     return out
@@ -102,8 +113,15 @@ class AccuracyReport:
     def outcome_accuracy(self) -> float:
         return self.outcomes_agree / self.calls if self.calls else 0.0
 
-    def add(self, call_id: str, label: dict, rubric: Rubric, findings: list[Finding],
-            grade: str, outcome: str) -> None:
+    def add(
+        self,
+        call_id: str,
+        label: dict,
+        rubric: Rubric,
+        findings: list[Finding],
+        grade: str,
+        outcome: str,
+    ) -> None:
         truth, got = label_items(label), result_items(findings)
         self.tp += len(truth & got)
         self.fp += len(got - truth)
@@ -119,6 +137,8 @@ class AccuracyReport:
             )
 
     def summary(self) -> str:
-        return (f"calls {self.calls}  findings P {self.precision:.3f} R {self.recall:.3f} "
-                f"F1 {self.f1:.3f}  grade agreement {self.grade_agreement:.3f}  "
-                f"outcome accuracy {self.outcome_accuracy:.3f}")
+        return (
+            f"calls {self.calls}  findings P {self.precision:.3f} R {self.recall:.3f} "
+            f"F1 {self.f1:.3f}  grade agreement {self.grade_agreement:.3f}  "
+            f"outcome accuracy {self.outcome_accuracy:.3f}"
+        )

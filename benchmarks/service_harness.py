@@ -1,5 +1,6 @@
 """What the service benchmarks share: a fresh PostgreSQL database, and the API (and rq
 workers) started as their own processes, the way they run in production."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ def fresh_database(name: str) -> str:
 
 
 def qa_service(*args: str, env: dict, log=subprocess.DEVNULL) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "qa_service.cli", *args], env=env, cwd=ROOT,
-                            stdout=log, stderr=log)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa_service.cli", *args], env=env, cwd=ROOT, stdout=log, stderr=log
+    )
 
 
 def start_api(env: dict, port: int) -> tuple[subprocess.Popen, str]:

@@ -10,6 +10,7 @@
 
     taskset -c 0 python benchmarks/similar_speed.py [--calls 10000] [--asr 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,17 +23,16 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from qa_service.rules.checks import Call
-from qa_service.storage.tables import Recording, TranscriptVectors, UtteranceRow
-from qa_service.rules.scoring import evaluate
+from qa_service.app.scoring import QAService
+from qa_service.asr.transcribe import get_recognizer
 from qa_service.asr.transcript import transcribe_file
 from qa_service.domain.results import Utterance
+from qa_service.rules.checks import Call
 from qa_service.rules.rubric import load_rubric
-from qa_service.rules.scoring import Scorer
+from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.rules.semantic import embed_utterances, get_embedder, pack_vectors
-from qa_service.app.scoring import QAService
 from qa_service.storage.store import Store
-from qa_service.asr.transcribe import get_recognizer
+from qa_service.storage.tables import Recording, TranscriptVectors, UtteranceRow
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "dev-paraphrase"
@@ -42,7 +42,9 @@ RUBRIC = ROOT / "benchmarks" / "data" / "telecom-paraphrase-similar.yaml"
 
 def load_transcripts() -> dict[str, tuple[list[Utterance], float]]:
     data = json.loads(CACHE.read_text(encoding="utf-8"))
-    return {cid: ([Utterance(**u) for u in t["utterances"]], t["duration"]) for cid, t in data.items()}
+    return {
+        cid: ([Utterance(**u) for u in t["utterances"]], t["duration"]) for cid, t in data.items()
+    }
 
 
 def engine_speed(scorer: Scorer, calls: list[Call], rounds: int) -> tuple[float, float]:
@@ -71,16 +73,32 @@ def store_calls(store: Store, transcripts, vectors, count: int) -> None:
         recordings = []
         for i in range(count):
             cid, (utts, duration) = items[i % len(items)]
-            recordings.append(Recording(sha256=f"{i:064x}", source_path=f"{cid}-{i}.wav",
-                                        duration=duration, channels=2, separation="stereo",
-                                        project="bench"))
+            recordings.append(
+                Recording(
+                    sha256=f"{i:064x}",
+                    source_path=f"{cid}-{i}.wav",
+                    duration=duration,
+                    channels=2,
+                    separation="stereo",
+                    project="bench",
+                )
+            )
         s.add_all(recordings)
         s.flush()
         for i, rec in enumerate(recordings):
             cid, (utts, _) = items[i % len(items)]
-            s.add_all(UtteranceRow(recording_id=rec.id, seq=k, role=u.role, start=u.start,
-                                   end=u.end, text=u.text, confidence=u.confidence)
-                      for k, u in enumerate(utts))
+            s.add_all(
+                UtteranceRow(
+                    recording_id=rec.id,
+                    seq=k,
+                    role=u.role,
+                    start=u.start,
+                    end=u.end,
+                    text=u.text,
+                    confidence=u.confidence,
+                )
+                for k, u in enumerate(utts)
+            )
             s.add(TranscriptVectors(recording_id=rec.id, **pack_vectors(vectors[cid])))
         s.commit()
 
@@ -94,21 +112,32 @@ def main() -> None:
     rubric = load_rubric(RUBRIC)
     transcripts = load_transcripts()
     embedder = get_embedder()
-    vectors = {cid: embed_utterances(embedder, [u.text for u in utts])
-               for cid, (utts, _) in transcripts.items()}
+    vectors = {
+        cid: embed_utterances(embedder, [u.text for u in utts])
+        for cid, (utts, _) in transcripts.items()
+    }
     rows = sum(len(v.owners) for v in vectors.values()) / len(vectors)
-    calls = [Call(utts, duration, vectors=vectors[cid]) for cid, (utts, duration) in transcripts.items()]
+    calls = [
+        Call(utts, duration, vectors=vectors[cid]) for cid, (utts, duration) in transcripts.items()
+    ]
     scorer = Scorer(rubric)
-    print(f"similar rubric: {len(rubric.rules())} rules, {len(scorer.bank.examples)} example "
-          f"sentences; {len(calls)} distinct ASR transcripts, {rows:.0f} vector rows per call")
+    print(
+        f"similar rubric: {len(rubric.rules())} rules, {len(scorer.bank.examples)} example "
+        f"sentences; {len(calls)} distinct ASR transcripts, {rows:.0f} vector rows per call"
+    )
     median, best = engine_speed(scorer, calls, args.rounds)
-    print(f"1. rule engine with similarity rules, stored vectors, one core: best round "
-          f"{best:,.0f} calls per CPU second (target >= 1,000), median of {args.rounds} "
-          f"{median:,.0f}")
-    median, best = engine_speed(Scorer(load_rubric(CORPUS / "rubric.yaml"), phrase_margin=None),
-                                calls, args.rounds)
-    print(f"   same transcripts, unchanged rubric without similarity: best {best:,.0f}, "
-          f"median {median:,.0f} calls per CPU second")
+    print(
+        f"1. rule engine with similarity rules, stored vectors, one core: best round "
+        f"{best:,.0f} calls per CPU second (target >= 1,000), median of {args.rounds} "
+        f"{median:,.0f}"
+    )
+    median, best = engine_speed(
+        Scorer(load_rubric(CORPUS / "rubric.yaml"), phrase_margin=None), calls, args.rounds
+    )
+    print(
+        f"   same transcripts, unchanged rubric without similarity: best {best:,.0f}, "
+        f"median {median:,.0f} calls per CPU second"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{os.path.join(tmp, 'bench.db')}", migrate=True)
@@ -119,9 +148,11 @@ def main() -> None:
         outcomes = QAService(store).rescore(rubric, project="bench")
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert len(outcomes) == args.calls and not any(o.error for o in outcomes)
-    print(f"2. rescore {args.calls:,} stored calls with the similar rubric (SQLite, read "
-          f"utterances + vectors, evaluate, write): {elapsed:.1f} s wall, {cpu:.1f} s CPU "
-          f"(target < 60 s); storing them took {loading:.1f} s")
+    print(
+        f"2. rescore {args.calls:,} stored calls with the similar rubric (SQLite, read "
+        f"utterances + vectors, evaluate, write): {elapsed:.1f} s wall, {cpu:.1f} s CPU "
+        f"(target < 60 s); storing them took {loading:.1f} s"
+    )
 
     if args.asr:
         recognizer = get_recognizer()
@@ -139,9 +170,11 @@ def main() -> None:
             start = time.process_time()
             evaluate(label["audio"], t.utterances, t.duration, scorer, cv)
             score += time.process_time() - start
-        print(f"3. scoring {len(labels)} new calls (CPU s): recognition {asr:.1f} s, embedding "
-              f"{embed:.2f} s, checks {score:.2f} s: embedding adds {embed / (asr + score):.1%} "
-              f"(target <= 5 %), {embed / len(labels) * 1000:.0f} ms a call")
+        print(
+            f"3. scoring {len(labels)} new calls (CPU s): recognition {asr:.1f} s, embedding "
+            f"{embed:.2f} s, checks {score:.2f} s: embedding adds {embed / (asr + score):.1%} "
+            f"(target <= 5 %), {embed / len(labels) * 1000:.0f} ms a call"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ starts `qa-service serve` in its own process and measures, as a signed-in browse
 
     python benchmarks/web_pages.py [--rows 1000000] [--requests 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,22 @@ import time
 
 import httpx
 import psycopg
-
 from metrics_latency import load
 from service_harness import ADMIN, ROOT, fresh_database, start_api, stop
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
 # What each page asks the server for on first load (its HTML, then its scripts' API calls).
 PAGES = {
     "queue": ["/queue", "/kpis?group_by=project", "/flagged?page=1&page_size=50"],
@@ -36,22 +45,26 @@ PAGES = {
 
 def add_sample_call(url: str) -> int:
     """One real recording with its transcript and evaluation: the call page's audio."""
+    import json
+
+    from qa_service.app.evaluations import record_evaluation
     from qa_service.domain.metadata import read_metadata
-    from qa_service.rules.scoring import evaluate
     from qa_service.domain.results import Utterance
     from qa_service.rules.rubric import load_rubric
-    from qa_service.rules.scoring import Scorer
+    from qa_service.rules.scoring import Scorer, evaluate
     from qa_service.storage.store import Store
-    from qa_service.app.evaluations import record_evaluation
-    import json
+
     store = Store(url, migrate=True)
     wav = ROOT / "samples" / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
     ref = json.loads(wav.with_suffix(".ref.json").read_text(encoding="utf-8"))
     utts = [Utterance(t["role"], t["start"], t["end"], t["text"], 0.9) for t in ref["turns"]]
-    rec = store.recordings.save_transcript("e" * 64, str(wav), read_metadata(wav), ref["duration"], 2, "stereo",
-                                           "reference", utts)
+    rec = store.recordings.save_transcript(
+        "e" * 64, str(wav), read_metadata(wav), ref["duration"], 2, "stereo", "reference", utts
+    )
     rubric = load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml")
-    return record_evaluation(store, rec.id, evaluate(str(wav), utts, ref["duration"], Scorer(rubric))).id
+    return record_evaluation(
+        store, rec.id, evaluate(str(wav), utts, ref["duration"], Scorer(rubric))
+    ).id
 
 
 def server_times(base: str, secret: str, requests: int) -> None:
@@ -69,14 +82,19 @@ def server_times(base: str, secret: str, requests: int) -> None:
                     times.append((time.perf_counter() - t0) * 1000)
                     totals[i] += times[-1]
                 times.sort()
-                print(f"{page:10} {route:48} {statistics.median(times):8.1f} {times[int(0.95 * (requests - 1))]:8.1f}")
+                print(
+                    f"{page:10} {route:48} {statistics.median(times):8.1f} {times[int(0.95 * (requests - 1))]:8.1f}"
+                )
             totals.sort()
-            print(f"{page:10} {'all of the above, one after another':48} {statistics.median(totals):8.1f} "
-                  f"{totals[int(0.95 * (requests - 1))]:8.1f}")
+            print(
+                f"{page:10} {'all of the above, one after another':48} {statistics.median(totals):8.1f} "
+                f"{totals[int(0.95 * (requests - 1))]:8.1f}"
+            )
 
 
 def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -> None:
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for page_path in ("/queue", "/dashboard", f"/calls/{evaluation_id}"):
@@ -84,14 +102,24 @@ def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -
             context.request.post(base + "/login", form={"api_key": secret}, max_redirects=0)
             page = context.new_page()
             sizes = []
-            page.on("requestfinished", lambda r: sizes.append(
-                (r.url, r.resource_type, r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"])))
+            page.on(
+                "requestfinished",
+                lambda r: sizes.append(
+                    (
+                        r.url,
+                        r.resource_type,
+                        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"],
+                    )
+                ),
+            )
             page.goto(base + page_path)
             page.wait_for_selector("body[data-loaded='1']", state="attached", timeout=60_000)
             page.wait_for_load_state("networkidle")
             total = sum(s for url, kind, s in sizes if kind != "media" and "/audio" not in url)
-            print(f"first load of {page_path:12} {total / 1024:8.0f} KiB transferred "
-                  f"({len(sizes)} requests, compressed, audio excluded)")
+            print(
+                f"first load of {page_path:12} {total / 1024:8.0f} KiB transferred "
+                f"({len(sizes)} requests, compressed, audio excluded)"
+            )
             context.close()
         starts, ranged = [], []
         for _ in range(runs):
@@ -111,8 +139,10 @@ def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -
             context.close()
         browser.close()
     starts.sort()
-    print(f"call page: audio playing {statistics.median(starts):.0f} ms after opening (median of {runs}, "
-          f"max {starts[-1]:.0f} ms); range requests answered 206: {all(ranged)}")
+    print(
+        f"call page: audio playing {statistics.median(starts):.0f} ms after opening (median of {runs}, "
+        f"max {starts[-1]:.0f} ms); range requests answered 206: {all(ranged)}"
+    )
 
 
 def main() -> None:
@@ -120,8 +150,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=30)
     ap.add_argument("--port", type=int, default=8767)
-    ap.add_argument("--reuse", action="store_true",
-                    help="measure the database an earlier run loaded (loading 1M rows takes long)")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the database an earlier run loaded (loading 1M rows takes long)",
+    )
     args = ap.parse_args()
     if args.reuse:
         url = ADMIN.rsplit("/", 1)[0] + "/qa_bench_web"
@@ -132,9 +165,12 @@ def main() -> None:
         print(f"loaded in {copied:.0f} s, rollups in {built:.0f} s", flush=True)
     evaluation_id = add_sample_call(url)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        print(f"evaluations in the database: {conn.execute('SELECT count(*) FROM evaluation').fetchone()[0]:,}")
+        print(
+            f"evaluations in the database: {conn.execute('SELECT count(*) FROM evaluation').fetchone()[0]:,}"
+        )
     from qa_service.app.keys import create_key
     from qa_service.storage.store import Store
+
     _, secret = create_key(Store(url), "reviewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url)
     env.pop("QA_REDIS_URL", None)

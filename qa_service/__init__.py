@@ -6,6 +6,7 @@ The stages, one sub-package each: audio -> transcript (`asr`) -> utterances -> c
 
 The front door is loaded lazily, so that `import qa_service.api` never loads the recognizer.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

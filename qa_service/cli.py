@@ -1,4 +1,5 @@
 """`qa-service`: a thin shell over the library (service.py)."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 import uvicorn
@@ -15,33 +15,43 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from qa_service.worker import jobs
 from qa_service.api import create_app
 from qa_service.api.errors import database_unavailable
-from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, audit as run_audit, read_script
-from qa_service.config import get_settings
-from qa_service.exceptions import (
-    NoCalls, RubricError, RubricNotFound, RubricVersionConflict, ScriptError, SlotTaken,
-)
+from qa_service.api.web.demo import make_demo_keys
 from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
-from qa_service.domain.enums import Grade
-from qa_service.worker.jobs import serve_queues, worker_name
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
-from qa_service.rules.knowledge import knowledge_of, load_knowledge
-from qa_service.worker.nightly import parse_since, run_nightly, schedule_nightly, write_report
-from qa_service.storage.rollups import KpiSums
-from qa_service.metrics.models import KpiRow
-from qa_service.rules.rubric import Rubric, load_rubric
-from qa_service.rules.scoring import Scorer
 from qa_service.app.rescoring import rescore_scope
 from qa_service.app.scoring import Outcome, QAService, find_audio
+from qa_service.config import get_settings
+from qa_service.domain.enums import Grade
+from qa_service.exceptions import (
+    NoCalls,
+    RubricError,
+    RubricNotFound,
+    RubricVersionConflict,
+    ScriptError,
+    SlotTaken,
+)
+from qa_service.metrics.models import KpiRow
+from qa_service.metrics.wrapup import to_markdown, write_wrapup
+from qa_service.metrics.wrapup import wrapup as make_wrapup
+from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, read_script
+from qa_service.rules.audit import audit as run_audit
+from qa_service.rules.knowledge import knowledge_of, load_knowledge
 from qa_service.rules.lint import load_calls, overlaps, unused
+from qa_service.rules.rubric import Rubric, load_rubric
+from qa_service.rules.scoring import Scorer
+from qa_service.storage.rollups import KpiSums
 from qa_service.storage.store import Store
-from qa_service.api.web.demo import make_demo_keys
-from qa_service.metrics.wrapup import to_markdown, wrapup as make_wrapup, write_wrapup
+from qa_service.worker import jobs
+from qa_service.worker.jobs import serve_queues, worker_name
+from qa_service.worker.nightly import parse_since, run_nightly, schedule_nightly, write_report
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Score outbound telemarketing calls against a QA rubric.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Score outbound telemarketing calls against a QA rubric.",
+)
 # Wide enough for the findings column when stdout is a file or a CI log, not a terminal.
 out = Console(width=None if Console().is_terminal else 160)
 err = Console(stderr=True)
@@ -82,20 +92,27 @@ def _register(service: QAService, rules: Rubric, path: Path) -> None:
         raise typer.Exit(2)
 
 
-def _store(db: Optional[str]) -> Store:
+def _store(db: str | None) -> Store:
     """Commands run by hand are one process: they bring the schema to head themselves, so
     `qa-service score` works on a fresh SQLite file with no separate `migrate` step."""
     return Store(db or get_settings().database_url, migrate=True)
 
 
-def _service(db: Optional[str]) -> QAService:
+def _service(db: str | None) -> QAService:
     return QAService(_store(db), get_settings())
 
 
 def _progress(total: int, label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.description}"), console=err, transient=True,
-                    disable=total < 2 or not err.is_terminal)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+        disable=total < 2 or not err.is_terminal,
+    )
 
 
 def _run_with_progress(label: str, total: int, work) -> list[Outcome]:
@@ -106,6 +123,7 @@ def _run_with_progress(label: str, total: int, work) -> list[Outcome]:
             bar.update(task, advance=1, description=Path(outcome.path).name)
             if outcome.error:
                 typer.echo(f"error: {outcome.error}", err=True)
+
         return work(advance)
 
 
@@ -131,9 +149,15 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
             table.add_row(name, "", "", "", "[red]error[/red]", "", o.error)
             continue
         r = o.result
-        table.add_row(name, r.agent_id or "-", f"{r.rubric_id} v{r.rubric_version}",
-                      f"{r.score:g}", f"[{colors[r.grade]}]{r.grade}[/]", r.outcome,
-                      top_findings(o))
+        table.add_row(
+            name,
+            r.agent_id or "-",
+            f"{r.rubric_id} v{r.rubric_version}",
+            f"{r.score:g}",
+            f"[{colors[r.grade]}]{r.grade}[/]",
+            r.outcome,
+            top_findings(o),
+        )
     out.print(table)
     out.print(summary_line(outcomes), highlight=False)
 
@@ -142,19 +166,23 @@ def summary_line(outcomes: list[Outcome]) -> str:
     sums = KpiSums()
     for o in outcomes:
         if o.result:
-            sums.add(KpiSums.of_call(o.result.grade, o.result.outcome, o.result.fatal,
-                                     o.result.duration))
+            sums.add(
+                KpiSums.of_call(o.result.grade, o.result.outcome, o.result.fatal, o.result.duration)
+            )
     kpis = KpiRow.of_sums(sums)
     failed_files = len(outcomes) - kpis.evaluated
 
-    def pct(rate: Optional[float]) -> str:
+    def pct(rate: float | None) -> str:
         return f"{rate:.1%}" if rate is not None else "n/a"
-    return (f"calls {kpis.evaluated}  pass rate (监听合格率) {pct(kpis.pass_rate)}  "
-            f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
-            + (f"  errors {failed_files}" if failed_files else ""))
+
+    return (
+        f"calls {kpis.evaluated}  pass rate (监听合格率) {pct(kpis.pass_rate)}  "
+        f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
+        + (f"  errors {failed_files}" if failed_files else "")
+    )
 
 
-def emit(outcomes: list[Outcome], fmt: Format, out_file: Optional[Path], title: str = "") -> None:
+def emit(outcomes: list[Outcome], fmt: Format, out_file: Path | None, title: str = "") -> None:
     if fmt == Format.json:
         text = json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=1)
         if out_file:
@@ -163,20 +191,23 @@ def emit(outcomes: list[Outcome], fmt: Format, out_file: Optional[Path], title: 
             sys.stdout.write(text + "\n")
         return
     if out_file:
-        out_file.write_text(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False,
-                                       indent=1) + "\n", encoding="utf-8")
+        out_file.write_text(
+            json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=1) + "\n",
+            encoding="utf-8",
+        )
     render_table(outcomes, title)
 
 
 @app.command()
 def score(
-    paths: List[Path] = typer.Argument(..., help="audio files or directories (recursive)"),
+    paths: list[Path] = typer.Argument(..., help="audio files or directories (recursive)"),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="rubric YAML"),
     format: Format = typer.Option(Format.table, "--format", "-f"),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
-    agent_channel: Optional[Channel] = typer.Option(
-        None, "--agent-channel", help="stereo channel of the agent (default: rubric channels)"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default QA_DATABASE_URL)"),
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="also write JSON here"),
+    agent_channel: Channel | None = typer.Option(
+        None, "--agent-channel", help="stereo channel of the agent (default: rubric channels)"
+    ),
+    db: str | None = typer.Option(None, "--db", help="database URL (default QA_DATABASE_URL)"),
 ) -> None:
     """Transcribe and score recordings; results are stored. Exit 2 if any file failed."""
     _quiet_libraries()
@@ -188,9 +219,12 @@ def score(
         err.print(f"[red]no audio files under {', '.join(map(str, paths))}[/red]")
         raise typer.Exit(2)
     outcomes = _run_with_progress(
-        "scoring", len(files),
-        lambda advance: service.score_files(files, rules, agent_channel and agent_channel.value,
-                                            advance))
+        "scoring",
+        len(files),
+        lambda advance: service.score_files(
+            files, rules, agent_channel and agent_channel.value, advance
+        ),
+    )
     emit(outcomes, format, out_file)
     raise typer.Exit(2 if any(o.error for o in outcomes) else 0)
 
@@ -198,10 +232,10 @@ def score(
 @app.command()
 def rescore(
     rubric: Path = typer.Option(..., "--rubric", "-r"),
-    project: Optional[str] = typer.Option(None, "--project", "-p"),
+    project: str | None = typer.Option(None, "--project", "-p"),
     format: Format = typer.Option(Format.table, "--format", "-f"),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o"),
-    db: Optional[str] = typer.Option(None, "--db"),
+    out_file: Path | None = typer.Option(None, "--out", "-o"),
+    db: str | None = typer.Option(None, "--db"),
 ) -> None:
     """Score stored transcripts again with a (new version of a) rubric, no recognition: a
     project's, or without --project those already evaluated with this rubric id and those of
@@ -213,8 +247,9 @@ def rescore(
     chosen, scope = rescore_scope(service.store, rules.id, project)
     typer.echo(f"rescoring {scope}", err=True)  # say what was chosen
     total = len(chosen)
-    outcomes = _run_with_progress("rescoring", total,
-                                  lambda advance: service.rescore(rules, project, advance))
+    outcomes = _run_with_progress(
+        "rescoring", total, lambda advance: service.rescore(rules, project, advance)
+    )
     emit(outcomes, format, out_file)
 
 
@@ -222,7 +257,7 @@ def rescore(
 def demo(
     rubrics: Path = typer.Option(Path("rubrics"), help="rubric YAML files, one per campaign"),
     samples: Path = typer.Option(Path("samples"), help="samples/<rubric id>/ per rubric"),
-    db: Optional[str] = typer.Option(None, "--db"),
+    db: str | None = typer.Option(None, "--db"),
 ) -> None:
     """Score every sample recording against the rubric of its folder and print the table."""
     _quiet_libraries()
@@ -235,7 +270,8 @@ def demo(
             continue
         _register(service, rules, path)
         outcomes = _run_with_progress(
-            rules.id, len(files), lambda advance: service.score_files(files, rules, None, advance))
+            rules.id, len(files), lambda advance: service.score_files(files, rules, None, advance)
+        )
         render_table(outcomes, f"{rules.name} ({rules.id} v{rules.version})")
         everything += outcomes
     if not everything:
@@ -247,20 +283,30 @@ def demo(
 
 @app.command()
 def worker(
-    queues: Optional[List[str]] = typer.Option(
-        None, "--queues", "-q", help="queues to serve, in priority order "
-        "(default qa-transcribe qa-rescore): --queues a b, or -q a -q b"),
-    more_queues: Optional[List[str]] = typer.Argument(
-        None, metavar="[QUEUE]...", help="more queues: `--queues a b` reads b here", show_default=False),
+    queues: list[str] | None = typer.Option(
+        None,
+        "--queues",
+        "-q",
+        help="queues to serve, in priority order "
+        "(default qa-transcribe qa-rescore): --queues a b, or -q a -q b",
+    ),
+    more_queues: list[str] | None = typer.Argument(
+        None,
+        metavar="[QUEUE]...",
+        help="more queues: `--queues a b` reads b here",
+        show_default=False,
+    ),
     slot: int = typer.Option(0, help="slot number on this host (a stable worker name)"),
     burst: bool = typer.Option(False, help="exit when the queues are empty"),
-    nightly_at: Optional[str] = typer.Option(None, help="HH:MM: run nightly scoring then"),
-    inbox: Optional[Path] = typer.Option(None, help="the nightly inbox (with --nightly-at)"),
+    nightly_at: str | None = typer.Option(None, help="HH:MM: run nightly scoring then"),
+    inbox: Path | None = typer.Option(None, help="the nightly inbox (with --nightly-at)"),
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
     queues = [*(queues or []), *(more_queues or [])] or list(QUEUES)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     redis = redis_from_settings()
     if nightly_at:
@@ -280,10 +326,10 @@ def worker(
 @app.command()
 def nightly(
     inbox: Path = typer.Option(..., help="folder of new recordings (recursive)"),
-    since: Optional[str] = typer.Option(None, help="only files modified since: ISO time, 12h, 2d"),
+    since: str | None = typer.Option(None, help="only files modified since: ISO time, 12h, 2d"),
     wait: bool = typer.Option(True, help="wait for the queued jobs before reporting"),
     reports: Path = typer.Option(Path("reports"), help="where the report is written"),
-    db: Optional[str] = typer.Option(None, "--db"),
+    db: str | None = typer.Option(None, "--db"),
 ) -> None:
     """Score every recording not yet scored with its project's active rubric, then report.
     With QA_REDIS_URL the work goes to the workers; without, it runs here."""
@@ -306,16 +352,22 @@ def nightly(
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
-          demo_keys: bool = typer.Option(False, "--demo-keys",
-                                         help="make fresh demo keys (one per role) and print them")) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    demo_keys: bool = typer.Option(
+        False, "--demo-keys", help="make fresh demo keys (one per role) and print them"
+    ),
+) -> None:
     """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
     in this process."""
     settings = get_settings()
     store = _store(None)  # reach and migrate the database first: one line if it cannot
     if demo_keys:
         secrets = make_demo_keys(store)
-        out.print(f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)")
+        out.print(
+            f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)"
+        )
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
     uvicorn.run(create_app(settings), host=host, port=port)
@@ -326,9 +378,11 @@ app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("create")
-def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
-                name: str = typer.Option("", help="who holds it"),
-                db: Optional[str] = typer.Option(None, "--db")) -> None:
+def keys_create(
+    role: str = typer.Option(..., help="admin | reviewer | viewer"),
+    name: str = typer.Option("", help="who holds it"),
+    db: str | None = typer.Option(None, "--db"),
+) -> None:
     if role not in ROLES:
         typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
@@ -337,20 +391,28 @@ def keys_create(role: str = typer.Option(..., help="admin | reviewer | viewer"),
 
 
 @keys_app.command("list")
-def keys_list(db: Optional[str] = typer.Option(None, "--db")) -> None:
+def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
     """Every key: id, name, role, the secret's first characters, created, revoked."""
     table = Table()
     for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
         table.add_column(col)
     for k in list_keys(_store(db)):
-        table.add_row(str(k.id), k.name, k.role, k.prefix + "…", k.created_at.isoformat(" ", "seconds"),
-                      "revoked" if k.revoked else "")
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.role,
+            k.prefix + "…",
+            k.created_at.isoformat(" ", "seconds"),
+            "revoked" if k.revoked else "",
+        )
     out.print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"),
-                db: Optional[str] = typer.Option(None, "--db")) -> None:
+def keys_revoke(
+    key_id: int = typer.Argument(..., help="the id from `keys list`"),
+    db: str | None = typer.Option(None, "--db"),
+) -> None:
     """Revoke a key: requests with it answer 401 at once."""
     key = revoke_key(_store(db), key_id)
     if key is None:
@@ -360,7 +422,7 @@ def keys_revoke(key_id: int = typer.Argument(..., help="the id from `keys list`"
 
 
 @app.command()
-def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
+def migrate(db: str | None = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations): once per deployment, before
     the API and the workers start (they refuse a database behind head)."""
     store = _store(db)
@@ -368,7 +430,7 @@ def migrate(db: Optional[str] = typer.Option(None, "--db")) -> None:
 
 
 @app.command("rebuild-rollups")
-def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
+def rebuild_rollups(db: str | None = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
     counted = _store(db).evaluations.rebuild_rollups()
@@ -379,13 +441,19 @@ def rebuild_rollups(db: Optional[str] = typer.Option(None, "--db")) -> None:
 def audit(
     script: Path = typer.Argument(..., help="outbound script: Markdown, plain text or .docx"),
     rubric: Path = typer.Option(..., "--rubric", "-r", help="the project's rubric YAML"),
-    kb: Optional[Path] = typer.Option(None, "--kb", help="knowledge base YAML (default: the "
-                                      "rubric's knowledge_base)"),
-    type_: Optional[str] = typer.Option(None, "--type", "-t", help="the project type the "
-                                        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
-                                        "default: the rubric's"),
+    kb: Path | None = typer.Option(
+        None, "--kb", help="knowledge base YAML (default: the rubric's knowledge_base)"
+    ),
+    type_: str | None = typer.Option(
+        None,
+        "--type",
+        "-t",
+        help="the project type the "
+        "requirement asks for: marketing|survey|care (营销|调查|关怀); "
+        "default: the rubric's",
+    ),
     format: Format = typer.Option(Format.table, "--format", "-f"),
-    out_file: Optional[Path] = typer.Option(None, "--out", "-o", help="also write JSON here"),
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="also write JSON here"),
 ) -> None:
     """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
     rules = _rubric(rubric)
@@ -415,28 +483,48 @@ def audit(
 
 def render_audit(data: dict) -> None:
     kinds = data["project_type"]
-    out.print(f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
-              f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
-              f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}", highlight=False)
+    out.print(
+        f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
+        f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
+        f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}",
+        highlight=False,
+    )
     table = Table(show_lines=False)
     for col in ("check", "item", "result", "line", "detail"):
         table.add_column(col, overflow="fold")
     ok, bad = "[green]ok[/green]", "[red]problem[/red]"
     for p in data["parts"]:
         result = ok if p["found"] else (bad if p["required"] else "n/a")
-        table.add_row("part 脚本六部分", p["part"], result, str(p["line"] or ""),
-                      f"{p['how']}: {p['text']}" if p["found"] else "missing")
+        table.add_row(
+            "part 脚本六部分",
+            p["part"],
+            result,
+            str(p["line"] or ""),
+            f"{p['how']}: {p['text']}" if p["found"] else "missing",
+        )
     for p in data["points"]:
         detail = p["phrase"] or "not explained"
         if p.get("wrong_fact"):
             detail += " (with a value the knowledge base contradicts: see 知识库)"
-        table.add_row("必说点", p["name"] or p["id"], ok if p["explained"] else bad,
-                      str(p["line"] or ""), detail)
+        table.add_row(
+            "必说点",
+            p["name"] or p["id"],
+            ok if p["explained"] else bad,
+            str(p["line"] or ""),
+            detail,
+        )
     for f in data["forbidden"]:
-        table.add_row("禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}")
+        table.add_row(
+            "禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}"
+        )
     for f in data["facts"]:
-        table.add_row("知识库", f["name"] or f["fact"], bad, str(f["line"]),
-                      f"says {f['said']}, knowledge base {f['kb_value']}")
+        table.add_row(
+            "知识库",
+            f["name"] or f["fact"],
+            bad,
+            str(f["line"]),
+            f"says {f['said']}, knowledge base {f['kb_value']}",
+        )
     for message in kinds["problems"]:
         table.add_row("项目类型", kinds["required"], bad, "", message)
     out.print(table)
@@ -449,7 +537,7 @@ def wrapup(
     project: str = typer.Option(..., "--project", "-p"),
     reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
-    db: Optional[str] = typer.Option(None, "--db"),
+    db: str | None = typer.Option(None, "--db"),
 ) -> None:
     """Project wrap-up (项目完结后的总结积累): KPIs, guide map, common errors with their trend,
     highlight scripts, refusal reasons, product-fact violations; saved as JSON and Markdown."""
@@ -465,7 +553,9 @@ def wrapup(
         typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
         raise typer.Exit(2)
     if format == Format.json:
-        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n"
+        )
     else:
         out.print(to_markdown(report), highlight=False, markup=False)
     typer.echo(f"saved: {md_path} {json_path}", err=True)
@@ -473,10 +563,13 @@ def wrapup(
 
 @app.command("check-rubric")
 def check_rubric(
-    paths: List[Path] = typer.Argument(...),
-    calls: Optional[Path] = typer.Option(
-        None, "--calls", help="dev calls to try `similar:` examples on: a transcripts JSON "
-        "(benchmarks/data/*.json) or a corpus folder of *.ref.json"),
+    paths: list[Path] = typer.Argument(...),
+    calls: Path | None = typer.Option(
+        None,
+        "--calls",
+        help="dev calls to try `similar:` examples on: a transcripts JSON "
+        "(benchmarks/data/*.json) or a corpus folder of *.ref.json",
+    ),
 ) -> None:
     """Validate rubric files; prints every problem with file, line and field, and warns about
     `similar:` examples that overlap between rules or match none of the dev calls."""
@@ -496,15 +589,19 @@ def check_rubric(
             r = load_rubric(path)
             kb = knowledge_of(r)
             facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
-            out.print(f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})",
-                      highlight=False)
+            out.print(
+                f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})", highlight=False
+            )
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
             continue
         scorer = Scorer(
-            r, get_settings().fuzzy, get_settings().similar_threshold,
-            model=get_settings().similar_model)
+            r,
+            get_settings().fuzzy,
+            get_settings().similar_threshold,
+            model=get_settings().similar_model,
+        )
         warnings = overlaps(scorer) + (unused(scorer, dev_calls) if dev_calls else [])
         for warning in warnings:
             out.print(f"{path}: warning: {warning}", highlight=False)
@@ -520,7 +617,11 @@ def main() -> None:
         typer.echo(f"error: {database_unavailable(exc)}", err=True)
         sys.exit(2)
     except (ArgumentError, ModuleNotFoundError) as exc:
-        if isinstance(exc, ModuleNotFoundError) and "dialect" not in str(exc) and "driver" not in str(exc):
+        if (
+            isinstance(exc, ModuleNotFoundError)
+            and "dialect" not in str(exc)
+            and "driver" not in str(exc)
+        ):
             raise
         typer.echo(f"error: the database URL is not usable ({exc})", err=True)
         sys.exit(2)

@@ -1,16 +1,15 @@
 """Settings from the environment (prefix QA_), as pydantic-settings reads them, and every
 tuning constant of the pipeline, by stage (their measurements: docs/decisions/)."""
+
 from __future__ import annotations
 
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
 
 # Tuning constants, by pipeline stage. Each says in one sentence why it has its value; where
 # the value was measured, "decision NNNN" names the file docs/decisions/NNNN-*.md that holds
@@ -244,7 +243,7 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Path("rubrics")
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
-    redis_url: Optional[str] = None
+    redis_url: str | None = None
     # The call center's time zone (IANA name). Times are stored in UTC; this zone says where a
     # KPI day and hour begin, what a call time or since/until without an offset means, and in
     # which zone the API and web pages show times. Changing it: `qa-service rebuild-rollups`.
@@ -265,9 +264,8 @@ class Settings(BaseSettings):
     flagged_count_limit: int = 10_000
     # Signs the web app's session cookies. Unset: a random secret per process, so sessions end
     # when the service restarts; set it where several processes serve the same users.
-    session_secret: Optional[str] = None
+    session_secret: str | None = None
     session_hours: float = 12.0
-
 
     @field_validator("timezone")
     @classmethod
@@ -324,7 +322,11 @@ def call_center_time(utc: datetime) -> datetime:
     what its KPI day and hour are."""
     # fold=0: a wall-clock time is a key (the hour repeated when clocks go back is one hour of
     # the KPIs), and converting a key back gives its first instant
-    return utc.replace(tzinfo=timezone.utc).astimezone(get_settings().zone).replace(tzinfo=None, fold=0)
+    return (
+        utc.replace(tzinfo=timezone.utc)
+        .astimezone(get_settings().zone)
+        .replace(tzinfo=None, fold=0)
+    )
 
 
 def in_call_center_zone(t: datetime) -> datetime:

@@ -3,9 +3,8 @@
 `QAError` is the base; the API maps each kind to its HTTP status once (api/errors.py), the CLI
 prints its message, and domain code never raises an HTTP exception of its own.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 
 class QAError(Exception):
@@ -55,10 +54,11 @@ class UnsupportedFormat(BadInput):
 
 # Rubrics and scripts -----------------------------------------------------------------------
 
+
 class RubricError(BadInput):
     """A rubric that does not validate; `problems` are (line, field, reason)."""
 
-    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]):
         self.source = source
         self.problems = problems
         lines = [
@@ -72,7 +72,7 @@ class KnowledgeError(RubricError):
     """A knowledge base that does not validate (a RubricError: callers that refuse a bad
     rubric refuse a rubric with a bad knowledge base the same way)."""
 
-    def __init__(self, source: str, problems: list[tuple[Optional[int], str, str]]):
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]):
         super().__init__(source, problems)
         self.args = (str(self.args[0]).replace("rubric refused", "knowledge base refused"),)
 
@@ -94,6 +94,7 @@ class RubricVersionConflict(Conflict, ValueError):
 
 # Recordings --------------------------------------------------------------------------------
 
+
 class AudioError(BadInput):
     """A recording that cannot be processed; the message names the file and the problem."""
 
@@ -103,6 +104,7 @@ class MetadataError(BadInput):
 
 
 # Storage, queue and workers ----------------------------------------------------------------
+
 
 class SchemaNotCurrent(QAError, RuntimeError):
     """The database is not at the schema this code needs (empty, behind, or ahead of it)."""
@@ -121,6 +123,7 @@ class SlotTaken(Conflict, RuntimeError):
 
 
 # Reviews and reports -----------------------------------------------------------------------
+
 
 class ReviewError(BadInput):
     """A review that cannot be applied as sent."""

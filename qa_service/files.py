@@ -1,5 +1,6 @@
 """File hashes: the identity of a recording (its content's sha256) and the integrity of the
 models we ship."""
+
 from __future__ import annotations
 
 import hashlib

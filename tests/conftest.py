@@ -1,4 +1,5 @@
 """Shared fixtures: the real model (loaded once per session), the dev corpus, databases."""
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def recognizer():
     from qa_service.asr.transcribe import get_recognizer
+
     return get_recognizer()
 
 
@@ -41,6 +43,7 @@ def dev_labels() -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def dev_rubric():
     from qa_service.rules.rubric import load_rubric
+
     return load_rubric(DEV / "rubric.yaml")
 
 
@@ -48,8 +51,11 @@ def dev_rubric():
 def dev_transcripts(recognizer, dev_labels, dev_rubric):
     """Every dev call transcribed once for the whole session (the slow part of the suite)."""
     from qa_service.asr.transcript import transcribe_file
-    return {cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
-            for cid, label in dev_labels.items()}
+
+    return {
+        cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
+        for cid, label in dev_labels.items()
+    }
 
 
 @pytest.fixture
@@ -73,6 +79,7 @@ def postgres_url():
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
     from qa_service.storage.store import _engines
+
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()

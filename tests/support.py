@@ -1,5 +1,6 @@
 """Paths, service addresses and plain helpers shared by the test layers (fixtures live in
 conftest.py; tests import from here, never from each other)."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,9 @@ DEV = Path(os.environ.get("QA_DEV_CORPUS", ROOT.parent / "shared" / "corpus" / "
 SAMPLES = ROOT / "samples"
 RUBRICS = ROOT / "rubrics"
 IN_CI = os.environ.get("CI") == "true"
-POSTGRES_ADMIN_URL = os.environ.get("QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13")
 
 
@@ -53,7 +56,9 @@ def wait_for(predicate, timeout=180.0, step=0.2):
 
 
 def write_wav(path, seconds, channels=2, rate=8000):
-    frames = (np.random.default_rng(0).normal(0, 300, (int(seconds * rate), channels))).astype("<i2")
+    frames = (np.random.default_rng(0).normal(0, 300, (int(seconds * rate), channels))).astype(
+        "<i2"
+    )
     with wave.open(str(path), "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
@@ -83,20 +88,25 @@ def bad_files(tmp_path):
 def rollup_cells(store) -> dict:
     """Every non-empty cell of the four rollup tables (qa_service.storage.rollups), comparable."""
     from sqlmodel import select
+
     from qa_service.storage.rollups import ERROR_TABLES, KPI_TABLES
+
     out = {}
     with store.session() as s:
         for model in KPI_TABLES + ERROR_TABLES:
             rows = [r.model_dump() for r in s.exec(select(model)).all()]
             out[model.__tablename__] = sorted(
                 tuple(sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in r.items()))
-                for r in rows if r.get("evaluated", r.get("calls")))
+                for r in rows
+                if r.get("evaluated", r.get("calls"))
+            )
     return out
 
 
 def assert_rollups_match_rebuild(store) -> None:
     """The rollups' invariant: kept incrementally, they equal a rebuild from the evaluations."""
     from qa_service.storage.rollups import rebuild
+
     before = rollup_cells(store)
     with store.session() as s:
         rebuild(s)

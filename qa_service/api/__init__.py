@@ -1,4 +1,5 @@
 """The QA API (FastAPI): routes per resource, dependencies for the store and the caller."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,15 +9,22 @@ from fastapi import FastAPI
 
 from qa_service.api import errors
 from qa_service.api.routes import (
-    audits, evaluations, health, job_status, kpis, projects, recordings, rubrics,
+    audits,
+    evaluations,
+    health,
+    job_status,
+    kpis,
+    projects,
+    recordings,
+    rubrics,
 )
-from qa_service.config import Settings, get_settings
-from qa_service.app.dispatch import make_dispatcher
-from qa_service.storage.store import Store
 from qa_service.api.web import mount as mount_web_app
+from qa_service.app.dispatch import make_dispatcher
+from qa_service.config import Settings, get_settings
+from qa_service.storage.store import Store
 
 
-def create_app(settings: Optional[Settings] = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -32,8 +40,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         finally:
             app.state.dispatcher.close()
 
-    app = FastAPI(title="qa-service", version="0.1.0", lifespan=lifespan,
-                  description="Speech-analytics QA for outbound telemarketing calls (Mandarin).")
+    app = FastAPI(
+        title="qa-service",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Speech-analytics QA for outbound telemarketing calls (Mandarin).",
+    )
     errors.install(app, int((settings.max_upload_mb + 1) * 1024 * 1024))  # + the form fields
     for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits):
         app.include_router(module.router)

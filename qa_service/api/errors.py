@@ -3,6 +3,7 @@ understands>"}`, with `problems` (a list of {field|line, reason}) where there is
 thing to fix. Also what keeps bad requests from ever becoming a 5xx: a body over the upload
 limit is refused before it is read, NUL characters and numbers the database cannot hold are
 a 422, and a database that is away is a 503 saying so."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,17 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa_service.exceptions import (
-    BadInput, Conflict, Forbidden, Gone, NotFound, QAError, RubricError, TooLarge, Unauthorized,
-    Unavailable, UnsupportedFormat,
+    BadInput,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    QAError,
+    RubricError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedFormat,
 )
 
 log = logging.getLogger(__name__)
@@ -25,10 +35,14 @@ log = logging.getLogger(__name__)
 # the status of the most specific kind it is (a ReviewNotFound is a NotFound before it is a
 # BadInput); a QAError of no kind here (a failed job, a model file) stays a 500.
 STATUS: dict[type[QAError], int] = {
-    BadInput: 422, TooLarge: 413, UnsupportedFormat: 415,
-    NotFound: 404, Gone: 410,
+    BadInput: 422,
+    TooLarge: 413,
+    UnsupportedFormat: 415,
+    NotFound: 404,
+    Gone: 410,
     Conflict: 409,
-    Unauthorized: 401, Forbidden: 403,
+    Unauthorized: 401,
+    Forbidden: 403,
     Unavailable: 503,
 }
 
@@ -52,8 +66,11 @@ def _where(loc: tuple) -> str:
     if parts and parts[0] in ("query", "path", "header", "body", "form"):
         kind, parts = parts[0], parts[1:]
         name = ".".join(parts) or kind
-        return {"query": f"query parameter {name}", "path": f"{name} in the path",
-                "header": f"header {name}"}.get(kind, name)
+        return {
+            "query": f"query parameter {name}",
+            "path": f"{name} in the path",
+            "header": f"header {name}",
+        }.get(kind, name)
     return ".".join(parts)
 
 
@@ -75,30 +92,38 @@ def status_of(exc: QAError) -> int:
 def _family(request: Request, exc: QAError) -> JSONResponse:
     more = {}
     if isinstance(exc, RubricError):  # every problem with its line, so all are fixed at once
-        more["problems"] = [{"line": line, "field": field, "reason": reason}
-                            for line, field, reason in exc.problems]
+        more["problems"] = [
+            {"line": line, "field": field, "reason": reason} for line, field, reason in exc.problems
+        ]
     return error(status_of(exc), str(exc), **more)
 
 
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """FastAPI's own refusals (no such route, method not allowed) in the same shape."""
-    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+    detail = (
+        exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+    )
     return error(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 
 def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
-    return error(422, "a number or text in the request is out of what can be stored "
-                      f"(ids, versions and pages are at most {MAX_INT}; no NUL characters)")
+    return error(
+        422,
+        "a number or text in the request is out of what can be stored "
+        f"(ids, versions and pages are at most {MAX_INT}; no NUL characters)",
+    )
 
 
 def _database(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DataError):
         return _out_of_range(request, exc)
-    if isinstance(exc, (OperationalError, InterfaceError)) or \
-            (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    if isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
         log.warning("%s %s: %s", request.method, request.url.path, database_unavailable(exc))
-        return error(503, database_unavailable(exc) + "; try again shortly",
-                     headers={"Retry-After": "5"})
+        return error(
+            503, database_unavailable(exc) + "; try again shortly", headers={"Retry-After": "5"}
+        )
     raise exc
 
 
@@ -127,21 +152,34 @@ class RequestGuard:
 
     async def _answer(self, send, status: int, detail: str) -> None:
         body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        if b"\x00" in raw_path or b"%00" in raw_path or b"%00" in scope.get("query_string", b"") \
-                or "\x00" in scope["path"]:
+        if (
+            b"\x00" in raw_path
+            or b"%00" in raw_path
+            or b"%00" in scope.get("query_string", b"")
+            or "\x00" in scope["path"]
+        ):
             return await self._answer(send, 422, "the request contains a NUL character (%00)")
-        too_large = (f"the request body is larger than the upload limit "
-                     f"({self.limit / 1048576:g} MB, QA_MAX_UPLOAD_MB plus the form)")
+        too_large = (
+            f"the request body is larger than the upload limit "
+            f"({self.limit / 1048576:g} MB, QA_MAX_UPLOAD_MB plus the form)"
+        )
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._answer(send, 413, too_large)

@@ -1,16 +1,16 @@
-"""Request and answer bodies that belong to the HTTP API alone (rubrics, uploads, jobs, health).
-"""
+"""Request and answer bodies that belong to the HTTP API alone (rubrics, uploads, jobs, health)."""
+
 from __future__ import annotations
 
-from datetime import datetime
-from dataclasses import asdict
-from typing import Annotated, Any, Literal, Optional, Union
-
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
-
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
-from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
-from qa_service.domain.evaluation import RubricRef, UtteranceOut, EvidenceOut, ResultFinding, HighlightOut, CallEvaluation, FileError
+from qa_service.domain.enums import (
+    CallOutcome,
+    Grade,
+    JobState,
+)
+from qa_service.domain.evaluation import (
+    RubricRef,
+)
+from qa_service.domain.schema import Instant, Schema
 
 
 class RubricSummary(Schema):
@@ -32,7 +32,7 @@ class RubricDetail(RubricSummary):
 
 
 class RubricProblem(Schema):
-    line: Optional[int]
+    line: int | None
     field: str
     reason: str
 
@@ -46,23 +46,23 @@ class RescoreAccepted(Schema):
     """A rescoring request, kept like an upload (GET /jobs/{job_id} follows it)."""
 
     job_id: str
-    project: Optional[str]
-    rubric: Optional[RubricRef] = None
-    status: Optional[JobState] = None
-    detail: Optional[str] = None
+    project: str | None
+    rubric: RubricRef | None = None
+    status: JobState | None = None
+    detail: str | None = None
 
 
 class Submission(Schema):
     """The answer to an upload or import: the request's job, queued once per rubric version."""
 
     job_id: str
-    recording_id: Optional[int] = None
+    recording_id: int | None = None
     sha256: str
     rubric: RubricRef
     status: JobState
-    duplicate: Optional[bool] = None
+    duplicate: bool | None = None
     """True when the same audio under the same rubric version was already queued or scored."""
-    detail: Optional[str] = None
+    detail: str | None = None
     """Why the request is still pending (the queue is away: 503)."""
 
 
@@ -75,15 +75,15 @@ class JobOut(Schema):
     sha256: str
     rubric_id: str
     rubric_version: int
-    agent_channel: Optional[str] = None
+    agent_channel: str | None = None
     status: JobState
     error: str = ""
     attempts: int = 0
     created_at: Instant
     updated_at: Instant
-    recording_id: Optional[int] = None
+    recording_id: int | None = None
     """Known from the upload on."""
-    evaluation_id: Optional[int] = None
+    evaluation_id: int | None = None
     """Set when the job finished."""
 
 
@@ -92,10 +92,10 @@ class RecordingEvaluation(Schema):
     rubric: RubricRef
     score: float
     grade: Grade
-    machine_score: Optional[float] = None
+    machine_score: float | None = None
     machine_grade: Grade
     fatal: bool
-    reviewed: Optional[bool] = None
+    reviewed: bool | None = None
     outcome: CallOutcome
     current: bool
     """The recording's newest evaluation: the one KPIs count."""
@@ -107,9 +107,9 @@ class RecordingOut(Schema):
     duration: float
     channels: int
     separation: str
-    agent_id: Optional[str] = None
-    project: Optional[str] = None
-    call_time: Optional[Instant] = None
+    agent_id: str | None = None
+    project: str | None = None
+    call_time: Instant | None = None
     phase: str
     asr_model: str
     asr_warnings: list[str] = []
@@ -123,7 +123,7 @@ class Health(Schema):
     database: str
     queue: str
     """rq (Redis) or embedded (jobs in the API process)."""
-    redis: Optional[str] = None
-    unavailable: Optional[list[str]] = None
+    redis: str | None = None
+    unavailable: list[str] | None = None
     """What is down (database, redis): the database makes it a 503, Redis alone `degraded`."""
-    detail: Optional[str] = None
+    detail: str | None = None

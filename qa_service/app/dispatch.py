@@ -12,6 +12,7 @@ background loop puts pending requests on the queue once Redis answers again.
 Job ids are the idempotency keys: `score_<audio sha256>_<rubric id>_v<version>`, so the same
 recording under the same rubric is queued and recognized once, however often it is submitted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,6 @@ import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -28,28 +28,45 @@ from rq.job import Job, JobStatus
 from rq.utils import import_attribute
 
 from qa_service.config import (
-    FAILURE_TTL_S, JOB_TIMEOUT, RESULT_TTL_S, RETRY_INTERVALS_S, RETRY_MAX, Settings, get_settings,
+    FAILURE_TTL_S,
+    JOB_TIMEOUT,
+    RESULT_TTL_S,
+    RETRY_INTERVALS_S,
+    RETRY_MAX,
+    Settings,
+    get_settings,
 )
-from qa_service.storage.tables import JobRecord
 from qa_service.domain.enums import JobState
+from qa_service.exceptions import QueueUnavailable, RubricNotFound
 from qa_service.files import sha256_of
 from qa_service.rules.rubric import Rubric
-from qa_service.exceptions import QueueUnavailable, RubricNotFound
 from qa_service.storage.store import Store
+from qa_service.storage.tables import JobRecord
 
 log = logging.getLogger(__name__)
 
 TRANSCRIBE_QUEUE = "qa-transcribe"  # hours of audio at night
 RESCORE_QUEUE = "qa-rescore"  # seconds of CPU per thousand calls: never behind the audio
 QUEUES = (TRANSCRIBE_QUEUE, RESCORE_QUEUE)  # a worker's default, in priority order
-RETRY = Retry(max=RETRY_MAX, interval=list(RETRY_INTERVALS_S))  # transient failures (database, disk)
-JOBS = "qa_service.worker.jobs"  # where the job functions live (worker side), by name as rq keeps it
+RETRY = Retry(
+    max=RETRY_MAX, interval=list(RETRY_INTERVALS_S)
+)  # transient failures (database, disk)
+JOBS = (
+    "qa_service.worker.jobs"  # where the job functions live (worker side), by name as rq keeps it
+)
 SCORE_JOB = f"{JOBS}.score_recording"
 RESCORE_JOB = f"{JOBS}.rescore_project"
 # rq's states, as the job table keeps them.
-RQ_STATES = {"queued": JobState.QUEUED, "scheduled": JobState.QUEUED, "deferred": JobState.QUEUED,
-             "started": JobState.STARTED, "finished": JobState.FINISHED, "failed": JobState.FAILED,
-             "stopped": JobState.FAILED, "canceled": JobState.FAILED}
+RQ_STATES = {
+    "queued": JobState.QUEUED,
+    "scheduled": JobState.QUEUED,
+    "deferred": JobState.QUEUED,
+    "started": JobState.STARTED,
+    "finished": JobState.FINISHED,
+    "failed": JobState.FAILED,
+    "stopped": JobState.FAILED,
+    "canceled": JobState.FAILED,
+}
 
 
 def score_job_id(sha256: str, rubric: Rubric) -> str:
@@ -62,8 +79,13 @@ def score_job_id(sha256: str, rubric: Rubric) -> str:
     return f"score_{sha256}_{readable}-{exact}_v{rubric.version}"
 
 
-def enqueue_score(redis: Redis, path: str, rubric: Rubric,
-                  agent_channel: Optional[str] = None, sha256: Optional[str] = None) -> Job:
+def enqueue_score(
+    redis: Redis,
+    path: str,
+    rubric: Rubric,
+    agent_channel: str | None = None,
+    sha256: str | None = None,
+) -> Job:
     """Queue a recording once per rubric version. A queued, running or finished job with the
     same key is returned as it is; a failed one is queued again. `path` may be relative to
     QA_STORAGE_DIR (an upload); then its `sha256` comes from the request's row."""
@@ -78,32 +100,54 @@ def enqueue_score(redis: Redis, path: str, rubric: Rubric,
         if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
             job.requeue()
         return job
-    return queue.enqueue(SCORE_JOB, path, rubric.id, rubric.version, agent_channel, job_id,
-                         job_id=job_id, retry=RETRY, job_timeout=JOB_TIMEOUT,
-                         result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
-                         description=f"score {path} with {rubric.id} v{rubric.version}")
+    return queue.enqueue(
+        SCORE_JOB,
+        path,
+        rubric.id,
+        rubric.version,
+        agent_channel,
+        job_id,
+        job_id=job_id,
+        retry=RETRY,
+        job_timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        description=f"score {path} with {rubric.id} v{rubric.version}",
+    )
 
 
-def enqueue_rescore(redis: Redis, rubric: Rubric, project: Optional[str] = None,
-                    job_id: Optional[str] = None) -> Job:
+def enqueue_rescore(
+    redis: Redis, rubric: Rubric, project: str | None = None, job_id: str | None = None
+) -> Job:
     """Queue a rescore; `job_id` is its request's row (the worker records its status there)."""
     return Queue(RESCORE_QUEUE, connection=redis).enqueue(
-        RESCORE_JOB, rubric.id, rubric.version, project, job_id, job_id=job_id, retry=RETRY,
-        job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
+        RESCORE_JOB,
+        rubric.id,
+        rubric.version,
+        project,
+        job_id,
+        job_id=job_id,
+        retry=RETRY,
+        job_timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
         description=f"rescore {project or 'the evaluated recordings'} with {rubric.id} "
-                    f"v{rubric.version}")
+        f"v{rubric.version}",
+    )
 
 
-def redis_from_settings(settings: Optional[Settings] = None) -> Redis:
+def redis_from_settings(settings: Settings | None = None) -> Redis:
     return Redis.from_url((settings or get_settings()).redis_url or "redis://127.0.0.1:6379/0")
 
 
-def make_dispatcher(settings: Settings, store: Store) -> "Dispatcher":
+def make_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     """rq on Redis when QA_REDIS_URL is set; else this process runs the jobs (embedded mode)."""
     if settings.redis_url:
-        return RqDispatcher(store, Redis.from_url(settings.redis_url, socket_timeout=5,
-                                                  socket_connect_timeout=2))
+        return RqDispatcher(
+            store, Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        )
     return InlineDispatcher(store, settings)
+
 
 class Dispatcher:
     mode = "abstract"
@@ -117,7 +161,6 @@ class Dispatcher:
     def status(self, row: JobRecord) -> JobRecord:
         return row
 
-
     def close(self) -> None:
         pass
 
@@ -129,8 +172,12 @@ class RqDispatcher(Dispatcher):
         super().__init__(store)
         self.redis = redis
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._flush_pending_loop, args=(retry_seconds,),
-                                        daemon=True, name="qa-pending-flush")
+        self._thread = threading.Thread(
+            target=self._flush_pending_loop,
+            args=(retry_seconds,),
+            daemon=True,
+            name="qa-pending-flush",
+        )
         self._thread.start()
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
@@ -138,12 +185,14 @@ class RqDispatcher(Dispatcher):
             if row.kind == "rescore":
                 job = enqueue_rescore(self.redis, rubric, row.project, job_id=row.id)
             else:
-                job = enqueue_score(self.redis, row.path, rubric, row.agent_channel,
-                                    sha256=row.sha256)
+                job = enqueue_score(
+                    self.redis, row.path, rubric, row.agent_channel, sha256=row.sha256
+                )
         except RedisError as exc:
             raise QueueUnavailable(
                 f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the request "
-                f"is kept as job {row.id} and will be queued when Redis is back") from None
+                f"is kept as job {row.id} and will be queued when Redis is back"
+            ) from None
         if row.status == JobState.PENDING:
             self.store.jobs.set_status(row.id, JobState.QUEUED)
         return job.id
@@ -176,8 +225,11 @@ class RqDispatcher(Dispatcher):
         sent = 0
         lost = self.store.jobs.lost(self._on_queue)
         if lost:
-            log.warning("re-queueing %d request(s) the queue lost: %s", len(lost),
-                        ", ".join(r.id for r in lost[:5]))
+            log.warning(
+                "re-queueing %d request(s) the queue lost: %s",
+                len(lost),
+                ", ".join(r.id for r in lost[:5]),
+            )
         for row in self.store.jobs.pending() + lost:
             try:
                 rubric = self.store.rubrics.load(row.rubric_id, row.rubric_version)
@@ -214,7 +266,7 @@ class InlineDispatcher(Dispatcher):
 
     mode = "embedded"
 
-    def __init__(self, store: Store, settings: Optional[Settings] = None):
+    def __init__(self, store: Store, settings: Settings | None = None):
         super().__init__(store)
         self.settings = settings or get_settings()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-job")
@@ -232,21 +284,30 @@ class InlineDispatcher(Dispatcher):
             row.status = JobState.PENDING  # as if just accepted: submit runs it
             self.submit(row, rubric)
         if rows:
-            log.warning("running again %d request(s) accepted and not finished before this "
-                        "process started", len(rows))
+            log.warning(
+                "running again %d request(s) accepted and not finished before this process started",
+                len(rows),
+            )
         return len(rows)
 
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         if row.status in (JobState.PENDING, JobState.FAILED):
             self.store.jobs.set_status(row.id, JobState.QUEUED)
             if row.kind == "rescore":
-                self.pool.submit(self._run, RESCORE_JOB, row.rubric_id, row.rubric_version,
-                                 row.project, row.id)
+                self.pool.submit(
+                    self._run, RESCORE_JOB, row.rubric_id, row.rubric_version, row.project, row.id
+                )
             else:
-                self.pool.submit(self._run, SCORE_JOB, row.path, row.rubric_id,
-                                 row.rubric_version, row.agent_channel, row.id)
+                self.pool.submit(
+                    self._run,
+                    SCORE_JOB,
+                    row.path,
+                    row.rubric_id,
+                    row.rubric_version,
+                    row.agent_channel,
+                    row.id,
+                )
         return row.id
-
 
     def _run(self, function: str, *args) -> None:
         if not self._configured:  # this process's jobs use this dispatcher's database

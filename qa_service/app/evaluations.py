@@ -1,6 +1,7 @@
 """Recording evaluations: one transaction stores scoring results, decides which evaluation of
 each call is current, lays the call's reviews over the new results and keeps the rollups in
 step."""
+
 from __future__ import annotations
 
 from sqlmodel import Session
@@ -28,9 +29,13 @@ def record_evaluations(store: Store, items: list[tuple[int, CallResult]]) -> lis
         rids = {rid for rid, _ in items}
         recordings = store.recordings.by_ids(s, rids)
         with tracked(s, rids):
-            evaluations = store.evaluations.write(s, [
-                (recordings[rid], result, asr_confidence(result.utterances, recordings[rid]))
-                for rid, result in items])
+            evaluations = store.evaluations.write(
+                s,
+                [
+                    (recordings[rid], result, asr_confidence(result.utterances, recordings[rid]))
+                    for rid, result in items
+                ],
+            )
             current = current_evaluations(store, s, evaluations, recordings)
             store.evaluations.make_current(s, current, evaluations)
             apply_reviews(s, evaluations)  # reviews belong to the call: laid over the new result
@@ -38,17 +43,18 @@ def record_evaluations(store: Store, items: list[tuple[int, CallResult]]) -> lis
         return evaluations
 
 
-def current_evaluations(store: Store, s: Session, written: list[Evaluation],
-                        recordings: dict[int, Recording]) -> dict[int, int]:
+def current_evaluations(
+    store: Store, s: Session, written: list[Evaluation], recordings: dict[int, Recording]
+) -> dict[int, int]:
     """Each written recording's current evaluation id: the newest written one, unless the
     call's project has an active rubric version and the call has been scored with it."""
     current = {ev.recording_id: ev.id for ev in written}
     # Scoring with another version (an older one, another rubric) adds that evaluation
     # without moving "current" away from the active one.
-    active = store.rubrics.active_versions(
-        s, {r.project for r in recordings.values() if r.project})
-    wanted = {rid: active[recordings[rid].project] for rid in current
-              if recordings[rid].project in active}
+    active = store.rubrics.active_versions(s, {r.project for r in recordings.values() if r.project})
+    wanted = {
+        rid: active[recordings[rid].project] for rid in current if recordings[rid].project in active
+    }
     if wanted:
         for ev_id, rid, rubric_id, version in store.evaluations.versions_of(s, wanted):
             if (rubric_id, version) == wanted[rid]:

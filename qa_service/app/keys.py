@@ -1,14 +1,14 @@
 """API keys: random secrets shown once, stored as sha256 (they carry 256 bits of entropy, so a
 slow password hash adds nothing), each with a role."""
+
 from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Optional
 
 from qa_service.domain.enums import KeyRole
-from qa_service.storage.tables import ApiKey
 from qa_service.storage.store import Store
+from qa_service.storage.tables import ApiKey
 
 ROLES = KeyRole.values()  # each role can do what the ones before it can
 
@@ -21,8 +21,9 @@ def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     secret = "qa_" + secrets.token_urlsafe(32)
-    key = store.keys.add(ApiKey(name=name or role, role=role, key_hash=digest(secret),
-                                prefix=secret[:10]))
+    key = store.keys.add(
+        ApiKey(name=name or role, role=role, key_hash=digest(secret), prefix=secret[:10])
+    )
     return key, secret
 
 
@@ -30,12 +31,12 @@ def list_keys(store: Store) -> list[ApiKey]:
     return store.keys.all()
 
 
-def revoke_key(store: Store, key_id: int) -> Optional[ApiKey]:
+def revoke_key(store: Store, key_id: int) -> ApiKey | None:
     """Revoke a key; it answers 401 from the next request on (lookup reads the row each time)."""
     return store.keys.revoke(key_id)
 
 
-def lookup(store: Store, secret: str) -> Optional[ApiKey]:
+def lookup(store: Store, secret: str) -> ApiKey | None:
     key = store.keys.by_hash(digest(secret))
     return key if key is not None and not key.revoked else None
 

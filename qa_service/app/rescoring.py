@@ -1,14 +1,14 @@
 """What a rescore covers: never every campaign's calls unless asked for a project."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Recording
 
 
-def rescore_scope(store: Store, rubric_id: str,
-                  project: Optional[str] = None) -> tuple[list[Recording], str]:
+def rescore_scope(
+    store: Store, rubric_id: str, project: str | None = None
+) -> tuple[list[Recording], str]:
     """The recordings a rescore with this rubric covers, and a sentence saying so: the
     project's recordings when one is given; else only the recordings already evaluated with
     this rubric id and those of the projects where it is active."""
@@ -17,7 +17,12 @@ def rescore_scope(store: Store, rubric_id: str,
         return chosen, f"{len(chosen)} recording(s) of project {project}"
     projects = store.rubrics.projects_using(rubric_id)
     chosen = store.recordings.evaluated_with(rubric_id, projects)
-    where = f" and the recordings of project(s) {', '.join(projects)} where it is active" \
-        if projects else ""
-    return chosen, (f"{len(chosen)} recording(s): those already evaluated with rubric "
-                    f"{rubric_id}{where} (give a project to rescore another)")
+    where = (
+        f" and the recordings of project(s) {', '.join(projects)} where it is active"
+        if projects
+        else ""
+    )
+    return chosen, (
+        f"{len(chosen)} recording(s): those already evaluated with rubric "
+        f"{rubric_id}{where} (give a project to rescore another)"
+    )

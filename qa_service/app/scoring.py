@@ -1,28 +1,28 @@
 """Scoring recordings and rescoring stored transcripts: what the CLI and the workers call."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
 
-from qa_service.asr.audio import AUDIO_EXTENSIONS, load
-from qa_service.config import Settings, get_settings
-from qa_service.domain.masking import mask
-from qa_service.domain.metadata import read_metadata
-from qa_service.exceptions import AudioError, MetadataError, ModelIntegrityError
-from qa_service.files import sha256_of
-from qa_service.rules.scoring import evaluate
-from qa_service.asr.transcript import transcribe_audio
-from qa_service.domain.results import CallResult
-from qa_service.rules.rubric import Rubric
-from qa_service.domain.evaluation import CallEvaluation, FileError
-from qa_service.rules.scoring import Scorer
-from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
-from qa_service.storage.store import Store
-from qa_service.asr.transcribe import Recognizer, get_recognizer
 from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.app.rescoring import rescore_scope
+from qa_service.asr.audio import AUDIO_EXTENSIONS, load
+from qa_service.asr.transcribe import Recognizer, get_recognizer
+from qa_service.asr.transcript import transcribe_audio
+from qa_service.config import Settings, get_settings
+from qa_service.domain.evaluation import CallEvaluation, FileError
+from qa_service.domain.masking import mask
+from qa_service.domain.metadata import read_metadata
+from qa_service.domain.results import CallResult
+from qa_service.exceptions import AudioError, MetadataError, ModelIntegrityError
+from qa_service.files import sha256_of
+from qa_service.rules.rubric import Rubric
+from qa_service.rules.scoring import Scorer, evaluate
+from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
+from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ def find_audio(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files as given, and audio files under directories (recursive, sorted)."""
     for p in map(Path, paths):
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*")
-                              if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            yield from sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+            )
         else:
             yield p
 
@@ -42,8 +43,8 @@ class Outcome:
     """One file's result: the spec's result dict (or its error) plus what we stored."""
 
     path: str
-    result: Optional[CallResult] = None
-    error: Optional[str] = None
+    result: CallResult | None = None
+    error: str | None = None
     transcribed: bool = False  # False when a stored transcript was reused
 
     def to_dict(self) -> dict:
@@ -54,8 +55,12 @@ class Outcome:
 
 
 class QAService:
-    def __init__(self, store: Store, settings: Optional[Settings] = None,
-                 recognizer: Optional[Recognizer] = None):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        recognizer: Recognizer | None = None,
+    ):
         self.store = store
         self.settings = settings or get_settings()
         self._recognizer = recognizer
@@ -68,17 +73,27 @@ class QAService:
         return self._recognizer
 
     def scorer(self, rubric: Rubric) -> Scorer:
-        return Scorer(rubric, self.settings.fuzzy, self.settings.similar_threshold,
-                      model=self.settings.similar_model)
+        return Scorer(
+            rubric,
+            self.settings.fuzzy,
+            self.settings.similar_threshold,
+            model=self.settings.similar_model,
+        )
 
     def embed(self, utterances: list) -> CallVectors:
         """Sentence vectors of a transcript, rows owned by utterances in the order given (the
         stored order); stored with the transcript (semantic.py)."""
-        return embed_utterances(get_embedder(self.settings.similar_model),
-                                [u.text for u in utterances])
+        return embed_utterances(
+            get_embedder(self.settings.similar_model), [u.text for u in utterances]
+        )
 
-    def score_file(self, path: str | Path, rubric: Rubric, scorer: Optional[Scorer] = None,
-                   agent_channel: Optional[str] = None) -> Outcome:
+    def score_file(
+        self,
+        path: str | Path,
+        rubric: Rubric,
+        scorer: Scorer | None = None,
+        agent_channel: str | None = None,
+    ) -> Outcome:
         path = str(path)
         try:
             return self._score_file(path, rubric, scorer or self.scorer(rubric), agent_channel)
@@ -87,8 +102,9 @@ class QAService:
         except OSError as exc:
             return Outcome(path, error=f"{path}: {exc.strerror or exc}")
 
-    def _score_file(self, path: str, rubric: Rubric, scorer: Scorer,
-                    agent_channel: Optional[str]) -> Outcome:
+    def _score_file(
+        self, path: str, rubric: Rubric, scorer: Scorer, agent_channel: str | None
+    ) -> Outcome:
         file = self.settings.locate(path)  # `path` is what is stored: relative to the storage
         if not file.is_file():
             raise AudioError(f"{path}: no such file")
@@ -108,11 +124,20 @@ class QAService:
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
             if self.settings.mask_stored_text:
                 # Personal numbers never reach the database; checks run on the masked text too.
-                transcript.utterances = [replace(u, text=mask(u.text)) for u in transcript.utterances]
+                transcript.utterances = [
+                    replace(u, text=mask(u.text)) for u in transcript.utterances
+                ]
             recording = self.store.recordings.save_transcript(
-                sha, path, meta, transcript.duration, transcript.channels,
-                transcript.separation, self.recognizer.info.model, transcript.utterances,
-                transcript.warnings)
+                sha,
+                path,
+                meta,
+                transcript.duration,
+                transcript.channels,
+                transcript.separation,
+                self.recognizer.info.model,
+                transcript.utterances,
+                transcript.warnings,
+            )
             utterances, duration = transcript.utterances, transcript.duration
             warnings = transcript.warnings
             vectors = None
@@ -124,9 +149,13 @@ class QAService:
         evaluation = record_evaluation(self.store, recording.id, result)
         return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
 
-    def score_files(self, paths: Iterable[str | Path], rubric: Rubric,
-                    agent_channel: Optional[str] = None,
-                    progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+    def score_files(
+        self,
+        paths: Iterable[str | Path],
+        rubric: Rubric,
+        agent_channel: str | None = None,
+        progress: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
         scorer = self.scorer(rubric)
         out = []
         for path in paths:
@@ -136,9 +165,13 @@ class QAService:
                 progress(outcome)
         return out
 
-    def rescore(self, rubric: Rubric, project: Optional[str] = None,
-                progress: Optional[Callable[[Outcome], None]] = None,
-                batch: int = 500) -> list[Outcome]:
+    def rescore(
+        self,
+        rubric: Rubric,
+        project: str | None = None,
+        progress: Callable[[Outcome], None] | None = None,
+        batch: int = 500,
+    ) -> list[Outcome]:
         """Score stored transcripts with this rubric, no recognition: a project's, or without
         one those rescore_scope chooses (already evaluated with it, or of projects
         where it is active)."""
@@ -147,7 +180,7 @@ class QAService:
         log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
         out = []
         for first in range(0, len(recordings), batch):
-            chunk = recordings[first:first + batch]
+            chunk = recordings[first : first + batch]
             ids = [r.id for r in chunk]
             utterances = self.store.recordings.utterances_of(ids)
             vectors = self.store.recordings.vectors_of(ids) if scorer.uses_similarity else {}
@@ -155,14 +188,28 @@ class QAService:
                 # Transcripts stored before vectors were (or by another model, or cut into
                 # other segments): embed them once.
                 kind = vector_kind(self.settings.similar_model)
-                stale = {i: self.embed(utterances[i]) for i in ids
-                         if utterances[i] and (i not in vectors or vectors[i].model != kind)}
+                stale = {
+                    i: self.embed(utterances[i])
+                    for i in ids
+                    if utterances[i] and (i not in vectors or vectors[i].model != kind)
+                }
                 if stale:
                     self.store.recordings.save_vectors(stale)
                     vectors.update(stale)
-            results = [evaluate(r.source_path, utterances[r.id], r.duration, scorer,
-                                vectors.get(r.id), r.asr_warnings) for r in chunk]
-            evaluations = record_evaluations(self.store, [(r.id, res) for r, res in zip(chunk, results)])
+            results = [
+                evaluate(
+                    r.source_path,
+                    utterances[r.id],
+                    r.duration,
+                    scorer,
+                    vectors.get(r.id),
+                    r.asr_warnings,
+                )
+                for r in chunk
+            ]
+            evaluations = record_evaluations(
+                self.store, [(r.id, res) for r, res in zip(chunk, results)]
+            )
             for rec, result, evaluation in zip(chunk, results, evaluations):
                 outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))
                 out.append(outcome)

@@ -4,10 +4,10 @@
 MPEG and WAV, whether the file is whole): the API runs it on an upload while the caller is
 still there, without decoding the call or loading the recognizer. `load` decodes everything.
 """
+
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,10 @@ def probe(path: str | Path) -> tuple[int, int]:
             if not streams:
                 raise AudioError(f"{path}: no audio stream in the file")
             stream = streams[0]
-            return stream.codec_context.channels or stream.channels, stream.codec_context.sample_rate
+            return (
+                stream.codec_context.channels or stream.channels,
+                stream.codec_context.sample_rate,
+            )
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -165,7 +168,9 @@ def _check_complete(path: str, decoded_duration: float) -> None:
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: the audio could not be read to its end ({_reason(exc)})") from None
+        raise AudioError(
+            f"{path}: the audio could not be read to its end ({_reason(exc)})"
+        ) from None
 
 
 def _riff_data_sizes(path: str) -> tuple[int | None, int]:

@@ -17,19 +17,26 @@ Real overlaps survive: when both people talk at once, the near speaker's voice i
 explained by the far channel and stays. A channel with no clear peak is left untouched, so
 clean calls decode exactly as before.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
-from scipy.linalg import solve_toeplitz
 from scipy.fft import next_fast_len
+from scipy.linalg import solve_toeplitz
 from scipy.signal import fftconvolve, resample_poly
 
 from qa_service.asr.audio import SAMPLE_RATE
 from qa_service.config import (
-    LEAK_SHARE_LEFT, MAX_GAIN, MAX_LAG_S, MIN_PEAK, PEAK_OVER_SPREAD, SCREEN_RATE, SCREEN_SHARE, TAPS,
+    LEAK_SHARE_LEFT,
+    MAX_GAIN,
+    MAX_LAG_S,
+    MIN_PEAK,
+    PEAK_OVER_SPREAD,
+    SCREEN_RATE,
+    SCREEN_SHARE,
+    TAPS,
 )
 
 
@@ -41,14 +48,14 @@ class Leak:
 
     @property
     def gain(self) -> float:
-        return float(np.sqrt(np.sum(self.filter ** 2)))
+        return float(np.sqrt(np.sum(self.filter**2)))
 
     @property
     def first(self) -> int:
         return max(0, self.lag - TAPS // 2)
 
 
-def _clear_peak(corr: np.ndarray, energy: float, share: float = 1.0) -> Optional[tuple[int, float]]:
+def _clear_peak(corr: np.ndarray, energy: float, share: float = 1.0) -> tuple[int, float] | None:
     """(lag, normalized peak) of the correlation's one clear peak: at least `share` of
     MIN_PEAK, and of PEAK_OVER_SPREAD times its median; else None."""
     normalized = np.abs(corr) / energy
@@ -66,7 +73,7 @@ def _directions(cross: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
     return cross[:reach], np.concatenate([cross[:1], cross[:-reach:-1]])
 
 
-def _leak(corr: np.ndarray, auto: np.ndarray, energy: float) -> Optional[Leak]:
+def _leak(corr: np.ndarray, auto: np.ndarray, energy: float) -> Leak | None:
     """The leak path from corr[k] = sum_t near[t] far[t - k] (k >= 0) and the far channel's
     autocorrelation, if the correlation has one clear peak."""
     found = _clear_peak(corr[: int(MAX_LAG_S * SAMPLE_RATE) + 1], energy)
@@ -76,7 +83,7 @@ def _leak(corr: np.ndarray, auto: np.ndarray, energy: float) -> Optional[Leak]:
     first = max(0, lag - TAPS // 2)
     loaded = auto[:TAPS].copy()
     loaded[0] *= 1.001  # a little diagonal loading keeps the solve stable on band-limited audio
-    leak = Leak(lag, peak, solve_toeplitz(loaded, corr[first: first + TAPS]))
+    leak = Leak(lag, peak, solve_toeplitz(loaded, corr[first : first + TAPS]))
     return leak if leak.gain <= MAX_GAIN else None
 
 
@@ -85,8 +92,11 @@ def _cross(left: np.ndarray, right: np.ndarray, n: int):
     spec_l = np.fft.rfft(left[:n].astype(np.float64), size)
     spec_r = np.fft.rfft(right[:n].astype(np.float64), size)
     cross = np.fft.irfft(spec_l * np.conj(spec_r), size)  # cross[k] = sum_t left[t] right[t-k]
-    energy = float(np.sqrt(np.sum(left[:n].astype(np.float64) ** 2) *
-                            np.sum(right[:n].astype(np.float64) ** 2)))
+    energy = float(
+        np.sqrt(
+            np.sum(left[:n].astype(np.float64) ** 2) * np.sum(right[:n].astype(np.float64) ** 2)
+        )
+    )
     return cross, spec_l, spec_r, size, energy
 
 
@@ -98,11 +108,13 @@ def may_leak(left: np.ndarray, right: np.ndarray) -> bool:
     cross, _, _, _, energy = _cross(low_l, low_r, n)
     if energy == 0:
         return False
-    return any(_clear_peak(corr, energy, SCREEN_SHARE) is not None
-               for corr in _directions(cross, int(MAX_LAG_S * SCREEN_RATE) + 1))
+    return any(
+        _clear_peak(corr, energy, SCREEN_SHARE) is not None
+        for corr in _directions(cross, int(MAX_LAG_S * SCREEN_RATE) + 1)
+    )
 
 
-def find_leaks(left: np.ndarray, right: np.ndarray) -> tuple[Optional[Leak], Optional[Leak]]:
+def find_leaks(left: np.ndarray, right: np.ndarray) -> tuple[Leak | None, Leak | None]:
     """(right's leak into left, left's leak into right): one cross-correlation serves both."""
     n = min(len(left), len(right))
     if n < SAMPLE_RATE or not may_leak(left[:n], right[:n]):
@@ -132,14 +144,17 @@ def separate(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Both channels with the other side's leak removed, and a note per channel cleaned."""
     notes = []
     out = []
-    for name, near, far, leak in zip(("left", "right"), (left, right), (right, left),
-                                     find_leaks(left, right)):
+    for name, near, far, leak in zip(
+        ("left", "right"), (left, right), (right, left), find_leaks(left, right)
+    ):
         if leak is None:
             out.append(near)
             continue
         out.append(remove_leak(near, far, leak))
-        notes.append(f"{name} channel carried the other side at {20 * np.log10(leak.gain):.0f} dB, "
-                     f"{1000 * leak.lag / SAMPLE_RATE:.0f} ms late: removed before recognition")
+        notes.append(
+            f"{name} channel carried the other side at {20 * np.log10(leak.gain):.0f} dB, "
+            f"{1000 * leak.lag / SAMPLE_RATE:.0f} ms late: removed before recognition"
+        )
     return out[0], out[1], notes
 
 

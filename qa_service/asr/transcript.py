@@ -2,23 +2,24 @@
 timed utterances by role. This is the expensive half of scoring a call; `rules.scoring.evaluate`
 is the cheap half and runs again on stored utterances whenever a rubric changes.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 
 from qa_service.asr.audio import Audio, load
 from qa_service.asr.crosstalk import mostly_leak, separate
 from qa_service.asr.diarize import RoleCues, assign_roles
-from qa_service.rules.matching import PhraseMatcher
-from qa_service.rules.normalize import respell_hotwords, to_simplified
+from qa_service.asr.transcribe import MONO_VAD_OPTIONS, VAD_OPTIONS, Recognizer
 from qa_service.domain.enums import Role
 from qa_service.domain.results import Utterance
+from qa_service.rules.matching import PhraseMatcher
+from qa_service.rules.normalize import respell_hotwords, to_simplified
 from qa_service.rules.rubric import Rubric
-from qa_service.asr.transcribe import MONO_VAD_OPTIONS, VAD_OPTIONS, Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ def role_cues(rubric: Rubric) -> RoleCues:
     agent_lines = rubric.agent_phrases()
     customer_lines = [p for o in rubric.objections for p in o.customer_says]
     customer_lines += rubric.outcome.success + rubric.outcome.refusal
-    return RoleCues(PhraseMatcher(any=agent_lines, fuzzy=1.0),
-                    PhraseMatcher(any=customer_lines, fuzzy=1.0))
+    return RoleCues(
+        PhraseMatcher(any=agent_lines, fuzzy=1.0), PhraseMatcher(any=customer_lines, fuzzy=1.0)
+    )
 
 
 def join_same_speaker(utterances: list[Utterance]) -> list[Utterance]:
@@ -51,8 +53,9 @@ def join_same_speaker(utterances: list[Utterance]) -> list[Utterance]:
         last = joined[-1] if joined else None
         if last and last.role == u.role and u.start - last.end < max_gap:
             weights = last.duration, u.duration
-            confidence = (last.confidence * weights[0] + u.confidence * weights[1]) / \
-                (sum(weights) or 1.0)
+            confidence = (last.confidence * weights[0] + u.confidence * weights[1]) / (
+                sum(weights) or 1.0
+            )
             joined[-1] = Utterance(u.role, last.start, u.end, f"{last.text} {u.text}", confidence)
         else:
             joined.append(u)
@@ -66,7 +69,7 @@ def _same_signal(left: np.ndarray, right: np.ndarray) -> bool:
 
 
 def transcribe_audio(
-    audio: Audio, recognizer: Recognizer, rubric: Rubric, agent_channel: Optional[str] = None
+    audio: Audio, recognizer: Recognizer, rubric: Rubric, agent_channel: str | None = None
 ) -> Transcript:
     hotwords, script = rubric.asr.hotwords, rubric.script_terms()
 
@@ -76,8 +79,9 @@ def transcribe_audio(
     utterances: list[Utterance] = []
     if len(audio.channels) == 2 and not _same_signal(*audio.channels):
         agent_side = agent_channel or rubric.agent_channel
-        roles: Sequence[Role] = \
+        roles: Sequence[Role] = (
             (Role.AGENT, Role.CUSTOMER) if agent_side == "left" else (Role.CUSTOMER, Role.AGENT)
+        )
         left, right = audio.channels
         *cleaned, notes = separate(left, right)
         for note in notes:
@@ -89,31 +93,38 @@ def transcribe_audio(
                 chunks = [c for c in chunks if not mostly_leak(samples, original, c.start, c.end)]
             streams.append((samples, chunks))
         recognized = recognizer.transcribe_streams(
-            streams, hotwords, [script if role == Role.AGENT else [] for role in roles])
+            streams, hotwords, [script if role == Role.AGENT else [] for role in roles]
+        )
         for role, chunks in zip(roles, recognized.streams):
             for chunk in chunks:
-                utterances.append(Utterance(role, chunk.start, chunk.end,
-                                            displayed(chunk.text), chunk.confidence))
+                utterances.append(
+                    Utterance(role, chunk.start, chunk.end, displayed(chunk.text), chunk.confidence)
+                )
         separation = "stereo"
     else:
         samples = audio.channels[0]
         # One channel holds both speakers: the agent's script prompts all of it.
-        recognized = recognizer.transcribe_channel(samples, [*hotwords, *script],
-                                                   MONO_VAD_OPTIONS)
+        recognized = recognizer.transcribe_channel(samples, [*hotwords, *script], MONO_VAD_OPTIONS)
         chunks = recognized.streams[0]
-        roles = assign_roles(samples, [(c.start, c.end) for c in chunks],
-                             [c.text for c in chunks], role_cues(rubric))
+        roles = assign_roles(
+            samples, [(c.start, c.end) for c in chunks], [c.text for c in chunks], role_cues(rubric)
+        )
         utterances = join_same_speaker(
-            [Utterance(role, c.start, c.end, displayed(c.text), c.confidence)
-             for role, c in zip(roles, chunks)])
+            [
+                Utterance(role, c.start, c.end, displayed(c.text), c.confidence)
+                for role, c in zip(roles, chunks)
+            ]
+        )
         separation = "mono"
     utterances.sort(key=lambda u: (u.start, u.end))
     for warning in recognized.warnings:
         log.warning("%s: %s", audio.path, warning)
-    return Transcript(utterances, audio.duration, audio.source_channels, separation,
-                      recognized.warnings)
+    return Transcript(
+        utterances, audio.duration, audio.source_channels, separation, recognized.warnings
+    )
 
 
-def transcribe_file(path: str, recognizer: Recognizer, rubric: Rubric,
-                    agent_channel: Optional[str] = None) -> Transcript:
+def transcribe_file(
+    path: str, recognizer: Recognizer, rubric: Rubric, agent_channel: str | None = None
+) -> Transcript:
     return transcribe_audio(load(path), recognizer, rubric, agent_channel)

@@ -6,6 +6,7 @@ API-key roles.
 stored in the database, prints as it, and goes into JSON as it. Code names members
 (`Grade.FAIL`), never the literal.
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -25,17 +25,22 @@ Date-times are stored in UTC and answered in the call center's zone (QA_TIMEZONE
 offset, e.g. `2026-11-20T07:30:00+08:00` (ISO 8601): the same instant, read as the call center
 reads its clock. A since/until sent back with its offset selects exactly that instant.
 """
+
 from __future__ import annotations
 
-from datetime import datetime
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import ConfigDict
 
-from qa_service.domain.enums import CallOutcome, Category, FindingStatus, FlagReason, Grade, JobState
+from qa_service.domain.enums import (
+    CallOutcome,
+    Category,
+    FindingStatus,
+    Grade,
+)
 from qa_service.domain.results import CallResult
-from qa_service.domain.schema import Instant, Seconds, Ratio, OptionalRatio, MAX_ROW_ID, Schema
+from qa_service.domain.schema import Instant, OptionalRatio, Ratio, Schema, Seconds
 
 
 class RubricRef(Schema):
@@ -58,25 +63,25 @@ class EvidenceOut(Schema):
     start: Seconds
     end: Seconds
     text: str
-    matched: Optional[str] = None
+    matched: str | None = None
     """The span of the utterance that matched."""
-    phrase: Optional[str] = None
+    phrase: str | None = None
     """The rubric phrase (or `similar` example) it matched."""
     similarity: OptionalRatio = None
-    value: Optional[str] = None
+    value: str | None = None
     """product_fact: the value as the agent stated it."""
-    kb_value: Optional[str] = None
+    kb_value: str | None = None
     """product_fact: the knowledge base's value."""
 
 
 class ResultFinding(Schema):
-    id: Optional[int] = None
+    id: int | None = None
     """The stored finding (reviews cite it); absent before the result is stored."""
     rule_id: str
-    category: Union[Category, str]
-    status: Union[FindingStatus, str]
+    category: Category | str
+    status: FindingStatus | str
     """The reviewed status where a reviewer gave one, else the machine's."""
-    machine_status: Optional[Union[FindingStatus, str]] = None
+    machine_status: FindingStatus | str | None = None
     deduction: float = 0.0
     name: str = ""
     severity: str = "normal"
@@ -95,7 +100,7 @@ class HighlightOut(Schema):
 class CallEvaluation(Schema):
     """One call scored under one rubric version: the spec's result JSON, extended."""
 
-    recording: Optional[str]
+    recording: str | None
     """The recording's path (hidden from non-admin API keys)."""
     rubric: RubricRef
     score: float
@@ -107,14 +112,14 @@ class CallEvaluation(Schema):
     findings: list[ResultFinding] = []
     utterances: list[UtteranceOut] = []
     highlights: list[HighlightOut] = []
-    id: Optional[int] = None
+    id: int | None = None
     """The evaluation's id (as evaluation_id)."""
-    evaluation_id: Optional[int] = None
-    recording_id: Optional[int] = None
-    agent_id: Optional[str] = None
-    project: Optional[str] = None
-    call_time: Optional[Instant] = None
-    machine_grade: Optional[Grade] = None
+    evaluation_id: int | None = None
+    recording_id: int | None = None
+    agent_id: str | None = None
+    project: str | None = None
+    call_time: Instant | None = None
+    machine_grade: Grade | None = None
     asr_confidence: OptionalRatio = None
     warnings: list[str] = []
     """Where recognition may have lost words (a window short of words after every fallback,
@@ -123,17 +128,25 @@ class CallEvaluation(Schema):
     @classmethod
     def of_result(cls, result: CallResult) -> CallEvaluation:
         """From a pipeline CallResult (what the CLI prints)."""
-        return cls(recording=result.recording,
-                   rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
-                   score=round(result.score, 2), grade=result.grade, fatal=result.fatal,
-                   outcome=result.outcome, duration=result.duration,
-                   findings=[ResultFinding.model_validate(asdict(f)) for f in result.findings],
-                   utterances=[UtteranceOut.model_validate(u) for u in result.utterances],
-                   highlights=[HighlightOut.model_validate(h) for h in result.highlights],
-                   id=result.evaluation_id, evaluation_id=result.evaluation_id,
-                   recording_id=result.recording_id, agent_id=result.agent_id,
-                   project=result.project, machine_grade=result.grade,
-                   warnings=list(result.warnings))
+        return cls(
+            recording=result.recording,
+            rubric=RubricRef(id=result.rubric_id, version=result.rubric_version),
+            score=round(result.score, 2),
+            grade=result.grade,
+            fatal=result.fatal,
+            outcome=result.outcome,
+            duration=result.duration,
+            findings=[ResultFinding.model_validate(asdict(f)) for f in result.findings],
+            utterances=[UtteranceOut.model_validate(u) for u in result.utterances],
+            highlights=[HighlightOut.model_validate(h) for h in result.highlights],
+            id=result.evaluation_id,
+            evaluation_id=result.evaluation_id,
+            recording_id=result.recording_id,
+            agent_id=result.agent_id,
+            project=result.project,
+            machine_grade=result.grade,
+            warnings=list(result.warnings),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object, leaving out what is unknown (None) rather than printing nulls."""

@@ -8,17 +8,43 @@ groups) is read as its digits; where the run, or a stretch of whole groups in it
 length of a phone (11, starting 1[3-9]), ID-card (18, the last may be X) or bank-card
 (16-19) number, it is masked, keeping the first 3-4 and the last 4 digits.
 """
+
 from __future__ import annotations
 
 import re
 
 # Spoken digit -> value. Counting words (十 百 千) are not here: numbers are said digit by digit.
-DIGITS = {**{str(d): str(d) for d in range(10)},
-          **{chr(0xFF10 + d): str(d) for d in range(10)},  # full-width ０-９
-          "零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "壹": "1", "二": "2", "两": "2",
-          "兩": "2", "贰": "2", "貳": "2", "三": "3", "叁": "3", "參": "3", "四": "4", "肆": "4",
-          "五": "5", "伍": "5", "六": "6", "陆": "6", "陸": "6", "七": "7", "柒": "7", "八": "8",
-          "捌": "8", "九": "9", "玖": "9"}
+DIGITS = {
+    **{str(d): str(d) for d in range(10)},
+    **{chr(0xFF10 + d): str(d) for d in range(10)},  # full-width ０-９
+    "零": "0",
+    "〇": "0",
+    "洞": "0",
+    "一": "1",
+    "幺": "1",
+    "壹": "1",
+    "二": "2",
+    "两": "2",
+    "兩": "2",
+    "贰": "2",
+    "貳": "2",
+    "三": "3",
+    "叁": "3",
+    "參": "3",
+    "四": "4",
+    "肆": "4",
+    "五": "5",
+    "伍": "5",
+    "六": "6",
+    "陆": "6",
+    "陸": "6",
+    "七": "7",
+    "柒": "7",
+    "八": "8",
+    "捌": "8",
+    "九": "9",
+    "玖": "9",
+}
 _DIGIT = "[" + "".join(re.escape(c) for c in DIGITS) + "]"
 _SEP = r"[\s\-–—－_.·・,，、/]{1,3}"
 # A run: digit groups with separators between them; an ID card may end in X.

@@ -7,6 +7,7 @@ or else from the file name: `<project>_<agent>_<YYYYmmdd-HHMMSS>[_trial|_product
 e.g. `telecom-upgrade_A017_20261120-091403_trial.wav`. The sidecar wins where both say.
 A call time without an offset (every file name) is the call center's time (QA_TIMEZONE).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 from qa_service.config import storable_utc
 from qa_service.domain.enums import Phase
@@ -28,11 +28,11 @@ NAME_PATTERN = re.compile(
 
 @dataclass
 class CallMetadata:
-    agent_id: Optional[str] = None
-    project: Optional[str] = None
+    agent_id: str | None = None
+    project: str | None = None
     # As the sidecar or file name says it: naive is the call center's wall-clock time
     # (QA_TIMEZONE), with an offset that instant. Stored in UTC (Store, config.to_utc).
-    call_time: Optional[datetime] = None
+    call_time: datetime | None = None
     phase: Phase = Phase.PRODUCTION
 
 
@@ -56,7 +56,7 @@ def _parse_time(value: str, source: str) -> datetime:
     return parsed
 
 
-def sidecar_path(audio: Path) -> Optional[Path]:
+def sidecar_path(audio: Path) -> Path | None:
     for candidate in (audio.with_suffix(".json"), audio.with_name(audio.name + ".json")):
         if candidate.exists() and not candidate.name.endswith(".ref.json"):
             return candidate
@@ -89,6 +89,7 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
             phase = str(data["phase"])
             if phase not in Phase.values():
                 raise MetadataError(
-                    f"{audio}: phase {phase!r} must be one of {', '.join(Phase.values())}")
+                    f"{audio}: phase {phase!r} must be one of {', '.join(Phase.values())}"
+                )
             meta.phase = Phase(phase)
     return meta

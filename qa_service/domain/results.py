@@ -1,9 +1,10 @@
 """Plain result dataclasses, shaped as the rubric-and-result spec defines them (their JSON
 form is evaluation.CallEvaluation, the same for the CLI and the API)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role
 
@@ -29,11 +30,11 @@ class Evidence:
     start: float
     end: float
     text: str
-    matched: Optional[str] = None  # the span of the utterance that matched
-    phrase: Optional[str] = None  # the rubric phrase it matched
-    similarity: Optional[float] = None  # 1.0 for exact matches
-    value: Optional[str] = None  # product_fact: the value as the agent stated it (99元)
-    kb_value: Optional[str] = None  # product_fact: the knowledge base's value (96元)
+    matched: str | None = None  # the span of the utterance that matched
+    phrase: str | None = None  # the rubric phrase it matched
+    similarity: float | None = None  # 1.0 for exact matches
+    value: str | None = None  # product_fact: the value as the agent stated it (99元)
+    kb_value: str | None = None  # product_fact: the knowledge base's value (96元)
 
     @classmethod
     def of(cls, utt: Utterance, **match: Any) -> Evidence:
@@ -81,7 +82,7 @@ class CallResult:
     # Where recognition may have lost words (transcript.Transcript.warnings, stored with the
     # recording): a reviewer reads them beside the transcript; the call is flagged.
     warnings: list[str] = field(default_factory=list)
-    recording_id: Optional[int] = None
-    evaluation_id: Optional[int] = None
-    agent_id: Optional[str] = None
-    project: Optional[str] = None
+    recording_id: int | None = None
+    evaluation_id: int | None = None
+    agent_id: str | None = None
+    project: str | None = None

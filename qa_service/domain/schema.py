@@ -1,16 +1,15 @@
 """The base of every JSON model the service answers: times stored in UTC and answered in the
 call center's zone with its offset, seconds rounded to 0.01, ratios to 0.001.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from dataclasses import asdict
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from qa_service.config import in_call_center_zone
-
 
 Instant = Annotated[datetime, PlainSerializer(in_call_center_zone, return_type=datetime)]
 
@@ -21,9 +20,10 @@ Seconds = Annotated[float, PlainSerializer(lambda v: round(v, 2), return_type=fl
 Ratio = Annotated[float, PlainSerializer(lambda v: round(v, 3), return_type=float)]
 
 
-OptionalRatio = Annotated[Optional[float],
-                          PlainSerializer(lambda v: None if v is None else round(v, 3),
-                                          return_type=Optional[float])]
+OptionalRatio = Annotated[
+    float | None,
+    PlainSerializer(lambda v: None if v is None else round(v, 3), return_type=Optional[float]),
+]
 
 
 MAX_ROW_ID = 2**31 - 1  # integer primary keys (PostgreSQL int4): a larger id is a 422, not a 500

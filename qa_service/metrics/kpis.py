@@ -15,30 +15,48 @@ One clock: `since`/`until` are stored times (naive UTC) or times with an offset;
 "hour" are the call center's (QA_TIMEZONE), which the rollups are keyed by. A ragged end lies
 inside one such bucket, so its day and hour are known without converting time zones in SQL.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
-from qa_service.storage.tables import (
-    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
-)
 from qa_service.domain.enums import COSTLY
 from qa_service.metrics.models import CommonError, KpiRow
-from qa_service.storage.queries import EVALUATION, GROUPS, columns, filters, group_column, stored_time, tier
+from qa_service.storage.queries import (
+    EVALUATION,
+    columns,
+    filters,
+    group_column,
+    stored_time,
+    tier,
+)
 from qa_service.storage.rollups import KPI_SUMS, KpiSums, day_of, hour_of, kpi_sums_sql
+from qa_service.storage.tables import (
+    ErrorRollup,
+    Evaluation,
+    FindingRow,
+    KpiRollup,
+    ProjectErrorRollup,
+    ProjectKpiRollup,
+)
 
-Range = tuple[Optional[datetime], Optional[datetime]]
+Range = tuple[datetime | None, datetime | None]
 Piece = tuple[datetime, datetime, datetime]  # UTC since, UTC until, the call center's bucket
 
 
-def split_range(since: Optional[datetime], until: Optional[datetime],
-                bucket: Callable[[datetime], datetime], step: timedelta) -> tuple[Optional[Range], list[Piece]]:
+def split_range(
+    since: datetime | None,
+    until: datetime | None,
+    bucket: Callable[[datetime], datetime],
+    step: timedelta,
+) -> tuple[Range | None, list[Piece]]:
     """[since, until) (stored UTC times) as the whole buckets it covers, as the call center's
     bucket keys (lo, hi) read from a rollup (None: no whole bucket), and the ragged ends
     (counted from the evaluations), each inside one bucket and carrying that bucket's key.
@@ -68,8 +86,9 @@ def bucket_key(group: str, local: datetime):
     return local.strftime("%Y-%m-%d") if group == "day" else local.hour
 
 
-def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] = None,
-              **kw) -> dict[Any, KpiSums]:
+def _kpi_sums(
+    session: Session, group: str, since, until, agent: str | None = None, **kw
+) -> dict[Any, KpiSums]:
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
     totals: dict = defaultdict(KpiSums)
@@ -78,9 +97,14 @@ def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] =
         rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
         cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
-        queries.append((select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
-                       .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
-                       .group_by(key), None))
+        queries.append(
+            (
+                select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
+                .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
+                .group_by(key),
+                None,
+            )
+        )
     for lo, hi, local in ends:
         where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
         if group in ("day", "hour"):  # the piece lies inside one of the call center's hours
@@ -95,17 +119,30 @@ def _kpi_sums(session: Session, group: str, since, until, agent: Optional[str] =
     return totals
 
 
-def kpi_rows(session: Session, group: str, since: Optional[datetime] = None,
-             until: Optional[datetime] = None, **kw) -> list[KpiRow]:
+def kpi_rows(
+    session: Session,
+    group: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    **kw,
+) -> list[KpiRow]:
     totals = _kpi_sums(session, group, since, until, **kw)
     # a cell whose calls all moved elsewhere is left out
-    return [KpiRow.of_sums(totals[key], **{group: key})
-            for key in sorted(totals) if totals[key].evaluated > 0]
+    return [
+        KpiRow.of_sums(totals[key], **{group: key})
+        for key in sorted(totals)
+        if totals[key].evaluated > 0
+    ]
 
 
-def common_errors(session: Session, limit: int = 20, examples: int = 3,
-                  since: Optional[datetime] = None, until: Optional[datetime] = None,
-                  **kw) -> list[CommonError]:
+def common_errors(
+    session: Session,
+    limit: int = 20,
+    examples: int = 3,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    **kw,
+) -> list[CommonError]:
     """共性错误: rules that cost points, by how many evaluated calls they hit."""
     since, until = stored_time(since), stored_time(until)
     total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
@@ -116,52 +153,90 @@ def common_errors(session: Session, limit: int = 20, examples: int = 3,
     if whole is not None:
         rollup = tier(ErrorRollup, ProjectErrorRollup, "rule", kw.get("agent"))
         cols = columns(rollup, rollup.day)
-        queries.append(select(rollup.rule_id, rollup.category, func.min(rollup.name),
-                              func.sum(rollup.calls))
-                       .where(filters(cols, since=whole[0], until=whole[1], **kw))
-                       .group_by(rollup.rule_id, rollup.category))
+        queries.append(
+            select(rollup.rule_id, rollup.category, func.min(rollup.name), func.sum(rollup.calls))
+            .where(filters(cols, since=whole[0], until=whole[1], **kw))
+            .group_by(rollup.rule_id, rollup.category)
+        )
     for lo, hi, _ in ends:
-        queries.append(select(FindingRow.rule_id, FindingRow.category, func.min(FindingRow.name),
-                              func.count(func.distinct(FindingRow.evaluation_id)))
-                       .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-                       .where(filters(EVALUATION, since=lo, until=hi, **kw),
-                              FindingRow.effective_status_sql().in_(COSTLY))
-                       .group_by(FindingRow.rule_id, FindingRow.category))
+        queries.append(
+            select(
+                FindingRow.rule_id,
+                FindingRow.category,
+                func.min(FindingRow.name),
+                func.count(func.distinct(FindingRow.evaluation_id)),
+            )
+            .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+            .where(
+                filters(EVALUATION, since=lo, until=hi, **kw),
+                FindingRow.effective_status_sql().in_(COSTLY),
+            )
+            .group_by(FindingRow.rule_id, FindingRow.category)
+        )
     for q in queries:
         for rule_id, category, name, calls in session.exec(q).all():
             counts[(rule_id, category)] += calls or 0
             names[(rule_id, category)] = min(name, names.get((rule_id, category), name))
     ranked = sorted((k for k, n in counts.items() if n > 0), key=lambda k: (-counts[k], k))[:limit]
     samples = _recent_examples(session, ranked, examples, since, until, **kw)
-    return [CommonError(rule_id=rule_id, category=category, name=names[(rule_id, category)],
-                        count=counts[(rule_id, category)],
-                        share=round(counts[(rule_id, category)] / total, 4) if total else None,
-                        example_recordings=samples[(rule_id, category)])
-            for rule_id, category in ranked]
+    return [
+        CommonError(
+            rule_id=rule_id,
+            category=category,
+            name=names[(rule_id, category)],
+            count=counts[(rule_id, category)],
+            share=round(counts[(rule_id, category)] / total, 4) if total else None,
+            example_recordings=samples[(rule_id, category)],
+        )
+        for rule_id, category in ranked
+    ]
 
 
-def _recent_examples(session: Session, rules: list[tuple[str, str]], examples: int,
-                     since, until, recent: int = 2000, **kw) -> dict[tuple[str, str], list[int]]:
+def _recent_examples(
+    session: Session,
+    rules: list[tuple[str, str]],
+    examples: int,
+    since,
+    until,
+    recent: int = 2000,
+    **kw,
+) -> dict[tuple[str, str], list[int]]:
     """The newest calls with each error: one bounded query over the newest calls in range
     answers the common rules; only a rule none of them has is looked up on its own."""
     out: dict[tuple[str, str], list[int]] = {rule: [] for rule in rules}
-    newest = (select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at)
-              .where(filters(EVALUATION, since=since, until=until, **kw))
-              .order_by(Evaluation.called_at.desc()).limit(recent).subquery())
-    rows = session.exec(select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
-                        .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
-                        .where(FindingRow.effective_status_sql().in_(COSTLY))
-                        .order_by(newest.c.called_at.desc(), newest.c.id.desc())).all()
+    newest = (
+        select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at)
+        .where(filters(EVALUATION, since=since, until=until, **kw))
+        .order_by(Evaluation.called_at.desc())
+        .limit(recent)
+        .subquery()
+    )
+    rows = session.exec(
+        select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
+        .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
+        .where(FindingRow.effective_status_sql().in_(COSTLY))
+        .order_by(newest.c.called_at.desc(), newest.c.id.desc())
+    ).all()
     for recording_id, rule_id, category in rows:
         found = out.get((rule_id, category))
         if found is not None and len(found) < examples and recording_id not in found:
             found.append(recording_id)
     for (rule_id, category), found in out.items():
         if not found:
-            found.extend(dict.fromkeys(session.exec(
-                select(Evaluation.recording_id).join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
-                .where(filters(EVALUATION, since=since, until=until, **kw),
-                       FindingRow.rule_id == rule_id, FindingRow.category == category,
-                       FindingRow.effective_status_sql().in_(COSTLY))
-                .order_by(FindingRow.evaluation_id.desc()).limit(examples)).all()))
+            found.extend(
+                dict.fromkeys(
+                    session.exec(
+                        select(Evaluation.recording_id)
+                        .join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
+                        .where(
+                            filters(EVALUATION, since=since, until=until, **kw),
+                            FindingRow.rule_id == rule_id,
+                            FindingRow.category == category,
+                            FindingRow.effective_status_sql().in_(COSTLY),
+                        )
+                        .order_by(FindingRow.evaluation_id.desc())
+                        .limit(examples)
+                    ).all()
+                )
+            )
     return out

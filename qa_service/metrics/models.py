@@ -1,9 +1,9 @@
-"""What the KPI, report and wrap-up functions return: the same models the API answers with.
-"""
+"""What the KPI, report and wrap-up functions return: the same models the API answers with."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import PlainSerializer
 
@@ -16,23 +16,23 @@ from qa_service.storage.rollups import KpiSums
 class KpiRow(Schema):
     """One group's KPIs: the group's own key is set, the others absent."""
 
-    agent: Optional[str] = None
-    project: Optional[str] = None
-    day: Optional[str] = None
-    hour: Optional[int] = None
-    rubric: Optional[str] = None
+    agent: str | None = None
+    project: str | None = None
+    day: str | None = None
+    hour: int | None = None
+    rubric: str | None = None
     evaluated: int
     passed: int
     excellent: int
     success: int
     fatal: int
-    pass_rate: Optional[float]
+    pass_rate: float | None
     """监听合格率: pass or excellent over evaluated calls."""
-    excellent_rate: Optional[float]
+    excellent_rate: float | None
     """质检优秀率."""
-    success_rate: Optional[float]
+    success_rate: float | None
     """外呼在线成功率: outcome success over calls."""
-    average_talk_seconds: Optional[float]
+    average_talk_seconds: float | None
     """项目呼出均长."""
 
     @classmethod
@@ -40,12 +40,18 @@ class KpiRow(Schema):
         """The counts and rates of summed calls; `key` is the group's own key (day=..., ...),
         the only one set, so a report's JSON (dumped with exclude_unset) names only it."""
         n = sums.evaluated
-        return cls(**key, evaluated=int(n), passed=int(sums.passed), excellent=int(sums.excellent),
-                   success=int(sums.success), fatal=int(sums.fatal),
-                   pass_rate=round(sums.passed / n, 4) if n else None,
-                   excellent_rate=round(sums.excellent / n, 4) if n else None,
-                   success_rate=round(sums.success / n, 4) if n else None,
-                   average_talk_seconds=round(sums.talk_seconds / n, 2) if n else None)
+        return cls(
+            **key,
+            evaluated=int(n),
+            passed=int(sums.passed),
+            excellent=int(sums.excellent),
+            success=int(sums.success),
+            fatal=int(sums.fatal),
+            pass_rate=round(sums.passed / n, 4) if n else None,
+            excellent_rate=round(sums.excellent / n, 4) if n else None,
+            success_rate=round(sums.success / n, 4) if n else None,
+            average_talk_seconds=round(sums.talk_seconds / n, 2) if n else None,
+        )
 
     def ungrouped(self) -> KpiRow:
         """The same counts and rates naming no group (a whole project, one of its phases)."""
@@ -59,7 +65,7 @@ class CommonError(Schema):
     category: str
     name: str
     count: int
-    share: Optional[float]
+    share: float | None
     example_recordings: list[int]
 
 
@@ -67,10 +73,10 @@ class RefusalReason(Schema):
     objection_id: str
     name: str
     raised_in_calls: int
-    share_of_calls: Optional[float]
+    share_of_calls: float | None
     handled: int
-    handled_rate: Optional[float]
-    success_rate_after: Optional[float]
+    handled_rate: float | None
+    success_rate_after: float | None
 
 
 class GuidePoint(Schema):
@@ -81,7 +87,7 @@ class GuidePoint(Schema):
     said_in_calls: int
     said_rate: float
     customer_replies: dict[str, int]
-    positive_rate: Optional[float]
+    positive_rate: float | None
     quadrant: int
     """1 we say it and they like it, 2 we say it and they do not, 3 neither, 4 they like it
     but we rarely say it."""
@@ -89,7 +95,7 @@ class GuidePoint(Schema):
 
 class HighlightExample(Schema):
     recording_id: int
-    agent_id: Optional[str]
+    agent_id: str | None
     start: float
 
 
@@ -104,10 +110,10 @@ class HighlightScript(Schema):
 
 class TrialReport(Schema):
     project: str
-    phase: Optional[str]
+    phase: str | None
     rubric: RubricRef
     calls: int
-    success_rate: Optional[float]
+    success_rate: float | None
     refusal_reasons: list[RefusalReason]
     guide_map: list[GuidePoint]
     highlights: list[HighlightScript]
@@ -116,13 +122,13 @@ class TrialReport(Schema):
 class InflightWindow(Schema):
     hours: int
     until: Instant
-    kpis: Optional[KpiRow]
+    kpis: KpiRow | None
     common_errors: list[CommonError]
 
 
 class InflightReport(Schema):
     project: str
-    start: Optional[Instant]
+    start: Instant | None
     windows: list[InflightWindow]
 
 
@@ -131,7 +137,7 @@ class ErrorDay(Schema):
 
     day: str
     calls: int
-    share: Optional[float]
+    share: float | None
     """Of the day's evaluated calls."""
 
 
@@ -145,10 +151,10 @@ class ErrorTrend(CommonError):
 
 class FactExample(Schema):
     recording_id: int
-    agent_id: Optional[str]
-    start: Optional[float]
-    text: Optional[str]
-    said: Optional[str]
+    agent_id: str | None
+    start: float | None
+    text: str | None
+    said: str | None
 
 
 class FactViolation(Schema):
@@ -157,8 +163,8 @@ class FactViolation(Schema):
     rule_id: str
     name: str
     calls: int
-    values_said: dict[Optional[str], int]
-    kb_value: Optional[str]
+    values_said: dict[str | None, int]
+    kb_value: str | None
     examples: list[FactExample]
 
 
@@ -167,17 +173,19 @@ class WrapupRubric(Schema):
     version: int
     name: str
     project_type: str
-    knowledge_base: Optional[str]
+    knowledge_base: str | None
 
 
 # Written by isoformat, as the saved wrap-up reports always were (pydantic's JSON writes Z for UTC).
-LocalTime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")]
+LocalTime = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
 
 
 class WrapupPeriod(Schema):
-    first_call: Optional[LocalTime]
+    first_call: LocalTime | None
     """In the call center's zone, with its offset."""
-    last_call: Optional[LocalTime]
+    last_call: LocalTime | None
     days: int
     agents: int
 

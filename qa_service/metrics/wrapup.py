@@ -6,6 +6,7 @@ rule, calls, share, the trend over the project's days, example calls), the highl
 library (亮点话术), the customers' refusal reasons, and the product facts agents got wrong
 (知识库核对). One report, as JSON and Markdown, saved under reports/.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,33 +14,45 @@ import re
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.config import TREND_CHANGE, get_settings, in_call_center_zone
+from qa_service.domain.enums import Category, FindingStatus, Phase
 from qa_service.exceptions import NoCalls
-from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
-    ErrorDay, ErrorTrend, FactExample, FactViolation, KpiRow, WrapupPeriod, WrapupReport, WrapupRubric,
+    ErrorDay,
+    ErrorTrend,
+    FactExample,
+    FactViolation,
+    KpiRow,
+    WrapupPeriod,
+    WrapupReport,
+    WrapupRubric,
 )
-from qa_service.storage.queries import EVALUATION, columns, filters, group_column
 from qa_service.metrics.reports import trial_report
-from qa_service.domain.enums import COSTLY, Category, FindingStatus, Phase
 from qa_service.rules.rubric import Rubric
+from qa_service.storage.queries import EVALUATION, columns, filters, group_column
+from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
 
-QUADRANTS = {1: "我们爱说·客户爱听", 2: "我们爱说·客户不爱听", 3: "我们不爱说·客户不爱听",
-             4: "我们不爱说·客户爱听"}
+QUADRANTS = {
+    1: "我们爱说·客户爱听",
+    2: "我们爱说·客户不爱听",
+    3: "我们不爱说·客户不爱听",
+    4: "我们不爱说·客户爱听",
+}
 
 
-def project_rubric_key(s: Session, project: str) -> Optional[tuple[str, int]]:
+def project_rubric_key(s: Session, project: str) -> tuple[str, int] | None:
     """The rubric (id, version) most of the project's current evaluations used, newest first
     on ties: what its guide map and refusal reasons are read with."""
-    rows = s.exec(select(Evaluation.rubric_id, Evaluation.rubric_version, func.count(Evaluation.id))
-                  .where(Evaluation.project == project, Evaluation.is_current)
-                  .group_by(Evaluation.rubric_id, Evaluation.rubric_version)).all()
+    rows = s.exec(
+        select(Evaluation.rubric_id, Evaluation.rubric_version, func.count(Evaluation.id))
+        .where(Evaluation.project == project, Evaluation.is_current)
+        .group_by(Evaluation.rubric_id, Evaluation.rubric_version)
+    ).all()
     if not rows:
         return None
     rubric_id, version, _ = max(rows, key=lambda r: (r[2], r[1]))
@@ -62,10 +75,16 @@ def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, i
     evaluations: the project's common-error rollup, keyed by the call center's day."""
     cols = columns(ProjectErrorRollup, ProjectErrorRollup.day)
     day = group_column("day", cols, s.get_bind().dialect.name).label("day")
-    rows = s.exec(select(day, ProjectErrorRollup.rule_id, ProjectErrorRollup.category,
-                         func.sum(ProjectErrorRollup.calls))
-                  .where(filters(cols, project=project))
-                  .group_by(day, ProjectErrorRollup.rule_id, ProjectErrorRollup.category)).all()
+    rows = s.exec(
+        select(
+            day,
+            ProjectErrorRollup.rule_id,
+            ProjectErrorRollup.category,
+            func.sum(ProjectErrorRollup.calls),
+        )
+        .where(filters(cols, project=project))
+        .group_by(day, ProjectErrorRollup.rule_id, ProjectErrorRollup.category)
+    ).all()
     out: dict = defaultdict(dict)
     for d, rule_id, category, calls in rows:
         if calls:
@@ -89,24 +108,44 @@ def _trend(by_day: dict[str, float], days: list[str]) -> str:
 
 
 def _fact_violations(s: Session, project: str, examples: int = 5) -> list[FactViolation]:
-    rows = s.exec(select(FindingRow, Evaluation.recording_id, Evaluation.agent_id)
-                  .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-                  .where(filters(EVALUATION, project=project), FindingRow.category == Category.PRODUCT_FACT,
-                         FindingRow.effective_status_sql() == FindingStatus.VIOLATION)
-                  .order_by(FindingRow.id)).all()
+    rows = s.exec(
+        select(FindingRow, Evaluation.recording_id, Evaluation.agent_id)
+        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+        .where(
+            filters(EVALUATION, project=project),
+            FindingRow.category == Category.PRODUCT_FACT,
+            FindingRow.effective_status_sql() == FindingStatus.VIOLATION,
+        )
+        .order_by(FindingRow.id)
+    ).all()
     facts: dict[str, FactViolation] = {}
     for finding, recording_id, agent_id in rows:
-        item = facts.setdefault(finding.rule_id, FactViolation(
-            rule_id=finding.rule_id, name=finding.name, calls=0, values_said={}, kb_value=None,
-            examples=[]))
+        item = facts.setdefault(
+            finding.rule_id,
+            FactViolation(
+                rule_id=finding.rule_id,
+                name=finding.name,
+                calls=0,
+                values_said={},
+                kb_value=None,
+                examples=[],
+            ),
+        )
         item.calls += 1
         for e in finding.evidence:
             said = e.get("value")
             item.kb_value = e.get("kb_value") or item.kb_value
             item.values_said[said] = item.values_said.get(said, 0) + 1
             if len(item.examples) < examples:
-                item.examples.append(FactExample(recording_id=recording_id, agent_id=agent_id or None,
-                                                 start=e.get("start"), text=e.get("text"), said=said))
+                item.examples.append(
+                    FactExample(
+                        recording_id=recording_id,
+                        agent_id=agent_id or None,
+                        start=e.get("start"),
+                        text=e.get("text"),
+                        said=said,
+                    )
+                )
     return sorted(facts.values(), key=lambda f: -f.calls)
 
 
@@ -127,21 +166,39 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
     for error in common_errors(s, limit=errors, project=project):
         counts = per_day.get((error.rule_id, error.category), {})
         share = {d: round(counts.get(d, 0) / evaluated_on[d], 4) for d in days if evaluated_on[d]}
-        common.append(ErrorTrend(**error.model_dump(), trend=_trend(share, days), by_day=[
-            ErrorDay(day=d, calls=counts.get(d, 0), share=share.get(d)) for d in days]))
+        common.append(
+            ErrorTrend(
+                **error.model_dump(),
+                trend=_trend(share, days),
+                by_day=[ErrorDay(day=d, calls=counts.get(d, 0), share=share.get(d)) for d in days],
+            )
+        )
     trial = trial_report(s, rubric, project, phase=None)  # the whole run, not just the trial
-    first, last = s.exec(select(func.min(Evaluation.called_at), func.max(Evaluation.called_at))
-                         .where(filters(EVALUATION, project=project))).one()
-    agents = s.exec(select(func.count(func.distinct(Recording.agent_id)))
-                    .where(Recording.project == project)).one()
+    first, last = s.exec(
+        select(func.min(Evaluation.called_at), func.max(Evaluation.called_at)).where(
+            filters(EVALUATION, project=project)
+        )
+    ).one()
+    agents = s.exec(
+        select(func.count(func.distinct(Recording.agent_id))).where(Recording.project == project)
+    ).one()
     return WrapupReport(
         project=project,
         # times in the call center's zone, with its offset (stored: UTC)
         generated_at=datetime.now(get_settings().zone).isoformat(timespec="seconds"),
-        rubric=WrapupRubric(id=rubric.id, version=rubric.version, name=rubric.name,
-                            project_type=rubric.project_type, knowledge_base=rubric.knowledge_base),
-        period=WrapupPeriod(first_call=first and in_call_center_zone(first),
-                            last_call=last and in_call_center_zone(last), days=len(days), agents=agents),
+        rubric=WrapupRubric(
+            id=rubric.id,
+            version=rubric.version,
+            name=rubric.name,
+            project_type=rubric.project_type,
+            knowledge_base=rubric.knowledge_base,
+        ),
+        period=WrapupPeriod(
+            first_call=first and in_call_center_zone(first),
+            last_call=last and in_call_center_zone(last),
+            days=len(days),
+            agents=agents,
+        ),
         kpis=totals[0].ungrouped(),
         kpis_by_phase=phases,
         kpis_by_day=daily,
@@ -153,7 +210,7 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
     )
 
 
-def _pct(value: Optional[float]) -> str:
+def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
@@ -163,56 +220,84 @@ def _cell(text) -> str:
 
 def to_markdown(report: WrapupReport) -> str:
     k, period, rubric = report.kpis, report.period, report.rubric
-    lines = [f"# 项目总结 {report.project}", "",
-             f"rubric {rubric.id} v{rubric.version} ({rubric.name}, {rubric.project_type}); "
-             f"knowledge base {rubric.knowledge_base or '-'}; calls {period.first_call} – "
-             f"{period.last_call} over {period.days} day(s), {period.agents} agent(s); "
-             f"generated {report.generated_at}", "",
-             "## KPIs", "",
-             "| scope | calls | 监听合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) | fatal |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    scopes = [("whole project", k)] + list(report.kpis_by_phase.items()) + \
-        [(d.day, d) for d in report.kpis_by_day]
+    lines = [
+        f"# 项目总结 {report.project}",
+        "",
+        f"rubric {rubric.id} v{rubric.version} ({rubric.name}, {rubric.project_type}); "
+        f"knowledge base {rubric.knowledge_base or '-'}; calls {period.first_call} – "
+        f"{period.last_call} over {period.days} day(s), {period.agents} agent(s); "
+        f"generated {report.generated_at}",
+        "",
+        "## KPIs",
+        "",
+        "| scope | calls | 监听合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) | fatal |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    scopes = (
+        [("whole project", k)]
+        + list(report.kpis_by_phase.items())
+        + [(d.day, d) for d in report.kpis_by_day]
+    )
     for name, row in scopes:
-        lines.append(f"| {name} | {row.evaluated} | {_pct(row.pass_rate)} | "
-                     f"{_pct(row.excellent_rate)} | {_pct(row.success_rate)} | "
-                     f"{row.average_talk_seconds} | {row.fatal} |")
-    lines += ["", "## 引导地图 (guide map)", "",
-              "| point | said in calls | customer positive | quadrant |", "| --- | --- | --- | --- |"]
+        lines.append(
+            f"| {name} | {row.evaluated} | {_pct(row.pass_rate)} | "
+            f"{_pct(row.excellent_rate)} | {_pct(row.success_rate)} | "
+            f"{row.average_talk_seconds} | {row.fatal} |"
+        )
+    lines += [
+        "",
+        "## 引导地图 (guide map)",
+        "",
+        "| point | said in calls | customer positive | quadrant |",
+        "| --- | --- | --- | --- |",
+    ]
     for p in report.guide_map:
-        lines.append(f"| {_cell(p.name or p.point_id)} | {p.said_in_calls} ({_pct(p.said_rate)}) | "
-                     f"{_pct(p.positive_rate)} | {p.quadrant} {QUADRANTS[p.quadrant]} |")
-    lines += ["", "## 共性错误 (common errors)", "",
-              "| rule | category | calls | share | trend | by day | example calls |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {_cell(p.name or p.point_id)} | {p.said_in_calls} ({_pct(p.said_rate)}) | "
+            f"{_pct(p.positive_rate)} | {p.quadrant} {QUADRANTS[p.quadrant]} |"
+        )
+    lines += [
+        "",
+        "## 共性错误 (common errors)",
+        "",
+        "| rule | category | calls | share | trend | by day | example calls |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for e in report.common_errors:
         by_day = ", ".join(f"{d.day[5:]}: {d.calls}" for d in e.by_day)
-        lines.append(f"| {_cell(e.name or e.rule_id)} | {e.category} | {e.count} | "
-                     f"{_pct(e.share)} | {e.trend} | {by_day} | "
-                     f"{', '.join(map(str, e.example_recordings))} |")
+        lines.append(
+            f"| {_cell(e.name or e.rule_id)} | {e.category} | {e.count} | "
+            f"{_pct(e.share)} | {e.trend} | {by_day} | "
+            f"{', '.join(map(str, e.example_recordings))} |"
+        )
     lines += ["", "## 产品信息与知识库不符 (product-fact violations)", ""]
     if not report.product_fact_violations:
         lines.append("none")
     for f in report.product_fact_violations:
         said = ", ".join(f"{v} ×{n}" for v, n in f.values_said.items())
-        lines.append(f"- **{f.name}**: {f.calls} call(s); said {said}; knowledge base "
-                     f"{f.kb_value}")
+        lines.append(f"- **{f.name}**: {f.calls} call(s); said {said}; knowledge base {f.kb_value}")
         for ex in f.examples[:3]:
-            lines.append(f"  - recording {ex.recording_id} ({ex.agent_id or '-'}) "
-                         f"at {ex.start} s: {ex.text}")
+            lines.append(
+                f"  - recording {ex.recording_id} ({ex.agent_id or '-'}) at {ex.start} s: {ex.text}"
+            )
     lines += ["", "## 亮点话术 (highlight scripts)", ""]
     if not report.highlights:
         lines.append("none")
     for h in report.highlights[:20]:
-        lines.append(f"- {h.text} — {h.reason}, {h.calls} call(s), success "
-                     f"{_pct(h.success_rate)}")
-    lines += ["", "## 客户拒绝原因 (refusal reasons)", "",
-              "| objection | raised in calls | share | answered | success after |",
-              "| --- | --- | --- | --- | --- |"]
+        lines.append(f"- {h.text} — {h.reason}, {h.calls} call(s), success {_pct(h.success_rate)}")
+    lines += [
+        "",
+        "## 客户拒绝原因 (refusal reasons)",
+        "",
+        "| objection | raised in calls | share | answered | success after |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in report.refusal_reasons:
-        lines.append(f"| {_cell(r.name or r.objection_id)} | {r.raised_in_calls} | "
-                     f"{_pct(r.share_of_calls)} | {_pct(r.handled_rate)} | "
-                     f"{_pct(r.success_rate_after)} |")
+        lines.append(
+            f"| {_cell(r.name or r.objection_id)} | {r.raised_in_calls} | "
+            f"{_pct(r.share_of_calls)} | {_pct(r.handled_rate)} | "
+            f"{_pct(r.success_rate_after)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -224,7 +309,9 @@ def write_wrapup(report: WrapupReport, folder: Path) -> tuple[Path, Path]:
     stamp = report.generated_at.replace(":", "").replace("-", "")[:15]
     stem = folder / f"wrapup-{safe}-{stamp}"
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
-    json_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
-                         encoding="utf-8")
+    json_path.write_text(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
+        encoding="utf-8",
+    )
     md_path.write_text(to_markdown(report), encoding="utf-8")
     return json_path, md_path

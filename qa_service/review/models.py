@@ -1,9 +1,10 @@
 """What the review, queue and rule-quality functions return: the same models the API answers
 with (and the review request bodies).
 """
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
@@ -40,11 +41,11 @@ class ReviewIn(Schema):
 
     target: Literal["grade", "finding"]
     action: Literal["confirm", "override", "add"]
-    finding_id: Optional[int] = Field(default=None, ge=1, le=MAX_ROW_ID)
-    rule_id: Optional[str] = Field(default=None, max_length=200)
-    value: Optional[str] = Field(default=None, max_length=50)  # the new grade or finding status
-    start: Optional[float] = Field(default=None, ge=0, le=86400)  # seconds into the recording
-    end: Optional[float] = Field(default=None, ge=0, le=86400)
+    finding_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    rule_id: str | None = Field(default=None, max_length=200)
+    value: str | None = Field(default=None, max_length=50)  # the new grade or finding status
+    start: float | None = Field(default=None, ge=0, le=86400)  # seconds into the recording
+    end: float | None = Field(default=None, ge=0, le=86400)
     comment: str = Field(default="", max_length=4000)
 
 
@@ -63,22 +64,22 @@ class ReviewOut(Schema):
     evaluation_id: int
     target: str
     action: str
-    rule_id: Optional[str] = None
-    category: Optional[str] = None
-    start: Optional[float] = None
-    end: Optional[float] = None
-    machine_value: Optional[str] = None
+    rule_id: str | None = None
+    category: str | None = None
+    start: float | None = None
+    end: float | None = None
+    machine_value: str | None = None
     old_value: str
     new_value: str
     comment: str
     evidence_text: str
     reviewer: str
     created_at: Instant
-    withdrawn_by: Optional[str] = None
-    withdrawn_at: Optional[Instant] = None
+    withdrawn_by: str | None = None
+    withdrawn_at: Instant | None = None
     withdraw_comment: str = ""
-    state: Optional[ReviewState] = None  # for the evaluation it is shown with
-    reason: Optional[str] = None  # why it needs re-review
+    state: ReviewState | None = None  # for the evaluation it is shown with
+    reason: str | None = None  # why it needs re-review
 
 
 class Result(Schema):
@@ -88,8 +89,8 @@ class Result(Schema):
 
 
 class ReviewedResult(Result):
-    computed_grade: Optional[str] = None  # from the reviewed score, before a grade review
-    grade_override: Optional[str] = None
+    computed_grade: str | None = None  # from the reviewed score, before a grade review
+    grade_override: str | None = None
 
 
 class FindingOut(Schema):
@@ -100,12 +101,12 @@ class FindingOut(Schema):
     severity: str
     detail: str
     source: FindingSource
-    machine_status: Optional[str] = None
-    reviewed_status: Optional[str] = None
+    machine_status: str | None = None
+    reviewed_status: str | None = None
     status: str
     machine_deduction: float
     deduction: float
-    review_id: Optional[int] = None
+    review_id: int | None = None
     allowed_statuses: list[str]
     evidence: list[dict]
 
@@ -123,10 +124,10 @@ class EvaluationOut(CallEvaluation):
 
     id: int
     recording_id: int
-    recording: Optional[str] = None
-    agent_id: Optional[str] = None
-    project: Optional[str] = None
-    call_time: Optional[Instant] = None
+    recording: str | None = None
+    agent_id: str | None = None
+    project: str | None = None
+    call_time: Instant | None = None
     phase: str
     rubric: RubricRef
     current: bool
@@ -134,7 +135,7 @@ class EvaluationOut(CallEvaluation):
     outcome: str
     asr_confidence: float
     machine: Result
-    reviewed: Optional[ReviewedResult] = None
+    reviewed: ReviewedResult | None = None
     score: float
     grade: str
     fatal: bool
@@ -159,8 +160,8 @@ class EvaluationItem(Schema):
     rubric: RubricRef
     machine_score: float
     machine_grade: str
-    reviewed_score: Optional[float] = None
-    reviewed_grade: Optional[str] = None
+    reviewed_score: float | None = None
+    reviewed_grade: str | None = None
     score: float
     grade: str
     fatal: bool
@@ -178,11 +179,11 @@ class EvaluationPage(Schema):
 
 
 class ReviewSample(Schema):
-    project: Optional[str] = None
+    project: str | None = None
     percent: float
     seed: str
-    since: Optional[Instant] = None
-    until: Optional[Instant] = None
+    since: Instant | None = None
+    until: Instant | None = None
     population: int
     sample_size: int
     items: list[EvaluationItem]
@@ -193,10 +194,10 @@ class ReviewExample(Schema):
     evaluation_id: int
     recording_id: int
     rubric_version: int
-    machine_status: Optional[str] = None
+    machine_status: str | None = None
     reviewed_status: str
-    start: Optional[float] = None
-    end: Optional[float] = None
+    start: float | None = None
+    end: float | None = None
     evidence_text: str
     comment: str
     reviewer: str
@@ -204,23 +205,23 @@ class ReviewExample(Schema):
 
 class RulePrecision(Schema):
     rule_id: str
-    category: Optional[str] = None
+    category: str | None = None
     name: str
     confirmed: int
     overturned: int
     added: int
     turned_bad: int
-    precision: Optional[float] = None
+    precision: float | None = None
     overturned_examples: list[ReviewExample]
     added_examples: list[ReviewExample]
 
 
 class PrecisionReport(Schema):
     rubric_id: str
-    project: Optional[str] = None
+    project: str | None = None
     versions: list[int]
-    since: Optional[Instant] = None
-    until: Optional[Instant] = None
+    since: Instant | None = None
+    until: Instant | None = None
     rules: list[RulePrecision]
 
 
@@ -247,26 +248,26 @@ class HistogramBucket(Schema):
 
 
 class ScoreDistribution(Schema):
-    mean: Optional[float] = None
-    median: Optional[float] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
+    mean: float | None = None
+    median: float | None = None
+    min: float | None = None
+    max: float | None = None
     histogram: list[HistogramBucket]
 
 
 class RuleRate(Schema):
     bad: int
-    bad_rate: Optional[float] = None
+    bad_rate: float | None = None
     hit: int
-    hit_rate: Optional[float] = None
+    hit_rate: float | None = None
 
 
 class RuleComparison(Schema):
     rule_id: str
     category: str
     name: str
-    from_: Optional[RuleRate] = Field(default=None, alias="from")
-    to: Optional[RuleRate] = None
+    from_: RuleRate | None = Field(default=None, alias="from")
+    to: RuleRate | None = None
 
     model_config = {"populate_by_name": True}
 
@@ -275,7 +276,7 @@ class RubricComparison(Schema):
     rubric_id: str
     from_: int = Field(alias="from")
     to: int
-    project: Optional[str] = None
+    project: str | None = None
     calls: int
     changed_grade_count: int
     changed_grade: list[GradeChange]

@@ -8,45 +8,72 @@ once, with its newest review that was not withdrawn.
 Versions side by side: for the calls scored by two versions of a rubric, the machine results
 of each (what the rubric does): grade changes, score distributions, per-rule rates.
 """
+
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
-from qa_service.review.reviews import review_key, stored_catalog
 from qa_service.domain.enums import COSTLY, MET, FindingSource
 from qa_service.exceptions import RubricNotFound
 from qa_service.review.models import (
-    GradeChange, HistogramBucket, PrecisionReport, RubricComparison, RuleComparison, RulePrecision,
-    RuleRate, ReviewExample, ScoreDistribution, ScoredAs,
+    GradeChange,
+    HistogramBucket,
+    PrecisionReport,
+    ReviewExample,
+    RubricComparison,
+    RuleComparison,
+    RulePrecision,
+    RuleRate,
+    ScoredAs,
+    ScoreDistribution,
 )
+from qa_service.review.reviews import review_key, stored_catalog
 from qa_service.storage.queries import stored_time
+from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
 
 HISTOGRAM = ((0, 60), (60, 70), (70, 80), (80, 90), (90, 100))
 
 
 def _example(r: Review) -> ReviewExample:
-    return ReviewExample(review_id=r.id, evaluation_id=r.evaluation_id, recording_id=r.recording_id,
-                         rubric_version=r.rubric_version, machine_status=r.machine_value,
-                         reviewed_status=r.new_value, start=r.start, end=r.end,
-                         evidence_text=r.evidence_text, comment=r.comment, reviewer=r.reviewer)
+    return ReviewExample(
+        review_id=r.id,
+        evaluation_id=r.evaluation_id,
+        recording_id=r.recording_id,
+        rubric_version=r.rubric_version,
+        machine_status=r.machine_value,
+        reviewed_status=r.new_value,
+        start=r.start,
+        end=r.end,
+        evidence_text=r.evidence_text,
+        comment=r.comment,
+        reviewer=r.reviewer,
+    )
 
 
-def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = None,
-                     since: Optional[datetime] = None, until: Optional[datetime] = None) -> list[Review]:
+def decisive_reviews(
+    session: Session,
+    rubric_id: str,
+    project: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Review]:
     """The newest review not withdrawn of each (call, finding) under this rubric id, of the
     calls made in [since, until) (stored UTC times, or with an offset)."""
     since, until = stored_time(since), stored_time(until)
     called = func.coalesce(Recording.call_time, Recording.created_at)  # both UTC
-    q = (select(Review).join(Recording, Recording.id == Review.recording_id)
-         .where(Review.rubric_id == rubric_id, Review.target == "finding",
-                Review.withdrawn_at.is_(None)).order_by(Review.id))
+    q = (
+        select(Review)
+        .join(Recording, Recording.id == Review.recording_id)
+        .where(
+            Review.rubric_id == rubric_id, Review.target == "finding", Review.withdrawn_at.is_(None)
+        )
+        .order_by(Review.id)
+    )
     if project:
         q = q.where(Recording.project == project)
     if since:
@@ -59,13 +86,22 @@ def decisive_reviews(session: Session, rubric_id: str, project: Optional[str] = 
     return list(newest.values())
 
 
-def rule_precision(session: Session, rubric_id: str, project: Optional[str] = None,
-                   since: Optional[datetime] = None, until: Optional[datetime] = None,
-                   from_version: Optional[int] = None, to_version: Optional[int] = None,
-                   examples: int = 20) -> PrecisionReport:
-    reviews = [r for r in decisive_reviews(session, rubric_id, project, since, until)
-               if (from_version is None or r.rubric_version >= from_version)
-               and (to_version is None or r.rubric_version <= to_version)]
+def rule_precision(
+    session: Session,
+    rubric_id: str,
+    project: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    from_version: int | None = None,
+    to_version: int | None = None,
+    examples: int = 20,
+) -> PrecisionReport:
+    reviews = [
+        r
+        for r in decisive_reviews(session, rubric_id, project, since, until)
+        if (from_version is None or r.rubric_version >= from_version)
+        and (to_version is None or r.rubric_version <= to_version)
+    ]
     versions = sorted({r.rubric_version for r in reviews})
     names = _rule_names(session, rubric_id, versions)
     rules: dict[str, RulePrecision] = {}
@@ -75,9 +111,16 @@ def rule_precision(session: Session, rubric_id: str, project: Optional[str] = No
         row = rules.get(r.rule_id)
         if row is None:
             row = rules[r.rule_id] = RulePrecision(
-                rule_id=r.rule_id, category=r.category, name=names.get(r.rule_id, r.rule_id),
-                confirmed=0, overturned=0, added=0, turned_bad=0, overturned_examples=[],
-                added_examples=[])
+                rule_id=r.rule_id,
+                category=r.category,
+                name=names.get(r.rule_id, r.rule_id),
+                confirmed=0,
+                overturned=0,
+                added=0,
+                turned_bad=0,
+                overturned_examples=[],
+                added_examples=[],
+            )
         machine_bad = r.machine_value in COSTLY
         if r.action == "add":
             row.added += 1
@@ -95,9 +138,17 @@ def rule_precision(session: Session, rubric_id: str, project: Optional[str] = No
         row.precision = round(row.confirmed / judged, 4) if judged else None
         row.overturned_examples = row.overturned_examples[-examples:]
         row.added_examples = row.added_examples[-examples:]
-    ordered = sorted(rules.values(), key=lambda x: (x.precision is None, x.precision or 0, x.rule_id))
-    return PrecisionReport(rubric_id=rubric_id, project=project, versions=versions, since=since,
-                           until=until, rules=ordered)
+    ordered = sorted(
+        rules.values(), key=lambda x: (x.precision is None, x.precision or 0, x.rule_id)
+    )
+    return PrecisionReport(
+        rubric_id=rubric_id,
+        project=project,
+        versions=versions,
+        since=since,
+        until=until,
+        rules=ordered,
+    )
 
 
 def _rule_names(session: Session, rubric_id: str, versions: list[int]) -> dict[str, str]:
@@ -105,79 +156,155 @@ def _rule_names(session: Session, rubric_id: str, versions: list[int]) -> dict[s
     for version in versions:  # the newest version's names win
         catalog = stored_catalog(session, rubric_id, version)
         if catalog is not None:
-            names.update({rule_id: info.name for rule_id, info in catalog.rules.items() if info.name})
+            names.update(
+                {rule_id: info.name for rule_id, info in catalog.rules.items() if info.name}
+            )
     return names
 
 
 # Rubric versions side by side ------------------------------------------------------------
 
+
 def _distribution(scores: list[float]) -> ScoreDistribution:
-    histogram = [HistogramBucket(bucket=f"{lo}-{hi}", count=sum(
-        lo <= s < hi or (hi == 100 and s == 100) for s in scores)) for lo, hi in HISTOGRAM]
+    histogram = [
+        HistogramBucket(
+            bucket=f"{lo}-{hi}", count=sum(lo <= s < hi or (hi == 100 and s == 100) for s in scores)
+        )
+        for lo, hi in HISTOGRAM
+    ]
     if not scores:
         return ScoreDistribution(mean=None, median=None, min=None, max=None, histogram=histogram)
-    return ScoreDistribution(mean=round(statistics.fmean(scores), 2), median=statistics.median(scores),
-                             min=min(scores), max=max(scores), histogram=histogram)
+    return ScoreDistribution(
+        mean=round(statistics.fmean(scores), 2),
+        median=statistics.median(scores),
+        min=min(scores),
+        max=max(scores),
+        histogram=histogram,
+    )
 
 
-def compare_versions(session: Session, rubric_id: str, version_from: int, version_to: int,
-                     project: Optional[str] = None) -> RubricComparison:
+def compare_versions(
+    session: Session,
+    rubric_id: str,
+    version_from: int,
+    version_to: int,
+    project: str | None = None,
+) -> RubricComparison:
     for version in (version_from, version_to):
-        if session.exec(select(RubricRow.id).where(RubricRow.rubric_id == rubric_id,
-                                                   RubricRow.version == version)).first() is None:
+        if (
+            session.exec(
+                select(RubricRow.id).where(
+                    RubricRow.rubric_id == rubric_id, RubricRow.version == version
+                )
+            ).first()
+            is None
+        ):
             raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     pairs: dict[int, dict[int, Evaluation]] = defaultdict(dict)
-    q = select(Evaluation).where(Evaluation.rubric_id == rubric_id,
-                                 Evaluation.rubric_version.in_([version_from, version_to]))
+    q = select(Evaluation).where(
+        Evaluation.rubric_id == rubric_id, Evaluation.rubric_version.in_([version_from, version_to])
+    )
     if project:
         q = q.where(Evaluation.project == project)
     for ev in session.exec(q).all():
         pairs[ev.recording_id][ev.rubric_version] = ev
-    both = sorted((p for p in pairs.values() if len(p) == 2 or version_from == version_to),
-                  key=lambda p: p[version_from].recording_id)
+    both = sorted(
+        (p for p in pairs.values() if len(p) == 2 or version_from == version_to),
+        key=lambda p: p[version_from].recording_id,
+    )
     sides = {"from": [p[version_from] for p in both], "to": [p[version_to] for p in both]}
-    changed = [GradeChange(recording_id=a.recording_id, agent_id=b.agent_id, call_time=b.called_at,
-                           from_=ScoredAs(evaluation_id=a.id, score=a.score, grade=a.grade),
-                           to=ScoredAs(evaluation_id=b.id, score=b.score, grade=b.grade))
-               for p in both for a, b in [(p[version_from], p[version_to])] if a.grade != b.grade]
+    changed = [
+        GradeChange(
+            recording_id=a.recording_id,
+            agent_id=b.agent_id,
+            call_time=b.called_at,
+            from_=ScoredAs(evaluation_id=a.id, score=a.score, grade=a.grade),
+            to=ScoredAs(evaluation_id=b.id, score=b.score, grade=b.grade),
+        )
+        for p in both
+        for a, b in [(p[version_from], p[version_to])]
+        if a.grade != b.grade
+    ]
     calls = len(both)
     return RubricComparison(
-        rubric_id=rubric_id, from_=version_from, to=version_to, project=project,
-        calls=calls, changed_grade_count=len(changed), changed_grade=changed,
-        grades={side: {g: sum(e.grade == g for e in evs) for g in ("excellent", "pass", "fail")}
-                for side, evs in sides.items()},
+        rubric_id=rubric_id,
+        from_=version_from,
+        to=version_to,
+        project=project,
+        calls=calls,
+        changed_grade_count=len(changed),
+        changed_grade=changed,
+        grades={
+            side: {g: sum(e.grade == g for e in evs) for g in ("excellent", "pass", "fail")}
+            for side, evs in sides.items()
+        },
         scores={side: _distribution([e.score for e in evs]) for side, evs in sides.items()},
         rules=_rule_rates(session, rubric_id, version_from, version_to, sides, calls),
     )
 
 
-def _rule_rates(session: Session, rubric_id: str, version_from: int, version_to: int,
-                sides: dict[str, list[Evaluation]], calls: int) -> list[RuleComparison]:
-    catalogs = {"from": stored_catalog(session, rubric_id, version_from),
-                "to": stored_catalog(session, rubric_id, version_to)}
-    counts: dict[tuple[str, str], dict[str, set]] = defaultdict(lambda: {"bad": set(), "hit": set()})
+def _rule_rates(
+    session: Session,
+    rubric_id: str,
+    version_from: int,
+    version_to: int,
+    sides: dict[str, list[Evaluation]],
+    calls: int,
+) -> list[RuleComparison]:
+    catalogs = {
+        "from": stored_catalog(session, rubric_id, version_from),
+        "to": stored_catalog(session, rubric_id, version_to),
+    }
+    counts: dict[tuple[str, str], dict[str, set]] = defaultdict(
+        lambda: {"bad": set(), "hit": set()}
+    )
     for side, evs in sides.items():
         ids = [e.id for e in evs]
         for chunk in range(0, len(ids), 5000):
             for evaluation_id, rule_id, status in session.exec(
-                    select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.status)
-                    .where(FindingRow.evaluation_id.in_(ids[chunk:chunk + 5000]),
-                           FindingRow.source == FindingSource.MACHINE)).all():
+                select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.status).where(
+                    FindingRow.evaluation_id.in_(ids[chunk : chunk + 5000]),
+                    FindingRow.source == FindingSource.MACHINE,
+                )
+            ).all():
                 kind = "bad" if status in COSTLY else "hit" if status in MET else None
                 if kind:
                     counts[side, rule_id][kind].add(evaluation_id)
     out = []
-    rule_ids = list(dict.fromkeys([*(catalogs["from"].rules if catalogs["from"] else {}),
-                                   *(catalogs["to"].rules if catalogs["to"] else {})]))
+    rule_ids = list(
+        dict.fromkeys(
+            [
+                *(catalogs["from"].rules if catalogs["from"] else {}),
+                *(catalogs["to"].rules if catalogs["to"] else {}),
+            ]
+        )
+    )
     for rule_id in rule_ids:
-        infos = {side: catalog.rules.get(rule_id) if catalog else None for side, catalog in catalogs.items()}
-        rates: dict[str, Optional[RuleRate]] = {}
+        infos = {
+            side: catalog.rules.get(rule_id) if catalog else None
+            for side, catalog in catalogs.items()
+        }
+        rates: dict[str, RuleRate | None] = {}
         for side, info in infos.items():
             bad, hit = len(counts[side, rule_id]["bad"]), len(counts[side, rule_id]["hit"])
-            rates[side] = None if info is None else RuleRate(
-                bad=bad, bad_rate=round(bad / calls, 4) if calls else None,
-                hit=hit, hit_rate=round(hit / calls, 4) if calls else None)
+            rates[side] = (
+                None
+                if info is None
+                else RuleRate(
+                    bad=bad,
+                    bad_rate=round(bad / calls, 4) if calls else None,
+                    hit=hit,
+                    hit_rate=round(hit / calls, 4) if calls else None,
+                )
+            )
         known = infos["from"] or infos["to"]  # where both have the rule, the older one names it
-        out.append(RuleComparison(rule_id=rule_id, category=known.category, name=known.name,
-                                  from_=rates["from"], to=rates["to"]))
+        out.append(
+            RuleComparison(
+                rule_id=rule_id,
+                category=known.category,
+                name=known.name,
+                from_=rates["from"],
+                to=rates["to"],
+            )
+        )
     return out

@@ -1,61 +1,98 @@
 """Browsing evaluations, not only the flagged ones: a filtered, paginated list (newest first)
 and a reproducible random sample of a period's calls for manual QA (call centers listen to a
 few percent of calls beside the machine's flags)."""
+
 from __future__ import annotations
 
 import hashlib
 import math
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.storage.tables import Evaluation
 from qa_service.domain.evaluation import RubricRef
 from qa_service.review.models import EvaluationItem, EvaluationPage, ReviewSample
 from qa_service.storage.queries import EVALUATION, filters
+from qa_service.storage.tables import Evaluation
 
 ANY_VERSION = {k: v for k, v in EVALUATION.items() if k != "current"}
 
 
-def evaluation_filter(project: Optional[str] = None, agent: Optional[str] = None,
-                      rubric_id: Optional[str] = None, grade: Optional[str] = None,
-                      reviewed: Optional[bool] = None, needs_rereview: Optional[bool] = None,
-                      since: Optional[datetime] = None, until: Optional[datetime] = None,
-                      current: bool = True) -> list:
-    where = [filters(EVALUATION if current else ANY_VERSION, project=project, agent=agent,
-                     since=since, until=until, rubric_id=rubric_id)]
+def evaluation_filter(
+    project: str | None = None,
+    agent: str | None = None,
+    rubric_id: str | None = None,
+    grade: str | None = None,
+    reviewed: bool | None = None,
+    needs_rereview: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    current: bool = True,
+) -> list:
+    where = [
+        filters(
+            EVALUATION if current else ANY_VERSION,
+            project=project,
+            agent=agent,
+            since=since,
+            until=until,
+            rubric_id=rubric_id,
+        )
+    ]
     if grade:
         where.append(Evaluation.effective_grade_sql() == grade)
     if reviewed is not None:
-        where.append(Evaluation.reviewed_grade.is_not(None) if reviewed
-                     else Evaluation.reviewed_grade.is_(None))
+        where.append(
+            Evaluation.reviewed_grade.is_not(None)
+            if reviewed
+            else Evaluation.reviewed_grade.is_(None)
+        )
     if needs_rereview is not None:
-        where.append(Evaluation.needs_rereview > 0 if needs_rereview else Evaluation.needs_rereview == 0)
+        where.append(
+            Evaluation.needs_rereview > 0 if needs_rereview else Evaluation.needs_rereview == 0
+        )
     return where
 
 
 def evaluation_item(ev: Evaluation) -> EvaluationItem:
     """One evaluation in a list: its machine and reviewed results beside the one that counts."""
     return EvaluationItem(
-        evaluation_id=ev.id, recording_id=ev.recording_id, agent_id=ev.agent_id, project=ev.project,
-        call_time=ev.called_at, rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
-        machine_score=ev.score, machine_grade=ev.grade, reviewed_score=ev.reviewed_score,
-        reviewed_grade=ev.reviewed_grade, score=ev.effective_score, grade=ev.effective_grade,
-        fatal=ev.effective_fatal, outcome=ev.outcome, reviewed=ev.reviewed,
-        needs_rereview=ev.needs_rereview, current=ev.is_current)
+        evaluation_id=ev.id,
+        recording_id=ev.recording_id,
+        agent_id=ev.agent_id,
+        project=ev.project,
+        call_time=ev.called_at,
+        rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
+        machine_score=ev.score,
+        machine_grade=ev.grade,
+        reviewed_score=ev.reviewed_score,
+        reviewed_grade=ev.reviewed_grade,
+        score=ev.effective_score,
+        grade=ev.effective_grade,
+        fatal=ev.effective_fatal,
+        outcome=ev.outcome,
+        reviewed=ev.reviewed,
+        needs_rereview=ev.needs_rereview,
+        current=ev.is_current,
+    )
 
 
-def list_evaluations(session: Session, page: int = 1, page_size: int = 50,
-                     **criteria) -> EvaluationPage:
+def list_evaluations(
+    session: Session, page: int = 1, page_size: int = 50, **criteria
+) -> EvaluationPage:
     where = evaluation_filter(**criteria)
     total = session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
-    rows = session.exec(select(Evaluation).where(*where)
-                        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-                        .offset((page - 1) * page_size).limit(page_size)).all()
-    return EvaluationPage(total=total, page=page, page_size=page_size,
-                          items=[evaluation_item(ev) for ev in rows])
+    rows = session.exec(
+        select(Evaluation)
+        .where(*where)
+        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return EvaluationPage(
+        total=total, page=page, page_size=page_size, items=[evaluation_item(ev) for ev in rows]
+    )
 
 
 def sample_rank(seed: str, recording_id: int) -> bytes:
@@ -64,17 +101,37 @@ def sample_rank(seed: str, recording_id: int) -> bytes:
     return hashlib.sha256(f"{seed}:{recording_id}".encode()).digest()
 
 
-def review_sample(session: Session, percent: float, seed: str = "", project: Optional[str] = None,
-                  since: Optional[datetime] = None, until: Optional[datetime] = None,
-                  **criteria) -> ReviewSample:
+def review_sample(
+    session: Session,
+    percent: float,
+    seed: str = "",
+    project: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    **criteria,
+) -> ReviewSample:
     """`percent` of the period's current evaluations, at least one call when there is any,
     newest first, and how many there were to choose from."""
     where = evaluation_filter(project=project, since=since, until=until, **criteria)
     ids = session.exec(select(Evaluation.id, Evaluation.recording_id).where(*where)).all()
     size = min(len(ids), max(1, math.ceil(len(ids) * percent / 100))) if ids else 0
     chosen = sorted(ids, key=lambda row: sample_rank(seed, row[1]))[:size]
-    rows = session.exec(select(Evaluation).where(Evaluation.id.in_([i for i, _ in chosen]))
-                        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())).all() if chosen else []
-    return ReviewSample(project=project, percent=percent, seed=seed, since=since, until=until,
-                        population=len(ids), sample_size=len(rows),
-                        items=[evaluation_item(ev) for ev in rows])
+    rows = (
+        session.exec(
+            select(Evaluation)
+            .where(Evaluation.id.in_([i for i, _ in chosen]))
+            .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+        ).all()
+        if chosen
+        else []
+    )
+    return ReviewSample(
+        project=project,
+        percent=percent,
+        seed=seed,
+        since=since,
+        until=until,
+        population=len(ids),
+        sample_size=len(rows),
+        items=[evaluation_item(ev) for ev in rows],
+    )

@@ -19,32 +19,44 @@ Invariants, after every `apply_reviews` on an evaluation:
   unless a grade review decides it. Otherwise they are None (the machine's result stands).
 Callers run it inside `rollup.tracked(...)`, so the rollups follow.
 """
+
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from qa_service.storage.tables import Evaluation, FindingRow, Review, RubricRow, UtteranceRow, utcnow
-from qa_service.domain.results import Finding
 from qa_service.domain.enums import COSTLY, Category, FindingSource, FindingStatus, Grade, Role
-from qa_service.storage.rollups import tracked
+from qa_service.domain.results import Finding
 from qa_service.exceptions import ReviewConflict, ReviewError, ReviewNotFound, RubricError
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
+from qa_service.storage.rollups import tracked
+from qa_service.storage.tables import (
+    Evaluation,
+    FindingRow,
+    Review,
+    RubricRow,
+    UtteranceRow,
+    utcnow,
+)
 
 GRADES = Grade.values()
 S, C = FindingStatus, Category
 # Allowed statuses per category, the good one first: what machine and reviewers may say.
 STATUSES: dict[str, tuple[str, str]] = {
-    C.SCRIPT_SECTION: (S.HIT, S.MISSED), C.MANDATORY_POINT: (S.HIT, S.MISSED),
-    C.FORBIDDEN_PHRASE: (S.DISMISSED, S.VIOLATION), C.ATTITUDE_ERROR: (S.DISMISSED, S.VIOLATION),
-    C.SILENCE: (S.DISMISSED, S.VIOLATION), C.INTERRUPTION: (S.DISMISSED, S.VIOLATION),
-    C.SPEECH_RATE: (S.DISMISSED, S.VIOLATION), C.OBJECTION: (S.HANDLED, S.UNHANDLED),
+    C.SCRIPT_SECTION: (S.HIT, S.MISSED),
+    C.MANDATORY_POINT: (S.HIT, S.MISSED),
+    C.FORBIDDEN_PHRASE: (S.DISMISSED, S.VIOLATION),
+    C.ATTITUDE_ERROR: (S.DISMISSED, S.VIOLATION),
+    C.SILENCE: (S.DISMISSED, S.VIOLATION),
+    C.INTERRUPTION: (S.DISMISSED, S.VIOLATION),
+    C.SPEECH_RATE: (S.DISMISSED, S.VIOLATION),
+    C.OBJECTION: (S.HANDLED, S.UNHANDLED),
 }
 
 
@@ -63,6 +75,7 @@ def addable_statuses(category: str) -> list[str]:
 
 # Rules of a rubric ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RuleInfo:
     rule_id: str
@@ -70,7 +83,7 @@ class RuleInfo:
     name: str
     deduct: float  # what the bad status costs (per occurrence for silence and interruption)
     severity: str = "normal"
-    max_deduct: Optional[float] = None
+    max_deduct: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,27 +112,44 @@ def catalog_of(rubric: Rubric) -> Catalog:
     for r in rubric.objections:
         add(RuleInfo(r.id, C.OBJECTION, r.name, r.weight))
     if rubric.silence:
-        add(RuleInfo("silence", C.SILENCE, "静音", rubric.silence.deduct, "normal",
-                     rubric.silence.max_deduct))
+        add(
+            RuleInfo(
+                "silence",
+                C.SILENCE,
+                "静音",
+                rubric.silence.deduct,
+                "normal",
+                rubric.silence.max_deduct,
+            )
+        )
     if rubric.interruption:
-        add(RuleInfo("interruption", C.INTERRUPTION, "抢话", rubric.interruption.deduct, "normal",
-                     rubric.interruption.max_deduct))
+        add(
+            RuleInfo(
+                "interruption",
+                C.INTERRUPTION,
+                "抢话",
+                rubric.interruption.deduct,
+                "normal",
+                rubric.interruption.max_deduct,
+            )
+        )
     if rubric.speech_rate:
         add(RuleInfo("speech_rate", C.SPEECH_RATE, "语速", rubric.speech_rate.deduct))
     return Catalog(rules, rubric.scoring)
 
 
 @functools.lru_cache(maxsize=64)
-def _parsed_catalog(sha256: str, yaml_text: str, label: str) -> Optional[Catalog]:
+def _parsed_catalog(sha256: str, yaml_text: str, label: str) -> Catalog | None:
     try:
         return catalog_of(parse_rubric(yaml_text, label))
     except RubricError:
         return None
 
 
-def stored_catalog(session: Session, rubric_id: str, version: int) -> Optional[Catalog]:
-    row = session.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
-                                               RubricRow.version == version)).first()
+def stored_catalog(session: Session, rubric_id: str, version: int) -> Catalog | None:
+    row = session.exec(
+        select(RubricRow).where(RubricRow.rubric_id == rubric_id, RubricRow.version == version)
+    ).first()
     if row is None:
         return None
     return _parsed_catalog(row.sha256, row.yaml_text, f"{rubric_id} v{version}")
@@ -145,7 +175,8 @@ def catalog_for(session: Session, ev: Evaluation, rows: Iterable[FindingRow]) ->
 
 # Planning: which review applies to what -------------------------------------------------
 
-def span_of(evidence: list[dict]) -> tuple[Optional[float], Optional[float]]:
+
+def span_of(evidence: list[dict]) -> tuple[float | None, float | None]:
     starts = [e["start"] for e in evidence if e.get("start") is not None]
     ends = [e["end"] for e in evidence if e.get("end") is not None]
     return (min(starts), max(ends)) if starts and ends else (None, None)
@@ -170,10 +201,14 @@ def review_key(r: Review) -> tuple:
 class Plan:
     """The reviews of one call laid over one evaluation's machine findings."""
 
-    states: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)  # review -> (state, reason)
-    statuses: dict[int, tuple[str, int]] = field(default_factory=dict)  # finding row -> (status, review)
+    states: dict[int, tuple[str, str | None]] = field(
+        default_factory=dict
+    )  # review -> (state, reason)
+    statuses: dict[int, tuple[str, int]] = field(
+        default_factory=dict
+    )  # finding row -> (status, review)
     additions: list[Review] = field(default_factory=list)
-    grade: Optional[Review] = None
+    grade: Review | None = None
 
     @property
     def applied(self) -> bool:
@@ -184,7 +219,9 @@ class Plan:
         return sum(state == "needs_rereview" for state, _ in self.states.values())
 
 
-def plan(ev: Evaluation, machine: list[FindingRow], reviews: list[Review], catalog: Catalog) -> Plan:
+def plan(
+    ev: Evaluation, machine: list[FindingRow], reviews: list[Review], catalog: Catalog
+) -> Plan:
     """Pure: which of `reviews` (all of this call under this rubric id, any version, oldest
     first) apply to evaluation `ev`, and how."""
     out = Plan()
@@ -213,7 +250,7 @@ def plan(ev: Evaluation, machine: list[FindingRow], reviews: list[Review], catal
     return out
 
 
-def _why_not(ev: Evaluation, r: Review, catalog: Catalog) -> Optional[str]:
+def _why_not(ev: Evaluation, r: Review, catalog: Catalog) -> str | None:
     if r.target == "grade":
         return None if r.rubric_version == ev.rubric_version else "rubric_version_changed"
     info = catalog.rules.get(r.rule_id or "")
@@ -233,7 +270,7 @@ def _targets(r: Review, machine: list[FindingRow]) -> list[FindingRow]:
     return rows
 
 
-def _override(out: Plan, r: Review, machine: list[FindingRow]) -> Optional[str]:
+def _override(out: Plan, r: Review, machine: list[FindingRow]) -> str | None:
     rows = _targets(r, machine)
     if not rows:
         return "finding_gone"
@@ -242,10 +279,15 @@ def _override(out: Plan, r: Review, machine: list[FindingRow]) -> Optional[str]:
     return None
 
 
-def _add(out: Plan, r: Review, machine: list[FindingRow]) -> Optional[str]:
+def _add(out: Plan, r: Review, machine: list[FindingRow]) -> str | None:
     span = (r.start, r.end)
-    found = [f for f in machine if f.rule_id == r.rule_id and f.status == r.new_value
-             and (r.category not in PER_OCCURRENCE or _overlap(span_of(f.evidence), span) >= 0)]
+    found = [
+        f
+        for f in machine
+        if f.rule_id == r.rule_id
+        and f.status == r.new_value
+        and (r.category not in PER_OCCURRENCE or _overlap(span_of(f.evidence), span) >= 0)
+    ]
     if not found:  # the machine sees it now (a new rubric version): nothing to add
         out.additions.append(r)
     return None
@@ -253,38 +295,49 @@ def _add(out: Plan, r: Review, machine: list[FindingRow]) -> Optional[str]:
 
 # Scoring the reviewed findings ----------------------------------------------------------
 
+
 @dataclass
 class ReviewedFinding:
-    row: Optional[FindingRow]  # None for an addition
+    row: FindingRow | None  # None for an addition
     rule_id: str
     category: str
     status: str
     severity: str
-    start: Optional[float]
+    start: float | None
     deduction: float = 0.0
 
 
-def reviewed_findings(machine: list[FindingRow], p: Plan, catalog: Catalog) -> list[ReviewedFinding]:
+def reviewed_findings(
+    machine: list[FindingRow], p: Plan, catalog: Catalog
+) -> list[ReviewedFinding]:
     """The machine's findings with the reviewed statuses and the additions, each with the
     deduction its status costs under the rubric (the machine's own where nothing changed)."""
     out = []
     for f in machine:
         status = p.statuses.get(f.id, (f.status, None))[0]
-        out.append(ReviewedFinding(f, f.rule_id, f.category, status, f.severity,
-                                   span_of(f.evidence)[0]))
+        out.append(
+            ReviewedFinding(f, f.rule_id, f.category, status, f.severity, span_of(f.evidence)[0])
+        )
     for r in p.additions:
         info = catalog.rules[r.rule_id]
-        out.append(ReviewedFinding(None, r.rule_id, info.category, r.new_value, info.severity, r.start))
+        out.append(
+            ReviewedFinding(None, r.rule_id, info.category, r.new_value, info.severity, r.start)
+        )
     capped: dict[str, float] = defaultdict(float)
     for rf in sorted(out, key=lambda x: (x.start is None, x.start or 0.0)):
         info = catalog.rules.get(rf.rule_id)
         if rf.status not in COSTLY:
             rf.deduction = 0.0
-        elif rf.row is not None and rf.row.status == rf.status and (
-                rf.category not in PER_OCCURRENCE or info is None):
+        elif (
+            rf.row is not None
+            and rf.row.status == rf.status
+            and (rf.category not in PER_OCCURRENCE or info is None)
+        ):
             rf.deduction = rf.row.deduction
         elif info is None:
-            rf.deduction = max((f.deduction for f in machine if f.rule_id == rf.rule_id), default=0.0)
+            rf.deduction = max(
+                (f.deduction for f in machine if f.rule_id == rf.rule_id), default=0.0
+            )
         elif rf.category in PER_OCCURRENCE and info.max_deduct is not None:
             rf.deduction = max(0.0, min(info.deduct, info.max_deduct - capped[rf.rule_id]))
             capped[rf.rule_id] += rf.deduction
@@ -293,27 +346,37 @@ def reviewed_findings(machine: list[FindingRow], p: Plan, catalog: Catalog) -> l
     return out
 
 
-def reviewed_score(findings: list[ReviewedFinding], p: Plan, scoring: Scoring) -> tuple[float, str, bool, str]:
+def reviewed_score(
+    findings: list[ReviewedFinding], p: Plan, scoring: Scoring
+) -> tuple[float, str, bool, str]:
     """(score, grade, fatal, computed grade): the same scoring rules as the machine's; a grade
     review's value wins over the computed grade."""
     score, computed, fatal = score_findings(
-        [Finding(f.rule_id, f.category, f.status, f.deduction, severity=f.severity) for f in findings],
-        scoring)
+        [
+            Finding(f.rule_id, f.category, f.status, f.deduction, severity=f.severity)
+            for f in findings
+        ],
+        scoring,
+    )
     grade = p.grade.new_value if p.grade is not None else computed
     return score, grade, fatal, computed
 
 
 # Applying -------------------------------------------------------------------------------
 
-def reviews_of(session: Session, recording_ids: Iterable[int],
-               rubric_ids: Iterable[str]) -> dict[tuple[int, str], list[Review]]:
+
+def reviews_of(
+    session: Session, recording_ids: Iterable[int], rubric_ids: Iterable[str]
+) -> dict[tuple[int, str], list[Review]]:
     out: dict[tuple[int, str], list[Review]] = defaultdict(list)
     ids = sorted(set(recording_ids))
     if not ids:
         return out
-    for r in session.exec(select(Review).where(Review.recording_id.in_(ids),
-                                               Review.rubric_id.in_(set(rubric_ids)))
-                          .order_by(Review.id)).all():
+    for r in session.exec(
+        select(Review)
+        .where(Review.recording_id.in_(ids), Review.rubric_id.in_(set(rubric_ids)))
+        .order_by(Review.id)
+    ).all():
         out[r.recording_id, r.rubric_id].append(r)
     return out
 
@@ -323,9 +386,16 @@ def apply_reviews(session: Session, evaluations: list[Evaluation]) -> None:
     module's invariants). Run inside `rollup.tracked(...)` of the same recordings."""
     if not evaluations:
         return
-    reviews = reviews_of(session, (e.recording_id for e in evaluations), (e.rubric_id for e in evaluations))
-    touched = [e for e in evaluations if reviews.get((e.recording_id, e.rubric_id))
-               or e.reviewed_grade is not None or e.needs_rereview]
+    reviews = reviews_of(
+        session, (e.recording_id for e in evaluations), (e.rubric_id for e in evaluations)
+    )
+    touched = [
+        e
+        for e in evaluations
+        if reviews.get((e.recording_id, e.rubric_id))
+        or e.reviewed_grade is not None
+        or e.needs_rereview
+    ]
     for ev in evaluations:
         ev.reviewed_score = ev.reviewed_grade = ev.reviewed_fatal = None
         ev.needs_rereview = 0
@@ -333,17 +403,24 @@ def apply_reviews(session: Session, evaluations: list[Evaluation]) -> None:
     if not touched:
         return
     ids = [e.id for e in touched]
-    session.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(ids), FindingRow.source != FindingSource.MACHINE))
+    session.exec(
+        delete(FindingRow).where(
+            FindingRow.evaluation_id.in_(ids), FindingRow.source != FindingSource.MACHINE
+        )
+    )
     rows: dict[int, list[FindingRow]] = defaultdict(list)
-    for f in session.exec(select(FindingRow).where(FindingRow.evaluation_id.in_(ids))
-                          .order_by(FindingRow.id)).all():
+    for f in session.exec(
+        select(FindingRow).where(FindingRow.evaluation_id.in_(ids)).order_by(FindingRow.id)
+    ).all():
         rows[f.evaluation_id].append(f)
     for ev in touched:
         _apply(session, ev, rows[ev.id], reviews.get((ev.recording_id, ev.rubric_id), []))
     session.flush()
 
 
-def _apply(session: Session, ev: Evaluation, machine: list[FindingRow], reviews: list[Review]) -> None:
+def _apply(
+    session: Session, ev: Evaluation, machine: list[FindingRow], reviews: list[Review]
+) -> None:
     catalog = catalog_for(session, ev, machine)
     p = plan(ev, machine, reviews, catalog)
     findings = reviewed_findings(machine, p, catalog)
@@ -355,15 +432,30 @@ def _apply(session: Session, ev: Evaluation, machine: list[FindingRow], reviews:
             session.add(rf.row)
     for rf, r in zip([f for f in findings if f.row is None], p.additions):
         info = catalog.rules[r.rule_id]
-        session.add(FindingRow(
-            evaluation_id=ev.id, rule_id=r.rule_id, category=info.category, status="",
-            deduction=0.0, name=info.name, severity=info.severity, detail="added by a reviewer",
-            evidence=[{"role": Role.ANY, "start": r.start, "end": r.end, "text": r.evidence_text}],
-            reviewed_status=r.new_value, reviewed_deduction=rf.deduction, source=FindingSource.REVIEWER,
-            review_id=r.id))
+        session.add(
+            FindingRow(
+                evaluation_id=ev.id,
+                rule_id=r.rule_id,
+                category=info.category,
+                status="",
+                deduction=0.0,
+                name=info.name,
+                severity=info.severity,
+                detail="added by a reviewer",
+                evidence=[
+                    {"role": Role.ANY, "start": r.start, "end": r.end, "text": r.evidence_text}
+                ],
+                reviewed_status=r.new_value,
+                reviewed_deduction=rf.deduction,
+                source=FindingSource.REVIEWER,
+                review_id=r.id,
+            )
+        )
     ev.needs_rereview = p.needs_rereview
     if p.applied:
-        ev.reviewed_score, ev.reviewed_grade, ev.reviewed_fatal, _ = reviewed_score(findings, p, catalog.scoring)
+        ev.reviewed_score, ev.reviewed_grade, ev.reviewed_fatal, _ = reviewed_score(
+            findings, p, catalog.scoring
+        )
     session.add(ev)
 
 
@@ -371,27 +463,35 @@ def reapply(session: Session, recording_id: int, rubric_id: str) -> list[Evaluat
     """After a review or a withdrawal: every evaluation of the call under that rubric id,
     with the rollups kept in step."""
     with tracked(session, [recording_id]):
-        evaluations = list(session.exec(select(Evaluation).where(
-            Evaluation.recording_id == recording_id, Evaluation.rubric_id == rubric_id)).all())
+        evaluations = list(
+            session.exec(
+                select(Evaluation).where(
+                    Evaluation.recording_id == recording_id, Evaluation.rubric_id == rubric_id
+                )
+            ).all()
+        )
         apply_reviews(session, evaluations)
     return evaluations
 
 
 # Creating and withdrawing reviews -------------------------------------------------------
 
+
 @dataclass
 class ReviewRequest:
     target: str  # grade | finding
     action: str  # confirm | override | add
-    finding_id: Optional[int] = None
-    rule_id: Optional[str] = None
-    value: Optional[str] = None
-    start: Optional[float] = None
-    end: Optional[float] = None
+    finding_id: int | None = None
+    rule_id: str | None = None
+    value: str | None = None
+    start: float | None = None
+    end: float | None = None
     comment: str = ""
 
 
-def create_review(session: Session, evaluation_id: int, req: ReviewRequest, reviewer: str) -> Review:
+def create_review(
+    session: Session, evaluation_id: int, req: ReviewRequest, reviewer: str
+) -> Review:
     """Check the request against the evaluation and its rubric, keep it in the trail, and
     apply it (to this evaluation and every other of the call under the same rubric id)."""
     ev = session.get(Evaluation, evaluation_id)
@@ -400,9 +500,18 @@ def create_review(session: Session, evaluation_id: int, req: ReviewRequest, revi
     comment = (req.comment or "").strip()
     if req.action in ("override", "add") and not comment:
         raise ReviewError("a comment is required for override and add")
-    row = Review(recording_id=ev.recording_id, rubric_id=ev.rubric_id, rubric_version=ev.rubric_version,
-                 evaluation_id=ev.id, target=req.target, action=req.action, comment=comment,
-                 reviewer=reviewer, new_value="", created_at=utcnow())
+    row = Review(
+        recording_id=ev.recording_id,
+        rubric_id=ev.rubric_id,
+        rubric_version=ev.rubric_version,
+        evaluation_id=ev.id,
+        target=req.target,
+        action=req.action,
+        comment=comment,
+        reviewer=reviewer,
+        new_value="",
+        created_at=utcnow(),
+    )
     if req.target == "grade":
         _grade_review(row, ev, req)
     elif req.target == "finding" and req.action == "add":
@@ -417,10 +526,12 @@ def create_review(session: Session, evaluation_id: int, req: ReviewRequest, revi
     return row
 
 
-def _decide(action: str, value: Optional[str], current: str, allowed: list[str], what: str) -> str:
+def _decide(action: str, value: str | None, current: str, allowed: list[str], what: str) -> str:
     if action == "confirm":
         if value is not None and value != current:
-            raise ReviewError(f"confirm keeps the current {what} {current!r}; use override to set {value!r}")
+            raise ReviewError(
+                f"confirm keeps the current {what} {current!r}; use override to set {value!r}"
+            )
         return current
     if action != "override":
         raise ReviewError(f"action must be confirm or override for a {what}")
@@ -439,16 +550,20 @@ def _grade_review(row: Review, ev: Evaluation, req: ReviewRequest) -> None:
 def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRequest) -> None:
     finding = _the_finding(session, ev, req)
     if finding.source != FindingSource.MACHINE:
-        raise ReviewConflict(f"finding {finding.id} was added by review {finding.review_id}; "
-                             "withdraw that review instead")
+        raise ReviewConflict(
+            f"finding {finding.id} was added by review {finding.review_id}; "
+            "withdraw that review instead"
+        )
     allowed = allowed_statuses(finding.category)
     current = finding.effective_status
     try:
         row.new_value = _decide(req.action, req.value, current, allowed, "status")
     except ReviewError as exc:
         if req.action == "override" and req.value not in allowed:
-            raise ReviewError(f"status {req.value!r} is not valid for {finding.category} rule "
-                              f"{finding.rule_id!r}; allowed: {', '.join(allowed)}") from None
+            raise ReviewError(
+                f"status {req.value!r} is not valid for {finding.category} rule "
+                f"{finding.rule_id!r}; allowed: {', '.join(allowed)}"
+            ) from None
         raise exc
     row.rule_id, row.category = finding.rule_id, finding.category
     row.start, row.end = span_of(finding.evidence)
@@ -464,43 +579,67 @@ def _the_finding(session: Session, ev: Evaluation, req: ReviewRequest) -> Findin
         return finding
     if not req.rule_id:
         raise ReviewError("finding_id or rule_id is required for a finding review")
-    rows = [f for f in session.exec(select(FindingRow).where(
-        FindingRow.evaluation_id == ev.id, FindingRow.rule_id == req.rule_id,
-        FindingRow.source == FindingSource.MACHINE).order_by(FindingRow.id)).all()]
+    rows = [
+        f
+        for f in session.exec(
+            select(FindingRow)
+            .where(
+                FindingRow.evaluation_id == ev.id,
+                FindingRow.rule_id == req.rule_id,
+                FindingRow.source == FindingSource.MACHINE,
+            )
+            .order_by(FindingRow.id)
+        ).all()
+    ]
     if not rows:
-        raise ReviewNotFound(f"no finding of rule {req.rule_id!r} in evaluation {ev.id}"
-                             " (a finding the machine missed is added with action add)")
+        raise ReviewNotFound(
+            f"no finding of rule {req.rule_id!r} in evaluation {ev.id}"
+            " (a finding the machine missed is added with action add)"
+        )
     if len(rows) > 1 and rows[0].category in PER_OCCURRENCE:
         if req.start is None:
-            raise ReviewError(f"rule {req.rule_id!r} has {len(rows)} findings in evaluation {ev.id}; "
-                              "give finding_id (or start and end)")
+            raise ReviewError(
+                f"rule {req.rule_id!r} has {len(rows)} findings in evaluation {ev.id}; "
+                "give finding_id (or start and end)"
+            )
         span = (req.start, req.end if req.end is not None else req.start)
         return max(rows, key=lambda f: _overlap(span_of(f.evidence), span))
     return rows[0]
 
 
 def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest) -> None:
-    machine = list(session.exec(select(FindingRow).where(
-        FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE)).all())
+    machine = list(
+        session.exec(
+            select(FindingRow).where(
+                FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE
+            )
+        ).all()
+    )
     catalog = catalog_for(session, ev, machine)
     if not req.rule_id:
         raise ReviewError("rule_id is required to add a finding")
     info = catalog.rules.get(req.rule_id)
     if info is None:
-        raise ReviewError(f"rule {req.rule_id!r} is not in rubric {ev.rubric_id} version "
-                          f"{ev.rubric_version}; its rules: {', '.join(sorted(catalog.rules))}")
+        raise ReviewError(
+            f"rule {req.rule_id!r} is not in rubric {ev.rubric_id} version "
+            f"{ev.rubric_version}; its rules: {', '.join(sorted(catalog.rules))}"
+        )
     if req.start is None or req.end is None or not 0 <= req.start < req.end:
         raise ReviewError("start and end (seconds, start < end) are required to add a finding")
     if ev.duration and req.start > ev.duration:
         raise ReviewError(f"start {req.start:g} s is after the end of the call ({ev.duration:g} s)")
     allowed = addable_statuses(info.category)
     if req.value not in allowed:
-        raise ReviewError(f"status {req.value!r} cannot be added for {info.category} rule "
-                          f"{info.rule_id!r}; allowed: {', '.join(allowed)}")
+        raise ReviewError(
+            f"status {req.value!r} cannot be added for {info.category} rule "
+            f"{info.rule_id!r}; allowed: {', '.join(allowed)}"
+        )
     same = [f for f in machine if f.rule_id == info.rule_id]
     if same and info.category not in PER_OCCURRENCE:
-        raise ReviewConflict(f"rule {info.rule_id!r} already has finding {same[0].id} "
-                             f"({same[0].status}); override it instead")
+        raise ReviewConflict(
+            f"rule {info.rule_id!r} already has finding {same[0].id} "
+            f"({same[0].status}); override it instead"
+        )
     row.rule_id, row.category = info.rule_id, info.category
     row.start, row.end = float(req.start), float(req.end)
     row.old_value, row.new_value = "", req.value
@@ -508,9 +647,15 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
 
 
 def spoken_between(session: Session, recording_id: int, start: float, end: float) -> str:
-    rows = session.exec(select(UtteranceRow).where(
-        UtteranceRow.recording_id == recording_id, UtteranceRow.end > start,
-        UtteranceRow.start < end).order_by(UtteranceRow.seq)).all()
+    rows = session.exec(
+        select(UtteranceRow)
+        .where(
+            UtteranceRow.recording_id == recording_id,
+            UtteranceRow.end > start,
+            UtteranceRow.start < end,
+        )
+        .order_by(UtteranceRow.seq)
+    ).all()
     return " / ".join(f"{u.role}: {u.text}" for u in rows)[:2000]
 
 
@@ -521,9 +666,15 @@ def withdraw_review(session: Session, review_id: int, reviewer: str, comment: st
     if row is None:
         raise ReviewNotFound(f"no review {review_id}")
     if row.withdrawn_at is not None:
-        raise ReviewConflict(f"review {review_id} was already withdrawn by {row.withdrawn_by} "
-                             f"at {row.withdrawn_at:%Y-%m-%d %H:%M:%S}")
-    row.withdrawn_by, row.withdrawn_at, row.withdraw_comment = reviewer, utcnow(), (comment or "").strip()
+        raise ReviewConflict(
+            f"review {review_id} was already withdrawn by {row.withdrawn_by} "
+            f"at {row.withdrawn_at:%Y-%m-%d %H:%M:%S}"
+        )
+    row.withdrawn_by, row.withdrawn_at, row.withdraw_comment = (
+        reviewer,
+        utcnow(),
+        (comment or "").strip(),
+    )
     session.add(row)
     session.flush()
     reapply(session, row.recording_id, row.rubric_id)
@@ -532,13 +683,20 @@ def withdraw_review(session: Session, review_id: int, reviewer: str, comment: st
 
 def review_states(session: Session, ev: Evaluation) -> tuple[list[Review], Plan]:
     """The trail of the call under the evaluation's rubric id, and how it applies to `ev`."""
-    reviews = reviews_of(session, [ev.recording_id], [ev.rubric_id]).get((ev.recording_id, ev.rubric_id), [])
-    machine = list(session.exec(select(FindingRow).where(
-        FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE).order_by(FindingRow.id)).all())
+    reviews = reviews_of(session, [ev.recording_id], [ev.rubric_id]).get(
+        (ev.recording_id, ev.rubric_id), []
+    )
+    machine = list(
+        session.exec(
+            select(FindingRow)
+            .where(FindingRow.evaluation_id == ev.id, FindingRow.source == FindingSource.MACHINE)
+            .order_by(FindingRow.id)
+        ).all()
+    )
     return reviews, plan(ev, machine, reviews, catalog_for(session, ev, machine))
 
 
-def computed_grade(ev: Evaluation, catalog: Catalog) -> Optional[str]:
+def computed_grade(ev: Evaluation, catalog: Catalog) -> str | None:
     """The grade the reviewed score gives, before any grade review."""
     if ev.reviewed_score is None:
         return None

@@ -13,21 +13,22 @@ A script is Markdown or plain text (or .docx): the agent's lines, headed or not 
 names (`## 开场白`, `【开场白】`, `一、开场白`, `开场白：您好……`); lines marked 客户： are the
 customer's and are not checked as the agent's; lines in brackets are stage directions.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
 from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.domain.enums import Category, FindingStatus, Role, SectionKind
+from qa_service.domain.results import Evidence, Utterance
+from qa_service.exceptions import ScriptError
+from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
 from qa_service.rules.knowledge import KnowledgeBase, claims
 from qa_service.rules.matching import Match, PhraseMatcher
 from qa_service.rules.normalize import to_simplified
-from qa_service.domain.results import Evidence, Utterance
-from qa_service.exceptions import ScriptError
 from qa_service.rules.rubric import SECTION_NAMES, MandatoryPoint, PhraseRule, Rubric, ScriptSection
 from qa_service.rules.semantic import DEFAULT_MODEL, ExampleBank, SimilarRules
 
@@ -35,19 +36,41 @@ PART_NAMES = {kind: name for name, kind in SECTION_NAMES.items()}
 PARTS = tuple(PART_NAMES[kind] for kind in SectionKind)
 # Sections of no kind that stand for a part: a care or survey call's introduction plays the
 # product introduction's role (关怀说明, 调查说明).
-PART_OF = {"关怀说明": "产品介绍", "调查说明": "产品介绍", "care_intro": "产品介绍",
-           "survey_intro": "产品介绍"}
+PART_OF = {
+    "关怀说明": "产品介绍",
+    "调查说明": "产品介绍",
+    "care_intro": "产品介绍",
+    "survey_intro": "产品介绍",
+}
 # A care or survey call introduces its purpose but does not persuade or close a sale.
-REQUIRED = {"marketing": set(PARTS), "care": {"首问语", "开场白", "产品介绍", "结束语"},
-            "survey": {"首问语", "开场白", "产品介绍", "结束语"}}
+REQUIRED = {
+    "marketing": set(PARTS),
+    "care": {"首问语", "开场白", "产品介绍", "结束语"},
+    "survey": {"首问语", "开场白", "产品介绍", "结束语"},
+}
 TYPE_NAMES = {"marketing": "营销", "care": "关怀", "survey": "调查"}
 TYPE_ALIASES = {**{v: k for k, v in TYPE_NAMES.items()}, **{k: k for k in TYPE_NAMES}}
 # Lines that push a sale: out of place in a care or survey script (关怀中强行营销).
-HARD_SELLING = ["现在就给您办理", "马上给您办理", "帮您办理", "为您办理", "给您办理", "给您开通",
-                "帮您开通", "现在办理", "今天办理", "名额有限", "只剩最后", "必须今天办",
-                "错过就没有了", "赶紧办"]
+HARD_SELLING = [
+    "现在就给您办理",
+    "马上给您办理",
+    "帮您办理",
+    "为您办理",
+    "给您办理",
+    "给您开通",
+    "帮您开通",
+    "现在办理",
+    "今天办理",
+    "名额有限",
+    "只剩最后",
+    "必须今天办",
+    "错过就没有了",
+    "赶紧办",
+]
 
-AGENT_MARK = re.compile(r"^(坐席|客服|话务员|营销员|客户经理|工作人员|员工|agent|a)\s*[:：]\s*", re.I)
+AGENT_MARK = re.compile(
+    r"^(坐席|客服|话务员|营销员|客户经理|工作人员|员工|agent|a)\s*[:：]\s*", re.I
+)
 CUSTOMER_MARK = re.compile(r"^(客户|用户|顾客|customer|c)\s*[:：]\s*", re.I)
 LIST_MARK = re.compile(r"^(?:[-*+>]\s+|\d+[.、)]\s*|[（(]?[一二三四五六七八九十]+[)）、.]\s*)")
 HEADING = re.compile(r"^#{1,6}\s*|^【|】$|^\*\*|\*\*$|^第[一二三四五六七八九十\d]+部分[:：]?\s*")
@@ -60,7 +83,7 @@ class ScriptLine:
     line: int  # 1-based line in the file (paragraph number for .docx)
     text: str
     role: Role
-    part: Optional[str]  # the part heading it stands under, if any
+    part: str | None  # the part heading it stands under, if any
 
 
 @dataclass
@@ -77,6 +100,7 @@ def read_script(path: Path) -> Script:
     if path.suffix.lower() == ".docx":
         try:
             import docx
+
             paragraphs = [p.text for p in docx.Document(str(path)).paragraphs]
         except Exception as exc:  # python-docx raises several kinds on a broken package
             raise ScriptError(f"{path}: not a readable .docx file ({exc})") from None
@@ -90,14 +114,14 @@ def read_script(path: Path) -> Script:
     return parse_script(text, str(path))
 
 
-def _heading(text: str, extra: dict[str, str]) -> tuple[Optional[str], str]:
+def _heading(text: str, extra: dict[str, str]) -> tuple[str | None, str]:
     """(part named by a heading at the start of the line, the rest of the line)."""
     bare = HEADING.sub("", LIST_MARK.sub("", text)).strip()
     names = {**{p: p for p in PARTS}, **extra}
     for name in sorted(names, key=len, reverse=True):
         if not bare.startswith(name):
             continue
-        after = bare[len(name):]
+        after = bare[len(name) :]
         closed = after.startswith(("】", "]", "**", "）", ")"))  # 【开场白】您好……
         rest = after.lstrip("】]*）) \t")
         if closed or not rest or rest[0] in ":：":
@@ -107,11 +131,12 @@ def _heading(text: str, extra: dict[str, str]) -> tuple[Optional[str], str]:
     return None, text
 
 
-def parse_script(text: str, source: str = "<script>",
-                 extra_parts: Optional[dict[str, str]] = None) -> Script:
+def parse_script(
+    text: str, source: str = "<script>", extra_parts: dict[str, str] | None = None
+) -> Script:
     lines: list[ScriptLine] = []
     headings: dict[str, int] = {}
-    part: Optional[str] = None
+    part: str | None = None
     for number, raw in enumerate(text.splitlines(), 1):
         stripped = to_simplified(raw).strip()
         if not stripped or stripped.startswith(("<!--", "---", "```")):
@@ -146,7 +171,7 @@ def parse_script(text: str, source: str = "<script>",
 class AuditProblem:
     kind: str  # project_type | script_part | mandatory_point | forbidden_phrase | product_fact
     id: str  # the rule, part or fact concerned
-    line: Optional[int]
+    line: int | None
     message: str
 
 
@@ -154,7 +179,7 @@ class AuditProblem:
 class AuditReport:
     script: str
     rubric: dict[str, Any]
-    knowledge_base: Optional[str]
+    knowledge_base: str | None
     project_type: dict[str, Any]
     parts: list[dict[str, Any]] = field(default_factory=list)
     points: list[dict[str, Any]] = field(default_factory=list)
@@ -173,7 +198,7 @@ class AuditReport:
         return out
 
 
-def part_of(section: ScriptSection) -> Optional[str]:
+def part_of(section: ScriptSection) -> str | None:
     if section.kind is not None:
         return PART_NAMES[section.kind]
     return PART_OF.get(section.id) or PART_OF.get(section.name)
@@ -189,69 +214,104 @@ class ScriptCall:
         self.lines = script.lines
         similar = similar_rules(rubric)
         # No within_first/within_last windows: a script has lines, not turns.
-        self.sections = {id(r): PhrasePresenceCheck(r, Category.SCRIPT_SECTION, fuzzy, similar)
-                         for r in rubric.script_sections}
-        self.points = {id(r): PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
-                       for r in rubric.mandatory_points}
-        self.forbidden = [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
-                          for r in rubric.forbidden_phrases] + \
-            [PhraseViolationCheck(r, Category.ATTITUDE_ERROR, fuzzy, similar)
-             for r in rubric.attitude_errors if r.has_phrases()]
+        self.sections = {
+            id(r): PhrasePresenceCheck(r, Category.SCRIPT_SECTION, fuzzy, similar)
+            for r in rubric.script_sections
+        }
+        self.points = {
+            id(r): PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+            for r in rubric.mandatory_points
+        }
+        self.forbidden = [
+            PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+            for r in rubric.forbidden_phrases
+        ] + [
+            PhraseViolationCheck(r, Category.ATTITUDE_ERROR, fuzzy, similar)
+            for r in rubric.attitude_errors
+            if r.has_phrases()
+        ]
         self.selling = PhraseMatcher(any=HARD_SELLING, fuzzy=1.0)
-        self.call = Call([Utterance(line.role, i, i + 0.5, line.text)
-                          for i, line in enumerate(script.lines)], float(len(script.lines)))
+        self.call = Call(
+            [Utterance(line.role, i, i + 0.5, line.text) for i, line in enumerate(script.lines)],
+            float(len(script.lines)),
+        )
 
     def line(self, evidence: Evidence) -> ScriptLine:
         return self.lines[int(evidence.start)]
 
-    def present(self, rule: ScriptSection | MandatoryPoint) -> Optional[Evidence]:
+    def present(self, rule: ScriptSection | MandatoryPoint) -> Evidence | None:
         check = self.sections.get(id(rule)) or self.points[id(rule)]
         finding = check.run(self.call)[0]
         return finding.evidence[0] if finding.status == FindingStatus.HIT else None
 
     def violations(self) -> list[tuple[PhraseRule, Evidence]]:
-        return [(check.rule, e) for check in self.forbidden for f in check.run(self.call)
-                for e in f.evidence]
+        return [
+            (check.rule, e)
+            for check in self.forbidden
+            for f in check.run(self.call)
+            for e in f.evidence
+        ]
 
     def hard_selling(self) -> list[tuple[ScriptLine, Match]]:
-        return [(self.lines[i], m)
-                for i, m in self.call.hits(self.selling, self.call.indices(Role.AGENT))]
+        return [
+            (self.lines[i], m)
+            for i, m in self.call.hits(self.selling, self.call.indices(Role.AGENT))
+        ]
 
 
 def similar_rules(rubric: Rubric) -> SimilarRules:
     """The `similar:` matching a Scorer would use for this rubric (examples embedded lazily:
     a rubric without examples loads no model)."""
-    threshold = rubric.similar_threshold if rubric.similar_threshold is not None \
+    threshold = (
+        rubric.similar_threshold
+        if rubric.similar_threshold is not None
         else DEFAULT_SIMILAR_THRESHOLD
+    )
     return SimilarRules(ExampleBank(DEFAULT_MODEL), threshold, DEFAULT_PHRASE_MARGIN)
 
 
-def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
-          required_type: Optional[str] = None, fuzzy: float = DEFAULT_FUZZY) -> AuditReport:
+def audit(
+    script: Script,
+    rubric: Rubric,
+    kb: KnowledgeBase | None = None,
+    required_type: str | None = None,
+    fuzzy: float = DEFAULT_FUZZY,
+) -> AuditReport:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else fuzzy
     asked = required_type or rubric.project_type
     required_type = TYPE_ALIASES.get(asked, asked)
     agent = [line for line in script.lines if line.role == Role.AGENT]
     lines = ScriptCall(script, rubric, fuzzy)
-    report = AuditReport(script.source, {"id": rubric.id, "version": rubric.version},
-                         kb.id if kb else None,
-                         {"required": required_type, "rubric": rubric.project_type, "problems": []})
+    report = AuditReport(
+        script.source,
+        {"id": rubric.id, "version": rubric.version},
+        kb.id if kb else None,
+        {"required": required_type, "rubric": rubric.project_type, "problems": []},
+    )
     problems = report.problems
 
-    def problem(kind: str, id_: str, line: Optional[int], message: str) -> None:
+    def problem(kind: str, id_: str, line: int | None, message: str) -> None:
         problems.append(AuditProblem(kind, id_, line, message))
 
     # Project type (项目类型审核).
     if required_type != rubric.project_type:
-        problem("project_type", "type", None,
-                f"the requirement is {TYPE_NAMES.get(required_type, required_type)} "
-                f"({required_type}) but the rubric {rubric.id} is "
-                f"{TYPE_NAMES[rubric.project_type]} ({rubric.project_type})")
+        problem(
+            "project_type",
+            "type",
+            None,
+            f"the requirement is {TYPE_NAMES.get(required_type, required_type)} "
+            f"({required_type}) but the rubric {rubric.id} is "
+            f"{TYPE_NAMES[rubric.project_type]} ({rubric.project_type})",
+        )
     if required_type in ("care", "survey"):
         for line, found in lines.hard_selling():
-            problem("project_type", "hard_selling", line.line,
-                    f"hard selling line in a {TYPE_NAMES[required_type]} script: "
-                    f"{found.phrase!r} in {line.text!r}")
+            problem(
+                "project_type",
+                "hard_selling",
+                line.line,
+                f"hard selling line in a {TYPE_NAMES[required_type]} script: "
+                f"{found.phrase!r} in {line.text!r}",
+            )
 
     # The six parts (脚本逻辑审核).
     sections: dict[str, list[ScriptSection]] = {}
@@ -260,8 +320,14 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
     required = REQUIRED.get(required_type, set(PARTS))
     names = list(PARTS) + [k for k in sections if k not in PARTS]
     for name in names:
-        entry = {"part": name, "required": name in required or name not in PARTS,
-                 "found": False, "line": None, "how": None, "text": None}
+        entry = {
+            "part": name,
+            "required": name in required or name not in PARTS,
+            "found": False,
+            "line": None,
+            "how": None,
+            "text": None,
+        }
         heading = script.headings.get(name)
         under = [line for line in agent if line.part == name]
         if heading is not None and under:
@@ -277,8 +343,9 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
         report.parts.append(entry)
         if entry["required"] and not entry["found"]:
             problem("script_part", name, None, f"part {name} is missing")
-    if required_type == "marketing" and not any(p["found"] for p in report.parts
-                                                if p["part"] == "总结成交"):
+    if required_type == "marketing" and not any(
+        p["found"] for p in report.parts if p["part"] == "总结成交"
+    ):
         problem("project_type", "no_closing", None, "营销 script without a closing (总结成交)")
 
     # Mandatory points (必说点讲解).
@@ -287,22 +354,43 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
             continue
         said = lines.present(point)
         at = lines.line(said) if said else None
-        report.points.append({"id": point.id, "name": point.name, "explained": said is not None,
-                              "line": at.line if at else None,
-                              "phrase": said.phrase if said else None,
-                              "text": at.text if at else None,
-                              "similarity": said.similarity if said else None})
+        report.points.append(
+            {
+                "id": point.id,
+                "name": point.name,
+                "explained": said is not None,
+                "line": at.line if at else None,
+                "phrase": said.phrase if said else None,
+                "text": at.text if at else None,
+                "similarity": said.similarity if said else None,
+            }
+        )
         if said is None:
-            problem("mandatory_point", point.id, None,
-                    f"mandatory point {point.name or point.id} is not explained")
+            problem(
+                "mandatory_point",
+                point.id,
+                None,
+                f"mandatory point {point.name or point.id} is not explained",
+            )
 
     # Forbidden phrases and rude or shirking words (投诉隐患).
     for rule, said in lines.violations():
         line = lines.line(said)
-        report.forbidden.append({"id": rule.id, "name": rule.name, "line": line.line,
-                                 "phrase": said.phrase, "text": line.text})
-        problem("forbidden_phrase", rule.id, line.line,
-                f"forbidden phrase {said.phrase!r} ({rule.name or rule.id})")
+        report.forbidden.append(
+            {
+                "id": rule.id,
+                "name": rule.name,
+                "line": line.line,
+                "phrase": said.phrase,
+                "text": line.text,
+            }
+        )
+        problem(
+            "forbidden_phrase",
+            rule.id,
+            line.line,
+            f"forbidden phrase {said.phrase!r} ({rule.name or rule.id})",
+        )
 
     # Product facts against the knowledge base (产品介绍与知识库一致).
     if kb is not None:
@@ -313,12 +401,23 @@ def audit(script: Script, rubric: Rubric, kb: Optional[KnowledgeBase] = None,
                 if claim.right:
                     continue
                 fact = claim.fact
-                report.facts.append({"fact": fact.id, "name": fact.name, "line": line.line,
-                                     "said": fact.show(claim.value),
-                                     "kb_value": fact.show(fact.value), "text": line.text})
-                problem("product_fact", fact.id, line.line,
-                        f"{fact.name or fact.id}: the script says {fact.show(claim.value)}, "
-                        f"the knowledge base {fact.show(fact.value)}")
+                report.facts.append(
+                    {
+                        "fact": fact.id,
+                        "name": fact.name,
+                        "line": line.line,
+                        "said": fact.show(claim.value),
+                        "kb_value": fact.show(fact.value),
+                        "text": line.text,
+                    }
+                )
+                problem(
+                    "product_fact",
+                    fact.id,
+                    line.line,
+                    f"{fact.name or fact.id}: the script says {fact.show(claim.value)}, "
+                    f"the knowledge base {fact.show(fact.value)}",
+                )
         report.facts_not_stated = [f.id for f in kb.facts if f.id not in stated]
         # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)
         # is explained, wrongly: say so next to it.

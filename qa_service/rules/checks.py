@@ -3,34 +3,60 @@
 A check reads a `Call` (utterances in time order, with their normalized text) and returns
 findings with evidence. `build_checks(rubric)` turns a rubric into the list of checks.
 """
+
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from qa_service.config import (
-    DEFAULT_FUZZY, DOUBT_RELAX, DOUBTFUL_WORDS, HANGUP_TAIL_S, LEFT_CONTEXT, REPLY_LEAD_S,
-    SPARSE_CHARS_PER_S, SPARSE_MIN_S,
+    DEFAULT_FUZZY,
+    DOUBT_RELAX,
+    DOUBTFUL_WORDS,
+    HANGUP_TAIL_S,
+    LEFT_CONTEXT,
+    REPLY_LEAD_S,
+    SPARSE_CHARS_PER_S,
+    SPARSE_MIN_S,
 )
-from qa_service.rules.knowledge import Claim, KnowledgeBase, knowledge_of, wrong_claims
 from qa_service.domain.enums import Category, FindingStatus, Role
-from qa_service.rules.matching import (
-    Match, PhraseMatcher, PreparedText, prepare,
-)
 from qa_service.domain.results import Evidence, Finding, Utterance
+from qa_service.rules.knowledge import Claim, KnowledgeBase, knowledge_of, wrong_claims
+from qa_service.rules.matching import (
+    Match,
+    PhraseMatcher,
+    PreparedText,
+    prepare,
+)
 from qa_service.rules.rubric import (
-    AttitudeError, FactCheck, ForbiddenPhrase, Interruption, MandatoryPoint, Objection,
-    PhraseRule, Rubric, ScriptSection, Silence, SpeechRate,
+    AttitudeError,
+    FactCheck,
+    ForbiddenPhrase,
+    Interruption,
+    MandatoryPoint,
+    Objection,
+    PhraseRule,
+    Rubric,
+    ScriptSection,
+    Silence,
+    SpeechRate,
 )
 from qa_service.rules.semantic import (
-    CallSimilarities, CallVectors, ExampleBank, SimilarRules, embed_utterances, vector_kind,
+    CallSimilarities,
+    CallVectors,
+    ExampleBank,
+    SimilarRules,
+    embed_utterances,
+    vector_kind,
 )
 
-QUESTION = re.compile(r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有")
+QUESTION = re.compile(
+    r"[?？]$|吗|呢|什么|怎么|多少|哪|为什么|能不能|是不是|可不可以|要不要|收不收|有没有"
+)
 
 
 @dataclass
@@ -42,11 +68,13 @@ class Call:
     texts: list[PreparedText] = field(default_factory=list)
     # Sentence vectors of the utterances (owners in the order given), from the stored
     # transcript; embedded on first need when absent or made by another model.
-    vectors: Optional[CallVectors] = None
+    vectors: CallVectors | None = None
 
     def __post_init__(self) -> None:
-        order = sorted(range(len(self.utterances)),
-                       key=lambda i: (self.utterances[i].start, self.utterances[i].end))
+        order = sorted(
+            range(len(self.utterances)),
+            key=lambda i: (self.utterances[i].start, self.utterances[i].end),
+        )
         if order != list(range(len(order))):
             self.utterances = [self.utterances[i] for i in order]
             if self.vectors is not None:
@@ -59,9 +87,10 @@ class Call:
             self._by_role.setdefault(u.role, []).append(i)
         self._by_role[Role.ANY] = list(range(len(self.utterances)))
         # How far each utterance's fuzzy threshold is lowered (config.DOUBT_RELAX).
-        self.doubts = [DOUBT_RELAX if u.confidence < DOUBTFUL_WORDS else 0.0
-                       for u in self.utterances]
-        self._cache: dict[tuple[int, int], Optional[Match]] = {}
+        self.doubts = [
+            DOUBT_RELAX if u.confidence < DOUBTFUL_WORDS else 0.0 for u in self.utterances
+        ]
+        self._cache: dict[tuple[int, int], Match | None] = {}
         self._exact: dict[int, dict[int, Match]] = {}
         self._starts: list[int] = []
         offset = 0
@@ -86,12 +115,18 @@ class Call:
         table = cv.vectors @ bank.matrix
         # Rows come grouped by utterance, its whole text first.
         owners = cv.owners
-        firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1]))) \
-            if len(owners) else owners
+        firsts = (
+            np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+            if len(owners)
+            else owners
+        )
         whole = dict(zip(owners[firsts].tolist(), firsts.tolist()))
-        pairs = [(a, b) for role in (Role.AGENT, Role.CUSTOMER)
-                 for a, b in zip(self._by_role[role], self._by_role[role][1:])
-                 if a in whole and b in whole]
+        pairs = [
+            (a, b)
+            for role in (Role.AGENT, Role.CUSTOMER)
+            for a, b in zip(self._by_role[role], self._by_role[role][1:])
+            if a in whole and b in whole
+        ]
         if pairs:
             first = [whole[a] for a, _ in pairs]
             second = [whole[b] for _, b in pairs]
@@ -107,8 +142,9 @@ class Call:
         cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(cv, pairs))
         return cached
 
-    def _row_text(self, cv: CallVectors,
-                  pairs: list[tuple[int, int]]) -> Callable[[int], tuple[int, str, str]]:
+    def _row_text(
+        self, cv: CallVectors, pairs: list[tuple[int, int]]
+    ) -> Callable[[int], tuple[int, str, str]]:
         """(utterance, text read for negation, text read for numbers) of a table row."""
         owners, spans = cv.owners.tolist(), cv.spans.tolist()
         segments = len(owners)
@@ -121,7 +157,8 @@ class Call:
             norm = self.texts[owner].norm
             if lo == 0 and hi >= len(norm):
                 return owner, self.utterances[owner].text, ""
-            return owner, norm[max(0, lo - LEFT_CONTEXT):hi], self.utterances[owner].text
+            return owner, norm[max(0, lo - LEFT_CONTEXT) : hi], self.utterances[owner].text
+
         return describe
 
     def similar_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
@@ -130,7 +167,9 @@ class Call:
         hits = self._similar_hits.get(id(matcher))
         if hits is None:
             similar = matcher.similar
-            hits = similar.candidates(self.similarities(similar.bank)) if similar is not None else {}
+            hits = (
+                similar.candidates(self.similarities(similar.bank)) if similar is not None else {}
+            )
             if matcher.unless:
                 hits = {i: m for i, m in hits.items() if not matcher.cancels(self.texts[i])}
             self._similar_hits[id(matcher)] = hits
@@ -153,7 +192,7 @@ class Call:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
         return exact
 
-    def match(self, matcher: PhraseMatcher, index: int) -> Optional[Match]:
+    def match(self, matcher: PhraseMatcher, index: int) -> Match | None:
         """Matcher result on one utterance, computed once per call (several checks share
         matchers: farewell for sections and for agent_hangup, for instance)."""
         key = (id(matcher), index)
@@ -176,13 +215,13 @@ class Call:
         if not matcher.plain_any:
             return [(i, m) for i in indices if (m := self.match(matcher, i))]
         exact = self._exact_hits(matcher)
-        fuzzy = matcher.fuzzy_any_hits(self.texts, [i for i in indices if i not in exact],
-                                       self.doubts)
+        fuzzy = matcher.fuzzy_any_hits(
+            self.texts, [i for i in indices if i not in exact], self.doubts
+        )
         similar = self.similar_hits(matcher) if matcher.similar else {}
-        return [(i, m) for i in indices
-                if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
+        return [(i, m) for i in indices if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
 
-    def first_hit(self, matcher: PhraseMatcher, indices: list[int]) -> Optional[tuple[int, Match]]:
+    def first_hit(self, matcher: PhraseMatcher, indices: list[int]) -> tuple[int, Match] | None:
         """The first utterance among `indices` that says one of the matcher's phrases, else
         the first that says it in other words (`similar`). A phrase said is the stronger
         evidence, and a point said in its own words needs no similarity at all (the
@@ -204,33 +243,40 @@ class Call:
                     return i, similar[i]
         return None
 
-    def evidence(self, index: int, found: Optional[Match] = None) -> Evidence:
+    def evidence(self, index: int, found: Match | None = None) -> Evidence:
         u = self.utterances[index]
         if found is None:
             return Evidence.of(u)
-        return Evidence.of(u, matched=found.matched, phrase=found.phrase,
-                           similarity=found.similarity)
+        return Evidence.of(
+            u, matched=found.matched, phrase=found.phrase, similarity=found.similarity
+        )
 
 
 class Check(ABC):
     category: Category
 
     @abstractmethod
-    def run(self, call: Call) -> list[Finding]:
-        ...
+    def run(self, call: Call) -> list[Finding]: ...
 
 
-def matcher_for(rule: PhraseRule, fuzzy: float,
-                similar: Optional[SimilarRules] = None) -> PhraseMatcher:
-    matcher = PhraseMatcher(rule.any, rule.all, rule.regex, rule.unless,
-                            rule.fuzzy if rule.fuzzy is not None else fuzzy)
+def matcher_for(
+    rule: PhraseRule, fuzzy: float, similar: SimilarRules | None = None
+) -> PhraseMatcher:
+    matcher = PhraseMatcher(
+        rule.any, rule.all, rule.regex, rule.unless, rule.fuzzy if rule.fuzzy is not None else fuzzy
+    )
     if similar is not None:
         matcher.similar = similar.matcher(rule.similar, rule.any, rule.similar_threshold)
     return matcher
 
 
-def phrase_matcher(phrases: Sequence[str], fuzzy: float, similar: Optional[SimilarRules],
-                   examples: Sequence[str], threshold: Optional[float]) -> PhraseMatcher:
+def phrase_matcher(
+    phrases: Sequence[str],
+    fuzzy: float,
+    similar: SimilarRules | None,
+    examples: Sequence[str],
+    threshold: float | None,
+) -> PhraseMatcher:
     """A plain `any` list with its example sentences (objections, outcome)."""
     matcher = PhraseMatcher(any=phrases, fuzzy=fuzzy)
     if similar is not None:
@@ -241,8 +287,13 @@ def phrase_matcher(phrases: Sequence[str], fuzzy: float, similar: Optional[Simil
 class PhrasePresenceCheck(Check):
     """Something the agent must say (script sections, mandatory points): hit or missed."""
 
-    def __init__(self, rule: ScriptSection | MandatoryPoint, category: Category, fuzzy: float,
-                 similar: Optional[SimilarRules] = None):
+    def __init__(
+        self,
+        rule: ScriptSection | MandatoryPoint,
+        category: Category,
+        fuzzy: float,
+        similar: SimilarRules | None = None,
+    ):
         self.rule = rule
         self.category = category
         self.matcher = matcher_for(rule, fuzzy, similar)
@@ -253,10 +304,26 @@ class PhrasePresenceCheck(Check):
     def run(self, call: Call) -> list[Finding]:
         if first := call.first_hit(self.matcher, self.window(call.indices(self.rule.role))):
             index, found = first
-            return [Finding(self.rule.id, self.category, FindingStatus.HIT, 0, self.rule.name,
-                            evidence=[call.evidence(index, found)])]
-        return [Finding(self.rule.id, self.category, FindingStatus.MISSED, self.rule.weight, self.rule.name,
-                        detail=self._where())]
+            return [
+                Finding(
+                    self.rule.id,
+                    self.category,
+                    FindingStatus.HIT,
+                    0,
+                    self.rule.name,
+                    evidence=[call.evidence(index, found)],
+                )
+            ]
+        return [
+            Finding(
+                self.rule.id,
+                self.category,
+                FindingStatus.MISSED,
+                self.rule.weight,
+                self.rule.name,
+                detail=self._where(),
+            )
+        ]
 
     def _where(self) -> str:
         return ""
@@ -265,14 +332,14 @@ class PhrasePresenceCheck(Check):
 class ScriptSectionCheck(PhrasePresenceCheck):
     rule: ScriptSection
 
-    def __init__(self, rule: ScriptSection, fuzzy: float, similar: Optional[SimilarRules] = None):
+    def __init__(self, rule: ScriptSection, fuzzy: float, similar: SimilarRules | None = None):
         super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
 
     def window(self, indices: list[int]) -> list[int]:
         if self.rule.within_first:
             indices = indices[: self.rule.within_first]
         if self.rule.within_last:
-            indices = indices[-self.rule.within_last:]
+            indices = indices[-self.rule.within_last :]
         return indices
 
     def _where(self) -> str:
@@ -286,21 +353,40 @@ class ScriptSectionCheck(PhrasePresenceCheck):
 class PhraseViolationCheck(Check):
     """Something nobody should hear (forbidden phrases, rude or shirking words)."""
 
-    def __init__(self, rule: ForbiddenPhrase | AttitudeError, category: Category, fuzzy: float,
-                 similar: Optional[SimilarRules] = None):
+    def __init__(
+        self,
+        rule: ForbiddenPhrase | AttitudeError,
+        category: Category,
+        fuzzy: float,
+        similar: SimilarRules | None = None,
+    ):
         self.rule = rule
         self.category = category
         self.matcher = matcher_for(rule, fuzzy, similar)
 
     def run(self, call: Call) -> list[Finding]:
-        evidence = [call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))]
+        evidence = [
+            call.evidence(i, m) for i, m in call.hits(self.matcher, call.indices(self.rule.role))
+        ]
         return [violation(self.rule, self.category, evidence)] if evidence else []
 
 
-def violation(rule: ForbiddenPhrase | AttitudeError, category: Category, evidence: list[Evidence],
-              detail: str = "") -> Finding:
-    return Finding(rule.id, category, FindingStatus.VIOLATION, rule.deduct, rule.name, rule.severity,
-                   detail, evidence)
+def violation(
+    rule: ForbiddenPhrase | AttitudeError,
+    category: Category,
+    evidence: list[Evidence],
+    detail: str = "",
+) -> Finding:
+    return Finding(
+        rule.id,
+        category,
+        FindingStatus.VIOLATION,
+        rule.deduct,
+        rule.name,
+        rule.severity,
+        detail,
+        evidence,
+    )
 
 
 class AgentHangupCheck(Check):
@@ -327,10 +413,19 @@ class AgentHangupCheck(Check):
         agent_tail = call.indices(Role.AGENT)[-2:]
         if any(call.match(self.farewell, i) for i in agent_tail):
             return []
-        why = "the recording ends while the customer is speaking" if cut else \
-            "the call ends right after the customer asked a question"
-        return [violation(self.rule, self.category, [call.evidence(last)],
-                          f"{why}, with no farewell from the agent")]
+        why = (
+            "the recording ends while the customer is speaking"
+            if cut
+            else "the call ends right after the customer asked a question"
+        )
+        return [
+            violation(
+                self.rule,
+                self.category,
+                [call.evidence(last)],
+                f"{why}, with no farewell from the agent",
+            )
+        ]
 
 
 class HoldWithoutReasonCheck(Check):
@@ -379,8 +474,11 @@ class TransferWithoutReasonCheck(Check):
         for index, found in call.hits(self.transfer, call.indices(Role.AGENT)):
             if not call.match(self.reason, index):
                 evidence.append(call.evidence(index, found))
-        return [violation(self.rule, self.category, evidence, "transfer with no reason given")] \
-            if evidence else []
+        return (
+            [violation(self.rule, self.category, evidence, "transfer with no reason given")]
+            if evidence
+            else []
+        )
 
 
 class ObjectionCheck(Check):
@@ -389,23 +487,29 @@ class ObjectionCheck(Check):
 
     category = Category.OBJECTION
 
-    def __init__(self, rule: Objection, fuzzy: float, similar: Optional[SimilarRules] = None):
+    def __init__(self, rule: Objection, fuzzy: float, similar: SimilarRules | None = None):
         self.rule = rule
         threshold = rule.fuzzy if rule.fuzzy is not None else fuzzy
-        self.raised = phrase_matcher(rule.customer_says, threshold, similar,
-                                     rule.customer_says_similar, rule.similar_threshold)
-        self.answer = phrase_matcher(rule.agent_should, threshold, similar,
-                                     rule.agent_should_similar, rule.similar_threshold)
+        self.raised = phrase_matcher(
+            rule.customer_says,
+            threshold,
+            similar,
+            rule.customer_says_similar,
+            rule.similar_threshold,
+        )
+        self.answer = phrase_matcher(
+            rule.agent_should, threshold, similar, rule.agent_should_similar, rule.similar_threshold
+        )
 
-    def occurrences(
-        self, call: Call
-    ) -> list[tuple[int, Match, list[tuple[int, Optional[Match]]]]]:
+    def occurrences(self, call: Call) -> list[tuple[int, Match, list[tuple[int, Match | None]]]]:
         """(customer utterance, its match, [(agent reply, answer match)]) per raised objection."""
         out: list[tuple[int, Match, list[int]]] = []
         agents = call.indices(Role.AGENT)
         for index, found in call.hits(self.raised, call.indices(Role.CUSTOMER)):
             start = call.utterances[index].start - REPLY_LEAD_S
-            replies = [i for i in agents if call.utterances[i].start >= start][: self.rule.within_turns]
+            replies = [i for i in agents if call.utterances[i].start >= start][
+                : self.rule.within_turns
+            ]
             if out and replies == out[-1][2]:
                 continue  # the same objection over two chunks before the agent spoke again
             out.append((index, found, replies))
@@ -425,26 +529,51 @@ class ObjectionCheck(Check):
                 unanswered += 1
                 evidence += [call.evidence(r) for r, _ in replies]
         status = FindingStatus.UNHANDLED if unanswered else FindingStatus.HANDLED
-        detail = f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered " \
-                 f"within {self.rule.within_turns} agent turn(s)"
-        return [Finding(self.rule.id, self.category, status,
-                        self.rule.weight if unanswered else 0, self.rule.name,
-                        detail=detail, evidence=evidence)]
+        detail = (
+            f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered "
+            f"within {self.rule.within_turns} agent turn(s)"
+        )
+        return [
+            Finding(
+                self.rule.id,
+                self.category,
+                status,
+                self.rule.weight if unanswered else 0,
+                self.rule.name,
+                detail=detail,
+                evidence=evidence,
+            )
+        ]
 
 
 class CappedCheck(Check):
     """Violations counted per occurrence, their deductions capped at `max_deduct`."""
 
-    def capped(self, rule_id: str, name: str, deduct: float, max_deduct: Optional[float],
-               items: Iterable[tuple[str, list[Evidence]]]) -> list[Finding]:
+    def capped(
+        self,
+        rule_id: str,
+        name: str,
+        deduct: float,
+        max_deduct: float | None,
+        items: Iterable[tuple[str, list[Evidence]]],
+    ) -> list[Finding]:
         findings, total = [], 0.0
         for detail, evidence in items:
             amount = deduct
             if max_deduct is not None:
                 amount = max(0.0, min(deduct, max_deduct - total))
             total += amount
-            findings.append(Finding(rule_id, self.category, FindingStatus.VIOLATION, amount, name,
-                                    detail=detail, evidence=evidence))
+            findings.append(
+                Finding(
+                    rule_id,
+                    self.category,
+                    FindingStatus.VIOLATION,
+                    amount,
+                    name,
+                    detail=detail,
+                    evidence=evidence,
+                )
+            )
         return findings
 
 
@@ -456,13 +585,17 @@ class SilenceCheck(CappedCheck):
 
     def run(self, call: Call) -> list[Finding]:
         items: list[tuple[str, list[Evidence]]] = []
-        covered_until: Optional[float] = None
+        covered_until: float | None = None
         last_index = 0  # the utterance that reaches covered_until
         for index, u in enumerate(call.utterances):
             if covered_until is not None and u.start - covered_until > self.rule.max_gap_seconds:
                 gap = u.start - covered_until
-                items.append((f"{gap:.1f} s of silence (limit {self.rule.max_gap_seconds:g} s)",
-                              [call.evidence(last_index), call.evidence(index)]))
+                items.append(
+                    (
+                        f"{gap:.1f} s of silence (limit {self.rule.max_gap_seconds:g} s)",
+                        [call.evidence(last_index), call.evidence(index)],
+                    )
+                )
             if covered_until is None or u.end >= covered_until:
                 covered_until, last_index = u.end, index
         return self.capped("silence", "静音", self.rule.deduct, self.rule.max_deduct, items)
@@ -472,8 +605,9 @@ def sparse(call: Call, index: int) -> bool:
     """Mostly noise the VAD held open around a word or two (config.SPARSE_CHARS_PER_S): where
     in it the customer spoke is unknown."""
     u = call.utterances[index]
-    return u.duration > SPARSE_MIN_S and \
-        len(call.texts[index].norm) < SPARSE_CHARS_PER_S * u.duration
+    return (
+        u.duration > SPARSE_MIN_S and len(call.texts[index].norm) < SPARSE_CHARS_PER_S * u.duration
+    )
 
 
 class InterruptionCheck(CappedCheck):
@@ -492,10 +626,14 @@ class InterruptionCheck(CappedCheck):
                 if customer.start < agent.start < customer.end and not sparse(call, c):
                     overlap = min(agent.end, customer.end) - agent.start
                     if overlap >= self.rule.min_overlap_seconds:
-                        items.append((f"agent talked over the customer for {overlap:.1f} s",
-                                      [call.evidence(c), call.evidence(a)]))
+                        items.append(
+                            (
+                                f"agent talked over the customer for {overlap:.1f} s",
+                                [call.evidence(c), call.evidence(a)],
+                            )
+                        )
                         break
-        extra = items[self.rule.max_count:]
+        extra = items[self.rule.max_count :]
         return self.capped("interruption", "抢话", self.rule.deduct, self.rule.max_deduct, extra)
 
 
@@ -520,13 +658,26 @@ class SpeechRateCheck(Check):
         too_slow = self.rule.min_chars_per_minute and rate < self.rule.min_chars_per_minute
         if not (too_fast or too_slow):
             return []
-        fastest = sorted(agents, key=lambda i: -spoken_chars(call.texts[i]) /
-                         max(call.utterances[i].duration, 0.1))[:3]
-        limit = f"> {self.rule.max_chars_per_minute:g}" if too_fast else \
-            f"< {self.rule.min_chars_per_minute:g}"
-        return [Finding("speech_rate", self.category, FindingStatus.VIOLATION, self.rule.deduct, "语速",
-                        detail=f"agent speaks {rate:.0f} chars/min ({limit})",
-                        evidence=[call.evidence(i) for i in sorted(fastest)])]
+        fastest = sorted(
+            agents,
+            key=lambda i: -spoken_chars(call.texts[i]) / max(call.utterances[i].duration, 0.1),
+        )[:3]
+        limit = (
+            f"> {self.rule.max_chars_per_minute:g}"
+            if too_fast
+            else f"< {self.rule.min_chars_per_minute:g}"
+        )
+        return [
+            Finding(
+                "speech_rate",
+                self.category,
+                FindingStatus.VIOLATION,
+                self.rule.deduct,
+                "语速",
+                detail=f"agent speaks {rate:.0f} chars/min ({limit})",
+                evidence=[call.evidence(i) for i in sorted(fastest)],
+            )
+        ]
 
 
 class ProductFactCheck(Check):
@@ -548,14 +699,28 @@ class ProductFactCheck(Check):
         findings = []
         for items in wrong.values():
             fact = items[0][1].fact
-            evidence = [Evidence.of(call.utterances[i], matched=c.said, value=fact.show(c.value),
-                                    kb_value=fact.show(fact.value)) for i, c in items]
+            evidence = [
+                Evidence.of(
+                    call.utterances[i],
+                    matched=c.said,
+                    value=fact.show(c.value),
+                    kb_value=fact.show(fact.value),
+                )
+                for i, c in items
+            ]
             said = "、".join(dict.fromkeys(fact.show(c.value) for _, c in items))
-            findings.append(Finding(
-                f"product_fact.{fact.id}", self.category, FindingStatus.VIOLATION, self.rule.deduct,
-                f"{fact.name or fact.id}与知识库不符", self.rule.severity,
-                f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
-                evidence))
+            findings.append(
+                Finding(
+                    f"product_fact.{fact.id}",
+                    self.category,
+                    FindingStatus.VIOLATION,
+                    self.rule.deduct,
+                    f"{fact.name or fact.id}与知识库不符",
+                    self.rule.severity,
+                    f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                    evidence,
+                )
+            )
         return findings
 
 
@@ -567,15 +732,20 @@ BUILTINS: dict[str, Callable[[AttitudeError, float], Check]] = {
 }
 
 
-def build_checks(rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
-                 similar: Optional[SimilarRules] = None) -> list[Check]:
+def build_checks(
+    rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY, similar: SimilarRules | None = None
+) -> list[Check]:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
     checks: list[Check] = []
     checks += [ScriptSectionCheck(r, fuzzy, similar) for r in rubric.script_sections]
-    checks += [PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
-               for r in rubric.mandatory_points]
-    checks += [PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
-               for r in rubric.forbidden_phrases]
+    checks += [
+        PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
+        for r in rubric.mandatory_points
+    ]
+    checks += [
+        PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
+        for r in rubric.forbidden_phrases
+    ]
     for rule in rubric.attitude_errors:
         if rule.check:
             checks.append(BUILTINS[rule.check](rule, fuzzy))

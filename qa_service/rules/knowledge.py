@@ -11,6 +11,7 @@ stands right before it (or right after it: 九十六块钱一个月) in the same
 unit fits the fact: so a phone number or a 工号 in the same sentence, a 每天三块 next to the
 monthly fee, or an approximate 五百多 are never read as a fact's value.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,10 +19,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Union, cast
+from typing import Any, cast
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 
 from qa_service.config import NEAR_AFTER, NEAR_BEFORE, get_settings
@@ -72,9 +79,9 @@ class Fact(_Model):
     id: str = Field(min_length=1)
     name: str = ""
     words: list[str] = []  # what names the fact in speech: 月费, 月租, 每个月
-    value: Union[bool, float, dt.date]
-    unit: Optional[str] = None  # 元 个月 天 分钟 小时 % 兆 GB; none for dates and yes/no rules
-    allowed: list[Union[float, dt.date]] = []  # other values that are right (promotions)
+    value: bool | float | dt.date
+    unit: str | None = None  # 元 个月 天 分钟 小时 % 兆 GB; none for dates and yes/no rules
+    allowed: list[float | dt.date] = []  # other values that are right (promotions)
     # yes/no rules: phrases stating the rule holds (免费退订), and that it does not (退订要收
     # 手续费). Not `yes:`/`no:`: YAML reads those keys as booleans.
     affirm: list[str] = []
@@ -98,7 +105,7 @@ class Fact(_Model):
 
     @field_validator("unit")
     @classmethod
-    def _known_unit(cls, value: Optional[str]) -> Optional[str]:
+    def _known_unit(cls, value: str | None) -> str | None:
         if value is not None and value not in UNITS:
             raise ValueError(f"unknown unit {value!r}; known units: {', '.join(UNITS)}")
         return value
@@ -172,7 +179,7 @@ class KnowledgeBase(_Model):
     description: list[str] = []  # the product introduction as the knowledge base words it
     facts: list[Fact] = []
     # yes/no matchers, compiled once
-    _rules: Optional[list[tuple[Fact, PhraseMatcher, PhraseMatcher]]] = PrivateAttr(default=None)
+    _rules: list[tuple[Fact, PhraseMatcher, PhraseMatcher]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> KnowledgeBase:
@@ -185,28 +192,38 @@ class KnowledgeBase(_Model):
 
 
 def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBase:
-    root, data = read_yaml_mapping(text, source, KnowledgeError,
-                                   "a knowledge base is a YAML mapping (id, facts, ...)")
+    root, data = read_yaml_mapping(
+        text, source, KnowledgeError, "a knowledge base is a YAML mapping (id, facts, ...)"
+    )
     try:
         return KnowledgeBase.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             # Union members add their type to the location (value.float): drop those parts.
-            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and (
-                "[" in k or k in ("bool", "float", "date"))))
-            problems.append((_line_of(root, loc), _field_name(loc, data),
-                             err["msg"].removeprefix("Value error, ")))
+            loc = tuple(
+                k
+                for k in err["loc"]
+                if not (isinstance(k, str) and ("[" in k or k in ("bool", "float", "date")))
+            )
+            problems.append(
+                (
+                    _line_of(root, loc),
+                    _field_name(loc, data),
+                    err["msg"].removeprefix("Value error, "),
+                )
+            )
         # A value fits none of number, date, yes/no: one problem, not one per type tried.
         union = {(line, field) for line, field, _ in problems if field.endswith(".value")}
         problems = [p for p in problems if (p[0], p[1]) not in union] + [
             (line, field, "must be a number (in `unit`), a date (2026-12-31) or true/false")
-            for line, field in union]
+            for line, field in union
+        ]
         problems = sorted(set(problems), key=lambda p: (p[0] is None, p[0] or 0, p[1]))
         raise KnowledgeError(source, problems) from None
 
 
-def load_knowledge(path: Union[str, Path]) -> KnowledgeBase:
+def load_knowledge(path: str | Path) -> KnowledgeBase:
     path = Path(path)
     try:
         stat = path.stat()
@@ -224,7 +241,7 @@ def _load_cached(resolved: str, mtime_ns: int, shown: str) -> KnowledgeBase:
     return parse_knowledge(text, shown)
 
 
-def knowledge_path(rubric: Rubric, base: Optional[Path] = None) -> Optional[Path]:
+def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
     """Where the rubric's `knowledge_base` is: relative to `base`, else to the rubric file's
     folder, else (a rubric read from the database, or a copy of a rubric elsewhere) to
     QA_KNOWLEDGE_DIR (default: rubrics)."""
@@ -233,19 +250,23 @@ def knowledge_path(rubric: Rubric, base: Optional[Path] = None) -> Optional[Path
     path = Path(rubric.knowledge_base)
     if path.is_absolute():
         return path
-    candidates = [d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None]
+    candidates = [
+        d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None
+    ]
     return next((d / path for d in candidates if (d / path).is_file()), candidates[0] / path)
 
 
-def knowledge_of(rubric: Rubric, base: Optional[Path] = None) -> Optional[KnowledgeBase]:
+def knowledge_of(rubric: Rubric, base: Path | None = None) -> KnowledgeBase | None:
     """The rubric's knowledge base, or None when it names none. A missing file is refused as a
     rubric problem (file:line of `knowledge_base:`); a bad one with the knowledge base's own."""
     path = knowledge_path(rubric, base)
     if path is None:
         return None
     if not path.is_file():
-        raise RubricError(rubric.source or rubric.id, [
-            (rubric.line_of("knowledge_base"), "knowledge_base", f"no such file: {path}")])
+        raise RubricError(
+            rubric.source or rubric.id,
+            [(rubric.line_of("knowledge_base"), "knowledge_base", f"no such file: {path}")],
+        )
     return load_knowledge(path)
 
 
@@ -273,8 +294,11 @@ class _Value:
 def clauses(text: str) -> list[str]:
     """The clauses of a sentence, normalized (numerals as digits)."""
     # 千兆 (gigabit) stays as written by cn2an: it names 1000兆.
-    return [_GIGA.sub("1000兆", n) for part in _CLAUSE.split(to_simplified(text))
-            if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))]
+    return [
+        _GIGA.sub("1000兆", n)
+        for part in _CLAUSE.split(to_simplified(text))
+        if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))
+    ]
 
 
 def _year(m: re.Match[str]) -> str:
@@ -292,8 +316,9 @@ def _values(clause: str) -> list[_Value]:
         out.append(_Value(m.start(), m.end(), value, "date"))
         taken.append((m.start(), m.end()))
     for m in _NUMBER.finditer(clause):
-        if any(a <= m.start() < b for a, b in taken) or \
-                (m.start() > 0 and (clause[m.start() - 1].isdigit() or clause[m.start() - 1] == ".")):
+        if any(a <= m.start() < b for a, b in taken) or (
+            m.start() > 0 and (clause[m.start() - 1].isdigit() or clause[m.start() - 1] == ".")
+        ):
             continue
         number, half, unit = float(m.group(1)), m.group(2), m.group(3)
         if half:  # 1年半
@@ -311,8 +336,12 @@ def _values(clause: str) -> list[_Value]:
 def _uncertain(before: str, after: str) -> bool:
     """An estimate (五百多, 大约), a denial (不是99元) or someone's number (工号3215): `before`
     is the text between the fact's word and the value, `after` what follows the value."""
-    return after.startswith(_APPROX_AFTER) or before.endswith(_APPROX_BEFORE) or \
-        before.endswith(_NEGATED_BEFORE) or any(w in before for w in _NOT_A_FACT)
+    return (
+        after.startswith(_APPROX_AFTER)
+        or before.endswith(_APPROX_BEFORE)
+        or before.endswith(_NEGATED_BEFORE)
+        or any(w in before for w in _NOT_A_FACT)
+    )
 
 
 @lru_cache(maxsize=256)
@@ -338,10 +367,11 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
     out = []
     for v in _values(clause):
         # A value inside a fact's word is part of the name (1个月 in 96块钱1个月), not a value.
-        if any(a <= v.start < b or a < v.end <= b for a, b in every_word) or \
-                clause[v.end:].startswith(_APPROX_AFTER):
+        if any(a <= v.start < b or a < v.end <= b for a, b in every_word) or clause[
+            v.end :
+        ].startswith(_APPROX_AFTER):
             continue
-        best: Optional[tuple[int, Fact, tuple[int, int]]] = None
+        best: tuple[int, Fact, tuple[int, int]] | None = None
         for fact in facts:
             # A number without a unit is money only (存一百六十八): durations, speeds and rates
             # are said with their unit, and a bare number next to 合约 is more often a
@@ -351,28 +381,31 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
                 continue
             for a, b in words[fact.id]:
                 if b <= v.start:
-                    gap, before = v.start - b, clause[b:v.start]
+                    gap, before = v.start - b, clause[b : v.start]
                     limit = 1 if bare else NEAR_BEFORE  # a bare 168 only right after 存
                 elif a >= v.end and not bare:
-                    gap, before = a - v.end, clause[max(0, v.start - 2):v.start]
+                    gap, before = a - v.end, clause[max(0, v.start - 2) : v.start]
                     limit = NEAR_AFTER
                 else:
                     continue
                 # Another value between the word and this one belongs to that word first.
-                between = clause[min(b, v.end):max(a, v.start)]
+                between = clause[min(b, v.end) : max(a, v.start)]
                 if gap > limit or re.search(r"\d", between) or _uncertain(before, ""):
                     continue
                 if best is None or gap < best[0]:
                     best = (gap, fact, (a, b))
         if best is not None:
             _, fact, (a, b) = best
-            out.append(Claim(fact, v.value, clause[min(a, v.start):max(b, v.end)]))
+            out.append(Claim(fact, v.value, clause[min(a, v.start) : max(b, v.end)]))
     return out
 
 
 def _rule_matchers(kb: KnowledgeBase) -> list[tuple[Fact, PhraseMatcher, PhraseMatcher]]:
-    return [(f, PhraseMatcher(any=f.affirm, fuzzy=1.0), PhraseMatcher(any=f.deny, fuzzy=1.0))
-            for f in kb.facts if f.type == "bool"]
+    return [
+        (f, PhraseMatcher(any=f.affirm, fuzzy=1.0), PhraseMatcher(any=f.deny, fuzzy=1.0))
+        for f in kb.facts
+        if f.type == "bool"
+    ]
 
 
 def claims(text: str, kb: KnowledgeBase) -> list[Claim]:

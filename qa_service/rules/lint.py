@@ -6,6 +6,7 @@
 - unused: an example that matches no utterance of a set of calls (the dev calls), a sign it
   is worded unlike what agents and customers say.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_service.rules.checks import Call
 from qa_service.domain.results import Utterance
+from qa_service.rules.checks import Call
 from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import SimilarMatcher
 
@@ -31,8 +32,11 @@ def example_sets(scorer: Scorer) -> list[RuleExamples]:
     out = []
     for check in scorer.checks:
         rule = getattr(check, "rule", None)
-        for field, attr in (("", "matcher"), ("customer_says_similar", "raised"),
-                            ("agent_should_similar", "answer")):
+        for field, attr in (
+            ("", "matcher"),
+            ("customer_says_similar", "raised"),
+            ("agent_should_similar", "answer"),
+        ):
             matcher = getattr(check, attr, None)
             similar = getattr(matcher, "similar", None)
             if similar and similar.label == "similar" and rule is not None:
@@ -52,18 +56,22 @@ def overlaps(scorer: Scorer) -> list[str]:
     sims = bank.matrix.T @ bank.matrix  # example x example cosines
     warnings = []
     for i, a in enumerate(sets):
-        for b in sets[i + 1:]:
+        for b in sets[i + 1 :]:
             if a.rule.split(".")[0] == b.rule.split(".")[0]:
                 continue  # an objection's two sides are different roles
             for ca in a.matcher.cols:
                 for cb in b.matcher.cols:
                     score = float(sims[ca, cb])
                     ea, eb = bank.examples[ca], bank.examples[cb]
-                    if score >= min(a.matcher.threshold, b.matcher.threshold) and \
-                            eb.agrees(ea.text) and ea.agrees(eb.text):
+                    if (
+                        score >= min(a.matcher.threshold, b.matcher.threshold)
+                        and eb.agrees(ea.text)
+                        and ea.agrees(eb.text)
+                    ):
                         warnings.append(
                             f"rules {a.rule} and {b.rule}: examples {ea.text!r} and {eb.text!r} "
-                            f"are {score:.2f} alike, so both rules would match the same sentences")
+                            f"are {score:.2f} alike, so both rules would match the same sentences"
+                        )
     return warnings
 
 
@@ -100,5 +108,6 @@ def unused(scorer: Scorer, calls: list[Call]) -> list[str]:
                 warnings.append(
                     f"rule {rule.rule}: example {bank.examples[col].text!r} matches none of the "
                     f"{len(calls)} calls (closest {best[col]:.2f}, threshold "
-                    f"{rule.matcher.threshold:.2f})")
+                    f"{rule.matcher.threshold:.2f})"
+                )
     return warnings

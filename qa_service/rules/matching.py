@@ -9,15 +9,17 @@ Two guards keep fuzzy matching from flipping meaning: a hit preceded by a negato
 需要) does not count unless the phrase carries the negation itself, and a fuzzy span must hold
 a negator exactly when the phrase does.
 """
+
 from __future__ import annotations
 
 import bisect
 import math
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 
@@ -63,8 +65,14 @@ def syllable_bits(parts: Iterable[str]) -> int:
 def prepare(text: str) -> PreparedText:
     norm, plain = normalize(text), normalize_plain(text)
     sound = prepare_said(spoken(text))
-    return PreparedText(norm, sound.pinyin, sound.char_at, plain if plain != norm else "",
-                        sound.syllable_mask, sound.said)
+    return PreparedText(
+        norm,
+        sound.pinyin,
+        sound.char_at,
+        plain if plain != norm else "",
+        sound.syllable_mask,
+        sound.said,
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -77,8 +85,9 @@ def prepare_said(said: str) -> PreparedText:
             char_at.append(index)  # the separating space belongs to the next syllable
         parts.append(syllable)
         char_at.extend([index] * len(syllable))
-    return PreparedText(said, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts),
-                        said=said)
+    return PreparedText(
+        said, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts), said=said
+    )
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,15 @@ class Phrase:
     min_shared: int = 0
 
     @classmethod
-    def of(cls, text: str) -> "Phrase":
+    def of(cls, text: str) -> Phrase:
         prepared = prepare(text)
-        return cls(text, prepared,
-                   negated=any(ch in NEGATORS for ch in prepared.norm),
-                   fuzzy_ok=len(prepared.norm) >= FUZZY_MIN_SYLLABLES,
-                   min_shared=math.ceil(prepared.syllable_mask.bit_count() / 2))
+        return cls(
+            text,
+            prepared,
+            negated=any(ch in NEGATORS for ch in prepared.norm),
+            fuzzy_ok=len(prepared.norm) >= FUZZY_MIN_SYLLABLES,
+            min_shared=math.ceil(prepared.syllable_mask.bit_count() / 2),
+        )
 
 
 def compile_phrases(phrases: Iterable[str]) -> tuple[Phrase, ...]:
@@ -117,7 +129,7 @@ def _negated_before(norm: str, start: int) -> bool:
     return start > 0 and norm[start - 1] in NEGATORS
 
 
-def find_exact(phrase: Phrase, text: PreparedText) -> Optional[Match]:
+def find_exact(phrase: Phrase, text: PreparedText) -> Match | None:
     needle, hay = phrase.prepared.norm, text.norm
     start = hay.find(needle)
     while start >= 0:
@@ -127,7 +139,7 @@ def find_exact(phrase: Phrase, text: PreparedText) -> Optional[Match]:
     return None
 
 
-def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional[Match]:
+def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Match | None:
     if threshold >= 1.0 or not phrase.fuzzy_ok or not text.pinyin:
         return None
     if (phrase.prepared.syllable_mask & text.syllable_mask).bit_count() < phrase.min_shared:
@@ -139,7 +151,7 @@ def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Optional
         return None
     first = text.char_at[aligned.dest_start]
     last = text.char_at[max(aligned.dest_start, aligned.dest_end - 1)]
-    best: Optional[tuple[float, int, int]] = None
+    best: tuple[float, int, int] | None = None
     # The alignment is on letters; re-score whole-character spans around it and keep the best.
     for lo in (first - 1, first, first + 1):
         for hi in (last, last + 1, last + 2):
@@ -190,11 +202,18 @@ class PhraseMatcher:
         self.fuzzy = fuzzy
         # Example sentences matched by meaning (semantic.SimilarMatcher), tried by checks.Call
         # when the phrases find nothing: they need the whole call (vectors, the next utterance).
-        self.similar: Optional[MeaningMatcher] = None
+        self.similar: MeaningMatcher | None = None
         # One C-level scan for all `any` phrases (longest first), instead of one find each.
-        self._any_pattern = re.compile("|".join(
-            re.escape(p.prepared.norm)
-            for p in sorted(self.any, key=lambda p: -len(p.prepared.norm)))) if self.any else None
+        self._any_pattern = (
+            re.compile(
+                "|".join(
+                    re.escape(p.prepared.norm)
+                    for p in sorted(self.any, key=lambda p: -len(p.prepared.norm))
+                )
+            )
+            if self.any
+            else None
+        )
         self._by_norm = {p.prepared.norm: p for p in self.any}
         fuzzy_any = [p for p in self.any if p.fuzzy_ok]
         # Whole-matcher quick reject: an utterance sharing fewer syllables with all phrases
@@ -211,7 +230,7 @@ class PhraseMatcher:
         """An `unless` phrase in the text (cancels any hit in it)."""
         return bool(self.unless) and self._one(self.unless, text) is not None
 
-    def _any_exact(self, text: PreparedText) -> Optional[Match]:
+    def _any_exact(self, text: PreparedText) -> Match | None:
         if self._any_pattern is None:
             return None
         negated_hit = False
@@ -227,8 +246,9 @@ class PhraseMatcher:
                     return found
         return None
 
-    def _one(self, phrases: Sequence[Phrase], text: PreparedText,
-             doubt: float = 0.0) -> Optional[Match]:
+    def _one(
+        self, phrases: Sequence[Phrase], text: PreparedText, doubt: float = 0.0
+    ) -> Match | None:
         if phrases is self.any:
             found = self._any_exact(text)
             if found:
@@ -245,30 +265,39 @@ class PhraseMatcher:
         matching turned off (1.0) stays off."""
         return self.fuzzy if self.fuzzy >= 1.0 else self.fuzzy - doubt
 
-    def fuzzy_any(self, text: PreparedText, doubt: float = 0.0) -> Optional[Match]:
+    def fuzzy_any(self, text: PreparedText, doubt: float = 0.0) -> Match | None:
         """The best fuzzy hit among the `any` phrases (after exact matching found none)."""
-        if self.fuzzy >= 1.0 or \
-                (self._any_syllables & text.syllable_mask).bit_count() < self._any_min_shared:
+        if (
+            self.fuzzy >= 1.0
+            or (self._any_syllables & text.syllable_mask).bit_count() < self._any_min_shared
+        ):
             return None
         return self._fuzzy(self.any, text, doubt)
 
-    def fuzzy_any_hits(self, texts: Sequence[PreparedText], indices: Iterable[int],
-                       doubts: Sequence[float] = ()) -> dict[int, Match]:
+    def fuzzy_any_hits(
+        self, texts: Sequence[PreparedText], indices: Iterable[int], doubts: Sequence[float] = ()
+    ) -> dict[int, Match]:
         """fuzzy_any over many texts (those of `indices`), by index; `doubts[i]` as in
         fuzzy_any (none when not given)."""
-        return {i: found for i in indices
-                if (found := self.fuzzy_any(texts[i], doubts[i] if doubts else 0.0))}
+        return {
+            i: found
+            for i in indices
+            if (found := self.fuzzy_any(texts[i], doubts[i] if doubts else 0.0))
+        }
 
-    def _fuzzy(self, phrases: Sequence[Phrase], text: PreparedText,
-               doubt: float = 0.0) -> Optional[Match]:
+    def _fuzzy(
+        self, phrases: Sequence[Phrase], text: PreparedText, doubt: float = 0.0
+    ) -> Match | None:
         if self.fuzzy >= 1.0:
             return None
         threshold = self.threshold(doubt)
         best = None
         heard = text.syllable_mask
         for phrase in phrases:
-            if not phrase.fuzzy_ok or \
-                    (phrase.prepared.syllable_mask & heard).bit_count() < phrase.min_shared:
+            if (
+                not phrase.fuzzy_ok
+                or (phrase.prepared.syllable_mask & heard).bit_count() < phrase.min_shared
+            ):
                 continue
             found = find_fuzzy(phrase, text, threshold)
             if found and (best is None or found.similarity > best.similarity):
@@ -286,7 +315,11 @@ class PhraseMatcher:
             if index in hits:
                 continue
             phrase = self._by_norm[m.group(0)]
-            if phrase.negated or m.start() == starts[index] or joined[m.start() - 1] not in NEGATORS:
+            if (
+                phrase.negated
+                or m.start() == starts[index]
+                or joined[m.start() - 1] not in NEGATORS
+            ):
                 hits[index] = Match(phrase.text, m.group(0), 1.0)
         return hits
 
@@ -295,7 +328,7 @@ class PhraseMatcher:
         """Only `any` phrases: an exact hit is final, no `all`, `regex` or `unless` to weigh."""
         return not (self.all or self.regex or self.unless)
 
-    def match(self, text: PreparedText, doubt: float = 0.0) -> Optional[Match]:
+    def match(self, text: PreparedText, doubt: float = 0.0) -> Match | None:
         """`doubt`: how far to lower the fuzzy threshold for this text (DOUBT_RELAX for an
         utterance the recognizer was unsure of)."""
         found = self._one(self.any, text, doubt) if self.any else None

@@ -5,13 +5,15 @@ punctuation and spaces removed, Chinese numerals -> Arabic digits (cn2an), so �
 百分之零点六 == 0.6%, 十二个月 == 12个月. Pinyin (pypinyin, no tones) of the text with its
 numerals as said (`spoken`) feeds fuzzy matching.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 import warnings
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import cn2an
 import opencc
@@ -19,7 +21,6 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 from qa_service.config import RESPELL_MIN, RESPELL_NEAR_MIN, RESPELL_SYLLABLE_EDITS
-
 
 _t2s = opencc.OpenCC("t2s")
 # Keep CJK, Latin letters, digits, % and a decimal point between digits; drop the rest.
@@ -36,7 +37,8 @@ _UNIT = {"万": 10_000, "亿": 100_000_000}
 _PARTICLE_HEARD = re.compile(
     r"(?<=[\u4e00-\u9fff])"
     r"(?<![可不功性智技本才职节全万潜核电体只新听见传要清归为一二三四五六七八九十百千两零〇点])"
-    r"[能闻零](?=\W|$)")
+    r"[能闻零](?=\W|$)"
+)
 
 
 def to_simplified(text: str) -> str:
@@ -123,8 +125,11 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 def respell_hotwords(text: str, hotwords: Sequence[str]) -> str:
     """`text` (display form) with near-homophones of the hotwords spelled as the hotwords."""
-    terms = [(w, _sounds(w)) for w in sorted(hotwords, key=len, reverse=True)
-             if len(w) >= RESPELL_MIN and _CJK.fullmatch(w)]
+    terms = [
+        (w, _sounds(w))
+        for w in sorted(hotwords, key=len, reverse=True)
+        if len(w) >= RESPELL_MIN and _CJK.fullmatch(w)
+    ]
     if not terms or not text:
         return text
     out = list(text)
@@ -134,11 +139,11 @@ def respell_hotwords(text: str, hotwords: Sequence[str]) -> str:
         for term, want in terms:
             n = len(term)
             for i in range(len(heard) - n + 1):
-                span = out[run.start() + i: run.start() + i + n]
-                if "".join(span) == term or "".join(span) != heard[i:i + n]:
+                span = out[run.start() + i : run.start() + i + n]
+                if "".join(span) == term or "".join(span) != heard[i : i + n]:
                     continue  # already right, or overlapping a longer hotword just respelled
-                if _sounds_like(sounds[i:i + n], want, heard[i:i + n], term):
-                    out[run.start() + i: run.start() + i + n] = list(term)
+                if _sounds_like(sounds[i : i + n], want, heard[i : i + n], term):
+                    out[run.start() + i : run.start() + i + n] = list(term)
     return "".join(out)
 
 
@@ -151,6 +156,9 @@ def _sounds_like(heard: list[str], want: list[str], chars: str, term: str) -> bo
     off = [(a, b) for a, b in zip(heard, want) if a != b]
     if not off:
         return True
-    return (len(term) >= RESPELL_NEAR_MIN and len(off) == 1
-            and Levenshtein.distance(*off[0]) <= RESPELL_SYLLABLE_EDITS
-            and 2 * sum(a == b for a, b in zip(chars, term)) >= len(term))
+    return (
+        len(term) >= RESPELL_NEAR_MIN
+        and len(off) == 1
+        and Levenshtein.distance(*off[0]) <= RESPELL_SYLLABLE_EDITS
+        and 2 * sum(a == b for a, b in zip(chars, term)) >= len(term)
+    )

@@ -5,16 +5,23 @@ traceback. Unknown fields are refused the same way (a typo such as `wieght:` wou
 score 0 and nobody would be told): every field a rubric may carry is declared here, with its
 default visible (script-section kinds, farewell, hold and reason phrases of the built-in checks).
 """
+
 from __future__ import annotations
 
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 
 from qa_service.domain.enums import Role, SectionKind
@@ -26,9 +33,14 @@ BUILTIN_CHECKS = ("agent_hangup", "hold_without_reason", "transfer_without_reaso
 BuiltinCheck = Literal[BUILTIN_CHECKS]  # type: ignore[valid-type]
 # How a script section's kind is recognised when the rubric does not say `kind:` (by id, else by
 # the Chinese name of the outbound script's six parts).
-SECTION_NAMES = {"首问语": SectionKind.GREETING, "开场白": SectionKind.OPENING,
-                 "产品介绍": SectionKind.PRODUCT_INTRO, "建议说服": SectionKind.PERSUASION,
-                 "总结成交": SectionKind.CLOSING, "结束语": SectionKind.FAREWELL}
+SECTION_NAMES = {
+    "首问语": SectionKind.GREETING,
+    "开场白": SectionKind.OPENING,
+    "产品介绍": SectionKind.PRODUCT_INTRO,
+    "建议说服": SectionKind.PERSUASION,
+    "总结成交": SectionKind.CLOSING,
+    "结束语": SectionKind.FAREWELL,
+}
 # agent_hangup's farewell phrases when the rubric has no farewell (结束语) section.
 DEFAULT_FAREWELL = ["再见", "祝您生活愉快", "感谢您的接听", "拜拜"]
 # The agent's wrap-up after a sale and after a refusal (OutcomeRule.agent_success/agent_refusal).
@@ -60,16 +72,18 @@ class PhraseRule(_Model):
     regex: list[str] = []
     unless: list[str] = []
     role: Role = Role.AGENT
-    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    fuzzy: float | None = Field(default=None, gt=0, le=1)
     similar: list[str] = []
     """Example sentences matched by meaning (spec: Matching, `similar:`)."""
-    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: float | None = Field(default=None, gt=0, le=1)
     """How close in meaning an utterance must be to a `similar` example (this rule only)."""
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        )
 
     _phrase_lists = field_validator("any", "all", "unless", "similar", mode="before")(_phrase_list)
 
@@ -101,19 +115,22 @@ class _NeedsPhrases(PhraseRule):
 
 
 class ScriptSection(_NeedsPhrases):
-    kind: Optional[SectionKind] = None
+    kind: SectionKind | None = None
     """Which of the six script parts this is; when left out, recognised from the id
     (`greeting`, `farewell` ...) or the Chinese name (首问语, 结束语 ...). None: a section of
     the rubric's own that no report or built-in check treats specially."""
-    within_first: Optional[int] = Field(default=None, ge=1)
-    within_last: Optional[int] = Field(default=None, ge=1)
+    within_first: int | None = Field(default=None, ge=1)
+    within_last: int | None = Field(default=None, ge=1)
     weight: float = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _default_kind(self) -> ScriptSection:
         if self.kind is None:
-            self.kind = SectionKind(self.id) if self.id in SectionKind.values() else \
-                SECTION_NAMES.get(self.name)
+            self.kind = (
+                SectionKind(self.id)
+                if self.id in SectionKind.values()
+                else SECTION_NAMES.get(self.name)
+            )
         return self
 
 
@@ -129,7 +146,7 @@ class ForbiddenPhrase(_NeedsPhrases):
 class AttitudeError(PhraseRule):
     """Attitude errors A-E: by phrases (rude, shirking) or by a built-in check."""
 
-    check: Optional[BuiltinCheck] = None
+    check: BuiltinCheck | None = None
     """A built-in check (spec: Built-in checks) instead of, or as well as, phrases."""
     severity: Severity = "normal"
     deduct: float = Field(default=0, ge=0)
@@ -138,7 +155,15 @@ class AttitudeError(PhraseRule):
     hold_phrases: list[str] = ["稍等", "等一下", "等一等", "稍候", "请等一下", "您等等"]
     """hold_without_reason: how an agent asks the customer to wait."""
     reason_phrases: list[str] = [
-        "不好意思", "抱歉", "对不起", "帮您查", "为您查", "查询一下", "查一下", "核实", "确认一下",
+        "不好意思",
+        "抱歉",
+        "对不起",
+        "帮您查",
+        "为您查",
+        "查询一下",
+        "查一下",
+        "核实",
+        "确认一下",
         "让您久等",
     ]
     """hold_without_reason and transfer_without_reason: an apology or reason given with it."""
@@ -160,7 +185,9 @@ class AttitudeError(PhraseRule):
     @model_validator(mode="after")
     def _phrases_or_check(self) -> AttitudeError:
         if self.check is None and not self.has_phrases():
-            raise ValueError("needs a built-in `check` or at least one of any, all, regex or similar")
+            raise ValueError(
+                "needs a built-in `check` or at least one of any, all, regex or similar"
+            )
         return self
 
 
@@ -171,16 +198,21 @@ class Objection(_Model):
     agent_should: list[str] = []
     within_turns: int = Field(default=2, ge=1)
     weight: float = Field(default=0, ge=0)
-    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    fuzzy: float | None = Field(default=None, gt=0, le=1)
     customer_says_similar: list[str] = []
     """Example objections matched by meaning (spec: Matching, `similar:`)."""
     agent_should_similar: list[str] = []
     """Example approved answers matched by meaning."""
-    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: float | None = Field(default=None, gt=0, le=1)
     """How close in meaning (this objection only)."""
 
-    _text_list = field_validator("customer_says", "agent_should", "customer_says_similar",
-                                 "agent_should_similar", mode="before")(_phrase_list)
+    _text_list = field_validator(
+        "customer_says",
+        "agent_should",
+        "customer_says_similar",
+        "agent_should_similar",
+        mode="before",
+    )(_phrase_list)
 
     @model_validator(mode="after")
     def _both_sides(self) -> Objection:
@@ -197,12 +229,12 @@ class OutcomeRule(_Model):
     success: list[str] = []
     refusal: list[str] = []
     role: Role = Role.CUSTOMER
-    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
+    fuzzy: float | None = Field(default=None, gt=0, le=1)
     success_similar: list[str] = []
     """Example success sentences matched by meaning (spec: Matching, `similar:`)."""
     refusal_similar: list[str] = []
     """Example refusal sentences matched by meaning."""
-    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    similar_threshold: float | None = Field(default=None, gt=0, le=1)
     """How close in meaning (the outcome only)."""
     agent_success: list[str] = DEFAULT_AGENT_SUCCESS
     """The agent's acknowledgement of a sale (登记好了), read only when no customer utterance
@@ -214,27 +246,33 @@ class OutcomeRule(_Model):
     agent_turns: int = Field(default=2, ge=0)
     """How many of the agent's last utterances are its wrap-up."""
 
-    _text_list = field_validator("success", "refusal", "success_similar", "refusal_similar",
-                                 "agent_success", "agent_refusal",
-                                 mode="before")(_phrase_list)
+    _text_list = field_validator(
+        "success",
+        "refusal",
+        "success_similar",
+        "refusal_similar",
+        "agent_success",
+        "agent_refusal",
+        mode="before",
+    )(_phrase_list)
 
 
 class Silence(_Model):
     max_gap_seconds: float = Field(gt=0)
     deduct: float = Field(default=0, ge=0)
-    max_deduct: Optional[float] = Field(default=None, ge=0)
+    max_deduct: float | None = Field(default=None, ge=0)
 
 
 class Interruption(_Model):
     min_overlap_seconds: float = Field(default=1.0, ge=0)
     max_count: int = Field(default=0, ge=0)
     deduct: float = Field(default=0, ge=0)
-    max_deduct: Optional[float] = Field(default=None, ge=0)
+    max_deduct: float | None = Field(default=None, ge=0)
 
 
 class SpeechRate(_Model):
-    max_chars_per_minute: Optional[float] = Field(default=None, gt=0)
-    min_chars_per_minute: Optional[float] = Field(default=None, gt=0)
+    max_chars_per_minute: float | None = Field(default=None, gt=0)
+    min_chars_per_minute: float | None = Field(default=None, gt=0)
     deduct: float = Field(default=0, ge=0)
 
 
@@ -276,12 +314,13 @@ class Rubric(_Model):
     version: int = Field(default=1, ge=1)
     project_type: Literal["marketing", "survey", "care"] = "marketing"
     channels: dict[Literal["left", "right"], Literal["agent", "customer"]] = {
-        "left": "agent", "right": "customer",
+        "left": "agent",
+        "right": "customer",
     }
     scoring: Scoring = Scoring()
     asr: Asr = Asr()
-    fuzzy: Optional[float] = Field(default=None, gt=0, le=1)
-    similar_threshold: Optional[float] = Field(default=None, gt=0, le=1)
+    fuzzy: float | None = Field(default=None, gt=0, le=1)
+    similar_threshold: float | None = Field(default=None, gt=0, le=1)
     """How close in meaning an utterance must be to a `similar` example, for every rule that
     does not set its own (spec: Matching)."""
     script_sections: list[ScriptSection] = []
@@ -290,27 +329,27 @@ class Rubric(_Model):
     attitude_errors: list[AttitudeError] = []
     objections: list[Objection] = []
     outcome: OutcomeRule = OutcomeRule()
-    silence: Optional[Silence] = None
-    interruption: Optional[Interruption] = None
-    speech_rate: Optional[SpeechRate] = None
+    silence: Silence | None = None
+    interruption: Interruption | None = None
+    speech_rate: SpeechRate | None = None
     # The product's knowledge base (qa_service/rules/knowledge.py): a path relative to this file's
     # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
     # product facts are checked against it (fact_check) and scripts audited.
-    knowledge_base: Optional[str] = None
+    knowledge_base: str | None = None
     fact_check: FactCheck = FactCheck()
-    _source: Optional[str] = PrivateAttr(default=None)  # where it was read from
-    _source_dir: Optional[Path] = PrivateAttr(default=None)  # its file's folder, if a file
+    _source: str | None = PrivateAttr(default=None)  # where it was read from
+    _source_dir: Path | None = PrivateAttr(default=None)  # its file's folder, if a file
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
 
     @property
-    def source(self) -> Optional[str]:
+    def source(self) -> str | None:
         return self._source
 
     @property
-    def source_dir(self) -> Optional[Path]:
+    def source_dir(self) -> Path | None:
         return self._source_dir
 
-    def line_of(self, field: str) -> Optional[int]:
+    def line_of(self, field: str) -> int | None:
         return self._lines.get(field)
 
     @field_validator("channels")
@@ -340,11 +379,11 @@ class Rubric(_Model):
                     setattr(self.outcome, field, [])
         return self
 
-    def section(self, kind: SectionKind) -> Optional[ScriptSection]:
+    def section(self, kind: SectionKind) -> ScriptSection | None:
         """The first script section of this kind (None when the rubric has none)."""
         return next((s for s in self.script_sections if s.kind == kind), None)
 
-    def rules(self) -> list[tuple[str, int, Union[PhraseRule, Objection]]]:
+    def rules(self) -> list[tuple[str, int, PhraseRule | Objection]]:
         """(list field, index, rule) for every rule with an id."""
         out = []
         for field in RULE_LISTS:
@@ -372,7 +411,7 @@ class Rubric(_Model):
         return "left" if self.channels["left"] == Role.AGENT.value else "right"
 
 
-def _line_of(node: Optional[yaml.Node], loc: tuple[Any, ...]) -> Optional[int]:
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
@@ -396,8 +435,12 @@ def _field_name(loc: tuple[Any, ...], data: Any) -> str:
     for key in loc:
         if isinstance(key, int):
             parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
-            if isinstance(data, list) and key < len(data) and isinstance(data[key], dict) \
-                    and "id" in data[key]:
+            if (
+                isinstance(data, list)
+                and key < len(data)
+                and isinstance(data[key], dict)
+                and "id" in data[key]
+            ):
                 parts[-1] += f"(id={data[key]['id']})"
         elif not str(key).startswith(("function-", "literal[", "list[", "dict[")):
             parts.append(str(key))
@@ -411,8 +454,9 @@ def _has(data: Any, key: Any) -> bool:
     return isinstance(key, int) and key < len(data)
 
 
-def read_yaml_mapping(text: str, source: str, error: type[RubricError],
-                      not_mapping: str) -> tuple[Optional[yaml.Node], dict[str, Any]]:
+def read_yaml_mapping(
+    text: str, source: str, error: type[RubricError], not_mapping: str
+) -> tuple[yaml.Node | None, dict[str, Any]]:
     """The YAML node tree (for line numbers) and the data of a file that must be a mapping;
     invalid YAML or another shape is `error` with the line (rubrics and knowledge bases)."""
     try:
@@ -429,8 +473,9 @@ def read_yaml_mapping(text: str, source: str, error: type[RubricError],
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    root, data = read_yaml_mapping(text, source, RubricError,
-                                   "a rubric is a YAML mapping (id, name, version, ...)")
+    root, data = read_yaml_mapping(
+        text, source, RubricError, "a rubric is a YAML mapping (id, name, version, ...)"
+    )
     problems = _duplicate_ids(root, data)
     try:
         rubric = Rubric.model_validate(data)
@@ -474,13 +519,20 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-RULE_LISTS = ("script_sections", "mandatory_points", "forbidden_phrases", "attitude_errors",
-              "objections")
+RULE_LISTS = (
+    "script_sections",
+    "mandatory_points",
+    "forbidden_phrases",
+    "attitude_errors",
+    "objections",
+)
 
 
-def _duplicate_ids(root: Optional[yaml.Node], data: dict[str, Any]) -> list[tuple[Optional[int], str, str]]:
+def _duplicate_ids(
+    root: yaml.Node | None, data: dict[str, Any]
+) -> list[tuple[int | None, str, str]]:
     """Rule ids are unique across the rubric: findings and reviews cite them."""
-    problems: list[tuple[Optional[int], str, str]] = []
+    problems: list[tuple[int | None, str, str]] = []
     seen: dict[str, str] = {}
     for field in RULE_LISTS:
         rules = data.get(field)
@@ -491,14 +543,19 @@ def _duplicate_ids(root: Optional[yaml.Node], data: dict[str, Any]) -> list[tupl
                 continue
             rule_id, where = str(rule["id"]), f"{field}[{index}]"
             if rule_id in seen:
-                problems.append((_line_of(root, (field, index, "id")), f"{where}.id",
-                                 f"duplicate id {rule_id!r} (first used in {seen[rule_id]})"))
+                problems.append(
+                    (
+                        _line_of(root, (field, index, "id")),
+                        f"{where}.id",
+                        f"duplicate id {rule_id!r} (first used in {seen[rule_id]})",
+                    )
+                )
             else:
                 seen[rule_id] = where
     return problems
 
 
-def load_rubric(path: Union[str, Path]) -> Rubric:
+def load_rubric(path: str | Path) -> Rubric:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

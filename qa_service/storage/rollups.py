@@ -16,13 +16,14 @@ Times are stored in UTC; a cell's `hour` and `day` are the call center's wall-cl
 day (QA_TIMEZONE) of the call, so "the 20th" and "hour 7" are the call center's. A changed
 QA_TIMEZONE needs `qa-service rebuild-rollups`.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Iterable, Iterator
 
 from sqlalchemy import case, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,11 +31,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time
-from qa_service.storage.tables import (
-    ErrorRollup, Evaluation, FindingRow, KpiRollup, ProjectErrorRollup, ProjectKpiRollup,
-)
 from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
-
+from qa_service.storage.tables import (
+    ErrorRollup,
+    Evaluation,
+    FindingRow,
+    KpiRollup,
+    ProjectErrorRollup,
+    ProjectKpiRollup,
+)
 
 
 @dataclass
@@ -53,11 +58,17 @@ class KpiSums:
     talk_seconds: float = 0.0
 
     @classmethod
-    def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> "KpiSums":
-        return cls(1, grade in PASSING, grade == Grade.EXCELLENT, outcome == CallOutcome.SUCCESS,
-                   bool(fatal), duration)
+    def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> KpiSums:
+        return cls(
+            1,
+            grade in PASSING,
+            grade == Grade.EXCELLENT,
+            outcome == CallOutcome.SUCCESS,
+            bool(fatal),
+            duration,
+        )
 
-    def add(self, other: "KpiSums", sign: int = 1) -> "KpiSums":
+    def add(self, other: KpiSums, sign: int = 1) -> KpiSums:
         for name in KPI_SUMS:
             setattr(self, name, getattr(self, name) + sign * (getattr(other, name) or 0))
         return self
@@ -73,12 +84,16 @@ def kpi_sums_sql() -> list:
     """KpiSums.of_call as SQL aggregates over evaluations, labelled by field (the ragged ends
     of a time range are counted from the evaluations themselves)."""
     grade = Evaluation.effective_grade_sql()
-    return [func.count(Evaluation.id).label("evaluated"),
-            func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
-            func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
-            func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
-            func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
-            func.sum(Evaluation.duration).label("talk_seconds")]
+    return [
+        func.count(Evaluation.id).label("evaluated"),
+        func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
+        func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
+        func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
+        func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
+        func.sum(Evaluation.duration).label("talk_seconds"),
+    ]
+
+
 KPI_TABLES = (KpiRollup, ProjectKpiRollup)
 ERROR_TABLES = (ErrorRollup, ProjectErrorRollup)
 BadRules = dict[tuple[str, str], str]  # (rule_id, category) -> rule name
@@ -96,10 +111,14 @@ def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules
     """The rules that cost each evaluation points, one entry per rule however many findings."""
     out: dict[int, BadRules] = defaultdict(dict)
     if evaluation_ids:
-        rows = session.exec(select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category,
-                                   FindingRow.name)
-                            .where(FindingRow.evaluation_id.in_(evaluation_ids),
-                                   FindingRow.effective_status_sql().in_(COSTLY))).all()
+        rows = session.exec(
+            select(
+                FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category, FindingRow.name
+            ).where(
+                FindingRow.evaluation_id.in_(evaluation_ids),
+                FindingRow.effective_status_sql().in_(COSTLY),
+            )
+        ).all()
         for evaluation_id, rule_id, category, name in rows:
             out[evaluation_id].setdefault((rule_id, category), name)
     return out
@@ -114,8 +133,12 @@ class Deltas:
         self.names: dict[tuple, str] = {}
 
     def add(self, ev: Evaluation, rules: BadRules, sign: int) -> None:
-        cell = {"rubric_id": ev.rubric_id, "project": ev.project, "agent_id": ev.agent_id,
-                "phase": ev.phase}
+        cell = {
+            "rubric_id": ev.rubric_id,
+            "project": ev.project,
+            "agent_id": ev.agent_id,
+            "phase": ev.phase,
+        }
         call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
         local = call_center_time(ev.called_at)  # the call center's hour and day of the call
         for model in KPI_TABLES:
@@ -127,9 +150,12 @@ class Deltas:
                 self.errors[model, key] += sign
                 self.names.setdefault((model, key), name)
 
-    def add_current(self, session: Session, recording_ids: list[int], sign: int,
-                    lock: bool = False) -> None:
-        q = select(Evaluation).where(Evaluation.recording_id.in_(recording_ids), Evaluation.is_current)
+    def add_current(
+        self, session: Session, recording_ids: list[int], sign: int, lock: bool = False
+    ) -> None:
+        q = select(Evaluation).where(
+            Evaluation.recording_id.in_(recording_ids), Evaluation.is_current
+        )
         if lock:  # a concurrent change to the same call waits, so neither reads a stale "before"
             q = q.with_for_update()
         evaluations = session.exec(q).all()
@@ -140,12 +166,23 @@ class Deltas:
     def apply(self, session: Session) -> None:
         # Key order is lock order: two transactions touching the same cells cannot deadlock.
         for model in KPI_TABLES:
-            _upsert_add(session, model, KPI_SUMS, [
-                {**dict(key), **asdict(sums)} for key, sums in _cells(self.kpi, model) if sums])
+            _upsert_add(
+                session,
+                model,
+                KPI_SUMS,
+                [{**dict(key), **asdict(sums)} for key, sums in _cells(self.kpi, model) if sums],
+            )
         for model in ERROR_TABLES:
-            _upsert_add(session, model, ("calls",), [
-                {**dict(key), "calls": n, "name": self.names[model, key]}
-                for key, n in _cells(self.errors, model) if n])
+            _upsert_add(
+                session,
+                model,
+                ("calls",),
+                [
+                    {**dict(key), "calls": n, "name": self.names[model, key]}
+                    for key, n in _cells(self.errors, model)
+                    if n
+                ],
+            )
 
 
 def _cells(deltas: dict, model) -> list[tuple[tuple, object]]:
@@ -168,7 +205,8 @@ def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
-        set_={name: table.c[name] + stmt.excluded[name] for name in sums})
+        set_={name: table.c[name] + stmt.excluded[name] for name in sums},
+    )
     session.execute(stmt, rows)
 
 
@@ -190,8 +228,12 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
         session.execute(delete(model))
     deltas, last, counted = Deltas(), 0, 0
     while True:
-        evaluations = session.exec(select(Evaluation).where(Evaluation.is_current, Evaluation.id > last)
-                                   .order_by(Evaluation.id).limit(chunk)).all()
+        evaluations = session.exec(
+            select(Evaluation)
+            .where(Evaluation.is_current, Evaluation.id > last)
+            .order_by(Evaluation.id)
+            .limit(chunk)
+        ).all()
         if not evaluations:
             break
         rules = bad_rules(session, [e.id for e in evaluations])

@@ -3,9 +3,11 @@ checked at head) and holds a repository per stored noun: `store.recordings`, `st
 `store.evaluations`, `store.jobs`, `store.keys`. The rest of the service calls these instead
 of writing its own queries; what a change means beyond its rows (which evaluation is current,
 reviews laid over a new result) is decided in app/."""
+
 from __future__ import annotations
 
-from typing import Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
@@ -42,7 +44,7 @@ class Store:
     run. `migrate=True` upgrades first (Alembic, never create_all): for `qa-service migrate`
     and the one-process commands; None follows QA_AUTO_MIGRATE (development, tests)."""
 
-    def __init__(self, url: str, migrate: Optional[bool] = None):
+    def __init__(self, url: str, migrate: bool | None = None):
         self.url = url
         self.engine = get_engine(url)
         if migrate if migrate is not None else get_settings().auto_migrate:

@@ -1,8 +1,8 @@
 """Storage models (SQLModel): SQLite by default, Postgres by URL (QA_DATABASE_URL)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
 
 from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, or_, text
@@ -16,15 +16,15 @@ def utcnow() -> datetime:
 
 
 class Recording(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(index=True, unique=True, max_length=64)  # content hash: the identity
     source_path: str
     duration: float
     channels: int
     separation: str = "stereo"  # stereo (roles by channel) | mono (roles by clustering)
-    agent_id: Optional[str] = Field(default=None, index=True)
-    project: Optional[str] = Field(default=None, index=True)
-    call_time: Optional[NaiveDatetime] = Field(default=None, index=True)
+    agent_id: str | None = Field(default=None, index=True)
+    project: str | None = Field(default=None, index=True)
+    call_time: NaiveDatetime | None = Field(default=None, index=True)
     phase: str = Field(default=Phase.PRODUCTION, index=True)  # a Phase
     asr_model: str = ""
     # Recognition warnings of the stored transcript (transcript.Transcript.warnings): the call's
@@ -36,7 +36,7 @@ class Recording(SQLModel, table=True):
 class UtteranceRow(SQLModel, table=True):
     __tablename__ = "utterance"
     __table_args__ = (Index("ix_utterance_recording_seq", "recording_id", "seq"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id")
     seq: int
     role: str
@@ -63,7 +63,7 @@ class TranscriptVectors(SQLModel, table=True):
 class RubricRow(SQLModel, table=True):
     __tablename__ = "rubric"
     __table_args__ = (UniqueConstraint("rubric_id", "version"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     rubric_id: str = Field(index=True)
     version: int
     name: str = ""
@@ -85,7 +85,7 @@ class Evaluation(SQLModel, table=True):
         Index("ix_evaluation_current_project_called", "project", "called_at", **_current()),
         Index("ix_evaluation_current_agent_called", "agent_id", "called_at", **_current()),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id", index=True)
     rubric_id: str = Field(index=True)
     rubric_version: int
@@ -98,9 +98,9 @@ class Evaluation(SQLModel, table=True):
     # the reviews and with every rescoring): the score recomputed by the same scoring rules from
     # the reviewed findings, its grade (a reviewer's grade override wins) and fatal flag. KPIs,
     # rollups and lists read the effective_* forms (reviewed, else the machine's).
-    reviewed_score: Optional[float] = Field(default=None)
-    reviewed_grade: Optional[str] = Field(default=None)
-    reviewed_fatal: Optional[bool] = Field(default=None)
+    reviewed_score: float | None = Field(default=None)
+    reviewed_grade: str | None = Field(default=None)
+    reviewed_fatal: bool | None = Field(default=None)
     # Reviews of this call kept in the trail that no longer apply to this evaluation (their rule
     # left the rubric or changed category, the finding is gone): someone should listen again.
     needs_rereview: int = 0
@@ -142,6 +142,7 @@ class Evaluation(SQLModel, table=True):
     @property
     def reviewed(self) -> bool:
         return self.reviewed_grade is not None
+
     def flag_reasons(self, low_confidence: float) -> list[FlagReason]:
         """Why this call should be listened to (none: it need not be). The one definition of
         "flagged", used by the API's /flagged and the nightly report; flagged_sql is its SQL."""
@@ -156,15 +157,18 @@ class Evaluation(SQLModel, table=True):
 
     @classmethod
     def flagged_sql(cls, low_confidence: float):
-        return or_(cls.effective_grade_sql() == Grade.FAIL, cls.effective_fatal_sql(),
-                   cls.asr_confidence < low_confidence)
+        return or_(
+            cls.effective_grade_sql() == Grade.FAIL,
+            cls.effective_fatal_sql(),
+            cls.asr_confidence < low_confidence,
+        )
 
 
 class FindingRow(SQLModel, table=True):
     __tablename__ = "finding"
     # Recent example calls for a rule: walk this index backwards and stop after a few.
     __table_args__ = (Index("ix_finding_rule_evaluation", "rule_id", "evaluation_id"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
     rule_id: str
     category: str
@@ -174,13 +178,13 @@ class FindingRow(SQLModel, table=True):
     severity: str = "normal"
     detail: str = ""
     evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    reviewed_status: Optional[str] = None  # a reviewer's confirmed or overridden status
+    reviewed_status: str | None = None  # a reviewer's confirmed or overridden status
     # The deduction under the reviewed status (the machine's `deduction` stays as it was).
-    reviewed_deduction: Optional[float] = None
+    reviewed_deduction: float | None = None
     # machine: the checks found it (status is theirs) | reviewer: added by a review, the
     # machine saw nothing (status is ""); rows of both kinds are replaced on rescoring.
     source: str = FindingSource.MACHINE
-    review_id: Optional[int] = None  # the review that decides reviewed_status (no FK: see Review)
+    review_id: int | None = None  # the review that decides reviewed_status (no FK: see Review)
 
     @property
     def effective_status(self) -> str:
@@ -194,7 +198,7 @@ class FindingRow(SQLModel, table=True):
 
 class HighlightRow(SQLModel, table=True):
     __tablename__ = "highlight"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
     role: str
     start: float
@@ -205,7 +209,7 @@ class HighlightRow(SQLModel, table=True):
 
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str
     role: str  # a KeyRole
     key_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 of the secret
@@ -222,26 +226,26 @@ class Review(SQLModel, table=True):
     the machine found. The machine result itself is never overwritten."""
 
     __table_args__ = (Index("ix_review_recording_rubric", "recording_id", "rubric_id"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id")
     rubric_id: str
     rubric_version: int  # the version the reviewer was looking at
     evaluation_id: int = Field(foreign_key="evaluation.id")  # evaluations are kept, never deleted
     target: str  # grade | finding
     action: str  # confirm | override | add
-    rule_id: Optional[str] = None  # None for grade reviews
-    category: Optional[str] = None  # the rule's category when reviewed
-    start: Optional[float] = None  # the finding's time span (per-occurrence rules, additions)
-    end: Optional[float] = None
-    machine_value: Optional[str] = None  # the machine's status or grade when reviewed
+    rule_id: str | None = None  # None for grade reviews
+    category: str | None = None  # the rule's category when reviewed
+    start: float | None = None  # the finding's time span (per-occurrence rules, additions)
+    end: float | None = None
+    machine_value: str | None = None  # the machine's status or grade when reviewed
     old_value: str = ""  # what the reviewer saw (machine or an earlier review)
     new_value: str
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
     evidence_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     reviewer: str
     created_at: NaiveDatetime = Field(default_factory=utcnow)
-    withdrawn_by: Optional[str] = None
-    withdrawn_at: Optional[NaiveDatetime] = None
+    withdrawn_by: str | None = None
+    withdrawn_at: NaiveDatetime | None = None
     withdraw_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
@@ -264,15 +268,15 @@ class JobRecord(SQLModel, table=True):
     sha256: str = Field(index=True, max_length=64)
     rubric_id: str
     rubric_version: int
-    agent_channel: Optional[str] = None
+    agent_channel: str | None = None
     status: str = Field(default="pending", index=True)  # pending|queued|started|finished|failed
     error: str = Field(default="", sa_column=Column(Text, nullable=False))
     attempts: int = 0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
-    recording_id: Optional[int] = None  # known from the upload on
-    evaluation_id: Optional[int] = None  # set when the job finished
-    project: Optional[str] = None  # a rescore's project (None: what the rubric chose)
+    recording_id: int | None = None  # known from the upload on
+    evaluation_id: int | None = None  # set when the job finished
+    project: str | None = None  # a rescore's project (None: what the rubric chose)
 
 
 class _ProjectCell(SQLModel):

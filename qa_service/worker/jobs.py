@@ -6,6 +6,7 @@ Jobs carry references, never audio: a path the worker can read and a rubric by i
 version (the rubric's text is in the database). The request's row in the job table follows
 the job: started, finished, or failed with the error.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -15,25 +16,29 @@ import signal
 import socket
 import threading
 import time
-from typing import Optional
 
-from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeoutError,
+)
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import unregister
 
+from qa_service.app.scoring import QAService
 from qa_service.config import SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import JobState
-from qa_service.rules.rubric import Rubric
-from qa_service.app.scoring import QAService
 from qa_service.exceptions import JobFailed, RubricNotFound, SlotTaken
+from qa_service.rules.rubric import Rubric
 from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 
-_service: Optional[QAService] = None
+_service: QAService | None = None
 
 
 def configure(settings: Settings) -> QAService:
@@ -55,8 +60,13 @@ def stored_rubric(rubric_id: str, version: int) -> Rubric:
         raise JobFailed(str(exc)) from None  # a missing rubric does not come back on retry
 
 
-def score_recording(path: str, rubric_id: str, version: int,
-                    agent_channel: Optional[str] = None, request_id: Optional[str] = None) -> dict:
+def score_recording(
+    path: str,
+    rubric_id: str,
+    version: int,
+    agent_channel: str | None = None,
+    request_id: str | None = None,
+) -> dict:
     """Transcribe (once) and score one recording; returns a summary of the evaluation.
     The request's row in the database (`request_id`, the job key) follows along: started,
     finished, or failed with the error, here and nowhere else."""
@@ -68,8 +78,9 @@ def score_recording(path: str, rubric_id: str, version: int,
 
     record(JobState.STARTED)
     try:
-        outcome = service().score_file(path, stored_rubric(rubric_id, version),
-                                       agent_channel=agent_channel)
+        outcome = service().score_file(
+            path, stored_rubric(rubric_id, version), agent_channel=agent_channel
+        )
         if outcome.error:
             raise JobFailed(outcome.error)
     except Exception as exc:
@@ -77,12 +88,18 @@ def score_recording(path: str, rubric_id: str, version: int,
         raise
     r = outcome.result
     record(JobState.FINISHED, recording_id=r.recording_id, evaluation_id=r.evaluation_id)
-    return {"recording_id": r.recording_id, "evaluation_id": r.evaluation_id, "score": r.score,
-            "grade": str(r.grade), "transcribed": outcome.transcribed}
+    return {
+        "recording_id": r.recording_id,
+        "evaluation_id": r.evaluation_id,
+        "score": r.score,
+        "grade": str(r.grade),
+        "transcribed": outcome.transcribed,
+    }
 
 
-def rescore_project(rubric_id: str, version: int, project: Optional[str] = None,
-                    request_id: Optional[str] = None) -> dict:
+def rescore_project(
+    rubric_id: str, version: int, project: str | None = None, request_id: str | None = None
+) -> dict:
     """Rescore stored transcripts; the request's row (`request_id`) follows along like a
     scoring job's: started, finished, or failed with the error."""
     store = service().store
@@ -112,11 +129,13 @@ class QAWorker(SimpleWorker):
     abandoned-job timeout."""
 
     def handle_job_failure(  # type: ignore[override]  # passes rq's other arguments on as given
-            self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "",
-            **kwargs):
+        self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "", **kwargs
+    ):
         # Bad input fails for good: retrying an unreadable file only delays its report.
-        if f"{JobFailed.__module__}.{JobFailed.__name__}" in exc_string or \
-                f"{JobFailed.__name__}:" in exc_string:
+        if (
+            f"{JobFailed.__module__}.{JobFailed.__name__}" in exc_string
+            or f"{JobFailed.__name__}:" in exc_string
+        ):
             job.retries_left = 0
         return super().handle_job_failure(job, queue, started_job_registry, exc_string, **kwargs)
 
@@ -149,7 +168,8 @@ class QAWorker(SimpleWorker):
                 raise SlotTaken(
                     f"worker slot {self.name} is in use by a live worker "
                     f"({holder.decode() if holder else 'unknown'}); start this one with another "
-                    "--slot")
+                    "--slot"
+                )
             time.sleep(0.5)
         stop = threading.Event()
 
@@ -159,6 +179,7 @@ class QAWorker(SimpleWorker):
                     self.connection.set(key, token, ex=SLOT_TTL)
                 except Exception:  # Redis away: the worker's own loop waits and reconnects
                     pass
+
         threading.Thread(target=keep_alive, daemon=True, name="qa-slot").start()
         self._slot = (key, token, stop)
 
@@ -189,7 +210,7 @@ class QAWorker(SimpleWorker):
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_forked_by: Optional[int] = None  # the worker's pid, as seen just before it forks
+_forked_by: int | None = None  # the worker's pid, as seen just before it forks
 
 
 def _remember_parent() -> None:

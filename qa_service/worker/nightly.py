@@ -7,6 +7,7 @@ Scheduling: `qa-service worker --nightly-at 02:00 --inbox DIR` puts one job per 
 rq's scheduler (job id `nightly_<date>`, so several workers schedule it once); each run
 schedules the next night. A crontab line calling `qa-service nightly` works as well.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,23 +16,23 @@ import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Optional
 
 from rq import Queue
 from rq.job import Job
-from qa_service.config import NIGHTLY_TIMEOUT, get_settings
-from qa_service.storage.tables import utcnow
+
 from qa_service.app.dispatch import TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
+from qa_service.app.scoring import find_audio
+from qa_service.config import NIGHTLY_TIMEOUT, get_settings
 from qa_service.domain.enums import DONE, JobState
-from qa_service.worker.jobs import service
-from qa_service.metrics.kpis import common_errors, kpi_rows
-from qa_service.metrics.models import CommonError, KpiRow
-from qa_service.domain.schema import Schema
 from qa_service.domain.metadata import read_metadata
+from qa_service.domain.schema import Schema
 from qa_service.exceptions import MetadataError, QueueUnavailable
 from qa_service.files import sha256_of
-from qa_service.app.scoring import find_audio
+from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.storage.store import Store
+from qa_service.storage.tables import utcnow
+from qa_service.worker.jobs import service
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +64,55 @@ class NightlyReport:
 
     def to_dict(self) -> dict:
         """The report's JSON (nightly-*.json): each KPI row names only its project."""
-        return {**{f.name: getattr(self, f.name) for f in fields(self)},
-                "kpis": [row.model_dump(exclude_unset=True) for row in self.kpis],
-                "flagged": [f.model_dump() for f in self.flagged],
-                "common_errors": [e.model_dump() for e in self.common_errors]}
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "kpis": [row.model_dump(exclude_unset=True) for row in self.kpis],
+            "flagged": [f.model_dump() for f in self.flagged],
+            "common_errors": [e.model_dump() for e in self.common_errors],
+        }
 
     def to_markdown(self) -> str:
-        lines = [f"# Nightly QA report {self.started_at}", "",
-                 f"inbox {self.inbox}: {self.found} recordings, {self.already_scored} already "
-                 f"scored, {self.queued} queued, {len(self.skipped)} skipped, "
-                 f"{len(self.failed)} failed", ""]
+        lines = [
+            f"# Nightly QA report {self.started_at}",
+            "",
+            f"inbox {self.inbox}: {self.found} recordings, {self.already_scored} already "
+            f"scored, {self.queued} queued, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed",
+            "",
+        ]
         for row in self.kpis:
-            lines.append(f"- project {row.project or '-'}: {row.evaluated} calls, pass rate "
-                         f"{row.pass_rate:.1%}, excellent rate {row.excellent_rate:.1%}, "
-                         f"fatal {row.fatal}")
+            lines.append(
+                f"- project {row.project or '-'}: {row.evaluated} calls, pass rate "
+                f"{row.pass_rate:.1%}, excellent rate {row.excellent_rate:.1%}, "
+                f"fatal {row.fatal}"
+            )
         if self.flagged:
             lines += ["", "## Flagged calls"]
-            lines += [f"- recording {f.recording_id} agent {f.agent_id}: {f.grade}"
-                      f"{' (fatal)' if f.fatal else ''}, score {f.score:g}" for f in self.flagged]
+            lines += [
+                f"- recording {f.recording_id} agent {f.agent_id}: {f.grade}"
+                f"{' (fatal)' if f.fatal else ''}, score {f.score:g}"
+                for f in self.flagged
+            ]
         if self.common_errors:
             lines += ["", "## Common errors"]
-            lines += [f"- {e.name or e.rule_id}: {e.count} calls ({e.share:.0%})"
-                      for e in self.common_errors]
+            lines += [
+                f"- {e.name or e.rule_id}: {e.count} calls ({e.share:.0%})"
+                for e in self.common_errors
+            ]
         for title, items in (("Skipped", self.skipped), ("Failed", self.failed)):
             if items:
                 lines += ["", f"## {title}"] + [f"- {x}" for x in items]
         return "\n".join(lines) + "\n"
 
 
-def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
+def pending_work(store: Store, inbox: Path, since: datetime | None = None):
     """(path, rubric) for every inbox recording not yet scored with its active rubric."""
     report_skips, todo, done = [], [], 0
-    files = [p for p in find_audio([inbox])
-             if since is None or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) >= since]
+    files = [
+        p
+        for p in find_audio([inbox])
+        if since is None or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) >= since
+    ]
     for path in files:
         try:
             meta = read_metadata(path)
@@ -113,16 +130,24 @@ def pending_work(store: Store, inbox: Path, since: Optional[datetime] = None):
     return files, todo, done, report_skips
 
 
-def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[datetime] = None,
-                wait: bool = True, timeout: float = 6 * 3600,
-                low_confidence: Optional[float] = None) -> NightlyReport:
+def run_nightly(
+    store: Store,
+    inbox: Path,
+    dispatcher=None,
+    since: datetime | None = None,
+    wait: bool = True,
+    timeout: float = 6 * 3600,
+    low_confidence: float | None = None,
+) -> NightlyReport:
     """Queue (or, with no dispatcher, score here) what is new, then report on the night.
     Flagged calls are those Evaluation.flag_reasons names (QA_LOW_CONFIDENCE by default)."""
     # Stored times (created_at) are UTC: the night's own evaluations are those created since
     # this UTC instant, whatever the server's TZ (local now missed them east of UTC).
     started = utcnow().replace(microsecond=0)
-    report = NightlyReport(started_at=datetime.now(get_settings().zone).replace(microsecond=0)
-                           .isoformat(), inbox=str(inbox))
+    report = NightlyReport(
+        started_at=datetime.now(get_settings().zone).replace(microsecond=0).isoformat(),
+        inbox=str(inbox),
+    )
     files, todo, report.already_scored, report.skipped = pending_work(store, inbox, since)
     report.found = len(files)
     job_ids = []
@@ -147,7 +172,9 @@ def run_nightly(store: Store, inbox: Path, dispatcher=None, since: Optional[date
         while time.monotonic() < deadline:
             rows = [dispatcher.status(store.jobs.get(j)) for j in job_ids]
             if all(r.status in DONE for r in rows):
-                report.failed += [f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED]
+                report.failed += [
+                    f"{r.path}: {r.error}" for r in rows if r.status == JobState.FAILED
+                ]
                 break
             time.sleep(2)
     low = get_settings().low_confidence if low_confidence is None else low_confidence
@@ -160,23 +187,33 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
     the evaluations this night produced."""
     report.kpis = store.read(kpi_rows, "project")
     recent = store.evaluations.created_since(since - timedelta(seconds=1))
-    report.flagged = [FlaggedTonight(evaluation_id=e.id, recording_id=e.recording_id, agent_id=e.agent_id,
-                                     grade=e.effective_grade, fatal=e.effective_fatal,
-                                     score=e.effective_score, reasons=[str(r) for r in reasons])
-                      for e in recent if (reasons := e.flag_reasons(low_confidence))]
+    report.flagged = [
+        FlaggedTonight(
+            evaluation_id=e.id,
+            recording_id=e.recording_id,
+            agent_id=e.agent_id,
+            grade=e.effective_grade,
+            fatal=e.effective_fatal,
+            score=e.effective_score,
+            reasons=[str(r) for r in reasons],
+        )
+        for e in recent
+        if (reasons := e.flag_reasons(low_confidence))
+    ]
     report.common_errors = store.read(common_errors, limit=10)
 
 
 def write_report(report: NightlyReport, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"nightly-{report.started_at.replace(':', '')}"
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1,
-                                                    default=str), encoding="utf-8")
+    stem.with_suffix(".json").write_text(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
     stem.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
     return stem.with_suffix(".md")
 
 
-def next_run(at: str, now: Optional[datetime] = None) -> datetime:
+def next_run(at: str, now: datetime | None = None) -> datetime:
     """The next HH:MM of the call center's time zone (QA_TIMEZONE) after now."""
     now = now or datetime.now(get_settings().zone)
     hour, minute = (int(x) for x in at.split(":"))
@@ -194,7 +231,7 @@ def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
     return {"report": str(path), "queued": report.queued, "found": report.found}
 
 
-def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datetime] = None) -> str:
+def schedule_nightly(inbox: str, at: str, report_dir: str, after: datetime | None = None) -> str:
     when = next_run(at, after)
     job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
     redis = redis_from_settings()
@@ -204,19 +241,26 @@ def schedule_nightly(inbox: str, at: str, report_dir: str, after: Optional[datet
     except Exception:
         pass
     Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
-        when.astimezone(), nightly_job, inbox, at, report_dir, job_id=job_id,
-        job_timeout=NIGHTLY_TIMEOUT, description=f"nightly scoring of {inbox}")
+        when.astimezone(),
+        nightly_job,
+        inbox,
+        at,
+        report_dir,
+        job_id=job_id,
+        job_timeout=NIGHTLY_TIMEOUT,
+        description=f"nightly scoring of {inbox}",
+    )
     log.info("nightly scoring of %s booked for %s", inbox, when)
     return job_id
 
 
-def parse_since(value: Optional[str]) -> Optional[datetime]:
+def parse_since(value: str | None) -> datetime | None:
     if not value:
         return None
     if value.endswith(("h", "d")):
         amount = float(value[:-1])
-        return datetime.now(timezone.utc) - timedelta(hours=amount if value.endswith("h") else 24 * amount)
+        return datetime.now(timezone.utc) - timedelta(
+            hours=amount if value.endswith("h") else 24 * amount
+        )
     since = datetime.fromisoformat(value)  # without an offset: the call center's time
     return since if since.tzinfo else since.replace(tzinfo=get_settings().zone)
-
-

@@ -1,5 +1,6 @@
 """Browser-test fixtures: the sample calls scored once per session with the real model, the
 service on a free port in a thread, and Debian's Chromium driven by Playwright."""
+
 from __future__ import annotations
 
 import os
@@ -9,14 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RUBRICS, ROOT, SAMPLES, need, wait_for
+from tests.support import ROOT, RUBRICS, SAMPLES, need, wait_for
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "browser" / "screenshots"
 # The network is closed: nothing in the background may try to reach it.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -24,15 +34,17 @@ VIEWPORT = {"width": 1366, "height": 768}
 def web_data(tmp_path_factory, recognizer):
     """A database with every sample call scored by the real model against its campaign's rubric,
     each rubric active for its project, and one key per role."""
-    from qa_service.config import Settings
     from qa_service.app.keys import create_key
-    from qa_service.rules.rubric import load_rubric
     from qa_service.app.scoring import QAService, find_audio
+    from qa_service.config import Settings
+    from qa_service.rules.rubric import load_rubric
     from qa_service.storage.store import Store
 
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'web.db'}"
-    settings = Settings(database_url=url, storage_dir=folder / "data", session_secret="browser-tests")
+    settings = Settings(
+        database_url=url, storage_dir=folder / "data", session_secret="browser-tests"
+    )
     store = Store(url)
     service = QAService(store, settings, recognizer)
     projects = {}
@@ -48,7 +60,9 @@ def web_data(tmp_path_factory, recognizer):
             if project not in projects:
                 store.rubrics.activate(project, rubric.id, rubric.version)
                 projects[project] = rubric.id
-    roles = {role: create_key(store, role, f"测试{role}")[1] for role in ("viewer", "reviewer", "admin")}
+    roles = {
+        role: create_key(store, role, f"测试{role}")[1] for role in ("viewer", "reviewer", "admin")
+    }
     return {"settings": settings, "store": store, "keys": roles, "projects": projects}
 
 
@@ -63,8 +77,9 @@ def server(web_data):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = uvicorn.Config(create_app(web_data["settings"]), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(
+        create_app(web_data["settings"]), host="127.0.0.1", port=port, log_level="warning"
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -76,8 +91,11 @@ def server(web_data):
 
 @pytest.fixture(scope="session")
 def browser():
-    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (make test installs it: "
-                                  "apt-get install chromium chromium-driver)")
+    need(
+        Path(CHROMIUM).exists(),
+        f"Chromium not found at {CHROMIUM} (make test installs it: "
+        "apt-get install chromium chromium-driver)",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -95,7 +113,9 @@ def signed_in(browser, server, web_data):
     contexts = []
 
     def sign_in(role="reviewer", path="/queue"):
-        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        context = browser.new_context(
+            viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -117,6 +137,7 @@ def signed_in(browser, server, web_data):
 def shot():
     def save(page, name):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
     return save
 
 
@@ -129,6 +150,7 @@ def api_get(server, web_data):
         r = httpx.get(server + path, headers={"X-API-Key": web_data["keys"][role]}, timeout=30)
         assert r.status_code == 200, r.text
         return r.json()
+
     return get
 
 
@@ -148,15 +170,17 @@ def flagged_call(api_get):
         failed = [i for i in items if bool(i["fatal"]) == fatal and i["grade"] == "fail"]
         assert failed, f"no failed sample call with fatal={fatal} among {len(items)} flagged"
         return next((i for i in failed if has_bad_evidence(i)), failed[0])
+
     return pick
 
 
 @pytest.fixture
 def open_call(server):
     """open_call(page, evaluation_id): the call page, loaded, its audio's metadata known."""
+
     def go(page, evaluation_id):
         page.goto(f"{server}/calls/{evaluation_id}")
         page.wait_for_selector("body[data-loaded='1']", state="attached")
         page.wait_for_function("() => document.getElementById('audio').readyState >= 1")
-    return go
 
+    return go

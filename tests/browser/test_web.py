@@ -1,5 +1,6 @@
 """The web app in a real Chromium against the service, on the sample calls scored by the real
 model (fixtures in conftest.py). Screenshots go to tests/browser/screenshots/."""
+
 from __future__ import annotations
 
 import re
@@ -63,21 +64,31 @@ def test_wrong_key_is_refused(browser, server):
 
 # ---- the call page ---------------------------------------------------------------------------
 
+
 def play_time(page) -> float:
     return page.evaluate("document.getElementById('audio').currentTime")
 
 
-def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot, flagged_call, open_call):
+def test_call_page_plays_follows_and_seeks(
+    signed_in, server, web_data, shot, flagged_call, open_call
+):
     call = flagged_call(fatal=False)
     page = signed_in("reviewer")
     open_call(page, call["evaluation_id"])
     page.wait_for_selector("body[data-waveform='1']")  # the waveform decoded and drawn
-    starts = [float(s) for s in page.eval_on_selector_all("#transcript .utt", "els => els.map(e => e.dataset.start)")]
+    starts = [
+        float(s)
+        for s in page.eval_on_selector_all(
+            "#transcript .utt", "els => els.map(e => e.dataset.start)"
+        )
+    ]
     assert len(starts) >= 4
     # play from just before the third utterance: the highlight moves onto it as the audio passes
     page.evaluate(f"document.getElementById('audio').currentTime = {starts[2] - 0.6}")
     page.click("#play")
-    page.wait_for_function(f"() => document.getElementById('audio').currentTime > {starts[2] + 0.2}", timeout=10_000)
+    page.wait_for_function(
+        f"() => document.getElementById('audio').currentTime > {starts[2] + 0.2}", timeout=10_000
+    )
     current = page.locator("#transcript .utt.current")
     expect(current).to_have_count(1)
     assert float(current.get_attribute("data-start")) == starts[2]
@@ -90,7 +101,9 @@ def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot, fl
     link = page.locator("#findings .finding.is-bad a.evidence").last
     target = float(link.get_attribute("data-start"))
     link.click()
-    page.wait_for_function(f"() => Math.abs(document.getElementById('audio').currentTime - {target}) < 0.5")
+    page.wait_for_function(
+        f"() => Math.abs(document.getElementById('audio').currentTime - {target}) < 0.5"
+    )
     page.keyboard.press("Space")
     # J jumps to the next finding with evidence
     page.evaluate("document.getElementById('audio').currentTime = 0")
@@ -101,7 +114,9 @@ def test_call_page_plays_follows_and_seeks(signed_in, server, web_data, shot, fl
     assert page.errors == []
 
 
-def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, server, web_data, api_get, flagged_call, open_call):
+def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(
+    signed_in, server, web_data, api_get, flagged_call, open_call
+):
     call = flagged_call(fatal=True)
     page = signed_in("viewer")
     open_call(page, call["evaluation_id"])
@@ -124,20 +139,25 @@ def test_viewer_sees_no_review_buttons_and_forged_posts_are_refused(signed_in, s
 
 def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, open_call):
     from qa_service.domain.metadata import CallMetadata
-    from qa_service.rules.scoring import evaluate
     from qa_service.domain.results import Utterance
     from qa_service.rules.rubric import load_rubric
+    from qa_service.rules.scoring import evaluate
     from tests.support import RUBRICS, SAMPLES
 
     store = web_data["store"]
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     audio = next((SAMPLES / rubric.id).glob("*.wav"))
     evil = '<script>window.__owned = 1</script><img src=x onerror="window.__owned = 2">您好'
-    utterances = [Utterance("agent", 0.5, 2.0, evil, 0.9), Utterance("customer", 2.5, 3.5, "<b>你好</b>", 0.9)]
-    rec = store.recordings.save_transcript("f" * 64, str(audio), CallMetadata("X001", "xss-test"), 4.0, 2,
-                                           "stereo", "test", utterances)
-    from qa_service.rules.scoring import Scorer
+    utterances = [
+        Utterance("agent", 0.5, 2.0, evil, 0.9),
+        Utterance("customer", 2.5, 3.5, "<b>你好</b>", 0.9),
+    ]
+    rec = store.recordings.save_transcript(
+        "f" * 64, str(audio), CallMetadata("X001", "xss-test"), 4.0, 2, "stereo", "test", utterances
+    )
     from qa_service.app.evaluations import record_evaluation
+    from qa_service.rules.scoring import Scorer
+
     ev = record_evaluation(store, rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
     page = signed_in("reviewer")
     open_call(page, ev.id)
@@ -147,6 +167,7 @@ def test_script_in_an_utterance_is_shown_as_text(signed_in, server, web_data, op
 
 
 # ---- dashboard, trial, rubrics, precision ------------------------------------------------------
+
 
 def _chart_points(page, selector):
     return page.evaluate(f"""() => {{
@@ -185,6 +206,7 @@ def test_trial_page_guide_map_renders(signed_in, server, web_data, shot):
 
 def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_data, shot, api_get):
     from tests.support import RUBRICS
+
     text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
     text = re.sub(r"^version: \d+", "version: 9", text, flags=re.M)
     lines = text.splitlines()
@@ -200,5 +222,3 @@ def test_rubric_upload_with_a_bad_regex_shows_its_line(signed_in, server, web_da
     shot(page, "rubrics-bad-upload")
     versions = [r["version"] for r in api_get("/rubrics") if r["id"] == "telecom-data-upgrade"]
     assert 9 not in versions  # nothing stored
-
-

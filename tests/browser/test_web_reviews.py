@@ -2,6 +2,7 @@
 finding, withdraw, rule precision, a new rubric version rescored and compared. Fixtures in
 conftest.py; runs after test_web.py (the rubric test last: rescoring makes new current
 evaluations)."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,9 @@ import httpx
 from playwright.sync_api import expect
 
 
-def test_override_changes_reviewed_score_on_page_and_dashboard(signed_in, server, web_data, shot, api_get, flagged_call, open_call):
+def test_override_changes_reviewed_score_on_page_and_dashboard(
+    signed_in, server, web_data, shot, api_get, flagged_call, open_call
+):
     call = flagged_call(fatal=False)
     project = call["project"]
     before = api_get(f"/kpis?group_by=project&project={project}")[0]
@@ -39,13 +42,14 @@ def test_override_changes_reviewed_score_on_page_and_dashboard(signed_in, server
     page.goto(f"{server}/dashboard")
     page.select_option("#filters select[name=project]", project)
     page.click("#filters button[type=submit]")
-    expect(page.locator(".kpi[data-kpi=pass_rate] .v")).to_have_text(f"{after['pass_rate'] * 100:.1f}%")
+    expect(page.locator(".kpi[data-kpi=pass_rate] .v")).to_have_text(
+        f"{after['pass_rate'] * 100:.1f}%"
+    )
     # withdraw the newest review: the trail keeps it, struck through
     page.goto(f"{server}/calls/{call['evaluation_id']}")
     page.wait_for_selector("body[data-loaded='1']")
     page.locator("#trail button.withdraw").last.click()
     expect(page.locator("#trail li[data-state=withdrawn]")).to_have_count(1)
-
 
 
 def test_add_missed_finding_at_playback_time(signed_in, server, web_data, api_get, open_call):
@@ -54,7 +58,9 @@ def test_add_missed_finding_at_playback_time(signed_in, server, web_data, api_ge
     page = signed_in("reviewer")
     open_call(page, good["evaluation_id"])
     page.evaluate("document.getElementById('audio').currentTime = 4.0")
-    page.wait_for_function("() => Math.abs(parseFloat(document.getElementById('add-start').value) - 4.0) < 0.11")
+    page.wait_for_function(
+        "() => Math.abs(parseFloat(document.getElementById('add-start').value) - 4.0) < 0.11"
+    )
     options = page.eval_on_selector_all("#add-rule option", "os => os.map(o => o.value)")
     rule = "disparage" if "disparage" in options else options[-1]
     page.select_option("#add-rule", rule)
@@ -67,16 +73,26 @@ def test_add_missed_finding_at_playback_time(signed_in, server, web_data, api_ge
     assert "补充" in page.locator("#trail").inner_text()
 
 
-
-def test_rule_precision_shows_overturned_examples(signed_in, server, web_data, shot, api_get, flagged_call):
+def test_rule_precision_shows_overturned_examples(
+    signed_in, server, web_data, shot, api_get, flagged_call
+):
     # a reviewer overturns one machine finding through the API; the page shows it under its rule
     call = flagged_call(fatal=True)
     ev = api_get(f"/evaluations/{call['evaluation_id']}")
     bad = next(f for f in ev["findings"] if f["status"] in ("violation", "missed", "unhandled"))
     good = next(v for v in bad["allowed_statuses"] if v not in ("violation", "missed", "unhandled"))
-    r = httpx.post(f"{server}/evaluations/{ev['id']}/reviews", headers={"X-API-Key": web_data["keys"]["reviewer"]},
-                   json={"target": "finding", "action": "override", "finding_id": bad["id"], "value": good,
-                         "comment": "机器误判：原话不是这个意思"}, timeout=30)
+    r = httpx.post(
+        f"{server}/evaluations/{ev['id']}/reviews",
+        headers={"X-API-Key": web_data["keys"]["reviewer"]},
+        json={
+            "target": "finding",
+            "action": "override",
+            "finding_id": bad["id"],
+            "value": good,
+            "comment": "机器误判：原话不是这个意思",
+        },
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     page = signed_in("viewer", "/precision")
     page.select_option("#filters select[name=rubric_id]", ev["rubric"]["id"])
@@ -89,11 +105,13 @@ def test_rule_precision_shows_overturned_examples(signed_in, server, web_data, s
     assert page.errors == []
 
 
-
 def test_rubric_version_upload_rescore_and_compare(signed_in, server, web_data, shot, api_get):
     """Last in this module: rescoring makes new current evaluations for the project."""
     from tests.support import RUBRICS
-    project = next(p for p, rubric in web_data["projects"].items() if rubric == "telecom-data-upgrade")
+
+    project = next(
+        p for p, rubric in web_data["projects"].items() if rubric == "telecom-data-upgrade"
+    )
     text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
     text = re.sub(r"^version: \d+", "version: 2", text, flags=re.M)
     text = re.sub(r"pass_score: \d+", "pass_score: 30", text)  # v2 lets more calls pass
@@ -116,7 +134,8 @@ def test_rubric_version_upload_rescore_and_compare(signed_in, server, web_data, 
     page.click("#compare button[type=submit]")
     api = api_get(f"/rubrics/telecom-data-upgrade/compare?from=1&to=2&project={project}")
     assert api["calls"] >= 1
-    expect(page.locator("#compare-changed tbody tr")).to_have_count(max(1, api["changed_grade_count"]))
+    expect(page.locator("#compare-changed tbody tr")).to_have_count(
+        max(1, api["changed_grade_count"])
+    )
     shot(page, "rubrics-compare")
     assert page.errors == []
-

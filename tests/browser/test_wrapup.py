@@ -1,5 +1,6 @@
 """The project wrap-up page (项目总结) in a real Chromium, on the sample calls scored by the
 real model (fixtures in conftest.py)."""
+
 from __future__ import annotations
 
 import httpx
@@ -12,8 +13,9 @@ def test_wrapup_page_shows_the_project_report(signed_in, server, web_data, shot)
     page = signed_in("viewer", f"/wrapup?project={project}")
     page.wait_for_selector("body[data-loaded='1']")
     assert not page.errors, page.errors
-    api = httpx.get(f"{server}/projects/{project}/wrapup",
-                    headers={"X-API-Key": web_data["keys"]["viewer"]}).json()
+    api = httpx.get(
+        f"{server}/projects/{project}/wrapup", headers={"X-API-Key": web_data["keys"]["viewer"]}
+    ).json()
     kpis = page.locator("#w-kpis tbody tr")
     expect(kpis).to_have_count(1 + len(api["kpis_by_phase"]) + len(api["kpis_by_day"]))
     assert str(api["kpis"]["evaluated"]) in kpis.first.inner_text()

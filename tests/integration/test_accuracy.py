@@ -1,9 +1,9 @@
 """Accuracy on the labelled dev corpus, with the real model (figures in the closing note)."""
+
 import json
 
 from benchmarks.scoring_accuracy import AccuracyReport
-from qa_service.rules.scoring import evaluate
-from qa_service.rules.scoring import Scorer
+from qa_service.rules.scoring import Scorer, evaluate
 from tests.support import DEV
 
 # Raised as the product improves; measured figures are printed by benchmarks/accuracy.py.

@@ -1,7 +1,6 @@
 """Bad requests and missing dependencies: one error shape ({"detail": str}), 404/413/415/422/503
 with a message a QA admin understands, never a 5xx or a traceback (SQLite and PostgreSQL)."""
-import json
-import os
+
 import socket
 import subprocess
 import sys
@@ -13,10 +12,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.config import Settings
 from qa_service.app.keys import create_key
+from qa_service.config import Settings
 from qa_service.storage.store import Store
-from tests.support import POSTGRES_ADMIN_URL, ROOT, RUBRICS, wait_for
+from tests.support import POSTGRES_ADMIN_URL, RUBRICS, wait_for
 
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
 HUGE = [2**31, 2**63, 10**30]
@@ -25,8 +24,9 @@ HUGE = [2**31, 2**63, 10**30]
 def client_for(url, tmp_path, **extra):
     store = Store(url)
     secret = create_key(store, "admin")[1]
-    settings = Settings(database_url=url, storage_dir=tmp_path / "storage",
-                        import_roots=[tmp_path], **extra)
+    settings = Settings(
+        database_url=url, storage_dir=tmp_path / "storage", import_roots=[tmp_path], **extra
+    )
     return TestClient(create_app(settings), raise_server_exceptions=False), {"X-API-Key": secret}
 
 
@@ -42,30 +42,63 @@ def test_hostile_requests_are_404_or_422(request, tmp_path, backend):
     url = request.getfixturevalue(f"{backend}_url")
     client, admin = client_for(url, tmp_path)
     with client:
-        r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                        content=RUBRIC_YAML.encode("utf-8"))
+        r = client.post(
+            "/rubrics",
+            headers={**admin, "Content-Type": "application/yaml"},
+            content=RUBRIC_YAML.encode("utf-8"),
+        )
         assert r.status_code == 201
         for n in HUGE:  # ids, versions and finding ids past the database's integers
-            for method, path in (("get", f"/evaluations/{n}"), ("get", f"/recordings/{n}"),
-                                 ("get", f"/recordings/{n}/audio"),
-                                 ("get", f"/recordings/{n}/transcript"),
-                                 ("get", f"/rubrics/telecom-data-upgrade/{n}"),
-                                 ("post", f"/rubrics/telecom-data-upgrade/{n}/activate?project=p"),
-                                 ("post", f"/rubrics/telecom-data-upgrade/{n}/rescore"),
-                                 ("get", f"/projects/p/trial?rubric_id=telecom-data-upgrade&version={n}")):
+            for method, path in (
+                ("get", f"/evaluations/{n}"),
+                ("get", f"/recordings/{n}"),
+                ("get", f"/recordings/{n}/audio"),
+                ("get", f"/recordings/{n}/transcript"),
+                ("get", f"/rubrics/telecom-data-upgrade/{n}"),
+                ("post", f"/rubrics/telecom-data-upgrade/{n}/activate?project=p"),
+                ("post", f"/rubrics/telecom-data-upgrade/{n}/rescore"),
+                ("get", f"/projects/p/trial?rubric_id=telecom-data-upgrade&version={n}"),
+            ):
                 one_shape(getattr(client, method)(path, headers=admin), 404, 422)
             page = client.get(f"/flagged?page_size=500&page={n}", headers=admin)  # past the end
-            assert page.status_code == 422 or (page.status_code == 200 and page.json()["items"] == [])
-            one_shape(client.post(f"/evaluations/{n}/reviews", headers=admin,
-                                  json={"target": "grade", "action": "confirm"}), 404, 422)
-            one_shape(client.post("/evaluations/1/reviews", headers=admin,
-                                  json={"target": "finding", "action": "confirm", "finding_id": n}),
-                      404, 422)
-        for path in ("/kpis?project=%00", "/kpis/errors?agent=a%00", "/jobs?status=%00",
-                     "/flagged?page=1e20", "/flagged?project=x%00y", "/rubrics/a%00/1"):
+            assert page.status_code == 422 or (
+                page.status_code == 200 and page.json()["items"] == []
+            )
+            one_shape(
+                client.post(
+                    f"/evaluations/{n}/reviews",
+                    headers=admin,
+                    json={"target": "grade", "action": "confirm"},
+                ),
+                404,
+                422,
+            )
+            one_shape(
+                client.post(
+                    "/evaluations/1/reviews",
+                    headers=admin,
+                    json={"target": "finding", "action": "confirm", "finding_id": n},
+                ),
+                404,
+                422,
+            )
+        for path in (
+            "/kpis?project=%00",
+            "/kpis/errors?agent=a%00",
+            "/jobs?status=%00",
+            "/flagged?page=1e20",
+            "/flagged?project=x%00y",
+            "/rubrics/a%00/1",
+        ):
             one_shape(client.get(path, headers=admin), 404, 422)
-        one_shape(client.post("/recordings/import", headers=admin,
-                              json={"path": str(tmp_path / "a\x00.wav")}), 403, 404, 422)
+        one_shape(
+            client.post(
+                "/recordings/import", headers=admin, json={"path": str(tmp_path / "a\x00.wav")}
+            ),
+            403,
+            404,
+            422,
+        )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -74,26 +107,46 @@ def test_clear_errors(request, tmp_path, backend):
     client, admin = client_for(url, tmp_path)
     with client:
         # a rubric sent as a form upload: say how to send it, not what the YAML parser thinks
-        body = one_shape(client.post("/rubrics", headers=admin,
-                                     files={"file": ("r.yaml", RUBRIC_YAML.encode())}), 415)
+        body = one_shape(
+            client.post(
+                "/rubrics", headers=admin, files={"file": ("r.yaml", RUBRIC_YAML.encode())}
+            ),
+            415,
+        )
         assert "application/yaml" in body["detail"]
         # a broken rubric: the message, and the problems with their lines
-        body = one_shape(client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                                     content=b"id: x\nversion: 1\nscript_sections: 3\n"), 422)
+        body = one_shape(
+            client.post(
+                "/rubrics",
+                headers={**admin, "Content-Type": "application/yaml"},
+                content=b"id: x\nversion: 1\nscript_sections: 3\n",
+            ),
+            422,
+        )
         assert body["problems"] and "line" in body["problems"][0]
         assert "phase" in one_shape(client.get("/kpis?phase=pilot", headers=admin), 422)["detail"]
         assert "status" in one_shape(client.get("/jobs?status=done", headers=admin), 422)["detail"]
         # unknown project: the same answer from every report
         for report in ("trial", "inflight"):
-            assert "no project" in one_shape(client.get(f"/projects/nope/{report}", headers=admin),
-                                             404)["detail"]
+            assert (
+                "no project"
+                in one_shape(client.get(f"/projects/nope/{report}", headers=admin), 404)["detail"]
+            )
         # text saved as .wav: the file and the problem, no FFmpeg error number
-        client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                    content=RUBRIC_YAML.encode("utf-8"))
-        body = one_shape(client.post("/recordings", headers=admin,
-                                     files={"file": ("notes.wav", b"this is not audio\n" * 50)},
-                                     data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"}),
-                         422)
+        client.post(
+            "/rubrics",
+            headers={**admin, "Content-Type": "application/yaml"},
+            content=RUBRIC_YAML.encode("utf-8"),
+        )
+        body = one_shape(
+            client.post(
+                "/recordings",
+                headers=admin,
+                files={"file": ("notes.wav", b"this is not audio\n" * 50)},
+                data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"},
+            ),
+            422,
+        )
         assert "notes.wav" in body["detail"] and "Errno" not in body["detail"], body
         assert "not audio" in body["detail"]
 
@@ -117,7 +170,7 @@ def _read_response(conn, timeout=10.0) -> bytes:
             if not chunk:
                 break
             data += chunk
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         pass
     return data
 
@@ -128,8 +181,10 @@ def test_upload_limit_refused_before_the_body(tmp_path):
     client, admin = client_for(f"sqlite:///{tmp_path / 'qa.db'}", tmp_path, max_upload_mb=1)
     server, thread, port = _serve(client.app)
     try:
-        head = (f"POST /recordings HTTP/1.1\r\nHost: x\r\nX-API-Key: {admin['X-API-Key']}\r\n"
-                "Content-Type: multipart/form-data; boundary=b\r\n")
+        head = (
+            f"POST /recordings HTTP/1.1\r\nHost: x\r\nX-API-Key: {admin['X-API-Key']}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+        )
         with socket.create_connection(("127.0.0.1", port)) as conn:
             conn.sendall((head + f"Content-Length: {10**9}\r\n\r\n").encode())
             t0 = time.monotonic()
@@ -153,7 +208,7 @@ def test_upload_limit_refused_before_the_body(tmp_path):
                         if answer:
                             answer += _read_response(conn, 2.0)
                             break
-                    except socket.timeout:
+                    except TimeoutError:
                         pass
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -234,6 +289,7 @@ def test_database_away_is_503_json(postgres_url, tmp_path):
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["unavailable"] == ["database"]
     from qa_service.storage.store import _engines
+
     _engines.pop(url).dispose()
 
 
@@ -242,13 +298,17 @@ def test_cli_database_errors_are_one_line_exit_2(tmp_path, monkeypatch, capfd):
     stderr naming what could not be reached, exit 2 (the README's promise), no traceback."""
     from qa_service.cli import main
     from qa_service.config import get_settings
+
     bad = POSTGRES_ADMIN_URL.rsplit("@", 1)[0] + "@127.0.0.1:1/none"
     monkeypatch.setenv("QA_DATABASE_URL", bad)
     get_settings.cache_clear()
     try:
-        for args in (["serve", "--port", "1"],
-                     ["score", str(tmp_path), "--rubric", str(RUBRICS / "telecom-data-upgrade.yaml")],
-                     ["keys", "list"], ["migrate"]):
+        for args in (
+            ["serve", "--port", "1"],
+            ["score", str(tmp_path), "--rubric", str(RUBRICS / "telecom-data-upgrade.yaml")],
+            ["keys", "list"],
+            ["migrate"],
+        ):
             monkeypatch.setattr(sys, "argv", ["qa-service", *args])
             with pytest.raises(SystemExit) as exit_:
                 main()
@@ -260,6 +320,11 @@ def test_cli_database_errors_are_one_line_exit_2(tmp_path, monkeypatch, capfd):
     finally:
         get_settings.cache_clear()
     # and the real entry point, once: the process's exit status
-    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "keys", "list", "--db", bad],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_service.cli", "keys", "list", "--db", bad],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]

@@ -1,4 +1,5 @@
 """End to end with the real model: audio files in, stored and printed results out."""
+
 import json
 import os
 import subprocess
@@ -8,13 +9,23 @@ import pytest
 from typer.testing import CliRunner
 
 from qa_service.cli import app
-from qa_service.storage.tables import Evaluation, Recording
 from qa_service.storage.store import Store
+from qa_service.storage.tables import Evaluation, Recording
 from tests.support import ROOT, RUBRICS, SAMPLES, bad_files
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
-RESULT_FIELDS = {"recording", "rubric", "score", "grade", "fatal", "outcome", "duration",
-                 "findings", "utterances", "highlights"}
+RESULT_FIELDS = {
+    "recording",
+    "rubric",
+    "score",
+    "grade",
+    "fatal",
+    "outcome",
+    "duration",
+    "findings",
+    "utterances",
+    "highlights",
+}
 
 
 def cli(*args):
@@ -26,8 +37,16 @@ def cli(*args):
 def telecom_db(tmp_path_factory, recognizer):
     """All telecom samples scored once through the CLI into one SQLite file."""
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'qa.db'}"
-    code, out = cli("score", TELECOM, "--rubric", RUBRICS / "telecom-data-upgrade.yaml",
-                    "--format", "json", "--db", url)
+    code, out = cli(
+        "score",
+        TELECOM,
+        "--rubric",
+        RUBRICS / "telecom-data-upgrade.yaml",
+        "--format",
+        "json",
+        "--db",
+        url,
+    )
     assert code == 0, out
     return url, {os.path.basename(r["recording"]): r for r in json.loads(out)}
 
@@ -42,11 +61,22 @@ def test_results_follow_the_spec(telecom_db):
     for r in results.values():
         assert RESULT_FIELDS <= set(r)
         assert r["rubric"] == {"id": "telecom-data-upgrade", "version": 1}
-        assert r["grade"] in ("excellent", "pass", "fail") and r["outcome"] in ("success", "refusal", "unknown")
+        assert r["grade"] in ("excellent", "pass", "fail") and r["outcome"] in (
+            "success",
+            "refusal",
+            "unknown",
+        )
         for f in r["findings"]:
-            assert f["category"] in ("script_section", "mandatory_point", "forbidden_phrase",
-                                     "attitude_error", "objection", "silence", "interruption",
-                                     "speech_rate")
+            assert f["category"] in (
+                "script_section",
+                "mandatory_point",
+                "forbidden_phrase",
+                "attitude_error",
+                "objection",
+                "silence",
+                "interruption",
+                "speech_rate",
+            )
             if f["status"] in ("hit", "violation"):
                 assert f["evidence"] and {"role", "start", "end", "text"} <= set(f["evidence"][0])
         roles = {u["role"] for u in r["utterances"]}
@@ -95,8 +125,16 @@ def test_mono_trial_call(telecom_db):
 def test_same_file_twice_is_one_recording(telecom_db):
     url, _ = telecom_db
     before = Store(url).count(Recording)
-    code, out = cli("score", TELECOM / "telecom-upgrade_A017_20261120-091403.wav",
-                    "--rubric", RUBRICS / "telecom-data-upgrade.yaml", "--format", "json", "--db", url)
+    code, out = cli(
+        "score",
+        TELECOM / "telecom-upgrade_A017_20261120-091403.wav",
+        "--rubric",
+        RUBRICS / "telecom-data-upgrade.yaml",
+        "--format",
+        "json",
+        "--db",
+        url,
+    )
     assert code == 0 and json.loads(out)[0]["grade"] == "excellent"
     assert Store(url).count(Recording) == before
 
@@ -106,13 +144,33 @@ def test_rescore_reuses_stored_transcripts(telecom_db, tmp_path):
     url, results = telecom_db
     v2 = tmp_path / "v2.yaml"
     text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
-    v2.write_text(text.replace("version: 1", "version: 2").replace(
-        "{id: greeting, name: 首问语, any: [您好, 你好], within_first: 2, weight: 5}",
-        "{id: greeting, name: 首问语, any: [尊敬的客户], within_first: 2, weight: 30}"), encoding="utf-8")
+    v2.write_text(
+        text.replace("version: 1", "version: 2").replace(
+            "{id: greeting, name: 首问语, any: [您好, 你好], within_first: 2, weight: 5}",
+            "{id: greeting, name: 首问语, any: [尊敬的客户], within_first: 2, weight: 30}",
+        ),
+        encoding="utf-8",
+    )
     env = dict(os.environ, QA_MODEL=str(tmp_path / "no-model-here"), QA_DATABASE_URL=url)
-    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "rescore", "--rubric", str(v2),
-                           "--project", "telecom-upgrade", "--format", "json"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa_service.cli",
+            "rescore",
+            "--rubric",
+            str(v2),
+            "--project",
+            "telecom-upgrade",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rescored = {os.path.basename(r["recording"]): r for r in json.loads(proc.stdout)}
     assert set(rescored) == set(results)
@@ -131,8 +189,16 @@ def test_bad_inputs_do_not_cost_the_batch(telecom_db, tmp_path):
     good = TELECOM / "telecom-upgrade_A017_20261120-091403.wav"
     evaluations_before = Store(url).count(Evaluation)
     paths = [p for p, _ in bad.values()] + [good]
-    code, out = cli("score", *paths, "--rubric", RUBRICS / "telecom-data-upgrade.yaml",
-                    "--format", "json", "--db", url)
+    code, out = cli(
+        "score",
+        *paths,
+        "--rubric",
+        RUBRICS / "telecom-data-upgrade.yaml",
+        "--format",
+        "json",
+        "--db",
+        url,
+    )
     assert code == 2
     results = {r["recording"]: r for r in json.loads(out)}
     for path, message in bad.values():
@@ -144,19 +210,43 @@ def test_bad_inputs_do_not_cost_the_batch(telecom_db, tmp_path):
 
 def test_bad_rubric_is_refused_without_traceback(tmp_path):
     rubric = tmp_path / "bad.yaml"
-    rubric.write_text("id: x\nforbidden_phrases:\n  - {id: f, regex: ['(赚'], deduct: 5}\n"
-                      "  - {id: f, any: [滚], deduct: 5}\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "score", str(TELECOM),
-                           "--rubric", str(rubric), "--db", f"sqlite:///{tmp_path / 'x.db'}"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    rubric.write_text(
+        "id: x\nforbidden_phrases:\n  - {id: f, regex: ['(赚'], deduct: 5}\n"
+        "  - {id: f, any: [滚], deduct: 5}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa_service.cli",
+            "score",
+            str(TELECOM),
+            "--rubric",
+            str(rubric),
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{rubric}:3:" in proc.stderr and "bad regex" in proc.stderr
     assert "duplicate id 'f'" in proc.stderr
 
 
 def test_demo_prints_table_and_summary(telecom_db, tmp_path):
-    code, out = cli("demo", "--rubrics", RUBRICS, "--samples", SAMPLES,
-                    "--db", f"sqlite:///{tmp_path / 'demo.db'}")
+    code, out = cli(
+        "demo",
+        "--rubrics",
+        RUBRICS,
+        "--samples",
+        SAMPLES,
+        "--db",
+        f"sqlite:///{tmp_path / 'demo.db'}",
+    )
     assert code == 0, out
     assert "pass rate" in out and "excellent rate" in out and "calls 8" in out
     for name in ("care_C002", "survey_B005", "telecom-upgrade_A021"):
@@ -166,10 +256,19 @@ def test_demo_prints_table_and_summary(telecom_db, tmp_path):
 def test_changed_rubric_under_the_same_version_is_refused(telecom_db, tmp_path):
     url, _ = telecom_db
     edited = tmp_path / "edited.yaml"
-    edited.write_text((RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
-                      .replace("pass_score: 80", "pass_score: 70"), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "rescore", "--rubric", str(edited),
-                           "--db", url], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    edited.write_text(
+        (RUBRICS / "telecom-data-upgrade.yaml")
+        .read_text(encoding="utf-8")
+        .replace("pass_score: 80", "pass_score: 70"),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_service.cli", "rescore", "--rubric", str(edited), "--db", url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "already stored with other content" in proc.stderr
 
@@ -179,9 +278,18 @@ def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):
     CPUs, or this one under load, "宽帅 宽帅 宽帅" for the whole call); the window is decoded
     again (faster-whisper's VAD path, then temperature fallback) and the call keeps its words."""
     from qa_service.asr.transcribe import degenerate
+
     path = SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3"
-    code, out = cli("score", path, "--rubric", RUBRICS / "satisfaction-survey.yaml", "--format", "json",
-                    "--db", f"sqlite:///{tmp_path / 'qa.db'}")
+    code, out = cli(
+        "score",
+        path,
+        "--rubric",
+        RUBRICS / "satisfaction-survey.yaml",
+        "--format",
+        "json",
+        "--db",
+        f"sqlite:///{tmp_path / 'qa.db'}",
+    )
     assert code == 0, out
     (r,) = json.loads(out)
     assert not any(degenerate(u["text"]) for u in r["utterances"])
@@ -196,6 +304,7 @@ def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):
 
 def test_loop_detector():
     from qa_service.asr.transcribe import degenerate
+
     assert degenerate("我去带带带带带带带带带") and degenerate("您好您好您好您好您好您好")
     assert not degenerate("对对对对，好的") and not degenerate("每个月只要96元")
     assert degenerate("abc", compression_ratio=3.0)

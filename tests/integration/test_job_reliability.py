@@ -1,4 +1,5 @@
 """Jobs with real rq workers on the real Redis: nothing lost, nothing stuck, nothing twice."""
+
 import os
 import signal
 import subprocess
@@ -12,10 +13,19 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from qa_service.api import create_app
-from qa_service.config import Settings
 from qa_service.app.keys import create_key
+from qa_service.config import Settings
 from qa_service.storage.store import Store
-from tests.support import REDIS_URL as SHARED_REDIS_URL, ROOT, RUBRICS, SAMPLES, emptied_redis, wait_for
+from tests.support import (
+    REDIS_URL as SHARED_REDIS_URL,
+)
+from tests.support import (
+    ROOT,
+    RUBRICS,
+    SAMPLES,
+    emptied_redis,
+    wait_for,
+)
 
 # Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
 # tests; these tests run workers for many seconds and must not lose their jobs to that)
@@ -31,11 +41,20 @@ def redis():
 
 
 def worker(settings, *args, burst=True):
-    env = dict(os.environ, QA_DATABASE_URL=settings.database_url, QA_REDIS_URL=settings.redis_url,
-               QA_STORAGE_DIR=str(settings.storage_dir))
-    return subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker", *args,
-                             *(["--burst"] if burst else [])], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(
+        os.environ,
+        QA_DATABASE_URL=settings.database_url,
+        QA_REDIS_URL=settings.redis_url,
+        QA_STORAGE_DIR=str(settings.storage_dir),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa_service.cli", "worker", *args, *(["--burst"] if burst else [])],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def api(tmp_path, url, redis_url=REDIS_URL):
@@ -53,12 +72,19 @@ def test_chinese_rubric_ids_end_to_end(postgres_url, tmp_path, redis):
         jobs = []
         for rubric_id in ("关怀回访", "营销外呼"):
             yaml = RUBRIC_YAML.replace("id: telecom-data-upgrade", f"id: {rubric_id}", 1)
-            r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                            content=yaml.encode("utf-8"))
+            r = client.post(
+                "/rubrics",
+                headers={**admin, "Content-Type": "application/yaml"},
+                content=yaml.encode("utf-8"),
+            )
             assert r.status_code == 201, r.text
             with open(CALL, "rb") as f:
-                r = client.post("/recordings", headers=admin, files={"file": (CALL.name, f)},
-                                data={"rubric_id": rubric_id, "rubric_version": "1"})
+                r = client.post(
+                    "/recordings",
+                    headers=admin,
+                    files={"file": (CALL.name, f)},
+                    data={"rubric_id": rubric_id, "rubric_version": "1"},
+                )
             assert r.status_code == 202 and not r.json().get("duplicate"), r.text
             jobs.append(r.json()["job_id"])
         assert jobs[0] != jobs[1]
@@ -72,8 +98,9 @@ def test_chinese_rubric_ids_end_to_end(postgres_url, tmp_path, redis):
 
 def test_every_worker_runs_the_scheduler(tmp_path, redis):
     """A retry with backoff is a scheduled job: a plain worker (no --nightly-at) must run it."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL,
-                        storage_dir=tmp_path)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL, storage_dir=tmp_path
+    )
     Store(settings.database_url)
     job = Queue("qa-rescore", connection=redis).enqueue_in(timedelta(seconds=1), "os.getpid")
     assert job.get_status() == JobStatus.SCHEDULED
@@ -90,13 +117,16 @@ def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
     """The same --slot twice: the second process is refused with a clear message and the live
     worker keeps its registration (before, the second deleted it and requeued its job)."""
     from rq import Worker
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL,
-                        storage_dir=tmp_path)
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'qa.db'}", redis_url=REDIS_URL, storage_dir=tmp_path
+    )
     Store(settings.database_url)
     first = worker(settings, "--slot", "23", burst=False)
     try:
-        assert wait_for(lambda: any(w.name.endswith(".23") for w in Worker.all(connection=redis)),
-                        timeout=60)
+        assert wait_for(
+            lambda: any(w.name.endswith(".23") for w in Worker.all(connection=redis)), timeout=60
+        )
         second = worker(settings, "--slot", "23", burst=False)
         out, _ = second.communicate(timeout=120)
         assert second.returncode == 2 and "in use by a live worker" in out, out[-2000:]
@@ -109,8 +139,11 @@ def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
 
 
 def _post_rubric(client, admin, yaml=RUBRIC_YAML):
-    r = client.post("/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                    content=yaml.encode("utf-8"))
+    r = client.post(
+        "/rubrics",
+        headers={**admin, "Content-Type": "application/yaml"},
+        content=yaml.encode("utf-8"),
+    )
     assert r.status_code == 201, r.text
 
 
@@ -122,8 +155,12 @@ def test_jobs_lost_by_redis_are_queued_again(request, tmp_path, redis, backend):
     with TestClient(create_app(settings)) as client:
         _post_rubric(client, admin)
         with open(CALL, "rb") as f:
-            r = client.post("/recordings", headers=admin, files={"file": (CALL.name, f)},
-                            data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
+            r = client.post(
+                "/recordings",
+                headers=admin,
+                files={"file": (CALL.name, f)},
+                data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"},
+            )
         job_id = r.json()["job_id"]
         assert Job.exists(job_id, connection=redis)
         redis.flushdb()  # Redis restarted with nothing
@@ -145,28 +182,39 @@ def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, r
         _post_rubric(client, admin, RUBRIC_YAML.replace("version: 1", "version: 2", 1))
         kept = client.post("/rubrics/telecom-data-upgrade/1/rescore?project=telecom", headers=admin)
         assert kept.status_code == 503 and kept.json()["status"] == "pending", kept.text
-        doomed = client.post("/rubrics/telecom-data-upgrade/2/rescore?project=telecom", headers=admin)
+        doomed = client.post(
+            "/rubrics/telecom-data-upgrade/2/rescore?project=telecom", headers=admin
+        )
         ok_id, doomed_id = kept.json()["job_id"], doomed.json()["job_id"]
         assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "pending"
     with store.session() as s:  # version 2 disappears before it runs: its rescore must fail
-        from qa_service.storage.tables import RubricRow
         from sqlmodel import select
+
+        from qa_service.storage.tables import RubricRow
+
         s.delete(s.exec(select(RubricRow).where(RubricRow.version == 2)).one())
         s.commit()
     up = Settings(database_url=url, redis_url=REDIS_URL, storage_dir=tmp_path)
     with TestClient(create_app(up)) as client:  # Redis is back: the reconcile loop queues them
-        assert wait_for(lambda: client.get(f"/jobs/{ok_id}", headers=admin).json()["status"]
-                        == "queued", timeout=20)
+        assert wait_for(
+            lambda: client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "queued",
+            timeout=20,
+        )
         out, _ = worker(up, "--slot", "24", "--queues", "qa-rescore").communicate(timeout=300)
-        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "finished", out[-3000:]
+        assert client.get(f"/jobs/{ok_id}", headers=admin).json()["status"] == "finished", out[
+            -3000:
+        ]
         failed = client.get("/jobs?status=failed", headers=admin).json()
-        assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], failed
+        assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], (
+            failed
+        )
 
 
 def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
     """Embedded mode (no Redis): kill -9 of `serve` while a job runs left it `started` (and the
     next `queued`) forever; on start, serve runs again what it accepted and did not finish."""
     import httpx
+
     url = f"sqlite:///{tmp_path / 'qa.db'}"
     store = Store(url)
     admin = {"X-API-Key": create_key(store, "admin")[1]}
@@ -179,22 +227,37 @@ def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
     base = f"http://127.0.0.1:{port}"
 
     def serve():
-        proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)],
-                                env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert wait_for(lambda: _up(base), timeout=120), proc
         return proc
 
     first = serve()
     try:
-        r = httpx.post(f"{base}/rubrics", headers={**admin, "Content-Type": "application/yaml"},
-                       content=RUBRIC_YAML.encode("utf-8"))
+        r = httpx.post(
+            f"{base}/rubrics",
+            headers={**admin, "Content-Type": "application/yaml"},
+            content=RUBRIC_YAML.encode("utf-8"),
+        )
         assert r.status_code == 201, r.text
         jobs = []
-        for path in (CALL, SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3"):
+        for path in (
+            CALL,
+            SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3",
+        ):
             with open(path, "rb") as f:
-                r = httpx.post(f"{base}/recordings", headers=admin, files={"file": (path.name, f)},
-                               data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"})
+                r = httpx.post(
+                    f"{base}/recordings",
+                    headers=admin,
+                    files={"file": (path.name, f)},
+                    data={"rubric_id": "telecom-data-upgrade", "rubric_version": "1"},
+                )
             assert r.status_code == 202, r.text
             jobs.append(r.json()["job_id"])
         assert wait_for(lambda: store.jobs.get(jobs[0]).status == "started", timeout=60)
@@ -204,8 +267,9 @@ def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
     assert [store.jobs.get(j).status for j in jobs] == ["started", "queued"]
     second = serve()
     try:
-        assert wait_for(lambda: all(store.jobs.get(j).status == "finished" for j in jobs), timeout=400), \
-            [store.jobs.get(j) for j in jobs]
+        assert wait_for(
+            lambda: all(store.jobs.get(j).status == "finished" for j in jobs), timeout=400
+        ), [store.jobs.get(j) for j in jobs]
     finally:
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
@@ -213,6 +277,7 @@ def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
 
 def _up(base):
     import httpx
+
     try:
         return httpx.get(f"{base}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -223,22 +288,38 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     """Redis killed while the worker scores a call: the worker waits (saying so), reconnects
     when Redis is back, and goes on working; the call's result is in the database."""
     import socket as sockets
+
     from redis import Redis
-    from qa_service.app.dispatch import enqueue_score
+
     from qa_service.rules.rubric import load_rubric
+
     probe = sockets.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
 
     def redis_server():
-        return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     server = redis_server()
     url = f"sqlite:///{tmp_path / 'qa.db'}"
-    settings = Settings(database_url=url, redis_url=f"redis://127.0.0.1:{port}/0", storage_dir=tmp_path)
+    settings = Settings(
+        database_url=url, redis_url=f"redis://127.0.0.1:{port}/0", storage_dir=tmp_path
+    )
     conn = Redis.from_url(settings.redis_url)
     assert wait_for(lambda: _pings(conn), timeout=20)
     store = Store(url)
@@ -246,28 +327,44 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     store.rubrics.save(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
     row, _ = store.jobs.record("j1", str(CALL), "x", rubric)
     job = Queue("qa-transcribe", connection=conn).enqueue(
-        "qa_service.worker.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1")
+        "qa_service.worker.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1"
+    )
     log = open(tmp_path / "worker.log", "w")
-    env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=settings.redis_url,
-               QA_STORAGE_DIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker", "--slot", "25"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    env = dict(
+        os.environ,
+        QA_DATABASE_URL=url,
+        QA_REDIS_URL=settings.redis_url,
+        QA_STORAGE_DIR=str(tmp_path),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa_service.cli", "worker", "--slot", "25"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert wait_for(lambda: store.jobs.get("j1").status == "started", timeout=120)
         server.kill()  # Redis dies mid-job
         server.wait()
         assert wait_for(lambda: store.jobs.get("j1").status == "finished", timeout=300)
-        assert wait_for(lambda: "waiting for it to come back" in (tmp_path / "worker.log").read_text(),
-                        timeout=60), (tmp_path / "worker.log").read_text()[-3000:]
+        assert wait_for(
+            lambda: "waiting for it to come back" in (tmp_path / "worker.log").read_text(),
+            timeout=60,
+        ), (tmp_path / "worker.log").read_text()[-3000:]
         time.sleep(2)
         assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]  # still alive
         server = redis_server()  # back, empty
         assert wait_for(lambda: _pings(conn), timeout=20)
-        assert wait_for(lambda: "Redis is back; reconnecting" in (tmp_path / "worker.log").read_text(),
-                        timeout=90), (tmp_path / "worker.log").read_text()[-3000:]
+        assert wait_for(
+            lambda: "Redis is back; reconnecting" in (tmp_path / "worker.log").read_text(),
+            timeout=90,
+        ), (tmp_path / "worker.log").read_text()[-3000:]
         after = Queue("qa-rescore", connection=conn).enqueue("os.getpid")
-        assert wait_for(lambda: after.get_status(refresh=True) == "finished", timeout=60), \
-            (tmp_path / "worker.log").read_text()[-3000:]
+        assert wait_for(lambda: after.get_status(refresh=True) == "finished", timeout=60), (
+            tmp_path / "worker.log"
+        ).read_text()[-3000:]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

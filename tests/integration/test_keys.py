@@ -1,4 +1,5 @@
 """`qa-service keys list` and `keys revoke`: a revoked key answers 401 at once."""
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -12,7 +13,9 @@ from qa_service.config import Settings
 def test_keys_list_and_revoke(request, tmp_path, backend):
     url = request.getfixturevalue(f"{backend}_url")
     cli = CliRunner()
-    made = cli.invoke(app, ["keys", "create", "--role", "viewer", "--name", "质检员小王", "--db", url])
+    made = cli.invoke(
+        app, ["keys", "create", "--role", "viewer", "--name", "质检员小王", "--db", url]
+    )
     assert made.exit_code == 0, made.output
     secret = made.output.strip()
     listed = cli.invoke(app, ["keys", "list", "--db", url])

@@ -1,4 +1,5 @@
 """The Alembic migrations create exactly the schema the models describe, and run once."""
+
 import os
 import subprocess
 import sys
@@ -32,8 +33,12 @@ def test_a_database_behind_head_is_refused_until_migrated(tmp_path):
     upgrade(get_engine(url), "0002")
     with pytest.raises(SchemaNotCurrent, match="at revision 0002"):
         Store(url, migrate=False)
-    done = subprocess.run([sys.executable, "-m", "qa_service.cli", "migrate", "--db", url],
-                          capture_output=True, text=True, env={**os.environ, "QA_AUTO_MIGRATE": "false"})
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_service.cli", "migrate", "--db", url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_AUTO_MIGRATE": "false"},
+    )
     assert done.returncode == 0 and "schema at head" in done.stdout, done.stderr
     assert current(get_engine(url)) == heads() and len(heads()) == 1
     Store(url, migrate=False)  # opens at head
@@ -42,9 +47,12 @@ def test_a_database_behind_head_is_refused_until_migrated(tmp_path):
 def test_commands_run_by_hand_need_no_separate_migrate(tmp_path):
     """One-command use: a CLI command on a fresh SQLite file brings its schema to head."""
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    done = subprocess.run([sys.executable, "-m", "qa_service.cli", "keys", "create", "--role",
-                           "viewer", "--db", url], capture_output=True, text=True,
-                          env={**os.environ, "QA_AUTO_MIGRATE": "false"})
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_service.cli", "keys", "create", "--role", "viewer", "--db", url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_AUTO_MIGRATE": "false"},
+    )
     assert done.returncode == 0 and done.stdout.startswith("qa_"), done.stderr
     Store(url, migrate=False)
 
@@ -55,30 +63,39 @@ def test_0007_converts_call_times_to_utc_and_rekeys_the_rollups(request, backend
     out of 0007 in UTC, with called_at copied again and the rollups rebuilt on the call
     center's day and hour: a 07:30 call stays the 20th's call of hour 7."""
     from datetime import datetime
+
     from sqlalchemy import create_engine, text
+
     from qa_service.config import get_settings
     from qa_service.metrics.kpis import kpi_rows
     from tests.support import assert_rollups_match_rebuild
+
     monkeypatch.setenv("QA_TIMEZONE", "Asia/Shanghai")
     get_settings.cache_clear()
     url = request.getfixturevalue(f"{backend}_url")
     engine = create_engine(url)
     upgrade(engine, "0006")
     with engine.begin() as c:
-        c.execute(text(
-            "INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
-            " project, call_time, phase, asr_model, created_at) VALUES"
-            " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 07:30:00', 'production', 'x',"
-            "  '2026-11-21 00:00:00'),"
-            " (2, 'b', 'b.wav', 20, 2, 'stereo', 'A2', 'p', NULL, 'production', 'x', '2026-11-21 17:10:00')"))
-        c.execute(text(
-            "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
-            " outcome, created_at, asr_confidence, needs_rereview, is_current, project, agent_id, phase,"
-            " called_at, duration) VALUES"
-            " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
-            "  'production', '2026-11-20 07:30:00', 40),"
-            " (2, 2, 'r', 1, 50, 'fail', false, 'refusal', '2026-11-21 17:11:00', 0.9, 0, true, 'p', 'A2',"
-            "  'production', '2026-11-22 01:10:00', 20)"))
+        c.execute(
+            text(
+                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
+                " project, call_time, phase, asr_model, created_at) VALUES"
+                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 07:30:00', 'production', 'x',"
+                "  '2026-11-21 00:00:00'),"
+                " (2, 'b', 'b.wav', 20, 2, 'stereo', 'A2', 'p', NULL, 'production', 'x', '2026-11-21 17:10:00')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
+                " outcome, created_at, asr_confidence, needs_rereview, is_current, project, agent_id, phase,"
+                " called_at, duration) VALUES"
+                " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
+                "  'production', '2026-11-20 07:30:00', 40),"
+                " (2, 2, 'r', 1, 50, 'fail', false, 'refusal', '2026-11-21 17:11:00', 0.9, 0, true, 'p', 'A2',"
+                "  'production', '2026-11-22 01:10:00', 20)"
+            )
+        )
     engine.dispose()
     store = Store(url)  # upgrades to head
     recs = {r.id: r for r in store.recordings.all()}

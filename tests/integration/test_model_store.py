@@ -1,10 +1,11 @@
 """The embedded model is assembled from the two packages and verified before loading."""
+
 import shutil
 
 import pytest
 
-from qa_service.exceptions import ModelIntegrityError
 from qa_service.asr.model_store import EXPECTED_SHA256, embedded_model_dir, verify
+from qa_service.exceptions import ModelIntegrityError
 
 
 def test_assembles_and_verifies(tmp_path):

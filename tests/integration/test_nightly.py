@@ -1,4 +1,5 @@
 """Nightly scoring: everything new once, nothing twice; the schedule booked once per night."""
+
 import os
 import shutil
 import subprocess
@@ -7,10 +8,10 @@ from datetime import datetime
 
 from rq.registry import ScheduledJobRegistry
 
-from qa_service.storage.tables import Evaluation, Recording
-from qa_service.worker.nightly import next_run, schedule_nightly
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
+from qa_service.storage.tables import Evaluation, Recording
+from qa_service.worker.nightly import next_run, schedule_nightly
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
@@ -25,16 +26,36 @@ def test_nightly_scores_new_recordings_once(tmp_path, recognizer):
     store.rubrics.activate("telecom-upgrade", rubric.id, rubric.version)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    for name in ("telecom-upgrade_A017_20261120-091403.wav", "telecom-upgrade_A021_20261120-102211.mp3"):
+    for name in (
+        "telecom-upgrade_A017_20261120-091403.wav",
+        "telecom-upgrade_A021_20261120-102211.mp3",
+    ):
         shutil.copy(TELECOM / name, inbox / name)
-    (inbox / "unknown_X1_20261120-120000.wav").write_bytes((TELECOM / "telecom-upgrade_A033_20261121-160812.wav").read_bytes())
+    (inbox / "unknown_X1_20261120-120000.wav").write_bytes(
+        (TELECOM / "telecom-upgrade_A033_20261121-160812.wav").read_bytes()
+    )
     env = {k: v for k, v in os.environ.items() if k != "QA_REDIS_URL"}
     env["QA_DATABASE_URL"] = url
 
     def night():
-        return subprocess.run([sys.executable, "-m", "qa_service.cli", "nightly", "--inbox", str(inbox),
-                               "--reports", str(tmp_path / "reports")], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qa_service.cli",
+                "nightly",
+                "--inbox",
+                str(inbox),
+                "--reports",
+                str(tmp_path / "reports"),
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
     first = night()
     assert first.returncode == 0, first.stderr
     assert "3 recordings, 0 already scored, 2 queued, 1 skipped" in first.stdout
@@ -49,6 +70,7 @@ def test_nightly_scores_new_recordings_once(tmp_path, recognizer):
 def test_schedule_is_booked_once(redis, monkeypatch):  # noqa: F811
     monkeypatch.setenv("QA_REDIS_URL", REDIS_URL)
     from qa_service.config import get_settings
+
     get_settings.cache_clear()
     try:
         first = schedule_nightly("/data/inbox", "02:30", "/data/reports")

@@ -1,18 +1,18 @@
 """rq on the real Redis with real worker processes: idempotent jobs, a worker killed mid-job."""
+
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
-from qa_service.storage.tables import Evaluation, Recording
 from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
+from qa_service.storage.tables import Evaluation, Recording
 from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
 
 SAMPLE = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
@@ -30,8 +30,14 @@ def setup(tmp_path, redis):
 
 def start_worker(env, burst=True):
     args = [sys.executable, "-m", "qa_service.cli", "worker", "--slot", "7"]
-    return subprocess.Popen(args + (["--burst"] if burst else []), env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        args + (["--burst"] if burst else []),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_worker_scores_once_however_often_enqueued(setup, redis):
@@ -93,8 +99,9 @@ def test_worker_killed_mid_job_loses_nothing(setup, redis):
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
     # The scheduler the worker forked does not outlive it (it did, heartbeating for good).
-    assert forked and wait_for(lambda: not any(running(pid) for pid in forked), timeout=30), \
-        [open(f"/proc/{pid}/cmdline").read() for pid in forked if running(pid)]
+    assert forked and wait_for(lambda: not any(running(pid) for pid in forked), timeout=30), [
+        open(f"/proc/{pid}/cmdline").read() for pid in forked if running(pid)
+    ]
     assert job.id in StartedJobRegistry(TRANSCRIBE_QUEUE, connection=redis).get_job_ids()
     restarted = start_worker(env)  # the same slot: it finds its abandoned job at once
     out, _ = restarted.communicate(timeout=300)

@@ -1,19 +1,23 @@
 """Recognition on hard lines, with the real model: crosstalk, a long gap before a turn, and a
 decode that goes degenerate (as int8 kernels did on another CPU)."""
+
 import numpy as np
 from faster_whisper.transcribe import Segment, Word
 
 from qa_service.asr.audio import SAMPLE_RATE, Audio, load
+from qa_service.asr.transcribe import (
+    VAD_OPTIONS,
+    Chunk,
+    Recognizer,
+    speech_probabilities,
+    speech_spans,
+)
+from qa_service.asr.transcript import transcribe_audio, transcribe_file
+from qa_service.config import DOUBTFUL_CONFIDENCE, PROMPT_TOKENS
 from qa_service.rules.matching import prepare
 from qa_service.rules.normalize import normalize
-from qa_service.rules.scoring import evaluate
-from qa_service.asr.transcript import transcribe_audio, transcribe_file
 from qa_service.rules.rubric import load_rubric
-from qa_service.rules.scoring import Scorer
-from qa_service.config import DOUBTFUL_CONFIDENCE, PROMPT_TOKENS
-from qa_service.asr.transcribe import (
-    VAD_OPTIONS, Chunk, Recognizer, speech_probabilities, speech_spans,
-)
+from qa_service.rules.scoring import Scorer, evaluate
 from tests.support import DEV, RUBRICS, SAMPLES
 
 SURVEY = SAMPLES / "broadband-satisfaction-survey" / "survey_B009_20261120-094500.mp3"
@@ -29,8 +33,12 @@ def test_crosstalk_is_removed_and_real_overlap_kept(recognizer, dev_transcripts,
     turn is heard twice, and the agent's real talking-over is still an interruption."""
     clean = load(DEV / "dev-010.wav")
     left, right = clean.channels
-    leaky = Audio(clean.path, [left + delayed(right, 0.04, 0.126), right + delayed(left, 0.04, 0.126)],
-                  2, clean.source_rate)
+    leaky = Audio(
+        clean.path,
+        [left + delayed(right, 0.04, 0.126), right + delayed(left, 0.04, 0.126)],
+        2,
+        clean.source_rate,
+    )
     transcript = transcribe_audio(leaky, recognizer, dev_rubric)
     reference = dev_transcripts["dev-010"].utterances
     for role in ("agent", "customer"):
@@ -50,7 +58,7 @@ def test_first_syllable_after_a_long_silence(recognizer):
     """A refusal after a minute of silence keeps its first syllable (Silero's state drifted
     over long silence and the VAD opened late: "不需要，谢谢" came back as "谢谢")."""
     customer = load(DEV / "dev-002.wav").channels[1]
-    turn = customer[int(32.6 * SAMPLE_RATE): int(35.2 * SAMPLE_RATE)]  # 不需要，谢谢 at 33.13
+    turn = customer[int(32.6 * SAMPLE_RATE) : int(35.2 * SAMPLE_RATE)]  # 不需要，谢谢 at 33.13
     silence = np.zeros(60 * SAMPLE_RATE, np.float32)
     samples = np.concatenate([silence, turn, np.zeros(SAMPLE_RATE, np.float32)])
     chunks = recognizer.transcribe_channel(samples).streams[0]
@@ -64,9 +72,9 @@ def test_first_syllable_after_a_hold_with_line_noise(recognizer):
     "需要谢谢" (the refusal lost; how early it woke depends on the CPU): the rescoring now
     starts config.RESCORE_LEAD_S before the first pass wakes up (decision 0002)."""
     customer = load(DEV / "dev-014.wav").channels[1]
-    before = customer[int(40 * SAMPLE_RATE): int(60 * SAMPLE_RATE)]  # the call until the hold
+    before = customer[int(40 * SAMPLE_RATE) : int(60 * SAMPLE_RATE)]  # the call until the hold
     hold = np.random.default_rng(0).normal(0, 0.002, 90 * SAMPLE_RATE).astype(np.float32)
-    turn = customer[int(74.6 * SAMPLE_RATE): int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
+    turn = customer[int(74.6 * SAMPLE_RATE) : int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
     samples = np.concatenate([before, hold, turn, np.zeros(SAMPLE_RATE, np.float32)])
     onset = 20 + 90 + 0.46
     chunks = recognizer.transcribe_channel(samples).streams[0]
@@ -81,13 +89,14 @@ def test_babble_before_a_reply_does_not_move_its_start(recognizer):
     timed the reply's first words seconds early (a 19 s hold read as 14 s). The chunk is cut
     where the near voice starts."""
     agent, customer = load(DEV / "dev-014.wav").channels
-    turn = customer[int(74.6 * SAMPLE_RATE): int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
-    samples = np.concatenate([np.zeros(12 * SAMPLE_RATE, np.float32), turn,
-                              np.zeros(SAMPLE_RATE, np.float32)])
-    talkers = [agent[int(at * SAMPLE_RATE):][:len(samples)][::-1] for at in (5, 11, 21, 32)]
+    turn = customer[int(74.6 * SAMPLE_RATE) : int(77.0 * SAMPLE_RATE)]  # 不需要，谢谢 at 75.06
+    samples = np.concatenate(
+        [np.zeros(12 * SAMPLE_RATE, np.float32), turn, np.zeros(SAMPLE_RATE, np.float32)]
+    )
+    talkers = [agent[int(at * SAMPLE_RATE) :][: len(samples)][::-1] for at in (5, 11, 21, 32)]
     babble = np.sum(talkers, axis=0)
-    voice = turn[int(0.4 * SAMPLE_RATE): int(1.9 * SAMPLE_RATE)]
-    babble *= np.sqrt(np.mean(voice ** 2) / np.mean(babble ** 2)) * 10 ** (-18 / 20)
+    voice = turn[int(0.4 * SAMPLE_RATE) : int(1.9 * SAMPLE_RATE)]
+    babble *= np.sqrt(np.mean(voice**2) / np.mean(babble**2)) * 10 ** (-18 / 20)
     samples = (samples + babble).astype(np.float32)
     onset = 12 + 0.46
     opened = speech_spans(speech_probabilities(samples), VAD_OPTIONS, len(samples))
@@ -100,19 +109,22 @@ def test_babble_before_a_reply_does_not_move_its_start(recognizer):
 def test_a_turn_the_batched_pass_left_out_is_decoded_alone(recognizer, monkeypatch):
     """The batched pass returned no word for a chunk the VAD is sure holds speech (it did so
     for an agent's "嗯，好的" said over the customer): that chunk is decoded alone."""
-    customer = load(DEV / "dev-014.wav").channels[1][int(40 * SAMPLE_RATE): int(78 * SAMPLE_RATE)]
+    customer = load(DEV / "dev-014.wav").channels[1][int(40 * SAMPLE_RATE) : int(78 * SAMPLE_RATE)]
     asked, refused = Chunk(7.0, 9.5, voiced=3.0), Chunk(34.9, 36.7, voiced=1.2)  # 不需要，谢谢
 
     def decode(joined, windows, bias):  # words for the first chunk only
         at = windows[0]["start"]
         words = [Word(at + 0.3, at + 1.5, "这个是从下个月开始算吗", 0.9)]
         return [Segment(0, 0, at, at + 2, words[0].word, [], -0.3, 1.2, 0.1, words, 0.0)]
+
     monkeypatch.setattr(Recognizer, "_decode_batched", staticmethod(decode))
     (turns,) = recognizer.transcribe_streams([(customer, [asked, refused])]).streams
     assert len(turns) == 2 and "需要" in normalize(turns[1].text), turns
     # decoded alone, noise can come back as a loop: that is no turn
     loop = [Word(0.1 + 0.3 * i, 0.4 + 0.3 * i, "那一天", 0.8) for i in range(5)]
-    monkeypatch.setattr(Recognizer, "_transcribe_sequential", lambda self, samples, bias, **kw: loop)
+    monkeypatch.setattr(
+        Recognizer, "_transcribe_sequential", lambda self, samples, bias, **kw: loop
+    )
     asked, refused = Chunk(7.0, 9.5, voiced=3.0), Chunk(34.9, 36.7, voiced=1.2)
     (turns,) = recognizer.transcribe_streams([(customer, [asked, refused])]).streams
     assert len(turns) == 1, turns
@@ -121,14 +133,19 @@ def test_a_turn_the_batched_pass_left_out_is_decoded_alone(recognizer, monkeypat
 def looping(recognizer):
     """The batched pass decoded this call like this with the int8 kernels of some CPUs: one
     short loop of a hotword per window, all in the window's first chunk."""
+
     def decode(joined, windows, bias):
         out = []
         for w in windows:
             at = w["start"] + 0.5
             words = [Word(at + i * 0.3, at + i * 0.3 + 0.3, "宽帅", 0.4) for i in range(3)]
-            out.append(Segment(0, 0, w["start"], w["end"], "宽帅 宽帅 宽帅", [], -0.5, 1.2, 0.1,
-                               words, 0.0))
+            out.append(
+                Segment(
+                    0, 0, w["start"], w["end"], "宽帅 宽帅 宽帅", [], -0.5, 1.2, 0.1, words, 0.0
+                )
+            )
         return out
+
     return decode
 
 
@@ -176,9 +193,16 @@ def test_speech_heard_as_hotwords_is_decoded_again_without_them(recognizer, monk
     real = Recognizer._decode_batched
 
     def hotwords_only(self, joined, windows, bias):
-        return [dataclasses.replace(seg, text="预存", words=[
-            dataclasses.replace(x, word="预存", probability=0.3) for x in seg.words or []])
-            for seg in real(self, joined, windows, bias)]
+        return [
+            dataclasses.replace(
+                seg,
+                text="预存",
+                words=[
+                    dataclasses.replace(x, word="预存", probability=0.3) for x in seg.words or []
+                ],
+            )
+            for seg in real(self, joined, windows, bias)
+        ]
 
     monkeypatch.setattr(Recognizer, "_decode_batched", hotwords_only)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
@@ -194,7 +218,8 @@ def test_speech_heard_as_hotwords_is_decoded_again_without_them(recognizer, monk
 
 
 def test_the_agent_is_prompted_with_the_script_phrases_and_the_customer_is_not(
-        recognizer, monkeypatch):
+    recognizer, monkeypatch
+):
     """Both channels' prompts hold the rubric's hotwords; the agent's goes on with the phrases
     of its script sections and mandatory points (never a forbidden or attitude phrase), the
     customer's does not (8 dB noise on the customer's channel came back as the script's 您好).
@@ -220,7 +245,7 @@ def test_the_agent_is_prompted_with_the_script_phrases_and_the_customer_is_not(
 
     terms = [f"第{i}个很长的产品名称" for i in range(60)]
     kept = recognizer.prompt(terms).split(" ")
-    assert 0 < len(kept) < len(terms) and kept == terms[:len(kept)]
+    assert 0 < len(kept) < len(terms) and kept == terms[: len(kept)]
     tokens = recognizer.model.hf_tokenizer.encode(" " + " ".join(kept), add_special_tokens=False)
     assert len(tokens.ids) <= PROMPT_TOKENS
     assert recognizer.prompt([]) is None

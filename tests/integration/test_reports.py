@@ -1,14 +1,14 @@
 """Trial-phase report (试呼) on the dev corpus, and the in-flight report's windows."""
+
 from datetime import datetime, timedelta
 
+from qa_service.app.evaluations import record_evaluation
 from qa_service.config import to_utc
 from qa_service.domain.metadata import CallMetadata
-from qa_service.rules.scoring import evaluate
-from qa_service.metrics.reports import inflight_report, trial_report
 from qa_service.domain.results import Utterance as U
+from qa_service.metrics.reports import inflight_report, trial_report
 from qa_service.rules.rubric import parse_rubric
-from qa_service.rules.scoring import Scorer
-from qa_service.app.evaluations import record_evaluation
+from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
 
 
@@ -17,14 +17,17 @@ def test_trial_report_on_dev_corpus(tmp_path, dev_transcripts, dev_labels, dev_r
     scorer = Scorer(dev_rubric)
     for i, (cid, t) in enumerate(sorted(dev_transcripts.items())):
         meta = CallMetadata(agent_id=f"A{i % 4}", project="dev", phase="trial")
-        rec = store.recordings.save_transcript(f"{i:064x}", cid, meta, t.duration, t.channels, t.separation,
-                                               "embedded", t.utterances)
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", cid, meta, t.duration, t.channels, t.separation, "embedded", t.utterances
+        )
         record_evaluation(store, rec.id, evaluate(cid, t.utterances, t.duration, scorer))
     with store.session() as s:
         report = trial_report(s, dev_rubric, "dev")
     assert report.calls == 16
-    labelled = {o.id: sum(o.id in label["objections"] for label in dev_labels.values())
-                for o in dev_rubric.objections}
+    labelled = {
+        o.id: sum(o.id in label["objections"] for label in dev_labels.values())
+        for o in dev_rubric.objections
+    }
     reasons = {r.objection_id: r for r in report.refusal_reasons}
     assert set(reasons) == set(labelled)
     for objection_id, count in labelled.items():
@@ -50,9 +53,15 @@ def test_inflight_windows(tmp_path, dev_rubric):
     start = datetime(2026, 11, 23, 9, 0)
     rude = [U("agent", 0.5, 2.0, "你烦不烦"), U("customer", 2.5, 3.0, "不需要")]
     fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
-    for i, (minutes, utts) in enumerate([(10, rude), (90, fine), (150, rude), (300, fine), (420, rude)]):
-        meta = CallMetadata(agent_id="A1", project="p", call_time=start + timedelta(minutes=minutes))
-        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", utts)
+    for i, (minutes, utts) in enumerate(
+        [(10, rude), (90, fine), (150, rude), (300, fine), (420, rude)]
+    ):
+        meta = CallMetadata(
+            agent_id="A1", project="p", call_time=start + timedelta(minutes=minutes)
+        )
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", utts
+        )
         record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0, scorer))
     with store.session() as s:
         report = inflight_report(s, "p")
@@ -64,14 +73,18 @@ def test_inflight_windows(tmp_path, dev_rubric):
     assert report.windows[2].kpis.fatal == 2
 
 
-
 def _first_by_recordings(s, project):
     """The start as inflight_report read it before: min over the project's production recordings."""
     from sqlalchemy import func
     from sqlmodel import select
+
     from qa_service.storage.tables import Recording
-    return s.exec(select(func.min(func.coalesce(Recording.call_time, Recording.created_at)))
-                  .where(Recording.project == project, Recording.phase == "production")).one()
+
+    return s.exec(
+        select(func.min(func.coalesce(Recording.call_time, Recording.created_at))).where(
+            Recording.project == project, Recording.phase == "production"
+        )
+    ).one()
 
 
 def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
@@ -79,17 +92,31 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
     first call as min() over the recordings, leaving out trial calls, other projects and
     rescorings; a project with calls stored but none evaluated still gets its start."""
     from sqlmodel import select
+
     from qa_service.storage.tables import Evaluation
+
     store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
     scorer = Scorer(dev_rubric)
     start = datetime(2026, 11, 23, 9, 0)
     fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
-    calls = [("p", "trial", -120), ("other", "production", -60), ("p", "production", 30),
-             ("p", "production", 0), ("p", "production", 200), ("q", "production", 5)]
+    calls = [
+        ("p", "trial", -120),
+        ("other", "production", -60),
+        ("p", "production", 30),
+        ("p", "production", 0),
+        ("p", "production", 200),
+        ("q", "production", 5),
+    ]
     for i, (project, phase, minutes) in enumerate(calls):
-        meta = CallMetadata(agent_id="A1", project=project, phase=phase,
-                            call_time=start + timedelta(minutes=minutes))
-        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", fine)
+        meta = CallMetadata(
+            agent_id="A1",
+            project=project,
+            phase=phase,
+            call_time=start + timedelta(minutes=minutes),
+        )
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}", meta, 30.0, 2, "stereo", "x", fine
+        )
         if project != "q":  # q: stored, not evaluated yet
             record_evaluation(store, rec.id, evaluate(f"c{i}", fine, 30.0, scorer))
             record_evaluation(store, rec.id, evaluate(f"c{i}", fine, 30.0, scorer))  # rescored
@@ -100,11 +127,17 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
         assert report.start == to_utc(start)
         assert [w.kpis.evaluated for w in report.windows] == [2, 3, 3]
         assert inflight_report(s, "q").start == to_utc(start + timedelta(minutes=5))
-        assert inflight_report(s, "none").model_dump() == {"project": "none", "start": None, "windows": []}
+        assert inflight_report(s, "none").model_dump() == {
+            "project": "none",
+            "start": None,
+            "windows": [],
+        }
         # a call without a call time starts the windows when it was stored, on the clock the
         # windows count on (called_at: UTC, like every stored time), so the first window holds it
         meta = CallMetadata(agent_id="A1", project="late")
-        rec = store.recordings.save_transcript(f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine)
+        rec = store.recordings.save_transcript(
+            f"{99:064x}", "c99", meta, 30.0, 2, "stereo", "x", fine
+        )
         record_evaluation(store, rec.id, evaluate("c99", fine, 30.0, scorer))
     with store.session() as s:
         called = s.exec(select(Evaluation.called_at).where(Evaluation.project == "late")).one()
@@ -130,7 +163,10 @@ def _call(*pairs):
     """Agent line, customer reply, ... two seconds apart."""
     out = []
     for i, (agent, customer) in enumerate(pairs):
-        out += [U("agent", 4 * i, 4 * i + 1.5, agent), U("customer", 4 * i + 2, 4 * i + 3.5, customer)]
+        out += [
+            U("agent", 4 * i, 4 * i + 1.5, agent),
+            U("customer", 4 * i + 2, 4 * i + 3.5, customer),
+        ]
     return out
 
 
@@ -141,23 +177,47 @@ def test_guide_map_places_each_point_in_its_quadrant(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
     scorer = Scorer(rubric)
     calls = [
-        _call(("流量翻倍", "好的"), ("合约两年", "不需要"), ("预存话费", "太贵了"), ("送视频会员", "可以")),
+        _call(
+            ("流量翻倍", "好的"),
+            ("合约两年", "不需要"),
+            ("预存话费", "太贵了"),
+            ("送视频会员", "可以"),
+        ),
         _call(("流量翻倍", "好的"), ("合约两年", "不需要")),
         _call(("流量翻倍", "好的呀"), ("合约两年", "不需要了")),
         _call(("您好", "嗯")),
     ]
     for i, utts in enumerate(calls):
-        rec = store.recordings.save_transcript(f"{i:064x}", f"g{i}", CallMetadata(project="p", phase="trial"),
-                                               20.0, 2, "stereo", "x", utts)
+        rec = store.recordings.save_transcript(
+            f"{i:064x}",
+            f"g{i}",
+            CallMetadata(project="p", phase="trial"),
+            20.0,
+            2,
+            "stereo",
+            "x",
+            utts,
+        )
         record_evaluation(store, rec.id, evaluate(f"g{i}", utts, 20.0, scorer))
     with store.session() as s:
         report = trial_report(s, rubric, "p")
     points = {g.point_id: g for g in report.guide_map}
     assert report.calls == 4
     assert {k: (g.said_in_calls, g.quadrant) for k, g in points.items()} == {
-        "often_liked": (3, 1), "often_refused": (3, 2), "rare_objected": (1, 3), "rare_liked": (1, 4)}
-    replies = {k: {kind: n for kind, n in g.customer_replies.items() if n}
-               for k, g in points.items()}
-    assert replies == {"often_liked": {"positive": 3}, "often_refused": {"refusal": 3},
-                       "rare_objected": {"objection": 1}, "rare_liked": {"positive": 1}}
-    assert points["often_refused"].positive_rate == 0.0 and points["rare_liked"].positive_rate == 1.0
+        "often_liked": (3, 1),
+        "often_refused": (3, 2),
+        "rare_objected": (1, 3),
+        "rare_liked": (1, 4),
+    }
+    replies = {
+        k: {kind: n for kind, n in g.customer_replies.items() if n} for k, g in points.items()
+    }
+    assert replies == {
+        "often_liked": {"positive": 3},
+        "often_refused": {"refusal": 3},
+        "rare_objected": {"objection": 1},
+        "rare_liked": {"positive": 1},
+    }
+    assert (
+        points["often_refused"].positive_rate == 0.0 and points["rare_liked"].positive_rate == 1.0
+    )

@@ -2,6 +2,7 @@
 with a new rubric version, reviews over the API, and metadata changes; any since/until range
 (stored UTC times, or with an offset) gives the same answer as counting the evaluations one by
 one, days and hours being the call center's; the 0003 migration fills them."""
+
 from collections import Counter, defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,41 +13,60 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from qa_service.api import create_app
-from qa_service.config import Settings, call_center_time
-from qa_service.storage.tables import FindingRow
-from qa_service.app.keys import create_key
-from qa_service.metrics.kpis import common_errors, kpi_rows
-from qa_service.storage.queries import stored_time
-from qa_service.domain.metadata import CallMetadata
-from qa_service.storage.migrate import upgrade
-from qa_service.rules.scoring import evaluate
-from qa_service.domain.results import Utterance as U
-from qa_service.rules.rubric import load_rubric
-from qa_service.rules.scoring import Scorer
 from qa_service.app.evaluations import record_evaluation, record_evaluations
+from qa_service.app.keys import create_key
+from qa_service.config import Settings, call_center_time
+from qa_service.domain.metadata import CallMetadata
+from qa_service.domain.results import Utterance as U
+from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.rules.rubric import load_rubric
+from qa_service.rules.scoring import Scorer, evaluate
+from qa_service.storage.migrate import upgrade
+from qa_service.storage.queries import stored_time
 from qa_service.storage.store import Store
+from qa_service.storage.tables import FindingRow
 from tests.support import RUBRICS, assert_rollups_match_rebuild
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-GOOD = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
-        U("agent", 2.5, 8.0, "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订"),
-        U("agent", 8.5, 10.0, "性价比很高，为您办理"), U("customer", 10.5, 11.0, "那就办吧"),
-        U("agent", 11.5, 12.0, "再见")]
+GOOD = [
+    U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
+    U(
+        "agent",
+        2.5,
+        8.0,
+        "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
+    ),
+    U("agent", 8.5, 10.0, "性价比很高，为您办理"),
+    U("customer", 10.5, 11.0, "那就办吧"),
+    U("agent", 11.5, 12.0, "再见"),
+]
 RUDE = GOOD[:2] + [U("agent", 8.5, 10.0, "你烦不烦"), U("customer", 10.5, 11.0, "不需要")]
 SHORT = GOOD[:1] + [U("customer", 2.5, 3.0, "不需要"), U("agent", 3.5, 4.0, "好的")]
-CALLS = [("A1", "2026-11-20T09:10:00", GOOD, 60.0), ("A1", "2026-11-20T09:40:00", RUDE, 30.0),
-         ("A1", "2026-11-21T10:05:00", SHORT, 90.0), ("A2", "2026-11-21T10:30:00", RUDE, 45.0),
-         ("A2", "2026-11-21T14:00:00", GOOD, 75.0), ("A2", "2026-11-22T08:59:59", SHORT, 20.0),
-         (None, None, GOOD, 33.0)]
-RANGES = [(None, None), (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 10, 15)),
-          (datetime(2026, 11, 21, 10, 1), datetime(2026, 11, 21, 10, 40)),
-          (datetime(2026, 11, 20), datetime(2026, 11, 22)), (datetime(2026, 11, 21, 12), None),
-          # the call center's midnight and hour boundaries (Asia/Shanghai: UTC+8), and instants
-          # with an offset
-          (datetime(2026, 11, 20, 16), datetime(2026, 11, 21, 16)),
-          (datetime(2026, 11, 21, 1, 59), datetime(2026, 11, 22, 0, 30)),
-          (datetime(2026, 11, 21, 10, 5, tzinfo=SHANGHAI), datetime(2026, 11, 21, 14, 0, tzinfo=SHANGHAI))]
+CALLS = [
+    ("A1", "2026-11-20T09:10:00", GOOD, 60.0),
+    ("A1", "2026-11-20T09:40:00", RUDE, 30.0),
+    ("A1", "2026-11-21T10:05:00", SHORT, 90.0),
+    ("A2", "2026-11-21T10:30:00", RUDE, 45.0),
+    ("A2", "2026-11-21T14:00:00", GOOD, 75.0),
+    ("A2", "2026-11-22T08:59:59", SHORT, 20.0),
+    (None, None, GOOD, 33.0),
+]
+RANGES = [
+    (None, None),
+    (datetime(2026, 11, 20, 9, 30), datetime(2026, 11, 21, 10, 15)),
+    (datetime(2026, 11, 21, 10, 1), datetime(2026, 11, 21, 10, 40)),
+    (datetime(2026, 11, 20), datetime(2026, 11, 22)),
+    (datetime(2026, 11, 21, 12), None),
+    # the call center's midnight and hour boundaries (Asia/Shanghai: UTC+8), and instants
+    # with an offset
+    (datetime(2026, 11, 20, 16), datetime(2026, 11, 21, 16)),
+    (datetime(2026, 11, 21, 1, 59), datetime(2026, 11, 22, 0, 30)),
+    (
+        datetime(2026, 11, 21, 10, 5, tzinfo=SHANGHAI),
+        datetime(2026, 11, 21, 14, 0, tzinfo=SHANGHAI),
+    ),
+]
 
 
 def counted_one_by_one(store, group, since, until, agent=None):
@@ -56,20 +76,43 @@ def counted_one_by_one(store, group, since, until, agent=None):
         if not in_range(ev, since, until, agent):
             continue
         local = call_center_time(ev.called_at)  # stored UTC; days and hours are the call center's
-        key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id,
-               "day": local.strftime("%Y-%m-%d"), "hour": local.hour}[group]
+        key = {
+            "agent": ev.agent_id,
+            "project": ev.project,
+            "rubric": ev.rubric_id,
+            "day": local.strftime("%Y-%m-%d"),
+            "hour": local.hour,
+        }[group]
         grade = ev.reviewed_grade or ev.grade
-        groups[key].update(evaluated=1, passed=grade in ("pass", "excellent"),
-                           excellent=grade == "excellent", success=ev.outcome == "success",
-                           fatal=ev.effective_fatal, talk=ev.duration)
-    return {k: (c["evaluated"], c["passed"], c["excellent"], c["success"], c["fatal"],
-                round(c["talk"] / c["evaluated"], 2)) for k, c in groups.items()}
+        groups[key].update(
+            evaluated=1,
+            passed=grade in ("pass", "excellent"),
+            excellent=grade == "excellent",
+            success=ev.outcome == "success",
+            fatal=ev.effective_fatal,
+            talk=ev.duration,
+        )
+    return {
+        k: (
+            c["evaluated"],
+            c["passed"],
+            c["excellent"],
+            c["success"],
+            c["fatal"],
+            round(c["talk"] / c["evaluated"], 2),
+        )
+        for k, c in groups.items()
+    }
 
 
 def in_range(ev, since, until, agent):
     since, until = stored_time(since), stored_time(until)
-    return ev.is_current and not (since and ev.called_at < since) and \
-        not (until and ev.called_at >= until) and agent in (None, ev.agent_id)
+    return (
+        ev.is_current
+        and not (since and ev.called_at < since)
+        and not (until and ev.called_at >= until)
+        and agent in (None, ev.agent_id)
+    )
 
 
 def errors_one_by_one(store, since, until, agent=None):
@@ -77,8 +120,13 @@ def errors_one_by_one(store, since, until, agent=None):
     for ev in store.evaluations.all():
         if not in_range(ev, since, until, agent):
             continue
-        counts.update({f.rule_id for f in store.evaluations.findings(ev.id)
-                       if (f.reviewed_status or f.status) in ("missed", "violation", "unhandled")})
+        counts.update(
+            {
+                f.rule_id
+                for f in store.evaluations.findings(ev.id)
+                if (f.reviewed_status or f.status) in ("missed", "violation", "unhandled")
+            }
+        )
     return dict(counts)
 
 
@@ -87,18 +135,44 @@ def assert_consistent(store):
     with store.session() as s:
         for since, until in RANGES:
             for group in ("agent", "project", "day", "hour", "rubric"):
-                got = {getattr(r, group): (r.evaluated, r.passed, r.excellent, r.success, r.fatal,
-                                  r.average_talk_seconds)
-                       for r in kpi_rows(s, group, since=since, until=until)}
+                got = {
+                    getattr(r, group): (
+                        r.evaluated,
+                        r.passed,
+                        r.excellent,
+                        r.success,
+                        r.fatal,
+                        r.average_talk_seconds,
+                    )
+                    for r in kpi_rows(s, group, since=since, until=until)
+                }
                 assert got == counted_one_by_one(store, group, since, until), (group, since, until)
             for agent in (None, "A1", "A2"):
-                errors = {r.rule_id: r.count
-                          for r in common_errors(s, limit=100, since=since, until=until, agent=agent)}
-                assert errors == errors_one_by_one(store, since, until, agent), (since, until, agent)
-                got = {r.day: (r.evaluated, r.passed, r.excellent, r.success, r.fatal,
-                                  r.average_talk_seconds)
-                       for r in kpi_rows(s, "day", since=since, until=until, agent=agent)}
-                assert got == counted_one_by_one(store, "day", since, until, agent), (since, until, agent)
+                errors = {
+                    r.rule_id: r.count
+                    for r in common_errors(s, limit=100, since=since, until=until, agent=agent)
+                }
+                assert errors == errors_one_by_one(store, since, until, agent), (
+                    since,
+                    until,
+                    agent,
+                )
+                got = {
+                    r.day: (
+                        r.evaluated,
+                        r.passed,
+                        r.excellent,
+                        r.success,
+                        r.fatal,
+                        r.average_talk_seconds,
+                    )
+                    for r in kpi_rows(s, "day", since=since, until=until, agent=agent)
+                }
+                assert got == counted_one_by_one(store, "day", since, until, agent), (
+                    since,
+                    until,
+                    agent,
+                )
 
 
 @BACKENDS
@@ -108,19 +182,27 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     recordings = []
     for i, (agent, when, utts, duration) in enumerate(CALLS):
-        meta = CallMetadata(agent_id=agent, project="p" if agent else None,
-                            call_time=datetime.fromisoformat(when) if when else None)
-        rec = store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts)
+        meta = CallMetadata(
+            agent_id=agent,
+            project="p" if agent else None,
+            call_time=datetime.fromisoformat(when) if when else None,
+        )
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts
+        )
         record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, duration, Scorer(rubric)))
         recordings.append(rec)
     assert_consistent(store)
     assert len(kpi_rows(store.session(), "agent")) == 3  # A1, A2 and the call with no agent
 
     # A stricter version 2 rescores two calls: they count once, with the new result.
-    strict = rubric.model_copy(update={"version": 2,
-                                       "scoring": rubric.scoring.model_copy(update={"pass_score": 99})})
-    batch = [(rec.id, evaluate("x", store.recordings.utterances(rec.id), rec.duration, Scorer(strict)))
-             for rec in recordings[:2]]
+    strict = rubric.model_copy(
+        update={"version": 2, "scoring": rubric.scoring.model_copy(update={"pass_score": 99})}
+    )
+    batch = [
+        (rec.id, evaluate("x", store.recordings.utterances(rec.id), rec.duration, Scorer(strict)))
+        for rec in recordings[:2]
+    ]
     record_evaluations(store, batch)
     with store.session() as s:
         assert sum(r.evaluated for r in kpi_rows(s, "project")) == len(CALLS)
@@ -128,40 +210,82 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     assert_consistent(store)
 
     # Reviews through the API: a grade override and a dismissed violation.
-    settings = Settings(database_url=url, redis_url="", storage_dir=tmp_path / "storage",
-                        flagged_count_limit=2)
+    settings = Settings(
+        database_url=url, redis_url="", storage_dir=tmp_path / "storage", flagged_count_limit=2
+    )
     _, reviewer = create_key(store, "reviewer", "r")
     current = [e for e in store.evaluations.all() if e.is_current]
     failing = next(e for e in current if e.grade == "fail")
     with store.session() as s:
-        violation = s.exec(select(FindingRow).where(FindingRow.status == "violation",
-                                                    FindingRow.evaluation_id.in_([e.id for e in current]))).first()
+        violation = s.exec(
+            select(FindingRow).where(
+                FindingRow.status == "violation",
+                FindingRow.evaluation_id.in_([e.id for e in current]),
+            )
+        ).first()
     with TestClient(create_app(settings)) as client:
         hdr = {"X-API-Key": reviewer}
-        r = client.post(f"/evaluations/{failing.id}/reviews", headers=hdr,
-                        json={"target": "grade", "action": "override", "value": "pass", "comment": "ASR"})
+        r = client.post(
+            f"/evaluations/{failing.id}/reviews",
+            headers=hdr,
+            json={"target": "grade", "action": "override", "value": "pass", "comment": "ASR"},
+        )
         assert r.status_code == 201
-        r = client.post(f"/evaluations/{violation.evaluation_id}/reviews", headers=hdr,
-                        json={"target": "finding", "action": "override", "finding_id": violation.id,
-                              "value": "dismissed", "comment": "not rude in context"})
+        r = client.post(
+            f"/evaluations/{violation.evaluation_id}/reviews",
+            headers=hdr,
+            json={
+                "target": "finding",
+                "action": "override",
+                "finding_id": violation.id,
+                "value": "dismissed",
+                "comment": "not rude in context",
+            },
+        )
         assert r.status_code == 201
-        flagged = [e for e in store.evaluations.all() if e.is_current and
-                   ((e.reviewed_grade or e.grade) == "fail" or e.effective_fatal or e.asr_confidence < 0.6)]
+        flagged = [
+            e
+            for e in store.evaluations.all()
+            if e.is_current
+            and (
+                (e.reviewed_grade or e.grade) == "fail"
+                or e.effective_fatal
+                or e.asr_confidence < 0.6
+            )
+        ]
         r = client.get("/flagged", headers=hdr, params={"page_size": 500}).json()
         assert len(flagged) > 2 and (r["total"], r["total_exact"]) == (2, False)
         assert sorted(i["evaluation_id"] for i in r["items"]) == sorted(e.id for e in flagged)
         r = client.get("/flagged", headers=hdr, params={"agent": "A2"}).json()
         assert r["total_exact"] and r["total"] == len([e for e in flagged if e.agent_id == "A2"])
         # a refused review changes nothing
-        assert client.post(f"/evaluations/{failing.id}/reviews", headers=hdr,
-                           json={"target": "grade", "action": "override", "value": "great"}).status_code == 422
+        assert (
+            client.post(
+                f"/evaluations/{failing.id}/reviews",
+                headers=hdr,
+                json={"target": "grade", "action": "override", "value": "great"},
+            ).status_code
+            == 422
+        )
     assert_consistent(store)
 
     # The call's metadata is corrected: another agent, another day, the trial phase.
-    store.recordings.update_metadata(recordings[0].id, CallMetadata(agent_id="A3", project="p",
-                                                                    call_time=datetime(2026, 11, 23, 16, 20), phase="trial"))
-    store.recordings.save_transcript(recordings[6].sha256, "c6.wav", CallMetadata(agent_id="A2", project="q"),
-                                     33.0, 2, "stereo", "x", [])
+    store.recordings.update_metadata(
+        recordings[0].id,
+        CallMetadata(
+            agent_id="A3", project="p", call_time=datetime(2026, 11, 23, 16, 20), phase="trial"
+        ),
+    )
+    store.recordings.save_transcript(
+        recordings[6].sha256,
+        "c6.wav",
+        CallMetadata(agent_id="A2", project="q"),
+        33.0,
+        2,
+        "stereo",
+        "x",
+        [],
+    )
     with store.session() as s:
         assert {r.agent for r in kpi_rows(s, "agent")} == {"A1", "A2", "A3"}
         assert [r.evaluated for r in kpi_rows(s, "project", phase="trial")] == [1]
@@ -174,30 +298,50 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
     engine = create_engine(url)
     upgrade(engine, "0002")
     with engine.begin() as c:
-        c.execute(text("INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
-                       " agent_id, project, call_time, phase, asr_model, created_at) VALUES"
-                       " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 09:15:00', 'production', 'x',"
-                       "  '2026-11-21 00:00:00'),"
-                       " (2, 'b', 'b.wav', 20, 2, 'stereo', NULL, NULL, NULL, 'trial', 'x', '2026-11-21 10:30:00')"))
-        c.execute(text("INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
-                       " outcome, created_at, reviewed_grade, asr_confidence) VALUES"
-                       " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', NULL, 0.9),"
-                       " (2, 1, 'r', 2, 60, 'fail', false, 'refusal', '2026-11-21 02:00:00', 'pass', 0.9),"
-                       " (3, 2, 'r', 1, 0, 'fail', true, 'unknown', '2026-11-21 03:00:00', NULL, 0.9)"))
-        c.execute(text("INSERT INTO finding (evaluation_id, rule_id, category, status, deduction, name,"
-                       " severity, detail, evidence, reviewed_status) VALUES"
-                       " (1, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', NULL),"
-                       " (2, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', NULL),"
-                       " (3, 'rude', 'attitude_error', 'violation', 100, 'Rude', 'fatal', '', '[]', NULL),"
-                       " (3, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', 'dismissed')"))
+        c.execute(
+            text(
+                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
+                " agent_id, project, call_time, phase, asr_model, created_at) VALUES"
+                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 09:15:00', 'production', 'x',"
+                "  '2026-11-21 00:00:00'),"
+                " (2, 'b', 'b.wav', 20, 2, 'stereo', NULL, NULL, NULL, 'trial', 'x', '2026-11-21 10:30:00')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
+                " outcome, created_at, reviewed_grade, asr_confidence) VALUES"
+                " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', NULL, 0.9),"
+                " (2, 1, 'r', 2, 60, 'fail', false, 'refusal', '2026-11-21 02:00:00', 'pass', 0.9),"
+                " (3, 2, 'r', 1, 0, 'fail', true, 'unknown', '2026-11-21 03:00:00', NULL, 0.9)"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO finding (evaluation_id, rule_id, category, status, deduction, name,"
+                " severity, detail, evidence, reviewed_status) VALUES"
+                " (1, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', NULL),"
+                " (2, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', NULL),"
+                " (3, 'rude', 'attitude_error', 'violation', 100, 'Rude', 'fatal', '', '[]', NULL),"
+                " (3, 'm', 'mandatory_point', 'missed', 5, 'M', 'normal', '', '[]', 'dismissed')"
+            )
+        )
     engine.dispose()
     store = Store(url)  # upgrades to head
     evs = {e.id: e for e in store.evaluations.all()}
     assert [e.id for e in evs.values() if e.is_current] == [2, 3]
     # 09:15 on the call center's clock (Asia/Shanghai) is stored in UTC since 0007
-    assert (evs[2].agent_id, evs[2].project, evs[2].called_at, evs[2].duration) == \
-        ("A1", "p", datetime(2026, 11, 20, 1, 15), 40.0)
-    assert (evs[3].agent_id, evs[3].phase, evs[3].called_at) == ("", "trial", datetime(2026, 11, 21, 10, 30))
+    assert (evs[2].agent_id, evs[2].project, evs[2].called_at, evs[2].duration) == (
+        "A1",
+        "p",
+        datetime(2026, 11, 20, 1, 15),
+        40.0,
+    )
+    assert (evs[3].agent_id, evs[3].phase, evs[3].called_at) == (
+        "",
+        "trial",
+        datetime(2026, 11, 21, 10, 30),
+    )
     with store.session() as s:
         rows = {r.agent: r for r in kpi_rows(s, "agent")}
         assert rows["A1"].passed == 1 and rows["A1"].success == 0  # the reviewed version 2
@@ -209,11 +353,14 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
 
 def test_rebuild_rollups_command(sqlite_url):
     from typer.testing import CliRunner
+
     from qa_service.cli import app
+
     store = Store(sqlite_url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    rec = store.recordings.save_transcript("e" * 64, "e.wav", CallMetadata(agent_id="A9", project="p"), 12.0, 2,
-                                           "stereo", "x", GOOD)
+    rec = store.recordings.save_transcript(
+        "e" * 64, "e.wav", CallMetadata(agent_id="A9", project="p"), 12.0, 2, "stereo", "x", GOOD
+    )
     record_evaluation(store, rec.id, evaluate("e.wav", GOOD, 12.0, Scorer(rubric)))
     with store.session() as s:
         s.exec(text("DELETE FROM kpi_rollup"))  # data edited by hand
@@ -230,20 +377,33 @@ def test_concurrent_writers_lose_no_counts(postgres_url):
     """Eight threads, each its own connection, store and rescore calls of the same agent-hour
     at once (as workers do): the rollups end equal to a rebuild, nothing lost, no deadlock."""
     from concurrent.futures import ThreadPoolExecutor
+
     store = Store(postgres_url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
     when = datetime(2026, 11, 20, 9, 0)
-    recs = [store.recordings.save_transcript(f"{i:064x}", f"c{i}.wav", CallMetadata(
-        agent_id="A1", project="p", call_time=when.replace(minute=i % 60)), 30.0, 2, "stereo", "x",
-        GOOD if i % 2 else RUDE) for i in range(64)]
+    recs = [
+        store.recordings.save_transcript(
+            f"{i:064x}",
+            f"c{i}.wav",
+            CallMetadata(agent_id="A1", project="p", call_time=when.replace(minute=i % 60)),
+            30.0,
+            2,
+            "stereo",
+            "x",
+            GOOD if i % 2 else RUDE,
+        )
+        for i in range(64)
+    ]
 
     def score(rec):
         utts = GOOD if int(rec.sha256, 16) % 2 else RUDE
         record_evaluation(store, rec.id, evaluate(rec.source_path, utts, 30.0, scorer))
 
     def rescore_in_batches(part):
-        record_evaluations(store, [(rec.id, evaluate(rec.source_path, GOOD, 30.0, scorer)) for rec in part])
+        record_evaluations(
+            store, [(rec.id, evaluate(rec.source_path, GOOD, 30.0, scorer)) for rec in part]
+        )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(score, recs))

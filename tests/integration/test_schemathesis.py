@@ -2,14 +2,15 @@
 on SQLite and on PostgreSQL. Each operation gets a few dozen generated requests, with an
 admin key so that they reach the routes' own code (a stored rubric and an active project
 give the generator something real to hit)."""
+
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 
 from qa_service.api import create_app
-from qa_service.config import Settings
 from qa_service.app.keys import create_key
+from qa_service.config import Settings
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from tests.support import RUBRICS
@@ -29,8 +30,14 @@ def test_no_server_errors(backend_url, tmp_path):
     store.rubrics.save(rubric, RUBRIC.read_text(encoding="utf-8"))
     store.rubrics.activate("telecom", rubric.id, rubric.version)
     key = {"X-API-Key": create_key(store, "admin")[1]}
-    app = create_app(Settings(database_url=backend_url, storage_dir=tmp_path / "storage",
-                              import_roots=[tmp_path], max_upload_mb=1))
+    app = create_app(
+        Settings(
+            database_url=backend_url,
+            storage_dir=tmp_path / "storage",
+            import_roots=[tmp_path],
+            max_upload_mb=1,
+        )
+    )
     failures = []
     with TestClient(app):  # runs the lifespan: the store and dispatcher are on app.state
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -38,13 +45,28 @@ def test_no_server_errors(backend_url, tmp_path):
         assert len(operations) >= 15
 
         for operation in operations:
+
             @given(case=operation.as_strategy())
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],
+            )
             def fuzz(case):
                 response = case.call(headers=dict(key))
                 if response.status_code >= 500:
-                    failures.append((case.method, case.formatted_path, case.query,
-                                     response.status_code, response.text[:300]))
+                    failures.append(
+                        (
+                            case.method,
+                            case.formatted_path,
+                            case.query,
+                            response.status_code,
+                            response.text[:300],
+                        )
+                    )
+
             fuzz()
     assert not failures, failures[:10]

@@ -1,6 +1,7 @@
 """`similar:` end to end: vectors stored with the transcript (SQLite and PostgreSQL), rescoring
 that reads them (and embeds old transcripts once), and the accuracy on the cached ASR
 transcripts of the dev corpora (benchmarks/paraphrase.py prints the full sweep)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,13 +11,13 @@ import numpy as np
 import pytest
 
 from benchmarks.scoring_accuracy import AccuracyReport
-from qa_service.rules.checks import Call
+from qa_service.app.scoring import QAService
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
+from qa_service.rules.checks import Call
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import DEFAULT_MODEL, embed_utterances, get_embedder, vector_kind
-from qa_service.app.scoring import QAService
 from qa_service.storage.store import Store
 from tests.support import DEV, ROOT
 
@@ -27,7 +28,9 @@ SIMILAR_RUBRIC = DATA / "telecom-paraphrase-similar.yaml"
 
 def cached(name: str) -> dict[str, tuple[list[Utterance], float]]:
     data = json.loads((DATA / name).read_text(encoding="utf-8"))
-    return {cid: ([Utterance(**u) for u in t["utterances"]], t["duration"]) for cid, t in data.items()}
+    return {
+        cid: ([Utterance(**u) for u in t["utterances"]], t["duration"]) for cid, t in data.items()
+    }
 
 
 def accuracy(corpus, calls, rubric, **scorer_args) -> AccuracyReport:
@@ -45,10 +48,19 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     store = Store(request.getfixturevalue(f"{backend}_url"))
     calls = cached("dev_paraphrase_transcripts.json")
     utts, duration = calls["dp-002"]
-    old = store.recordings.save_transcript("a" * 64, "dp-002.wav", CallMetadata(project="p"), duration, 2,
-                                           "stereo", "embedded", utts)
-    fresh = store.recordings.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"),
-                                             duration, 2, "stereo", "embedded", utts)
+    old = store.recordings.save_transcript(
+        "a" * 64, "dp-002.wav", CallMetadata(project="p"), duration, 2, "stereo", "embedded", utts
+    )
+    fresh = store.recordings.save_transcript(
+        "b" * 64,
+        "dp-002-again.wav",
+        CallMetadata(project="p"),
+        duration,
+        2,
+        "stereo",
+        "embedded",
+        utts,
+    )
     vectors = embed_utterances(get_embedder(), [u.text for u in utts])
     store.recordings.save_vectors({fresh.id: vectors})
     back = store.recordings.vectors_of([fresh.id, old.id])
@@ -59,8 +71,16 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     assert np.abs(back[fresh.id].vectors - vectors.vectors).max() < 0.02  # int8 storage
 
     # vectors stored before segments had clauses carry the bare model name: cut another way
-    legacy = store.recordings.save_transcript("c" * 64, "dp-002-legacy.wav", CallMetadata(project="p"),
-                                              duration, 2, "stereo", "embedded", utts)
+    legacy = store.recordings.save_transcript(
+        "c" * 64,
+        "dp-002-legacy.wav",
+        CallMetadata(project="p"),
+        duration,
+        2,
+        "stereo",
+        "embedded",
+        utts,
+    )
     store.recordings.save_vectors({legacy.id: dataclasses.replace(vectors, model=DEFAULT_MODEL)})
 
     outcomes = QAService(store).rescore(load_rubric(SIMILAR_RUBRIC), project="p")
@@ -73,8 +93,16 @@ def test_vectors_stored_with_the_transcript_and_used_by_rescoring(request, backe
     assert {v.model for v in stored.values()} == {vector_kind(DEFAULT_MODEL)}
     assert np.array_equal(stored[legacy.id].spans, vectors.spans)
     # replacing the utterances drops vectors computed from the old ones
-    store.recordings.save_transcript("b" * 64, "dp-002-again.wav", CallMetadata(project="p"), duration, 2,
-                                     "stereo", "embedded", utts[:3])
+    store.recordings.save_transcript(
+        "b" * 64,
+        "dp-002-again.wav",
+        CallMetadata(project="p"),
+        duration,
+        2,
+        "stereo",
+        "embedded",
+        utts[:3],
+    )
     assert fresh.id not in store.recordings.vectors_of([fresh.id])
 
 

@@ -1,5 +1,6 @@
 """The web app's cookie session beside header keys: sign-in, CSRF on cookie writes, no key in
 URLs, security headers, pages outside the OpenAPI schema (no browser: see tests/browser)."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import re
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.config import Settings
 from qa_service.app.keys import create_key
+from qa_service.config import Settings
 from qa_service.storage.store import Store
 
 
@@ -20,7 +21,9 @@ def _client(sqlite_url, tmp_path):
 
 
 def _sign_in(client, secret):
-    r = client.post("/login", data={"api_key": secret, "next": "/dashboard"}, follow_redirects=False)
+    r = client.post(
+        "/login", data={"api_key": secret, "next": "/dashboard"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/dashboard"
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
@@ -43,15 +46,27 @@ def test_cookie_session_reads_and_writes_only_with_csrf(sqlite_url, tmp_path):
         # a cookie write without the token is refused (a forged cross-site form or fetch)
         r = client.post("/rubrics", content=rubric, headers={"Content-Type": "application/yaml"})
         assert r.status_code == 403 and "CSRF" in r.json()["detail"]
-        r = client.post("/rubrics", content=rubric, headers={"Content-Type": "application/yaml",
-                                                             "X-CSRF-Token": "forged"})
+        r = client.post(
+            "/rubrics",
+            content=rubric,
+            headers={"Content-Type": "application/yaml", "X-CSRF-Token": "forged"},
+        )
         assert r.status_code == 403
-        r = client.post("/rubrics", content=rubric, headers={"Content-Type": "application/yaml",
-                                                             "X-CSRF-Token": csrf})
+        r = client.post(
+            "/rubrics",
+            content=rubric,
+            headers={"Content-Type": "application/yaml", "X-CSRF-Token": csrf},
+        )
         assert r.status_code != 403  # past auth and CSRF: now the rubric's own validation answers
         # sign out needs the token too, then the cookie is gone
-        assert client.post("/logout", data={"csrf_token": "x"}, follow_redirects=False).status_code == 403
-        assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+        assert (
+            client.post("/logout", data={"csrf_token": "x"}, follow_redirects=False).status_code
+            == 403
+        )
+        assert (
+            client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code
+            == 303
+        )
         assert client.get("/rubrics").status_code == 401
 
 
@@ -60,9 +75,14 @@ def test_header_keys_still_work_and_roles_hold_for_cookies(sqlite_url, tmp_path)
     with client:
         assert client.get("/rubrics", headers={"X-API-Key": keys["viewer"]}).status_code == 200
         csrf = _sign_in(client, keys["viewer"])
-        r = client.post("/rubrics", content="id: t\n", headers={"Content-Type": "application/yaml",
-                                                                "X-CSRF-Token": csrf})
-        assert r.status_code == 403 and "admin" in r.json()["detail"]  # a viewer's session stays a viewer
+        r = client.post(
+            "/rubrics",
+            content="id: t\n",
+            headers={"Content-Type": "application/yaml", "X-CSRF-Token": csrf},
+        )
+        assert (
+            r.status_code == 403 and "admin" in r.json()["detail"]
+        )  # a viewer's session stays a viewer
 
 
 def test_security_headers_and_schema(sqlite_url, tmp_path):
@@ -73,7 +93,9 @@ def test_security_headers_and_schema(sqlite_url, tmp_path):
         assert "default-src 'self'" in csp and "script-src 'self';" in csp and "http" not in csp
         assert page.headers["x-frame-options"] == "DENY"
         paths = client.get("/openapi.json").json()["paths"]
-        assert not any(p in paths for p in ("/login", "/queue", "/dashboard", "/calls/{evaluation_id}"))
+        assert not any(
+            p in paths for p in ("/login", "/queue", "/dashboard", "/calls/{evaluation_id}")
+        )
         js = client.get("/static/vendor/echarts.min.js", headers={"Accept-Encoding": "gzip"})
         assert js.status_code == 200 and js.headers["content-encoding"] == "gzip"
         assert client.get("/login?next=//evil.example").text.count('value="/queue"') == 1

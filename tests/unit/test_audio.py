@@ -1,4 +1,5 @@
 """Bad recordings get an error that names the file and the problem."""
+
 import shutil
 
 import pytest
@@ -49,6 +50,8 @@ def test_formats_and_channels(tmp_path):
     flac = load(SAMPLES / "contract-care-call" / "care_C002_20261121-101500.flac")
     assert flac.duration > 20
     # the whole untouched file is not mistaken for a truncated one
-    whole = shutil.copy(SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3",
-                        tmp_path / "whole.mp3")
+    whole = shutil.copy(
+        SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A021_20261120-102211.mp3",
+        tmp_path / "whole.mp3",
+    )
     assert load(whole).duration > 10

@@ -1,37 +1,53 @@
 """Pre-trial script audit: the shipped scripts (clean ones report nothing, planted ones every
 planted problem), script formats, and the CLI's exit codes."""
+
 import json
 
 import pytest
 from typer.testing import CliRunner
 
+from qa_service.cli import app
 from qa_service.exceptions import ScriptError
 from qa_service.rules.audit import audit, parse_script, read_script
-from qa_service.cli import app
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import load_rubric
 from tests.support import RUBRICS
 
 SCRIPTS = RUBRICS / "scripts"
-RUBRIC_OF = {"telecom-data-upgrade": "telecom-data-upgrade.yaml",
-             "contract-care-call": "care-call.yaml",
-             "broadband-satisfaction-survey": "satisfaction-survey.yaml"}
+RUBRIC_OF = {
+    "telecom-data-upgrade": "telecom-data-upgrade.yaml",
+    "contract-care-call": "care-call.yaml",
+    "broadband-satisfaction-survey": "satisfaction-survey.yaml",
+}
 # What was planted in each *.planted.md, as (kind, id): all of it must be reported, and
 # nothing else.
 PLANTED = {
     "telecom-data-upgrade": {
-        ("product_fact", "monthly_fee"), ("product_fact", "contract_term"),
-        ("product_fact", "free_cancel"), ("mandatory_point", "cancel_rule"),
-        ("forbidden_phrase", "disparage"), ("forbidden_phrase", "false_promise"),
-        ("script_part", "总结成交"), ("project_type", "no_closing")},
+        ("product_fact", "monthly_fee"),
+        ("product_fact", "contract_term"),
+        ("product_fact", "free_cancel"),
+        ("mandatory_point", "cancel_rule"),
+        ("forbidden_phrase", "disparage"),
+        ("forbidden_phrase", "false_promise"),
+        ("script_part", "总结成交"),
+        ("project_type", "no_closing"),
+    },
     "contract-care-call": {
-        ("product_fact", "renewal_fee"), ("product_fact", "auto_renewal"),
-        ("forbidden_phrase", "hard_sell"), ("project_type", "hard_selling"),
-        ("mandatory_point", "usage"), ("mandatory_point", "hotline")},
+        ("product_fact", "renewal_fee"),
+        ("product_fact", "auto_renewal"),
+        ("forbidden_phrase", "hard_sell"),
+        ("project_type", "hard_selling"),
+        ("mandatory_point", "usage"),
+        ("mandatory_point", "hotline"),
+    },
     "broadband-satisfaction-survey": {
-        ("product_fact", "speed"), ("product_fact", "survey_gift"),
-        ("forbidden_phrase", "lead_answer"), ("project_type", "hard_selling"),
-        ("mandatory_point", "q_speed"), ("script_part", "结束语")},
+        ("product_fact", "speed"),
+        ("product_fact", "survey_gift"),
+        ("forbidden_phrase", "lead_answer"),
+        ("project_type", "hard_selling"),
+        ("mandatory_point", "q_speed"),
+        ("script_part", "结束语"),
+    },
 }
 
 
@@ -43,7 +59,8 @@ def run_audit(name, planted=False, required_type=None):
 
 def test_every_product_has_both_scripts():
     assert {p.name for p in SCRIPTS.glob("*.md")} == {
-        f"{name}{kind}.md" for name in RUBRIC_OF for kind in ("", ".planted")}
+        f"{name}{kind}.md" for name in RUBRIC_OF for kind in ("", ".planted")
+    }
 
 
 @pytest.mark.parametrize("name", sorted(RUBRIC_OF))
@@ -66,7 +83,10 @@ def test_planted_problems_are_all_reported(name):
 def test_planted_values_and_lines():
     facts = {f["fact"]: f for f in run_audit("telecom-data-upgrade", planted=True).facts}
     assert (facts["monthly_fee"]["said"], facts["monthly_fee"]["kb_value"]) == ("99元", "96元")
-    assert (facts["contract_term"]["said"], facts["contract_term"]["kb_value"]) == ("24个月", "12个月")
+    assert (facts["contract_term"]["said"], facts["contract_term"]["kb_value"]) == (
+        "24个月",
+        "12个月",
+    )
     assert facts["monthly_fee"]["line"] == 7
 
 
@@ -81,12 +101,18 @@ def test_script_forms_headings_roles_and_directions():
     script = parse_script(
         "# 标题\n\n一、首问语\n1. 您好\n**开场白**：我是电信客户经理\n"
         "【产品介绍】每月九十六元\n（客户犹豫时）名额有限\n客户：太贵了\n坐席：更划算\n"
-        "(停顿)\n", "s.md")
+        "(停顿)\n",
+        "s.md",
+    )
     assert script.headings == {"首问语": 3, "开场白": 5, "产品介绍": 6}
     assert [(l.line, l.role, l.part, l.text) for l in script.lines] == [
-        (4, "agent", "首问语", "您好"), (5, "agent", "开场白", "我是电信客户经理"),
-        (6, "agent", "产品介绍", "每月九十六元"), (7, "agent", "产品介绍", "名额有限"),
-        (8, "customer", "产品介绍", "太贵了"), (9, "agent", "产品介绍", "更划算")]
+        (4, "agent", "首问语", "您好"),
+        (5, "agent", "开场白", "我是电信客户经理"),
+        (6, "agent", "产品介绍", "每月九十六元"),
+        (7, "agent", "产品介绍", "名额有限"),
+        (8, "customer", "产品介绍", "太贵了"),
+        (9, "agent", "产品介绍", "更划算"),
+    ]
 
 
 def test_bad_scripts(tmp_path):
@@ -108,8 +134,11 @@ def test_bad_scripts(tmp_path):
 
 def test_docx_script(tmp_path):
     import docx
+
     document = docx.Document()
-    for line in (SCRIPTS / "telecom-data-upgrade.planted.md").read_text(encoding="utf-8").splitlines():
+    for line in (
+        (SCRIPTS / "telecom-data-upgrade.planted.md").read_text(encoding="utf-8").splitlines()
+    ):
         document.add_paragraph(line)
     path = tmp_path / "script.docx"
     document.save(str(path))
@@ -130,8 +159,16 @@ def test_cli_exit_codes_and_json(tmp_path):
     rubric = RUBRICS / "telecom-data-upgrade.yaml"
     code, out = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric)
     assert code == 0 and "clean" in out
-    code, out = cli("audit", SCRIPTS / "telecom-data-upgrade.planted.md", "--rubric", rubric,
-                    "--format", "json", "--type", "marketing")
+    code, out = cli(
+        "audit",
+        SCRIPTS / "telecom-data-upgrade.planted.md",
+        "--rubric",
+        rubric,
+        "--format",
+        "json",
+        "--type",
+        "marketing",
+    )
     assert code == 1
     data = json.loads(out)
     assert not data["clean"] and len(data["problems"]) == len(PLANTED["telecom-data-upgrade"])
@@ -139,20 +176,44 @@ def test_cli_exit_codes_and_json(tmp_path):
     assert code == 1 and "99元" in out and "96元" in out
     # Bad input: exit 2 with the file named.
     assert cli("audit", tmp_path / "none.md", "--rubric", rubric)[0] == 2
-    assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", tmp_path / "r.yaml")[0] == 2
-    assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--type", "sales")[0] == 2
-    assert cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric,
-               "--out", tmp_path / "no" / "dir" / "a.json")[0] == 2
+    assert (
+        cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", tmp_path / "r.yaml")[0] == 2
+    )
+    assert (
+        cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--type", "sales")[0]
+        == 2
+    )
+    assert (
+        cli(
+            "audit",
+            SCRIPTS / "telecom-data-upgrade.md",
+            "--rubric",
+            rubric,
+            "--out",
+            tmp_path / "no" / "dir" / "a.json",
+        )[0]
+        == 2
+    )
     bad_kb = tmp_path / "kb.yaml"
     bad_kb.write_text("id: x\nfacts: [{id: a}]\n", encoding="utf-8")
     code, _ = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--kb", bad_kb)
     assert code == 2
     # --kb replaces the rubric's knowledge base.
     other = tmp_path / "other.yaml"
-    other.write_text("id: other\nfacts:\n  - {id: fee, name: 月费, words: [每个月], value: 99, unit: 元}\n",
-                     encoding="utf-8")
-    code, out = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric, "--kb", other,
-                    "--format", "json")
+    other.write_text(
+        "id: other\nfacts:\n  - {id: fee, name: 月费, words: [每个月], value: 99, unit: 元}\n",
+        encoding="utf-8",
+    )
+    code, out = cli(
+        "audit",
+        SCRIPTS / "telecom-data-upgrade.md",
+        "--rubric",
+        rubric,
+        "--kb",
+        other,
+        "--format",
+        "json",
+    )
     assert code == 1 and json.loads(out)["facts"][0]["kb_value"] == "99元"
 
 
@@ -160,6 +221,7 @@ def test_points_said_in_other_words_count_with_similar_examples():
     """The audit matches as calls do, `similar:` examples included (the embedded sentence
     model): a paraphrased point is explained, one that is not said at all is not."""
     from qa_service.rules.rubric import parse_rubric
+
     rubric = parse_rubric("""
 id: sim
 script_sections:

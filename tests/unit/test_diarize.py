@@ -1,12 +1,12 @@
 """Mono role separation on synthetic voices (the dev-corpus figure is in test_accuracy)."""
+
 import numpy as np
 
 from qa_service.asr import diarize
-from qa_service.asr.diarize import (RoleCues, assign_roles, chunk_features, cluster_two,
-                                 median_pitch)
-from qa_service.rules.matching import PhraseMatcher
+from qa_service.asr.diarize import RoleCues, assign_roles, chunk_features, cluster_two, median_pitch
 from qa_service.asr.transcript import join_same_speaker
 from qa_service.domain.results import Utterance as U
+from qa_service.rules.matching import PhraseMatcher
 
 RATE = 16000
 
@@ -33,8 +33,10 @@ def test_assign_roles_by_voice_and_text():
         pieces += [piece, np.zeros(RATE // 2, dtype=np.float32)]
         cursor += 2.0
     texts = ["您好，我是中国电信客户经理", "嗯", "给您介绍一下畅享套餐", "太贵了", "再见"]
-    cues = RoleCues(PhraseMatcher(any=["我是中国电信", "给您介绍一下"], fuzzy=1.0),
-                    PhraseMatcher(any=["太贵了"], fuzzy=1.0))
+    cues = RoleCues(
+        PhraseMatcher(any=["我是中国电信", "给您介绍一下"], fuzzy=1.0),
+        PhraseMatcher(any=["太贵了"], fuzzy=1.0),
+    )
     roles = assign_roles(np.concatenate(pieces), spans, texts, cues)
     assert roles == [role for role, _ in plan]
 
@@ -49,12 +51,21 @@ def _call(plan):
 
 
 def test_a_chunk_between_the_two_voices_goes_to_the_side_its_words_name(monkeypatch):
-    cues = RoleCues(PhraseMatcher(any=["中国电信", "给您介绍一下", "再见"], fuzzy=1.0),
-                    PhraseMatcher(any=["太贵了"], fuzzy=1.0))
+    cues = RoleCues(
+        PhraseMatcher(any=["中国电信", "给您介绍一下", "再见"], fuzzy=1.0),
+        PhraseMatcher(any=["太贵了"], fuzzy=1.0),
+    )
     # agent 210 Hz, customer 120 Hz; the fifth chunk is short and pitched between them
     plan = [(210, 2.0), (120, 1.5), (210, 2.0), (120, 1.5), (170, 0.8), (210, 2.0), (210, 2.0)]
-    texts = ["您好 我是中国电信的", "嗯", "给您介绍一下畅享套餐", "哦", "这个嘛",
-             "其实每天只要三块钱", "感谢您的接听 再见"]
+    texts = [
+        "您好 我是中国电信的",
+        "嗯",
+        "给您介绍一下畅享套餐",
+        "哦",
+        "这个嘛",
+        "其实每天只要三块钱",
+        "感谢您的接听 再见",
+    ]
     samples, spans = _call(plan)
     margins = cluster_two(chunk_features(samples, spans)).margins
     others = np.delete(margins, 4)
@@ -63,8 +74,15 @@ def test_a_chunk_between_the_two_voices_goes_to_the_side_its_words_name(monkeypa
     # unsure chunk and the sure ones, wherever this machine's arithmetic puts them
     monkeypatch.setattr(diarize, "VOICE_UNSURE", (margins[4] + others.min()) / 2)
     # no role cue in its words: its voice decides (nearer the agent's)
-    assert assign_roles(samples, spans, texts, cues) == \
-        ["agent", "customer", "agent", "customer", "agent", "agent", "agent"]
+    assert assign_roles(samples, spans, texts, cues) == [
+        "agent",
+        "customer",
+        "agent",
+        "customer",
+        "agent",
+        "agent",
+        "agent",
+    ]
     # a customer's cue: the customer's
     texts[4] = "太贵了"
     assert assign_roles(samples, spans, texts, cues)[4] == "customer"
@@ -75,9 +93,16 @@ def test_a_chunk_between_the_two_voices_goes_to_the_side_its_words_name(monkeypa
 
 
 def test_join_same_speaker():
-    utts = [U("agent", 0.0, 1.0, "您好", 0.9), U("agent", 1.2, 2.0, "我是电信", 0.5),
-            U("customer", 2.1, 2.5, "嗯"), U("agent", 3.5, 4.0, "好的")]
+    utts = [
+        U("agent", 0.0, 1.0, "您好", 0.9),
+        U("agent", 1.2, 2.0, "我是电信", 0.5),
+        U("customer", 2.1, 2.5, "嗯"),
+        U("agent", 3.5, 4.0, "好的"),
+    ]
     joined = join_same_speaker(utts)
     assert [(u.role, u.start, u.end, u.text) for u in joined] == [
-        ("agent", 0.0, 2.0, "您好 我是电信"), ("customer", 2.1, 2.5, "嗯"), ("agent", 3.5, 4.0, "好的")]
+        ("agent", 0.0, 2.0, "您好 我是电信"),
+        ("customer", 2.1, 2.5, "嗯"),
+        ("agent", 3.5, 4.0, "好的"),
+    ]
     assert abs(joined[0].confidence - (0.9 * 1.0 + 0.5 * 0.8) / 1.8) < 1e-9

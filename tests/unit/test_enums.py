@@ -1,7 +1,16 @@
 """The str Enums are their strings: stored, compared and written to JSON as the spec's values."""
+
 import json
 
-from qa_service.domain.enums import COSTLY, PASSING, Category, FindingStatus, Grade, JobState, SectionKind
+from qa_service.domain.enums import (
+    COSTLY,
+    PASSING,
+    Category,
+    FindingStatus,
+    Grade,
+    JobState,
+    SectionKind,
+)
 
 
 def test_members_are_their_values():
@@ -15,7 +24,14 @@ def test_the_spec_vocabulary():
     assert set(COSTLY) == {"missed", "violation", "unhandled"}
     assert set(PASSING) == {"pass", "excellent"}
     assert {"hit", "missed", "violation", "handled", "unhandled"} <= set(FindingStatus.values())
-    assert set(Category.values()) >= {"script_section", "mandatory_point", "forbidden_phrase",
-                                      "attitude_error", "objection", "silence", "interruption",
-                                      "speech_rate"}
+    assert set(Category.values()) >= {
+        "script_section",
+        "mandatory_point",
+        "forbidden_phrase",
+        "attitude_error",
+        "objection",
+        "silence",
+        "interruption",
+        "speech_rate",
+    }
     assert len(SectionKind) == 6

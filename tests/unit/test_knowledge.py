@@ -1,10 +1,11 @@
 """Knowledge base loading and the product-fact check on hand-made utterances (no audio)."""
+
 import pytest
 
-from qa_service.rules.checks import Call, ProductFactCheck, build_checks
-from qa_service.exceptions import KnowledgeError, RubricError
-from qa_service.rules.knowledge import claims, knowledge_of, load_knowledge, parse_knowledge
 from qa_service.domain.results import Utterance as U
+from qa_service.exceptions import KnowledgeError, RubricError
+from qa_service.rules.checks import Call, ProductFactCheck, build_checks
+from qa_service.rules.knowledge import claims, knowledge_of, load_knowledge, parse_knowledge
 from qa_service.rules.rubric import FactCheck, load_rubric, parse_rubric
 from tests.support import RUBRICS
 
@@ -37,68 +38,84 @@ def said(text):
     return {c.fact.id: c.fact.show(c.value) for c in claims(text, KB)}
 
 
-@pytest.mark.parametrize("text", [
-    "这个套餐每月九十六元，包含国内通话三百分钟",
-    "月费96元，合约期一年",  # 一年 = 12个月
-    "每个月能打五个小时的国内电话",  # 5小时 = 300分钟
-    "九十六块钱一个月",  # the value before the word naming it
-    "预存一百六十八元可以返五百零四元",  # two facts in one clause
-    "手续费率百分之零点六",
-    "千兆宽带",
-    "活动十二月三十一号截止",
-    "合约到期后可以免费退订",
-    "现在每月只要七十六元",  # the promotion the knowledge base allows
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个套餐每月九十六元，包含国内通话三百分钟",
+        "月费96元，合约期一年",  # 一年 = 12个月
+        "每个月能打五个小时的国内电话",  # 5小时 = 300分钟
+        "九十六块钱一个月",  # the value before the word naming it
+        "预存一百六十八元可以返五百零四元",  # two facts in one clause
+        "手续费率百分之零点六",
+        "千兆宽带",
+        "活动十二月三十一号截止",
+        "合约到期后可以免费退订",
+        "现在每月只要七十六元",  # the promotion the knowledge base allows
+    ],
+)
 def test_right_values_pass(text):
     assert said(text), f"no fact read from {text!r}"
     assert wrong(text) == []
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("这个套餐每月九十九元", [("fee", "99元")]),
-    ("月费99元", [("fee", "99元")]),
-    ("合约期两年", [("term", "24个月")]),
-    ("合约期是十八个月", [("term", "18个月")]),
-    ("每个月能打四个小时的国内电话", [("minutes", "240分钟")]),
-    ("预存一百六十八元可以返四百元", [("rebate", "400元")]),
-    ("手续费率百分之一点六", [("rate", "1.6%")]),
-    ("一百兆宽带", [("speed", "100兆")]),
-    ("活动截止到二零二六年十一月三十日", [("deadline", "2026-11-30")]),
-    ("到期退订要收费的", [("cancel", "否")]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("这个套餐每月九十九元", [("fee", "99元")]),
+        ("月费99元", [("fee", "99元")]),
+        ("合约期两年", [("term", "24个月")]),
+        ("合约期是十八个月", [("term", "18个月")]),
+        ("每个月能打四个小时的国内电话", [("minutes", "240分钟")]),
+        ("预存一百六十八元可以返四百元", [("rebate", "400元")]),
+        ("手续费率百分之一点六", [("rate", "1.6%")]),
+        ("一百兆宽带", [("speed", "100兆")]),
+        ("活动截止到二零二六年十一月三十日", [("deadline", "2026-11-30")]),
+        ("到期退订要收费的", [("cancel", "否")]),
+    ],
+)
 def test_wrong_values_are_found(text, expected):
     assert wrong(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "我的工号是三二一五，这个套餐每月九十六元",  # 3215 is the agent's number
-    "每月九十六元，有问题拨打一万号",
-    "您的尾号八八六六，每个月九十六元",
-    "算下来每天三块多",  # per day, and an estimate
-    "分月送您五百多块话费",  # an estimate
-    "打扰您两分钟",  # minutes, but not of calls
-    "不是九十九元，每月是九十六元",
-    "合约七十二个元",  # 合约期十二个月 misheard: a bare number is money only
-    "合约到七后可一免费退订",
-    "合约七一年",  # 合约期一年 misheard: digits read one by one are no quantity
-    "反5104元化费每月有300分钟的国内通话",  # 返504元话费 misheard; 每月 is two characters on
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的工号是三二一五，这个套餐每月九十六元",  # 3215 is the agent's number
+        "每月九十六元，有问题拨打一万号",
+        "您的尾号八八六六，每个月九十六元",
+        "算下来每天三块多",  # per day, and an estimate
+        "分月送您五百多块话费",  # an estimate
+        "打扰您两分钟",  # minutes, but not of calls
+        "不是九十九元，每月是九十六元",
+        "合约七十二个元",  # 合约期十二个月 misheard: a bare number is money only
+        "合约到七后可一免费退订",
+        "合约七一年",  # 合约期一年 misheard: digits read one by one are no quantity
+        "反5104元化费每月有300分钟的国内通话",  # 返504元话费 misheard; 每月 is two characters on
+    ],
+)
 def test_other_numbers_in_the_sentence_are_not_facts(text):
     assert wrong(text) == []
 
 
 def test_check_reports_agent_errors_only_with_both_values():
-    call = Call([
-        U("agent", 0.0, 3.0, "您好，我是电信客户经理，工号三二一五。"),
-        U("customer", 3.5, 5.0, "不是每月九十九元吗？"),  # the customer's words are not checked
-        U("agent", 5.5, 9.0, "这个套餐每月九十九元，合约期一年。"),
-        U("agent", 9.5, 12.0, "月费九十九块，国内通话三百分钟。"),
-    ], 13.0)
+    call = Call(
+        [
+            U("agent", 0.0, 3.0, "您好，我是电信客户经理，工号三二一五。"),
+            U("customer", 3.5, 5.0, "不是每月九十九元吗？"),  # the customer's words are not checked
+            U("agent", 5.5, 9.0, "这个套餐每月九十九元，合约期一年。"),
+            U("agent", 9.5, 12.0, "月费九十九块，国内通话三百分钟。"),
+        ],
+        13.0,
+    )
     findings = CHECK.run(call)
     assert len(findings) == 1
     f = findings[0]
-    assert (f.rule_id, f.category, f.status, f.deduction) == ("product_fact.fee", "product_fact",
-                                                             "violation", 20)
+    assert (f.rule_id, f.category, f.status, f.deduction) == (
+        "product_fact.fee",
+        "product_fact",
+        "violation",
+        20,
+    )
     assert [e.role for e in f.evidence] == ["agent", "agent"]
     assert [(e.value, e.kb_value) for e in f.evidence] == [("99元", "96元"), ("99元", "96元")]
     assert "99元" in f.detail and "96元" in f.detail
@@ -129,7 +146,9 @@ def refused(text):
 
 
 def test_bad_knowledge_bases_name_file_line_field():
-    message = refused("id: x\nfacts:\n  - id: fee\n    words: [月费]\n    value: 九十多\n    unit: 元\n")
+    message = refused(
+        "id: x\nfacts:\n  - id: fee\n    words: [月费]\n    value: 九十多\n    unit: 元\n"
+    )
     assert "kb.yaml:5: facts[0](id=fee).value: must be a number (in `unit`), a date" in message
     assert message.count("kb.yaml:5:") == 1
     message = refused("id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 斤}\n")
@@ -142,13 +161,17 @@ def test_bad_knowledge_bases_name_file_line_field():
     message = refused("id: x\nfacts: [\n")
     assert "kb.yaml:" in message and "not valid YAML" in message
     assert "knowledge base refused" in refused("- just a list\n")
-    message = refused("id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元, price: 3}\n")
+    message = refused(
+        "id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元, price: 3}\n"
+    )
     assert "facts[0](id=fee).price: Extra inputs are not permitted" in message
 
 
 def test_values_written_in_words():
-    kb = parse_knowledge("id: x\nfacts:\n  - {id: fee, words: [月费], value: 九十六, unit: 元, allowed: [七十六]}\n"
-                         "  - {id: rate, words: [费率], value: 百分之零点六, unit: '%'}\n")
+    kb = parse_knowledge(
+        "id: x\nfacts:\n  - {id: fee, words: [月费], value: 九十六, unit: 元, allowed: [七十六]}\n"
+        "  - {id: rate, words: [费率], value: 百分之零点六, unit: '%'}\n"
+    )
     assert (kb.facts[0].value, kb.facts[0].allowed, kb.facts[1].value) == (96, [76], 0.6)
 
 
@@ -163,10 +186,13 @@ def test_rubric_pointing_to_a_missing_knowledge_base(tmp_path):
 def test_rubric_knowledge_base_resolves_next_to_the_file(tmp_path):
     (tmp_path / "kb").mkdir()
     (tmp_path / "kb" / "p.yaml").write_text(
-        "id: p\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元}\n", encoding="utf-8")
+        "id: p\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元}\n", encoding="utf-8"
+    )
     path = tmp_path / "r.yaml"
-    path.write_text("id: r\nknowledge_base: kb/p.yaml\nfact_check: {deduct: 15, severity: fatal}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "id: r\nknowledge_base: kb/p.yaml\nfact_check: {deduct: 15, severity: fatal}\n",
+        encoding="utf-8",
+    )
     rubric = load_rubric(path)
     assert knowledge_of(rubric).id == "p"
     assert (rubric.fact_check.deduct, rubric.fact_check.severity) == (15, "fatal")
@@ -183,9 +209,12 @@ def test_no_false_alarms_on_the_dev_corpora_reference_transcripts():
     import json
 
     from tests.support import DEV, need
+
     kb = load_knowledge(RUBRICS / "kb" / "telecom-data-upgrade.yaml")
     check = ProductFactCheck(kb, FactCheck())
-    refs = sorted(DEV.glob("*.ref.json")) + sorted((DEV.parent / "dev-paraphrase").glob("*.ref.json"))
+    refs = sorted(DEV.glob("*.ref.json")) + sorted(
+        (DEV.parent / "dev-paraphrase").glob("*.ref.json")
+    )
     need(bool(refs), f"dev corpora not found under {DEV.parent}")
     stated = 0
     for ref in refs:

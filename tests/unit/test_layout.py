@@ -1,5 +1,6 @@
 """The package's shape: imports run one way (no cycles, no imports hidden in functions to
 dodge one), and the API process does not load the recognizer."""
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,11 @@ def module_name(path) -> str:
 
 
 def modules() -> dict[str, ast.Module]:
-    return {module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
-            for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+    return {
+        module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
+        for p in PACKAGE.rglob("*.py")
+        if "migrations" not in p.parts
+    }
 
 
 def imported(node: ast.AST, known: set[str], here: str) -> list[str]:
@@ -40,8 +44,10 @@ def imported(node: ast.AST, known: set[str], here: str) -> list[str]:
 def graph() -> dict[str, set[str]]:
     trees = modules()
     known = set(trees)
-    return {name: {m for node in ast.walk(tree) for m in imported(node, known, name)} - {name}
-            for name, tree in trees.items()}
+    return {
+        name: {m for node in ast.walk(tree) for m in imported(node, known, name)} - {name}
+        for name, tree in trees.items()
+    }
 
 
 def test_no_import_cycles():
@@ -53,7 +59,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
@@ -73,7 +79,9 @@ def test_package_imports_are_at_module_level():
         for fn in ast.walk(tree):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for node in ast.walk(fn):
-                    if isinstance(node, (ast.Import, ast.ImportFrom)) and imported(node, known, name):
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) and imported(
+                        node, known, name
+                    ):
                         hidden.append(f"{name}.{fn.name}: line {node.lineno}")
     assert not hidden, hidden
 
@@ -128,27 +136,37 @@ def test_layers_point_down():
 
 
 def test_the_direction_check_sees_upward_and_sideways_imports():
-    edges = {"qa_service.storage.store": {"qa_service.api.deps", "qa_service.domain.enums"},
-             "qa_service.review.queues": {"qa_service.metrics.kpis"},
-             "qa_service.api.deps": {"qa_service.storage.store"}}
-    assert upward(edges) == ["qa_service.review.queues -> qa_service.metrics.kpis",
-                             "qa_service.storage.store -> qa_service.api.deps"]
+    edges = {
+        "qa_service.storage.store": {"qa_service.api.deps", "qa_service.domain.enums"},
+        "qa_service.review.queues": {"qa_service.metrics.kpis"},
+        "qa_service.api.deps": {"qa_service.storage.store"},
+    }
+    assert upward(edges) == [
+        "qa_service.review.queues -> qa_service.metrics.kpis",
+        "qa_service.storage.store -> qa_service.api.deps",
+    ]
 
 
 def test_the_api_does_not_load_recognition():
     """`import qa_service.api` (and building the app) leaves the recognizer and the clustering
     libraries unloaded: a fresh interpreter, so nothing else in this session has loaded them."""
-    code = ("import sys, json; import qa_service.api; qa_service.api.create_app(); "
-            f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import sys, json; import qa_service.api; qa_service.api.create_app(); "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
     # the check itself can fail: the worker side does load them
-    code = ("import sys, json; import qa_service.worker.jobs; "
-            f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import sys, json; import qa_service.worker.jobs; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "faster_whisper" in json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -156,6 +174,7 @@ def test_the_readme_shows_the_tree():
     """README's "Where things live" shows every stage and top module of the package, one line
     each (a newcomer reads one screen, not the tree)."""
     import re
+
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Where things live", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"^\s*(\w+)(?:/|\.py)\s", section, flags=re.M))

@@ -14,12 +14,15 @@ def test_exact_normalized_substring():
     assert m and m.similarity == 1.0 and m.matched == "每月96元"
 
 
-@pytest.mark.parametrize("phrase, heard", [
-    ("畅享套餐", "推荐一款唱想套餐"),   # 畅享 heard as 唱想: same pinyin
-    ("性价比很高", "这个套餐馅下比很高"),
-    ("给我办一下", "那好吧给我带一下"),
-    ("免费退订", "合约到期后可以演妃退丁"),
-])
+@pytest.mark.parametrize(
+    "phrase, heard",
+    [
+        ("畅享套餐", "推荐一款唱想套餐"),  # 畅享 heard as 唱想: same pinyin
+        ("性价比很高", "这个套餐馅下比很高"),
+        ("给我办一下", "那好吧给我带一下"),
+        ("免费退订", "合约到期后可以演妃退丁"),
+    ],
+)
 def test_fuzzy_tolerates_near_homophones(phrase, heard):
     m = match([phrase], heard)
     assert m is not None and m.similarity >= FUZZY
@@ -27,22 +30,28 @@ def test_fuzzy_tolerates_near_homophones(phrase, heard):
     assert m.phrase == phrase and m.matched in prepare(heard).said and m.matched != phrase
 
 
-@pytest.mark.parametrize("phrase, heard, least", [
-    ("合约期一年", "合约七一年", 1.0),  # 期 heard as 七: as digits (合约71年) it scored 0.90
-    ("预存一百六十八元", "预存一百六十大元", FUZZY),  # 八 as 大: as 预存160大元 it missed
-])
+@pytest.mark.parametrize(
+    "phrase, heard, least",
+    [
+        ("合约期一年", "合约七一年", 1.0),  # 期 heard as 七: as digits (合约71年) it scored 0.90
+        ("预存一百六十八元", "预存一百六十大元", FUZZY),  # 八 as 大: as 预存160大元 it missed
+    ],
+)
 def test_numerals_keep_their_sound_in_fuzzy_matching(phrase, heard, least):
     m = match([phrase], heard)
     assert m is not None and m.similarity >= least, m
 
 
-@pytest.mark.parametrize("phrase, heard", [
-    ("需要", "我不需要"),            # exact substring, but negated
-    ("不需要", "我需要的"),          # the negation must not be dropped
-    ("需要办理", "我不需要办理"),
-    ("到时候再说", "那到时候再看吧"),  # one syllable off changes the meaning
-    ("再见", "在线"),                # two syllables: exact only
-])
+@pytest.mark.parametrize(
+    "phrase, heard",
+    [
+        ("需要", "我不需要"),  # exact substring, but negated
+        ("不需要", "我需要的"),  # the negation must not be dropped
+        ("需要办理", "我不需要办理"),
+        ("到时候再说", "那到时候再看吧"),  # one syllable off changes the meaning
+        ("再见", "在线"),  # two syllables: exact only
+    ],
+)
 def test_fuzzy_false_positives_are_refused(phrase, heard):
     assert match([phrase], heard) is None
 

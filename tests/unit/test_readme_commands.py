@@ -1,5 +1,6 @@
 """Every `qa-service` command line the README shows parses as written (placeholders filled in,
 each optional part included): a README command that the CLI refuses is a bug."""
+
 import re
 import shlex
 
@@ -9,8 +10,16 @@ import typer.main
 from qa_service.cli import app
 from tests.support import ROOT
 
-PLACEHOLDERS = {"PATH...": "calls/", "FILE...": "rubric.yaml", "FILE": "rubric.yaml",
-                "DIR": "inbox", "URL": "sqlite:///qa.db", "P": "telecom", "N": "1", "ID": "3"}
+PLACEHOLDERS = {
+    "PATH...": "calls/",
+    "FILE...": "rubric.yaml",
+    "FILE": "rubric.yaml",
+    "DIR": "inbox",
+    "URL": "sqlite:///qa.db",
+    "P": "telecom",
+    "N": "1",
+    "ID": "3",
+}
 
 
 def readme_commands() -> list[str]:

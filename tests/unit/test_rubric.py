@@ -5,7 +5,7 @@ import pytest
 from qa_service.domain.enums import SectionKind
 from qa_service.exceptions import RubricError
 from qa_service.rules.rubric import DEFAULT_FAREWELL, load_rubric, parse_rubric
-from tests.support import RUBRICS, ROOT
+from tests.support import ROOT, RUBRICS
 
 
 def test_spec_example_loads_unchanged():
@@ -35,14 +35,18 @@ def test_bad_regex_names_file_line_field():
 
 
 def test_duplicate_id():
-    err = refused("id: x\nmandatory_points:\n  - {id: a, any: [你好], weight: 5}\n"
-                  "forbidden_phrases:\n  - {id: a, any: [滚], deduct: 5}\n")
+    err = refused(
+        "id: x\nmandatory_points:\n  - {id: a, any: [你好], weight: 5}\n"
+        "forbidden_phrases:\n  - {id: a, any: [滚], deduct: 5}\n"
+    )
     assert "bad.yaml:5:" in str(err) and "duplicate id 'a'" in str(err)
 
 
 def test_unknown_check():
     err = refused("id: x\nattitude_errors:\n  - {id: z, check: hang_up, deduct: 5}\n")
-    assert "bad.yaml:3:" in str(err) and ".check" in str(err) and "unknown check 'hang_up'" in str(err)
+    assert (
+        "bad.yaml:3:" in str(err) and ".check" in str(err) and "unknown check 'hang_up'" in str(err)
+    )
 
 
 def test_weight_not_a_number():
@@ -51,7 +55,9 @@ def test_weight_not_a_number():
 
 
 def test_rule_without_phrases_and_bad_yaml():
-    assert "needs at least one of" in str(refused("id: x\nmandatory_points:\n  - {id: a, weight: 5}\n"))
+    assert "needs at least one of" in str(
+        refused("id: x\nmandatory_points:\n  - {id: a, weight: 5}\n")
+    )
     assert "not valid YAML" in str(refused("id: [1\n"))
 
 
@@ -63,8 +69,9 @@ def test_missing_file_is_a_clear_error(tmp_path):
 SHARED = ROOT.parent / "shared"
 
 
-@pytest.mark.parametrize("path", sorted((SHARED / "corpus").glob("*/rubric.yaml")),
-                         ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "path", sorted((SHARED / "corpus").glob("*/rubric.yaml")), ids=lambda p: p.parent.name
+)
 def test_shared_corpus_rubrics_load(path):
     assert load_rubric(path).script_sections
 
@@ -99,12 +106,17 @@ def test_unknown_field_is_refused_with_line_and_the_likely_name():
 def test_section_kind_from_id_name_or_explicit():
     rubric = parse_rubric(
         "id: x\nscript_sections:\n"
-        "  - {id: greeting, any: [您好]}\n"            # by id
-        "  - {id: s2, name: 结束语, any: [再见]}\n"     # by the Chinese name
+        "  - {id: greeting, any: [您好]}\n"  # by id
+        "  - {id: s2, name: 结束语, any: [再见]}\n"  # by the Chinese name
         "  - {id: pitch, name: 卖点, kind: persuasion, any: [划算]}\n"  # said outright
-        "  - {id: custom, name: 自定义, any: [好]}\n")  # none of the six
+        "  - {id: custom, name: 自定义, any: [好]}\n"
+    )  # none of the six
     assert [s.kind for s in rubric.script_sections] == [
-        SectionKind.GREETING, SectionKind.FAREWELL, SectionKind.PERSUASION, None]
+        SectionKind.GREETING,
+        SectionKind.FAREWELL,
+        SectionKind.PERSUASION,
+        None,
+    ]
     assert "kind" in str(refused("id: x\nscript_sections:\n  - {id: a, kind: hello, any: [好]}\n"))
 
 
@@ -116,7 +128,8 @@ def test_builtin_defaults_are_visible_and_the_farewell_follows_the_section():
     with_section = parse_rubric(
         "id: x\nscript_sections:\n  - {id: bye, name: 结束语, any: [拜拜了您]}\n"
         "attitude_errors:\n  - {id: h, check: agent_hangup, deduct: 5}\n"
-        "  - {id: h2, check: agent_hangup, farewell: [回头见], deduct: 5}\n")
+        "  - {id: h2, check: agent_hangup, farewell: [回头见], deduct: 5}\n"
+    )
     assert with_section.attitude_errors[0].farewell == ["拜拜了您"]
     assert with_section.attitude_errors[1].farewell == ["回头见"]  # the rule's own wins
 
@@ -126,20 +139,23 @@ def test_check_names_are_one_list():
 
     from qa_service.rules.checks import BUILTINS
     from qa_service.rules.rubric import BUILTIN_CHECKS, AttitudeError
+
     assert set(BUILTINS) == set(BUILTIN_CHECKS)
     annotation = AttitudeError.model_fields["check"].annotation
     assert set(get_args(get_args(annotation)[0])) == set(BUILTIN_CHECKS)
 
 
 def test_recognition_is_biased_toward_what_the_agent_should_say_only():
-    text = ("id: x\nasr: {hotwords: [畅享套餐, 合约期]}\n"
-            "script_sections:\n  - {id: greeting, any: [您好, 你好]}\n"
-            "  - {id: closing, any: [帮您办理, 畅享套餐]}\n"
-            "mandatory_points:\n  - {id: fee, any: [每月96元]}\n"
-            "forbidden_phrases:\n  - {id: fp, any: [保证不扣费]}\n"
-            "attitude_errors:\n  - {id: rude, any: [你烦不烦]}\n"
-            "objections:\n  - {id: o, customer_says: [太贵], agent_should: [算下来]}\n"
-            "outcome: {success: [给我办], refusal: [不需要]}\n")
+    text = (
+        "id: x\nasr: {hotwords: [畅享套餐, 合约期]}\n"
+        "script_sections:\n  - {id: greeting, any: [您好, 你好]}\n"
+        "  - {id: closing, any: [帮您办理, 畅享套餐]}\n"
+        "mandatory_points:\n  - {id: fee, any: [每月96元]}\n"
+        "forbidden_phrases:\n  - {id: fp, any: [保证不扣费]}\n"
+        "attitude_errors:\n  - {id: rude, any: [你烦不烦]}\n"
+        "objections:\n  - {id: o, customer_says: [太贵], agent_should: [算下来]}\n"
+        "outcome: {success: [给我办], refusal: [不需要]}\n"
+    )
     rubric = parse_rubric(text)
     # What the agent should say, each term once and not again when it is a hotword; never a
     # violation's, an objection's or the customer's words.

@@ -1,5 +1,6 @@
 """`similar:` rules with the real embedded sentence model (it loads in about a second):
 numbers and negation must agree with the example, evidence names the example."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,15 +8,22 @@ import json
 
 import pytest
 
-from qa_service.rules.checks import Call
-from qa_service.exceptions import ModelIntegrityError, RubricError
-from qa_service.rules.normalize import normalize
+from qa_service.config import CALIBRATION_RANGE, CROWDING_TYPICAL
 from qa_service.domain.results import Utterance
+from qa_service.exceptions import ModelIntegrityError, RubricError
+from qa_service.rules.checks import Call
+from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
-from qa_service.config import CALIBRATION_RANGE, CROWDING_TYPICAL
 from qa_service.rules.semantic import (
-    DEFAULT_MODEL, MODELS, Example, negated, numbers_of, segments, verify)
+    DEFAULT_MODEL,
+    MODELS,
+    Example,
+    negated,
+    numbers_of,
+    segments,
+    verify,
+)
 
 RUBRIC = """
 id: t
@@ -80,8 +88,9 @@ def test_negated_customer_answer_is_not_a_success(scorer):
 
 
 def test_objection_and_answer_in_other_words(scorer):
-    found, _ = run(scorer, ("customer", "你们这个价格也太高了吧"),
-                   ("agent", "其实平均下来一天才三块钱"))
+    found, _ = run(
+        scorer, ("customer", "你们这个价格也太高了吧"), ("agent", "其实平均下来一天才三块钱")
+    )
     assert found["pricey"].status == "handled"
     found, _ = run(scorer, ("customer", "你们这个价格也太高了吧"), ("agent", "好的那我先挂了"))
     assert found["pricey"].status == "unhandled"
@@ -96,8 +105,12 @@ def test_pair_cosines_equal_those_of_the_pair_embedded_as_one_vector(scorer):
     # Call.similarities derives a pair's cosines from its two rows' own cosines; the same
     # figures as making the pair's unit vector and multiplying it with the bank again.
     from qa_service.rules.semantic import unit_rows
-    utts = [Utterance("agent", 0, 2, "这个套餐每个月只要交"), Utterance("agent", 3, 5, "九十六块钱"),
-            Utterance("customer", 6, 8, "太贵了")]
+
+    utts = [
+        Utterance("agent", 0, 2, "这个套餐每个月只要交"),
+        Utterance("agent", 3, 5, "九十六块钱"),
+        Utterance("customer", 6, 8, "太贵了"),
+    ]
     call = Call(utts, 9.0)
     table = call.similarities(scorer.bank).table
     cv, rows = call.vectors, len(call.vectors.owners)
@@ -172,25 +185,46 @@ def test_check_rubric_warns_about_overlapping_and_unused_examples(tmp_path):
     from qa_service.cli import app
 
     rubric = tmp_path / "r.yaml"
-    rubric.write_text("""
+    rubric.write_text(
+        """
 id: lint
 mandatory_points:
   - {id: fee, any: [月费96元], similar: [每个月只要交96块钱]}
   - {id: fee_again, any: [资费96元], similar: [每个月只需要交96块钱]}
   - {id: weather, any: [天气], similar: [明天会下大雨记得带伞]}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     calls = tmp_path / "calls.json"
-    calls.write_text(json.dumps({"c1": {"duration": 9.0, "utterances": [
-        {"role": "agent", "start": 0.0, "end": 3.0, "text": "您好 这个套餐每个月只要交96块钱"},
-        {"role": "customer", "start": 3.5, "end": 5.0, "text": "好的"}]}}, ensure_ascii=False),
-        encoding="utf-8")
+    calls.write_text(
+        json.dumps(
+            {
+                "c1": {
+                    "duration": 9.0,
+                    "utterances": [
+                        {
+                            "role": "agent",
+                            "start": 0.0,
+                            "end": 3.0,
+                            "text": "您好 这个套餐每个月只要交96块钱",
+                        },
+                        {"role": "customer", "start": 3.5, "end": 5.0, "text": "好的"},
+                    ],
+                }
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(calls)])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "rules fee and fee_again" in text
     assert "weather: example '明天会下大雨记得带伞' matches none of the 1 calls" in text
     assert "fee: example" not in text  # the fee example does match the call
-    missing = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")])
+    missing = CliRunner().invoke(
+        app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")]
+    )
     assert missing.exit_code == 2 and "no such file" in missing.output
 
 
@@ -219,7 +253,8 @@ def test_a_crowded_example_gets_a_higher_threshold_and_stops_matching_other_rule
     persuasion = by_rule["persuasion"]
     assert crowding[persuasion.cols[0]] > CROWDING_TYPICAL
     assert persuasion.thresholds[0] == pytest.approx(
-        0.55 + min(CALIBRATION_RANGE, crowding[persuasion.cols[0]] - CROWDING_TYPICAL))
+        0.55 + min(CALIBRATION_RANGE, crowding[persuasion.cols[0]] - CROWDING_TYPICAL)
+    )
     # ... the farewell example is alone, and its own threshold is taken as written
     assert crowding[by_rule["farewell"].cols[0]] < CROWDING_TYPICAL
     assert by_rule["farewell"].thresholds[0] == pytest.approx(0.5)

@@ -1,4 +1,4 @@
-from typing import Literal, Optional
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -7,22 +7,30 @@ from sqlmodel import select
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.exceptions import RubricNotFound
 from qa_service.rules.audit import audit, parse_script
-from qa_service.storage.tables import RubricRow
 from qa_service.rules.knowledge import knowledge_of, parse_knowledge
+from qa_service.storage.tables import RubricRow
 
 router = APIRouter(prefix="/audits", tags=["audits"])
 
 
 class AuditRequest(BaseModel):
-    script: str = Field(min_length=1, max_length=1_000_000,
-                        description="the outbound script: Markdown or plain text")
+    script: str = Field(
+        min_length=1,
+        max_length=1_000_000,
+        description="the outbound script: Markdown or plain text",
+    )
     name: str = Field(default="script", description="the script's name in the report")
     rubric_id: str = Field(min_length=1)
-    rubric_version: Optional[int] = Field(default=None, ge=1, description="default: the newest stored")
-    type: Optional[Literal["marketing", "survey", "care", "营销", "调查", "关怀"]] = Field(
-        default=None, description="the project type the requirement asks for (default: the rubric's)")
-    knowledge_base: Optional[str] = Field(
-        default=None, max_length=1_000_000, description="knowledge base YAML replacing the rubric's knowledge_base")
+    rubric_version: int | None = Field(default=None, ge=1, description="default: the newest stored")
+    type: Literal["marketing", "survey", "care", "营销", "调查", "关怀"] | None = Field(
+        default=None,
+        description="the project type the requirement asks for (default: the rubric's)",
+    )
+    knowledge_base: str | None = Field(
+        default=None,
+        max_length=1_000_000,
+        description="knowledge base YAML replacing the rubric's knowledge_base",
+    )
 
 
 @router.post("")
@@ -33,12 +41,18 @@ def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
     version = body.rubric_version
     if version is None:
         with store.session() as s:
-            version = s.exec(select(RubricRow.version).where(RubricRow.rubric_id == body.rubric_id)
-                             .order_by(RubricRow.version.desc())).first()
+            version = s.exec(
+                select(RubricRow.version)
+                .where(RubricRow.rubric_id == body.rubric_id)
+                .order_by(RubricRow.version.desc())
+            ).first()
     if version is None:
         raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
     rubric = store.rubrics.load(body.rubric_id, version)
-    kb = parse_knowledge(body.knowledge_base, "knowledge_base") if body.knowledge_base \
+    kb = (
+        parse_knowledge(body.knowledge_base, "knowledge_base")
+        if body.knowledge_base
         else knowledge_of(rubric)
+    )
     script = parse_script(body.script, body.name)
     return audit(script, rubric, kb, body.type).to_dict()

@@ -1,20 +1,39 @@
-from typing import Annotated, Optional
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from sqlmodel import Session, select
 
+from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
+from qa_service.domain.enums import FindingSource, Grade, KeyRole
+from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
+from qa_service.domain.masking import mask
+from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import NotFound, ReviewError
 from qa_service.review import quality, queues, reviews
-from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
-from qa_service.storage.tables import ApiKey, Evaluation, FindingRow, HighlightRow, Recording, Review
-from qa_service.domain.enums import FindingSource, Grade, KeyRole
-from qa_service.domain.masking import mask
-from qa_service.storage.repositories.recordings import utterances_by_recording
-from qa_service.domain.schema import MAX_ROW_ID
-from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
 from qa_service.review.models import (
-    EvaluationOut, EvaluationPage, FindingOut, FlaggedCall, FlaggedPage, PrecisionReport, Result, ReviewedResult,
-    ReviewIn, ReviewOut, ReviewSample, ReviewWithEvaluation, RuleOut, WithdrawIn,
+    EvaluationOut,
+    EvaluationPage,
+    FindingOut,
+    FlaggedCall,
+    FlaggedPage,
+    PrecisionReport,
+    Result,
+    ReviewedResult,
+    ReviewIn,
+    ReviewOut,
+    ReviewSample,
+    ReviewWithEvaluation,
+    RuleOut,
+    WithdrawIn,
+)
+from qa_service.storage.repositories.recordings import utterances_by_recording
+from qa_service.storage.tables import (
+    ApiKey,
+    Evaluation,
+    FindingRow,
+    HighlightRow,
+    Recording,
+    Review,
 )
 
 router = APIRouter(tags=["evaluations"])
@@ -29,56 +48,109 @@ def _reviewer(key: ApiKey) -> str:
     return f"{key.name} ({key.prefix}…)"
 
 
-def _review_out(r: Review, plan: Optional[reviews.Plan] = None, hide: bool = False) -> ReviewOut:
+def _review_out(r: Review, plan: reviews.Plan | None = None, hide: bool = False) -> ReviewOut:
     state, reason = plan.states.get(r.id, (None, None)) if plan else (None, None)
-    return ReviewOut.model_validate(r).model_copy(update={
-        "evidence_text": mask(r.evidence_text) if hide else r.evidence_text,
-        "state": state, "reason": reason})
+    return ReviewOut.model_validate(r).model_copy(
+        update={
+            "evidence_text": mask(r.evidence_text) if hide else r.evidence_text,
+            "state": state,
+            "reason": reason,
+        }
+    )
 
 
 def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
     """The evaluation as EvaluationOut: machine and reviewed results, findings with both
     statuses, the rubric's rules (for adding what the machine missed), the review trail."""
     rec = s.get(Recording, ev.recording_id)
-    findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id == ev.id)
-                      .order_by(FindingRow.id)).all()
-    highlights = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id == ev.id)
-                        .order_by(HighlightRow.start)).all()
+    findings = s.exec(
+        select(FindingRow).where(FindingRow.evaluation_id == ev.id).order_by(FindingRow.id)
+    ).all()
+    highlights = s.exec(
+        select(HighlightRow).where(HighlightRow.evaluation_id == ev.id).order_by(HighlightRow.start)
+    ).all()
     trail, plan = reviews.review_states(s, ev)
     catalog = reviews.catalog_for(s, ev, findings)
     reviewed = None
     if ev.reviewed:
-        reviewed = ReviewedResult(score=ev.reviewed_score, grade=ev.reviewed_grade, fatal=ev.reviewed_fatal,
-                                  computed_grade=reviews.computed_grade(ev, catalog),
-                                  grade_override=plan.grade.new_value if plan.grade else None)
+        reviewed = ReviewedResult(
+            score=ev.reviewed_score,
+            grade=ev.reviewed_grade,
+            fatal=ev.reviewed_fatal,
+            computed_grade=reviews.computed_grade(ev, catalog),
+            grade_override=plan.grade.new_value if plan.grade else None,
+        )
     return EvaluationOut(
-        id=ev.id, recording_id=ev.recording_id, recording=None if hide else rec.source_path,
-        agent_id=rec.agent_id, project=rec.project, call_time=rec.call_time,
-        phase=ev.phase, rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
-        current=ev.is_current, duration=rec.duration, outcome=ev.outcome,
-        asr_confidence=round(ev.asr_confidence, 3), warnings=rec.asr_warnings,
-        machine=Result(score=ev.score, grade=ev.grade, fatal=ev.fatal), reviewed=reviewed,
-        score=ev.effective_score, grade=ev.effective_grade, fatal=ev.effective_fatal,
-        machine_grade=ev.grade, needs_rereview=ev.needs_rereview,
-        findings=[FindingOut(
-            id=f.id, rule_id=f.rule_id, category=f.category, name=f.name,
-            severity=f.severity, detail=f.detail, source=f.source,
-            machine_status=f.status if f.source == FindingSource.MACHINE else None,
-            reviewed_status=f.reviewed_status, status=f.effective_status,
-            machine_deduction=f.deduction,
-            deduction=f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
-            review_id=f.review_id, allowed_statuses=reviews.allowed_statuses(f.category),
-            evidence=_masked_evidence(f.evidence, hide)) for f in findings],
-        highlights=[HighlightOut(role=h.role, start=h.start, end=h.end,
-                                 text=mask(h.text) if hide else h.text, reason=h.reason)
-                    for h in highlights],
+        id=ev.id,
+        recording_id=ev.recording_id,
+        recording=None if hide else rec.source_path,
+        agent_id=rec.agent_id,
+        project=rec.project,
+        call_time=rec.call_time,
+        phase=ev.phase,
+        rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
+        current=ev.is_current,
+        duration=rec.duration,
+        outcome=ev.outcome,
+        asr_confidence=round(ev.asr_confidence, 3),
+        warnings=rec.asr_warnings,
+        machine=Result(score=ev.score, grade=ev.grade, fatal=ev.fatal),
+        reviewed=reviewed,
+        score=ev.effective_score,
+        grade=ev.effective_grade,
+        fatal=ev.effective_fatal,
+        machine_grade=ev.grade,
+        needs_rereview=ev.needs_rereview,
+        findings=[
+            FindingOut(
+                id=f.id,
+                rule_id=f.rule_id,
+                category=f.category,
+                name=f.name,
+                severity=f.severity,
+                detail=f.detail,
+                source=f.source,
+                machine_status=f.status if f.source == FindingSource.MACHINE else None,
+                reviewed_status=f.reviewed_status,
+                status=f.effective_status,
+                machine_deduction=f.deduction,
+                deduction=f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
+                review_id=f.review_id,
+                allowed_statuses=reviews.allowed_statuses(f.category),
+                evidence=_masked_evidence(f.evidence, hide),
+            )
+            for f in findings
+        ],
+        highlights=[
+            HighlightOut(
+                role=h.role,
+                start=h.start,
+                end=h.end,
+                text=mask(h.text) if hide else h.text,
+                reason=h.reason,
+            )
+            for h in highlights
+        ],
         # the spec's result carries the call's utterances (the CLI prints the same model)
-        utterances=[UtteranceOut(role=u.role, start=u.start, end=u.end, confidence=u.confidence,
-                                 text=mask(u.text) if hide else u.text)
-                    for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]],
-        rules=[RuleOut(rule_id=info.rule_id, category=info.category, name=info.name,
-                       allowed_statuses=reviews.allowed_statuses(info.category))
-               for info in catalog.rules.values()],
+        utterances=[
+            UtteranceOut(
+                role=u.role,
+                start=u.start,
+                end=u.end,
+                confidence=u.confidence,
+                text=mask(u.text) if hide else u.text,
+            )
+            for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]
+        ],
+        rules=[
+            RuleOut(
+                rule_id=info.rule_id,
+                category=info.category,
+                name=info.name,
+                allowed_statuses=reviews.allowed_statuses(info.category),
+            )
+            for info in catalog.rules.values()
+        ],
         reviews=[_review_out(r, plan, hide) for r in trail],
     )
 
@@ -101,69 +173,132 @@ def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> Evalua
 
 
 @router.get("/evaluations", response_model=EvaluationPage)
-def list_evaluations(store: StoreDep, _: Viewer, project: Optional[str] = None,
-                     agent: Optional[str] = None, rubric_id: Optional[str] = None,
-                     grade: Optional[Grade] = None, reviewed: Optional[bool] = None,
-                     needs_rereview: Optional[bool] = None, since: TimeQuery = None,
-                     until: TimeQuery = None, current: bool = True,
-                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)) -> EvaluationPage:
+def list_evaluations(
+    store: StoreDep,
+    _: Viewer,
+    project: str | None = None,
+    agent: str | None = None,
+    rubric_id: str | None = None,
+    grade: Grade | None = None,
+    reviewed: bool | None = None,
+    needs_rereview: bool | None = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    current: bool = True,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> EvaluationPage:
     """Every evaluation (each call once, with its current one, unless current=false), newest
     first: passing calls can be sampled too."""
     with store.session() as s:
         return queues.list_evaluations(
-            s, page, page_size, project=project, agent=agent, rubric_id=rubric_id, grade=grade,
-            reviewed=reviewed, needs_rereview=needs_rereview, since=since, until=until,
-            current=current)
+            s,
+            page,
+            page_size,
+            project=project,
+            agent=agent,
+            rubric_id=rubric_id,
+            grade=grade,
+            reviewed=reviewed,
+            needs_rereview=needs_rereview,
+            since=since,
+            until=until,
+            current=current,
+        )
 
 
 @router.get("/review-sample", response_model=ReviewSample)
-def review_sample(store: StoreDep, _: Viewer, project: Optional[str] = None,
-                  percent: float = Query(5.0, gt=0, le=100), seed: str = "",
-                  since: TimeQuery = None, until: TimeQuery = None) -> ReviewSample:
+def review_sample(
+    store: StoreDep,
+    _: Viewer,
+    project: str | None = None,
+    percent: float = Query(5.0, gt=0, le=100),
+    seed: str = "",
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+) -> ReviewSample:
     """A reproducible random `percent` of a period's calls for manual QA."""
     with store.session() as s:
         return queues.review_sample(s, percent, seed, project=project, since=since, until=until)
 
 
 @router.get("/rules/precision", response_model=PrecisionReport)
-def rule_precision(store: StoreDep, _: Viewer, rubric_id: str, project: Optional[str] = None,
-                   since: TimeQuery = None, until: TimeQuery = None,
-                   from_version: Optional[int] = Query(None, ge=1),
-                   to_version: Optional[int] = Query(None, ge=1)) -> PrecisionReport:
+def rule_precision(
+    store: StoreDep,
+    _: Viewer,
+    rubric_id: str,
+    project: str | None = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    from_version: int | None = Query(None, ge=1),
+    to_version: int | None = Query(None, ge=1),
+) -> PrecisionReport:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
     with store.session() as s:
         return quality.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
 
 
 @router.get("/flagged", response_model=FlaggedPage)
-def flagged(store: StoreDep, settings: SettingsDep, _: Viewer,
-            project: Optional[str] = None, agent: Optional[str] = None,
-            since: TimeQuery = None, until: TimeQuery = None,
-            rule: Optional[str] = None, page: int = Query(1, ge=1),
-            page_size: int = Query(50, ge=1, le=500)) -> FlaggedPage:
+def flagged(
+    store: StoreDep,
+    settings: SettingsDep,
+    _: Viewer,
+    project: str | None = None,
+    agent: str | None = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    rule: str | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> FlaggedPage:
     """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
     with its current evaluation."""
     cap = settings.flagged_count_limit
-    total, rows = store.evaluations.flagged(settings.low_confidence, cap, page, page_size, rule=rule,
-                                            project=project, agent=agent, since=since, until=until)
-    items = [FlaggedCall(evaluation_id=ev.id, recording_id=ev.recording_id, agent_id=ev.agent_id,
-                         project=ev.project, call_time=ev.called_at, score=ev.effective_score,
-                         grade=ev.effective_grade, fatal=ev.effective_fatal, outcome=ev.outcome,
-                         reasons=ev.flag_reasons(settings.low_confidence))
-             for ev in rows]
-    return FlaggedPage(total=min(total, cap), total_exact=total <= cap, page=page,
-                       page_size=page_size, items=items)
+    total, rows = store.evaluations.flagged(
+        settings.low_confidence,
+        cap,
+        page,
+        page_size,
+        rule=rule,
+        project=project,
+        agent=agent,
+        since=since,
+        until=until,
+    )
+    items = [
+        FlaggedCall(
+            evaluation_id=ev.id,
+            recording_id=ev.recording_id,
+            agent_id=ev.agent_id,
+            project=ev.project,
+            call_time=ev.called_at,
+            score=ev.effective_score,
+            grade=ev.effective_grade,
+            fatal=ev.effective_fatal,
+            outcome=ev.outcome,
+            reasons=ev.flag_reasons(settings.low_confidence),
+        )
+        for ev in rows
+    ]
+    return FlaggedPage(
+        total=min(total, cap), total_exact=total <= cap, page=page, page_size=page_size, items=items
+    )
 
 
-@router.post("/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation)
-def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer) -> ReviewWithEvaluation:
+@router.post(
+    "/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation
+)
+def review(
+    evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer
+) -> ReviewWithEvaluation:
     """Confirm or override the machine's grade or a finding, or add a finding it missed. The
     machine result stays; the review is kept in the trail and applies to every evaluation of
     the call under this rubric id, through rescoring and new versions."""
     with store.session() as s:
         try:
-            row = reviews.create_review(s, evaluation_id, reviews.ReviewRequest(**body.model_dump()),
-                                        _reviewer(key))
+            row = reviews.create_review(
+                s, evaluation_id, reviews.ReviewRequest(**body.model_dump()), _reviewer(key)
+            )
         except ReviewError:
             s.rollback()
             raise
@@ -173,13 +308,16 @@ def review(evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer)
 
 
 @router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
-def withdraw(review_id: RowId, store: StoreDep, key: Reviewer,
-             body: Optional[WithdrawIn] = None) -> ReviewWithEvaluation:
+def withdraw(
+    review_id: RowId, store: StoreDep, key: Reviewer, body: WithdrawIn | None = None
+) -> ReviewWithEvaluation:
     """Withdraw a review: it stays in the trail, marked; the previous review of the same
     thing, or the machine's result, applies again."""
     with store.session() as s:
         try:
-            row = reviews.withdraw_review(s, review_id, _reviewer(key), body.comment if body else "")
+            row = reviews.withdraw_review(
+                s, review_id, _reviewer(key), body.comment if body else ""
+            )
         except ReviewError:
             s.rollback()
             raise

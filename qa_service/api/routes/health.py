@@ -9,8 +9,12 @@ from qa_service.api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health, response_model_exclude_none=True,
-            responses={503: {"model": Health, "description": "a dependency is down (named)"}})
+@router.get(
+    "/health",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: {"model": Health, "description": "a dependency is down (named)"}},
+)
 def health(store: StoreDep, dispatcher: DispatcherDep) -> Health | JSONResponse:
     """No key needed: for load balancers and orchestration. `unavailable` names what is
     down: the database makes it a 503; Redis alone is `degraded` (uploads are kept)."""

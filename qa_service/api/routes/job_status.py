@@ -1,11 +1,9 @@
-from typing import Optional
-
 from fastapi import APIRouter, Query
 
 from qa_service.api.deps import DispatcherDep, StoreDep, Viewer
+from qa_service.api.schemas import JobOut
 from qa_service.domain.enums import JobState
 from qa_service.exceptions import NotFound
-from qa_service.api.schemas import JobOut
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -19,7 +17,11 @@ def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) 
 
 
 @router.get("", response_model=list[JobOut])
-def list_jobs(store: StoreDep, _: Viewer, status: Optional[JobState] = None,
-              limit: int = Query(100, ge=1, le=1000)) -> list[JobOut]:
+def list_jobs(
+    store: StoreDep,
+    _: Viewer,
+    status: JobState | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[JobOut]:
     """Jobs by status; `status=failed` lists failures with their error."""
     return [JobOut.model_validate(r) for r in store.jobs.recent(status, limit)]

@@ -1,34 +1,54 @@
-from typing import Optional
-
 from fastapi import APIRouter, Query
 
 from qa_service.api.deps import StoreDep, TimeQuery, Viewer
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput
 from qa_service.metrics.kpis import common_errors, kpi_rows
-from qa_service.storage.queries import GROUPS
 from qa_service.metrics.models import CommonError, KpiRow
+from qa_service.storage.queries import GROUPS
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 
 @router.get("", response_model=list[KpiRow], response_model_exclude_none=True)
-def kpis(store: StoreDep, _: Viewer, group_by: str = "project", project: Optional[str] = None,
-         agent: Optional[str] = None, since: TimeQuery = None,
-         until: TimeQuery = None, rubric_id: Optional[str] = None,
-         phase: Optional[Phase] = None) -> list[KpiRow]:
+def kpis(
+    store: StoreDep,
+    _: Viewer,
+    group_by: str = "project",
+    project: str | None = None,
+    agent: str | None = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    rubric_id: str | None = None,
+    phase: Phase | None = None,
+) -> list[KpiRow]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
     average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
     if group_by not in GROUPS:
         raise BadInput(f"group_by must be one of {', '.join(GROUPS)}")
-    return store.read(kpi_rows, group_by, project=project, agent=agent, since=since, until=until,
-                      rubric_id=rubric_id, phase=phase)
+    return store.read(
+        kpi_rows,
+        group_by,
+        project=project,
+        agent=agent,
+        since=since,
+        until=until,
+        rubric_id=rubric_id,
+        phase=phase,
+    )
 
 
 @router.get("/errors", response_model=list[CommonError])
-def errors(store: StoreDep, _: Viewer, project: Optional[str] = None,
-           agent: Optional[str] = None, since: TimeQuery = None,
-           until: TimeQuery = None, limit: int = Query(20, ge=1, le=200)) -> list[CommonError]:
+def errors(
+    store: StoreDep,
+    _: Viewer,
+    project: str | None = None,
+    agent: str | None = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    limit: int = Query(20, ge=1, le=200),
+) -> list[CommonError]:
     """共性错误 ranking: rule, count of calls, share, example recordings."""
-    return store.read(common_errors, limit=limit, project=project, agent=agent, since=since,
-                      until=until)
+    return store.read(
+        common_errors, limit=limit, project=project, agent=agent, since=since, until=until
+    )

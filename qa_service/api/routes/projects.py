@@ -1,5 +1,3 @@
-from typing import Optional
-
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlmodel import select
@@ -8,10 +6,11 @@ from qa_service.api.deps import StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput, NotFound
-from qa_service.storage.tables import ActiveRubric, Recording
-from qa_service.metrics.reports import inflight_report, trial_report
 from qa_service.metrics.models import InflightReport, TrialReport, WrapupReport
-from qa_service.metrics.wrapup import to_markdown, wrapup as make_wrapup
+from qa_service.metrics.reports import inflight_report, trial_report
+from qa_service.metrics.wrapup import to_markdown
+from qa_service.metrics.wrapup import wrapup as make_wrapup
+from qa_service.storage.tables import ActiveRubric, Recording
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
@@ -19,15 +18,23 @@ router = APIRouter(prefix="/projects", tags=["reports"])
 def _known(store, project: str) -> None:
     """A project exists once it has a recording or an active rubric: else 404 for every report."""
     with store.session() as s:
-        if s.get(ActiveRubric, project) is None and s.exec(
-                select(Recording.id).where(Recording.project == project).limit(1)).first() is None:
+        if (
+            s.get(ActiveRubric, project) is None
+            and s.exec(select(Recording.id).where(Recording.project == project).limit(1)).first()
+            is None
+        ):
             raise NotFound(f"no project {project!r}: no recordings and no active rubric")
 
 
 @router.get("/{project}/trial", response_model=TrialReport)
-def trial(project: str, store: StoreDep, _: Viewer, rubric_id: Optional[str] = None,
-          version: Optional[int] = Query(None, ge=1, le=MAX_INT),
-          phase: Optional[Phase] = Phase.TRIAL) -> TrialReport:
+def trial(
+    project: str,
+    store: StoreDep,
+    _: Viewer,
+    rubric_id: str | None = None,
+    version: int | None = Query(None, ge=1, le=MAX_INT),
+    phase: Phase | None = Phase.TRIAL,
+) -> TrialReport:
     """试呼 report: refusal reasons, the guide map (引导地图) and the highlight-script library."""
     _known(store, project)
     if rubric_id is None:
@@ -46,9 +53,15 @@ def inflight(project: str, store: StoreDep, _: Viewer) -> InflightReport:
     return store.read(inflight_report, project)
 
 
-@router.get("/{project}/wrapup", response_model=WrapupReport, response_model_exclude_unset=True,
-            responses={200: {"content": {"text/markdown": {}}}})
-def wrapup(project: str, store: StoreDep, _: Viewer, format: str = "json") -> WrapupReport | PlainTextResponse:
+@router.get(
+    "/{project}/wrapup",
+    response_model=WrapupReport,
+    response_model_exclude_unset=True,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def wrapup(
+    project: str, store: StoreDep, _: Viewer, format: str = "json"
+) -> WrapupReport | PlainTextResponse:
     """项目总结, the project wrap-up: KPIs over the whole run, the guide map as it ended,
     common errors with their trend, highlight scripts, refusal reasons, product-fact
     violations. `format=markdown` for the Markdown text (`qa-service wrapup` saves both)."""

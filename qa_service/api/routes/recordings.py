@@ -3,60 +3,87 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from qa_service.api.deps import (
-    Admin, DispatcherDep, Reviewer, RowId, SettingsDep, StoreDep, Viewer,
+    Admin,
+    DispatcherDep,
+    Reviewer,
+    RowId,
+    SettingsDep,
+    StoreDep,
+    Viewer,
 )
 from qa_service.api.errors import MAX_INT
-from qa_service.asr.audio import AUDIO_EXTENSIONS, check_readable
-from qa_service.storage.tables import Recording
+from qa_service.api.schemas import RecordingEvaluation, RecordingOut, Submission
 from qa_service.app.dispatch import score_job_id
+from qa_service.asr.audio import AUDIO_EXTENSIONS, check_readable
 from qa_service.domain.enums import JobState, KeyRole, Phase
+from qa_service.domain.evaluation import RubricRef, UtteranceOut
 from qa_service.domain.masking import mask
 from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import (
-    AudioError, BadInput, Forbidden, Gone, MetadataError, NotFound, QueueUnavailable, TooLarge,
+    AudioError,
+    BadInput,
+    Forbidden,
+    Gone,
+    MetadataError,
+    NotFound,
+    QueueUnavailable,
+    TooLarge,
     UnsupportedFormat,
 )
 from qa_service.files import sha256_of
-from qa_service.api.schemas import RecordingEvaluation, RecordingOut, Submission
-from qa_service.domain.evaluation import RubricRef, UtteranceOut
+from qa_service.storage.tables import Recording
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
 
-def _rubric_for(store, project: Optional[str], rubric_id: Optional[str], version: Optional[int]):
+def _rubric_for(store, project: str | None, rubric_id: str | None, version: int | None):
     if rubric_id:
         if version is None:
             raise BadInput("rubric_version is needed with rubric_id")
     else:
         active = store.rubrics.active_in(project) if project else None
         if active is None:
-            raise BadInput(f"no rubric given and no active rubric for project {project!r}"
-                           " (POST /rubrics/{id}/{version}/activate?project=...)")
+            raise BadInput(
+                f"no rubric given and no active rubric for project {project!r}"
+                " (POST /rubrics/{id}/{version}/activate?project=...)"
+            )
         rubric_id, version = active.rubric_id, active.version
     return store.rubrics.load(rubric_id, version)
 
 
-def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
-            audio: tuple[float, int], settings):
+def _submit(
+    store,
+    dispatcher,
+    path: str,
+    rubric,
+    agent_channel: str | None,
+    audio: tuple[float, int],
+    settings,
+):
     """Register the recording (its id answers the upload) and record and queue its job.
     `path` is as stored: relative to QA_STORAGE_DIR for uploads (settings.locate finds it)."""
     file = settings.locate(path)
     sha = sha256_of(file)
     seconds, channels = audio
     recording = store.recordings.register(sha, path, read_metadata(file), seconds, channels)
-    row, new = store.jobs.record(score_job_id(sha, rubric), path, sha, rubric, agent_channel,
-                                 recording.id)
+    row, new = store.jobs.record(
+        score_job_id(sha, rubric), path, sha, rubric, agent_channel, recording.id
+    )
 
     def answer(code: int, **fields) -> JSONResponse:
-        body = Submission(job_id=row.id, recording_id=recording.id, sha256=sha,
-                          rubric=RubricRef(id=rubric.id, version=rubric.version), **fields)
+        body = Submission(
+            job_id=row.id,
+            recording_id=recording.id,
+            sha256=sha,
+            rubric=RubricRef(id=rubric.id, version=rubric.version),
+            **fields,
+        )
         return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=code)
 
     if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
@@ -68,23 +95,40 @@ def _submit(store, dispatcher, path: str, rubric, agent_channel: Optional[str],
     return answer(202, status=JobState.QUEUED)
 
 
-SUBMITTED = {"response_model": Submission, "responses": {
-    200: {"model": Submission, "description": "the same audio and rubric version again: its job"},
-    503: {"model": Submission, "description": "the queue is away: kept as a pending job"}}}
+SUBMITTED = {
+    "response_model": Submission,
+    "responses": {
+        200: {
+            "model": Submission,
+            "description": "the same audio and rubric version again: its job",
+        },
+        503: {"model": Submission, "description": "the queue is away: kept as a pending job"},
+    },
+}
 
 
 @router.post("", status_code=202, **SUBMITTED)
-def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _: Reviewer,
-           file: UploadFile = File(...), agent_id: Optional[str] = Form(None),
-           project: Optional[str] = Form(None), call_time: Optional[str] = Form(None),
-           phase: str = Form(Phase.PRODUCTION), rubric_id: Optional[str] = Form(None),
-           rubric_version: Optional[int] = Form(None, ge=1, le=MAX_INT),
-           agent_channel: Optional[str] = Form(None)):
+def upload(
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    _: Reviewer,
+    file: UploadFile = File(...),
+    agent_id: str | None = Form(None),
+    project: str | None = Form(None),
+    call_time: str | None = Form(None),
+    phase: str = Form(Phase.PRODUCTION),
+    rubric_id: str | None = Form(None),
+    rubric_version: int | None = Form(None, ge=1, le=MAX_INT),
+    agent_channel: str | None = Form(None),
+):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
     ext = Path(name).suffix.lower()
     if ext not in AUDIO_EXTENSIONS:
-        raise UnsupportedFormat(f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+        raise UnsupportedFormat(
+            f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})"
+        )
     if phase not in Phase.values():
         raise BadInput(f"phase {phase!r} must be trial or production")
     if agent_channel not in (None, "left", "right"):
@@ -103,7 +147,9 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
                 raise TooLarge(f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        audio = check_readable(tmp.name)  # refuse what a worker could not read, while the caller is here
+        audio = check_readable(
+            tmp.name
+        )  # refuse what a worker could not read, while the caller is here
     except AudioError as exc:
         os.unlink(tmp.name)
         raise AudioError(str(exc).replace(tmp.name, name)) from None
@@ -112,8 +158,13 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
     if final.exists():
         os.unlink(tmp.name)  # the same audio again: the first upload and its metadata stand
     else:
-        meta = {"agent_id": agent_id, "project": project, "call_time": call_time,
-                "phase": phase, "original_name": name}
+        meta = {
+            "agent_id": agent_id,
+            "project": project,
+            "call_time": call_time,
+            "phase": phase,
+            "original_name": name,
+        }
         sidecar = final.with_suffix(".json")
         sidecar.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         try:
@@ -124,21 +175,29 @@ def upload(store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _:
             raise MetadataError(str(exc).replace(str(sidecar), name)) from None
         shutil.move(tmp.name, final)
     # stored relative to QA_STORAGE_DIR: found wherever the server or a worker runs
-    return _submit(store, dispatcher, str(final.relative_to(settings.storage_dir)), rubric,
-                   agent_channel, audio, settings)
+    return _submit(
+        store,
+        dispatcher,
+        str(final.relative_to(settings.storage_dir)),
+        rubric,
+        agent_channel,
+        audio,
+        settings,
+    )
 
 
 class ImportRequest(BaseModel):
     path: str
-    rubric_id: Optional[str] = None
-    rubric_version: Optional[int] = Field(None, ge=1, le=MAX_INT)
-    project: Optional[str] = None
-    agent_channel: Optional[str] = None
+    rubric_id: str | None = None
+    rubric_version: int | None = Field(None, ge=1, le=MAX_INT)
+    project: str | None = None
+    agent_channel: str | None = None
 
 
 @router.post("/import", status_code=202, **SUBMITTED)
-def import_file(req: ImportRequest, store: StoreDep, settings: SettingsDep,
-                dispatcher: DispatcherDep, _: Admin):
+def import_file(
+    req: ImportRequest, store: StoreDep, settings: SettingsDep, dispatcher: DispatcherDep, _: Admin
+):
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
     if "\x00" in req.path:
@@ -166,26 +225,50 @@ def _recording(store, recording_id: int) -> Recording:
 def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingOut:
     rec = _recording(store, recording_id)
     evs = store.evaluations.of_recording(recording_id)
-    return RecordingOut(**rec.model_dump(exclude={"source_path"}), evaluations=[
-        RecordingEvaluation(id=e.id, rubric=RubricRef(id=e.rubric_id, version=e.rubric_version),
-                            score=e.effective_score, grade=e.effective_grade, machine_score=e.score,
-                            machine_grade=e.grade, fatal=e.effective_fatal, reviewed=e.reviewed,
-                            outcome=e.outcome, current=e.is_current)
-        for e in evs])
+    return RecordingOut(
+        **rec.model_dump(exclude={"source_path"}),
+        evaluations=[
+            RecordingEvaluation(
+                id=e.id,
+                rubric=RubricRef(id=e.rubric_id, version=e.rubric_version),
+                score=e.effective_score,
+                grade=e.effective_grade,
+                machine_score=e.score,
+                machine_grade=e.grade,
+                fatal=e.effective_fatal,
+                reviewed=e.reviewed,
+                outcome=e.outcome,
+                current=e.is_current,
+            )
+            for e in evs
+        ],
+    )
 
 
 @router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
 def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[UtteranceOut]:
     _recording(store, recording_id)
     hide = key.role != KeyRole.ADMIN
-    return [UtteranceOut(role=u.role, start=u.start, end=u.end, text=mask(u.text) if hide else u.text,
-                         confidence=round(u.confidence, 3))
-            for u in store.recordings.utterances(recording_id)]
+    return [
+        UtteranceOut(
+            role=u.role,
+            start=u.start,
+            end=u.end,
+            text=mask(u.text) if hide else u.text,
+            confidence=round(u.confidence, 3),
+        )
+        for u in store.recordings.utterances(recording_id)
+    ]
 
 
-@router.get("/{recording_id}/audio", response_class=FileResponse,
-            responses={200: {"content": {"audio/*": {}}, "description": "the recording"},
-                       410: {"description": "the audio file is no longer on storage"}})
+@router.get(
+    "/{recording_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/*": {}}, "description": "the recording"},
+        410: {"description": "the audio file is no longer on storage"},
+    },
+)
 def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
     rec = _recording(store, recording_id)

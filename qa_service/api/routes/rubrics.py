@@ -1,38 +1,61 @@
-from typing import Optional
-
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
+from qa_service.api.schemas import (
+    Activation,
+    RescoreAccepted,
+    RubricDetail,
+    RubricListItem,
+    RubricSummary,
+)
 from qa_service.app.rescoring import rescore_scope
-from qa_service.storage.tables import RubricRow
+from qa_service.domain.enums import JobState
+from qa_service.domain.evaluation import RubricRef
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
+from qa_service.review.models import RubricComparison
 from qa_service.review.quality import compare_versions
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import parse_rubric
-from qa_service.api.schemas import Activation, RescoreAccepted, RubricDetail, RubricListItem, RubricSummary
-from qa_service.review.models import RubricComparison
-from qa_service.domain.enums import JobState
-from qa_service.domain.evaluation import RubricRef
+from qa_service.storage.tables import RubricRow
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
 
 
 def _summary(row: RubricRow) -> RubricSummary:
-    return RubricSummary(id=row.rubric_id, version=row.version, name=row.name,
-                         project_type=row.project_type, created_at=row.created_at)
+    return RubricSummary(
+        id=row.rubric_id,
+        version=row.version,
+        name=row.name,
+        project_type=row.project_type,
+        created_at=row.created_at,
+    )
 
 
-@router.post("", status_code=201, response_model=RubricSummary,
-             responses={422: {"description": "the rubric does not validate: every problem with its "
-                                             "line, field and reason"}})
-def upload_rubric(request: Request, store: StoreDep, _: Admin,
-                  yaml_text: str = Body(..., media_type="application/yaml")) -> RubricSummary:
+@router.post(
+    "",
+    status_code=201,
+    response_model=RubricSummary,
+    responses={
+        422: {
+            "description": "the rubric does not validate: every problem with its "
+            "line, field and reason"
+        }
+    },
+)
+def upload_rubric(
+    request: Request,
+    store: StoreDep,
+    _: Admin,
+    yaml_text: str = Body(..., media_type="application/yaml"),
+) -> RubricSummary:
     """Validate and store a rubric version. Versions are never overwritten."""
     if request.headers.get("content-type", "").startswith("multipart/"):
-        raise UnsupportedFormat("send the rubric YAML itself as the request body with "
-                                "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
-                                "-H 'Content-Type: application/yaml'), not as a form upload")
+        raise UnsupportedFormat(
+            "send the rubric YAML itself as the request body with "
+            "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
+            "-H 'Content-Type: application/yaml'), not as a form upload"
+        )
     rubric = parse_rubric(yaml_text, "uploaded rubric")
     knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
     return _summary(store.rubrics.save(rubric, yaml_text))
@@ -41,15 +64,26 @@ def upload_rubric(request: Request, store: StoreDep, _: Admin,
 @router.get("", response_model=list[RubricListItem])
 def list_rubrics(store: StoreDep, _: Viewer) -> list[RubricListItem]:
     active = store.rubrics.active()
-    return [RubricListItem(**dict(_summary(r)), active_for=[
-                a.project for a in active if (a.rubric_id, a.version) == (r.rubric_id, r.version)])
-            for r in store.rubrics.all()]
+    return [
+        RubricListItem(
+            **dict(_summary(r)),
+            active_for=[
+                a.project for a in active if (a.rubric_id, a.version) == (r.rubric_id, r.version)
+            ],
+        )
+        for r in store.rubrics.all()
+    ]
 
 
 @router.get("/{rubric_id}/compare", response_model=RubricComparison)
-def compare(rubric_id: str, store: StoreDep, _: Viewer,
-            version_from: int = Query(..., alias="from", ge=1),
-            version_to: int = Query(..., alias="to", ge=1), project: Optional[str] = None) -> RubricComparison:
+def compare(
+    rubric_id: str,
+    store: StoreDep,
+    _: Viewer,
+    version_from: int = Query(..., alias="from", ge=1),
+    version_to: int = Query(..., alias="to", ge=1),
+    project: str | None = None,
+) -> RubricComparison:
     """Two versions side by side on the calls scored by both: grade changes, score
     distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
     with store.session() as s:
@@ -65,7 +99,9 @@ def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> 
 
 
 @router.post("/{rubric_id}/{version}/activate", response_model=Activation)
-def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin) -> Activation:
+def activate(
+    rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin
+) -> Activation:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubrics.get(rubric_id, version) is None:
         raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
@@ -74,15 +110,22 @@ def activate(rubric_id: str, version: Version, project: str, store: StoreDep, _:
 
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202, response_model=RescoreAccepted)
-def rescore(rubric_id: str, version: Version, store: StoreDep, dispatcher: DispatcherDep,
-            _: Admin, project: Optional[str] = None) -> RescoreAccepted | JSONResponse:
+def rescore(
+    rubric_id: str,
+    version: Version,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    _: Admin,
+    project: str | None = None,
+) -> RescoreAccepted | JSONResponse:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubrics.get(rubric_id, version) is None:
         raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     rubric = store.rubrics.load(rubric_id, version)
     row = store.jobs.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
-    accepted = RescoreAccepted(job_id=row.id, project=project,
-                               rubric=RubricRef(id=rubric_id, version=version))
+    accepted = RescoreAccepted(
+        job_id=row.id, project=project, rubric=RubricRef(id=rubric_id, version=version)
+    )
     scope = rescore_scope(store, rubric_id, project)[1]
     try:
         dispatcher.submit(row, rubric)

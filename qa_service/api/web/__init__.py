@@ -6,6 +6,7 @@ static files (our scripts and the vendored wavesurfer.js and ECharts, with their
 beside them. `mount(app)` adds all of it to the API app; the pages stay out of the OpenAPI
 schema.
 """
+
 from __future__ import annotations
 
 import secrets

@@ -1,19 +1,22 @@
 """Demo keys for `make demo`: one per role, made afresh each time (earlier demo keys are
 revoked), in the demo's own database only."""
+
 from __future__ import annotations
 
 from sqlmodel import select
 
-from qa_service.storage.tables import ApiKey
 from qa_service.app.keys import ROLES, create_key
 from qa_service.storage.store import Store
+from qa_service.storage.tables import ApiKey
 
 PREFIX = "demo-"
 
 
 def make_demo_keys(store: Store) -> dict[str, str]:
     with store.session() as s:
-        for key in s.exec(select(ApiKey).where(ApiKey.name.startswith(PREFIX), ApiKey.revoked == False)):  # noqa: E712
+        for key in s.exec(
+            select(ApiKey).where(ApiKey.name.startswith(PREFIX), ApiKey.revoked == False)
+        ):  # noqa: E712
             key.revoked = True
             s.add(key)
         s.commit()

@@ -1,11 +1,11 @@
 """HTML pages: each renders a shell with who is signed in and the CSRF token; the page's script
 fills it from the JSON API. Sign-in turns an API key into a session cookie (session.py)."""
+
 from __future__ import annotations
 
 import hmac
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,11 +14,11 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import select
 from starlette.middleware.gzip import GZipMiddleware
 
+from qa_service.api.web import session
 from qa_service.app import keys
 from qa_service.config import get_settings
 from qa_service.domain.enums import KeyRole
 from qa_service.storage.tables import ApiKey, Evaluation
-from qa_service.api.web import session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -26,29 +26,38 @@ router = APIRouter(include_in_schema=False)
 
 # Every script, style, image and request stays on this origin. Inline styles are allowed
 # because wavesurfer.js and ECharts set them; inline scripts are not.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 # FastAPI's own /docs pages load Swagger UI from a CDN: left without our policy.
 NO_CSP = ("/docs", "/redoc", "/openapi.json")
 
-NAV = [("queue", "/queue", "待复核"), ("dashboard", "/dashboard", "质检看板"),
-       ("trial", "/trial", "试呼分析"), ("wrapup", "/wrapup", "项目总结"),
-       ("precision", "/precision", "规则准确率"), ("rubrics", "/rubric-versions", "质检规则")]
+NAV = [
+    ("queue", "/queue", "待复核"),
+    ("dashboard", "/dashboard", "质检看板"),
+    ("trial", "/trial", "试呼分析"),
+    ("wrapup", "/wrapup", "项目总结"),
+    ("precision", "/precision", "规则准确率"),
+    ("rubrics", "/rubric-versions", "质检规则"),
+]
 ROLE_NAMES: dict[str, str] = {
-    KeyRole.VIEWER: "只读", KeyRole.REVIEWER: "质检员", KeyRole.ADMIN: "管理员",
+    KeyRole.VIEWER: "只读",
+    KeyRole.REVIEWER: "质检员",
+    KeyRole.ADMIN: "管理员",
 }
 
 
-def _safe_next(target: Optional[str]) -> str:
+def _safe_next(target: str | None) -> str:
     """Only a path on this site (never //host or a scheme) after signing in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/queue"
 
 
-def _signed_in(request: Request) -> tuple[Optional[ApiKey], Optional[session.WebSession]]:
+def _signed_in(request: Request) -> tuple[ApiKey | None, session.WebSession | None]:
     ws = session.current(request)
     return session.key_of(request.app.state.store, ws), ws
 
@@ -58,12 +67,25 @@ def _page(request: Request, template: str, active: str, **context) -> Response:
     if key is None:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={_quote(url)}", status_code=303)
-    return templates.TemplateResponse(request, template, {
-        "me": {"name": key.name, "prefix": key.prefix, "role": key.role,
-               "role_name": ROLE_NAMES.get(key.role, key.role)},
-        "can_review": keys.allows(key.role, KeyRole.REVIEWER),
-        "is_admin": key.role == KeyRole.ADMIN,
-        "csrf": ws.csrf, "nav": NAV, "active": active, "zone": _zone_label(), **context})
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "me": {
+                "name": key.name,
+                "prefix": key.prefix,
+                "role": key.role,
+                "role_name": ROLE_NAMES.get(key.role, key.role),
+            },
+            "can_review": keys.allows(key.role, KeyRole.REVIEWER),
+            "is_admin": key.role == KeyRole.ADMIN,
+            "csrf": ws.csrf,
+            "nav": NAV,
+            "active": active,
+            "zone": _zone_label(),
+            **context,
+        },
+    )
 
 
 def _zone_label() -> dict:
@@ -76,6 +98,7 @@ def _zone_label() -> dict:
 
 def _quote(path: str) -> str:
     from urllib.parse import quote
+
     return quote(path, safe="/")
 
 
@@ -85,20 +108,32 @@ def home() -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, next: Optional[str] = None) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next), "error": None})
+def login_form(request: Request, next: str | None = None) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"next": _safe_next(next), "error": None}
+    )
 
 
 @router.post("/login")
 def login(request: Request, api_key: str = Form(""), next: str = Form("/queue")) -> Response:
     key = keys.lookup(request.app.state.store, api_key.strip()) if api_key.strip() else None
     if key is None:
-        return templates.TemplateResponse(request, "login.html", {
-            "next": _safe_next(next), "error": "密钥无效或已停用，请检查后重试。"}, status_code=401)
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "密钥无效或已停用，请检查后重试。"},
+            status_code=401,
+        )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(session.COOKIE, session.issue(session.secret_of(request), key.id),
-                        max_age=session.max_age(request), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        session.COOKIE,
+        session.issue(session.secret_of(request), key.id),
+        max_age=session.max_age(request),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return response
 
 
@@ -122,10 +157,14 @@ def call_page(request: Request, evaluation_id: int) -> Response:
     # The recording is named in the page so that its audio starts loading with the HTML,
     # before the scripts have asked the API for the evaluation.
     with request.app.state.store.session() as s:
-        recording_id = s.exec(select(Evaluation.recording_id).where(Evaluation.id == evaluation_id)).first()
+        recording_id = s.exec(
+            select(Evaluation.recording_id).where(Evaluation.id == evaluation_id)
+        ).first()
     if recording_id is None:
         return Response(f"没有质检结果 {evaluation_id}", status_code=404, media_type="text/plain")
-    return _page(request, "call.html", "queue", evaluation_id=evaluation_id, recording_id=recording_id)
+    return _page(
+        request, "call.html", "queue", evaluation_id=evaluation_id, recording_id=recording_id
+    )
 
 
 @router.get("/calls/recording/{recording_id}")
@@ -135,10 +174,15 @@ def call_of_recording(request: Request, recording_id: int) -> Response:
     if key is None:
         return RedirectResponse(f"/login?next=/calls/recording/{recording_id}", status_code=303)
     with request.app.state.store.session() as s:
-        evaluation_id = s.exec(select(Evaluation.id).where(Evaluation.recording_id == recording_id)
-                               .order_by(Evaluation.is_current.desc(), Evaluation.id.desc())).first()
+        evaluation_id = s.exec(
+            select(Evaluation.id)
+            .where(Evaluation.recording_id == recording_id)
+            .order_by(Evaluation.is_current.desc(), Evaluation.id.desc())
+        ).first()
     if evaluation_id is None:
-        return Response(f"没有录音 {recording_id} 的质检结果", status_code=404, media_type="text/plain")
+        return Response(
+            f"没有录音 {recording_id} 的质检结果", status_code=404, media_type="text/plain"
+        )
     return RedirectResponse(f"/calls/{evaluation_id}", status_code=303)
 
 
@@ -171,8 +215,11 @@ def rubrics_page(request: Request) -> Response:
 def mount_pages(app: FastAPI) -> None:
     app.include_router(router)
     # Compressed on the way out: the first load's scripts are well under 1 MB gzipped.
-    app.mount("/static", GZipMiddleware(StaticFiles(directory=str(HERE / "static")), minimum_size=1024),
-              name="static")
+    app.mount(
+        "/static",
+        GZipMiddleware(StaticFiles(directory=str(HERE / "static")), minimum_size=1024),
+        name="static",
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

@@ -10,6 +10,7 @@ header (or the `csrf_token` form field of the sign-out form): the token is an HM
 nonce, shown to the page in a <meta> tag, which another site can neither read nor guess.
 API clients sending X-API-Key or Authorization headers are not affected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,13 +18,12 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from fastapi import Request
 
 from qa_service.exceptions import Forbidden
-from qa_service.storage.tables import ApiKey
 from qa_service.storage.store import Store
+from qa_service.storage.tables import ApiKey
 
 COOKIE = "qa_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -55,7 +55,7 @@ def issue(secret: bytes, key_id: int) -> str:
     return f"{payload}.{_mac(secret, payload)}"
 
 
-def read(secret: bytes, cookie: Optional[str], max_age_s: int) -> Optional[WebSession]:
+def read(secret: bytes, cookie: str | None, max_age_s: int) -> WebSession | None:
     """The session in a cookie value, or None if it is missing, forged or too old."""
     if not cookie or cookie.count(".") != 3:
         return None
@@ -68,11 +68,11 @@ def read(secret: bytes, cookie: Optional[str], max_age_s: int) -> Optional[WebSe
     return WebSession(int(key_id), int(issued), nonce, _mac(secret, "csrf:" + nonce))
 
 
-def current(request: Request) -> Optional[WebSession]:
+def current(request: Request) -> WebSession | None:
     return read(secret_of(request), request.cookies.get(COOKIE), max_age(request))
 
 
-def key_of(store: Store, session: Optional[WebSession]) -> Optional[ApiKey]:
+def key_of(store: Store, session: WebSession | None) -> ApiKey | None:
     if session is None:
         return None
     with store.session() as s:
@@ -80,7 +80,7 @@ def key_of(store: Store, session: Optional[WebSession]) -> Optional[ApiKey]:
     return key if key is not None and not key.revoked else None
 
 
-def caller_from_cookie(request: Request, store: Store) -> Optional[ApiKey]:
+def caller_from_cookie(request: Request, store: Store) -> ApiKey | None:
     """The API key behind the request's session cookie; refuses a cookie write without the
     session's CSRF token (403), so another site cannot make a signed-in browser write."""
     session = current(request)

@@ -1,11 +1,12 @@
 """Evaluations with their findings and highlights, the list of calls to listen to, and the
 rollups built from them. Which evaluation is current and how reviews apply are decided by the
 caller (app/evaluations.py); this module only reads and writes the rows."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Callable, Iterable, Optional
 
 from sqlalchemy import delete, exists, func, insert, update
 from sqlmodel import Session, select
@@ -22,15 +23,22 @@ class Evaluations:
     def __init__(self, session: Callable[[], Session]):
         self.session = session
 
-    def write(self, s: Session,
-              items: list[tuple[Recording, CallResult, float]]) -> list[Evaluation]:
+    def write(
+        self, s: Session, items: list[tuple[Recording, CallResult, float]]
+    ) -> list[Evaluation]:
         """Store each (recording, result, speech confidence) in the caller's transaction,
         replacing an earlier evaluation of the same recording and rubric version (the row
         keeps its id, so reviews can point at it), with the result's findings and highlights."""
         keys = {(rec.id, r.rubric_id, r.rubric_version) for rec, r, _ in items}
-        old = {(e.recording_id, e.rubric_id, e.rubric_version): e for e in s.exec(
-            select(Evaluation).where(Evaluation.recording_id.in_({k[0] for k in keys}),
-                                     Evaluation.rubric_id.in_({k[1] for k in keys}))).all()}
+        old = {
+            (e.recording_id, e.rubric_id, e.rubric_version): e
+            for e in s.exec(
+                select(Evaluation).where(
+                    Evaluation.recording_id.in_({k[0] for k in keys}),
+                    Evaluation.rubric_id.in_({k[1] for k in keys}),
+                )
+            ).all()
+        }
         stale = [e.id for k, e in old.items() if k in keys]
         if stale:
             s.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(stale)))
@@ -39,12 +47,21 @@ class Evaluations:
         for rec, result, confidence in items:
             ev = old.get((rec.id, result.rubric_id, result.rubric_version))
             if ev is None:
-                ev = Evaluation(recording_id=rec.id, rubric_id=result.rubric_id,
-                                rubric_version=result.rubric_version, score=0, grade=Grade.FAIL)
+                ev = Evaluation(
+                    recording_id=rec.id,
+                    rubric_id=result.rubric_id,
+                    rubric_version=result.rubric_version,
+                    score=0,
+                    grade=Grade.FAIL,
+                )
             else:
                 ev.created_at = utcnow()
             ev.score, ev.grade, ev.fatal, ev.outcome = (
-                result.score, result.grade, result.fatal, result.outcome)
+                result.score,
+                result.grade,
+                result.fatal,
+                result.outcome,
+            )
             ev.asr_confidence = confidence
             ev.duration = rec.duration
             copy_metadata(ev, rec)
@@ -54,37 +71,51 @@ class Evaluations:
         # Findings and highlights go in as plain rows, one executemany each: building ORM
         # objects for them was most of a rescore's write time (nothing reads them back from
         # this session; apply_reviews queries them).
-        findings = [row for ev, (_, result, _) in zip(evaluations, items, strict=True)
-                    for row in _finding_rows(ev.id, result)]
+        findings = [
+            row
+            for ev, (_, result, _) in zip(evaluations, items, strict=True)
+            for row in _finding_rows(ev.id, result)
+        ]
         if findings:
             s.execute(insert(FindingRow), findings)
-        highlights = [{"evaluation_id": ev.id, **asdict(h)}
-                      for ev, (_, result, _) in zip(evaluations, items, strict=True)
-                      for h in result.highlights]
+        highlights = [
+            {"evaluation_id": ev.id, **asdict(h)}
+            for ev, (_, result, _) in zip(evaluations, items, strict=True)
+            for h in result.highlights
+        ]
         if highlights:
             s.execute(insert(HighlightRow), highlights)
         return evaluations
 
-    def versions_of(self, s: Session,
-                    recording_ids: Iterable[int]) -> list[tuple[int, int, str, int]]:
+    def versions_of(
+        self, s: Session, recording_ids: Iterable[int]
+    ) -> list[tuple[int, int, str, int]]:
         """(evaluation id, recording id, rubric id, rubric version) of every evaluation of
         these recordings, in the caller's transaction."""
         e = Evaluation
-        return list(s.exec(select(e.id, e.recording_id, e.rubric_id, e.rubric_version)
-                           .where(e.recording_id.in_(set(recording_ids)))).all())
+        return list(
+            s.exec(
+                select(e.id, e.recording_id, e.rubric_id, e.rubric_version).where(
+                    e.recording_id.in_(set(recording_ids))
+                )
+            ).all()
+        )
 
-    def make_current(self, s: Session, current: dict[int, int],
-                     evaluations: list[Evaluation]) -> None:
+    def make_current(
+        self, s: Session, current: dict[int, int], evaluations: list[Evaluation]
+    ) -> None:
         """Mark `current[recording_id]` (an evaluation id) as each recording's current
         evaluation and its others not; `evaluations` are this session's objects to update too."""
-        s.exec(update(Evaluation).where(Evaluation.recording_id.in_(current),
-                                        Evaluation.id.notin_(current.values()))
-               .values(is_current=False))
+        s.exec(
+            update(Evaluation)
+            .where(Evaluation.recording_id.in_(current), Evaluation.id.notin_(current.values()))
+            .values(is_current=False)
+        )
         for ev in evaluations:
             ev.is_current = ev.id == current[ev.recording_id]
             s.add(ev)
 
-    def all(self, rubric_id: Optional[str] = None) -> list[Evaluation]:
+    def all(self, rubric_id: str | None = None) -> list[Evaluation]:
         with self.session() as s:
             q = select(Evaluation).order_by(Evaluation.id)
             if rubric_id:
@@ -94,44 +125,84 @@ class Evaluations:
     def of_recording(self, recording_id: int) -> list[Evaluation]:
         """A recording's evaluations, one per rubric version it was scored with."""
         with self.session() as s:
-            return list(s.exec(select(Evaluation).where(Evaluation.recording_id == recording_id)
-                               .order_by(Evaluation.id)).all())
+            return list(
+                s.exec(
+                    select(Evaluation)
+                    .where(Evaluation.recording_id == recording_id)
+                    .order_by(Evaluation.id)
+                ).all()
+            )
 
     def created_since(self, since: datetime) -> list[Evaluation]:
         with self.session() as s:
-            return list(s.exec(select(Evaluation).where(Evaluation.created_at >= since)
-                               .order_by(Evaluation.id)).all())
+            return list(
+                s.exec(
+                    select(Evaluation).where(Evaluation.created_at >= since).order_by(Evaluation.id)
+                ).all()
+            )
 
     def is_scored(self, sha256: str, rubric_id: str, version: int) -> bool:
         """Whether this audio has an evaluation under this rubric version."""
         with self.session() as s:
-            return s.exec(select(Evaluation.id)
-                          .join(Recording, Recording.id == Evaluation.recording_id)
-                          .where(Recording.sha256 == sha256, Evaluation.rubric_id == rubric_id,
-                                 Evaluation.rubric_version == version).limit(1)).first() is not None
+            return (
+                s.exec(
+                    select(Evaluation.id)
+                    .join(Recording, Recording.id == Evaluation.recording_id)
+                    .where(
+                        Recording.sha256 == sha256,
+                        Evaluation.rubric_id == rubric_id,
+                        Evaluation.rubric_version == version,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def findings(self, evaluation_id: int) -> list[FindingRow]:
         with self.session() as s:
-            return list(s.exec(select(FindingRow).where(
-                FindingRow.evaluation_id == evaluation_id).order_by(FindingRow.id)).all())
+            return list(
+                s.exec(
+                    select(FindingRow)
+                    .where(FindingRow.evaluation_id == evaluation_id)
+                    .order_by(FindingRow.id)
+                ).all()
+            )
 
-    def flagged(self, low_confidence: float, count_limit: int, page: int = 1, page_size: int = 50,
-                rule: Optional[str] = None, **where) -> tuple[int, list[Evaluation]]:
+    def flagged(
+        self,
+        low_confidence: float,
+        count_limit: int,
+        page: int = 1,
+        page_size: int = 50,
+        rule: str | None = None,
+        **where,
+    ) -> tuple[int, list[Evaluation]]:
         """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
         of them and how many there are, counted up to `count_limit` + 1 (an exact count of
         half a million costs more than the page). `where`: kpis.filters' project, agent,
         since, until."""
         conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
         if rule:
-            conds.append(exists().where(
-                FindingRow.evaluation_id == Evaluation.id, FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(COSTLY)))
+            conds.append(
+                exists().where(
+                    FindingRow.evaluation_id == Evaluation.id,
+                    FindingRow.rule_id == rule,
+                    FindingRow.effective_status_sql().in_(COSTLY),
+                )
+            )
         with self.session() as s:
-            total = s.exec(select(func.count()).select_from(
-                select(Evaluation.id).where(*conds).limit(count_limit + 1).subquery())).one()
-            rows = s.exec(select(Evaluation).where(*conds)
-                          .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-                          .offset((page - 1) * page_size).limit(page_size)).all()
+            total = s.exec(
+                select(func.count()).select_from(
+                    select(Evaluation.id).where(*conds).limit(count_limit + 1).subquery()
+                )
+            ).one()
+            rows = s.exec(
+                select(Evaluation)
+                .where(*conds)
+                .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            ).all()
         return total, list(rows)
 
     def rebuild_rollups(self) -> int:
@@ -147,7 +218,15 @@ def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[dict]:
     for f in result.findings:
         # Evidence holds plain values only: vars() is asdict() without its deep copy.
         evidence = [{k: v for k, v in vars(e).items() if v is not None} for e in f.evidence]
-        yield {"evaluation_id": evaluation_id, "rule_id": f.rule_id, "category": str(f.category),
-               "status": str(f.status), "deduction": f.deduction, "name": f.name,
-               "severity": f.severity, "detail": f.detail, "evidence": evidence,
-               "source": FindingSource.MACHINE}
+        yield {
+            "evaluation_id": evaluation_id,
+            "rule_id": f.rule_id,
+            "category": str(f.category),
+            "status": str(f.status),
+            "deduction": f.deduction,
+            "name": f.name,
+            "severity": f.severity,
+            "detail": f.detail,
+            "evidence": evidence,
+            "source": FindingSource.MACHINE,
+        }

@@ -1,9 +1,10 @@
 """Scoring requests (jobs): kept in the database as well as on the queue, so that a request
 survives Redis being away and answers at /jobs/{id}."""
+
 from __future__ import annotations
 
 import uuid
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from sqlmodel import Session, select
 
@@ -16,35 +17,60 @@ class Jobs:
     def __init__(self, session: Callable[[], Session]):
         self.session = session
 
-    def record(self, job_id: str, path: str, sha256: str, rubric: Rubric,
-               agent_channel: Optional[str] = None,
-               recording_id: Optional[int] = None) -> tuple[JobRecord, bool]:
+    def record(
+        self,
+        job_id: str,
+        path: str,
+        sha256: str,
+        rubric: Rubric,
+        agent_channel: str | None = None,
+        recording_id: int | None = None,
+    ) -> tuple[JobRecord, bool]:
         """The request's row (created `pending` if new); True when it was new."""
         with self.session() as s:
             row = s.get(JobRecord, job_id)
             if row is not None:
                 return row, False
-            row = JobRecord(id=job_id, path=path, sha256=sha256, rubric_id=rubric.id,
-                            rubric_version=rubric.version, agent_channel=agent_channel,
-                            recording_id=recording_id)
+            row = JobRecord(
+                id=job_id,
+                path=path,
+                sha256=sha256,
+                rubric_id=rubric.id,
+                rubric_version=rubric.version,
+                agent_channel=agent_channel,
+                recording_id=recording_id,
+            )
             s.add(row)
             s.commit()
             s.refresh(row)
             return row, True
 
-    def record_rescore(self, rubric: Rubric, project: Optional[str]) -> JobRecord:
+    def record_rescore(self, rubric: Rubric, project: str | None) -> JobRecord:
         """A rescore request's row (`pending`, kind `rescore`): kept like an upload, so that it
         survives Redis being away and answers at /jobs/{id}."""
         with self.session() as s:
-            row = JobRecord(id=f"rescore_{uuid.uuid4().hex}", kind="rescore", path="", sha256="",
-                            rubric_id=rubric.id, rubric_version=rubric.version, project=project)
+            row = JobRecord(
+                id=f"rescore_{uuid.uuid4().hex}",
+                kind="rescore",
+                path="",
+                sha256="",
+                rubric_id=rubric.id,
+                rubric_version=rubric.version,
+                project=project,
+            )
             s.add(row)
             s.commit()
             s.refresh(row)
             return row
 
-    def set_status(self, job_id: str, status: JobState, error: str = "",
-                   recording_id: Optional[int] = None, evaluation_id: Optional[int] = None) -> None:
+    def set_status(
+        self,
+        job_id: str,
+        status: JobState,
+        error: str = "",
+        recording_id: int | None = None,
+        evaluation_id: int | None = None,
+    ) -> None:
         """Move a request to `status` (counting attempts as it starts), keeping its last error
         and the recording and evaluation it produced."""
         with self.session() as s:
@@ -60,11 +86,11 @@ class Jobs:
                 s.add(row)
                 s.commit()
 
-    def get(self, job_id: str) -> Optional[JobRecord]:
+    def get(self, job_id: str) -> JobRecord | None:
         with self.session() as s:
             return s.get(JobRecord, job_id)
 
-    def recent(self, status: Optional[JobState] = None, limit: int = 100) -> list[JobRecord]:
+    def recent(self, status: JobState | None = None, limit: int = 100) -> list[JobRecord]:
         """Requests, most recently changed first; of one status when given."""
         with self.session() as s:
             q = select(JobRecord).order_by(JobRecord.updated_at.desc()).limit(limit)
@@ -76,19 +102,34 @@ class Jobs:
         """Requests accepted and not finished (pending, queued or started), oldest first."""
         states = [JobState.PENDING.value, JobState.QUEUED.value, JobState.STARTED.value]
         with self.session() as s:
-            return list(s.exec(select(JobRecord).where(JobRecord.status.in_(states))
-                               .order_by(JobRecord.created_at)).all())
+            return list(
+                s.exec(
+                    select(JobRecord)
+                    .where(JobRecord.status.in_(states))
+                    .order_by(JobRecord.created_at)
+                ).all()
+            )
 
     def pending(self) -> list[JobRecord]:
         """Requests stored while the queue was away, oldest first."""
         with self.session() as s:
-            return list(s.exec(select(JobRecord).where(JobRecord.status == JobState.PENDING.value)
-                               .order_by(JobRecord.created_at)).all())
+            return list(
+                s.exec(
+                    select(JobRecord)
+                    .where(JobRecord.status == JobState.PENDING.value)
+                    .order_by(JobRecord.created_at)
+                ).all()
+            )
 
     def lost(self, on_queue: Callable[[str], bool]) -> list[JobRecord]:
         """Requests the database has as `queued` but the queue no longer has (a Redis that
         restarted empty): `on_queue(job_id)` says whether the queue still knows a job."""
         with self.session() as s:
-            rows = list(s.exec(select(JobRecord).where(JobRecord.status == JobState.QUEUED.value)
-                               .order_by(JobRecord.created_at)).all())
+            rows = list(
+                s.exec(
+                    select(JobRecord)
+                    .where(JobRecord.status == JobState.QUEUED.value)
+                    .order_by(JobRecord.created_at)
+                ).all()
+            )
         return [r for r in rows if not on_queue(r.id)]

@@ -1,7 +1,8 @@
 """API keys as stored: the secret's sha256, never the secret (app/keys.py makes and checks them)."""
+
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from sqlmodel import Session, select
 
@@ -23,11 +24,11 @@ class ApiKeys:
         with self.session() as s:
             return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
 
-    def by_hash(self, key_hash: str) -> Optional[ApiKey]:
+    def by_hash(self, key_hash: str) -> ApiKey | None:
         with self.session() as s:
             return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
 
-    def revoke(self, key_id: int) -> Optional[ApiKey]:
+    def revoke(self, key_id: int) -> ApiKey | None:
         with self.session() as s:
             key = s.get(ApiKey, key_id)
             if key is not None:

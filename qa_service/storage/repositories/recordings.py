@@ -1,7 +1,8 @@
 """Recordings with their transcripts (utterances), sentence vectors and call metadata."""
+
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -19,20 +20,22 @@ class Recordings:
     def __init__(self, session: Callable[[], Session]):
         self.session = session
 
-    def by_sha(self, sha256: str) -> Optional[Recording]:
+    def by_sha(self, sha256: str) -> Recording | None:
         with self.session() as s:
             return s.exec(select(Recording).where(Recording.sha256 == sha256)).first()
 
-    def get(self, recording_id: int) -> Optional[Recording]:
+    def get(self, recording_id: int) -> Recording | None:
         with self.session() as s:
             return s.get(Recording, recording_id)
 
     def by_ids(self, s: Session, recording_ids: Iterable[int]) -> dict[int, Recording]:
         """These recordings by id, read in the caller's transaction."""
-        return {r.id: r for r in s.exec(select(Recording).where(
-            Recording.id.in_(set(recording_ids)))).all()}
+        return {
+            r.id: r
+            for r in s.exec(select(Recording).where(Recording.id.in_(set(recording_ids)))).all()
+        }
 
-    def all(self, project: Optional[str] = None, phase: Optional[str] = None) -> list[Recording]:
+    def all(self, project: str | None = None, phase: str | None = None) -> list[Recording]:
         with self.session() as s:
             q = select(Recording).order_by(Recording.id)
             if project:
@@ -43,25 +46,42 @@ class Recordings:
 
     def evaluated_with(self, rubric_id: str, projects: Iterable[str] = ()) -> list[Recording]:
         """Recordings with an evaluation under this rubric id, and those of these projects."""
-        evaluated = Recording.id.in_(select(Evaluation.recording_id)
-                                     .where(Evaluation.rubric_id == rubric_id))
+        evaluated = Recording.id.in_(
+            select(Evaluation.recording_id).where(Evaluation.rubric_id == rubric_id)
+        )
         projects = list(projects)
         with self.session() as s:
             q = select(Recording).where(
-                (evaluated | Recording.project.in_(projects)) if projects else evaluated)
+                (evaluated | Recording.project.in_(projects)) if projects else evaluated
+            )
             return list(s.exec(q.order_by(Recording.id)).all())
 
-    def save_transcript(self, sha256: str, source_path: str, meta: CallMetadata,
-                        duration: float, channels: int, separation: str, asr_model: str,
-                        utterances: list[Utterance], warnings: Iterable[str] = ()) -> Recording:
+    def save_transcript(
+        self,
+        sha256: str,
+        source_path: str,
+        meta: CallMetadata,
+        duration: float,
+        channels: int,
+        separation: str,
+        asr_model: str,
+        utterances: list[Utterance],
+        warnings: Iterable[str] = (),
+    ) -> Recording:
         """Store a recording with its utterances and recognition warnings, or update the
         metadata of a known one."""
         with self.session() as s:
             rec = s.exec(select(Recording).where(Recording.sha256 == sha256)).first()
             if rec is None:
-                rec = Recording(sha256=sha256, source_path=source_path, duration=duration,
-                                channels=channels, separation=separation, asr_model=asr_model,
-                                asr_warnings=list(warnings))
+                rec = Recording(
+                    sha256=sha256,
+                    source_path=source_path,
+                    duration=duration,
+                    channels=channels,
+                    separation=separation,
+                    asr_model=asr_model,
+                    asr_warnings=list(warnings),
+                )
                 _apply_metadata(rec, meta)
                 s.add(rec)
                 s.flush()
@@ -69,30 +89,52 @@ class Recordings:
                 _change_metadata(s, rec, meta)
                 if utterances:  # registered at upload, transcribed now
                     rec.duration, rec.channels, rec.separation, rec.asr_model = (
-                        duration, channels, separation, asr_model)
+                        duration,
+                        channels,
+                        separation,
+                        asr_model,
+                    )
                     rec.asr_warnings = list(warnings)
                     s.add(rec)
             if utterances:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
                 # vectors belong to the utterances they were computed from
                 s.exec(delete(TranscriptVectors).where(TranscriptVectors.recording_id == rec.id))
-                s.add_all(UtteranceRow(recording_id=rec.id, seq=i, role=u.role, start=u.start,
-                                       end=u.end, text=u.text, confidence=u.confidence)
-                          for i, u in enumerate(utterances))
+                s.add_all(
+                    UtteranceRow(
+                        recording_id=rec.id,
+                        seq=i,
+                        role=u.role,
+                        start=u.start,
+                        end=u.end,
+                        text=u.text,
+                        confidence=u.confidence,
+                    )
+                    for i, u in enumerate(utterances)
+                )
             s.commit()
             s.refresh(rec)
             return rec
 
-    def register(self, sha256: str, source_path: str, meta: CallMetadata,
-                 duration: float, channels: int) -> Recording:
+    def register(
+        self, sha256: str, source_path: str, meta: CallMetadata, duration: float, channels: int
+    ) -> Recording:
         """The recording's row as soon as it is uploaded (its id is in the upload's answer);
         the worker adds the transcript. A known recording is returned as it is."""
         known = self.by_sha(sha256)
         if known is not None:
             return known
         try:
-            return self.save_transcript(sha256, source_path, meta, duration, channels,
-                                        "stereo" if channels == 2 else "mono", "", [])
+            return self.save_transcript(
+                sha256,
+                source_path,
+                meta,
+                duration,
+                channels,
+                "stereo" if channels == 2 else "mono",
+                "",
+                [],
+            )
         except IntegrityError:  # the same audio uploaded twice at once: the other one won
             return self.by_sha(sha256)
 
@@ -103,8 +145,11 @@ class Recordings:
 
     def utterances(self, recording_id: int) -> list[Utterance]:
         with self.session() as s:
-            rows = s.exec(select(UtteranceRow).where(UtteranceRow.recording_id == recording_id)
-                          .order_by(UtteranceRow.seq)).all()
+            rows = s.exec(
+                select(UtteranceRow)
+                .where(UtteranceRow.recording_id == recording_id)
+                .order_by(UtteranceRow.seq)
+            ).all()
         return [Utterance(r.role, r.start, r.end, r.text, r.confidence) for r in rows]
 
     def utterances_of(self, recording_ids: list[int]) -> dict[int, list[Utterance]]:
@@ -114,8 +159,14 @@ class Recordings:
 
     def has_transcript(self, recording_id: int) -> bool:
         with self.session() as s:
-            return s.exec(select(UtteranceRow.id).where(
-                UtteranceRow.recording_id == recording_id).limit(1)).first() is not None
+            return (
+                s.exec(
+                    select(UtteranceRow.id)
+                    .where(UtteranceRow.recording_id == recording_id)
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def save_vectors(self, vectors: dict[int, CallVectors]) -> None:
         """Sentence vectors of stored transcripts (replacing those of another model)."""
@@ -128,18 +179,26 @@ class Recordings:
         """Stored sentence vectors of these recordings (those that have them)."""
         v = TranscriptVectors
         with self.session() as s:
-            rows = s.exec(select(v.recording_id, v.model, v.dim, v.owners, v.spans, v.vectors)
-                          .where(v.recording_id.in_(recording_ids))).all()
-        return {rid: unpack_vectors(model, dim, owners, spans, vectors)
-                for rid, model, dim, owners, spans, vectors in rows}
+            rows = s.exec(
+                select(v.recording_id, v.model, v.dim, v.owners, v.spans, v.vectors).where(
+                    v.recording_id.in_(recording_ids)
+                )
+            ).all()
+        return {
+            rid: unpack_vectors(model, dim, owners, spans, vectors)
+            for rid, model, dim, owners, spans, vectors in rows
+        }
 
 
 def utterances_by_recording(s: Session, recording_ids: list[int]) -> dict[int, list[Utterance]]:
     out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
     # Columns, not ORM objects: rescoring reads a few hundred thousand of these rows.
     u = UtteranceRow
-    rows = s.exec(select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence)
-                  .where(u.recording_id.in_(recording_ids)).order_by(u.recording_id, u.seq)).all()
+    rows = s.exec(
+        select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence)
+        .where(u.recording_id.in_(recording_ids))
+        .order_by(u.recording_id, u.seq)
+    ).all()
     for rid, role, start, end, text_, confidence in rows:
         out[rid].append(Utterance(role, start, end, text_, confidence))
     return out

@@ -1,8 +1,9 @@
 """Rubric versions (stored YAML, never overwritten) and the version active in each project."""
+
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 from sqlmodel import Session, select
 
@@ -19,8 +20,11 @@ class Rubrics:
         """Versions are never overwritten: the same id and version with other text is refused."""
         digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
         with self.session() as s:
-            row = s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric.id,
-                                                 RubricRow.version == rubric.version)).first()
+            row = s.exec(
+                select(RubricRow).where(
+                    RubricRow.rubric_id == rubric.id, RubricRow.version == rubric.version
+                )
+            ).first()
             if row is not None:
                 if row.sha256 != digest:
                     raise RubricVersionConflict(
@@ -28,17 +32,26 @@ class Rubrics:
                         "other content; raise `version` to store a change"
                     )
                 return row
-            row = RubricRow(rubric_id=rubric.id, version=rubric.version, name=rubric.name,
-                            project_type=rubric.project_type, yaml_text=yaml_text, sha256=digest)
+            row = RubricRow(
+                rubric_id=rubric.id,
+                version=rubric.version,
+                name=rubric.name,
+                project_type=rubric.project_type,
+                yaml_text=yaml_text,
+                sha256=digest,
+            )
             s.add(row)
             s.commit()
             s.refresh(row)
             return row
 
-    def get(self, rubric_id: str, version: int) -> Optional[RubricRow]:
+    def get(self, rubric_id: str, version: int) -> RubricRow | None:
         with self.session() as s:
-            return s.exec(select(RubricRow).where(RubricRow.rubric_id == rubric_id,
-                                                  RubricRow.version == version)).first()
+            return s.exec(
+                select(RubricRow).where(
+                    RubricRow.rubric_id == rubric_id, RubricRow.version == version
+                )
+            ).first()
 
     def load(self, rubric_id: str, version: int) -> Rubric:
         """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
@@ -50,33 +63,42 @@ class Rubrics:
     def all(self) -> list[RubricRow]:
         """Every stored rubric version, by id then version."""
         with self.session() as s:
-            return list(s.exec(select(RubricRow)
-                               .order_by(RubricRow.rubric_id, RubricRow.version)).all())
+            return list(
+                s.exec(select(RubricRow).order_by(RubricRow.rubric_id, RubricRow.version)).all()
+            )
 
     def active(self) -> list[ActiveRubric]:
         """The active rubric of every project that has one, by project."""
         with self.session() as s:
             return list(s.exec(select(ActiveRubric).order_by(ActiveRubric.project)).all())
 
-    def active_in(self, project: str) -> Optional[ActiveRubric]:
+    def active_in(self, project: str) -> ActiveRubric | None:
         with self.session() as s:
             return s.get(ActiveRubric, project)
 
     def active_versions(self, s: Session, projects: Iterable[str]) -> dict[str, tuple[str, int]]:
         """The rubric id and version active in each of these projects that has one."""
-        return {a.project: (a.rubric_id, a.version) for a in s.exec(
-            select(ActiveRubric).where(ActiveRubric.project.in_(set(projects)))).all()}
+        return {
+            a.project: (a.rubric_id, a.version)
+            for a in s.exec(
+                select(ActiveRubric).where(ActiveRubric.project.in_(set(projects)))
+            ).all()
+        }
 
     def projects_using(self, rubric_id: str) -> list[str]:
         """The projects where a version of this rubric is active, sorted."""
         with self.session() as s:
-            return sorted(s.exec(select(ActiveRubric.project)
-                                 .where(ActiveRubric.rubric_id == rubric_id)).all())
+            return sorted(
+                s.exec(
+                    select(ActiveRubric.project).where(ActiveRubric.rubric_id == rubric_id)
+                ).all()
+            )
 
     def activate(self, project: str, rubric_id: str, version: int) -> None:
         with self.session() as s:
-            row = s.get(ActiveRubric, project) or ActiveRubric(project=project, rubric_id=rubric_id,
-                                                              version=version)
+            row = s.get(ActiveRubric, project) or ActiveRubric(
+                project=project, rubric_id=rubric_id, version=version
+            )
             row.rubric_id, row.version, row.activated_at = rubric_id, version, utcnow()
             s.add(row)
             s.commit()

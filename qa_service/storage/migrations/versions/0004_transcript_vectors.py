@@ -7,29 +7,33 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25
 """
-from alembic import op
+
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
-
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('transcript_vectors',
-    sa.Column('recording_id', sa.Integer(), nullable=False),
-    sa.Column('model', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('dim', sa.Integer(), nullable=False),
-    sa.Column('owners', sa.LargeBinary(), nullable=False),
-    sa.Column('spans', sa.LargeBinary(), nullable=False),
-    sa.Column('vectors', sa.LargeBinary(), nullable=False),
-    sa.ForeignKeyConstraint(['recording_id'], ['recording.id'], ),
-    sa.PrimaryKeyConstraint('recording_id')
+    op.create_table(
+        "transcript_vectors",
+        sa.Column("recording_id", sa.Integer(), nullable=False),
+        sa.Column("model", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("dim", sa.Integer(), nullable=False),
+        sa.Column("owners", sa.LargeBinary(), nullable=False),
+        sa.Column("spans", sa.LargeBinary(), nullable=False),
+        sa.Column("vectors", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["recording_id"],
+            ["recording.id"],
+        ),
+        sa.PrimaryKeyConstraint("recording_id"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('transcript_vectors')
+    op.drop_table("transcript_vectors")

@@ -7,22 +7,22 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-25
 """
-from alembic import op
+
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
-
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('job') as batch:
-        batch.add_column(sa.Column('project', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    with op.batch_alter_table("job") as batch:
+        batch.add_column(sa.Column("project", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('job') as batch:
-        batch.drop_column('project')
+    with op.batch_alter_table("job") as batch:
+        batch.drop_column("project")

@@ -14,24 +14,25 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 """
+
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from alembic import context, op
 import sqlalchemy as sa
+from alembic import context, op
 
-
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 CHUNK = 5000
-recording = sa.table('recording', sa.column('id', sa.Integer), sa.column('call_time', sa.DateTime))
+recording = sa.table("recording", sa.column("id", sa.Integer), sa.column("call_time", sa.DateTime))
 
 
 def _zone() -> ZoneInfo:
     from qa_service.config import get_settings
+
     return get_settings().zone
 
 
@@ -46,21 +47,29 @@ def _to_local(utc: datetime, zone: ZoneInfo) -> datetime:
 def _convert_call_times(convert) -> None:
     """Every recording's call time through `convert`, in chunks of CHUNK rows (by id)."""
     bind, last = op.get_bind(), 0
-    update = sa.update(recording).where(recording.c.id == sa.bindparam('row_id')) \
-        .values(call_time=sa.bindparam('new_time'))
+    update = (
+        sa.update(recording)
+        .where(recording.c.id == sa.bindparam("row_id"))
+        .values(call_time=sa.bindparam("new_time"))
+    )
     while True:
-        rows = bind.execute(sa.select(recording.c.id, recording.c.call_time)
-                            .where(recording.c.call_time.is_not(None), recording.c.id > last)
-                            .order_by(recording.c.id).limit(CHUNK)).all()
+        rows = bind.execute(
+            sa.select(recording.c.id, recording.c.call_time)
+            .where(recording.c.call_time.is_not(None), recording.c.id > last)
+            .order_by(recording.c.id)
+            .limit(CHUNK)
+        ).all()
         if not rows:
             break
-        bind.execute(update, [{'row_id': rid, 'new_time': convert(t)} for rid, t in rows])
+        bind.execute(update, [{"row_id": rid, "new_time": convert(t)} for rid, t in rows])
         last = rows[-1][0]
 
 
 def _copy_called_at(created: str) -> None:
-    op.execute("UPDATE evaluation SET called_at = (SELECT COALESCE(r.call_time, "
-               f"{created}) FROM recording r WHERE r.id = evaluation.recording_id)")
+    op.execute(
+        "UPDATE evaluation SET called_at = (SELECT COALESCE(r.call_time, "
+        f"{created}) FROM recording r WHERE r.id = evaluation.recording_id)"
+    )
 
 
 def upgrade() -> None:

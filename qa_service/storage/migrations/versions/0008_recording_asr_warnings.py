@@ -8,23 +8,24 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-30
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('recording') as batch:
+    with op.batch_alter_table("recording") as batch:
         # existing transcripts: no warning was recorded
-        batch.add_column(sa.Column('asr_warnings', sa.JSON(), nullable=False,
-                                   server_default=sa.text("'[]'")))
+        batch.add_column(
+            sa.Column("asr_warnings", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('recording') as batch:
-        batch.drop_column('asr_warnings')
+    with op.batch_alter_table("recording") as batch:
+        batch.drop_column("asr_warnings")
