@@ -34,11 +34,10 @@ lint: setup
 	$(BIN)/ruff format --check
 	$(BIN)/mypy qa_service
 
-# Every layer in one run.
-test: setup browser-deps
-	$(BIN)/python -m pytest -q tests
+# Lint, then each test layer in order, stopping at the first failure (what CI runs).
+test: lint unit integration browser
 
-# One layer each (.ci/run). pytest exits 5 when it collects no test: that fails the target, so
+# One layer each. pytest exits 5 when it collects no test: that fails the target, so
 # a layer that lost its tests is an error, not a pass.
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

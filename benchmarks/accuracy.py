@@ -5,9 +5,9 @@ One row per condition: findings F1, grade agreement, outcome accuracy, character
 utterance within 0.5 s), mono role accuracy, doubled utterances (an utterance whose text is
 also an overlapping utterance of the other role: the far side leaking into a channel) and the
 real-time factor of recognition. Conditions are those of the corpus degrader
-(degrade_corpus.py beside the dev corpus; clean = the corpus itself); the degraded copies are made once into --degraded (default
-~/.cache/qa-service/degraded, or $QA_DEGRADED_CORPUS) when missing, which needs sox
-(`apt-get install sox libsox-fmt-all`).
+(degrade_corpus.py beside the dev corpus; clean = the corpus itself); the degraded copies are
+made once into --degraded (default ~/.cache/qa-service/degraded, or $QA_DEGRADED_CORPUS) when
+missing, which needs sox (`apt-get install sox libsox-fmt-all`).
 
     python benchmarks/accuracy.py                          # the whole table
     python benchmarks/accuracy.py --conditions clean,echo --calls dev-001,dev-002

@@ -81,7 +81,8 @@ def main() -> None:
     print(
         f"total: {len(labels)} calls, {total_audio:.0f} s audio; bare {total_bare:.1f} s, "
         f"ours {total_ours:.1f} s; ratio ours/bare {total_ours / total_bare:.2f} "
-        f"(target <= 1.0), median per call {statistics.median(ratios):.2f}; RTF ours {total_ours / total_audio:.3f}, bare "
+        f"(target <= 1.0), median per call {statistics.median(ratios):.2f}; "
+        f"RTF ours {total_ours / total_audio:.3f}, bare "
         f"{total_bare / total_audio:.3f}; peak RSS {peak:.0f} MiB"
     )
 

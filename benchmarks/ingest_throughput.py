@@ -130,7 +130,8 @@ def main() -> None:
     )
     print(
         f"service: all scored in {wall:.1f} s: {audio_seconds / wall:.1f}x real time, "
-        f"{audio_seconds / wall:.1f} audio-hours per hour, {3600 * len(files) / wall:.0f} calls/hour; "
+        f"{audio_seconds / wall:.1f} audio-hours per hour, "
+        f"{3600 * len(files) / wall:.0f} calls/hour; "
         f"upload-to-scored latency p50 {statistics.median(latency):.1f} s, "
         f"p95 {latency[int(0.95 * (len(latency) - 1))]:.1f} s"
     )

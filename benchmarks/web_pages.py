@@ -69,7 +69,8 @@ def add_sample_call(url: str) -> int:
 
 def server_times(base: str, secret: str, requests: int) -> None:
     with httpx.Client(base_url=base, timeout=60) as client:
-        client.post("/login", data={"api_key": secret})  # the session cookie, as the browser has
+        # the session cookie, as the browser has
+        client.post("/login", data={"api_key": secret})
         print(f"{'page':10} {'request':48} {'p50 ms':>8} {'p95 ms':>8}")
         for page, routes in PAGES.items():
             totals = [0.0] * requests
@@ -83,12 +84,13 @@ def server_times(base: str, secret: str, requests: int) -> None:
                     totals[i] += times[-1]
                 times.sort()
                 print(
-                    f"{page:10} {route:48} {statistics.median(times):8.1f} {times[int(0.95 * (requests - 1))]:8.1f}"
+                    f"{page:10} {route:48} {statistics.median(times):8.1f} "
+                    f"{times[int(0.95 * (requests - 1))]:8.1f}"
                 )
             totals.sort()
             print(
-                f"{page:10} {'all of the above, one after another':48} {statistics.median(totals):8.1f} "
-                f"{totals[int(0.95 * (requests - 1))]:8.1f}"
+                f"{page:10} {'all of the above, one after another':48} "
+                f"{statistics.median(totals):8.1f} {totals[int(0.95 * (requests - 1))]:8.1f}"
             )
 
 
@@ -104,7 +106,8 @@ def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -
             sizes = []
             page.on(
                 "requestfinished",
-                lambda r: sizes.append(
+                # runs while this page is open, so binding this iteration's list is the same
+                lambda r, sizes=sizes: sizes.append(
                     (
                         r.url,
                         r.resource_type,
@@ -127,11 +130,17 @@ def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -
             context.request.post(base + "/login", form={"api_key": secret}, max_redirects=0)
             page = context.new_page()
             statuses = []
-            page.on("response", lambda r: statuses.append(r.status) if "/audio" in r.url else None)
+            page.on(
+                "response",
+                lambda r, statuses=statuses: (
+                    statuses.append(r.status) if "/audio" in r.url else None
+                ),
+            )
             # press play as soon as the page can: time from opening the page to the audio playing
             page.add_init_script("""
                 document.addEventListener('canplay', e => { e.target.play(); }, true);
-                document.addEventListener('playing', e => { window.__playing = performance.now(); }, true);""")
+                document.addEventListener(
+                    'playing', e => { window.__playing = performance.now(); }, true);""")
             page.goto(f"{base}/calls/{evaluation_id}")
             page.wait_for_function("() => window.__playing !== undefined", timeout=30_000)
             starts.append(page.evaluate("() => window.__playing"))
@@ -140,8 +149,8 @@ def browser_figures(base: str, secret: str, evaluation_id: int, runs: int = 5) -
         browser.close()
     starts.sort()
     print(
-        f"call page: audio playing {statistics.median(starts):.0f} ms after opening (median of {runs}, "
-        f"max {starts[-1]:.0f} ms); range requests answered 206: {all(ranged)}"
+        f"call page: audio playing {statistics.median(starts):.0f} ms after opening "
+        f"(median of {runs}, max {starts[-1]:.0f} ms); range requests answered 206: {all(ranged)}"
     )
 
 
@@ -165,9 +174,8 @@ def main() -> None:
         print(f"loaded in {copied:.0f} s, rollups in {built:.0f} s", flush=True)
     evaluation_id = add_sample_call(url)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-        print(
-            f"evaluations in the database: {conn.execute('SELECT count(*) FROM evaluation').fetchone()[0]:,}"
-        )
+        count = conn.execute("SELECT count(*) FROM evaluation").fetchone()[0]
+        print(f"evaluations in the database: {count:,}")
     from qa_service.app.keys import create_key
     from qa_service.storage.store import Store
 

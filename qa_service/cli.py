@@ -80,7 +80,7 @@ def _rubric(path: Path) -> Rubric:
         return rubric
     except RubricError as exc:
         typer.echo(str(exc), err=True)  # plain: a wrapped path:line would not be clickable
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def _register(service: QAService, rules: Rubric, path: Path) -> None:
@@ -89,7 +89,7 @@ def _register(service: QAService, rules: Rubric, path: Path) -> None:
         service.store.rubrics.save(rules, path.read_text(encoding="utf-8"))
     except RubricVersionConflict as exc:
         typer.echo(f"{path}: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def _store(db: str | None) -> Store:
@@ -270,7 +270,12 @@ def demo(
             continue
         _register(service, rules, path)
         outcomes = _run_with_progress(
-            rules.id, len(files), lambda advance: service.score_files(files, rules, None, advance)
+            rules.id,
+            len(files),
+            # called before this iteration ends, so binding its files and rubric is the same
+            lambda advance, files=files, rules=rules: service.score_files(
+                files, rules, None, advance
+            ),
         )
         render_table(outcomes, f"{rules.name} ({rules.id} v{rules.version})")
         everything += outcomes
@@ -320,7 +325,7 @@ def worker(
         serve_queues(queues, worker_name(slot), redis, burst)
     except SlotTaken as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -465,7 +470,7 @@ def audit(
         report = run_audit(read_script(script), rules, knowledge, type_)
     except (ScriptError, RubricError) as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     data = report.to_dict()
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if out_file:
@@ -473,7 +478,7 @@ def audit(
             out_file.write_text(text, encoding="utf-8")
         except OSError as exc:
             typer.echo(f"{out_file}: cannot write ({exc.strerror or exc})", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     if format == Format.json:
         sys.stdout.write(text)
     else:
@@ -546,12 +551,12 @@ def wrapup(
         report = make_wrapup(store, project)
     except (NoCalls, RubricNotFound) as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     try:
         json_path, md_path = write_wrapup(report, reports)
     except OSError as exc:
         typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if format == Format.json:
         sys.stdout.write(
             json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n"
@@ -583,7 +588,7 @@ def check_rubric(
             dev_calls = load_calls(calls)
         except (ValueError, KeyError, TypeError) as exc:
             typer.echo(f"{calls}: not a transcripts file or corpus folder ({exc})", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     for path in paths:
         try:
             r = load_rubric(path)

@@ -272,8 +272,10 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"QA_TIMEZONE {value!r} is not a time zone name (e.g. Asia/Shanghai)")
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"QA_TIMEZONE {value!r} is not a time zone name (e.g. Asia/Shanghai)"
+            ) from exc
         return value
 
     @property

@@ -198,8 +198,8 @@ class Recognizer:
         over the window's stretch of the recording (the path bare faster-whisper takes, which
         recovered the survey call that int8 kernels on another CPU, and on this one under
         load, turned into "宽帅 宽帅 宽帅"), then, if that is still short, alone with
-        temperature fallback; the best of them is kept. A window still short of words is named in the
-        result's warnings and its chunks' confidence is capped (the call gets flagged).
+        temperature fallback; the best of them is kept. A window still short of words is named in
+        the result's warnings and its chunks' confidence is capped (the call gets flagged).
         """
         plan = _Packing(streams)
         if not plan.windows:

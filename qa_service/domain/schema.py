@@ -5,7 +5,7 @@ call center's zone with its offset, seconds rounded to 0.01, ratios to 0.001.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -22,7 +22,7 @@ Ratio = Annotated[float, PlainSerializer(lambda v: round(v, 3), return_type=floa
 
 OptionalRatio = Annotated[
     float | None,
-    PlainSerializer(lambda v: None if v is None else round(v, 3), return_type=Optional[float]),
+    PlainSerializer(lambda v: None if v is None else round(v, 3), return_type=float | None),
 ]
 
 

@@ -4,12 +4,12 @@
 质检优秀率 excellent rate = 优秀数 / 质检总数
 外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
 项目呼出均长 average talk time = total call duration / calls
-The reviewed result (grade, fatal) replaces the machine's where there is one; each call counts once, with its
-current (newest) evaluation.
+The reviewed result (grade, fatal) replaces the machine's where there is one; each call counts
+once, with its current (newest) evaluation.
 
-Whole hours (KPIs) and whole days (common errors) are read from the rollups (qa_service.storage.rollups);
-the ragged ends of a `since`/`until` range that cut a bucket are counted from the evaluations
-themselves, so any range is exact.
+Whole hours (KPIs) and whole days (common errors) are read from the rollups
+(qa_service.storage.rollups); the ragged ends of a `since`/`until` range that cut a bucket are
+counted from the evaluations themselves, so any range is exact.
 
 One clock: `since`/`until` are stored times (naive UTC) or times with an offset; a "day" and an
 "hour" are the call center's (QA_TIMEZONE), which the rollups are keyed by. A ragged end lies

@@ -202,10 +202,10 @@ def _first_call(s: Session, project: str):
     """When the project's first production call was, on the clock the windows count on.
 
     Read from the current evaluations' called_at (the recording's call time, else when it was
-    stored; UTC, like every stored time, and the fallback below): the index ix_evaluation_current_project_called
-    answers it with one index probe, where min() over the recordings read all of the project's
-    recordings. A project whose calls are stored but none evaluated yet falls back to the
-    recordings (their project index), as before."""
+    stored; UTC, like every stored time, and the fallback below): the index
+    ix_evaluation_current_project_called answers it with one index probe, where min() over the
+    recordings read all of the project's recordings. A project whose calls are stored but none
+    evaluated yet falls back to the recordings (their project index), as before."""
     first = s.exec(
         select(Evaluation.called_at)
         .where(

@@ -2,10 +2,10 @@
 evaluation they concern.
 
 A review belongs to a recording and a rule (rubric id, rule id, and for findings that occur
-several times, the time span), not to a finding row (qa_service.storage.tables.Review). `apply_reviews`
-lays the reviews of a call over whatever the machine found, from scratch, after each change:
-a rescoring (same version or a new one), a new review, a withdrawal. So rescoring never
-deletes what a review refers to and never fails because of one.
+several times, the time span), not to a finding row (qa_service.storage.tables.Review).
+`apply_reviews` lays the reviews of a call over whatever the machine found, from scratch, after
+each change: a rescoring (same version or a new one), a new review, a withdrawal. So rescoring
+never deletes what a review refers to and never fails because of one.
 
 Invariants, after every `apply_reviews` on an evaluation:
 - the machine's columns (Evaluation.score/grade/fatal, FindingRow.status/deduction) are
@@ -15,8 +15,8 @@ Invariants, after every `apply_reviews` on an evaluation:
   for a finding review, the machine still reports that finding); a grade review applies to the
   version it was made on only. Reviews that do not apply are counted in `needs_rereview`;
 - `reviewed_score/grade/fatal` are set when some review applies: the score recomputed by the
-  same scoring rules (qa_service.rules.scoring) from the reviewed findings, the grade from that score
-  unless a grade review decides it. Otherwise they are None (the machine's result stands).
+  same scoring rules (qa_service.rules.scoring) from the reviewed findings, the grade from that
+  score unless a grade review decides it. Otherwise they are None (the machine's result stands).
 Callers run it inside `rollup.tracked(...)`, so the rollups follow.
 """
 

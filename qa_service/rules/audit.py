@@ -17,13 +17,17 @@ customer's and are not checked as the agent's; lines in brackets are stage direc
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, computed_field
 
 from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
 from qa_service.domain.enums import Category, FindingStatus, Role, SectionKind
+from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.results import Evidence, Utterance
+from qa_service.domain.schema import Schema
 from qa_service.exceptions import ScriptError
 from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
 from qa_service.rules.knowledge import KnowledgeBase, claims
@@ -167,35 +171,103 @@ def parse_script(
     return Script(source, lines, headings)
 
 
-@dataclass
-class AuditProblem:
-    kind: str  # project_type | script_part | mandatory_point | forbidden_phrase | product_fact
-    id: str  # the rule, part or fact concerned
+ProblemKind = Literal[
+    "project_type", "script_part", "mandatory_point", "forbidden_phrase", "product_fact"
+]
+
+
+class AuditProblem(Schema):
+    kind: ProblemKind
+    id: str
+    """The rule, part or fact concerned (type, hard_selling, no_closing for project_type)."""
     line: int | None
     message: str
 
 
-@dataclass
-class AuditReport:
-    script: str
-    rubric: dict[str, Any]
-    knowledge_base: str | None
-    project_type: dict[str, Any]
-    parts: list[dict[str, Any]] = field(default_factory=list)
-    points: list[dict[str, Any]] = field(default_factory=list)
-    forbidden: list[dict[str, Any]] = field(default_factory=list)
-    facts: list[dict[str, Any]] = field(default_factory=list)
-    facts_not_stated: list[str] = field(default_factory=list)
-    problems: list[AuditProblem] = field(default_factory=list)
+class AuditProjectType(Schema):
+    """项目类型审核: the type the requirement asks for against the rubric's."""
 
+    required: str
+    rubric: str
+    problems: list[str]
+    """The messages of the project_type problems."""
+
+
+class AuditPart(Schema):
+    """One of the six parts (脚本逻辑审核), or a rubric section of no kind."""
+
+    part: str
+    required: bool
+    found: bool
+    line: int | None
+    how: Literal["heading", "phrase"] | None
+    """Found under its heading, or by a section phrase."""
+    text: str | None
+    """The part's first agent line."""
+    phrase: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The section phrase matched: present only when one matched."""
+
+
+class AuditPoint(Schema):
+    """必说点讲解: a mandatory point of the agent's and whether the script explains it."""
+
+    id: str
+    name: str
+    explained: bool
+    line: int | None
+    phrase: str | None
+    text: str | None
+    similarity: float | None
+    """1.0 for a phrase said as written."""
+    wrong_fact: bool = Field(default=False, exclude_if=lambda v: not v)
+    """Present (true) only when the point is matched on a line with a product fact the
+    knowledge base contradicts, by a near match (九十九元 for 九十六元)."""
+
+
+class AuditForbidden(Schema):
+    """投诉隐患: a forbidden phrase or rude or shirking word written into the script."""
+
+    id: str
+    name: str
+    line: int
+    phrase: str | None
+    text: str
+
+
+class AuditFact(Schema):
+    """A product fact the script states with a value the knowledge base contradicts."""
+
+    fact: str
+    name: str
+    line: int
+    said: str
+    kb_value: str
+    text: str
+
+
+class AuditReport(Schema):
+    """Pre-trial script audit (试呼前评估核查). `clean` is false when any problem is found."""
+
+    script: str
+    rubric: RubricRef
+    knowledge_base: str | None
+    project_type: AuditProjectType
+    parts: list[AuditPart] = Field(default_factory=list)
+    points: list[AuditPoint] = Field(default_factory=list)
+    forbidden: list[AuditForbidden] = Field(default_factory=list)
+    facts: list[AuditFact] = Field(default_factory=list)
+    facts_not_stated: list[str] = Field(default_factory=list)
+    """The knowledge base's facts the script does not state."""
+    problems: list[AuditProblem] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def clean(self) -> bool:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["clean"] = self.clean
-        return out
+        """The report as `qa-service audit` prints and saves it (the API's JSON)."""
+        return self.model_dump()
 
 
 def part_of(section: ScriptSection) -> str | None:
@@ -283,15 +355,17 @@ def audit(
     agent = [line for line in script.lines if line.role == Role.AGENT]
     lines = ScriptCall(script, rubric, fuzzy)
     report = AuditReport(
-        script.source,
-        {"id": rubric.id, "version": rubric.version},
-        kb.id if kb else None,
-        {"required": required_type, "rubric": rubric.project_type, "problems": []},
+        script=script.source,
+        rubric=RubricRef(id=rubric.id, version=rubric.version),
+        knowledge_base=kb.id if kb else None,
+        project_type=AuditProjectType(
+            required=required_type, rubric=rubric.project_type, problems=[]
+        ),
     )
     problems = report.problems
 
-    def problem(kind: str, id_: str, line: int | None, message: str) -> None:
-        problems.append(AuditProblem(kind, id_, line, message))
+    def problem(kind: ProblemKind, id_: str, line: int | None, message: str) -> None:
+        problems.append(AuditProblem(kind=kind, id=id_, line=line, message=message))
 
     # Project type (项目类型审核).
     if required_type != rubric.project_type:
@@ -320,31 +394,40 @@ def audit(
     required = REQUIRED.get(required_type, set(PARTS))
     names = list(PARTS) + [k for k in sections if k not in PARTS]
     for name in names:
-        entry = {
-            "part": name,
-            "required": name in required or name not in PARTS,
-            "found": False,
-            "line": None,
-            "how": None,
-            "text": None,
-        }
+        entry = AuditPart(
+            part=name,
+            required=name in required or name not in PARTS,
+            found=False,
+            line=None,
+            how=None,
+            text=None,
+        )
         heading = script.headings.get(name)
         under = [line for line in agent if line.part == name]
         if heading is not None and under:
-            entry.update(found=True, line=heading, how="heading", text=under[0].text)
+            entry = entry.model_copy(
+                update={"found": True, "line": heading, "how": "heading", "text": under[0].text}
+            )
         for section in sections.get(name, []):
             said = lines.present(section)
             if said is not None:
-                if not entry["found"]:
+                if not entry.found:
                     line = lines.line(said)
-                    entry.update(found=True, line=line.line, how="phrase", text=line.text)
-                entry["phrase"] = said.phrase
+                    entry = entry.model_copy(
+                        update={
+                            "found": True,
+                            "line": line.line,
+                            "how": "phrase",
+                            "text": line.text,
+                        }
+                    )
+                entry.phrase = said.phrase
                 break
         report.parts.append(entry)
-        if entry["required"] and not entry["found"]:
+        if entry.required and not entry.found:
             problem("script_part", name, None, f"part {name} is missing")
     if required_type == "marketing" and not any(
-        p["found"] for p in report.parts if p["part"] == "总结成交"
+        p.found for p in report.parts if p.part == "总结成交"
     ):
         problem("project_type", "no_closing", None, "营销 script without a closing (总结成交)")
 
@@ -355,15 +438,15 @@ def audit(
         said = lines.present(point)
         at = lines.line(said) if said else None
         report.points.append(
-            {
-                "id": point.id,
-                "name": point.name,
-                "explained": said is not None,
-                "line": at.line if at else None,
-                "phrase": said.phrase if said else None,
-                "text": at.text if at else None,
-                "similarity": said.similarity if said else None,
-            }
+            AuditPoint(
+                id=point.id,
+                name=point.name,
+                explained=said is not None,
+                line=at.line if at else None,
+                phrase=said.phrase if said else None,
+                text=at.text if at else None,
+                similarity=said.similarity if said else None,
+            )
         )
         if said is None:
             problem(
@@ -377,13 +460,9 @@ def audit(
     for rule, said in lines.violations():
         line = lines.line(said)
         report.forbidden.append(
-            {
-                "id": rule.id,
-                "name": rule.name,
-                "line": line.line,
-                "phrase": said.phrase,
-                "text": line.text,
-            }
+            AuditForbidden(
+                id=rule.id, name=rule.name, line=line.line, phrase=said.phrase, text=line.text
+            )
         )
         problem(
             "forbidden_phrase",
@@ -402,14 +481,14 @@ def audit(
                     continue
                 fact = claim.fact
                 report.facts.append(
-                    {
-                        "fact": fact.id,
-                        "name": fact.name,
-                        "line": line.line,
-                        "said": fact.show(claim.value),
-                        "kb_value": fact.show(fact.value),
-                        "text": line.text,
-                    }
+                    AuditFact(
+                        fact=fact.id,
+                        name=fact.name,
+                        line=line.line,
+                        said=fact.show(claim.value),
+                        kb_value=fact.show(fact.value),
+                        text=line.text,
+                    )
                 )
                 problem(
                     "product_fact",
@@ -421,10 +500,10 @@ def audit(
         report.facts_not_stated = [f.id for f in kb.facts if f.id not in stated]
         # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)
         # is explained, wrongly: say so next to it.
-        wrong_lines = {f["line"] for f in report.facts}
+        wrong_lines = {f.line for f in report.facts}
         for explained in report.points:
-            if explained["line"] in wrong_lines and (explained["similarity"] or 1) < 1:
-                explained["wrong_fact"] = True
+            if explained.line in wrong_lines and (explained.similarity or 1) < 1:
+                explained.wrong_fact = True
     problems.sort(key=lambda p: (p.line is None, p.line or 0, p.kind))
-    report.project_type["problems"] = [p.message for p in problems if p.kind == "project_type"]
+    report.project_type.problems = [p.message for p in problems if p.kind == "project_type"]
     return report

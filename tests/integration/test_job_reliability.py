@@ -89,7 +89,7 @@ def test_chinese_rubric_ids_end_to_end(postgres_url, tmp_path, redis):
             jobs.append(r.json()["job_id"])
         assert jobs[0] != jobs[1]
         out, _ = worker(settings, "--slot", "21").communicate(timeout=300)
-        for job_id, rubric_id in zip(jobs, ("关怀回访", "营销外呼")):
+        for job_id, _rubric_id in zip(jobs, ("关怀回访", "营销外呼")):
             r = client.get(f"/jobs/{job_id}", headers=admin)
             assert r.status_code == 200 and r.json()["status"] == "finished", (r.text, out[-3000:])
         rec = client.get("/recordings/1", headers=admin).json()
@@ -326,7 +326,7 @@ def test_worker_survives_redis_dying_mid_job(tmp_path):
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     store.rubrics.save(rubric, (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8"))
     row, _ = store.jobs.record("j1", str(CALL), "x", rubric)
-    job = Queue("qa-transcribe", connection=conn).enqueue(
+    Queue("qa-transcribe", connection=conn).enqueue(
         "qa_service.worker.jobs.score_recording", str(CALL), rubric.id, 1, None, "j1", job_id="j1"
     )
     log = open(tmp_path / "worker.log", "w")

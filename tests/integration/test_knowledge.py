@@ -203,10 +203,10 @@ WRONG_PRICE_CALL = (
 
 
 def test_wrong_price_in_a_recorded_call(tmp_path, recognizer):
-    """A call synthesized from tests/data/wrong-price/*.yaml (the dev corpus's call synthesizer): the
-    agent quotes 九十九元 a month, the customer repeats it. With the real model, the agent's
-    wrong fee is one product_fact violation with both values; the customer's words and the
-    agent's other numbers (工号, 合约期, 预存) raise nothing."""
+    """A call synthesized from tests/data/wrong-price/*.yaml (the dev corpus's call
+    synthesizer): the agent quotes 九十九元 a month, the customer repeats it. With the real model,
+    the agent's wrong fee is one product_fact violation with both values; the customer's words
+    and the agent's other numbers (工号, 合约期, 预存) raise nothing."""
     url = f"sqlite:///{tmp_path / 'qa.db'}"
     result = CliRunner().invoke(
         cli_app,

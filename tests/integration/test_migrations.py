@@ -78,22 +78,23 @@ def test_0007_converts_call_times_to_utc_and_rekeys_the_rollups(request, backend
     with engine.begin() as c:
         c.execute(
             text(
-                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
-                " project, call_time, phase, asr_model, created_at) VALUES"
-                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 07:30:00', 'production', 'x',"
-                "  '2026-11-21 00:00:00'),"
-                " (2, 'b', 'b.wav', 20, 2, 'stereo', 'A2', 'p', NULL, 'production', 'x', '2026-11-21 17:10:00')"
+                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
+                " agent_id, project, call_time, phase, asr_model, created_at) VALUES"
+                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 07:30:00',"
+                " 'production', 'x',  '2026-11-21 00:00:00'),"
+                " (2, 'b', 'b.wav', 20, 2, 'stereo', 'A2', 'p', NULL, 'production', 'x',"
+                " '2026-11-21 17:10:00')"
             )
         )
         c.execute(
             text(
-                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
-                " outcome, created_at, asr_confidence, needs_rereview, is_current, project, agent_id, phase,"
-                " called_at, duration) VALUES"
-                " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
-                "  'production', '2026-11-20 07:30:00', 40),"
-                " (2, 2, 'r', 1, 50, 'fail', false, 'refusal', '2026-11-21 17:11:00', 0.9, 0, true, 'p', 'A2',"
-                "  'production', '2026-11-22 01:10:00', 20)"
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
+                " fatal, outcome, created_at, asr_confidence, needs_rereview, is_current, project,"
+                " agent_id, phase, called_at, duration) VALUES"
+                " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true,"
+                " 'p', 'A1',  'production', '2026-11-20 07:30:00', 40),"
+                " (2, 2, 'r', 1, 50, 'fail', false, 'refusal', '2026-11-21 17:11:00', 0.9, 0, true,"
+                " 'p', 'A2',  'production', '2026-11-22 01:10:00', 20)"
             )
         )
     engine.dispose()

@@ -669,32 +669,38 @@ def test_migration_0005_converts_old_reviews(request, backend):
     with engine.begin() as c:
         c.execute(
             text(
-                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation, agent_id,"
-                " project, call_time, phase, asr_model, created_at) VALUES (1, 'a', 'a.wav', 30, 2,"
-                " 'stereo', 'A1', 'p', '2026-11-20 09:15:00', 'production', 'x', '2026-11-21 00:00:00')"
+                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
+                " agent_id, project, call_time, phase, asr_model, created_at) VALUES"
+                " (1, 'a', 'a.wav', 30, 2, 'stereo', 'A1', 'p', '2026-11-20 09:15:00',"
+                " 'production', 'x', '2026-11-21 00:00:00')"
             )
         )
         c.execute(
             text(
-                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
-                " outcome, created_at, reviewed_grade, asr_confidence, is_current, project, agent_id, phase,"
-                " called_at, duration) VALUES (1, 1, 'telecom-data-upgrade', 1, 0, 'fail', true, 'refusal',"
-                " '2026-11-21 01:00:00', 'pass', 0.9, true, 'p', 'A1', 'production', '2026-11-20 09:15:00', 30)"
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
+                " fatal, outcome, created_at, reviewed_grade, asr_confidence, is_current, project,"
+                " agent_id, phase, called_at, duration) VALUES"
+                " (1, 1, 'telecom-data-upgrade', 1, 0, 'fail', true, 'refusal',"
+                " '2026-11-21 01:00:00', 'pass', 0.9, true, 'p', 'A1', 'production',"
+                " '2026-11-20 09:15:00', 30)"
             )
         )
         c.execute(
             text(
-                "INSERT INTO finding (id, evaluation_id, rule_id, category, status, deduction, name, severity,"
-                " detail, evidence, reviewed_status) VALUES (7, 1, 'rude', 'attitude_error', 'violation', 100,"
-                " '态度恶劣', 'fatal', '', '[]', 'dismissed')"
+                "INSERT INTO finding (id, evaluation_id, rule_id, category, status, deduction,"
+                " name, severity, detail, evidence, reviewed_status) VALUES"
+                " (7, 1, 'rude', 'attitude_error', 'violation', 100, '态度恶劣', 'fatal', '', '[]',"
+                " 'dismissed')"
             )
         )
         c.execute(
             text(
-                "INSERT INTO review (id, evaluation_id, finding_id, reviewer, target, action, old_value,"
-                " new_value, comment, created_at) VALUES"
-                " (1, 1, NULL, 'qa', 'grade', 'override', 'fail', 'pass', 'ok', '2026-11-21 02:00:00'),"
-                " (2, 1, 7, 'qa', 'finding', 'override', 'violation', 'dismissed', 'joke', '2026-11-21 02:01:00')"
+                "INSERT INTO review (id, evaluation_id, finding_id, reviewer, target, action,"
+                " old_value, new_value, comment, created_at) VALUES"
+                " (1, 1, NULL, 'qa', 'grade', 'override', 'fail', 'pass', 'ok',"
+                " '2026-11-21 02:00:00'),"
+                " (2, 1, 7, 'qa', 'finding', 'override', 'violation', 'dismissed', 'joke',"
+                " '2026-11-21 02:01:00')"
             )
         )
     engine.dispose()

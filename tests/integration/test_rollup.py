@@ -302,15 +302,16 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
             text(
                 "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
                 " agent_id, project, call_time, phase, asr_model, created_at) VALUES"
-                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 09:15:00', 'production', 'x',"
-                "  '2026-11-21 00:00:00'),"
-                " (2, 'b', 'b.wav', 20, 2, 'stereo', NULL, NULL, NULL, 'trial', 'x', '2026-11-21 10:30:00')"
+                " (1, 'a', 'a.wav', 40, 2, 'stereo', 'A1', 'p', '2026-11-20 09:15:00',"
+                " 'production', 'x',  '2026-11-21 00:00:00'),"
+                " (2, 'b', 'b.wav', 20, 2, 'stereo', NULL, NULL, NULL, 'trial', 'x',"
+                " '2026-11-21 10:30:00')"
             )
         )
         c.execute(
             text(
-                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade, fatal,"
-                " outcome, created_at, reviewed_grade, asr_confidence) VALUES"
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
+                " fatal, outcome, created_at, reviewed_grade, asr_confidence) VALUES"
                 " (1, 1, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', NULL, 0.9),"
                 " (2, 1, 'r', 2, 60, 'fail', false, 'refusal', '2026-11-21 02:00:00', 'pass', 0.9),"
                 " (3, 2, 'r', 1, 0, 'fail', true, 'unknown', '2026-11-21 03:00:00', NULL, 0.9)"

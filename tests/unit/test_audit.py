@@ -68,26 +68,26 @@ def test_clean_script_reports_nothing(name):
     report = run_audit(name)
     assert report.problems == []
     assert report.clean
-    assert all(p["found"] for p in report.parts if p["required"])
-    assert all(p["explained"] for p in report.points)
+    assert all(p.found for p in report.parts if p.required)
+    assert all(p.explained for p in report.points)
 
 
 @pytest.mark.parametrize("name", sorted(RUBRIC_OF))
 def test_planted_problems_are_all_reported(name):
     report = run_audit(name, planted=True)
     assert {(p.kind, p.id) for p in report.problems} == PLANTED[name]
-    facts = {f["fact"]: (f["said"], f["kb_value"], f["line"]) for f in report.facts}
+    facts = {f.fact: (f.said, f.kb_value, f.line) for f in report.facts}
     assert all(line for _, _, line in facts.values())  # every fact problem has its line
 
 
 def test_planted_values_and_lines():
-    facts = {f["fact"]: f for f in run_audit("telecom-data-upgrade", planted=True).facts}
-    assert (facts["monthly_fee"]["said"], facts["monthly_fee"]["kb_value"]) == ("99元", "96元")
-    assert (facts["contract_term"]["said"], facts["contract_term"]["kb_value"]) == (
+    facts = {f.fact: f for f in run_audit("telecom-data-upgrade", planted=True).facts}
+    assert (facts["monthly_fee"].said, facts["monthly_fee"].kb_value) == ("99元", "96元")
+    assert (facts["contract_term"].said, facts["contract_term"].kb_value) == (
         "24个月",
         "12个月",
     )
-    assert facts["monthly_fee"]["line"] == 7
+    assert facts["monthly_fee"].line == 7
 
 
 def test_required_type_differs_from_the_rubric():
@@ -105,7 +105,7 @@ def test_script_forms_headings_roles_and_directions():
         "s.md",
     )
     assert script.headings == {"首问语": 3, "开场白": 5, "产品介绍": 6}
-    assert [(l.line, l.role, l.part, l.text) for l in script.lines] == [
+    assert [(ln.line, ln.role, ln.part, ln.text) for ln in script.lines] == [
         (4, "agent", "首问语", "您好"),
         (5, "agent", "开场白", "我是电信客户经理"),
         (6, "agent", "产品介绍", "每月九十六元"),
@@ -231,7 +231,7 @@ mandatory_points:
   - {id: hotline, name: 告知热线, any: [一万号], similar: [有问题可以打客服热线一万号]}
 """)
     script = parse_script("首问语：您好\n九十六块钱一个月，随时都能用。\n", "s.md")
-    points = {p["id"]: p for p in audit(script, rubric).points}
-    assert points["fee"]["explained"] and points["fee"]["phrase"] == "每个月只要交九十六块钱"
-    assert points["fee"]["similarity"] < 1
-    assert not points["hotline"]["explained"]
+    points = {p.id: p for p in audit(script, rubric).points}
+    assert points["fee"].explained and points["fee"].phrase == "每个月只要交九十六块钱"
+    assert points["fee"].similarity < 1
+    assert not points["hotline"].explained

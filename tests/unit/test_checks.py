@@ -210,12 +210,14 @@ def test_outcome_last_word_wins():
     assert run(utts[:1]).outcome == "unknown"
 
 
+PERSUASION_RUBRIC = parse_rubric("id: x\nscript_sections: [{id: p, any: [更划算]}]\n")
+PERSUASION_SCORER = Scorer(PERSUASION_RUBRIC, 0.85)
+
+
 def test_doubtful_utterances_get_a_lower_fuzzy_threshold():
     # 更划算 heard as 够划算 (pinyin similarity 0.80): a recognition error when the recognizer was
     # unsure of its words, taken as said when it was sure
-    rubric = parse_rubric("id: x\nscript_sections: [{id: p, any: [更划算]}]\n")
-
-    def persuasion(confidence, scorer=Scorer(rubric, 0.85)):
+    def persuasion(confidence, scorer=PERSUASION_SCORER):
         call = Call([U("agent", 0.5, 2.0, "升级以后够划算", confidence=confidence)], 3.0)
         return find(scorer.evaluate(call), "p")[0]
 

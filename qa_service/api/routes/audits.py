@@ -2,13 +2,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from qa_service.api.deps import StoreDep, Viewer
 from qa_service.exceptions import RubricNotFound
-from qa_service.rules.audit import audit, parse_script
+from qa_service.rules.audit import AuditReport, audit, parse_script
 from qa_service.rules.knowledge import knowledge_of, parse_knowledge
-from qa_service.storage.tables import RubricRow
 
 router = APIRouter(prefix="/audits", tags=["audits"])
 
@@ -33,19 +31,14 @@ class AuditRequest(BaseModel):
     )
 
 
-@router.post("")
-def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
+@router.post("", response_model=AuditReport)
+def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> AuditReport:
     """Pre-trial script audit (试呼前评估核查): the six parts, mandatory points, forbidden
     phrases, product facts against the knowledge base, project type. `clean` is false when
     any problem is found; nothing is stored."""
     version = body.rubric_version
     if version is None:
-        with store.session() as s:
-            version = s.exec(
-                select(RubricRow.version)
-                .where(RubricRow.rubric_id == body.rubric_id)
-                .order_by(RubricRow.version.desc())
-            ).first()
+        version = store.rubrics.newest_version(body.rubric_id)
     if version is None:
         raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
     rubric = store.rubrics.load(body.rubric_id, version)
@@ -55,4 +48,4 @@ def create_audit(body: AuditRequest, store: StoreDep, _: Viewer) -> dict:
         else knowledge_of(rubric)
     )
     script = parse_script(body.script, body.name)
-    return audit(script, rubric, kb, body.type).to_dict()
+    return audit(script, rubric, kb, body.type)

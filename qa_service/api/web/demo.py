@@ -3,6 +3,7 @@ revoked), in the demo's own database only."""
 
 from __future__ import annotations
 
+from sqlalchemy import false
 from sqlmodel import select
 
 from qa_service.app.keys import ROLES, create_key
@@ -15,8 +16,8 @@ PREFIX = "demo-"
 def make_demo_keys(store: Store) -> dict[str, str]:
     with store.session() as s:
         for key in s.exec(
-            select(ApiKey).where(ApiKey.name.startswith(PREFIX), ApiKey.revoked == False)
-        ):  # noqa: E712
+            select(ApiKey).where(ApiKey.name.startswith(PREFIX), ApiKey.revoked == false())
+        ):
             key.revoked = True
             s.add(key)
         s.commit()

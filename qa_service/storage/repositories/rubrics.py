@@ -53,6 +53,15 @@ class Rubrics:
                 )
             ).first()
 
+    def newest_version(self, rubric_id: str) -> int | None:
+        """The highest stored version of this rubric, None when none is stored."""
+        with self.session() as s:
+            return s.exec(
+                select(RubricRow.version)
+                .where(RubricRow.rubric_id == rubric_id)
+                .order_by(RubricRow.version.desc())
+            ).first()
+
     def load(self, rubric_id: str, version: int) -> Rubric:
         """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
         row = self.get(rubric_id, version)
