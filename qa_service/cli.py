@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
+from secrets import token_urlsafe
 
 import typer
 import uvicorn
@@ -22,8 +24,13 @@ from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.app.rescoring import rescore_scope
 from qa_service.app.scoring import Outcome, QAService, find_audio
-from qa_service.config import get_settings
+from qa_service.config import (
+    SERVE_WORKER_HEALTHCHECK_S,
+    SERVE_WORKERS_PER_CORE,
+    get_settings,
+)
 from qa_service.domain.enums import Grade
+from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import (
     NoCalls,
     RubricError,
@@ -65,6 +72,14 @@ class Format(str, Enum):
 class Channel(str, Enum):
     left = "left"
     right = "right"
+
+
+def _identifier(value: str | None) -> str | None:
+    """--project as the API takes it (domain/identifiers): a clear usage error otherwise."""
+    problem = identifier_problem(value) if value else None
+    if problem is not None:
+        raise typer.BadParameter(problem)
+    return value
 
 
 def _quiet_libraries() -> None:
@@ -142,7 +157,12 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
         table.add_column(col, overflow="fold")
-    colors = {Grade.EXCELLENT: "green", Grade.PASS: "cyan", Grade.FAIL: "red"}
+    colors = {
+        Grade.EXCELLENT: "green",
+        Grade.PASS: "cyan",
+        Grade.FAIL: "red",
+        Grade.NO_SPEECH: "yellow",
+    }
     for o in outcomes:
         name = Path(o.path).name
         if o.error:
@@ -153,10 +173,10 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
             name,
             r.agent_id or "-",
             f"{r.rubric_id} v{r.rubric_version}",
-            f"{r.score:g}",
+            "-" if r.grade == Grade.NO_SPEECH else f"{r.score:g}",
             f"[{colors[r.grade]}]{r.grade}[/]",
             r.outcome,
-            top_findings(o),
+            "; ".join(r.warnings) if r.grade == Grade.NO_SPEECH else top_findings(o),
         )
     out.print(table)
     out.print(summary_line(outcomes), highlight=False)
@@ -170,7 +190,7 @@ def summary_line(outcomes: list[Outcome]) -> str:
                 KpiSums.of_call(o.result.grade, o.result.outcome, o.result.fatal, o.result.duration)
             )
     kpis = KpiRow.of_sums(sums)
-    failed_files = len(outcomes) - kpis.evaluated
+    failed_files = len(outcomes) - kpis.evaluated - kpis.no_speech
 
     def pct(rate: float | None) -> str:
         return f"{rate:.1%}" if rate is not None else "n/a"
@@ -178,6 +198,7 @@ def summary_line(outcomes: list[Outcome]) -> str:
     return (
         f"calls {kpis.evaluated}  pass rate (监听合格率) {pct(kpis.pass_rate)}  "
         f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
+        + (f"  no speech (not graded) {kpis.no_speech}" if kpis.no_speech else "")
         + (f"  errors {failed_files}" if failed_files else "")
     )
 
@@ -232,7 +253,7 @@ def score(
 @app.command()
 def rescore(
     rubric: Path = typer.Option(..., "--rubric", "-r"),
-    project: str | None = typer.Option(None, "--project", "-p"),
+    project: str | None = typer.Option(None, "--project", "-p", callback=_identifier),
     format: Format = typer.Option(Format.table, "--format", "-f"),
     out_file: Path | None = typer.Option(None, "--out", "-o"),
     db: str | None = typer.Option(None, "--db"),
@@ -363,10 +384,26 @@ def serve(
     demo_keys: bool = typer.Option(
         False, "--demo-keys", help="make fresh demo keys (one per role) and print them"
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="API processes (default with QA_REDIS_URL: one per core; without it always 1)",
+    ),
 ) -> None:
     """The HTTP API (OpenAPI docs at /docs) and the web app (/). With no QA_REDIS_URL, jobs run
-    in this process."""
+    in this process, which is then the only one."""
     settings = get_settings()
+    if workers is None:
+        workers = serve_workers() if settings.redis_url else 1
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"--workers {workers} needs QA_REDIS_URL: without it jobs run inside the API "
+            f"process, and {workers} processes would each run them. Set QA_REDIS_URL (and run "
+            "`qa-service worker`), or serve with --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(2)
     store = _store(None)  # reach and migrate the database first: one line if it cannot
     if demo_keys:
         secrets = make_demo_keys(store)
@@ -375,7 +412,27 @@ def serve(
         )
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port)
+        return
+    if not settings.session_secret:
+        # one web session secret for every process (each would draw its own: a sign-in would
+        # hold on one process only); unset, it still ends when the service restarts
+        os.environ["QA_SESSION_SECRET"] = token_urlsafe(32)
+    # each process builds its app from the environment (create_app() reads QA_*)
+    uvicorn.run(
+        "qa_service.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=SERVE_WORKER_HEALTHCHECK_S,
+    )
+
+
+def serve_workers() -> int:
+    """Processes `serve` starts with Redis when --workers is not given (config)."""
+    return max(1, (os.cpu_count() or 1) * SERVE_WORKERS_PER_CORE)
 
 
 keys_app = typer.Typer(help="API keys (stored hashed; the secret is shown once).")
@@ -539,7 +596,7 @@ def render_audit(data: dict) -> None:
 
 @app.command()
 def wrapup(
-    project: str = typer.Option(..., "--project", "-p"),
+    project: str = typer.Option(..., "--project", "-p", callback=_identifier),
     reports: Path = typer.Option(Path("reports"), help="where the report is saved"),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table prints Markdown"),
     db: str | None = typer.Option(None, "--db"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Tuning constants, by pipeline stage. Each says in one sentence why it has its value; where
 # the value was measured, "decision NNNN" names the file docs/decisions/NNNN-*.md that holds
@@ -19,6 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Audio (asr/audio) -------------------------------------------------------------------------------
 # A recording shorter than this holds no turn worth scoring.
 MIN_DURATION_S = 0.5
+# Default of Settings.max_audio_minutes (QA_MAX_AUDIO_MINUTES): three hours.
+DEFAULT_MAX_AUDIO_MINUTES = 180.0
+# Decoding streams into the 16 kHz output (benchmarks/long_audio.py): source samples per
+# resampling call (faster-whisper's grouping, a few MB), and where the header gives no
+# duration, the seconds the output arrays start with (untouched memory until written).
+DECODE_GROUP_SAMPLES = 500_000
+DECODE_FIRST_CAPACITY_S = 600
 
 # Crosstalk (asr/crosstalk): one channel's voice leaking into the other (decision 0006) -----------
 # Leaks later than this are echoes of another kind (a room, not the line).
@@ -173,6 +181,33 @@ NEAR_BEFORE = 6
 # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话).
 NEAR_AFTER = 1
 
+# YAML we parse (rules/rubric: rubrics and knowledge bases) ---------------------------------------
+# A real rubric or knowledge base is a few KB of plain mappings and lists (a few hundred nodes, no
+# anchors). A document past any of these is refused while it is composed, before an object is
+# built from it: a "billion laughs" of aliases of aliases expands a 600 KB text to millions of
+# values (and as many error lines), deep nesting exhausts the stack.
+YAML_MAX_CHARS = 256 * 1024
+YAML_MAX_ALIASES = 100
+YAML_MAX_NODES = 100_000  # values once every alias is expanded
+YAML_MAX_DEPTH = 64
+# What a refusal lists (api/errors.py answers it as `problems`): at most MAX_PROBLEMS problems,
+# each field and reason cut at MAX_PROBLEM_CHARS; a document with 100,000 bad entries is
+# answered in a few KB, the first problems being the ones to fix first anyway.
+MAX_PROBLEMS = 50
+MAX_PROBLEM_CHARS = 300
+
+# Serving (cli serve) ----------------------------------------------------------------------------
+# API processes `qa-service serve` starts with QA_REDIS_URL when --workers is not given: so many
+# per core (os.cpu_count()). A request is CPU-bound Python (validation, serialization), one core
+# a process; 50 clients on 2 cores measured in benchmarks/concurrent_clients.py. Without
+# QA_REDIS_URL it is always one process: jobs run in a thread of the API process, and several
+# processes would each run them.
+SERVE_WORKERS_PER_CORE = 1
+# uvicorn's supervisor pings each process and restarts one that does not answer in this many
+# seconds; uvicorn's 5 s is shorter than a fresh process takes to import the package on a busy
+# small machine (measured over 5 s on 2 cores with other work: restarted forever, never serving).
+SERVE_WORKER_HEALTHCHECK_S = 60
+
 # Checks (rules/checks) (decision 0013) -----------------------------------------------------------
 # Speech this close to the end of the recording was cut by the hang-up.
 HANGUP_TAIL_S = 0.35
@@ -184,6 +219,24 @@ REPLY_LEAD_S = 0.5
 # customer; the slowest real reply is about two characters a second.
 SPARSE_CHARS_PER_S = 1.0
 SPARSE_MIN_S = 2.0
+
+# No speech (rules/scoring): a call is not graded (Grade.NO_SPEECH) when the whole call, both
+# speakers together, holds fewer than NO_SPEECH_MIN_CHARS recognized characters (letters and
+# digits; punctuation does not count): silence, line noise, a dead line where the agent says
+# 喂? 喂? into nothing. Grading such a call "fail, every script section missed" blames the
+# agent for a recording with nothing to judge. The measure is characters, not seconds: the
+# rules read text, and a real 不需要 can be cut to half a second. It is on total speech, not
+# on the agent's: a call where the customer talks and the agent never answers is the agent's
+# failure and is graded as usual. A fatal finding (一票否决) in what little was said is never
+# hidden: that call is graded.
+NO_SPEECH_MIN_CHARS = 4
+# The warning a no-speech result carries (CallResult.warnings, the API's warnings).
+NO_SPEECH_WARNING = "no speech recognized: the recording is silent or noise; not graded"
+
+# Identifiers (domain/identifiers): agent ids, project names and rubric ids -----------------------
+# Long enough for any agent id or campaign name a call center uses, short enough to show in a
+# list; they also name jobs and filters, so they stay one line of plain characters.
+MAX_ID_LENGTH = 64
 
 # Reports (metrics/reports, metrics/wrapup) -------------------------------------------------------
 # Agents say a point in at least half the calls: "we like to say it".
@@ -207,6 +260,11 @@ RESULT_TTL_S = 7 * 86400
 FAILURE_TTL_S = 30 * 86400
 # Seconds a killed worker's slot stays taken, so its restart waits at most this long.
 SLOT_TTL = 10
+# Seconds between a worker's looks at its rq scheduler (the process that queues retries and
+# nightly runs at their time): one that died (a Redis restart kills it) is started again by the
+# next look after Redis answers, instead of by rq's own look, every 10 minutes. Also how long
+# an idle worker waits on its queues at a time, so that it looks while idle.
+SCHEDULER_CHECK_S = 5
 
 
 class Settings(BaseSettings):
@@ -239,7 +297,9 @@ class Settings(BaseSettings):
     embed_transcripts: bool = True
 
     # Where `knowledge_base:` paths of rubrics read from the database resolve (a rubric read
-    # from a file resolves them next to that file).
+    # from a file resolves them next to that file). A knowledge base must lie under this folder
+    # (or under the rubric file's own folder): a path that leads out of it (`..`, an absolute
+    # path, a symlink) is refused, so an uploaded rubric cannot make the server read other files.
     knowledge_dir: Path = Path("rubrics")
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
@@ -255,6 +315,27 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("data")
     import_roots: list[Path] = []  # POST /recordings/import reads only below these
     max_upload_mb: float = 200.0
+    # Every other request body (JSON, a rubric's YAML, a form), in KB: a body declared or
+    # streamed past it is refused with 413 before it is read (api/limits.py); so is an upload
+    # past QA_MAX_UPLOAD_MB, and a request without a valid key is refused (401) before either.
+    # The largest real body, an audit of a long script with its own knowledge base, is some
+    # 100 KB even with every Chinese character escaped as \uXXXX.
+    max_json_kb: float = Field(1024.0, gt=0)
+    # POST /audits: the script and its knowledge base, refused (422 naming the limit) before any
+    # matching. A real outbound script is a few thousand characters on a few dozen lines (the
+    # samples: under 1,000). The audit's matching by meaning costs about 1 ms of CPU per
+    # character, so 20,000 characters bound one audit near 20 s (benchmarks/hostile_input.py);
+    # a line is matched at once, and 1,000 characters a line keep its memory small.
+    audit_max_chars: int = Field(20_000, gt=0)
+    audit_max_lines: int = Field(2_000, gt=0)
+    audit_max_line_chars: int = Field(1_000, gt=0)
+    audit_max_knowledge_chars: int = Field(100_000, gt=0)
+    # Longest recording accepted, in minutes (a call center's longest calls are well under it).
+    # Read from the container's header before anything is decoded (an upload is refused with
+    # 422, a batch or a job reports the file as failed); where the header gives no duration,
+    # decoding stops as soon as it passes this. 200 MB of FLAC silence holds ~1,000 hours,
+    # and a worker needs 64 MB of memory per channel-hour of 16 kHz float audio.
+    max_audio_minutes: float = Field(DEFAULT_MAX_AUDIO_MINUTES, gt=0)
     mask_stored_text: bool = False  # mask phone/ID/bank numbers in stored transcripts too
     # A call whose speech-weighted recognition confidence is below this is flagged for listening;
     # clean calls score well above it (docs/decisions/0012).
@@ -266,6 +347,37 @@ class Settings(BaseSettings):
     # when the service restarts; set it where several processes serve the same users.
     session_secret: str | None = None
     session_hours: float = 12.0
+    # Seconds between the retries of a job that failed for a transient reason (database, disk):
+    # QA_RETRY_INTERVALS=10,60,300 (the last repeats up to RETRY_MAX retries). Read where a job
+    # is queued: rq keeps them with the job.
+    retry_intervals: Annotated[tuple[int, ...], NoDecode] = RETRY_INTERVALS_S
+    # Failed API key attempts: a client (remote address) with more than `key_failures` unknown
+    # or revoked keys within `key_failure_window_s` seconds is answered 429 (Retry-After) until
+    # the window has passed; shared through Redis when QA_REDIS_URL is set (api/throttle.py).
+    key_failures: int = 20
+    key_failure_window_s: float = 60.0
+
+    @field_validator("retry_intervals", mode="before")
+    @classmethod
+    def _seconds_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = tuple(int(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError(
+                    f"QA_RETRY_INTERVALS {value!r} is not a list of whole seconds (e.g. 10,60,300)"
+                ) from None
+        return value
+
+    @field_validator("retry_intervals")
+    @classmethod
+    def _positive_seconds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or min(value) < 1:
+            raise ValueError(
+                f"QA_RETRY_INTERVALS {','.join(map(str, value))!r}: give at least one interval, "
+                "each of 1 second or more (e.g. 10,60,300)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -40,6 +40,15 @@ class Forbidden(QAError):
     browser write without the session's CSRF token)."""
 
 
+class TooManyRequests(QAError):
+    """Too many failed attempts from one client (wrong API keys): refused until `retry_after`
+    seconds have passed."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Gone(NotFound):
     """The thing is still listed but its file is no longer on storage."""
 

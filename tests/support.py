@@ -4,6 +4,7 @@ conftest.py; tests import from here, never from each other)."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 import wave
 from pathlib import Path
@@ -55,6 +56,45 @@ def wait_for(predicate, timeout=180.0, step=0.2):
     return False
 
 
+def fail_once(marker: str) -> float:
+    """An rq job for the worker tests: fails the first time it runs (a transient failure, so rq
+    retries it), and from then on returns the time it ran (time.time())."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("failed once\n")
+        raise RuntimeError("a transient failure, for the test (tests.support.fail_once)")
+    return time.time()
+
+
+def kill_own_worker(*_args) -> None:
+    """An rq job for the worker tests: kills the process running it with SIGKILL, as the
+    kernel's OOM killer kills a worker (no exception, no cleanup, nothing recorded)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def write_flac(path, seconds, declared_seconds=None, rate=8000):
+    """A mono FLAC of `seconds` of quiet noise. `declared_seconds` rewrites the length its
+    header (STREAMINFO) declares: hours in a file of a few kilobytes, or 0 for a header that
+    gives no duration (FLAC's "unknown")."""
+    import av
+
+    samples = np.random.default_rng(0).normal(0, 300, int(seconds * rate)).astype("<i2")
+    with av.open(str(path), "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+        frame.rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    if declared_seconds is not None:
+        data = bytearray(Path(path).read_bytes())
+        assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO comes first
+        total, at = int(declared_seconds * rate), 8 + 13  # 36-bit sample count, big-endian
+        data[at] = (data[at] & 0xF0) | (total >> 32 & 0x0F)
+        data[at + 1 : at + 5] = (total & 0xFFFFFFFF).to_bytes(4, "big")
+        Path(path).write_bytes(bytes(data))
+    return path
+
+
 def write_wav(path, seconds, channels=2, rate=8000):
     frames = (np.random.default_rng(0).normal(0, 300, (int(seconds * rate), channels))).astype(
         "<i2"
@@ -77,11 +117,15 @@ def bad_files(tmp_path):
     truncated = tmp_path / "truncated.mp3"
     truncated.write_bytes(mp3.read_bytes()[:20000])
     short = write_wav(tmp_path / "short.wav", 0.2)
+    # 2 s of audio whose header declares 4 hours: over QA_MAX_AUDIO_MINUTES (180), refused
+    # from the header (decoding would find only the 2 s)
+    long = write_flac(tmp_path / "long.flac", 2, declared_seconds=4 * 3600)
     return {
         "empty": (empty, "empty"),
         "text": (text, "not a readable audio file"),
         "truncated": (truncated, "truncated"),
         "short": (short, "0.20 s long"),
+        "long": (long, "4:00:00 long (240 min); the limit is 180 min (QA_MAX_AUDIO_MINUTES)"),
     }
 
 

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from qa_service.api import errors
+from qa_service.api import contract, errors, limits, masking, throttle
 from qa_service.api.routes import (
     audits,
     evaluations,
@@ -45,8 +45,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Speech-analytics QA for outbound telemarketing calls (Mandarin).",
     )
-    errors.install(app, int((settings.max_upload_mb + 1) * 1024 * 1024))  # + the form fields
-    for module in (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits):
-        app.include_router(module.router)
+    # personal numbers masked in every answer to a non-admin: first, so the innermost middleware
+    masking.install(app)
+    # failed API keys per client, shared by every path that checks a key (api/throttle.py)
+    app.state.key_throttle = throttle.KeyThrottle.from_settings(settings)
+    errors.install(app)
+    modules = (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits)
+    # before any byte of a body is read: the caller's key, the route's body limit (api/limits.py)
+    app.add_middleware(
+        limits.RequestGuard,
+        routes=[route for module in modules for route in module.router.routes],
+        max_upload_mb=settings.max_upload_mb,
+        max_json_kb=settings.max_json_kb,
+    )
+    for module in modules:
+        # every status each route answers, with the one error body (api/contract.py)
+        app.include_router(contract.document(module.router))
     mount_web_app(app, settings.session_secret)  # pages, static files, the session cookie
     return app

@@ -7,14 +7,17 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from qa_service.api import throttle
 from qa_service.api.errors import MAX_INT
+from qa_service.api.masking import note_caller
 from qa_service.api.web.session import caller_from_cookie
 from qa_service.app import keys
 from qa_service.app.dispatch import Dispatcher
-from qa_service.config import Settings, storable_utc
+from qa_service.config import MAX_ID_LENGTH, Settings, storable_utc
 from qa_service.domain.enums import KeyRole
+from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import Forbidden, Unauthorized
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey
@@ -22,6 +25,16 @@ from qa_service.storage.tables import ApiKey
 
 def _stored_time(t: datetime | None) -> datetime | None:
     return None if t is None else storable_utc(t)
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic reads a bare number as Unix seconds (`since=159` is 1970-01-01 00:02:39): a
+    since/until is a date-time people write, so a number is refused."""
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("must be an ISO 8601 date-time (2026-11-20T09:00:00+08:00), not a number")
+    return value
 
 
 # since/until of every list, KPI and report: without an offset the call center's time
@@ -32,6 +45,7 @@ TimeQuery = Annotated[
         description="ISO 8601 date-time: with an offset (`+08:00`, `Z`) that instant; without one "
         "the call center's time (QA_TIMEZONE)"
     ),
+    BeforeValidator(_not_a_number),
     AfterValidator(_stored_time),
 ]
 
@@ -56,33 +70,98 @@ API_KEY_HEADER = APIKeyHeader(
 BEARER = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
 
+# Where the request guard (api/limits.py) leaves the key it authenticated, before the body was
+# read, so that the dependency below does not look it up a second time.
+CALLER_STATE = "qa_caller"
+
+
+async def secret_in(request: Request) -> str | None:
+    """The API key a request carries (X-API-Key, else Authorization: Bearer), or None."""
+    x_api_key = await API_KEY_HEADER(request)
+    bearer = await BEARER(request)
+    return x_api_key or (bearer.credentials if bearer else None)
+
+
 def caller(
     request: Request,
     store: Annotated[Store, Depends(get_store)],
     x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
 ) -> ApiKey:
-    secret = x_api_key or (bearer.credentials if bearer else None)
+    known = getattr(request.state, CALLER_STATE, None)
+    if known is not None:
+        return known
+    return identify(request, store, x_api_key or (bearer.credentials if bearer else None))
+
+
+def identify(request: Request, store: Store, secret: str | None) -> ApiKey:
+    """The caller's key: `secret`, else the web app's session cookie. Unauthorized (401)
+    without either or with an unknown or revoked key; what the dependency above and the
+    request guard (api/limits.py, before any byte of the body is read) both run."""
     if not secret:
         # The web app's signed session cookie stands in for the key (writes need its CSRF token).
         key = caller_from_cookie(request, store)
         if key is not None:
             return key
         raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
+    # a client that sent too many wrong keys is refused before its key is looked up
+    limiter, client = throttle.of(request.app), throttle.client_of(request.scope)
+    limiter.check(client)
     key = keys.lookup(store, secret)
     if key is None:
+        limiter.note_failure(client)
         raise Unauthorized("unknown or revoked API key")
     return key
 
 
+def authorize(key: ApiKey, role: str) -> ApiKey:
+    """The key, if its role allows `role`; Forbidden (403) otherwise."""
+    if not keys.allows(key.role, role):
+        # the key by its name and id: never characters of the secret itself
+        raise Forbidden(
+            f"this needs the {role} role; the key {key.name!r} (id {key.id}) is {key.role}"
+        )
+    return key
+
+
 def require(role: KeyRole):
-    def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
-        if not keys.allows(key.role, role):
-            raise Forbidden(f"this needs the {role} role; the key {key.prefix}… is {key.role}")
+    def check(request: Request, key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
+        authorize(key, role)
+        note_caller(request, key.role)  # an admin's answers are served unmasked (api/masking.py)
         return key
 
+    check.role = role  # read by the request guard (api/limits.py)
     return check
 
+
+# Free text in a path or query: anything but a NUL character (the request guard refuses %00).
+NO_NUL = r"^[^\x00]*$"
+
+# domain/identifiers as a regular expression (Python's: its \w is what str.isalnum() accepts,
+# and _): empty ("not given"), or letters, digits and _ - . that are not "." and hold no "..".
+# The end is (?![\s\S]), not $: Python's $ also matches before a final newline.
+IDENTIFIER_PATTERN = r"^(?:|(?!\.(?![\s\S]))(?![\s\S]*\.\.)[\w.-]+)(?![\s\S])"
+
+
+def _identifier(value: str) -> str:
+    return value if value == "" else valid_identifier(value)  # "": not given, as before
+
+
+# agent ids, project names and rubric ids in paths, queries and forms: one short line of
+# letters, digits and _ - . (domain/identifiers); anything else is a 422 naming the parameter
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    # the same rule for the OpenAPI document (Python's \w is str.isalnum() and _)
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": IDENTIFIER_PATTERN,
+            "description": "letters of any script, digits and _ - . (not . or ..)",
+        }
+    ),
+]
 
 # ids and versions in paths: the database's integers (a larger one is a 422, not a 500)
 RowId = Annotated[int, Path(ge=1, le=MAX_INT)]

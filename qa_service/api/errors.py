@@ -1,19 +1,21 @@
 """One error shape for every answer that is not a success: `{"detail": "<a sentence a QA admin
 understands>"}`, with `problems` (a list of {field|line, reason}) where there is more than one
-thing to fix. Also what keeps bad requests from ever becoming a 5xx: a body over the upload
-limit is refused before it is read, NUL characters and numbers the database cannot hold are
-a 422, and a database that is away is a 503 saying so."""
+thing to fix. Also what keeps bad requests from ever becoming a 5xx: numbers the database
+cannot hold are a 422, and a database that is away is a 503 saying so. The request guard
+(api/limits.py) answers in the same shape before the body is read: no key, a body over its
+route's limit, a NUL character in the path."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from qa_service.exceptions import (
     BadInput,
@@ -24,6 +26,7 @@ from qa_service.exceptions import (
     QAError,
     RubricError,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     UnsupportedFormat,
@@ -43,6 +46,7 @@ STATUS: dict[type[QAError], int] = {
     Conflict: 409,
     Unauthorized: 401,
     Forbidden: 403,
+    TooManyRequests: 429,
     Unavailable: 503,
 }
 
@@ -61,6 +65,11 @@ def database_unavailable(exc: Exception) -> str:
     return f"the database is unavailable ({reason[:200]})"
 
 
+# What a client is told when the database does not answer: no host, port or driver message (they
+# name the network behind the service); the reason goes to the log (database_unavailable).
+DATABASE_UNAVAILABLE = "the database is unavailable"
+
+
 def _where(loc: tuple) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("query", "path", "header", "body", "form"):
@@ -77,7 +86,7 @@ def _where(loc: tuple) -> str:
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for e in exc.errors():
-        msg = e.get("msg", "invalid")
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         if e.get("type") == "missing":
             msg = "is required"
         problems.append({"field": _where(tuple(e.get("loc", ()))), "reason": msg})
@@ -95,7 +104,10 @@ def _family(request: Request, exc: QAError) -> JSONResponse:
         more["problems"] = [
             {"line": line, "field": field, "reason": reason} for line, field, reason in exc.problems
         ]
-    return error(status_of(exc), str(exc), **more)
+    headers = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(max(1, exc.retry_after))}
+    return error(status_of(exc), str(exc), headers=headers, **more)
 
 
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -103,7 +115,22 @@ def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = (
         exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
     )
-    return error(exc.status_code, detail, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:  # Starlette names the methods of the first route on the path only
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error(exc.status_code, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path."""
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
@@ -122,86 +149,25 @@ def _database(request: Request, exc: Exception) -> JSONResponse:
     ):
         log.warning("%s %s: %s", request.method, request.url.path, database_unavailable(exc))
         return error(
-            503, database_unavailable(exc) + "; try again shortly", headers={"Retry-After": "5"}
+            503, DATABASE_UNAVAILABLE + "; try again shortly", headers={"Retry-After": "5"}
         )
     raise exc
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
+def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     for kind in STATUS:
         app.add_exception_handler(kind, _family)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DBAPIError, _database)
-    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes)
 
 
-class BodyTooLarge(HTTPException):
-    pass
-
-
-class RequestGuard:
-    """Pure ASGI, before anything reads the request: a body declared (Content-Length) or
-    streamed past the limit is refused with 413 without reading on (the upload never reaches
-    the disk), and a NUL character in the path or query is a 422."""
-
-    def __init__(self, app, max_body_bytes: int):
-        self.app = app
-        self.limit = max_body_bytes
-
-    async def _answer(self, send, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        if (
-            b"\x00" in raw_path
-            or b"%00" in raw_path
-            or b"%00" in scope.get("query_string", b"")
-            or "\x00" in scope["path"]
-        ):
-            return await self._answer(send, 422, "the request contains a NUL character (%00)")
-        too_large = (
-            f"the request body is larger than the upload limit "
-            f"({self.limit / 1048576:g} MB, QA_MAX_UPLOAD_MB plus the form)"
-        )
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._answer(send, 413, too_large)
-        received, started = 0, False
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(413, too_large)  # FastAPI passes HTTPExceptions through
-            return message
-
-        async def watched_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, watched_send)
-        except BodyTooLarge:
-            if not started:
-                await self._answer(send, 413, too_large)
+def answer(request: Request, exc: Exception) -> JSONResponse:
+    """An error raised before the routes run (the request guard, api/limits.py) answered as
+    the handlers above answer it; an error of no kind here is raised again (a 500)."""
+    if isinstance(exc, QAError) and any(kind in STATUS for kind in type(exc).__mro__):
+        return _family(request, exc)
+    if isinstance(exc, DBAPIError):
+        return _database(request, exc)
+    raise exc

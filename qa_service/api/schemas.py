@@ -50,6 +50,8 @@ class RescoreAccepted(Schema):
     rubric: RubricRef | None = None
     status: JobState | None = None
     detail: str | None = None
+    scope: str | None = None
+    """Which calls it scores again, in a sentence (how many, of which project or rubric)."""
 
 
 class Submission(Schema):
@@ -85,6 +87,9 @@ class JobOut(Schema):
     """Known from the upload on."""
     evaluation_id: int | None = None
     """Set when the job finished."""
+    scheduled_for: Instant | None = None
+    """When a `scheduled` job (a retry waiting out its backoff) is due to be queued again, as
+    the queue has it (GET /jobs/{id} only)."""
 
 
 class RecordingEvaluation(Schema):
@@ -127,3 +132,21 @@ class Health(Schema):
     unavailable: list[str] | None = None
     """What is down (database, redis): the database makes it a 503, Redis alone `degraded`."""
     detail: str | None = None
+
+
+class Problem(Schema):
+    """One thing to fix: the request field (or the rubric's line and field) and why."""
+
+    field: str | None = None
+    """`query parameter page`, `body.comment`, a rubric's `rules[2].keywords`..."""
+    line: int | None = None
+    """The rubric YAML's line (rubric problems only)."""
+    reason: str
+
+
+class ErrorBody(Schema):
+    """Every answer that is not a success (api/errors.py): a sentence a QA admin understands,
+    with `problems` where there is more than one thing to fix."""
+
+    detail: str
+    problems: list[Problem] | None = None

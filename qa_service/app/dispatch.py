@@ -20,18 +20,19 @@ import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from rq.utils import import_attribute
 
 from qa_service.config import (
     FAILURE_TTL_S,
     JOB_TIMEOUT,
     RESULT_TTL_S,
-    RETRY_INTERVALS_S,
     RETRY_MAX,
     Settings,
     get_settings,
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 TRANSCRIBE_QUEUE = "qa-transcribe"  # hours of audio at night
 RESCORE_QUEUE = "qa-rescore"  # seconds of CPU per thousand calls: never behind the audio
 QUEUES = (TRANSCRIBE_QUEUE, RESCORE_QUEUE)  # a worker's default, in priority order
-RETRY = Retry(
-    max=RETRY_MAX, interval=list(RETRY_INTERVALS_S)
-)  # transient failures (database, disk)
 JOBS = (
     "qa_service.worker.jobs"  # where the job functions live (worker side), by name as rq keeps it
 )
@@ -59,7 +57,7 @@ RESCORE_JOB = f"{JOBS}.rescore_project"
 # rq's states, as the job table keeps them.
 RQ_STATES = {
     "queued": JobState.QUEUED,
-    "scheduled": JobState.QUEUED,
+    "scheduled": JobState.SCHEDULED,  # a retry (or a nightly run) booked for later
     "deferred": JobState.QUEUED,
     "started": JobState.STARTED,
     "finished": JobState.FINISHED,
@@ -67,6 +65,12 @@ RQ_STATES = {
     "stopped": JobState.FAILED,
     "canceled": JobState.FAILED,
 }
+
+
+def retry_policy(settings: Settings | None = None) -> Retry:
+    """Retries with backoff for transient failures (database, disk): QA_RETRY_INTERVALS,
+    kept by rq with each job as it is queued."""
+    return Retry(max=RETRY_MAX, interval=list((settings or get_settings()).retry_intervals))
 
 
 def score_job_id(sha256: str, rubric: Rubric) -> str:
@@ -85,6 +89,7 @@ def enqueue_score(
     rubric: Rubric,
     agent_channel: str | None = None,
     sha256: str | None = None,
+    retry: Retry | None = None,
 ) -> Job:
     """Queue a recording once per rubric version. A queued, running or finished job with the
     same key is returned as it is; a failed one is queued again. `path` may be relative to
@@ -108,7 +113,7 @@ def enqueue_score(
         agent_channel,
         job_id,
         job_id=job_id,
-        retry=RETRY,
+        retry=retry or retry_policy(),
         job_timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
@@ -117,7 +122,11 @@ def enqueue_score(
 
 
 def enqueue_rescore(
-    redis: Redis, rubric: Rubric, project: str | None = None, job_id: str | None = None
+    redis: Redis,
+    rubric: Rubric,
+    project: str | None = None,
+    job_id: str | None = None,
+    retry: Retry | None = None,
 ) -> Job:
     """Queue a rescore; `job_id` is its request's row (the worker records its status there)."""
     return Queue(RESCORE_QUEUE, connection=redis).enqueue(
@@ -127,7 +136,7 @@ def enqueue_rescore(
         project,
         job_id,
         job_id=job_id,
-        retry=RETRY,
+        retry=retry or retry_policy(),
         job_timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
@@ -144,7 +153,9 @@ def make_dispatcher(settings: Settings, store: Store) -> Dispatcher:
     """rq on Redis when QA_REDIS_URL is set; else this process runs the jobs (embedded mode)."""
     if settings.redis_url:
         return RqDispatcher(
-            store, Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+            store,
+            Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            settings=settings,
         )
     return InlineDispatcher(store, settings)
 
@@ -161,6 +172,10 @@ class Dispatcher:
     def status(self, row: JobRecord) -> JobRecord:
         return row
 
+    def booked_for(self, row: JobRecord) -> datetime | None:
+        """When a request `scheduled` (a retry waiting out its backoff) is due to be queued."""
+        return None
+
     def close(self) -> None:
         pass
 
@@ -168,9 +183,16 @@ class Dispatcher:
 class RqDispatcher(Dispatcher):
     mode = "rq"
 
-    def __init__(self, store: Store, redis: Redis, retry_seconds: float = 5.0):
+    def __init__(
+        self,
+        store: Store,
+        redis: Redis,
+        retry_seconds: float = 5.0,
+        settings: Settings | None = None,
+    ):
         super().__init__(store)
         self.redis = redis
+        self.retry = retry_policy(settings)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._flush_pending_loop,
@@ -183,10 +205,17 @@ class RqDispatcher(Dispatcher):
     def submit(self, row: JobRecord, rubric: Rubric) -> str:
         try:
             if row.kind == "rescore":
-                job = enqueue_rescore(self.redis, rubric, row.project, job_id=row.id)
+                job = enqueue_rescore(
+                    self.redis, rubric, row.project, job_id=row.id, retry=self.retry
+                )
             else:
                 job = enqueue_score(
-                    self.redis, row.path, rubric, row.agent_channel, sha256=row.sha256
+                    self.redis,
+                    row.path,
+                    rubric,
+                    row.agent_channel,
+                    sha256=row.sha256,
+                    retry=self.retry,
                 )
         except RedisError as exc:
             raise QueueUnavailable(
@@ -215,6 +244,15 @@ class RqDispatcher(Dispatcher):
             self.store.jobs.set_status(row.id, mapped, error)
             row.status, row.error = mapped, error or row.error
         return row
+
+    def booked_for(self, row: JobRecord) -> datetime | None:
+        if row.status != JobState.SCHEDULED:
+            return None
+        try:
+            job = Job.fetch(row.id, connection=self.redis)
+            return ScheduledJobRegistry(job.origin, connection=self.redis).get_scheduled_time(job)
+        except Exception:  # queued meanwhile (NoSuchJobError), or Redis away: not known
+            return None
 
     def _on_queue(self, job_id: str) -> bool:
         return Job.exists(job_id, connection=self.redis)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from qa_service.config import DOUBTFUL_CONFIDENCE
+from qa_service.domain.enums import Grade
 from qa_service.domain.results import CallResult, Utterance
 from qa_service.review.reviews import apply_reviews
 from qa_service.storage.rollups import tracked
@@ -32,7 +33,7 @@ def record_evaluations(store: Store, items: list[tuple[int, CallResult]]) -> lis
             evaluations = store.evaluations.write(
                 s,
                 [
-                    (recordings[rid], result, asr_confidence(result.utterances, recordings[rid]))
+                    (recordings[rid], result, call_confidence(result, recordings[rid]))
                     for rid, result in items
                 ],
             )
@@ -60,6 +61,14 @@ def current_evaluations(
             if (rubric_id, version) == wanted[rid]:
                 current[rid] = ev_id
     return current
+
+
+def call_confidence(result: CallResult, recording: Recording) -> float:
+    """The confidence stored with an evaluation: none (0) where no speech was recognized
+    (Grade.NO_SPEECH), else the recognition's (asr_confidence)."""
+    if result.grade == Grade.NO_SPEECH:
+        return 0.0
+    return asr_confidence(result.utterances, recording)
 
 
 def asr_confidence(utterances: list[Utterance], recording: Recording) -> float:

@@ -120,7 +120,7 @@ class QAService:
             warnings = list(known.asr_warnings)
             vectors = self.store.recordings.vectors_of([known.id]).get(known.id)
         else:
-            audio = load(str(file))
+            audio = load(str(file), self.settings.max_audio_minutes)
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
             if self.settings.mask_stored_text:
                 # Personal numbers never reach the database; checks run on the masked text too.

@@ -3,10 +3,16 @@
 `check_readable` is the cheap half (the container's header, its first audio frame and, for
 MPEG and WAV, whether the file is whole): the API runs it on an upload while the caller is
 still there, without decoding the call or loading the recognizer. `load` decodes everything.
+
+Both refuse a recording longer than QA_MAX_AUDIO_MINUTES from its header, before decoding:
+a few hundred kilobytes of FLAC can declare (and hold) a thousand hours of silence. `load`
+decodes and resamples frame by frame into one float32 array per channel, so a worker holds
+the 16 kHz result and no more; where the header gives no duration it stops at the limit.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +20,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from qa_service.config import MIN_DURATION_S
+from qa_service.config import (
+    DECODE_FIRST_CAPACITY_S,
+    DECODE_GROUP_SAMPLES,
+    MIN_DURATION_S,
+    get_settings,
+)
 from qa_service.exceptions import AudioError
 
 SAMPLE_RATE = 16000
@@ -64,17 +75,47 @@ def _check_file(path: str) -> tuple[int, int]:
     return n_channels, rate
 
 
-def check_readable(path: str | Path) -> tuple[float, int]:
+def _limit_minutes(max_minutes: float | None) -> float:
+    return get_settings().max_audio_minutes if max_minutes is None else max_minutes
+
+
+def _declared_seconds(container: av.container.InputContainer) -> float | None:
+    """The duration the container's header declares (None: it does not say)."""
+    return float(container.duration) / av.time_base if container.duration else None
+
+
+def _check_length(path: str, seconds: float | None, max_minutes: float) -> None:
+    """Refuse, from the header alone, a recording declared longer than the limit."""
+    if seconds is not None and seconds > max_minutes * 60:
+        minutes = round(seconds / 60, 1)
+        raise AudioError(
+            f"{path}: the recording is {_clock(seconds)} long ({minutes:g} min); the limit is "
+            f"{max_minutes:g} min (QA_MAX_AUDIO_MINUTES)"
+        )
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def check_readable(path: str | Path, max_minutes: float | None = None) -> tuple[float, int]:
     """Refuse, with the same errors as `load`, what a worker could not score, reading only
-    the header, the first audio frame and the container's packets (no decoding of the call).
+    the header, the first audio frame and the container's packets (no decoding of the call);
+    a recording whose header declares more than `max_minutes` (default QA_MAX_AUDIO_MINUTES)
+    is refused before any of it is decoded.
     Returns (seconds as the container says, 0.0 when it does not; channels)."""
     path = str(path)
+    limit = _limit_minutes(max_minutes)
     n_channels, _ = _check_file(path)
     try:
         with av.open(path, metadata_errors="ignore") as container:
+            _check_length(path, _declared_seconds(container), limit)
             stream = container.streams.audio[0]
             frame = next((f for f in container.decode(stream) if f.samples), None)
-            seconds = float(container.duration) / av.time_base if container.duration else None
+            seconds = _declared_seconds(container)
+    except AudioError:
+        raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
     if frame is None:
@@ -87,19 +128,20 @@ def check_readable(path: str | Path) -> tuple[float, int]:
     return seconds or 0.0, n_channels
 
 
-def load(path: str | Path) -> Audio:
-    # faster-whisper's decoder (PyAV + resampling) is imported here, not at the top, because
-    # importing faster_whisper loads CTranslate2: processes that only check uploads (the API)
-    # must not pay for the recognizer.
-    from faster_whisper import decode_audio
-
+def load(path: str | Path, max_minutes: float | None = None) -> Audio:
+    """Decode the first audio stream into 16 kHz float32 channels (the values faster-whisper's
+    `decode_audio` gives: resampled to 16-bit, then scaled to [-1, 1)). A recording longer
+    than `max_minutes` (default QA_MAX_AUDIO_MINUTES) is refused: from its header before
+    decoding, else as soon as decoding passes the limit."""
     path = str(path)
+    limit = _limit_minutes(max_minutes)
     n_channels, rate = _check_file(path)
     try:
-        decoded = decode_audio(path, sampling_rate=SAMPLE_RATE, split_stereo=n_channels == 2)
+        channels = _decode(path, n_channels, limit)
+    except AudioError:
+        raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
-    channels = list(decoded) if n_channels == 2 else [decoded]
     if len(channels[0]) == 0:
         raise AudioError(f"{path}: no audio samples could be decoded (truncated or empty stream)")
     duration = len(channels[0]) / SAMPLE_RATE
@@ -109,6 +151,78 @@ def load(path: str | Path) -> Audio:
             f"{path}: the recording is {duration:.2f} s long; at least {MIN_DURATION_S} s is needed"
         )
     return Audio(path=path, channels=channels, source_channels=n_channels, source_rate=rate)
+
+
+def _decode(path: str, n_channels: int, max_minutes: float) -> list[np.ndarray]:
+    """The first audio stream as one float32 array per channel at SAMPLE_RATE, decoded and
+    resampled a group of frames at a time straight into those arrays: the memory held is the
+    output and one group, never the whole call at a higher rate or as float64."""
+    max_seconds = max_minutes * 60
+    # A decoded call may run a little past what its header says (resampler delay, rounding).
+    allowed = int(max_seconds * SAMPLE_RATE) + SAMPLE_RATE
+    resampler = av.AudioResampler(
+        format="s16", layout="stereo" if n_channels == 2 else "mono", rate=SAMPLE_RATE
+    )
+    with av.open(path, metadata_errors="ignore") as container:
+        declared = _declared_seconds(container)
+        _check_length(path, declared, max_minutes)
+        if declared is not None:
+            capacity = min(int(declared * SAMPLE_RATE) + SAMPLE_RATE, allowed)
+        else:
+            capacity = min(DECODE_FIRST_CAPACITY_S * SAMPLE_RATE, allowed)  # grows by half
+        out = [np.empty(capacity, dtype=np.float32) for _ in range(n_channels)]
+        filled = 0
+
+        def put(frame: av.AudioFrame) -> None:
+            nonlocal filled
+            # packed s16: (1, samples * channels), channels interleaved
+            pcm = frame.to_ndarray().reshape(-1, n_channels)
+            end = filled + len(pcm)
+            if end > allowed:
+                raise AudioError(
+                    f"{path}: the recording is longer than the {max_minutes:g} min limit "
+                    "(QA_MAX_AUDIO_MINUTES): its header gives no duration, and decoding was "
+                    "stopped when it passed the limit"
+                )
+            if end > len(out[0]):
+                grown = min(max(end, len(out[0]) * 3 // 2), allowed)
+                for array in out:
+                    array.resize(grown, refcheck=False)  # realloc: no second copy held
+            for c, array in enumerate(out):
+                array[filled:end] = pcm[:, c]
+            filled = end
+
+        fifo = av.AudioFifo()
+        for frame in _frames(container):
+            frame.pts = None  # decoders' timestamps may jump; the samples are what count
+            fifo.write(frame)
+            if fifo.samples >= DECODE_GROUP_SAMPLES:
+                for resampled in resampler.resample(fifo.read()):
+                    put(resampled)
+        if fifo.samples:
+            for resampled in resampler.resample(fifo.read()):
+                put(resampled)
+        for resampled in resampler.resample(None):  # flush the resampler's delay
+            put(resampled)
+    del resampler, fifo
+    gc.collect()  # PyAV's resampler graph is freed only by the collector (faster-whisper #390)
+    for array in out:
+        array.resize(filled, refcheck=False)
+        array *= np.float32(1 / 32768)  # s16 -> [-1, 1), exactly as faster-whisper scales
+    return out
+
+
+def _frames(container: av.container.InputContainer):
+    """The first audio stream's frames, ending at the first undecodable packet (as
+    faster-whisper's decoder does: what came before it is kept)."""
+    frames = container.decode(audio=0)
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
 
 
 # MPEG audio frame header tables: bitrate (kbps) by (version is MPEG-1, layer) and sample rates.

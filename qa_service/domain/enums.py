@@ -30,9 +30,15 @@ class Grade(StrEnum):
     EXCELLENT = "excellent"
     PASS = "pass"
     FAIL = "fail"
+    # Not graded: the recording holds no speech, or too little to judge (silence, noise, a dead
+    # line; config.NO_SPEECH_MIN_CHARS / NO_SPEECH_MIN_SECONDS). Its score is null, it has no
+    # findings, it counts in no KPI (pass rate, averages, common errors) but in `no_speech`,
+    # and it is flagged for a person to listen to (FlagReason.NO_SPEECH).
+    NO_SPEECH = "no_speech"
 
 
 PASSING = (Grade.PASS, Grade.EXCELLENT)  # counted by 监听合格率
+GRADED = (Grade.EXCELLENT, Grade.PASS, Grade.FAIL)  # what the KPIs count (not NO_SPEECH)
 
 
 class FindingStatus(StrEnum):
@@ -73,6 +79,9 @@ class JobState(StrEnum):
 
     PENDING = "pending"  # stored, not yet on a queue (Redis was away)
     QUEUED = "queued"
+    # failed for a transient reason, its retry booked on rq's scheduler for later (rq's own
+    # `scheduled`; GET /jobs/{id} says when)
+    SCHEDULED = "scheduled"
     STARTED = "started"
     FINISHED = "finished"
     FAILED = "failed"
@@ -98,6 +107,7 @@ class FlagReason(StrEnum):
     FAIL = "fail"  # graded fail (the reviewer's grade where there is one)
     FATAL = "fatal"  # a fatal finding (一票否决)
     LOW_CONFIDENCE = "low_confidence"  # the recognition itself is in doubt (QA_LOW_CONFIDENCE)
+    NO_SPEECH = "no_speech"  # nothing or next to nothing recognized: not graded
 
 
 class Role(StrEnum):

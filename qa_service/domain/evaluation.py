@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 
 from qa_service.domain.enums import (
     CallOutcome,
@@ -97,15 +97,35 @@ class HighlightOut(Schema):
     reason: str
 
 
-class CallEvaluation(Schema):
+class NoScoreWithoutSpeech(Schema):
+    """A model with a `score` beside its `grade` (and maybe machine_ and reviewed_ ones): a
+    call not graded (Grade.NO_SPEECH) answers its score as null, whatever
+    number was stored for it."""
+
+    @model_validator(mode="after")
+    def _no_score_without_speech(self) -> NoScoreWithoutSpeech:
+        for score, grade in (
+            ("score", "grade"),
+            ("machine_score", "machine_grade"),
+            ("reviewed_score", "reviewed_grade"),
+        ):
+            if getattr(self, grade, None) == Grade.NO_SPEECH and hasattr(self, score):
+                object.__setattr__(self, score, None)
+        return self
+
+
+class CallEvaluation(NoScoreWithoutSpeech):
     """One call scored under one rubric version: the spec's result JSON, extended."""
 
     recording: str | None
     """The recording's path (hidden from non-admin API keys)."""
     rubric: RubricRef
-    score: float
+    score: float | None
+    """Null for a call not graded (grade `no_speech`)."""
     grade: Grade
-    """The reviewed grade where a reviewer gave one, else the machine's."""
+    """The reviewed grade where a reviewer gave one, else the machine's; `no_speech` (not one
+    of the spec's grades): the recording holds no speech to judge, so it is not graded (no
+    score, no findings, a warning) and counts in no KPI."""
     fatal: bool
     outcome: CallOutcome
     duration: Seconds
@@ -145,12 +165,20 @@ class CallEvaluation(Schema):
             agent_id=result.agent_id,
             project=result.project,
             machine_grade=result.grade,
+            # nothing recognized: no confidence in any words (else unknown until stored)
+            asr_confidence=0.0 if result.grade == Grade.NO_SPEECH else None,
             warnings=list(result.warnings),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object, leaving out what is unknown (None) rather than printing nulls."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON object, leaving out what is unknown (None) rather than printing nulls; a
+        call not graded keeps its `"score": null`, the spec's field saying there is none."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        if self.score is None:
+            data = {
+                k: data.get(k) for k in self.model_dump(mode="json") if k in data or k == "score"
+            }
+        return data
 
 
 class FileError(Schema):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qa_service.config import storable_utc
 from qa_service.domain.enums import Phase
+from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import MetadataError
 
 NAME_PATTERN = re.compile(
@@ -92,4 +93,9 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
                     f"{audio}: phase {phase!r} must be one of {', '.join(Phase.values())}"
                 )
             meta.phase = Phase(phase)
+    for field in ("agent_id", "project"):
+        value = getattr(meta, field)
+        problem = identifier_problem(value) if value else None  # "": not given
+        if problem is not None:
+            raise MetadataError(f"{side or audio}: {field} {problem}")
     return meta

@@ -71,7 +71,7 @@ class CallResult:
     recording: str
     rubric_id: str
     rubric_version: int
-    score: float
+    score: float  # 0 and meaningless when grade is NO_SPEECH (not graded; the JSON says null)
     grade: Grade
     fatal: bool
     outcome: CallOutcome

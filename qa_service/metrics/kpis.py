@@ -27,7 +27,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
-from qa_service.domain.enums import COSTLY
+from qa_service.domain.enums import COSTLY, Grade
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.storage.queries import (
     EVALUATION,
@@ -127,11 +127,12 @@ def kpi_rows(
     **kw,
 ) -> list[KpiRow]:
     totals = _kpi_sums(session, group, since, until, **kw)
-    # a cell whose calls all moved elsewhere is left out
+    # a cell whose calls all moved elsewhere is left out; one of calls with no speech only
+    # stays, to count them (its rates are None: nothing in it was graded)
     return [
         KpiRow.of_sums(totals[key], **{group: key})
         for key in sorted(totals)
-        if totals[key].evaluated > 0
+        if totals[key].evaluated > 0 or totals[key].no_speech > 0
     ]
 
 
@@ -170,6 +171,7 @@ def common_errors(
             .where(
                 filters(EVALUATION, since=lo, until=hi, **kw),
                 FindingRow.effective_status_sql().in_(COSTLY),
+                Evaluation.effective_grade_sql() != Grade.NO_SPEECH,  # as the rollups count
             )
             .group_by(FindingRow.rule_id, FindingRow.category)
         )
@@ -206,7 +208,10 @@ def _recent_examples(
     out: dict[tuple[str, str], list[int]] = {rule: [] for rule in rules}
     newest = (
         select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at)
-        .where(filters(EVALUATION, since=since, until=until, **kw))
+        .where(
+            filters(EVALUATION, since=since, until=until, **kw),
+            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
+        )
         .order_by(Evaluation.called_at.desc())
         .limit(recent)
         .subquery()
@@ -230,6 +235,7 @@ def _recent_examples(
                         .join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
                         .where(
                             filters(EVALUATION, since=since, until=until, **kw),
+                            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
                             FindingRow.rule_id == rule_id,
                             FindingRow.category == category,
                             FindingRow.effective_status_sql().in_(COSTLY),

@@ -34,6 +34,9 @@ class KpiRow(Schema):
     """外呼在线成功率: outcome success over calls."""
     average_talk_seconds: float | None
     """项目呼出均长."""
+    no_speech: int = 0
+    """Calls not graded for want of speech (grade no_speech): in none of the counts, rates and
+    averages above."""
 
     @classmethod
     def of_sums(cls, sums: KpiSums, **key: object) -> KpiRow:
@@ -51,6 +54,7 @@ class KpiRow(Schema):
             excellent_rate=round(sums.excellent / n, 4) if n else None,
             success_rate=round(sums.success / n, 4) if n else None,
             average_talk_seconds=round(sums.talk_seconds / n, 2) if n else None,
+            no_speech=int(sums.no_speech),
         )
 
     def ungrouped(self) -> KpiRow:

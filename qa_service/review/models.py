@@ -4,22 +4,41 @@ with (and the review request bodies).
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from qa_service.domain.enums import CallOutcome, FindingSource, FlagReason, Grade
-from qa_service.domain.evaluation import CallEvaluation, HighlightOut, RubricRef
+from qa_service.domain.evaluation import (
+    CallEvaluation,
+    HighlightOut,
+    NoScoreWithoutSpeech,
+    RubricRef,
+)
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 
+# Reviews made before keys were named by id stored the reviewer as "name (qa_Ab3dE9f…)": the
+# first characters of the secret. They stay stored as written and are shown without them.
+_KEY_PREFIX = re.compile(r"\s*\(qa_[A-Za-z0-9_-]{0,9}…\)$")
 
-class FlaggedCall(Schema):
+
+def shown_reviewer(value: str) -> str:
+    """A stored reviewer as the trail shows it: the key's name (and id), no secret's prefix."""
+    return _KEY_PREFIX.sub("", value)
+
+
+ShownReviewer = Annotated[str, AfterValidator(shown_reviewer)]
+
+
+class FlaggedCall(NoScoreWithoutSpeech):
     evaluation_id: int
     recording_id: int
     agent_id: str
     project: str
     call_time: Instant
-    score: float
+    score: float | None
+    """Null for a call not graded (grade no_speech, reason no_speech)."""
     grade: Grade
     fatal: bool
     outcome: CallOutcome
@@ -73,17 +92,17 @@ class ReviewOut(Schema):
     new_value: str
     comment: str
     evidence_text: str
-    reviewer: str
+    reviewer: ShownReviewer
     created_at: Instant
-    withdrawn_by: str | None = None
+    withdrawn_by: ShownReviewer | None = None
     withdrawn_at: Instant | None = None
     withdraw_comment: str = ""
     state: ReviewState | None = None  # for the evaluation it is shown with
     reason: str | None = None  # why it needs re-review
 
 
-class Result(Schema):
-    score: float
+class Result(NoScoreWithoutSpeech):
+    score: float | None
     grade: str
     fatal: bool
 
@@ -136,7 +155,7 @@ class EvaluationOut(CallEvaluation):
     asr_confidence: float
     machine: Result
     reviewed: ReviewedResult | None = None
-    score: float
+    score: float | None
     grade: str
     fatal: bool
     machine_grade: str
@@ -151,18 +170,20 @@ class ReviewWithEvaluation(ReviewOut):
     evaluation: EvaluationOut
 
 
-class EvaluationItem(Schema):
+class EvaluationItem(NoScoreWithoutSpeech):
     evaluation_id: int
     recording_id: int
     agent_id: str
     project: str
     call_time: Instant
     rubric: RubricRef
-    machine_score: float
+    machine_score: float | None
+    """Null where the machine did not grade the call (machine_grade no_speech)."""
     machine_grade: str
     reviewed_score: float | None = None
     reviewed_grade: str | None = None
-    score: float
+    score: float | None
+    """Null for a call not graded (grade no_speech)."""
     grade: str
     fatal: bool
     outcome: str
@@ -186,6 +207,10 @@ class ReviewSample(Schema):
     until: Instant | None = None
     population: int
     sample_size: int
+    # the sample, newest first, a page at a time: `total` is sample_size (pages never overlap)
+    total: int
+    page: int
+    page_size: int
     items: list[EvaluationItem]
 
 
@@ -200,7 +225,7 @@ class ReviewExample(Schema):
     end: float | None = None
     evidence_text: str
     comment: str
-    reviewer: str
+    reviewer: ShownReviewer
 
 
 class RulePrecision(Schema):

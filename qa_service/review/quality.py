@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.domain.enums import COSTLY, MET, FindingSource
+from qa_service.domain.enums import COSTLY, MET, FindingSource, Grade
 from qa_service.exceptions import RubricNotFound
 from qa_service.review.models import (
     GradeChange,
@@ -202,7 +202,9 @@ def compare_versions(
             raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     pairs: dict[int, dict[int, Evaluation]] = defaultdict(dict)
     q = select(Evaluation).where(
-        Evaluation.rubric_id == rubric_id, Evaluation.rubric_version.in_([version_from, version_to])
+        Evaluation.rubric_id == rubric_id,
+        Evaluation.rubric_version.in_([version_from, version_to]),
+        Evaluation.grade != Grade.NO_SPEECH,  # not graded by the machine: nothing to compare
     )
     if project:
         q = q.where(Evaluation.project == project)

@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from qa_service.domain.enums import COSTLY, Category, FindingSource, FindingStatus, Grade, Role
 from qa_service.domain.results import Finding
 from qa_service.exceptions import ReviewConflict, ReviewError, ReviewNotFound, RubricError
+from qa_service.review.models import shown_reviewer
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
 from qa_service.storage.rollups import tracked
@@ -456,6 +457,10 @@ def _apply(
         ev.reviewed_score, ev.reviewed_grade, ev.reviewed_fatal, _ = reviewed_score(
             findings, p, catalog.scoring
         )
+        if ev.grade == Grade.NO_SPEECH and p.grade is None and not ev.reviewed_fatal:
+            # the machine heard no speech: reviewed findings alone do not grade the call (a
+            # fatal one does, as in rules.scoring), a grade review does (the reviewer judged it)
+            ev.reviewed_grade = Grade.NO_SPEECH
     session.add(ev)
 
 
@@ -667,7 +672,7 @@ def withdraw_review(session: Session, review_id: int, reviewer: str, comment: st
         raise ReviewNotFound(f"no review {review_id}")
     if row.withdrawn_at is not None:
         raise ReviewConflict(
-            f"review {review_id} was already withdrawn by {row.withdrawn_by} "
+            f"review {review_id} was already withdrawn by {shown_reviewer(row.withdrawn_by or '')} "
             f"at {row.withdrawn_at:%Y-%m-%d %H:%M:%S}"
         )
     row.withdrawn_by, row.withdrawn_at, row.withdraw_comment = (

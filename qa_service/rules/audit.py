@@ -135,6 +135,31 @@ def _heading(text: str, extra: dict[str, str]) -> tuple[str | None, str]:
     return None, text
 
 
+def check_size(
+    text: str, source: str, *, max_chars: int, max_lines: int, max_line_chars: int
+) -> None:
+    """Refuse (ScriptError, a 422) a script past an audit's limits, before any matching: the
+    audit's cost grows with every character, and each line is matched by meaning at once."""
+    if len(text) > max_chars:
+        raise ScriptError(
+            f"{source}: the script has {len(text):,} characters, more than the "
+            f"{max_chars:,} an audit takes (QA_AUDIT_MAX_CHARS)"
+        )
+    lines = text.splitlines()
+    if len(lines) > max_lines:
+        raise ScriptError(
+            f"{source}: the script has {len(lines):,} lines, more than the "
+            f"{max_lines:,} an audit takes (QA_AUDIT_MAX_LINES)"
+        )
+    for number, line in enumerate(lines, 1):
+        if len(line) > max_line_chars:
+            raise ScriptError(
+                f"{source}:{number}: the line has {len(line):,} characters, more than the "
+                f"{max_line_chars:,} a line may have (QA_AUDIT_MAX_LINE_CHARS); "
+                "break it into sentences"
+            )
+
+
 def parse_script(
     text: str, source: str = "<script>", extra_parts: dict[str, str] | None = None
 ) -> Script:

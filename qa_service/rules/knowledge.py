@@ -35,7 +35,13 @@ from qa_service.config import NEAR_AFTER, NEAR_BEFORE, get_settings
 from qa_service.exceptions import KnowledgeError, RubricError
 from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.normalize import normalize, to_simplified
-from qa_service.rules.rubric import Rubric, _field_name, _line_of, read_yaml_mapping
+from qa_service.rules.rubric import (
+    Rubric,
+    _field_name,
+    _line_of,
+    bounded,
+    read_yaml_mapping,
+)
 
 # The unit a numeric fact is kept in, and how each spoken unit converts to it.
 UNITS: dict[str, dict[str, float]] = {
@@ -220,7 +226,7 @@ def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBas
             for line, field in union
         ]
         problems = sorted(set(problems), key=lambda p: (p[0] is None, p[0] or 0, p[1]))
-        raise KnowledgeError(source, problems) from None
+        raise KnowledgeError(source, bounded(problems)) from None
 
 
 def load_knowledge(path: str | Path) -> KnowledgeBase:
@@ -236,24 +242,43 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
 def _load_cached(resolved: str, mtime_ns: int, shown: str) -> KnowledgeBase:
     try:
         text = Path(resolved).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KnowledgeError(shown, [(None, "", f"cannot be read: {exc}")]) from None
+    except (OSError, UnicodeDecodeError):
+        # no OS or codec message: they quote the path's bytes, not what the file should be
+        raise KnowledgeError(
+            shown, [(None, "", "cannot be read (not UTF-8 text, or not readable)")]
+        ) from None
     return parse_knowledge(text, shown)
+
+
+# The one answer for a knowledge_base outside the allowed folders, whether or not the path
+# exists there: a rubric upload must not tell what files the server has, nor read them.
+OUTSIDE = "knowledge_base must name a file under the knowledge directory (QA_KNOWLEDGE_DIR)"
 
 
 def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
     """Where the rubric's `knowledge_base` is: relative to `base`, else to the rubric file's
     folder, else (a rubric read from the database, or a copy of a rubric elsewhere) to
-    QA_KNOWLEDGE_DIR (default: rubrics)."""
+    QA_KNOWLEDGE_DIR (default: rubrics). Confined to those folders: a path that leads out of
+    all of them once `..` and symlinks are resolved (or an absolute path elsewhere) is refused
+    with OUTSIDE, the same whether it exists or not."""
     if not rubric.knowledge_base:
         return None
-    path = Path(rubric.knowledge_base)
-    if path.is_absolute():
-        return path
-    candidates = [
-        d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None
+    folders = [d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None]
+    roots = [Path(d).resolve() for d in folders]
+    raw = rubric.knowledge_base
+    path = Path(raw)
+    candidates = [path] if path.is_absolute() else [d / path for d in folders]
+    inside = [
+        c
+        for c in candidates
+        if "\x00" not in raw and any(c.resolve().is_relative_to(root) for root in roots)
     ]
-    return next((d / path for d in candidates if (d / path).is_file()), candidates[0] / path)
+    if not inside:
+        raise RubricError(
+            rubric.source or rubric.id,
+            [(rubric.line_of("knowledge_base"), "knowledge_base", OUTSIDE)],
+        )
+    return next((c for c in inside if c.is_file()), inside[0])
 
 
 def knowledge_of(rubric: Rubric, base: Path | None = None) -> KnowledgeBase | None:

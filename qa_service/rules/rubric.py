@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import yaml
 from pydantic import (
@@ -24,7 +24,16 @@ from pydantic import (
     model_validator,
 )
 
+from qa_service.config import (
+    MAX_PROBLEM_CHARS,
+    MAX_PROBLEMS,
+    YAML_MAX_ALIASES,
+    YAML_MAX_CHARS,
+    YAML_MAX_DEPTH,
+    YAML_MAX_NODES,
+)
 from qa_service.domain.enums import Role, SectionKind
+from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import RubricError
 
 Severity = Literal["normal", "fatal"]
@@ -352,6 +361,12 @@ class Rubric(_Model):
     def line_of(self, field: str) -> int | None:
         return self._lines.get(field)
 
+    @field_validator("id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        # it names URLs, jobs and filters: care/../x would be stored and never reachable
+        return valid_identifier(value)
+
     @field_validator("channels")
     @classmethod
     def _two_roles(cls, value: dict[str, str]) -> dict[str, str]:
@@ -454,18 +469,96 @@ def _has(data: Any, key: Any) -> bool:
     return isinstance(key, int) and key < len(data)
 
 
+# libyaml's parser where it is installed (the wheels bundle it): some 20 times faster than PyYAML's
+# own, which takes seconds over a 200 KB document.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_shape(text: str, source: str, error: type[RubricError]) -> None:
+    """Refuse, from the parser's events and so before a node or object is built, a document
+    with more than YAML_MAX_ALIASES aliases, more than YAML_MAX_NODES values once its aliases
+    are expanded (aliases of aliases: a billion laughs), an alias inside the node it names, or
+    nesting deeper than YAML_MAX_DEPTH."""
+
+    def refuse(event: Any, reason: str) -> NoReturn:
+        mark = event.start_mark
+        raise error(source, [(mark.line + 1 if mark is not None else None, "", reason)])
+
+    aliases = total = 0
+    sizes: dict[str, int] = {}  # anchor -> values in its node, aliases expanded
+    open_: list[tuple[str | None, int]] = []  # collections being read: (anchor, total before)
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > YAML_MAX_ALIASES:
+                refuse(event, f"more than {YAML_MAX_ALIASES} aliases (*name)")
+            size = sizes.get(event.anchor or "")
+            if size is None:
+                refuse(event, "an alias (*name) to no node before it, or to the node it is in")
+            total += size
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_.append((event.anchor, total))
+            total += 1
+            if len(open_) > YAML_MAX_DEPTH:
+                refuse(event, f"nested deeper than {YAML_MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, before = open_.pop()
+            if anchor:
+                sizes[anchor] = total - before
+        if total > YAML_MAX_NODES:
+            refuse(event, f"more than {YAML_MAX_NODES:,} values once its aliases are expanded")
+
+
+def bounded(
+    problems: list[tuple[int | None, str, str]],
+) -> list[tuple[int | None, str, str]]:
+    """What a refusal lists: the first MAX_PROBLEMS problems, each field and reason cut at
+    MAX_PROBLEM_CHARS, and a last line saying how many more there are."""
+
+    def cut(text: str) -> str:
+        return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 1] + "…"
+
+    kept = [(line, cut(field), cut(reason)) for line, field, reason in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        kept.append((None, "", f"and {more:,} more problems (the first {MAX_PROBLEMS} shown)"))
+    return kept
+
+
+# A token quoted from the text in a YAML problem ("found undefined alias 'x'"): not repeated.
+_QUOTED = re.compile(r"'[^'\n]{3,}'|\"[^\"\n]{3,}\"")
+
+
 def read_yaml_mapping(
     text: str, source: str, error: type[RubricError], not_mapping: str
 ) -> tuple[yaml.Node | None, dict[str, Any]]:
     """The YAML node tree (for line numbers) and the data of a file that must be a mapping;
     invalid YAML or another shape is `error` with the line (rubrics and knowledge bases)."""
+    if len(text) > YAML_MAX_CHARS:
+        raise error(
+            source,
+            [(None, "", f"{len(text):,} characters: more than the {YAML_MAX_CHARS:,} allowed")],
+        )
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        _check_shape(text, source, error)
+        # composed once: the node tree gives the lines, the data is built from the same tree
+        loader = _LOADER(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
+        # the problem and its line, never str(exc): that quotes the text around the mark, and
+        # the text may be a file that is not YAML at all; no quoted token from it either
+        problem = str(getattr(exc, "problem", None) or "cannot be parsed")
+        reason = _QUOTED.sub("…", problem)
         raise error(source, [(line, "", f"not valid YAML: {reason}")]) from None
     if not isinstance(data, dict):
         raise error(source, [(1, "", not_mapping)])
@@ -477,18 +570,26 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         text, source, RubricError, "a rubric is a YAML mapping (id, name, version, ...)"
     )
     problems = _duplicate_ids(root, data)
+    unknown: dict[int, tuple[Any, ...]] = {}  # problem -> where: a field the model does not know
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k))
-            reason = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                reason = _unknown_field(loc)
+                unknown[len(problems)] = loc
+            reason = err["msg"].removeprefix("Value error, ")
             problems.append((_line_of(root, loc), _field_name(loc, data), reason))
     if problems:
-        problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
-        raise RubricError(source, problems)
+        order = sorted(
+            range(len(problems)), key=lambda i: (problems[i][0] is None, problems[i][0] or 0)
+        )
+        # the likely intended name (difflib: slow) for the problems shown only
+        shown = [
+            (*problems[i][:2], _unknown_field(unknown[i]) if i in unknown else problems[i][2])
+            for i in order[:MAX_PROBLEMS]
+        ]
+        raise RubricError(source, bounded(shown + [problems[i] for i in order[MAX_PROBLEMS:]]))
     rubric._source = source
     if isinstance(root, yaml.MappingNode):
         rubric._lines = {k.value: k.start_mark.line + 1 for k, _ in root.value}
@@ -497,6 +598,8 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
 
 def _unknown_field(loc: tuple[Any, ...]) -> str:
     """The reason for a field the model does not declare, with the likely intended name."""
+    if not loc:  # a key with "[" in it is dropped from loc with pydantic's own markers
+        return "unknown field"
     model: Any = Rubric
     for key in loc[:-1]:
         if isinstance(key, int):

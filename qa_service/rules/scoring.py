@@ -9,6 +9,8 @@ from qa_service.config import (
     DEFAULT_FUZZY,
     DEFAULT_PHRASE_MARGIN,
     DEFAULT_SIMILAR_THRESHOLD,
+    NO_SPEECH_MIN_CHARS,
+    NO_SPEECH_WARNING,
 )
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role, SectionKind
 from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
@@ -51,6 +53,18 @@ def score_findings(findings: list[Finding], scoring: Scoring) -> tuple[float, Gr
     fatal = any(f.fatal for f in findings)
     score = 0.0 if fatal else max(0.0, scoring.total - total_deduction(findings))
     return score, grade_of(score, fatal, scoring), fatal
+
+
+def speech_chars(utterances: Sequence[Utterance]) -> int:
+    """Recognized characters of a whole call, both speakers: letters and digits only, so
+    punctuation a recognizer puts around nothing does not count."""
+    return sum(ch.isalnum() for u in utterances for ch in u.text)
+
+
+def no_speech(utterances: Sequence[Utterance]) -> bool:
+    """Too little speech in the whole call to grade it (config.NO_SPEECH_MIN_CHARS: silence,
+    noise, a dead line)."""
+    return speech_chars(utterances) < NO_SPEECH_MIN_CHARS
 
 
 class Scorer:
@@ -120,6 +134,8 @@ class Scorer:
         findings: list[Finding] = []
         for check in self.checks:
             findings += check.run(call)
+        if no_speech(call.utterances) and not any(f.fatal for f in findings):
+            return self.not_graded(call, recording)
         score, grade, fatal = score_findings(findings, self.rubric.scoring)
         outcome, _ = self.outcome(call)
         return CallResult(
@@ -134,6 +150,23 @@ class Scorer:
             findings=findings,
             utterances=call.utterances,
             highlights=self.highlights(findings, outcome),
+        )
+
+    def not_graded(self, call: Call, recording: str) -> CallResult:
+        """A call with no speech to judge (`no_speech`): not graded, so no score (0 here, null
+        in the JSON), no findings (every section "missed" says nothing about the agent), no
+        outcome, and a warning saying why."""
+        return CallResult(
+            recording=recording,
+            rubric_id=self.rubric.id,
+            rubric_version=self.rubric.version,
+            score=0.0,
+            grade=Grade.NO_SPEECH,
+            fatal=False,
+            outcome=CallOutcome.UNKNOWN,
+            duration=call.duration,
+            utterances=call.utterances,
+            warnings=[NO_SPEECH_WARNING],
         )
 
     def highlights(self, findings: list[Finding], outcome: CallOutcome) -> list[Highlight]:
@@ -174,5 +207,5 @@ def evaluate(
     (embedded here when the rubric has `similar:` examples and none are given); `warnings`
     are its recognition warnings (Transcript.warnings), carried into the result."""
     result = scorer.evaluate(Call(transcript_utterances, duration, vectors=vectors), recording)
-    result.warnings = list(warnings)
+    result.warnings = [*warnings, *result.warnings]
     return result

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import case, delete, func
+from sqlalchemy import and_, case, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -48,7 +48,9 @@ class KpiSums:
     rollup tables' columns, by name): the one definition of what each KPI counts.
 
     监听合格率 pass rate = passed / evaluated, 质检优秀率 excellent rate = excellent / evaluated,
-    外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated."""
+    外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated.
+    A call not graded for want of speech (Grade.NO_SPEECH) counts in `no_speech` only: it is
+    no evaluated call, so it moves no rate, average or common error."""
 
     evaluated: float = 0
     passed: float = 0  # graded pass or excellent (the reviewer's grade where there is one)
@@ -56,9 +58,12 @@ class KpiSums:
     success: float = 0  # outcome success
     fatal: float = 0
     talk_seconds: float = 0.0
+    no_speech: float = 0
 
     @classmethod
     def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> KpiSums:
+        if grade == Grade.NO_SPEECH:
+            return cls(no_speech=1)
         return cls(
             1,
             grade in PASSING,
@@ -84,13 +89,19 @@ def kpi_sums_sql() -> list:
     """KpiSums.of_call as SQL aggregates over evaluations, labelled by field (the ragged ends
     of a time range are counted from the evaluations themselves)."""
     grade = Evaluation.effective_grade_sql()
+    graded = grade != Grade.NO_SPEECH
+
+    def count(*when) -> object:
+        return func.sum(case((and_(graded, *when), 1), else_=0))
+
     return [
-        func.count(Evaluation.id).label("evaluated"),
-        func.sum(case((grade.in_(PASSING), 1), else_=0)).label("passed"),
-        func.sum(case((grade == Grade.EXCELLENT, 1), else_=0)).label("excellent"),
-        func.sum(case((Evaluation.outcome == CallOutcome.SUCCESS, 1), else_=0)).label("success"),
-        func.sum(case((Evaluation.effective_fatal_sql(), 1), else_=0)).label("fatal"),
-        func.sum(Evaluation.duration).label("talk_seconds"),
+        count().label("evaluated"),
+        count(grade.in_(PASSING)).label("passed"),
+        count(grade == Grade.EXCELLENT).label("excellent"),
+        count(Evaluation.outcome == CallOutcome.SUCCESS).label("success"),
+        count(Evaluation.effective_fatal_sql()).label("fatal"),
+        func.sum(case((graded, Evaluation.duration), else_=0.0)).label("talk_seconds"),
+        func.sum(case((graded, 0), else_=1)).label("no_speech"),
     ]
 
 
@@ -140,6 +151,8 @@ class Deltas:
             "phase": ev.phase,
         }
         call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
+        if ev.effective_grade == Grade.NO_SPEECH:
+            rules = {}  # not graded: none of its findings is a common error
         local = call_center_time(ev.called_at)  # the call center's hour and day of the call
         for model in KPI_TABLES:
             self.kpi[model, _key(model, cell, hour=hour_of(local))].add(call, sign)

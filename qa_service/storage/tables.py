@@ -153,6 +153,8 @@ class Evaluation(SQLModel, table=True):
             reasons.append(FlagReason.FATAL)
         if self.asr_confidence < low_confidence:
             reasons.append(FlagReason.LOW_CONFIDENCE)
+        if self.effective_grade == Grade.NO_SPEECH:  # not graded: is the recording really empty?
+            reasons.append(FlagReason.NO_SPEECH)
         return reasons
 
     @classmethod
@@ -161,6 +163,7 @@ class Evaluation(SQLModel, table=True):
             cls.effective_grade_sql() == Grade.FAIL,
             cls.effective_fatal_sql(),
             cls.asr_confidence < low_confidence,
+            cls.effective_grade_sql() == Grade.NO_SPEECH,
         )
 
 
@@ -269,7 +272,9 @@ class JobRecord(SQLModel, table=True):
     rubric_id: str
     rubric_version: int
     agent_channel: str | None = None
-    status: str = Field(default="pending", index=True)  # pending|queued|started|finished|failed
+    status: str = Field(
+        default="pending", index=True
+    )  # pending|queued|scheduled|started|finished|failed
     error: str = Field(default="", sa_column=Column(Text, nullable=False))
     attempts: int = 0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
@@ -292,12 +297,15 @@ class _AgentCell(_ProjectCell):
 
 
 class _KpiSums(SQLModel):
+    # evaluated and the sums after it count graded calls only; no_speech counts the calls not
+    # graded for want of speech (Grade.NO_SPEECH), which are in no other sum.
     evaluated: int = 0
     passed: int = 0
     excellent: int = 0
     success: int = 0
     fatal: int = 0
     talk_seconds: float = 0.0
+    no_speech: int = 0
 
 
 class _ErrorCount(SQLModel):

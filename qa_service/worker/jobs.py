@@ -21,16 +21,19 @@ from redis.exceptions import (
     ConnectionError as RedisConnectionError,
 )
 from redis.exceptions import (
+    RedisError,
+)
+from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import unregister
 
 from qa_service.app.scoring import QAService
-from qa_service.config import SLOT_TTL, Settings, get_settings
-from qa_service.domain.enums import JobState
+from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
+from qa_service.domain.enums import Grade, JobState
 from qa_service.exceptions import JobFailed, RubricNotFound, SlotTaken
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.store import Store
@@ -91,7 +94,7 @@ def score_recording(
     return {
         "recording_id": r.recording_id,
         "evaluation_id": r.evaluation_id,
-        "score": r.score,
+        "score": None if r.grade == Grade.NO_SPEECH else r.score,  # not graded: no score
         "grade": str(r.grade),
         "transcribed": outcome.transcribed,
     }
@@ -118,6 +121,19 @@ def rescore_project(
     return {"rescored": len(outcomes)}
 
 
+# Kept in a job's rq meta: how many times a worker died running it (recover_abandoned).
+DEATHS_META = "qa_worker_deaths"
+
+
+def worker_died(deaths: int) -> str:
+    """The error of a job given up on because its worker kept dying while running it."""
+    times = "once" if deaths == 1 else f"{deaths} times"
+    return (
+        f"the worker processing this job died {times} while running it (killed, or out of "
+        "memory); it is not retried again"
+    )
+
+
 class QAWorker(SimpleWorker):
     """rq's SimpleWorker: jobs run in the worker process itself, so the Whisper model is
     loaded once per process (a forked work horse per job would load it per job, and
@@ -126,7 +142,63 @@ class QAWorker(SimpleWorker):
     Worker names are stable per host and slot. A worker that was killed (kill -9, OOM, a
     lost machine) left its job in the started registry under that name; when the slot
     starts again, the job is put back on its queue at once instead of waiting for rq's
-    abandoned-job timeout."""
+    abandoned-job timeout.
+
+    rq's scheduler (the process that queues retries and nightly runs at their time) dies on a
+    lost Redis connection, and rq's worker looks for a dead one only every 10 minutes: a retry
+    booked across a Redis restart ran 6½ minutes late, and the dead process stayed a zombie.
+    This worker looks every SCHEDULER_CHECK_S (keep_scheduler): it reaps a dead scheduler and
+    starts another as soon as Redis answers and the scheduler lock is free or its own."""
+
+    _keeps_scheduler = False
+    _scheduler_look_at = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # rq waits on the queues up to worker_ttl - 15 s (6¾ min) at a time: an idle worker
+        # then looks after its scheduler only that often
+        return min(super().dequeue_timeout, SCHEDULER_CHECK_S)
+
+    @property
+    def connection_timeout(self) -> int:
+        return super().dequeue_timeout + 10  # rq's socket timeout, as before
+
+    def work(self, burst: bool = False, *args, **kwargs) -> bool:
+        # in burst mode rq's scheduler runs once, in the worker: no process to keep
+        self._keeps_scheduler = not burst
+        return super().work(burst, *args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        super().heartbeat(timeout, pipeline)  # Redis away: raises, and rq's loop waits
+        if pipeline is None:
+            self.keep_scheduler()
+
+    def keep_scheduler(self) -> None:
+        """Reap a scheduler process that died and start another (rq's own election: only where
+        the scheduler lock is free or still ours). Runs on every heartbeat of the worker loop,
+        at most every SCHEDULER_CHECK_S; a worker that lost the election tries again as often,
+        so it takes over once the elected worker is gone and its lock has expired."""
+        scheduler = self.scheduler
+        if scheduler is None or not self._keeps_scheduler or self._stop_requested:
+            return
+        process = scheduler._process
+        if process is not None and process.is_alive():  # is_alive() reaps one that exited
+            return
+        if time.monotonic() < self._scheduler_look_at:
+            return
+        self._scheduler_look_at = time.monotonic() + SCHEDULER_CHECK_S
+        if process is not None:
+            log.warning(
+                "worker %s: rq's scheduler (pid %s) exited with %s; starting another",
+                self.name,
+                process.pid,
+                process.exitcode,
+            )
+            scheduler._process = None
+        try:
+            scheduler.acquire_locks(auto_start=True)  # starts one where the lock is ours
+        except RedisError as exc:  # the next look tries again
+            log.warning("worker %s: could not start rq's scheduler (%s)", self.name, exc)
 
     def handle_job_failure(  # type: ignore[override]  # passes rq's other arguments on as given
         self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "", **kwargs
@@ -137,9 +209,22 @@ class QAWorker(SimpleWorker):
             or f"{JobFailed.__name__}:" in exc_string
         ):
             job.retries_left = 0
-        return super().handle_job_failure(job, queue, started_job_registry, exc_string, **kwargs)
+        answer = super().handle_job_failure(job, queue, started_job_registry, exc_string, **kwargs)
+        if job.get_status(refresh=False) == JobStatus.SCHEDULED:  # a retry booked for later
+            try:
+                service().store.jobs.set_status(job.id, JobState.SCHEDULED)
+            except Exception:  # GET /jobs/{id} asks rq anyway
+                log.warning("could not record job %s as scheduled", job.id, exc_info=True)
+        return answer
 
     def recover_abandoned(self) -> list[str]:
+        """Put back on its queue, at once, a job a previous run of this slot died running. A
+        worker's death counts as a failure: it spends one of the retries the job was queued
+        with (rq's `retries_left`, as a failure handled by rq would; no backoff, since the
+        restart itself took a while and the job goes behind those queued), so a job that
+        kills its worker (out of memory, a crashing decoder) runs at most 1 + retries times.
+        With none left it fails for good, in rq and in its request's row, with
+        `worker_died`. Returns the ids of the jobs put back."""
         recovered = []
         for queue in self.queues:
             registry = StartedJobRegistry(queue.name, connection=self.connection)
@@ -148,11 +233,36 @@ class QAWorker(SimpleWorker):
                     job = Job.fetch(job_id, connection=self.connection)
                 except Exception:  # NoSuchJobError: nothing left to run
                     continue
-                if job.worker_name == self.name:
+                if job.worker_name != self.name:
+                    continue
+                if job.get_status(refresh=False) != JobStatus.STARTED:
+                    registry.remove_executions(job)  # a leftover entry (rq's cleanup's test)
+                    continue
+                deaths = int(job.meta.get(DEATHS_META, 0)) + 1
+                job.meta[DEATHS_META] = deaths
+                if job.should_retry:
                     registry.remove_executions(job)
-                    queue.enqueue_job(job)
+                    job.retries_left = (job.retries_left or 1) - 1
+                    queue.enqueue_job(job)  # saves retries_left and meta with the job
                     recovered.append(job_id)
+                else:
+                    self.fail_abandoned(job, queue, registry, worker_died(deaths))
         return recovered
+
+    def fail_abandoned(
+        self, job: Job, queue: Queue, registry: StartedJobRegistry, error: str
+    ) -> None:
+        """rq's failure of a job (status, failed registry, a result holding `error`, its
+        dependents) and its request's row marked failed with `error`."""
+        job.retries_left = 0
+        job.save_meta()
+        log.error("job %s failed for good: %s", job.id, error)
+        self.handle_job_failure(job, queue, started_job_registry=registry, exc_string=error)
+        registry.remove_executions(job)
+        try:  # the row's id is the job's (dispatch: score and rescore jobs alike)
+            service().store.jobs.set_status(job.id, JobState.FAILED, error)
+        except Exception:  # GET /jobs/{id} reads rq's failure anyway
+            log.warning("could not record job %s as failed", job.id, exc_info=True)
 
     def claim_slot(self) -> None:
         """One live process per worker name. The slot is a key of ours (not rq's) that a live
@@ -268,6 +378,18 @@ def serve_queues(queues: list[str], name: str, redis, burst: bool = False) -> No
             time.sleep(wait)
             wait = min(wait * 2, 30.0)
         log.warning("worker %s: Redis is back; reconnecting", name)
+        _release_scheduler_locks(worker)
+
+
+def _release_scheduler_locks(worker: QAWorker) -> None:
+    """The scheduler of a worker that quit on a lost connection is stopped, but its locks may
+    have outlived it in a Redis that restarted with its data: free them for the next worker's
+    scheduler now, rather than when they expire (rq's scheduler lock lasts a minute)."""
+    if worker.scheduler is not None:
+        try:
+            worker.scheduler.release_locks()  # only those still held under its name
+        except RedisError:
+            pass
 
 
 def _redis_answers(redis) -> bool:

@@ -23,7 +23,7 @@ from rq.job import Job
 from qa_service.app.dispatch import TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
 from qa_service.app.scoring import find_audio
 from qa_service.config import NIGHTLY_TIMEOUT, get_settings
-from qa_service.domain.enums import DONE, JobState
+from qa_service.domain.enums import DONE, Grade, JobState
 from qa_service.domain.metadata import read_metadata
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import MetadataError, QueueUnavailable
@@ -45,7 +45,8 @@ class FlaggedTonight(Schema):
     agent_id: str
     grade: str
     fatal: bool
-    score: float
+    score: float | None
+    """None for a call not graded (grade no_speech)."""
     reasons: list[str]
 
 
@@ -83,14 +84,15 @@ class NightlyReport:
         for row in self.kpis:
             lines.append(
                 f"- project {row.project or '-'}: {row.evaluated} calls, pass rate "
-                f"{row.pass_rate:.1%}, excellent rate {row.excellent_rate:.1%}, "
-                f"fatal {row.fatal}"
+                f"{_pct(row.pass_rate)}, excellent rate {_pct(row.excellent_rate)}, "
+                f"fatal {row.fatal}" + (f", no speech {row.no_speech}" if row.no_speech else "")
             )
         if self.flagged:
             lines += ["", "## Flagged calls"]
             lines += [
                 f"- recording {f.recording_id} agent {f.agent_id}: {f.grade}"
-                f"{' (fatal)' if f.fatal else ''}, score {f.score:g}"
+                f"{' (fatal)' if f.fatal else ''}"
+                + (f", score {f.score:g}" if f.score is not None else "")
                 for f in self.flagged
             ]
         if self.common_errors:
@@ -194,13 +196,17 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
             agent_id=e.agent_id,
             grade=e.effective_grade,
             fatal=e.effective_fatal,
-            score=e.effective_score,
+            score=None if e.effective_grade == Grade.NO_SPEECH else e.effective_score,
             reasons=[str(r) for r in reasons],
         )
         for e in recent
         if (reasons := e.flag_reasons(low_confidence))
     ]
     report.common_errors = store.read(common_errors, limit=10)
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1%}"
 
 
 def write_report(report: NightlyReport, folder: Path) -> Path:

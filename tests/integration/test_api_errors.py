@@ -15,7 +15,7 @@ from qa_service.api import create_app
 from qa_service.app.keys import create_key
 from qa_service.config import Settings
 from qa_service.storage.store import Store
-from tests.support import POSTGRES_ADMIN_URL, RUBRICS, wait_for
+from tests.support import POSTGRES_ADMIN_URL, RUBRICS, wait_for, write_flac
 
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
 HUGE = [2**31, 2**63, 10**30]
@@ -149,6 +149,57 @@ def test_clear_errors(request, tmp_path, backend):
         )
         assert "notes.wav" in body["detail"] and "Errno" not in body["detail"], body
         assert "not audio" in body["detail"]
+
+
+def test_recording_over_the_length_limit_is_422_before_queueing(sqlite_url, tmp_path):
+    """A header declaring 4 hours (2 s of FLAC): refused at upload and at import with the
+    file, its length and QA_MAX_AUDIO_MINUTES, before anything is kept or queued."""
+    long = write_flac(tmp_path / "long.flac", 2, declared_seconds=4 * 3600)
+    client, admin = client_for(sqlite_url, tmp_path)
+    with client:
+        client.post(
+            "/rubrics",
+            headers={**admin, "Content-Type": "application/yaml"},
+            content=RUBRIC_YAML.encode("utf-8"),
+        )
+        form = {"rubric_id": "telecom-data-upgrade", "rubric_version": "1"}
+        body = one_shape(
+            client.post(
+                "/recordings",
+                headers=admin,
+                files={"file": ("night-shift.flac", long.read_bytes())},
+                data=form,
+            ),
+            422,
+        )
+        assert body["detail"] == (
+            "night-shift.flac: the recording is 4:00:00 long (240 min); the limit is 180 min "
+            "(QA_MAX_AUDIO_MINUTES)"
+        )
+        body = one_shape(
+            client.post("/recordings/import", headers=admin, json={"path": str(long), **form}),
+            422,
+        )
+        assert str(long) in body["detail"] and "the limit is 180 min" in body["detail"]
+        assert client.get("/jobs", headers=admin).json() == []
+        assert not list((tmp_path / "storage" / "recordings").iterdir())
+    # the limit is QA_MAX_AUDIO_MINUTES: 40 s, truly, over a limit of half a minute
+    client, admin = client_for(sqlite_url, tmp_path, max_audio_minutes=0.5)
+    call = write_flac(tmp_path / "call.flac", 40)
+    with client:
+        body = one_shape(
+            client.post(
+                "/recordings",
+                headers=admin,
+                files={"file": ("call.flac", call.read_bytes())},
+                data=form,
+            ),
+            422,
+        )
+        assert body["detail"] == (
+            "call.flac: the recording is 0:00:40 long (0.7 min); the limit is 0.5 min "
+            "(QA_MAX_AUDIO_MINUTES)"
+        )
 
 
 def _serve(app):

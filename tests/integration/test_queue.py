@@ -6,10 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from fastapi.testclient import TestClient
+from rq import Queue
 from rq.job import JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score
+from qa_service.api import create_app
+from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score, retry_policy
+from qa_service.app.keys import create_key
+from qa_service.config import RETRY_MAX, Settings
+from qa_service.domain.enums import JobState
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
@@ -110,3 +116,49 @@ def test_worker_killed_mid_job_loses_nothing(setup, redis):
     assert job.get_status(refresh=True) == JobStatus.FINISHED, out
     store = Store(url)
     assert store.count(Recording) == 1 and store.count(Evaluation) == 1
+
+
+def test_job_that_kills_its_worker_fails_after_its_retries(setup, redis, tmp_path):
+    """A job that kills its worker each time (SIGKILL, as the OOM killer does) is put back by
+    the restarted slot once per retry it was queued with (dispatch's policy), then fails for
+    good with an error that says why: in rq, at GET /jobs/{id}, in `GET /jobs?status=failed`
+    and in its row. (It was put back on every restart, for ever.)"""
+    url, rubric, env = setup
+    store = Store(url)
+    job_id = "score_kills-its-worker"
+    store.jobs.record(job_id, str(SAMPLE), "0" * 64, rubric)
+    store.jobs.set_status(job_id, JobState.QUEUED)
+    job = Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue(
+        "tests.support.kill_own_worker", job_id, job_id=job_id, retry=retry_policy()
+    )
+    assert job.retries_left == RETRY_MAX
+    runs, outputs = 0, []
+    for _ in range(RETRY_MAX + 3):  # bounded: the old code put it back on every restart
+        worker = start_worker(env)  # the same slot each time, as supervisord restarts it
+        out, _ = worker.communicate(timeout=300)
+        outputs.append(out[-1500:])
+        if worker.returncode != -signal.SIGKILL:
+            break
+        runs += 1
+    assert worker.returncode == 0, outputs
+    assert runs == 1 + RETRY_MAX, outputs  # the first run and one per retry
+    error = (
+        f"the worker processing this job died {1 + RETRY_MAX} times while running it (killed, "
+        "or out of memory); it is not retried again"
+    )
+    job.refresh()
+    assert job.get_status() == JobStatus.FAILED and job.retries_left == 0
+    assert job.latest_result().exc_string == error
+    assert job_id in FailedJobRegistry(TRANSCRIBE_QUEUE, connection=redis).get_job_ids()
+    assert job_id not in StartedJobRegistry(TRANSCRIBE_QUEUE, connection=redis).get_job_ids()
+    assert redis.llen(f"rq:queue:{TRANSCRIBE_QUEUE}") == 0
+    row = store.jobs.get(job_id)
+    assert row.status == JobState.FAILED and row.error == error
+    settings = Settings(database_url=url, redis_url=env["QA_REDIS_URL"], storage_dir=tmp_path)
+    admin = {"X-API-Key": create_key(store, "admin")[1]}
+    with TestClient(create_app(settings)) as client:
+        r = client.get(f"/jobs/{job_id}", headers=admin)
+        assert r.status_code == 200 and r.json()["status"] == "failed", r.text
+        assert r.json()["error"] == error
+        failed = client.get("/jobs?status=failed", headers=admin).json()
+        assert [(j["id"], j["error"]) for j in failed] == [(job_id, error)]

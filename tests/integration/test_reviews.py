@@ -5,7 +5,7 @@ reviewed result and the rollups stay equal to a rebuild after every step. Calls 
 transcripts stored under the hash of a real file, so scoring the file reuses them (no ASR)."""
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -827,3 +827,79 @@ def test_compare_rubric_versions_on_the_dev_corpus(sqlite_url, dev_transcripts):
         for _, p in results.values()
     )
     assert rules["greeting"]["to"]["hit"] == greeting_hits
+
+
+@BACKENDS
+def test_review_sample_past_the_parameter_limit_is_paged_in_sql(request, backend):
+    """70,000 calls (more than PostgreSQL's 65,535 bound parameters): a 99% sample answers a
+    page, not a false 'database unavailable'; the sample is the calls of smallest sample_rank
+    (computed by the database, the same as in Python), reproducible, and pages do not overlap."""
+    from sqlalchemy import insert
+
+    from qa_service.review.queues import sample_rank
+    from qa_service.storage.tables import Evaluation, Recording
+
+    url = request.getfixturevalue(f"{backend}_url")
+    store = Store(url, migrate=True)
+    n, t0 = 70_000, datetime(2026, 11, 1)
+    calls = [
+        (i, "big" if i <= n else "small", i <= n + 50, t0 + timedelta(seconds=i))
+        for i in range(1, n + 101)  # 50 more in another project, 50 no longer current
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(Recording.__table__),
+            [
+                dict(id=i, sha256=f"{i:064x}", source_path=f"{i}.wav", duration=30.0,
+                     channels=2, separation="stereo", phase="production", asr_model="",
+                     asr_warnings=[], created_at=when, project=project, agent_id="A1",
+                     call_time=when)
+                for i, project, _, when in calls
+            ],
+        )  # fmt: skip
+        conn.execute(
+            insert(Evaluation.__table__),
+            [
+                dict(id=i, recording_id=i, rubric_id="r", rubric_version=1, score=90.0,
+                     grade="pass", fatal=False, outcome="unknown", created_at=when,
+                     needs_rereview=0, asr_confidence=1.0, is_current=current,
+                     project="big" if i > n + 50 else project, agent_id="A1",
+                     phase="production", called_at=when, duration=30.0)
+                for i, project, current, when in calls
+            ],
+        )  # fmt: skip
+    _, viewer = create_key(store, "viewer", "v")
+    settings = Settings(database_url=url, redis_url="")
+    with TestClient(create_app(settings)) as client:
+
+        def sample(**params):
+            r = client.get(
+                "/review-sample", params={"project": "big", **params}, headers={"X-API-Key": viewer}
+            )
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        big = sample(percent=99, page_size=500)
+        assert (big["population"], big["sample_size"], big["total"]) == (n, 69_300, 69_300)
+        assert (big["page"], big["page_size"], len(big["items"])) == (1, 500, 500)
+        again = sample(percent=99, page_size=500)
+        assert again["items"] == big["items"]
+        last = sample(percent=99, page_size=500, page=139)
+        assert len(last["items"]) == 69_300 - 138 * 500
+        assert sample(percent=99, page_size=500, page=140)["items"] == []
+        first_ids = {i["evaluation_id"] for i in big["items"]}
+        assert first_ids.isdisjoint(i["evaluation_id"] for i in last["items"])
+
+        # 1%: both pages together are exactly the 700 calls of smallest rank, newest first
+        for seed in ("", "2026-11"):
+            pages = [sample(percent=1, seed=seed, page_size=500, page=p) for p in (1, 2)]
+            items = [i for page in pages for i in page["items"]]
+            ids = [i["evaluation_id"] for i in items]
+            assert len(ids) == len(set(ids)) == 700 == pages[0]["total"]
+            expected = sorted(range(1, n + 1), key=lambda i: (sample_rank(seed, i), i))[:700]
+            assert set(ids) == set(expected)
+            assert ids == sorted(ids, reverse=True)  # called_at grows with the id here
+            assert {i["project"] for i in items} == {"big"}
+        assert pages[0]["items"] != sample(percent=1, page_size=500)["items"]  # another seed
+        r = client.get("/review-sample", params={"page_size": 501}, headers={"X-API-Key": viewer})
+        assert r.status_code == 422

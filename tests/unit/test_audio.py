@@ -2,14 +2,15 @@
 
 import shutil
 
+import numpy as np
 import pytest
 
-from qa_service.asr.audio import check_readable, load
+from qa_service.asr.audio import check_readable, load, probe
 from qa_service.exceptions import AudioError
-from tests.support import SAMPLES, bad_files
+from tests.support import SAMPLES, bad_files, write_flac
 
 
-@pytest.mark.parametrize("name", ["empty", "text", "truncated", "short"])
+@pytest.mark.parametrize("name", ["empty", "text", "truncated", "short", "long"])
 @pytest.mark.parametrize("read", [load, check_readable], ids=["load", "check_readable"])
 def test_bad_audio_is_a_clear_error(tmp_path, name, read):
     """The decoder, and what the API runs on an upload without decoding (header, first frame,
@@ -55,3 +56,50 @@ def test_formats_and_channels(tmp_path):
         tmp_path / "whole.mp3",
     )
     assert load(whole).duration > 10
+
+
+@pytest.mark.parametrize("read", [load, check_readable], ids=["load", "check_readable"])
+def test_declared_length_over_the_limit_is_refused_from_the_header(tmp_path, read):
+    """A header declaring hours (a few KB of FLAC can declare, and hold, a thousand hours of
+    silence; a worker decoding 4 h held 2.3 GB) is refused before decoding: the file holds 2 s,
+    so decoding it would have found nothing wrong. The limit is QA_MAX_AUDIO_MINUTES."""
+    path = write_flac(tmp_path / "night.flac", 2, declared_seconds=4 * 3600)
+    with pytest.raises(AudioError) as info:
+        read(path)
+    assert str(info.value) == (
+        f"{path}: the recording is 4:00:00 long (240 min); the limit is 180 min "
+        "(QA_MAX_AUDIO_MINUTES)"
+    )
+    with pytest.raises(AudioError, match=r"1:00:00 long \(60 min\); the limit is 59.5 min"):
+        read(write_flac(tmp_path / "hour.flac", 2, declared_seconds=3600), max_minutes=59.5)
+    assert read(path, max_minutes=241)  # the limit is a setting: under it, read as before
+
+
+def test_no_declared_length_stops_decoding_at_the_limit(tmp_path):
+    """A header that gives no duration (FLAC's 0 samples) is decoded only up to the limit."""
+    path = write_flac(tmp_path / "unknown.flac", 10, declared_seconds=0)
+    assert check_readable(path, max_minutes=0.1) == (0.0, 1)  # nothing declared to refuse
+    with pytest.raises(AudioError) as info:
+        load(path, max_minutes=0.1)
+    assert str(path) in str(info.value) and "longer than the 0.1 min limit" in str(info.value)
+    assert "header gives no duration" in str(info.value)
+    assert load(path, max_minutes=0.2).duration == 10.0
+
+
+def test_load_decodes_as_faster_whisper_into_one_array_per_channel():
+    """The streaming decoder gives faster-whisper's `decode_audio` values exactly (16 kHz,
+    16-bit, scaled to [-1, 1)), as one float32 array per channel that owns its memory: no
+    interleaved whole-call buffer behind strided views."""
+    from faster_whisper import decode_audio
+
+    files = [p for p in SAMPLES.rglob("*") if p.suffix in (".wav", ".mp3", ".flac")]
+    assert {p.suffix for p in files} == {".wav", ".mp3", ".flac"}
+    for path in files:
+        stereo = probe(path)[0] == 2
+        expected = decode_audio(str(path), sampling_rate=16000, split_stereo=stereo)
+        expected = list(expected) if stereo else [expected]
+        audio = load(path)
+        assert len(audio.channels) == len(expected), path
+        for got, want in zip(audio.channels, expected, strict=True):
+            assert got.dtype == np.float32 and got.flags.c_contiguous and got.flags.owndata
+            np.testing.assert_array_equal(got, want, err_msg=str(path))

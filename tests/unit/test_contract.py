@@ -134,3 +134,71 @@ def test_every_route_declares_its_response_model_and_the_key():
                 untyped.append(f"{method} {path} {code}")
     assert not open_routes, f"routes without the API-key scheme: {open_routes}"
     assert not untyped, f"routes without a response model: {untyped}"
+
+
+def test_every_error_the_api_answers_is_documented_with_the_one_error_body():
+    """api/contract.py: FastAPI's default 422 list-of-errors schema is gone; each keyed route
+    documents 401, 429 and 503, a role above viewer 403, an id in the path 404, a body 413 —
+    all with ErrorBody ({detail: str, problems?: [...]}, what api/errors.py writes)."""
+    spec = create_app(Settings(database_url="sqlite://")).openapi()
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert schemas["ErrorBody"]["properties"]["detail"]["type"] == "string"
+    own_bodies = {  # answers that are not errors: a pending job, a health report
+        ("post", "/recordings", "503"),
+        ("post", "/recordings/import", "503"),
+        ("post", "/rubrics/{rubric_id}/{version}/rescore", "503"),
+        ("get", "/health", "503"),
+    }
+    wrong = []
+    for _, method, path, op in api_operations():
+        codes = set(op["responses"])
+        needed = {"422"}
+        if path != "/health":
+            needed |= {"401", "429", "503"}
+        if "{" in path:
+            needed.add("404")
+        if "requestBody" in op:
+            needed.add("413")
+        if method == "post" and path != "/audits":
+            needed.add("403")  # every write needs a reviewer or an admin
+        if needed - codes:
+            wrong.append(f"{method} {path}: no {sorted(needed - codes)}")
+        for code, answer in op["responses"].items():
+            if code.startswith("2") or (method, path, code) in own_bodies:
+                continue
+            ref = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if ref.get("$ref") != "#/components/schemas/ErrorBody":
+                wrong.append(f"{method} {path} {code}: {ref}")
+    assert not wrong, wrong
+
+
+def test_since_and_until_take_a_date_time_never_a_number():
+    from pydantic import TypeAdapter, ValidationError
+
+    from qa_service.api.deps import TimeQuery
+
+    times = TypeAdapter(TimeQuery)
+    for number in ("159", "-3", "1.5", 159):
+        try:
+            times.validate_python(number)
+        except ValidationError as exc:
+            assert "not a number" in str(exc)
+        else:
+            raise AssertionError(f"{number!r} was taken as a time")
+    assert times.validate_python("2026-11-20T09:00:00+08:00").isoformat() == "2026-11-20T01:00:00"
+
+
+def test_the_documented_identifier_pattern_is_the_identifier_rule():
+    import re
+
+    from qa_service.api.deps import IDENTIFIER_PATTERN
+    from qa_service.domain.identifiers import identifier_problem
+
+    pattern = re.compile(IDENTIFIER_PATTERN)
+    samples = ["a", "坐席_07", "care-2026.v2", "x" * 64, ".", "..", "a..b", "a/b", "a b", "a\n"]
+    samples += ["", "é", "-", "_", ".a", "a.", "%", "a\x00", "１２", "x" * 65]
+    for value in samples:
+        valid = value == "" or identifier_problem(value) is None
+        documented = pattern.search(value) is not None and len(value) <= 64
+        assert valid == documented, value

@@ -38,6 +38,22 @@ def test_dockerfile_passes_hadolint():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_image_runs_as_a_non_root_user_owning_the_data():
+    """The last USER is not root, and it owns /data before the VOLUME (a named volume starts
+    with that ownership), so a compromised request cannot read root's files."""
+    lines = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    users = [line.split(None, 1)[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), users
+    text = "\n".join(lines)
+    assert "--uid 10001" in text and "chown -R qa:qa /data" in text
+    assert text.index("chown -R qa:qa /data") < text.index("VOLUME")
+    assert text.index("USER ") < text.index("CMD")
+
+
 def test_hadolint_does_find_problems(tmp_path):
     """The lint can fail: a Dockerfile with known mistakes is refused."""
     bad = tmp_path / "Dockerfile"

@@ -201,6 +201,71 @@ def test_rubric_knowledge_base_resolves_next_to_the_file(tmp_path):
     assert knowledge_of(stored, tmp_path).id == "p"
 
 
+def refused_rubric(rubric, base=None) -> str:
+    with pytest.raises(RubricError) as info:
+        knowledge_of(rubric, base)
+    return str(info.value)
+
+
+def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeypatch):
+    """A rubric cannot make the service read another file: not by an absolute path, not by
+    `..`, not through a symlink; the refusal is the same whether the file exists or not, and
+    never quotes it."""
+    kb_dir, outside = tmp_path / "rubrics", tmp_path / "elsewhere"
+    (kb_dir / "kb").mkdir(parents=True)
+    outside.mkdir()
+    secret = outside / "secret.yaml"
+    secret.write_text("id: s\nfacts: []\npassword: hunter2\n", encoding="utf-8")
+    (kb_dir / "kb" / "link.yaml").symlink_to(secret)
+    monkeypatch.chdir(tmp_path)  # QA_KNOWLEDGE_DIR: rubrics, relative to the working directory
+    messages = {}
+    for path in (
+        "/etc/passwd",
+        "/etc/no-such-file",
+        str(secret),
+        "../elsewhere/secret.yaml",
+        "kb/../../elsewhere/secret.yaml",
+        "kb/../../elsewhere/none.yaml",
+        "kb/link.yaml",
+    ):
+        stored = parse_rubric(f"id: r\nknowledge_base: {path}\n", "uploaded rubric")
+        message = refused_rubric(stored)
+        assert "knowledge_base must name a file under the knowledge directory" in message, path
+        assert "hunter2" not in message and "root:" not in message and "no such" not in message
+        messages[path] = message
+    assert len(set(messages.values())) == 1, messages  # nothing tells them apart
+    # a rubric file's own folder is allowed too, but `..` out of it is not
+    (tmp_path / "campaign").mkdir()
+    rubric_file = tmp_path / "campaign" / "r.yaml"
+    rubric_file.write_text("id: r\nknowledge_base: ../elsewhere/secret.yaml\n", encoding="utf-8")
+    assert "under the knowledge directory" in refused_rubric(load_rubric(rubric_file))
+    # what is inside still loads, and `..` that stays inside is fine
+    (kb_dir / "kb" / "p.yaml").write_text(
+        "id: p\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元}\n", encoding="utf-8"
+    )
+    stored = parse_rubric("id: r\nknowledge_base: kb/../kb/p.yaml\n", "uploaded rubric")
+    assert knowledge_of(stored).id == "p"
+    missing = parse_rubric("id: r\nknowledge_base: kb/none.yaml\n", "uploaded rubric")
+    assert "no such file" in refused_rubric(missing)
+
+
+def test_a_file_that_is_not_yaml_is_not_quoted(tmp_path):
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "notes.yaml").write_text(
+        "db_password: !s3cr3t-value x\nroot:x:0:0:root:/root:/bin/bash\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "kb" / "binary.yaml").write_bytes(b"\xff\xfe top secret \x00")
+    for name in ("notes.yaml", "binary.yaml"):
+        stored = parse_rubric(f"id: r\nknowledge_base: kb/{name}\n", "uploaded rubric")
+        with pytest.raises(KnowledgeError) as info:
+            knowledge_of(stored, tmp_path)
+        message = str(info.value)
+        assert "knowledge base refused" in message, message
+        for text in ("root:x", "/bin/bash", "s3cr3t", "top secret", "0xff", "xff"):
+            assert text not in message, (name, message)
+
+
 def test_no_false_alarms_on_the_dev_corpora_reference_transcripts():
     """Every agent turn of the 32 dev calls (both corpora: key phrases and paraphrases, 五个小时
     for 300分钟, 九十六块钱一个月, 工号三二一五, 一万号, 三百多元话费) states the product right:

@@ -103,6 +103,13 @@ def test_unknown_field_is_refused_with_line_and_the_likely_name():
     assert "scoring.pass" in str(nested) and "unknown field 'pass'" in str(nested)
 
 
+def test_an_unknown_key_with_a_bracket_is_a_rubric_error():
+    # schemathesis found it: "[" in a key dropped it from the location, and naming the unknown
+    # field raised IndexError (a 500 on POST /rubrics)
+    with pytest.raises(RubricError, match="unknown field"):
+        parse_rubric('"a[b": 1\n', "uploaded rubric")
+
+
 def test_section_kind_from_id_name_or_explicit():
     rubric = parse_rubric(
         "id: x\nscript_sections:\n"

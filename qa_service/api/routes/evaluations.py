@@ -3,10 +3,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import Session, select
 
-from qa_service.api.deps import Reviewer, SettingsDep, StoreDep, TimeQuery, Viewer
+from qa_service.api.deps import (
+    NO_NUL,
+    Identifier,
+    Reviewer,
+    SettingsDep,
+    StoreDep,
+    TimeQuery,
+    Viewer,
+)
+from qa_service.config import NO_SPEECH_WARNING
 from qa_service.domain.enums import FindingSource, Grade, KeyRole
 from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
-from qa_service.domain.masking import mask
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import NotFound, ReviewError
 from qa_service.review import quality, queues, reviews
@@ -40,19 +48,15 @@ router = APIRouter(tags=["evaluations"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def _masked_evidence(evidence: list[dict], hide: bool) -> list[dict]:
-    return [{**e, "text": mask(e["text"])} if hide and "text" in e else e for e in evidence]
-
-
 def _reviewer(key: ApiKey) -> str:
-    return f"{key.name} ({key.prefix}…)"
+    # the key by its name and id, never characters of its secret (review/models.shown_reviewer)
+    return f"{key.name} (key {key.id})"
 
 
-def _review_out(r: Review, plan: reviews.Plan | None = None, hide: bool = False) -> ReviewOut:
+def _review_out(r: Review, plan: reviews.Plan | None = None) -> ReviewOut:
     state, reason = plan.states.get(r.id, (None, None)) if plan else (None, None)
     return ReviewOut.model_validate(r).model_copy(
         update={
-            "evidence_text": mask(r.evidence_text) if hide else r.evidence_text,
             "state": state,
             "reason": reason,
         }
@@ -61,7 +65,9 @@ def _review_out(r: Review, plan: reviews.Plan | None = None, hide: bool = False)
 
 def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
     """The evaluation as EvaluationOut: machine and reviewed results, findings with both
-    statuses, the rubric's rules (for adding what the machine missed), the review trail."""
+    statuses, the rubric's rules (for adding what the machine missed), the review trail.
+    `hide` leaves out the recording's path; personal numbers in the text are masked for
+    non-admins on the way out (api/masking.py)."""
     rec = s.get(Recording, ev.recording_id)
     findings = s.exec(
         select(FindingRow).where(FindingRow.evaluation_id == ev.id).order_by(FindingRow.id)
@@ -93,7 +99,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
         duration=rec.duration,
         outcome=ev.outcome,
         asr_confidence=round(ev.asr_confidence, 3),
-        warnings=rec.asr_warnings,
+        warnings=[*rec.asr_warnings, *([NO_SPEECH_WARNING] if ev.grade == Grade.NO_SPEECH else [])],
         machine=Result(score=ev.score, grade=ev.grade, fatal=ev.fatal),
         reviewed=reviewed,
         score=ev.effective_score,
@@ -117,7 +123,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
                 deduction=f.deduction if f.reviewed_deduction is None else f.reviewed_deduction,
                 review_id=f.review_id,
                 allowed_statuses=reviews.allowed_statuses(f.category),
-                evidence=_masked_evidence(f.evidence, hide),
+                evidence=f.evidence,
             )
             for f in findings
         ],
@@ -126,7 +132,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
                 role=h.role,
                 start=h.start,
                 end=h.end,
-                text=mask(h.text) if hide else h.text,
+                text=h.text,
                 reason=h.reason,
             )
             for h in highlights
@@ -138,7 +144,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
                 start=u.start,
                 end=u.end,
                 confidence=u.confidence,
-                text=mask(u.text) if hide else u.text,
+                text=u.text,
             )
             for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]
         ],
@@ -151,7 +157,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
             )
             for info in catalog.rules.values()
         ],
-        reviews=[_review_out(r, plan, hide) for r in trail],
+        reviews=[_review_out(r, plan) for r in trail],
     )
 
 
@@ -176,16 +182,16 @@ def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> Evalua
 def list_evaluations(
     store: StoreDep,
     _: Viewer,
-    project: str | None = None,
-    agent: str | None = None,
-    rubric_id: str | None = None,
+    project: Identifier | None = None,
+    agent: Identifier | None = None,
+    rubric_id: Identifier | None = None,
     grade: Grade | None = None,
     reviewed: bool | None = None,
     needs_rereview: bool | None = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
     current: bool = True,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_ROW_ID),
     page_size: int = Query(50, ge=1, le=500),
 ) -> EvaluationPage:
     """Every evaluation (each call once, with its current one, unless current=false), newest
@@ -211,27 +217,39 @@ def list_evaluations(
 def review_sample(
     store: StoreDep,
     _: Viewer,
-    project: str | None = None,
+    project: Identifier | None = None,
     percent: float = Query(5.0, gt=0, le=100),
-    seed: str = "",
+    seed: str = Query("", pattern=NO_NUL),
     since: TimeQuery = None,
     until: TimeQuery = None,
+    page: int = Query(1, ge=1, le=MAX_ROW_ID),
+    page_size: int = Query(50, ge=1, le=500),
 ) -> ReviewSample:
-    """A reproducible random `percent` of a period's calls for manual QA."""
+    """A reproducible random `percent` of a period's calls for manual QA, newest first, a page
+    at a time (`total` calls in the sample; the same seed gives the same calls)."""
     with store.session() as s:
-        return queues.review_sample(s, percent, seed, project=project, since=since, until=until)
+        return queues.review_sample(
+            s,
+            percent,
+            seed,
+            project=project,
+            since=since,
+            until=until,
+            page=page,
+            page_size=page_size,
+        )
 
 
 @router.get("/rules/precision", response_model=PrecisionReport)
 def rule_precision(
     store: StoreDep,
     _: Viewer,
-    rubric_id: str,
-    project: str | None = None,
+    rubric_id: Identifier,
+    project: Identifier | None = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
-    from_version: int | None = Query(None, ge=1),
-    to_version: int | None = Query(None, ge=1),
+    from_version: int | None = Query(None, ge=1, le=MAX_ROW_ID),
+    to_version: int | None = Query(None, ge=1, le=MAX_ROW_ID),
 ) -> PrecisionReport:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
     with store.session() as s:
@@ -243,16 +261,16 @@ def flagged(
     store: StoreDep,
     settings: SettingsDep,
     _: Viewer,
-    project: str | None = None,
-    agent: str | None = None,
+    project: Identifier | None = None,
+    agent: Identifier | None = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
-    rule: str | None = None,
-    page: int = Query(1, ge=1),
+    rule: str | None = Query(None, pattern=NO_NUL),
+    page: int = Query(1, ge=1, le=MAX_ROW_ID),
     page_size: int = Query(50, ge=1, le=500),
 ) -> FlaggedPage:
-    """Calls to listen to: fail, fatal, or doubtful recognition; newest first. Each call once,
-    with its current evaluation."""
+    """Calls to listen to: fail, fatal, doubtful recognition, or no speech (not graded); newest
+    first. Each call once, with its current evaluation."""
     cap = settings.flagged_count_limit
     total, rows = store.evaluations.flagged(
         settings.low_confidence,
@@ -327,9 +345,9 @@ def withdraw(
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def get_review(review_id: RowId, store: StoreDep, key: Viewer) -> ReviewOut:
+def get_review(review_id: RowId, store: StoreDep, _: Viewer) -> ReviewOut:
     with store.session() as s:
         row = s.get(Review, review_id)
         if row is None:
             raise NotFound(f"no review {review_id}")
-        return _review_out(row, hide=key.role != KeyRole.ADMIN)
+        return _review_out(row)

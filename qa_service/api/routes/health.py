@@ -1,11 +1,14 @@
+import logging
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from qa_service.api.deps import DispatcherDep, StoreDep
-from qa_service.api.errors import database_unavailable
+from qa_service.api.errors import DATABASE_UNAVAILABLE, database_unavailable
 from qa_service.api.schemas import Health
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -23,7 +26,9 @@ def health(store: StoreDep, dispatcher: DispatcherDep) -> Health | JSONResponse:
     try:
         store.ping()
     except DBAPIError as exc:
-        out.database = f"{store.engine.dialect.name}: {database_unavailable(exc)}"
+        # no host or port to an unauthenticated caller: the reason is in the log
+        log.warning("health: %s", database_unavailable(exc))
+        out.database = f"{store.engine.dialect.name}: {DATABASE_UNAVAILABLE}"
         down.append("database")
     if dispatcher.mode == "rq":
         try:

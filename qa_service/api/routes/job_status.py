@@ -1,6 +1,8 @@
-from fastapi import APIRouter, Query
+from typing import Annotated
 
-from qa_service.api.deps import DispatcherDep, StoreDep, Viewer
+from fastapi import APIRouter, Path, Query
+
+from qa_service.api.deps import NO_NUL, DispatcherDep, StoreDep, Viewer
 from qa_service.api.schemas import JobOut
 from qa_service.domain.enums import JobState
 from qa_service.exceptions import NotFound
@@ -9,11 +11,20 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, store: StoreDep, dispatcher: DispatcherDep, _: Viewer) -> JobOut:
+def get_job(
+    job_id: Annotated[str, Path(pattern=NO_NUL)],
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    _: Viewer,
+) -> JobOut:
     row = store.jobs.get(job_id)
     if row is None:
         raise NotFound(f"no job {job_id}")
-    return JobOut.model_validate(dispatcher.status(row))
+    row = dispatcher.status(row)
+    answer = JobOut.model_validate(row)
+    if row.status == JobState.SCHEDULED:
+        answer.scheduled_for = dispatcher.booked_for(row)
+    return answer
 
 
 @router.get("", response_model=list[JobOut])

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Query
 
-from qa_service.api.deps import StoreDep, TimeQuery, Viewer
+from qa_service.api.deps import Identifier, StoreDep, TimeQuery, Viewer
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput
 from qa_service.metrics.kpis import common_errors, kpi_rows
@@ -14,12 +14,12 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 def kpis(
     store: StoreDep,
     _: Viewer,
-    group_by: str = "project",
-    project: str | None = None,
-    agent: str | None = None,
+    group_by: str = Query("project", json_schema_extra={"enum": list(GROUPS)}),
+    project: Identifier | None = None,
+    agent: Identifier | None = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
-    rubric_id: str | None = None,
+    rubric_id: Identifier | None = None,
     phase: Phase | None = None,
 ) -> list[KpiRow]:
     """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
@@ -42,8 +42,8 @@ def kpis(
 def errors(
     store: StoreDep,
     _: Viewer,
-    project: str | None = None,
-    agent: str | None = None,
+    project: Identifier | None = None,
+    agent: Identifier | None = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
     limit: int = Query(20, ge=1, le=200),

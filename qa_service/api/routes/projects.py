@@ -2,7 +2,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlmodel import select
 
-from qa_service.api.deps import StoreDep, Viewer
+from qa_service.api.deps import Identifier, StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput, NotFound
@@ -28,10 +28,10 @@ def _known(store, project: str) -> None:
 
 @router.get("/{project}/trial", response_model=TrialReport)
 def trial(
-    project: str,
+    project: Identifier,
     store: StoreDep,
     _: Viewer,
-    rubric_id: str | None = None,
+    rubric_id: Identifier | None = None,
     version: int | None = Query(None, ge=1, le=MAX_INT),
     phase: Phase | None = Phase.TRIAL,
 ) -> TrialReport:
@@ -47,7 +47,7 @@ def trial(
 
 
 @router.get("/{project}/inflight", response_model=InflightReport)
-def inflight(project: str, store: StoreDep, _: Viewer) -> InflightReport:
+def inflight(project: Identifier, store: StoreDep, _: Viewer) -> InflightReport:
     """The first 2, 4 and 6 hours of production calls (上线跟踪)."""
     _known(store, project)
     return store.read(inflight_report, project)
@@ -60,7 +60,10 @@ def inflight(project: str, store: StoreDep, _: Viewer) -> InflightReport:
     responses={200: {"content": {"text/markdown": {}}}},
 )
 def wrapup(
-    project: str, store: StoreDep, _: Viewer, format: str = "json"
+    project: Identifier,
+    store: StoreDep,
+    _: Viewer,
+    format: str = Query("json", json_schema_extra={"enum": ["json", "markdown"]}),
 ) -> WrapupReport | PlainTextResponse:
     """项目总结, the project wrap-up: KPIs over the whole run, the guide map as it ended,
     common errors with their trend, highlight scripts, refusal reasons, product-fact

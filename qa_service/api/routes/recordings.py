@@ -3,6 +3,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 from qa_service.api.deps import (
     Admin,
     DispatcherDep,
+    Identifier,
     Reviewer,
     RowId,
     SettingsDep,
@@ -21,9 +23,8 @@ from qa_service.api.errors import MAX_INT
 from qa_service.api.schemas import RecordingEvaluation, RecordingOut, Submission
 from qa_service.app.dispatch import score_job_id
 from qa_service.asr.audio import AUDIO_EXTENSIONS, check_readable
-from qa_service.domain.enums import JobState, KeyRole, Phase
+from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef, UtteranceOut
-from qa_service.domain.masking import mask
 from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import (
     AudioError,
@@ -86,7 +87,12 @@ def _submit(
         )
         return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=code)
 
-    if not new and row.status in (JobState.QUEUED, JobState.STARTED, JobState.FINISHED):
+    if not new and row.status in (
+        JobState.QUEUED,
+        JobState.SCHEDULED,
+        JobState.STARTED,
+        JobState.FINISHED,
+    ):
         return answer(200, status=row.status, duplicate=True)
     try:
         dispatcher.submit(row, rubric)
@@ -114,13 +120,13 @@ def upload(
     dispatcher: DispatcherDep,
     _: Reviewer,
     file: UploadFile = File(...),
-    agent_id: str | None = Form(None),
-    project: str | None = Form(None),
+    agent_id: Annotated[Identifier | None, Form()] = None,
+    project: Annotated[Identifier | None, Form()] = None,
     call_time: str | None = Form(None),
-    phase: str = Form(Phase.PRODUCTION),
-    rubric_id: str | None = Form(None),
+    phase: str = Form(Phase.PRODUCTION, json_schema_extra={"enum": list(Phase.values())}),
+    rubric_id: Annotated[Identifier | None, Form()] = None,
     rubric_version: int | None = Form(None, ge=1, le=MAX_INT),
-    agent_channel: str | None = Form(None),
+    agent_channel: str | None = Form(None, json_schema_extra={"enum": ["left", "right", None]}),
 ):
     """Upload a recording with its metadata; it is kept, queued and scored once."""
     name = Path(file.filename or "upload").name
@@ -147,9 +153,8 @@ def upload(
                 raise TooLarge(f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
             tmp.write(chunk)
     try:
-        audio = check_readable(
-            tmp.name
-        )  # refuse what a worker could not read, while the caller is here
+        # refuse what a worker could not read (or should not: too long), while the caller is here
+        audio = check_readable(tmp.name, settings.max_audio_minutes)
     except AudioError as exc:
         os.unlink(tmp.name)
         raise AudioError(str(exc).replace(tmp.name, name)) from None
@@ -188,10 +193,10 @@ def upload(
 
 class ImportRequest(BaseModel):
     path: str
-    rubric_id: str | None = None
+    rubric_id: Identifier | None = None
     rubric_version: int | None = Field(None, ge=1, le=MAX_INT)
-    project: str | None = None
-    agent_channel: str | None = None
+    project: Identifier | None = None
+    agent_channel: Literal["left", "right"] | None = None
 
 
 @router.post("/import", status_code=202, **SUBMITTED)
@@ -210,7 +215,7 @@ def import_file(
         raise NotFound(f"{req.path}: no such file")
     meta = read_metadata(path)
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
-    audio = check_readable(path)
+    audio = check_readable(path, settings.max_audio_minutes)
     return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio, settings)
 
 
@@ -246,15 +251,15 @@ def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingO
 
 
 @router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
-def transcript(recording_id: RowId, store: StoreDep, key: Viewer) -> list[UtteranceOut]:
+def transcript(recording_id: RowId, store: StoreDep, _: Viewer) -> list[UtteranceOut]:
+    """The call's utterances (personal numbers masked for non-admins: api/masking.py)."""
     _recording(store, recording_id)
-    hide = key.role != KeyRole.ADMIN
     return [
         UtteranceOut(
             role=u.role,
             start=u.start,
             end=u.end,
-            text=mask(u.text) if hide else u.text,
+            text=u.text,
             confidence=round(u.confidence, 3),
         )
         for u in store.recordings.utterances(recording_id)

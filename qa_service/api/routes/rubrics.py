@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
-from qa_service.api.deps import Admin, DispatcherDep, StoreDep, Version, Viewer
+from qa_service.api.deps import Admin, DispatcherDep, Identifier, StoreDep, Version, Viewer
 from qa_service.api.schemas import (
     Activation,
     RescoreAccepted,
@@ -12,6 +12,7 @@ from qa_service.api.schemas import (
 from qa_service.app.rescoring import rescore_scope
 from qa_service.domain.enums import JobState
 from qa_service.domain.evaluation import RubricRef
+from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
 from qa_service.review.models import RubricComparison
 from qa_service.review.quality import compare_versions
@@ -77,12 +78,12 @@ def list_rubrics(store: StoreDep, _: Viewer) -> list[RubricListItem]:
 
 @router.get("/{rubric_id}/compare", response_model=RubricComparison)
 def compare(
-    rubric_id: str,
+    rubric_id: Identifier,
     store: StoreDep,
     _: Viewer,
-    version_from: int = Query(..., alias="from", ge=1),
-    version_to: int = Query(..., alias="to", ge=1),
-    project: str | None = None,
+    version_from: int = Query(..., alias="from", ge=1, le=MAX_ROW_ID),
+    version_to: int = Query(..., alias="to", ge=1, le=MAX_ROW_ID),
+    project: Identifier | None = None,
 ) -> RubricComparison:
     """Two versions side by side on the calls scored by both: grade changes, score
     distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
@@ -91,7 +92,7 @@ def compare(
 
 
 @router.get("/{rubric_id}/{version}", response_model=RubricDetail)
-def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> RubricDetail:
+def get_rubric(rubric_id: Identifier, version: Version, store: StoreDep, _: Viewer) -> RubricDetail:
     row = store.rubrics.get(rubric_id, version)
     if row is None:
         raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
@@ -100,7 +101,7 @@ def get_rubric(rubric_id: str, version: Version, store: StoreDep, _: Viewer) -> 
 
 @router.post("/{rubric_id}/{version}/activate", response_model=Activation)
 def activate(
-    rubric_id: str, version: Version, project: str, store: StoreDep, _: Admin
+    rubric_id: Identifier, version: Version, project: Identifier, store: StoreDep, _: Admin
 ) -> Activation:
     """Make this version the one new recordings of `project` are scored with."""
     if store.rubrics.get(rubric_id, version) is None:
@@ -111,26 +112,29 @@ def activate(
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202, response_model=RescoreAccepted)
 def rescore(
-    rubric_id: str,
+    rubric_id: Identifier,
     version: Version,
     store: StoreDep,
     dispatcher: DispatcherDep,
     _: Admin,
-    project: str | None = None,
+    project: Identifier | None = None,
 ) -> RescoreAccepted | JSONResponse:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubrics.get(rubric_id, version) is None:
         raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     rubric = store.rubrics.load(rubric_id, version)
     row = store.jobs.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
-    accepted = RescoreAccepted(
-        job_id=row.id, project=project, rubric=RubricRef(id=rubric_id, version=version)
-    )
     scope = rescore_scope(store, rubric_id, project)[1]
+    accepted = RescoreAccepted(
+        job_id=row.id,
+        project=project,
+        rubric=RubricRef(id=rubric_id, version=version),
+        scope=scope,
+    )
     try:
         dispatcher.submit(row, rubric)
     except QueueUnavailable as exc:
         # kept as a pending job; this answer also says which calls it will score again
         pending = accepted.model_copy(update={"status": JobState.PENDING, "detail": str(exc)})
-        return JSONResponse({**pending.model_dump(mode="json"), "scope": scope}, status_code=503)
+        return JSONResponse(pending.model_dump(mode="json"), status_code=503)
     return accepted.model_copy(update={"status": JobState.QUEUED})

@@ -14,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import select
 from starlette.middleware.gzip import GZipMiddleware
 
+from qa_service.api import throttle
+from qa_service.api.masking import note_caller
 from qa_service.api.web import session
 from qa_service.app import keys
 from qa_service.config import get_settings
@@ -59,7 +61,10 @@ def _safe_next(target: str | None) -> str:
 
 def _signed_in(request: Request) -> tuple[ApiKey | None, session.WebSession | None]:
     ws = session.current(request)
-    return session.key_of(request.app.state.store, ws), ws
+    key = session.key_of(request.app.state.store, ws)
+    if key is not None:
+        note_caller(request, key.role)  # an admin's pages are served unmasked (api/masking.py)
+    return key, ws
 
 
 def _page(request: Request, template: str, active: str, **context) -> Response:
@@ -116,8 +121,19 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 def login(request: Request, api_key: str = Form(""), next: str = Form("/queue")) -> Response:
+    limiter, client = throttle.of(request.app), throttle.client_of(request.scope)
+    if api_key.strip() and (wait := limiter.blocked_for(client)):
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": f"密钥错误次数过多，请 {wait} 秒后再试。"},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     key = keys.lookup(request.app.state.store, api_key.strip()) if api_key.strip() else None
     if key is None:
+        if api_key.strip():
+            limiter.note_failure(client)
         return templates.TemplateResponse(
             request,
             "login.html",

@@ -99,8 +99,14 @@ class Jobs:
             return list(s.exec(q).all())
 
     def unfinished(self) -> list[JobRecord]:
-        """Requests accepted and not finished (pending, queued or started), oldest first."""
-        states = [JobState.PENDING.value, JobState.QUEUED.value, JobState.STARTED.value]
+        """Requests accepted and not finished (pending, queued, scheduled for a retry or
+        started), oldest first."""
+        states = [
+            JobState.PENDING.value,
+            JobState.QUEUED.value,
+            JobState.SCHEDULED.value,
+            JobState.STARTED.value,
+        ]
         with self.session() as s:
             return list(
                 s.exec(
@@ -122,13 +128,14 @@ class Jobs:
             )
 
     def lost(self, on_queue: Callable[[str], bool]) -> list[JobRecord]:
-        """Requests the database has as `queued` but the queue no longer has (a Redis that
-        restarted empty): `on_queue(job_id)` says whether the queue still knows a job."""
+        """Requests the database has as `queued` (or `scheduled` for a retry) but the queue no
+        longer has (a Redis that restarted empty): `on_queue(job_id)` says whether the queue
+        still knows a job."""
         with self.session() as s:
             rows = list(
                 s.exec(
                     select(JobRecord)
-                    .where(JobRecord.status == JobState.QUEUED.value)
+                    .where(JobRecord.status.in_([JobState.QUEUED.value, JobState.SCHEDULED.value]))
                     .order_by(JobRecord.created_at)
                 ).all()
             )

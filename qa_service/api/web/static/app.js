@@ -51,14 +51,14 @@ const QA = (() => {
     return el;
   }
 
-  const GRADES = {excellent: "优秀", pass: "合格", fail: "不合格"};
+  const GRADES = {excellent: "优秀", pass: "合格", fail: "不合格", no_speech: "无语音（未评分）"};
   const CATEGORIES = {script_section: "话术环节", mandatory_point: "必说点", forbidden_phrase: "禁语",
     attitude_error: "态度错误", objection: "异议处理", silence: "静音", interruption: "抢话",
     speech_rate: "语速", product_fact: "知识库不符"};
   const STATUSES = {hit: "已说", missed: "漏说", violation: "违规", dismissed: "不成立",
     handled: "已处理", unhandled: "未处理"};
   const BAD = new Set(["missed", "violation", "unhandled"]);
-  const REASONS = {fail: "不合格", fatal: "一票否决", low_confidence: "识别存疑"};
+  const REASONS = {fail: "不合格", fatal: "一票否决", low_confidence: "识别存疑", no_speech: "无语音"};
   const OUTCOMES = {success: "成功", refusal: "拒绝", unknown: "未知"};
   const ROLES_ZH = {agent: "坐席", customer: "客户"};
   const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};

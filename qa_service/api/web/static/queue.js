@@ -30,7 +30,7 @@
     flagged: {filters: ["project", "agent", "since", "until", "rule"],
               url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/flagged?" + q; }},
     sample: {filters: ["project", "since", "until"],
-             url: (q) => { q.set("percent", "5"); return "/review-sample?" + q; }},
+             url: (q) => { q.set("percent", "5"); q.set("page", page); q.set("page_size", PAGE); return "/review-sample?" + q; }},
     all: {filters: ["project", "agent", "since", "until", "grade", "reviewed"],
           url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/evaluations?" + q; }},
   };
@@ -67,7 +67,7 @@
       body.replaceChildren(...(items.length ? items.map(row) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, "没有符合条件的通话"))]));
       if (tab === "sample") count.textContent = `项目 ${data.project} 抽检 ${data.sample_size} 通（共 ${data.population} 通，${data.percent}%）`;
       else count.textContent = `共 ${data.total_exact === false ? "至少 " : ""}${data.total} 通`;
-      const pages = tab === "sample" ? 1 : Math.max(1, Math.ceil(data.total / PAGE));
+      const pages = Math.max(1, Math.ceil(data.total / PAGE));  // the sample pages too
       document.getElementById("page-no").textContent = `第 ${page} / ${pages} 页`;
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;

@@ -1,0 +1,97 @@
+"""Agent ids, project names and rubric ids: one short line of letters, digits and _ - . at every
+entry (rubric YAML, sidecar metadata, CLI); and no key's secret prefix in a review trail."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from qa_service.api.routes.evaluations import _reviewer
+from qa_service.cli import app
+from qa_service.domain.identifiers import identifier_problem
+from qa_service.domain.metadata import read_metadata
+from qa_service.exceptions import MetadataError, RubricError
+from qa_service.review.models import ReviewOut
+from qa_service.rules.rubric import parse_rubric
+from qa_service.storage.tables import ApiKey
+
+
+@pytest.mark.parametrize(
+    "value", ["A017", "telecom-upgrade", "care.call", "care_call", "关怀回访", "外呼一期", "x" * 64]
+)
+def test_valid_identifiers(value):
+    assert identifier_problem(value) is None
+    assert parse_rubric(f"id: {value}\n", "r").id == value
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("care/../x", "not '/'"),
+        ("a..b", "contain .."),
+        ("..", "contain .."),
+        ("x" * 65, "at most 64 characters (it has 65)"),
+        ("A" * 500, "at most 64 characters (it has 500)"),
+        ("a b", "not ' '"),
+        ("a\x00b", "not '\\x00'"),
+        ("a\nb", "not '\\n'"),
+        ("a\\b", "not '\\\\'"),
+        ("", "must not be empty"),
+    ],
+)
+def test_invalid_identifiers(value, reason):
+    assert reason in (identifier_problem(value) or ""), identifier_problem(value)
+
+
+def test_rubric_id_is_refused_at_its_line():
+    with pytest.raises(RubricError) as info:
+        parse_rubric("name: x\nid: care/../x\n", "r.yaml")
+    assert "r.yaml:2: id: may hold only letters, digits and _ - . (not '/')" in str(info.value)
+
+
+def test_sidecar_ids_are_checked(tmp_path):
+    audio = tmp_path / "call.wav"
+    audio.write_bytes(b"")
+    sidecar = tmp_path / "call.json"
+    sidecar.write_text(json.dumps({"agent_id": "A" * 500, "project": "p"}), encoding="utf-8")
+    with pytest.raises(MetadataError, match="agent_id must be at most 64 characters"):
+        read_metadata(audio)
+    sidecar.write_text(json.dumps({"agent_id": "A1", "project": "../etc"}), encoding="utf-8")
+    with pytest.raises(MetadataError, match="project may hold only"):
+        read_metadata(audio)
+    sidecar.write_text(json.dumps({"agent_id": "坐席07", "project": "外呼一期"}), encoding="utf-8")
+    meta = read_metadata(audio)
+    assert (meta.agent_id, meta.project) == ("坐席07", "外呼一期")
+
+
+def test_cli_project_is_checked(tmp_path):
+    done = CliRunner().invoke(
+        app, ["wrapup", "--project", "../x", "--db", f"sqlite:///{tmp_path / 'qa.db'}"]
+    )
+    assert done.exit_code == 2 and "may hold only letters" in done.output, done.output
+
+
+def test_review_trails_name_the_key_not_its_secret():
+    key = ApiKey(id=7, name="质检员小王", role="reviewer", key_hash="h", prefix="qa_Ab3dE9f")
+    assert _reviewer(key) == "质检员小王 (key 7)" and "qa_" not in _reviewer(key)
+    # reviews stored before keep their text, shown without the secret's first characters
+    old = ReviewOut(
+        id=1,
+        recording_id=1,
+        rubric_id="r",
+        rubric_version=1,
+        evaluation_id=1,
+        target="finding",
+        action="confirm",
+        old_value="hit",
+        new_value="hit",
+        comment="",
+        evidence_text="",
+        reviewer="质检员小王 (qa_Ab3dE9f…)",
+        created_at=datetime(2026, 1, 1),
+        withdrawn_by="组长 (qa_Zz9-_x1…)",
+    )
+    assert (old.reviewer, old.withdrawn_by) == ("质检员小王", "组长")
