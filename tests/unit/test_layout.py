@@ -4,6 +4,7 @@ dodge one), and the API process does not load the recognizer."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ def module_name(path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache  # the tree does not change during a run: parse it once
 def modules() -> dict[str, ast.Module]:
     return {
         module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
@@ -41,6 +43,7 @@ def imported(node: ast.AST, known: set[str], here: str) -> list[str]:
     return []
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     trees = modules()
     known = set(trees)
