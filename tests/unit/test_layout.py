@@ -150,27 +150,32 @@ def test_the_direction_check_sees_upward_and_sideways_imports():
     ]
 
 
+def heavy_modules_after(statement: str) -> subprocess.Popen[str]:
+    """A fresh interpreter that runs `statement` and prints which HEAVY modules it loaded."""
+    loaded = f"[m for m in {list(HEAVY)!r} if m in sys.modules]"
+    code = f"import sys, json; {statement}; print(json.dumps({loaded}))"
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_the_api_does_not_load_recognition():
     """`import qa_service.api` (and building the app) leaves the recognizer and the clustering
     libraries unloaded: a fresh interpreter, so nothing else in this session has loaded them."""
-    code = (
-        "import sys, json; import qa_service.api; qa_service.api.create_app(); "
-        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    # Both interpreters start at once: each spends seconds importing.
+    api = heavy_modules_after("import qa_service.api; qa_service.api.create_app()")
     # the check itself can fail: the worker side does load them
-    code = (
-        "import sys, json; import qa_service.worker.jobs; "
-        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert "faster_whisper" in json.loads(done.stdout.strip().splitlines()[-1])
+    worker = heavy_modules_after("import qa_service.worker.jobs")
+    api_out, api_err = api.communicate(timeout=120)
+    worker_out, worker_err = worker.communicate(timeout=120)
+    assert api.returncode == 0, api_err
+    assert json.loads(api_out.strip().splitlines()[-1]) == []
+    assert worker.returncode == 0, worker_err
+    assert "faster_whisper" in json.loads(worker_out.strip().splitlines()[-1])
 
 
 def test_the_readme_shows_the_tree():
