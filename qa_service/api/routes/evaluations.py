@@ -127,25 +127,10 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
             )
             for f in findings
         ],
-        highlights=[
-            HighlightOut(
-                role=h.role,
-                start=h.start,
-                end=h.end,
-                text=h.text,
-                reason=h.reason,
-            )
-            for h in highlights
-        ],
+        highlights=[HighlightOut.model_validate(h) for h in highlights],
         # the spec's result carries the call's utterances (the CLI prints the same model)
         utterances=[
-            UtteranceOut(
-                role=u.role,
-                start=u.start,
-                end=u.end,
-                confidence=u.confidence,
-                text=u.text,
-            )
+            UtteranceOut.model_validate(u)
             for u in utterances_by_recording(s, [ev.recording_id])[ev.recording_id]
         ],
         rules=[

@@ -254,16 +254,7 @@ def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingO
 def transcript(recording_id: RowId, store: StoreDep, _: Viewer) -> list[UtteranceOut]:
     """The call's utterances (personal numbers masked for non-admins: api/masking.py)."""
     _recording(store, recording_id)
-    return [
-        UtteranceOut(
-            role=u.role,
-            start=u.start,
-            end=u.end,
-            text=u.text,
-            confidence=round(u.confidence, 3),
-        )
-        for u in store.recordings.utterances(recording_id)
-    ]
+    return [UtteranceOut.model_validate(u) for u in store.recordings.utterances(recording_id)]
 
 
 @router.get(
