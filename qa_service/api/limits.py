@@ -2,7 +2,8 @@
 
 Pure ASGI, inside the security headers and outside FastAPI's routing (api/__init__.py):
 
-1. a NUL character in the path or query: 422;
+1. a NUL character in the path or query: 422; so is a query parameter given twice to an API
+   route (every parameter there is one value: `?rule=a&rule=b` would be read as the last);
 2. the route the request is for, found as the router will find it. A route whose dependencies
    include the caller's key (deps.caller) is authenticated here, with the same lookup
    (deps.identify: X-API-Key, Authorization: Bearer or the web app's session cookie, the
@@ -23,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.params import File
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RouteLimits:
     needs_key: bool
+    api: bool  # an API route: each query parameter once
     role: str | None  # the role the route requires (deps.require), if any
     max_bytes: int
     too_large: str  # the 413's message
@@ -59,6 +62,18 @@ def _takes_file(dependant: Any) -> bool:
     )
 
 
+def _repeated(query: bytes) -> str | None:
+    """The first query parameter named twice, if any."""
+    if b"&" not in query:
+        return None
+    seen = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 class RequestGuard:
     def __init__(self, app: Any, routes: list[BaseRoute], max_upload_mb: float, max_json_kb: float):
         self.app = app
@@ -66,12 +81,14 @@ class RequestGuard:
         body = int(max_json_kb * 1024)
         self.upload = RouteLimits(
             False,
+            False,
             None,
             upload,
             f"the request body is larger than the upload limit "
             f"({upload / 1048576:g} MB, QA_MAX_UPLOAD_MB plus the form)",
         )
         self.body = RouteLimits(
+            False,
             False,
             None,
             body,
@@ -84,7 +101,9 @@ class RequestGuard:
                 calls = _calls(route.dependant)
                 role = next((c.role for c in calls if hasattr(c, "role")), None)
                 base = self.upload if _takes_file(route.dependant) else self.body
-                limits = RouteLimits(deps.caller in calls, role, base.max_bytes, base.too_large)
+                limits = RouteLimits(
+                    deps.caller in calls, True, role, base.max_bytes, base.too_large
+                )
                 self.routes.append((route, limits))
 
     def limits_of(self, scope: dict) -> RouteLimits:
@@ -130,6 +149,10 @@ class RequestGuard:
         ):
             return await self._answer(send, 422, "the request contains a NUL character (%00)")
         limits = self.limits_of(scope)
+        if limits.api and (twice := _repeated(scope.get("query_string", b""))):
+            return await self._answer(
+                send, 422, f"the query parameter {twice!r} is given more than once"
+            )
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         has_body = b"transfer-encoding" in headers or (declared not in (None, b"0"))

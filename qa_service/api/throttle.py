@@ -9,8 +9,11 @@ calls `check(client)` before looking it up and `note_failure(client)` when it is
 dependency (deps.caller), the sign-in page and a middleware that authenticates before the body
 is read share one count. With QA_REDIS_URL the count lives in Redis, so every API process
 behind a load balancer sees the same; a Redis that does not answer falls back to this process's
-own count (the API keeps serving while Redis is away). Behind a reverse proxy, run uvicorn with
---proxy-headers (and --forwarded-allow-ips) so the client is the caller, not the proxy.
+own count (the API keeps serving while Redis is away). A client found clear is not asked
+about again for CLEAR_FOR_S seconds unless it fails here: the answer to a right key costs no
+Redis round trip, and a lock-out counted by another process reaches this one that much later.
+Behind a reverse proxy, run uvicorn with --proxy-headers (and --forwarded-allow-ips) so the
+client is the caller, not the proxy.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Redis keys: one per client, expiring with its window.
 REDIS_PREFIX = "qa:key-failures:"
+# How long a client found with no lock-out is taken as clear without asking Redis again.
+CLEAR_FOR_S = 1.0
 # The in-process table forgets windows that have passed once it holds this many clients.
 _PRUNE_AT = 10_000
 
@@ -49,6 +54,7 @@ class KeyThrottle:
         self.redis = redis
         self._lock = threading.Lock()
         self._local: dict[str, tuple[float, int]] = {}  # client -> (window end, failures)
+        self._clear: dict[str, float] = {}  # client -> until when Redis need not be asked
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyThrottle:
@@ -65,6 +71,9 @@ class KeyThrottle:
     def blocked_for(self, client: str) -> int:
         """Seconds this client must still wait before a key is looked up again (0: none)."""
         if self.redis is not None:
+            now = time.monotonic()
+            if self._clear.get(client, 0.0) > now:
+                return 0
             try:
                 count, ttl_ms = (
                     self.redis.pipeline(transaction=False)
@@ -74,6 +83,10 @@ class KeyThrottle:
                 )
                 if count is not None and int(count) >= self.limit and ttl_ms > 0:
                     return max(1, math.ceil(ttl_ms / 1000))
+                with self._lock:
+                    if len(self._clear) >= _PRUNE_AT:
+                        self._clear = {c: t for c, t in self._clear.items() if t > now}
+                    self._clear[client] = now + CLEAR_FOR_S
                 return 0
             except RedisError as exc:
                 log.warning("key throttle: Redis unavailable (%s); counting here", exc)
@@ -92,6 +105,7 @@ class KeyThrottle:
 
     def note_failure(self, client: str) -> None:
         """Count one unknown or revoked key from this client; the window starts at its first."""
+        self._clear.pop(client, None)
         if self.redis is not None:
             key = REDIS_PREFIX + client
             try:

@@ -294,13 +294,25 @@ class RqDispatcher(Dispatcher):
         self._stop.set()
 
 
+def worker_died(deaths: int) -> str:
+    """The error of a job given up on because its worker kept dying while running it."""
+    times = "once" if deaths == 1 else f"{deaths} times"
+    return (
+        f"the worker processing this job died {times} while running it (killed, or out of "
+        "memory); it is not retried again"
+    )
+
+
 class InlineDispatcher(Dispatcher):
     """No Redis: the same job functions in a background thread of this process. They are
     looked up by name on the first job (as an rq worker would), so the model loads then.
 
     This process is the only one running jobs on its database, so what the database has as
     accepted and not finished (pending, queued, or started when the process was killed) is
-    run again when it starts: nothing accepted is lost to a crash."""
+    run again when it starts: nothing accepted is lost to a crash. A job the process died
+    running (started, never finished) spends a retry each time, as on an rq worker: after
+    1 + RETRY_MAX starts it fails with `worker_died`, so a call that kills the process (out of
+    memory, a crashing decoder) cannot bring it down at every start for ever."""
 
     mode = "embedded"
 
@@ -314,6 +326,9 @@ class InlineDispatcher(Dispatcher):
     def resume(self) -> int:
         rows = self.store.jobs.unfinished()
         for row in rows:
+            if row.status == JobState.STARTED and row.attempts > RETRY_MAX:
+                self.store.jobs.set_status(row.id, JobState.FAILED, worker_died(row.attempts))
+                continue
             try:
                 rubric = self.store.rubrics.load(row.rubric_id, row.rubric_version)
             except RubricNotFound as exc:

@@ -216,15 +216,39 @@ def _recent_examples(
         .limit(recent)
         .subquery()
     )
-    rows = session.exec(
-        select(newest.c.recording_id, FindingRow.rule_id, FindingRow.category)
+    # per rule, its newest calls among them: ranked in SQL, so only the examples come back
+    per_call = (
+        select(
+            FindingRow.rule_id,
+            FindingRow.category,
+            newest.c.recording_id,
+            func.max(newest.c.called_at).label("called_at"),
+            func.max(newest.c.id).label("id"),
+        )
         .join(FindingRow, FindingRow.evaluation_id == newest.c.id)
         .where(FindingRow.effective_status_sql().in_(COSTLY))
-        .order_by(newest.c.called_at.desc(), newest.c.id.desc())
+        .group_by(FindingRow.rule_id, FindingRow.category, newest.c.recording_id)
+        .subquery()
+    )
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(per_call.c.rule_id, per_call.c.category),
+            order_by=(per_call.c.called_at.desc(), per_call.c.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = select(
+        per_call.c.rule_id, per_call.c.category, per_call.c.recording_id, rank
+    ).subquery()
+    rows = session.exec(
+        select(ranked.c.recording_id, ranked.c.rule_id, ranked.c.category)
+        .where(ranked.c.rank <= examples)
+        .order_by(ranked.c.rule_id, ranked.c.category, ranked.c.rank)
     ).all()
     for recording_id, rule_id, category in rows:
         found = out.get((rule_id, category))
-        if found is not None and len(found) < examples and recording_id not in found:
+        if found is not None:
             found.append(recording_id)
     for (rule_id, category), found in out.items():
         if not found:

@@ -28,13 +28,20 @@ _engines: dict[str, Engine] = {}
 
 
 def get_engine(url: str) -> Engine:
-    """One engine per URL and process; SQLite gets a busy timeout so workers can share it."""
+    """One engine per URL and process; SQLite gets a busy timeout so workers can share it.
+
+    A server database keeps QA_DB_POOL connections open, as many as the API's threads use at
+    once, so that busy minutes reuse them instead of connecting and closing overflow ones. No
+    ping before each use (a round trip per query): a connection found dead fails its request
+    (503) and makes the pool drop every connection opened before it, so one request, not every
+    pooled connection, pays for a database restart."""
     if url not in _engines:
-        kwargs = {}
+        kwargs: dict = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs["pool_pre_ping"] = True
+            size = get_settings().db_pool
+            kwargs.update(pool_size=size, max_overflow=size, pool_recycle=3600)
         _engines[url] = create_engine(url, **kwargs)
     return _engines[url]
 

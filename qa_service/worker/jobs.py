@@ -31,6 +31,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import unregister
 
+from qa_service.app.dispatch import worker_died
 from qa_service.app.scoring import QAService
 from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import Grade, JobState
@@ -123,15 +124,6 @@ def rescore_project(
 
 # Kept in a job's rq meta: how many times a worker died running it (recover_abandoned).
 DEATHS_META = "qa_worker_deaths"
-
-
-def worker_died(deaths: int) -> str:
-    """The error of a job given up on because its worker kept dying while running it."""
-    times = "once" if deaths == 1 else f"{deaths} times"
-    return (
-        f"the worker processing this job died {times} while running it (killed, or out of "
-        "memory); it is not retried again"
-    )
 
 
 class QAWorker(SimpleWorker):

@@ -275,11 +275,11 @@ def test_upload_limit_refused_before_the_body(tmp_path):
 class _Proxy:
     """A TCP forwarder to PostgreSQL that can be cut: the database going away, for real."""
 
-    def __init__(self, target=("127.0.0.1", 5432)):
+    def __init__(self, target=("127.0.0.1", 5432), port=0):
         self.target, self.conns, self.closed = target, [], False
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", port))  # the port of a cut one: the database is back
         self.listener.listen()
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -339,6 +339,28 @@ def test_database_away_is_503_json(postgres_url, tmp_path):
             assert "database is unavailable" in body["detail"]
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["unavailable"] == ["database"]
+    from qa_service.storage.store import _engines
+
+    _engines.pop(url).dispose()
+
+
+def test_database_back_is_served_without_a_restart(postgres_url, tmp_path):
+    """The pool keeps connections without a ping before each use: when the database comes back,
+    the first request on a dead connection may answer 503 (and drops the pool's old
+    connections); from the next on, everything is served again, with no restart."""
+    proxy = _Proxy()
+    url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    client, admin = client_for(url, tmp_path)
+    with client:
+        for _ in range(3):  # a few connections in the pool
+            assert client.get("/rubrics", headers=admin).status_code == 200
+        proxy.cut()
+        one_shape(client.get("/rubrics", headers=admin), 503)
+        back = _Proxy(port=proxy.port)
+        statuses = [client.get(path, headers=admin).status_code for path in ("/rubrics",) * 4]
+        assert statuses.count(503) <= 1 and statuses[-3:] == [200] * 3, statuses
+        assert client.get("/health").json()["status"] == "ok"
+        back.cut()
     from qa_service.storage.store import _engines
 
     _engines.pop(url).dispose()

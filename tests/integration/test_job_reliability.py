@@ -380,3 +380,32 @@ def _pings(conn):
         return conn.ping()
     except Exception:
         return False
+
+
+def test_embedded_job_that_kills_the_process_fails_after_its_retries(tmp_path):
+    """Embedded mode: a job `started` when the process died is run again at the next start,
+    spending a retry each time; one that has already been started 1 + RETRY_MAX times is failed
+    with the worker's death as its error instead of killing every start for ever. (resume()
+    put every unfinished job back, however often it had been started.)"""
+    from qa_service.app.dispatch import InlineDispatcher, worker_died
+    from qa_service.config import RETRY_MAX
+    from qa_service.domain.enums import JobState
+    from qa_service.rules.rubric import parse_rubric
+
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}", migrate=True)
+    rubric = parse_rubric(RUBRIC_YAML)
+    store.rubrics.save(rubric, RUBRIC_YAML)
+    missing = str(tmp_path / "gone.wav")  # run again, it fails on its own: no such file
+    for job_id, starts in (("killer", RETRY_MAX + 1), ("once", 1)):
+        store.jobs.record(job_id, missing, "0" * 64, rubric)
+        for _ in range(starts):
+            store.jobs.set_status(job_id, JobState.STARTED)
+    assert store.jobs.get("killer").attempts == RETRY_MAX + 1
+    dispatcher = InlineDispatcher(store, Settings(database_url=store.url))
+    try:
+        killer = store.jobs.get("killer")
+        assert (killer.status, killer.error) == ("failed", worker_died(RETRY_MAX + 1))
+        assert wait_for(lambda: store.jobs.get("once").attempts == 2, timeout=60)
+        assert "died" not in store.jobs.get("once").error
+    finally:
+        dispatcher.close()

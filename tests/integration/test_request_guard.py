@@ -273,3 +273,19 @@ def test_an_answer_before_the_body_closes_the_connection(tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_query_parameter_twice_and_the_import_path(tmp_path):
+    """`?rule=a&rule=b` was read as its last value (schemathesis' negative data on /flagged
+    had to be switched off); GET /recordings/import was a 422 "recording_id is not a number"
+    instead of the 405 of a path that takes POST only."""
+    client, admin = client_for(f"sqlite:///{tmp_path / 'qa.db'}", tmp_path)
+    with client:
+        body = one_shape(client.get("/flagged?rule=a&rule=b", headers=admin), 422)
+        assert body["detail"] == "the query parameter 'rule' is given more than once"
+        assert client.get("/flagged?rule=a&agent=b", headers=admin).status_code == 200
+        r = client.get("/recordings/import", headers=admin)
+        assert r.status_code == 405 and r.headers["allow"] == "POST", (r.status_code, r.text)
+        one_shape(client.get("/recordings/abc", headers=admin), 404)
+        one_shape(client.get("/recordings/12345", headers=admin), 404)
+        assert "/recordings/{recording_id}" in client.get("/openapi.json").json()["paths"]

@@ -226,7 +226,9 @@ def _recording(store, recording_id: int) -> Recording:
     return rec
 
 
-@router.get("/{recording_id}", response_model=RecordingOut)
+# digits only: /recordings/import is then the import's path (405 to a GET, Allow: POST), not a
+# recording id that is not a number
+@router.get("/{recording_id:int}", response_model=RecordingOut)
 def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingOut:
     rec = _recording(store, recording_id)
     evs = store.evaluations.of_recording(recording_id)

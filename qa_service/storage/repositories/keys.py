@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from qa_service.storage.tables import ApiKey
+
+_KEYS = ApiKey.__table__
+_BY_HASH = select(_KEYS).where(_KEYS.c.key_hash == bindparam("key_hash"))
 
 
 class ApiKeys:
@@ -25,8 +29,11 @@ class ApiKeys:
             return list(s.exec(select(ApiKey).order_by(ApiKey.id)).all())
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
-        with self.session() as s:
-            return s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+        """Read on every request that carries a key (a revoked key answers 401 at once): one
+        row by a unique index, through a bare connection rather than an ORM session."""
+        with self.session() as s, s.bind.connect() as conn:
+            row = conn.execute(_BY_HASH, {"key_hash": key_hash}).first()
+        return ApiKey.model_validate(row._mapping) if row is not None else None
 
     def revoke(self, key_id: int) -> ApiKey | None:
         with self.session() as s:
