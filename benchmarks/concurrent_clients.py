@@ -83,11 +83,19 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        reused = self.writer is not None
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(f"GET {path} HTTP/1.1\r\n{self.head}".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            if not reused:
+                raise
+            # the server closed the idle connection (its keep-alive timeout): a new one
+            self.close()
+            return await self.get(path)
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
         fields = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)

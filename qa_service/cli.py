@@ -196,7 +196,7 @@ def summary_line(outcomes: list[Outcome]) -> str:
         return f"{rate:.1%}" if rate is not None else "n/a"
 
     return (
-        f"calls {kpis.evaluated}  pass rate (监听合格率) {pct(kpis.pass_rate)}  "
+        f"calls {kpis.evaluated}  machine pass rate (机器质检合格率) {pct(kpis.pass_rate)}  "
         f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
         + (f"  no speech (not graded) {kpis.no_speech}" if kpis.no_speech else "")
         + (f"  errors {failed_files}" if failed_files else "")

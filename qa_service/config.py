@@ -360,6 +360,11 @@ class Settings(BaseSettings):
     key_failures: int = 20
     key_failure_window_s: float = 60.0
 
+    # The QA loop: an agent may appeal (申诉) a call's grade or findings for this many days
+    # after it was scored; a review task is due this many hours after it was made.
+    appeal_window_days: float = Field(default=7.0, gt=0, le=365)
+    task_due_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+
     @field_validator("retry_intervals", mode="before")
     @classmethod
     def _seconds_list(cls, value: object) -> object:

@@ -148,3 +148,46 @@ class ReviewConflict(Conflict, ReviewError):
 
 class NoCalls(NotFound):
     """The project has no evaluated calls to wrap up."""
+
+
+# People, appeals, review tasks, calibration --------------------------------------------------
+
+
+class UserError(BadInput):
+    """A user that cannot be made as asked (a name taken, a short password, a role unknown)."""
+
+
+class AppealError(BadInput):
+    """An appeal or a ruling that cannot be made as sent."""
+
+
+class AppealNotFound(NotFound, AppealError):
+    """No such appeal (or none the caller may see)."""
+
+
+class AppealConflict(Conflict, AppealError):
+    """An appeal against the process: a second open one, after the window, ruled already."""
+
+
+class TaskError(BadInput):
+    """A sampling plan or a review task request that cannot be carried out as sent."""
+
+
+class TaskNotFound(NotFound, TaskError):
+    """No such plan or task."""
+
+
+class TaskConflict(Conflict, TaskError):
+    """A task in a state that does not allow the step (claimed by another, done already)."""
+
+
+class CalibrationError(BadInput):
+    """A calibration session or score that cannot be made as sent."""
+
+
+class CalibrationNotFound(NotFound, CalibrationError):
+    """No such calibration session (or none the caller takes part in)."""
+
+
+class CalibrationConflict(Conflict, CalibrationError):
+    """A step a session's state does not allow (scoring a closed one, closing it twice)."""

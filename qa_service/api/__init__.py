@@ -8,14 +8,17 @@ from fastapi import FastAPI
 
 from qa_service.api import contract, errors, limits, masking, throttle
 from qa_service.api.routes import (
+    appeals,
     audits,
     evaluations,
     health,
     job_status,
     kpis,
+    people,
     projects,
     recordings,
     rubrics,
+    tasks,
 )
 from qa_service.api.web import mount as mount_web_app
 from qa_service.app.dispatch import make_dispatcher
@@ -50,7 +53,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # failed API keys per client, shared by every path that checks a key (api/throttle.py)
     app.state.key_throttle = throttle.KeyThrottle.from_settings(settings)
     errors.install(app)
-    modules = (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits)
+    modules = (
+        health,
+        rubrics,
+        recordings,
+        evaluations,
+        job_status,
+        kpis,
+        projects,
+        audits,
+        people,
+        appeals,
+        tasks,
+    )
     # before any byte of a body is read: the caller's key, the route's body limit (api/limits.py)
     app.add_middleware(
         limits.RequestGuard,

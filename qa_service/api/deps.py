@@ -1,4 +1,5 @@
-"""Dependencies: the store, the dispatcher, and the caller's API key and role."""
+"""Dependencies: the store, the dispatcher, and the caller (a person or an integration's key)
+with their role and the agents whose calls they may see."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from qa_service.api.masking import note_caller
 from qa_service.api.web.session import caller_from_cookie
 from qa_service.app import keys
 from qa_service.app.dispatch import Dispatcher
+from qa_service.app.people import Caller, caller_of_key
 from qa_service.config import MAX_ID_LENGTH, Settings, storable_utc
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import Forbidden, Unauthorized
 from qa_service.storage.store import Store
-from qa_service.storage.tables import ApiKey
 
 
 def _stored_time(t: datetime | None) -> datetime | None:
@@ -87,48 +88,48 @@ def caller(
     store: Annotated[Store, Depends(get_store)],
     x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-) -> ApiKey:
+) -> Caller:
     known = getattr(request.state, CALLER_STATE, None)
     if known is not None:
         return known
     return identify(request, store, x_api_key or (bearer.credentials if bearer else None))
 
 
-def identify(request: Request, store: Store, secret: str | None) -> ApiKey:
-    """The caller's key: `secret`, else the web app's session cookie. Unauthorized (401)
-    without either or with an unknown or revoked key; what the dependency above and the
-    request guard (api/limits.py, before any byte of the body is read) both run."""
+def identify(request: Request, store: Store, secret: str | None) -> Caller:
+    """The caller: by `secret` (an API key), else the web app's session cookie. Unauthorized
+    (401) without either, or with an unknown or revoked key or a person no longer active; what
+    the dependency above and the request guard (api/limits.py, before any byte of the body is
+    read) both run."""
     if not secret:
         # The web app's signed session cookie stands in for the key (writes need its CSRF token).
-        key = caller_from_cookie(request, store)
-        if key is not None:
-            return key
+        found = caller_from_cookie(request, store)
+        if found is not None:
+            return found
         raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
     # a client that sent too many wrong keys is refused before its key is looked up
     limiter, client = throttle.of(request.app), throttle.client_of(request.scope)
     limiter.check(client)
     key = keys.lookup(store, secret)
-    if key is None:
+    who = caller_of_key(store, key) if key is not None else None
+    if who is None:
         limiter.note_failure(client)
         raise Unauthorized("unknown or revoked API key")
-    return key
+    return who
 
 
-def authorize(key: ApiKey, role: str) -> ApiKey:
-    """The key, if its role allows `role`; Forbidden (403) otherwise."""
-    if not keys.allows(key.role, role):
-        # the key by its name and id: never characters of the secret itself
-        raise Forbidden(
-            f"this needs the {role} role; the key {key.name!r} (id {key.id}) is {key.role}"
-        )
-    return key
+def authorize(who: Caller, role: str) -> Caller:
+    """The caller, if their role reaches `role`; Forbidden (403) otherwise."""
+    if not who.can(KeyRole(role)):
+        # the caller by name (a key by its name and id): never characters of a secret
+        raise Forbidden(f"this needs the {role} role; {who.shown!r} is {who.role}")
+    return who
 
 
 def require(role: KeyRole):
-    def check(request: Request, key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
-        authorize(key, role)
-        note_caller(request, key.role)  # an admin's answers are served unmasked (api/masking.py)
-        return key
+    def check(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller:
+        authorize(who, role)
+        note_caller(request, who.role)  # an admin's answers are served unmasked (api/masking.py)
+        return who
 
     check.role = role  # read by the request guard (api/limits.py)
     return check
@@ -170,6 +171,17 @@ Version = Annotated[int, Path(ge=1, le=MAX_INT)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
-Viewer = Annotated[ApiKey, Depends(require(KeyRole.VIEWER))]
-Reviewer = Annotated[ApiKey, Depends(require(KeyRole.REVIEWER))]
-Admin = Annotated[ApiKey, Depends(require(KeyRole.ADMIN))]
+# Anyone signed in, agents and team leads included: a route taking it filters what it shows by
+# the caller's agents (Caller.agents) and answers 404 for a call outside them.
+Member = Annotated[Caller, Depends(require(KeyRole.AGENT))]
+# QA staff from here on: every call of every agent.
+Viewer = Annotated[Caller, Depends(require(KeyRole.VIEWER))]
+Reviewer = Annotated[Caller, Depends(require(KeyRole.REVIEWER))]
+Manager = Annotated[Caller, Depends(require(KeyRole.MANAGER))]
+Admin = Annotated[Caller, Depends(require(KeyRole.ADMIN))]
+
+
+def agents_filter(who: Caller) -> dict:
+    """The `agents` filter of a list or a KPI query for this caller: none for QA staff, their
+    agents for agents and team leads (queries.filters)."""
+    return {} if who.agents is None else {"agents": who.agents}

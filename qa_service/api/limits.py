@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match
 
 from qa_service.api import deps, errors
-from qa_service.storage.tables import ApiKey
+from qa_service.app.people import Caller
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def _authenticate(request: Request, secret: str | None, role: str | None) -> ApiKey:
+    def _authenticate(request: Request, secret: str | None, role: str | None) -> Caller:
         key = deps.identify(request, request.app.state.store, secret)
         return deps.authorize(key, role) if role is not None else key
 

@@ -6,23 +6,32 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from qa_service.domain.enums import KeyRole
+from qa_service.domain.enums import ROLE_LEVEL, KeyRole
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey
 
-ROLES = KeyRole.values()  # each role can do what the ones before it can
+ROLES = KeyRole.values()
 
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(store: Store, role: str, name: str = "") -> tuple[ApiKey, str]:
+def create_key(
+    store: Store, role: str, name: str = "", user_id: int | None = None
+) -> tuple[ApiKey, str]:
+    """A new key and its secret (shown once). `user_id`: the person it acts as."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     secret = "qa_" + secrets.token_urlsafe(32)
     key = store.keys.add(
-        ApiKey(name=name or role, role=role, key_hash=digest(secret), prefix=secret[:10])
+        ApiKey(
+            name=name or role,
+            role=role,
+            key_hash=digest(secret),
+            prefix=secret[:10],
+            user_id=user_id,
+        )
     )
     return key, secret
 
@@ -42,4 +51,5 @@ def lookup(store: Store, secret: str) -> ApiKey | None:
 
 
 def allows(role: str, needed: str) -> bool:
-    return ROLES.index(role) >= ROLES.index(needed)
+    """Whether `role` reaches `needed` (domain/enums.ROLE_LEVEL)."""
+    return ROLE_LEVEL[KeyRole(role)] >= ROLE_LEVEL[KeyRole(needed)]

@@ -133,8 +133,68 @@ class FindingSource(StrEnum):
 
 
 class KeyRole(StrEnum):
-    """An API key's role, in order: each can do what the ones before it can."""
+    """A person's (and their API keys') role. Agents (坐席) and team leads (组长) see the calls
+    of their agent id or their team only; the rest are QA staff, in order, each able to do what
+    the ones before it can: viewer, reviewer (质检员), QA manager (质检主管), admin."""
 
+    AGENT = "agent"
+    TEAM_LEAD = "team_lead"
     VIEWER = "viewer"
     REVIEWER = "reviewer"
+    MANAGER = "manager"
     ADMIN = "admin"
+
+
+# What each role may do: a route needs a level; agents and team leads are on the lowest one
+# (their own calls), staff start at the viewer's.
+ROLE_LEVEL = {
+    KeyRole.AGENT: 0,
+    KeyRole.TEAM_LEAD: 0,
+    KeyRole.VIEWER: 1,
+    KeyRole.REVIEWER: 2,
+    KeyRole.MANAGER: 3,
+    KeyRole.ADMIN: 4,
+}
+# Roles whose calls are a subset: everything they see is filtered by agent id.
+SCOPED_ROLES = frozenset({KeyRole.AGENT, KeyRole.TEAM_LEAD})
+
+
+class AppealState(StrEnum):
+    """An agent's appeal (申诉) of a finding or a grade: filed, assigned to a reviewer by the
+    QA manager, then ruled; the ruling is final."""
+
+    FILED = "filed"  # 待分配
+    ASSIGNED = "assigned"  # 待裁定
+    UPHELD = "upheld"  # 维持原判: the contested decision stands
+    OVERTURNED = "overturned"  # 改判: the agent was right
+
+    @property
+    def open(self) -> bool:
+        return self in (AppealState.FILED, AppealState.ASSIGNED)
+
+
+class TaskState(StrEnum):
+    """A review task (复核任务): a call a sampling plan (抽检计划), a re-review or a manager
+    put before people. Overdue (逾期) is not stored: an open task past its due time is."""
+
+    UNASSIGNED = "unassigned"  # 待分配
+    ASSIGNED = "assigned"  # 待复核
+    IN_PROGRESS = "in_progress"  # 复核中: claimed
+    DONE = "done"  # 已复核
+
+    @property
+    def open(self) -> bool:
+        return self is not TaskState.DONE
+
+
+class TaskReason(StrEnum):
+    """Why a call is in a review task: the plan's criterion that picked it, first match wins."""
+
+    FATAL = "fatal"  # 致命错误
+    LOW_CONFIDENCE = "low_confidence"  # 识别置信度低
+    SCORE_BAND = "score_band"  # 分数段
+    DURATION_BAND = "duration_band"  # 时长段
+    AGENT_MINIMUM = "agent_minimum"  # 每坐席最少抽检
+    RANDOM = "random"  # 随机抽检
+    REREVIEW = "rereview"  # 规则新版本后需重新复核
+    MANUAL = "manual"  # 主管指派

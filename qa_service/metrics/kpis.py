@@ -1,6 +1,7 @@
 """KPIs (seeds 000/001) from the current evaluations.
 
-监听合格率 pass rate = 合格数 / 质检总数 (pass or excellent over evaluated calls)
+机器质检合格率 machine pass rate = 合格数 / 质检总数 (pass or excellent over evaluated calls)
+监听合格率 listened pass rate = the same over the calls people listened to (review tasks done)
 质检优秀率 excellent rate = 优秀数 / 质检总数
 外呼在线成功率 success rate = 成功量 / 通话量 (outcome success over calls)
 项目呼出均长 average talk time = total call duration / calls
@@ -27,7 +28,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
-from qa_service.domain.enums import COSTLY, Grade
+from qa_service.domain.enums import COSTLY, PASSING, Grade, TaskState
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.storage.queries import (
     EVALUATION,
@@ -45,6 +46,7 @@ from qa_service.storage.tables import (
     KpiRollup,
     ProjectErrorRollup,
     ProjectKpiRollup,
+    ReviewTask,
 )
 
 Range = tuple[datetime | None, datetime | None]
@@ -94,7 +96,7 @@ def _kpi_sums(
     totals: dict = defaultdict(KpiSums)
     queries = []
     if whole is not None:
-        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent)
+        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent, kw.get("agents"))
         cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
         queries.append(
@@ -126,14 +128,50 @@ def kpi_rows(
     until: datetime | None = None,
     **kw,
 ) -> list[KpiRow]:
+    """Each group's KPIs: the machine's over every call it scored, and 监听合格率 over the calls
+    people listened to (review tasks done) beside them."""
     totals = _kpi_sums(session, group, since, until, **kw)
+    heard = listened(session, group, since, until, **kw)
     # a cell whose calls all moved elsewhere is left out; one of calls with no speech only
     # stays, to count them (its rates are None: nothing in it was graded)
     return [
-        KpiRow.of_sums(totals[key], **{group: key})
+        KpiRow.of_sums(totals[key], **{group: key}).with_listened(*heard.get(key, (0, 0)))
         for key in sorted(totals)
         if totals[key].evaluated > 0 or totals[key].no_speech > 0
     ]
+
+
+def listened(
+    session: Session,
+    group: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    **kw,
+) -> dict[Any, tuple[int, int]]:
+    """Per group key: (calls listened to, of them passing) among the calls made in [since,
+    until): a call counts once its review task is done, with the grade it has now (a review
+    or an appeal's ruling since moves it)."""
+    since, until = stored_time(since), stored_time(until)
+    q = (
+        select(Evaluation)
+        .join(ReviewTask, ReviewTask.recording_id == Evaluation.recording_id)
+        .where(
+            ReviewTask.state == TaskState.DONE,
+            filters(EVALUATION, since=since, until=until, **kw),
+            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
+        )
+        .distinct()
+    )
+    out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for ev in session.exec(q).all():
+        if group in ("day", "hour"):
+            local = call_center_time(ev.called_at)
+            key: Any = local.strftime("%Y-%m-%d") if group == "day" else local.hour
+        else:
+            key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id}[group]
+        out[key][0] += 1
+        out[key][1] += ev.effective_grade in PASSING
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def common_errors(
@@ -152,7 +190,7 @@ def common_errors(
     names: dict[tuple[str, str], str] = {}
     queries = []
     if whole is not None:
-        rollup = tier(ErrorRollup, ProjectErrorRollup, "rule", kw.get("agent"))
+        rollup = tier(ErrorRollup, ProjectErrorRollup, "rule", kw.get("agent"), kw.get("agents"))
         cols = columns(rollup, rollup.day)
         queries.append(
             select(rollup.rule_id, rollup.category, func.min(rollup.name), func.sum(rollup.calls))

@@ -27,7 +27,7 @@ class KpiRow(Schema):
     success: int
     fatal: int
     pass_rate: float | None
-    """监听合格率: pass or excellent over evaluated calls."""
+    """机器质检合格率: pass or excellent over the calls the machine scored."""
     excellent_rate: float | None
     """质检优秀率."""
     success_rate: float | None
@@ -37,6 +37,17 @@ class KpiRow(Schema):
     no_speech: int = 0
     """Calls not graded for want of speech (grade no_speech): in none of the counts, rates and
     averages above."""
+    listened: int | None = None
+    """Calls people listened to (review task done) among them."""
+    listened_passed: int | None = None
+    listened_pass_rate: float | None = None
+    """监听合格率, as seed 000 counts it: pass or excellent over the calls listened to, each
+    with the grade it has now (reviewed, or ruled on appeal)."""
+
+    def with_listened(self, heard: int, passed: int) -> KpiRow:
+        self.listened, self.listened_passed = heard, passed
+        self.listened_pass_rate = round(passed / heard, 4) if heard else None
+        return self
 
     @classmethod
     def of_sums(cls, sums: KpiSums, **key: object) -> KpiRow:

@@ -230,7 +230,8 @@ def to_markdown(report: WrapupReport) -> str:
         "",
         "## KPIs",
         "",
-        "| scope | calls | 监听合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) | fatal |",
+        "| scope | calls | 机器质检合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) "
+        "| fatal |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     scopes = (

@@ -72,7 +72,7 @@ class WithdrawIn(Schema):
     comment: str = Field(default="", max_length=4000)
 
 
-ReviewState = Literal["applied", "needs_rereview", "superseded", "withdrawn"]
+ReviewState = Literal["applied", "needs_rereview", "superseded", "second_opinion", "withdrawn"]
 
 
 class ReviewOut(Schema):
@@ -97,6 +97,7 @@ class ReviewOut(Schema):
     withdrawn_by: ShownReviewer | None = None
     withdrawn_at: Instant | None = None
     withdraw_comment: str = ""
+    appeal_id: int | None = None  # the appeal it is the final ruling of
     state: ReviewState | None = None  # for the evaluation it is shown with
     reason: str | None = None  # why it needs re-review
 
@@ -310,3 +311,131 @@ class RubricComparison(Schema):
     rules: list[RuleComparison]
 
     model_config = {"populate_by_name": True}
+
+
+# Appeals, review tasks, sampling plans ---------------------------------------------------------
+
+
+class AppealIn(Schema):
+    """An agent's appeal of the call's grade (target grade) or of one finding (finding_id)."""
+
+    target: Literal["grade", "finding"]
+    finding_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class AppealAssign(Schema):
+    reviewer: str = Field(min_length=1, max_length=64)
+
+
+class AppealRuling(Schema):
+    decision: Literal["upheld", "overturned"]
+    comment: str = Field(min_length=1, max_length=4000)
+    grade: Literal["pass", "excellent"] | None = None
+    """An overturned grade appeal: the grade the call gets."""
+
+
+class AppealOut(Schema):
+    id: int
+    evaluation_id: int
+    recording_id: int
+    rubric_id: str
+    rubric_version: int
+    agent_id: str | None = None
+    project: str | None = None
+    target: str
+    rule_id: str | None = None
+    category: str | None = None
+    start: float | None = None
+    end: float | None = None
+    contested_value: str
+    contested_by: ShownReviewer
+    reason: str
+    filed_by: ShownReviewer
+    filed_at: Instant
+    state: str
+    """filed (待分配) | assigned (待裁定) | upheld (维持原判) | overturned (改判)."""
+    assigned_to: str | None = None
+    assigned_at: Instant | None = None
+    ruling_comment: str = ""
+    ruled_by: ShownReviewer | None = None
+    ruled_at: Instant | None = None
+    review_id: int | None = None
+    seen_at: Instant | None = None
+
+
+class AppealRateRow(Schema):
+    key: str
+    appeals: int
+    ruled: int
+    overturned: int
+    calls: int
+    appeal_rate: float | None
+    """Appeals per call scored (per agent only: the other tables have no call count)."""
+    overturn_rate: float | None
+    """Overturned per ruling."""
+
+
+class AppealRates(Schema):
+    by_rule: list[AppealRateRow]
+    by_reviewer: list[AppealRateRow]
+    """Per whose decision was contested: a reviewer, or "machine"."""
+    by_agent: list[AppealRateRow]
+
+
+class PlanIn(Schema):
+    """A sampling plan: `criteria` say which calls (fatal, low_confidence, score_bands,
+    duration_bands, random_percent, min_per_agent, per day|week), `reviewers` who listens and
+    how many tasks each takes per period."""
+
+    project: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    criteria: dict = Field(default_factory=dict)
+    reviewers: list[dict] = Field(default_factory=list, max_length=200)
+    seed: str = Field(default="", max_length=200)
+    due_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    active: bool = True
+
+
+class PlanOut(PlanIn):
+    id: int
+    created_by: str
+    created_at: Instant
+
+
+class TaskOut(Schema):
+    id: int
+    recording_id: int
+    evaluation_id: int
+    project: str | None = None
+    agent_id: str | None = None
+    call_time: Instant | None = None
+    plan_id: int | None = None
+    run: str
+    reason: str
+    state: str
+    """unassigned (待分配) | assigned (待复核) | in_progress (复核中) | done (已复核) |
+    overdue (逾期)."""
+    assignee: str | None = None
+    due_at: Instant | None = None
+    done_at: Instant | None = None
+    done_by: str | None = None
+    grade: str | None = None
+
+
+class PlanRunOut(Schema):
+    run: str
+    candidates: int
+    """Calls of the period the plan looked at."""
+    created: int
+    by_reason: dict[str, int]
+    by_reviewer: dict[str, int]
+    """Tasks assigned per reviewer ("": waiting unassigned beyond every quota)."""
+    tasks: list[TaskOut]
+
+
+class ReviewerLoadOut(Schema):
+    reviewer: str
+    open: int
+    overdue: int
+    done: int

@@ -32,7 +32,7 @@ from qa_service.review.models import (
     ScoredAs,
     ScoreDistribution,
 )
-from qa_service.review.reviews import review_key, stored_catalog
+from qa_service.review.reviews import review_key, second_opinion, stored_catalog
 from qa_service.storage.queries import stored_time
 from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
 
@@ -62,8 +62,9 @@ def decisive_reviews(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Review]:
-    """The newest review not withdrawn of each (call, finding) under this rubric id, of the
-    calls made in [since, until) (stored UTC times, or with an offset)."""
+    """The deciding review of each (call, finding) under this rubric id (the newest not
+    withdrawn that is not a second opinion: reviews.second_opinion), of the calls made in
+    [since, until) (stored UTC times, or with an offset)."""
     since, until = stored_time(since), stored_time(until)
     called = func.coalesce(Recording.call_time, Recording.created_at)  # both UTC
     q = (
@@ -82,7 +83,10 @@ def decisive_reviews(
         q = q.where(called < until)
     newest: dict[tuple, Review] = {}
     for r in session.exec(q).all():
-        newest[(r.recording_id, review_key(r))] = r
+        key = (r.recording_id, review_key(r))
+        standing = newest.get(key)
+        if standing is None or not second_opinion(standing, r):
+            newest[key] = r
     return list(newest.values())
 
 

@@ -29,12 +29,14 @@ def evaluation_filter(
     since: datetime | None = None,
     until: datetime | None = None,
     current: bool = True,
+    agents: frozenset[str] | None = None,
 ) -> list:
     where = [
         filters(
             EVALUATION if current else ANY_VERSION,
             project=project,
             agent=agent,
+            agents=agents,
             since=since,
             until=until,
             rubric_id=rubric_id,

@@ -10,7 +10,10 @@ never deletes what a review refers to and never fails because of one.
 Invariants, after every `apply_reviews` on an evaluation:
 - the machine's columns (Evaluation.score/grade/fatal, FindingRow.status/deduction) are
   untouched;
-- of the reviews of one key (target, rule, span) the newest not withdrawn decides; it applies
+- of the reviews of one key (target, rule, span) the newest not withdrawn decides, except that
+  a confirm by another reviewer than the one whose override or addition stands is a second
+  opinion (kept in the trail, deciding nothing), and an appeal's ruling (Review.appeal_id)
+  decides over every other review of its key; the deciding review applies
   when the evaluation's rubric version has the rule with the category the reviewer saw (and,
   for a finding review, the machine still reports that finding); a grade review applies to the
   version it was made on only. Reviews that do not apply are counted in `needs_rereview`;
@@ -32,8 +35,15 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY, Category, FindingSource, FindingStatus, Grade, Role
 from qa_service.domain.results import Finding
-from qa_service.exceptions import ReviewConflict, ReviewError, ReviewNotFound, RubricError
+from qa_service.exceptions import (
+    Forbidden,
+    ReviewConflict,
+    ReviewError,
+    ReviewNotFound,
+    RubricError,
+)
 from qa_service.review.models import shown_reviewer
+from qa_service.review.tasks import ensure_rereview
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
 from qa_service.storage.rollups import tracked
@@ -232,8 +242,12 @@ def plan(
             out.states[r.id] = ("withdrawn", None)
             continue
         key = review_key(r)
-        if key in newest:
-            out.states[newest[key].id] = ("superseded", None)
+        standing = newest.get(key)
+        if standing is not None and second_opinion(standing, r):
+            out.states[r.id] = ("second_opinion", None)
+            continue
+        if standing is not None:
+            out.states[standing.id] = ("superseded", None)
         newest[key] = r
     own_grade = ("grade", ev.rubric_version) in newest
     for key, r in newest.items():
@@ -249,6 +263,19 @@ def plan(
             reason = _override(out, r, machine)
         out.states[r.id] = ("needs_rereview", reason) if reason else ("applied", None)
     return out
+
+
+def second_opinion(standing: Review, later: Review) -> bool:
+    """Whether `later` leaves `standing` deciding: an appeal's ruling is final, and a confirm
+    does not silently undo another reviewer's override or addition."""
+    if standing.appeal_id is not None:
+        return later.appeal_id is None
+    return (
+        later.appeal_id is None
+        and later.action == "confirm"
+        and standing.action in ("override", "add")
+        and standing.reviewer != later.reviewer
+    )
 
 
 def _why_not(ev: Evaluation, r: Review, catalog: Catalog) -> str | None:
@@ -416,6 +443,9 @@ def apply_reviews(session: Session, evaluations: list[Evaluation]) -> None:
         rows[f.evaluation_id].append(f)
     for ev in touched:
         _apply(session, ev, rows[ev.id], reviews.get((ev.recording_id, ev.rubric_id), []))
+        if ev.is_current and ev.needs_rereview:
+            # a review the new version cannot carry: people judge the call again (a task)
+            ensure_rereview(session, ev)
     session.flush()
 
 
@@ -495,10 +525,15 @@ class ReviewRequest:
 
 
 def create_review(
-    session: Session, evaluation_id: int, req: ReviewRequest, reviewer: str
+    session: Session,
+    evaluation_id: int,
+    req: ReviewRequest,
+    reviewer: str,
+    appeal_id: int | None = None,
 ) -> Review:
     """Check the request against the evaluation and its rubric, keep it in the trail, and
-    apply it (to this evaluation and every other of the call under the same rubric id)."""
+    apply it (to this evaluation and every other of the call under the same rubric id).
+    `appeal_id`: the review is that appeal's final ruling (review/appeals.py)."""
     ev = session.get(Evaluation, evaluation_id)
     if ev is None:
         raise ReviewNotFound(f"no evaluation {evaluation_id}")
@@ -516,6 +551,7 @@ def create_review(
         reviewer=reviewer,
         new_value="",
         created_at=utcnow(),
+        appeal_id=appeal_id,
     )
     if req.target == "grade":
         _grade_review(row, ev, req)
@@ -664,12 +700,24 @@ def spoken_between(session: Session, recording_id: int, start: float, end: float
     return " / ".join(f"{u.role}: {u.text}" for u in rows)[:2000]
 
 
-def withdraw_review(session: Session, review_id: int, reviewer: str, comment: str = "") -> Review:
+def withdraw_review(
+    session: Session, review_id: int, reviewer: str, comment: str = "", manager: bool = True
+) -> Review:
     """The review stays in the trail, marked withdrawn; what it decided goes back to the
-    previous review of the same thing, or to the machine."""
+    previous review of the same thing, or to the machine. Its author withdraws it, or a QA
+    manager (`manager`); an appeal's ruling is final."""
     row = session.get(Review, review_id)
     if row is None:
         raise ReviewNotFound(f"no review {review_id}")
+    if row.appeal_id is not None:
+        raise ReviewConflict(
+            f"review {review_id} is the final ruling of appeal {row.appeal_id}; it stands"
+        )
+    if not manager and row.reviewer != reviewer:
+        raise Forbidden(
+            f"review {review_id} is {shown_reviewer(row.reviewer)}'s: only its author or a QA "
+            "manager may withdraw it"
+        )
     if row.withdrawn_at is not None:
         raise ReviewConflict(
             f"review {review_id} was already withdrawn by {shown_reviewer(row.withdrawn_by or '')} "

@@ -7,9 +7,10 @@ rollup's keys carry.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, cast, func
+from sqlalchemy import Integer, and_, cast, false, func
 
 from qa_service.config import to_utc
 from qa_service.storage.tables import Evaluation
@@ -33,9 +34,9 @@ def columns(model, when) -> dict:
     }
 
 
-def tier(with_agent, without_agent, group: str, agent: str | None):
+def tier(with_agent, without_agent, group: str, agent: str | None, agents=None):
     """The coarsest rollup that can answer: the agent tier only when agents matter."""
-    return with_agent if group == "agent" or agent else without_agent
+    return with_agent if group == "agent" or agent or agents is not None else without_agent
 
 
 # Evaluations count only where current; the rollups hold nothing else.
@@ -73,8 +74,13 @@ def filters(
     until: datetime | None = None,
     rubric_id: str | None = None,
     phase: str | None = None,
+    agents: Collection[str] | None = None,
 ):
+    """The WHERE of a query over `cols` (an evaluation's or a rollup's columns). `agents`: only
+    these agents' calls (a team lead's, an agent's own); an empty set matches nothing."""
     conds = []
+    if agents is not None:
+        conds.append(cols["agent"].in_(sorted(agents)) if agents else false())
     since, until = stored_time(since), stored_time(until)
     for name, value in (
         ("project", project),

@@ -47,7 +47,8 @@ class KpiSums:
     """The KPIs of a set of calls as sums that add up across calls, hours and agents (the
     rollup tables' columns, by name): the one definition of what each KPI counts.
 
-    监听合格率 pass rate = passed / evaluated, 质检优秀率 excellent rate = excellent / evaluated,
+    机器质检合格率 machine pass rate = passed / evaluated (监听合格率 counts listened calls only:
+    metrics/kpis.listened), 质检优秀率 excellent rate = excellent / evaluated,
     外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated.
     A call not graded for want of speech (Grade.NO_SPEECH) counts in `no_speech` only: it is
     no evaluated call, so it moves no rate, average or common error."""

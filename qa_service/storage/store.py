@@ -18,6 +18,7 @@ from qa_service.storage.migrate import require_head, upgrade
 from qa_service.storage.repositories.evaluations import Evaluations
 from qa_service.storage.repositories.jobs import Jobs
 from qa_service.storage.repositories.keys import ApiKeys
+from qa_service.storage.repositories.people import People
 from qa_service.storage.repositories.recordings import Recordings
 from qa_service.storage.repositories.rubrics import Rubrics
 
@@ -62,6 +63,7 @@ class Store:
         self.evaluations = Evaluations(self.session)
         self.jobs = Jobs(self.session)
         self.keys = ApiKeys(self.session)
+        self.people = People(self.session)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def utcfromtimestamp(seconds: float) -> datetime:
+    """A Unix time as the stored clock (naive UTC)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+
+
 class Recording(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(index=True, unique=True, max_length=64)  # content hash: the identity
@@ -219,6 +224,42 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=12)  # first characters, to tell keys apart in lists
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     revoked: bool = False
+    # the person the key belongs to (None: an integration's key of its own); a person's key
+    # has the person's role and sees what the person sees
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in: QA staff, a team lead (组长) or an agent (坐席). The password is
+    stored as an argon2 hash only. An agent is bound to the agent id their calls carry; a team
+    lead leads a team (TeamMember rows say which agent ids are in it)."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)  # what they sign in with
+    display_name: str = Field(default="", max_length=64)
+    role: str  # a KeyRole
+    password_hash: str = Field(max_length=200)
+    agent_id: str | None = Field(default=None, index=True, max_length=64)
+    team: str | None = Field(default=None, index=True, max_length=64)
+    active: bool = True
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    """Which agent ids are in a team (a team lead sees their calls)."""
+
+    __tablename__ = "team_member"
+    team: str = Field(primary_key=True, max_length=64)
+    agent_id: str = Field(primary_key=True, index=True, max_length=64)
+
+
+class EndedSession(SQLModel, table=True):
+    """A web session signed out before its cookie expired: its nonce is refused until then."""
+
+    __tablename__ = "ended_session"
+    nonce: str = Field(primary_key=True, max_length=64)
+    until: NaiveDatetime = Field(index=True)
 
 
 class Review(SQLModel, table=True):
@@ -250,6 +291,128 @@ class Review(SQLModel, table=True):
     withdrawn_by: str | None = None
     withdrawn_at: NaiveDatetime | None = None
     withdraw_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # the appeal this review is the final ruling of: it decides over every other review of the
+    # same thing (qa_service.review.reviews.plan) and cannot be withdrawn
+    appeal_id: int | None = Field(default=None, index=True)
+
+
+class Appeal(SQLModel, table=True):
+    """An agent's appeal (申诉) of a grade or a finding of one call: filed by the agent or their
+    team lead within the appeal window, assigned by a QA manager to a reviewer who did not make
+    the contested decision, ruled upheld or overturned; the ruling is a Review (appeal_id)."""
+
+    __table_args__ = (Index("ix_appeal_state_filed", "state", "filed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True)
+    rubric_id: str
+    rubric_version: int
+    agent_id: str | None = Field(default=None, index=True)
+    project: str | None = Field(default=None, index=True)
+    target: str  # grade | finding
+    rule_id: str | None = None
+    category: str | None = None
+    start: float | None = None
+    end: float | None = None
+    contested_value: str  # the status or grade the agent disputes, as shown when filed
+    contested_by: str  # who made that decision: "machine" or the reviewer
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    filed_by: str
+    filed_at: NaiveDatetime = Field(default_factory=utcnow)
+    state: str = Field(default="filed", index=True)  # an AppealState
+    assigned_to: str | None = Field(default=None, index=True)
+    assigned_by: str | None = None
+    assigned_at: NaiveDatetime | None = None
+    ruling_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    ruled_by: str | None = None
+    ruled_at: NaiveDatetime | None = None
+    review_id: int | None = None  # the ruling's review
+    seen_at: NaiveDatetime | None = None  # the agent read the ruling
+
+
+class Acknowledgement(SQLModel, table=True):
+    """An agent's 已阅 of a scored call: they saw the score and the findings."""
+
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id")
+    acknowledged_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class SamplingPlan(SQLModel, table=True):
+    """A project's sampling plan (抽检计划): which calls people listen to and who does.
+    `criteria` and `reviewers` are checked by qa_service.review.tasks (PlanCriteria)."""
+
+    __tablename__ = "sampling_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(index=True)
+    name: str
+    criteria: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reviewers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seed: str = ""
+    due_hours: float = 24.0
+    active: bool = True
+    created_by: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ReviewTask(SQLModel, table=True):
+    """A call put before a reviewer (复核任务). At most one open task per recording; a call
+    counts as listened to (监听) once its task is done."""
+
+    __tablename__ = "review_task"
+    __table_args__ = (
+        Index("ix_review_task_assignee_state", "assignee", "state"),
+        Index("ix_review_task_project_done", "project", "state", "called_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id")
+    project: str | None = None
+    agent_id: str | None = Field(default=None, index=True)
+    called_at: NaiveDatetime | None = None  # the call's time (UTC), what 监听合格率 counts by
+    plan_id: int | None = Field(default=None, index=True)
+    run: str = ""  # the plan run that made it (plan id and period), for the audit
+    reason: str  # a TaskReason
+    state: str = Field(default="unassigned", index=True)  # a TaskState
+    assignee: str | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    due_at: NaiveDatetime | None = None
+    claimed_at: NaiveDatetime | None = None
+    done_at: NaiveDatetime | None = None
+    done_by: str | None = None
+    grade: str | None = None  # the call's grade as the reviewer left it
+
+
+class CalibrationSession(SQLModel, table=True):
+    """A calibration session (校准): reviewers score the same calls blind; agreement and
+    consensus are computed when they have, and closing may apply the consensus as reviews."""
+
+    __tablename__ = "calibration_session"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    rubric_id: str
+    hide_machine: bool = True
+    state: str = "open"  # open | closed
+    evaluation_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reviewers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    closed_at: NaiveDatetime | None = None
+    applied: bool = False
+
+
+class CalibrationScore(SQLModel, table=True):
+    """One reviewer's judgement of one item of one call in a session: a rule's status, or the
+    grade (rule_id "grade")."""
+
+    __tablename__ = "calibration_score"
+    session_id: int = Field(foreign_key="calibration_session.id", primary_key=True)
+    evaluation_id: int = Field(primary_key=True)
+    reviewer: str = Field(primary_key=True, max_length=64)
+    rule_id: str = Field(primary_key=True)
+    value: str
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class ActiveRubric(SQLModel, table=True):

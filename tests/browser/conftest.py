@@ -123,6 +123,7 @@ def signed_in(browser, server, web_data):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.errors = errors
         page.goto(server + path)
+        page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
         page.fill("#api_key", web_data["keys"][role])
         page.click("button[type=submit]")
         page.wait_for_url(lambda u: "/login" not in u)

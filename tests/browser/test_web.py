@@ -39,6 +39,7 @@ def test_times_are_the_call_centers_in_a_browser_elsewhere(browser, server, web_
     context = browser.new_context(locale="zh-CN", timezone_id="UTC")
     page = context.new_page()
     page.goto(server + "/login")
+    page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
     page.fill("#api_key", web_data["keys"]["viewer"])
     page.click("button[type=submit]")
     page.wait_for_url(lambda u: "/login" not in u)
@@ -56,6 +57,7 @@ def test_times_are_the_call_centers_in_a_browser_elsewhere(browser, server, web_
 def test_wrong_key_is_refused(browser, server):
     page = browser.new_page()
     page.goto(server + "/login")
+    page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
     page.fill("#api_key", "qa_not-a-key")
     page.click("button[type=submit]")
     expect(page.locator("#login-error")).to_be_visible()

@@ -9,14 +9,13 @@ from datetime import datetime
 import pytest
 from typer.testing import CliRunner
 
-from qa_service.api.routes.evaluations import _reviewer
+from qa_service.app.people import Caller
 from qa_service.cli import app
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import MetadataError, RubricError
 from qa_service.review.models import ReviewOut
 from qa_service.rules.rubric import parse_rubric
-from qa_service.storage.tables import ApiKey
 
 
 @pytest.mark.parametrize(
@@ -75,8 +74,10 @@ def test_cli_project_is_checked(tmp_path):
 
 
 def test_review_trails_name_the_key_not_its_secret():
-    key = ApiKey(id=7, name="质检员小王", role="reviewer", key_hash="h", prefix="qa_Ab3dE9f")
-    assert _reviewer(key) == "质检员小王 (key 7)" and "qa_" not in _reviewer(key)
+    key = Caller(name="质检员小王", role="reviewer", key_id=7)  # a key of no person
+    assert key.shown == "质检员小王 (key 7)"
+    person = Caller(name="wang", role="reviewer", key_id=7, user_id=3)  # a person's key
+    assert person.shown == "wang"
     # reviews stored before keep their text, shown without the secret's first characters
     old = ReviewOut(
         id=1,

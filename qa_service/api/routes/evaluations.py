@@ -6,12 +6,15 @@ from sqlmodel import Session, select
 from qa_service.api.deps import (
     NO_NUL,
     Identifier,
+    Member,
     Reviewer,
     SettingsDep,
     StoreDep,
     TimeQuery,
     Viewer,
+    agents_filter,
 )
+from qa_service.app.people import Caller
 from qa_service.config import NO_SPEECH_WARNING
 from qa_service.domain.enums import FindingSource, Grade, KeyRole
 from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
@@ -36,7 +39,6 @@ from qa_service.review.models import (
 )
 from qa_service.storage.repositories.recordings import utterances_by_recording
 from qa_service.storage.tables import (
-    ApiKey,
     Evaluation,
     FindingRow,
     HighlightRow,
@@ -48,9 +50,13 @@ router = APIRouter(tags=["evaluations"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def _reviewer(key: ApiKey) -> str:
-    # the key by its name and id, never characters of its secret (review/models.shown_reviewer)
-    return f"{key.name} (key {key.id})"
+def _visible(s, who: Caller, evaluation_id: int) -> Evaluation:
+    """The evaluation, if the caller may see it: another agent's is "not found" (404), so an
+    agent cannot learn which ids exist."""
+    ev = s.get(Evaluation, evaluation_id)
+    if ev is None or not who.sees_agent(ev.agent_id):
+        raise NotFound(f"no evaluation {evaluation_id}")
+    return ev
 
 
 def _review_out(r: Review, plan: reviews.Plan | None = None) -> ReviewOut:
@@ -153,20 +159,18 @@ def _with_evaluation(view: EvaluationOut, review_id: int) -> ReviewWithEvaluatio
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(evaluation_id: RowId, store: StoreDep, key: Viewer) -> EvaluationOut:
+def get_evaluation(evaluation_id: RowId, store: StoreDep, who: Member) -> EvaluationOut:
     """Machine and reviewed score and grade, findings with evidence and both statuses,
-    highlights, the rubric's rules and the review trail."""
+    highlights, the rubric's rules and the review trail. An agent sees their own calls only,
+    a team lead their team's."""
     with store.session() as s:
-        ev = s.get(Evaluation, evaluation_id)
-        if ev is None:
-            raise NotFound(f"no evaluation {evaluation_id}")
-        return evaluation_view(s, ev, hide=key.role != KeyRole.ADMIN)
+        return evaluation_view(s, _visible(s, who, evaluation_id), hide=not who.is_admin)
 
 
 @router.get("/evaluations", response_model=EvaluationPage)
 def list_evaluations(
     store: StoreDep,
-    _: Viewer,
+    who: Member,
     project: Identifier | None = None,
     agent: Identifier | None = None,
     rubric_id: Identifier | None = None,
@@ -195,6 +199,7 @@ def list_evaluations(
             since=since,
             until=until,
             current=current,
+            **agents_filter(who),
         )
 
 
@@ -245,7 +250,7 @@ def rule_precision(
 def flagged(
     store: StoreDep,
     settings: SettingsDep,
-    _: Viewer,
+    who: Member,
     project: Identifier | None = None,
     agent: Identifier | None = None,
     since: TimeQuery = None,
@@ -267,6 +272,7 @@ def flagged(
         agent=agent,
         since=since,
         until=until,
+        **agents_filter(who),
     )
     items = [
         FlaggedCall(
@@ -292,7 +298,7 @@ def flagged(
     "/evaluations/{evaluation_id}/reviews", status_code=201, response_model=ReviewWithEvaluation
 )
 def review(
-    evaluation_id: RowId, body: ReviewIn, store: StoreDep, key: Reviewer
+    evaluation_id: RowId, body: ReviewIn, store: StoreDep, who: Reviewer
 ) -> ReviewWithEvaluation:
     """Confirm or override the machine's grade or a finding, or add a finding it missed. The
     machine result stays; the review is kept in the trail and applies to every evaluation of
@@ -300,39 +306,44 @@ def review(
     with store.session() as s:
         try:
             row = reviews.create_review(
-                s, evaluation_id, reviews.ReviewRequest(**body.model_dump()), _reviewer(key)
+                s, evaluation_id, reviews.ReviewRequest(**body.model_dump()), who.shown
             )
         except ReviewError:
             s.rollback()
             raise
         s.commit()
-        hide = key.role != KeyRole.ADMIN
-        return _with_evaluation(evaluation_view(s, s.get(Evaluation, evaluation_id), hide), row.id)
+        view = evaluation_view(s, s.get(Evaluation, evaluation_id), not who.is_admin)
+        return _with_evaluation(view, row.id)
 
 
 @router.post("/reviews/{review_id}/withdraw", response_model=ReviewWithEvaluation)
 def withdraw(
-    review_id: RowId, store: StoreDep, key: Reviewer, body: WithdrawIn | None = None
+    review_id: RowId, store: StoreDep, who: Reviewer, body: WithdrawIn | None = None
 ) -> ReviewWithEvaluation:
     """Withdraw a review: it stays in the trail, marked; the previous review of the same
-    thing, or the machine's result, applies again."""
+    thing, or the machine's result, applies again. Only its author or a QA manager may; an
+    appeal's ruling is final and is not withdrawn."""
     with store.session() as s:
         try:
             row = reviews.withdraw_review(
-                s, review_id, _reviewer(key), body.comment if body else ""
+                s,
+                review_id,
+                who.shown,
+                body.comment if body else "",
+                manager=who.can(KeyRole.MANAGER),
             )
         except ReviewError:
             s.rollback()
             raise
         s.commit()
-        view = evaluation_view(s, s.get(Evaluation, row.evaluation_id), key.role != KeyRole.ADMIN)
+        view = evaluation_view(s, s.get(Evaluation, row.evaluation_id), not who.is_admin)
         return _with_evaluation(view, row.id)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
-def get_review(review_id: RowId, store: StoreDep, _: Viewer) -> ReviewOut:
+def get_review(review_id: RowId, store: StoreDep, who: Member) -> ReviewOut:
     with store.session() as s:
         row = s.get(Review, review_id)
-        if row is None:
+        if row is None or not who.sees_agent(s.get(Evaluation, row.evaluation_id).agent_id):
             raise NotFound(f"no review {review_id}")
         return _review_out(row)

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Query
 
-from qa_service.api.deps import Identifier, StoreDep, TimeQuery, Viewer
+from qa_service.api.deps import Identifier, Member, StoreDep, TimeQuery, agents_filter
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput
 from qa_service.metrics.kpis import common_errors, kpi_rows
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/kpis", tags=["kpis"])
 @router.get("", response_model=list[KpiRow], response_model_exclude_none=True)
 def kpis(
     store: StoreDep,
-    _: Viewer,
+    who: Member,
     group_by: str = Query("project", json_schema_extra={"enum": list(GROUPS)}),
     project: Identifier | None = None,
     agent: Identifier | None = None,
@@ -22,8 +22,10 @@ def kpis(
     rubric_id: Identifier | None = None,
     phase: Phase | None = None,
 ) -> list[KpiRow]:
-    """Pass rate (监听合格率), excellent rate (质检优秀率), success rate (外呼在线成功率),
-    average talk time (项目呼出均长) and fatal count per agent, project, day, hour or rubric."""
+    """Machine pass rate (机器质检合格率), excellent rate (质检优秀率), success rate
+    (外呼在线成功率), average talk time (项目呼出均长) and fatal count per agent, project, day,
+    hour or rubric; with 监听合格率, the pass rate of the calls people listened to (review
+    tasks done). Agents and team leads get their own agents' figures only."""
     if group_by not in GROUPS:
         raise BadInput(f"group_by must be one of {', '.join(GROUPS)}")
     return store.read(
@@ -35,13 +37,14 @@ def kpis(
         until=until,
         rubric_id=rubric_id,
         phase=phase,
+        **agents_filter(who),
     )
 
 
 @router.get("/errors", response_model=list[CommonError])
 def errors(
     store: StoreDep,
-    _: Viewer,
+    who: Member,
     project: Identifier | None = None,
     agent: Identifier | None = None,
     since: TimeQuery = None,
@@ -50,5 +53,11 @@ def errors(
 ) -> list[CommonError]:
     """共性错误 ranking: rule, count of calls, share, example recordings."""
     return store.read(
-        common_errors, limit=limit, project=project, agent=agent, since=since, until=until
+        common_errors,
+        limit=limit,
+        project=project,
+        agent=agent,
+        since=since,
+        until=until,
+        **agents_filter(who),
     )

@@ -13,15 +13,16 @@ from qa_service.api.deps import (
     Admin,
     DispatcherDep,
     Identifier,
+    Member,
     Reviewer,
     RowId,
     SettingsDep,
     StoreDep,
-    Viewer,
 )
 from qa_service.api.errors import MAX_INT
 from qa_service.api.schemas import RecordingEvaluation, RecordingOut, Submission
 from qa_service.app.dispatch import score_job_id
+from qa_service.app.people import Caller
 from qa_service.asr.audio import AUDIO_EXTENSIONS, check_readable
 from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef, UtteranceOut
@@ -219,9 +220,10 @@ def import_file(
     return _submit(store, dispatcher, str(path), rubric, req.agent_channel, audio, settings)
 
 
-def _recording(store, recording_id: int) -> Recording:
+def _recording(store, recording_id: int, who: Caller) -> Recording:
+    """The recording, if the caller may see it (another agent's is "not found")."""
     rec = store.recordings.get(recording_id)
-    if rec is None:
+    if rec is None or not who.sees_agent(rec.agent_id):
         raise NotFound(f"no recording {recording_id}")
     return rec
 
@@ -229,8 +231,8 @@ def _recording(store, recording_id: int) -> Recording:
 # digits only: /recordings/import is then the import's path (405 to a GET, Allow: POST), not a
 # recording id that is not a number
 @router.get("/{recording_id:int}", response_model=RecordingOut)
-def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingOut:
-    rec = _recording(store, recording_id)
+def get_recording(recording_id: RowId, store: StoreDep, who: Member) -> RecordingOut:
+    rec = _recording(store, recording_id, who)
     evs = store.evaluations.of_recording(recording_id)
     return RecordingOut(
         **rec.model_dump(exclude={"source_path"}),
@@ -253,9 +255,9 @@ def get_recording(recording_id: RowId, store: StoreDep, _: Viewer) -> RecordingO
 
 
 @router.get("/{recording_id}/transcript", response_model=list[UtteranceOut])
-def transcript(recording_id: RowId, store: StoreDep, _: Viewer) -> list[UtteranceOut]:
+def transcript(recording_id: RowId, store: StoreDep, who: Member) -> list[UtteranceOut]:
     """The call's utterances (personal numbers masked for non-admins: api/masking.py)."""
-    _recording(store, recording_id)
+    _recording(store, recording_id, who)
     return [UtteranceOut.model_validate(u) for u in store.recordings.utterances(recording_id)]
 
 
@@ -267,9 +269,9 @@ def transcript(recording_id: RowId, store: StoreDep, _: Viewer) -> list[Utteranc
         410: {"description": "the audio file is no longer on storage"},
     },
 )
-def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, _: Viewer):
+def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, who: Member):
     """The recording itself; range requests let a page seek to a finding's timestamp."""
-    rec = _recording(store, recording_id)
+    rec = _recording(store, recording_id, who)
     file = settings.locate(rec.source_path)
     if not file.is_file():
         raise Gone("the audio file is no longer on storage")

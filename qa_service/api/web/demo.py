@@ -7,6 +7,7 @@ from sqlalchemy import false
 from sqlmodel import select
 
 from qa_service.app.keys import ROLES, create_key
+from qa_service.domain.enums import SCOPED_ROLES
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey
 
@@ -21,4 +22,6 @@ def make_demo_keys(store: Store) -> dict[str, str]:
             key.revoked = True
             s.add(key)
         s.commit()
-    return {role: create_key(store, role, PREFIX + role)[1] for role in ROLES}
+    # agents and team leads see their own calls: they sign in as people, not with a key
+    staff = [role for role in ROLES if role not in SCOPED_ROLES]
+    return {role: create_key(store, role, PREFIX + role)[1] for role in staff}

@@ -4,6 +4,7 @@ fills it from the JSON API. Sign-in turns an API key into a session cookie (sess
 from __future__ import annotations
 
 import hmac
+import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from qa_service.api import throttle
 from qa_service.api.masking import note_caller
 from qa_service.api.web import session
-from qa_service.app import keys
+from qa_service.app import keys, people
+from qa_service.app.people import ROLE_NAMES, Caller
 from qa_service.config import get_settings
 from qa_service.domain.enums import KeyRole
-from qa_service.storage.tables import ApiKey, Evaluation
+from qa_service.storage.tables import Evaluation
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -38,55 +40,78 @@ CSP = (
 # FastAPI's own /docs pages load Swagger UI from a CDN: left without our policy.
 NO_CSP = ("/docs", "/redoc", "/openapi.json")
 
+# (page, link, label, the role it needs); agents and team leads have pages of their own
 NAV = [
-    ("queue", "/queue", "待复核"),
-    ("dashboard", "/dashboard", "质检看板"),
-    ("trial", "/trial", "试呼分析"),
-    ("wrapup", "/wrapup", "项目总结"),
-    ("precision", "/precision", "规则准确率"),
-    ("rubrics", "/rubric-versions", "质检规则"),
+    ("mycalls", "/my/calls", "我的通话", KeyRole.AGENT),
+    ("myappeals", "/my/appeals", "我的申诉", KeyRole.AGENT),
+    ("tasks", "/tasks", "复核任务", KeyRole.REVIEWER),
+    ("queue", "/queue", "待复核", KeyRole.VIEWER),
+    ("dashboard", "/dashboard", "质检看板", KeyRole.VIEWER),
+    ("appeals", "/appeals", "申诉处理", KeyRole.REVIEWER),
+    ("plans", "/plans", "抽检计划", KeyRole.MANAGER),
+    ("calibration", "/calibration", "校准", KeyRole.REVIEWER),
+    ("trial", "/trial", "试呼分析", KeyRole.VIEWER),
+    ("wrapup", "/wrapup", "项目总结", KeyRole.VIEWER),
+    ("precision", "/precision", "规则准确率", KeyRole.VIEWER),
+    ("rubrics", "/rubric-versions", "质检规则", KeyRole.VIEWER),
 ]
-ROLE_NAMES: dict[str, str] = {
-    KeyRole.VIEWER: "只读",
-    KeyRole.REVIEWER: "质检员",
-    KeyRole.ADMIN: "管理员",
-}
+# the pages of agents and team leads: their own calls and appeals
+SCOPED_PAGES = frozenset({"mycalls", "myappeals"})
+LOGIN_COOKIE = "qa_login"  # the sign-in form's own CSRF token (double submit)
 
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site (never //host or a scheme) after signing in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/queue"
+    return ""
 
 
-def _signed_in(request: Request) -> tuple[ApiKey | None, session.WebSession | None]:
+def _home(who: Caller) -> str:
+    return "/my/calls" if who.scoped else ("/tasks" if who.can(KeyRole.REVIEWER) else "/queue")
+
+
+def _signed_in(request: Request) -> tuple[Caller | None, session.WebSession | None]:
     ws = session.current(request)
-    key = session.key_of(request.app.state.store, ws)
-    if key is not None:
-        note_caller(request, key.role)  # an admin's pages are served unmasked (api/masking.py)
-    return key, ws
+    who = session.caller_of(request.app.state.store, ws)
+    if who is not None:
+        note_caller(request, who.role)  # an admin's pages are served unmasked (api/masking.py)
+    return who, ws
 
 
-def _page(request: Request, template: str, active: str, **context) -> Response:
-    key, ws = _signed_in(request)
-    if key is None:
+def _nav(who: Caller) -> list[tuple[str, str, str]]:
+    return [
+        (name, href, label)
+        for name, href, label, needed in NAV
+        if who.can(needed) and (name in SCOPED_PAGES) == who.scoped
+    ]
+
+
+def _page(request: Request, template: str, active: str, role=KeyRole.VIEWER, **context):
+    """The page for a signed-in caller whose role reaches `role` (agents and team leads: only
+    their pages); else the sign-in page, or 我的通话 for an agent who followed a staff link."""
+    who, ws = _signed_in(request)
+    if who is None or ws is None:
         url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={_quote(url)}", status_code=303)
+    if not who.can(role) or (who.scoped and active not in SCOPED_PAGES):
+        return RedirectResponse(_home(who), status_code=303)
     return templates.TemplateResponse(
         request,
         template,
         {
             "me": {
-                "name": key.name,
-                "prefix": key.prefix,
-                "role": key.role,
-                "role_name": ROLE_NAMES.get(key.role, key.role),
+                "name": who.name,
+                "role": who.role,
+                "role_name": ROLE_NAMES.get(who.role, who.role),
+                "agent_id": who.agent_id or "",
             },
-            "can_review": keys.allows(key.role, KeyRole.REVIEWER),
-            "is_admin": key.role == KeyRole.ADMIN,
+            "can_review": who.can(KeyRole.REVIEWER),
+            "can_manage": who.can(KeyRole.MANAGER),
+            "is_admin": who.is_admin,
+            "scoped": who.scoped,
             "csrf": ws.csrf,
-            "nav": NAV,
+            "nav": _nav(who),
             "active": active,
             "zone": _zone_label(),
             **context,
@@ -109,56 +134,106 @@ def _quote(path: str) -> str:
 
 
 @router.get("/")
-def home() -> Response:
-    return RedirectResponse("/queue", status_code=303)
+def home(request: Request) -> Response:
+    who, _ = _signed_in(request)
+    return RedirectResponse(_home(who) if who is not None else "/login", status_code=303)
+
+
+def _login_page(request: Request, next: str, error: str | None = None, status: int = 200):
+    """The sign-in form with a fresh token of its own in a SameSite=Strict cookie and in the
+    form: a form on another site cannot send both, so it cannot sign a victim in as someone
+    else (login CSRF)."""
+    token = secrets.token_urlsafe(16)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "error": error, "login_token": token},
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
 
 
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
-    return templates.TemplateResponse(
-        request, "login.html", {"next": _safe_next(next), "error": None}
-    )
+    return _login_page(request, next or "")
 
 
 @router.post("/login")
-def login(request: Request, api_key: str = Form(""), next: str = Form("/queue")) -> Response:
+def login(
+    request: Request,
+    name: str = Form(""),
+    password: str = Form(""),
+    api_key: str = Form(""),
+    login_token: str = Form(""),
+    next: str = Form(""),
+) -> Response:
+    """Sign in with a name and a password (people), or with an API key (integrations, and the
+    keys made before people had passwords)."""
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(login_token, expected):
+        return _login_page(request, next, "登录页面已过期，请重新输入后登录。", 403)
+    store = request.app.state.store
     limiter, client = throttle.of(request.app), throttle.client_of(request.scope)
-    if api_key.strip() and (wait := limiter.blocked_for(client)):
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"next": _safe_next(next), "error": f"密钥错误次数过多，请 {wait} 秒后再试。"},
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
-    key = keys.lookup(request.app.state.store, api_key.strip()) if api_key.strip() else None
-    if key is None:
-        if api_key.strip():
+    tried = bool(api_key.strip() or name.strip())
+    if tried and (wait := limiter.blocked_for(client)):
+        response = _login_page(request, next, f"登录失败次数过多，请 {wait} 秒后再试。", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    subject = None
+    if name.strip():
+        user = people.authenticate(store, name.strip(), password)
+        subject = f"u{user.id}" if user is not None else None
+        wrong = "用户名或密码错误，或账号已停用。"
+    else:
+        key = keys.lookup(store, api_key.strip()) if api_key.strip() else None
+        who = people.caller_of_key(store, key) if key is not None else None
+        subject = f"k{key.id}" if key is not None and who is not None else None
+        wrong = "密钥无效或已停用，请检查后重试。"
+    if subject is None:
+        if tried:
             limiter.note_failure(client)
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"next": _safe_next(next), "error": "密钥无效或已停用，请检查后重试。"},
-            status_code=401,
-        )
-    response = RedirectResponse(_safe_next(next), status_code=303)
+        return _login_page(request, next, wrong if tried else "请输入用户名和密码。", 401)
+    ws = session.read(
+        session.secret_of(request),
+        cookie := session.issue(session.secret_of(request), subject),
+        session.max_age(request),
+    )
+    who = session.caller_of(store, ws)
+    response = RedirectResponse(
+        _safe_next(next) or (_home(who) if who else "/queue"), status_code=303
+    )
     response.set_cookie(
         session.COOKIE,
-        session.issue(session.secret_of(request), key.id),
+        cookie,
         max_age=session.max_age(request),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/",
     )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: str = Form("")) -> Response:
+    """Signing out needs the session's token (another site cannot sign a victim out) and ends
+    the session on the server, not only in this browser."""
     ws = session.current(request)
-    if ws is not None and not hmac.compare_digest(csrf_token, ws.csrf):
+    if ws is None:  # no session sent: nothing to end (and nothing for another site to end)
+        return RedirectResponse("/login", status_code=303)
+    if not hmac.compare_digest(csrf_token, ws.csrf):
         return Response("CSRF token missing or wrong", status_code=403)
+    session.end(request.app.state.store, ws, session.max_age(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(session.COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -171,31 +246,44 @@ def queue_page(request: Request) -> Response:
 
 @router.get("/calls/{evaluation_id}")
 def call_page(request: Request, evaluation_id: int) -> Response:
+    # Signed in first: a visitor who is not is not told whether the call exists.
+    who, _ = _signed_in(request)
+    if who is None:
+        return RedirectResponse(f"/login?next=/calls/{evaluation_id}", status_code=303)
     # The recording is named in the page so that its audio starts loading with the HTML,
     # before the scripts have asked the API for the evaluation.
     with request.app.state.store.session() as s:
-        recording_id = s.exec(
-            select(Evaluation.recording_id).where(Evaluation.id == evaluation_id)
+        row = s.exec(
+            select(Evaluation.recording_id, Evaluation.agent_id).where(
+                Evaluation.id == evaluation_id
+            )
         ).first()
-    if recording_id is None:
+    if row is None or not who.sees_agent(row[1]):  # another agent's call: as if there were none
         return Response(f"没有质检结果 {evaluation_id}", status_code=404, media_type="text/plain")
+    active = "mycalls" if who.scoped else "queue"
     return _page(
-        request, "call.html", "queue", evaluation_id=evaluation_id, recording_id=recording_id
+        request,
+        "call.html",
+        active,
+        role=KeyRole.AGENT,
+        evaluation_id=evaluation_id,
+        recording_id=row[0],
     )
 
 
 @router.get("/calls/recording/{recording_id}")
 def call_of_recording(request: Request, recording_id: int) -> Response:
     """Reports name recordings; the call page shows the recording's current evaluation."""
-    key, _ = _signed_in(request)
-    if key is None:
+    who, _ = _signed_in(request)
+    if who is None:
         return RedirectResponse(f"/login?next=/calls/recording/{recording_id}", status_code=303)
     with request.app.state.store.session() as s:
-        evaluation_id = s.exec(
-            select(Evaluation.id)
+        found = s.exec(
+            select(Evaluation.id, Evaluation.agent_id)
             .where(Evaluation.recording_id == recording_id)
             .order_by(Evaluation.is_current.desc(), Evaluation.id.desc())
         ).first()
+    evaluation_id = found[0] if found is not None and who.sees_agent(found[1]) else None
     if evaluation_id is None:
         return Response(
             f"没有录音 {recording_id} 的质检结果", status_code=404, media_type="text/plain"

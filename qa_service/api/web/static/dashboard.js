@@ -5,7 +5,7 @@
   const {api, h, pct, num, CATEGORIES} = QA;
   const form = document.getElementById("filters");
   const FORMULAS = {
-    pass_rate: ["监听合格率", "合格通数（合格 + 优秀）÷ 质检通数"],
+    pass_rate: ["机器质检合格率", "机器评为合格或优秀的通数 ÷ 机器质检通数（监听合格率只算人工复核过的通话）"],
     excellent_rate: ["质检优秀率", "质检优秀录音条数 ÷ 质检总数"],
     success_rate: ["外呼在线成功率", "成功量 ÷ 人工呼出通话量"],
     average_talk_seconds: ["项目呼出均长", "通话总时长 ÷ 通话数（秒）"],
@@ -74,7 +74,7 @@
     const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
     if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
     box.replaceChildren(h("p", {class: "muted"}, "首通时间 " + QA.when(data.start)),
-      h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "监听合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
+      h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "机器质检合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
         h("tbody", {}, data.windows.map((w) => h("tr", {},
           h("td", {}, `前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
