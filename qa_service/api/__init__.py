@@ -10,6 +10,7 @@ from qa_service.api import contract, errors, limits, masking, throttle
 from qa_service.api.routes import (
     appeals,
     audits,
+    calibration,
     evaluations,
     health,
     job_status,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         people,
         appeals,
         tasks,
+        calibration,
     )
     # before any byte of a body is read: the caller's key, the route's body limit (api/limits.py)
     app.add_middleware(

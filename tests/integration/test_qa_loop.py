@@ -402,3 +402,65 @@ def test_a_grade_review_a_new_version_cannot_carry_becomes_a_task(world):
     rereview = [t for t in tasks if t["reason"] == "rereview"]
     assert [t["recording_id"] for t in rereview] == [ids["a2_good"][0]], tasks
     assert rereview[0]["state"] == "unassigned"
+
+
+def test_a_calibration_session(world):
+    """Two reviewers judge two calls blind; the report's agreement, deviations and machine
+    agreement are what the judgements give; closing applies the consensus as reviews."""
+    store, client, people, ids, _, _ = world
+    boss, r1, r2 = people["boss"], people["r1"], people["r2"]
+    rude_ev, good_ev = ids["a1_rude"][1], ids["a1_good"][1]
+    created = client.post(
+        "/calibrations",
+        headers=boss,
+        json={
+            "name": "十一月校准",
+            "evaluation_ids": [rude_ev, good_ev],
+            "reviewers": ["r1", "r2"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    cal = created.json()
+    assert client.get(f"/calibrations/{cal['id']}", headers=people["a1"]).status_code == 403
+    view = client.get(f"/calibrations/{cal['id']}", headers=r1).json()
+    rude_items = {i["rule_id"]: i for i in view["calls"][0]["items"]}
+    assert "rude" in rude_items and all(i["machine"] is None for i in rude_items.values())  # blind
+    machine = client.get(f"/evaluations/{rude_ev}", headers=boss).json()
+    assert next(f for f in machine["findings"] if f["rule_id"] == "rude")["status"] == "violation"
+
+    def put(who, ev, values):
+        r = client.put(
+            f"/calibrations/{cal['id']}/scores",
+            headers=who,
+            json={"evaluation_id": ev, "values": values},
+        )
+        assert r.status_code == 200, r.text
+
+    # rude call: both dismiss `rude` (against the machine), both say fail; good call: they
+    # differ on the grade
+    put(r1, rude_ev, {"rude": "dismissed", "grade": "fail"})
+    put(r2, rude_ev, {"rude": "dismissed", "grade": "fail"})
+    put(r1, good_ev, {"grade": "pass"})
+    put(r2, good_ev, {"grade": "excellent"})
+    bad = client.put(
+        f"/calibrations/{cal['id']}/scores",
+        headers=r1,
+        json={"evaluation_id": rude_ev, "values": {"rude": "missed"}},
+    )
+    assert bad.status_code == 422 and "dismissed" in bad.json()["detail"]
+    assert client.get(f"/calibrations/{cal['id']}/report", headers=r1).status_code == 422
+    report = client.get(f"/calibrations/{cal['id']}/report", headers=boss).json()
+    # items judged by both: rude@rude, grade@rude (alike), grade@good (unlike)
+    assert report["overall"]["items"] == 3 and report["overall"]["percent"] == round(2 / 3, 4)
+    assert report["per_rule"]["rude"]["percent"] == 1.0
+    assert report["per_rule"]["grade"]["percent"] == 0.5
+    assert report["deviation"] == {"r1": 0.0, "r2": 0.0}  # the tie on the good call has none
+    # consensus items: rude (machine: violation, wrong) and the rude call's grade (fail: right)
+    assert report["machine"] == 0.5
+    closed = client.post(f"/calibrations/{cal['id']}/close", headers=boss, json={"apply": True})
+    assert closed.status_code == 200 and closed.json()["reviews"] == 1, closed.text
+    after = client.get(f"/evaluations/{rude_ev}", headers=boss).json()
+    assert next(f for f in after["findings"] if f["rule_id"] == "rude")["status"] == "dismissed"
+    assert any(r["reviewer"].startswith("校准") for r in after["reviews"])
+    again = client.post(f"/calibrations/{cal['id']}/close", headers=boss, json={"apply": True})
+    assert again.status_code == 409

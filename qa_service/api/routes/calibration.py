@@ -1,0 +1,226 @@
+"""Calibration sessions (校准): reviewers judge the same calls blind; agreement follows."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from pydantic import Field
+from sqlmodel import select
+
+from qa_service.api.deps import Manager, Reviewer, StoreDep
+from qa_service.app.people import Caller
+from qa_service.domain.enums import KeyRole
+from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
+from qa_service.exceptions import CalibrationError, CalibrationNotFound
+from qa_service.review import calibration
+from qa_service.storage.tables import CalibrationScore, CalibrationSession, Evaluation
+
+router = APIRouter(prefix="/calibrations", tags=["calibration"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+class CalibrationIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    evaluation_ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
+        min_length=1, max_length=200
+    )
+    reviewers: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=2, max_length=50
+    )
+    hide_machine: bool = True
+
+
+class CalibrationItem(Schema):
+    rule_id: str
+    """A rule of the call's rubric version, or "grade"."""
+    allowed: list[str]
+    mine: str | None = None
+    machine: str | None = None
+    """The machine's value (absent while the session hides it)."""
+
+
+class CalibrationCall(Schema):
+    evaluation_id: int
+    recording_id: int
+    agent_id: str | None = None
+    items: list[CalibrationItem]
+
+
+class CalibrationOut(Schema):
+    id: int
+    name: str
+    rubric_id: str
+    hide_machine: bool
+    state: str
+    reviewers: list[str]
+    evaluation_ids: list[int]
+    created_by: str
+    created_at: Instant
+    closed_at: Instant | None = None
+    applied: bool
+    calls: list[CalibrationCall] = []
+    """For a reviewer taking part while it is open: the items to judge and their own values."""
+
+
+class AgreementOut(Schema):
+    items: int
+    percent: float | None
+    """Share of the items judged by two or more on which every reviewer agreed."""
+    alpha: float | None
+    """Krippendorff's alpha, nominal."""
+
+
+class CalibrationReport(Schema):
+    overall: AgreementOut
+    per_rule: dict[str, AgreementOut]
+    deviation: dict[str, float | None]
+    """Per reviewer: the share of the items with a consensus they judged otherwise."""
+    machine: float | None
+    """The share of the items with a consensus on which the machine said it."""
+    progress: dict[str, int]
+    """Per reviewer: items judged."""
+    consensus: list[dict]
+
+
+class ScoresIn(Schema):
+    evaluation_id: int = Field(ge=1, le=MAX_ROW_ID)
+    values: dict[str, str] = Field(min_length=1, max_length=500)
+
+
+class Closed(Schema):
+    session: CalibrationOut
+    reviews: int
+    """Reviews made from the consensus (apply=true)."""
+
+
+def _may_see(cal: CalibrationSession, who: Caller) -> None:
+    if who.shown not in cal.reviewers and not who.can(KeyRole.MANAGER):
+        raise CalibrationNotFound(f"no calibration session {cal.id}")
+
+
+def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
+    out = CalibrationOut.model_validate(cal)
+    if cal.state != "open" or who.shown not in cal.reviewers:
+        return out
+    mine = {
+        (r.evaluation_id, r.rule_id): r.value
+        for r in s.exec(
+            select(CalibrationScore).where(
+                CalibrationScore.session_id == cal.id, CalibrationScore.reviewer == who.shown
+            )
+        ).all()
+    }
+    calls = []
+    for ev_id in cal.evaluation_ids:
+        ev = s.get(Evaluation, ev_id)
+        if ev is None:
+            continue
+        machine = {} if cal.hide_machine else calibration.machine_values(s, ev)
+        calls.append(
+            CalibrationCall(
+                evaluation_id=ev.id,
+                recording_id=ev.recording_id,
+                agent_id=ev.agent_id,
+                items=[
+                    CalibrationItem(
+                        rule_id=item,
+                        allowed=allowed,
+                        mine=mine.get((ev.id, item)),
+                        machine=machine.get(item),
+                    )
+                    for item, allowed in calibration.items_of(s, ev).items()
+                ],
+            )
+        )
+    return out.model_copy(update={"calls": calls})
+
+
+@router.post("", status_code=201, response_model=CalibrationOut)
+def create(body: CalibrationIn, store: StoreDep, who: Manager) -> CalibrationOut:
+    for name in body.reviewers:
+        user = store.people.by_name(name)
+        if (
+            user is None
+            or not user.active
+            or KeyRole(user.role)
+            not in (
+                KeyRole.REVIEWER,
+                KeyRole.MANAGER,
+                KeyRole.ADMIN,
+            )
+        ):
+            raise CalibrationError(f"{name!r} is no active reviewer")
+    with store.session() as s:
+        cal = calibration.create(
+            s, body.name, body.evaluation_ids, body.reviewers, body.hide_machine, who.shown
+        )
+        s.commit()
+        return _out(s, cal, who)
+
+
+@router.get("", response_model=list[CalibrationOut])
+def list_sessions(store: StoreDep, who: Reviewer) -> list[CalibrationOut]:
+    with store.session() as s:
+        rows = s.exec(select(CalibrationSession).order_by(CalibrationSession.id.desc())).all()
+        return [
+            CalibrationOut.model_validate(c)
+            for c in rows
+            if who.shown in c.reviewers or who.can(KeyRole.MANAGER)
+        ]
+
+
+@router.get("/{session_id}", response_model=CalibrationOut)
+def get(session_id: RowId, store: StoreDep, who: Reviewer) -> CalibrationOut:
+    """A participant sees the calls' items and their own values only (blind)."""
+    with store.session() as s:
+        cal = calibration.get_session(s, session_id)
+        _may_see(cal, who)
+        return _out(s, cal, who)
+
+
+@router.put("/{session_id}/scores", response_model=CalibrationOut)
+def put_scores(session_id: RowId, body: ScoresIn, store: StoreDep, who: Reviewer) -> CalibrationOut:
+    with store.session() as s:
+        calibration.score(s, session_id, who.shown, body.evaluation_id, body.values)
+        s.commit()
+        return _out(s, calibration.get_session(s, session_id), who)
+
+
+@router.get("/{session_id}/report", response_model=CalibrationReport)
+def report(session_id: RowId, store: StoreDep, who: Reviewer) -> CalibrationReport:
+    """Agreement per rule and overall, each reviewer's deviation from the consensus, the
+    machine against the consensus. Participants see it once the session is closed."""
+    with store.session() as s:
+        cal = calibration.get_session(s, session_id)
+        _may_see(cal, who)
+        if cal.state == "open" and not who.can(KeyRole.MANAGER):
+            raise CalibrationError("the session is open: its agreement shows once it is closed")
+        rep = calibration.report(s, session_id)
+        return CalibrationReport(
+            overall=AgreementOut(**vars(rep.overall)),
+            per_rule={k: AgreementOut(**vars(v)) for k, v in rep.per_rule.items()},
+            deviation=rep.deviation,
+            machine=rep.machine,
+            progress=rep.progress,
+            consensus=[
+                {"evaluation_id": e, "rule_id": item, "value": v}
+                for (e, item), v in sorted(rep.consensus.items())
+            ],
+        )
+
+
+@router.post("/{session_id}/close", response_model=Closed)
+def close(
+    session_id: RowId,
+    store: StoreDep,
+    who: Manager,
+    apply: Annotated[bool, Body(embed=True)] = False,
+) -> Closed:
+    """Close the session; `apply`: its consensus becomes the reviews of those calls."""
+    with store.session() as s:
+        try:
+            cal, made = calibration.close(s, session_id, apply)
+        except Exception:
+            s.rollback()
+            raise
+        s.commit()
+        return Closed(session=_out(s, cal, who), reviews=made)
