@@ -64,7 +64,16 @@ def label_findings(label: dict, rubric: Rubric) -> list[Finding]:
         status = label.get("objections", {}).get(r.id)
         if status:
             out.append(Finding(r.id, "objection", status, r.weight if status == "unhandled" else 0))
-    if label.get("silence") and rubric.silence:
+    # a hold without reason is the silence it makes: penalised once, under the attitude error
+    held = any(
+        r.check == "hold_without_reason" and ("attitude_error", r.id) in items
+        for r in rubric.attitude_errors
+    )
+    if (
+        label.get("silence")
+        and rubric.silence
+        and not (held and not rubric.silence.with_attitude_error)
+    ):
         out.append(
             Finding(
                 "silence",

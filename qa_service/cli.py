@@ -33,6 +33,7 @@ from qa_service.domain.enums import Grade
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import (
     NoCalls,
+    QAError,
     RubricError,
     RubricNotFound,
     RubricVersionConflict,
@@ -441,7 +442,7 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 def keys_create(
-    role: str = typer.Option(..., help="admin | reviewer | viewer"),
+    role: str = typer.Option(..., help="admin | manager | reviewer | viewer"),
     name: str = typer.Option("", help="who holds it"),
     db: str | None = typer.Option(None, "--db"),
 ) -> None:
@@ -481,6 +482,55 @@ def keys_revoke(
         typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
         raise typer.Exit(2)
     typer.echo(f"revoked key {key.id} ({key.name}, {key.role}, {key.prefix}…)")
+
+
+users_app = typer.Typer(help="People who sign in to the web app (passwords stored as argon2).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="what they sign in with"),
+    role: str = typer.Option(..., help="admin | manager | reviewer | viewer | team_lead | agent"),
+    agent_id: str | None = typer.Option(None, help="an agent's id as their calls carry it"),
+    team: str | None = typer.Option(None, help="the team a team lead leads"),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, envvar="QA_NEW_PASSWORD"
+    ),
+    db: str | None = typer.Option(None, "--db"),
+) -> None:
+    """Add a person (the first admin of a deployment is added here)."""
+    from qa_service.app.people import create_user
+
+    try:
+        user = create_user(_store(db), name, password, role, agent_id=agent_id, team=team)
+    except QAError as exc:
+        typer.echo(f"users add: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"added user {user.id} {user.name} ({user.role})")
+
+
+@users_app.command("list")
+def users_list(db: str | None = typer.Option(None, "--db")) -> None:
+    table = Table()
+    for col in ("id", "name", "role", "agent id", "team", "active"):
+        table.add_column(col)
+    for u in _store(db).people.all():
+        table.add_row(
+            str(u.id), u.name, u.role, u.agent_id or "", u.team or "", "" if u.active else "no"
+        )
+    out.print(table)
+
+
+@users_app.command("team")
+def users_team(
+    team: str = typer.Argument(...),
+    agents: list[str] = typer.Argument(..., help="the team's agent ids, all of them"),
+    db: str | None = typer.Option(None, "--db"),
+) -> None:
+    """Set a team's agents (its team lead sees their calls)."""
+    _store(db).people.set_team(team, agents)
+    typer.echo(f"team {team}: {', '.join(sorted(set(agents)))}")
 
 
 @app.command()

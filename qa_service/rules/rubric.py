@@ -270,6 +270,9 @@ class Silence(_Model):
     max_gap_seconds: float = Field(gt=0)
     deduct: float = Field(default=0, ge=0)
     max_deduct: float | None = Field(default=None, ge=0)
+    # A silence that an attitude error already counts (the hold after 请稍等 without a reason)
+    # is penalised once, under the attitude error; true penalises both.
+    with_attitude_error: bool = False
 
 
 class Interruption(_Model):

@@ -43,6 +43,33 @@ def total_deduction(findings: list[Finding]) -> float:
     return total + sum(once.values())
 
 
+# How close a silence must begin to the end of an attitude error's evidence to be its span.
+SAME_SPAN_S = 0.5
+
+
+def once_per_span(findings: list[Finding]) -> None:
+    """One span penalised once: a silence that begins where an attitude error's evidence ends
+    (the hold after 请稍等 without a reason) is dismissed here, pointing at the attitude error
+    that counts it."""
+    attitude = [
+        (f, e)
+        for f in findings
+        if f.category == Category.ATTITUDE_ERROR and f.status == FindingStatus.VIOLATION
+        for e in f.evidence
+    ]
+    for f in findings:
+        if f.category != Category.SILENCE or f.status != FindingStatus.VIOLATION or not f.evidence:
+            continue
+        before = f.evidence[0]  # the utterance the silence follows
+        counted = next(
+            (a for a, e in attitude if abs(before.end - e.end) <= SAME_SPAN_S),
+            None,
+        )
+        if counted is not None:
+            f.status, f.deduction = FindingStatus.DISMISSED, 0.0
+            f.detail += f"; counted once, under attitude error {counted.rule_id} ({counted.name})"
+
+
 def grade_of(score: float, fatal: bool, scoring: Scoring) -> Grade:
     if fatal or score < scoring.pass_score:
         return Grade.FAIL
@@ -134,6 +161,8 @@ class Scorer:
         findings: list[Finding] = []
         for check in self.checks:
             findings += check.run(call)
+        if self.rubric.silence and not self.rubric.silence.with_attitude_error:
+            once_per_span(findings)
         if no_speech(call.utterances) and not any(f.fatal for f in findings):
             return self.not_graded(call, recording)
         score, grade, fatal = score_findings(findings, self.rubric.scoring)

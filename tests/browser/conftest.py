@@ -63,7 +63,45 @@ def web_data(tmp_path_factory, recognizer):
     roles = {
         role: create_key(store, role, f"测试{role}")[1] for role in ("viewer", "reviewer", "admin")
     }
-    return {"settings": settings, "store": store, "keys": roles, "projects": projects}
+    return {
+        "settings": settings,
+        "store": store,
+        "keys": roles,
+        "projects": projects,
+        "people": make_people(store),
+    }
+
+
+PASSWORD = "浏览器测试密码123"
+
+
+def make_people(store) -> dict:
+    """People who sign in with a password: the agent of a call with a finding that costs points
+    (to appeal), a QA manager and two reviewers."""
+    from sqlmodel import select
+
+    from qa_service.app.people import create_user
+    from qa_service.domain.enums import COSTLY, FindingSource
+    from qa_service.storage.tables import Evaluation, FindingRow
+
+    with store.session() as s:
+        agent_id = s.exec(
+            select(Evaluation.agent_id)
+            .join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
+            .where(
+                Evaluation.is_current,
+                FindingRow.source == FindingSource.MACHINE,
+                FindingRow.status.in_(COSTLY),
+            )
+            .order_by(Evaluation.id)
+        ).first()
+    people = {
+        "agent": create_user(store, "坐席小李", PASSWORD, "agent", agent_id=agent_id),
+        "manager": create_user(store, "主管老周", PASSWORD, "manager"),
+        "reviewer": create_user(store, "质检员甲", PASSWORD, "reviewer"),
+        "reviewer2": create_user(store, "质检员乙", PASSWORD, "reviewer"),
+    }
+    return {role: {"name": u.name, "agent_id": u.agent_id} for role, u in people.items()}
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from qa_service.rules.checks import Call
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer
 
-RUBRIC = parse_rubric("""
+RUBRIC_TEXT = """
 id: unit
 version: 3
 scoring: {total: 100, pass_score: 80, excellent_score: 95}
@@ -34,7 +34,8 @@ outcome:
 silence: {max_gap_seconds: 8, deduct: 5, max_deduct: 10}
 interruption: {min_overlap_seconds: 1.0, max_count: 0, deduct: 5}
 speech_rate: {max_chars_per_minute: 300, deduct: 3}
-""")
+"""
+RUBRIC = parse_rubric(RUBRIC_TEXT)
 SCORER = Scorer(RUBRIC, 0.85)
 
 
@@ -154,6 +155,33 @@ def test_hold_without_reason():
     assert not find(
         run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 10.0, 11.0, "可以的")]), "wait"
     )
+
+
+def test_a_hold_is_penalised_once():
+    """无故要求用户等待 and 静音 on the same span (dev-001, dev-011, dev-014, C007) cost 10 + 5:
+    the attitude error counts it, the silence is dismissed pointing at it; a silence elsewhere
+    still costs, and a rubric may ask for both."""
+    base = [U("agent", 0.5, 2.0, "您好"), U("customer", 2.5, 4.0, "能换吗？")]
+    hold = base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 25.0, 27.0, "可以的")]
+    ev = run(hold)
+    (wait,) = find(ev, "wait")
+    (silence,) = find(ev, "silence")
+    assert wait.status == "violation" and wait.deduction == 10
+    assert silence.status == "dismissed" and silence.deduction == 0 and "wait" in silence.detail
+    # a silence that follows no wait request is the silence's own
+    other = run(
+        base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"), U("agent", 25.0, 27.0, "可以的")]
+    )
+    assert not find(other, "wait")
+    assert [f.status for f in find(other, "silence")] == ["violation"]
+    both = parse_rubric(
+        RUBRIC_TEXT.replace(
+            "silence: {max_gap_seconds: 8, deduct: 5, max_deduct: 10}",
+            "silence: {max_gap_seconds: 8, deduct: 5, max_deduct: 10, with_attitude_error: true}",
+        )
+    )
+    ev = Scorer(both, 0.85).evaluate(Call(hold, 30.0))
+    assert [f.status for f in find(ev, "silence")] == ["violation"]
 
 
 def test_transfer_without_reason():

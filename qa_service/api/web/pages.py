@@ -44,11 +44,11 @@ NO_CSP = ("/docs", "/redoc", "/openapi.json")
 NAV = [
     ("mycalls", "/my/calls", "我的通话", KeyRole.AGENT),
     ("myappeals", "/my/appeals", "我的申诉", KeyRole.AGENT),
-    ("tasks", "/tasks", "复核任务", KeyRole.REVIEWER),
+    ("tasks", "/task-queue", "复核任务", KeyRole.REVIEWER),
     ("queue", "/queue", "待复核", KeyRole.VIEWER),
     ("dashboard", "/dashboard", "质检看板", KeyRole.VIEWER),
-    ("appeals", "/appeals", "申诉处理", KeyRole.REVIEWER),
-    ("plans", "/plans", "抽检计划", KeyRole.MANAGER),
+    ("appeals", "/appeal-desk", "申诉处理", KeyRole.REVIEWER),
+    ("plans", "/sampling-plans", "抽检计划", KeyRole.MANAGER),
     ("calibration", "/calibration", "校准", KeyRole.REVIEWER),
     ("trial", "/trial", "试呼分析", KeyRole.VIEWER),
     ("wrapup", "/wrapup", "项目总结", KeyRole.VIEWER),
@@ -68,7 +68,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _home(who: Caller) -> str:
-    return "/my/calls" if who.scoped else ("/tasks" if who.can(KeyRole.REVIEWER) else "/queue")
+    return "/my/calls" if who.scoped else ("/task-queue" if who.can(KeyRole.REVIEWER) else "/queue")
 
 
 def _signed_in(request: Request) -> tuple[Caller | None, session.WebSession | None]:
@@ -311,7 +311,37 @@ def precision_page(request: Request) -> Response:
     return _page(request, "precision.html", "precision")
 
 
-# Not /rubrics: that is the API's list of versions.
+@router.get("/my/calls")
+def my_calls_page(request: Request) -> Response:
+    return _page(request, "my_calls.html", "mycalls", role=KeyRole.AGENT)
+
+
+@router.get("/my/appeals")
+def my_appeals_page(request: Request) -> Response:
+    return _page(request, "my_appeals.html", "myappeals", role=KeyRole.AGENT)
+
+
+@router.get("/appeal-desk")
+def appeals_page(request: Request) -> Response:
+    return _page(request, "appeals.html", "appeals", role=KeyRole.REVIEWER)
+
+
+@router.get("/task-queue")
+def tasks_page(request: Request) -> Response:
+    return _page(request, "tasks.html", "tasks", role=KeyRole.REVIEWER)
+
+
+@router.get("/sampling-plans")
+def plans_page(request: Request) -> Response:
+    return _page(request, "plans.html", "plans", role=KeyRole.MANAGER)
+
+
+@router.get("/calibration")
+def calibration_page(request: Request) -> Response:
+    return _page(request, "calibration.html", "calibration", role=KeyRole.REVIEWER)
+
+
+# Pages do not share a path with an API route (/appeals, /tasks, /plans, /rubrics are the API's).
 @router.get("/rubric-versions")
 def rubrics_page(request: Request) -> Response:
     return _page(request, "rubrics.html", "rubrics")

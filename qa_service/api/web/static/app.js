@@ -4,8 +4,9 @@
 const QA = (() => {
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const role = (document.querySelector('meta[name="role"]') || {}).content || "viewer";
-  const ROLES = ["viewer", "reviewer", "admin"];
-  const can = (needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
+  // domain/enums.ROLE_LEVEL: agents and team leads see their own calls; staff from viewer on
+  const LEVEL = {agent: 0, team_lead: 0, viewer: 1, reviewer: 2, manager: 3, admin: 4};
+  const can = (needed) => (LEVEL[role] || 0) >= LEVEL[needed];
 
   async function api(path, {method = "GET", body, raw} = {}) {
     const headers = {"Accept": "application/json"};
