@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from qa_service.api import create_app
 from qa_service.api.errors import database_unavailable
-from qa_service.api.web.demo import make_demo_keys
+from qa_service.api.web.demo import make_demo_keys, make_demo_people
 from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
 from qa_service.app.rescoring import rescore_scope
@@ -413,6 +413,9 @@ def serve(
         )
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
+        out.print("[bold]or as a person[/bold] (user name and password):")
+        for role, (name, password) in make_demo_people(store).items():
+            out.print(f"  {role:9s} {name}  {password}", highlight=False)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port)
         return

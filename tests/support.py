@@ -156,3 +156,15 @@ def assert_rollups_match_rebuild(store) -> None:
         rebuild(s)
         s.commit()
     assert rollup_cells(store) == before, "incremental rollups drifted from a rebuild"
+
+
+def web_sign_in(client, follow_redirects=False, **form):
+    """Sign in through the web app's form as a browser does: the form page first (its sign-in
+    token, in the page and in a cookie), then the post with it."""
+    import re as _re
+
+    page = client.get("/login")
+    token = _re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
+    return client.post(
+        "/login", data={**form, "login_token": token}, follow_redirects=follow_redirects
+    )

@@ -14,15 +14,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from rq import Queue
 from rq.job import Job
+from sqlmodel import select
 
 from qa_service.app.dispatch import TRANSCRIBE_QUEUE, redis_from_settings, score_job_id
 from qa_service.app.scoring import find_audio
-from qa_service.config import NIGHTLY_TIMEOUT, get_settings
+from qa_service.config import NIGHTLY_TIMEOUT, call_center_time, get_settings
 from qa_service.domain.enums import DONE, Grade, JobState
 from qa_service.domain.metadata import read_metadata
 from qa_service.domain.schema import Schema
@@ -30,8 +31,9 @@ from qa_service.exceptions import MetadataError, QueueUnavailable
 from qa_service.files import sha256_of
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import CommonError, KpiRow
+from qa_service.review import tasks
 from qa_service.storage.store import Store
-from qa_service.storage.tables import utcnow
+from qa_service.storage.tables import SamplingPlan, utcnow
 from qa_service.worker.jobs import service
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class NightlyReport:
     kpis: list[KpiRow] = field(default_factory=list)
     flagged: list[FlaggedTonight] = field(default_factory=list)
     common_errors: list[CommonError] = field(default_factory=list)
+    review_tasks: list[str] = field(default_factory=list)  # per sampling plan: tasks made
 
     def to_dict(self) -> dict:
         """The report's JSON (nightly-*.json): each KPI row names only its project."""
@@ -100,6 +103,10 @@ class NightlyReport:
             lines += [
                 f"- {e.name or e.rule_id}: {e.count} calls ({e.share:.0%})"
                 for e in self.common_errors
+            ]
+        if self.review_tasks:
+            lines += ["", "## Review tasks (sampling plans)"] + [
+                f"- {x}" for x in self.review_tasks
             ]
         for title, items in (("Skipped", self.skipped), ("Failed", self.failed)):
             if items:
@@ -181,7 +188,26 @@ def run_nightly(
             time.sleep(2)
     low = get_settings().low_confidence if low_confidence is None else low_confidence
     _summarize(store, report, started, low)
+    report.review_tasks = run_plans(
+        store, call_center_time(started).date() - timedelta(days=1), low
+    )
     return report
+
+
+def run_plans(store: Store, day: date, low_confidence: float) -> list[str]:
+    """Every active sampling plan's tasks for the period holding `day` (the call center's
+    date: the night scores the day before). A run makes a period's tasks once, so running it
+    again (or by hand, POST /plans/{id}/run) adds only calls it had not picked."""
+    done = []
+    with store.session() as s:
+        for plan in s.exec(select(SamplingPlan).where(SamplingPlan.active)).all():
+            run = tasks.run_plan(s, plan, day, low_confidence)
+            done.append(
+                f"{plan.project} {plan.name}: {len(run.created)} tasks of {run.candidates} calls "
+                f"({run.run})"
+            )
+        s.commit()
+    return done
 
 
 def _summarize(store: Store, report: NightlyReport, since: datetime, low_confidence: float) -> None:

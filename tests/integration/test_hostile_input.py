@@ -12,7 +12,7 @@ from qa_service.app.keys import create_key
 from qa_service.config import Settings
 from qa_service.storage.store import Store
 from tests.integration.test_api_errors import _Proxy
-from tests.support import RUBRICS
+from tests.support import RUBRICS, web_sign_in
 
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
 YAML = {"Content-Type": "application/yaml"}
@@ -78,7 +78,7 @@ def test_wrong_keys_are_throttled_per_client(tmp_path):
         assert other.get("/rubrics", headers={"X-API-Key": keys["viewer"]}).status_code == 200
         assert other.get("/rubrics", headers={"X-API-Key": "qa_nope"}).status_code == 401
         # the sign-in page counts and refuses the same way
-        page = guesser.post("/login", data={"api_key": keys["viewer"]}, follow_redirects=False)
+        page = web_sign_in(guesser, api_key=keys["viewer"])
         assert page.status_code == 429 and page.headers["Retry-After"]
 
 

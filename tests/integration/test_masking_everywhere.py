@@ -24,7 +24,7 @@ from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
-from tests.support import RUBRICS
+from tests.support import RUBRICS, web_sign_in
 
 RUBRIC_ID = "telecom-data-upgrade"
 RUBRIC_YAML = (RUBRICS / f"{RUBRIC_ID}.yaml").read_text(encoding="utf-8")
@@ -210,7 +210,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
         ]
         for secret, raw_seen in ((keys["viewer"], False), (keys["admin"], True)):
             client.cookies.clear()
-            signed = client.post("/login", data={"api_key": secret}, follow_redirects=False)
+            signed = web_sign_in(client, api_key=secret)
             assert signed.status_code == 303
             for page in pages:
                 r = client.get(page)

@@ -3,11 +3,12 @@ see, an agent's appeal from filing to ruling, second opinions, who may withdraw 
 sampling plans and review tasks, and 监听合格率 beside the machine's pass rate. Calls are
 hand-made transcripts stored under the hash of a real file (no ASR)."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.app.keys import create_key
@@ -464,3 +465,124 @@ def test_a_calibration_session(world):
     assert any(r["reviewer"].startswith("校准") for r in after["reviews"])
     again = client.post(f"/calibrations/{cal['id']}/close", headers=boss, json={"apply": True})
     assert again.status_code == 409
+
+
+def _week_of_calls(store, seed_calls=6):
+    """A generated week (Mon 2026-11-16 .. Sun 11-22) of 4 agents x `seed_calls` calls a day;
+    every 7th call fatal, every 11th with doubtful recognition."""
+    from qa_service.config import to_utc
+    from qa_service.storage.tables import Recording
+
+    n = 0
+    with store.session() as s:
+        for day in range(7):
+            for agent in ("B1", "B2", "B3", "B4"):
+                for k in range(seed_calls):
+                    n += 1
+                    when = to_utc(datetime(2026, 11, 16 + day, 9 + k))
+                    rec = Recording(
+                        sha256=f"{n:064d}",
+                        source_path=f"/x/{n}.wav",
+                        duration=60,
+                        channels=2,
+                        agent_id=agent,
+                        project="week",
+                        call_time=when,
+                    )
+                    s.add(rec)
+                    s.flush()
+                    fatal = n % 7 == 0
+                    s.add(
+                        Evaluation(
+                            recording_id=rec.id,
+                            rubric_id="r",
+                            rubric_version=1,
+                            score=0 if fatal else 60 + n % 40,
+                            grade="fail" if fatal else "pass",
+                            fatal=fatal,
+                            asr_confidence=0.4 if n % 11 == 0 else 0.95,
+                            project="week",
+                            agent_id=agent,
+                            called_at=when,
+                            duration=60 + n,
+                        )
+                    )
+        s.commit()
+    return n
+
+
+def test_plan_quotas_and_agent_minimums_over_a_generated_week(world):
+    """A weekly plan over 168 generated calls: every fatal and doubtful call picked, at least 3
+    per agent, a seeded 10 % random share that another seed changes, no reviewer past their
+    quota (the rest waits unassigned), and a second run of the week adds nothing."""
+    from qa_service.review import tasks
+    from qa_service.storage.tables import ReviewTask, SamplingPlan
+
+    store, client, people, *_ = world
+    total = _week_of_calls(store)
+    criteria = {"fatal": True, "low_confidence": True, "random_percent": 10, "min_per_agent": 3}
+    with store.session() as s:
+        plan = SamplingPlan(
+            project="week",
+            name="周抽检",
+            criteria={**criteria, "per": "week"},
+            reviewers=[{"name": "r1", "quota": 10}, {"name": "r2", "quota": 5}],
+            seed="2026-w47",
+        )
+        s.add(plan)
+        s.commit()
+        s.refresh(plan)
+        run = tasks.run_plan(s, plan, date(2026, 11, 19), low_confidence=0.6)  # a Thursday
+        s.commit()
+        made = list(s.exec(select(ReviewTask).where(ReviewTask.plan_id == plan.id)).all())
+        evs = {
+            e.recording_id: e
+            for e in s.exec(select(Evaluation).where(Evaluation.project == "week")).all()
+        }
+    assert run.candidates == total == 168
+    picked = {t.recording_id for t in made}
+    assert {r for r, e in evs.items() if e.fatal} <= picked
+    assert {r for r, e in evs.items() if e.asr_confidence < 0.6} <= picked
+    per_agent = {a: sum(evs[r].agent_id == a for r in picked) for a in ("B1", "B2", "B3", "B4")}
+    assert min(per_agent.values()) >= 3, per_agent
+    load = {name: sum(t.assignee == name for t in made) for name in ("r1", "r2")}
+    assert load == {"r1": 10, "r2": 5}
+    assert sum(t.assignee is None and t.state == "unassigned" for t in made) == len(made) - 15
+    # the random share: exactly the calls whose seeded rank is under 10 % of the range
+    from qa_service.review.queues import SAMPLE_PRIME, sample_rank
+
+    seed = f"2026-w47|{run.run}"
+    ranked = {
+        r
+        for r in evs
+        if sample_rank(seed, r) < 0.10 * SAMPLE_PRIME
+        and r not in {r2 for r2, e in evs.items() if e.fatal or e.asr_confidence < 0.6}
+    }
+    assert {t.recording_id for t in made if t.reason == "random"} == ranked
+    assert 0 < len(ranked) < 40
+    with store.session() as s:
+        again = tasks.run_plan(s, s.get(SamplingPlan, plan.id), date(2026, 11, 22), 0.6)
+        assert again.created == [] and again.run == run.run  # the same week: nothing new
+
+
+def test_the_nightly_job_runs_the_plans(world):
+    """The night scores the day before and runs every active plan for it (in the call center's
+    zone): tasks appear without anyone pressing 生成任务."""
+    from qa_service.worker.nightly import run_plans
+
+    store, client, people, ids, *_ = world
+    client.post(
+        "/plans",
+        headers=people["boss"],
+        json={
+            "project": "p",
+            "name": "夜间",
+            "criteria": {"fatal": True},
+            "reviewers": [{"name": "r1", "quota": 5}],
+        },
+    )
+    lines = run_plans(store, date(2026, 11, 20), 0.6)
+    assert len(lines) == 1 and lines[0].startswith("p 夜间: 1 tasks of 4 calls"), lines
+    assert run_plans(store, date(2026, 11, 20), 0.6)[0].startswith("p 夜间: 0 tasks")
+    tasks = client.get("/tasks", headers=people["r1"]).json()
+    assert [t["recording_id"] for t in tasks] == [ids["a1_rude"][0]]
