@@ -19,6 +19,7 @@ inside one such bucket, so its day and hour are known without converting time zo
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,7 +30,9 @@ from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
 from qa_service.domain.enums import COSTLY, PASSING, Grade, TaskState
+from qa_service.exceptions import RubricError
 from qa_service.metrics.models import CommonError, KpiRow
+from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.queries import (
     EVALUATION,
     columns,
@@ -47,6 +50,7 @@ from qa_service.storage.tables import (
     ProjectErrorRollup,
     ProjectKpiRollup,
     ReviewTask,
+    RubricRow,
 )
 
 Range = tuple[datetime | None, datetime | None]
@@ -182,9 +186,15 @@ def common_errors(
     until: datetime | None = None,
     **kw,
 ) -> list[CommonError]:
-    """共性错误: rules that cost points, by how many evaluated calls they hit."""
+    """共性错误: rules that cost points, by how many evaluated calls they hit; a rule's share is
+    over the calls scored with a rubric that has the rule (a survey's calls do not dilute a
+    marketing rule's share)."""
     since, until = stored_time(since), stored_time(until)
-    total = sum(s.evaluated for s in _kpi_sums(session, "rubric", since, until, **kw).values())
+    per_rubric = {
+        rubric_id: sums.evaluated
+        for rubric_id, sums in _kpi_sums(session, "rubric", since, until, **kw).items()
+    }
+    rules_of = _rules_of_rubrics(session, list(per_rubric))
     whole, ends = split_range(since, until, day_of, timedelta(days=1))
     counts: dict[tuple[str, str], int] = defaultdict(int)
     names: dict[tuple[str, str], str] = {}
@@ -225,11 +235,45 @@ def common_errors(
             category=category,
             name=names[(rule_id, category)],
             count=counts[(rule_id, category)],
-            share=round(counts[(rule_id, category)] / total, 4) if total else None,
+            share=_share(counts[(rule_id, category)], rule_id, per_rubric, rules_of),
             example_recordings=samples[(rule_id, category)],
         )
         for rule_id, category in ranked
     ]
+
+
+def _share(
+    count: int, rule_id: str, per_rubric: dict, rules_of: dict[str, frozenset[str] | None]
+) -> float | None:
+    calls = sum(
+        n
+        for rubric_id, n in per_rubric.items()
+        if rule_id in (rules_of.get(rubric_id) or {rule_id})
+    )
+    return round(count / calls, 4) if calls else None
+
+
+def _rules_of_rubrics(session: Session, rubric_ids: list[str]) -> dict[str, frozenset[str] | None]:
+    """Per rubric id, the rules any of its stored versions has (None: no text stored, so every
+    rule counts its calls)."""
+    out: dict[str, frozenset[str] | None] = {r: None for r in rubric_ids}
+    for rubric_id, sha, text in session.exec(
+        select(RubricRow.rubric_id, RubricRow.sha256, RubricRow.yaml_text).where(
+            RubricRow.rubric_id.in_(rubric_ids)
+        )
+    ).all():
+        known = _rule_ids(sha, text)
+        if known is not None:
+            out[rubric_id] = (out[rubric_id] or frozenset()) | known
+    return out
+
+
+@functools.lru_cache(maxsize=128)
+def _rule_ids(sha256: str, yaml_text: str) -> frozenset[str] | None:
+    try:
+        return parse_rubric(yaml_text).rule_ids()
+    except RubricError:  # a text that no longer parses here (a knowledge base moved)
+        return None
 
 
 def _recent_examples(

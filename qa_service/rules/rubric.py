@@ -361,6 +361,24 @@ class Rubric(_Model):
     def source_dir(self) -> Path | None:
         return self._source_dir
 
+    def rule_ids(self) -> frozenset[str]:
+        """Every rule a call scored with this rubric can have a finding of."""
+        ids = {
+            r.id
+            for rules in (
+                self.script_sections,
+                self.mandatory_points,
+                self.forbidden_phrases,
+                self.attitude_errors,
+                self.objections,
+            )
+            for r in rules
+        }
+        for name in ("silence", "interruption", "speech_rate"):
+            if getattr(self, name):
+                ids.add(name)
+        return frozenset(ids)
+
     def line_of(self, field: str) -> int | None:
         return self._lines.get(field)
 

@@ -586,3 +586,34 @@ def test_the_nightly_job_runs_the_plans(world):
     assert run_plans(store, date(2026, 11, 20), 0.6)[0].startswith("p 夜间: 0 tasks")
     tasks = client.get("/tasks", headers=people["r1"]).json()
     assert [t["recording_id"] for t in tasks] == [ids["a1_rude"][0]]
+
+
+def test_common_error_shares_count_calls_of_rubrics_with_the_rule(world):
+    """A survey's calls do not dilute a marketing rule's share: a rule's share is over the calls
+    of the rubrics that have it (4 telecom calls, 3 survey calls)."""
+    from tests.support import RUBRICS
+
+    store, client, people, _, service, tmp_path = world
+    text = (RUBRICS / "satisfaction-survey.yaml").read_text(encoding="utf-8")
+    survey = parse_rubric(text, "survey")
+    store.rubrics.save(survey, text)
+    for i in range(3):
+        path = write_wav(tmp_path / f"survey{i}.wav", 2.0 + i / 10)
+        store.recordings.save_transcript(
+            sha256_of(path),
+            str(path),
+            CallMetadata(agent_id="S1", project="s", call_time=datetime(2026, 11, 20, 14, i)),
+            30.0,
+            2,
+            "stereo",
+            "hand-made",
+            SHORT,
+        )
+        service.score_file(path, survey)
+    telecom = parse_rubric(V1_YAML).rule_ids()
+    errors = client.get("/kpis/errors", headers=people["boss"]).json()
+    only_telecom = [e for e in errors if e["rule_id"] not in survey.rule_ids()]
+    assert only_telecom, errors
+    for e in errors:
+        calls = 4 * (e["rule_id"] in telecom) + 3 * (e["rule_id"] in survey.rule_ids())
+        assert e["share"] == round(e["count"] / calls, 4), e
