@@ -305,6 +305,14 @@ def test_second_opinions_and_who_withdraws(world):
     assert states[first["id"]] == "applied" and states[second.json()["id"]] == "second_opinion"
     report = client.get("/rules/precision?rubric_id=telecom-data-upgrade", headers=r1).json()
     assert next(r for r in report["rules"] if r["rule_id"] == "rude")["overturned"] == 1
+    # the review of A1's call is not there for another agent; A1 reads it
+    assert client.get(f"/reviews/{first['id']}", headers=people["a2"]).status_code == 404
+    assert client.get(f"/reviews/{first['id']}", headers=people["a1"]).status_code == 200
+    r = client.post(f"/evaluations/{rude_ev}/acknowledge", headers=people["a2"])
+    assert r.status_code == 404
+    assert (
+        client.post(f"/evaluations/{rude_ev}/acknowledge", headers=people["a1"]).status_code == 200
+    )
     r = client.post(f"/reviews/{first['id']}/withdraw", headers=r2, json={"comment": "x"})
     assert r.status_code == 403 and "only its author" in r.json()["detail"]
     assert (
