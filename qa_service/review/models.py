@@ -43,6 +43,8 @@ class FlaggedCall(NoScoreWithoutSpeech):
     fatal: bool
     outcome: CallOutcome
     reasons: list[FlagReason]
+    reviewed: bool = False
+    """Listened to: a review applies, or a review task of the call is done (已复核)."""
 
 
 class FlaggedPage(Schema):

@@ -377,6 +377,12 @@ def test_sampling_plan_tasks_and_listened_pass_rate(world):
         for rec in {done["recording_id"], other["recording_id"]}
     )
     assert row["listened_passed"] == heard_pass and row["listened_pass_rate"] == heard_pass / 2
+    # the flagged queue marks what was listened to; reviewed=false leaves it out
+    heard = {done["recording_id"], other["recording_id"]}
+    flagged = client.get("/flagged", headers=boss).json()["items"]
+    assert flagged and all(i["reviewed"] == (i["recording_id"] in heard) for i in flagged)
+    waiting = client.get("/flagged?reviewed=false", headers=boss).json()["items"]
+    assert {i["recording_id"] for i in waiting} == {i["recording_id"] for i in flagged} - heard
     load = {w["reviewer"]: w for w in client.get("/tasks/workload", headers=boss).json()}
     assert load["r1"]["done"] == 1 and load["r2"]["done"] == 1
     assert client.get("/tasks/workload", headers=r1).status_code == 403

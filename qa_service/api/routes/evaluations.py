@@ -256,11 +256,13 @@ def flagged(
     since: TimeQuery = None,
     until: TimeQuery = None,
     rule: str | None = Query(None, pattern=NO_NUL),
+    reviewed: bool | None = None,
     page: int = Query(1, ge=1, le=MAX_ROW_ID),
     page_size: int = Query(50, ge=1, le=500),
 ) -> FlaggedPage:
     """Calls to listen to: fail, fatal, doubtful recognition, or no speech (not graded); newest
-    first. Each call once, with its current evaluation."""
+    first. Each call once, with its current evaluation, marked `reviewed` once listened to
+    (`reviewed=false`: only those not yet)."""
     cap = settings.flagged_count_limit
     total, rows = store.evaluations.flagged(
         settings.low_confidence,
@@ -268,12 +270,14 @@ def flagged(
         page,
         page_size,
         rule=rule,
+        reviewed=reviewed,
         project=project,
         agent=agent,
         since=since,
         until=until,
         **agents_filter(who),
     )
+    heard = store.evaluations.listened([ev.recording_id for ev in rows])
     items = [
         FlaggedCall(
             evaluation_id=ev.id,
@@ -286,6 +290,7 @@ def flagged(
             fatal=ev.effective_fatal,
             outcome=ev.outcome,
             reasons=ev.flag_reasons(settings.low_confidence),
+            reviewed=ev.recording_id in heard,
         )
         for ev in rows
     ]

@@ -8,15 +8,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, update
+from sqlalchemy import delete, exists, func, insert, or_, update
 from sqlmodel import Session, select
 
-from qa_service.domain.enums import COSTLY, FindingSource, Grade
+from qa_service.domain.enums import COSTLY, FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
 from qa_service.storage.queries import filters
 from qa_service.storage.repositories.recordings import copy_metadata
 from qa_service.storage.rollups import rebuild
-from qa_service.storage.tables import Evaluation, FindingRow, HighlightRow, Recording, utcnow
+from qa_service.storage.tables import (
+    Evaluation,
+    FindingRow,
+    HighlightRow,
+    Recording,
+    ReviewTask,
+    utcnow,
+)
+
+
+def listened_sql():
+    """A current evaluation's call was listened to: a review applies to it, or a review task of
+    the call is done."""
+    return or_(
+        Evaluation.reviewed_grade.is_not(None),
+        exists().where(
+            ReviewTask.recording_id == Evaluation.recording_id,
+            ReviewTask.state == TaskState.DONE,
+        ),
+    )
 
 
 class Evaluations:
@@ -175,6 +194,7 @@ class Evaluations:
         page: int = 1,
         page_size: int = 50,
         rule: str | None = None,
+        reviewed: bool | None = None,
         **where,
     ) -> tuple[int, list[Evaluation]]:
         """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
@@ -182,6 +202,9 @@ class Evaluations:
         half a million costs more than the page). `where`: kpis.filters' project, agent,
         since, until."""
         conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
+        if reviewed is not None:
+            heard = listened_sql()
+            conds.append(heard if reviewed else ~heard)
         if rule:
             conds.append(
                 exists().where(
@@ -204,6 +227,21 @@ class Evaluations:
                 .limit(page_size)
             ).all()
         return total, list(rows)
+
+    def listened(self, recording_ids: list[int]) -> set[int]:
+        """Of these recordings, those listened to (a review applies or a task is done)."""
+        if not recording_ids:
+            return set()
+        with self.session() as s:
+            return set(
+                s.exec(
+                    select(Evaluation.recording_id).where(
+                        Evaluation.recording_id.in_(recording_ids),
+                        Evaluation.is_current,
+                        listened_sql(),
+                    )
+                ).all()
+            )
 
     def rebuild_rollups(self) -> int:
         """Recompute the rollups from the evaluations; returns how many were counted."""

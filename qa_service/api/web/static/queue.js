@@ -27,7 +27,7 @@
 
   // Each source answers some filters; the others are greyed out on its tab.
   const SOURCES = {
-    flagged: {filters: ["project", "agent", "since", "until", "rule"],
+    flagged: {filters: ["project", "agent", "since", "until", "rule", "reviewed"],
               url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/flagged?" + q; }},
     sample: {filters: ["project", "since", "until"],
              url: (q) => { q.set("percent", "5"); q.set("page", page); q.set("page_size", PAGE); return "/review-sample?" + q; }},
