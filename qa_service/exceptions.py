@@ -157,6 +157,10 @@ class UserError(BadInput):
     """A user that cannot be made as asked (a name taken, a short password, a role unknown)."""
 
 
+class UserConflict(Conflict, UserError):
+    """A user name taken already."""
+
+
 class AppealError(BadInput):
     """An appeal or a ruling that cannot be made as sent."""
 

@@ -61,6 +61,23 @@ EXTRA: dict[tuple[str, str], dict[int, Any]] = {
     ("GET", "/recordings/{recording_id}/audio"): {
         410: "the audio file is no longer on storage",
     },
+    ("POST", "/users"): {409: "a user of this name exists already"},
+    ("POST", "/evaluations/{evaluation_id}/appeals"): {
+        409: "an appeal of the same thing is open or ruled, or the appeal window has closed",
+    },
+    ("POST", "/appeals/{appeal_id}/assign"): {409: "the appeal was ruled already"},
+    ("POST", "/appeals/{appeal_id}/ruling"): {
+        409: "the appeal is ruled already, or assigned to another reviewer",
+    },
+    ("POST", "/appeals/{appeal_id}/seen"): {409: "the appeal has no ruling yet"},
+    ("POST", "/tasks/{task_id}/claim"): {409: "the task is done, or another reviewer's"},
+    ("POST", "/tasks/{task_id}/release"): {409: "the task is done, or not the caller's"},
+    ("POST", "/tasks/{task_id}/done"): {409: "the task is done already, or another's"},
+    ("POST", "/tasks/{task_id}/assign"): {409: "the task is done already"},
+    ("POST", "/evaluations/{evaluation_id}/listened"): {409: "the call's task is another's"},
+    ("POST", "/calibrations"): {404: "an evaluation named does not exist"},
+    ("PUT", "/calibrations/{session_id}/scores"): {409: "the session is closed"},
+    ("POST", "/calibrations/{session_id}/close"): {409: "the session is closed already"},
     ("POST", "/rubrics/{rubric_id}/{version}/rescore"): {
         503: {
             "model": RescoreAccepted,
@@ -131,8 +148,8 @@ def statuses(route: APIRoute) -> dict[int, Any]:
     if keyed:
         codes |= {c: GENERIC[c] for c in (401, 429, 503)}
         role = _role(calls)
-        if role is not None and role != KeyRole.VIEWER:
-            codes[403] = f"the key's role is below {role}"
+        if role is not None and role != KeyRole.AGENT:
+            codes[403] = f"the caller's role is below {role}"
     if route.dependant.path_params:
         codes[404] = GENERIC[404]
     if route.body_field is not None:

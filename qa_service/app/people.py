@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from qa_service.domain.enums import ROLE_LEVEL, SCOPED_ROLES, KeyRole
 from qa_service.domain.identifiers import identifier_problem
-from qa_service.exceptions import UserError
+from qa_service.exceptions import UserConflict, UserError
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey, User
 
@@ -136,7 +136,7 @@ def create_user(
 ) -> User:
     _check(name, password, role, agent_id, team)
     if store.people.by_name(name) is not None:
-        raise UserError(f"a user named {name!r} exists already")
+        raise UserConflict(f"a user named {name!r} exists already")
     return store.people.add(
         User(
             name=name,

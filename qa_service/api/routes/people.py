@@ -3,13 +3,22 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path
-from pydantic import Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
-from qa_service.api.deps import Admin, Identifier, Manager, Member, StoreDep
+from qa_service.api.deps import (
+    IDENTIFIER_PATTERN,
+    Admin,
+    Identifier,
+    Manager,
+    Member,
+    StoreDep,
+)
 from qa_service.app import people
 from qa_service.app.keys import create_key
 from qa_service.app.people import ROLE_NAMES
+from qa_service.config import MAX_ID_LENGTH
 from qa_service.domain.enums import KeyRole
+from qa_service.domain.identifiers import valid_identifier
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import NotFound, UserError
 
@@ -29,12 +38,30 @@ class Me(Schema):
     """The agents whose calls this caller sees (none: every call)."""
 
 
+# a user name: an identifier, not empty
+UserName = Annotated[
+    str,
+    AfterValidator(valid_identifier),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": IDENTIFIER_PATTERN,
+            "description": "letters of any script, digits and _ - . (not . or ..)",
+        }
+    ),
+]
+
+
 class UserIn(Schema):
-    name: str = Field(min_length=1, max_length=64)
+    """An agent needs `agent_id`, a team lead `team` (else 422)."""
+
+    name: UserName
     password: str = Field(min_length=people.MIN_PASSWORD, max_length=people.MAX_PASSWORD)
     role: RoleName
-    agent_id: str | None = Field(default=None, max_length=64)
-    team: str | None = Field(default=None, max_length=64)
+    agent_id: Identifier | None = None
+    team: Identifier | None = None
     display_name: str = Field(default="", max_length=64)
 
 
