@@ -3,7 +3,7 @@ with their role and the agents whose calls they may see."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -30,10 +30,15 @@ def _stored_time(t: datetime | None) -> datetime | None:
 
 def _not_a_number(value: object) -> object:
     """pydantic reads a bare number as Unix seconds (`since=159` is 1970-01-01 00:02:39): a
-    since/until is a date-time people write, so a number is refused."""
-    if isinstance(value, (int, float)) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    ):
+    since/until is a date-time people write, so a number (12, -4.1e-116, inf) is refused."""
+    number = isinstance(value, (int, float))
+    if isinstance(value, str):
+        try:
+            float(value.strip())
+            number = True
+        except ValueError:
+            number = False
+    if number:
         raise ValueError("must be an ISO 8601 date-time (2026-11-20T09:00:00+08:00), not a number")
     return value
 
@@ -48,6 +53,14 @@ TimeQuery = Annotated[
     ),
     BeforeValidator(_not_a_number),
     AfterValidator(_stored_time),
+]
+
+
+# A day people write (the call center's date): 2026-11-20, never a number read as Unix time.
+DayQuery = Annotated[
+    date | None,
+    Query(description="a date, 2026-11-20 (the call center's day)"),
+    BeforeValidator(_not_a_number),
 ]
 
 

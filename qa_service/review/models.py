@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictBool
 
 from qa_service.domain.enums import CallOutcome, FindingSource, FlagReason, Grade
 from qa_service.domain.evaluation import (
@@ -396,7 +396,7 @@ class PlanIn(Schema):
     reviewers: list[dict] = Field(default_factory=list, max_length=200)
     seed: str = Field(default="", max_length=200)
     due_hours: float = Field(default=24.0, gt=0, le=24 * 90)
-    active: bool = True
+    active: StrictBool = True
 
 
 class PlanOut(PlanIn):

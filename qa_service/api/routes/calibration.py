@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sqlmodel import select
 
 from qa_service.api.deps import Manager, Reviewer, StoreDep
@@ -26,7 +26,7 @@ class CalibrationIn(Schema):
     reviewers: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=2, max_length=50
     )
-    hide_machine: bool = True
+    hide_machine: StrictBool = True
 
 
 class CalibrationItem(Schema):
@@ -213,7 +213,7 @@ def close(
     session_id: RowId,
     store: StoreDep,
     who: Manager,
-    apply: Annotated[bool, Body(embed=True)] = False,
+    apply: Annotated[StrictBool, Body(embed=True)] = False,
 ) -> Closed:
     """Close the session; `apply`: its consensus becomes the reviews of those calls."""
     with store.session() as s:

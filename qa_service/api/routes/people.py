@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field, StrictBool, WithJsonSchema
 
 from qa_service.api.deps import (
     IDENTIFIER_PATTERN,
@@ -77,7 +77,7 @@ class UserOut(Schema):
 
 
 class UserChange(Schema):
-    active: bool | None = None
+    active: StrictBool | None = None
     password: str | None = Field(
         default=None, min_length=people.MIN_PASSWORD, max_length=people.MAX_PASSWORD
     )

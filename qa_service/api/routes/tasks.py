@@ -1,6 +1,5 @@
 """Sampling plans (抽检计划) and review tasks (复核任务): what people listen to, and who."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -8,6 +7,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from qa_service.api.deps import (
+    DayQuery,
     Identifier,
     Manager,
     Reviewer,
@@ -115,7 +115,7 @@ def run_plan(
     store: StoreDep,
     settings: SettingsDep,
     _: Manager,
-    day: date | None = None,
+    day: DayQuery = None,
 ) -> PlanRunOut:
     """Make the plan's tasks now for the period holding `day` (the call center's date; today
     if not given). Running it again adds only calls it did not pick before."""
