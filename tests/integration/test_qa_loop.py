@@ -631,3 +631,7 @@ def test_common_error_shares_count_calls_of_rubrics_with_the_rule(world):
     for e in errors:
         calls = 4 * (e["rule_id"] in telecom) + 3 * (e["rule_id"] in survey.rule_ids())
         assert e["share"] == round(e["count"] / calls, 4), e
+    # project s has no active rubric (scored as the CLI scores): its trial report reads the
+    # rubric its calls were scored with, as the wrap-up does (it was a 422)
+    trial = client.get("/projects/s/trial?phase=production", headers=people["boss"])
+    assert trial.status_code == 200, trial.text

@@ -8,7 +8,7 @@ from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput, NotFound
 from qa_service.metrics.models import InflightReport, TrialReport, WrapupReport
 from qa_service.metrics.reports import inflight_report, trial_report
-from qa_service.metrics.wrapup import to_markdown
+from qa_service.metrics.wrapup import project_rubric_key, to_markdown
 from qa_service.metrics.wrapup import wrapup as make_wrapup
 from qa_service.storage.tables import ActiveRubric, Recording
 
@@ -35,13 +35,20 @@ def trial(
     version: int | None = Query(None, ge=1, le=MAX_INT),
     phase: Phase | None = Phase.TRIAL,
 ) -> TrialReport:
-    """试呼 report: refusal reasons, the guide map (引导地图) and the highlight-script library."""
+    """试呼 report: refusal reasons, the guide map (引导地图) and the highlight-script library;
+    read with the rubric given, else the project's active one, else the one most of its calls
+    were scored with (a project scored with the CLI has no active rubric)."""
     _known(store, project)
     if rubric_id is None:
         active = store.rubrics.active_in(project)
-        if active is None:
-            raise BadInput(f"no rubric given and none active for project {project!r}")
-        rubric_id, version = active.rubric_id, active.version
+        key = (
+            (active.rubric_id, active.version)
+            if active
+            else store.read(project_rubric_key, project)
+        )
+        if key is None:
+            raise BadInput(f"no rubric given, none active and no scored calls in {project!r}")
+        rubric_id, version = key
     rubric = store.rubrics.load(rubric_id, version or 1)
     return store.read(trial_report, rubric, project, phase or None)
 
