@@ -125,6 +125,18 @@ def _check(name: str, password: str | None, role: str, agent_id: str | None, tea
             raise UserError(f"{what} {value!r} {problem}")
 
 
+REVIEWING = (KeyRole.REVIEWER, KeyRole.MANAGER, KeyRole.ADMIN)
+
+
+def active_reviewer(store: Store, name: str) -> User | None:
+    """The active person of this name who reviews calls (reviewer, manager or admin), if any:
+    who may be assigned an appeal, a task quota or a calibration seat."""
+    user = store.people.by_name(name)
+    if user is None or not user.active or KeyRole(user.role) not in REVIEWING:
+        return None
+    return user
+
+
 def create_user(
     store: Store,
     name: str,

@@ -31,6 +31,7 @@ from qa_service.review.reviews import (
     ReviewRequest,
     allowed_statuses,
     create_review,
+    current_of,
     review_key,
     span_of,
 )
@@ -222,7 +223,9 @@ def rule(
     comment = (comment or "").strip()
     if not comment:
         raise AppealError("a ruling needs its comment (what the reviewer heard)")
-    ev = _current_evaluation(session, appeal)
+    appealed = session.get(Evaluation, appeal.evaluation_id)
+    assert appealed is not None  # evaluations are kept, never deleted
+    ev = current_of(session, appealed)
     if appeal.target == "grade":
         if decision == AppealState.OVERTURNED:
             if grade not in Grade.values() or grade in (Grade.FAIL, Grade.NO_SPEECH):
@@ -253,19 +256,6 @@ def _good_and_bad(category: str | None) -> tuple[str, str]:
     statuses = allowed_statuses(category or "")
     bad = next(s for s in statuses if s in COSTLY)
     return next(s for s in statuses if s != bad), bad
-
-
-def _current_evaluation(session: Session, appeal: Appeal) -> Evaluation:
-    """The call's evaluation the ruling is made on: its current one under the appeal's rubric
-    id (a rescoring since filing made a new one), else the one appealed."""
-    current = session.exec(
-        select(Evaluation).where(
-            Evaluation.recording_id == appeal.recording_id,
-            Evaluation.rubric_id == appeal.rubric_id,
-            Evaluation.is_current,
-        )
-    ).first()
-    return current or session.get(Evaluation, appeal.evaluation_id)
 
 
 def _finding_now(session: Session, ev: Evaluation, appeal: Appeal) -> FindingRow:

@@ -29,6 +29,7 @@ from qa_service.review.reviews import (
     allowed_statuses,
     catalog_for,
     create_review,
+    current_of,
 )
 from qa_service.storage.tables import (
     CalibrationScore,
@@ -245,7 +246,7 @@ def close(session: Session, session_id: int, apply: bool) -> tuple[CalibrationSe
             ev = session.get(Evaluation, ev_id)
             if ev is None:
                 continue
-            current = _current(session, ev)
+            current = current_of(session, ev)
             standing = machine_values(session, current, standing=True)
             if standing.get(item) == value:
                 continue
@@ -266,14 +267,3 @@ def close(session: Session, session_id: int, apply: bool) -> tuple[CalibrationSe
     session.add(cal)
     session.flush()
     return cal, made
-
-
-def _current(session: Session, ev: Evaluation) -> Evaluation:
-    found = session.exec(
-        select(Evaluation).where(
-            Evaluation.recording_id == ev.recording_id,
-            Evaluation.rubric_id == ev.rubric_id,
-            Evaluation.is_current,
-        )
-    ).first()
-    return found or ev

@@ -494,6 +494,19 @@ def _apply(
     session.add(ev)
 
 
+def current_of(session: Session, ev: Evaluation) -> Evaluation:
+    """The call's current evaluation under `ev`'s rubric id (a rescoring since made a new
+    one), else `ev` itself: what a ruling, a consensus or a done task is laid on."""
+    current = session.exec(
+        select(Evaluation).where(
+            Evaluation.recording_id == ev.recording_id,
+            Evaluation.rubric_id == ev.rubric_id,
+            Evaluation.is_current,
+        )
+    ).first()
+    return current or ev
+
+
 def reapply(session: Session, recording_id: int, rubric_id: str) -> list[Evaluation]:
     """After a review or a withdrawal: every evaluation of the call under that rubric id,
     with the rollups kept in step."""

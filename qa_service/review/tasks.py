@@ -211,10 +211,15 @@ def get_task(session: Session, task_id: int) -> ReviewTask:
     return task
 
 
-def claim(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
+def _open(session: Session, task_id: int) -> ReviewTask:
     task = get_task(session, task_id)
     if task.state == TaskState.DONE:
         raise TaskConflict(f"task {task_id} is done already ({task.done_by})")
+    return task
+
+
+def claim(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
+    task = _open(session, task_id)
     if task.assignee not in (None, reviewer) and not manager:
         raise TaskConflict(f"task {task_id} is {task.assignee}'s; a QA manager may reassign it")
     task.assignee, task.state, task.claimed_at = reviewer, TaskState.IN_PROGRESS, utcnow()
@@ -224,9 +229,7 @@ def claim(session: Session, task_id: int, reviewer: str, manager: bool = False) 
 
 
 def release(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
-    task = get_task(session, task_id)
-    if task.state == TaskState.DONE:
-        raise TaskConflict(f"task {task_id} is done already ({task.done_by})")
+    task = _open(session, task_id)
     if task.assignee != reviewer and not manager:
         raise TaskConflict(f"task {task_id} is not yours to release")
     task.assignee, task.state, task.claimed_at = None, TaskState.UNASSIGNED, None
@@ -236,9 +239,7 @@ def release(session: Session, task_id: int, reviewer: str, manager: bool = False
 
 
 def assign_task(session: Session, task_id: int, reviewer: str) -> ReviewTask:
-    task = get_task(session, task_id)
-    if task.state == TaskState.DONE:
-        raise TaskConflict(f"task {task_id} is done already ({task.done_by})")
+    task = _open(session, task_id)
     task.assignee, task.state, task.claimed_at = reviewer, TaskState.ASSIGNED, None
     session.add(task)
     session.flush()
@@ -246,6 +247,7 @@ def assign_task(session: Session, task_id: int, reviewer: str) -> ReviewTask:
 
 
 def _current(session: Session, recording_id: int, fallback: int) -> Evaluation:
+    """The call's current evaluation under any rubric (what it counts with), else the task's."""
     ev = session.exec(
         select(Evaluation).where(Evaluation.recording_id == recording_id, Evaluation.is_current)
     ).first()
@@ -257,9 +259,7 @@ def _current(session: Session, recording_id: int, fallback: int) -> Evaluation:
 
 def complete(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
     """已复核: the call was listened to; its grade as the reviewer left it is kept."""
-    task = get_task(session, task_id)
-    if task.state == TaskState.DONE:
-        raise TaskConflict(f"task {task_id} is done already ({task.done_by})")
+    task = _open(session, task_id)
     if task.assignee not in (None, reviewer) and not manager:
         raise TaskConflict(f"task {task_id} is {task.assignee}'s")
     ev = _current(session, task.recording_id, task.evaluation_id)

@@ -17,6 +17,7 @@ from qa_service.api.deps import (
     TimeQuery,
     Viewer,
 )
+from qa_service.app.people import active_reviewer
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import AppealError, NotFound
@@ -127,17 +128,7 @@ def get_appeal(appeal_id: RowId, store: StoreDep, who: Member) -> AppealOut:
 
 
 def _reviewer_named(store, name: str) -> None:
-    user = store.people.by_name(name)
-    if (
-        user is None
-        or not user.active
-        or KeyRole(user.role)
-        not in (
-            KeyRole.REVIEWER,
-            KeyRole.MANAGER,
-            KeyRole.ADMIN,
-        )
-    ):
+    if active_reviewer(store, name) is None:
         raise AppealError(f"{name!r} is no active reviewer")
 
 

@@ -7,7 +7,7 @@ from pydantic import Field, StrictBool
 from sqlmodel import select
 
 from qa_service.api.deps import Manager, Reviewer, StoreDep
-from qa_service.app.people import Caller
+from qa_service.app.people import Caller, active_reviewer
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import CalibrationError, CalibrationNotFound
@@ -137,17 +137,7 @@ def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
 @router.post("", status_code=201, response_model=CalibrationOut)
 def create(body: CalibrationIn, store: StoreDep, who: Manager) -> CalibrationOut:
     for name in body.reviewers:
-        user = store.people.by_name(name)
-        if (
-            user is None
-            or not user.active
-            or KeyRole(user.role)
-            not in (
-                KeyRole.REVIEWER,
-                KeyRole.MANAGER,
-                KeyRole.ADMIN,
-            )
-        ):
+        if active_reviewer(store, name) is None:
             raise CalibrationError(f"{name!r} is no active reviewer")
     with store.session() as s:
         cal = calibration.create(

@@ -15,6 +15,7 @@ from qa_service.api.deps import (
     StoreDep,
     TimeQuery,
 )
+from qa_service.app.people import active_reviewer
 from qa_service.config import call_center_time
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID
@@ -57,13 +58,7 @@ def _checked(body: PlanIn, store) -> tuple[dict, list[dict]]:
         )
         raise TaskError(f"the plan is not valid: {problems}") from None
     for q in quotas:
-        user = store.people.by_name(q["name"])
-        if (
-            user is None
-            or not user.active
-            or KeyRole(user.role) == KeyRole.VIEWER
-            or (KeyRole(user.role) in (KeyRole.AGENT, KeyRole.TEAM_LEAD))
-        ):
+        if active_reviewer(store, q["name"]) is None:
             raise TaskError(f"{q['name']!r} is no active reviewer")
     return criteria, quotas
 
@@ -203,7 +198,6 @@ def listened(evaluation_id: RowId, store: StoreDep, who: Reviewer) -> TaskOut:
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskOut)
 def assign(task_id: RowId, store: StoreDep, _: Manager, reviewer: Identifier) -> TaskOut:
-    user = store.people.by_name(reviewer)
-    if user is None or not user.active:
+    if active_reviewer(store, reviewer) is None:
         raise TaskError(f"{reviewer!r} is no active reviewer")
     return _step(store, task_id, lambda s, t: tasks.assign_task(s, t, reviewer))
