@@ -98,3 +98,29 @@ def test_security_headers_and_schema(sqlite_url, tmp_path):
         js = client.get("/static/vendor/echarts.min.js", headers={"Accept-Encoding": "gzip"})
         assert js.status_code == 200 and js.headers["content-encoding"] == "gzip"
         assert "evil.example" not in client.get("/login?next=//evil.example").text
+
+
+def test_sign_in_and_out_across_sites(sqlite_url, tmp_path):
+    """A sign-in form posted from another site (no token of this site's) is refused, so nobody
+    is signed in as the attacker; a cross-site POST to /logout (SameSite=Strict: no cookie with
+    it) ends nothing and clears nothing; 退出 ends the session on the server, so the cookie
+    copied before it is refused after."""
+    client, keys = _client(sqlite_url, tmp_path)
+    with client:
+        forged = client.post("/login", data={"api_key": keys["admin"]}, follow_redirects=False)
+        assert forged.status_code == 403 and "qa_session" not in forged.headers.get(
+            "set-cookie", ""
+        )
+        csrf = _sign_in(client, keys["viewer"])
+        cookie = client.cookies.get("qa_session")
+        cross = TestClient(client.app)  # the same browser seen from another site: no cookie sent
+        out = cross.post("/logout", follow_redirects=False)
+        assert out.status_code == 303 and "qa_session" not in out.headers.get("set-cookie", "")
+        assert client.get("/rubrics").status_code == 200  # still signed in
+        assert (
+            client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code
+            == 303
+        )
+        copied = TestClient(client.app, cookies={"qa_session": cookie})
+        assert copied.get("/rubrics").status_code == 401
+        assert copied.get("/queue", follow_redirects=False).headers["location"].startswith("/login")
