@@ -68,33 +68,45 @@ def web_data(tmp_path_factory, recognizer):
         "store": store,
         "keys": roles,
         "projects": projects,
-        "people": make_people(store),
+        "people": make_people(store, service, folder),
     }
 
 
 PASSWORD = "浏览器测试密码123"
 
 
-def make_people(store) -> dict:
-    """People who sign in with a password: the agent of a call with a finding that costs points
-    (to appeal), a QA manager and two reviewers."""
-    from sqlmodel import select
+def make_people(store, service, folder) -> dict:
+    """People who sign in with a password: an agent with calls of their own (two hand-made
+    calls, the oldest of the database, so no other test's "first call" is theirs), a QA
+    manager and two reviewers."""
+    from datetime import datetime
 
     from qa_service.app.people import create_user
-    from qa_service.domain.enums import COSTLY, FindingSource
-    from qa_service.storage.tables import Evaluation, FindingRow
+    from qa_service.domain.metadata import CallMetadata
+    from qa_service.files import sha256_of
+    from qa_service.rules.rubric import load_rubric
+    from tests.integration.test_reviews import GOOD, RUDE
+    from tests.support import write_wav
 
-    with store.session() as s:
-        agent_id = s.exec(
-            select(Evaluation.agent_id)
-            .join(FindingRow, FindingRow.evaluation_id == Evaluation.id)
-            .where(
-                Evaluation.is_current,
-                FindingRow.source == FindingSource.MACHINE,
-                FindingRow.status.in_(COSTLY),
-            )
-            .order_by(Evaluation.id)
-        ).first()
+    agent_id = "B001"
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    for i, utterances in enumerate((RUDE, GOOD)):
+        path = write_wav(folder / f"agent-own-{i}.wav", 12.0 + i)
+        store.recordings.save_transcript(
+            sha256_of(path),
+            str(path),
+            CallMetadata(
+                agent_id=agent_id,
+                project="telecom-upgrade",
+                call_time=datetime(2026, 11, 1, 9 + i),
+            ),
+            13.0,
+            2,
+            "stereo",
+            "hand-made",
+            utterances,
+        )
+        assert service.score_file(path, rubric).error is None
     people = {
         "agent": create_user(store, "坐席小李", PASSWORD, "agent", agent_id=agent_id),
         "manager": create_user(store, "主管老周", PASSWORD, "manager"),
