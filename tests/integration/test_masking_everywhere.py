@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from qa_service.api import create_app
 from qa_service.app.evaluations import record_evaluation
 from qa_service.app.keys import create_key
+from qa_service.app.people import create_user
 from qa_service.config import Settings
 from qa_service.domain.enums import JobState
 from qa_service.domain.masking import DIGITS
@@ -92,6 +93,17 @@ def _seed(tmp_path, url):
         role: create_key(store, role, f"{role} 13812345678")[1]
         for role in ("admin", "reviewer", "viewer")
     }
+    # the QA loop's people: an agent (whose appeal quotes a number), a manager who sees every
+    # route a non-admin can, two reviewers of a calibration session
+    for name, role, extra in (
+        ("agent", "agent", {"agent_id": "A1"}),
+        ("manager", "manager", {}),
+        ("r1", "reviewer", {}),
+        ("r2", "reviewer", {}),
+    ):
+        user = create_user(store, name, "masking-password", role, **extra)
+        keys[name] = create_key(store, role, name, user_id=user.id)[1]
+    store.people.set_team("t", ["A1"])
     settings = Settings(
         database_url=url, redis_url=None, storage_dir=tmp_path / "storage", import_roots=[]
     )
@@ -114,10 +126,29 @@ def _get_routes(app) -> list[tuple[str, list[str]]]:
 
 def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
     store, rec, job, keys, settings = _seed(tmp_path, sqlite_url)
-    admin, reviewer, viewer = ({"X-API-Key": keys[r]} for r in ("admin", "reviewer", "viewer"))
+    admin, reviewer = ({"X-API-Key": keys[r]} for r in ("admin", "reviewer"))
+    # not an admin, and allowed every GET route the admin is (the QA loop's included)
+    viewer = {"X-API-Key": keys["manager"]}
     with TestClient(create_app(settings)) as client:
         ev = {"id": client.get("/evaluations", headers=admin).json()["items"][0]["evaluation_id"]}
         evaluation = client.get(f"/evaluations/{ev['id']}", headers=admin).json()
+        costly = next(f for f in evaluation["findings"] if f["status"] in ("missed", "violation"))
+        appeal = client.post(
+            f"/evaluations/{ev['id']}/appeals",
+            headers={"X-API-Key": keys["agent"]},
+            json={
+                "target": "finding",
+                "finding_id": costly["id"],
+                "reason": f"客户号码 {NUMBERS[0]}",
+            },
+        )
+        assert appeal.status_code == 201, appeal.text
+        session = client.post(
+            "/calibrations",
+            headers=viewer,
+            json={"name": "校准", "evaluation_ids": [ev["id"]], "reviewers": ["r1", "r2"]},
+        )
+        assert session.status_code == 201, session.text
         # the finding whose evidence holds the numbers, reviewed; and one the machine missed,
         # added with the whole call as its evidence: both reach rule precision's examples
         finding = next(f for f in evaluation["findings"] if _leaks(str(f["evidence"])))
@@ -159,6 +190,9 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "project": "p",
             "from": 1,
             "to": 1,
+            "team": "t",
+            "appeal_id": appeal.json()["id"],
+            "session_id": session.json()["id"],
         }
         urls = []
         for path, required in _get_routes(client.app):
@@ -179,6 +213,8 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "/projects/p/trial",
             "/projects/p/wrapup",
             "/rules/precision",
+            "/appeals",
+            f"/appeals/{appeal.json()['id']}",
         }
         seen = set()
         for url, query in urls:
