@@ -80,10 +80,15 @@ def deployment(request, tmp_path):
         worker.wait(timeout=60)
 
 
-def failures_of(stream) -> list[tuple[str, str, str]]:
-    """(operation, check, message) of every failed check of an engine run."""
+def failures_of(stream, tally: Counter | None = None) -> list[tuple[str, str, str]]:
+    """(operation, check, message) of every failed check of an engine run; `tally` counts the
+    scenarios run and the checks made."""
     found = []
+    tally = tally if tally is not None else Counter()
     for event in stream:
+        if isinstance(event, events.ScenarioFinished):
+            tally["scenarios"] += 1
+            tally["checks"] += sum(len(c) for c in event.recorder.checks.values())
         if isinstance(event, events.FatalError):
             raise event.exception
         if isinstance(event, events.NonFatalError):
@@ -127,9 +132,15 @@ def test_the_api_is_its_openapi_document(deployment, tmp_path):
         config = SchemathesisConfig.from_path(CONFIG)
         schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=config)
         schema.config.update(headers={"X-API-Key": key})
-        assert len(list(schema.get_all_operations())) >= 25
-        found = failures_of(from_schema(schema).execute())
+        operations = len(list(schema.get_all_operations()))
+        assert operations >= 25
+        tally: Counter = Counter()
+        found = failures_of(from_schema(schema).execute(), tally)
     counts = Counter(check for _, check, _ in found)
+    print(
+        f"schemathesis on {url.split(':', 1)[0]}: {operations} operations, "
+        f"{tally['scenarios']} scenarios, {tally['checks']} checks, {len(found)} failures"
+    )
     assert not found, f"{dict(counts)}\n" + "\n\n".join(
         f"{op} [{check}] {message}" for op, check, message in found[:15]
     )
