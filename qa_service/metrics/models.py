@@ -132,6 +132,8 @@ class TrialReport(Schema):
     refusal_reasons: list[RefusalReason]
     guide_map: list[GuidePoint]
     highlights: list[HighlightScript]
+    quadrant_rule: str = ""
+    """How the guide map reads reactions and places points (reports.QUADRANT_RULE)."""
 
 
 class InflightWindow(Schema):

@@ -9,6 +9,7 @@ In flight (上线跟踪): the first 2, 4 and 6 hours of a project's production c
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from qa_service.config import LIKED, SAY_OFTEN
-from qa_service.domain.enums import CallOutcome, FindingStatus, Phase, Role, SectionKind
+from qa_service.domain.enums import PASSING, CallOutcome, FindingStatus, Phase, Role, SectionKind
 from qa_service.domain.evaluation import RubricRef
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
@@ -33,7 +34,7 @@ from qa_service.rules.rubric import Rubric
 from qa_service.storage.repositories.recordings import utterances_by_recording
 from qa_service.storage.tables import Evaluation, FindingRow, HighlightRow, Recording
 
-# A customer reply with one of these and no objection or refusal counts as positive.
+# A customer reply with one of these and no objection or refusal takes the point well.
 POSITIVE = [
     "好的",
     "可以",
@@ -43,10 +44,21 @@ POSITIVE = [
     "划算",
     "那就办",
     "办一下",
-    "然后呢",
-    "还有呢",
-    "这样啊",
 ]
+# Backchannels: the customer keeps listening, which says nothing of the point.
+BACKCHANNELS = ["然后呢", "还有呢", "这样啊", "是吗", "哦", "嗯", "对", "啊"]
+# A customer question about what was just said: a question mark, or asking words.
+QUESTION = re.compile(
+    r"[？?]|吗$|多少|怎么|什么|哪|几[个天月年块元]|能不能|可不可以|是不是|有没有|要不要"
+)
+QUADRANT_RULE = (
+    "a point's reaction is the customer's next utterance: an objection, a refusal, a question, "
+    "acceptance (positive), or nothing (a backchannel such as 然后呢 or anything else); "
+    "positive_rate = positive / (positive + objection + refusal), questions and nothing not "
+    "judged; quadrant 1: said in at least half the calls and positive_rate >= 0.5, 2: said that "
+    "often and below 0.5, 3: said less often and below 0.5, 4: said less often and >= 0.5; "
+    "a point with no judged reply has positive_rate null and is listed, not placed by a rate"
+)
 # Script parts that carry selling points: the guide map places them with the mandatory points.
 GUIDE_MAP_SECTIONS = (SectionKind.PRODUCT_INTRO, SectionKind.PERSUASION)
 
@@ -101,6 +113,7 @@ def trial_report(
         success_rate=round(successes / calls, 4) if calls else None,
         refusal_reasons=refusals,
         guide_map=_guide_map(s, rubric, rows, findings, calls),
+        quadrant_rule=QUADRANT_RULE,
         highlights=_highlight_library(s, rows),
     )
 
@@ -111,6 +124,7 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
     )
     refusal = PhraseMatcher(any=rubric.outcome.refusal, fuzzy=1.0)
     positive = PhraseMatcher(any=rubric.outcome.success + POSITIVE, fuzzy=1.0)
+    backchannel = PhraseMatcher(any=BACKCHANNELS, fuzzy=1.0)
     utterances = utterances_by_recording(s, [r.id for _, r in rows])
     recording_of = {e.id: r.id for e, r in rows}
     points = [p for p in rubric.mandatory_points] + [
@@ -141,10 +155,14 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
                 replies["objection"] += 1
             elif refusal.match(text):
                 replies["refusal"] += 1
+            elif backchannel.match(text) and len(text.norm) <= 4:
+                replies["nothing"] += 1
+            elif QUESTION.search(nxt.text.strip()):
+                replies["question"] += 1
             elif positive.match(text):
                 replies["positive"] += 1
             else:
-                replies["neutral"] += 1
+                replies["nothing"] += 1
         said_rate = len(hits) / calls if calls else 0.0
         judged = replies["positive"] + replies["objection"] + replies["refusal"]
         liked = replies["positive"] / judged if judged else None
@@ -168,9 +186,15 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
 
 
 def _highlight_library(s, rows) -> list[HighlightScript]:
-    """The calls' highlights, one script per reason and normalized text, the most successful
-    first."""
-    by_eval = {e.id: (e, r) for e, r in rows}
+    """The highlights of the calls worth copying (passed, nothing fatal, ended in success), one
+    script per reason and normalized text, the most successful first."""
+    by_eval = {
+        e.id: (e, r)
+        for e, r in rows
+        if e.effective_grade in PASSING
+        and not e.effective_fatal
+        and e.outcome == CallOutcome.SUCCESS
+    }
     items = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id.in_(list(by_eval)))).all()
     groups: dict[tuple[str, str], list[HighlightRow]] = defaultdict(list)
     for h in items:

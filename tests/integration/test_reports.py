@@ -221,3 +221,48 @@ def test_guide_map_places_each_point_in_its_quadrant(tmp_path):
     assert (
         points["often_refused"].positive_rate == 0.0 and points["rare_liked"].positive_rate == 1.0
     )
+
+
+def test_guide_map_reactions_and_highlights_worth_copying(tmp_path):
+    """A backchannel (然后呢, 这样啊) says nothing of a point and a question is a question: only
+    acceptance, objection and refusal are judged. The highlight library takes only calls that
+    passed without a fatal finding and ended in success (dev-003's lines came from a fatal call)."""
+    rubric = parse_rubric(
+        GUIDE_RUBRIC.replace(
+            "outcome:",
+            "attitude_errors:\n  - {id: rude, any: [你烦不烦], deduct: 100, severity: fatal}\n"
+            "script_sections:\n  - {id: closing, kind: closing, any: [为您办理]}\noutcome:",
+        ),
+        "guide",
+    )
+    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+    scorer = Scorer(rubric)
+    calls = [
+        _call(("流量翻倍", "然后呢"), ("为您办理", "那就办吧")),
+        _call(("流量翻倍", "这样啊"), ("为您办理", "那就办吧")),
+        _call(("流量翻倍", "这个要收手续费吗"), ("为您办理", "那就办吧")),
+        _call(("流量翻倍", "好的"), ("你烦不烦", "嗯"), ("为您办理", "那就办吧")),  # fatal
+    ]
+    for i, utts in enumerate(calls):
+        rec = store.recordings.save_transcript(
+            f"{i:064x}",
+            f"g{i}",
+            CallMetadata(project="p", phase="trial"),
+            20.0,
+            2,
+            "stereo",
+            "x",
+            utts,
+        )
+        record_evaluation(store, rec.id, evaluate(f"g{i}", utts, 20.0, scorer))
+    with store.session() as s:
+        report = trial_report(s, rubric, "p")
+    point = next(g for g in report.guide_map if g.point_id == "often_liked")
+    replies = {k: n for k, n in point.customer_replies.items() if n}
+    assert replies == {"nothing": 2, "question": 1, "positive": 1}, replies
+    assert point.positive_rate == 1.0  # the one judged reply; backchannels were 100 % before
+    assert "backchannel" in report.quadrant_rule
+    fatal_recording = store.recordings.by_sha(f"{3:064x}").id
+    assert report.highlights, report
+    for h in report.highlights:
+        assert all(x.recording_id != fatal_recording for x in h.examples), h
