@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="qa-service",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served by the web app from its vendored Swagger UI (api/web/pages.py)
+        docs_url=None,
+        redoc_url=None,
         description="Speech-analytics QA for outbound telemarketing calls (Mandarin).",
     )
     # personal numbers masked in every answer to a non-admin: first, so the innermost middleware
