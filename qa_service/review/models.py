@@ -302,6 +302,8 @@ class RubricComparison(Schema):
     from_: int = Field(alias="from")
     to: int
     project: str | None = None
+    phase: str | None = None
+    """The calls compared: of this phase only (试呼 trial or production), else all."""
     calls: int
     changed_grade_count: int
     changed_grade: list[GradeChange]

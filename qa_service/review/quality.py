@@ -189,6 +189,7 @@ def compare_versions(
     version_from: int,
     version_to: int,
     project: str | None = None,
+    phase: str | None = None,
 ) -> RubricComparison:
     for version in (version_from, version_to):
         if (
@@ -208,6 +209,8 @@ def compare_versions(
     )
     if project:
         q = q.where(Evaluation.project == project)
+    if phase:
+        q = q.where(Evaluation.phase == phase)
     for ev in session.exec(q).all():
         pairs[ev.recording_id][ev.rubric_version] = ev
     both = sorted(
@@ -233,6 +236,7 @@ def compare_versions(
         from_=version_from,
         to=version_to,
         project=project,
+        phase=phase,
         calls=calls,
         changed_grade_count=len(changed),
         changed_grade=changed,

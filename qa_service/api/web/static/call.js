@@ -52,6 +52,9 @@
   function follow() {
     const t = audio.currentTime;
     document.getElementById("clock").textContent = clock(t) + " / " + clock(audio.duration || (ev && ev.duration) || 0);
+    // The add form's start follows playback (from 0 on), unless the reviewer is typing in it.
+    const a = document.getElementById("add-start");
+    if (a && document.activeElement !== a) a.value = t.toFixed(1);
     let i = -1;
     for (let j = 0; j < utterances.length && utterances[j].start <= t + 0.05; j++) i = j;
     if (i === current) return;
@@ -63,7 +66,6 @@
       const box = transcriptBox.getBoundingClientRect(), r = el.getBoundingClientRect();
       if (r.top < box.top || r.bottom > box.bottom) transcriptBox.scrollTop += r.top - box.top - box.height / 3;
     }
-    if (ev) { const a = document.getElementById("add-start"); if (a && document.activeElement !== a) a.value = t.toFixed(1); }
   }
 
   function setupPlayer() {
@@ -177,7 +179,8 @@
       const r = await api(`/evaluations/${evaluationId}/reviews`, {method: "POST", body});
       QA.toast("已保存复核");
       await reload(r.evaluation);
-    } catch (e) { QA.toast("复核未保存：" + e.message, true); }
+      return true;
+    } catch (e) { QA.toast("复核未保存：" + e.message, true); return false; }
   }
 
   function actions(f) {
@@ -195,6 +198,11 @@
       }}, "改判"));
   }
 
+  /* Words of several speakers (a reviewer's span) read "agent: …" per part: named in Chinese. */
+  const evidenceText = (e) => e.role === "any" && e.text
+    ? e.text.split(" / ").map((p) => p.replace(/^(agent|customer): /, (m, r) => ROLES_ZH[r] + "：")).join(" / ")
+    : e.text || "";
+
   function findingEl(f) {
     const bad = BAD.has(f.status);
     const machine = f.machine_status === undefined ? f.status : f.machine_status;
@@ -209,7 +217,7 @@
         f.deduction ? h("span", {class: "bad"}, "−" + num(f.deduction, f.deduction % 1 ? 1 : 0)) : null),
       (f.evidence || []).map((e) => h("div", {class: "ev"},
         h("a", {href: "#", class: "evidence", dataset: {start: e.start}, onclick: (x) => { x.preventDefault(); focusFinding(f); seek(e.start, true); }},
-          clock(e.start)), " ", e.role ? (ROLES_ZH[e.role] || e.role) + "：" : "", e.text || "")),
+          clock(e.start)), " ", ROLES_ZH[e.role] ? ROLES_ZH[e.role] + "：" : "", evidenceText(e))),
       f.detail ? h("div", {class: "muted"}, f.detail) : null,
       actions(f));
   }
@@ -263,14 +271,18 @@
     const rule = document.getElementById("add-rule");
     if (!rule) return;
     const rules = ev.rules || [];
-    rule.replaceChildren(...rules.map((r) => h("option", {value: r.rule_id}, `${CATEGORIES[r.category] || r.category} · ${r.name || r.rule_id}`)));
-    const values = () => {
+    // Drawn again after every review: the reviewer's choice of rule and value is kept.
+    const [keptRule, keptValue] = [rule.value, document.getElementById("add-value").value];
+    rule.replaceChildren(...rules.map((r) => h("option", {value: r.rule_id, selected: r.rule_id === keptRule},
+      `${CATEGORIES[r.category] || r.category} · ${r.name || r.rule_id}`)));
+    const values = (keep) => {
       const r = rules.find((x) => x.rule_id === rule.value);
       const vals = r ? (r.allowed_statuses || []).filter((v) => BAD.has(v) || v === "handled") : [];
-      document.getElementById("add-value").replaceChildren(...vals.map((v) => h("option", {value: v}, STATUSES[v] || v)));
+      document.getElementById("add-value").replaceChildren(...vals.map((v) => h("option", {value: v, selected: v === keep},
+        STATUSES[v] || v)));
     };
-    rule.onchange = values;
-    values();
+    rule.onchange = () => values();
+    values(keptValue);
   }
 
   function renderHead() {
@@ -302,13 +314,22 @@
     review({target: "grade", action: "override", value: document.getElementById("grade-value").value, comment});
   });
   click("grade-confirm", () => review({target: "grade", action: "confirm"}));
-  click("add-finding", () => {
-    const start = Number(document.getElementById("add-start").value || audio.currentTime);
-    const end = Number(document.getElementById("add-end").value || start + 3);
+  click("add-finding", async () => {
+    const startBox = document.getElementById("add-start"), endBox = document.getElementById("add-end");
+    const start = startBox.value === "" ? audio.currentTime : Number(startBox.value);
+    // Without an end, the span is the utterance being heard at the start (else three seconds).
+    const heard = utterances.find((u) => u.start <= start + 0.05 && start < u.end);
+    const typed = endBox.value === "" ? null : Number(endBox.value);
+    const end = typed !== null && typed > start ? typed : heard ? heard.end : start + 3;
     const comment = document.getElementById("add-comment").value.trim();
     if (!comment) { QA.toast("请填写说明", true); return; }
-    review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
-      value: document.getElementById("add-value").value, start, end: end > start ? end : start + 3, comment});
+    const saved = await review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
+      value: document.getElementById("add-value").value, start, end, comment});
+    if (!saved) return;
+    // The next addition starts from the playback position again, with a new note.
+    endBox.value = "";
+    document.getElementById("add-comment").value = "";
+    startBox.value = audio.currentTime.toFixed(1);
   });
   click("next-call", async () => {
     let queue = null;
@@ -329,6 +350,8 @@
       [ev, utterances] = await Promise.all([api(`/evaluations/${evaluationId}`),
         api(`/recordings/${root.dataset.recording}/transcript`)]);
       await reload(ev);
+      QA.remember("project", ev.project);
+      QA.remember("rubric", ev.rubric.id);
       renderTranscript();
       setupPlayer();
       document.body.dataset.loaded = "1";

@@ -32,18 +32,18 @@
 
   function draw(rows, group) {
     const labels = rows.map((r) => String(r[group]).replace("T", " ").slice(0, group === "hour" ? 16 : 40));
+    // The tooltip formatter returns HTML: only numbers and our labels go into it, the group
+    // label (an agent id or project name from the data) is escaped first. Axis labels are drawn
+    // as text on the canvas: they take the label as it is.
+    const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     const tip = (keys) => ({trigger: "axis", formatter: (ps) => {
       const r = rows[ps[0].dataIndex];
-      return [labels[ps[0].dataIndex] + `（${r.evaluated} 通）`, ...keys.map((k) => {
+      return [esc(labels[ps[0].dataIndex]) + `（${r.evaluated} 通）`, ...keys.map((k) => {
         const [name, f] = FORMULAS[k];
         const val = k.endsWith("rate") ? pct(r[k]) : num(r[k], k === "fatal" ? 0 : 1);
         return `${name}：${val}<br><span style="color:#888">= ${f}</span>`;
       })].join("<br>");
     }});
-    // The tooltip formatter returns HTML: only numbers and our labels go into it, the group
-    // label (an agent id or project name from the data) is escaped first.
-    const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-    labels.forEach((l, i) => { labels[i] = esc(l); });
     const rate = (k) => ({name: FORMULAS[k][0], type: "bar", data: rows.map((r) => +(r[k] * 100).toFixed(1))});
     chart("chart-rates").setOption({
       tooltip: tip(["pass_rate", "excellent_rate", "success_rate"]), legend: {top: 0},
@@ -73,10 +73,10 @@
     if (!project) { box.replaceChildren(h("p", {class: "muted"}, "没有项目")); return; }
     const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
     if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
-    box.replaceChildren(h("p", {class: "muted"}, "首通时间 " + QA.when(data.start)),
+    box.replaceChildren(h("p", {class: "muted"}, "上线时间（首通正式外呼）" + QA.when(data.start)),
       h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "监听合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
         h("tbody", {}, data.windows.map((w) => h("tr", {},
-          h("td", {}, `前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
+          h("td", {}, `上线后前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
           h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
           h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))));
@@ -98,7 +98,8 @@
   sel.addEventListener("change", () => inflight(sel.value).catch((err) => QA.toast(err.message, true)));
   QA.projects().then((ps) => {
     QA.fillSelect(form.elements.project, ps);
-    QA.fillSelect(sel, ps);
-    return Promise.all([load(), inflight(ps[0])]);
+    const project = QA.preferredProject(ps);
+    QA.fillSelect(sel, ps, project);
+    return Promise.all([load(), inflight(project)]);
   }).catch((err) => QA.toast(err.message, true));
 })();

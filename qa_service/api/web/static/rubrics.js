@@ -13,6 +13,7 @@
 
   async function show(r) {
     selected = r;
+    QA.remember("rubric", r.id);
     const d = await api(`/rubrics/${encodeURIComponent(r.id)}/${r.version}`);
     document.getElementById("detail").hidden = false;
     document.getElementById("detail-title").textContent = `${d.name || d.id}（${d.id} v${d.version}）`;
@@ -29,10 +30,7 @@
       onclick: () => show(r).catch((e) => QA.toast(e.message, true))},
       h("td", {}, r.id), h("td", {}, "v" + r.version), h("td", {}, r.name), h("td", {}, (r.active_for || []).join("、") || "—"),
       h("td", {}, QA.when(r.created_at)))));
-    const sel = document.querySelector("#compare [name=rubric]");
-    const current = sel.value;
-    sel.replaceChildren();
-    QA.fillSelect(sel, [...new Set(rows.map((r) => r.id))], current);
+    QACompare.setup(document.getElementById("compare"), rows, QA.preferredRubric(rows, null));
     return rows;
   }
 
@@ -44,8 +42,11 @@
     problems.replaceChildren(); view.hidden = true; status.textContent = "";
     try {
       const r = await api("/rubrics", {method: "POST", body: text, raw: "application/yaml"});
-      status.textContent = `已保存 ${r.id} v${r.version}`;
-      status.className = "good";
+      status.textContent = r.created === false
+        ? `未保存：${r.id} v${r.version} 已有完全相同的内容，没有新版本（修改后请把版本号加一）`
+        : `已保存 ${r.id} v${r.version}`;
+      status.className = r.created === false ? "muted" : "good";
+      status.dataset.created = r.created === false ? "0" : "1";
       await list();
     } catch (e) {
       status.textContent = "未保存：" + e.message.split("\n")[0];
@@ -63,14 +64,20 @@
   }
 
   /* Rescoring progress: the job's state where the queue knows it (rq), and in every mode how
-   * many of the project's current evaluations already carry this version. */
+   * many of the calls scored with this rubric already have an evaluation by this version.
+   * Every evaluation counts, not only the current ones: a version that is not active for the
+   * project is scored beside the active one without becoming the call's current result. */
   async function progress(project) {
-    const q = new URLSearchParams({page_size: "500"});
+    const q = new URLSearchParams({page_size: "500", current: "false", rubric_id: selected.id});
     if (project) q.set("project", project);
     const d = await api("/evaluations?" + q);
-    const mine = d.items.filter((i) => i.rubric.id === selected.id);
-    return [mine.filter((i) => i.rubric.version === selected.version).length, mine.length];
+    const calls = new Set(d.items.map((i) => i.recording_id));
+    const done = new Set(d.items.filter((i) => i.rubric.version === selected.version).map((i) => i.recording_id));
+    return [done.size, calls.size];
   }
+
+  const JOB_STATES = {pending: "待排队", queued: "排队中", scheduled: "稍后重试", started: "进行中",
+    finished: "已完成", failed: "失败"};
 
   async function rescore() {
     const project = document.getElementById("act-project").value.trim();
@@ -78,15 +85,19 @@
     const q = project ? "?project=" + encodeURIComponent(project) : "";
     const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/rescore${q}`, {method: "POST"});
     status.className = "muted";
+    delete status.dataset.done;
     status.textContent = "重新质检已排队…";
+    // Polled until the job ends (or, without a queue to ask, until every call is scored).
     for (let i = 0; i < 600; i++) {
       await new Promise((ok) => setTimeout(ok, 1000));
       let state = null;
       try { state = (await api("/jobs/" + encodeURIComponent(r.job_id))).status; } catch (e) { if (e.status !== 404) throw e; }
       const [done, total] = await progress(project);
-      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${state}）` : "");
+      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${JOB_STATES[state] || state}）` : "");
       if (state === "failed") { status.className = "error"; return; }
-      if ((state === null || state === "finished") && total && done === total) { status.className = "good"; status.dataset.done = "1"; return; }
+      if (state === "finished" || (state === null && total && done === total)) {
+        status.className = "good"; status.dataset.done = "1"; return;
+      }
     }
   }
 

@@ -1,0 +1,420 @@
+"""The web app's second pass (issue 25) in a real Chromium: every page on a phone and a wide
+screen, and one test per defect the trial team found. Fixtures in conftest.py."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+PHONE = {"width": 390, "height": 844}
+WIDE = {"width": 1440, "height": 900}
+
+
+def _pages(api_get) -> dict[str, str]:
+    """Every page of the app by a short name (the call page on a scored sample call)."""
+    call = api_get("/evaluations?page_size=1")["items"][0]["evaluation_id"]
+    return {
+        "queue": "/queue",
+        "call": f"/calls/{call}",
+        "dashboard": "/dashboard",
+        "trial": "/trial",
+        "wrapup": "/wrapup",
+        "precision": "/precision",
+        "rubrics": "/rubric-versions",
+    }
+
+
+def _open(browser, server, web_data, viewport, role="admin", locale="zh-CN"):
+    context = browser.new_context(viewport=viewport, locale=locale, timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(server + "/login")
+    page.fill("#api_key", web_data["keys"][role])
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    return context, page
+
+
+def _overflow(page) -> tuple[int, int]:
+    return page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390", "1440"])
+def test_every_page_fits_the_screen_width(browser, server, web_data, api_get, shot, viewport):
+    """Defect 1: no page is wider than the screen, on a phone (390 px) or a wide screen."""
+    width = viewport["width"]
+    login = browser.new_page(viewport=viewport)
+    login.goto(server + "/login")
+    wide, inner = _overflow(login)
+    assert wide <= inner, f"login is {wide} px wide at {inner} px"
+    shot(login, f"login-{width}")
+    login.close()
+    context, page = _open(browser, server, web_data, viewport)
+    too_wide = {}
+    for name, path in _pages(api_get).items():
+        page.goto(server + path)
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+        page.wait_for_timeout(300)  # charts draw after the data
+        wide, inner = _overflow(page)
+        if wide > inner:
+            too_wide[name] = wide
+        # the navigation never covers the page's content
+        nav = page.locator("header.top").bounding_box()
+        main = page.locator("main").bounding_box()
+        assert nav["y"] + nav["height"] <= main["y"] + 1, name
+        shot(page, f"{name}-{width}")
+    assert not too_wide, f"wider than {width} px: {too_wide}"
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    wide, inner = _overflow(page)
+    assert wide <= inner, f"/docs is {wide} px wide at {inner} px"
+    shot(page, f"docs-{width}")
+    assert page.errors == []
+    context.close()
+
+
+def test_api_docs_load_from_the_package_on_an_offline_site(browser, server, shot):
+    """Defect 14: /docs draws Swagger UI from the package's own files, under the site's CSP;
+    no request leaves the site."""
+    page = browser.new_page(viewport=WIDE)
+    elsewhere, errors = [], []
+    page.on("request", lambda r: None if r.url.startswith(server) else elsewhere.append(r.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    answer = page.goto(server + "/docs")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("qa-service")
+    expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    assert elsewhere == [] and errors == []
+    shot(page, "docs")
+    page.close()
+
+
+def _admin_rubrics(browser, server, web_data):
+    context, page = _open(browser, server, web_data, WIDE)
+    page.goto(server + "/rubric-versions")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    return context, page
+
+
+def test_reuploading_an_unchanged_version_says_nothing_was_saved(browser, server, web_data):
+    """Defect 12: the same v1 again is not reported as saved."""
+    from tests.support import RUBRICS
+
+    context, page = _admin_rubrics(browser, server, web_data)
+    page.fill("#upload-yaml", (RUBRICS / "care-call.yaml").read_text(encoding="utf-8"))
+    page.click("#upload")
+    status = page.locator("#upload-status")
+    expect(status).to_contain_text("没有新版本")
+    assert "已保存" not in status.inner_text()
+    assert page.errors == []
+    context.close()
+
+
+def test_rescore_progress_ends_when_the_job_finishes(browser, server, web_data, api_get):
+    """Defect 3: rescoring with a version that is not active (its evaluations are not the
+    calls' current ones) counts them and stops when the job has finished."""
+    import re
+
+    from tests.support import RUBRICS
+
+    project = next(p for p, r in web_data["projects"].items() if r == "contract-care-call")
+    text = (RUBRICS / "care-call.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^version: \d+", "version: 2", text, flags=re.M)
+    context, page = _admin_rubrics(browser, server, web_data)
+    page.fill("#upload-yaml", text)
+    page.click("#upload")
+    expect(page.locator("#upload-status")).to_contain_text("已保存")
+    page.locator("#rubrics tbody tr", has_text="contract-care-call").filter(has_text="v2").click()
+    expect(page.locator("#detail-title")).to_contain_text("v2")
+    page.fill("#act-project", project)
+    page.click("#rescore")
+    status = page.locator("#rescore-status[data-done='1']")
+    expect(status).to_be_visible(timeout=60_000)
+    done, total = map(int, re.search(r"(\d+) / (\d+)", status.inner_text()).groups())
+    assert done == total >= 1
+    assert api_get(f"/evaluations?project={project}")["items"][0]["rubric"]["version"] == 1
+    assert page.errors == []
+    context.close()
+
+
+def _add_call(web_data, agent: str, project: str):
+    """A scored call of the telecom rubric with this agent id and project (two utterances)."""
+    from qa_service.app.evaluations import record_evaluation
+    from qa_service.domain.metadata import CallMetadata
+    from qa_service.domain.results import Utterance
+    from qa_service.rules.rubric import load_rubric
+    from qa_service.rules.scoring import Scorer, evaluate
+    from tests.support import RUBRICS, SAMPLES
+
+    store = web_data["store"]
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    audio = next((SAMPLES / rubric.id).glob("*.wav"))
+    utterances = [
+        Utterance("agent", 0.5, 2.0, "您好，我是中国电信客户经理", 0.9),
+        Utterance("customer", 2.5, 3.5, "你好", 0.9),
+    ]
+    digest = (agent.encode().hex() + "0" * 64)[:64]
+    rec = store.recordings.save_transcript(
+        digest, str(audio), CallMetadata(agent, project), 4.0, 2, "stereo", "test", utterances
+    )
+    return record_evaluation(store, rec.id, evaluate(str(audio), utterances, 4.0, Scorer(rubric)))
+
+
+def test_dashboard_axis_shows_an_agent_id_as_typed(browser, server, web_data):
+    """Defect 6: an agent id with < and > is shown as written on the chart's axis (the canvas
+    draws text; only the tooltip's HTML is escaped). Defect 13: the in-flight heading says the
+    hours after launch."""
+    _add_call(web_data, "A<9>", "escape-test")
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + "/dashboard")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    expect(page.locator("main")).to_contain_text("上线后前 2 / 4 / 6 小时")
+    assert "上线前" not in page.inner_text("main")
+    page.evaluate("document.body.dataset.loaded = ''")
+    page.select_option("select[name=group_by]", "agent")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    labels = page.evaluate(
+        """() => echarts.getInstanceByDom(document.querySelector('#chart-rates'))
+            .getOption().xAxis[0].data"""
+    )
+    assert "A<9>" in labels and not any("&#" in str(x) for x in labels), labels
+    assert page.errors == []
+    context.close()
+
+
+def test_guide_map_shows_every_point_and_no_unknown_rate_as_zero(
+    browser, server, web_data, api_get, shot
+):
+    """Defect 4: points at the same place are one marker named by all; an unknown response
+    rate is listed under the map, not drawn at 0%."""
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + "/trial")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    project = page.input_value("#t-project")
+    phase = page.input_value("select[name=phase]")
+    api = api_get(f"/projects/{project}/trial?phase={phase}")["guide_map"]
+    data = page.evaluate(
+        """() => echarts.getInstanceByDom(document.querySelector('#guide-map'))
+            .getOption().series[0].data.map(d => ({name: d.name, value: d.value}))"""
+    )
+    places = [tuple(d["value"]) for d in data]
+    assert len(places) == len(set(places)), "two markers at one place"
+    drawn = {n for d in data for n in d["name"].split("、")}
+    unknown = [p for p in api if p["positive_rate"] is None]
+    for p in api:
+        name = p["name"] or p["point_id"]
+        if p["positive_rate"] is None:
+            assert name not in drawn
+            expect(page.locator("#guide-unknown")).to_contain_text(name)
+        else:
+            assert name in drawn
+    if not unknown:
+        expect(page.locator("#guide-unknown")).to_have_text("")
+    shot(page, "trial-guide-map")
+    assert page.errors == []
+    context.close()
+
+
+def test_highlight_plays_its_words_and_pauses(browser, server, web_data):
+    """Defect 7: a highlight's ▶ plays from its start to its end and then stops; pressed while
+    playing it pauses."""
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + "/trial")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    if page.locator("#highlights button.play").count() == 0:
+        page.select_option("select[name=phase]", "")
+        page.click("#filters button[type=submit]")
+    button = page.locator("#highlights button.play").first
+    button.click()
+    page.wait_for_function("() => !document.getElementById('clip').paused")
+    expect(button).to_have_text("❚❚")
+    button.click()
+    page.wait_for_function("() => document.getElementById('clip').paused")
+    expect(button).to_have_text("▶")
+    button.click()
+    page.wait_for_function("() => !document.getElementById('clip').paused")
+    # it stops on its own at the highlight's end, long before the recording's end
+    page.wait_for_function("() => document.getElementById('clip').paused", timeout=30_000)
+    expect(button).to_have_text("▶")
+    at = page.evaluate("() => document.getElementById('clip').currentTime")
+    assert abs(at - float(button.get_attribute("data-end"))) < 0.6, at
+    assert page.errors == []
+    context.close()
+
+
+def test_add_finding_form_starts_at_zero_keeps_the_rule_and_quotes_the_span(
+    browser, server, web_data, api_get, open_call
+):
+    """Defect 9: 开始 shows 0.0 before playing; after 补充 the chosen rule stays; the evidence
+    is what was said in the span (the utterance heard), not the next utterance."""
+    items = api_get("/evaluations?page_size=100")["items"]
+    for item in items:
+        ev = api_get(f"/evaluations/{item['evaluation_id']}")
+        found = {f["rule_id"] for f in ev["findings"]}
+        free = [r["rule_id"] for r in ev["rules"] if r["rule_id"] not in found]
+        said = api_get(f"/recordings/{ev['recording_id']}/transcript")
+        if free and len(said) >= 4:
+            break
+    context, page = _open(browser, server, web_data, WIDE, role="reviewer")
+    open_call(page, ev["id"])
+    expect(page.locator("#add-start")).to_have_value("0.0")
+    heard, after = said[2], said[3]
+    page.locator("#transcript .utt").nth(2).click()  # plays from the third utterance
+    page.click("#play")  # pause
+    page.wait_for_function("() => document.getElementById('audio').paused")
+    page.evaluate(f"document.getElementById('audio').currentTime = {heard['start'] + 0.1}")
+    page.wait_for_function(
+        f"() => Math.abs(parseFloat(document.getElementById('add-start').value) - "
+        f"{heard['start'] + 0.1}) < 0.11"
+    )
+    page.select_option("#add-rule", free[0])
+    page.fill("#add-comment", "机器漏检")
+    page.click("#add-finding")
+    added = page.locator(f"#findings .finding[data-rule='{free[0]}'] .ev")
+    expect(added).to_contain_text(heard["text"])
+    text = added.inner_text()
+    assert after["text"] not in text or after["text"] in heard["text"], text
+    assert "any" not in text and "agent" not in text
+    assert page.input_value("#add-rule") == free[0]  # the rule stays chosen
+    expect(page.locator("#add-comment")).to_have_value("")
+    assert page.errors == []
+    context.close()
+
+
+def test_pages_open_on_the_busiest_then_the_last_project(browser, server, web_data, api_get):
+    """Defect 10: with nothing chosen yet, pages open on the project with the most calls; once
+    the user picks a project, the other pages open on it and on its rubric; a rubric with one
+    version offers nothing to compare."""
+    rows = api_get("/kpis?group_by=project")
+    busiest = max(rows, key=lambda r: r["evaluated"])["project"]
+    survey = next(
+        p for p, r in web_data["projects"].items() if r == "broadband-satisfaction-survey"
+    )
+    context, page = _open(browser, server, web_data, WIDE, role="admin")
+
+    def visit(path):
+        page.goto(server + path)
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+
+    visit("/wrapup")
+    assert page.input_value("#w-project") == busiest
+    visit("/dashboard")
+    expect(page.locator("#inflight-project")).to_have_value(busiest)
+    visit("/wrapup")
+    page.select_option("#w-project", survey)
+    visit("/dashboard")
+    expect(page.locator("#inflight-project")).to_have_value(survey)
+    visit("/precision")
+    assert page.input_value("select[name=rubric_id]") == "broadband-satisfaction-survey"
+    visit("/rubric-versions")
+    compare = page.locator("#compare")
+    assert compare.locator("select[name=rubric]").input_value() == "broadband-satisfaction-survey"
+    assert compare.locator("input[name=from]").input_value() == "1"
+    assert compare.locator("input[name=to]").input_value() == "1"
+    expect(compare.locator("button[type=submit]")).to_be_disabled()
+    expect(compare).to_contain_text("只有 v1")
+    assert page.errors == []
+    context.close()
+
+
+def test_trial_comparison_counts_the_phase_it_shows(browser, server, web_data, api_get):
+    """Defect 11: the version comparison on 试呼分析 compares the phase the page shows (the
+    telecom project has one 试呼 call among its calls)."""
+    import re
+    import time
+
+    import httpx
+
+    from tests.support import RUBRICS
+
+    project, rubric = "telecom-upgrade", "telecom-data-upgrade"
+    admin = {"X-API-Key": web_data["keys"]["admin"]}
+    text = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^version: \d+", "version: 7", text, flags=re.M)
+    r = httpx.post(
+        server + "/rubrics",
+        content=text.encode(),
+        headers={**admin, "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    job = httpx.post(f"{server}/rubrics/{rubric}/7/rescore?project={project}", headers=admin)
+    job_id = job.json()["job_id"]
+    for _ in range(120):
+        if api_get(f"/jobs/{job_id}")["status"] in ("finished", "failed"):
+            break
+        time.sleep(0.5)
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + f"/trial?project={project}")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    assert page.input_value("select[name=phase]") == "trial"
+    page.select_option("#compare select[name=rubric]", rubric)
+    page.fill("#compare input[name=from]", "1")
+    page.fill("#compare input[name=to]", "7")
+    page.click("#compare button[type=submit]")
+    trial = api_get(f"/rubrics/{rubric}/compare?from=1&to=7&project={project}&phase=trial")
+    everything = api_get(f"/rubrics/{rubric}/compare?from=1&to=7&project={project}")
+    assert 1 <= trial["calls"] < everything["calls"]
+    summary = page.locator("#compare-out p").first
+    expect(summary).to_contain_text(f"通话 {trial['calls']} 通")
+    expect(summary).to_contain_text("试呼")
+    assert page.errors == []
+    context.close()
+
+
+def test_dates_are_chinese_year_month_day_in_an_english_browser(browser, server, web_data):
+    """Defect 15: in a browser set to English the date filters read 年-月-日 and the calendar
+    is in Chinese; a typed 2026/11/5 becomes 2026-11-05."""
+    context, page = _open(browser, server, web_data, WIDE, role="viewer", locale="en-US")
+    page.goto(server + "/queue")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    since = page.locator("#filters input[name=since]")
+    assert since.get_attribute("placeholder") == "年-月-日"
+    since.click()
+    calendar = page.locator(".datepicker")
+    expect(calendar).to_contain_text("年")
+    expect(calendar.locator(".dp-w").first).to_have_text("日")
+    calendar.locator("button.day", has_text="20").first.click()
+    assert since.input_value().endswith("-20") and len(since.input_value()) == 10
+    until = page.locator("#filters input[name=until]")
+    until.fill("2026/11/5")
+    until.press("Tab")
+    expect(until).to_have_value("2026-11-05")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(lambda u: "until=2026-11-05" in u)
+    assert page.errors == []
+    context.close()
+
+
+def test_knowledge_bases_load_when_served_from_another_folder(
+    browser, server, web_data, tmp_path, monkeypatch
+):
+    """Defect 16: a service started outside the repository still finds the rubrics' knowledge
+    bases: a rubric naming one uploads, and the 项目总结 page loads."""
+    import re
+
+    from qa_service.config import get_settings
+    from tests.support import RUBRICS
+
+    text = (RUBRICS / "care-call.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^version: \d+", "version: 5", text, flags=re.M)
+    monkeypatch.delenv("QA_KNOWLEDGE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()  # the settings as a service started here reads them
+    try:
+        context, page = _admin_rubrics(browser, server, web_data)
+        page.fill("#upload-yaml", text)
+        page.click("#upload")
+        expect(page.locator("#upload-status")).to_contain_text("已保存")
+        page.goto(server + "/wrapup?project=telecom-upgrade")
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+        expect(page.locator("#w-summary")).to_contain_text("kb/telecom-data-upgrade.yaml")
+        assert page.errors == []
+        context.close()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
