@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from qa_service.domain.enums import COSTLY, Category, FindingSource, FindingStatus, Grade, Role
 from qa_service.domain.results import Finding
 from qa_service.exceptions import ReviewConflict, ReviewError, ReviewNotFound, RubricError
+from qa_service.i18n import message
 from qa_service.review.models import shown_reviewer
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
@@ -442,10 +443,8 @@ def _apply(
                 deduction=0.0,
                 name=info.name,
                 severity=info.severity,
-                detail="added by a reviewer",
-                evidence=[
-                    {"role": Role.ANY, "start": r.start, "end": r.end, "text": r.evidence_text}
-                ],
+                detail=message("added by a reviewer"),
+                evidence=[{"start": r.start, "end": r.end, **said_by(r.evidence_text)}],
                 reviewed_status=r.new_value,
                 reviewed_deduction=rf.deduction,
                 source=FindingSource.REVIEWER,
@@ -652,6 +651,9 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
 
 
 def spoken_between(session: Session, recording_id: int, start: float, end: float) -> str:
+    """What was said in the span: the utterances it covers for at least half of the shorter
+    of the two (a span that only grazes the next utterance does not take its words); in a
+    pause, the utterance it overlaps most."""
     rows = session.exec(
         select(UtteranceRow)
         .where(
@@ -661,7 +663,24 @@ def spoken_between(session: Session, recording_id: int, start: float, end: float
         )
         .order_by(UtteranceRow.seq)
     ).all()
-    return " / ".join(f"{u.role}: {u.text}" for u in rows)[:2000]
+
+    def overlap(u: UtteranceRow) -> float:
+        return min(u.end, end) - max(u.start, start)
+
+    kept = [u for u in rows if overlap(u) >= 0.5 * min(u.end - u.start, end - start)]
+    if not kept and rows:
+        kept = [max(rows, key=overlap)]
+    return " / ".join(f"{u.role}: {u.text}" for u in kept)[:2000]
+
+
+def said_by(evidence_text: str) -> dict[str, str]:
+    """A reviewer-added finding's evidence: the speaker's role and words when one speaker said
+    them all, else every part with its speaker (role `any`)."""
+    parts = [p.partition(": ") for p in evidence_text.split(" / ")] if evidence_text else []
+    roles = {role for role, sep, _ in parts if sep and role in (Role.AGENT, Role.CUSTOMER)}
+    if len(roles) == 1 and all(sep for _, sep, _ in parts):
+        return {"role": roles.pop(), "text": " / ".join(text for _, _, text in parts)}
+    return {"role": Role.ANY, "text": evidence_text}
 
 
 def withdraw_review(session: Session, review_id: int, reviewer: str, comment: str = "") -> Review:
