@@ -10,6 +10,7 @@ from qa_service.api import contract, errors, limits, masking, throttle
 from qa_service.api.routes import (
     audits,
     evaluations,
+    exports,
     health,
     job_status,
     kpis,
@@ -53,7 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # failed API keys per client, shared by every path that checks a key (api/throttle.py)
     app.state.key_throttle = throttle.KeyThrottle.from_settings(settings)
     errors.install(app)
-    modules = (health, rubrics, recordings, evaluations, job_status, kpis, projects, audits)
+    modules = (
+        health,
+        rubrics,
+        recordings,
+        evaluations,
+        job_status,
+        kpis,
+        projects,
+        audits,
+        exports,
+    )
     # before any byte of a body is read: the caller's key, the route's body limit (api/limits.py)
     app.add_middleware(
         limits.RequestGuard,

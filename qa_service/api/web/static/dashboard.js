@@ -58,6 +58,15 @@
                {name: "一票否决", type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);
   }
 
+  /* The export links follow the filters shown. */
+  function exportLinks(what, q) {
+    for (const fmt of ["xlsx", "csv"]) {
+      const eq = new URLSearchParams(q);
+      eq.set("format", fmt);
+      document.getElementById(`export-${what}-${fmt}`).href = `/exports/${what}?${eq}`;
+    }
+  }
+
   const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
 
   function errorsTable(items, tbody) {
@@ -86,10 +95,12 @@
     const q = query();
     const group = q.get("group_by") || "project";
     const rows = await api("/kpis?" + q);
+    exportLinks("kpis", q);
     cards(rows);
     draw(rows, group);
     q.delete("group_by"); q.delete("phase");
     errorsTable(await api("/kpis/errors?" + q), document.querySelector("#errors tbody"));
+    exportLinks("errors", q);
     document.body.dataset.loaded = "1";
   }
 
