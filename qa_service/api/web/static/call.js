@@ -36,6 +36,37 @@
   document.getElementById("fwd5").addEventListener("click", () => seek(audio.currentTime + 5));
   document.getElementById("next-finding").addEventListener("click", () => stepFinding(1));
   document.getElementById("prev-finding").addEventListener("click", () => stepFinding(-1));
+  // Playback speed: the reviewer listens faster where nothing is wrong.
+  for (const b of document.querySelectorAll(".speed")) b.addEventListener("click", () => {
+    audio.playbackRate = Number(b.dataset.rate);
+    for (const x of document.querySelectorAll(".speed")) x.classList.toggle("active", x === b);
+  });
+
+  // Search inside the transcript: matching utterances marked, Enter plays from the next one.
+  const search = document.getElementById("t-search");
+  let hits = [], hitAt = -1;
+  function findInTranscript() {
+    const q = search.value.trim();
+    hits = [];
+    uttEls.forEach((el, i) => {
+      const on = Boolean(q) && utterances[i].text.includes(q);
+      el.classList.toggle("hit", on);
+      if (on) hits.push(i);
+    });
+    hitAt = -1;
+    document.getElementById("t-hits").textContent = q ? `${hits.length} 处` : "";
+  }
+  search.addEventListener("input", findInTranscript);
+  search.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || !hits.length) return;
+    e.preventDefault();
+    hitAt = (hitAt + 1) % hits.length;
+    const i = hits[hitAt];
+    document.getElementById("t-hits").textContent = `第 ${hitAt + 1} / ${hits.length} 处`;
+    uttEls[i].scrollIntoView({block: "center"});
+    seek(utterances[i].start);
+  });
+
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
     const k = e.key;
@@ -151,6 +182,7 @@
     transcriptBox.replaceChildren(...uttEls);
     current = -1;
     follow();
+    if (search.value.trim()) findInTranscript();
   }
 
   // ---- findings and reviews -----------------------------------------------------------------
@@ -246,11 +278,18 @@
     box("reviewed-score", r);
   }
 
+  /* A rule's name for the trail (its id only where the rubric no longer has it). */
+  function ruleName(id) {
+    if (!id) return "";
+    const r = (ev.rules || []).find((x) => x.rule_id === id) || ev.findings.find((f) => f.rule_id === id);
+    return (r && r.name) || id;
+  }
+
   function renderTrail() {
     const items = ev.reviews || [];
     document.getElementById("trail").replaceChildren(...(items.length ? items.map((r) => {
       const withdrawn = r.state === "withdrawn" || r.withdrawn_at;
-      const target = r.target === "grade" ? "等级" : (r.rule_id || ("问题 #" + r.finding_id));
+      const target = r.target === "grade" ? "等级" : (ruleName(r.rule_id) || ("问题 #" + r.finding_id));
       const value = (v) => QA.GRADES[v] || STATUSES[v] || v || "—";
       return h("li", {dataset: {review: r.id, state: r.state || ""}},
         h("span", {class: withdrawn ? "withdrawn" : null},
