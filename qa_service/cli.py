@@ -39,6 +39,7 @@ from qa_service.exceptions import (
     ScriptError,
     SlotTaken,
 )
+from qa_service.i18n import message
 from qa_service.metrics.models import KpiRow
 from qa_service.metrics.wrapup import to_markdown, write_wrapup
 from qa_service.metrics.wrapup import wrapup as make_wrapup
@@ -156,7 +157,7 @@ def top_findings(outcome: Outcome, limit: int = 3) -> str:
 def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
-        table.add_column(col, overflow="fold")
+        table.add_column(message(col), overflow="fold")
     colors = {
         Grade.EXCELLENT: "green",
         Grade.PASS: "cyan",
@@ -457,7 +458,7 @@ def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
     """Every key: id, name, role, the secret's first characters, created, revoked."""
     table = Table()
     for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
-        table.add_column(col)
+        table.add_column(message(col))
     for k in list_keys(_store(db)):
         table.add_row(
             str(k.id),
@@ -465,7 +466,7 @@ def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
             k.role,
             k.prefix + "…",
             k.created_at.isoformat(" ", "seconds"),
-            "revoked" if k.revoked else "",
+            message("revoked") if k.revoked else "",
         )
     out.print(table)
 
@@ -553,7 +554,7 @@ def render_audit(data: dict) -> None:
     )
     table = Table(show_lines=False)
     for col in ("check", "item", "result", "line", "detail"):
-        table.add_column(col, overflow="fold")
+        table.add_column(message(col), overflow="fold")
     ok, bad = "[green]ok[/green]", "[red]problem[/red]"
     for p in data["parts"]:
         result = ok if p["found"] else (bad if p["required"] else "n/a")
@@ -587,8 +588,8 @@ def render_audit(data: dict) -> None:
             str(f["line"]),
             f"says {f['said']}, knowledge base {f['kb_value']}",
         )
-    for message in kinds["problems"]:
-        table.add_row("项目类型", kinds["required"], bad, "", message)
+    for problem in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", problem)
     out.print(table)
     n = len(data["problems"])
     out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")

@@ -231,6 +231,7 @@ CATEGORY_NAMES = {
     "speech_rate": "speech rate",
     "product_fact": "product fact",
 }
+PROJECT_TYPES = {"marketing": "marketing", "care": "care", "survey": "survey"}
 TRENDS = {"rising": "rising", "falling": "falling", "steady": "steady"}
 PHASES = {"trial": "trial calls", "production": "production calls"}
 SECTIONS = {
@@ -272,7 +273,7 @@ def to_markdown(report: WrapupReport) -> str:
             id=rubric.id,
             version=rubric.version,
             name=rubric.name,
-            type=rubric.project_type,
+            type=_(PROJECT_TYPES.get(rubric.project_type, rubric.project_type)),
             kb=rubric.knowledge_base or "-",
             first=period.first_call,
             last=period.last_call,

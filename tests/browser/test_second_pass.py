@@ -418,3 +418,171 @@ def test_knowledge_bases_load_when_served_from_another_folder(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+# Latin words a Chinese page may show: units and names of formats and standards, and the
+# letters of keyboard shortcuts. Ids people typed (projects, rubrics, agents, key names,
+# knowledge-base paths) are taken from the data itself.
+ALLOWED_WORDS = {"API", "YAML", "Markdown", "UTC", "Asia", "Shanghai", "JSON", "CSV", "XLSX"}
+
+
+def _english_words(text: str, typed: list[str]) -> set[str]:
+    import re
+
+    for value in sorted(typed, key=len, reverse=True):
+        text = text.replace(value, " ")
+    words = set(re.findall(r"[A-Za-z][A-Za-z_]*[A-Za-z]", text))
+    return {w for w in words if w not in ALLOWED_WORDS}
+
+
+def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_get):
+    """Defect 5: no English on any page or wrap-up report in zh-CN (finding details, evidence
+    roles, highlight types, rule ids in the trail, upload errors, the Markdown headings)."""
+    import httpx
+
+    rubrics = api_get("/rubrics")
+    projects = [r["project"] for r in api_get("/kpis?group_by=project") if r["project"]]
+    calls = api_get("/evaluations?page_size=200")["items"]
+    typed = [*projects, *(r["id"] for r in rubrics), *(c["agent_id"] or "" for c in calls)]
+    typed += [f"测试{role}" for role in ("viewer", "reviewer", "admin")]
+    typed += ["kb/telecom-data-upgrade.yaml", "kb/contract-care-call.yaml"]
+    typed += ["kb/broadband-satisfaction-survey.yaml"]
+    # the YAML keys of the upload below: where a mistake is, as the admin wrote it
+    typed += ["mandatory_points", "scoring.pass", "weight", "'pass'", "'scoring'", "id=a"]
+    context, page = _open(browser, server, web_data, WIDE, role="admin")
+    # a reviewer-added finding on one call, so its evidence and trail are on the page too
+    call = calls[0]["evaluation_id"]
+    ev = api_get(f"/evaluations/{call}")
+    found = {f["rule_id"] for f in ev["findings"]}
+    free = [r["rule_id"] for r in ev["rules"] if r["rule_id"] not in found]
+    headers = {"X-API-Key": web_data["keys"]["admin"]}
+    if free:
+        httpx.post(
+            f"{server}/evaluations/{call}/reviews",
+            headers=headers,
+            json={
+                "target": "finding",
+                "action": "add",
+                "rule_id": free[0],
+                "value": "missed" if "missed" in str(ev["rules"]) else "violation",
+                "start": 1.0,
+                "end": 3.0,
+                "comment": "漏检",
+            },
+        )
+    english: dict[str, set[str]] = {}
+
+    def scan(name: str, text: str) -> None:
+        words = _english_words(text, typed)
+        if words:
+            english[name] = words
+
+    paths = {
+        "queue": "/queue",
+        "queue-all": "/queue?tab=all",
+        "dashboard": "/dashboard",
+        "trial": "/trial",
+        "precision": "/precision",
+        "rubrics": "/rubric-versions",
+    }
+    paths |= {f"wrapup {p}": f"/wrapup?project={p}" for p in projects}
+    paths |= {f"call {c['evaluation_id']}": f"/calls/{c['evaluation_id']}" for c in calls}
+    for name, path in paths.items():
+        page.goto(server + path)
+        page.wait_for_selector("body[data-loaded='1']", state="attached")
+        page.wait_for_timeout(200)
+        # the rubric's own YAML is what the admin wrote, not the page's words
+        scan(
+            name,
+            page.evaluate("""() => {
+            const copy = document.body.cloneNode(true);
+            const own = '#yaml, #upload-yaml, #upload-view, textarea';
+            copy.querySelectorAll(own).forEach(e => e.remove());
+            return copy.innerText; }"""),
+        )
+    # an upload with mistakes: the reasons read in Chinese
+    page.goto(server + "/rubric-versions")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    page.fill(
+        "#upload-yaml",
+        "id: x\nversion: 1\nscoring: {total: 100, pass: 60}\n"
+        "mandatory_points:\n  - id: a\n    any: [你好]\n    weight: ten\n",
+    )
+    page.click("#upload")
+    expect(page.locator("#problems li").first).to_be_visible()
+    scan("upload errors", page.inner_text("#problems"))
+    for p in projects:
+        report = httpx.get(f"{server}/projects/{p}/wrapup?format=markdown", headers=headers)
+        scan(f"wrap-up report {p}", report.text)
+    page.goto(server + "/login")
+    scan("login", page.inner_text("body"))
+    context.close()
+    assert not english, english
+
+
+def test_kpis_errors_and_calls_export_to_excel_with_chinese_intact(
+    browser, server, web_data, api_get
+):
+    """Export: the dashboard's KPI and error tables and the queue's calls download as XLSX
+    and CSV (UTF-8 with BOM) that open in Excel with their Chinese."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + "/dashboard")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    with page.expect_download() as got:
+        page.click("#export-kpis-xlsx")
+    sheet = load_workbook(io.BytesIO(got.value.path().read_bytes())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("项目", "通数") and "监听合格率 (%)" in rows[0]
+    assert len(rows) - 1 == len(api_get("/kpis?group_by=project"))
+    with page.expect_download() as got:
+        page.click("#export-errors-csv")
+    raw = open(got.value.path(), "rb").read()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    errors = api_get("/kpis/errors?limit=200")
+    assert table[0][0] == "规则" and len(table) - 1 == len(errors)
+    assert table[1][0] == (errors[0]["name"] or errors[0]["rule_id"])
+    page.goto(server + "/queue?tab=all")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    with page.expect_download() as got:
+        page.click("#export-calls-xlsx")
+    book = load_workbook(io.BytesIO(got.value.path().read_bytes()))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][0] == "通话时间"
+    assert len(rows) - 1 == api_get("/evaluations?page_size=1")["total"]
+    assert {r[5] for r in rows[1:]} <= {"优秀", "合格", "不合格", "无语音（未评分）"}
+    assert page.errors == []
+    context.close()
+
+
+def test_call_page_plays_faster_and_finds_words_in_the_transcript(
+    browser, server, web_data, api_get, open_call
+):
+    """Call page: playback speed 1×/1.25×/1.5×/2×; a search inside the transcript marks the
+    utterances with the words and Enter plays from the first of them."""
+    call = api_get("/evaluations?page_size=1")["items"][0]
+    said = api_get(f"/recordings/{call['recording_id']}/transcript")
+    target = next(u for u in said[2:] if len(u["text"]) >= 4)
+    words = target["text"][:4]
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    open_call(page, call["evaluation_id"])
+    page.click(".speed[data-rate='1.5']")
+    assert page.evaluate("document.getElementById('audio').playbackRate") == 1.5
+    expect(page.locator(".speed.active")).to_have_text("1.5×")
+    page.fill("#t-search", words)
+    hits = page.locator("#transcript .utt.hit")
+    expected = [u for u in said if words in u["text"]]
+    expect(hits).to_have_count(len(expected))
+    page.press("#t-search", "Enter")
+    page.wait_for_function(
+        f"() => Math.abs(document.getElementById('audio').currentTime - {expected[0]['start']})"
+        " < 0.3"
+    )
+    expect(page.locator("#t-hits")).to_contain_text(f"第 1 / {len(expected)} 处")
+    assert page.errors == []
+    context.close()

@@ -42,6 +42,7 @@ def test_every_message_has_its_chinese_with_the_same_fields():
         *wrapup.TRENDS.values(),
         *wrapup.PHASES.values(),
         *wrapup.SECTIONS.values(),
+        *wrapup.PROJECT_TYPES.values(),
         *VALIDATION.values(),
     ]
     wanted = used_msgids() | set(labels)

@@ -63,6 +63,18 @@ const QA = (() => {
   const ROLES_ZH = {agent: "坐席", customer: "客户"};
   const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};
 
+  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
+    closing: "总结成交", farewell: "结束语"};
+  /* A highlight's reason: "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
+  function highlightReason(r, refusals) {
+    const [kind, id] = String(r).split(":");
+    if (kind === "objection_handled") {
+      const o = (refusals || []).find((x) => x.objection_id === id);
+      return "异议处理：" + (o && o.name ? o.name : id);
+    }
+    return SECTIONS[kind] || r;
+  }
+
   const pct = (x) => (x === null || x === undefined) ? "—" : (x * 100).toFixed(1) + "%";
   const num = (x, d = 1) => (x === null || x === undefined) ? "—" : Number(x).toFixed(d);
   function clock(s) {
@@ -206,6 +218,6 @@ const QA = (() => {
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
   return {api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
-    remember, preferredProject, preferredRubric,
+    remember, preferredProject, preferredRubric, highlightReason,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

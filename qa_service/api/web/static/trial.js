@@ -60,18 +60,6 @@
     }, true);
   }
 
-  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
-    closing: "总结成交", farewell: "结束语"};
-  /* "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
-  function reason(r, d) {
-    const [kind, id] = String(r).split(":");
-    if (kind === "objection_handled") {
-      const o = d.refusal_reasons.find((x) => x.objection_id === id);
-      return "异议处理：" + (o ? o.name : id);
-    }
-    return SECTIONS[kind] || r;
-  }
-
   /* One highlight plays at a time, from its start to its end; its button pauses it. */
   let playing = null;
   function stopClip() {
@@ -131,7 +119,7 @@
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
       h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
         dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
-      h("td", {class: "text"}, g.text), h("td", {}, reason(g.reason, d)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
+      h("td", {class: "text"}, g.text), h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
     document.body.dataset.loaded = "1";
   }

@@ -42,7 +42,7 @@
       h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)), h("td", {}, pct(r.handled_rate)),
       h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
     fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {class: "text"}, x.text),
-      h("td", {}, x.reason), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
+      h("td", {}, QA.highlightReason(x.reason, d.refusal_reasons)), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
     document.getElementById("w-summary").textContent =
       `${d.rubric.name || d.rubric.id} v${d.rubric.version}，${d.period.days} 天，${d.period.agents} 名坐席，` +
       `知识库 ${d.rubric.knowledge_base || "—"}`;
