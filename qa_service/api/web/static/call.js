@@ -285,6 +285,9 @@
     return (r && r.name) || id;
   }
 
+  // The API names a reviewer "name (key 3)": the key's number in Chinese.
+  const reviewer = (name) => String(name || "").replace(/\s*\(key (\d+)\)$/, "（密钥 $1）");
+
   function renderTrail() {
     const items = ev.reviews || [];
     document.getElementById("trail").replaceChildren(...(items.length ? items.map((r) => {
@@ -293,7 +296,7 @@
       const value = (v) => QA.GRADES[v] || STATUSES[v] || v || "—";
       return h("li", {dataset: {review: r.id, state: r.state || ""}},
         h("span", {class: withdrawn ? "withdrawn" : null},
-          `${when(r.created_at)} ${r.reviewer} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
+          `${when(r.created_at)} ${reviewer(r.reviewer)} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
           r.comment ? `（${r.comment}）` : ""),
         r.state && r.state !== "applied" ? h("span", {class: "tag"}, {withdrawn: "已撤回", superseded: "已被覆盖", needs_rereview: "需重新复核"}[r.state] || r.state) : null,
         canReview && !withdrawn && r.state !== undefined ? h("button", {type: "button", class: "withdraw", onclick: async () => {

@@ -49,9 +49,10 @@
       status.dataset.created = r.created === false ? "0" : "1";
       await list();
     } catch (e) {
-      status.textContent = "未保存：" + e.message.split("\n")[0];
-      status.className = "error";
       const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
+      // The problems are listed one by one below: the sentence above them only counts them.
+      status.textContent = found.length ? `未保存：共 ${found.length} 个问题，见下方` : "未保存：" + e.message.split("\n")[0];
+      status.className = "error";
       problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
         (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
       if (found.some((p) => p.line)) {
