@@ -503,7 +503,7 @@ def create_review(
         raise ReviewNotFound(f"no evaluation {evaluation_id}")
     comment = (req.comment or "").strip()
     if req.action in ("override", "add") and not comment:
-        raise ReviewError("a comment is required for override and add")
+        raise ReviewError(message("a comment is required for override and add"))
     row = Review(
         recording_id=ev.recording_id,
         rubric_id=ev.rubric_id,
@@ -555,8 +555,11 @@ def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRe
     finding = _the_finding(session, ev, req)
     if finding.source != FindingSource.MACHINE:
         raise ReviewConflict(
-            f"finding {finding.id} was added by review {finding.review_id}; "
-            "withdraw that review instead"
+            message(
+                "finding {finding} was added by review {review}; withdraw that review instead",
+                finding=finding.id,
+                review=finding.review_id,
+            )
         )
     allowed = allowed_statuses(finding.category)
     current = finding.effective_status
@@ -629,9 +632,17 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
             f"{ev.rubric_version}; its rules: {', '.join(sorted(catalog.rules))}"
         )
     if req.start is None or req.end is None or not 0 <= req.start < req.end:
-        raise ReviewError("start and end (seconds, start < end) are required to add a finding")
+        raise ReviewError(
+            message("start and end (seconds, start < end) are required to add a finding")
+        )
     if ev.duration and req.start > ev.duration:
-        raise ReviewError(f"start {req.start:g} s is after the end of the call ({ev.duration:g} s)")
+        raise ReviewError(
+            message(
+                "start {start:g} s is after the end of the call ({duration:g} s)",
+                start=req.start,
+                duration=ev.duration,
+            )
+        )
     allowed = addable_statuses(info.category)
     if req.value not in allowed:
         raise ReviewError(
@@ -641,8 +652,12 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
     same = [f for f in machine if f.rule_id == info.rule_id]
     if same and info.category not in PER_OCCURRENCE:
         raise ReviewConflict(
-            f"rule {info.rule_id!r} already has finding {same[0].id} "
-            f"({same[0].status}); override it instead"
+            message(
+                "rule {rule} already has finding {finding} ({status}); override it instead",
+                rule=info.name or info.rule_id,
+                finding=same[0].id,
+                status=message(same[0].status),
+            )
         )
     row.rule_id, row.category = info.rule_id, info.category
     row.start, row.end = float(req.start), float(req.end)
@@ -691,8 +706,12 @@ def withdraw_review(session: Session, review_id: int, reviewer: str, comment: st
         raise ReviewNotFound(f"no review {review_id}")
     if row.withdrawn_at is not None:
         raise ReviewConflict(
-            f"review {review_id} was already withdrawn by {shown_reviewer(row.withdrawn_by or '')} "
-            f"at {row.withdrawn_at:%Y-%m-%d %H:%M:%S}"
+            message(
+                "review {review} was already withdrawn by {who} at {when}",
+                review=review_id,
+                who=shown_reviewer(row.withdrawn_by or ""),
+                when=f"{row.withdrawn_at:%Y-%m-%d %H:%M:%S}",
+            )
         )
     row.withdrawn_by, row.withdrawn_at, row.withdraw_comment = (
         reviewer,

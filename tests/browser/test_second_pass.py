@@ -515,6 +515,14 @@ def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_g
     for p in projects:
         report = httpx.get(f"{server}/projects/{p}/wrapup?format=markdown", headers=headers)
         scan(f"wrap-up report {p}", report.text)
+    # a review the API refuses: the sentence the page shows in its toast
+    refused = httpx.post(
+        f"{server}/evaluations/{call}/reviews",
+        headers=headers,
+        json={"target": "grade", "action": "override", "value": "pass", "comment": ""},
+    )
+    assert refused.status_code >= 400
+    scan("review refused", refused.json()["detail"])
     page.goto(server + "/login")
     scan("login", page.inner_text("body"))
     context.close()
@@ -564,8 +572,9 @@ def test_kpis_errors_and_calls_export_to_excel_with_chinese_intact(
 def test_call_page_plays_faster_and_finds_words_in_the_transcript(
     browser, server, web_data, api_get, open_call
 ):
-    """Call page: playback speed 1×/1.25×/1.5×/2×; a search inside the transcript marks the
-    utterances with the words and Enter plays from the first of them."""
+    """Call page: the score's breakdown at the top; playback speed 1×/1.25×/1.5×/2×; a
+    search inside the transcript marks the utterances with the words and Enter plays from
+    the first of them."""
     for call in api_get("/evaluations?page_size=100")["items"]:
         said = api_get(f"/recordings/{call['recording_id']}/transcript")
         target = next((u for u in said[2:] if len(u["text"]) >= 4), None)
@@ -574,6 +583,21 @@ def test_call_page_plays_faster_and_finds_words_in_the_transcript(
     words = target["text"][:4]
     context, page = _open(browser, server, web_data, WIDE, role="viewer")
     open_call(page, call["evaluation_id"])
+    # the score's breakdown at the top: every deduction, largest first
+    cuts = [
+        f
+        for f in api_get(f"/evaluations/{call['evaluation_id']}")["findings"]
+        if f["deduction"] > 0
+    ]
+    shown = page.locator("#breakdown a.cut")
+    expect(shown).to_have_count(len(cuts))
+    amounts = [
+        float(x)
+        for x in page.eval_on_selector_all(
+            "#breakdown a.cut", "els => els.map(e => e.dataset.deduction)"
+        )
+    ]
+    assert amounts == sorted((f["deduction"] for f in cuts), reverse=True)
     page.click(".speed[data-rate='1.5']")
     assert page.evaluate("document.getElementById('audio').playbackRate") == 1.5
     expect(page.locator(".speed.active")).to_have_text("1.5×")
@@ -587,5 +611,33 @@ def test_call_page_plays_faster_and_finds_words_in_the_transcript(
         " < 0.3"
     )
     expect(page.locator("#t-hits")).to_contain_text(f"第 1 / {len(expected)} 处")
+    assert page.errors == []
+    context.close()
+
+
+def test_skip_silence_jumps_over_a_pause(browser, server, web_data, api_get, open_call):
+    """Call page: with 跳过静音 on, playback in a long pause jumps to the next utterance."""
+    for call in api_get("/evaluations?page_size=100")["items"]:
+        said = api_get(f"/recordings/{call['recording_id']}/transcript")
+        covered, gap = 0.0, None
+        for u in said:
+            if u["start"] - covered > 3.0 and covered > 0:
+                gap = (covered, u["start"])
+                break
+            covered = max(covered, u["end"])
+        if gap:
+            break
+    else:
+        pytest.skip("no sample call with a pause of over 3 s")
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    open_call(page, call["evaluation_id"])
+    page.check("#skip-silence")
+    page.evaluate(f"document.getElementById('audio').currentTime = {gap[0] + 0.3}")
+    page.click("#play")
+    # real time would need the whole pause; the jump takes a moment
+    page.wait_for_function(
+        f"() => document.getElementById('audio').currentTime >= {gap[1] - 0.3}", timeout=1500
+    )
+    page.click("#play")
     assert page.errors == []
     context.close()

@@ -42,6 +42,17 @@
     for (const x of document.querySelectorAll(".speed")) x.classList.toggle("active", x === b);
   });
 
+  // Skip silence: while playing, a pause of more than a second between utterances is jumped
+  // over to the next one's start.
+  const skip = document.getElementById("skip-silence");
+  audio.addEventListener("timeupdate", () => {
+    if (!skip.checked || audio.paused) return;
+    const t = audio.currentTime;
+    if (utterances.some((u) => u.start - 0.2 <= t && t < u.end)) return;
+    const next = utterances.find((u) => u.start > t);
+    if (next && next.start - t > 1) audio.currentTime = next.start - 0.2;
+  });
+
   // Search inside the transcript: matching utterances marked, Enter plays from the next one.
   const search = document.getElementById("t-search");
   let hits = [], hitAt = -1;
@@ -276,6 +287,7 @@
     };
     box("machine-score", m);
     box("reviewed-score", r);
+    breakdown();
   }
 
   /* A rule's name for the trail (its id only where the rubric no longer has it). */
@@ -287,6 +299,18 @@
 
   // The API names a reviewer "name (key 3)": the key's number in Chinese.
   const reviewer = (name) => String(name || "").replace(/\s*\(key (\d+)\)$/, "（密钥 $1）");
+
+  /* Which deductions make the score, largest first; each jumps to its finding. */
+  function breakdown() {
+    const cut = ev.findings.filter((f) => f.deduction > 0).sort((a, b) => b.deduction - a.deduction);
+    const box = document.getElementById("breakdown");
+    // Built with h(): it takes nested lists and leaves out nulls (replaceChildren would not).
+    box.replaceChildren(h("span", {}, cut.length ? "扣分构成：" : "没有扣分项", cut.map((f, i) => [i ? "，" : "",
+      h("a", {href: "#", class: "cut", dataset: {finding: f.id, deduction: f.deduction},
+        onclick: (e) => { e.preventDefault(); focusFinding(f); }},
+        `${f.name || f.rule_id} −${num(f.deduction, f.deduction % 1 ? 1 : 0)}`)]),
+      ev.fatal ? [" ", h("span", {class: "tag fatal"}, "一票否决：得分记 0")] : null));
+  }
 
   function renderTrail() {
     const items = ev.reviews || [];

@@ -45,6 +45,8 @@
       ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通）`).join("、")
       : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+    // On a phone the quadrants carry their number only: their full names would run off the map.
+    const narrow = map.getWidth() < 520;
     map.setOption({
       grid: {left: 50, right: 20, top: 36, bottom: 45},
       xAxis: {type: "value", min: 0, max: 1, name: "我们爱说（说到的通话占比）", nameLocation: "middle", nameGap: 28,
@@ -55,7 +57,7 @@
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
-          data: QUADRANTS.map((q) => [{name: q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
+          data: QUADRANTS.map((q) => [{name: narrow ? q.name.split("：")[0] : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
                                       {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
   }
