@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from qa_service.api.deps import Identifier, StoreDep, TimeQuery, Viewer
-from qa_service.api.tabular import TableFormat, table_file
+from qa_service.api.tabular import MEDIA, TableFormat, table_file
 from qa_service.domain.enums import Grade, Phase
 from qa_service.exceptions import BadInput
 from qa_service.i18n import message
@@ -17,7 +17,10 @@ from qa_service.storage.queries import GROUPS
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
-FILE = {"description": "the table as a CSV (UTF-8 with BOM) or XLSX file"}
+FILE = {
+    "description": "the table as a CSV (UTF-8 with BOM) or XLSX file",
+    "content": {media.split(";")[0]: {} for media in MEDIA.values()},
+}
 GRADES = {"excellent": "excellent", "pass": "pass", "fail": "fail", "no_speech": "no speech"}
 GROUP_NAMES = {
     "project": "project",
