@@ -641,3 +641,40 @@ def test_skip_silence_jumps_over_a_pause(browser, server, web_data, api_get, ope
     page.click("#play")
     assert page.errors == []
     context.close()
+
+
+def test_dashboard_drills_down_to_the_calls_and_trends_by_day(browser, server, web_data, api_get):
+    """Drill-down: a point of a chart opens the list of its calls, an error row the flagged
+    calls of its rule; the pass and excellent rates by day are drawn."""
+    context, page = _open(browser, server, web_data, WIDE, role="viewer")
+    page.goto(server + "/dashboard")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    days = api_get("/kpis?group_by=day")
+    trend = page.evaluate(
+        """() => echarts.getInstanceByDom(document.querySelector('#chart-trend'))
+            .getOption().series.map(s => s.data.length)"""
+    )
+    assert trend == [len(days), len(days)]
+    first = api_get("/kpis?group_by=project")[0]["project"]
+    x, y = page.evaluate(
+        """() => {
+            const el = document.querySelector('#chart-talk');
+            const c = echarts.getInstanceByDom(el);
+            const v = c.getOption().series[1].data[0];
+            const [x, y] = c.convertToPixel({seriesIndex: 1}, [0, v]);
+            const r = el.getBoundingClientRect();
+            return [r.left + x, r.top + y]; }"""
+    )
+    page.mouse.click(x, y)
+    page.wait_for_url(lambda u: "/queue" in u and f"project={first}" in u)
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    total = api_get(f"/evaluations?project={first}")["total"]
+    expect(page.locator("#queue-count")).to_contain_text(f"共 {total} 通")
+    page.goto(server + "/dashboard")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    row = page.locator("#errors tbody tr[data-rule]").first
+    rule = row.get_attribute("data-rule")
+    row.locator("td").nth(1).click()
+    page.wait_for_url(lambda u: "tab=flagged" in u and f"rule={rule}" in u)
+    assert page.errors == []
+    context.close()

@@ -67,10 +67,39 @@
     }
   }
 
+  /* Drill-down: the calls behind a bar, a day or an error row, in the queue's 全部通话 (or the
+   * flagged list for a rule), with the dashboard's filters. */
+  function callsOf(extra, tab = "all") {
+    const q = new URLSearchParams({tab});
+    for (const [k, v] of new FormData(form)) if (v && ["project", "agent", "since", "until"].includes(k)) q.set(k, v);
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    return "/queue?" + q;
+  }
+  function drill(group, row) {
+    if (group === "project" || group === "agent") return callsOf({[group]: row[group]});
+    if (group === "day") return callsOf({since: row.day, until: row.day});
+    return null;
+  }
+
+  async function trend() {
+    const q = query();
+    q.set("group_by", "day");
+    const days = await api("/kpis?" + q);
+    const c = chart("chart-trend");
+    c.setOption({tooltip: {trigger: "axis"}, legend: {top: 0}, grid: {left: 40, right: 10, top: 30, bottom: 30},
+      xAxis: {type: "category", data: days.map((d) => d.day)},
+      yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
+      series: ["pass_rate", "excellent_rate"].map((k) => ({name: FORMULAS[k][0], type: "line", symbolSize: 8,
+        data: days.map((d) => d[k] === null ? null : +(d[k] * 100).toFixed(1))}))}, true);
+    c.off("click");
+    c.on("click", (p) => { location.href = callsOf({since: days[p.dataIndex].day, until: days[p.dataIndex].day}); });
+  }
+
   const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
 
   function errorsTable(items, tbody) {
-    tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {},
+    tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {class: "clickable", dataset: {rule: e.rule_id},
+      onclick: (x) => { if (!x.target.closest("a")) location.href = callsOf({rule: e.rule_id}, "flagged"); }},
       h("td", {}, i + 1), h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)),
       h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "]))))
@@ -98,6 +127,11 @@
     exportLinks("kpis", q);
     cards(rows);
     draw(rows, group);
+    for (const id of ["chart-rates", "chart-talk"]) {
+      chart(id).off("click");
+      chart(id).on("click", (p) => { const to = drill(group, rows[p.dataIndex]); if (to) location.href = to; });
+    }
+    await trend();
     q.delete("group_by"); q.delete("phase");
     errorsTable(await api("/kpis/errors?" + q), document.querySelector("#errors tbody"));
     exportLinks("errors", q);
