@@ -678,3 +678,34 @@ def test_dashboard_drills_down_to_the_calls_and_trends_by_day(browser, server, w
     page.wait_for_url(lambda u: "tab=flagged" in u and f"rule={rule}" in u)
     assert page.errors == []
     context.close()
+
+
+def test_rubric_versions_compare_rule_by_rule(browser, server, web_data):
+    """Rubric versions: before activating, the rule-by-rule differences (a changed weight, a
+    removed rule, a changed pass score) with their values before and after."""
+    import re
+
+    from tests.support import RUBRICS
+
+    text = (RUBRICS / "care-call.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^version: \d+", "version: 6", text, flags=re.M)
+    text = text.replace("pass_score: 80", "pass_score: 70")
+    text = text.replace("回访, 温馨提醒], weight: 5}", "回访, 温馨提醒], weight: 8}")
+    text = "\n".join(line for line in text.splitlines() if "id: hotline" not in line) + "\n"
+    context, page = _admin_rubrics(browser, server, web_data)
+    page.fill("#upload-yaml", text)
+    page.click("#upload")
+    expect(page.locator("#upload-status")).to_contain_text("已保存")
+    page.select_option("#compare select[name=rubric]", "contract-care-call")
+    page.fill("#compare input[name=from]", "1")
+    page.fill("#compare input[name=to]", "6")
+    page.click("#diff")
+    table = page.locator("#rule-diff")
+    expect(table.locator("tr[data-rule='scoring']")).to_contain_text("70")
+    expect(table.locator("tr[data-rule='care_intro'][data-change='changed']")).to_contain_text(
+        "weight"
+    )
+    expect(table.locator("tr[data-rule='hotline'][data-change='removed']")).to_contain_text("删除")
+    assert table.locator("tr[data-rule='greeting']").count() == 0
+    assert page.errors == []
+    context.close()

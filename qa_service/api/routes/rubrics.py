@@ -15,8 +15,8 @@ from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
-from qa_service.review.models import RubricComparison
-from qa_service.review.quality import compare_versions
+from qa_service.review.models import RubricComparison, RubricDiff
+from qa_service.review.quality import compare_versions, diff_versions
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.tables import RubricRow
@@ -102,6 +102,24 @@ def compare(
     `phase` keeps the trial (试呼) or production calls only."""
     with store.session() as s:
         return compare_versions(s, rubric_id, version_from, version_to, project, phase)
+
+
+@router.get("/{rubric_id}/diff", response_model=RubricDiff)
+def diff(
+    rubric_id: Identifier,
+    store: StoreDep,
+    _: Viewer,
+    version_from: int = Query(..., alias="from", ge=1, le=MAX_ROW_ID),
+    version_to: int = Query(..., alias="to", ge=1, le=MAX_ROW_ID),
+) -> RubricDiff:
+    """Two versions rule by rule (added, removed, each changed field with its values before
+    and after): read before activating the newer one."""
+    for version in (version_from, version_to):
+        if store.rubrics.get(rubric_id, version) is None:
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+    return diff_versions(
+        store.rubrics.load(rubric_id, version_from), store.rubrics.load(rubric_id, version_to)
+    )
 
 
 @router.get("/{rubric_id}/{version}", response_model=RubricDetail)

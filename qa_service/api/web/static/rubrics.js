@@ -112,6 +112,20 @@
     QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}`);
     await list();
   });
+  /* The two versions rule by rule, before activating the newer one. */
+  const CHANGES = {added: "新增", removed: "删除", changed: "修改"};
+  async function diff() {
+    const q = new URLSearchParams({from: cmp.elements.from.value, to: cmp.elements.to.value});
+    const d = await api(`/rubrics/${encodeURIComponent(cmp.elements.rubric.value)}/diff?${q}`);
+    const rows = d.rules.flatMap((r) => (r.fields.length ? r.fields : [null]).map((f, i) => h("tr", {dataset: {rule: r.rule_id, change: r.change}},
+      h("td", {}, i ? "" : (r.rule_id === "scoring" ? "评分设置" : r.name)), h("td", {}, i ? "" : CHANGES[r.change] || r.change),
+      h("td", {}, f ? f.field : "—"), h("td", {class: "text"}, f ? f.before ?? "（无）" : "—"), h("td", {class: "text"}, f ? f.after ?? "（无）" : "—"))));
+    document.getElementById("diff-out").replaceChildren(h("h3", {}, `v${d.from} → v${d.to}：${d.rules.length} 处变化`),
+      h("table", {class: "grid", id: "rule-diff"}, h("thead", {}, h("tr", {}, ["规则", "变化", "字段", "原来", "现在"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: 5, class: "muted"}, "两个版本的规则相同")))));
+  }
+  on("diff", diff);
+
   const cmp = document.getElementById("compare");
   cmp.addEventListener("submit", (e) => {
     e.preventDefault();
