@@ -319,7 +319,9 @@ def to_markdown(report: WrapupReport) -> str:
                 _cell(p.name or p.point_id),
                 f"{p.said_in_calls} ({_pct(p.said_rate)})",
                 _pct(p.positive_rate),
-                f"{p.quadrant} {QUADRANTS[p.quadrant]}",
+                _("cannot be judged")
+                if p.positive_rate is None
+                else f"{p.quadrant} {QUADRANTS[p.quadrant]}",
             )
         )
     lines += ["", "## " + _("common errors"), ""]

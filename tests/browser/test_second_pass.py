@@ -217,6 +217,16 @@ def test_guide_map_shows_every_point_and_no_unknown_rate_as_zero(
     if not unknown:
         expect(page.locator("#guide-unknown")).to_have_text("")
     shot(page, "trial-guide-map")
+    # 项目总结's guide-map table gives such a point no quadrant either
+    page.goto(server + f"/wrapup?project={project}")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
+    wrapup = api_get(f"/projects/{project}/wrapup")["guide_map"]
+    for p in wrapup:
+        row = page.locator(f"#w-guide tr[data-point='{p['point_id']}']")
+        if p["positive_rate"] is None:
+            expect(row).to_contain_text("无法判断")
+        else:
+            expect(row).to_contain_text("象限")
     assert page.errors == []
     context.close()
 

@@ -35,9 +35,10 @@
           Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join("，"), `；知识库为 ${f.kb_value}`),
         h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, callLink(ex.recording_id), " ",
           ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, "没有发现与知识库不符的说法")]));
-    fill("w-guide", d.guide_map.map((p) => h("tr", {}, h("td", {}, p.name || p.point_id),
+    fill("w-guide", d.guide_map.map((p) => h("tr", {dataset: {point: p.point_id}}, h("td", {}, p.name || p.point_id),
       h("td", {}, `${p.said_in_calls}（${pct(p.said_rate)}）`), h("td", {}, pct(p.positive_rate)),
-      h("td", {}, QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
+      // No judgeable reply: no place on the vertical axis, so no quadrant either.
+      h("td", {}, p.positive_rate === null ? "无法判断（客户没有可判断的回应）" : QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
     fill("w-refusals", d.refusal_reasons.map((r) => h("tr", {}, h("td", {}, r.name || r.objection_id),
       h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)), h("td", {}, pct(r.handled_rate)),
       h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
