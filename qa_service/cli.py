@@ -22,6 +22,7 @@ from qa_service.api.errors import database_unavailable
 from qa_service.api.web.demo import make_demo_keys, make_demo_people
 from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
+from qa_service.app.people import create_user
 from qa_service.app.rescoring import rescore_scope
 from qa_service.app.scoring import Outcome, QAService, find_audio
 from qa_service.config import (
@@ -40,6 +41,7 @@ from qa_service.exceptions import (
     ScriptError,
     SlotTaken,
 )
+from qa_service.i18n import message
 from qa_service.metrics.models import KpiRow
 from qa_service.metrics.wrapup import to_markdown, write_wrapup
 from qa_service.metrics.wrapup import wrapup as make_wrapup
@@ -157,7 +159,7 @@ def top_findings(outcome: Outcome, limit: int = 3) -> str:
 def render_table(outcomes: list[Outcome], title: str = "") -> None:
     table = Table(title=title or None, show_lines=False)
     for col in ("call", "agent", "rubric", "score", "grade", "outcome", "top findings"):
-        table.add_column(col, overflow="fold")
+        table.add_column(message(col), overflow="fold")
     colors = {
         Grade.EXCELLENT: "green",
         Grade.PASS: "cyan",
@@ -461,7 +463,7 @@ def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
     """Every key: id, name, role, the secret's first characters, created, revoked."""
     table = Table()
     for col in ("id", "name", "role", "prefix", "created (UTC)", "revoked"):
-        table.add_column(col)
+        table.add_column(message(col))
     for k in list_keys(_store(db)):
         table.add_row(
             str(k.id),
@@ -469,7 +471,7 @@ def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
             k.role,
             k.prefix + "…",
             k.created_at.isoformat(" ", "seconds"),
-            "revoked" if k.revoked else "",
+            message("revoked") if k.revoked else "",
         )
     out.print(table)
 
@@ -497,14 +499,14 @@ def users_add(
     role: str = typer.Option(..., help="admin | manager | reviewer | viewer | team_lead | agent"),
     agent_id: str | None = typer.Option(None, help="an agent's id as their calls carry it"),
     team: str | None = typer.Option(None, help="the team a team lead leads"),
-    password: str = typer.Option(
-        ..., prompt=True, hide_input=True, confirmation_prompt=True, envvar="QA_NEW_PASSWORD"
+    password: str | None = typer.Option(
+        None, envvar="QA_NEW_PASSWORD", help="asked for (twice, hidden) when not given"
     ),
     db: str | None = typer.Option(None, "--db"),
 ) -> None:
     """Add a person (the first admin of a deployment is added here)."""
-    from qa_service.app.people import create_user
-
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = create_user(_store(db), name, password, role, agent_id=agent_id, team=team)
     except QAError as exc:
@@ -606,7 +608,7 @@ def render_audit(data: dict) -> None:
     )
     table = Table(show_lines=False)
     for col in ("check", "item", "result", "line", "detail"):
-        table.add_column(col, overflow="fold")
+        table.add_column(message(col), overflow="fold")
     ok, bad = "[green]ok[/green]", "[red]problem[/red]"
     for p in data["parts"]:
         result = ok if p["found"] else (bad if p["required"] else "n/a")
@@ -640,8 +642,8 @@ def render_audit(data: dict) -> None:
             str(f["line"]),
             f"says {f['said']}, knowledge base {f['kb_value']}",
         )
-    for message in kinds["problems"]:
-        table.add_row("项目类型", kinds["required"], bad, "", message)
+    for problem in kinds["problems"]:
+        table.add_row("项目类型", kinds["required"], bad, "", problem)
     out.print(table)
     n = len(data["problems"])
     out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")

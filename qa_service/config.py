@@ -289,6 +289,9 @@ class Settings(BaseSettings):
     beam_size: int = 5
     model_cache_dir: Path = Path.home() / ".cache" / "qa-service"
     language: str = "zh"
+    # The language of what people read (finding details, reports, pages, errors): zh_CN, or
+    # en (the message catalog, qa_service/i18n).
+    locale: str = "zh_CN"
 
     # Matching: default pinyin similarity for fuzzy phrase matches (a rubric may override it).
     fuzzy: float = DEFAULT_FUZZY
@@ -303,7 +306,10 @@ class Settings(BaseSettings):
     # from a file resolves them next to that file). A knowledge base must lie under this folder
     # (or under the rubric file's own folder): a path that leads out of it (`..`, an absolute
     # path, a symlink) is refused, so an uploaded rubric cannot make the server read other files.
-    knowledge_dir: Path = Path("rubrics")
+    # The default is the rubrics folder beside the package (a source checkout), so a service
+    # started in another working directory still finds them; a relative QA_KNOWLEDGE_DIR is
+    # fixed to the directory the service starts in.
+    knowledge_dir: Path = Field(default_factory=lambda: default_knowledge_dir())
 
     # Service. No redis_url: jobs run in-process (the embedded default, one command on a laptop).
     redis_url: str | None = None
@@ -387,6 +393,11 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("knowledge_dir")
+    @classmethod
+    def _absolute_knowledge_dir(cls, value: Path) -> Path:
+        return value if value.is_absolute() else Path.cwd() / value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -457,6 +468,13 @@ def in_call_center_zone(t: datetime) -> datetime:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return t.astimezone(get_settings().zone)
+
+
+def default_knowledge_dir() -> Path:
+    """The checkout's rubrics folder when the package runs from one, else `rubrics` in the
+    working directory (an installed package: the image sets QA_KNOWLEDGE_DIR)."""
+    beside = Path(__file__).resolve().parent.parent / "rubrics"
+    return beside if beside.is_dir() else Path.cwd() / "rubrics"
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from qa_service.api.routes import (
     audits,
     calibration,
     evaluations,
+    exports,
     health,
     job_status,
     kpis,
@@ -47,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="qa-service",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served by the web app from its vendored Swagger UI (api/web/pages.py)
+        docs_url=None,
+        redoc_url=None,
         description="Speech-analytics QA for outbound telemarketing calls (Mandarin).",
     )
     # personal numbers masked in every answer to a non-admin: first, so the innermost middleware
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         appeals,
         tasks,
         calibration,
+        exports,
     )
     # before any byte of a body is read: the caller's key, the route's body limit (api/limits.py)
     app.add_middleware(

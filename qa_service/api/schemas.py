@@ -21,6 +21,11 @@ class RubricSummary(Schema):
     created_at: Instant
 
 
+class RubricUploaded(RubricSummary):
+    created: bool = True
+    """False when this version was already stored with the same text: nothing new was saved."""
+
+
 class RubricListItem(RubricSummary):
     active_for: list[str] = []
     """Projects whose new recordings are scored with this version."""

@@ -112,6 +112,8 @@ class HighlightExample(Schema):
     recording_id: int
     agent_id: str | None
     start: float
+    end: float | None = None
+    """Where the highlight's words end (a player stops there)."""
 
 
 class HighlightScript(Schema):

@@ -214,6 +214,7 @@ def _highlight_library(s, rows) -> list[HighlightScript]:
                         recording_id=by_eval[h.evaluation_id][1].id,
                         agent_id=by_eval[h.evaluation_id][1].agent_id,
                         start=h.start,
+                        end=h.end,
                     )
                     for h in said[:3]
                 ],

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from qa_service.config import TREND_CHANGE, get_settings, in_call_center_zone
 from qa_service.domain.enums import Category, FindingStatus, Phase
 from qa_service.exceptions import NoCalls
+from qa_service.i18n import _
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
     ErrorDay,
@@ -55,7 +56,7 @@ def project_rubric_key(s: Session, project: str) -> tuple[str, int] | None:
     ).all()
     if not rows:
         return None
-    rubric_id, version, _ = max(rows, key=lambda r: (r[2], r[1]))
+    rubric_id, version, _last = max(rows, key=lambda r: (r[2], r[1]))
     return rubric_id, version
 
 
@@ -218,86 +219,177 @@ def _cell(text) -> str:
     return str(text if text is not None else "-").replace("|", "\\|").replace("\n", " ")
 
 
+# Labels of the report's coded values (a category, a trend, a highlight's reason, a phase).
+CATEGORY_NAMES = {
+    "script_section": "script section",
+    "mandatory_point": "mandatory point",
+    "forbidden_phrase": "forbidden phrase",
+    "attitude_error": "attitude error",
+    "objection": "objection handling",
+    "silence": "silence",
+    "interruption": "interruption",
+    "speech_rate": "speech rate",
+    "product_fact": "product fact",
+}
+PROJECT_TYPES = {"marketing": "marketing", "care": "care", "survey": "survey"}
+TRENDS = {"rising": "rising", "falling": "falling", "steady": "steady"}
+PHASES = {"trial": "trial calls", "production": "production calls"}
+SECTIONS = {
+    "greeting": "greeting",
+    "opening": "opening",
+    "product_intro": "product introduction",
+    "persuasion": "persuasion",
+    "closing": "closing",
+    "farewell": "farewell",
+}
+
+
+def highlight_reason(reason: str, report: WrapupReport) -> str:
+    """`objection_handled:too_expensive` -> the objection's name; a section id -> its name."""
+    kind, _sep, ident = reason.partition(":")
+    if kind == "objection_handled":
+        names = {r.objection_id: r.name for r in report.refusal_reasons}
+        return _("objection handled: {name}", name=names.get(ident) or ident)
+    return _(SECTIONS[kind]) if kind in SECTIONS else reason
+
+
 def to_markdown(report: WrapupReport) -> str:
+    """The report as the CLI saves it and the page downloads it, in the service's language."""
     k, period, rubric = report.kpis, report.period, report.rubric
+
+    def row(*cells) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    def head(*names: str) -> list[str]:
+        return [row(*(_(n) for n in names)), row(*(["---"] * len(names)))]
+
+    none = _("none")
     lines = [
         f"# 项目总结 {report.project}",
         "",
-        f"rubric {rubric.id} v{rubric.version} ({rubric.name}, {rubric.project_type}); "
-        f"knowledge base {rubric.knowledge_base or '-'}; calls {period.first_call} – "
-        f"{period.last_call} over {period.days} day(s), {period.agents} agent(s); "
-        f"generated {report.generated_at}",
+        _(
+            "rubric {id} v{version} ({name}, {type}); knowledge base {kb}; calls {first} – "
+            "{last} over {days} day(s), {agents} agent(s); generated {generated}",
+            id=rubric.id,
+            version=rubric.version,
+            name=rubric.name,
+            type=_(PROJECT_TYPES.get(rubric.project_type, rubric.project_type)),
+            kb=rubric.knowledge_base or "-",
+            first=period.first_call,
+            last=period.last_call,
+            days=period.days,
+            agents=period.agents,
+            generated=report.generated_at,
+        ),
         "",
-        "## KPIs",
+        "## " + _("KPIs"),
         "",
-        "| scope | calls | 机器质检合格率 | 质检优秀率 | 外呼在线成功率 | 项目呼出均长 (s) "
-        "| fatal |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *head(
+            "scope",
+            "calls",
+            "pass rate",
+            "excellent rate",
+            "success rate",
+            "average talk time (s)",
+            "fatal",
+        ),
     ]
     scopes = (
-        [("whole project", k)]
-        + list(report.kpis_by_phase.items())
+        [(_("whole project"), k)]
+        + [(_(PHASES.get(p, p)), row_) for p, row_ in report.kpis_by_phase.items()]
         + [(d.day, d) for d in report.kpis_by_day]
     )
-    for name, row in scopes:
+    for name, kpi in scopes:
         lines.append(
-            f"| {name} | {row.evaluated} | {_pct(row.pass_rate)} | "
-            f"{_pct(row.excellent_rate)} | {_pct(row.success_rate)} | "
-            f"{row.average_talk_seconds} | {row.fatal} |"
+            row(
+                name,
+                kpi.evaluated,
+                _pct(kpi.pass_rate),
+                _pct(kpi.excellent_rate),
+                _pct(kpi.success_rate),
+                kpi.average_talk_seconds,
+                kpi.fatal,
+            )
         )
-    lines += [
-        "",
-        "## 引导地图 (guide map)",
-        "",
-        "| point | said in calls | customer positive | quadrant |",
-        "| --- | --- | --- | --- |",
-    ]
+    lines += ["", "## " + _("guide map"), ""]
+    lines += head("selling point", "said in calls", "customer positive", "quadrant")
     for p in report.guide_map:
         lines.append(
-            f"| {_cell(p.name or p.point_id)} | {p.said_in_calls} ({_pct(p.said_rate)}) | "
-            f"{_pct(p.positive_rate)} | {p.quadrant} {QUADRANTS[p.quadrant]} |"
+            row(
+                _cell(p.name or p.point_id),
+                f"{p.said_in_calls} ({_pct(p.said_rate)})",
+                _pct(p.positive_rate),
+                _("cannot be judged")
+                if p.positive_rate is None
+                else f"{p.quadrant} {QUADRANTS[p.quadrant]}",
+            )
         )
-    lines += [
-        "",
-        "## 共性错误 (common errors)",
-        "",
-        "| rule | category | calls | share | trend | by day | example calls |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    lines += ["", "## " + _("common errors"), ""]
+    lines += head("rule", "category", "calls", "share", "trend", "by day", "example calls")
     for e in report.common_errors:
         by_day = ", ".join(f"{d.day[5:]}: {d.calls}" for d in e.by_day)
         lines.append(
-            f"| {_cell(e.name or e.rule_id)} | {e.category} | {e.count} | "
-            f"{_pct(e.share)} | {e.trend} | {by_day} | "
-            f"{', '.join(map(str, e.example_recordings))} |"
+            row(
+                _cell(e.name or e.rule_id),
+                _(CATEGORY_NAMES.get(e.category, e.category)),
+                e.count,
+                _pct(e.share),
+                _(TRENDS.get(e.trend, e.trend)),
+                by_day,
+                ", ".join(map(str, e.example_recordings)),
+            )
         )
-    lines += ["", "## 产品信息与知识库不符 (product-fact violations)", ""]
+    lines += ["", "## " + _("product-fact violations"), ""]
     if not report.product_fact_violations:
-        lines.append("none")
+        lines.append(none)
     for f in report.product_fact_violations:
         said = ", ".join(f"{v} ×{n}" for v, n in f.values_said.items())
-        lines.append(f"- **{f.name}**: {f.calls} call(s); said {said}; knowledge base {f.kb_value}")
+        lines.append(
+            "- "
+            + _(
+                "**{name}**: {calls} call(s); said {said}; knowledge base {kb}",
+                name=f.name,
+                calls=f.calls,
+                said=said,
+                kb=f.kb_value,
+            )
+        )
         for ex in f.examples[:3]:
             lines.append(
-                f"  - recording {ex.recording_id} ({ex.agent_id or '-'}) at {ex.start} s: {ex.text}"
+                "  - "
+                + _(
+                    "recording {id} ({agent}) at {start} s: {text}",
+                    id=ex.recording_id,
+                    agent=ex.agent_id or "-",
+                    start=ex.start,
+                    text=ex.text,
+                )
             )
-    lines += ["", "## 亮点话术 (highlight scripts)", ""]
+    lines += ["", "## " + _("highlight scripts"), ""]
     if not report.highlights:
-        lines.append("none")
+        lines.append(none)
     for h in report.highlights[:20]:
-        lines.append(f"- {h.text} — {h.reason}, {h.calls} call(s), success {_pct(h.success_rate)}")
-    lines += [
-        "",
-        "## 客户拒绝原因 (refusal reasons)",
-        "",
-        "| objection | raised in calls | share | answered | success after |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+        lines.append(
+            "- "
+            + _(
+                "{text} — {reason}, {calls} call(s), success {rate}",
+                text=h.text,
+                reason=highlight_reason(h.reason, report),
+                calls=h.calls,
+                rate=_pct(h.success_rate),
+            )
+        )
+    lines += ["", "## " + _("refusal reasons"), ""]
+    lines += head("objection", "raised in calls", "share", "answered", "success after")
     for r in report.refusal_reasons:
         lines.append(
-            f"| {_cell(r.name or r.objection_id)} | {r.raised_in_calls} | "
-            f"{_pct(r.share_of_calls)} | {_pct(r.handled_rate)} | "
-            f"{_pct(r.success_rate_after)} |"
+            row(
+                _cell(r.name or r.objection_id),
+                r.raised_in_calls,
+                _pct(r.share_of_calls),
+                _pct(r.handled_rate),
+                _pct(r.success_rate_after),
+            )
         )
     return "\n".join(lines) + "\n"
 

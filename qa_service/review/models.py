@@ -305,6 +305,8 @@ class RubricComparison(Schema):
     from_: int = Field(alias="from")
     to: int
     project: str | None = None
+    phase: str | None = None
+    """The calls compared: of this phase only (试呼 trial or production), else all."""
     calls: int
     changed_grade_count: int
     changed_grade: list[GradeChange]
@@ -441,3 +443,29 @@ class ReviewerLoadOut(Schema):
     open: int
     overdue: int
     done: int
+
+
+class FieldChange(Schema):
+    field: str
+    before: str | None
+    """The value in the older version as YAML would write it; null where it is not set."""
+    after: str | None
+
+
+class RuleChange(Schema):
+    rule_id: str
+    """A rule's id, or `scoring` for the rubric's scoring settings."""
+    name: str
+    change: Literal["added", "removed", "changed"]
+    fields: list[FieldChange] = []
+
+
+class RubricDiff(Schema):
+    """Two versions of a rubric rule by rule: what to check before activating the newer."""
+
+    rubric_id: str
+    from_: int = Field(alias="from")
+    to: int
+    rules: list[RuleChange]
+
+    model_config = {"populate_by_name": True}

@@ -11,6 +11,7 @@ of each (what the rubric does): grade changes, score distributions, per-rule rat
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from datetime import datetime
@@ -21,11 +22,14 @@ from sqlmodel import Session, select
 from qa_service.domain.enums import COSTLY, MET, FindingSource, Grade
 from qa_service.exceptions import RubricNotFound
 from qa_service.review.models import (
+    FieldChange,
     GradeChange,
     HistogramBucket,
     PrecisionReport,
     ReviewExample,
     RubricComparison,
+    RubricDiff,
+    RuleChange,
     RuleComparison,
     RulePrecision,
     RuleRate,
@@ -33,6 +37,7 @@ from qa_service.review.models import (
     ScoreDistribution,
 )
 from qa_service.review.reviews import review_key, second_opinion, stored_catalog
+from qa_service.rules.rubric import Rubric
 from qa_service.storage.queries import stored_time
 from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
 
@@ -193,6 +198,7 @@ def compare_versions(
     version_from: int,
     version_to: int,
     project: str | None = None,
+    phase: str | None = None,
 ) -> RubricComparison:
     for version in (version_from, version_to):
         if (
@@ -212,6 +218,8 @@ def compare_versions(
     )
     if project:
         q = q.where(Evaluation.project == project)
+    if phase:
+        q = q.where(Evaluation.phase == phase)
     for ev in session.exec(q).all():
         pairs[ev.recording_id][ev.rubric_version] = ev
     both = sorted(
@@ -237,6 +245,7 @@ def compare_versions(
         from_=version_from,
         to=version_to,
         project=project,
+        phase=phase,
         calls=calls,
         changed_grade_count=len(changed),
         changed_grade=changed,
@@ -314,3 +323,47 @@ def _rule_rates(
             )
         )
     return out
+
+
+def _shown(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _field_changes(before: dict, after: dict) -> list[FieldChange]:
+    return [
+        FieldChange(field=k, before=_shown(before.get(k)), after=_shown(after.get(k)))
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    ]
+
+
+def diff_versions(older: Rubric, newer: Rubric) -> RubricDiff:
+    """Rule by rule (by id): added, removed, and changed with each field's before and after;
+    the scoring settings first when they changed."""
+    out = []
+    scoring = _field_changes(older.scoring.model_dump(), newer.scoring.model_dump())
+    if scoring:
+        out.append(RuleChange(rule_id="scoring", name="scoring", change="changed", fields=scoring))
+    old = {r.id: r for _, _, r in older.rules()}
+    new = {r.id: r for _, _, r in newer.rules()}
+    for rule_id in [*old, *(i for i in new if i not in old)]:
+        a, b = old.get(rule_id), new.get(rule_id)
+        if a is None or b is None:
+            rule = b if a is None else a
+            out.append(
+                RuleChange(
+                    rule_id=rule_id,
+                    name=getattr(rule, "name", "") or rule_id,
+                    change="added" if a is None else "removed",
+                )
+            )
+            continue
+        fields = _field_changes(a.model_dump(exclude_none=True), b.model_dump(exclude_none=True))
+        if fields:
+            name = getattr(b, "name", "") or rule_id
+            out.append(RuleChange(rule_id=rule_id, name=name, change="changed", fields=fields))
+    return RubricDiff(rubric_id=newer.id, from_=older.version, to=newer.version, rules=out)

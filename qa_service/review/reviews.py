@@ -42,6 +42,7 @@ from qa_service.exceptions import (
     ReviewNotFound,
     RubricError,
 )
+from qa_service.i18n import message
 from qa_service.review.models import shown_reviewer
 from qa_service.review.tasks import ensure_rereview
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
@@ -472,10 +473,8 @@ def _apply(
                 deduction=0.0,
                 name=info.name,
                 severity=info.severity,
-                detail="added by a reviewer",
-                evidence=[
-                    {"role": Role.ANY, "start": r.start, "end": r.end, "text": r.evidence_text}
-                ],
+                detail=message("added by a reviewer"),
+                evidence=[{"start": r.start, "end": r.end, **said_by(r.evidence_text)}],
                 reviewed_status=r.new_value,
                 reviewed_deduction=rf.deduction,
                 source=FindingSource.REVIEWER,
@@ -552,7 +551,7 @@ def create_review(
         raise ReviewNotFound(f"no evaluation {evaluation_id}")
     comment = (req.comment or "").strip()
     if req.action in ("override", "add") and not comment:
-        raise ReviewError("a comment is required for override and add")
+        raise ReviewError(message("a comment is required for override and add"))
     row = Review(
         recording_id=ev.recording_id,
         rubric_id=ev.rubric_id,
@@ -605,8 +604,11 @@ def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRe
     finding = _the_finding(session, ev, req)
     if finding.source != FindingSource.MACHINE:
         raise ReviewConflict(
-            f"finding {finding.id} was added by review {finding.review_id}; "
-            "withdraw that review instead"
+            message(
+                "finding {finding} was added by review {review}; withdraw that review instead",
+                finding=finding.id,
+                review=finding.review_id,
+            )
         )
     allowed = allowed_statuses(finding.category)
     current = finding.effective_status
@@ -679,9 +681,17 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
             f"{ev.rubric_version}; its rules: {', '.join(sorted(catalog.rules))}"
         )
     if req.start is None or req.end is None or not 0 <= req.start < req.end:
-        raise ReviewError("start and end (seconds, start < end) are required to add a finding")
+        raise ReviewError(
+            message("start and end (seconds, start < end) are required to add a finding")
+        )
     if ev.duration and req.start > ev.duration:
-        raise ReviewError(f"start {req.start:g} s is after the end of the call ({ev.duration:g} s)")
+        raise ReviewError(
+            message(
+                "start {start:g} s is after the end of the call ({duration:g} s)",
+                start=req.start,
+                duration=ev.duration,
+            )
+        )
     allowed = addable_statuses(info.category)
     if req.value not in allowed:
         raise ReviewError(
@@ -691,8 +701,12 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
     same = [f for f in machine if f.rule_id == info.rule_id]
     if same and info.category not in PER_OCCURRENCE:
         raise ReviewConflict(
-            f"rule {info.rule_id!r} already has finding {same[0].id} "
-            f"({same[0].status}); override it instead"
+            message(
+                "rule {rule} already has finding {finding} ({status}); override it instead",
+                rule=info.name or info.rule_id,
+                finding=same[0].id,
+                status=message(same[0].status),
+            )
         )
     row.rule_id, row.category = info.rule_id, info.category
     row.start, row.end = float(req.start), float(req.end)
@@ -701,6 +715,9 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
 
 
 def spoken_between(session: Session, recording_id: int, start: float, end: float) -> str:
+    """What was said in the span: the utterances it covers for at least half of the shorter
+    of the two (a span that only grazes the next utterance does not take its words); in a
+    pause, the utterance it overlaps most."""
     rows = session.exec(
         select(UtteranceRow)
         .where(
@@ -710,7 +727,24 @@ def spoken_between(session: Session, recording_id: int, start: float, end: float
         )
         .order_by(UtteranceRow.seq)
     ).all()
-    return " / ".join(f"{u.role}: {u.text}" for u in rows)[:2000]
+
+    def overlap(u: UtteranceRow) -> float:
+        return min(u.end, end) - max(u.start, start)
+
+    kept = [u for u in rows if overlap(u) >= 0.5 * min(u.end - u.start, end - start)]
+    if not kept and rows:
+        kept = [max(rows, key=overlap)]
+    return " / ".join(f"{u.role}: {u.text}" for u in kept)[:2000]
+
+
+def said_by(evidence_text: str) -> dict[str, str]:
+    """A reviewer-added finding's evidence: the speaker's role and words when one speaker said
+    them all, else every part with its speaker (role `any`)."""
+    parts = [p.partition(": ") for p in evidence_text.split(" / ")] if evidence_text else []
+    roles = {role for role, sep, _ in parts if sep and role in (Role.AGENT, Role.CUSTOMER)}
+    if len(roles) == 1 and all(sep for _, sep, _ in parts):
+        return {"role": roles.pop(), "text": " / ".join(text for _, _, text in parts)}
+    return {"role": Role.ANY, "text": evidence_text}
 
 
 def withdraw_review(
@@ -733,8 +767,12 @@ def withdraw_review(
         )
     if row.withdrawn_at is not None:
         raise ReviewConflict(
-            f"review {review_id} was already withdrawn by {shown_reviewer(row.withdrawn_by or '')} "
-            f"at {row.withdrawn_at:%Y-%m-%d %H:%M:%S}"
+            message(
+                "review {review} was already withdrawn by {who} at {when}",
+                review=review_id,
+                who=shown_reviewer(row.withdrawn_by or ""),
+                when=f"{row.withdrawn_at:%Y-%m-%d %H:%M:%S}",
+            )
         )
     row.withdrawn_by, row.withdrawn_at, row.withdraw_comment = (
         reviewer,

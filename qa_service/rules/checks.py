@@ -25,6 +25,7 @@ from qa_service.config import (
 )
 from qa_service.domain.enums import Category, FindingStatus, Role
 from qa_service.domain.results import Evidence, Finding, Utterance
+from qa_service.i18n import _
 from qa_service.rules.knowledge import Claim, KnowledgeBase, knowledge_of, wrong_claims
 from qa_service.rules.matching import (
     Match,
@@ -344,9 +345,17 @@ class ScriptSectionCheck(PhrasePresenceCheck):
 
     def _where(self) -> str:
         if self.rule.within_first:
-            return f"not in the {self.rule.role}'s first {self.rule.within_first} utterances"
+            return _(
+                "not in the {role}'s first {count} utterances",
+                role=_(self.rule.role),
+                count=self.rule.within_first,
+            )
         if self.rule.within_last:
-            return f"not in the {self.rule.role}'s last {self.rule.within_last} utterances"
+            return _(
+                "not in the {role}'s last {count} utterances",
+                role=_(self.rule.role),
+                count=self.rule.within_last,
+            )
         return ""
 
 
@@ -414,16 +423,16 @@ class AgentHangupCheck(Check):
         if any(call.match(self.farewell, i) for i in agent_tail):
             return []
         why = (
-            "the recording ends while the customer is speaking"
+            _("the recording ends while the customer is speaking")
             if cut
-            else "the call ends right after the customer asked a question"
+            else _("the call ends right after the customer asked a question")
         )
         return [
             violation(
                 self.rule,
                 self.category,
                 [call.evidence(last)],
-                f"{why}, with no farewell from the agent",
+                _("{why}, with no farewell from the agent", why=why),
             )
         ]
 
@@ -455,8 +464,12 @@ class HoldWithoutReasonCheck(Check):
                 waits.append(wait)
         if not evidence:
             return []
-        detail = "; ".join(f"waited {w:.1f} s (limit {self.rule.hold_seconds:g} s)" for w in waits)
-        return [violation(self.rule, self.category, evidence, detail + ", no reason given")]
+        limit = self.rule.hold_seconds
+        waited = _("; ").join(
+            _("waited {seconds:.1f} s (limit {limit:g} s)", seconds=w, limit=limit) for w in waits
+        )
+        detail = _("{waits}, no reason given", waits=waited)
+        return [violation(self.rule, self.category, evidence, detail)]
 
 
 class TransferWithoutReasonCheck(Check):
@@ -475,7 +488,7 @@ class TransferWithoutReasonCheck(Check):
             if not call.match(self.reason, index):
                 evidence.append(call.evidence(index, found))
         return (
-            [violation(self.rule, self.category, evidence, "transfer with no reason given")]
+            [violation(self.rule, self.category, evidence, _("transfer with no reason given"))]
             if evidence
             else []
         )
@@ -529,9 +542,11 @@ class ObjectionCheck(Check):
                 unanswered += 1
                 evidence += [call.evidence(r) for r, _ in replies]
         status = FindingStatus.UNHANDLED if unanswered else FindingStatus.HANDLED
-        detail = (
-            f"raised {len(occurrences)} time(s), {len(occurrences) - unanswered} answered "
-            f"within {self.rule.within_turns} agent turn(s)"
+        detail = _(
+            "raised {count} time(s), {answered} answered within {turns} agent turn(s)",
+            count=len(occurrences),
+            answered=len(occurrences) - unanswered,
+            turns=self.rule.within_turns,
         )
         return [
             Finding(
@@ -592,7 +607,11 @@ class SilenceCheck(CappedCheck):
                 gap = u.start - covered_until
                 items.append(
                     (
-                        f"{gap:.1f} s of silence (limit {self.rule.max_gap_seconds:g} s)",
+                        _(
+                            "{seconds:.1f} s of silence (limit {limit:g} s)",
+                            seconds=gap,
+                            limit=self.rule.max_gap_seconds,
+                        ),
                         [call.evidence(last_index), call.evidence(index)],
                     )
                 )
@@ -628,7 +647,10 @@ class InterruptionCheck(CappedCheck):
                     if overlap >= self.rule.min_overlap_seconds:
                         items.append(
                             (
-                                f"agent talked over the customer for {overlap:.1f} s",
+                                _(
+                                    "agent talked over the customer for {seconds:.1f} s",
+                                    seconds=overlap,
+                                ),
                                 [call.evidence(c), call.evidence(a)],
                             )
                         )
@@ -674,7 +696,7 @@ class SpeechRateCheck(Check):
                 FindingStatus.VIOLATION,
                 self.rule.deduct,
                 "语速",
-                detail=f"agent speaks {rate:.0f} chars/min ({limit})",
+                detail=_("agent speaks {rate:.0f} chars/min ({limit})", rate=rate, limit=limit),
                 evidence=[call.evidence(i) for i in sorted(fastest)],
             )
         ]
@@ -717,7 +739,12 @@ class ProductFactCheck(Check):
                     self.rule.deduct,
                     f"{fact.name or fact.id}与知识库不符",
                     self.rule.severity,
-                    f"agent said {said}; knowledge base {self.kb.id}: {fact.show(fact.value)}",
+                    _(
+                        "agent said {said}; knowledge base {kb}: {value}",
+                        said=said,
+                        kb=self.kb.id,
+                        value=fact.show(fact.value),
+                    ),
                     evidence,
                 )
             )

@@ -33,6 +33,7 @@ from pydantic import (
 
 from qa_service.config import NEAR_AFTER, NEAR_BEFORE, get_settings
 from qa_service.exceptions import KnowledgeError, RubricError
+from qa_service.i18n import validation_reason
 from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.normalize import normalize, to_simplified
 from qa_service.rules.rubric import (
@@ -216,7 +217,7 @@ def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBas
                 (
                     _line_of(root, loc),
                     _field_name(loc, data),
-                    err["msg"].removeprefix("Value error, "),
+                    validation_reason(err),
                 )
             )
         # A value fits none of number, date, yes/no: one problem, not one per type tried.

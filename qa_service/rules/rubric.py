@@ -35,6 +35,7 @@ from qa_service.config import (
 from qa_service.domain.enums import Role, SectionKind
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import RubricError
+from qa_service.i18n import _, validation_reason
 
 Severity = Literal["normal", "fatal"]
 # The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
@@ -599,7 +600,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
             loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and "[" in k))
             if err["type"] == "extra_forbidden":
                 unknown[len(problems)] = loc
-            reason = err["msg"].removeprefix("Value error, ")
+            reason = validation_reason(err)
             problems.append((_line_of(root, loc), _field_name(loc, data), reason))
     if problems:
         order = sorted(
@@ -620,7 +621,7 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
 def _unknown_field(loc: tuple[Any, ...]) -> str:
     """The reason for a field the model does not declare, with the likely intended name."""
     if not loc:  # a key with "[" in it is dropped from loc with pydantic's own markers
-        return "unknown field"
+        return _("unknown field")
     model: Any = Rubric
     for key in loc[:-1]:
         if isinstance(key, int):
@@ -629,7 +630,11 @@ def _unknown_field(loc: tuple[Any, ...]) -> str:
         model = _model_of(info.annotation) if info is not None else None
     known = sorted(model.model_fields) if model is not None else []
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    return f"unknown field {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if close:
+        return _(
+            "unknown field {name} (did you mean {close}?)", name=repr(loc[-1]), close=repr(close[0])
+        )
+    return _("unknown field {name}", name=repr(loc[-1]))
 
 
 def _model_of(annotation: Any) -> Any:

@@ -146,7 +146,7 @@ def test_hold_without_reason():
     base = [U("agent", 0.5, 2.0, "您好"), U("customer", 2.5, 4.0, "能换吗？")]
     ev = run(base + [U("agent", 4.5, 5.0, "稍等"), U("agent", 25.0, 27.0, "可以的")])
     (f,) = find(ev, "wait")
-    assert f.evidence[0].text == "稍等" and "20.0 s" in f.detail
+    assert f.evidence[0].text == "稍等" and "20.0 秒" in f.detail
     # with a reason, or a short wait, it is fine
     assert not find(
         run(base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"), U("agent", 25.0, 27.0, "可以的")]),

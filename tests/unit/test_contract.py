@@ -104,6 +104,9 @@ def test_a_file_error_is_the_spec_error_entry():
 NOT_JSON = {
     ("get", "/recordings/{recording_id}/audio"): "audio bytes",
     ("get", "/projects/{project}/wrapup"): "JSON or Markdown (knowledge's wrap-up)",
+    ("get", "/exports/kpis"): "a CSV or XLSX file",
+    ("get", "/exports/errors"): "a CSV or XLSX file",
+    ("get", "/exports/evaluations"): "a CSV or XLSX file",
 }
 
 

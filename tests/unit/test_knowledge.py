@@ -2,6 +2,7 @@
 
 import pytest
 
+from qa_service.config import Settings, get_settings
 from qa_service.domain.results import Utterance as U
 from qa_service.exceptions import KnowledgeError, RubricError
 from qa_service.rules.checks import Call, ProductFactCheck, build_checks
@@ -164,7 +165,7 @@ def test_bad_knowledge_bases_name_file_line_field():
     message = refused(
         "id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元, price: 3}\n"
     )
-    assert "facts[0](id=fee).price: Extra inputs are not permitted" in message
+    assert "facts[0](id=fee).price: 未知字段" in message
 
 
 def test_values_written_in_words():
@@ -207,7 +208,7 @@ def refused_rubric(rubric, base=None) -> str:
     return str(info.value)
 
 
-def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeypatch):
+def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeypatch, request):
     """A rubric cannot make the service read another file: not by an absolute path, not by
     `..`, not through a symlink; the refusal is the same whether the file exists or not, and
     never quotes it."""
@@ -217,7 +218,11 @@ def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeyp
     secret = outside / "secret.yaml"
     secret.write_text("id: s\nfacts: []\npassword: hunter2\n", encoding="utf-8")
     (kb_dir / "kb" / "link.yaml").symlink_to(secret)
-    monkeypatch.chdir(tmp_path)  # QA_KNOWLEDGE_DIR: rubrics, relative to the working directory
+    # QA_KNOWLEDGE_DIR: rubrics, relative to the directory the service starts in
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QA_KNOWLEDGE_DIR", "rubrics")
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     messages = {}
     for path in (
         "/etc/passwd",
@@ -289,3 +294,13 @@ def test_no_false_alarms_on_the_dev_corpora_reference_transcripts():
         assert check.run(Call(utts, utts[-1].end + 1)) == [], ref.name
         stated += sum(bool(claims(u.text, kb)) for u in utts if u.role == "agent")
     assert len(refs) == 32 and stated >= 60
+
+
+def test_knowledge_dir_does_not_follow_the_working_directory(tmp_path, monkeypatch):
+    """A service started outside the checkout still reads the rubrics' knowledge bases; a
+    relative QA_KNOWLEDGE_DIR is fixed to the folder the service starts in."""
+    monkeypatch.delenv("QA_KNOWLEDGE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().knowledge_dir == RUBRICS
+    monkeypatch.setenv("QA_KNOWLEDGE_DIR", "kbs")
+    assert Settings().knowledge_dir == tmp_path / "kbs"

@@ -94,6 +94,7 @@ def test_package_imports_are_at_module_level():
 LAYERS: list[tuple[str, ...]] = [
     ("exceptions",),
     ("config", "files"),
+    ("i18n",),
     ("domain",),
     ("rules",),
     ("asr",),

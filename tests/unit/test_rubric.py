@@ -51,7 +51,7 @@ def test_unknown_check():
 
 def test_weight_not_a_number():
     err = refused("id: x\nmandatory_points:\n  - id: a\n    any: [你好]\n    weight: ten\n")
-    assert "bad.yaml:5:" in str(err) and "weight" in str(err) and "number" in str(err)
+    assert "bad.yaml:5:" in str(err) and "weight" in str(err) and "应为数字" in str(err)
 
 
 def test_rule_without_phrases_and_bad_yaml():
@@ -96,17 +96,17 @@ def test_unknown_field_is_refused_with_line_and_the_likely_name():
     err = refused("id: x\nmandatory_points:\n  - id: a\n    any: [你好]\n    wieght: 10\n")
     assert "bad.yaml:5:" in str(err)
     assert "mandatory_points[0](id=a).wieght" in str(err)
-    assert "unknown field 'wieght' (did you mean 'weight'?)" in str(err)
+    assert "未知字段 'wieght'（是不是 'weight'？）" in str(err)
     top = refused("id: x\nscoringg: {total: 100}\n")
-    assert "bad.yaml:2:" in str(top) and "did you mean 'scoring'" in str(top)
+    assert "bad.yaml:2:" in str(top) and "是不是 'scoring'" in str(top)
     nested = refused("id: x\nscoring: {total: 100, pass: 60}\n")
-    assert "scoring.pass" in str(nested) and "unknown field 'pass'" in str(nested)
+    assert "scoring.pass" in str(nested) and "未知字段 'pass'" in str(nested)
 
 
 def test_an_unknown_key_with_a_bracket_is_a_rubric_error():
     # schemathesis found it: "[" in a key dropped it from the location, and naming the unknown
     # field raised IndexError (a 500 on POST /rubrics)
-    with pytest.raises(RubricError, match="unknown field"):
+    with pytest.raises(RubricError, match="未知字段"):
         parse_rubric('"a[b": 1\n', "uploaded rubric")
 
 

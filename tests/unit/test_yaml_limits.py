@@ -74,9 +74,7 @@ def test_problems_are_bounded():
     refused = refusal(parse_rubric, many)
     assert len(refused.problems) == MAX_PROBLEMS + 1
     assert "more problems" in refused.problems[-1][2]
-    assert any(
-        p[2].startswith("unknown field 'kkk") and p[2].endswith("…") for p in refused.problems
-    )
+    assert any(p[2].startswith("未知字段 'kkk") and p[2].endswith("…") for p in refused.problems)
     assert all(
         len(p[1]) <= MAX_PROBLEM_CHARS and len(p[2]) <= MAX_PROBLEM_CHARS for p in refused.problems
     )

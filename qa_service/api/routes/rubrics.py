@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from qa_service.api.deps import Admin, DispatcherDep, Identifier, StoreDep, Version, Viewer
@@ -8,14 +8,15 @@ from qa_service.api.schemas import (
     RubricDetail,
     RubricListItem,
     RubricSummary,
+    RubricUploaded,
 )
 from qa_service.app.rescoring import rescore_scope
-from qa_service.domain.enums import JobState
+from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
-from qa_service.review.models import RubricComparison
-from qa_service.review.quality import compare_versions
+from qa_service.review.models import RubricComparison, RubricDiff
+from qa_service.review.quality import compare_versions, diff_versions
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.tables import RubricRow
@@ -36,20 +37,26 @@ def _summary(row: RubricRow) -> RubricSummary:
 @router.post(
     "",
     status_code=201,
-    response_model=RubricSummary,
+    response_model=RubricUploaded,
     responses={
+        200: {
+            "model": RubricUploaded,
+            "description": "this version was already stored with the same text: nothing "
+            "new was saved (`created` is false)",
+        },
         422: {
             "description": "the rubric does not validate: every problem with its "
             "line, field and reason"
-        }
+        },
     },
 )
 def upload_rubric(
     request: Request,
+    response: Response,
     store: StoreDep,
     _: Admin,
     yaml_text: str = Body(..., media_type="application/yaml"),
-) -> RubricSummary:
+) -> RubricUploaded:
     """Validate and store a rubric version. Versions are never overwritten."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise UnsupportedFormat(
@@ -59,7 +66,11 @@ def upload_rubric(
         )
     rubric = parse_rubric(yaml_text, "uploaded rubric")
     knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
-    return _summary(store.rubrics.save(rubric, yaml_text))
+    existed = store.rubrics.get(rubric.id, rubric.version) is not None
+    row = store.rubrics.save(rubric, yaml_text)  # refuses the same version with other text
+    if existed:
+        response.status_code = 200
+    return RubricUploaded(**dict(_summary(row)), created=not existed)
 
 
 @router.get("", response_model=list[RubricListItem])
@@ -84,11 +95,31 @@ def compare(
     version_from: int = Query(..., alias="from", ge=1, le=MAX_ROW_ID),
     version_to: int = Query(..., alias="to", ge=1, le=MAX_ROW_ID),
     project: Identifier | None = None,
+    phase: Phase | None = None,
 ) -> RubricComparison:
     """Two versions side by side on the calls scored by both: grade changes, score
-    distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does)."""
+    distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does).
+    `phase` keeps the trial (试呼) or production calls only."""
     with store.session() as s:
-        return compare_versions(s, rubric_id, version_from, version_to, project)
+        return compare_versions(s, rubric_id, version_from, version_to, project, phase)
+
+
+@router.get("/{rubric_id}/diff", response_model=RubricDiff)
+def diff(
+    rubric_id: Identifier,
+    store: StoreDep,
+    _: Viewer,
+    version_from: int = Query(..., alias="from", ge=1, le=MAX_ROW_ID),
+    version_to: int = Query(..., alias="to", ge=1, le=MAX_ROW_ID),
+) -> RubricDiff:
+    """Two versions rule by rule (added, removed, each changed field with its values before
+    and after): read before activating the newer one."""
+    for version in (version_from, version_to):
+        if store.rubrics.get(rubric_id, version) is None:
+            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+    return diff_versions(
+        store.rubrics.load(rubric_id, version_from), store.rubrics.load(rubric_id, version_to)
+    )
 
 
 @router.get("/{rubric_id}/{version}", response_model=RubricDetail)

@@ -3,13 +3,16 @@ revoked), in the demo's own database only."""
 
 from __future__ import annotations
 
-from sqlalchemy import false
+import secrets as random_secrets
+
+from sqlalchemy import false, func
 from sqlmodel import select
 
 from qa_service.app.keys import ROLES, create_key
+from qa_service.app.people import create_user, set_password
 from qa_service.domain.enums import SCOPED_ROLES
 from qa_service.storage.store import Store
-from qa_service.storage.tables import ApiKey
+from qa_service.storage.tables import ApiKey, Evaluation
 
 PREFIX = "demo-"
 
@@ -31,13 +34,6 @@ def make_demo_people(store: Store) -> dict[str, tuple[str, str]]:
     """One person per role that signs in with a password (fresh each time, printed by `serve
     --demo-keys`): the agent is the sample calls' busiest agent, the team lead leads them all.
     Returns {role: (name, password)}."""
-    import secrets as random_secrets
-
-    from sqlalchemy import func
-
-    from qa_service.app.people import create_user, set_password
-    from qa_service.storage.tables import Evaluation
-
     with store.session() as s:
         agents = [
             a

@@ -37,8 +37,8 @@ CSP = (
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# FastAPI's own /docs pages load Swagger UI from a CDN: left without our policy.
-NO_CSP = ("/docs", "/redoc", "/openapi.json")
+# The OpenAPI document is read by tools as well as by /docs: no page policy on it.
+NO_CSP = ("/openapi.json",)
 
 # (page, link, label, the role it needs); agents and team leads have pages of their own
 NAV = [
@@ -345,6 +345,19 @@ def calibration_page(request: Request) -> Response:
 @router.get("/rubric-versions")
 def rubrics_page(request: Request) -> Response:
     return _page(request, "rubrics.html", "rubrics")
+
+
+@router.get("/docs")
+def api_docs(request: Request) -> Response:
+    """Swagger UI served from the package (FastAPI's own page loads it from a CDN, a blank
+    page on a site without internet access)."""
+    return templates.TemplateResponse(request, "docs.html", {"spec_url": request.app.openapi_url})
+
+
+@router.get("/redoc")
+def redoc() -> Response:
+    # One documentation page, vendored: the old ReDoc address leads to it.
+    return RedirectResponse("/docs", status_code=307)
 
 
 def mount_pages(app: FastAPI) -> None:

@@ -64,6 +64,18 @@ const QA = (() => {
   const ROLES_ZH = {agent: "坐席", customer: "客户"};
   const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};
 
+  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
+    closing: "总结成交", farewell: "结束语"};
+  /* A highlight's reason: "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
+  function highlightReason(r, refusals) {
+    const [kind, id] = String(r).split(":");
+    if (kind === "objection_handled") {
+      const o = (refusals || []).find((x) => x.objection_id === id);
+      return "异议处理：" + (o && o.name ? o.name : id);
+    }
+    return SECTIONS[kind] || r;
+  }
+
   const pct = (x) => (x === null || x === undefined) ? "—" : (x * 100).toFixed(1) + "%";
   const num = (x, d = 1) => (x === null || x === undefined) ? "—" : Number(x).toFixed(d);
   function clock(s) {
@@ -95,10 +107,46 @@ const QA = (() => {
   }
 
   /* The projects that have scored calls (for filter menus), from the KPI API. */
+  let projectRows = [];
   async function projects() {
-    const rows = await api("/kpis?group_by=project");
-    return rows.map((r) => r.project).filter(Boolean);
+    projectRows = await api("/kpis?group_by=project");
+    return projectRows.map((r) => r.project).filter(Boolean);
   }
+
+  /* What this user worked on last, kept in the browser: pages open on it rather than on the
+   * first name in alphabetical order. */
+  const LAST = {project: "qa-last-project", rubric: "qa-last-rubric"};
+  function remember(kind, value) {
+    if (!value) return;
+    try { localStorage.setItem(LAST[kind], value); } catch (e) { /* storage off: no memory */ }
+  }
+  function recalled(kind) {
+    try { return localStorage.getItem(LAST[kind]); } catch (e) { return null; }
+  }
+  /* The project a page opens on: the one worked on last, else the one with the most calls. */
+  function preferredProject(names) {
+    const last = recalled("project");
+    if (last && names.includes(last)) return last;
+    const busiest = projectRows.filter((r) => names.includes(r.project)).sort((a, b) => b.evaluated - a.evaluated)[0];
+    return busiest ? busiest.project : names[0];
+  }
+  /* The rubric a page opens on: the one worked on last, else the one active for the project
+   * worked on last (or the busiest). */
+  function preferredRubric(rubrics, project) {
+    const ids = [...new Set(rubrics.map((r) => r.id))];
+    const last = recalled("rubric");
+    if (last && ids.includes(last)) return last;
+    project = project || recalled("project");
+    const active = rubrics.find((r) => (r.active_for || []).includes(project));
+    return active ? active.id : ids[0];
+  }
+  // A project or rubric chosen in any menu of any page is the one worked on.
+  document.addEventListener("change", (e) => {
+    const el = e.target;
+    if (!(el instanceof HTMLSelectElement)) return;
+    if (el.name === "project" || /-project$/.test(el.id)) remember("project", el.value);
+    if (el.name === "rubric" || el.name === "rubric_id") remember("rubric", el.value);
+  });
   function fillSelect(select, values, selected, labels) {
     for (const v of values) select.append(h("option", {value: v, selected: v === selected}, (labels && labels[v]) || v));
   }
@@ -113,6 +161,64 @@ const QA = (() => {
     return q;
   }
 
+  /* Dates are typed and shown as 年-月-日 (2026-11-20) whatever the browser's language (its own
+   * date field follows the browser's locale, mm/dd/yyyy in an English one): a text field with
+   * a small calendar in Chinese. "2026/11/5" is read as 2026-11-05. */
+  const pad = (n) => String(n).padStart(2, "0");
+  function datePicker(input) {
+    let panel = null, month = null;
+    const close = () => { if (panel) { panel.remove(); panel = null; } };
+    const set = (v) => { input.value = v; input.dispatchEvent(new Event("change", {bubbles: true})); close(); };
+    const step = (d) => {
+      let [y, m] = month;
+      m += d;
+      if (m < 1) { m = 12; y -= 1; } else if (m > 12) { m = 1; y += 1; }
+      month = [y, m];
+      draw();
+    };
+    function draw() {
+      const [y, m] = month;
+      const blank = new Date(Date.UTC(y, m - 1, 1)).getUTCDay();
+      const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+      const cells = [];
+      for (let i = 0; i < blank; i++) cells.push(h("span"));
+      for (let d = 1; d <= days; d++) {
+        const v = `${y}-${pad(m)}-${pad(d)}`;
+        cells.push(h("button", {type: "button", class: "day" + (v === input.value ? " on" : ""), dataset: {date: v},
+          onclick: () => set(v)}, d));
+      }
+      panel.replaceChildren(
+        h("div", {class: "dp-head"}, h("button", {type: "button", class: "dp-prev", title: "上个月", onclick: () => step(-1)}, "‹"),
+          h("span", {class: "dp-month"}, `${y}年${m}月`),
+          h("button", {type: "button", class: "dp-next", title: "下个月", onclick: () => step(1)}, "›")),
+        h("div", {class: "dp-grid"}, ["日", "一", "二", "三", "四", "五", "六"].map((w) => h("span", {class: "dp-w"}, w)), cells),
+        h("div", {class: "dp-foot"}, h("button", {type: "button", onclick: () => set("")}, "清除"),
+          h("button", {type: "button", onclick: () => set(zoneNow().slice(0, 10))}, "今天")));
+    }
+    function open() {
+      if (panel) return;
+      const at = /^(\d{4})-(\d{2})/.exec(input.value) || /^(\d{4})-(\d{2})/.exec(zoneNow());
+      month = [Number(at[1]), Number(at[2])];
+      panel = h("div", {class: "datepicker", role: "dialog", "aria-label": "选择日期"});
+      input.parentNode.append(panel);
+      draw();
+      // Near the right edge of a phone the calendar opens leftwards, inside the screen.
+      if (panel.getBoundingClientRect().right > document.documentElement.clientWidth) panel.classList.add("to-left");
+    }
+    input.addEventListener("focus", open);
+    input.addEventListener("click", open);
+    input.addEventListener("keydown", (e) => { if (e.key === "Escape" || e.key === "Tab") close(); });
+    input.addEventListener("change", () => {
+      const m = /^\s*(\d{4})\D(\d{1,2})\D(\d{1,2})\s*$/.exec(input.value);
+      if (m) input.value = `${m[1]}-${pad(m[2])}-${pad(m[3])}`;
+    });
+    document.addEventListener("mousedown", (e) => {
+      if (panel && !panel.contains(e.target) && e.target !== input) close();
+    });
+  }
+  for (const input of document.querySelectorAll("input.date")) datePicker(input);
+
   return {api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
+    remember, preferredProject, preferredRubric, highlightReason,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

@@ -36,6 +36,48 @@
   document.getElementById("fwd5").addEventListener("click", () => seek(audio.currentTime + 5));
   document.getElementById("next-finding").addEventListener("click", () => stepFinding(1));
   document.getElementById("prev-finding").addEventListener("click", () => stepFinding(-1));
+  // Playback speed: the reviewer listens faster where nothing is wrong.
+  for (const b of document.querySelectorAll(".speed")) b.addEventListener("click", () => {
+    audio.playbackRate = Number(b.dataset.rate);
+    for (const x of document.querySelectorAll(".speed")) x.classList.toggle("active", x === b);
+  });
+
+  // Skip silence: while playing, a pause of more than a second between utterances is jumped
+  // over to the next one's start.
+  const skip = document.getElementById("skip-silence");
+  audio.addEventListener("timeupdate", () => {
+    if (!skip.checked || audio.paused) return;
+    const t = audio.currentTime;
+    if (utterances.some((u) => u.start - 0.2 <= t && t < u.end)) return;
+    const next = utterances.find((u) => u.start > t);
+    if (next && next.start - t > 1) audio.currentTime = next.start - 0.2;
+  });
+
+  // Search inside the transcript: matching utterances marked, Enter plays from the next one.
+  const search = document.getElementById("t-search");
+  let hits = [], hitAt = -1;
+  function findInTranscript() {
+    const q = search.value.trim();
+    hits = [];
+    uttEls.forEach((el, i) => {
+      const on = Boolean(q) && utterances[i].text.includes(q);
+      el.classList.toggle("hit", on);
+      if (on) hits.push(i);
+    });
+    hitAt = -1;
+    document.getElementById("t-hits").textContent = q ? `${hits.length} 处` : "";
+  }
+  search.addEventListener("input", findInTranscript);
+  search.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || !hits.length) return;
+    e.preventDefault();
+    hitAt = (hitAt + 1) % hits.length;
+    const i = hits[hitAt];
+    document.getElementById("t-hits").textContent = `第 ${hitAt + 1} / ${hits.length} 处`;
+    uttEls[i].scrollIntoView({block: "center"});
+    seek(utterances[i].start);
+  });
+
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
     const k = e.key;
@@ -52,6 +94,9 @@
   function follow() {
     const t = audio.currentTime;
     document.getElementById("clock").textContent = clock(t) + " / " + clock(audio.duration || (ev && ev.duration) || 0);
+    // The add form's start follows playback (from 0 on), unless the reviewer is typing in it.
+    const a = document.getElementById("add-start");
+    if (a && document.activeElement !== a) a.value = t.toFixed(1);
     let i = -1;
     for (let j = 0; j < utterances.length && utterances[j].start <= t + 0.05; j++) i = j;
     if (i === current) return;
@@ -63,7 +108,6 @@
       const box = transcriptBox.getBoundingClientRect(), r = el.getBoundingClientRect();
       if (r.top < box.top || r.bottom > box.bottom) transcriptBox.scrollTop += r.top - box.top - box.height / 3;
     }
-    if (ev) { const a = document.getElementById("add-start"); if (a && document.activeElement !== a) a.value = t.toFixed(1); }
   }
 
   function setupPlayer() {
@@ -149,6 +193,7 @@
     transcriptBox.replaceChildren(...uttEls);
     current = -1;
     follow();
+    if (search.value.trim()) findInTranscript();
   }
 
   // ---- findings and reviews -----------------------------------------------------------------
@@ -177,7 +222,8 @@
       const r = await api(`/evaluations/${evaluationId}/reviews`, {method: "POST", body});
       QA.toast("已保存复核");
       await reload(r.evaluation);
-    } catch (e) { QA.toast("复核未保存：" + e.message, true); }
+      return true;
+    } catch (e) { QA.toast("复核未保存：" + e.message, true); return false; }
   }
 
   function actions(f) {
@@ -195,6 +241,11 @@
       }}, "改判"));
   }
 
+  /* Words of several speakers (a reviewer's span) read "agent: …" per part: named in Chinese. */
+  const evidenceText = (e) => e.role === "any" && e.text
+    ? e.text.split(" / ").map((p) => p.replace(/^(agent|customer): /, (m, r) => ROLES_ZH[r] + "：")).join(" / ")
+    : e.text || "";
+
   function findingEl(f) {
     const bad = BAD.has(f.status);
     const machine = f.machine_status === undefined ? f.status : f.machine_status;
@@ -209,7 +260,7 @@
         f.deduction ? h("span", {class: "bad"}, "−" + num(f.deduction, f.deduction % 1 ? 1 : 0)) : null),
       (f.evidence || []).map((e) => h("div", {class: "ev"},
         h("a", {href: "#", class: "evidence", dataset: {start: e.start}, onclick: (x) => { x.preventDefault(); focusFinding(f); seek(e.start, true); }},
-          clock(e.start)), " ", e.role ? (ROLES_ZH[e.role] || e.role) + "：" : "", e.text || "")),
+          clock(e.start)), " ", ROLES_ZH[e.role] ? ROLES_ZH[e.role] + "：" : "", evidenceText(e))),
       f.detail ? h("div", {class: "muted"}, f.detail) : null,
       actions(f));
   }
@@ -236,17 +287,40 @@
     };
     box("machine-score", m);
     box("reviewed-score", r);
+    breakdown();
+  }
+
+  /* A rule's name for the trail (its id only where the rubric no longer has it). */
+  function ruleName(id) {
+    if (!id) return "";
+    const r = (ev.rules || []).find((x) => x.rule_id === id) || ev.findings.find((f) => f.rule_id === id);
+    return (r && r.name) || id;
+  }
+
+  // The API names a reviewer "name (key 3)": the key's number in Chinese.
+  const reviewer = (name) => String(name || "").replace(/\s*\(key (\d+)\)$/, "（密钥 $1）");
+
+  /* Which deductions make the score, largest first; each jumps to its finding. */
+  function breakdown() {
+    const cut = ev.findings.filter((f) => f.deduction > 0).sort((a, b) => b.deduction - a.deduction);
+    const box = document.getElementById("breakdown");
+    // Built with h(): it takes nested lists and leaves out nulls (replaceChildren would not).
+    box.replaceChildren(h("span", {}, cut.length ? "扣分构成：" : "没有扣分项", cut.map((f, i) => [i ? "，" : "",
+      h("a", {href: "#", class: "cut", dataset: {finding: f.id, deduction: f.deduction},
+        onclick: (e) => { e.preventDefault(); focusFinding(f); }},
+        `${f.name || f.rule_id} −${num(f.deduction, f.deduction % 1 ? 1 : 0)}`)]),
+      ev.fatal ? [" ", h("span", {class: "tag fatal"}, "一票否决：得分记 0")] : null));
   }
 
   function renderTrail() {
     const items = ev.reviews || [];
     document.getElementById("trail").replaceChildren(...(items.length ? items.map((r) => {
       const withdrawn = r.state === "withdrawn" || r.withdrawn_at;
-      const target = r.target === "grade" ? "等级" : (r.rule_id || ("问题 #" + r.finding_id));
+      const target = r.target === "grade" ? "等级" : (ruleName(r.rule_id) || ("问题 #" + r.finding_id));
       const value = (v) => QA.GRADES[v] || STATUSES[v] || v || "—";
       return h("li", {dataset: {review: r.id, state: r.state || ""}},
         h("span", {class: withdrawn ? "withdrawn" : null},
-          `${when(r.created_at)} ${r.reviewer} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
+          `${when(r.created_at)} ${reviewer(r.reviewer)} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
           r.comment ? `（${r.comment}）` : ""),
         r.state && r.state !== "applied" ? h("span", {class: "tag"}, {withdrawn: "已撤回", superseded: "已被覆盖", needs_rereview: "需重新复核"}[r.state] || r.state) : null,
         canReview && !withdrawn && r.state !== undefined ? h("button", {type: "button", class: "withdraw", onclick: async () => {
@@ -263,14 +337,18 @@
     const rule = document.getElementById("add-rule");
     if (!rule) return;
     const rules = ev.rules || [];
-    rule.replaceChildren(...rules.map((r) => h("option", {value: r.rule_id}, `${CATEGORIES[r.category] || r.category} · ${r.name || r.rule_id}`)));
-    const values = () => {
+    // Drawn again after every review: the reviewer's choice of rule and value is kept.
+    const [keptRule, keptValue] = [rule.value, document.getElementById("add-value").value];
+    rule.replaceChildren(...rules.map((r) => h("option", {value: r.rule_id, selected: r.rule_id === keptRule},
+      `${CATEGORIES[r.category] || r.category} · ${r.name || r.rule_id}`)));
+    const values = (keep) => {
       const r = rules.find((x) => x.rule_id === rule.value);
       const vals = r ? (r.allowed_statuses || []).filter((v) => BAD.has(v) || v === "handled") : [];
-      document.getElementById("add-value").replaceChildren(...vals.map((v) => h("option", {value: v}, STATUSES[v] || v)));
+      document.getElementById("add-value").replaceChildren(...vals.map((v) => h("option", {value: v, selected: v === keep},
+        STATUSES[v] || v)));
     };
-    rule.onchange = values;
-    values();
+    rule.onchange = () => values();
+    values(keptValue);
   }
 
   function renderHead() {
@@ -302,13 +380,22 @@
     review({target: "grade", action: "override", value: document.getElementById("grade-value").value, comment});
   });
   click("grade-confirm", () => review({target: "grade", action: "confirm"}));
-  click("add-finding", () => {
-    const start = Number(document.getElementById("add-start").value || audio.currentTime);
-    const end = Number(document.getElementById("add-end").value || start + 3);
+  click("add-finding", async () => {
+    const startBox = document.getElementById("add-start"), endBox = document.getElementById("add-end");
+    const start = startBox.value === "" ? audio.currentTime : Number(startBox.value);
+    // Without an end, the span is the utterance being heard at the start (else three seconds).
+    const heard = utterances.find((u) => u.start <= start + 0.05 && start < u.end);
+    const typed = endBox.value === "" ? null : Number(endBox.value);
+    const end = typed !== null && typed > start ? typed : heard ? heard.end : start + 3;
     const comment = document.getElementById("add-comment").value.trim();
     if (!comment) { QA.toast("请填写说明", true); return; }
-    review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
-      value: document.getElementById("add-value").value, start, end: end > start ? end : start + 3, comment});
+    const saved = await review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
+      value: document.getElementById("add-value").value, start, end, comment});
+    if (!saved) return;
+    // The next addition starts from the playback position again, with a new note.
+    endBox.value = "";
+    document.getElementById("add-comment").value = "";
+    startBox.value = audio.currentTime.toFixed(1);
   });
   click("next-call", async () => {
     let queue = null;
@@ -329,6 +416,8 @@
       [ev, utterances] = await Promise.all([api(`/evaluations/${evaluationId}`),
         api(`/recordings/${root.dataset.recording}/transcript`)]);
       await reload(ev);
+      QA.remember("project", ev.project);
+      QA.remember("rubric", ev.rubric.id);
       renderTranscript();
       setupPlayer();
       document.body.dataset.loaded = "1";

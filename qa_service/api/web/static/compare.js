@@ -3,15 +3,17 @@
 "use strict";
 const QACompare = (() => {
   const {api, h, grade, num, pct} = QA;
-  async function show(box, rubricId, from, to, project) {
+  const PHASES = {trial: "试呼", production: "正式外呼"};
+  async function show(box, rubricId, from, to, project, phase) {
     const q = new URLSearchParams({from, to});
     if (project) q.set("project", project);
+    if (phase) q.set("phase", phase);
     box.replaceChildren(h("p", {class: "muted"}, "对比中…"));
     try {
       const d = await api(`/rubrics/${encodeURIComponent(rubricId)}/compare?${q}`);
       const gradeRow = (side) => Object.entries(d.grades[side] || {}).map(([g, n]) => `${QA.GRADES[g] || g} ${n}`).join("，");
       box.replaceChildren(
-        h("p", {}, `两个版本都评过的通话 ${d.calls} 通，等级变化 ${d.changed_grade_count} 通。`,
+        h("p", {class: "compare-summary"}, `两个版本都评过的${d.phase ? PHASES[d.phase] || d.phase : ""}通话 ${d.calls} 通，等级变化 ${d.changed_grade_count} 通。`,
           h("br"), `v${d.from}：${gradeRow("from")}；均分 ${num(d.scores.from.mean)}`,
           h("br"), `v${d.to}：${gradeRow("to")}；均分 ${num(d.scores.to.mean)}`),
         h("table", {class: "grid", id: "compare-changed"},
@@ -32,5 +34,24 @@ const QACompare = (() => {
       box.replaceChildren(h("p", {class: "error"}, "对比失败：" + e.message));
     }
   }
-  return {show};
+  /* The form's rubric menu and versions: opens on the preferred rubric, comparing its newest
+   * version with the one before; a rubric with one version has nothing to compare yet. */
+  function setup(form, rubrics, preferred) {
+    const sel = form.elements.rubric;
+    const current = sel.value || preferred;
+    sel.replaceChildren();
+    QA.fillSelect(sel, [...new Set(rubrics.map((r) => r.id))], current);
+    const versions = () => {
+      const vs = rubrics.filter((r) => r.id === sel.value).map((r) => r.version).sort((a, b) => a - b);
+      const button = form.querySelector("button[type=submit]");
+      const hint = form.querySelector(".compare-hint") || form.appendChild(h("span", {class: "muted compare-hint"}));
+      form.elements.from.value = vs.length > 1 ? vs[vs.length - 2] : vs[0] || 1;
+      form.elements.to.value = vs[vs.length - 1] || 1;
+      button.disabled = vs.length < 2;
+      hint.textContent = vs.length < 2 ? `该规则只有 v${vs[0] || 1}，上传新版本后才能对比` : "";
+    };
+    sel.onchange = versions;
+    versions();
+  }
+  return {show, setup};
 })();

@@ -32,18 +32,18 @@
 
   function draw(rows, group) {
     const labels = rows.map((r) => String(r[group]).replace("T", " ").slice(0, group === "hour" ? 16 : 40));
+    // The tooltip formatter returns HTML: only numbers and our labels go into it, the group
+    // label (an agent id or project name from the data) is escaped first. Axis labels are drawn
+    // as text on the canvas: they take the label as it is.
+    const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     const tip = (keys) => ({trigger: "axis", formatter: (ps) => {
       const r = rows[ps[0].dataIndex];
-      return [labels[ps[0].dataIndex] + `（${r.evaluated} 通）`, ...keys.map((k) => {
+      return [esc(labels[ps[0].dataIndex]) + `（${r.evaluated} 通）`, ...keys.map((k) => {
         const [name, f] = FORMULAS[k];
         const val = k.endsWith("rate") ? pct(r[k]) : num(r[k], k === "fatal" ? 0 : 1);
         return `${name}：${val}<br><span style="color:#888">= ${f}</span>`;
       })].join("<br>");
     }});
-    // The tooltip formatter returns HTML: only numbers and our labels go into it, the group
-    // label (an agent id or project name from the data) is escaped first.
-    const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-    labels.forEach((l, i) => { labels[i] = esc(l); });
     const rate = (k) => ({name: FORMULAS[k][0], type: "bar", data: rows.map((r) => +(r[k] * 100).toFixed(1))});
     chart("chart-rates").setOption({
       tooltip: tip(["pass_rate", "excellent_rate", "success_rate"]), legend: {top: 0},
@@ -58,10 +58,48 @@
                {name: "一票否决", type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);
   }
 
+  /* The export links follow the filters shown. */
+  function exportLinks(what, q) {
+    for (const fmt of ["xlsx", "csv"]) {
+      const eq = new URLSearchParams(q);
+      eq.set("format", fmt);
+      document.getElementById(`export-${what}-${fmt}`).href = `/exports/${what}?${eq}`;
+    }
+  }
+
+  /* Drill-down: the calls behind a bar, a day or an error row, in the queue's 全部通话 (or the
+   * flagged list for a rule), with the dashboard's filters. */
+  function callsOf(extra, tab = "all") {
+    const q = new URLSearchParams({tab});
+    for (const [k, v] of new FormData(form)) if (v && ["project", "agent", "since", "until"].includes(k)) q.set(k, v);
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    return "/queue?" + q;
+  }
+  function drill(group, row) {
+    if (group === "project" || group === "agent") return callsOf({[group]: row[group]});
+    if (group === "day") return callsOf({since: row.day, until: row.day});
+    return null;
+  }
+
+  async function trend() {
+    const q = query();
+    q.set("group_by", "day");
+    const days = await api("/kpis?" + q);
+    const c = chart("chart-trend");
+    c.setOption({tooltip: {trigger: "axis"}, legend: {top: 0}, grid: {left: 40, right: 10, top: 30, bottom: 30},
+      xAxis: {type: "category", data: days.map((d) => d.day)},
+      yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
+      series: ["pass_rate", "excellent_rate"].map((k) => ({name: FORMULAS[k][0], type: "line", symbolSize: 8,
+        data: days.map((d) => d[k] === null ? null : +(d[k] * 100).toFixed(1))}))}, true);
+    c.off("click");
+    c.on("click", (p) => { location.href = callsOf({since: days[p.dataIndex].day, until: days[p.dataIndex].day}); });
+  }
+
   const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
 
   function errorsTable(items, tbody) {
-    tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {},
+    tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {class: "clickable", dataset: {rule: e.rule_id},
+      onclick: (x) => { if (!x.target.closest("a")) location.href = callsOf({rule: e.rule_id}, "flagged"); }},
       h("td", {}, i + 1), h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)),
       h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "]))))
@@ -73,10 +111,10 @@
     if (!project) { box.replaceChildren(h("p", {class: "muted"}, "没有项目")); return; }
     const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
     if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
-    box.replaceChildren(h("p", {class: "muted"}, "首通时间 " + QA.when(data.start)),
+    box.replaceChildren(h("p", {class: "muted"}, "上线时间（首通正式外呼）" + QA.when(data.start)),
       h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "机器质检合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
         h("tbody", {}, data.windows.map((w) => h("tr", {},
-          h("td", {}, `前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
+          h("td", {}, `上线后前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
           h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
           h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))));
@@ -86,10 +124,17 @@
     const q = query();
     const group = q.get("group_by") || "project";
     const rows = await api("/kpis?" + q);
+    exportLinks("kpis", q);
     cards(rows);
     draw(rows, group);
+    for (const id of ["chart-rates", "chart-talk"]) {
+      chart(id).off("click");
+      chart(id).on("click", (p) => { const to = drill(group, rows[p.dataIndex]); if (to) location.href = to; });
+    }
+    await trend();
     q.delete("group_by"); q.delete("phase");
     errorsTable(await api("/kpis/errors?" + q), document.querySelector("#errors tbody"));
+    exportLinks("errors", q);
     document.body.dataset.loaded = "1";
   }
 
@@ -98,7 +143,8 @@
   sel.addEventListener("change", () => inflight(sel.value).catch((err) => QA.toast(err.message, true)));
   QA.projects().then((ps) => {
     QA.fillSelect(form.elements.project, ps);
-    QA.fillSelect(sel, ps);
-    return Promise.all([load(), inflight(ps[0])]);
+    const project = QA.preferredProject(ps);
+    QA.fillSelect(sel, ps, project);
+    return Promise.all([load(), inflight(project)]);
   }).catch((err) => QA.toast(err.message, true));
 })();

@@ -60,6 +60,13 @@
       const first = form.elements.project.options[1];
       if (first) q.set("project", first.value);
     }
+    // The export lists every call the filters select (the 全部通话 filters).
+    const eq = query();
+    for (const k of [...eq.keys()]) if (!SOURCES.all.filters.includes(k)) eq.delete(k);
+    for (const fmt of ["xlsx", "csv"]) {
+      eq.set("format", fmt);
+      document.getElementById("export-calls-" + fmt).href = "/exports/evaluations?" + eq;
+    }
     body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, "加载中…")));
     try {
       const data = await api(src.url(q));

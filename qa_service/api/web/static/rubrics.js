@@ -13,6 +13,7 @@
 
   async function show(r) {
     selected = r;
+    QA.remember("rubric", r.id);
     const d = await api(`/rubrics/${encodeURIComponent(r.id)}/${r.version}`);
     document.getElementById("detail").hidden = false;
     document.getElementById("detail-title").textContent = `${d.name || d.id}（${d.id} v${d.version}）`;
@@ -29,10 +30,7 @@
       onclick: () => show(r).catch((e) => QA.toast(e.message, true))},
       h("td", {}, r.id), h("td", {}, "v" + r.version), h("td", {}, r.name), h("td", {}, (r.active_for || []).join("、") || "—"),
       h("td", {}, QA.when(r.created_at)))));
-    const sel = document.querySelector("#compare [name=rubric]");
-    const current = sel.value;
-    sel.replaceChildren();
-    QA.fillSelect(sel, [...new Set(rows.map((r) => r.id))], current);
+    QACompare.setup(document.getElementById("compare"), rows, QA.preferredRubric(rows, null));
     return rows;
   }
 
@@ -44,13 +42,17 @@
     problems.replaceChildren(); view.hidden = true; status.textContent = "";
     try {
       const r = await api("/rubrics", {method: "POST", body: text, raw: "application/yaml"});
-      status.textContent = `已保存 ${r.id} v${r.version}`;
-      status.className = "good";
+      status.textContent = r.created === false
+        ? `未保存：${r.id} v${r.version} 已有完全相同的内容，没有新版本（修改后请把版本号加一）`
+        : `已保存 ${r.id} v${r.version}`;
+      status.className = r.created === false ? "muted" : "good";
+      status.dataset.created = r.created === false ? "0" : "1";
       await list();
     } catch (e) {
-      status.textContent = "未保存：" + e.message.split("\n")[0];
-      status.className = "error";
       const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
+      // The problems are listed one by one below: the sentence above them only counts them.
+      status.textContent = found.length ? `未保存：共 ${found.length} 个问题，见下方` : "未保存：" + e.message.split("\n")[0];
+      status.className = "error";
       problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
         (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
       if (found.some((p) => p.line)) {
@@ -63,14 +65,20 @@
   }
 
   /* Rescoring progress: the job's state where the queue knows it (rq), and in every mode how
-   * many of the project's current evaluations already carry this version. */
+   * many of the calls scored with this rubric already have an evaluation by this version.
+   * Every evaluation counts, not only the current ones: a version that is not active for the
+   * project is scored beside the active one without becoming the call's current result. */
   async function progress(project) {
-    const q = new URLSearchParams({page_size: "500"});
+    const q = new URLSearchParams({page_size: "500", current: "false", rubric_id: selected.id});
     if (project) q.set("project", project);
     const d = await api("/evaluations?" + q);
-    const mine = d.items.filter((i) => i.rubric.id === selected.id);
-    return [mine.filter((i) => i.rubric.version === selected.version).length, mine.length];
+    const calls = new Set(d.items.map((i) => i.recording_id));
+    const done = new Set(d.items.filter((i) => i.rubric.version === selected.version).map((i) => i.recording_id));
+    return [done.size, calls.size];
   }
+
+  const JOB_STATES = {pending: "待排队", queued: "排队中", scheduled: "稍后重试", started: "进行中",
+    finished: "已完成", failed: "失败"};
 
   async function rescore() {
     const project = document.getElementById("act-project").value.trim();
@@ -78,15 +86,19 @@
     const q = project ? "?project=" + encodeURIComponent(project) : "";
     const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/rescore${q}`, {method: "POST"});
     status.className = "muted";
+    delete status.dataset.done;
     status.textContent = "重新质检已排队…";
+    // Polled until the job ends (or, without a queue to ask, until every call is scored).
     for (let i = 0; i < 600; i++) {
       await new Promise((ok) => setTimeout(ok, 1000));
       let state = null;
       try { state = (await api("/jobs/" + encodeURIComponent(r.job_id))).status; } catch (e) { if (e.status !== 404) throw e; }
       const [done, total] = await progress(project);
-      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${state}）` : "");
+      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${JOB_STATES[state] || state}）` : "");
       if (state === "failed") { status.className = "error"; return; }
-      if ((state === null || state === "finished") && total && done === total) { status.className = "good"; status.dataset.done = "1"; return; }
+      if (state === "finished" || (state === null && total && done === total)) {
+        status.className = "good"; status.dataset.done = "1"; return;
+      }
     }
   }
 
@@ -100,6 +112,20 @@
     QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}`);
     await list();
   });
+  /* The two versions rule by rule, before activating the newer one. */
+  const CHANGES = {added: "新增", removed: "删除", changed: "修改"};
+  async function diff() {
+    const q = new URLSearchParams({from: cmp.elements.from.value, to: cmp.elements.to.value});
+    const d = await api(`/rubrics/${encodeURIComponent(cmp.elements.rubric.value)}/diff?${q}`);
+    const rows = d.rules.flatMap((r) => (r.fields.length ? r.fields : [null]).map((f, i) => h("tr", {dataset: {rule: r.rule_id, change: r.change}},
+      h("td", {}, i ? "" : (r.rule_id === "scoring" ? "评分设置" : r.name)), h("td", {}, i ? "" : CHANGES[r.change] || r.change),
+      h("td", {}, f ? f.field : "—"), h("td", {class: "text"}, f ? f.before ?? "（无）" : "—"), h("td", {class: "text"}, f ? f.after ?? "（无）" : "—"))));
+    document.getElementById("diff-out").replaceChildren(h("h3", {}, `v${d.from} → v${d.to}：${d.rules.length} 处变化`),
+      h("table", {class: "grid", id: "rule-diff"}, h("thead", {}, h("tr", {}, ["规则", "变化", "字段", "原来", "现在"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: 5, class: "muted"}, "两个版本的规则相同")))));
+  }
+  on("diff", diff);
+
   const cmp = document.getElementById("compare");
   cmp.addEventListener("submit", (e) => {
     e.preventDefault();

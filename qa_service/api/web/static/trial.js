@@ -17,44 +17,77 @@
     {name: "第四象限：我们不爱说，客户爱听（弱项）", x: [0, 0.5], y: [0.5, 1], color: "rgba(31,111,235,.08)"},
   ];
 
+  /* Points at the same place are drawn as one marker named by all of them (one would hide the
+   * others); labels of points close together go to different sides. A point whose customer
+   * reactions cannot be judged has no place on the vertical axis: listed under the map. */
   function guideMap(points) {
-    // Labels go left of points near the right edge, so that they stay inside the chart.
-    const data = points.map((p) => ({name: p.name || p.point_id, value: [p.said_rate, p.positive_rate ?? 0],
-      said: p.said_in_calls, replies: p.customer_replies, unknown: p.positive_rate === null,
-      label: {position: p.said_rate > 0.7 ? "left" : "right"}}));
+    const known = points.filter((p) => p.positive_rate !== null && p.positive_rate !== undefined);
+    const unknown = points.filter((p) => !known.includes(p));
+    const groups = new Map();
+    for (const p of known) {
+      const key = p.said_rate.toFixed(3) + "," + p.positive_rate.toFixed(3);
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(p);
+    }
+    const SIDES = ["right", "left", "top", "bottom"];
+    const placed = [];
+    const data = [...groups.values()].map((ps) => {
+      const [x, y] = [ps[0].said_rate, ps[0].positive_rate];
+      const near = placed.filter((q) => Math.abs(q.x - x) < 0.2 && Math.abs(q.y - y) < 0.08);
+      const taken = new Set(near.map((q) => q.side));
+      const side = (x > 0.7 ? ["left", "top", "bottom", "right"] : SIDES).find((s) => !taken.has(s)) || "top";
+      placed.push({x, y, side});
+      return {name: ps.map((p) => p.name || p.point_id).join("、"), value: [x, y], points: ps,
+        symbolSize: 14 + 4 * (ps.length - 1), label: {position: side}};
+    });
+    const list = document.getElementById("guide-unknown");
+    list.textContent = unknown.length
+      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通）`).join("、")
+      : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+    // On a phone the quadrants carry their number only: their full names would run off the map.
+    const narrow = map.getWidth() < 520;
     map.setOption({
       grid: {left: 50, right: 20, top: 36, bottom: 45},
       xAxis: {type: "value", min: 0, max: 1, name: "我们爱说（说到的通话占比）", nameLocation: "middle", nameGap: 28,
               axisLabel: {formatter: (v) => v * 100 + "%"}},
       yAxis: {type: "value", min: 0, max: 1, name: "客户爱听", axisLabel: {formatter: (v) => v * 100 + "%"}},
-      tooltip: {formatter: (p) => `${esc(p.name)}<br>说到 ${p.data.said} 通（${pct(p.value[0])}）<br>` +
-        (p.data.unknown ? "客户回应：无可判断的回应" : `客户正面回应 ${pct(p.value[1])}`)},
+      tooltip: {formatter: (p) => p.data.points.map((x) => `${esc(x.name || x.point_id)}：说到 ${x.said_in_calls} 通` +
+        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}`).join("<br>")},
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
-          data: QUADRANTS.map((q) => [{name: q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
+          data: QUADRANTS.map((q) => [{name: narrow ? q.name.split("：")[0] : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
                                       {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
   }
 
-  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
-    closing: "总结成交", farewell: "结束语"};
-  /* "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
-  function reason(r, d) {
-    const [kind, id] = String(r).split(":");
-    if (kind === "objection_handled") {
-      const o = d.refusal_reasons.find((x) => x.objection_id === id);
-      return "异议处理：" + (o ? o.name : id);
-    }
-    return SECTIONS[kind] || r;
+  /* One highlight plays at a time, from its start to its end; its button pauses it. */
+  let playing = null;
+  function stopClip() {
+    if (!playing) return;
+    clip.pause();
+    playing.button.textContent = "▶";
+    playing.button.title = "播放";
+    playing.button.classList.remove("playing");
+    playing = null;
   }
-
-  function play(example) {
-    clip.src = `/recordings/${example.recording_id}/audio`;
-    clip.addEventListener("loadedmetadata", () => { clip.currentTime = example.start; clip.play(); }, {once: true});
+  function play(example, button) {
+    if (playing && playing.button === button) { stopClip(); return; }
+    stopClip();
+    playing = {button, end: example.end ?? example.start + 8};
+    button.textContent = "❚❚";
+    button.title = "暂停";
+    button.classList.add("playing");
+    const go = () => { clip.currentTime = example.start; clip.play().catch(() => {}); };
+    const src = `/recordings/${example.recording_id}/audio`;
+    if (clip.getAttribute("src") === src && clip.readyState >= 1) { go(); return; }
+    clip.src = src;
+    clip.addEventListener("loadedmetadata", go, {once: true});
     clip.load();
   }
+  clip.addEventListener("timeupdate", () => { if (playing && clip.currentTime >= playing.end) stopClip(); });
+  clip.addEventListener("ended", stopClip);
 
   async function load() {
     const project = form.elements.project.value;
@@ -84,10 +117,11 @@
       h("td", {}, r.name || r.objection_id), h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)),
       h("td", {}, pct(r.handled_rate)), h("td", {}, pct(r.success_rate_after))))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "无"))]));
+    stopClip();
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
       h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
-        onclick: () => play(g.examples[0])}, "▶") : ""),
-      h("td", {}, g.text), h("td", {}, reason(g.reason, d)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
+        dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
+      h("td", {class: "text"}, g.text), h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
     document.body.dataset.loaded = "1";
   }
@@ -97,14 +131,19 @@
   cmp.addEventListener("submit", (e) => {
     e.preventDefault();
     QACompare.show(document.getElementById("compare-out"), cmp.elements.rubric.value, cmp.elements.from.value,
-      cmp.elements.to.value, form.elements.project.value);
+      cmp.elements.to.value, form.elements.project.value, form.elements.phase.value);
   });
   Promise.all([QA.projects(), api("/rubrics"), api("/kpis?group_by=project&phase=trial")]).then(([ps, rs, trials]) => {
     rubrics = rs;
     // First the project named in the address, else one with 试呼 calls.
-    const wanted = new URLSearchParams(location.search).get("project") || (trials[0] && trials[0].project);
+    // First the project named in the address, else the one worked on last if it has 试呼
+    // calls, else the one with the most 试呼 calls.
+    const withTrials = trials.filter((t) => t.project).sort((a, b) => b.evaluated - a.evaluated).map((t) => t.project);
+    const last = QA.preferredProject(ps);
+    const wanted = new URLSearchParams(location.search).get("project") ||
+      (withTrials.includes(last) || !withTrials.length ? last : withTrials[0]);
     QA.fillSelect(form.elements.project, ps, wanted);
-    QA.fillSelect(cmp.elements.rubric, [...new Set(rs.map((r) => r.id))]);
+    QACompare.setup(cmp, rs, QA.preferredRubric(rs, wanted));
     return load();
   }).catch((err) => QA.toast(err.message, true));
 })();

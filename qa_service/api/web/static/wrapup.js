@@ -26,7 +26,7 @@
     fill("w-errors", d.common_errors.map((e) => h("tr", {dataset: {rule: e.rule_id}},
       h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)), h("td", {}, TRENDS[e.trend] || e.trend),
-      h("td", {}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join("，")),
+      h("td", {class: "text"}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join("，")),
       h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "])))), 7, "没有扣分项");
     const facts = document.getElementById("w-facts");
     facts.replaceChildren(...(d.product_fact_violations.length ? d.product_fact_violations.map((f) =>
@@ -35,14 +35,15 @@
           Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join("，"), `；知识库为 ${f.kb_value}`),
         h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, callLink(ex.recording_id), " ",
           ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, "没有发现与知识库不符的说法")]));
-    fill("w-guide", d.guide_map.map((p) => h("tr", {}, h("td", {}, p.name || p.point_id),
+    fill("w-guide", d.guide_map.map((p) => h("tr", {dataset: {point: p.point_id}}, h("td", {}, p.name || p.point_id),
       h("td", {}, `${p.said_in_calls}（${pct(p.said_rate)}）`), h("td", {}, pct(p.positive_rate)),
-      h("td", {}, QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
+      // No judgeable reply: no place on the vertical axis, so no quadrant either.
+      h("td", {}, p.positive_rate === null ? "无法判断（客户没有可判断的回应）" : QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
     fill("w-refusals", d.refusal_reasons.map((r) => h("tr", {}, h("td", {}, r.name || r.objection_id),
       h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)), h("td", {}, pct(r.handled_rate)),
       h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
-    fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {}, x.text),
-      h("td", {}, x.reason), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
+    fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {class: "text"}, x.text),
+      h("td", {}, QA.highlightReason(x.reason, d.refusal_reasons)), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
     document.getElementById("w-summary").textContent =
       `${d.rubric.name || d.rubric.id} v${d.rubric.version}，${d.period.days} 天，${d.period.agents} 名坐席，` +
       `知识库 ${d.rubric.knowledge_base || "—"}`;
@@ -61,7 +62,7 @@
   form.addEventListener("submit", (e) => { e.preventDefault(); load().catch((err) => QA.toast(err.message, true)); });
   QA.projects().then((ps) => {
     const wanted = new URLSearchParams(location.search).get("project");
-    QA.fillSelect(form.elements.project, ps, ps.includes(wanted) ? wanted : ps[0]);
+    QA.fillSelect(form.elements.project, ps, ps.includes(wanted) ? wanted : QA.preferredProject(ps));
     return load();
   }).catch((err) => QA.toast(err.message, true));
 })();
