@@ -31,6 +31,7 @@ def _open(browser, server, web_data, viewport, role="admin", locale="zh-CN"):
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(server + "/login")
+    page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
     page.fill("#api_key", web_data["keys"][role])
     page.click("button[type=submit]")
     page.wait_for_url(lambda u: "/login" not in u)
