@@ -256,10 +256,15 @@ def test_outcome_from_the_agents_wrap_up_when_the_customer_decides_nothing():
     )
 
 
-def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
+def test_agent_wrap_up_is_for_rubrics_that_make_an_offer_and_can_be_turned_off():
     wrap_up = [U("customer", 0.5, 1.0, "嗯"), U("agent", 1.5, 3.0, "好的 没关系 打扰您了")]
-    survey = parse_rubric("id: s\nproject_type: survey\noutcome: {success: [打十分]}\n")
-    assert Scorer(survey, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    # a care call that only informs (no closing, no outcome phrases) has no sale to read
+    care = parse_rubric("id: c\nproject_type: care\n")
+    assert Scorer(care, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    off = parse_rubric(
+        "id: s\nproject_type: survey\noutcome: {success: [打十分], agent_refusal: []}\n"
+    )
+    assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
     off = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: []}\n")
     assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
     own = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: [下次再联系]}\n")
@@ -270,6 +275,36 @@ def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
         == "refusal"
     )
     assert run(wrap_up).outcome == "refusal"
+
+
+def test_care_and_survey_offers_read_the_agents_wrap_up():
+    # 8 dB noise: the customer's 可以 of a care call offering a renewal was lost; the agent's
+    # confirmation and farewell survived
+    care = parse_rubric(
+        "id: c\nproject_type: care\n"
+        "script_sections: [{id: closing, name: 总结成交, any: [帮您预约续投]}]\n"
+    )
+    sold = [
+        U("agent", 0.5, 2.0, "我这边帮您预约续投 您看可以吗"),
+        U("customer", 2.5, 3.0, "恩克以"),
+        U("agent", 3.5, 5.0, "好的 已经给您登记好了"),
+        U("agent", 5.5, 6.5, "感谢您的接听 再见"),
+    ]
+    assert Scorer(care, 0.85).evaluate(Call(sold, 7.0)).outcome == "success"
+    refused = sold[:2] + [U("agent", 3.5, 5.0, "好的 那不打扰您了"), sold[3]]
+    assert Scorer(care, 0.85).evaluate(Call(refused, 7.0)).outcome == "refusal"
+    # a survey with outcome phrases reads them too, and its completion is its success
+    survey = parse_rubric("id: s\nproject_type: survey\noutcome: {success: [打十分]}\n")
+    assert Scorer(survey, 0.85).evaluate(Call(refused, 7.0)).outcome == "refusal"
+    done = [
+        U("agent", 0.5, 2.0, "您给我们打几分"),
+        U("customer", 2.5, 3.0, "嗯嗯"),
+        U("agent", 3.5, 5.0, "好的 我们的调查就到这里 感谢您的配合"),
+    ]
+    assert Scorer(survey, 0.85).evaluate(Call(done, 6.0)).outcome == "success"
+    bare = parse_rubric("id: s\nproject_type: survey\n")
+    assert Scorer(bare, 0.85).evaluate(Call(done, 6.0)).outcome == "success"
+    assert Scorer(bare, 0.85).evaluate(Call(refused, 7.0)).outcome == "unknown"
 
 
 def test_silence_each_gap_capped():
