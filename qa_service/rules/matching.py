@@ -177,6 +177,7 @@ class MeaningMatcher(Protocol):
     because semantic imports this module."""
 
     bank: Any  # semantic.ExampleBank
+    rivals: tuple[str, ...]  # other rules' key phrases (semantic.SimilarMatcher.rivals)
 
     def __bool__(self) -> bool: ...
 

@@ -276,3 +276,66 @@ def test_calibration_follows_examples_added_later():
     assert fee.thresholds[0] == pytest.approx(0.55)  # no other rule yet
     SimilarMatcher(bank, ["每个月能帮您省下不少话费"], 0.55, calibration=1.0)
     assert fee.thresholds[0] > 0.55
+
+
+def findings_of(rubric_text, *texts, customer=()):
+    utts = [
+        Utterance("customer" if i in customer else "agent", i * 3.0, i * 3.0 + 2.5, t)
+        for i, t in enumerate(texts)
+    ]
+    ev = Scorer(parse_rubric(rubric_text)).evaluate(Call(utts, len(utts) * 3.0))
+    return {f.rule_id: f for f in ev.findings}
+
+
+CARD = """
+id: card
+script_sections:
+  - {id: opening, name: 开场白, any: [信用卡中心], within_first: 3}
+  - {id: product_intro, name: 产品介绍, any: [给您推荐]}
+  - {id: closing, name: 总结成交, any: [帮您把本期账单, 帮您办理分期]}
+mandatory_points:
+  - {id: fee, name: 说明手续费, any: [每期手续费0.6%]}
+"""
+
+
+def test_a_closing_by_meaning_is_not_found_before_the_product_introduction():
+    # an unseen product: the closing's key phrase as an example is 0.79 from the opening's
+    # 来电是关于您的账单, said before the product introduction; no closing was said
+    found = findings_of(
+        CARD,
+        "您好 我是信用卡中心的小张",
+        "来电是关于您的账单",
+        "给您推荐一下账单分期业务",
+        "每期手续费百分之零点六",
+        "我考虑一下",
+        "好的 再见",
+        customer={4},
+    )
+    assert found["product_intro"].status == "hit"
+    assert found["closing"].status == "missed"
+    # said in its own words after the introduction, the closing still counts by meaning ...
+    found = findings_of(
+        CARD,
+        "您好 我是信用卡中心的小张",
+        "给您推荐一下账单分期业务",
+        "那我现在帮您把这期账单办成分期好吗",
+    )
+    assert found["closing"].status == "hit" and found["closing"].evidence[0].similarity < 1
+    # ... and a key phrase said counts wherever it is
+    found = findings_of(CARD, "您好 我是信用卡中心的小张", "我帮您办理分期吧", "给您推荐一下")
+    assert found["closing"].status == "hit"
+
+
+def test_no_meaning_match_on_a_segment_another_rules_key_phrase_explains():
+    rubric = """
+id: tv
+mandatory_points:
+  - {id: install, name: 安装, any: [免费上门安装]}
+  - {id: repair, name: 维修, any: [免费上门维修]}
+"""
+    # 免费上门安装 is the installation's evidence, not the repair's by resemblance (0.77)
+    found = findings_of(rubric, "我们提供免费上门安装", "您看怎么样")
+    assert found["install"].status == "hit" and found["repair"].status == "missed"
+    # another clause of the same utterance that says the repair in other words still does
+    found = findings_of(rubric, "我们提供免费上门安装 坏了也有师傅免费上门来修")
+    assert found["repair"].status == "hit"
