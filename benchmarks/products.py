@@ -266,27 +266,29 @@ def main() -> None:
                     kept["labels"] = cond_labels
                     saved.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
                 cond_labels = kept.get("labels") or labels
-                cer = cer_of(kept)
+                cer, roles = cer_of(kept), mono_roles(kept)
                 for rubric, path in zip(loaded, rubrics):
                     rep = score(rubric, cond_labels, kept["calls"], args.phrase_margin)
                     variant = "similar" if "similar" in path.name else "phrases"
-                    rows.append((name, variant, condition, voice, rep, cer))
+                    rows.append((name, variant, condition, voice, rep, cer, roles))
                     print(
-                        f"{name} {variant} {condition} {voice}: {rep.summary()} CER {cer:.3f}",
+                        f"{name} {variant} {condition} {voice}: {rep.summary()} CER {cer:.3f} "
+                        f"mono roles {roles:.3f}",
                         flush=True,
                     )
                     if args.errors:
                         for line in rep.errors:
                             print("  " + line)
     print(
-        "\n| product | rubric | condition | voice | calls | P | R | F1 | grades | outcome | CER |"
+        "\n| product | rubric | condition | voice | calls | P | R | F1 | grades | outcome | CER "
+        "| mono roles |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, variant, condition, voice, rep, cer in rows:
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, variant, condition, voice, rep, cer, roles in rows:
         print(
             f"| {name} | {variant} | {condition} | {voice} | {rep.calls} | {rep.precision:.3f} "
             f"| {rep.recall:.3f} | {rep.f1:.3f} | {rep.grade_agreement:.3f} "
-            f"| {rep.outcome_accuracy:.3f} | {cer:.3f} |"
+            f"| {rep.outcome_accuracy:.3f} | {cer:.3f} | {roles:.3f} |"
         )
     if args.json:
         args.json.write_text(
@@ -304,12 +306,28 @@ def main() -> None:
                         "grades": r.grade_agreement,
                         "outcome": r.outcome_accuracy,
                         "cer": cer,
+                        "mono_roles": roles,
                     }
-                    for n, v, c, vo, r, cer in rows
+                    for n, v, c, vo, r, cer, roles in rows
                 ],
                 indent=1,
             )
         )
+
+
+def mono_roles(kept: dict) -> float:
+    """Share of the reference turns of mono calls whose nearest utterance (start within 0.5 s)
+    has the turn's role."""
+    right = total = 0
+    for cid, t in kept["calls"].items():
+        turns = kept.get("refs", {}).get(cid)
+        if not turns or t["separation"] != "mono" or not t["utterances"]:
+            continue
+        for turn in turns:
+            total += 1
+            near = min(t["utterances"], key=lambda u: abs(u["start"] - turn["start"]))
+            right += abs(near["start"] - turn["start"]) <= 0.5 and near["role"] == turn["role"]
+    return right / total if total else float("nan")
 
 
 def cer_of(kept: dict) -> float:

@@ -834,6 +834,18 @@ def build_checks(
     # never this one's by meaning (semantic.SimilarMatcher.explained_elsewhere).
     for check in presence:
         if check.matcher.similar:
+            check.matcher.similar.competitors = np.asarray(
+                sorted(
+                    {
+                        col
+                        for other in presence
+                        if other.rule.id != check.rule.id and other.matcher.similar
+                        for col in other.matcher.similar.cols.tolist()
+                    }
+                    - set(check.matcher.similar.cols.tolist())
+                ),
+                dtype=np.intp,
+            )
             check.matcher.similar.rivals = tuple(
                 dict.fromkeys(
                     n

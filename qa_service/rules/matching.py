@@ -178,6 +178,8 @@ class MeaningMatcher(Protocol):
 
     bank: Any  # semantic.ExampleBank
     rivals: tuple[str, ...]  # other rules' key phrases (semantic.SimilarMatcher.rivals)
+    competitors: Any  # other rules' example columns (semantic.SimilarMatcher.competitors)
+    cols: Any  # this rule's example columns in the bank (numpy array of indices)
 
     def __bool__(self) -> bool: ...
 

@@ -484,6 +484,9 @@ class SimilarMatcher:
         # Normalized key phrases of the rubric's other rules (set by checks.build_checks): a
         # segment that says one of them is explained by that rule, not by this one's meaning.
         self.rivals: tuple[str, ...] = ()
+        # Bank columns of the other rules' examples (set by checks.build_checks): a segment
+        # closer in meaning to one of them than to this rule's example is theirs.
+        self.competitors = np.zeros(0, dtype=np.intp)
         self._thresholds: tuple[tuple[int, float], ...] | None = None
         self._thresholds_for = -1  # the bank's version they were computed for
 
@@ -528,6 +531,8 @@ class SimilarMatcher:
             owner, text, numbers_text = sims.describe(row)
             if owner in out or not examples[col].agrees(text, numbers_text):
                 continue
+            if len(self.competitors) and sims.table[row, self.competitors].max() > score:
+                continue  # the segment says another rule's thing more than this one's
             norm = normalize(text)
             if self.explained_elsewhere(norm):
                 continue  # another row of the utterance (a clause without it) may still match

@@ -339,3 +339,23 @@ mandatory_points:
     # another clause of the same utterance that says the repair in other words still does
     found = findings_of(rubric, "我们提供免费上门安装 坏了也有师傅免费上门来修")
     assert found["repair"].status == "hit"
+
+
+def test_a_segment_closer_to_another_rules_example_is_that_rules():
+    rubric = parse_rubric("""
+id: tv
+similar_threshold: 0.55
+mandatory_points:
+  - {id: install, name: 安装, any: [上门安装], similar: [师傅免费上门给您安装]}
+  - {id: repair, name: 维修, any: [上门维修], similar: [坏了师傅免费上门给您修理]}
+""")
+    scorer = Scorer(rubric, similar_calibration=0.0)
+
+    def said(text):
+        ev = scorer.evaluate(Call([Utterance("agent", 0.0, 2.5, text)], 3.0))
+        return {f.rule_id for f in ev.findings if f.status == "hit"}
+
+    # 0.88 from the installation's example and 0.76 from the repair's: installation only
+    assert said("师傅会免费上门给您装好") == {"install"}
+    assert said("装的时候师傅免费上门") == {"install"}
+    assert said("坏了的话师傅会上门来修") == {"repair"}
