@@ -448,6 +448,7 @@ class PhraseViolationCheck(Check):
         self.rule = rule
         self.category = category
         self.matcher = matcher_for(rule, fuzzy, similar)
+        self.matcher.short_initials = True
 
     def run(self, call: Call) -> list[Finding]:
         evidence = [

@@ -392,3 +392,23 @@ def test_scoring_arithmetic_and_grades():
     assert score_findings(twice, sc)[0] == 90
     gaps = [Finding("silence", "silence", "violation", 5)] * 2
     assert score_findings(gaps, sc)[0] == 90
+
+
+def test_a_short_violation_phrase_needs_each_heard_syllable_to_keep_its_initial():
+    rubric = parse_rubric(
+        "id: v\nattitude_errors: [{id: shirk, any: [问别人], deduct: 20}]\n"
+        "objections: [{id: fraud, customer_says: [骗人的], agent_should: [官方客服]}]\n"
+    )
+    scorer = Scorer(rubric, 0.85)
+
+    def found(*turns):
+        # heard unsure (mean word probability 0.5): fuzzy matching is relaxed (decision 0008)
+        utts = [U(role, i * 3.0, i * 3.0 + 2.5, text, 0.5) for i, (role, text) in enumerate(turns)]
+        return {(f.rule_id, f.status) for f in scorer.evaluate(Call(utts, 30.0)).findings}
+
+    # 撞了别人的车 on a noisy line: 了别人 is pinyin-close to 问别人 (0.86), not the phrase
+    assert ("shirk", "violation") not in found(("agent", "撞了别人的车或者人"))
+    # a near-homophone that keeps the initials still counts (wen/wen, bie/bie, ren/ren)
+    assert ("shirk", "violation") in found(("agent", "这个你温别人吧"))
+    # other rules keep the plain pinyin threshold: 骗人呢 for 骗人的 is the customer's objection
+    assert ("fraud", "unhandled") in found(("customer", "我怎么知道你不是骗人呢"))
