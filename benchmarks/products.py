@@ -227,6 +227,9 @@ def main() -> None:
     ap.add_argument("--errors", action="store_true", help="print each call's differences")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument(
+        "--by-agent", action="store_true", help="also rows per agent kind (plain / para)"
+    )
+    ap.add_argument(
         "--phrase-margin",
         default="default",
         help="key phrases as meaning examples at threshold + this ('off': never)",
@@ -255,7 +258,11 @@ def main() -> None:
                     if recordings is None:
                         continue
                     corpus = condition_dir(name, voice, condition, recordings, args.work)
-                    wanted = json.loads((corpus / "labels.json").read_text())
+                    # a voice's clean folder holds recordings only: the product's labels
+                    here = corpus / "labels.json"
+                    wanted = (
+                        json.loads(here.read_text()) if here.exists() else list(labels.values())
+                    )
                     print(f"recognizing {name}/{voice}/{condition}", flush=True)
                     kept = transcribe(corpus, wanted, loaded[0])
                     refs = {}
@@ -279,6 +286,14 @@ def main() -> None:
                     if args.errors:
                         for line in rep.errors:
                             print("  " + line)
+                    if args.by_agent:
+                        kinds = sorted({x.get("agent", "") for x in cond_labels.values()} - {""})
+                        for kind in kinds:
+                            some = {k: v for k, v in cond_labels.items() if v["agent"] == kind}
+                            sub = score(rubric, some, kept["calls"], args.phrase_margin)
+                            rows.append(
+                                (name, f"{variant}/{kind}", condition, voice, sub, cer, roles)
+                            )
     print(
         "\n| product | rubric | condition | voice | calls | P | R | F1 | grades | outcome | CER "
         "| mono roles |"

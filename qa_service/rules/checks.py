@@ -368,7 +368,8 @@ class ScriptOrder:
     the call's opening (within_first) may share the utterance of the one before it (您好 我是…),
     one confined to its end (within_last) that of the one after it. Meaning evidence of an
     earlier section bounds loosely (the same utterance stays open): a guess must not push the
-    next section out of its place."""
+    next section out of its place. When the script opens with sections confined to its first
+    lines, the role's first utterance is theirs even when they were not found."""
 
     def __init__(self) -> None:
         self.checks: list[ScriptSectionCheck] = []
@@ -377,6 +378,26 @@ class ScriptOrder:
         """The open range (lo, hi) of utterance indices where `check` may match by meaning."""
         k = self.checks.index(check)
         lo, hi = -1, len(call.utterances)
+        agent = call.indices(check.rule.role)
+        if (
+            agent
+            and not check.rule.within_first
+            and any(c.rule.within_first for c in self.checks[:k])
+        ):
+            # the role's first line is the opening's (首问语 / 开场白), said or not: a later
+            # section is not found in it by resemblance (预约续版 heard for 郑女士吧 in noise)
+            lo = agent[0]
+        body = [c for c in self.checks[:k] if not (c.rule.within_first or c.rule.within_last)]
+        similar = check.matcher.similar
+        if (
+            body
+            and getattr(similar, "label", "") == "phrase-as-example"
+            and not (check.rule.within_first or check.rule.within_last)
+            and all((id(self), c.rule.id) not in call.section_evidence for c in body)
+        ):
+            # none of the script's body before it (产品介绍 ...) was found: a resemblance to
+            # the key phrases alone (the default, no QA-written example) has no place to stand
+            return -1, -1
         for c in self.checks[:k]:
             found = call.section_evidence.get((id(self), c.rule.id))
             if found is not None:

@@ -360,3 +360,20 @@ mandatory_points:
     assert said("师傅会免费上门给您装好") == {"install"}
     assert said("装的时候师傅免费上门") == {"install"}
     assert said("坏了的话师傅会上门来修") == {"repair"}
+
+
+def test_key_phrases_as_examples_need_the_script_body_before_them():
+    rubric = """
+id: wm
+script_sections:
+  - {id: greeting, name: 首问语, any: [您好], within_first: 2}
+  - {id: product_intro, name: 产品介绍, any: [稳利理财]}
+  - {id: closing, name: 总结成交, any: [帮您预约续投]}
+"""
+    # 8 dB noise: 请问您是郑女士吧 came back as 预约续版 (0.83 from 帮您预约续投), and no product
+    # introduction was heard: a resemblance to the key phrase alone is no closing
+    found = findings_of(rubric, "喂 请问您是预约续版", "这次来电视赶给您聊聊您那地里才", "嗯 好的")
+    assert found["closing"].status == "missed"
+    # after the product introduction, the closing said in other words still counts
+    found = findings_of(rubric, "您好", "给您说说新出的稳利理财", "我这边帮您把到期的钱预约续投吧")
+    assert found["closing"].status == "hit" and found["closing"].evidence[0].similarity < 1
