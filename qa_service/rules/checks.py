@@ -180,6 +180,18 @@ class Call:
             self._similar_hits[id(matcher)] = hits
         return hits
 
+    def exact_first(self, matcher: PhraseMatcher, indices: list[int]) -> int | None:
+        """The first utterance among `indices` that says one of the matcher's phrases as
+        written (normalized): no near-homophone, no meaning."""
+        if matcher.plain_any:
+            exact = self._exact_hits(matcher)
+            return next((i for i in indices if i in exact), None)
+        for i in indices:
+            said = matcher.match(self.texts[i], self.doubts[i])
+            if said is not None and said.similarity >= 1.0:
+                return i
+        return None
+
     def literal_first(self, matcher: PhraseMatcher, indices: list[int]) -> int | None:
         """The first utterance among `indices` that says one of the matcher's phrases (exact or
         near-homophone), never by meaning."""
@@ -360,10 +372,11 @@ class PhrasePresenceCheck(Check):
 
 class ScriptOrder:
     """A rubric's script sections in script order (the order the rubric lists them: 首问语 开场白
-    产品介绍 建议说服 总结成交 结束语), shared by their checks. A section found by key phrase is
-    found wherever it is said; a section found only by meaning must respect the script: after
-    the utterance of every earlier section found by key phrase, not before that of an earlier
-    section found by meaning, and before the first key-phrase hit of every later one (a
+    产品介绍 建议说服 总结成交 结束语), shared by their checks. A section whose key phrase is
+    said as written is found wherever it is said; one heard only as a near-homophone or said
+    in other words must respect the script: after the utterance of every earlier section whose
+    key phrase was said, not before that of an earlier section found otherwise, and before the
+    first key-phrase hit of every later one (a
     closing is not found in the lines before the product introduction). A section confined to
     the call's opening (within_first) may share the utterance of the one before it (您好 我是…),
     one confined to its end (within_last) that of the one after it. Meaning evidence of an
@@ -373,6 +386,18 @@ class ScriptOrder:
 
     def __init__(self) -> None:
         self.checks: list[ScriptSectionCheck] = []
+
+    def anchored(self, call: Call, check: ScriptSectionCheck) -> bool:
+        """Key phrases acting as examples (the default, no QA-written example) find a section
+        of the script's body only when an earlier body section (产品介绍 ...) was found: a
+        resemblance to the key phrases alone has no place in the script to stand in."""
+        if getattr(check.matcher.similar, "label", "") != "phrase-as-example":
+            return True
+        if check.rule.within_first or check.rule.within_last:
+            return True
+        k = self.checks.index(check)
+        body = [c for c in self.checks[:k] if not (c.rule.within_first or c.rule.within_last)]
+        return not body or any((id(self), c.rule.id) in call.section_evidence for c in body)
 
     def allowed(self, call: Call, check: ScriptSectionCheck) -> tuple[int, int]:
         """The open range (lo, hi) of utterance indices where `check` may match by meaning."""
@@ -387,24 +412,13 @@ class ScriptOrder:
             # the role's first line is the opening's (首问语 / 开场白), said or not: a later
             # section is not found in it by resemblance (预约续版 heard for 郑女士吧 in noise)
             lo = agent[0]
-        body = [c for c in self.checks[:k] if not (c.rule.within_first or c.rule.within_last)]
-        similar = check.matcher.similar
-        if (
-            body
-            and getattr(similar, "label", "") == "phrase-as-example"
-            and not (check.rule.within_first or check.rule.within_last)
-            and all((id(self), c.rule.id) not in call.section_evidence for c in body)
-        ):
-            # none of the script's body before it (产品介绍 ...) was found: a resemblance to
-            # the key phrases alone (the default, no QA-written example) has no place to stand
-            return -1, -1
         for c in self.checks[:k]:
             found = call.section_evidence.get((id(self), c.rule.id))
             if found is not None:
                 at, literal = found
                 lo = max(lo, at - 1 if check.rule.within_first or not literal else at)
         for c in self.checks[k + 1 :]:
-            said = call.literal_first(c.matcher, c.window(call.indices(c.rule.role)))
+            said = call.exact_first(c.matcher, c.window(call.indices(c.rule.role)))
             if said is not None:
                 hi = min(hi, said + 1 if check.rule.within_last else said)
         return lo, hi
@@ -434,18 +448,24 @@ class ScriptSectionCheck(PhrasePresenceCheck):
 
     def found(self, call: Call) -> tuple[int, Match] | None:
         indices = self.window(call.indices(self.rule.role))
-        if self.order is None or not self.matcher.similar:
-            first = call.first_hit(self.matcher, indices)
-        elif (at := call.literal_first(self.matcher, indices)) is not None:
-            first = call.first_hit(self.matcher, [at])
+        if self.order is None:
+            return call.first_hit(self.matcher, indices)
+        if (at := call.exact_first(self.matcher, indices)) is not None:
+            first: tuple[int, Match] | None = call.first_hit(self.matcher, [at])
         else:
+            # heard as a near-homophone or said in other words: in the script's order
             lo, hi = self.order.allowed(call, self)
-            first = call.first_hit(self.matcher, [i for i in indices if lo < i < hi])
-        if first is not None and self.order is not None:
-            literal = first[1].similarity >= 1.0 or first[0] == call.literal_first(
-                self.matcher, [first[0]]
-            )
-            call.section_evidence[(id(self.order), self.rule.id)] = (first[0], literal)
+            window = [i for i in indices if lo < i < hi]
+            said = call.literal_first(self.matcher, window)
+            if said is not None:
+                first = call.first_hit(self.matcher, [said])
+            elif self.matcher.similar and self.order.anchored(call, self):
+                first = call.first_hit(self.matcher, window)
+            else:
+                first = None
+        if first is not None:
+            exact = call.exact_first(self.matcher, [first[0]]) is not None
+            call.section_evidence[(id(self.order), self.rule.id)] = (first[0], exact)
         return first
 
     def _where(self) -> str:

@@ -412,3 +412,27 @@ def test_a_short_violation_phrase_needs_each_heard_syllable_to_keep_its_initial(
     assert ("shirk", "violation") in found(("agent", "这个你温别人吧"))
     # other rules keep the plain pinyin threshold: 骗人呢 for 骗人的 is the customer's objection
     assert ("fraud", "unhandled") in found(("customer", "我怎么知道你不是骗人呢"))
+
+
+def test_a_section_heard_as_a_near_homophone_keeps_the_scripts_order():
+    rubric = parse_rubric("""
+id: car
+script_sections:
+  - {id: greeting, name: 首问语, any: [您好], within_first: 2}
+  - {id: persuasion, name: 建议说服, any: [更划算]}
+  - {id: closing, name: 总结成交, any: [给您续保]}
+""")
+    scorer = Scorer(rubric, 0.85)
+
+    def closing(*texts):
+        utts = [U("agent", i * 3.0, i * 3.0 + 2.5, t, 0.5) for i, t in enumerate(texts)]
+        (f,) = [f for f in scorer.evaluate(Call(utts, 30.0)).findings if f.rule_id == "closing"]
+        return f.status
+
+    # 今年续保 (0.83 from 给您续保) in the persuasion's own line is no closing ...
+    assert closing("您好 请问是张先生吗", "今年续保比去年更划算", "好的 再见") == "missed"
+    # ... nor 预约续吧 for 郑女士吧 in the greeting; a near-homophone after them still counts,
+    assert closing("您好 请问您是给您续吧", "今年续保比去年更划算") == "missed"
+    assert closing("您好", "今年续保比去年更划算", "我现在就给您续宝吧") == "hit"
+    # and the key phrase as written counts wherever it is said
+    assert closing("您好", "我先给您续保吧", "今年续保比去年更划算") == "hit"
