@@ -436,3 +436,17 @@ script_sections:
     assert closing("您好", "今年续保比去年更划算", "我现在就给您续宝吧") == "hit"
     # and the key phrase as written counts wherever it is said
     assert closing("您好", "我先给您续保吧", "今年续保比去年更划算") == "hit"
+
+
+def test_the_agents_wrap_up_is_its_whole_last_turn_however_it_was_cut():
+    # the customer's 那就续保吧 was lost; the agent's confirmation and farewell came back as
+    # four utterances: the confirmation is not among the last two
+    sold = [
+        U("agent", 0.5, 2.0, "我现在就帮您续保 您看可以吗"),
+        U("customer", 2.5, 3.0, "那都是宝吧"),
+        U("agent", 3.5, 5.0, "好的 已经给您登记好了"),
+        U("agent", 5.2, 6.0, "保单会发到您手机上"),
+        U("agent", 6.2, 7.0, "感谢您的接听"),
+        U("agent", 7.2, 8.0, "祝您一路平安 再见"),
+    ]
+    assert run(sold).outcome == "success"
