@@ -150,6 +150,11 @@ DOUBT_RELAX = 0.05
 # Two-syllable phrases (再见, 您好) sit within one letter of too many other words (在线, 你好)
 # for pinyin similarity to mean anything: they match exactly or not at all.
 FUZZY_MIN_SYLLABLES = 3
+# For violations (forbidden phrases, attitude errors), a phrase of up to FUZZY_SHORT_SYLLABLES
+# syllables is a near-homophone only syllable for syllable, each changed syllable keeping its
+# initial: a whole other syllable is another word (问别人 / 了别人, 有病吧 / 有能把). Not for the
+# other rules: 骗人的 / 骗人呢 and 太低了 / 太逼了 were true hits there (decision 0015).
+FUZZY_SHORT_SYLLABLES = 3
 
 # Matching by meaning (rules/semantic) ------------------------------------------------------------
 # Default cosine threshold for `similar:` examples, and the margin added to it when a rule's

@@ -33,6 +33,7 @@ from qa_service.rules.matching import (
     PreparedText,
     prepare,
 )
+from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import (
     AttitudeError,
     FactCheck,
@@ -101,6 +102,10 @@ class Call:
         self._joined = "\n".join(t.norm for t in self.texts)
         self._similarities: dict[int, CallSimilarities] = {}
         self._similar_hits: dict[int, dict[int, Match]] = {}
+        self._literal_first: dict[tuple[int, tuple[int, ...]], int | None] = {}
+        # The utterance each script section was found in, as the section checks run in script
+        # order (ScriptOrder): keyed by (id of the ScriptOrder, rule id).
+        self.section_evidence: dict[tuple[int, str], tuple[int, bool]] = {}
 
     def similarities(self, bank: ExampleBank) -> CallSimilarities:
         """Cosine of every segment of every utterance (semantic.segments), and of every
@@ -176,8 +181,41 @@ class Call:
             self._similar_hits[id(matcher)] = hits
         return hits
 
+    def exact_first(self, matcher: PhraseMatcher, indices: list[int]) -> int | None:
+        """The first utterance among `indices` that says one of the matcher's phrases as
+        written (normalized): no near-homophone, no meaning."""
+        if matcher.plain_any:
+            exact = self._exact_hits(matcher)
+            return next((i for i in indices if i in exact), None)
+        for i in indices:
+            said = matcher.match(self.texts[i], self.doubts[i])
+            if said is not None and said.similarity >= 1.0:
+                return i
+        return None
+
+    def literal_first(self, matcher: PhraseMatcher, indices: list[int]) -> int | None:
+        """The first utterance among `indices` that says one of the matcher's phrases (exact or
+        near-homophone), never by meaning."""
+        key = (id(matcher), tuple(indices))
+        if key not in self._literal_first:
+            found = None
+            for i in indices:
+                if matcher.plain_any:
+                    said = self._exact_hits(matcher).get(i) or matcher.fuzzy_any(
+                        self.texts[i], self.doubts[i]
+                    )
+                else:
+                    said = matcher.match(self.texts[i], self.doubts[i])
+                if said:
+                    found = i
+                    break
+            self._literal_first[key] = found
+        return self._literal_first[key]
+
     def reset(self) -> None:
         """Forget matcher results (kept per evaluation), keeping texts and vectors."""
+        self.section_evidence.clear()
+        self._literal_first.clear()
         self._cache.clear()
         self._exact.clear()
         self._similarities.clear()
@@ -302,8 +340,11 @@ class PhrasePresenceCheck(Check):
     def window(self, indices: list[int]) -> list[int]:
         return indices
 
+    def found(self, call: Call) -> tuple[int, Match] | None:
+        return call.first_hit(self.matcher, self.window(call.indices(self.rule.role)))
+
     def run(self, call: Call) -> list[Finding]:
-        if first := call.first_hit(self.matcher, self.window(call.indices(self.rule.role))):
+        if first := self.found(call):
             index, found = first
             return [
                 Finding(
@@ -330,11 +371,74 @@ class PhrasePresenceCheck(Check):
         return ""
 
 
+class ScriptOrder:
+    """A rubric's script sections in script order (the order the rubric lists them: 首问语 开场白
+    产品介绍 建议说服 总结成交 结束语), shared by their checks. A section whose key phrase is
+    said as written is found wherever it is said; one heard only as a near-homophone or said
+    in other words must respect the script: after the utterance of every earlier section whose
+    key phrase was said, not before that of an earlier section found otherwise, and before the
+    first key-phrase hit of every later one (a
+    closing is not found in the lines before the product introduction). A section confined to
+    the call's opening (within_first) may share the utterance of the one before it (您好 我是…),
+    one confined to its end (within_last) that of the one after it. Meaning evidence of an
+    earlier section bounds loosely (the same utterance stays open): a guess must not push the
+    next section out of its place. When the script opens with sections confined to its first
+    lines, the role's first utterance is theirs even when they were not found."""
+
+    def __init__(self) -> None:
+        self.checks: list[ScriptSectionCheck] = []
+
+    def anchored(self, call: Call, check: ScriptSectionCheck) -> bool:
+        """Key phrases acting as examples (the default, no QA-written example) find a section
+        of the script's body only when an earlier body section (产品介绍 ...) was found: a
+        resemblance to the key phrases alone has no place in the script to stand in."""
+        if getattr(check.matcher.similar, "label", "") != "phrase-as-example":
+            return True
+        if check.rule.within_first or check.rule.within_last:
+            return True
+        k = self.checks.index(check)
+        body = [c for c in self.checks[:k] if not (c.rule.within_first or c.rule.within_last)]
+        return not body or any((id(self), c.rule.id) in call.section_evidence for c in body)
+
+    def allowed(self, call: Call, check: ScriptSectionCheck) -> tuple[int, int]:
+        """The open range (lo, hi) of utterance indices where `check` may match by meaning."""
+        k = self.checks.index(check)
+        lo, hi = -1, len(call.utterances)
+        agent = call.indices(check.rule.role)
+        if (
+            agent
+            and not check.rule.within_first
+            and any(c.rule.within_first for c in self.checks[:k])
+        ):
+            # the role's first line is the opening's (首问语 / 开场白), said or not: a later
+            # section is not found in it by resemblance (预约续版 heard for 郑女士吧 in noise)
+            lo = agent[0]
+        for c in self.checks[:k]:
+            found = call.section_evidence.get((id(self), c.rule.id))
+            if found is not None:
+                at, literal = found
+                lo = max(lo, at - 1 if check.rule.within_first or not literal else at)
+        for c in self.checks[k + 1 :]:
+            said = call.exact_first(c.matcher, c.window(call.indices(c.rule.role)))
+            if said is not None:
+                hi = min(hi, said + 1 if check.rule.within_last else said)
+        return lo, hi
+
+
 class ScriptSectionCheck(PhrasePresenceCheck):
     rule: ScriptSection
 
-    def __init__(self, rule: ScriptSection, fuzzy: float, similar: SimilarRules | None = None):
+    def __init__(
+        self,
+        rule: ScriptSection,
+        fuzzy: float,
+        similar: SimilarRules | None = None,
+        order: ScriptOrder | None = None,
+    ):
         super().__init__(rule, Category.SCRIPT_SECTION, fuzzy, similar)
+        self.order = order
+        if order is not None:
+            order.checks.append(self)
 
     def window(self, indices: list[int]) -> list[int]:
         if self.rule.within_first:
@@ -342,6 +446,28 @@ class ScriptSectionCheck(PhrasePresenceCheck):
         if self.rule.within_last:
             indices = indices[-self.rule.within_last :]
         return indices
+
+    def found(self, call: Call) -> tuple[int, Match] | None:
+        indices = self.window(call.indices(self.rule.role))
+        if self.order is None:
+            return call.first_hit(self.matcher, indices)
+        if (at := call.exact_first(self.matcher, indices)) is not None:
+            first: tuple[int, Match] | None = call.first_hit(self.matcher, [at])
+        else:
+            # heard as a near-homophone or said in other words: in the script's order
+            lo, hi = self.order.allowed(call, self)
+            window = [i for i in indices if lo < i < hi]
+            said = call.literal_first(self.matcher, window)
+            if said is not None:
+                first = call.first_hit(self.matcher, [said])
+            elif self.matcher.similar and self.order.anchored(call, self):
+                first = call.first_hit(self.matcher, window)
+            else:
+                first = None
+        if first is not None:
+            exact = call.exact_first(self.matcher, [first[0]]) is not None
+            call.section_evidence[(id(self.order), self.rule.id)] = (first[0], exact)
+        return first
 
     def _where(self) -> str:
         if self.rule.within_first:
@@ -372,6 +498,7 @@ class PhraseViolationCheck(Check):
         self.rule = rule
         self.category = category
         self.matcher = matcher_for(rule, fuzzy, similar)
+        self.matcher.short_initials = True
 
     def run(self, call: Call) -> list[Finding]:
         evidence = [
@@ -764,11 +891,40 @@ def build_checks(
 ) -> list[Check]:
     fuzzy = rubric.fuzzy if rubric.fuzzy is not None else default_fuzzy
     checks: list[Check] = []
-    checks += [ScriptSectionCheck(r, fuzzy, similar) for r in rubric.script_sections]
-    checks += [
+    order = ScriptOrder()
+    presence: list[PhrasePresenceCheck] = [
+        ScriptSectionCheck(r, fuzzy, similar, order) for r in rubric.script_sections
+    ]
+    presence += [
         PhrasePresenceCheck(r, Category.MANDATORY_POINT, fuzzy, similar)
         for r in rubric.mandatory_points
     ]
+    # A segment that says another section's or point's key phrase is that rule's evidence,
+    # never this one's by meaning (semantic.SimilarMatcher.explained_elsewhere).
+    for check in presence:
+        if check.matcher.similar:
+            check.matcher.similar.competitors = np.asarray(
+                sorted(
+                    {
+                        col
+                        for other in presence
+                        if other.rule.id != check.rule.id and other.matcher.similar
+                        for col in other.matcher.similar.cols.tolist()
+                    }
+                    - set(check.matcher.similar.cols.tolist())
+                ),
+                dtype=np.intp,
+            )
+            check.matcher.similar.rivals = tuple(
+                dict.fromkeys(
+                    n
+                    for other in presence
+                    if other.rule.id != check.rule.id
+                    for p in other.rule.any
+                    if (n := normalize(p)) and n not in map(normalize, check.rule.any)
+                )
+            )
+    checks += presence
     checks += [
         PhraseViolationCheck(r, Category.FORBIDDEN_PHRASE, fuzzy, similar)
         for r in rubric.forbidden_phrases

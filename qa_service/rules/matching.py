@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 
-from qa_service.config import FUZZY_MIN_SYLLABLES
+from qa_service.config import FUZZY_MIN_SYLLABLES, FUZZY_SHORT_SYLLABLES
 from qa_service.rules.normalize import normalize, normalize_plain, spoken, syllables
 
 NEGATORS = frozenset("不没别未")
@@ -139,7 +139,28 @@ def find_exact(phrase: Phrase, text: PreparedText) -> Match | None:
     return None
 
 
-def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Match | None:
+# Pinyin initials (声母), longest first so that zh/ch/sh win over z/c/s.
+_INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
+
+
+def initial(syllable: str) -> str:
+    return next((i for i in _INITIALS if syllable.startswith(i)), "")
+
+
+def same_initials(phrase_pinyin: str, span_pinyin: str) -> bool:
+    """A short phrase (FUZZY_SHORT_SYLLABLES or fewer syllables) and a span heard for it: as
+    many syllables, each changed one with the phrase's initial. Longer phrases: always."""
+    want, got = phrase_pinyin.split(), span_pinyin.split()
+    if len(want) > FUZZY_SHORT_SYLLABLES:
+        return True
+    return len(want) == len(got) and all(
+        a == b or initial(a) == initial(b) for a, b in zip(want, got)
+    )
+
+
+def find_fuzzy(
+    phrase: Phrase, text: PreparedText, threshold: float, short_initials: bool = False
+) -> Match | None:
     if threshold >= 1.0 or not phrase.fuzzy_ok or not text.pinyin:
         return None
     if (phrase.prepared.syllable_mask & text.syllable_mask).bit_count() < phrase.min_shared:
@@ -165,6 +186,8 @@ def find_fuzzy(phrase: Phrase, text: PreparedText, threshold: float) -> Match | 
         return None
     _, lo, hi = best
     span = text.said[lo:hi]
+    if short_initials and not same_initials(source, prepare_said(span).pinyin):
+        return None
     if any(ch in NEGATORS for ch in span) != phrase.negated:
         return None
     if not phrase.negated and _negated_before(text.said, lo):
@@ -177,6 +200,9 @@ class MeaningMatcher(Protocol):
     because semantic imports this module."""
 
     bank: Any  # semantic.ExampleBank
+    rivals: tuple[str, ...]  # other rules' key phrases (semantic.SimilarMatcher.rivals)
+    competitors: Any  # other rules' example columns (semantic.SimilarMatcher.competitors)
+    cols: Any  # this rule's example columns in the bank (numpy array of indices)
 
     def __bool__(self) -> bool: ...
 
@@ -200,6 +226,9 @@ class PhraseMatcher:
         self.regex = tuple(re.compile(r) for r in regex)
         self.unless = compile_phrases(unless)
         self.fuzzy = fuzzy
+        # Near-homophones of short phrases keep each syllable's initial (same_initials): set
+        # for violations, where a word merely resembling 问别人 would cost the agent points.
+        self.short_initials = False
         # Example sentences matched by meaning (semantic.SimilarMatcher), tried by checks.Call
         # when the phrases find nothing: they need the whole call (vectors, the next utterance).
         self.similar: MeaningMatcher | None = None
@@ -299,7 +328,7 @@ class PhraseMatcher:
                 or (phrase.prepared.syllable_mask & heard).bit_count() < phrase.min_shared
             ):
                 continue
-            found = find_fuzzy(phrase, text, threshold)
+            found = find_fuzzy(phrase, text, threshold, self.short_initials)
             if found and (best is None or found.similarity > best.similarity):
                 best = found
         return best

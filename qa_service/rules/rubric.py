@@ -57,6 +57,15 @@ DEFAULT_FAREWELL = ["再见", "祝您生活愉快", "感谢您的接听", "拜�
 # Perfective on purpose: 为您办理 alone is also the closing question (我这边为您办理可以吗).
 DEFAULT_AGENT_SUCCESS = ["登记好了", "登记成功", "办理成功", "开通成功", "办好了", "开通好了"]
 DEFAULT_AGENT_REFUSAL = ["不打扰您了", "打扰您了", "打扰了", "没关系"]
+# A survey's own success is its completion: the agent closing the questionnaire.
+DEFAULT_SURVEY_COMPLETE = [
+    "调查就到这里",
+    "回访就到这里",
+    "问卷就到这里",
+    "问题就这些",
+    "问题都问完了",
+    "就这几个问题",
+]
 
 
 class _Model(BaseModel):
@@ -249,8 +258,9 @@ class OutcomeRule(_Model):
     agent_success: list[str] = DEFAULT_AGENT_SUCCESS
     """The agent's acknowledgement of a sale (登记好了), read only when no customer utterance
     decides: on a bad line the customer's short 好的/不需要 is the first thing lost, the agent's
-    wrap-up usually survives. Left out of a survey or care rubric: none (their success is not
-    a sale); `[]` turns it off."""
+    wrap-up usually survives. A survey or care rubric gets it when it makes an offer (a closing
+    section or outcome phrases), a survey also its completion (调查就到这里); `[]` turns it
+    off (Rubric._wrap_up_by_campaign)."""
     agent_refusal: list[str] = DEFAULT_AGENT_REFUSAL
     """The agent's acknowledgement of a refusal (好的，不打扰您了); as agent_success."""
     agent_turns: int = Field(default=2, ge=0)
@@ -407,13 +417,26 @@ class Rubric(_Model):
         return self
 
     @model_validator(mode="after")
-    def _wrap_up_of_sales_only(self) -> Rubric:
-        """The default acknowledgements of the agent's wrap-up are a sale's and a refusal's:
-        a survey or care rubric reads its outcome from the customer unless it lists its own."""
-        if self.project_type != "marketing":
-            for field in ("agent_success", "agent_refusal"):
-                if field not in self.outcome.model_fields_set:
-                    setattr(self.outcome, field, [])
+    def _wrap_up_by_campaign(self) -> Rubric:
+        """The default acknowledgements of the agent's wrap-up are a sale's and a refusal's.
+        A care or survey rubric that makes an offer (it has a closing 总结成交 section, or
+        success/refusal phrases in its outcome) reads them like a marketing one: 已经给您登记好了
+        and 那不打扰您了 mean the same in a care call that offers a renewal. A survey's
+        completion is its own success (调查就到这里). A care rubric with neither reads its
+        outcome from the customer only. A list the rubric writes itself is kept as written."""
+        if self.project_type == "marketing":
+            return self
+        offers = self.section(SectionKind.CLOSING) is not None or bool(
+            self.outcome.success or self.outcome.refusal
+        )
+        defaults = {
+            "agent_success": (list(DEFAULT_AGENT_SUCCESS) if offers else [])
+            + (list(DEFAULT_SURVEY_COMPLETE) if self.project_type == "survey" else []),
+            "agent_refusal": list(DEFAULT_AGENT_REFUSAL) if offers else [],
+        }
+        for field, value in defaults.items():
+            if field not in self.outcome.model_fields_set:
+                setattr(self.outcome, field, value)
         return self
 
     def section(self, kind: SectionKind) -> ScriptSection | None:

@@ -140,9 +140,20 @@ class Scorer:
         out = self.rubric.outcome
         decided = self._last_decision(call.indices(out.role), self.success, self.refusal, call)
         if decided[0] == CallOutcome.UNKNOWN and out.role == Role.CUSTOMER and out.agent_turns:
-            wrap_up = call.indices(Role.AGENT)[-out.agent_turns :]
-            decided = self._last_decision(wrap_up, self.agent_success, self.agent_refusal, call)
+            decided = self._last_decision(
+                self.wrap_up(call), self.agent_success, self.agent_refusal, call
+            )
         return decided
+
+    def wrap_up(self, call: Call) -> list[int]:
+        """The agent's wrap-up: its last `agent_turns` utterances, and every utterance of its
+        after the customer's last one (a confirmation and a farewell the recognizer cut into
+        four pieces: 好的 已经给您登记好了 / 保单会发到您手机上 / 感谢您的接听 / 再见)."""
+        agent = call.indices(Role.AGENT)
+        customer = call.indices(Role.CUSTOMER)
+        last = customer[-1] if customer else -1
+        tail = [i for i in agent if i > last]
+        return sorted({*agent[-self.rubric.outcome.agent_turns :], *tail})
 
     @staticmethod
     def _last_decision(

@@ -481,6 +481,12 @@ class SimilarMatcher:
         bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
         self.calibration = calibration
+        # Normalized key phrases of the rubric's other rules (set by checks.build_checks): a
+        # segment that says one of them is explained by that rule, not by this one's meaning.
+        self.rivals: tuple[str, ...] = ()
+        # Bank columns of the other rules' examples (set by checks.build_checks): a segment
+        # closer in meaning to one of them than to this rule's example is theirs.
+        self.competitors = np.zeros(0, dtype=np.intp)
         self._thresholds: tuple[tuple[int, float], ...] | None = None
         self._thresholds_for = -1  # the bank's version they were computed for
 
@@ -523,9 +529,21 @@ class SimilarMatcher:
         examples = self.bank.examples
         for _, score, row, col in passing:
             owner, text, numbers_text = sims.describe(row)
-            if owner not in out and examples[col].agrees(text, numbers_text):
-                out[owner] = Match(examples[col].text, normalize(text), round(score, 3))
+            if owner in out or not examples[col].agrees(text, numbers_text):
+                continue
+            if len(self.competitors) and sims.table[row, self.competitors].max() > score:
+                continue  # the segment says another rule's thing more than this one's
+            norm = normalize(text)
+            if self.explained_elsewhere(norm):
+                continue  # another row of the utterance (a clause without it) may still match
+            out[owner] = Match(examples[col].text, norm, round(score, 3))
         return out
+
+    def explained_elsewhere(self, norm: str) -> bool:
+        """The segment says another rule's key phrase: a reviewer reads it as that rule's
+        evidence (给您推荐一下账单分期业务 is the product introduction, not a closing that
+        resembles it), so it is no evidence of this rule by meaning (decision 0015)."""
+        return any(p in norm for p in self.rivals)
 
 
 class SimilarRules:

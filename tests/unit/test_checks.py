@@ -284,10 +284,15 @@ def test_outcome_from_the_agents_wrap_up_when_the_customer_decides_nothing():
     )
 
 
-def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
+def test_agent_wrap_up_is_for_rubrics_that_make_an_offer_and_can_be_turned_off():
     wrap_up = [U("customer", 0.5, 1.0, "嗯"), U("agent", 1.5, 3.0, "好的 没关系 打扰您了")]
-    survey = parse_rubric("id: s\nproject_type: survey\noutcome: {success: [打十分]}\n")
-    assert Scorer(survey, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    # a care call that only informs (no closing, no outcome phrases) has no sale to read
+    care = parse_rubric("id: c\nproject_type: care\n")
+    assert Scorer(care, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
+    off = parse_rubric(
+        "id: s\nproject_type: survey\noutcome: {success: [打十分], agent_refusal: []}\n"
+    )
+    assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
     off = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: []}\n")
     assert Scorer(off, 0.85).evaluate(Call(wrap_up, 4.0)).outcome == "unknown"
     own = parse_rubric("id: m\noutcome: {refusal: [不需要], agent_refusal: [下次再联系]}\n")
@@ -298,6 +303,36 @@ def test_agent_wrap_up_is_for_sales_rubrics_and_can_be_turned_off():
         == "refusal"
     )
     assert run(wrap_up).outcome == "refusal"
+
+
+def test_care_and_survey_offers_read_the_agents_wrap_up():
+    # 8 dB noise: the customer's 可以 of a care call offering a renewal was lost; the agent's
+    # confirmation and farewell survived
+    care = parse_rubric(
+        "id: c\nproject_type: care\n"
+        "script_sections: [{id: closing, name: 总结成交, any: [帮您预约续投]}]\n"
+    )
+    sold = [
+        U("agent", 0.5, 2.0, "我这边帮您预约续投 您看可以吗"),
+        U("customer", 2.5, 3.0, "恩克以"),
+        U("agent", 3.5, 5.0, "好的 已经给您登记好了"),
+        U("agent", 5.5, 6.5, "感谢您的接听 再见"),
+    ]
+    assert Scorer(care, 0.85).evaluate(Call(sold, 7.0)).outcome == "success"
+    refused = sold[:2] + [U("agent", 3.5, 5.0, "好的 那不打扰您了"), sold[3]]
+    assert Scorer(care, 0.85).evaluate(Call(refused, 7.0)).outcome == "refusal"
+    # a survey with outcome phrases reads them too, and its completion is its success
+    survey = parse_rubric("id: s\nproject_type: survey\noutcome: {success: [打十分]}\n")
+    assert Scorer(survey, 0.85).evaluate(Call(refused, 7.0)).outcome == "refusal"
+    done = [
+        U("agent", 0.5, 2.0, "您给我们打几分"),
+        U("customer", 2.5, 3.0, "嗯嗯"),
+        U("agent", 3.5, 5.0, "好的 我们的调查就到这里 感谢您的配合"),
+    ]
+    assert Scorer(survey, 0.85).evaluate(Call(done, 6.0)).outcome == "success"
+    bare = parse_rubric("id: s\nproject_type: survey\n")
+    assert Scorer(bare, 0.85).evaluate(Call(done, 6.0)).outcome == "success"
+    assert Scorer(bare, 0.85).evaluate(Call(refused, 7.0)).outcome == "unknown"
 
 
 def test_silence_each_gap_capped():
@@ -385,3 +420,61 @@ def test_scoring_arithmetic_and_grades():
     assert score_findings(twice, sc)[0] == 90
     gaps = [Finding("silence", "silence", "violation", 5)] * 2
     assert score_findings(gaps, sc)[0] == 90
+
+
+def test_a_short_violation_phrase_needs_each_heard_syllable_to_keep_its_initial():
+    rubric = parse_rubric(
+        "id: v\nattitude_errors: [{id: shirk, any: [问别人], deduct: 20}]\n"
+        "objections: [{id: fraud, customer_says: [骗人的], agent_should: [官方客服]}]\n"
+    )
+    scorer = Scorer(rubric, 0.85)
+
+    def found(*turns):
+        # heard unsure (mean word probability 0.5): fuzzy matching is relaxed (decision 0008)
+        utts = [U(role, i * 3.0, i * 3.0 + 2.5, text, 0.5) for i, (role, text) in enumerate(turns)]
+        return {(f.rule_id, f.status) for f in scorer.evaluate(Call(utts, 30.0)).findings}
+
+    # 撞了别人的车 on a noisy line: 了别人 is pinyin-close to 问别人 (0.86), not the phrase
+    assert ("shirk", "violation") not in found(("agent", "撞了别人的车或者人"))
+    # a near-homophone that keeps the initials still counts (wen/wen, bie/bie, ren/ren)
+    assert ("shirk", "violation") in found(("agent", "这个你温别人吧"))
+    # other rules keep the plain pinyin threshold: 骗人呢 for 骗人的 is the customer's objection
+    assert ("fraud", "unhandled") in found(("customer", "我怎么知道你不是骗人呢"))
+
+
+def test_a_section_heard_as_a_near_homophone_keeps_the_scripts_order():
+    rubric = parse_rubric("""
+id: car
+script_sections:
+  - {id: greeting, name: 首问语, any: [您好], within_first: 2}
+  - {id: persuasion, name: 建议说服, any: [更划算]}
+  - {id: closing, name: 总结成交, any: [给您续保]}
+""")
+    scorer = Scorer(rubric, 0.85)
+
+    def closing(*texts):
+        utts = [U("agent", i * 3.0, i * 3.0 + 2.5, t, 0.5) for i, t in enumerate(texts)]
+        (f,) = [f for f in scorer.evaluate(Call(utts, 30.0)).findings if f.rule_id == "closing"]
+        return f.status
+
+    # 今年续保 (0.83 from 给您续保) in the persuasion's own line is no closing ...
+    assert closing("您好 请问是张先生吗", "今年续保比去年更划算", "好的 再见") == "missed"
+    # ... nor 预约续吧 for 郑女士吧 in the greeting; a near-homophone after them still counts,
+    assert closing("您好 请问您是给您续吧", "今年续保比去年更划算") == "missed"
+    assert closing("您好", "今年续保比去年更划算", "我现在就给您续宝吧") == "hit"
+    # and the key phrase as written counts wherever it is said
+    assert closing("您好", "我先给您续保吧", "今年续保比去年更划算") == "hit"
+
+
+def test_the_agents_wrap_up_is_its_whole_last_turn_however_it_was_cut():
+    # the customer's 那就续保吧 was lost; the agent's confirmation and farewell came back as
+    # four utterances: the confirmation is not among the last two
+    sold = [
+        U("agent", 0.5, 2.0, "我现在就帮您续保 您看可以吗"),
+        U("customer", 2.5, 3.0, "那都是宝吧"),
+        U("agent", 3.5, 5.0, "好的 已经给您登记好了"),
+        U("agent", 5.2, 6.0, "保单会发到您手机上"),
+        U("agent", 6.2, 7.0, "感谢您的接听"),
+        U("agent", 7.2, 8.0, "祝您一路平安 再见"),
+    ]
+    assert run(sold).outcome == "success"
