@@ -168,6 +168,11 @@ def main() -> None:
     )
     ap.add_argument("--think", type=float, default=1.0, help="a person's mean pause, s")
     ap.add_argument("--reuse", action="store_true", help="keep a database loaded before")
+    ap.add_argument(
+        "--parallel-workers",
+        default="0",
+        help="QA_DB_PARALLEL_WORKERS for the API ('' for the server's own setting)",
+    )
     args = ap.parse_args()
     name = f"qa_bench_concurrent_{args.rows}"
     url = database(name, args.rows) if args.reuse else None
@@ -183,7 +188,12 @@ def main() -> None:
 
     _, secret = create_key(Store(url, migrate=True), "viewer", "bench")
     env = dict(os.environ, QA_DATABASE_URL=url, QA_REDIS_URL=args.redis)
-    print(f"{os.cpu_count()} cores; {args.clients} clients for {args.seconds:.0f} s per run")
+    if args.parallel_workers != "":
+        env["QA_DB_PARALLEL_WORKERS"] = args.parallel_workers
+    print(
+        f"{os.cpu_count()} cores; {args.clients} clients for {args.seconds:.0f} s per run; "
+        f"QA_DB_PARALLEL_WORKERS={args.parallel_workers or '(server)'}"
+    )
     loads = [("people", args.think)] if args.think else []
     loads.append(("saturation", 0.0))
     for workers in args.workers:

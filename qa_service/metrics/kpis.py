@@ -136,13 +136,51 @@ def kpi_rows(
     people listened to (review tasks done) beside them."""
     totals = _kpi_sums(session, group, since, until, **kw)
     heard = listened(session, group, since, until, **kw)
+    hours = calling_hours(session, group, since, until, **kw)
     # a cell whose calls all moved elsewhere is left out; one of calls with no speech only
     # stays, to count them (its rates are None: nothing in it was graded)
     return [
-        KpiRow.of_sums(totals[key], **{group: key}).with_listened(*heard.get(key, (0, 0)))
+        KpiRow.of_sums(totals[key], **{group: key})
+        .with_listened(*heard.get(key, (0, 0)))
+        .with_hours(hours.get(key, 0))
         for key in sorted(totals)
         if totals[key].evaluated > 0 or totals[key].no_speech > 0
     ]
+
+
+def calling_hours(
+    session: Session, group: str, since, until, agent: str | None = None, **kw
+) -> dict[Any, int]:
+    """Per group key, the hours (a date's hour, the call center's) in which it made calls: what
+    每小时呼叫次数 divides by. Whole hours from the rollups; a ragged end lies inside one hour."""
+    dialect = session.get_bind().dialect.name
+    whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
+    hours: dict[Any, int] = defaultdict(int)
+    if whole is not None:
+        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent, kw.get("agents"))
+        cols = columns(rollup, rollup.hour)
+        key = group_column(group, cols, dialect).label("key")
+        q = (
+            select(key, func.count(func.distinct(rollup.hour)))
+            .where(
+                filters(cols, since=whole[0], until=whole[1], agent=agent, **kw),
+                rollup.evaluated > 0,
+            )
+            .group_by(key)
+        )
+        for k, n in session.exec(q).all():
+            hours[k] += n
+    graded = Evaluation.effective_grade_sql() != Grade.NO_SPEECH
+    for lo, hi, local in ends:
+        where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
+        if group in ("day", "hour"):
+            if session.exec(select(func.count()).where(where, graded)).one():
+                hours[bucket_key(group, local)] += 1
+        else:
+            key = group_column(group, EVALUATION, dialect).label("key")
+            for (k,) in session.exec(select(key).where(where, graded).group_by(key)).all():
+                hours[k] += 1
+    return hours
 
 
 def listened(

@@ -44,6 +44,17 @@ class KpiRow(Schema):
     """监听合格率, as seed 000 counts it: pass or excellent over the calls listened to, each
     with the grade it has now (reviewed, or ruled on appeal)."""
 
+    calling_hours: int | None = None
+    """Hours (a date's hour, the call center's) in which these calls were made."""
+    calls_per_hour: float | None = None
+    """每小时呼叫次数 (seed 001): calls over their calling hours; per hour of day, the hour's
+    calls over the dates it had calls, not a sum across dates."""
+
+    def with_hours(self, hours: int) -> KpiRow:
+        self.calling_hours = hours
+        self.calls_per_hour = round(self.evaluated / hours, 2) if hours else None
+        return self
+
     def with_listened(self, heard: int, passed: int) -> KpiRow:
         self.listened, self.listened_passed = heard, passed
         self.listened_pass_rate = round(passed / heard, 4) if heard else None

@@ -43,6 +43,11 @@ def get_engine(url: str) -> Engine:
         else:
             size = get_settings().db_pool
             kwargs.update(pool_size=size, max_overflow=size, pool_recycle=3600)
+            workers = get_settings().db_parallel_workers
+            if workers is not None:  # PostgreSQL's parallel query per gather, for this process
+                kwargs["connect_args"] = {
+                    "options": f"-c max_parallel_workers_per_gather={workers}"
+                }
         _engines[url] = create_engine(url, **kwargs)
     return _engines[url]
 

@@ -86,7 +86,7 @@ def test_silence_and_noise_are_not_graded_listed_and_flagged(tmp_path, sqlite_ur
         kpis = client.get("/kpis", params={"group_by": "project"}, headers=viewer).json()
         assert kpis == [
             {"project": "p", "evaluated": 0, "passed": 0, "excellent": 0, "success": 0}
-            | {"fatal": 0, "no_speech": 2, "listened": 0, "listened_passed": 0}
+            | {"fatal": 0, "no_speech": 2, "listened": 0, "listened_passed": 0, "calling_hours": 0}
         ]
         assert client.get("/kpis/errors", headers=viewer).json() == []
 

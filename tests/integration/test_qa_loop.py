@@ -109,6 +109,15 @@ def test_people_see_their_own_calls_only(world):
     assert client.get("/flagged?agent=A2", headers=a1).json()["total"] == 0
     kpis = client.get("/kpis?group_by=agent", headers=a1).json()
     assert [row["agent"] for row in kpis] == ["A1"] and kpis[0]["evaluated"] == 2
+    # 每小时呼叫次数: A1's two calls fell in one hour (09:10, 09:40), A2's in two (10:05, 11:00)
+    staff = {r["agent"]: r for r in client.get("/kpis?group_by=agent", headers=people["r1"]).json()}
+    assert (staff["A1"]["calling_hours"], staff["A1"]["calls_per_hour"]) == (1, 2.0)
+    assert (staff["A2"]["calling_hours"], staff["A2"]["calls_per_hour"]) == (2, 1.0)
+    by_hour = client.get(
+        "/kpis?group_by=hour&since=2026-11-20T09:30:00&until=2026-11-21T00:00:00",
+        headers=people["r1"],
+    ).json()  # a range that cuts 09:00: the ragged end counts as its hour
+    assert {r["hour"]: r["calls_per_hour"] for r in by_hour} == {9: 1.0, 10: 1.0, 11: 1.0}
     assert [
         r["agent"] for r in client.get("/kpis?group_by=agent", headers=people["r1"]).json()
     ] == [
