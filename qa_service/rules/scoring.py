@@ -14,6 +14,7 @@ from qa_service.config import (
 )
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role, SectionKind
 from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
+from qa_service.i18n import _
 from qa_service.rules.checks import Call, build_checks, phrase_matcher
 from qa_service.rules.matching import PhraseMatcher
 from qa_service.rules.rubric import Rubric, Scoring
@@ -67,7 +68,10 @@ def once_per_span(findings: list[Finding]) -> None:
         )
         if counted is not None:
             f.status, f.deduction = FindingStatus.DISMISSED, 0.0
-            f.detail += f"; counted once, under attitude error {counted.rule_id} ({counted.name})"
+            f.detail += _("; ") + _(
+                "counted once, under the attitude error {name}",
+                name=counted.name or counted.rule_id,
+            )
 
 
 def grade_of(score: float, fatal: bool, scoring: Scoring) -> Grade:

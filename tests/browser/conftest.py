@@ -99,6 +99,7 @@ def make_people(store, service, folder) -> dict:
                 agent_id=agent_id,
                 project="telecom-upgrade",
                 call_time=datetime(2026, 11, 1, 9 + i),
+                phase="trial",  # the good one: a passed success whose lines the library keeps
             ),
             13.0,
             2,

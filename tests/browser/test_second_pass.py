@@ -557,7 +557,7 @@ def test_kpis_errors_and_calls_export_to_excel_with_chinese_intact(
         page.click("#export-kpis-xlsx")
     sheet = load_workbook(io.BytesIO(got.value.path().read_bytes())).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:2] == ("项目", "通数") and "监听合格率 (%)" in rows[0]
+    assert rows[0][:2] == ("项目", "通数") and "机器质检合格率 (%)" in rows[0]
     assert len(rows) - 1 == len(api_get("/kpis?group_by=project"))
     with page.expect_download() as got:
         page.click("#export-errors-csv")

@@ -167,7 +167,11 @@ def test_a_hold_is_penalised_once():
     (wait,) = find(ev, "wait")
     (silence,) = find(ev, "silence")
     assert wait.status == "violation" and wait.deduction == 10
-    assert silence.status == "dismissed" and silence.deduction == 0 and "wait" in silence.detail
+    assert (
+        silence.status == "dismissed"
+        and silence.deduction == 0
+        and "已计入态度错误" in silence.detail
+    )
     # a silence that follows no wait request is the silence's own
     other = run(
         base + [U("agent", 4.5, 6.0, "稍等，我帮您查一下"), U("agent", 25.0, 27.0, "可以的")]
