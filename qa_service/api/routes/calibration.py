@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Path
 from pydantic import Field, StrictBool
 from sqlmodel import select
 
@@ -84,6 +84,11 @@ class CalibrationReport(Schema):
 class ScoresIn(Schema):
     evaluation_id: int = Field(ge=1, le=MAX_ROW_ID)
     values: dict[str, str] = Field(min_length=1, max_length=500)
+
+
+class CloseIn(Schema):
+    apply: StrictBool = False
+    """Apply the consensus as reviews of those calls."""
 
 
 class Closed(Schema):
@@ -203,12 +208,12 @@ def close(
     session_id: RowId,
     store: StoreDep,
     who: Manager,
-    apply: Annotated[StrictBool, Body(embed=True)] = False,
+    body: CloseIn | None = None,
 ) -> Closed:
     """Close the session; `apply`: its consensus becomes the reviews of those calls."""
     with store.session() as s:
         try:
-            cal, made = calibration.close(s, session_id, apply)
+            cal, made = calibration.close(s, session_id, bool(body and body.apply))
         except Exception:
             s.rollback()
             raise

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Path
 from pydantic import AfterValidator, Field, StrictBool, WithJsonSchema
 
 from qa_service.api.deps import (
@@ -91,6 +91,15 @@ class NewKey(Schema):
     """Shown once: store it now."""
 
 
+class KeyIn(Schema):
+    name: str = Field(default="integration", min_length=1, max_length=64)
+    """Who or what holds the key."""
+
+
+class TeamIn(Schema):
+    agents: list[Identifier] = Field(max_length=1000)
+
+
 class Team(Schema):
     team: str
     agents: list[str]
@@ -150,7 +159,7 @@ def create_user_key(
     user_id: UserId,
     store: StoreDep,
     _: Admin,
-    name: Annotated[str, Body(embed=True, min_length=1, max_length=64)] = "integration",
+    body: KeyIn | None = None,
 ) -> NewKey:
     """An API key that acts as this person (their role and the calls they see)."""
     user = store.people.get(user_id)
@@ -158,7 +167,7 @@ def create_user_key(
         raise NotFound(f"no user {user_id}")
     if not user.active:
         raise UserError(f"user {user.name!r} is inactive")
-    key, secret = create_key(store, user.role, name, user_id=user.id)
+    key, secret = create_key(store, user.role, (body or KeyIn()).name, user_id=user.id)
     return NewKey(id=key.id, name=key.name, role=key.role, secret=secret)
 
 
@@ -167,10 +176,10 @@ def set_team(
     team: Annotated[Identifier, Path()],
     store: StoreDep,
     _: Manager,
-    agents: Annotated[list[Identifier], Body(embed=True, max_length=1000)],
+    body: TeamIn,
 ) -> Team:
     """The agents of a team, all of them (its team lead sees their calls)."""
-    store.people.set_team(team, agents)
+    store.people.set_team(team, body.agents)
     return Team(team=team, agents=sorted(store.people.team_agents(team)))
 
 
