@@ -3,6 +3,7 @@ service on a free port in a thread, and Debian's Chromium driven by Playwright."
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -92,20 +93,17 @@ def make_people(store, service, folder) -> dict:
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     for i, utterances in enumerate((RUDE, GOOD)):
         path = write_wav(folder / f"agent-own-{i}.wav", 12.0 + i)
+        meta = CallMetadata(
+            agent_id=agent_id,
+            project="telecom-upgrade",
+            call_time=datetime(2026, 11, 1, 9 + i),
+            # the good one is a trial call: a passed success whose lines the library keeps
+            phase="trial" if i else "production",
+        )
+        sidecar = {**meta.__dict__, "call_time": meta.call_time.isoformat()}
+        path.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
         store.recordings.save_transcript(
-            sha256_of(path),
-            str(path),
-            CallMetadata(
-                agent_id=agent_id,
-                project="telecom-upgrade",
-                call_time=datetime(2026, 11, 1, 9 + i),
-                phase="trial",  # the good one: a passed success whose lines the library keeps
-            ),
-            13.0,
-            2,
-            "stereo",
-            "hand-made",
-            utterances,
+            sha256_of(path), str(path), meta, 13.0, 2, "stereo", "hand-made", utterances
         )
         assert service.score_file(path, rubric).error is None
     people = {
