@@ -28,6 +28,6 @@ def test_keys_list_and_revoke(request, tmp_path, backend):
         assert revoked.exit_code == 0 and "revoked key 1" in revoked.output, revoked.output
         r = client.get("/rubrics", headers={"X-API-Key": secret})
         assert r.status_code == 401 and "revoked" in r.json()["detail"]
-    assert "revoked" in cli.invoke(app, ["keys", "list", "--db", url]).output
+    assert "已停用" in cli.invoke(app, ["keys", "list", "--db", url]).output  # the catalog's word
     missing = cli.invoke(app, ["keys", "revoke", "99", "--db", url])
     assert missing.exit_code == 2 and "no key with id 99" in missing.output

@@ -84,6 +84,27 @@ def _seed(tmp_path, url):
         "ab" * 32, "call.wav", meta, 26.0, 2, "stereo", "hand-made", UTTERANCES
     )
     record_evaluation(store, rec.id, evaluate("call.wav", UTTERANCES, 26.0, Scorer(rubric)))
+    # a passed success, earlier that day: the highlight library (trial, wrap-up) keeps only
+    # such calls' lines, and its closing line holds a number
+    good = [
+        U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
+        U(
+            "agent",
+            2.5,
+            8.0,
+            "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
+        ),
+        U("agent", 8.5, 10.0, f"性价比很高，别家的都一样，为您办理，回执发到{NUMBERS[0]}"),
+        U("customer", 10.5, 11.0, "那就办吧"),
+        U("agent", 11.5, 12.0, "再见"),
+    ]
+    earlier = CallMetadata(
+        agent_id="A1", project="p", phase="trial", call_time=datetime(2026, 11, 20, 8, 0)
+    )
+    other = store.recordings.save_transcript(
+        "cd" * 32, "good.wav", earlier, 13.0, 2, "stereo", "hand-made", good
+    )
+    record_evaluation(store, other.id, evaluate("good.wav", good, 13.0, Scorer(rubric)))
     # a job for /jobs/{job_id}: its file named after the customer, as uploads often are
     job, _ = store.jobs.record(
         "score_masking_test", f"inbox/客户{NUMBERS[0]}.wav", "ab" * 32, rubric, recording_id=rec.id
