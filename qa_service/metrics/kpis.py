@@ -178,7 +178,7 @@ def calling_hours(
                 hours[bucket_key(group, local)] += 1
         else:
             key = group_column(group, EVALUATION, dialect).label("key")
-            for (k,) in session.exec(select(key).where(where, graded).group_by(key)).all():
+            for k in session.exec(select(key).where(where, graded).group_by(key)).all():
                 hours[k] += 1
     return hours
 

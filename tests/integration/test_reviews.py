@@ -149,7 +149,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         # Refused, with reasons: no comment, a status of another category, no finding named,
         # confirm with another value, an addition of a rule the machine always reports.
         assert (
-            "comment"
+            "理由"  # 改判和补充必须填写理由: a comment is required (the message catalog's zh-CN)
             in post(
                 rude,
                 {

@@ -208,12 +208,12 @@ def close(
     session_id: RowId,
     store: StoreDep,
     who: Manager,
-    body: CloseIn | None = None,
+    body: CloseIn,
 ) -> Closed:
     """Close the session; `apply`: its consensus becomes the reviews of those calls."""
     with store.session() as s:
         try:
-            cal, made = calibration.close(s, session_id, bool(body and body.apply))
+            cal, made = calibration.close(s, session_id, body.apply)
         except Exception:
             s.rollback()
             raise

@@ -159,7 +159,7 @@ def create_user_key(
     user_id: UserId,
     store: StoreDep,
     _: Admin,
-    body: KeyIn | None = None,
+    body: KeyIn,
 ) -> NewKey:
     """An API key that acts as this person (their role and the calls they see)."""
     user = store.people.get(user_id)
@@ -167,7 +167,7 @@ def create_user_key(
         raise NotFound(f"no user {user_id}")
     if not user.active:
         raise UserError(f"user {user.name!r} is inactive")
-    key, secret = create_key(store, user.role, (body or KeyIn()).name, user_id=user.id)
+    key, secret = create_key(store, user.role, body.name, user_id=user.id)
     return NewKey(id=key.id, name=key.name, role=key.role, secret=secret)
 
 
