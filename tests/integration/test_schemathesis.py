@@ -92,6 +92,11 @@ def failures_of(stream, tally: Counter | None = None) -> list[tuple[str, str, st
         if isinstance(event, events.FatalError):
             raise event.exception
         if isinstance(event, events.NonFatalError):
+            if "AST constructor recursion depth mismatch" in str(event.value):
+                # CPython 3.11's compiler failing inside the test generator (a SystemError
+                # after deep recursion), now and then: the generator's crash, not the API's
+                tally["generator errors"] += 1
+                continue
             found.append((event.label, "error", str(event.value)[:300]))
         if isinstance(event, events.ScenarioFinished) and event.status == Status.FAILURE:
             for checks in event.recorder.checks.values():
@@ -140,6 +145,7 @@ def test_the_api_is_its_openapi_document(deployment, tmp_path):
     print(
         f"schemathesis on {url.split(':', 1)[0]}: {operations} operations, "
         f"{tally['scenarios']} scenarios, {tally['checks']} checks, {len(found)} failures"
+        f" ({tally['generator errors']} generator errors)"
     )
     assert not found, f"{dict(counts)}\n" + "\n\n".join(
         f"{op} [{check}] {message}" for op, check, message in found[:15]
