@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
@@ -94,23 +94,31 @@ def bucket_key(group: str, local: datetime):
 
 def _kpi_sums(
     session: Session, group: str, since, until, agent: str | None = None, **kw
-) -> dict[Any, KpiSums]:
+) -> tuple[dict[Any, KpiSums], dict[Any, int]]:
+    """Per group key, the KPI sums and the calling hours (a date's hour, the call center's, in
+    which it made graded calls: what 每小时呼叫次数 divides by). Whole hours come from the
+    rollups; a ragged end lies inside one hour, counted from the evaluations."""
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
     totals: dict = defaultdict(KpiSums)
+    hours: dict[Any, int] = defaultdict(int)
     queries = []
+    rollup_query = None
     if whole is not None:
         rollup = tier(KpiRollup, ProjectKpiRollup, group, agent, kw.get("agents"))
         cols = columns(rollup, rollup.hour)
         key = group_column(group, cols, dialect).label("key")
-        queries.append(
-            (
-                select(key, *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS))
-                .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
-                .group_by(key),
-                None,
+        busy_hours = func.count(func.distinct(case((rollup.evaluated > 0, rollup.hour))))
+        rollup_query = (
+            select(
+                key,
+                *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS),
+                busy_hours.label("hours"),
             )
+            .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
+            .group_by(key)
         )
+        queries.append((rollup_query, None))
     for lo, hi, local in ends:
         where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
         if group in ("day", "hour"):  # the piece lies inside one of the call center's hours
@@ -122,7 +130,11 @@ def _kpi_sums(
         for row in session.exec(q).all():
             key = row.key if fixed_key is None else fixed_key
             totals[key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
-    return totals
+            if q is rollup_query:
+                hours[key] += row.hours
+            elif row.evaluated:  # a ragged end with graded calls is one hour of calling
+                hours[key] += 1
+    return totals, hours
 
 
 def kpi_rows(
@@ -134,9 +146,8 @@ def kpi_rows(
 ) -> list[KpiRow]:
     """Each group's KPIs: the machine's over every call it scored, and 监听合格率 over the calls
     people listened to (review tasks done) beside them."""
-    totals = _kpi_sums(session, group, since, until, **kw)
+    totals, hours = _kpi_sums(session, group, since, until, **kw)
     heard = listened(session, group, since, until, **kw)
-    hours = calling_hours(session, group, since, until, **kw)
     # a cell whose calls all moved elsewhere is left out; one of calls with no speech only
     # stays, to count them (its rates are None: nothing in it was graded)
     return [
@@ -146,41 +157,6 @@ def kpi_rows(
         for key in sorted(totals)
         if totals[key].evaluated > 0 or totals[key].no_speech > 0
     ]
-
-
-def calling_hours(
-    session: Session, group: str, since, until, agent: str | None = None, **kw
-) -> dict[Any, int]:
-    """Per group key, the hours (a date's hour, the call center's) in which it made calls: what
-    每小时呼叫次数 divides by. Whole hours from the rollups; a ragged end lies inside one hour."""
-    dialect = session.get_bind().dialect.name
-    whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
-    hours: dict[Any, int] = defaultdict(int)
-    if whole is not None:
-        rollup = tier(KpiRollup, ProjectKpiRollup, group, agent, kw.get("agents"))
-        cols = columns(rollup, rollup.hour)
-        key = group_column(group, cols, dialect).label("key")
-        q = (
-            select(key, func.count(func.distinct(rollup.hour)))
-            .where(
-                filters(cols, since=whole[0], until=whole[1], agent=agent, **kw),
-                rollup.evaluated > 0,
-            )
-            .group_by(key)
-        )
-        for k, n in session.exec(q).all():
-            hours[k] += n
-    graded = Evaluation.effective_grade_sql() != Grade.NO_SPEECH
-    for lo, hi, local in ends:
-        where = filters(EVALUATION, since=lo, until=hi, agent=agent, **kw)
-        if group in ("day", "hour"):
-            if session.exec(select(func.count()).where(where, graded)).one():
-                hours[bucket_key(group, local)] += 1
-        else:
-            key = group_column(group, EVALUATION, dialect).label("key")
-            for k in session.exec(select(key).where(where, graded).group_by(key)).all():
-                hours[k] += 1
-    return hours
 
 
 def listened(
@@ -230,7 +206,7 @@ def common_errors(
     since, until = stored_time(since), stored_time(until)
     per_rubric = {
         rubric_id: sums.evaluated
-        for rubric_id, sums in _kpi_sums(session, "rubric", since, until, **kw).items()
+        for rubric_id, sums in _kpi_sums(session, "rubric", since, until, **kw)[0].items()
     }
     rules_of = _rules_of_rubrics(session, list(per_rubric))
     whole, ends = split_range(since, until, day_of, timedelta(days=1))

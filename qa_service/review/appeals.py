@@ -32,8 +32,8 @@ from qa_service.review.reviews import (
     allowed_statuses,
     create_review,
     current_of,
-    review_key,
     span_of,
+    thing_key,
 )
 from qa_service.storage.tables import Appeal, Evaluation, FindingRow, Review, utcnow
 
@@ -50,22 +50,8 @@ class Appellant:
 
 
 def _disputed_key(a: Appeal) -> tuple:
-    """The appeal's thing disputed, keyed as reviews key it (reviews.review_key)."""
-    probe = Review(
-        recording_id=a.recording_id,
-        rubric_id=a.rubric_id,
-        rubric_version=a.rubric_version,
-        evaluation_id=a.evaluation_id,
-        target=a.target,
-        action="override",
-        rule_id=a.rule_id,
-        category=a.category,
-        start=a.start,
-        end=a.end,
-        new_value="",
-        reviewer="",
-    )
-    return review_key(probe)
+    """The appeal's thing disputed, keyed as reviews key it."""
+    return thing_key(a.target, a.rubric_version, False, a.rule_id, a.category, a.start, a.end)
 
 
 def _deciding_review(session: Session, review_id: int | None) -> Review | None:

@@ -200,13 +200,28 @@ def _overlap(a: tuple, b: tuple) -> float:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
+def thing_key(
+    target: str,
+    rubric_version: int,
+    added: bool,
+    rule_id: str | None,
+    category: str | None,
+    start: float | None,
+    end: float | None,
+) -> tuple:
+    """One key per thing judged (a grade, a finding, an added finding): the newest review of a
+    key decides, and an appeal disputes one key."""
+    if target == "grade":  # a grade is judged under one rubric version
+        return ("grade", rubric_version)
+    spanned = added or category in PER_OCCURRENCE
+    span = (round(start, 2), round(end or 0.0, 2)) if spanned and start is not None else None
+    return ("finding", added, rule_id, span)
+
+
 def review_key(r: Review) -> tuple:
-    """One key per thing reviewed: the newest review of a key decides."""
-    if r.target == "grade":  # a grade is judged under one rubric version
-        return ("grade", r.rubric_version)
-    spanned = r.action == "add" or r.category in PER_OCCURRENCE
-    span = (round(r.start, 2), round(r.end, 2)) if spanned and r.start is not None else None
-    return ("finding", r.action == "add", r.rule_id, span)
+    return thing_key(
+        r.target, r.rubric_version, r.action == "add", r.rule_id, r.category, r.start, r.end
+    )
 
 
 @dataclass

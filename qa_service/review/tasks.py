@@ -80,6 +80,19 @@ class PlanRun:
     by_reviewer: dict[str, int]
 
 
+def task_for(ev: Evaluation, **fields) -> ReviewTask:
+    """A task for the call of `ev`; the call's own columns are copied so that the queue is read
+    without joining the evaluations."""
+    return ReviewTask(
+        recording_id=ev.recording_id,
+        evaluation_id=ev.id,
+        project=ev.project,
+        agent_id=ev.agent_id,
+        called_at=ev.called_at,
+        **fields,
+    )
+
+
 def run_plan(
     session: Session,
     plan: SamplingPlan,
@@ -150,12 +163,8 @@ def run_plan(
         )
         if assignee is not None:
             load[assignee] += 1
-        task = ReviewTask(
-            recording_id=ev.recording_id,
-            evaluation_id=ev.id,
-            project=ev.project,
-            agent_id=ev.agent_id,
-            called_at=ev.called_at,
+        task = task_for(
+            ev,
             plan_id=plan.id,
             run=run,
             reason=reason,
@@ -279,12 +288,8 @@ def listened(session: Session, evaluation_id: int, reviewer: str, manager: bool)
         raise TaskNotFound(f"no evaluation {evaluation_id}")
     task = open_task(session, ev.recording_id)
     if task is None:
-        task = ReviewTask(
-            recording_id=ev.recording_id,
-            evaluation_id=ev.id,
-            project=ev.project,
-            agent_id=ev.agent_id,
-            called_at=ev.called_at,
+        task = task_for(
+            ev,
             reason=TaskReason.MANUAL,
             state=TaskState.IN_PROGRESS,
             assignee=reviewer,
@@ -309,12 +314,8 @@ def ensure_rereview(session: Session, ev: Evaluation, due_hours: float = 24.0) -
     if open_task(session, ev.recording_id) is not None:
         return
     session.add(
-        ReviewTask(
-            recording_id=ev.recording_id,
-            evaluation_id=ev.id,
-            project=ev.project,
-            agent_id=ev.agent_id,
-            called_at=ev.called_at,
+        task_for(
+            ev,
             reason=TaskReason.REREVIEW,
             run=f"rereview: {ev.rubric_id} v{ev.rubric_version}",
             due_at=utcnow() + timedelta(hours=due_hours),
