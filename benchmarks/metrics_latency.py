@@ -22,6 +22,8 @@ import httpx
 import psycopg
 from service_harness import ROOT, fresh_database, start_api, stop
 
+from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
+
 RULES = [
     ("monthly_fee", "mandatory_point", "missed"),
     ("prestore", "mandatory_point", "missed"),
@@ -88,7 +90,7 @@ def load(url: str, rows: int) -> tuple[float, float]:
             with cur.copy(
                 "COPY evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
                 " fatal, outcome, created_at, asr_confidence, is_current, project, agent_id,"
-                " phase, called_at, duration) FROM STDIN"
+                " phase, called_at, duration, sample_rank) FROM STDIN"
             ) as cp:
                 for i, (agent, project, when, phase, duration) in enumerate(calls, 1):
                     score = rng.choice([100, 95, 90, 85, 80, 75, 60, 0])
@@ -111,6 +113,7 @@ def load(url: str, rows: int) -> tuple[float, float]:
                             phase,
                             when,
                             duration,
+                            sample_rank(DEFAULT_SEED, i),
                         )
                     )
             with cur.copy(

@@ -4,7 +4,6 @@ few percent of calls beside the machine's flags)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import datetime
 
@@ -12,6 +11,13 @@ from sqlalchemy import BigInteger, cast, func
 from sqlmodel import Session, select
 
 from qa_service.domain.evaluation import RubricRef
+from qa_service.domain.sampling import (
+    DEFAULT_SEED,
+    SAMPLE_A,
+    SAMPLE_B,
+    SAMPLE_PRIME,
+    sample_keys,
+)
 from qa_service.review.models import EvaluationItem, EvaluationPage, ReviewSample
 from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.tables import Evaluation
@@ -97,39 +103,15 @@ def list_evaluations(
     )
 
 
-# The sample order is a keyed permutation of recording ids that the database computes (the same
-# integer arithmetic on SQLite and PostgreSQL, every step below 2**63), so a sample of any size is
-# chosen and paged there: rank = ((x**3 mod p) * B + k2) mod p, x = (recording_id * A + k1) mod p.
-# p is prime with p % 3 == 2, so cubing modulo p is one-to-one: no two calls share a rank (ids
-# below p: every id, MAX_ROW_ID = 2**31 - 1, but 68; those ties fall back to the id). k1 and k2
-# come from the seed (sha256), so another seed is another order. Audit a sample by recomputing
-# sample_rank(seed, recording_id) for every call of the period and taking the smallest.
-SAMPLE_PRIME = 2_147_483_579  # the largest prime below 2**31 that is 2 modulo 3
-SAMPLE_A = 1_103_515_245
-SAMPLE_B = 69_069
-
-
-def sample_keys(seed: str) -> tuple[int, int]:
-    """The seed's two keys (k1, k2), each below SAMPLE_PRIME."""
-    digest = hashlib.sha256(seed.encode()).digest()
-    return (
-        int.from_bytes(digest[:8], "big") % SAMPLE_PRIME,
-        int.from_bytes(digest[8:16], "big") % SAMPLE_PRIME,
-    )
-
-
-def sample_rank(seed: str, recording_id: int) -> int:
-    """A call's place in the sample order: fixed per seed and call, so the same question gives
-    the same calls, and calls stored later join without reshuffling the rest. The same number
-    as sample_rank_sql computes in the database (for audits and tests)."""
-    k1, k2 = sample_keys(seed)
-    p = SAMPLE_PRIME
-    x = (recording_id * SAMPLE_A + k1) % p
-    return (x * x % p * x % p * SAMPLE_B + k2) % p
-
-
 def sample_rank_sql(seed: str, recording_id):
     """sample_rank as a SQL expression of a recording id column (64-bit integer arithmetic)."""
+    if seed == DEFAULT_SEED:  # stored with every evaluation and indexed per project
+        return Evaluation.sample_rank
+    return seed_rank_sql(seed, recording_id)
+
+
+def seed_rank_sql(seed: str, recording_id):
+    """The rank computed in the database, for any seed (the migration fills the stored one)."""
     k1, k2 = sample_keys(seed)
     p = SAMPLE_PRIME
     x = (cast(recording_id, BigInteger) * SAMPLE_A + k1) % p

@@ -29,8 +29,8 @@ from sqlmodel import Session, select
 
 from qa_service.config import to_utc
 from qa_service.domain.enums import TaskReason, TaskState
+from qa_service.domain.sampling import SAMPLE_PRIME, sample_rank
 from qa_service.exceptions import TaskConflict, TaskNotFound
-from qa_service.review.queues import SAMPLE_PRIME, sample_rank
 from qa_service.storage.tables import Evaluation, ReviewTask, SamplingPlan, utcnow
 
 

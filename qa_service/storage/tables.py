@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint,
 from sqlmodel import Field, SQLModel
 
 from qa_service.domain.enums import FindingSource, FlagReason, Grade, Phase
+from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
 
 
 def utcnow() -> datetime:
@@ -78,6 +79,10 @@ class RubricRow(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+def _default_rank(context) -> int:
+    return sample_rank(DEFAULT_SEED, context.get_current_parameters()["recording_id"])
+
+
 def _current() -> dict:
     """Partial index over the current evaluations only (what KPIs and the flagged list read)."""
     return dict(postgresql_where=text("is_current"), sqlite_where=text("is_current"))
@@ -89,6 +94,8 @@ class Evaluation(SQLModel, table=True):
         Index("ix_evaluation_current_called", "called_at", **_current()),
         Index("ix_evaluation_current_project_called", "project", "called_at", **_current()),
         Index("ix_evaluation_current_agent_called", "agent_id", "called_at", **_current()),
+        Index("ix_evaluation_current_project_rank", "project", "sample_rank", **_current()),
+        Index("ix_evaluation_current_rank", "sample_rank", **_current()),
     )
     id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id", index=True)
@@ -122,6 +129,9 @@ class Evaluation(SQLModel, table=True):
     phase: str = Phase.PRODUCTION
     called_at: NaiveDatetime = Field(default_factory=utcnow)  # call time, else when stored
     duration: float = 0.0
+    # The call's place in the default review sample (sampling.sample_rank with DEFAULT_SEED),
+    # set on insert from recording_id: a sample of a project's calls walks an index.
+    sample_rank: int | None = Field(default=None, sa_column_kwargs={"default": _default_rank})
 
     @property
     def effective_grade(self) -> str:

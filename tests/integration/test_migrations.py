@@ -109,3 +109,42 @@ def test_0007_converts_call_times_to_utc_and_rekeys_the_rollups(request, backend
     assert days == {"2026-11-20": 1, "2026-11-22": 1} and hours == {7: 1, 1: 1}
     assert_rollups_match_rebuild(store)
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0013_fills_the_stored_sample_rank_as_python_computes_it(request, backend):
+    """Evaluations stored before 0013 get the default seed's rank computed in SQL, equal to
+    sampling.sample_rank, up to the largest row id (64-bit arithmetic on both databases)."""
+    from sqlalchemy import create_engine, text
+
+    from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
+
+    url = request.getfixturevalue(f"{backend}_url")
+    engine = create_engine(url)
+    upgrade(engine, "0010")
+    ids = (1, 123_456_789, 2**31 - 1)
+    with engine.begin() as c:
+        for i in ids:
+            c.execute(
+                text(
+                    "INSERT INTO recording (id, sha256, source_path, duration, channels,"
+                    " separation, agent_id, project, phase, asr_model, asr_warnings, created_at)"
+                    " VALUES (:i, :sha, 'a.wav', 40, 2, 'stereo', 'A1', 'p', 'production', 'x',"
+                    " '[]', '2026-11-21 00:00:00')"
+                ),
+                {"i": i, "sha": f"{i:064x}"},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score,"
+                    " grade, fatal, outcome, created_at, asr_confidence, needs_rereview,"
+                    " is_current, project, agent_id, phase, called_at, duration) VALUES"
+                    " (:i, :i, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9,"
+                    " 0, true, 'p', 'A1', 'production', '2026-11-20 07:30:00', 40)"
+                ),
+                {"i": i},
+            )
+    engine.dispose()
+    store = Store(url)  # upgrades to head
+    stored = {e.recording_id: e.sample_rank for e in store.evaluations.all()}
+    assert stored == {i: sample_rank(DEFAULT_SEED, i) for i in ids}

@@ -572,7 +572,7 @@ def test_plan_quotas_and_agent_minimums_over_a_generated_week(world):
     assert load == {"r1": 10, "r2": 5}
     assert sum(t.assignee is None and t.state == "unassigned" for t in made) == len(made) - 15
     # the random share: exactly the calls whose seeded rank is under 10 % of the range
-    from qa_service.review.queues import SAMPLE_PRIME, sample_rank
+    from qa_service.domain.sampling import SAMPLE_PRIME, sample_rank
 
     seed = f"2026-w47|{run.run}"
     ranked = {

@@ -836,7 +836,7 @@ def test_review_sample_past_the_parameter_limit_is_paged_in_sql(request, backend
     (computed by the database, the same as in Python), reproducible, and pages do not overlap."""
     from sqlalchemy import insert
 
-    from qa_service.review.queues import sample_rank
+    from qa_service.domain.sampling import sample_rank
     from qa_service.storage.tables import Evaluation, Recording
 
     url = request.getfixturevalue(f"{backend}_url")
