@@ -256,6 +256,15 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
         r = client.get("/flagged", headers=hdr, params={"page_size": 500}).json()
         assert len(flagged) > 2 and (r["total"], r["total_exact"]) == (2, False)
         assert sorted(i["evaluation_id"] for i in r["items"]) == sorted(e.id for e in flagged)
+        # pages of one, inside and past the counted ids, list the same calls in the same order
+        paged = [
+            i["evaluation_id"]
+            for page in range(1, len(flagged) + 2)
+            for i in client.get(
+                "/flagged", headers=hdr, params={"page_size": 1, "page": page}
+            ).json()["items"]
+        ]
+        assert paged == [i["evaluation_id"] for i in r["items"]]
         r = client.get("/flagged", headers=hdr, params={"agent": "A2"}).json()
         assert r["total_exact"] and r["total"] == len([e for e in flagged if e.agent_id == "A2"])
         # a refused review changes nothing

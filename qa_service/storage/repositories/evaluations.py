@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, or_, update
+from sqlalchemy import delete, exists, insert, or_, update
 from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY, FindingSource, Grade, TaskState
@@ -213,20 +213,32 @@ class Evaluations:
                     FindingRow.effective_status_sql().in_(COSTLY),
                 )
             )
+        newest_first = (Evaluation.called_at.desc(), Evaluation.id.desc())
+        offset = (page - 1) * page_size
         with self.session() as s:
-            total = s.exec(
-                select(func.count()).select_from(
-                    select(Evaluation.id).where(*conds).limit(count_limit + 1).subquery()
-                )
-            ).one()
-            rows = s.exec(
-                select(Evaluation)
-                .where(*conds)
-                .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
+            # One pass finds the first count_limit + 1 ids in order: the count and, on the
+            # first pages, the page too (the same matches are not searched for twice).
+            ids = s.exec(
+                select(Evaluation.id).where(*conds).order_by(*newest_first).limit(count_limit + 1)
             ).all()
-        return total, list(rows)
+            if offset + page_size <= len(ids) or len(ids) <= count_limit:
+                on_page = list(ids[offset : offset + page_size])
+                rows = (
+                    s.exec(
+                        select(Evaluation).where(Evaluation.id.in_(on_page)).order_by(*newest_first)
+                    ).all()
+                    if on_page
+                    else []
+                )
+            else:  # a page past the counted ones
+                rows = s.exec(
+                    select(Evaluation)
+                    .where(*conds)
+                    .order_by(*newest_first)
+                    .offset(offset)
+                    .limit(page_size)
+                ).all()
+        return len(ids), list(rows)
 
     def listened(self, recording_ids: list[int]) -> set[int]:
         """Of these recordings, those listened to (a review applies or a task is done)."""
