@@ -296,7 +296,7 @@ def _recent_examples(
     examples: int,
     since,
     until,
-    recent: int = 2000,
+    recent: int = 500,
     **kw,
 ) -> dict[tuple[str, str], list[int]]:
     """The newest calls with each error: one bounded query over the newest calls in range
