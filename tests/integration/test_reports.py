@@ -131,6 +131,7 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
             "project": "none",
             "start": None,
             "windows": [],
+            "customer_voice": None,
         }
         # a call without a call time starts the windows when it was stored, on the clock the
         # windows count on (called_at: UTC, like every stored time), so the first window holds it
