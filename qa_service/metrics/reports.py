@@ -461,8 +461,18 @@ def customer_voice(rubric, rows, findings, utterances, detector) -> CustomerVoic
     calls = len(rows)
 
     def groups(items: list[_Said], kind: str) -> list[VoiceGroup]:
+        # What the rubric names one objection is one reason, however it is worded; the rest
+        # group by meaning.
+        named: dict[str, list[_Said]] = defaultdict(list)
+        for item in items:
+            if item.objection_id:
+                named[item.objection_id].append(item)
+        found = _grouped([item for item in items if not item.objection_id])
+        for said in named.values():
+            parts = _grouped(said)  # the most said wording names it
+            found.append(([m for members, _label in parts for m in members], parts[0][1]))
         out = []
-        for members, label in _grouped(items):
+        for members, label in found:
             in_calls = len({m.evaluation_id for m in members})
             after = Counter(m.after for m in members)
             top_after = after.most_common(1)[0][0]

@@ -106,6 +106,16 @@ REFUSAL_PHRASES = (
     "不太划算",
     "再想想",
     "不太需要",
+    "有点贵",
+    "贵了",
+    "不合适",
+    "商量商量",
+    "在开车",
+    "在开会",
+    "晚点再打",
+    "另有安排",
+    "不敢信",
+    "不太敢信",
 )
 # Accepting the offer in general words (the rubric's success phrases are added).
 ACCEPTANCE_PHRASES = (
@@ -126,6 +136,8 @@ ACCEPTANCE_PHRASES = (
     "不错",
     "划算",
 )
+# A clause that is only one of these accepts (行 inside 不行 or 银行 does not).
+ACCEPTANCE_CLAUSES = frozenset({"行", "好", "可以", "同意", "成", "好吧", "行吧", "那行", "那好"})
 _NEGATED_ACCEPT = re.compile(r"[不没](?:太|怎么|是很)?(?:可以|好|行|划算|错)")
 # Asking words; 没什么 / 不怎么 / 什么都 are not questions, 好不好 / 要不要 (A-not-A) are.
 _ASKING = re.compile(
@@ -227,7 +239,8 @@ class Detector:
         if any(c.asks for c in parts):
             return Reading(Kind.QUESTION)
         if any(
-            any(w in c.norm for w in self._accept_words) and not _NEGATED_ACCEPT.search(c.norm)
+            (any(w in c.norm for w in self._accept_words) and not _NEGATED_ACCEPT.search(c.norm))
+            or c.norm in ACCEPTANCE_CLAUSES
             for c in stated
         ) or (self._success and self._success.match(prepared)):
             return Reading(Kind.ACCEPTANCE)

@@ -324,7 +324,7 @@ def to_markdown(report: WrapupReport) -> str:
                 f"{p.said_in_calls} ({_pct(p.said_rate)})",
                 _pct(p.positive_rate),
                 _("cannot be judged")
-                if p.positive_rate is None
+                if p.quadrant is None
                 else f"{p.quadrant} {QUADRANTS[p.quadrant]}",
             )
         )

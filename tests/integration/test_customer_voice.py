@@ -99,6 +99,10 @@ def test_trial_report_lists_customers_questions_on_dev_calls(tmp_path, dev_rubri
     fraud = next(g for g in voice.refusals if g.objection_id == "fraud_suspect")
     assert fraud.calls == len(calls_saying("骗")) and len(fraud.variants) == 2
     assert fraud.objection_name == "怀疑诈骗"
+    # one objection of the rubric is one reason, in whatever words (以后再说 / 考虑一下)
+    hesitate = [g for g in voice.refusals if g.objection_id == "think_about_it"]
+    assert len(hesitate) == 1
+    assert hesitate[0].calls == len(calls_saying("以后再说") | calls_saying("考虑一下"))
 
     # drop-off: every call that ended in refusal, once, after the section said last
     refused = sum(label["outcome"] == "refusal" for label in dev_labels.values())

@@ -5,7 +5,7 @@ from sqlmodel import select
 from qa_service.api.deps import Identifier, Reviewer, StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.domain.enums import Phase
-from qa_service.exceptions import BadInput, NotFound
+from qa_service.exceptions import BadInput, NotFound, RubricNotFound
 from qa_service.metrics.models import (
     HighlightDecisionIn,
     HighlightDecisionOut,
@@ -77,7 +77,10 @@ def inflight(project: Identifier, store: StoreDep, _: Viewer) -> InflightReport:
     """The first 2, 4 and 6 hours of production calls (上线跟踪), with the customers'
     questions and refusals of the first 6 hours (read with the project's rubric)."""
     _known(store, project)
-    rubric = _rubric_of(store, project, None, None)
+    try:
+        rubric = _rubric_of(store, project, None, None)
+    except RubricNotFound:
+        rubric = None  # calls scored with a rubric file never stored: no customers' words
     return store.read(inflight_report, project, rubric=rubric)
 
 

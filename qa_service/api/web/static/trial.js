@@ -123,6 +123,8 @@
         dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
       h("td", {class: "text"}, g.text), h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
+    QAVoice.render(document.getElementById("voice"), d.customer_voice);
+    QAVoice.proposals(document.getElementById("proposals"), project, d, load);
     document.body.dataset.loaded = "1";
   }
 
