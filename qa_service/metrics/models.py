@@ -174,6 +174,8 @@ class GuidePoint(Schema):
     quadrant: int | None
     """1 we say it and they like it, 2 we say it and they do not, 3 neither, 4 they like it
     but we rarely say it; None when no reply to it could be judged (listed apart, not placed)."""
+    asked: list[str] = []
+    """What customers asked right after it, the most asked first (at most 3)."""
 
 
 class HighlightExample(Schema):

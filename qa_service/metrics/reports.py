@@ -181,6 +181,7 @@ def _guide_map(rubric, rows, findings, calls, utterances, detector) -> list[Guid
             f for f in findings if f.rule_id == point.id and f.effective_status == FindingStatus.HIT
         ]
         replies: defaultdict[str, int] = defaultdict(int)
+        asked: Counter[str] = Counter()
         for f in hits:
             said_at = f.evidence[0]["start"] if f.evidence else None
             call = utterances.get(recording_of[f.evaluation_id], [])
@@ -192,7 +193,10 @@ def _guide_map(rubric, rows, findings, calls, utterances, detector) -> list[Guid
                 ),
                 None,
             )
-            replies[reaction(detector, nxt.text if nxt is not None else None)] += 1
+            took = reaction(detector, nxt.text if nxt is not None else None)
+            replies[took] += 1
+            if nxt is not None and took == "question":
+                asked[nxt.text.strip()] += 1
         said_rate = len(hits) / calls if calls else 0.0
         judged = replies["positive"] + replies["objection"] + replies["refusal"]
         liked = replies["positive"] / judged if judged else None
@@ -206,6 +210,7 @@ def _guide_map(rubric, rows, findings, calls, utterances, detector) -> list[Guid
                 customer_replies=dict(replies),
                 positive_rate=round(liked, 4) if liked is not None else None,
                 quadrant=quadrant,
+                asked=[t for t, _ in asked.most_common(3)],
             )
         )
     return out

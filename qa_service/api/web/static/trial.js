@@ -42,7 +42,8 @@
     });
     const list = document.getElementById("guide-unknown");
     list.textContent = unknown.length
-      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通）`).join("、")
+      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通` +
+        ((p.asked || []).length ? `，客户随后问：${p.asked.join("；")}` : "") + "）").join("、")
       : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     // On a phone the quadrants carry their number only: their full names would run off the map.
@@ -53,7 +54,8 @@
               axisLabel: {formatter: (v) => v * 100 + "%"}},
       yAxis: {type: "value", min: 0, max: 1, name: "客户爱听", axisLabel: {formatter: (v) => v * 100 + "%"}},
       tooltip: {formatter: (p) => p.data.points.map((x) => `${esc(x.name || x.point_id)}：说到 ${x.said_in_calls} 通` +
-        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}`).join("<br>")},
+        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}` +
+        ((x.asked || []).length ? `<br>客户随后问：${x.asked.map(esc).join("；")}` : "")).join("<br>")},
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
