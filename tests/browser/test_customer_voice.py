@@ -96,6 +96,15 @@ def test_trial_page_lists_customers_words_and_reviewer_accepts_a_proposal(
     after = trial()
     assert after["highlight_proposals"][0]["status"] == "accepted"
     assert any(h["reason"] == "agent_line" for h in after["highlights"])
+    # the library line: its wording corrected again, then taken out of the library
+    line = page.locator("#highlights tbody tr", has_text="坐席自创话术")
+    line.locator("input.wording").fill("本月办理送视频会员")
+    line.locator("button.accept").click()
+    expect(page.locator("#highlights")).to_contain_text("本月办理送视频会员")
+    expect(page.locator("#highlights")).to_contain_text("识别原文：")
+    page.locator("#highlights tbody tr", has_text="坐席自创话术").locator("button.reject").click()
+    expect(page.locator("#proposals tr[data-status='rejected']")).to_have_count(1)
+    expect(page.locator("#highlights")).not_to_contain_text("坐席自创话术")
     assert page.errors == []
 
     # a viewer sees the proposals, not the buttons

@@ -173,9 +173,9 @@ HAND_CALLS = {
 }
 
 
-@pytest.fixture
-def hand_store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+def hand_store(request):
+    store = Store(request.getfixturevalue(f"{request.param}_url"))
     rubric = parse_rubric(RUBRIC, "hl")
     scorer = Scorer(rubric)
     ids = {}

@@ -91,6 +91,9 @@
   clip.addEventListener("timeupdate", () => { if (playing && clip.currentTime >= playing.end) stopClip(); });
   clip.addEventListener("ended", stopClip);
 
+  // Reviewers get a column to correct or remove library lines.
+  if (QA.can("reviewer")) document.querySelector("#highlights thead tr").append(h("th", {}, "审核（可改正识别文字）"));
+
   async function load() {
     const project = form.elements.project.value;
     if (!project) return;
@@ -123,7 +126,10 @@
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
       h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
         dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
-      h("td", {class: "text"}, g.text), h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
+      h("td", {class: "text"}, g.text, g.asr_text ? h("div", {class: "muted"}, "识别原文：" + g.asr_text) : null),
+      h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate)),
+      // Reviewers correct the recognizer's wording or take a line out of the library.
+      QA.can("reviewer") ? QAVoice.decisionCell(project, g.asr_text || g.text, g.text, {}, load) : null))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
     QAVoice.render(document.getElementById("voice"), d.customer_voice);
     QAVoice.proposals(document.getElementById("proposals"), project, d, load);

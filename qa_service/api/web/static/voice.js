@@ -40,6 +40,22 @@ const QAVoice = (() => {
 
   const STATUS = {proposed: "待审", accepted: "已采纳", rejected: "不采纳"};
 
+  /* A reviewer's cell: the wording to keep (the recognizer's unless corrected here), 采纳 and
+   * 不采纳; `reload` runs after a decision. */
+  function decisionCell(project, asrText, text, extra, reload) {
+    const wording = h("input", {type: "text", class: "wording", value: text, "aria-label": "采纳的文字（可改正识别错误）"});
+    const decide = async (decision) => {
+      await api(`/projects/${encodeURIComponent(project)}/highlight-proposals`, {method: "POST",
+        body: {asr_text: asrText, decision, text: decision === "accepted" ? wording.value : null, ...extra}});
+      QA.toast(decision === "accepted" ? "已采纳" : "已标记为不采纳");
+      await reload();
+    };
+    const click = (decision) => () => decide(decision).catch((e) => QA.toast(e.message, true));
+    return h("td", {}, wording, " ",
+      h("button", {type: "button", class: "accept", onclick: click("accepted")}, "采纳"), " ",
+      h("button", {type: "button", class: "reject", onclick: click("rejected")}, "不采纳"));
+  }
+
   /* The proposals of a trial report; reviewers accept (optionally correcting the wording) or
    * reject each; `reload` runs after a decision. */
   function proposals(el, project, report, reload) {
@@ -52,21 +68,7 @@ const QAVoice = (() => {
         h("td", {}, p.examples.map((x) => [callLink(x), " "])),
         h("td", {class: "status"}, STATUS[p.status] || p.status),
       ];
-      if (can("reviewer")) {
-        // The wording to keep: the recognizer's unless the reviewer corrects it here.
-        const wording = h("input", {type: "text", class: "wording", value: p.text, "aria-label": "采纳的文字（可改正识别错误）"});
-        const decide = async (decision) => {
-          await api(`/projects/${encodeURIComponent(project)}/highlight-proposals`, {method: "POST",
-            body: {asr_text: p.asr_text, decision, text: decision === "accepted" ? wording.value : null,
-              lift: p.lift, calls: p.calls}});
-          QA.toast(decision === "accepted" ? "已采纳" : "已标记为不采纳");
-          await reload();
-        };
-        const click = (decision) => () => decide(decision).catch((e) => QA.toast(e.message, true));
-        cells.push(h("td", {}, wording, " ",
-          h("button", {type: "button", class: "accept", onclick: click("accepted")}, "采纳"), " ",
-          h("button", {type: "button", class: "reject", onclick: click("rejected")}, "不采纳")));
-      }
+      if (can("reviewer")) cells.push(decisionCell(project, p.asr_text, p.text, {lift: p.lift, calls: p.calls}, reload));
       return h("tr", {dataset: {key: p.key, status: p.status}}, cells);
     }) : none(6, "暂无候选");
     el.replaceChildren(
@@ -78,5 +80,5 @@ const QAVoice = (() => {
         h("tbody", {}, rows)));
   }
 
-  return {render, proposals};
+  return {render, proposals, decisionCell};
 })();
