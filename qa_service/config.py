@@ -250,6 +250,17 @@ SAY_OFTEN = 0.5
 LIKED = 0.5
 # A change in the share of calls, second half of the days against the first, worth naming.
 TREND_CHANGE = 0.1
+# Two customer utterances mean the same when their sentence vectors' cosine with a group's
+# centroid reaches this (metrics/voice): 这个要收手续费吗 / 收不收手续费啊 join, 不需要 /
+# 没兴趣 stay apart (decision 0018).
+SAME_MEANING = 0.6
+# At most this many distinct customer sentences are embedded for one report; rarer ones are
+# grouped by their exact text only.
+VOICE_MAX_DISTINCT = 3000
+# A line agents invented is proposed as a highlight when the customer's next utterance accepts
+# at least this many times as often as after the project's lines on average, in this many calls.
+PROPOSAL_LIFT = 1.5
+PROPOSAL_MIN_CALLS = 2
 
 # Jobs (app/dispatch, worker/jobs, worker/nightly) ------------------------------------------------
 # Retries with backoff for transient failures (database, disk).

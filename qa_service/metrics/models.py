@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import PlainSerializer
+from pydantic import Field, PlainSerializer
 
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import Instant, Schema
@@ -105,6 +105,63 @@ class RefusalReason(Schema):
     success_rate_after: float | None
 
 
+class VoiceExample(Schema):
+    """Where one utterance of a group was said."""
+
+    evaluation_id: int
+    recording_id: int
+    agent_id: str | None
+    start: float
+    text: str
+
+
+class VoiceGroup(Schema):
+    """客户问题/拒绝原因: customer utterances that mean the same, named by the most typical one."""
+
+    label: str
+    """The group's medoid: the utterance closest in meaning to all the others."""
+    kind: Literal["question", "refusal"]
+    utterances: int
+    calls: int
+    share_of_calls: float | None
+    objection_id: str | None = None
+    """The rubric's objection most of them match (None: the rubric does not name it)."""
+    objection_name: str | None = None
+    after_section: str | None
+    """The script section most of them followed (None: said before any section)."""
+    after_section_name: str | None
+    after_sections: dict[str, int]
+    """Script section id ("" before any) -> utterances said after it."""
+    variants: list[str]
+    """Its different wordings, the most said first (at most 5)."""
+    examples: list[VoiceExample]
+
+
+class DropOff(Schema):
+    """Calls that ended in refusal right after a script section (the last one said before the
+    customer's final refusal)."""
+
+    section_id: str | None
+    name: str
+    reached: int
+    """Calls in which the section was said."""
+    refused_after: int
+    refused_share: float | None
+    """refused_after over reached."""
+
+
+class CustomerVoice(Schema):
+    """客户意见与实际需求: every question and every refusal customers said, grouped by meaning,
+    and where in the script calls ended in refusal."""
+
+    calls: int
+    questions: list[VoiceGroup]
+    refusals: list[VoiceGroup]
+    drop_off: list[DropOff]
+    rule: str = ""
+    """How utterances are read and grouped (reports.VOICE_RULE)."""
+
+
 class GuidePoint(Schema):
     """引导地图: a selling point, how often agents say it and how customers take it."""
 
@@ -114,9 +171,11 @@ class GuidePoint(Schema):
     said_rate: float
     customer_replies: dict[str, int]
     positive_rate: float | None
-    quadrant: int
+    quadrant: int | None
     """1 we say it and they like it, 2 we say it and they do not, 3 neither, 4 they like it
-    but we rarely say it."""
+    but we rarely say it; None when no reply to it could be judged (listed apart, not placed)."""
+    asked: list[str] = []
+    """What customers asked right after it, the most asked first (at most 3)."""
 
 
 class HighlightExample(Schema):
@@ -129,11 +188,67 @@ class HighlightExample(Schema):
 
 class HighlightScript(Schema):
     reason: str
+    """A script section's kind, objection_handled:<id>, or agent_line (a proposal accepted)."""
     text: str
+    """A reviewer's wording where one corrected it, else the recognizer's."""
     calls: int
     successes: int
     success_rate: float
     examples: list[HighlightExample]
+    key: str = ""
+    """Names it in highlight decisions (reviewers correct, accept, reject)."""
+    asr_text: str | None = None
+    """What the recognizer wrote, when a reviewer corrected it."""
+
+
+class HighlightProposal(Schema):
+    """A line agents said that is not in the script, after which customers accepted more often
+    than after the project's lines on average: proposed as a new highlight (亮点话术)."""
+
+    key: str
+    text: str
+    """The group's medoid (a reviewer's wording once decided with one)."""
+    asr_text: str
+    variants: list[str]
+    said: int
+    calls: int
+    accepted_after: int
+    """Times the customer's next utterance accepted."""
+    acceptance_rate: float
+    lift: float
+    """acceptance_rate over the project's average after any agent line."""
+    examples: list[VoiceExample]
+    status: Literal["proposed", "accepted", "rejected"] = "proposed"
+    decided_by: str | None = None
+    decided_at: Instant | None = None
+
+
+class HighlightDecisionIn(Schema):
+    """A reviewer's decision on a proposed highlight or a library line: accept (with a corrected
+    wording if the recognizer got it wrong) or reject."""
+
+    asr_text: str = Field(min_length=1, max_length=2000)
+    """The line as the report shows it (its key is computed from it)."""
+    decision: Literal["accepted", "rejected"]
+    text: str | None = Field(default=None, max_length=2000)
+    """The corrected wording; None keeps the recognizer's."""
+    lift: float | None = Field(default=None, ge=0, le=1e6)
+    calls: int | None = Field(default=None, ge=0, le=10**9)
+    comment: str = Field(default="", max_length=4000)
+
+
+class HighlightDecisionOut(Schema):
+    id: int
+    project: str
+    key: str
+    asr_text: str
+    text: str
+    status: str
+    lift: float | None
+    calls: int | None
+    reviewer: str
+    decided_at: Instant
+    comment: str
 
 
 class TrialReport(Schema):
@@ -147,6 +262,11 @@ class TrialReport(Schema):
     highlights: list[HighlightScript]
     quadrant_rule: str = ""
     """How the guide map reads reactions and places points (reports.QUADRANT_RULE)."""
+    customer_voice: CustomerVoice | None = None
+    highlight_proposals: list[HighlightProposal] = []
+    acceptance_after_lines: float | None = None
+    """The project's average: how often the customer's next utterance after an agent line
+    accepts (what a proposal's lift is measured against)."""
 
 
 class InflightWindow(Schema):
@@ -160,6 +280,8 @@ class InflightReport(Schema):
     project: str
     start: Instant | None
     windows: list[InflightWindow]
+    customer_voice: CustomerVoice | None = None
+    """Customers' questions and refusals in the widest window (with the project's rubric)."""
 
 
 class ErrorDay(Schema):
@@ -237,6 +359,7 @@ class WrapupReport(Schema):
     highlights: list[HighlightScript]
     refusal_reasons: list[RefusalReason]
     product_fact_violations: list[FactViolation]
+    customer_voice: CustomerVoice | None = None
 
     def to_dict(self) -> dict:
         """The report as `qa-service wrapup` saves and prints it (times as Python objects);

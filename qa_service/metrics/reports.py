@@ -9,55 +9,82 @@ In flight (上线跟踪): the first 2, 4 and 6 hours of a project's production c
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from qa_service.config import LIKED, SAY_OFTEN
-from qa_service.domain.enums import PASSING, CallOutcome, FindingStatus, Phase, Role, SectionKind
+from qa_service.config import (
+    LIKED,
+    PROPOSAL_LIFT,
+    PROPOSAL_MIN_CALLS,
+    SAME_MEANING,
+    SAY_OFTEN,
+    VOICE_MAX_DISTINCT,
+)
+from qa_service.domain.enums import (
+    PASSING,
+    CallOutcome,
+    Category,
+    FindingStatus,
+    Phase,
+    Role,
+    SectionKind,
+)
 from qa_service.domain.evaluation import RubricRef
+from qa_service.exceptions import BadInput
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
+    CustomerVoice,
+    DropOff,
     GuidePoint,
+    HighlightDecisionIn,
     HighlightExample,
+    HighlightProposal,
     HighlightScript,
     InflightReport,
     InflightWindow,
     RefusalReason,
     TrialReport,
+    VoiceExample,
+    VoiceGroup,
 )
-from qa_service.rules.matching import PhraseMatcher, prepare
+from qa_service.metrics.voice import Detector, Kind, clauses, group_by_meaning
+from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import Rubric
+from qa_service.rules.semantic import embed_texts, get_embedder
 from qa_service.storage.repositories.recordings import utterances_by_recording
-from qa_service.storage.tables import Evaluation, FindingRow, HighlightRow, Recording
-
-# A customer reply with one of these and no objection or refusal takes the point well.
-POSITIVE = [
-    "好的",
-    "可以",
-    "行",
-    "不错",
-    "挺好",
-    "划算",
-    "那就办",
-    "办一下",
-]
-# Backchannels: the customer keeps listening, which says nothing of the point.
-BACKCHANNELS = ["然后呢", "还有呢", "这样啊", "是吗", "哦", "嗯", "对", "啊"]
-# A customer question about what was just said: a question mark, or asking words.
-QUESTION = re.compile(
-    r"[？?]|吗$|多少|怎么|什么|哪|几[个天月年块元]|能不能|可不可以|是不是|有没有|要不要"
+from qa_service.storage.tables import (
+    Evaluation,
+    FindingRow,
+    HighlightProposalRow,
+    HighlightRow,
+    Recording,
+    utcnow,
 )
+
 QUADRANT_RULE = (
-    "a point's reaction is the customer's next utterance: an objection, a refusal, a question, "
-    "acceptance (positive), or nothing (a backchannel such as 然后呢 or anything else); "
-    "positive_rate = positive / (positive + objection + refusal), questions and nothing not "
-    "judged; quadrant 1: said in at least half the calls and positive_rate >= 0.5, 2: said that "
-    "often and below 0.5, 3: said less often and below 0.5, 4: said less often and >= 0.5; "
-    "a point with no judged reply has positive_rate null and is listed, not placed by a rate"
+    "a point's reaction is what the customer did next (their next utterance): a question, an "
+    "objection, a refusal, acceptance (positive), or nothing (a backchannel such as 然后呢 or "
+    "这样啊, or anything else); positive_rate = positive / (positive + objection + refusal), "
+    "questions and nothing not judged; quadrant 1: said in at least half the calls and "
+    "positive_rate >= 0.5, 2: said that often and below 0.5, 3: said less often and below 0.5, "
+    "4: said less often and >= 0.5; a point with no judged reply has positive_rate and "
+    "quadrant null: listed apart, not placed"
+)
+VOICE_RULE = (
+    "every customer utterance is read clause by clause: a refusal (general words such as 不需要, "
+    "不用了, 没兴趣, 算了, and the rubric's refusal phrases), an objection the rubric names, a "
+    "question (a question mark, a final 吗 or 呢, an asking word: 什么, 怎么, 多少, 哪, 几, "
+    "是不是, 能不能 ...), or neither (backchannels such as 嗯, 然后呢, 这样啊 are neither); "
+    "questions, and refusals with objections, are grouped by meaning (sentence vectors, cosine "
+    f"with the group's centroid >= {SAME_MEANING}), each named by its medoid; a group's "
+    "section is the last script section said before it; drop-off: calls that ended in "
+    "refusal, by the last section said before the customer's last refusal"
 )
 # Script parts that carry selling points: the guide map places them with the mandatory points.
 GUIDE_MAP_SECTIONS = (SectionKind.PRODUCT_INTRO, SectionKind.PERSUASION)
@@ -76,6 +103,16 @@ def _evaluations(s: Session, rubric: Rubric, project: str, phase: str | None):
     if phase:
         q = q.where(Recording.phase == phase)
     return s.exec(q).all()
+
+
+def detector_of(rubric: Rubric) -> Detector:
+    """How customer utterances are read in this rubric's calls: the general words plus its
+    objections, refusal and success phrases."""
+    return Detector(
+        objections={o.id: o.customer_says for o in rubric.objections},
+        refusal=rubric.outcome.refusal,
+        success=rubric.outcome.success,
+    )
 
 
 def trial_report(
@@ -105,6 +142,10 @@ def trial_report(
     refusals.sort(key=lambda r: -r.raised_in_calls)
 
     successes = sum(o == CallOutcome.SUCCESS for o in outcome.values())
+    utterances = utterances_by_recording(s, [r.id for _, r in rows])
+    detector = detector_of(rubric)
+    decisions = _decisions(s, project)
+    proposals, average = _proposals(rows, findings, utterances, detector, decisions)
     return TrialReport(
         project=project,
         phase=phase,
@@ -112,20 +153,24 @@ def trial_report(
         calls=calls,
         success_rate=round(successes / calls, 4) if calls else None,
         refusal_reasons=refusals,
-        guide_map=_guide_map(s, rubric, rows, findings, calls),
+        guide_map=_guide_map(rubric, rows, findings, calls, utterances, detector),
         quadrant_rule=QUADRANT_RULE,
-        highlights=_highlight_library(s, rows),
+        highlights=_highlight_library(s, rows, decisions, proposals),
+        customer_voice=customer_voice(rubric, rows, findings, utterances, detector),
+        highlight_proposals=proposals,
+        acceptance_after_lines=average,
     )
 
 
-def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
-    objections = PhraseMatcher(
-        any=[p for o in rubric.objections for p in o.customer_says], fuzzy=1.0
-    )
-    refusal = PhraseMatcher(any=rubric.outcome.refusal, fuzzy=1.0)
-    positive = PhraseMatcher(any=rubric.outcome.success + POSITIVE, fuzzy=1.0)
-    backchannel = PhraseMatcher(any=BACKCHANNELS, fuzzy=1.0)
-    utterances = utterances_by_recording(s, [r.id for _, r in rows])
+REACTIONS = {
+    Kind.OBJECTION: "objection",
+    Kind.REFUSAL: "refusal",
+    Kind.QUESTION: "question",
+    Kind.ACCEPTANCE: "positive",
+}
+
+
+def _guide_map(rubric, rows, findings, calls, utterances, detector) -> list[GuidePoint]:
     recording_of = {e.id: r.id for e, r in rows}
     points = [p for p in rubric.mandatory_points] + [
         sec for sec in rubric.script_sections if sec.kind in GUIDE_MAP_SECTIONS
@@ -136,6 +181,7 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
             f for f in findings if f.rule_id == point.id and f.effective_status == FindingStatus.HIT
         ]
         replies: defaultdict[str, int] = defaultdict(int)
+        asked: Counter[str] = Counter()
         for f in hits:
             said_at = f.evidence[0]["start"] if f.evidence else None
             call = utterances.get(recording_of[f.evaluation_id], [])
@@ -147,30 +193,14 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
                 ),
                 None,
             )
-            if nxt is None:
-                replies["none"] += 1
-                continue
-            text = prepare(nxt.text)
-            if objections.match(text):
-                replies["objection"] += 1
-            elif refusal.match(text):
-                replies["refusal"] += 1
-            elif backchannel.match(text) and len(text.norm) <= 4:
-                replies["nothing"] += 1
-            elif QUESTION.search(nxt.text.strip()):
-                replies["question"] += 1
-            elif positive.match(text):
-                replies["positive"] += 1
-            else:
-                replies["nothing"] += 1
+            took = reaction(detector, nxt.text if nxt is not None else None)
+            replies[took] += 1
+            if nxt is not None and took == "question":
+                asked[nxt.text.strip()] += 1
         said_rate = len(hits) / calls if calls else 0.0
         judged = replies["positive"] + replies["objection"] + replies["refusal"]
         liked = replies["positive"] / judged if judged else None
-        we_say = said_rate >= SAY_OFTEN
-        they_like = liked is not None and liked >= LIKED
-        quadrant = {(True, True): 1, (True, False): 2, (False, False): 3, (False, True): 4}[
-            (we_say, they_like)
-        ]
+        quadrant = place(said_rate, liked)
         out.append(
             GuidePoint(
                 point_id=point.id,
@@ -180,14 +210,85 @@ def _guide_map(s, rubric, rows, findings, calls) -> list[GuidePoint]:
                 customer_replies=dict(replies),
                 positive_rate=round(liked, 4) if liked is not None else None,
                 quadrant=quadrant,
+                asked=[t for t, _ in asked.most_common(3)],
             )
         )
     return out
 
 
-def _highlight_library(s, rows) -> list[HighlightScript]:
+def place(said_rate: float, positive_rate: float | None) -> int | None:
+    """The quadrant of QUADRANT_RULE; None when no reply could be judged."""
+    if positive_rate is None:
+        return None
+    we_say, they_like = said_rate >= SAY_OFTEN, positive_rate >= LIKED
+    return {(True, True): 1, (True, False): 2, (False, False): 3, (False, True): 4}[
+        (we_say, they_like)
+    ]
+
+
+def reaction(detector: Detector, reply: str | None) -> str:
+    """How the guide map counts the customer's next utterance after a point: question,
+    objection, refusal, positive, nothing (a backchannel or anything else), none (no reply)."""
+    if reply is None:
+        return "none"
+    return REACTIONS.get(detector.kind(reply).kind, "nothing")
+
+
+def line_key(text: str) -> str:
+    """A highlight line's key: its normalized text, hashed (one decision per line and project)."""
+    return hashlib.sha1(normalize(text).encode("utf-8")).hexdigest()
+
+
+def _decisions(s: Session, project: str) -> dict[str, HighlightProposalRow]:
+    rows = s.exec(select(HighlightProposalRow).where(HighlightProposalRow.project == project))
+    return {r.key: r for r in rows.all()}
+
+
+def decide_highlight(
+    s: Session, project: str, decision: HighlightDecisionIn, reviewer: str
+) -> HighlightProposalRow:
+    """Store a reviewer's decision on a line (replacing an earlier one on the same line)."""
+    asr_text = decision.asr_text.strip()
+    if not normalize(asr_text):
+        raise BadInput("asr_text: the line has no words")
+    text = (decision.text or "").strip() or asr_text
+    key = line_key(asr_text)
+    row = s.exec(
+        select(HighlightProposalRow).where(
+            HighlightProposalRow.project == project, HighlightProposalRow.key == key
+        )
+    ).first() or HighlightProposalRow(
+        project=project,
+        key=key,
+        asr_text=asr_text,
+        text=text,
+        status=decision.decision,
+        reviewer=reviewer,
+    )
+    row.asr_text, row.text, row.status = asr_text, text, decision.decision
+    row.lift, row.calls, row.comment = decision.lift, decision.calls, decision.comment
+    row.reviewer, row.decided_at = reviewer, utcnow()
+    s.add(row)
+    s.commit()
+    s.refresh(row)
+    return row
+
+
+def highlight_decisions(s: Session, project: str) -> list[HighlightProposalRow]:
+    return list(
+        s.exec(
+            select(HighlightProposalRow)
+            .where(HighlightProposalRow.project == project)
+            .order_by(HighlightProposalRow.decided_at.desc(), HighlightProposalRow.id.desc())
+        ).all()
+    )
+
+
+def _highlight_library(s, rows, decisions, proposals) -> list[HighlightScript]:
     """The highlights of the calls worth copying (passed, nothing fatal, ended in success), one
-    script per reason and normalized text, the most successful first."""
+    script per reason and normalized text, the most successful first. A reviewer's wording
+    replaces the recognizer's; a line a reviewer rejected is left out; proposals accepted join
+    as agent_line."""
     by_eval = {
         e.id: (e, r)
         for e, r in rows
@@ -198,14 +299,21 @@ def _highlight_library(s, rows) -> list[HighlightScript]:
     items = s.exec(select(HighlightRow).where(HighlightRow.evaluation_id.in_(list(by_eval)))).all()
     groups: dict[tuple[str, str], list[HighlightRow]] = defaultdict(list)
     for h in items:
-        groups[(h.reason, prepare(h.text).norm)].append(h)
+        groups[(h.reason, normalize(h.text))].append(h)
     library = []
     for said in groups.values():
+        key = line_key(said[0].text)
+        decided = decisions.get(key)
+        if decided is not None and decided.status == "rejected":
+            continue
+        text = decided.text if decided is not None else said[0].text
         successes = sum(by_eval[h.evaluation_id][0].outcome == CallOutcome.SUCCESS for h in said)
         library.append(
             HighlightScript(
                 reason=said[0].reason,
-                text=said[0].text,
+                text=text,
+                asr_text=said[0].text if text != said[0].text else None,
+                key=key,
                 calls=len(said),
                 successes=successes,
                 success_rate=round(successes / len(said), 4),
@@ -220,7 +328,280 @@ def _highlight_library(s, rows) -> list[HighlightScript]:
                 ],
             )
         )
+    for p in proposals:
+        if p.status == "accepted":
+            library.append(
+                HighlightScript(
+                    reason="agent_line",
+                    text=p.text,
+                    asr_text=p.asr_text if p.text != p.asr_text else None,
+                    key=p.key,
+                    calls=p.calls,
+                    successes=p.accepted_after,
+                    success_rate=p.acceptance_rate,
+                    examples=[
+                        HighlightExample(
+                            recording_id=x.recording_id, agent_id=x.agent_id, start=x.start
+                        )
+                        for x in p.examples[:3]
+                    ],
+                )
+            )
     return sorted(library, key=lambda g: (-g.successes / g.calls, -g.calls))
+
+
+# Customers' questions and refusals -------------------------------------------------------
+
+
+@dataclass
+class _Said:
+    """One utterance a report groups, where it was said."""
+
+    evaluation_id: int
+    recording_id: int
+    agent_id: str | None
+    start: float
+    text: str
+    objection_id: str | None = None
+    after: str = ""  # the last script section said before it ("" none)
+    accepted: bool = False  # agent lines: the customer's next utterance accepted
+
+
+def _sections_said(rubric: Rubric, findings) -> dict[int, list[tuple[float, str]]]:
+    """Per evaluation, (start, section id) of every script section said, in time order."""
+    ids = {sec.id for sec in rubric.script_sections}
+    out: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    for f in findings:
+        if f.rule_id in ids and f.effective_status == FindingStatus.HIT and f.evidence:
+            out[f.evaluation_id].append((float(f.evidence[0]["start"]), f.rule_id))
+    for said in out.values():
+        said.sort()
+    return out
+
+
+def _after(sections: list[tuple[float, str]], start: float) -> str:
+    last = ""
+    for at, section in sections:
+        if at >= start:
+            break
+        last = section
+    return last
+
+
+def _grouped(items: Sequence[_Said]) -> list[tuple[list[_Said], str]]:
+    """Items grouped by meaning: (members, the medoid's text), the most said first. The
+    VOICE_MAX_DISTINCT most said wordings are embedded; rarer ones group by exact text."""
+    by_text: dict[str, list[_Said]] = defaultdict(list)
+    for item in items:
+        by_text[normalize(item.text) or item.text].append(item)
+    distinct = sorted(by_text, key=lambda t: -len(by_text[t]))
+    embedded, rest = distinct[:VOICE_MAX_DISTINCT], distinct[VOICE_MAX_DISTINCT:]
+    out: list[tuple[list[_Said], str]] = []
+    if embedded:
+        shown = [by_text[t][0].text for t in embedded]
+        vectors = embed_texts(get_embedder(), shown)
+        weights = [len(by_text[t]) for t in embedded]
+        for g in group_by_meaning(vectors, weights, SAME_MEANING):
+            members = [item for i in g.members for item in by_text[embedded[i]]]
+            out.append((members, shown[g.medoid]))
+    out += [(by_text[t], by_text[t][0].text) for t in rest]
+    return sorted(out, key=lambda g: -len(g[0]))
+
+
+def _examples(members: Sequence[_Said], n: int = 3) -> list[VoiceExample]:
+    """One utterance from each of the first `n` calls."""
+    seen: set[int] = set()
+    out = []
+    for m in members:
+        if m.evaluation_id not in seen:
+            seen.add(m.evaluation_id)
+            out.append(
+                VoiceExample(
+                    evaluation_id=m.evaluation_id,
+                    recording_id=m.recording_id,
+                    agent_id=m.agent_id or None,
+                    start=m.start,
+                    text=m.text,
+                )
+            )
+        if len(out) == n:
+            break
+    return out
+
+
+def _variants(members: Sequence[_Said], n: int = 5) -> list[str]:
+    counts = Counter(m.text.strip() for m in members)
+    return [t for t, _ in counts.most_common(n)]
+
+
+def customer_voice(rubric, rows, findings, utterances, detector) -> CustomerVoice:
+    """Every customer question and refusal of these calls, grouped by meaning, and per script
+    section the calls that ended in refusal right after it."""
+    names = {sec.id: sec.name or sec.id for sec in rubric.script_sections}
+    objection_names = {o.id: o.name or o.id for o in rubric.objections}
+    sections = _sections_said(rubric, findings)
+    questions: list[_Said] = []
+    refusals: list[_Said] = []
+    last_refusal: dict[int, str] = {}
+    refused_calls = [e.id for e, _ in rows if e.outcome == CallOutcome.REFUSAL]
+    for e, r in rows:
+        said = sections.get(e.id, [])
+        last_customer = None
+        for u in utterances.get(r.id, []):
+            if u.role != Role.CUSTOMER:
+                continue
+            last_customer = u
+            reading = detector.kind(u.text)
+            if reading.kind not in (Kind.QUESTION, Kind.REFUSAL, Kind.OBJECTION):
+                continue
+            item = _Said(e.id, r.id, r.agent_id, u.start, u.text, reading.objection_id)
+            item.after = _after(said, u.start)
+            if reading.kind == Kind.QUESTION:
+                questions.append(item)
+            else:
+                refusals.append(item)
+                last_refusal[e.id] = item.after
+        if e.outcome == CallOutcome.REFUSAL and e.id not in last_refusal and last_customer:
+            last_refusal[e.id] = _after(said, last_customer.start)
+    calls = len(rows)
+
+    def groups(items: list[_Said], kind: str) -> list[VoiceGroup]:
+        # What the rubric names one objection is one reason, however it is worded; the rest
+        # group by meaning.
+        named: dict[str, list[_Said]] = defaultdict(list)
+        for item in items:
+            if item.objection_id:
+                named[item.objection_id].append(item)
+        found = _grouped([item for item in items if not item.objection_id])
+        for said in named.values():
+            parts = _grouped(said)  # the most said wording names it
+            found.append(([m for members, _label in parts for m in members], parts[0][1]))
+        out = []
+        for members, label in found:
+            in_calls = len({m.evaluation_id for m in members})
+            after = Counter(m.after for m in members)
+            top_after = after.most_common(1)[0][0]
+            objections = Counter(m.objection_id for m in members if m.objection_id)
+            top_objection = objections.most_common(1)[0][0] if objections else None
+            out.append(
+                VoiceGroup(
+                    label=label.strip(),
+                    kind=kind,
+                    utterances=len(members),
+                    calls=in_calls,
+                    share_of_calls=round(in_calls / calls, 4) if calls else None,
+                    objection_id=top_objection,
+                    objection_name=objection_names.get(top_objection) if top_objection else None,
+                    after_section=top_after or None,
+                    after_section_name=names.get(top_after) if top_after else None,
+                    after_sections=dict(after.most_common()),
+                    variants=_variants(members),
+                    examples=_examples(members),
+                )
+            )
+        return sorted(out, key=lambda g: (-g.calls, -g.utterances, g.label))
+
+    reached = Counter(sec for said in sections.values() for sec in {x for _, x in said})
+    ended = Counter(last_refusal[e] for e in refused_calls if e in last_refusal)
+    drop_off = [
+        DropOff(
+            section_id=sec.id,
+            name=sec.name or sec.id,
+            reached=reached[sec.id],
+            refused_after=ended[sec.id],
+            refused_share=round(ended[sec.id] / reached[sec.id], 4) if reached[sec.id] else None,
+        )
+        for sec in rubric.script_sections
+    ]
+    if ended[""]:
+        drop_off.insert(
+            0,
+            DropOff(
+                section_id=None,
+                name="",
+                reached=calls,
+                refused_after=ended[""],
+                refused_share=round(ended[""] / calls, 4) if calls else None,
+            ),
+        )
+    return CustomerVoice(
+        calls=calls,
+        questions=groups(questions, "question"),
+        refusals=groups(refusals, "refusal"),
+        drop_off=drop_off,
+        rule=VOICE_RULE,
+    )
+
+
+# Lines agents invented ---------------------------------------------------------------------
+# An agent line shorter than this (normalized characters) says too little to copy (好的, 您好).
+LINE_MIN_CHARS = 6
+
+
+def _proposals(
+    rows, findings, utterances, detector, decisions
+) -> tuple[list[HighlightProposal], float | None]:
+    """Agent lines that are no rubric rule's evidence (not in the script), from calls without
+    a fatal finding, grouped by meaning; a group whose lines the customer's next utterance
+    accepts at least PROPOSAL_LIFT times as often as after the project's agent lines on
+    average, in PROPOSAL_MIN_CALLS calls or more, is proposed. Returns them and the average."""
+    scripted: dict[int, set[float]] = defaultdict(set)
+    for f in findings:
+        if f.category in (Category.SILENCE, Category.INTERRUPTION, Category.SPEECH_RATE):
+            continue
+        for ev in f.evidence:
+            if ev.get("role") != Role.CUSTOMER and ev.get("start") is not None:
+                scripted[f.evaluation_id].add(round(float(ev["start"]), 2))
+    lines: list[_Said] = []
+    total = accepted = 0
+    for e, r in rows:
+        call = utterances.get(r.id, [])
+        for i, u in enumerate(call):
+            if u.role != Role.AGENT:
+                continue
+            nxt = next((x for x in call[i + 1 :] if x.role == Role.CUSTOMER), None)
+            took = nxt is not None and detector.kind(nxt.text).kind == Kind.ACCEPTANCE
+            total += 1
+            accepted += took
+            if (
+                e.effective_fatal
+                or round(u.start, 2) in scripted[e.id]
+                or len(normalize(u.text)) < LINE_MIN_CHARS
+                or not clauses(u.text)
+            ):
+                continue
+            lines.append(_Said(e.id, r.id, r.agent_id, u.start, u.text, accepted=took))
+    average = accepted / total if total else None
+    if not average or not any(x.accepted for x in lines):
+        return [], round(average, 4) if average is not None else None
+    out = []
+    for members, label in _grouped(lines):
+        took = sum(m.accepted for m in members)
+        in_calls = len({m.evaluation_id for m in members if m.accepted})
+        rate = took / len(members)
+        lift = rate / average
+        if lift < PROPOSAL_LIFT or in_calls < PROPOSAL_MIN_CALLS:
+            continue
+        key = line_key(label)
+        decided = decisions.get(key)
+        out.append(
+            HighlightProposal(
+                key=key,
+                text=decided.text if decided is not None else label.strip(),
+                asr_text=label.strip(),
+                variants=_variants(members),
+                said=len(members),
+                calls=len({m.evaluation_id for m in members}),
+                accepted_after=took,
+                acceptance_rate=round(rate, 4),
+                lift=round(lift, 2),
+                examples=_examples([m for m in members if m.accepted]),
+                status=decided.status if decided is not None else "proposed",
+                decided_by=decided.reviewer if decided is not None else None,
+                decided_at=decided.decided_at if decided is not None else None,
+            )
+        )
+    return sorted(out, key=lambda p: (-p.lift, -p.calls)), round(average, 4)
 
 
 def _first_call(s: Session, project: str):
@@ -250,8 +631,11 @@ def _first_call(s: Session, project: str):
     ).one()
 
 
-def inflight_report(s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6)) -> InflightReport:
-    """The first hours of a project's production calls: where common errors show first."""
+def inflight_report(
+    s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6), rubric: Rubric | None = None
+) -> InflightReport:
+    """The first hours of a project's production calls: where common errors show first; with
+    `rubric` (the project's), also the customers' questions and refusals of the widest window."""
     first = _first_call(s, project)
     if first is None:
         return InflightReport(project=project, start=None, windows=[])
@@ -268,4 +652,21 @@ def inflight_report(s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6)
                 common_errors=common_errors(s, limit=5, **kw),
             )
         )
-    return InflightReport(project=project, start=first, windows=windows)
+    voice = None
+    if rubric is not None and hours:
+        rows = s.exec(
+            select(Evaluation, Recording)
+            .join(Recording, Recording.id == Evaluation.recording_id)
+            .where(
+                Evaluation.is_current,
+                Evaluation.project == project,
+                Evaluation.phase == Phase.PRODUCTION,
+                Evaluation.called_at >= first,
+                Evaluation.called_at < first + timedelta(hours=max(hours)),
+            )
+        ).all()
+        ids = [e.id for e, _ in rows]
+        findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id.in_(ids))).all()
+        utterances = utterances_by_recording(s, [r.id for _, r in rows])
+        voice = customer_voice(rubric, rows, findings, utterances, detector_of(rubric))
+    return InflightReport(project=project, start=first, windows=windows, customer_voice=voice)

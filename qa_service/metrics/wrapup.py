@@ -24,6 +24,7 @@ from qa_service.exceptions import NoCalls
 from qa_service.i18n import _
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
+    CustomerVoice,
     ErrorDay,
     ErrorTrend,
     FactExample,
@@ -208,6 +209,7 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
         highlights=trial.highlights,
         refusal_reasons=trial.refusal_reasons,
         product_fact_violations=_fact_violations(s, project),
+        customer_voice=trial.customer_voice,
     )
 
 
@@ -247,6 +249,8 @@ SECTIONS = {
 def highlight_reason(reason: str, report: WrapupReport) -> str:
     """`objection_handled:too_expensive` -> the objection's name; a section id -> its name."""
     kind, _sep, ident = reason.partition(":")
+    if kind == "agent_line":
+        return _("agent line")
     if kind == "objection_handled":
         names = {r.objection_id: r.name for r in report.refusal_reasons}
         return _("objection handled: {name}", name=names.get(ident) or ident)
@@ -320,7 +324,7 @@ def to_markdown(report: WrapupReport) -> str:
                 f"{p.said_in_calls} ({_pct(p.said_rate)})",
                 _pct(p.positive_rate),
                 _("cannot be judged")
-                if p.positive_rate is None
+                if p.quadrant is None
                 else f"{p.quadrant} {QUADRANTS[p.quadrant]}",
             )
         )
@@ -391,7 +395,60 @@ def to_markdown(report: WrapupReport) -> str:
                 _pct(r.success_rate_after),
             )
         )
+    lines += voice_markdown(report.customer_voice)
     return "\n".join(lines) + "\n"
+
+
+def voice_markdown(voice: CustomerVoice | None) -> list[str]:
+    """The customers' questions, refusals and drop-off, as Markdown lines."""
+    if voice is None:
+        return []
+    before = _("before any section")
+    lines: list[str] = []
+    for title, groups in (
+        (_("customer questions"), voice.questions),
+        (_("customer refusals"), voice.refusals),
+    ):
+        lines += ["", "## " + title, ""]
+        lines.append(
+            row_of(
+                [
+                    _("what customers say"),
+                    _("calls"),
+                    _("share"),
+                    _("after section"),
+                    _("example calls"),
+                ]
+            )
+        )
+        lines.append(row_of(["---"] * 5))
+        for g in groups:
+            named = f" ({_cell(g.objection_name)})" if g.objection_name else ""
+            lines.append(
+                row_of(
+                    [
+                        _cell(g.label) + named,
+                        f"{g.calls} ({g.utterances})",
+                        _pct(g.share_of_calls),
+                        _cell(g.after_section_name or before),
+                        ", ".join(f"{x.recording_id}@{x.start:g}s" for x in g.examples),
+                    ]
+                )
+            )
+    lines += ["", "## " + _("drop-off"), ""]
+    lines.append(
+        row_of([_("script section"), _("reached"), _("ended in refusal after it"), _("share")])
+    )
+    lines.append(row_of(["---"] * 4))
+    for d in voice.drop_off:
+        lines.append(
+            row_of([_cell(d.name or before), d.reached, d.refused_after, _pct(d.refused_share)])
+        )
+    return lines
+
+
+def row_of(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def write_wrapup(report: WrapupReport, folder: Path) -> tuple[Path, Path]:

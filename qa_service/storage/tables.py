@@ -225,6 +225,27 @@ class HighlightRow(SQLModel, table=True):
     reason: str
 
 
+class HighlightProposalRow(SQLModel, table=True):
+    """A reviewer's decision on a highlight line of a project (亮点话术): a line agents invented
+    that the trial report proposes, or a library line; accepted (with the reviewer's wording
+    where the recognizer got it wrong) or rejected. One row per project and line (its key: the
+    line's normalized text, hashed); a new decision replaces the old."""
+
+    __tablename__ = "highlight_proposal"
+    __table_args__ = (UniqueConstraint("project", "key", name="uq_highlight_proposal_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(max_length=64)
+    key: str = Field(max_length=40)
+    asr_text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str  # accepted | rejected
+    lift: float | None = None
+    calls: int | None = None
+    reviewer: str
+    decided_at: NaiveDatetime = Field(default_factory=utcnow)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
     id: int | None = Field(default=None, primary_key=True)

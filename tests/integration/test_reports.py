@@ -131,6 +131,7 @@ def test_inflight_start_from_current_evaluations(tmp_path, dev_rubric):
             "project": "none",
             "start": None,
             "windows": [],
+            "customer_voice": None,
         }
         # a call without a call time starts the windows when it was stored, on the clock the
         # windows count on (called_at: UTC, like every stored time), so the first window holds it
@@ -261,6 +262,9 @@ def test_guide_map_reactions_and_highlights_worth_copying(tmp_path):
     replies = {k: n for k, n in point.customer_replies.items() if n}
     assert replies == {"nothing": 2, "question": 1, "positive": 1}, replies
     assert point.positive_rate == 1.0  # the one judged reply; backchannels were 100 % before
+    assert point.asked == ["这个要收手续费吗"]  # what customers asked right after it
+    unsaid = next(g for g in report.guide_map if g.point_id == "often_refused")
+    assert unsaid.said_in_calls == 0 and unsaid.quadrant is None  # listed apart, not at 0
     assert "backchannel" in report.quadrant_rule
     fatal_recording = store.recordings.by_sha(f"{3:064x}").id
     assert report.highlights, report

@@ -65,7 +65,7 @@ const QA = (() => {
   const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};
 
   const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
-    closing: "总结成交", farewell: "结束语"};
+    closing: "总结成交", farewell: "结束语", agent_line: "坐席自创话术"};
   /* A highlight's reason: "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
   function highlightReason(r, refusals) {
     const [kind, id] = String(r).split(":");

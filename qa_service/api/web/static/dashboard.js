@@ -108,6 +108,8 @@
 
   async function inflight(project) {
     const box = document.getElementById("inflight");
+    const voice = document.getElementById("inflight-voice");
+    voice.replaceChildren();
     if (!project) { box.replaceChildren(h("p", {class: "muted"}, "没有项目")); return; }
     const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
     if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
@@ -118,6 +120,11 @@
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
           h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
           h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))));
+    if (data.customer_voice) {
+      const tables = h("div", {});
+      voice.append(h("h3", {}, `上线后前 ${Math.max(...data.windows.map((w) => w.hours))} 小时的客户问题与拒绝`), tables);
+      QAVoice.render(tables, data.customer_voice);
+    }
   }
 
   async function load() {

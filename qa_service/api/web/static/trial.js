@@ -42,7 +42,8 @@
     });
     const list = document.getElementById("guide-unknown");
     list.textContent = unknown.length
-      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通）`).join("、")
+      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通` +
+        ((p.asked || []).length ? `，客户随后问：${p.asked.join("；")}` : "") + "）").join("、")
       : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     // On a phone the quadrants carry their number only: their full names would run off the map.
@@ -53,7 +54,8 @@
               axisLabel: {formatter: (v) => v * 100 + "%"}},
       yAxis: {type: "value", min: 0, max: 1, name: "客户爱听", axisLabel: {formatter: (v) => v * 100 + "%"}},
       tooltip: {formatter: (p) => p.data.points.map((x) => `${esc(x.name || x.point_id)}：说到 ${x.said_in_calls} 通` +
-        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}`).join("<br>")},
+        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}` +
+        ((x.asked || []).length ? `<br>客户随后问：${x.asked.map(esc).join("；")}` : "")).join("<br>")},
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
@@ -89,6 +91,9 @@
   clip.addEventListener("timeupdate", () => { if (playing && clip.currentTime >= playing.end) stopClip(); });
   clip.addEventListener("ended", stopClip);
 
+  // Reviewers get a column to correct or remove library lines.
+  if (QA.can("reviewer")) document.querySelector("#highlights thead tr").append(h("th", {}, "审核（可改正识别文字）"));
+
   async function load() {
     const project = form.elements.project.value;
     if (!project) return;
@@ -121,8 +126,13 @@
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
       h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
         dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
-      h("td", {class: "text"}, g.text), h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate))))
+      h("td", {class: "text"}, g.text, g.asr_text ? h("div", {class: "muted"}, "识别原文：" + g.asr_text) : null),
+      h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate)),
+      // Reviewers correct the recognizer's wording or take a line out of the library.
+      QA.can("reviewer") ? QAVoice.decisionCell(project, g.asr_text || g.text, g.text, {}, load) : null))
       : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
+    QAVoice.render(document.getElementById("voice"), d.customer_voice);
+    QAVoice.proposals(document.getElementById("proposals"), project, d, load);
     document.body.dataset.loaded = "1";
   }
 

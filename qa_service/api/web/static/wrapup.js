@@ -44,6 +44,7 @@
       h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
     fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {class: "text"}, x.text),
       h("td", {}, QA.highlightReason(x.reason, d.refusal_reasons)), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
+    QAVoice.render(document.getElementById("w-voice"), d.customer_voice);
     document.getElementById("w-summary").textContent =
       `${d.rubric.name || d.rubric.id} v${d.rubric.version}，${d.period.days} 天，${d.period.agents} 名坐席，` +
       `知识库 ${d.rubric.knowledge_base || "—"}`;
