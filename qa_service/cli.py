@@ -620,7 +620,10 @@ def render_audit(data: dict) -> None:
             f"{p['how']}: {p['text']}" if p["found"] else "missing",
         )
     for p in data["points"]:
-        detail = p["phrase"] or "not explained"
+        # the script's own line; the rubric's phrase it matched only when it differs
+        detail = p["text"] or "not explained"
+        if p["phrase"] and p["text"] and p["phrase"] not in p["text"]:
+            detail += f" (≈ {p['phrase']})"
         if p.get("wrong_fact"):
             detail += " (with a value the knowledge base contradicts: see 知识库)"
         table.add_row(
@@ -640,7 +643,7 @@ def render_audit(data: dict) -> None:
             f["name"] or f["fact"],
             bad,
             str(f["line"]),
-            f"says {f['said']}, knowledge base {f['kb_value']}",
+            f"says {f['said']} ({f['words']}), knowledge base {f['kb_value']}",
         )
     for problem in kinds["problems"]:
         table.add_row("项目类型", kinds["required"], bad, "", problem)

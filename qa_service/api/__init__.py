@@ -15,6 +15,7 @@ from qa_service.api.routes import (
     exports,
     health,
     job_status,
+    knowledge,
     kpis,
     people,
     projects,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     modules = (
         health,
         rubrics,
+        knowledge,
         recordings,
         evaluations,
         job_status,

@@ -237,8 +237,45 @@ class WrapupReport(Schema):
     highlights: list[HighlightScript]
     refusal_reasons: list[RefusalReason]
     product_fact_violations: list[FactViolation]
+    setup: ProjectSetup | None = None
+    """三统一: the script, rubric and knowledge-base versions the project ran."""
 
     def to_dict(self) -> dict:
         """The report as `qa-service wrapup` saves and prints it (times as Python objects);
         unset, so left out: the group keys a KPI row does not name."""
         return self.model_dump(exclude_unset=True)
+
+
+class VersionRef(Schema):
+    id: str
+    version: int
+
+
+class ScriptRecord(Schema):
+    """An outbound script a project stored, with its audit's verdict."""
+
+    version: int
+    name: str
+    clean: bool
+    """The audit found no problem."""
+    problems: int
+    rubric: VersionRef
+    """The rubric version it was audited with."""
+    knowledge_base: VersionRef | None
+    """The stored knowledge-base version it was audited with (none: a file, or none named)."""
+    created_at: Instant
+
+
+class ProjectSetup(Schema):
+    """三统一: the script, the rubric version and the knowledge-base version a project runs, and
+    what does not line up."""
+
+    project: str
+    script: ScriptRecord | None
+    rubric: VersionRef | None
+    """The active rubric version, else the one most of its calls were scored with."""
+    knowledge_base: VersionRef | None
+    """The stored knowledge-base version its rubric reads for this project."""
+    unified: bool
+    """All three recorded, the script passed the audit with these very versions."""
+    warnings: list[str]

@@ -1,15 +1,29 @@
+from typing import Literal
+
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from qa_service.api.deps import Identifier, StoreDep, Viewer
+from qa_service.api.deps import Identifier, Manager, SettingsDep, StoreDep, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.domain.enums import Phase
-from qa_service.exceptions import BadInput, NotFound
-from qa_service.metrics.models import InflightReport, TrialReport, WrapupReport
+from qa_service.domain.evaluation import RubricRef
+from qa_service.domain.schema import Schema
+from qa_service.exceptions import BadInput, NotFound, RubricNotFound
+from qa_service.metrics.models import (
+    InflightReport,
+    ProjectSetup,
+    TrialReport,
+    VersionRef,
+    WrapupReport,
+)
 from qa_service.metrics.reports import inflight_report, trial_report
+from qa_service.metrics.setup import project_setup
 from qa_service.metrics.wrapup import project_rubric_key, to_markdown
 from qa_service.metrics.wrapup import wrapup as make_wrapup
+from qa_service.rules.audit import AuditReport, audit, check_size, parse_script
+from qa_service.rules.knowledge import knowledge_of
 from qa_service.storage.tables import ActiveRubric, Recording
 
 router = APIRouter(prefix="/projects", tags=["reports"])
@@ -49,7 +63,7 @@ def trial(
         if key is None:
             raise BadInput(f"no rubric given, none active and no scored calls in {project!r}")
         rubric_id, version = key
-    rubric = store.rubrics.load(rubric_id, version or 1)
+    rubric = store.rubrics.load(rubric_id, version or 1, project=project)
     return store.read(trial_report, rubric, project, phase or None)
 
 
@@ -81,3 +95,98 @@ def wrapup(
     if format == "markdown":
         return PlainTextResponse(to_markdown(report), media_type="text/markdown; charset=utf-8")
     return report
+
+
+class ScriptRequest(BaseModel):
+    script: str = Field(
+        min_length=1,
+        max_length=1_000_000,
+        description="the outbound script the agents read: Markdown or plain text, within the "
+        "audit's limits (QA_AUDIT_MAX_CHARS, QA_AUDIT_MAX_LINES, QA_AUDIT_MAX_LINE_CHARS)",
+    )
+    name: str = Field(default="script", max_length=200)
+    rubric_id: Identifier | None = Field(
+        default=None, description="default: the project's active rubric"
+    )
+    rubric_version: int | None = Field(default=None, ge=1, le=MAX_INT)
+    type: Literal["marketing", "survey", "care", "营销", "调查", "关怀"] | None = None
+
+
+class StoredScript(Schema):
+    project: str
+    version: int
+    clean: bool
+    rubric: RubricRef
+    knowledge_base: VersionRef | None
+    """The stored knowledge-base version it was audited with."""
+    audit: AuditReport
+
+
+def _rubric_key(store, project: str) -> tuple[str, int] | None:
+    active = store.rubrics.active_in(project)
+    if active is not None:
+        return active.rubric_id, active.version
+    return store.read(project_rubric_key, project)
+
+
+@router.post("/{project}/script", status_code=201, response_model=StoredScript)
+def store_script(
+    project: Identifier,
+    body: ScriptRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    who: Manager,
+) -> StoredScript:
+    """Audit the project's outbound script (试呼前评估核查) with its rubric and the knowledge-base
+    version the project runs, and store both as the project's next script version (三统一).
+    Stored whether it passes or not: activation warns while it does not."""
+    check_size(
+        body.script,
+        body.name,
+        max_chars=settings.audit_max_chars,
+        max_lines=settings.audit_max_lines,
+        max_line_chars=settings.audit_max_line_chars,
+    )
+    if body.rubric_id is not None:
+        version = body.rubric_version or store.rubrics.newest_version(body.rubric_id)
+        if version is None:
+            raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
+        key: tuple[str, int] | None = (body.rubric_id, version)
+    else:
+        key = _rubric_key(store, project)
+    if key is None:
+        raise BadInput(f"rubric_id: none given and project {project!r} has no active rubric")
+    rubric = store.rubrics.load(*key, project=project)
+    kb = knowledge_of(rubric)
+    report = audit(parse_script(body.script, body.name), rubric, kb, body.type)
+    kb_ref = (
+        (rubric.knowledge.id, rubric.knowledge_version)
+        if rubric.knowledge is not None and rubric.knowledge_version
+        else None
+    )
+    row = store.knowledge.save_script(
+        project,
+        body.name,
+        body.script,
+        rubric,
+        kb_ref,
+        report.model_dump(mode="json"),
+        report.clean,
+        who.name,
+    )
+    return StoredScript(
+        project=project,
+        version=row.version,
+        clean=row.clean,
+        rubric=RubricRef(id=rubric.id, version=rubric.version),
+        knowledge_base=VersionRef(id=kb_ref[0], version=kb_ref[1]) if kb_ref else None,
+        audit=report,
+    )
+
+
+@router.get("/{project}/setup", response_model=ProjectSetup)
+def setup(project: Identifier, store: StoreDep, _: Viewer) -> ProjectSetup:
+    """三统一: the script (with its audit's verdict), the rubric version and the knowledge-base
+    version the project runs, and what does not line up."""
+    _known(store, project)
+    return project_setup(store, project, _rubric_key(store, project))
