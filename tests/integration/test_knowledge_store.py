@@ -92,7 +92,7 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
         r = client.post(
             "/rubrics/contract-care-call/1/activate", params={"project": PROJECT}, headers=admin
         )
-        assert r.status_code == 200 and "no audited script" in " ".join(r.json()["warnings"])
+        assert r.status_code == 200 and "没有存档的已核查脚本" in " ".join(r.json()["warnings"])
         r = client.post(
             "/knowledge-bases/contract-care/1/activate",
             params={"project": PROJECT},
@@ -120,7 +120,7 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
         r = client.post(
             "/rubrics/contract-care-call/1/activate", params={"project": PROJECT}, headers=admin
         )
-        assert "did not pass the audit" in " ".join(r.json()["warnings"])
+        assert "未通过核查" in " ".join(r.json()["warnings"])
         setup = client.get(f"/projects/{PROJECT}/setup", headers=viewer).json()
         assert setup["unified"] is False and setup["script"]["clean"] is False
 
@@ -146,7 +146,7 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
             params={"project": PROJECT},
             headers=admin,
         )
-        assert "knowledge base contract-care v1" in " ".join(r.json()["warnings"])
+        assert "知识库是 contract-care v1" in " ".join(r.json()["warnings"])
         client.post(
             "/knowledge-bases/contract-care/1/activate",
             params={"project": PROJECT},
