@@ -193,17 +193,24 @@ def _same_day(said: Any, known: Any) -> bool:
 # states the rule when its core holds a statement's core (after dropping modal particles), or
 # when the two mean the same (sentence embedder, FACT_SIMILAR_THRESHOLD); the value it states
 # is the statement's, flipped when exactly one of the two is negated.
-NEGATIONS = (
-    "不需要", "不必要", "不用", "不会", "不必", "不能", "不要", "不是", "不可以",
-    "无需", "无须", "无法", "没有", "并非", "从不", "从没", "不", "没", "未", "别", "无",
-)  # fmt: skip
+# Only the negating morpheme goes: 不能退订 keeps 能退订, 无需手续费 keeps 需手续费, so a
+# statement and a clause are compared on what is (not) said: 不会 不能 不需要 无需 别 未 ...
+NEGATIONS = ("没有", "并非", "从不", "从没", "无法", "不用", "不", "没", "未", "别", "无")
 # Words holding a negator that negate nothing (不错, 无限流量, 没关系): removed first.
 NOT_NEGATIONS = (*NOT_NEGATION, "无线", "无限", "无论", "无忧", "不定期", "说不定", "不一定")
 _NOT_NEGATED = re.compile("|".join(sorted(NOT_NEGATIONS, key=len, reverse=True)))
 _NEGATOR = re.compile("|".join(NEGATIONS))
 _A_NOT_A_QUESTION = re.compile(r"(.)[不没]\1")  # 会不会, 是不是: a question, not a statement
 # Modal and sentence particles: 会自动续约 and 自动续约的 state the same rule.
-_PARTICLES = re.compile(r"[会能要就都也的了吧呢啊哦呀嘛是将]")
+_PARTICLES = re.compile(r"[会就都也的了吧呢啊哦呀嘛是将]")
+_ABLE = re.compile(r"可以|能够|可")  # 可以退订 says what 能退订 says
+
+
+def _key(core: str) -> str:
+    return _PARTICLES.sub("", _ABLE.sub("能", core))
+
+
+LEXICAL_MIN = 3
 _RULE_CLAUSE = re.compile(r"([^，。！？；,!?;：:、\s]+)([？?]?)")
 
 
@@ -233,7 +240,7 @@ class Statement:
     @classmethod
     def of(cls, fact: Fact, phrase: str, value: bool) -> Statement:
         core, negated = negation(normalize(phrase))
-        return cls(fact, phrase, value, core, _PARTICLES.sub("", core), negated)
+        return cls(fact, phrase, value, core, _key(core), negated)
 
     def stated(self, negated: bool) -> bool:
         """The rule's value a clause states when it says this statement's core, negated or not."""
@@ -535,12 +542,14 @@ def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
         return []
     out: list[Claim] = []
     for said, core, negated, question in rule_clauses(text):
-        key = _PARTICLES.sub("", core)
+        key = _key(core)
         if question or len(key) < 2:
             continue
         best: dict[str, tuple[float, Statement]] = {}
-        for s in bank.statements:  # the clause says a statement's words: the surest sign
-            if s.key and s.key in key and s.fact.id not in best:
+        # The clause says a statement's words: the surest sign, the longest words first. Two
+        # characters (退订, left of 不能退订) name the topic, not what is said of it: by meaning.
+        for s in sorted(bank.statements, key=lambda s: -len(s.key)):
+            if len(s.key) >= LEXICAL_MIN and s.key in key and s.fact.id not in best:
                 best[s.fact.id] = (1.0, s)
         if not best:
             if bank.matrix is None:
