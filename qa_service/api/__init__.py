@@ -10,6 +10,7 @@ from qa_service.api import contract, errors, limits, masking, throttle
 from qa_service.api.routes import (
     appeals,
     audits,
+    bulletins,
     calibration,
     evaluations,
     exports,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job_status,
         kpis,
         projects,
+        bulletins,
         audits,
         people,
         appeals,

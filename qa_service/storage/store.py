@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.config import get_settings
 from qa_service.storage.migrate import require_head, upgrade
+from qa_service.storage.repositories.bulletins import Bulletins
 from qa_service.storage.repositories.evaluations import Evaluations
 from qa_service.storage.repositories.jobs import Jobs
 from qa_service.storage.repositories.keys import ApiKeys
@@ -67,6 +68,7 @@ class Store:
         self.recordings = Recordings(self.session)
         self.rubrics = Rubrics(self.session)
         self.knowledge = KnowledgeBases(self.session)
+        self.bulletins = Bulletins(self.session)
         self.evaluations = Evaluations(self.session)
         self.jobs = Jobs(self.session)
         self.keys = ApiKeys(self.session)
