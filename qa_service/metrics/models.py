@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import PlainSerializer
 
@@ -279,3 +279,19 @@ class ProjectSetup(Schema):
     unified: bool
     """All three recorded, the script passed the audit with these very versions."""
     warnings: list[str]
+
+
+class CarriedOver(Schema):
+    """下一个项目从上一个开始: what a new project starts from, taken from an earlier project's
+    wrap-up when it was carried over (its example calls are the earlier project's)."""
+
+    project: str
+    source_project: str
+    source_rubric: VersionRef
+    carried_at: Instant
+    highlights: list[HighlightScript]
+    common_errors: list[ErrorTrend]
+    refusal_reasons: list[RefusalReason]
+    product_fact_violations: list[FactViolation]
+    other: dict[str, list[Any]] = {}
+    """Every other list of the wrap-up (customers' questions and needs, ...), as it was."""

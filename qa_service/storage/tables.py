@@ -470,6 +470,18 @@ class ProjectScript(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+class ProjectCarryover(SQLModel, table=True):
+    """What a new project starts from: the wrap-up of an earlier one (highlights, common errors,
+    refusal reasons, questions ...), as it was when carried over."""
+
+    __tablename__ = "project_carryover"
+    project: str = Field(primary_key=True, max_length=64)
+    source_project: str = Field(max_length=64)
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
 class Bulletin(SQLModel, table=True):
     """An hourly bulletin (整点通报) of a project in its first day after launch (上线后)."""
 

@@ -11,7 +11,9 @@ from qa_service.domain.enums import Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import BadInput, NotFound, RubricNotFound
+from qa_service.metrics.carryover import carry_over
 from qa_service.metrics.models import (
+    CarriedOver,
     InflightReport,
     ProjectSetup,
     TrialReport,
@@ -24,7 +26,7 @@ from qa_service.metrics.wrapup import project_rubric_key, to_markdown
 from qa_service.metrics.wrapup import wrapup as make_wrapup
 from qa_service.rules.audit import AuditReport, audit, check_size, parse_script
 from qa_service.rules.knowledge import knowledge_of
-from qa_service.storage.tables import ActiveRubric, Recording
+from qa_service.storage.tables import ActiveRubric, ProjectCarryover, Recording, utcnow
 
 router = APIRouter(prefix="/projects", tags=["reports"])
 
@@ -190,3 +192,35 @@ def setup(project: Identifier, store: StoreDep, _: Viewer) -> ProjectSetup:
     version the project runs, and what does not line up."""
     _known(store, project)
     return project_setup(store, project, _rubric_key(store, project))
+
+
+@router.post("/{project}/from-wrapup/{source}", status_code=201, response_model=CarriedOver)
+def start_from_wrapup(
+    project: Identifier, source: Identifier, store: StoreDep, who: Manager
+) -> CarriedOver:
+    """Start a new project from an earlier one's wrap-up (下一个项目从上一个开始): its highlight
+    scripts, common errors, refusal reasons, product facts agents got wrong and every other
+    list the wrap-up has (customers' questions ...) are kept with `project` and shown on its
+    trial page. Doing it again replaces what was carried over."""
+    if project == source:
+        raise BadInput("project: a project cannot start from its own wrap-up")
+    carried = carry_over(make_wrapup(store, source), project, utcnow())
+    with store.session() as s:
+        row = s.get(ProjectCarryover, project) or ProjectCarryover(
+            project=project, source_project=source
+        )
+        row.source_project, row.created_by, row.created_at = source, who.name, utcnow()
+        row.body = carried.model_dump(mode="json")
+        s.add(row)
+        s.commit()
+    return carried
+
+
+@router.get("/{project}/carried-over", response_model=CarriedOver)
+def carried_over(project: Identifier, store: StoreDep, _: Viewer) -> CarriedOver:
+    """What the project started from (POST /projects/{project}/from-wrapup/{source})."""
+    with store.session() as s:
+        row = s.get(ProjectCarryover, project)
+        if row is None:
+            raise NotFound(f"project {project!r} did not start from another project's wrap-up")
+        return CarriedOver.model_validate(row.body)

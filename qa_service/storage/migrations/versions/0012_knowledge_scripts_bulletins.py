@@ -3,7 +3,8 @@
 Knowledge bases are stored and versioned like rubrics (knowledge_base); a project records the
 knowledge-base version it runs (active_knowledge) and the outbound scripts it runs with their
 audit (project_script): with its active rubric, the three of 三统一. Hourly bulletins (整点通报)
-of projects in their first day after launch are kept (bulletin). New tables only.
+of projects in their first day after launch are kept (bulletin), and what a new project
+carried over from an earlier one's wrap-up (project_carryover). New tables only.
 
 Revision ID: 0012
 Revises: 0010
@@ -68,6 +69,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_project_script_project"), ["project"], unique=False)
 
     op.create_table(
+        "project_carryover",
+        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("source_project", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("project"),
+    )
+
+    op.create_table(
         "bulletin",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -92,3 +103,4 @@ def downgrade() -> None:
             batch_op.drop_index(batch_op.f(index))
         op.drop_table(table)
     op.drop_table("active_knowledge")
+    op.drop_table("project_carryover")
