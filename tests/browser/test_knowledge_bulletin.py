@@ -13,7 +13,7 @@ from tests.support import RUBRICS
 
 
 def test_knowledge_base_upload_and_facts(signed_in, shot):
-    page = signed_in("admin", "/rubrics")
+    page = signed_in("admin", "/rubric-versions")
     page.wait_for_selector("body[data-loaded='1']")
     text = (RUBRICS / "kb" / "contract-care-call.yaml").read_text(encoding="utf-8")
     page.fill("#kb-upload-yaml", text)
@@ -50,7 +50,7 @@ def test_dashboard_shows_the_hourly_bulletin(signed_in, web_data, shot):
         if r.project == "telecom-upgrade"
     ]
     assert b.remind_now and b.remind_now[0].urgent
-    page = signed_in("viewer", "/")
+    page = signed_in("viewer", "/dashboard")
     page.wait_for_selector("body[data-loaded='1']")
     page.select_option("#inflight-project", "telecom-upgrade")
     bulletin = page.locator("#bulletin")
@@ -62,3 +62,22 @@ def test_dashboard_shows_the_hourly_bulletin(signed_in, web_data, shot):
     expect(remind.first).to_contain_text(b.remind_now[0].agent_id)
     assert not page.errors, page.errors
     shot(page, "bulletin")
+
+
+def test_trial_page_shows_what_a_new_project_carried_over(signed_in, server, web_data, shot):
+    import httpx
+
+    admin = {"X-API-Key": web_data["keys"]["admin"]}
+    r = httpx.post(
+        f"{server}/projects/新项目/from-wrapup/telecom-upgrade", headers=admin, timeout=60
+    )
+    assert r.status_code == 201, r.text
+    carried = r.json()
+    page = signed_in("viewer", "/trial?project=新项目")
+    box = page.locator("#carried-over")
+    expect(box).to_be_visible()
+    expect(box).to_contain_text("来自项目 telecom-upgrade")
+    expect(page.locator("#carried-highlights li")).to_have_count(len(carried["highlights"]))
+    expect(page.locator("#carried-errors li")).to_have_count(len(carried["common_errors"]))
+    assert not page.errors, page.errors
+    shot(page, "carried-over")
