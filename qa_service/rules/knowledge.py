@@ -211,6 +211,17 @@ def _key(core: str) -> str:
 
 
 LEXICAL_MIN = 3
+_PRONOUNS = re.compile(r"[您你我他她它们咱]")
+
+
+def _pairs(key: str) -> set[str]:
+    """Two-character pieces of a key without pronouns: a clause matched by meaning must share
+    one with the statement (自动 in 到期以后会自动延续合约), else the embedder's closeness is
+    about the form (您的合约即将到期 at 0.66 of 需要您同意才续约), not the rule."""
+    bare = _PRONOUNS.sub("", key)
+    return {bare[i : i + 2] for i in range(len(bare) - 1)}
+
+
 _RULE_CLAUSE = re.compile(r"([^，。！？；,!?;：:、\s]+)([？?]?)")
 
 
@@ -561,7 +572,11 @@ def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
                 if cosines[i] < FACT_SIMILAR_THRESHOLD - FACT_AMBIGUITY_MARGIN:
                     break
                 near.setdefault(s.fact.id, []).append((float(cosines[i]), s.stated(negated)))
-                if s.fact.id not in best and cosines[i] >= FACT_SIMILAR_THRESHOLD:
+                if (
+                    s.fact.id not in best
+                    and cosines[i] >= FACT_SIMILAR_THRESHOLD
+                    and _pairs(key) & _pairs(s.key)
+                ):
                     best[s.fact.id] = (float(cosines[i]), s)
             # Close in meaning to statements of both values (打个电话就给您退了: 退订要收费 and
             # 不能退订 alike): the clause does not say which, so it states nothing.

@@ -139,7 +139,9 @@ def pending_work(store: Store, inbox: Path, since: datetime | None = None):
         if store.evaluations.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
             continue
-        todo.append((path, store.rubrics.load(active.rubric_id, active.version)))
+        todo.append(
+            (path, store.rubrics.load(active.rubric_id, active.version, project=meta.project))
+        )
     return files, todo, done, report_skips
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.app.evaluations import record_evaluation
@@ -16,6 +17,8 @@ from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
+from qa_service.storage.tables import Evaluation, FindingRow
+from qa_service.worker import jobs
 from tests.support import RUBRICS, SAMPLES
 
 PROJECT = "合约关怀-十二月"
@@ -178,6 +181,36 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
             f"/projects/{PROJECT}/wrapup", params={"format": "markdown"}, headers=viewer
         ).text
         assert "contract-care v1" in markdown and "contract-care-call v1" in markdown
+
+        # The policy changes (v3: contracts renew by themselves): rescoring the project reads
+        # the version it runs, and the claim is no longer wrong.
+        v3 = KB_TEXT.replace("version: 1", "version: 3").replace("value: false", "value: true")
+        assert v3.count("value: true") == 1
+        client.post("/knowledge-bases", content=v3.encode(), headers=admin | YAML)
+        jobs.configure(settings)
+        jobs.rescore_project("contract-care-call", 1, PROJECT)
+        assert fact_rules(store) == ["product_fact.auto_renewal"]  # still v1 for the project
+        client.post(
+            "/knowledge-bases/contract-care/3/activate",
+            params={"project": PROJECT},
+            headers=admin,
+        )
+        assert store.rubrics.load("contract-care-call", 1, project=PROJECT).knowledge_version == 3
+        jobs.rescore_project("contract-care-call", 1, PROJECT)
+        assert fact_rules(store) == []
+
+
+def fact_rules(store: Store) -> list[str]:
+    with store.session() as s:
+        return sorted(
+            f.rule_id
+            for f in s.exec(
+                select(FindingRow)
+                .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+                .where(Evaluation.project == PROJECT, Evaluation.is_current)
+            ).all()
+            if f.rule_id.startswith("product_fact")
+        )
 
 
 def test_trial_report_of_a_project_without_an_active_rubric(tmp_path, sqlite_url):

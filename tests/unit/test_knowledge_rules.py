@@ -69,6 +69,7 @@ def test_free_cancel_agrees_and_contradicts(text, value):
         "这个套餐很划算的",
         "打个电话就给您退了",  # as near 退订要收费 as 不能退订: says neither
         "不错，每月九十六元",  # 不错 is no negation, and no rule is named
+        "您的合约即将到期",  # near 需要您同意才续约 in form (0.66), no word of it
     ],
 )
 def test_no_rule_stated(text):
