@@ -664,7 +664,7 @@ def render_audit(data: dict) -> None:
     for p in data["points"]:
         # the script's own line; the rubric's phrase it matched only when it differs
         detail = p["text"] or "not explained"
-        if p["phrase"] and p["text"] and p["phrase"] not in p["text"]:
+        if p["phrase"] and p.get("words") and p["phrase"] != p["words"]:
             detail += f" (≈ {p['phrase']})"
         if p.get("wrong_fact"):
             detail += " (with a value the knowledge base contradicts: see 知识库)"

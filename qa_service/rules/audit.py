@@ -241,6 +241,9 @@ class AuditPoint(Schema):
     explained: bool
     line: int | None
     phrase: str | None
+    """The rubric's phrase or example it was matched with."""
+    words: str | None = None
+    """The script's own words that explain it (每个月只要九十九元), not the rubric's."""
     text: str | None
     similarity: float | None
     """1.0 for a phrase said as written."""
@@ -472,6 +475,7 @@ def audit(
                 explained=said is not None,
                 line=at.line if at else None,
                 phrase=said.phrase if said else None,
+                words=(said.matched or at.text) if said and at else None,
                 text=at.text if at else None,
                 similarity=said.similarity if said else None,
             )

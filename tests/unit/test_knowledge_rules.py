@@ -3,9 +3,11 @@
 import pytest
 
 from qa_service.domain.results import Utterance as U
+from qa_service.rules.audit import audit, read_script
 from qa_service.rules.checks import Call, ProductFactCheck
-from qa_service.rules.knowledge import claims, negation, parse_knowledge
-from qa_service.rules.rubric import FactCheck
+from qa_service.rules.knowledge import claims, knowledge_of, negation, parse_knowledge
+from qa_service.rules.rubric import FactCheck, load_rubric
+from tests.support import RUBRICS
 
 KB = parse_knowledge("""
 id: care
@@ -108,3 +110,27 @@ def test_the_check_quotes_the_calls_own_words():
     assert (evidence.matched, evidence.value, evidence.kb_value) == ("到期后自动续约", "是", "否")
     fine = Call([U("agent", 0.0, 2.0, "合约到期后不会自动续约，续约需要您同意")], 3.0)
     assert check.run(fine) == []
+
+
+def test_the_audit_quotes_the_scripts_own_words():
+    """The planted scripts: 九十九元 where the knowledge base says 96, auto-renewal where it
+    says no; the points and facts name the script's words, not the rubric's phrases."""
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    report = audit(
+        read_script(RUBRICS / "scripts" / "telecom-data-upgrade.planted.md"),
+        rubric,
+        knowledge_of(rubric),
+    )
+    fee = next(p for p in report.points if p.id == "monthly_fee")
+    assert (
+        fee.wrong_fact and fee.words == "每个月只要九十九元" and fee.phrase == "每个月只要九十六元"
+    )
+    (fact,) = [f for f in report.facts if f.fact == "monthly_fee"]
+    assert (fact.words, fact.said, fact.kb_value) == ("每个月只要99元", "99元", "96元")
+    care = load_rubric(RUBRICS / "care-call.yaml")
+    report = audit(
+        read_script(RUBRICS / "scripts" / "contract-care-call.planted.md"), care, knowledge_of(care)
+    )
+    (renewal,) = [f for f in report.facts if f.fact == "auto_renewal"]
+    assert (renewal.words, renewal.said, renewal.kb_value) == ("到期后会自动续约", "是", "否")
+    assert any(p.kind == "product_fact" and p.id == "auto_renewal" for p in report.problems)
