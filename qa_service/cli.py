@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from secrets import token_urlsafe
@@ -42,6 +43,7 @@ from qa_service.exceptions import (
     SlotTaken,
 )
 from qa_service.i18n import message
+from qa_service.metrics.bulletin import to_markdown as bulletin_markdown
 from qa_service.metrics.models import KpiRow
 from qa_service.metrics.wrapup import to_markdown, write_wrapup
 from qa_service.metrics.wrapup import wrapup as make_wrapup
@@ -55,7 +57,14 @@ from qa_service.storage.rollups import KpiSums
 from qa_service.storage.store import Store
 from qa_service.worker import jobs
 from qa_service.worker.jobs import serve_queues, worker_name
-from qa_service.worker.nightly import parse_since, run_nightly, schedule_nightly, write_report
+from qa_service.worker.nightly import (
+    parse_since,
+    run_bulletins,
+    run_nightly,
+    schedule_bulletins,
+    schedule_nightly,
+    write_report,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -330,6 +339,11 @@ def worker(
     nightly_at: str | None = typer.Option(None, help="HH:MM: run nightly scoring then"),
     inbox: Path | None = typer.Option(None, help="the nightly inbox (with --nightly-at)"),
     reports: Path = typer.Option(Path("reports"), help="where nightly reports are written"),
+    hourly_bulletins: bool = typer.Option(
+        False,
+        "--hourly-bulletins",
+        help="every whole hour, the bulletin (整点通报) of projects in their first day",
+    ),
 ) -> None:
     """An rq worker on our queues (rq info and rq-dashboard see it like any other)."""
     queues = [*(queues or []), *(more_queues or [])] or list(QUEUES)
@@ -343,6 +357,8 @@ def worker(
             typer.echo("--nightly-at needs --inbox", err=True)
             raise typer.Exit(2)
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
+    if hourly_bulletins:
+        schedule_bulletins(str(reports.resolve()))
     try:
         # every worker runs rq's scheduler (elected once among them by a Redis lock), so
         # retries with backoff and scheduled jobs run whichever workers are up
@@ -378,6 +394,32 @@ def nightly(
     out.print(report.to_markdown(), highlight=False)
     typer.echo(f"report: {path}", err=True)
     raise typer.Exit(2 if report.failed else 0)
+
+
+@app.command()
+def bulletin(
+    hour: str | None = typer.Option(
+        None, help="the whole hour it reports up to, ISO (call center's time); default: now's"
+    ),
+    reports: Path = typer.Option(Path("reports"), help="where the bulletins are written"),
+    db: str | None = typer.Option(None, "--db"),
+) -> None:
+    """整点通报: the hourly bulletin of every project in its first day after launch, kept in the
+    database (the dashboard shows it) and written under reports/ (the worker's
+    --hourly-bulletins runs it every hour)."""
+    _quiet_libraries()
+    settings = get_settings()
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    store = Store(settings.database_url, migrate=True)
+    zone = settings.zone
+    at = datetime.fromisoformat(hour) if hour else datetime.now(zone)
+    at = (at if at.tzinfo else at.replace(tzinfo=zone)).replace(minute=0, second=0, microsecond=0)
+    made = run_bulletins(store, at, reports)
+    for report in made:
+        out.print(bulletin_markdown(report), highlight=False)
+    if not made:
+        typer.echo(f"no project in its first day after launch at {at.isoformat()}", err=True)
 
 
 @app.command()
@@ -620,7 +662,10 @@ def render_audit(data: dict) -> None:
             f"{p['how']}: {p['text']}" if p["found"] else "missing",
         )
     for p in data["points"]:
-        detail = p["phrase"] or "not explained"
+        # the script's own line; the rubric's phrase it matched only when it differs
+        detail = p["text"] or "not explained"
+        if p["phrase"] and p.get("words") and p["phrase"] != p["words"]:
+            detail += f" (≈ {p['phrase']})"
         if p.get("wrong_fact"):
             detail += " (with a value the knowledge base contradicts: see 知识库)"
         table.add_row(
@@ -640,7 +685,7 @@ def render_audit(data: dict) -> None:
             f["name"] or f["fact"],
             bad,
             str(f["line"]),
-            f"says {f['said']}, knowledge base {f['kb_value']}",
+            f"says {f['said']} ({f['words']}), knowledge base {f['kb_value']}",
         )
     for problem in kinds["problems"]:
         table.add_row("项目类型", kinds["required"], bad, "", problem)

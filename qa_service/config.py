@@ -185,6 +185,11 @@ LEFT_CONTEXT = 2
 NEAR_BEFORE = 6
 # ... between a value and a word after it (96块钱1个月, 5个小时的国内电话).
 NEAR_AFTER = 1
+# How close in meaning (cosine) a clause must be to a yes/no rule's affirm or deny phrase to state
+# it when it shares none of its words (到期后会自动续上 for 会自动续约; decision 0019).
+FACT_SIMILAR_THRESHOLD = 0.6
+# ... and no closer than this to a phrase stating the other value: else it says neither.
+FACT_AMBIGUITY_MARGIN = 0.1
 
 # YAML we parse (rules/rubric: rubrics and knowledge bases) ---------------------------------------
 # A real rubric or knowledge base is a few KB of plain mappings and lists (a few hundred nodes, no

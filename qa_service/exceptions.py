@@ -101,6 +101,18 @@ class RubricVersionConflict(Conflict, ValueError):
     """The same rubric id and version stored already, with other content."""
 
 
+class KnowledgeNotFound(NotFound):
+    """No knowledge base stored under this id (and version)."""
+
+
+class KnowledgeVersionConflict(Conflict, ValueError):
+    """The same knowledge-base id and version stored already, with other content."""
+
+
+class ScriptNotFound(NotFound):
+    """No outbound script stored for this project (and version)."""
+
+
 # Recordings --------------------------------------------------------------------------------
 
 

@@ -45,6 +45,9 @@ class RubricProblem(Schema):
 class Activation(Schema):
     project: str
     rubric: RubricRef
+    warnings: list[str] = []
+    """三统一: the project's script has not passed the audit, or was audited with another
+    rubric version (activation goes ahead: audit the script again)."""
 
 
 class RescoreAccepted(Schema):
@@ -155,3 +158,48 @@ class ErrorBody(Schema):
 
     detail: str
     problems: list[Problem] | None = None
+
+
+class KnowledgeRef(Schema):
+    id: str
+    version: int
+
+
+class KnowledgeSummary(Schema):
+    id: str
+    version: int
+    product: str
+    created_at: Instant
+
+
+class KnowledgeUploaded(KnowledgeSummary):
+    created: bool = True
+    """False when this version was already stored with the same text: nothing new was saved."""
+
+
+class KnowledgeListItem(KnowledgeSummary):
+    active_for: list[str] = []
+    """Projects that run this version (三统一)."""
+
+
+class KnowledgeFactOut(Schema):
+    id: str
+    name: str
+    type: str
+    """元 个月 天 分钟 小时 % 兆 GB, date or bool."""
+    value: str
+    """As reports print it: 96元, 2026-12-31, 是/否."""
+
+
+class KnowledgeDetail(KnowledgeSummary):
+    yaml: str
+    """The knowledge base text as uploaded."""
+    facts: list[KnowledgeFactOut]
+
+
+class KnowledgeActivation(Schema):
+    project: str
+    knowledge_base: KnowledgeRef
+    warnings: list[str] = []
+    """三统一: the project's script has not passed the audit, or was audited with other
+    versions (activation goes ahead: audit the script again)."""

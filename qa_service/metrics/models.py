@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer
 
@@ -360,8 +360,61 @@ class WrapupReport(Schema):
     refusal_reasons: list[RefusalReason]
     product_fact_violations: list[FactViolation]
     customer_voice: CustomerVoice | None = None
+    setup: ProjectSetup | None = None
+    """三统一: the script, rubric and knowledge-base versions the project ran."""
 
     def to_dict(self) -> dict:
         """The report as `qa-service wrapup` saves and prints it (times as Python objects);
         unset, so left out: the group keys a KPI row does not name."""
         return self.model_dump(exclude_unset=True)
+
+
+class VersionRef(Schema):
+    id: str
+    version: int
+
+
+class ScriptRecord(Schema):
+    """An outbound script a project stored, with its audit's verdict."""
+
+    version: int
+    name: str
+    clean: bool
+    """The audit found no problem."""
+    problems: int
+    rubric: VersionRef
+    """The rubric version it was audited with."""
+    knowledge_base: VersionRef | None
+    """The stored knowledge-base version it was audited with (none: a file, or none named)."""
+    created_at: Instant
+
+
+class ProjectSetup(Schema):
+    """三统一: the script, the rubric version and the knowledge-base version a project runs, and
+    what does not line up."""
+
+    project: str
+    script: ScriptRecord | None
+    rubric: VersionRef | None
+    """The active rubric version, else the one most of its calls were scored with."""
+    knowledge_base: VersionRef | None
+    """The stored knowledge-base version its rubric reads for this project."""
+    unified: bool
+    """All three recorded, the script passed the audit with these very versions."""
+    warnings: list[str]
+
+
+class CarriedOver(Schema):
+    """下一个项目从上一个开始: what a new project starts from, taken from an earlier project's
+    wrap-up when it was carried over (its example calls are the earlier project's)."""
+
+    project: str
+    source_project: str
+    source_rubric: VersionRef
+    carried_at: Instant
+    highlights: list[HighlightScript]
+    common_errors: list[ErrorTrend]
+    refusal_reasons: list[RefusalReason]
+    product_fact_violations: list[FactViolation]
+    other: dict[str, list[Any]] = {}
+    """Every other list of the wrap-up (customers' questions and needs, ...), as it was."""

@@ -35,6 +35,7 @@ from qa_service.metrics.models import (
     WrapupRubric,
 )
 from qa_service.metrics.reports import trial_report
+from qa_service.metrics.setup import project_setup
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.queries import EVALUATION, columns, filters, group_column
 from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
@@ -69,7 +70,9 @@ def wrapup(store, project: str, errors: int = 20) -> WrapupReport:
         key = (active.rubric_id, active.version) if active else project_rubric_key(s, project)
         if key is None:
             raise NoCalls(f"project {project!r} has no evaluated calls")
-        return wrapup_report(s, project, store.rubrics.load(*key), errors)
+        report = wrapup_report(s, project, store.rubrics.load(*key, project=project), errors)
+    report.setup = project_setup(store, project, key)  # 三统一: the three it ran
+    return report
 
 
 def _daily_errors(s: Session, project: str) -> dict[tuple[str, str], dict[str, int]]:
@@ -286,6 +289,7 @@ def to_markdown(report: WrapupReport) -> str:
             generated=report.generated_at,
         ),
         "",
+        *_setup_lines(report),
         "## " + _("KPIs"),
         "",
         *head(
@@ -465,3 +469,31 @@ def write_wrapup(report: WrapupReport, folder: Path) -> tuple[Path, Path]:
     )
     md_path.write_text(to_markdown(report), encoding="utf-8")
     return json_path, md_path
+
+
+def _setup_lines(report: WrapupReport) -> list[str]:
+    """三统一: the script, rubric and knowledge-base versions the project ran."""
+    setup = report.setup
+    if setup is None:
+        return []
+    script = setup.script
+    lines = [
+        _(
+            "三统一: script {script}; rubric {rubric}; knowledge base {kb}",
+            script=(
+                f"v{script.version} {script.name} "
+                + (_("passed the audit") if script.clean else _("did not pass the audit"))
+                if script
+                else "-"
+            ),
+            rubric=f"{setup.rubric.id} v{setup.rubric.version}" if setup.rubric else "-",
+            kb=(
+                f"{setup.knowledge_base.id} v{setup.knowledge_base.version}"
+                if setup.knowledge_base
+                else "-"
+            ),
+        ),
+        "",
+    ]
+    lines += [f"- {w}" for w in setup.warnings]
+    return lines + ([""] if setup.warnings else [])

@@ -241,6 +241,9 @@ class AuditPoint(Schema):
     explained: bool
     line: int | None
     phrase: str | None
+    """The rubric's phrase or example it was matched with."""
+    words: str | None = None
+    """The script's own words that explain it (每个月只要九十九元), not the rubric's."""
     text: str | None
     similarity: float | None
     """1.0 for a phrase said as written."""
@@ -266,6 +269,9 @@ class AuditFact(Schema):
     name: str
     line: int
     said: str
+    """The value the script states (99元, 是)."""
+    words: str
+    """The script's own words that state it (每个月只要99元, 到期后自动续约)."""
     kb_value: str
     text: str
 
@@ -469,6 +475,7 @@ def audit(
                 explained=said is not None,
                 line=at.line if at else None,
                 phrase=said.phrase if said else None,
+                words=(said.matched or at.text) if said and at else None,
                 text=at.text if at else None,
                 similarity=said.similarity if said else None,
             )
@@ -511,6 +518,7 @@ def audit(
                         name=fact.name,
                         line=line.line,
                         said=fact.show(claim.value),
+                        words=claim.said,
                         kb_value=fact.show(fact.value),
                         text=line.text,
                     )
@@ -519,8 +527,8 @@ def audit(
                     "product_fact",
                     fact.id,
                     line.line,
-                    f"{fact.name or fact.id}: the script says {fact.show(claim.value)}, "
-                    f"the knowledge base {fact.show(fact.value)}",
+                    f"{fact.name or fact.id}: the script says {fact.show(claim.value)} "
+                    f"({claim.said}), the knowledge base {fact.show(fact.value)}",
                 )
         report.facts_not_stated = [f.id for f in kb.facts if f.id not in stated]
         # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)

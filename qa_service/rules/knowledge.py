@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,10 +32,15 @@ from pydantic import (
     model_validator,
 )
 
-from qa_service.config import NEAR_AFTER, NEAR_BEFORE, get_settings
+from qa_service.config import (
+    FACT_AMBIGUITY_MARGIN,
+    FACT_SIMILAR_THRESHOLD,
+    NEAR_AFTER,
+    NEAR_BEFORE,
+    get_settings,
+)
 from qa_service.exceptions import KnowledgeError, RubricError
 from qa_service.i18n import validation_reason
-from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.normalize import normalize, to_simplified
 from qa_service.rules.rubric import (
     Rubric,
@@ -43,6 +49,7 @@ from qa_service.rules.rubric import (
     bounded,
     read_yaml_mapping,
 )
+from qa_service.rules.semantic import NOT_NEGATION, embed_texts, get_embedder
 
 # The unit a numeric fact is kept in, and how each spoken unit converts to it.
 UNITS: dict[str, dict[str, float]] = {
@@ -179,6 +186,84 @@ def _same_day(said: Any, known: Any) -> bool:
     return bool(said == known)
 
 
+# Yes/no rules ----------------------------------------------------------------------------
+# A rule is said in many words (到期后自动续约, 合约到期会自动给您续上) and often negated (不会
+# 自动续约, 无需手续费). Each `affirm`/`deny` phrase is a statement: its words without negation
+# (its core), whether it is itself negated, and the value it states. A clause of the sentence
+# states the rule when its core holds a statement's core (after dropping modal particles), or
+# when the two mean the same (sentence embedder, FACT_SIMILAR_THRESHOLD); the value it states
+# is the statement's, flipped when exactly one of the two is negated.
+# Only the negating morpheme goes: 不能退订 keeps 能退订, 无需手续费 keeps 需手续费, so a
+# statement and a clause are compared on what is (not) said: 不会 不能 不需要 无需 别 未 ...
+NEGATIONS = ("没有", "并非", "从不", "从没", "无法", "不用", "不", "没", "未", "别", "无")
+# Words holding a negator that negate nothing (不错, 无限流量, 没关系): removed first.
+NOT_NEGATIONS = (*NOT_NEGATION, "无线", "无限", "无论", "无忧", "不定期", "说不定", "不一定")
+_NOT_NEGATED = re.compile("|".join(sorted(NOT_NEGATIONS, key=len, reverse=True)))
+_NEGATOR = re.compile("|".join(NEGATIONS))
+_A_NOT_A_QUESTION = re.compile(r"(.)[不没]\1")  # 会不会, 是不是: a question, not a statement
+# Modal and sentence particles: 会自动续约 and 自动续约的 state the same rule.
+_PARTICLES = re.compile(r"[会就都也的了吧呢啊哦呀嘛是将]")
+_ABLE = re.compile(r"可以|能够|可")  # 可以退订 says what 能退订 says
+
+
+def _key(core: str) -> str:
+    return _PARTICLES.sub("", _ABLE.sub("能", core))
+
+
+LEXICAL_MIN = 3
+_PRONOUNS = re.compile(r"[您你我他她它们咱]")
+
+
+def _pairs(key: str) -> set[str]:
+    """Two-character pieces of a key without pronouns: a clause matched by meaning must share
+    one with the statement (自动 in 到期以后会自动延续合约), else the embedder's closeness is
+    about the form (您的合约即将到期 at 0.66 of 需要您同意才续约), not the rule."""
+    bare = _PRONOUNS.sub("", key)
+    return {bare[i : i + 2] for i in range(len(bare) - 1)}
+
+
+_RULE_CLAUSE = re.compile(r"([^，。！？；,!?;：:、\s]+)([？?]?)")
+
+
+def negation(norm: str) -> tuple[str, bool]:
+    """(the text without its negators, whether it is negated: an odd number of them, so
+    不会不 is no negation). 不 inside 不错 不过 无限 ... is no negator."""
+    masked = _NOT_NEGATED.sub(lambda m: "\x00" * len(m.group()), norm)
+    kept, last, count = [], 0, 0
+    for m in _NEGATOR.finditer(masked):
+        kept.append(norm[last : m.start()])
+        last, count = m.end(), count + 1
+    kept.append(norm[last:])
+    return "".join(kept), count % 2 == 1
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One `affirm` or `deny` phrase of a yes/no rule."""
+
+    fact: Fact
+    phrase: str
+    value: bool  # what the phrase says: True for affirm, False for deny
+    core: str  # normalized, without negators
+    key: str  # the core without particles: the lexical test
+    negated: bool
+
+    @classmethod
+    def of(cls, fact: Fact, phrase: str, value: bool) -> Statement:
+        core, negated = negation(normalize(phrase))
+        return cls(fact, phrase, value, core, _key(core), negated)
+
+    def stated(self, negated: bool) -> bool:
+        """The rule's value a clause states when it says this statement's core, negated or not."""
+        return self.value if negated == self.negated else not self.value
+
+
+@dataclass
+class _RuleBank:
+    statements: list[Statement]
+    matrix: np.ndarray | None = None  # (dim, statements): the cores embedded, on first need
+
+
 class KnowledgeBase(_Model):
     id: str = Field(min_length=1)
     product: str = ""
@@ -186,7 +271,7 @@ class KnowledgeBase(_Model):
     description: list[str] = []  # the product introduction as the knowledge base words it
     facts: list[Fact] = []
     # yes/no matchers, compiled once
-    _rules: list[tuple[Fact, PhraseMatcher, PhraseMatcher]] | None = PrivateAttr(default=None)
+    _rules: _RuleBank | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> KnowledgeBase:
@@ -283,8 +368,12 @@ def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
 
 
 def knowledge_of(rubric: Rubric, base: Path | None = None) -> KnowledgeBase | None:
-    """The rubric's knowledge base, or None when it names none. A missing file is refused as a
-    rubric problem (file:line of `knowledge_base:`); a bad one with the knowledge base's own."""
+    """The rubric's knowledge base, or None when it names none: the stored one attached when
+    the rubric was read from the database, else the file it names. A missing file is refused
+    as a rubric problem (file:line of `knowledge_base:`); a bad one with the knowledge base's
+    own."""
+    if isinstance(rubric.knowledge, KnowledgeBase):
+        return rubric.knowledge
     path = knowledge_path(rubric, base)
     if path is None:
         return None
@@ -426,12 +515,78 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
     return out
 
 
-def _rule_matchers(kb: KnowledgeBase) -> list[tuple[Fact, PhraseMatcher, PhraseMatcher]]:
-    return [
-        (f, PhraseMatcher(any=f.affirm, fuzzy=1.0), PhraseMatcher(any=f.deny, fuzzy=1.0))
-        for f in kb.facts
-        if f.type == "bool"
-    ]
+def _rule_bank(kb: KnowledgeBase) -> _RuleBank:
+    if kb._rules is None:
+        kb._rules = _RuleBank(
+            [
+                Statement.of(f, phrase, value)
+                for f in kb.facts
+                if f.type == "bool"
+                for value, phrases in ((True, f.affirm), (False, f.deny))
+                for phrase in phrases
+                if normalize(phrase)
+            ]
+        )
+    return kb._rules
+
+
+def rule_clauses(text: str) -> list[tuple[str, str, bool, bool]]:
+    """(the clause as said, its core, negated, a question) for each clause of the sentence."""
+    out = []
+    for m in _RULE_CLAUSE.finditer(to_simplified(text)):
+        said, mark = m.group(1), m.group(2)
+        norm = normalize(said)
+        question = bool(mark) or norm.endswith(("吗", "么")) or bool(_A_NOT_A_QUESTION.search(norm))
+        core, negated = negation(norm)
+        out.append((said, core, negated, question))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _core_vector(core: str) -> np.ndarray:
+    return np.asarray(embed_texts(get_embedder(), [core])[0], np.float32)
+
+
+def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
+    bank = _rule_bank(kb)
+    if not bank.statements:
+        return []
+    out: list[Claim] = []
+    for said, core, negated, question in rule_clauses(text):
+        key = _key(core)
+        if question or len(key) < 2:
+            continue
+        best: dict[str, tuple[float, Statement]] = {}
+        # The clause says a statement's words: the surest sign, the longest words first. Two
+        # characters (退订, left of 不能退订) name the topic, not what is said of it: by meaning.
+        for s in sorted(bank.statements, key=lambda s: -len(s.key)):
+            if len(s.key) >= LEXICAL_MIN and s.key in key and s.fact.id not in best:
+                best[s.fact.id] = (1.0, s)
+        if not best:
+            if bank.matrix is None:
+                bank.matrix = embed_texts(get_embedder(), [s.core for s in bank.statements]).T
+            cosines = _core_vector(core) @ bank.matrix
+            near: dict[str, list[tuple[float, bool]]] = {}
+            for i in np.argsort(-cosines).tolist():
+                s = bank.statements[i]
+                if cosines[i] < FACT_SIMILAR_THRESHOLD - FACT_AMBIGUITY_MARGIN:
+                    break
+                near.setdefault(s.fact.id, []).append((float(cosines[i]), s.stated(negated)))
+                if (
+                    s.fact.id not in best
+                    and cosines[i] >= FACT_SIMILAR_THRESHOLD
+                    and _pairs(key) & _pairs(s.key)
+                ):
+                    best[s.fact.id] = (float(cosines[i]), s)
+            # Close in meaning to statements of both values (打个电话就给您退了: 退订要收费 and
+            # 不能退订 alike): the clause does not say which, so it states nothing.
+            for fact_id, (score, s) in list(best.items()):
+                value = s.stated(negated)
+                if any(v != value and score - c < FACT_AMBIGUITY_MARGIN for c, v in near[fact_id]):
+                    del best[fact_id]
+        for _, s in best.values():
+            out.append(Claim(s.fact, s.stated(negated), said))
+    return out
 
 
 def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
@@ -439,18 +594,7 @@ def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
     out = []
     for clause in clauses(text):
         out += _numeric_claims(clause, kb)
-    if kb._rules is None:
-        kb._rules = _rule_matchers(kb)
-    rules = kb._rules
-    prepared = prepare(text)
-    for fact, yes, no in rules:
-        said_no = no.match(prepared) if no else None
-        said_yes = yes.match(prepared) if yes else None
-        if said_no:  # the deny phrases are the specific ones (退订要收手续费 holds 退订)
-            out.append(Claim(fact, False, said_no.matched))
-        elif said_yes:
-            out.append(Claim(fact, True, said_yes.matched))
-    return out
+    return out + _rule_claims(text, kb)
 
 
 def wrong_claims(text: str, kb: KnowledgeBase) -> list[Claim]:

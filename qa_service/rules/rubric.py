@@ -355,18 +355,35 @@ class Rubric(_Model):
     silence: Silence | None = None
     interruption: Interruption | None = None
     speech_rate: SpeechRate | None = None
-    # The product's knowledge base (qa_service/rules/knowledge.py): a path relative to this file's
-    # folder (for a rubric read from the database: to QA_KNOWLEDGE_DIR). With it, agents'
-    # product facts are checked against it (fact_check) and scripts audited.
+    # The product's knowledge base (qa_service/rules/knowledge.py): for a rubric read from the
+    # database, the id of a stored knowledge base (id@version pins a version), else a path
+    # relative to this file's folder (or QA_KNOWLEDGE_DIR). With it, agents' product facts are
+    # checked against it (fact_check) and scripts audited.
     knowledge_base: str | None = None
     fact_check: FactCheck = FactCheck()
     _source: str | None = PrivateAttr(default=None)  # where it was read from
     _source_dir: Path | None = PrivateAttr(default=None)  # its file's folder, if a file
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # top-level field -> line
+    # The stored knowledge base `knowledge_base` names (a KnowledgeBase, set by the database
+    # when it loads the rubric) and its version: typed Any, knowledge.py imports this module.
+    _knowledge: Any = PrivateAttr(default=None)
+    _knowledge_version: int | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> str | None:
         return self._source
+
+    @property
+    def knowledge(self) -> Any:
+        """The stored knowledge base attached to this rubric, None when there is none."""
+        return self._knowledge
+
+    @property
+    def knowledge_version(self) -> int | None:
+        return self._knowledge_version
+
+    def attach_knowledge(self, kb: Any, version: int) -> None:
+        self._knowledge, self._knowledge_version = kb, version
 
     @property
     def source_dir(self) -> Path | None:

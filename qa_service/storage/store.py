@@ -15,9 +15,11 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from qa_service.config import get_settings
 from qa_service.storage.migrate import require_head, upgrade
+from qa_service.storage.repositories.bulletins import Bulletins
 from qa_service.storage.repositories.evaluations import Evaluations
 from qa_service.storage.repositories.jobs import Jobs
 from qa_service.storage.repositories.keys import ApiKeys
+from qa_service.storage.repositories.knowledge import KnowledgeBases
 from qa_service.storage.repositories.people import People
 from qa_service.storage.repositories.recordings import Recordings
 from qa_service.storage.repositories.rubrics import Rubrics
@@ -65,6 +67,8 @@ class Store:
         require_head(self.engine)
         self.recordings = Recordings(self.session)
         self.rubrics = Rubrics(self.session)
+        self.knowledge = KnowledgeBases(self.session)
+        self.bulletins = Bulletins(self.session)
         self.evaluations = Evaluations(self.session)
         self.jobs = Jobs(self.session)
         self.keys = ApiKeys(self.session)

@@ -454,6 +454,78 @@ class ActiveRubric(SQLModel, table=True):
     activated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+class KnowledgeBaseRow(SQLModel, table=True):
+    """A knowledge base version (知识库), stored like a rubric version: never overwritten. A
+    rubric's `knowledge_base:` names one by id (id@version pins a version)."""
+
+    __tablename__ = "knowledge_base"
+    __table_args__ = (UniqueConstraint("kb_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kb_id: str = Field(index=True, max_length=64)
+    version: int
+    product: str = ""
+    yaml_text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ActiveKnowledge(SQLModel, table=True):
+    """The knowledge-base version a project runs (三统一), where it chose one."""
+
+    __tablename__ = "active_knowledge"
+    project: str = Field(primary_key=True, max_length=64)
+    kb_id: str = Field(max_length=64)
+    version: int
+    activated_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ProjectScript(SQLModel, table=True):
+    """An outbound script a project runs, stored with its audit (试呼前评估核查) against the
+    rubric and knowledge-base versions it was audited with (三统一). Versions per project."""
+
+    __tablename__ = "project_script"
+    __table_args__ = (UniqueConstraint("project", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(index=True, max_length=64)
+    version: int
+    name: str = ""
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    rubric_id: str
+    rubric_version: int
+    kb_id: str | None = None
+    kb_version: int | None = None
+    clean: bool = False  # the audit found no problem
+    audit: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class ProjectCarryover(SQLModel, table=True):
+    """What a new project starts from: the wrap-up of an earlier one (highlights, common errors,
+    refusal reasons, questions ...), as it was when carried over."""
+
+    __tablename__ = "project_carryover"
+    project: str = Field(primary_key=True, max_length=64)
+    source_project: str = Field(max_length=64)
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = ""
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class Bulletin(SQLModel, table=True):
+    """An hourly bulletin (整点通报) of a project in its first day after launch (上线后)."""
+
+    __tablename__ = "bulletin"
+    __table_args__ = (UniqueConstraint("project", "hour"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(index=True, max_length=64)
+    hour: NaiveDatetime  # the whole hour (UTC) it reports up to
+    hours_since_launch: int
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
 class JobRecord(SQLModel, table=True):
     """Every scoring request, kept in the database so nothing is lost while Redis is away:
     `pending` until it is on a queue, then the queue's status."""

@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 from redis.exceptions import (
     ConnectionError as RedisConnectionError,
@@ -35,7 +36,8 @@ from qa_service.app.dispatch import worker_died
 from qa_service.app.scoring import QAService
 from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import Grade, JobState
-from qa_service.exceptions import JobFailed, RubricNotFound, SlotTaken
+from qa_service.domain.metadata import read_metadata
+from qa_service.exceptions import JobFailed, MetadataError, RubricNotFound, SlotTaken
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.store import Store
 
@@ -57,11 +59,21 @@ def service() -> QAService:
     return _service or configure(get_settings())
 
 
-def stored_rubric(rubric_id: str, version: int) -> Rubric:
+def stored_rubric(rubric_id: str, version: int, project: str | None = None) -> Rubric:
+    """The stored rubric version, with the knowledge-base version `project` runs (三统一)."""
     try:
-        return service().store.rubrics.load(rubric_id, version)
+        return service().store.rubrics.load(rubric_id, version, project=project)
     except RubricNotFound as exc:
         raise JobFailed(str(exc)) from None  # a missing rubric does not come back on retry
+
+
+def _project_of(path: str) -> str | None:
+    """The project a recording's metadata names (none when it cannot be read: scoring reports
+    that itself)."""
+    try:
+        return read_metadata(Path(path)).project
+    except (MetadataError, OSError):
+        return None
 
 
 def score_recording(
@@ -83,7 +95,7 @@ def score_recording(
     record(JobState.STARTED)
     try:
         outcome = service().score_file(
-            path, stored_rubric(rubric_id, version), agent_channel=agent_channel
+            path, stored_rubric(rubric_id, version, _project_of(path)), agent_channel=agent_channel
         )
         if outcome.error:
             raise JobFailed(outcome.error)
@@ -114,7 +126,7 @@ def rescore_project(
 
     record(JobState.STARTED)
     try:
-        outcomes = service().rescore(stored_rubric(rubric_id, version), project)
+        outcomes = service().rescore(stored_rubric(rubric_id, version, project), project)
     except Exception as exc:
         record(JobState.FAILED, str(exc))
         raise

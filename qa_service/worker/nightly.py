@@ -6,6 +6,8 @@ skipped, and queueing uses the job keys of jobs.py (audio sha256 + rubric id + v
 Scheduling: `qa-service worker --nightly-at 02:00 --inbox DIR` puts one job per night on
 rq's scheduler (job id `nightly_<date>`, so several workers schedule it once); each run
 schedules the next night. A crontab line calling `qa-service nightly` works as well.
+`--hourly-bulletins` books the hourly bulletin (整点通报) the same way (job id
+`bulletin_<YYYYMMDDHH>`), each run booking the next whole hour.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from qa_service.domain.metadata import read_metadata
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import MetadataError, QueueUnavailable
 from qa_service.files import sha256_of
+from qa_service.metrics.bulletin import BulletinReport, bulletin, projects_in_first_day
+from qa_service.metrics.bulletin import to_markdown as bulletin_markdown
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.review import tasks
@@ -135,7 +139,9 @@ def pending_work(store: Store, inbox: Path, since: datetime | None = None):
         if store.evaluations.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
             continue
-        todo.append((path, store.rubrics.load(active.rubric_id, active.version)))
+        todo.append(
+            (path, store.rubrics.load(active.rubric_id, active.version, project=meta.project))
+        )
     return files, todo, done, report_skips
 
 
@@ -283,6 +289,69 @@ def schedule_nightly(inbox: str, at: str, report_dir: str, after: datetime | Non
         description=f"nightly scoring of {inbox}",
     )
     log.info("nightly scoring of %s booked for %s", inbox, when)
+    return job_id
+
+
+# Hourly bulletins (整点通报) -----------------------------------------------------------------
+
+
+def run_bulletins(
+    store: Store, hour: datetime, report_dir: Path | None = None
+) -> list[BulletinReport]:
+    """The bulletins of every project in its first day after launch, up to this whole hour
+    (aware: of the call center's clock), kept in the database and, with `report_dir`, written
+    there as Markdown (bulletin-<project>-<hour>.md)."""
+    with store.session() as s:
+        reports = [
+            r for p in projects_in_first_day(s, hour) if (r := bulletin(s, p, hour)) is not None
+        ]
+    for r in reports:
+        store.bulletins.save(r.project, r.hour, r.hours_since_launch, r.model_dump(mode="json"))
+        if report_dir is not None:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            local = call_center_time(r.hour)
+            name = f"bulletin-{r.project}-{local:%Y%m%d-%H%M}.md"
+            (report_dir / name).write_text(bulletin_markdown(r), encoding="utf-8")
+    return reports
+
+
+def next_hour(now: datetime | None = None) -> datetime:
+    """The next whole hour of the call center's clock after now."""
+    zone = get_settings().zone
+    now = (now or datetime.now(zone)).astimezone(zone)  # a zone of half hours: its own hours
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def hourly_bulletin_job(report_dir: str, hour: str | None = None) -> dict:
+    """The scheduled job: the bulletins of the whole hour it was booked for, then book the
+    next hour's. Runs once per hour whatever the number of workers (job id bulletin_<hour>)."""
+    zone = get_settings().zone
+    at = (datetime.fromisoformat(hour) if hour else datetime.now(zone)).astimezone(zone)
+    at = at.replace(minute=0, second=0, microsecond=0)
+    reports = run_bulletins(service().store, at, Path(report_dir))
+    schedule_bulletins(report_dir, after=at)
+    return {"hour": at.isoformat(), "projects": [r.project for r in reports]}
+
+
+def schedule_bulletins(report_dir: str, after: datetime | None = None) -> str:
+    when = next_hour(after)
+    job_id = f"bulletin_{when:%Y%m%d%H}"
+    redis = redis_from_settings()
+    try:
+        Job.fetch(job_id, connection=redis)
+        return job_id  # already booked by this or another worker
+    except Exception:
+        pass
+    Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
+        when.astimezone(),
+        hourly_bulletin_job,
+        report_dir,
+        when.isoformat(),
+        job_id=job_id,
+        job_timeout=NIGHTLY_TIMEOUT,
+        description="hourly bulletins (整点通报)",
+    )
+    log.info("hourly bulletins booked for %s", when)
     return job_id
 
 

@@ -25,10 +25,12 @@ from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
+from qa_service.storage.tables import ProjectCarryover
 from tests.support import RUBRICS, web_sign_in
 
 RUBRIC_ID = "telecom-data-upgrade"
 RUBRIC_YAML = (RUBRICS / f"{RUBRIC_ID}.yaml").read_text(encoding="utf-8")
+YAML = {"Content-Type": "application/yaml"}
 
 # Each number as said in the call: Chinese numerals, fillers and pauses, +86, a landline, IDs
 # of 18 (ending in 叉) and 15 digits, a bank card.
@@ -201,6 +203,17 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
         )
         assert added.status_code == 201, added.text
         review_id = added.json()["id"]
+        # a stored knowledge base, and a project that started from p's wrap-up (its highlights
+        # carry the number); made after the reviews so the wrap-up holds them
+        kb = (RUBRICS / "kb" / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
+        assert client.post(
+            "/knowledge-bases", content=kb.encode(), headers={**admin, **YAML}
+        ).status_code in (200, 201)
+        carried = client.post("/projects/q/from-wrapup/p", headers=admin)
+        assert carried.status_code == 201, carried.text
+        with store.session() as s:  # p itself as if it had started from such a project
+            s.add(ProjectCarryover(project="p", source_project="q", body=carried.json()))
+            s.commit()
         fill = {
             "recording_id": rec.id,
             "evaluation_id": ev["id"],
@@ -214,6 +227,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "team": "t",
             "appeal_id": appeal.json()["id"],
             "session_id": session.json()["id"],
+            "kb_id": "changxiang-plan",
         }
         urls = []
         for path, required in _get_routes(client.app):
@@ -233,6 +247,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "/jobs",
             "/projects/p/trial",
             "/projects/p/wrapup",
+            "/projects/p/carried-over",
             "/rules/precision",
             "/appeals",
             f"/appeals/{appeal.json()['id']}",

@@ -56,7 +56,7 @@ def _rubric_for(store, project: str | None, rubric_id: str | None, version: int 
                 " (POST /rubrics/{id}/{version}/activate?project=...)"
             )
         rubric_id, version = active.rubric_id, active.version
-    return store.rubrics.load(rubric_id, version)
+    return store.rubrics.load(rubric_id, version, project=project)
 
 
 def _submit(

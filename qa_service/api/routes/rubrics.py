@@ -15,6 +15,7 @@ from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
+from qa_service.metrics.setup import running_versions, script_warnings
 from qa_service.review.models import RubricComparison, RubricDiff
 from qa_service.review.quality import compare_versions, diff_versions
 from qa_service.rules.knowledge import knowledge_of
@@ -65,7 +66,8 @@ def upload_rubric(
             "-H 'Content-Type: application/yaml'), not as a form upload"
         )
     rubric = parse_rubric(yaml_text, "uploaded rubric")
-    knowledge_of(rubric)  # its knowledge base, if it names one, must exist and load
+    # its knowledge base, if it names one, must be stored (or, for a path, exist) and load
+    knowledge_of(store.knowledge.attach(rubric))
     existed = store.rubrics.get(rubric.id, rubric.version) is not None
     row = store.rubrics.save(rubric, yaml_text)  # refuses the same version with other text
     if existed:
@@ -134,11 +136,17 @@ def get_rubric(rubric_id: Identifier, version: Version, store: StoreDep, _: View
 def activate(
     rubric_id: Identifier, version: Version, project: Identifier, store: StoreDep, _: Admin
 ) -> Activation:
-    """Make this version the one new recordings of `project` are scored with."""
+    """Make this version the one new recordings of `project` are scored with. Warns (三统一)
+    when the project's script has not passed the audit with this version."""
     if store.rubrics.get(rubric_id, version) is None:
         raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
     store.rubrics.activate(project, rubric_id, version)
-    return Activation(project=project, rubric=RubricRef(id=rubric_id, version=version))
+    _rubric, kb = running_versions(store, project, (rubric_id, version))
+    return Activation(
+        project=project,
+        rubric=RubricRef(id=rubric_id, version=version),
+        warnings=script_warnings(store, project, (rubric_id, version), kb),
+    )
 
 
 @router.post("/{rubric_id}/{version}/rescore", status_code=202, response_model=RescoreAccepted)

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from qa_service.exceptions import RubricNotFound, RubricVersionConflict
 from qa_service.rules.rubric import Rubric, parse_rubric
+from qa_service.storage.repositories.knowledge import KnowledgeBases
 from qa_service.storage.tables import ActiveRubric, RubricRow, utcnow
 
 
@@ -62,12 +63,14 @@ class Rubrics:
                 .order_by(RubricRow.version.desc())
             ).first()
 
-    def load(self, rubric_id: str, version: int) -> Rubric:
-        """The stored rubric version, parsed (jobs and reports name rubrics by id and version)."""
+    def load(self, rubric_id: str, version: int, project: str | None = None) -> Rubric:
+        """The stored rubric version, parsed (jobs and reports name rubrics by id and version),
+        with the stored knowledge base it names (the version `project` runs, if it runs one)."""
         row = self.get(rubric_id, version)
         if row is None:
             raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
-        return parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+        rubric = parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+        return KnowledgeBases(self.session).attach(rubric, project)
 
     def all(self) -> list[RubricRow]:
         """Every stored rubric version, by id then version."""

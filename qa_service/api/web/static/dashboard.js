@@ -1,5 +1,6 @@
 /* 质检看板: /kpis by project, agent, day or hour as charts (formula on hover), /kpis/errors as a
- * ranking with example calls, /projects/{p}/inflight for the first 2, 4 and 6 hours. */
+ * ranking with example calls, /projects/{p}/inflight for the first 2, 4 and 6 hours and the
+ * newest hourly bulletin (/projects/{p}/bulletins). */
 "use strict";
 (() => {
   const {api, h, pct, num, CATEGORIES} = QA;
@@ -119,12 +120,28 @@
           h("td", {}, `上线后前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
           h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
-          h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))));
+          h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))),
+      ...bulletin(await api("/projects/" + encodeURIComponent(project) + "/bulletins?limit=1")));
     if (data.customer_voice) {
       const tables = h("div", {});
       voice.append(h("h3", {}, `上线后前 ${Math.max(...data.windows.map((w) => w.hours))} 小时的客户问题与拒绝`), tables);
       QAVoice.render(tables, data.customer_voice);
     }
+  }
+
+  // 整点通报: the newest hourly bulletin; fatal and attitude errors first, then whom to remind.
+  function bulletin([b]) {
+    if (!b) return [h("p", {class: "muted", id: "bulletin"}, "暂无整点通报（上线后首日每小时生成）")];
+    const name = (e) => e.name || e.rule_id;
+    return [h("div", {id: "bulletin"},
+      h("h3", {}, `整点通报 ${QA.when(b.hour)}（上线后第 ${b.hours_since_launch} 小时）`),
+      h("p", {}, h("strong", {}, "致命错误与服务态度问题："),
+        b.urgent.length ? b.urgent.map((e) => `${name(e)}${e.fatal ? "（致命）" : ""} ${e.calls} 通（${e.agents.join("、")}）`).join("；") : "无"),
+      h("p", {}, h("strong", {}, "共性错误："), b.common_errors.map((e) => `${name(e)} ${e.count} 通`).join("；") || "无"),
+      h("table", {class: "grid", id: "remind-now"}, h("thead", {}, h("tr", {}, ["立即提醒：坐席", "错误", "通话"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, b.remind_now.length ? b.remind_now.map((r) => h("tr", {class: r.urgent ? "fatal" : ""},
+          h("td", {}, r.agent_id), h("td", {}, name(r)), h("td", {}, callLink(r.recording_id), " ", QA.when(r.called_at))))
+          : [h("tr", {}, h("td", {colspan: 3, class: "muted"}, "上一小时无需提醒"))])))];
   }
 
   async function load() {

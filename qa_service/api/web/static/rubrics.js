@@ -108,8 +108,9 @@
   on("activate", async () => {
     const project = document.getElementById("act-project").value.trim();
     if (!project) { QA.toast("请填写项目", true); return; }
-    await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/activate?project=${encodeURIComponent(project)}`, {method: "POST"});
-    QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}`);
+    const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/activate?project=${encodeURIComponent(project)}`, {method: "POST"});
+    // 三统一: activation goes ahead, the warnings say what the script's audit does not cover
+    QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}` + (r.warnings.length ? "。" + r.warnings.join("；") : ""), r.warnings.length > 0);
     await list();
   });
   /* The two versions rule by rule, before activating the newer one. */

@@ -6,7 +6,7 @@ evaluations in that order (all calls, and per project): a sample of any percent 
 and stops.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from qa_service.domain.sampling import DEFAULT_SEED, SAMPLE_A, SAMPLE_B, SAMPLE_PRIME, sample_keys
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
