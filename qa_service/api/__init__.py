@@ -20,6 +20,7 @@ from qa_service.api.routes import (
     projects,
     recordings,
     rubrics,
+    search,
     tasks,
 )
 from qa_service.api.web import mount as mount_web_app
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rubrics,
         recordings,
         evaluations,
+        search,
         job_status,
         kpis,
         projects,

@@ -214,6 +214,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "team": "t",
             "appeal_id": appeal.json()["id"],
             "session_id": session.json()["id"],
+            "q": "回执发到",  # /search: a hit of the passed call, its number in the line
         }
         urls = []
         for path, required in _get_routes(client.app):
@@ -234,6 +235,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "/projects/p/trial",
             "/projects/p/wrapup",
             "/rules/precision",
+            "/search",
             "/appeals",
             f"/appeals/{appeal.json()['id']}",
         }
