@@ -18,9 +18,9 @@ from qa_service.app.people import create_user
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
+from qa_service.review import search
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
-from qa_service.review import search
 from qa_service.storage.store import Store
 from tests.support import RUBRICS, web_sign_in
 

@@ -8,6 +8,17 @@ const QA = (() => {
   const LEVEL = {agent: 0, team_lead: 0, viewer: 1, reviewer: 2, manager: 3, admin: 4};
   const can = (needed) => (LEVEL[role] || 0) >= LEVEL[needed];
 
+  // What the page scripts say, in the service's language: the catalog's messages the page
+  // carries (base.html); a msgid not among them reads as itself (English).
+  const MESSAGES = (() => {
+    const el = document.getElementById("qa-messages");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+  function t(msgid, fields) {
+    const text = MESSAGES[msgid] || msgid;
+    return fields ? text.replace(/\{(\w+)\}/g, (m, k) => (k in fields ? String(fields[k]) : m)) : text;
+  }
+
   async function api(path, {method = "GET", body, raw} = {}) {
     const headers = {"Accept": "application/json"};
     if (method !== "GET") headers["X-CSRF-Token"] = csrf;
@@ -218,7 +229,7 @@ const QA = (() => {
   }
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
-  return {api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
+  return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
     remember, preferredProject, preferredRubric, highlightReason,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

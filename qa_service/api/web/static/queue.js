@@ -4,7 +4,7 @@
  * shown are kept for "next call in queue". */
 "use strict";
 (() => {
-  const {api, h, when, grade, num, clock, REASONS, ROLES_ZH} = QA;
+  const {t, api, h, when, grade, num, clock, REASONS, ROLES_ZH} = QA;
   const form = document.getElementById("filters");
   const body = document.querySelector("#queue tbody");
   const count = document.getElementById("queue-count");
@@ -70,14 +70,14 @@
   function hitRow(item) {
     const hits = (item.hits || []).map((hit) => h("div", {class: "search-hit"},
       h("a", {href: callAt(item, hit)}, "▶ " + clock(hit.start)), " ", (ROLES_ZH[hit.role] || hit.role) + "：", marked(hit.text)));
-    if (item.hit_count > hits.length) hits.push(h("div", {class: "muted"}, `另有 ${item.hit_count - hits.length} 句`));
+    if (item.hit_count > hits.length) hits.push(h("div", {class: "muted"}, t("{n} more lines", {n: item.hit_count - hits.length})));
     return h("tr", {class: "hits"}, h("td", {colspan: 8}, hits));
   }
 
   function reviewedCell(item) {
     if (item.reviewed === undefined) return "";
-    if (item.needs_rereview) return h("span", {class: "tag"}, "需重新复核");
-    return item.reviewed ? h("span", {class: "good"}, "已复核") : h("span", {class: "muted"}, "未复核");
+    if (item.needs_rereview) return h("span", {class: "tag"}, t("review again"));
+    return item.reviewed ? h("span", {class: "good"}, t("reviewed")) : h("span", {class: "muted"}, t("not reviewed"));
   }
 
   function row(item) {
@@ -86,7 +86,7 @@
     return h("tr", {class: "clickable", dataset: {evaluation: item.evaluation_id}, onclick: () => { location.href = href; }},
       h("td", {}, when(item.call_time)), h("td", {}, item.project || "—"), h("td", {}, item.agent_id || "—"),
       h("td", {}, num(item.score)), h("td", {}, grade(item.grade)), h("td", {}, reasons.length ? reasons : "—"),
-      h("td", {}, reviewedCell(item)), h("td", {}, h("a", {href}, "复核 →")));
+      h("td", {}, reviewedCell(item)), h("td", {}, h("a", {href}, t("Review →"))));
   }
 
   function rows(item) {
@@ -114,21 +114,24 @@
       eq.set("format", fmt);
       document.getElementById("export-calls-" + fmt).href = "/exports/evaluations?" + eq;
     }
-    body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, "加载中…")));
+    body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("Loading…"))));
     try {
       const data = await api(src.url(q));
       const items = data.items || [];
-      body.replaceChildren(...(items.length ? items.flatMap(rows) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, "没有符合条件的通话"))]));
-      if (tab === "sample") count.textContent = `项目 ${data.project} 抽检 ${data.sample_size} 通（共 ${data.population} 通，${data.percent}%）`;
-      else count.textContent = `${searching() ? `含“${data.q}”的通话` : ""}共 ${data.total_exact === false ? "至少 " : ""}${data.total} 通`;
+      body.replaceChildren(...(items.length ? items.flatMap(rows) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("No calls match")))]));
+      if (tab === "sample") count.textContent = t("Project {project}: {size} calls sampled (of {population}, {percent}%)", {project: data.project, size: data.sample_size, population: data.population, percent: data.percent});
+      else {
+        const n = data.total_exact === false ? t("at least {n}", {n: data.total}) : String(data.total);
+        count.textContent = searching() ? t("Calls with “{q}”: {n}", {q: data.q, n}) : t("{n} calls", {n});
+      }
       const pages = Math.max(1, Math.ceil(data.total / PAGE));  // the sample pages too
-      document.getElementById("page-no").textContent = `第 ${page} / ${pages} 页`;
+      document.getElementById("page-no").textContent = t("page {page} of {pages}", {page, pages});
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;
       document.body.dataset.loaded = "1";
       sessionStorage.setItem("qa-queue", JSON.stringify({ids: items.map((i) => i.evaluation_id), back: location.pathname + location.search}));
     } catch (e) {
-      body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, "加载失败：" + e.message)));
+      body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, t("Loading failed: {error}", {error: e.message}))));
     }
   }
 
@@ -146,5 +149,5 @@
   document.getElementById("next").addEventListener("click", () => { page += 1; go(); });
 
   QA.projects().then((ps) => { QA.fillSelect(form.elements.project, ps, params.get("project")); load(); })
-    .catch((e) => { count.textContent = "加载失败：" + e.message; });
+    .catch((e) => { count.textContent = t("Loading failed: {error}", {error: e.message}); });
 })();
