@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import psycopg
-from service_harness import ROOT, fresh_database, start_api, stop
+from service_harness import ADMIN, ROOT, fresh_database, start_api, stop
 
 AGENTS, PROJECTS = 200, 10
 PLANTED = (("宽带提速", 0.01), ("携号转网", 0.0001))
@@ -156,6 +156,7 @@ def load(url: str, rows: int, per_call: int) -> tuple[float, float, int]:
     with psycopg.connect(pg, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute(f"CREATE INDEX {SEARCH_INDEX} ON utterance USING gin (qa_bigrams(text))")
+        conn.execute(f"ALTER INDEX {SEARCH_INDEX} ALTER COLUMN 1 SET STATISTICS 1000")  # as 0011
         built = time.perf_counter() - t0
         conn.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
     return copied, built, utterances
@@ -189,7 +190,7 @@ def main() -> None:
     args = ap.parse_args()
     name = "qa_bench_search"
     if args.reuse:
-        url = fresh_database.__globals__["ADMIN"].rsplit("/", 1)[0] + f"/{name}"
+        url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     else:
         url = fresh_database(name)
         print(f"loading {args.rows:,} calls x {args.utterances} utterances ...", flush=True)

@@ -9,10 +9,11 @@ themselves (LIKE); SQLite reads the transcripts (LIKE only).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 
-from sqlalchemy import Integer, any_, bindparam, cast, exists, func, or_
+from sqlalchemy import Integer, String, any_, bindparam, cast, exists, func, literal, or_, text
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, select
@@ -34,7 +35,7 @@ MAX_DIGITS_UNMASKED = 3
 _DIGITS = re.compile(r"\d+")
 # The two ways of search_calls (see there): utterances holding the words up to which the
 # index's answer is used; calls read at most before the walk gives up; its batch sizes.
-RARE = 5_000
+RARE = 2_000
 WALK_BUDGET = 50_000
 WALK_FIRST, WALK_MOST = 200, 4_000
 
@@ -77,9 +78,9 @@ def utterance_match(dialect: str, words: list[str], role: str | None, indexed: b
     """The WHERE of an utterance holding every word (and spoken by `role`); `indexed`: through
     the bigram index where there is one. The values are written into the SQL (literal_execute)
     so the planner sees how rare each piece is."""
-    text = func.lower(UtteranceRow.text)
+    lowered = func.lower(UtteranceRow.text)
     conds = [
-        text.like(bindparam(f"w{i}", _like(w), literal_execute=True), escape="\\")
+        lowered.like(bindparam(f"w{i}", _like(w), literal_execute=True), escape="\\")
         for i, w in enumerate(words)
     ]
     if indexed and dialect == "postgresql":
@@ -102,12 +103,35 @@ def _in(column, values, dialect: str):
     return column.in_(values)
 
 
-def _rare(session: Session, match: list) -> list[int] | None:
-    """The recordings holding the words, when few utterances do (at most RARE): found
-    through the index. None: too many for that, walk the calls instead (_walk)."""
-    few = select(UtteranceRow.recording_id).where(*match)
-    counted = session.exec(select(func.count()).select_from(few.limit(RARE + 1).subquery())).one()
-    return None if counted > RARE else sorted(set(session.exec(few).all()))
+def _estimate(session: Session, query) -> int:
+    """The planner's count of the rows `query` returns: planning only, no row read."""
+    sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    plan = session.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _few(session: Session, dialect: str, words: list[str], match: list) -> bool:
+    """Whether the index finds the words' utterances cheaply: some two-character piece of the
+    words is in few utterances (about RARE at most; the index reads every entry of the piece
+    it starts from). Else the calls are walked instead (_walk). PostgreSQL judges a piece by
+    the planner's estimate (from the bigram index's statistics; counting a common piece's rows
+    costs more than the whole search); SQLite counts, stopping at RARE + 1."""
+    if dialect != "postgresql":
+        limited = select(UtteranceRow.id).where(*match).limit(RARE + 1).subquery()
+        return session.exec(select(func.count()).select_from(limited)).one() <= RARE
+    bigrams = func.qa_bigrams(UtteranceRow.text)
+    return any(
+        _estimate(
+            session,
+            select(UtteranceRow.id).where(
+                bigrams.op("@@")(cast(literal(tsquery_text([piece]), String), TSQUERY))
+            ),
+        )
+        <= RARE
+        for piece in sorted({w[i : i + 2] for w in words for i in range(len(w) - 1)})
+    )
 
 
 def _walk(
@@ -164,17 +188,21 @@ def search_calls(
     **criteria,
 ) -> SearchPage:
     """A page of the matching calls (current evaluations, newest first) and how many match
-    (counted up to `count_limit` + 1; where many calls match, only as far as this page needed:
+    (up to `count_limit`; where many calls match, counted only as far as this page needed:
     `total_exact` false). `criteria`: queues.evaluation_filter's (project, agent, rubric_id,
     grade, since, until, agents).
 
-    Two ways, chosen by how many utterances hold the words: few (RARE), the index gives
-    their calls and the filters keep some; many, the filtered calls are read newest first
-    and their transcripts looked into until the page is full. Where the second reads
-    WALK_BUDGET calls and still has no page (common words, filters that keep few calls that
-    hold them), the database joins the two as it sees fit."""
+    Two ways, chosen by how often the words' pieces occur (_few): rare, the index gives the
+    utterances and so the calls, which the filters then keep or not; common, the filtered
+    calls are read newest first and their transcripts looked into until the page is full
+    (_walk). Where the walk reads WALK_BUDGET calls and still has no page (common pieces,
+    filters that keep few calls holding the words), the first way answers after all."""
     words = terms(q, masked)
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # compiling these short queries just in time costs seconds: the functions' high cost
+        # (migration 0011) would otherwise cross jit_above_cost
+        session.execute(text("SET LOCAL jit = off"))
     match = utterance_match(dialect, words, role, indexed=True)
     plain = utterance_match(dialect, words, role, indexed=False)
     where = evaluation_filter(**criteria)
@@ -193,40 +221,26 @@ def search_calls(
             )
         )
     offset = (page - 1) * page_size
-    rows: list[Evaluation] = []
-    recordings = _rare(session, match)
-    walked = (
-        None
-        if recordings is not None
-        else _walk(session, dialect, where, plain, offset + page_size + 1)
-    )
+    holding = select(UtteranceRow.recording_id).where(*match)
+    walked = None
+    if not _few(session, dialect, words, match):
+        walked = _walk(session, dialect, where, plain, offset + page_size + 1)
     if walked is not None:
-        ids, complete = walked
-        total, exact = len(ids), complete
-        shown = ids[offset : offset + page_size]
-        by_id = {
-            ev.id: ev for ev in session.exec(select(Evaluation).where(Evaluation.id.in_(shown)))
-        }
-        rows = [by_id[i] for i in shown]
+        ids, exact = walked
     else:
-        if recordings is not None:
-            where.append(_in(Evaluation.recording_id, recordings, dialect))
-        else:
-            where.append(
-                exists().where(UtteranceRow.recording_id == Evaluation.recording_id, *match)
+        # few calls hold the words (or the walk gave up): every one the filters keep, at once
+        found = session.exec(
+            select(Evaluation.id, Evaluation.called_at).where(
+                *where, Evaluation.recording_id.in_(holding)
             )
-        total = session.exec(
-            select(func.count()).select_from(
-                select(Evaluation.id).where(*where).limit(count_limit + 1).subquery()
-            )
-        ).one()
-        exact = total <= count_limit
-        total = min(total, count_limit)
-        rows = list(
-            session.exec(
-                _newest_first(select(Evaluation).where(*where)).offset(offset).limit(page_size)
-            )
-        )
+        ).all()
+        ids = [i for i, _ in sorted(found, key=lambda r: (r[1], r[0]), reverse=True)]
+        exact = True
+    total = min(len(ids), count_limit)
+    exact = exact and len(ids) <= count_limit
+    shown = ids[offset : offset + page_size]
+    by_id = {ev.id: ev for ev in session.exec(select(Evaluation).where(Evaluation.id.in_(shown)))}
+    rows = [by_id[i] for i in shown]
     hits: dict[int, list[UtteranceRow]] = defaultdict(list)
     if rows:
         for u in session.exec(
