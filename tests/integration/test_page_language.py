@@ -30,7 +30,7 @@ STAFF_PAGES = ["/queue", "/upload", "/task-queue", "/appeal-desk", "/sampling-pl
                "/calibration", "/docs"]  # fmt: skip
 AGENT_PAGES = ["/my/calls", "/my/appeals"]
 # Pages whose words are not through the catalog yet: Chinese in every locale.
-NOT_YET = ["/calls/{call}", "/dashboard", "/trial", "/wrapup", "/rubric-versions"]
+NOT_YET = ["/dashboard", "/trial", "/wrapup", "/rubric-versions"]
 # English a Chinese page keeps: formats, units, file types, product names, the time zone.
 ALLOWED = {"API", "XLSX", "CSV", "YAML", "Markdown", "MB", "id", "UTC", "Asia", "Shanghai",
            "wav", "mp3", "flac", "m4a", "ogg", "opus", "aac", "amr"}  # fmt: skip

@@ -3,7 +3,7 @@
  * POST /evaluations/{id}/reviews and POST /reviews/{id}/withdraw, the trail, next call. */
 "use strict";
 (() => {
-  const {api, h, grade, num, clock, when, CATEGORIES, STATUSES, BAD, ACTIONS, ROLES_ZH} = QA;
+  const {t, api, h, grade, num, clock, when, CATEGORIES, STATUSES, BAD, ACTIONS, ROLES_ZH} = QA;
   const root = document.getElementById("call");
   const evaluationId = Number(root.dataset.evaluation);
   const canReview = root.dataset.canReview === "true";
@@ -27,8 +27,8 @@
   // play() is refused when a pause comes first (a quick double key press): not an error.
   const start = () => audio.play().catch(() => {});
   const toggle = () => (audio.paused ? start() : audio.pause());
-  audio.addEventListener("play", () => { document.getElementById("play").textContent = "❚❚ 暂停"; });
-  audio.addEventListener("pause", () => { document.getElementById("play").textContent = "▶ 播放"; });
+  audio.addEventListener("play", () => { document.getElementById("play").textContent = t("❚❚ Pause"); });
+  audio.addEventListener("pause", () => { document.getElementById("play").textContent = t("▶ Play"); });
   audio.addEventListener("timeupdate", follow);
   audio.addEventListener("seeked", follow);
   document.getElementById("play").addEventListener("click", toggle);
