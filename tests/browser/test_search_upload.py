@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from playwright.sync_api import expect
 
+from tests.support import wait_for
+
 PHONE = {"width": 390, "height": 844}
 
 
@@ -119,6 +121,11 @@ def test_upload_sends_each_file_with_its_progress_and_result(signed_in, api_get,
     text = page.locator("#uploads tr.upload[data-name='说明.txt'] td.result")
     expect(text).to_contain_text("说明.txt：不是录音文件")
     assert page.errors == []
+    # the re-upload may queue a scoring of the stored transcript: it ends before the next
+    # tests read that call
+    assert wait_for(
+        lambda: not any(api_get(f"/jobs?status={s}") for s in ("queued", "started")), timeout=120
+    )
 
 
 def test_upload_page_is_for_reviewers_and_up(signed_in, server):
