@@ -50,13 +50,15 @@ def _rubric_for(store, project: str | None, rubric_id: str | None, version: int 
         if version is None:
             raise BadInput(message("rubric_version is needed with rubric_id"))
     else:
-        active = store.rubrics.active_in(project) if project else None
+        if not project:
+            raise BadInput(message("project: give the project (its active rubric scores the call)"))
+        active = store.rubrics.active_in(project)
         if active is None:
             raise BadInput(
                 message(
-                    "no rubric given and no active rubric for project {project}"
+                    "project {project}: no active rubric"
                     " (POST /rubrics/{{id}}/{{version}}/activate?project=...)",
-                    project=project or "",
+                    project=project,
                 )
             )
         rubric_id, version = active.rubric_id, active.version
