@@ -22,6 +22,7 @@ from qa_service.api.routes import (
     projects,
     recordings,
     rubrics,
+    search,
     tasks,
 )
 from qa_service.api.web import mount as mount_web_app
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge,
         recordings,
         evaluations,
+        search,
         job_status,
         kpis,
         projects,

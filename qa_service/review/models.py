@@ -469,3 +469,31 @@ class RubricDiff(Schema):
     rules: list[RuleChange]
 
     model_config = {"populate_by_name": True}
+
+
+class SearchHit(Schema):
+    """An utterance of the call that holds every searched word: where to start listening."""
+
+    seq: int
+    role: str
+    start: float
+    end: float
+    text: str
+
+
+class SearchCall(FlaggedCall):
+    """A call whose transcript holds the searched words, with its first few hits."""
+
+    hit_count: int
+    """Utterances of the call that hold every searched word."""
+    hits: list[SearchHit]
+
+
+class SearchPage(Schema):
+    q: str
+    total: int
+    total_exact: bool
+    """False when more calls match than the count goes to: `total` is then "at least"."""
+    page: int
+    page_size: int
+    items: list[SearchCall]

@@ -39,6 +39,12 @@ class Recording(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+# Indexes a migration makes that the models cannot describe on every database: the
+# transcript search's bigram index (0011, PostgreSQL only; review/search.py queries it).
+SEARCH_INDEX = "ix_utterance_text_bigrams"
+MIGRATION_ONLY_INDEXES = frozenset({SEARCH_INDEX})
+
+
 class UtteranceRow(SQLModel, table=True):
     __tablename__ = "utterance"
     __table_args__ = (Index("ix_utterance_recording_seq", "recording_id", "seq"),)

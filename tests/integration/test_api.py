@@ -272,7 +272,7 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
         doc.write_text("x")
         assert upload(client, key["reviewer"], doc, **form).status_code == 415
         r = upload(client, key["reviewer"], FATAL_CALL)  # no rubric, no project
-        assert r.status_code == 422 and "no active rubric" in r.json()["detail"]
+        assert r.status_code == 422 and r.json()["detail"].startswith("项目：请指定项目")
         outside = tmp_path / "elsewhere.wav"
         shutil.copy(MODEL_CALL, outside)
         r = client.post(

@@ -228,6 +228,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "appeal_id": appeal.json()["id"],
             "session_id": session.json()["id"],
             "kb_id": "changxiang-plan",
+            "q": "回执发到",  # /search: a hit of the passed call, its number in the line
         }
         urls = []
         for path, required in _get_routes(client.app):
@@ -249,6 +250,7 @@ def test_no_personal_number_reaches_a_non_admin(tmp_path, sqlite_url):
             "/projects/p/wrapup",
             "/projects/p/carried-over",
             "/rules/precision",
+            "/search",
             "/appeals",
             f"/appeals/{appeal.json()['id']}",
         }

@@ -107,6 +107,8 @@ NOT_JSON = {
     ("get", "/exports/kpis"): "a CSV or XLSX file",
     ("get", "/exports/errors"): "a CSV or XLSX file",
     ("get", "/exports/evaluations"): "a CSV or XLSX file",
+    ("get", "/exports/projects/{project}/trial"): "a CSV or XLSX file",
+    ("get", "/exports/projects/{project}/wrapup"): "a CSV or XLSX file",
 }
 
 

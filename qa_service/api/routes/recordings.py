@@ -39,6 +39,7 @@ from qa_service.exceptions import (
     UnsupportedFormat,
 )
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.storage.tables import Recording
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
@@ -47,13 +48,18 @@ router = APIRouter(prefix="/recordings", tags=["recordings"])
 def _rubric_for(store, project: str | None, rubric_id: str | None, version: int | None):
     if rubric_id:
         if version is None:
-            raise BadInput("rubric_version is needed with rubric_id")
+            raise BadInput(message("rubric_version is needed with rubric_id"))
     else:
-        active = store.rubrics.active_in(project) if project else None
+        if not project:
+            raise BadInput(message("project: give the project (its active rubric scores the call)"))
+        active = store.rubrics.active_in(project)
         if active is None:
             raise BadInput(
-                f"no rubric given and no active rubric for project {project!r}"
-                " (POST /rubrics/{id}/{version}/activate?project=...)"
+                message(
+                    "project {project}: no active rubric"
+                    " (POST /rubrics/{{id}}/{{version}}/activate?project=...)",
+                    project=project,
+                )
             )
         rubric_id, version = active.rubric_id, active.version
     return store.rubrics.load(rubric_id, version, project=project)
@@ -134,12 +140,16 @@ def upload(
     ext = Path(name).suffix.lower()
     if ext not in AUDIO_EXTENSIONS:
         raise UnsupportedFormat(
-            f"{name}: not an audio file name ({', '.join(sorted(AUDIO_EXTENSIONS))})"
+            message(
+                "{name}: not an audio file name ({extensions})",
+                name=name,
+                extensions=", ".join(sorted(AUDIO_EXTENSIONS)),
+            )
         )
     if phase not in Phase.values():
-        raise BadInput(f"phase {phase!r} must be trial or production")
+        raise BadInput(message("phase {phase} must be trial or production", phase=phase))
     if agent_channel not in (None, "left", "right"):
-        raise BadInput("agent_channel must be left or right")
+        raise BadInput(message("agent_channel must be left or right"))
     rubric = _rubric_for(store, project, rubric_id, rubric_version)
     folder = Path(settings.storage_dir) / "recordings"
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,7 +161,13 @@ def upload(
             if size > limit:
                 tmp.close()
                 os.unlink(tmp.name)
-                raise TooLarge(f"{name}: larger than the {settings.max_upload_mb:g} MB limit")
+                raise TooLarge(
+                    message(
+                        "{name}: larger than the {limit:g} MB limit",
+                        name=name,
+                        limit=settings.max_upload_mb,
+                    )
+                )
             tmp.write(chunk)
     try:
         # refuse what a worker could not read (or should not: too long), while the caller is here

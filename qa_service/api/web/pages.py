@@ -18,15 +18,19 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from qa_service.api import throttle
 from qa_service.api.masking import note_caller
+from qa_service.api.web import catalog as page_catalog
 from qa_service.api.web import session
 from qa_service.app import keys, people
-from qa_service.app.people import ROLE_NAMES, Caller
+from qa_service.app.people import Caller
+from qa_service.asr.audio import AUDIO_EXTENSIONS
 from qa_service.config import get_settings
 from qa_service.domain.enums import KeyRole
+from qa_service.i18n import message
 from qa_service.storage.tables import Evaluation
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+page_catalog.install(templates.env)
 router = APIRouter(include_in_schema=False)
 
 # Every script, style, image and request stays on this origin. Inline styles are allowed
@@ -42,19 +46,29 @@ NO_CSP = ("/openapi.json",)
 
 # (page, link, label, the role it needs); agents and team leads have pages of their own
 NAV = [
-    ("mycalls", "/my/calls", "我的通话", KeyRole.AGENT),
-    ("myappeals", "/my/appeals", "我的申诉", KeyRole.AGENT),
-    ("tasks", "/task-queue", "复核任务", KeyRole.REVIEWER),
-    ("queue", "/queue", "待复核", KeyRole.VIEWER),
-    ("dashboard", "/dashboard", "质检看板", KeyRole.VIEWER),
-    ("appeals", "/appeal-desk", "申诉处理", KeyRole.REVIEWER),
-    ("plans", "/sampling-plans", "抽检计划", KeyRole.MANAGER),
-    ("calibration", "/calibration", "校准", KeyRole.REVIEWER),
-    ("trial", "/trial", "试呼分析", KeyRole.VIEWER),
-    ("wrapup", "/wrapup", "项目总结", KeyRole.VIEWER),
-    ("precision", "/precision", "规则准确率", KeyRole.VIEWER),
-    ("rubrics", "/rubric-versions", "质检规则", KeyRole.VIEWER),
+    ("mycalls", "/my/calls", "My calls", KeyRole.AGENT),
+    ("myappeals", "/my/appeals", "My appeals", KeyRole.AGENT),
+    ("tasks", "/task-queue", "Review tasks", KeyRole.REVIEWER),
+    ("queue", "/queue", "To review", KeyRole.VIEWER),
+    ("dashboard", "/dashboard", "QA dashboard", KeyRole.VIEWER),
+    ("appeals", "/appeal-desk", "Appeals", KeyRole.REVIEWER),
+    ("plans", "/sampling-plans", "Sampling plans", KeyRole.MANAGER),
+    ("calibration", "/calibration", "Calibration", KeyRole.REVIEWER),
+    ("trial", "/trial", "Trial calls", KeyRole.VIEWER),
+    ("wrapup", "/wrapup", "Project wrap-up", KeyRole.VIEWER),
+    ("precision", "/precision", "Rule precision", KeyRole.VIEWER),
+    ("rubrics", "/rubric-versions", "Rubrics", KeyRole.VIEWER),
+    ("upload", "/upload", "Upload recordings", KeyRole.REVIEWER),
 ]
+# people.ROLE_NAMES as the catalog's msgids: the header says the role in the page's language
+ROLE_LABELS = {
+    KeyRole.AGENT: "Agent",
+    KeyRole.TEAM_LEAD: "Team lead",
+    KeyRole.VIEWER: "Read only",
+    KeyRole.REVIEWER: "Reviewer",
+    KeyRole.MANAGER: "QA manager",
+    KeyRole.ADMIN: "Administrator",
+}
 # the pages of agents and team leads: their own calls and appeals
 SCOPED_PAGES = frozenset({"mycalls", "myappeals"})
 LOGIN_COOKIE = "qa_login"  # the sign-in form's own CSRF token (double submit)
@@ -81,7 +95,7 @@ def _signed_in(request: Request) -> tuple[Caller | None, session.WebSession | No
 
 def _nav(who: Caller) -> list[tuple[str, str, str]]:
     return [
-        (name, href, label)
+        (name, href, message(label))
         for name, href, label, needed in NAV
         if who.can(needed) and (name in SCOPED_PAGES) == who.scoped
     ]
@@ -103,7 +117,7 @@ def _page(request: Request, template: str, active: str, role=KeyRole.VIEWER, **c
             "me": {
                 "name": who.name,
                 "role": who.role,
-                "role_name": ROLE_NAMES.get(who.role, who.role),
+                "role_name": message(ROLE_LABELS.get(who.role, who.role)),
                 "agent_id": who.agent_id or "",
             },
             "can_review": who.can(KeyRole.REVIEWER),
@@ -345,6 +359,19 @@ def calibration_page(request: Request) -> Response:
 @router.get("/rubric-versions")
 def rubrics_page(request: Request) -> Response:
     return _page(request, "rubrics.html", "rubrics")
+
+
+@router.get("/upload")
+def upload_page(request: Request) -> Response:
+    """Several recordings at once, a progress bar and a result per file (POST /recordings)."""
+    return _page(
+        request,
+        "upload.html",
+        "upload",
+        role=KeyRole.REVIEWER,
+        max_upload_mb=get_settings().max_upload_mb,
+        extensions=sorted(AUDIO_EXTENSIONS),
+    )
 
 
 @router.get("/docs")

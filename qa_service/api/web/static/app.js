@@ -8,6 +8,17 @@ const QA = (() => {
   const LEVEL = {agent: 0, team_lead: 0, viewer: 1, reviewer: 2, manager: 3, admin: 4};
   const can = (needed) => (LEVEL[role] || 0) >= LEVEL[needed];
 
+  // What the page scripts say, in the service's language: the catalog's messages the page
+  // carries (base.html); a msgid not among them reads as itself (English).
+  const MESSAGES = (() => {
+    const el = document.getElementById("qa-messages");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+  function t(msgid, fields) {
+    const text = MESSAGES[msgid] || msgid;
+    return fields ? text.replace(/\{(\w+)\}/g, (m, k) => (k in fields ? String(fields[k]) : m)) : text;
+  }
+
   async function api(path, {method = "GET", body, raw} = {}) {
     const headers = {"Accept": "application/json"};
     if (method !== "GET") headers["X-CSRF-Token"] = csrf;
@@ -52,26 +63,26 @@ const QA = (() => {
     return el;
   }
 
-  const GRADES = {excellent: "优秀", pass: "合格", fail: "不合格", no_speech: "无语音（未评分）"};
-  const CATEGORIES = {script_section: "话术环节", mandatory_point: "必说点", forbidden_phrase: "禁语",
-    attitude_error: "态度错误", objection: "异议处理", silence: "静音", interruption: "抢话",
-    speech_rate: "语速", product_fact: "知识库不符"};
-  const STATUSES = {hit: "已说", missed: "漏说", violation: "违规", dismissed: "不成立",
-    handled: "已处理", unhandled: "未处理"};
+  const GRADES = {excellent: t("excellent"), pass: t("pass"), fail: t("fail"), no_speech: t("no speech")};
+  const CATEGORIES = {script_section: t("script section"), mandatory_point: t("mandatory point"),
+    forbidden_phrase: t("forbidden phrase"), attitude_error: t("attitude error"), objection: t("objection handling"),
+    silence: t("silence"), interruption: t("interruption"), speech_rate: t("speech rate"), product_fact: t("product fact")};
+  const STATUSES = {hit: t("hit"), missed: t("missed"), violation: t("violation"), dismissed: t("dismissed"),
+    handled: t("handled"), unhandled: t("unhandled")};
   const BAD = new Set(["missed", "violation", "unhandled"]);
-  const REASONS = {fail: "不合格", fatal: "一票否决", low_confidence: "识别存疑", no_speech: "无语音"};
-  const OUTCOMES = {success: "成功", refusal: "拒绝", unknown: "未知"};
-  const ROLES_ZH = {agent: "坐席", customer: "客户"};
-  const ACTIONS = {confirm: "确认", override: "改判", add: "补充", withdraw: "撤回"};
+  const REASONS = {fail: t("fail"), fatal: t("fatal"), low_confidence: t("recognition in doubt"), no_speech: t("no speech found")};
+  const OUTCOMES = {success: t("success"), refusal: t("refusal"), unknown: t("unknown")};
+  const ROLES_ZH = {agent: t("agent"), customer: t("customer")};
+  const ACTIONS = {confirm: t("confirm"), override: t("override"), add: t("add"), withdraw: t("withdraw")};
 
-  const SECTIONS = {greeting: "首问语", opening: "开场白", product_intro: "产品介绍", persuasion: "建议说服",
-    closing: "总结成交", farewell: "结束语", agent_line: "坐席自创话术"};
+  const SECTIONS = {greeting: t("greeting"), opening: t("opening"), product_intro: t("product introduction"),
+    persuasion: t("persuasion"), closing: t("closing"), farewell: t("farewell"), agent_line: t("agent line")};
   /* A highlight's reason: "objection_handled:too_expensive" -> 异议处理：客户嫌贵; a section id -> its name. */
   function highlightReason(r, refusals) {
     const [kind, id] = String(r).split(":");
     if (kind === "objection_handled") {
       const o = (refusals || []).find((x) => x.objection_id === id);
-      return "异议处理：" + (o && o.name ? o.name : id);
+      return t("objection handled: {name}", {name: o && o.name ? o.name : id});
     }
     return SECTIONS[kind] || r;
   }
@@ -188,18 +199,18 @@ const QA = (() => {
           onclick: () => set(v)}, d));
       }
       panel.replaceChildren(
-        h("div", {class: "dp-head"}, h("button", {type: "button", class: "dp-prev", title: "上个月", onclick: () => step(-1)}, "‹"),
-          h("span", {class: "dp-month"}, `${y}年${m}月`),
-          h("button", {type: "button", class: "dp-next", title: "下个月", onclick: () => step(1)}, "›")),
-        h("div", {class: "dp-grid"}, ["日", "一", "二", "三", "四", "五", "六"].map((w) => h("span", {class: "dp-w"}, w)), cells),
-        h("div", {class: "dp-foot"}, h("button", {type: "button", onclick: () => set("")}, "清除"),
-          h("button", {type: "button", onclick: () => set(zoneNow().slice(0, 10))}, "今天")));
+        h("div", {class: "dp-head"}, h("button", {type: "button", class: "dp-prev", title: t("previous month"), onclick: () => step(-1)}, "‹"),
+          h("span", {class: "dp-month"}, t("{year}-{month}", {year: y, month: m})),
+          h("button", {type: "button", class: "dp-next", title: t("next month"), onclick: () => step(1)}, "›")),
+        h("div", {class: "dp-grid"}, [t("Su"), t("Mo"), t("Tu"), t("We"), t("Th"), t("Fr"), t("Sa")].map((w) => h("span", {class: "dp-w"}, w)), cells),
+        h("div", {class: "dp-foot"}, h("button", {type: "button", onclick: () => set("")}, t("Clear")),
+          h("button", {type: "button", onclick: () => set(zoneNow().slice(0, 10))}, t("Today"))));
     }
     function open() {
       if (panel) return;
       const at = /^(\d{4})-(\d{2})/.exec(input.value) || /^(\d{4})-(\d{2})/.exec(zoneNow());
       month = [Number(at[1]), Number(at[2])];
-      panel = h("div", {class: "datepicker", role: "dialog", "aria-label": "选择日期"});
+      panel = h("div", {class: "datepicker", role: "dialog", "aria-label": t("Choose a date")});
       input.parentNode.append(panel);
       draw();
       // Near the right edge of a phone the calendar opens leftwards, inside the screen.
@@ -218,7 +229,7 @@ const QA = (() => {
   }
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
-  return {api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
+  return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
     remember, preferredProject, preferredRubric, highlightReason,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

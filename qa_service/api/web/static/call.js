@@ -3,7 +3,7 @@
  * POST /evaluations/{id}/reviews and POST /reviews/{id}/withdraw, the trail, next call. */
 "use strict";
 (() => {
-  const {api, h, grade, num, clock, when, CATEGORIES, STATUSES, BAD, ACTIONS, ROLES_ZH} = QA;
+  const {t, api, h, grade, num, clock, when, CATEGORIES, STATUSES, BAD, ACTIONS, ROLES_ZH} = QA;
   const root = document.getElementById("call");
   const evaluationId = Number(root.dataset.evaluation);
   const canReview = root.dataset.canReview === "true";
@@ -27,8 +27,8 @@
   // play() is refused when a pause comes first (a quick double key press): not an error.
   const start = () => audio.play().catch(() => {});
   const toggle = () => (audio.paused ? start() : audio.pause());
-  audio.addEventListener("play", () => { document.getElementById("play").textContent = "❚❚ 暂停"; });
-  audio.addEventListener("pause", () => { document.getElementById("play").textContent = "▶ 播放"; });
+  audio.addEventListener("play", () => { document.getElementById("play").textContent = t("❚❚ Pause"); });
+  audio.addEventListener("pause", () => { document.getElementById("play").textContent = t("▶ Play"); });
   audio.addEventListener("timeupdate", follow);
   audio.addEventListener("seeked", follow);
   document.getElementById("play").addEventListener("click", toggle);
@@ -58,9 +58,11 @@
   let hits = [], hitAt = -1;
   function findInTranscript() {
     const q = search.value.trim();
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);  // every word in the line
     hits = [];
     uttEls.forEach((el, i) => {
-      const on = Boolean(q) && utterances[i].text.includes(q);
+      const text = utterances[i].text.toLowerCase();
+      const on = words.length > 0 && words.every((w) => text.includes(w));
       el.classList.toggle("hit", on);
       if (on) hits.push(i);
     });
@@ -194,6 +196,17 @@
     current = -1;
     follow();
     if (search.value.trim()) findInTranscript();
+  }
+
+  // Opened from a search across calls (?t=start&q=words): at the hit, the words marked.
+  function openAtHit() {
+    const at = new URLSearchParams(location.search);
+    if (at.get("q")) { search.value = at.get("q"); findInTranscript(); }
+    const t = Number(at.get("t"));
+    if (!at.has("t") || !Number.isFinite(t) || t < 0) return;
+    seek(t);
+    const i = utterances.findIndex((u) => u.start >= t - 0.05);
+    if (i >= 0) uttEls[i].scrollIntoView({block: "center"});
   }
 
   // ---- findings and reviews -----------------------------------------------------------------
@@ -420,6 +433,7 @@
       QA.remember("rubric", ev.rubric.id);
       renderTranscript();
       setupPlayer();
+      openAtHit();
       document.body.dataset.loaded = "1";
     } catch (e) {
       document.getElementById("findings").replaceChildren(h("p", {class: "error"}, "加载失败：" + e.message));

@@ -2,7 +2,7 @@
  * a weekly trend (the same API per week), and the overturned and missed examples of a rule. */
 "use strict";
 (() => {
-  const {api, h, pct, CATEGORIES, STATUSES, clock} = QA;
+  const {t, api, h, pct, CATEGORIES, STATUSES, clock} = QA;
   const form = document.getElementById("filters");
   const trend = echarts.init(document.getElementById("trend"));
   window.addEventListener("resize", () => trend.resize());
@@ -14,11 +14,11 @@
       items.length ? h("ul", {}, items.map((x) => h("li", {},
         h("a", {href: "/calls/" + x.evaluation_id}, `#${x.recording_id} ${clock(x.start || 0)}`), " ",
         x.evidence_text ? h("q", {}, x.evidence_text) : null, " ",
-        h("span", {class: "muted"}, `${STATUSES[x.machine_status] || x.machine_status || "未检出"} → ${STATUSES[x.reviewed_status] || x.reviewed_status}`),
-        x.comment ? h("div", {class: "muted"}, "复核意见：" + x.comment) : null)))
-        : h("p", {class: "muted"}, "无")];
+        h("span", {class: "muted"}, `${STATUSES[x.machine_status] || x.machine_status || t("not found")} → ${STATUSES[x.reviewed_status] || x.reviewed_status}`),
+        x.comment ? h("div", {class: "muted"}, t("Reviewer's comment: {comment}", {comment: x.comment})) : null)))
+        : h("p", {class: "muted"}, t("none"))];
     document.getElementById("examples").replaceChildren(h("h2", {}, rule.name || rule.rule_id),
-      ...list("被推翻（机器误判）", rule.overturned_examples || []), ...list("复核补充（机器漏检）", rule.added_examples || []));
+      ...list(t("Overturned (the machine was wrong)"), rule.overturned_examples || []), ...list(t("Added by reviewers (the machine missed it)"), rule.added_examples || []));
   }
 
   async function weekly(q) {
@@ -40,7 +40,7 @@
     const points = await Promise.all(weeks);
     trend.setOption({grid: {left: 40, right: 10, top: 20, bottom: 30}, tooltip: {trigger: "axis"},
       xAxis: {type: "category", data: points.map((p) => p[0])}, yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
-      series: [{name: "准确率", type: "line", connectNulls: true, symbolSize: 9, showAllSymbol: true, data: points.map((p) => p[1])}]}, true);
+      series: [{name: t("Precision"), type: "line", connectNulls: true, symbolSize: 9, showAllSymbol: true, data: points.map((p) => p[1])}]}, true);
   }
 
   async function load() {
@@ -51,7 +51,7 @@
       onclick: () => examples(r)},
       h("td", {}, r.name || r.rule_id), h("td", {}, CATEGORIES[r.category] || r.category), h("td", {}, r.confirmed),
       h("td", {}, r.overturned), h("td", {}, r.added), h("td", {}, r.turned_bad), h("td", {}, pct(r.precision))))
-      : [h("tr", {}, h("td", {colspan: 7, class: "muted"}, "这段时间没有复核记录"))]));
+      : [h("tr", {}, h("td", {colspan: 7, class: "muted"}, t("No reviews in this period")))]));
     document.body.dataset.loaded = "1";
     weekly(q).catch(() => {});
   }

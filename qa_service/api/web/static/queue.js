@@ -1,8 +1,10 @@
 /* 待复核: the flagged list (/flagged), the random 5% sample (/review-sample) and all calls
- * (/evaluations), with filters and paging. The ids shown are kept for "next call in queue". */
+ * (/evaluations), with filters and paging; words typed in 转写搜索 search the transcripts of the
+ * flagged or all calls (/search) and each result opens the call at its first hit. The ids
+ * shown are kept for "next call in queue". */
 "use strict";
 (() => {
-  const {api, h, when, grade, num, REASONS} = QA;
+  const {t, api, h, when, grade, num, clock, REASONS, ROLES_ZH} = QA;
   const form = document.getElementById("filters");
   const body = document.querySelector("#queue tbody");
   const count = document.getElementById("queue-count");
@@ -35,25 +37,70 @@
           url: (q) => { q.set("page", page); q.set("page_size", PAGE); return "/evaluations?" + q; }},
   };
 
+  // Transcript search: the flagged tab's or all calls' filters with the words.
+  const SEARCH = {
+    flagged: ["q", "project", "agent", "since", "until", "rule", "reviewed"],
+    all: ["q", "project", "agent", "since", "until", "grade", "reviewed"],
+  };
+  const words = () => (form.elements.q.value || "").trim();
+  const searching = () => Boolean(words()) && tab !== "sample";
+
+  // The call page opens at the hit, its transcript search filled with the words.
+  const callAt = (item, hit) => `/calls/${item.evaluation_id}?` + new URLSearchParams({t: hit ? hit.start : 0, q: words()});
+
+  function marked(text) {
+    const terms = words().split(/\s+/).filter(Boolean).map((w) => w.toLowerCase());
+    const parts = [];
+    let pos = 0;
+    const low = text.toLowerCase();
+    while (pos < text.length) {
+      let at = -1, len = 0;
+      for (const w of terms) {
+        const i = low.indexOf(w, pos);
+        if (i >= 0 && (at < 0 || i < at)) { at = i; len = w.length; }
+      }
+      if (at < 0) break;
+      parts.push(text.slice(pos, at), h("mark", {}, text.slice(at, at + len)));
+      pos = at + len;
+    }
+    parts.push(text.slice(pos));
+    return parts;
+  }
+
+  function hitRow(item) {
+    const hits = (item.hits || []).map((hit) => h("div", {class: "search-hit"},
+      h("a", {href: callAt(item, hit)}, "▶ " + clock(hit.start)), " ", (ROLES_ZH[hit.role] || hit.role) + "：", marked(hit.text)));
+    if (item.hit_count > hits.length) hits.push(h("div", {class: "muted"}, t("{n} more lines", {n: item.hit_count - hits.length})));
+    return h("tr", {class: "hits"}, h("td", {colspan: 8}, hits));
+  }
+
   function reviewedCell(item) {
     if (item.reviewed === undefined) return "";
-    if (item.needs_rereview) return h("span", {class: "tag"}, "需重新复核");
-    return item.reviewed ? h("span", {class: "good"}, "已复核") : h("span", {class: "muted"}, "未复核");
+    if (item.needs_rereview) return h("span", {class: "tag"}, t("review again"));
+    return item.reviewed ? h("span", {class: "good"}, t("reviewed")) : h("span", {class: "muted"}, t("not reviewed"));
   }
 
   function row(item) {
     const reasons = (item.reasons || []).map((r) => h("span", {class: "tag" + (r === "fatal" ? " fatal" : "")}, REASONS[r] || r));
-    const href = "/calls/" + item.evaluation_id;
+    const href = searching() ? callAt(item, (item.hits || [])[0]) : "/calls/" + item.evaluation_id;
     return h("tr", {class: "clickable", dataset: {evaluation: item.evaluation_id}, onclick: () => { location.href = href; }},
       h("td", {}, when(item.call_time)), h("td", {}, item.project || "—"), h("td", {}, item.agent_id || "—"),
       h("td", {}, num(item.score)), h("td", {}, grade(item.grade)), h("td", {}, reasons.length ? reasons : "—"),
-      h("td", {}, reviewedCell(item)), h("td", {}, h("a", {href}, "复核 →")));
+      h("td", {}, reviewedCell(item)), h("td", {}, h("a", {href}, t("Review →"))));
+  }
+
+  function rows(item) {
+    return searching() ? [row(item), hitRow(item)] : [row(item)];
   }
 
   async function load() {
     for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === tab);
-    const src = SOURCES[tab];
-    for (const el of form.elements) if (el.name) el.disabled = !src.filters.includes(el.name);
+    const src = searching() ? {filters: SEARCH[tab], url: (q) => {
+      if (tab === "flagged") q.set("flagged", "true");
+      q.set("page", page); q.set("page_size", PAGE); return "/search?" + q;
+    }} : SOURCES[tab];
+    for (const el of form.elements) if (el.name) el.disabled = el.name !== "q" && !src.filters.includes(el.name);
+    form.elements.q.disabled = tab === "sample";
     const q = query();
     for (const k of [...q.keys()]) if (!src.filters.includes(k)) q.delete(k);
     if (tab === "sample" && !q.get("project")) {
@@ -62,26 +109,29 @@
     }
     // The export lists every call the filters select (the 全部通话 filters).
     const eq = query();
-    for (const k of [...eq.keys()]) if (!SOURCES.all.filters.includes(k)) eq.delete(k);
+    for (const k of [...eq.keys()]) if (!SOURCES.all.filters.includes(k)) eq.delete(k);  // not q
     for (const fmt of ["xlsx", "csv"]) {
       eq.set("format", fmt);
       document.getElementById("export-calls-" + fmt).href = "/exports/evaluations?" + eq;
     }
-    body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, "加载中…")));
+    body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("Loading…"))));
     try {
       const data = await api(src.url(q));
       const items = data.items || [];
-      body.replaceChildren(...(items.length ? items.map(row) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, "没有符合条件的通话"))]));
-      if (tab === "sample") count.textContent = `项目 ${data.project} 抽检 ${data.sample_size} 通（共 ${data.population} 通，${data.percent}%）`;
-      else count.textContent = `共 ${data.total_exact === false ? "至少 " : ""}${data.total} 通`;
+      body.replaceChildren(...(items.length ? items.flatMap(rows) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("No calls match")))]));
+      if (tab === "sample") count.textContent = t("Project {project}: {size} calls sampled (of {population}, {percent}%)", {project: data.project, size: data.sample_size, population: data.population, percent: data.percent});
+      else {
+        const n = data.total_exact === false ? t("at least {n}", {n: data.total}) : String(data.total);
+        count.textContent = searching() ? t("Calls with “{q}”: {n}", {q: data.q, n}) : t("{n} calls", {n});
+      }
       const pages = Math.max(1, Math.ceil(data.total / PAGE));  // the sample pages too
-      document.getElementById("page-no").textContent = `第 ${page} / ${pages} 页`;
+      document.getElementById("page-no").textContent = t("page {page} of {pages}", {page, pages});
       document.getElementById("prev").disabled = page <= 1;
       document.getElementById("next").disabled = page >= pages;
       document.body.dataset.loaded = "1";
       sessionStorage.setItem("qa-queue", JSON.stringify({ids: items.map((i) => i.evaluation_id), back: location.pathname + location.search}));
     } catch (e) {
-      body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, "加载失败：" + e.message)));
+      body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "error"}, t("Loading failed: {error}", {error: e.message}))));
     }
   }
 
@@ -99,5 +149,5 @@
   document.getElementById("next").addEventListener("click", () => { page += 1; go(); });
 
   QA.projects().then((ps) => { QA.fillSelect(form.elements.project, ps, params.get("project")); load(); })
-    .catch((e) => { count.textContent = "加载失败：" + e.message; });
+    .catch((e) => { count.textContent = t("Loading failed: {error}", {error: e.message}); });
 })();
