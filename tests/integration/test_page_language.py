@@ -38,7 +38,8 @@ CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
 
 class Words(HTMLParser):
-    """The text a person reads: text outside scripts and styles, and placeholders, titles."""
+    """The text a person reads: text outside scripts and styles, and placeholders, titles. Text
+    in <code> is what the user types (a YAML key), not a sentence of the page."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,14 +47,14 @@ class Words(HTMLParser):
         self.skip = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self.skip += 1
         for name, value in attrs:
             if name in ("placeholder", "title", "alt", "aria-label") and value:
                 self.parts.append(value)
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self.skip -= 1
 
     def handle_data(self, data):
