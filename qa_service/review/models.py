@@ -46,6 +46,24 @@ class FlaggedCall(NoScoreWithoutSpeech):
     reviewed: bool = False
     """Listened to: a review applies, or a review task of the call is done (已复核)."""
 
+    @classmethod
+    def of(cls, ev, low_confidence: float, reviewed: bool, **more):
+        """The row of a current evaluation (storage.tables.Evaluation) in a list of calls."""
+        return cls(
+            evaluation_id=ev.id,
+            recording_id=ev.recording_id,
+            agent_id=ev.agent_id,
+            project=ev.project,
+            call_time=ev.called_at,
+            score=ev.effective_score,
+            grade=ev.effective_grade,
+            fatal=ev.effective_fatal,
+            outcome=ev.outcome,
+            reasons=ev.flag_reasons(low_confidence),
+            reviewed=reviewed,
+            **more,
+        )
+
 
 class FlaggedPage(Schema):
     total: int

@@ -259,18 +259,10 @@ def search_calls(
         ).all()
     )
     items = [
-        SearchCall(
-            evaluation_id=ev.id,
-            recording_id=ev.recording_id,
-            agent_id=ev.agent_id,
-            project=ev.project,
-            call_time=ev.called_at,
-            score=ev.effective_score,
-            grade=ev.effective_grade,
-            fatal=ev.effective_fatal,
-            outcome=ev.outcome,
-            reasons=ev.flag_reasons(low_confidence),
-            reviewed=ev.recording_id in heard,
+        SearchCall.of(
+            ev,
+            low_confidence,
+            ev.recording_id in heard,
             hit_count=len(hits[ev.recording_id]),
             hits=[
                 SearchHit(seq=u.seq, role=u.role, start=u.start, end=u.end, text=u.text)

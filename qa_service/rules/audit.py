@@ -23,7 +23,12 @@ from typing import Any, Literal
 
 from pydantic import Field, computed_field
 
-from qa_service.config import DEFAULT_FUZZY, DEFAULT_PHRASE_MARGIN, DEFAULT_SIMILAR_THRESHOLD
+from qa_service.config import (
+    DEFAULT_FUZZY,
+    DEFAULT_PHRASE_MARGIN,
+    DEFAULT_SIMILAR_THRESHOLD,
+    Settings,
+)
 from qa_service.domain.enums import Category, FindingStatus, Role, SectionKind
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.results import Evidence, Utterance
@@ -133,6 +138,17 @@ def _heading(text: str, extra: dict[str, str]) -> tuple[str | None, str]:
         if text.lstrip().startswith("#"):
             return names[name], ""  # a heading with a comment: ## 开场白（必读）
     return None, text
+
+
+def check_size_within(text: str, source: str, settings: Settings) -> None:
+    """check_size with the service's limits (config.Settings' audit_max_*)."""
+    check_size(
+        text,
+        source,
+        max_chars=settings.audit_max_chars,
+        max_lines=settings.audit_max_lines,
+        max_line_chars=settings.audit_max_line_chars,
+    )
 
 
 def check_size(

@@ -269,9 +269,9 @@ def nightly_job(inbox: str, at: str, report_dir: str) -> dict:
     return {"report": str(path), "queued": report.queued, "found": report.found}
 
 
-def schedule_nightly(inbox: str, at: str, report_dir: str, after: datetime | None = None) -> str:
-    when = next_run(at, after)
-    job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
+def _book_once(job_id: str, when: datetime, func, *args, description: str) -> str:
+    """Book `func(*args)` on rq's scheduler at `when` under `job_id`, unless this or another
+    worker booked it already."""
     redis = redis_from_settings()
     try:
         Job.fetch(job_id, connection=redis)
@@ -280,16 +280,22 @@ def schedule_nightly(inbox: str, at: str, report_dir: str, after: datetime | Non
         pass
     Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
         when.astimezone(),
-        nightly_job,
-        inbox,
-        at,
-        report_dir,
+        func,
+        *args,
         job_id=job_id,
         job_timeout=NIGHTLY_TIMEOUT,
-        description=f"nightly scoring of {inbox}",
+        description=description,
     )
-    log.info("nightly scoring of %s booked for %s", inbox, when)
+    log.info("%s booked for %s", description, when)
     return job_id
+
+
+def schedule_nightly(inbox: str, at: str, report_dir: str, after: datetime | None = None) -> str:
+    when = next_run(at, after)
+    job_id = f"nightly_{when.date().isoformat().replace('-', '')}"
+    return _book_once(
+        job_id, when, nightly_job, inbox, at, report_dir, description=f"nightly scoring of {inbox}"
+    )
 
 
 # Hourly bulletins (整点通报) -----------------------------------------------------------------
@@ -335,24 +341,14 @@ def hourly_bulletin_job(report_dir: str, hour: str | None = None) -> dict:
 
 def schedule_bulletins(report_dir: str, after: datetime | None = None) -> str:
     when = next_hour(after)
-    job_id = f"bulletin_{when:%Y%m%d%H}"
-    redis = redis_from_settings()
-    try:
-        Job.fetch(job_id, connection=redis)
-        return job_id  # already booked by this or another worker
-    except Exception:
-        pass
-    Queue(TRANSCRIBE_QUEUE, connection=redis).enqueue_at(
-        when.astimezone(),
+    return _book_once(
+        f"bulletin_{when:%Y%m%d%H}",
+        when,
         hourly_bulletin_job,
         report_dir,
         when.isoformat(),
-        job_id=job_id,
-        job_timeout=NIGHTLY_TIMEOUT,
         description="hourly bulletins (整点通报)",
     )
-    log.info("hourly bulletins booked for %s", when)
-    return job_id
 
 
 def parse_since(value: str | None) -> datetime | None:

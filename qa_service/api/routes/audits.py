@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from qa_service.api.deps import Identifier, SettingsDep, StoreDep, Viewer
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import KnowledgeError, RubricNotFound
-from qa_service.rules.audit import AuditReport, audit, check_size, parse_script
+from qa_service.rules.audit import AuditReport, audit, check_size_within, parse_script
 from qa_service.rules.knowledge import knowledge_of, parse_knowledge
 
 router = APIRouter(prefix="/audits", tags=["audits"])
@@ -47,13 +47,7 @@ def create_audit(
     phrases, product facts against the knowledge base, project type. `clean` is false when
     any problem is found; nothing is stored. A script or knowledge base past its limits
     (QA_AUDIT_*) is a 422 naming the limit, before any matching."""
-    check_size(
-        body.script,
-        body.name,
-        max_chars=settings.audit_max_chars,
-        max_lines=settings.audit_max_lines,
-        max_line_chars=settings.audit_max_line_chars,
-    )
+    check_size_within(body.script, body.name, settings)
     if body.knowledge_base and len(body.knowledge_base) > settings.audit_max_knowledge_chars:
         raise KnowledgeError(
             "knowledge_base",

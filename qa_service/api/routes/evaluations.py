@@ -278,22 +278,7 @@ def flagged(
         **agents_filter(who),
     )
     heard = store.evaluations.listened([ev.recording_id for ev in rows])
-    items = [
-        FlaggedCall(
-            evaluation_id=ev.id,
-            recording_id=ev.recording_id,
-            agent_id=ev.agent_id,
-            project=ev.project,
-            call_time=ev.called_at,
-            score=ev.effective_score,
-            grade=ev.effective_grade,
-            fatal=ev.effective_fatal,
-            outcome=ev.outcome,
-            reasons=ev.flag_reasons(settings.low_confidence),
-            reviewed=ev.recording_id in heard,
-        )
-        for ev in rows
-    ]
+    items = [FlaggedCall.of(ev, settings.low_confidence, ev.recording_id in heard) for ev in rows]
     return FlaggedPage(
         total=min(total, cap), total_exact=total <= cap, page=page, page_size=page_size, items=items
     )

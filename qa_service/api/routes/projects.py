@@ -31,7 +31,7 @@ from qa_service.metrics.reports import (
 from qa_service.metrics.setup import project_setup
 from qa_service.metrics.wrapup import project_rubric_key, to_markdown
 from qa_service.metrics.wrapup import wrapup as make_wrapup
-from qa_service.rules.audit import AuditReport, audit, check_size, parse_script
+from qa_service.rules.audit import AuditReport, audit, check_size_within, parse_script
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.storage.tables import ActiveRubric, ProjectCarryover, Recording, utcnow
 
@@ -185,13 +185,7 @@ def store_script(
     """Audit the project's outbound script (试呼前评估核查) with its rubric and the knowledge-base
     version the project runs, and store both as the project's next script version (三统一).
     Stored whether it passes or not: activation warns while it does not."""
-    check_size(
-        body.script,
-        body.name,
-        max_chars=settings.audit_max_chars,
-        max_lines=settings.audit_max_lines,
-        max_line_chars=settings.audit_max_line_chars,
-    )
+    check_size_within(body.script, body.name, settings)
     if body.rubric_id is not None:
         version = body.rubric_version or store.rubrics.newest_version(body.rubric_id)
         if version is None:
