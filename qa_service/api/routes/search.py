@@ -18,13 +18,18 @@ from qa_service.review.models import SearchPage
 
 router = APIRouter(tags=["evaluations"])
 
+# The schema says what terms() accepts: up to MAX_TERMS words of MIN_CHARS or more, split at
+# spaces, so a request the schema allows is never refused for its shape.
+_WORD = rf"[^\s\x00]{{{search.MIN_CHARS},}}"
+SEARCH_WORDS = rf"^\s*{_WORD}(?:\s+{_WORD}){{0,{search.MAX_TERMS - 1}}}\s*$"
+
 
 @router.get("/search", response_model=SearchPage)
 def search_calls(
     store: StoreDep,
     settings: SettingsDep,
     who: Member,
-    q: str = Query(..., min_length=1, max_length=100, pattern=NO_NUL),
+    q: str = Query(..., min_length=search.MIN_CHARS, max_length=100, pattern=SEARCH_WORDS),
     role: Literal["agent", "customer"] | None = None,
     project: Identifier | None = None,
     agent: Identifier | None = None,

@@ -116,6 +116,9 @@
     }
     body.replaceChildren(h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("Loading…"))));
     try {
+      // The API refuses a one-character word; say so in the page's words before asking.
+      const short = searching() && words().split(/\s+/).find((w) => w.length < 2);
+      if (short) throw new Error(t("q: each word needs at least {n} characters ({word})", {n: 2, word: short}));
       const data = await api(src.url(q));
       const items = data.items || [];
       body.replaceChildren(...(items.length ? items.flatMap(rows) : [h("tr", {}, h("td", {colspan: 8, class: "muted"}, t("No calls match")))]));
