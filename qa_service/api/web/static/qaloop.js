@@ -9,7 +9,7 @@
   const manager = root.dataset.manager === "1";
 
   const APPEAL_STATES = {filed: t("to assign"), assigned: t("to rule"), upheld: t("upheld"), overturned: t("overturned")};
-  const TASK_STATES = {unassigned: t("to assign"), assigned: t("to review (task)"), in_progress: t("reviewing"), done: t("reviewed"), overdue: t("overdue")};
+  const TASK_STATES = {unassigned: t("to assign"), assigned: t("To review"), in_progress: t("reviewing"), done: t("reviewed"), overdue: t("overdue")};
   const TASK_REASONS = {fatal: t("Fatal"), low_confidence: t("recognition in doubt"), score_band: t("score band"), duration_band: t("duration band"),
     agent_minimum: t("minimum per agent"), random: t("random sample"), rereview: t("new rubric version: review again"), manual: t("assigned by a manager")};
 
