@@ -38,6 +38,15 @@ ROLE_NAMES = {
     KeyRole.MANAGER: "质检主管",
     KeyRole.ADMIN: "管理员",
 }
+# ROLE_NAMES as the catalog's msgids: pages and errors say the role in the service's language
+ROLE_LABELS = {
+    KeyRole.AGENT: "Agent",
+    KeyRole.TEAM_LEAD: "Team lead",
+    KeyRole.VIEWER: "Read only",
+    KeyRole.REVIEWER: "Reviewer",
+    KeyRole.MANAGER: "QA manager",
+    KeyRole.ADMIN: "Administrator",
+}
 
 
 @dataclass(frozen=True)
