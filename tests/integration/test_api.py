@@ -284,7 +284,8 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
                 **{"rubric_id": "telecom-data-upgrade", "rubric_version": 1},
             },
         )
-        assert r.status_code == 403 and "outside the import roots" in r.json()["detail"]
+        assert r.status_code == 403
+        assert r.json()["detail"] == message("{path}: outside the import roots", path=str(outside))
         inside = tmp_path / "inbox" / "telecom_A017_20261120-091403.wav"
         shutil.copy(MODEL_CALL, inside)
         r = client.post(

@@ -17,6 +17,7 @@ from qa_service.app.scoring import QAService
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation
@@ -323,7 +324,13 @@ def test_second_opinions_and_who_withdraws(world):
         client.post(f"/evaluations/{rude_ev}/acknowledge", headers=people["a1"]).status_code == 200
     )
     r = client.post(f"/reviews/{first['id']}/withdraw", headers=r2, json={"comment": "x"})
-    assert r.status_code == 403 and "only its author" in r.json()["detail"]
+    head, tail = message(
+        "review {review} is {who}'s: only its author or a QA manager may withdraw it",
+        review=first["id"],
+        who="\0",
+    ).split("\0")
+    detail = r.json()["detail"]
+    assert r.status_code == 403 and detail.startswith(head) and detail.endswith(tail), detail
     assert (
         client.post(
             f"/reviews/{first['id']}/withdraw", headers=boss, json={"comment": "经复核撤回"}

@@ -227,7 +227,7 @@ def import_file(
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
-        raise Forbidden(f"{req.path}: outside the import roots")
+        raise Forbidden(message("{path}: outside the import roots", path=req.path))
     if not path.is_file():
         raise NotFound(f"{req.path}: no such file")
     meta = read_metadata(path)
