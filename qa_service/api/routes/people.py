@@ -15,12 +15,13 @@ from qa_service.api.deps import (
 )
 from qa_service.app import people
 from qa_service.app.keys import create_key
-from qa_service.app.people import ROLE_NAMES
+from qa_service.app.people import ROLE_LABELS
 from qa_service.config import MAX_ID_LENGTH
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import NotFound, UserError
+from qa_service.i18n import message
 
 router = APIRouter(tags=["people"])
 UserId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -111,7 +112,7 @@ def me(who: Member) -> Me:
     return Me(
         name=who.name,
         role=who.role,
-        role_name=ROLE_NAMES.get(who.role, who.role),
+        role_name=message(ROLE_LABELS.get(who.role, who.role)),
         user_id=who.user_id,
         agent_id=who.agent_id,
         agents=sorted(who.agents) if who.agents is not None else None,
