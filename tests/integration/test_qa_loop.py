@@ -361,7 +361,8 @@ def test_sampling_plan_tasks_and_listened_pass_rate(world):
         headers=boss,
         json={"project": "p", "name": "x", "reviewers": [{"name": "a1", "quota": 1}]},
     )
-    assert bad.status_code == 422 and "no active reviewer" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == message("{name} is no active reviewer", name="'a1'")
     run = client.post(f"/plans/{plan.json()['id']}/run?day=2026-11-20", headers=boss).json()
     # the fatal call, then one call of A2 (A1's minimum is met by its fatal call)
     assert run["created"] == 2 and run["by_reason"] == {"fatal": 1, "agent_minimum": 1}
