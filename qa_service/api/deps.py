@@ -16,11 +16,12 @@ from qa_service.api.masking import note_caller
 from qa_service.api.web.session import caller_from_cookie
 from qa_service.app import keys
 from qa_service.app.dispatch import Dispatcher
-from qa_service.app.people import Caller, caller_of_key
+from qa_service.app.people import ROLE_LABELS, Caller, caller_of_key
 from qa_service.config import MAX_ID_LENGTH, Settings, storable_utc
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import Forbidden, Unauthorized
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 
 
@@ -39,7 +40,12 @@ def _not_a_number(value: object) -> object:
         except ValueError:
             number = False
     if number:
-        raise ValueError("must be an ISO 8601 date-time (2026-11-20T09:00:00+08:00), not a number")
+        raise ValueError(
+            message(
+                "must be an ISO 8601 date-time ({example}), not a number",
+                example="2026-11-20T09:00:00+08:00",
+            )
+        )
     return value
 
 
@@ -118,7 +124,13 @@ def identify(request: Request, store: Store, secret: str | None) -> Caller:
         found = caller_from_cookie(request, store)
         if found is not None:
             return found
-        raise Unauthorized("an API key is required (header X-API-Key or Authorization: Bearer)")
+        raise Unauthorized(
+            message(
+                "an API key is required (header {key_header} or {bearer_header})",
+                key_header="X-API-Key",
+                bearer_header="Authorization: Bearer",
+            )
+        )
     # a client that sent too many wrong keys is refused before its key is looked up
     limiter, client = throttle.of(request.app), throttle.client_of(request.scope)
     limiter.check(client)
@@ -126,7 +138,7 @@ def identify(request: Request, store: Store, secret: str | None) -> Caller:
     who = caller_of_key(store, key) if key is not None else None
     if who is None:
         limiter.note_failure(client)
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized(message("unknown or revoked API key"))
     return who
 
 
@@ -134,7 +146,14 @@ def authorize(who: Caller, role: str) -> Caller:
     """The caller, if their role reaches `role`; Forbidden (403) otherwise."""
     if not who.can(KeyRole(role)):
         # the caller by name (a key by its name and id): never characters of a secret
-        raise Forbidden(f"this needs the {role} role; {who.shown!r} is {who.role}")
+        raise Forbidden(
+            message(
+                "this needs the {role} role; {who} is {current}",
+                role=message(ROLE_LABELS[KeyRole(role)]),
+                who=repr(who.shown),
+                current=message(ROLE_LABELS.get(who.role, who.role)),
+            )
+        )
     return who
 
 

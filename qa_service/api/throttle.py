@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from qa_service.config import Settings, get_settings
 from qa_service.exceptions import TooManyRequests
+from qa_service.i18n import message
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class KeyThrottle:
 
     def _message(self, wait: int) -> TooManyRequests:
         return TooManyRequests(
-            f"too many wrong API keys from this client; try again in {wait} s", wait
+            message("too many wrong API keys from this client; try again in {wait} s", wait=wait),
+            wait,
         )
 
     def blocked_for(self, client: str) -> int:

@@ -30,13 +30,14 @@ MAX_PASSWORD = 256
 # verified when the name is unknown, so that the answer takes as long as for a known one
 _DUMMY_HASH = HASHER.hash("not a password of anyone")
 
-ROLE_NAMES = {
-    KeyRole.AGENT: "坐席",
-    KeyRole.TEAM_LEAD: "组长",
-    KeyRole.VIEWER: "只读",
-    KeyRole.REVIEWER: "质检员",
-    KeyRole.MANAGER: "质检主管",
-    KeyRole.ADMIN: "管理员",
+# a role's name as the catalog's msgid: pages and errors say it in the service's language
+ROLE_LABELS = {
+    KeyRole.AGENT: "Agent",
+    KeyRole.TEAM_LEAD: "Team lead",
+    KeyRole.VIEWER: "Read only",
+    KeyRole.REVIEWER: "Reviewer",
+    KeyRole.MANAGER: "QA manager",
+    KeyRole.ADMIN: "Administrator",
 }
 
 

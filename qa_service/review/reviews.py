@@ -777,8 +777,11 @@ def withdraw_review(
         )
     if not manager and row.reviewer != reviewer:
         raise Forbidden(
-            f"review {review_id} is {shown_reviewer(row.reviewer)}'s: only its author or a QA "
-            "manager may withdraw it"
+            message(
+                "review {review} is {who}'s: only its author or a QA manager may withdraw it",
+                review=review_id,
+                who=shown_reviewer(row.reviewer),
+            )
         )
     if row.withdrawn_at is not None:
         raise ReviewConflict(

@@ -17,6 +17,7 @@ from qa_service.app.keys import create_key
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
@@ -232,7 +233,7 @@ def test_auth(request, tmp_path, redis, backend):  # noqa: F811
             headers={**hdr(key["viewer"]), "Content-Type": "application/yaml"},
             content=RUBRIC_YAML.encode("utf-8"),
         )
-        assert r.status_code == 403 and "admin" in r.json()["detail"]
+        assert r.status_code == 403 and message("Administrator") in r.json()["detail"]
         assert upload(client, key["viewer"], MODEL_CALL).status_code == 403
 
 
@@ -283,7 +284,8 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
                 **{"rubric_id": "telecom-data-upgrade", "rubric_version": 1},
             },
         )
-        assert r.status_code == 403 and "outside the import roots" in r.json()["detail"]
+        assert r.status_code == 403
+        assert r.json()["detail"] == message("{path}: outside the import roots", path=str(outside))
         inside = tmp_path / "inbox" / "telecom_A017_20261120-091403.wav"
         shutil.copy(MODEL_CALL, inside)
         r = client.post(

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from qa_service.api import create_app
 from qa_service.app.keys import create_key
 from qa_service.config import Settings
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.support import POSTGRES_ADMIN_URL, RUBRICS, wait_for, write_flac
 
@@ -128,9 +129,10 @@ def test_clear_errors(request, tmp_path, backend):
         assert "status" in one_shape(client.get("/jobs?status=done", headers=admin), 422)["detail"]
         # unknown project: the same answer from every report
         for report in ("trial", "inflight"):
-            assert (
-                "no project"
-                in one_shape(client.get(f"/projects/nope/{report}", headers=admin), 404)["detail"]
+            assert one_shape(client.get(f"/projects/nope/{report}", headers=admin), 404)[
+                "detail"
+            ] == message(
+                "no project {project}: no recordings and no active rubric", project="'nope'"
             )
         # text saved as .wav: the file and the problem, no FFmpeg error number
         client.post(

@@ -10,6 +10,7 @@ from qa_service.api import create_app
 from qa_service.api.throttle import KeyThrottle
 from qa_service.app.keys import create_key
 from qa_service.config import Settings
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.integration.test_api_errors import _Proxy
 from tests.support import RUBRICS, web_sign_in
@@ -71,7 +72,10 @@ def test_wrong_keys_are_throttled_per_client(tmp_path):
         r = guesser.get("/rubrics", headers={"X-API-Key": "qa_wrong-again"})
         assert r.status_code == 429, r.text
         assert 1 <= int(r.headers["Retry-After"]) <= 600
-        assert "too many wrong API keys" in r.json()["detail"]
+        assert r.json()["detail"] == message(
+            "too many wrong API keys from this client; try again in {wait} s",
+            wait=int(r.headers["Retry-After"]),
+        )
         # locked out: a right key from that client too (a 200 would tell a guesser it won)
         assert guesser.get("/rubrics", headers={"X-API-Key": keys["viewer"]}).status_code == 429
         # another client with the right key is unaffected, and so are its wrong keys' counts

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from qa_service.api import create_app
 from qa_service.cli import app
 from qa_service.config import Settings
+from qa_service.i18n import message
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -27,7 +28,7 @@ def test_keys_list_and_revoke(request, tmp_path, backend):
         revoked = cli.invoke(app, ["keys", "revoke", "1", "--db", url])
         assert revoked.exit_code == 0 and "revoked key 1" in revoked.output, revoked.output
         r = client.get("/rubrics", headers={"X-API-Key": secret})
-        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+        assert r.status_code == 401 and r.json()["detail"] == message("unknown or revoked API key")
     assert "已停用" in cli.invoke(app, ["keys", "list", "--db", url]).output  # the catalog's word
     missing = cli.invoke(app, ["keys", "revoke", "99", "--db", url])
     assert missing.exit_code == 2 and "no key with id 99" in missing.output

@@ -17,6 +17,7 @@ from qa_service.app.scoring import QAService
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation
@@ -323,7 +324,13 @@ def test_second_opinions_and_who_withdraws(world):
         client.post(f"/evaluations/{rude_ev}/acknowledge", headers=people["a1"]).status_code == 200
     )
     r = client.post(f"/reviews/{first['id']}/withdraw", headers=r2, json={"comment": "x"})
-    assert r.status_code == 403 and "only its author" in r.json()["detail"]
+    head, tail = message(
+        "review {review} is {who}'s: only its author or a QA manager may withdraw it",
+        review=first["id"],
+        who="\0",
+    ).split("\0")
+    detail = r.json()["detail"]
+    assert r.status_code == 403 and detail.startswith(head) and detail.endswith(tail), detail
     assert (
         client.post(
             f"/reviews/{first['id']}/withdraw", headers=boss, json={"comment": "经复核撤回"}
@@ -354,7 +361,8 @@ def test_sampling_plan_tasks_and_listened_pass_rate(world):
         headers=boss,
         json={"project": "p", "name": "x", "reviewers": [{"name": "a1", "quota": 1}]},
     )
-    assert bad.status_code == 422 and "no active reviewer" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == message("{name} is no active reviewer", name="'a1'")
     run = client.post(f"/plans/{plan.json()['id']}/run?day=2026-11-20", headers=boss).json()
     # the fatal call, then one call of A2 (A1's minimum is met by its fatal call)
     assert run["created"] == 2 and run["by_reason"] == {"fatal": 1, "agent_minimum": 1}

@@ -11,10 +11,16 @@ import time
 
 from qa_service.app.keys import create_key
 from qa_service.config import MAX_PROBLEMS, Settings
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.integration.test_api_errors import RUBRIC_YAML, _serve, client_for, one_shape
 
-KEY_REQUIRED = "an API key is required (header X-API-Key or Authorization: Bearer)"
+# the service's sentences in its language (zh_CN unless QA_LOCALE says otherwise)
+KEY_REQUIRED = message(
+    "an API key is required (header {key_header} or {bearer_header})",
+    key_header="X-API-Key",
+    bearer_header="Authorization: Bearer",
+)
 
 
 def _answer(conn, timeout=10.0):
@@ -110,9 +116,9 @@ def test_no_key_is_refused_before_the_body(tmp_path):
                 if "X-API-Key" not in headers:
                     assert (status, detail) == (401, KEY_REQUIRED)
                 elif headers["X-API-Key"] == viewer:
-                    assert status == 403 and "reviewer role" in detail, detail
+                    assert status == 403 and message("Reviewer") in detail, detail
                 else:
-                    assert (status, detail) == (401, "unknown or revoked API key")
+                    assert (status, detail) == (401, message("unknown or revoked API key"))
                 assert head["connection"] == "close" and _closed(conn)
         with socket.create_connection(("127.0.0.1", port)) as conn:  # streamed, no length
             conn.sendall(

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from qa_service.api import create_app
 from qa_service.app.keys import create_key
 from qa_service.config import Settings
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.support import web_sign_in
 
@@ -80,7 +81,7 @@ def test_header_keys_still_work_and_roles_hold_for_cookies(sqlite_url, tmp_path)
             headers={"Content-Type": "application/yaml", "X-CSRF-Token": csrf},
         )
         assert (
-            r.status_code == 403 and "admin" in r.json()["detail"]
+            r.status_code == 403 and message("Administrator") in r.json()["detail"]
         )  # a viewer's session stays a viewer
 
 

@@ -11,6 +11,7 @@ from qa_service.app.scoring import Outcome
 from qa_service.config import Settings
 from qa_service.domain.evaluation import CallEvaluation
 from qa_service.domain.results import Utterance as U
+from qa_service.i18n import message
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from tests.support import ROOT
@@ -193,7 +194,10 @@ def test_since_and_until_take_a_date_time_never_a_number():
         try:
             times.validate_python(number)
         except ValidationError as exc:
-            assert "not a number" in str(exc)
+            assert message(
+                "must be an ISO 8601 date-time ({example}), not a number",
+                example="2026-11-20T09:00:00+08:00",
+            ) in str(exc)
         else:
             raise AssertionError(f"{number!r} was taken as a time")
     assert times.validate_python("2026-11-20T09:00:00+08:00").isoformat() == "2026-11-20T01:00:00"

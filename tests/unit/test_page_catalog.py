@@ -11,7 +11,7 @@ from qa_service.i18n import catalog
 
 FIELDS = string.Formatter()
 # Latin words a Chinese page keeps: formats, units, product names.
-ALLOWED = {"API", "XLSX", "CSV", "MB", "id"}
+ALLOWED = {"API", "XLSX", "CSV", "YAML", "Markdown", "MB", "id"}
 
 
 def fields(text: str) -> set[str]:

@@ -21,6 +21,7 @@ from qa_service.app.people import active_reviewer
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import AppealError, NotFound
+from qa_service.i18n import message
 from qa_service.review import appeals
 from qa_service.review.models import (
     AppealAssign,
@@ -49,7 +50,7 @@ def file_appeal(
     """An agent (or their team lead) appeals the call's fail grade or a finding that costs
     points, within QA_APPEAL_WINDOW_DAYS of scoring; one open appeal per thing disputed."""
     if who.role not in (KeyRole.AGENT, KeyRole.TEAM_LEAD, KeyRole.ADMIN):
-        raise AppealError("appeals are filed by the agent or their team lead")
+        raise AppealError(message("appeals are filed by the agent or their team lead"))
     with store.session() as s:
         appeal = appeals.file_appeal(
             s,
@@ -129,7 +130,7 @@ def get_appeal(appeal_id: RowId, store: StoreDep, who: Member) -> AppealOut:
 
 def _reviewer_named(store, name: str) -> None:
     if active_reviewer(store, name) is None:
-        raise AppealError(f"{name!r} is no active reviewer")
+        raise AppealError(message("{name} is no active reviewer", name=repr(name)))
 
 
 @router.post("/appeals/{appeal_id}/assign", response_model=AppealOut)
@@ -169,11 +170,13 @@ def appeal_seen(appeal_id: RowId, store: StoreDep, who: Member) -> AppealOut:
 def acknowledge(evaluation_id: RowId, store: StoreDep, who: Member) -> Acknowledged:
     """已阅: the agent saw the call's score and findings."""
     if who.user_id is None or who.role != KeyRole.AGENT:
-        raise AppealError("已阅 is an agent's acknowledgement of their own call")
+        raise AppealError(
+            message("marking as read is an agent's acknowledgement of their own call")
+        )
     with store.session() as s:
         ev = s.get(Evaluation, evaluation_id)
         if ev is None or not who.sees_agent(ev.agent_id):
-            raise NotFound(f"no evaluation {evaluation_id}")
+            raise NotFound(message("no evaluation {id}", id=evaluation_id))
         row = s.get(Acknowledgement, (ev.recording_id, who.user_id))
         if row is None:
             row = Acknowledgement(

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from qa_service.api.deps import Identifier, SettingsDep, StoreDep, Viewer
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import KnowledgeError, RubricNotFound
+from qa_service.i18n import message
 from qa_service.rules.audit import AuditReport, audit, check_size_within, parse_script
 from qa_service.rules.knowledge import knowledge_of, parse_knowledge
 
@@ -65,7 +66,7 @@ def create_audit(
     if version is None:
         version = store.rubrics.newest_version(body.rubric_id)
     if version is None:
-        raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
+        raise RubricNotFound(message("rubric {rubric} is not stored", rubric=body.rubric_id))
     rubric = store.rubrics.load(body.rubric_id, version)
     kb = (
         parse_knowledge(body.knowledge_base, "knowledge_base")

@@ -11,6 +11,7 @@ from qa_service.app.people import Caller, active_reviewer
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import CalibrationError, CalibrationNotFound
+from qa_service.i18n import message
 from qa_service.review import calibration
 from qa_service.storage.tables import CalibrationScore, CalibrationSession, Evaluation
 
@@ -99,7 +100,7 @@ class Closed(Schema):
 
 def _may_see(cal: CalibrationSession, who: Caller) -> None:
     if who.shown not in cal.reviewers and not who.can(KeyRole.MANAGER):
-        raise CalibrationNotFound(f"no calibration session {cal.id}")
+        raise CalibrationNotFound(message("no calibration session {id}", id=cal.id))
 
 
 def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
@@ -143,7 +144,7 @@ def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
 def create(body: CalibrationIn, store: StoreDep, who: Manager) -> CalibrationOut:
     for name in body.reviewers:
         if active_reviewer(store, name) is None:
-            raise CalibrationError(f"{name!r} is no active reviewer")
+            raise CalibrationError(message("{name} is no active reviewer", name=repr(name)))
     with store.session() as s:
         cal = calibration.create(
             s, body.name, body.evaluation_ids, body.reviewers, body.hide_machine, who.shown
@@ -188,7 +189,9 @@ def report(session_id: RowId, store: StoreDep, who: Reviewer) -> CalibrationRepo
         cal = calibration.get_session(s, session_id)
         _may_see(cal, who)
         if cal.state == "open" and not who.can(KeyRole.MANAGER):
-            raise CalibrationError("the session is open: its agreement shows once it is closed")
+            raise CalibrationError(
+                message("the session is open: its agreement shows once it is closed")
+            )
         rep = calibration.report(s, session_id)
         return CalibrationReport(
             overall=AgreementOut(**vars(rep.overall)),

@@ -20,6 +20,7 @@ from qa_service.domain.enums import FindingSource, Grade, KeyRole
 from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import NotFound, ReviewError
+from qa_service.i18n import message
 from qa_service.review import quality, queues, reviews
 from qa_service.review.models import (
     EvaluationOut,
@@ -55,7 +56,7 @@ def _visible(s, who: Caller, evaluation_id: int) -> Evaluation:
     agent cannot learn which ids exist."""
     ev = s.get(Evaluation, evaluation_id)
     if ev is None or not who.sees_agent(ev.agent_id):
-        raise NotFound(f"no evaluation {evaluation_id}")
+        raise NotFound(message("no evaluation {id}", id=evaluation_id))
     return ev
 
 
@@ -335,5 +336,5 @@ def get_review(review_id: RowId, store: StoreDep, who: Member) -> ReviewOut:
     with store.session() as s:
         row = s.get(Review, review_id)
         if row is None or not who.sees_agent(s.get(Evaluation, row.evaluation_id).agent_id):
-            raise NotFound(f"no review {review_id}")
+            raise NotFound(message("no review {id}", id=review_id))
         return _review_out(row)

@@ -63,7 +63,7 @@ def export_kpis(
 ) -> Response:
     """The KPI table of 质检看板 (rates in percent)."""
     if group_by not in GROUPS:
-        raise BadInput(f"group_by must be one of {', '.join(GROUPS)}")
+        raise BadInput(message("group_by must be one of {values}", values=", ".join(GROUPS)))
     rows = store.read(
         kpi_rows, group_by, project=project, agent=agent, since=since, until=until, phase=phase
     )

@@ -6,6 +6,7 @@ from qa_service.api.deps import NO_NUL, DispatcherDep, StoreDep, Viewer
 from qa_service.api.schemas import JobOut
 from qa_service.domain.enums import JobState
 from qa_service.exceptions import NotFound
+from qa_service.i18n import message
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -19,7 +20,7 @@ def get_job(
 ) -> JobOut:
     row = store.jobs.get(job_id)
     if row is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(message("no job {id}", id=job_id))
     row = dispatcher.status(row)
     answer = JobOut.model_validate(row)
     if row.status == JobState.SCHEDULED:

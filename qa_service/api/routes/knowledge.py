@@ -14,6 +14,7 @@ from qa_service.api.schemas import (
     KnowledgeUploaded,
 )
 from qa_service.exceptions import KnowledgeNotFound, UnsupportedFormat
+from qa_service.i18n import message
 from qa_service.metrics.setup import running_versions, script_warnings
 from qa_service.rules.knowledge import parse_knowledge
 from qa_service.storage.tables import KnowledgeBaseRow
@@ -82,7 +83,11 @@ def get_knowledge(
 ) -> KnowledgeDetail:
     row = store.knowledge.get(kb_id, version)
     if row is None:
-        raise KnowledgeNotFound(f"knowledge base {kb_id} version {version} is not stored")
+        raise KnowledgeNotFound(
+            message(
+                "knowledge base {kb} version {version} is not stored", kb=kb_id, version=version
+            )
+        )
     kb = store.knowledge.load(kb_id, version)
     return KnowledgeDetail(
         **dict(_summary(row)),
@@ -102,7 +107,11 @@ def activate_knowledge(
     reads it for the project. Warns when the project's script has not passed the audit with
     this version."""
     if store.knowledge.get(kb_id, version) is None:
-        raise KnowledgeNotFound(f"knowledge base {kb_id} version {version} is not stored")
+        raise KnowledgeNotFound(
+            message(
+                "knowledge base {kb} version {version} is not stored", kb=kb_id, version=version
+            )
+        )
     store.knowledge.activate(project, kb_id, version)
     active = store.rubrics.active_in(project)
     rubric, _kb = running_versions(

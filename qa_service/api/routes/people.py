@@ -15,12 +15,13 @@ from qa_service.api.deps import (
 )
 from qa_service.app import people
 from qa_service.app.keys import create_key
-from qa_service.app.people import ROLE_NAMES
+from qa_service.app.people import ROLE_LABELS
 from qa_service.config import MAX_ID_LENGTH
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import NotFound, UserError
+from qa_service.i18n import message
 
 router = APIRouter(tags=["people"])
 UserId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -111,7 +112,7 @@ def me(who: Member) -> Me:
     return Me(
         name=who.name,
         role=who.role,
-        role_name=ROLE_NAMES.get(who.role, who.role),
+        role_name=message(ROLE_LABELS.get(who.role, who.role)),
         user_id=who.user_id,
         agent_id=who.agent_id,
         agents=sorted(who.agents) if who.agents is not None else None,
@@ -145,7 +146,7 @@ def change_user(user_id: UserId, body: UserChange, store: StoreDep, _: Admin) ->
     sessions and keys stop working at their next request."""
     user = store.people.get(user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(message("no user {id}", id=user_id))
     if body.password is not None:
         user = people.set_password(store, user, body.password)
     if body.active is not None:
@@ -164,9 +165,9 @@ def create_user_key(
     """An API key that acts as this person (their role and the calls they see)."""
     user = store.people.get(user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(message("no user {id}", id=user_id))
     if not user.active:
-        raise UserError(f"user {user.name!r} is inactive")
+        raise UserError(message("user {name} is inactive", name=repr(user.name)))
     key, secret = create_key(store, user.role, body.name, user_id=user.id)
     return NewKey(id=key.id, name=key.name, role=key.role, secret=secret)
 
@@ -186,8 +187,8 @@ def set_team(
 @router.get("/teams/{team}", response_model=Team)
 def get_team(team: Annotated[Identifier, Path()], store: StoreDep, who: Member) -> Team:
     if who.scoped and not (who.role == KeyRole.TEAM_LEAD and who.agents is not None):
-        raise NotFound(f"no team {team!r}")
+        raise NotFound(message("no team {team}", team=repr(team)))
     agents = store.people.team_agents(team)
     if who.scoped and who.agents is not None and not agents <= who.agents:
-        raise NotFound(f"no team {team!r}")
+        raise NotFound(message("no team {team}", team=repr(team)))
     return Team(team=team, agents=sorted(agents))

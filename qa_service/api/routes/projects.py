@@ -11,6 +11,7 @@ from qa_service.domain.enums import Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import BadInput, NotFound, RubricNotFound
+from qa_service.i18n import message
 from qa_service.metrics.carryover import carry_over
 from qa_service.metrics.models import (
     CarriedOver,
@@ -46,7 +47,12 @@ def _known(store, project: str) -> None:
             and s.exec(select(Recording.id).where(Recording.project == project).limit(1)).first()
             is None
         ):
-            raise NotFound(f"no project {project!r}: no recordings and no active rubric")
+            raise NotFound(
+                message(
+                    "no project {project}: no recordings and no active rubric",
+                    project=repr(project),
+                )
+            )
 
 
 @router.get("/{project}/trial", response_model=TrialReport)
@@ -64,7 +70,12 @@ def trial(
     _known(store, project)
     rubric = _rubric_of(store, project, rubric_id, version)
     if rubric is None:
-        raise BadInput(f"no rubric given, none active and no scored calls in {project!r}")
+        raise BadInput(
+            message(
+                "no rubric given, none active and no scored calls in {project}",
+                project=repr(project),
+            )
+        )
     return store.read(trial_report, rubric, project, phase or None)
 
 
@@ -135,7 +146,7 @@ def wrapup(
     common errors with their trend, highlight scripts, refusal reasons, product-fact
     violations. `format=markdown` for the Markdown text (`qa-service wrapup` saves both)."""
     if format not in ("json", "markdown"):
-        raise BadInput("format must be json or markdown")
+        raise BadInput(message("format must be {a} or {b}", a="json", b="markdown"))
     report = make_wrapup(store, project)
     if format == "markdown":
         return PlainTextResponse(to_markdown(report), media_type="text/markdown; charset=utf-8")
@@ -189,12 +200,17 @@ def store_script(
     if body.rubric_id is not None:
         version = body.rubric_version or store.rubrics.newest_version(body.rubric_id)
         if version is None:
-            raise RubricNotFound(f"rubric {body.rubric_id} is not stored")
+            raise RubricNotFound(message("rubric {rubric} is not stored", rubric=body.rubric_id))
         key: tuple[str, int] | None = (body.rubric_id, version)
     else:
         key = _rubric_key(store, project)
     if key is None:
-        raise BadInput(f"rubric_id: none given and project {project!r} has no active rubric")
+        raise BadInput(
+            message(
+                "rubric_id: none given and project {project} has no active rubric",
+                project=repr(project),
+            )
+        )
     rubric = store.rubrics.load(*key, project=project)
     kb = knowledge_of(rubric)
     report = audit(parse_script(body.script, body.name), rubric, kb, body.type)
@@ -240,7 +256,7 @@ def start_from_wrapup(
     list the wrap-up has (customers' questions ...) are kept with `project` and shown on its
     trial page. Doing it again replaces what was carried over."""
     if project == source:
-        raise BadInput("project: a project cannot start from its own wrap-up")
+        raise BadInput(message("project: a project cannot start from its own wrap-up"))
     carried = carry_over(make_wrapup(store, source), project, utcnow())
     with store.session() as s:
         row = s.get(ProjectCarryover, project) or ProjectCarryover(
@@ -259,5 +275,10 @@ def carried_over(project: Identifier, store: StoreDep, _: Viewer) -> CarriedOver
     with store.session() as s:
         row = s.get(ProjectCarryover, project)
         if row is None:
-            raise NotFound(f"project {project!r} did not start from another project's wrap-up")
+            raise NotFound(
+                message(
+                    "project {project} did not start from another project's wrap-up",
+                    project=repr(project),
+                )
+            )
         return CarriedOver.model_validate(row.body)

@@ -223,11 +223,11 @@ def import_file(
     """Queue a file already on shared storage. Only paths under QA_IMPORT_ROOTS; metadata
     from its sidecar JSON or its name."""
     if "\x00" in req.path:
-        raise BadInput("path: contains a NUL character")
+        raise BadInput(message("path: contains a NUL character"))
     path = Path(req.path).resolve()
     roots = [Path(r).resolve() for r in settings.import_roots]
     if not any(path.is_relative_to(root) for root in roots):
-        raise Forbidden(f"{req.path}: outside the import roots")
+        raise Forbidden(message("{path}: outside the import roots", path=req.path))
     if not path.is_file():
         raise NotFound(f"{req.path}: no such file")
     meta = read_metadata(path)
@@ -240,7 +240,7 @@ def _recording(store, recording_id: int, who: Caller) -> Recording:
     """The recording, if the caller may see it (another agent's is "not found")."""
     rec = store.recordings.get(recording_id)
     if rec is None or not who.sees_agent(rec.agent_id):
-        raise NotFound(f"no recording {recording_id}")
+        raise NotFound(message("no recording {id}", id=recording_id))
     return rec
 
 
@@ -290,5 +290,5 @@ def audio(recording_id: RowId, store: StoreDep, settings: SettingsDep, who: Memb
     rec = _recording(store, recording_id, who)
     file = settings.locate(rec.source_path)
     if not file.is_file():
-        raise Gone("the audio file is no longer on storage")
+        raise Gone(message("the audio file is no longer on storage"))
     return FileResponse(file, filename=file.name)

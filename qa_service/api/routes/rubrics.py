@@ -15,6 +15,7 @@ from qa_service.domain.enums import JobState, Phase
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import QueueUnavailable, RubricNotFound, UnsupportedFormat
+from qa_service.i18n import message
 from qa_service.metrics.setup import running_versions, script_warnings
 from qa_service.review.models import RubricComparison, RubricDiff
 from qa_service.review.quality import compare_versions, diff_versions
@@ -118,7 +119,13 @@ def diff(
     and after): read before activating the newer one."""
     for version in (version_from, version_to):
         if store.rubrics.get(rubric_id, version) is None:
-            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+            raise RubricNotFound(
+                message(
+                    "rubric {rubric} version {version} is not stored",
+                    rubric=rubric_id,
+                    version=version,
+                )
+            )
     return diff_versions(
         store.rubrics.load(rubric_id, version_from), store.rubrics.load(rubric_id, version_to)
     )
@@ -128,7 +135,11 @@ def diff(
 def get_rubric(rubric_id: Identifier, version: Version, store: StoreDep, _: Viewer) -> RubricDetail:
     row = store.rubrics.get(rubric_id, version)
     if row is None:
-        raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        raise RubricNotFound(
+            message(
+                "rubric {rubric} version {version} is not stored", rubric=rubric_id, version=version
+            )
+        )
     return RubricDetail(**dict(_summary(row)), yaml=row.yaml_text)
 
 
@@ -139,7 +150,11 @@ def activate(
     """Make this version the one new recordings of `project` are scored with. Warns (三统一)
     when the project's script has not passed the audit with this version."""
     if store.rubrics.get(rubric_id, version) is None:
-        raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        raise RubricNotFound(
+            message(
+                "rubric {rubric} version {version} is not stored", rubric=rubric_id, version=version
+            )
+        )
     store.rubrics.activate(project, rubric_id, version)
     _rubric, kb = running_versions(store, project, (rubric_id, version))
     return Activation(
@@ -160,7 +175,11 @@ def rescore(
 ) -> RescoreAccepted | JSONResponse:
     """Score stored transcripts again with this version (the rescoring queue, no recognition)."""
     if store.rubrics.get(rubric_id, version) is None:
-        raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+        raise RubricNotFound(
+            message(
+                "rubric {rubric} version {version} is not stored", rubric=rubric_id, version=version
+            )
+        )
     rubric = store.rubrics.load(rubric_id, version)
     row = store.jobs.record_rescore(rubric, project)  # kept like an upload; /jobs/{id} finds it
     scope = rescore_scope(store, rubric_id, project)[1]

@@ -20,6 +20,7 @@ from qa_service.config import call_center_time
 from qa_service.domain.enums import KeyRole
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import TaskError, TaskNotFound
+from qa_service.i18n import message
 from qa_service.review import tasks
 from qa_service.review.models import PlanIn, PlanOut, PlanRunOut, ReviewerLoadOut, TaskOut
 from qa_service.storage.tables import ReviewTask, SamplingPlan, utcnow
@@ -56,10 +57,10 @@ def _checked(body: PlanIn, store) -> tuple[dict, list[dict]]:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise TaskError(f"the plan is not valid: {problems}") from None
+        raise TaskError(message("the plan is not valid: {problems}", problems=problems)) from None
     for q in quotas:
         if active_reviewer(store, q["name"]) is None:
-            raise TaskError(f"{q['name']!r} is no active reviewer")
+            raise TaskError(message("{name} is no active reviewer", name=repr(q["name"])))
     return criteria, quotas
 
 
@@ -94,7 +95,7 @@ def change_plan(plan_id: RowId, body: PlanIn, store: StoreDep, _: Manager) -> Pl
     with store.session() as s:
         plan = s.get(SamplingPlan, plan_id)
         if plan is None:
-            raise TaskNotFound(f"no sampling plan {plan_id}")
+            raise TaskNotFound(message("no sampling plan {id}", id=plan_id))
         for name, value in body.model_dump(exclude={"criteria", "reviewers"}).items():
             setattr(plan, name, value)
         plan.criteria, plan.reviewers = criteria, quotas
@@ -117,7 +118,7 @@ def run_plan(
     with store.session() as s:
         plan = s.get(SamplingPlan, plan_id)
         if plan is None:
-            raise TaskNotFound(f"no sampling plan {plan_id}")
+            raise TaskNotFound(message("no sampling plan {id}", id=plan_id))
         run = tasks.run_plan(
             s, plan, day or call_center_time(utcnow()).date(), settings.low_confidence
         )
@@ -199,5 +200,5 @@ def listened(evaluation_id: RowId, store: StoreDep, who: Reviewer) -> TaskOut:
 @router.post("/tasks/{task_id}/assign", response_model=TaskOut)
 def assign(task_id: RowId, store: StoreDep, _: Manager, reviewer: Identifier) -> TaskOut:
     if active_reviewer(store, reviewer) is None:
-        raise TaskError(f"{reviewer!r} is no active reviewer")
+        raise TaskError(message("{name} is no active reviewer", name=repr(reviewer)))
     return _step(store, task_id, lambda s, t: tasks.assign_task(s, t, reviewer))

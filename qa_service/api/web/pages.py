@@ -60,15 +60,6 @@ NAV = [
     ("rubrics", "/rubric-versions", "Rubrics", KeyRole.VIEWER),
     ("upload", "/upload", "Upload recordings", KeyRole.REVIEWER),
 ]
-# people.ROLE_NAMES as the catalog's msgids: the header says the role in the page's language
-ROLE_LABELS = {
-    KeyRole.AGENT: "Agent",
-    KeyRole.TEAM_LEAD: "Team lead",
-    KeyRole.VIEWER: "Read only",
-    KeyRole.REVIEWER: "Reviewer",
-    KeyRole.MANAGER: "QA manager",
-    KeyRole.ADMIN: "Administrator",
-}
 # the pages of agents and team leads: their own calls and appeals
 SCOPED_PAGES = frozenset({"mycalls", "myappeals"})
 LOGIN_COOKIE = "qa_login"  # the sign-in form's own CSRF token (double submit)
@@ -117,7 +108,7 @@ def _page(request: Request, template: str, active: str, role=KeyRole.VIEWER, **c
             "me": {
                 "name": who.name,
                 "role": who.role,
-                "role_name": message(ROLE_LABELS.get(who.role, who.role)),
+                "role_name": message(people.ROLE_LABELS.get(who.role, who.role)),
                 "agent_id": who.agent_id or "",
             },
             "can_review": who.can(KeyRole.REVIEWER),

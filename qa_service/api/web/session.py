@@ -27,6 +27,7 @@ from fastapi import Request
 
 from qa_service.app.people import Caller, caller_of_key, caller_of_user
 from qa_service.exceptions import Forbidden
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey, utcfromtimestamp
 
@@ -109,5 +110,10 @@ def caller_from_cookie(request: Request, store: Store) -> Caller | None:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, session.csrf):
-            raise Forbidden(f"a signed-in browser write needs the session's {CSRF_HEADER} header")
+            raise Forbidden(
+                message(
+                    "a signed-in browser write needs the session's {header} header",
+                    header=CSRF_HEADER,
+                )
+            )
     return who

@@ -67,7 +67,7 @@
       if (on) hits.push(i);
     });
     hitAt = -1;
-    document.getElementById("t-hits").textContent = q ? `${hits.length} 处` : "";
+    document.getElementById("t-hits").textContent = q ? t("{n} found", {n: hits.length}) : "";
   }
   search.addEventListener("input", findInTranscript);
   search.addEventListener("keydown", (e) => {
@@ -75,7 +75,7 @@
     e.preventDefault();
     hitAt = (hitAt + 1) % hits.length;
     const i = hits[hitAt];
-    document.getElementById("t-hits").textContent = `第 ${hitAt + 1} / ${hits.length} 处`;
+    document.getElementById("t-hits").textContent = t("{i} of {n}", {i: hitAt + 1, n: hits.length});
     uttEls[i].scrollIntoView({block: "center"});
     seek(utterances[i].start);
   });
@@ -122,7 +122,7 @@
       plugins: [WaveSurfer.Timeline.create({container: "#timeline", timeInterval: 1, primaryLabelInterval: 10})]});
     regions = ws.registerPlugin(WaveSurfer.Regions.create());
     ws.on("decode", () => { lanes(); drawRegions(); document.body.dataset.waveform = "1"; });
-    ws.on("error", (e) => QA.toast("波形加载失败：" + e, true));
+    ws.on("error", (e) => QA.toast(t("The waveform did not load: {error}", {error: e}), true));
   }
 
   /* Which channel is the agent: the one louder while the transcript says the agent speaks. */
@@ -130,7 +130,7 @@
     const data = ws.getDecodedData();
     const box = document.getElementById("lanes");
     if (!data) return;
-    if (data.numberOfChannels < 2) { box.replaceChildren(h("span", {}, "单声道（坐席 + 客户）")); return; }
+    if (data.numberOfChannels < 2) { box.replaceChildren(h("span", {}, t("Mono (agent + customer)"))); return; }
     const rate = data.sampleRate;
     const loud = (ch, role) => {
       const x = data.getChannelData(ch);
@@ -141,8 +141,8 @@
       return n ? sum / n : 0;
     };
     const firstIsAgent = loud(0, "agent") - loud(1, "agent") >= loud(0, "customer") - loud(1, "customer");
-    const names = firstIsAgent ? ["坐席", "客户"] : ["客户", "坐席"];
-    box.replaceChildren(...names.map((n) => h("span", {class: n === "坐席" ? "who-agent" : "who-customer"}, n)));
+    const names = firstIsAgent ? [ROLES_ZH.agent, ROLES_ZH.customer] : [ROLES_ZH.customer, ROLES_ZH.agent];
+    box.replaceChildren(...names.map((n) => h("span", {class: n === ROLES_ZH.agent ? "who-agent" : "who-customer"}, n)));
     box.dataset.lanes = names.join(",");
   }
 
@@ -190,7 +190,7 @@
   function renderTranscript() {
     uttEls = utterances.map((u, i) => h("div", {class: "utt " + u.role, dataset: {start: u.start, end: u.end, index: i},
       onclick: () => seek(u.start, true)},
-      h("span", {class: "meta"}, clock(u.start)), h("span", {class: "who"}, (ROLES_ZH[u.role] || u.role) + "："),
+      h("span", {class: "meta"}, clock(u.start)), h("span", {class: "who"}, (ROLES_ZH[u.role] || u.role) + t(": ")),
       h("span", {class: "text"}, textWithMarks(u))));
     transcriptBox.replaceChildren(...uttEls);
     current = -1;
@@ -233,30 +233,30 @@
   async function review(body) {
     try {
       const r = await api(`/evaluations/${evaluationId}/reviews`, {method: "POST", body});
-      QA.toast("已保存复核");
+      QA.toast(t("Review saved"));
       await reload(r.evaluation);
       return true;
-    } catch (e) { QA.toast("复核未保存：" + e.message, true); return false; }
+    } catch (e) { QA.toast(t("Review not saved: {error}", {error: e.message}), true); return false; }
   }
 
   function actions(f) {
     if (!canReview) return null;
     const values = allowed(f).filter((v) => v !== f.status);
     const select = h("select", {class: "override-value"}, values.map((v) => h("option", {value: v}, STATUSES[v] || v)));
-    const comment = h("input", {type: "text", class: "override-comment", placeholder: "理由（改判必填）"});
+    const comment = h("input", {type: "text", class: "override-comment", placeholder: t("Reason (required to override)")});
     return h("div", {class: "actions"},
       h("button", {type: "button", class: "confirm", onclick: () => review({target: "finding", action: "confirm", finding_id: f.id,
-        comment: comment.value.trim()})}, "确认"),
+        comment: comment.value.trim()})}, t("confirm")),
       select, comment,
       h("button", {type: "button", class: "override", onclick: () => {
-        if (!comment.value.trim()) { QA.toast("请填写改判理由", true); comment.focus(); return; }
+        if (!comment.value.trim()) { QA.toast(t("Give the reason for the override"), true); comment.focus(); return; }
         review({target: "finding", action: "override", finding_id: f.id, value: select.value, comment: comment.value.trim()});
-      }}, "改判"));
+      }}, t("override")));
   }
 
   /* Words of several speakers (a reviewer's span) read "agent: …" per part: named in Chinese. */
   const evidenceText = (e) => e.role === "any" && e.text
-    ? e.text.split(" / ").map((p) => p.replace(/^(agent|customer): /, (m, r) => ROLES_ZH[r] + "：")).join(" / ")
+    ? e.text.split(" / ").map((p) => p.replace(/^(agent|customer): /, (m, r) => ROLES_ZH[r] + t(": "))).join(" / ")
     : e.text || "";
 
   function findingEl(f) {
@@ -266,14 +266,14 @@
     return h("div", {class: "finding " + (bad ? "is-bad" : "is-good"), dataset: {finding: f.id, rule: f.rule_id, status: f.status}},
       h("div", {class: "row"},
         h("strong", {}, f.name || f.rule_id),
-        f.severity === "fatal" ? h("span", {class: "tag fatal"}, "一票否决") : null,
+        f.severity === "fatal" ? h("span", {class: "tag fatal"}, t("Fatal")) : null,
         h("span", {class: bad ? "bad status" : "good status"}, STATUSES[f.status] || f.status),
-        changed ? h("span", {class: "muted"}, `（机器：${STATUSES[machine] || machine || "未检出"}）`) : null,
-        f.source === "reviewer" ? h("span", {class: "tag"}, "复核补充") : null,
+        changed ? h("span", {class: "muted"}, t("(machine: {value})", {value: STATUSES[machine] || machine || t("not found")})) : null,
+        f.source === "reviewer" ? h("span", {class: "tag"}, t("reviewer's addition")) : null,
         f.deduction ? h("span", {class: "bad"}, "−" + num(f.deduction, f.deduction % 1 ? 1 : 0)) : null),
       (f.evidence || []).map((e) => h("div", {class: "ev"},
         h("a", {href: "#", class: "evidence", dataset: {start: e.start}, onclick: (x) => { x.preventDefault(); focusFinding(f); seek(e.start, true); }},
-          clock(e.start)), " ", ROLES_ZH[e.role] ? ROLES_ZH[e.role] + "：" : "", evidenceText(e))),
+          clock(e.start)), " ", ROLES_ZH[e.role] ? ROLES_ZH[e.role] + t(": ") : "", evidenceText(e))),
       f.detail ? h("div", {class: "muted"}, f.detail) : null,
       actions(f));
   }
@@ -284,7 +284,8 @@
     const cats = Object.keys(groups).sort((a, b) => (ORDER.indexOf(a) + 99) % 99 - (ORDER.indexOf(b) + 99) % 99);
     document.getElementById("findings").replaceChildren(...cats.map((c) => {
       const bad = groups[c].filter((f) => BAD.has(f.status)).length;
-      return h("div", {class: "cat", dataset: {category: c}}, h("h3", {}, `${CATEGORIES[c] || c}（${groups[c].length} 项${bad ? "，" + bad + " 项扣分" : ""}）`),
+      return h("div", {class: "cat", dataset: {category: c}}, h("h3", {}, bad ? t("{category} ({n} items, {bad} with deductions)", {category: CATEGORIES[c] || c, n: groups[c].length, bad})
+        : t("{category} ({n} items)", {category: CATEGORIES[c] || c, n: groups[c].length})),
         groups[c].map(findingEl));
     }));
   }
@@ -295,8 +296,8 @@
     const box = (id, s) => {
       const el = document.getElementById(id);
       el.querySelector(".big").textContent = s ? num(s.score) : "—";
-      el.querySelector(".g").replaceChildren(s ? grade(s.grade) : h("span", {class: "muted"}, "未复核"));
-      if (s && s.fatal) el.querySelector(".g").append(" ", h("span", {class: "tag fatal"}, "一票否决"));
+      el.querySelector(".g").replaceChildren(s ? grade(s.grade) : h("span", {class: "muted"}, t("not reviewed")));
+      if (s && s.fatal) el.querySelector(".g").append(" ", h("span", {class: "tag fatal"}, t("Fatal")));
     };
     box("machine-score", m);
     box("reviewed-score", r);
@@ -311,39 +312,40 @@
   }
 
   // The API names a reviewer "name (key 3)": the key's number in Chinese.
-  const reviewer = (name) => String(name || "").replace(/\s*\(key (\d+)\)$/, "（密钥 $1）");
+  const reviewer = (name) => String(name || "").replace(/\s*\(key (\d+)\)$/, t(" (key {n})", {n: "$1"}));
 
   /* Which deductions make the score, largest first; each jumps to its finding. */
   function breakdown() {
     const cut = ev.findings.filter((f) => f.deduction > 0).sort((a, b) => b.deduction - a.deduction);
     const box = document.getElementById("breakdown");
     // Built with h(): it takes nested lists and leaves out nulls (replaceChildren would not).
-    box.replaceChildren(h("span", {}, cut.length ? "扣分构成：" : "没有扣分项", cut.map((f, i) => [i ? "，" : "",
+    box.replaceChildren(h("span", {}, cut.length ? t("Deductions: ") : t("No deductions"), cut.map((f, i) => [i ? t(" / ") : "",
       h("a", {href: "#", class: "cut", dataset: {finding: f.id, deduction: f.deduction},
         onclick: (e) => { e.preventDefault(); focusFinding(f); }},
         `${f.name || f.rule_id} −${num(f.deduction, f.deduction % 1 ? 1 : 0)}`)]),
-      ev.fatal ? [" ", h("span", {class: "tag fatal"}, "一票否决：得分记 0")] : null));
+      ev.fatal ? [" ", h("span", {class: "tag fatal"}, t("Fatal: the score counts as 0"))] : null));
   }
 
   function renderTrail() {
     const items = ev.reviews || [];
     document.getElementById("trail").replaceChildren(...(items.length ? items.map((r) => {
       const withdrawn = r.state === "withdrawn" || r.withdrawn_at;
-      const target = r.target === "grade" ? "等级" : (ruleName(r.rule_id) || ("问题 #" + r.finding_id));
+      const target = r.target === "grade" ? t("grade") : (ruleName(r.rule_id) || t("finding #{id}", {id: r.finding_id}));
       const value = (v) => QA.GRADES[v] || STATUSES[v] || v || "—";
       return h("li", {dataset: {review: r.id, state: r.state || ""}},
         h("span", {class: withdrawn ? "withdrawn" : null},
-          `${when(r.created_at)} ${reviewer(r.reviewer)} ${ACTIONS[r.action] || r.action} ${target}：${value(r.old_value)} → ${value(r.new_value)}`,
-          r.comment ? `（${r.comment}）` : ""),
-        r.state && r.state !== "applied" ? h("span", {class: "tag"}, {withdrawn: "已撤回", superseded: "已被覆盖", needs_rereview: "需重新复核"}[r.state] || r.state) : null,
+          t("{when} {reviewer} {action} {target}: {before} → {after}", {when: when(r.created_at), reviewer: reviewer(r.reviewer),
+            action: ACTIONS[r.action] || r.action, target, before: value(r.old_value), after: value(r.new_value)}),
+          r.comment ? t("({comment})", {comment: r.comment}) : ""),
+        r.state && r.state !== "applied" ? h("span", {class: "tag"}, {withdrawn: t("withdrawn"), superseded: t("superseded"), needs_rereview: t("review again")}[r.state] || r.state) : null,
         canReview && !withdrawn && r.state !== undefined ? h("button", {type: "button", class: "withdraw", onclick: async () => {
           try {
-            const w = await api(`/reviews/${r.id}/withdraw`, {method: "POST", body: {comment: "撤回"}});
-            QA.toast("已撤回");
+            const w = await api(`/reviews/${r.id}/withdraw`, {method: "POST", body: {comment: t("withdraw")}});
+            QA.toast(t("withdrawn"));
             await reload(w.evaluation && w.evaluation.id === evaluationId ? w.evaluation : null);
-          } catch (e) { QA.toast("撤回失败：" + e.message, true); }
-        }}, "撤回") : null);
-    }) : [h("li", {class: "muted"}, "还没有复核记录")]));
+          } catch (e) { QA.toast(t("Withdrawal failed: {error}", {error: e.message}), true); }
+        }}, t("withdraw")) : null);
+    }) : [h("li", {class: "muted"}, t("No reviews yet"))]));
   }
 
   function renderAddForm() {
@@ -365,10 +367,10 @@
   }
 
   function renderHead() {
-    document.getElementById("call-title").textContent = `通话复核 · ${ev.agent_id || "—"}`;
+    document.getElementById("call-title").textContent = t("Call review · {agent}", {agent: ev.agent_id || "—"});
     document.getElementById("call-meta").textContent = [ev.project, when(ev.call_time), `${ev.rubric.id} v${ev.rubric.version}`,
-      "时长 " + clock(ev.duration), "结果 " + (QA.OUTCOMES[ev.outcome] || ev.outcome),
-      ev.needs_rereview ? `${ev.needs_rereview} 条复核需重新确认` : null].filter(Boolean).join(" · ");
+      t("duration {d}", {d: clock(ev.duration)}), t("outcome {o}", {o: QA.OUTCOMES[ev.outcome] || ev.outcome}),
+      ev.needs_rereview ? t("{n} reviews to confirm again", {n: ev.needs_rereview}) : null].filter(Boolean).join(" · ");
   }
 
   function marksOf() {
@@ -389,7 +391,7 @@
   const click = (id, fn) => { const el = document.getElementById(id); if (el) el.addEventListener("click", fn); };
   click("grade-override", () => {
     const comment = document.getElementById("grade-comment").value.trim();
-    if (!comment) { QA.toast("请填写改判理由", true); return; }
+    if (!comment) { QA.toast(t("Give the reason for the override"), true); return; }
     review({target: "grade", action: "override", value: document.getElementById("grade-value").value, comment});
   });
   click("grade-confirm", () => review({target: "grade", action: "confirm"}));
@@ -401,7 +403,7 @@
     const typed = endBox.value === "" ? null : Number(endBox.value);
     const end = typed !== null && typed > start ? typed : heard ? heard.end : start + 3;
     const comment = document.getElementById("add-comment").value.trim();
-    if (!comment) { QA.toast("请填写说明", true); return; }
+    if (!comment) { QA.toast(t("Fill in the note"), true); return; }
     const saved = await review({target: "finding", action: "add", rule_id: document.getElementById("add-rule").value,
       value: document.getElementById("add-value").value, start, end, comment});
     if (!saved) return;
@@ -417,7 +419,7 @@
     const at = ids.indexOf(evaluationId);
     const next = ids[at + 1];
     if (next) location.href = "/calls/" + next;
-    else QA.toast("列表中没有下一通了");
+    else QA.toast(t("No next call in the list"));
   });
   try {
     const q = JSON.parse(sessionStorage.getItem("qa-queue") || "null");
@@ -436,7 +438,7 @@
       openAtHit();
       document.body.dataset.loaded = "1";
     } catch (e) {
-      document.getElementById("findings").replaceChildren(h("p", {class: "error"}, "加载失败：" + e.message));
+      document.getElementById("findings").replaceChildren(h("p", {class: "error"}, t("Loading failed: {error}", {error: e.message})));
     }
   })();
 })();

@@ -3,7 +3,7 @@
  * product facts agents got wrong and any other list (customers' questions ...). */
 "use strict";
 (() => {
-  const {api, h, pct} = QA;
+  const {t, api, h, pct} = QA;
   const box = document.getElementById("carried-over");
   const body = document.getElementById("carried-body");
   const select = document.getElementById("t-project");
@@ -11,7 +11,7 @@
   function list(title, id, items, line) {
     return [h("h3", {}, title), items.length
       ? h("ul", {id}, items.map((x) => h("li", {}, line(x))))
-      : h("p", {class: "muted"}, "无")];
+      : h("p", {class: "muted"}, t("none"))];
   }
 
   async function show(project) {
@@ -26,11 +26,11 @@
     const other = Object.entries(d.other || {}).filter(([, v]) => v.length).flatMap(([k, v]) =>
       list(k, "carried-" + k, v.slice(0, 10), (x) => x.label || x.text || x.name || JSON.stringify(x)));
     body.replaceChildren(
-      h("p", {class: "muted"}, `来自项目 ${d.source_project} 的项目总结（${d.source_rubric.id} v${d.source_rubric.version}），${QA.when(d.carried_at)} 带入`),
-      ...list("亮点话术", "carried-highlights", d.highlights, (x) => `${x.text}（${x.calls} 通，成功率 ${pct(x.success_rate)}）`),
-      ...list("共性错误", "carried-errors", d.common_errors, (x) => `${x.name || x.rule_id}：${x.count} 通（${pct(x.share)}）`),
-      ...list("客户拒绝原因", "carried-refusals", d.refusal_reasons, (x) => `${x.name}：${x.raised_in_calls} 通`),
-      ...list("知识库核对", "carried-facts", d.product_fact_violations, (x) => x.name || x.rule_id),
+      h("p", {class: "muted"}, t("From the wrap-up of project {project} ({rubric} v{version}), carried over {when}", {project: d.source_project, rubric: d.source_rubric.id, version: d.source_rubric.version, when: QA.when(d.carried_at)})),
+      ...list(t("Highlight scripts"), "carried-highlights", d.highlights, (x) => t("{text} ({calls} calls, success rate {rate})", {text: x.text, calls: x.calls, rate: pct(x.success_rate)})),
+      ...list(t("Common errors"), "carried-errors", d.common_errors, (x) => t("{name}: {count} calls ({share})", {name: x.name || x.rule_id, count: x.count, share: pct(x.share)})),
+      ...list(t("Customer refusal reasons"), "carried-refusals", d.refusal_reasons, (x) => t("{name}: {count} calls", {name: x.name, count: x.raised_in_calls})),
+      ...list(t("Knowledge base check"), "carried-facts", d.product_fact_violations, (x) => x.name || x.rule_id),
       ...other);
     box.hidden = false;
   }

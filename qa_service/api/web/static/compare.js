@@ -2,36 +2,38 @@
  * the trial page and the rubrics page. */
 "use strict";
 const QACompare = (() => {
-  const {api, h, grade, num, pct} = QA;
-  const PHASES = {trial: "试呼", production: "正式外呼"};
+  const {t, api, h, grade, num, pct} = QA;
+  const PHASES = {trial: t("Trial"), production: t("Production")};
   async function show(box, rubricId, from, to, project, phase) {
     const q = new URLSearchParams({from, to});
     if (project) q.set("project", project);
     if (phase) q.set("phase", phase);
-    box.replaceChildren(h("p", {class: "muted"}, "对比中…"));
+    box.replaceChildren(h("p", {class: "muted"}, t("Comparing…")));
     try {
       const d = await api(`/rubrics/${encodeURIComponent(rubricId)}/compare?${q}`);
-      const gradeRow = (side) => Object.entries(d.grades[side] || {}).map(([g, n]) => `${QA.GRADES[g] || g} ${n}`).join("，");
+      const gradeRow = (side) => Object.entries(d.grades[side] || {}).map(([g, n]) => `${QA.GRADES[g] || g} ${n}`).join(t(" / "));
       box.replaceChildren(
-        h("p", {class: "compare-summary"}, `两个版本都评过的${d.phase ? PHASES[d.phase] || d.phase : ""}通话 ${d.calls} 通，等级变化 ${d.changed_grade_count} 通。`,
-          h("br"), `v${d.from}：${gradeRow("from")}；均分 ${num(d.scores.from.mean)}`,
-          h("br"), `v${d.to}：${gradeRow("to")}；均分 ${num(d.scores.to.mean)}`),
+        h("p", {class: "compare-summary"}, d.phase
+          ? t("{phase} calls scored by both versions: {calls}; grade changed in {changed}.", {phase: PHASES[d.phase] || d.phase, calls: d.calls, changed: d.changed_grade_count})
+          : t("Calls scored by both versions: {calls}; grade changed in {changed}.", {calls: d.calls, changed: d.changed_grade_count}),
+          h("br"), t("v{version}: {grades}; mean score {mean}", {version: d.from, grades: gradeRow("from"), mean: num(d.scores.from.mean)}),
+          h("br"), t("v{version}: {grades}; mean score {mean}", {version: d.to, grades: gradeRow("to"), mean: num(d.scores.to.mean)})),
         h("table", {class: "grid", id: "compare-changed"},
-          h("thead", {}, h("tr", {}, ["通话", "坐席", "时间", `v${d.from}`, `v${d.to}`].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, [t("Call"), t("Agent"), t("Time"), `v${d.from}`, `v${d.to}`].map((x) => h("th", {}, x)))),
           h("tbody", {}, d.changed_grade.length ? d.changed_grade.map((c) => h("tr", {},
             h("td", {}, h("a", {href: "/calls/" + c.to.evaluation_id}, "#" + c.recording_id)),
             h("td", {}, c.agent_id || "—"), h("td", {}, QA.when(c.call_time)),
             h("td", {}, num(c.from.score), " ", grade(c.from.grade)),
             h("td", {}, num(c.to.score), " ", grade(c.to.grade))))
-            : h("tr", {}, h("td", {colspan: 5, class: "muted"}, "没有通话改变等级")))),
-        h("h3", {}, "各规则命中 / 扣分率"),
+            : h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("No call changed grade"))))),
+        h("h3", {}, t("Hits / deduction rate by rule")),
         h("table", {class: "grid"},
-          h("thead", {}, h("tr", {}, ["规则", `v${d.from} 扣分率`, `v${d.to} 扣分率`].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, [t("Rule name"), t("v{version} deduction rate", {version: d.from}), t("v{version} deduction rate", {version: d.to})].map((x) => h("th", {}, x)))),
           h("tbody", {}, d.rules.map((r) => h("tr", {}, h("td", {}, r.name || r.rule_id),
-            h("td", {}, r.from ? pct(r.from.bad_rate) : "（无此规则）"),
-            h("td", {}, r.to ? pct(r.to.bad_rate) : "（无此规则）"))))));
+            h("td", {}, r.from ? pct(r.from.bad_rate) : t("(no such rule)")),
+            h("td", {}, r.to ? pct(r.to.bad_rate) : t("(no such rule)")))))));
     } catch (e) {
-      box.replaceChildren(h("p", {class: "error"}, "对比失败：" + e.message));
+      box.replaceChildren(h("p", {class: "error"}, t("Comparison failed: {error}", {error: e.message})));
     }
   }
   /* The form's rubric menu and versions: opens on the preferred rubric, comparing its newest
@@ -48,7 +50,7 @@ const QACompare = (() => {
       form.elements.from.value = vs.length > 1 ? vs[vs.length - 2] : vs[0] || 1;
       form.elements.to.value = vs[vs.length - 1] || 1;
       button.disabled = vs.length < 2;
-      hint.textContent = vs.length < 2 ? `该规则只有 v${vs[0] || 1}，上传新版本后才能对比` : "";
+      hint.textContent = vs.length < 2 ? t("This rubric has only v{version}; upload a new version to compare", {version: vs[0] || 1}) : "";
     };
     sel.onchange = versions;
     versions();

@@ -3,14 +3,14 @@
  * newest hourly bulletin (/projects/{p}/bulletins). */
 "use strict";
 (() => {
-  const {api, h, pct, num, CATEGORIES} = QA;
+  const {t, api, h, pct, num, CATEGORIES} = QA;
   const form = document.getElementById("filters");
   const FORMULAS = {
-    pass_rate: ["机器质检合格率", "机器评为合格或优秀的通数 ÷ 机器质检通数（监听合格率只算人工复核过的通话）"],
-    excellent_rate: ["质检优秀率", "质检优秀录音条数 ÷ 质检总数"],
-    success_rate: ["外呼在线成功率", "成功量 ÷ 人工呼出通话量"],
-    average_talk_seconds: ["项目呼出均长", "通话总时长 ÷ 通话数（秒）"],
-    fatal: ["一票否决", "出现致命项（一票否决）的通数"],
+    pass_rate: [t("Machine pass rate"), t("calls the machine graded pass or excellent ÷ calls the machine scored (the monitoring pass rate counts only calls a reviewer checked)")],
+    excellent_rate: [t("Excellent rate"), t("recordings graded excellent ÷ recordings scored")],
+    success_rate: [t("Online success rate"), t("successes ÷ calls made by agents")],
+    average_talk_seconds: [t("Average outbound talk time"), t("total talk time ÷ calls (seconds)")],
+    fatal: [t("Fatal"), t("calls with a fatal item (fatal error)")],
   };
   const charts = {};
   const chart = (id) => charts[id] || (charts[id] = echarts.init(document.getElementById(id), null, {renderer: "canvas"}));
@@ -19,16 +19,16 @@
   const query = () => QA.filterQuery(form);
 
   function cards(rows) {
-    const t = rows.reduce((a, r) => {
+    const s = rows.reduce((a, r) => {
       a.n += r.evaluated; a.passed += r.passed; a.excellent += r.excellent; a.success += r.success;
       a.fatal += r.fatal; a.talk += r.average_talk_seconds * r.evaluated; return a;
     }, {n: 0, passed: 0, excellent: 0, success: 0, fatal: 0, talk: 0});
-    const v = {pass_rate: pct(t.n ? t.passed / t.n : null), excellent_rate: pct(t.n ? t.excellent / t.n : null),
-      success_rate: pct(t.n ? t.success / t.n : null), average_talk_seconds: t.n ? num(t.talk / t.n) + " 秒" : "—",
-      fatal: String(t.fatal)};
+    const v = {pass_rate: pct(s.n ? s.passed / s.n : null), excellent_rate: pct(s.n ? s.excellent / s.n : null),
+      success_rate: pct(s.n ? s.success / s.n : null), average_talk_seconds: s.n ? t("{n} s", {n: num(s.talk / s.n)}) : "—",
+      fatal: String(s.fatal)};
     document.getElementById("kpi-cards").replaceChildren(...Object.entries(FORMULAS).map(([k, [name, f]]) =>
       h("div", {class: "card kpi", title: name + " = " + f, dataset: {kpi: k}},
-        h("div", {class: "n"}, name), h("div", {class: "v"}, v[k]), h("div", {class: "muted"}, `共 ${t.n} 通`))));
+        h("div", {class: "n"}, name), h("div", {class: "v"}, v[k]), h("div", {class: "muted"}, t("{n} calls in all", {n: s.n})))));
   }
 
   function draw(rows, group) {
@@ -39,10 +39,10 @@
     const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     const tip = (keys) => ({trigger: "axis", formatter: (ps) => {
       const r = rows[ps[0].dataIndex];
-      return [esc(labels[ps[0].dataIndex]) + `（${r.evaluated} 通）`, ...keys.map((k) => {
+      return [esc(labels[ps[0].dataIndex]) + t(" ({n} calls)", {n: r.evaluated}), ...keys.map((k) => {
         const [name, f] = FORMULAS[k];
         const val = k.endsWith("rate") ? pct(r[k]) : num(r[k], k === "fatal" ? 0 : 1);
-        return `${name}：${val}<br><span style="color:#888">= ${f}</span>`;
+        return t("{name}: {value}", {name, value: val}) + `<br><span style="color:#888">= ${f}</span>`;
       })].join("<br>");
     }});
     const rate = (k) => ({name: FORMULAS[k][0], type: "bar", data: rows.map((r) => +(r[k] * 100).toFixed(1))});
@@ -54,9 +54,9 @@
     chart("chart-talk").setOption({
       tooltip: tip(["average_talk_seconds", "fatal"]), legend: {top: 0},
       grid: {left: 40, right: 40, top: 30, bottom: 50}, xAxis: {type: "category", data: labels, axisLabel: {rotate: labels.length > 6 ? 30 : 0}},
-      yAxis: [{type: "value", name: "秒"}, {type: "value", name: "通", minInterval: 1}],
-      series: [{name: "项目呼出均长", type: "bar", data: rows.map((r) => r.average_talk_seconds)},
-               {name: "一票否决", type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);
+      yAxis: [{type: "value", name: t("s")}, {type: "value", name: t("call count"), minInterval: 1}],
+      series: [{name: t("Average outbound talk time"), type: "bar", data: rows.map((r) => r.average_talk_seconds)},
+               {name: t("Fatal"), type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);
   }
 
   /* The export links follow the filters shown. */
@@ -104,44 +104,44 @@
       h("td", {}, i + 1), h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)),
       h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "]))))
-      : [h("tr", {}, h("td", {colspan: 6, class: "muted"}, "没有扣分项"))]));
+      : [h("tr", {}, h("td", {colspan: 6, class: "muted"}, t("No deductions")))]));
   }
 
   async function inflight(project) {
     const box = document.getElementById("inflight");
     const voice = document.getElementById("inflight-voice");
     voice.replaceChildren();
-    if (!project) { box.replaceChildren(h("p", {class: "muted"}, "没有项目")); return; }
+    if (!project) { box.replaceChildren(h("p", {class: "muted"}, t("No projects"))); return; }
     const data = await api("/projects/" + encodeURIComponent(project) + "/inflight");
-    if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, "该项目还没有正式外呼通话")); return; }
-    box.replaceChildren(h("p", {class: "muted"}, "上线时间（首通正式外呼）" + QA.when(data.start)),
-      h("table", {class: "grid"}, h("thead", {}, h("tr", {}, ["时段", "通数", "机器质检合格率", "质检优秀率", "外呼在线成功率", "一票否决", "主要错误"].map((t) => h("th", {}, t)))),
+    if (!data.start) { box.replaceChildren(h("p", {class: "muted"}, t("This project has no production calls yet"))); return; }
+    box.replaceChildren(h("p", {class: "muted"}, t("Launched (first production call) {when}", {when: QA.when(data.start)})),
+      h("table", {class: "grid"}, h("thead", {}, h("tr", {}, [t("Period"), t("Calls"), t("Machine pass rate"), t("Excellent rate"), t("Online success rate"), t("Fatal"), t("Main errors")].map((x) => h("th", {}, x)))),
         h("tbody", {}, data.windows.map((w) => h("tr", {},
-          h("td", {}, `上线后前 ${w.hours} 小时`), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
+          h("td", {}, t("First {hours} hours after launch", {hours: w.hours})), h("td", {}, w.kpis ? w.kpis.evaluated : 0),
           h("td", {}, pct(w.kpis && w.kpis.pass_rate)), h("td", {}, pct(w.kpis && w.kpis.excellent_rate)),
           h("td", {}, pct(w.kpis && w.kpis.success_rate)), h("td", {}, w.kpis ? w.kpis.fatal : 0),
-          h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join("、") || "—"))))),
+          h("td", {}, w.common_errors.slice(0, 3).map((e) => e.name || e.rule_id).join(t(", ")) || "—"))))),
       ...bulletin(await api("/projects/" + encodeURIComponent(project) + "/bulletins?limit=1")));
     if (data.customer_voice) {
       const tables = h("div", {});
-      voice.append(h("h3", {}, `上线后前 ${Math.max(...data.windows.map((w) => w.hours))} 小时的客户问题与拒绝`), tables);
+      voice.append(h("h3", {}, t("Customer questions and refusals in the first {hours} hours after launch", {hours: Math.max(...data.windows.map((w) => w.hours))})), tables);
       QAVoice.render(tables, data.customer_voice);
     }
   }
 
   // 整点通报: the newest hourly bulletin; fatal and attitude errors first, then whom to remind.
   function bulletin([b]) {
-    if (!b) return [h("p", {class: "muted", id: "bulletin"}, "暂无整点通报（上线后首日每小时生成）")];
+    if (!b) return [h("p", {class: "muted", id: "bulletin"}, t("No hourly bulletin yet (one each hour on the first day after launch)"))];
     const name = (e) => e.name || e.rule_id;
     return [h("div", {id: "bulletin"},
-      h("h3", {}, `整点通报 ${QA.when(b.hour)}（上线后第 ${b.hours_since_launch} 小时）`),
-      h("p", {}, h("strong", {}, "致命错误与服务态度问题："),
-        b.urgent.length ? b.urgent.map((e) => `${name(e)}${e.fatal ? "（致命）" : ""} ${e.calls} 通（${e.agents.join("、")}）`).join("；") : "无"),
-      h("p", {}, h("strong", {}, "共性错误："), b.common_errors.map((e) => `${name(e)} ${e.count} 通`).join("；") || "无"),
-      h("table", {class: "grid", id: "remind-now"}, h("thead", {}, h("tr", {}, ["立即提醒：坐席", "错误", "通话"].map((t) => h("th", {}, t)))),
+      h("h3", {}, t("Hourly bulletin {when} (hour {hours} after launch)", {when: QA.when(b.hour), hours: b.hours_since_launch})),
+      h("p", {}, h("strong", {}, t("Fatal and attitude errors: ")),
+        b.urgent.length ? b.urgent.map((e) => t("{name}{fatal} {calls} calls ({agents})", {name: name(e), fatal: e.fatal ? t(" (fatal)") : "", calls: e.calls, agents: e.agents.join(t(", "))})).join(t("; ")) : t("none")),
+      h("p", {}, h("strong", {}, t("Common errors: ")), b.common_errors.map((e) => t("{name} {count} calls", {name: name(e), count: e.count})).join(t("; ")) || t("none")),
+      h("table", {class: "grid", id: "remind-now"}, h("thead", {}, h("tr", {}, [t("Remind now: agent"), t("Error"), t("Call")].map((x) => h("th", {}, x)))),
         h("tbody", {}, b.remind_now.length ? b.remind_now.map((r) => h("tr", {class: r.urgent ? "fatal" : ""},
           h("td", {}, r.agent_id), h("td", {}, name(r)), h("td", {}, callLink(r.recording_id), " ", QA.when(r.called_at))))
-          : [h("tr", {}, h("td", {colspan: 3, class: "muted"}, "上一小时无需提醒"))])))];
+          : [h("tr", {}, h("td", {colspan: 3, class: "muted"}, t("Nobody to remind for the last hour")))])))];
   }
 
   async function load() {

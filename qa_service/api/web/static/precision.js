@@ -10,7 +10,7 @@
   const query = () => QA.filterQuery(form);
 
   function examples(rule) {
-    const list = (title, items) => [h("h3", {}, `${title}（${items.length}）`),
+    const list = (title, items) => [h("h3", {}, t("{title} ({n})", {title, n: items.length})),
       items.length ? h("ul", {}, items.map((x) => h("li", {},
         h("a", {href: "/calls/" + x.evaluation_id}, `#${x.recording_id} ${clock(x.start || 0)}`), " ",
         x.evidence_text ? h("q", {}, x.evidence_text) : null, " ",

@@ -69,7 +69,7 @@
 
   function hitRow(item) {
     const hits = (item.hits || []).map((hit) => h("div", {class: "search-hit"},
-      h("a", {href: callAt(item, hit)}, "▶ " + clock(hit.start)), " ", (ROLES_ZH[hit.role] || hit.role) + "：", marked(hit.text)));
+      h("a", {href: callAt(item, hit)}, "▶ " + clock(hit.start)), " ", (ROLES_ZH[hit.role] || hit.role) + t(": "), marked(hit.text)));
     if (item.hit_count > hits.length) hits.push(h("div", {class: "muted"}, t("{n} more lines", {n: item.hit_count - hits.length})));
     return h("tr", {class: "hits"}, h("td", {colspan: 8}, hits));
   }

@@ -2,7 +2,7 @@
  * activate for a project, rescore a project (job progress), compare versions. */
 "use strict";
 (() => {
-  const {api, h} = QA;
+  const {t, api, h} = QA;
   let selected = null;
 
   function numbered(pre, text, badLines) {
@@ -16,7 +16,7 @@
     QA.remember("rubric", r.id);
     const d = await api(`/rubrics/${encodeURIComponent(r.id)}/${r.version}`);
     document.getElementById("detail").hidden = false;
-    document.getElementById("detail-title").textContent = `${d.name || d.id}（${d.id} v${d.version}）`;
+    document.getElementById("detail-title").textContent = t("{name} ({id} v{version})", {name: d.name || d.id, id: d.id, version: d.version});
     numbered(document.getElementById("yaml"), d.yaml, new Set());
     const up = document.getElementById("upload-yaml");
     if (up && !up.value) up.value = d.yaml;
@@ -28,7 +28,7 @@
     const rows = await api("/rubrics");
     document.querySelector("#rubrics tbody").replaceChildren(...rows.map((r) => h("tr", {class: "clickable",
       onclick: () => show(r).catch((e) => QA.toast(e.message, true))},
-      h("td", {}, r.id), h("td", {}, "v" + r.version), h("td", {}, r.name), h("td", {}, (r.active_for || []).join("、") || "—"),
+      h("td", {}, r.id), h("td", {}, "v" + r.version), h("td", {}, r.name), h("td", {}, (r.active_for || []).join(t(", ")) || "—"),
       h("td", {}, QA.when(r.created_at)))));
     QACompare.setup(document.getElementById("compare"), rows, QA.preferredRubric(rows, null));
     return rows;
@@ -43,18 +43,18 @@
     try {
       const r = await api("/rubrics", {method: "POST", body: text, raw: "application/yaml"});
       status.textContent = r.created === false
-        ? `未保存：${r.id} v${r.version} 已有完全相同的内容，没有新版本（修改后请把版本号加一）`
-        : `已保存 ${r.id} v${r.version}`;
+        ? t("Not saved: {id} v{version} already has exactly this content, no new version (after a change, raise the version number by one)", {id: r.id, version: r.version})
+        : t("Saved {id} v{version}", {id: r.id, version: r.version});
       status.className = r.created === false ? "muted" : "good";
       status.dataset.created = r.created === false ? "0" : "1";
       await list();
     } catch (e) {
       const found = (e.data && (e.data.problems || (e.data.detail && e.data.detail.problems))) || [];
       // The problems are listed one by one below: the sentence above them only counts them.
-      status.textContent = found.length ? `未保存：共 ${found.length} 个问题，见下方` : "未保存：" + e.message.split("\n")[0];
+      status.textContent = found.length ? t("Not saved: {n} problems, listed below", {n: found.length}) : t("Not saved: {error}", {error: e.message.split("\n")[0]});
       status.className = "error";
       problems.replaceChildren(...found.map((p) => h("li", {dataset: {line: p.line ?? ""}},
-        (p.line ? `第 ${p.line} 行` : "") + (p.field ? ` ${p.field}` : "") + "：" + p.reason)));
+        (p.line ? t("line {line}", {line: p.line}) : "") + (p.field ? ` ${p.field}` : "") + t(": ") + p.reason)));
       if (found.some((p) => p.line)) {
         view.hidden = false;
         numbered(view, text, new Set(found.map((p) => p.line).filter(Boolean)));
@@ -77,8 +77,8 @@
     return [done.size, calls.size];
   }
 
-  const JOB_STATES = {pending: "待排队", queued: "排队中", scheduled: "稍后重试", started: "进行中",
-    finished: "已完成", failed: "失败"};
+  const JOB_STATES = {pending: t("pending"), queued: t("queued"), scheduled: t("retrying later"), started: t("in progress"),
+    finished: t("finished"), failed: t("failed")};
 
   async function rescore() {
     const project = document.getElementById("act-project").value.trim();
@@ -87,14 +87,14 @@
     const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/rescore${q}`, {method: "POST"});
     status.className = "muted";
     delete status.dataset.done;
-    status.textContent = "重新质检已排队…";
+    status.textContent = t("Rescoring queued…");
     // Polled until the job ends (or, without a queue to ask, until every call is scored).
     for (let i = 0; i < 600; i++) {
       await new Promise((ok) => setTimeout(ok, 1000));
       let state = null;
       try { state = (await api("/jobs/" + encodeURIComponent(r.job_id))).status; } catch (e) { if (e.status !== 404) throw e; }
       const [done, total] = await progress(project);
-      status.textContent = `重新质检：${done} / ${total} 通已按 v${selected.version} 评分` + (state ? `（${JOB_STATES[state] || state}）` : "");
+      status.textContent = t("Rescoring: {done} / {total} calls scored by v{version}", {done, total, version: selected.version}) + (state ? t(" ({state})", {state: JOB_STATES[state] || state}) : "");
       if (state === "failed") { status.className = "error"; return; }
       if (state === "finished" || (state === null && total && done === total)) {
         status.className = "good"; status.dataset.done = "1"; return;
@@ -107,23 +107,23 @@
   on("rescore", rescore);
   on("activate", async () => {
     const project = document.getElementById("act-project").value.trim();
-    if (!project) { QA.toast("请填写项目", true); return; }
+    if (!project) { QA.toast(t("Fill in the project"), true); return; }
     const r = await api(`/rubrics/${encodeURIComponent(selected.id)}/${selected.version}/activate?project=${encodeURIComponent(project)}`, {method: "POST"});
     // 三统一: activation goes ahead, the warnings say what the script's audit does not cover
-    QA.toast(`项目 ${project} 已启用 ${selected.id} v${selected.version}` + (r.warnings.length ? "。" + r.warnings.join("；") : ""), r.warnings.length > 0);
+    QA.toast(t("Project {project} now uses {id} v{version}", {project, id: selected.id, version: selected.version}) + (r.warnings.length ? t(". ") + r.warnings.join(t("; ")) : ""), r.warnings.length > 0);
     await list();
   });
   /* The two versions rule by rule, before activating the newer one. */
-  const CHANGES = {added: "新增", removed: "删除", changed: "修改"};
+  const CHANGES = {added: t("added"), removed: t("removed"), changed: t("changed")};
   async function diff() {
     const q = new URLSearchParams({from: cmp.elements.from.value, to: cmp.elements.to.value});
     const d = await api(`/rubrics/${encodeURIComponent(cmp.elements.rubric.value)}/diff?${q}`);
     const rows = d.rules.flatMap((r) => (r.fields.length ? r.fields : [null]).map((f, i) => h("tr", {dataset: {rule: r.rule_id, change: r.change}},
-      h("td", {}, i ? "" : (r.rule_id === "scoring" ? "评分设置" : r.name)), h("td", {}, i ? "" : CHANGES[r.change] || r.change),
-      h("td", {}, f ? f.field : "—"), h("td", {class: "text"}, f ? f.before ?? "（无）" : "—"), h("td", {class: "text"}, f ? f.after ?? "（无）" : "—"))));
-    document.getElementById("diff-out").replaceChildren(h("h3", {}, `v${d.from} → v${d.to}：${d.rules.length} 处变化`),
-      h("table", {class: "grid", id: "rule-diff"}, h("thead", {}, h("tr", {}, ["规则", "变化", "字段", "原来", "现在"].map((t) => h("th", {}, t)))),
-        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: 5, class: "muted"}, "两个版本的规则相同")))));
+      h("td", {}, i ? "" : (r.rule_id === "scoring" ? t("Scoring settings") : r.name)), h("td", {}, i ? "" : CHANGES[r.change] || r.change),
+      h("td", {}, f ? f.field : "—"), h("td", {class: "text"}, f ? f.before ?? t("(none)") : "—"), h("td", {class: "text"}, f ? f.after ?? t("(none)") : "—"))));
+    document.getElementById("diff-out").replaceChildren(h("h3", {}, t("v{from} → v{to}: {n} changes", {from: d.from, to: d.to, n: d.rules.length})),
+      h("table", {class: "grid", id: "rule-diff"}, h("thead", {}, h("tr", {}, [t("Rule name"), t("Change"), t("Field"), t("Before"), t("Now")].map((x) => h("th", {}, x)))),
+        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("The two versions have the same rules"))))));
   }
   on("diff", diff);
 

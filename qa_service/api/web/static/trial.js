@@ -2,7 +2,7 @@
  * scatter, the highlight-script library (亮点话术) with play buttons; version comparison. */
 "use strict";
 (() => {
-  const {api, h, pct, num} = QA;
+  const {t, api, h, pct, num} = QA;
   const form = document.getElementById("filters");
   const map = echarts.init(document.getElementById("guide-map"));
   window.addEventListener("resize", () => map.resize());
@@ -11,10 +11,10 @@
 
   // Seed 003: 第一象限 我们爱说、客户也爱听 … 第四象限 我们不爱说、客户爱听.
   const QUADRANTS = [
-    {name: "第一象限：我们爱说，客户也爱听（强项）", x: [0.5, 1], y: [0.5, 1], color: "rgba(46,125,50,.08)"},
-    {name: "第二象限：我们爱说，客户不爱听", x: [0.5, 1], y: [0, 0.5], color: "rgba(178,106,0,.08)"},
-    {name: "第三象限：都不爱说不爱听", x: [0, 0.5], y: [0, 0.5], color: "rgba(120,120,120,.08)"},
-    {name: "第四象限：我们不爱说，客户爱听（弱项）", x: [0, 0.5], y: [0.5, 1], color: "rgba(31,111,235,.08)"},
+    {short: t("Quadrant I"), name: t("Quadrant I: we like to say it, customers like to hear it (strength)"), x: [0.5, 1], y: [0.5, 1], color: "rgba(46,125,50,.08)"},
+    {short: t("Quadrant II"), name: t("Quadrant II: we like to say it, customers do not like to hear it"), x: [0.5, 1], y: [0, 0.5], color: "rgba(178,106,0,.08)"},
+    {short: t("Quadrant III"), name: t("Quadrant III: neither said nor liked"), x: [0, 0.5], y: [0, 0.5], color: "rgba(120,120,120,.08)"},
+    {short: t("Quadrant IV"), name: t("Quadrant IV: we do not like to say it, customers like to hear it (weakness)"), x: [0, 0.5], y: [0.5, 1], color: "rgba(31,111,235,.08)"},
   ];
 
   /* Points at the same place are drawn as one marker named by all of them (one would hide the
@@ -37,29 +37,30 @@
       const taken = new Set(near.map((q) => q.side));
       const side = (x > 0.7 ? ["left", "top", "bottom", "right"] : SIDES).find((s) => !taken.has(s)) || "top";
       placed.push({x, y, side});
-      return {name: ps.map((p) => p.name || p.point_id).join("、"), value: [x, y], points: ps,
+      return {name: ps.map((p) => p.name || p.point_id).join(t(", ")), value: [x, y], points: ps,
         symbolSize: 14 + 4 * (ps.length - 1), label: {position: side}};
     });
     const list = document.getElementById("guide-unknown");
     list.textContent = unknown.length
-      ? "客户回应无法判断、未画在图上：" + unknown.map((p) => `${p.name || p.point_id}（说到 ${p.said_in_calls} 通` +
-        ((p.asked || []).length ? `，客户随后问：${p.asked.join("；")}` : "") + "）").join("、")
+      ? t("Customer responses cannot be judged, not on the map: ") + unknown.map((p) => t("{name} (said in {calls} calls{asked})", {
+        name: p.name || p.point_id, calls: p.said_in_calls,
+        asked: (p.asked || []).length ? t(", customers then asked: {questions}", {questions: p.asked.join(t("; "))}) : ""})).join(t(", "))
       : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
     // On a phone the quadrants carry their number only: their full names would run off the map.
     const narrow = map.getWidth() < 520;
     map.setOption({
       grid: {left: 50, right: 20, top: 36, bottom: 45},
-      xAxis: {type: "value", min: 0, max: 1, name: "我们爱说（说到的通话占比）", nameLocation: "middle", nameGap: 28,
+      xAxis: {type: "value", min: 0, max: 1, name: t("We like to say it (share of calls that say it)"), nameLocation: "middle", nameGap: 28,
               axisLabel: {formatter: (v) => v * 100 + "%"}},
-      yAxis: {type: "value", min: 0, max: 1, name: "客户爱听", axisLabel: {formatter: (v) => v * 100 + "%"}},
-      tooltip: {formatter: (p) => p.data.points.map((x) => `${esc(x.name || x.point_id)}：说到 ${x.said_in_calls} 通` +
-        `（${pct(x.said_rate)}），客户正面回应 ${pct(x.positive_rate)}` +
-        ((x.asked || []).length ? `<br>客户随后问：${x.asked.map(esc).join("；")}` : "")).join("<br>")},
+      yAxis: {type: "value", min: 0, max: 1, name: t("Customers like to hear it"), axisLabel: {formatter: (v) => v * 100 + "%"}},
+      tooltip: {formatter: (p) => p.data.points.map((x) => t("{name}: said in {calls} calls ({said}), customer positive {positive}", {
+        name: esc(x.name || x.point_id), calls: x.said_in_calls, said: pct(x.said_rate), positive: pct(x.positive_rate)}) +
+        ((x.asked || []).length ? "<br>" + t("Customers then asked: {questions}", {questions: x.asked.map(esc).join(t("; "))}) : "")).join("<br>")},
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
-          data: QUADRANTS.map((q) => [{name: narrow ? q.name.split("：")[0] : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
+          data: QUADRANTS.map((q) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
                                       {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
   }
@@ -70,7 +71,7 @@
     if (!playing) return;
     clip.pause();
     playing.button.textContent = "▶";
-    playing.button.title = "播放";
+    playing.button.title = t("Play");
     playing.button.classList.remove("playing");
     playing = null;
   }
@@ -79,7 +80,7 @@
     stopClip();
     playing = {button, end: example.end ?? example.start + 8};
     button.textContent = "❚❚";
-    button.title = "暂停";
+    button.title = t("Pause");
     button.classList.add("playing");
     const go = () => { clip.currentTime = example.start; clip.play().catch(() => {}); };
     const src = `/recordings/${example.recording_id}/audio`;
@@ -92,7 +93,7 @@
   clip.addEventListener("ended", stopClip);
 
   // Reviewers get a column to correct or remove library lines.
-  if (QA.can("reviewer")) document.querySelector("#highlights thead tr").append(h("th", {}, "审核（可改正识别文字）"));
+  if (QA.can("reviewer")) document.querySelector("#highlights thead tr").append(h("th", {}, t("Review (you may correct the recognized text)")));
 
   async function load() {
     const project = form.elements.project.value;
@@ -116,21 +117,21 @@
       d = await api(`/projects/${encodeURIComponent(project)}/trial?${q}`);
     }
     document.getElementById("t-summary").textContent =
-      `${d.rubric.id} v${d.rubric.version}：${d.calls} 通，外呼在线成功率 ${pct(d.success_rate)}`;
+      t("{rubric} v{version}: {calls} calls, online success rate {rate}", {rubric: d.rubric.id, version: d.rubric.version, calls: d.calls, rate: pct(d.success_rate)});
     guideMap(d.guide_map);
     document.querySelector("#refusals tbody").replaceChildren(...(d.refusal_reasons.length ? d.refusal_reasons.map((r) => h("tr", {},
       h("td", {}, r.name || r.objection_id), h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)),
       h("td", {}, pct(r.handled_rate)), h("td", {}, pct(r.success_rate_after))))
-      : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "无"))]));
+      : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("none")))]));
     stopClip();
     document.querySelector("#highlights tbody").replaceChildren(...(d.highlights.length ? d.highlights.map((g) => h("tr", {},
-      h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: "播放",
+      h("td", {}, g.examples.length ? h("button", {type: "button", class: "play", title: t("Play"),
         dataset: {start: g.examples[0].start, end: g.examples[0].end ?? ""}, onclick: (e) => play(g.examples[0], e.currentTarget)}, "▶") : ""),
-      h("td", {class: "text"}, g.text, g.asr_text ? h("div", {class: "muted"}, "识别原文：" + g.asr_text) : null),
+      h("td", {class: "text"}, g.text, g.asr_text ? h("div", {class: "muted"}, t("Recognized text: {text}", {text: g.asr_text})) : null),
       h("td", {}, QA.highlightReason(g.reason, d.refusal_reasons)), h("td", {}, g.calls), h("td", {}, pct(g.success_rate)),
       // Reviewers correct the recognizer's wording or take a line out of the library.
       QA.can("reviewer") ? QAVoice.decisionCell(project, g.asr_text || g.text, g.text, {}, load) : null))
-      : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, "暂无亮点话术"))]));
+      : [h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("No highlight scripts yet")))]));
     QAVoice.render(document.getElementById("voice"), d.customer_voice);
     QAVoice.proposals(document.getElementById("proposals"), project, d, load);
     document.body.dataset.loaded = "1";

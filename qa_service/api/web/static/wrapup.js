@@ -2,11 +2,11 @@
  * under reports/ is one link away (?format=markdown). */
 "use strict";
 (() => {
-  const {api, h, pct, num, CATEGORIES} = QA;
+  const {t, api, h, pct, num, CATEGORIES} = QA;
   const form = document.getElementById("filters");
-  const QUADRANTS = {1: "第一象限 我们爱说·客户爱听", 2: "第二象限 我们爱说·客户不爱听",
-    3: "第三象限 都不爱说不爱听", 4: "第四象限 我们不爱说·客户爱听"};
-  const TRENDS = {rising: "上升 ↑", falling: "下降 ↓", steady: "平稳"};
+  const QUADRANTS = {1: t("Quadrant I · we say it, customers like it"), 2: t("Quadrant II · we say it, customers do not like it"),
+    3: t("Quadrant III · neither said nor liked"), 4: t("Quadrant IV · we do not say it, customers like it")};
+  const TRENDS = {rising: t("rising"), falling: t("falling"), steady: t("steady")};
   const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
   const none = (cols, text) => [h("tr", {}, h("td", {colspan: cols, class: "muted"}, text))];
   const fill = (id, rows, cols, empty) =>
@@ -15,39 +15,39 @@
   function kpiRow(name, k) {
     return h("tr", {}, h("td", {}, name), h("td", {}, k.evaluated), h("td", {}, pct(k.pass_rate)),
       h("td", {}, pct(k.excellent_rate)), h("td", {}, pct(k.success_rate)),
-      h("td", {}, num(k.average_talk_seconds) + " 秒"), h("td", {}, k.fatal));
+      h("td", {}, t("{n} s", {n: num(k.average_talk_seconds)})), h("td", {}, k.fatal));
   }
 
   function render(d) {
-    const phases = {trial: "试呼", production: "正式外呼"};
-    fill("w-kpis", [kpiRow("整个项目", d.kpis),
+    const phases = {trial: t("Trial"), production: t("Production calls")};
+    fill("w-kpis", [kpiRow(t("Whole project"), d.kpis),
       ...Object.entries(d.kpis_by_phase).map(([p, k]) => kpiRow(phases[p] || p, k)),
-      ...d.kpis_by_day.map((k) => kpiRow(k.day, k))], 7, "没有通话");
+      ...d.kpis_by_day.map((k) => kpiRow(k.day, k))], 7, t("No calls"));
     fill("w-errors", d.common_errors.map((e) => h("tr", {dataset: {rule: e.rule_id}},
       h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)), h("td", {}, TRENDS[e.trend] || e.trend),
-      h("td", {class: "text"}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join("，")),
-      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "])))), 7, "没有扣分项");
+      h("td", {class: "text"}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join(t(" / "))),
+      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "])))), 7, t("No deductions"));
     const facts = document.getElementById("w-facts");
     facts.replaceChildren(...(d.product_fact_violations.length ? d.product_fact_violations.map((f) =>
       h("div", {class: "fact", dataset: {rule: f.rule_id}},
-        h("p", {}, h("strong", {}, f.name), `：${f.calls} 通；坐席说 `,
-          Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join("，"), `；知识库为 ${f.kb_value}`),
+        h("p", {}, h("strong", {}, f.name), t(": {calls} calls; agents said ", {calls: f.calls}),
+          Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join(t(" / ")), t("; the knowledge base has {value}", {value: f.kb_value})),
         h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, callLink(ex.recording_id), " ",
-          ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, "没有发现与知识库不符的说法")]));
+          ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, t("Nothing said against the knowledge base"))]));
     fill("w-guide", d.guide_map.map((p) => h("tr", {dataset: {point: p.point_id}}, h("td", {}, p.name || p.point_id),
-      h("td", {}, `${p.said_in_calls}（${pct(p.said_rate)}）`), h("td", {}, pct(p.positive_rate)),
+      h("td", {}, t("{calls} ({rate})", {calls: p.said_in_calls, rate: pct(p.said_rate)})), h("td", {}, pct(p.positive_rate)),
       // No judgeable reply: no place on the vertical axis, so no quadrant either.
-      h("td", {}, p.positive_rate === null ? "无法判断（客户没有可判断的回应）" : QUADRANTS[p.quadrant] || p.quadrant))), 4, "规则没有卖点");
+      h("td", {}, p.positive_rate === null ? t("Cannot be judged (no customer response to judge)") : QUADRANTS[p.quadrant] || p.quadrant))), 4, t("The rubric has no selling points"));
     fill("w-refusals", d.refusal_reasons.map((r) => h("tr", {}, h("td", {}, r.name || r.objection_id),
       h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)), h("td", {}, pct(r.handled_rate)),
-      h("td", {}, pct(r.success_rate_after)))), 5, "没有异议");
+      h("td", {}, pct(r.success_rate_after)))), 5, t("No objections"));
     fill("w-highlights", d.highlights.slice(0, 30).map((x) => h("tr", {}, h("td", {class: "text"}, x.text),
-      h("td", {}, QA.highlightReason(x.reason, d.refusal_reasons)), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, "没有亮点话术");
+      h("td", {}, QA.highlightReason(x.reason, d.refusal_reasons)), h("td", {}, x.calls), h("td", {}, pct(x.success_rate)))), 4, t("No highlight scripts"));
     QAVoice.render(document.getElementById("w-voice"), d.customer_voice);
     document.getElementById("w-summary").textContent =
-      `${d.rubric.name || d.rubric.id} v${d.rubric.version}，${d.period.days} 天，${d.period.agents} 名坐席，` +
-      `知识库 ${d.rubric.knowledge_base || "—"}`;
+      t("{rubric} v{version}, {days} days, {agents} agents, knowledge base {kb}", {rubric: d.rubric.name || d.rubric.id,
+        version: d.rubric.version, days: d.period.days, agents: d.period.agents, kb: d.rubric.knowledge_base || "—"});
   }
 
   async function load() {
