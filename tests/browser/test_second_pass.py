@@ -3,7 +3,10 @@ screen, and one test per defect the trial team found. Fixtures in conftest.py.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 PHONE = {"width": 390, "height": 844}
@@ -436,7 +439,8 @@ def test_knowledge_bases_load_when_served_from_another_folder(
 # Latin words a Chinese page may show: units and names of formats and standards, and the
 # letters of keyboard shortcuts. Ids people typed (projects, rubrics, agents, key names,
 # knowledge-base paths) are taken from the data itself.
-ALLOWED_WORDS = {"API", "YAML", "Markdown", "UTC", "Asia", "Shanghai", "JSON", "CSV", "XLSX"}
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED_WORDS = {"API", "YAML", "Markdown", "UTC", "Asia", "Shanghai", "JSON", "CSV", "XLSX", "id"}
 
 
 def _english_words(text: str, typed: list[str]) -> set[str]:
@@ -460,6 +464,12 @@ def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_g
     typed += [f"测试{role}" for role in ("viewer", "reviewer", "admin")]
     typed += ["kb/telecom-data-upgrade.yaml", "kb/contract-care-call.yaml"]
     typed += ["kb/broadband-satisfaction-survey.yaml"]
+    # knowledge-base ids as the admin named them, and the rubric key that names one
+    typed += [kb["id"] for kb in api_get("/knowledge-bases")] + ["knowledge_base"]
+    typed += [
+        yaml.safe_load(path.read_text(encoding="utf-8"))["id"]
+        for path in (ROOT / "rubrics" / "kb").glob("*.yaml")
+    ]  # the ids the rubrics' knowledge-base files give themselves (named in fact findings)
     # the YAML keys of the upload below: where a mistake is, as the admin wrote it
     typed += ["mandatory_points", "scoring.pass", "weight", "'pass'", "'scoring'", "id=a"]
     context, page = _open(browser, server, web_data, WIDE, role="admin")
