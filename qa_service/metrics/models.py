@@ -232,8 +232,9 @@ class HighlightDecisionIn(Schema):
     decision: Literal["accepted", "rejected"]
     text: str | None = Field(default=None, max_length=2000)
     """The corrected wording; None keeps the recognizer's."""
-    lift: float | None = Field(default=None, ge=0, le=1e6)
-    calls: int | None = Field(default=None, ge=0, le=10**9)
+    # strict: JSON true is no number here (the schema says number or null)
+    lift: float | None = Field(default=None, ge=0, le=1e6, strict=True)
+    calls: int | None = Field(default=None, ge=0, le=10**9, strict=True)
     comment: str = Field(default="", max_length=4000)
 
 

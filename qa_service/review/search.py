@@ -28,6 +28,10 @@ from qa_service.storage.tables import Evaluation, FindingRow, UtteranceRow
 
 MIN_CHARS = 2  # a single character would match most calls: no index serves it
 MAX_TERMS = 5
+# What separates words: ASCII white space and the ideographic space, the same set in the API's
+# pattern (Python's str.split and regex engines disagree on control characters).
+SEPARATORS = " \t\n\r\f\v\u3000"
+_SEPARATED = re.compile(f"[{SEPARATORS}]+")
 HITS_SHOWN = 3  # hits listed per call; hit_count says how many there are
 # A non-admin may not search for long digit runs: the answers would tell which calls hold a
 # phone or card number that every page shows them masked.
@@ -42,7 +46,7 @@ WALK_FIRST, WALK_MOST = 200, 4_000
 
 def terms(q: str, masked: bool) -> list[str]:
     """The searched words: `q` split at spaces, lower-cased, each of MIN_CHARS or more."""
-    words = list(dict.fromkeys(w.lower() for w in q.split()))
+    words = list(dict.fromkeys(w.lower() for w in _SEPARATED.split(q) if w))
     if not words:
         raise BadInput(message("q: type a word to search for"))
     if len(words) > MAX_TERMS:

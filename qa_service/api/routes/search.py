@@ -20,8 +20,9 @@ router = APIRouter(tags=["evaluations"])
 
 # The schema says what terms() accepts: up to MAX_TERMS words of MIN_CHARS or more, split at
 # spaces, so a request the schema allows is never refused for its shape.
-_WORD = rf"[^\s\x00]{{{search.MIN_CHARS},}}"
-SEARCH_WORDS = rf"^\s*{_WORD}(?:\s+{_WORD}){{0,{search.MAX_TERMS - 1}}}\s*$"
+_SEP = f"[{search.SEPARATORS}]"
+_WORD = f"[^{search.SEPARATORS}\\x00]{{{search.MIN_CHARS},}}"
+SEARCH_WORDS = f"^{_SEP}*{_WORD}(?:{_SEP}+{_WORD}){{0,{search.MAX_TERMS - 1}}}{_SEP}*$"
 
 
 @router.get("/search", response_model=SearchPage)
