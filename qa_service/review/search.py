@@ -13,18 +13,18 @@ import json
 import re
 from collections import defaultdict
 
-from sqlalchemy import Integer, String, any_, bindparam, cast, exists, func, literal, or_, text
+from sqlalchemy import Integer, String, any_, bindparam, cast, func, literal, or_, text
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, select
 
-from qa_service.domain.enums import COSTLY
 from qa_service.exceptions import BadInput
 from qa_service.i18n import message
 from qa_service.review.models import SearchCall, SearchHit, SearchPage
 from qa_service.review.queues import evaluation_filter
+from qa_service.storage.queries import costly_finding
 from qa_service.storage.repositories.evaluations import listened_sql
-from qa_service.storage.tables import Evaluation, FindingRow, UtteranceRow
+from qa_service.storage.tables import Evaluation, UtteranceRow
 
 MIN_CHARS = 2  # a single character would match most calls: no index serves it
 MAX_TERMS = 5
@@ -205,7 +205,7 @@ def search_calls(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # compiling these short queries just in time costs seconds: the functions' high cost
-        # (migration 0011) would otherwise cross jit_above_cost
+        # (migration 0014) would otherwise cross jit_above_cost
         session.execute(text("SET LOCAL jit = off"))
     match = utterance_match(dialect, words, role, indexed=True)
     plain = utterance_match(dialect, words, role, indexed=False)
@@ -217,13 +217,7 @@ def search_calls(
         heard = listened_sql()
         where.append(heard if reviewed else ~heard)
     if rule:
-        where.append(
-            exists().where(
-                FindingRow.evaluation_id == Evaluation.id,
-                FindingRow.rule_id == rule,
-                FindingRow.effective_status_sql().in_(COSTLY),
-            )
-        )
+        where.append(costly_finding(rule))
     offset = (page - 1) * page_size
     holding = select(UtteranceRow.recording_id).where(*match)
     walked = None

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, cast, false, func
+from sqlalchemy import Integer, and_, cast, exists, false, func
 
 from qa_service.config import to_utc
-from qa_service.storage.tables import Evaluation
+from qa_service.domain.enums import COSTLY
+from qa_service.storage.tables import Evaluation, FindingRow
 
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 
@@ -97,3 +98,12 @@ def filters(
     if "current" in cols:
         conds.append(cols["current"])
     return and_(True, *conds)
+
+
+def costly_finding(rule_id: str):
+    """The evaluation has a finding of `rule_id` that costs points (reviewed status first)."""
+    return exists().where(
+        FindingRow.evaluation_id == Evaluation.id,
+        FindingRow.rule_id == rule_id,
+        FindingRow.effective_status_sql().in_(COSTLY),
+    )

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import delete, exists, insert, or_, update
 from sqlmodel import Session, select
 
-from qa_service.domain.enums import COSTLY, FindingSource, Grade, TaskState
+from qa_service.domain.enums import FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
-from qa_service.storage.queries import filters
+from qa_service.storage.queries import costly_finding, filters
 from qa_service.storage.repositories.recordings import copy_metadata
 from qa_service.storage.rollups import rebuild
 from qa_service.storage.tables import (
@@ -206,13 +206,7 @@ class Evaluations:
             heard = listened_sql()
             conds.append(heard if reviewed else ~heard)
         if rule:
-            conds.append(
-                exists().where(
-                    FindingRow.evaluation_id == Evaluation.id,
-                    FindingRow.rule_id == rule,
-                    FindingRow.effective_status_sql().in_(COSTLY),
-                )
-            )
+            conds.append(costly_finding(rule))
         newest_first = (Evaluation.called_at.desc(), Evaluation.id.desc())
         offset = (page - 1) * page_size
         with self.session() as s:
