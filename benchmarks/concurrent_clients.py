@@ -34,8 +34,8 @@ import time
 from collections import defaultdict
 
 import httpx
-from metrics_latency import load
-from service_harness import ADMIN, ROOT, fresh_database, stop
+from metrics_latency import calls_database, load
+from service_harness import ROOT, fresh_database, loaded_database, stop
 
 ROUTES = [
     "/health",
@@ -174,8 +174,8 @@ def main() -> None:
         help="QA_DB_PARALLEL_WORKERS for the API ('' for the server's own setting)",
     )
     args = ap.parse_args()
-    name = f"qa_bench_concurrent_{args.rows}"
-    url = database(name, args.rows) if args.reuse else None
+    name = calls_database(args.rows)
+    url = loaded_database(name, args.rows) if args.reuse else None
     if url is None:
         url = fresh_database(name)
         print(f"loading {args.rows:,} recordings + evaluations + {2 * args.rows:,} findings ...")
@@ -204,23 +204,6 @@ def main() -> None:
                 report(f"--workers {workers}, {kind} (pause {think:g} s)", times, args.seconds)
         finally:
             stop(server)
-
-
-def database(name: str, rows: int) -> str | None:
-    """The URL of a database an earlier run loaded with `rows` evaluations, if there is one."""
-    from sqlalchemy import create_engine, text
-
-    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            if conn.execute(text("select count(*) from evaluation")).scalar() == rows:
-                return url
-    except Exception:  # no such database, or not loaded
-        return None
-    finally:
-        engine.dispose()
-    return None
 
 
 def report(title: str, times: dict[str, list[float]], seconds: float) -> None:

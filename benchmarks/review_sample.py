@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from concurrent_clients import database
-from metrics_latency import load
-from service_harness import fresh_database
+from metrics_latency import calls_database, load
+from service_harness import fresh_database, loaded_database
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    name = f"qa_bench_concurrent_{args.rows}"
-    url = database(name, args.rows)
+    name = calls_database(args.rows)
+    url = loaded_database(name, args.rows)
     if url is None:
         url = fresh_database(name)
         load(url, args.rows)

@@ -23,11 +23,18 @@ import os
 import random
 import statistics
 import time
-from datetime import datetime, timedelta
 
 import httpx
 import psycopg
-from service_harness import ADMIN, ROOT, fresh_database, start_api, stop
+from service_harness import (
+    ADMIN,
+    ROOT,
+    copy_calls,
+    fresh_database,
+    reset_sequences,
+    start_api,
+    stop,
+)
 
 AGENTS, PROJECTS = 200, 10
 PLANTED = (("宽带提速", 0.01), ("携号转网", 0.0001))
@@ -66,68 +73,12 @@ def load(url: str, rows: int, per_call: int) -> tuple[float, float, int]:
     Store(url, migrate=True)  # schema through the migrations
     lines, openings, chars = pool()
     rng = random.Random(7)
-    start = datetime(2026, 9, 1)
     pg = url.replace("postgresql+psycopg", "postgresql")
     t0 = time.perf_counter()
     utterances = 0
     with psycopg.connect(pg) as conn, conn.cursor() as cur:
         cur.execute(f"DROP INDEX {SEARCH_INDEX}")  # built once after the load, below
-        calls = []
-        with cur.copy(
-            "COPY recording (id, sha256, source_path, duration, channels, separation,"
-            " agent_id, project, call_time, phase, asr_model, created_at) FROM STDIN"
-        ) as cp:
-            for i in range(1, rows + 1):
-                agent = rng.randrange(AGENTS)
-                when = start + timedelta(
-                    days=rng.randrange(60), hours=8 + rng.randrange(10), seconds=rng.randrange(3600)
-                )
-                call = (f"A{agent:03d}", f"p{agent % PROJECTS}", when, rng.uniform(20, 180))
-                calls.append(call)
-                cp.write_row(
-                    (
-                        i,
-                        f"{i:064x}",
-                        f"/data/{i}.wav",
-                        call[3],
-                        2,
-                        "stereo",
-                        call[0],
-                        call[1],
-                        when,
-                        "production",
-                        "embedded",
-                        when,
-                    )
-                )
-        with cur.copy(
-            "COPY evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
-            " fatal, outcome, created_at, asr_confidence, is_current, project, agent_id,"
-            " phase, called_at, duration) FROM STDIN"
-        ) as cp:
-            for i, (agent, project, when, duration) in enumerate(calls, 1):
-                score = rng.choice([100, 95, 90, 85, 80, 75, 60, 0])
-                grade = "excellent" if score >= 95 else "pass" if score >= 80 else "fail"
-                cp.write_row(
-                    (
-                        i,
-                        i,
-                        "telecom-data-upgrade",
-                        1,
-                        score,
-                        grade,
-                        score == 0,
-                        rng.choice(["success", "refusal", "unknown"]),
-                        when,
-                        rng.uniform(0.5, 0.9),
-                        True,
-                        project,
-                        agent,
-                        "production",
-                        when,
-                        duration,
-                    )
-                )
+        copy_calls(cur, rows, rng, AGENTS, PROJECTS)
         with cur.copy(
             'COPY utterance (recording_id, seq, role, start, "end", text, confidence) FROM STDIN'
         ) as cp:
@@ -145,11 +96,7 @@ def load(url: str, rows: int, per_call: int) -> tuple[float, float, int]:
                     cp.write_row((i, seq, role, t, t + 2.0, line, 0.8))
                     t += 2.5
                 utterances += len(texts)
-        for table in ("recording", "evaluation", "utterance"):
-            cur.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
+        reset_sequences(cur, ("recording", "evaluation", "utterance"))
         conn.commit()
     copied = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -4,13 +4,17 @@ workers) started as their own processes, the way they run in production."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = os.environ.get("QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -52,3 +56,76 @@ def stop(*procs: subprocess.Popen) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def loaded_database(name: str, rows: int) -> str | None:
+    """The URL of a database an earlier run loaded with `rows` evaluations, if there is one."""
+    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("select count(*) from evaluation")).scalar() == rows:
+                return url
+    except Exception:  # no such database, or not loaded
+        return None
+    finally:
+        engine.dispose()
+    return None
+
+
+def copy_calls(
+    cur,
+    rows: int,
+    rng: random.Random,
+    agents: int,
+    projects: int,
+    trial_share: float = 0.0,
+    sample_ranks: bool = False,
+) -> list[tuple[str, str, datetime, str, float]]:
+    """COPY `rows` recordings, each with one current evaluation (ids 1..rows), as a call
+    center makes them: each agent works on one project, in working hours (08:00-18:00) over 60
+    days from 2026-09-01, a `trial_share` of them in the trial phase. Returns each call's
+    (agent, project, called_at, phase, duration)."""
+    start = datetime(2026, 9, 1)
+    calls = []
+    with cur.copy(
+        "COPY recording (id, sha256, source_path, duration, channels, separation,"
+        " agent_id, project, call_time, phase, asr_model, created_at) FROM STDIN"
+    ) as cp:
+        for i in range(1, rows + 1):
+            agent = rng.randrange(agents)
+            when = start + timedelta(
+                days=rng.randrange(60), hours=8 + rng.randrange(10), seconds=rng.randrange(3600)
+            )
+            phase = "trial" if trial_share and rng.random() < trial_share else "production"
+            call = (f"A{agent:03d}", f"p{agent % projects}", when, phase, rng.uniform(20, 180))
+            calls.append(call)
+            cp.write_row(
+                (i, f"{i:064x}", f"/data/{i}.wav", call[4], 2, "stereo", call[0], call[1],
+                 when, phase, "embedded", when)
+            )  # fmt: skip
+    columns = (
+        "id, recording_id, rubric_id, rubric_version, score, grade, fatal, outcome, created_at,"
+        " asr_confidence, is_current, project, agent_id, phase, called_at, duration"
+    )
+    with cur.copy(
+        f"COPY evaluation ({columns}{', sample_rank' if sample_ranks else ''}) FROM STDIN"
+    ) as cp:
+        for i, (agent, project, when, phase, duration) in enumerate(calls, 1):
+            score = rng.choice([100, 95, 90, 85, 80, 75, 60, 0])
+            grade = "excellent" if score >= 95 else "pass" if score >= 80 else "fail"
+            outcome = rng.choice(["success", "refusal", "unknown"])
+            row = [i, i, "telecom-data-upgrade", 1, score, grade, score == 0, outcome, when,
+                   rng.uniform(0.5, 0.9), True, project, agent, phase, when, duration]  # fmt: skip
+            if sample_ranks:
+                row.append(sample_rank(DEFAULT_SEED, i))
+            cp.write_row(row)
+    return calls
+
+
+def reset_sequences(cur, tables: tuple[str, ...]) -> None:
+    """After a COPY with explicit ids: the next insert takes the next id."""
+    for table in tables:
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+        )
