@@ -12,7 +12,13 @@ drawn at random, each with a random tail of 0-4 characters half the time so the 
 phrases: 宽带提速 in 1% of the calls, 携号转网 in 0.01%. No findings are loaded (the `rule`
 filter is not measured here; metrics_latency.py measures the flagged list with findings).
 
+--layout: `time` (the default) stores the calls in the order they were made, as a call center's
+recordings arrive, so the newest calls' rows lie together; `random` draws the calls' times at
+random over the ids, the worst case for reading the newest calls (each layout has its own
+database, kept for --reuse).
+
     python benchmarks/search_latency.py [--rows 1000000] [--utterances 8] [--requests 40]
+        [--layout time|random] [--reuse]
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ def pool() -> tuple[list[tuple[str, str]], list[str], str]:
     return lines, openings, "".join(chars)
 
 
-def load(url: str, rows: int, per_call: int) -> tuple[float, float, int]:
+def load(url: str, rows: int, per_call: int, in_time_order: bool) -> tuple[float, float, int]:
     """Returns (COPY seconds, index build seconds, utterances loaded)."""
     from qa_service.storage.store import Store
     from qa_service.storage.tables import SEARCH_INDEX
@@ -78,7 +84,7 @@ def load(url: str, rows: int, per_call: int) -> tuple[float, float, int]:
     utterances = 0
     with psycopg.connect(pg) as conn, conn.cursor() as cur:
         cur.execute(f"DROP INDEX {SEARCH_INDEX}")  # built once after the load, below
-        copy_calls(cur, rows, rng, AGENTS, PROJECTS)
+        copy_calls(cur, rows, rng, AGENTS, PROJECTS, in_time_order=in_time_order)
         with cur.copy(
             'COPY utterance (recording_id, seq, role, start, "end", text, confidence) FROM STDIN'
         ) as cp:
@@ -134,14 +140,15 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--port", type=int, default=8766)
     ap.add_argument("--reuse", action="store_true", help="measure the database already loaded")
+    ap.add_argument("--layout", choices=("time", "random"), default="time")
     args = ap.parse_args()
-    name = "qa_bench_search"
+    name = "qa_bench_search" + ("" if args.layout == "time" else "_random")
     if args.reuse:
         url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     else:
         url = fresh_database(name)
         print(f"loading {args.rows:,} calls x {args.utterances} utterances ...", flush=True)
-        copied, built, n = load(url, args.rows, args.utterances)
+        copied, built, n = load(url, args.rows, args.utterances, args.layout == "time")
         print(
             f"loaded {n:,} utterances by COPY in {copied:.0f} s; "
             f"bigram index built in {built:.0f} s"
@@ -151,7 +158,10 @@ def main() -> None:
             "SELECT pg_size_pretty(pg_relation_size('ix_utterance_text_bigrams')),"
             " pg_size_pretty(pg_relation_size('utterance')), (SELECT count(*) FROM evaluation)"
         ).fetchone()
-    print(f"bigram index {size[0]}, utterance table {size[1]}, {size[2]:,} calls")
+    print(
+        f"bigram index {size[0]}, utterance table {size[1]}, {size[2]:,} calls,"
+        f" {args.layout} layout"
+    )
     from qa_service.app.keys import create_key
     from qa_service.storage.store import Store
 

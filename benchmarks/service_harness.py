@@ -81,25 +81,33 @@ def copy_calls(
     projects: int,
     trial_share: float = 0.0,
     sample_ranks: bool = False,
+    in_time_order: bool = False,
 ) -> list[tuple[str, str, datetime, str, float]]:
     """COPY `rows` recordings, each with one current evaluation (ids 1..rows), as a call
     center makes them: each agent works on one project, in working hours (08:00-18:00) over 60
     days from 2026-09-01, a `trial_share` of them in the trial phase. Returns each call's
-    (agent, project, called_at, phase, duration)."""
+    (agent, project, called_at, phase, duration).
+
+    `in_time_order`: ids (and so the rows' places on disk) follow the calls' times, as they do
+    where calls are stored as they are made; else the times are drawn at random over the ids,
+    the worst layout for reading the newest calls."""
     start = datetime(2026, 9, 1)
     calls = []
+    for _ in range(rows):
+        agent = rng.randrange(agents)
+        when = start + timedelta(
+            days=rng.randrange(60), hours=8 + rng.randrange(10), seconds=rng.randrange(3600)
+        )
+        phase = "trial" if trial_share and rng.random() < trial_share else "production"
+        calls.append((f"A{agent:03d}", f"p{agent % projects}", when, phase, rng.uniform(20, 180)))
+    if in_time_order:
+        calls.sort(key=lambda call: call[2])
     with cur.copy(
         "COPY recording (id, sha256, source_path, duration, channels, separation,"
         " agent_id, project, call_time, phase, asr_model, created_at) FROM STDIN"
     ) as cp:
-        for i in range(1, rows + 1):
-            agent = rng.randrange(agents)
-            when = start + timedelta(
-                days=rng.randrange(60), hours=8 + rng.randrange(10), seconds=rng.randrange(3600)
-            )
-            phase = "trial" if trial_share and rng.random() < trial_share else "production"
-            call = (f"A{agent:03d}", f"p{agent % projects}", when, phase, rng.uniform(20, 180))
-            calls.append(call)
+        for i, call in enumerate(calls, 1):
+            when, phase = call[2], call[3]
             cp.write_row(
                 (i, f"{i:064x}", f"/data/{i}.wav", call[4], 2, "stereo", call[0], call[1],
                  when, phase, "embedded", when)

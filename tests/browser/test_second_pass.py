@@ -9,6 +9,9 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from qa_service.asr.audio import AUDIO_EXTENSIONS
+from tests.browser.conftest import PASSWORD
+
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1440, "height": 900}
 
@@ -24,19 +27,35 @@ def _pages(api_get) -> dict[str, str]:
         "wrapup": "/wrapup",
         "precision": "/precision",
         "rubrics": "/rubric-versions",
+        "upload": "/upload",
+        "tasks": "/task-queue",
+        "plans": "/sampling-plans",
+        "calibration": "/calibration",
+        "appeal-desk": "/appeal-desk",
     }
 
 
-def _open(browser, server, web_data, viewport, role="admin", locale="zh-CN"):
+# The agent's own pages (坐席): their calls and their appeals, signed in with name and password.
+AGENT_PAGES = {"my-calls": "/my/calls", "my-appeals": "/my/appeals"}
+
+
+def _open(browser, server, web_data, viewport, role="admin", locale="zh-CN", person=None):
+    """A signed-in page: with `role`'s API key, or as `person` (web_data's people) by name and
+    password."""
     context = browser.new_context(viewport=viewport, locale=locale, timezone_id="Asia/Shanghai")
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(server + "/login")
-    page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
-    page.fill("#api_key", web_data["keys"][role])
-    page.click("button[type=submit]")
+    if person:
+        page.fill("#name", web_data["people"][person]["name"])
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+    else:
+        page.click(".key-login summary")  # keys sign in under 使用 API 密钥登录
+        page.fill("#api_key", web_data["keys"][role])
+        page.click("button[type=submit]")
     page.wait_for_url(lambda u: "/login" not in u)
     return context, page
 
@@ -57,21 +76,25 @@ def test_every_page_fits_the_screen_width(browser, server, web_data, api_get, sh
     assert wide <= inner, f"login is {wide} px wide at {inner} px"
     shot(login, f"login-{width}")
     login.close()
-    context, page = _open(browser, server, web_data, viewport)
     too_wide = {}
-    for name, path in _pages(api_get).items():
-        page.goto(server + path)
-        page.wait_for_selector("body[data-loaded='1']", state="attached")
-        page.wait_for_timeout(300)  # charts draw after the data
-        wide, inner = _overflow(page)
-        if wide > inner:
-            too_wide[name] = wide
-        # the navigation never covers the page's content
-        nav = page.locator("header.top").bounding_box()
-        main = page.locator("main").bounding_box()
-        assert nav["y"] + nav["height"] <= main["y"] + 1, name
-        shot(page, f"{name}-{width}")
+    for person, pages in ((None, _pages(api_get)), ("agent", AGENT_PAGES)):
+        context, page = _open(browser, server, web_data, viewport, person=person)
+        for name, path in pages.items():
+            page.goto(server + path)
+            page.wait_for_selector("body[data-loaded='1']", state="attached")
+            page.wait_for_timeout(300)  # charts draw after the data
+            wide, inner = _overflow(page)
+            if wide > inner:
+                too_wide[name] = wide
+            # the navigation never covers the page's content
+            nav = page.locator("header.top").bounding_box()
+            main = page.locator("main").bounding_box()
+            assert nav["y"] + nav["height"] <= main["y"] + 1, name
+            shot(page, f"{name}-{width}")
+        assert page.errors == [], (person, page.errors)
+        context.close()
     assert not too_wide, f"wider than {width} px: {too_wide}"
+    context, page = _open(browser, server, web_data, viewport)
     page.goto(server + "/docs")
     page.wait_for_selector(".swagger-ui .info .title")
     wide, inner = _overflow(page)
@@ -440,7 +463,10 @@ def test_knowledge_bases_load_when_served_from_another_folder(
 # letters of keyboard shortcuts. Ids people typed (projects, rubrics, agents, key names,
 # knowledge-base paths) are taken from the data itself.
 ROOT = Path(__file__).resolve().parents[2]
+# Names and units a Chinese page writes as they are: formats, units, the time zone's name, and
+# the audio file types the upload page accepts (asr.audio.AUDIO_EXTENSIONS).
 ALLOWED_WORDS = {"API", "YAML", "Markdown", "UTC", "Asia", "Shanghai", "JSON", "CSV", "XLSX", "id"}
+ALLOWED_WORDS |= {"MB", "KB"} | {e.strip(".0123456789") for e in AUDIO_EXTENSIONS}
 
 
 def _english_words(text: str, typed: list[str]) -> set[str]:
@@ -507,6 +533,11 @@ def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_g
         "trial": "/trial",
         "precision": "/precision",
         "rubrics": "/rubric-versions",
+        "upload": "/upload",
+        "tasks": "/task-queue",
+        "plans": "/sampling-plans",
+        "calibration": "/calibration",
+        "appeal-desk": "/appeal-desk",
     }
     paths |= {f"wrapup {p}": f"/wrapup?project={p}" for p in projects}
     paths |= {f"call {c['evaluation_id']}": f"/calls/{c['evaluation_id']}" for c in calls}

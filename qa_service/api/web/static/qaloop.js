@@ -229,6 +229,7 @@
 
   function reload() { root.replaceChildren(); run(); }
   const VIEWS = {my_calls: myCalls, my_appeals: myAppeals, appeals, tasks, plans, calibration};
-  function run() { VIEWS[view]().catch(fail); }
+  // data-loaded: the view has drawn its data (or its error), as on the other pages
+  function run() { VIEWS[view]().catch(fail).finally(() => { document.body.dataset.loaded = "1"; }); }
   run();
 })();
