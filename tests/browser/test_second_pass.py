@@ -90,6 +90,11 @@ def test_every_page_fits_the_screen_width(browser, server, web_data, api_get, sh
             nav = page.locator("header.top").bounding_box()
             main = page.locator("main").bounding_box()
             assert nav["y"] + nav["height"] <= main["y"] + 1, name
+            # the current page's entry of the navigation is on the screen (it scrolls sideways)
+            here = page.locator("header.top nav a.active")
+            if here.count():
+                box = here.bounding_box()
+                assert 0 <= box["x"] and box["x"] + box["width"] <= width, (name, box)
             shot(page, f"{name}-{width}")
         assert page.errors == [], (person, page.errors)
         context.close()

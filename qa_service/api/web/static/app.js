@@ -229,6 +229,14 @@ const QA = (() => {
   }
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
+  // On a phone the navigation scrolls sideways: bring the current page's entry into view.
+  const here = document.querySelector("header.top nav a.active");
+  if (here) {
+    const nav = here.parentElement;
+    const off = here.getBoundingClientRect().left - nav.getBoundingClientRect().left;
+    if (nav.scrollWidth > nav.clientWidth) nav.scrollLeft += off - (nav.clientWidth - here.offsetWidth) / 2;
+  }
+
   return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
     remember, preferredProject, preferredRubric, highlightReason,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
