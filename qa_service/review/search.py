@@ -13,7 +13,7 @@ import json
 import re
 from collections import defaultdict
 
-from sqlalchemy import Integer, String, any_, bindparam, cast, func, literal, or_, text
+from sqlalchemy import Integer, String, any_, bindparam, cast, func, literal, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, select
@@ -38,10 +38,9 @@ HITS_SHOWN = 3  # hits listed per call; hit_count says how many there are
 MAX_DIGITS_UNMASKED = 3
 _DIGITS = re.compile(r"\d+")
 # The two ways of search_calls (see there): utterances holding the words up to which the
-# index's answer is used; calls read at most before the walk gives up; its batch sizes.
+# index's answer is used; calls read at most before the walk gives up.
 RARE = 2_000
 WALK_BUDGET = 50_000
-WALK_FIRST, WALK_MOST = 200, 4_000
 
 
 def terms(q: str, masked: bool) -> list[str]:
@@ -149,40 +148,38 @@ def _few(session: Session, dialect: str, words: list[str], match: list) -> bool:
 def _walk(
     session: Session, dialect: str, where: list, plain: list, need: int
 ) -> tuple[list[int], bool] | None:
-    """The first `need` matching evaluations' ids, newest call first, read by walking the
-    calls the filters select in batches and looking into each batch's transcripts: cheap
-    when many calls hold the words. Returns (ids, every call was read); None when WALK_BUDGET
-    calls were read without finding `need` (the words are rare among these calls)."""
-    found: list[int] = []
-    after = None
-    batch, read = WALK_FIRST, 0
-    while len(found) < need:
-        q = select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at).where(*where)
-        if after is not None:
-            when, last = after
-            q = q.where(
-                Evaluation.called_at <= when,
-                or_(Evaluation.called_at < when, Evaluation.id < last),
-            )
-        rows = session.exec(_newest_first(q).limit(batch)).all()
-        if rows:
-            holding = set(
-                session.exec(
-                    select(UtteranceRow.recording_id).where(
-                        _in(UtteranceRow.recording_id, {r.recording_id for r in rows}, dialect),
-                        *plain,
-                    )
-                ).all()
-            )
-            found += [r.id for r in rows if r.recording_id in holding]
-        if len(rows) < batch:
-            return found, True
-        read += len(rows)
-        if read >= WALK_BUDGET and len(found) < need:
-            return None
-        after = (rows[-1].called_at, rows[-1].id)
-        batch = min(2 * batch, WALK_MOST)
-    return found, False
+    """The first `need` matching evaluations' ids, newest call first, found by walking the
+    calls the filters select, newest first, and looking into each one's transcript until
+    `need` hold the words: cheap when many calls hold them. One statement: PostgreSQL looks
+    into each call through a LATERAL subquery (with EXISTS its planner would hash the whole
+    utterance table), SQLite through a correlated EXISTS. Returns (ids, every call was read);
+    None when the first WALK_BUDGET calls hold fewer than `need` (the words are rare among
+    these calls)."""
+    calls = _newest_first(
+        select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at).where(*where)
+    )
+    walked = calls.limit(WALK_BUDGET).subquery()
+    said = select(UtteranceRow.recording_id).where(
+        UtteranceRow.recording_id == walked.c.recording_id, *plain
+    )
+    found = select(walked.c.id)
+    if dialect == "postgresql":
+        found = found.join_from(walked, said.limit(1).lateral(), true())
+    else:
+        found = found.where(said.exists())
+    ids = list(
+        session.exec(
+            found.order_by(walked.c.called_at.desc(), walked.c.id.desc()).limit(need)
+        ).all()
+    )
+    if len(ids) == need:
+        return ids, False
+    read = session.exec(
+        select(func.count()).select_from(
+            select(Evaluation.id).where(*where).limit(WALK_BUDGET).subquery()
+        )
+    ).one()
+    return (ids, True) if read < WALK_BUDGET else None
 
 
 def search_calls(

@@ -73,12 +73,12 @@ def _names(body, ids):
 
 
 # search_calls' three ways on every backend: the index's answer (few utterances hold the
-# words), the walk through the newest calls (many do; batches of 2 and 3), the database's join
+# words), the walk through the newest calls (many do), the database's join
 # (the walk gave up).
 WAYS = {
     "index": {},
-    "walk": {"RARE": 0, "WALK_FIRST": 2, "WALK_MOST": 3},
-    "join": {"RARE": 0, "WALK_FIRST": 2, "WALK_BUDGET": 1},
+    "walk": {"RARE": 0},
+    "join": {"RARE": 0, "WALK_BUDGET": 1},
 }
 
 
