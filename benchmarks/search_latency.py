@@ -1,7 +1,7 @@
 """Search across calls (GET /search) with a million stored calls in PostgreSQL.
 
 Loads N recordings, each with one current evaluation and U utterances (--utterances), into a
-fresh database (COPY; the bigram index of migration 0011 is built after the load, as a bulk
+fresh database (COPY; the bigram index of migration 0014 is built after the load, as a bulk
 load would), starts the API (uvicorn) in its own process, and measures from this process, as
 a client over HTTP with a viewer's key, the latency of searches for words from common to
 absent, alone and with the lists' filters: p50, p95 (goal <= 300 ms).
@@ -109,7 +109,7 @@ def load(url: str, rows: int, per_call: int, in_time_order: bool) -> tuple[float
     with psycopg.connect(pg, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute(f"CREATE INDEX {SEARCH_INDEX} ON utterance USING gin (qa_bigrams(text))")
-        conn.execute(f"ALTER INDEX {SEARCH_INDEX} ALTER COLUMN 1 SET STATISTICS 1000")  # as 0011
+        conn.execute(f"ALTER INDEX {SEARCH_INDEX} ALTER COLUMN 1 SET STATISTICS 1000")  # as 0014
         built = time.perf_counter() - t0
         conn.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
     return copied, built, utterances

@@ -2,7 +2,7 @@
 every searched word (Chinese, any substring of two characters or more), with the flagged and
 calls lists' filters, newest call first, and the hits of each call (where to start listening).
 
-PostgreSQL finds the utterances through the bigram index of migration 0011 (an utterance that
+PostgreSQL finds the utterances through the bigram index of migration 0014 (an utterance that
 holds a word holds each of its two-character pieces), then keeps those that hold the words
 themselves (LIKE); SQLite reads the transcripts (LIKE only).
 """
