@@ -180,3 +180,11 @@ def test_postgres_serves_search_from_the_bigram_index(postgres_url, tmp_path):
         assert "ix_utterance_text_bigrams" in plan, plan
         bigrams = conn.execute(text("SELECT qa_bigrams('退款OK')::text")).scalar_one()
         assert set(re.findall(r"'([^']*)'", bigrams)) == {"退款", "款o", "ok"}
+        # the planner's estimate of a piece's utterances, which chooses the way, samples finely
+        target = conn.execute(
+            text(
+                "SELECT attstattarget FROM pg_attribute"
+                " WHERE attrelid = 'ix_utterance_text_bigrams'::regclass"
+            )
+        ).scalar_one()
+        assert target == 1000
