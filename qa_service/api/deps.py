@@ -26,7 +26,16 @@ from qa_service.storage.store import Store
 
 
 def _stored_time(t: datetime | None) -> datetime | None:
-    return None if t is None else storable_utc(t)
+    if t is None:
+        return None
+    try:
+        return storable_utc(t)
+    except ValueError:  # config's own sentence is English: it sits below the catalog
+        raise ValueError(
+            message(
+                "date-time out of range ({first} to {last})", first="0001-01-02", last="9999-12-30"
+            )
+        ) from None
 
 
 def _not_a_number(value: object) -> object:

@@ -16,6 +16,7 @@ from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score, retry_polic
 from qa_service.app.keys import create_key
 from qa_service.config import RETRY_MAX, Settings
 from qa_service.domain.enums import JobState
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
@@ -76,7 +77,14 @@ def test_bad_recording_fails_visibly(setup, redis, tmp_path):
     job.refresh()
     assert job.get_status() == JobStatus.FAILED  # bad input: no retries
     result = job.latest_result()
-    assert result is not None and "not a readable audio file" in result.exc_string
+    unreadable = message(
+        "{path}: not a readable audio file ({reason})",
+        path=bad,
+        reason=message(
+            "its content is not audio in a format we read: {formats}", formats="wav, mp3, flac"
+        ),
+    )
+    assert result is not None and unreadable in result.exc_string
     assert str(bad) in result.exc_string
 
 

@@ -229,7 +229,19 @@ const QA = (() => {
   }
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
+  /* A report's download links (ids `${prefix}-xlsx`, `${prefix}-csv`) for what is shown: its
+   * path and query, with the format; their paragraph shows once they lead somewhere. */
+  function exportLinks(prefix, path, query) {
+    for (const fmt of ["xlsx", "csv"]) {
+      const q = new URLSearchParams(query || "");
+      q.set("format", fmt);
+      const link = document.getElementById(`${prefix}-${fmt}`);
+      link.href = `${path}?${q}`;
+      link.closest(".exports").hidden = false;
+    }
+  }
+
   return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
-    remember, preferredProject, preferredRubric, highlightReason,
+    remember, preferredProject, preferredRubric, highlightReason, exportLinks,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();
