@@ -42,7 +42,7 @@ from qa_service.exceptions import (
     ScriptError,
     SlotTaken,
 )
-from qa_service.i18n import message, name_of
+from qa_service.i18n import codes, message, name_of
 from qa_service.metrics.bulletin import to_markdown as bulletin_markdown
 from qa_service.metrics.models import KpiRow
 from qa_service.metrics.wrapup import to_markdown, write_wrapup
@@ -516,7 +516,7 @@ def keys_create(
     db: str | None = typer.Option(None, "--db"),
 ) -> None:
     if role not in ROLES:
-        typer.echo(message("role must be one of {roles}", roles=", ".join(ROLES)), err=True)
+        typer.echo(message("role must be one of {roles}", roles=codes(ROLES)), err=True)
         raise typer.Exit(2)
     key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
@@ -549,7 +549,7 @@ def keys_revoke(
     key = revoke_key(_store(db), key_id)
     if key is None:
         typer.echo(
-            message("no key with id {id} ({command})", id=key_id, command="qa-service keys list"),
+            message("no key with id {id} ({command})", id=key_id, command="`qa-service keys list`"),
             err=True,
         )
         raise typer.Exit(2)
@@ -664,7 +664,7 @@ def audit(
             message(
                 "{option} must be one of {allowed}",
                 option="--type",
-                allowed=", ".join(TYPE_ALIASES),
+                allowed=codes(TYPE_ALIASES),
             ),
             err=True,
         )

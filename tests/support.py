@@ -27,16 +27,17 @@ REDIS_URL = os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13")
 # English a Chinese text keeps: formats, units, file types, encodings, product names, the time
 # zone. The one allowlist of the language scans (pages, catalog, API errors, CLI output).
 ALLOWED_ENGLISH = frozenset(
-    {"API", "XLSX", "CSV", "Excel", "YAML", "JSON", "Markdown", "ISO", "UTF", "MB", "KB", "id", "UTC",
-     "Asia", "Shanghai", "wav", "mp3", "flac", "m4a", "ogg", "opus", "aac", "amr"}
+    {"API", "XLSX", "CSV", "Excel", "YAML", "JSON", "Markdown", "ISO", "UTF", "MB", "KB", "GB",
+     "id", "UTC", "Asia", "Shanghai", "wav", "mp3", "flac", "m4a", "ogg", "opus", "aac", "amr"}
 )  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 # What a person typed or reads as code, not as words of a sentence: a quoted value ('missed'),
 # a path or file name, a field, option or setting name (pass_score, --slot, QA_MAX_JSON_KB,
 # mandatory_points[0].id, call.wav), a command in backticks.
+_ITEM = r"[\w-]+(?:\[\d+\](?:\(id=[^)\s]*\))?)?"  # a field path's step: facts[0](id=fee)
 TYPED = re.compile(
-    r"`[^`]*`|'[^'\n]*'|\"[^\"\n]*\"|--?[a-z][\w-]*|\S*[/\\]\S*"
-    r"|[\w-]+(?:[._\[\]=:][\w-]+)+\]?|\w*_\w*|\bv\d+\b"
+    r"`[^`]*`|'[^'\n]*'|\"[^\"\n]*\"|(?<!\S)--?[a-z][\w-]*|\S*[/\\]\S*"
+    rf"|{_ITEM}(?:\.{_ITEM})+|[\w-]+(?:[._\[\]=:]+[\w-]+)+\]?|\w*_\w*|\bv\d+\b"
 )
 
 
@@ -59,9 +60,10 @@ def english_words(text: str, typed: tuple[str, ...] = (), code: bool = True) -> 
     """The English words of a text people read (a page, an error, a CLI line) outside the
     allowlist, less what they typed: `typed` (names, ids given) and, with `code`, code-like
     tokens (a page's own HTML marks what is typed with <code> instead)."""
-    for value in sorted(typed, key=len, reverse=True):
-        text = text.replace(value, " ")
-    return set(LATIN_WORD.findall(TYPED.sub(" ", text) if code else text)) - ALLOWED_ENGLISH
+    text = TYPED.sub(" ", text) if code else text
+    for value in sorted(typed, key=len, reverse=True):  # whole tokens: "p" is no part of "map"
+        text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", " ", text)
+    return set(LATIN_WORD.findall(text)) - ALLOWED_ENGLISH
 
 
 def need(condition: bool, reason: str) -> None:

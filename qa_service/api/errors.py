@@ -35,6 +35,9 @@ from qa_service.i18n import message, validation_reason
 
 log = logging.getLogger(__name__)
 
+# Starlette's own refusals, read in the service's language (_http)
+HTTP_PHRASES = ("Not Found", "Method Not Allowed")
+
 # The HTTP status of each kind of error the package raises on purpose. An error answers with
 # the status of the most specific kind it is (a ReviewNotFound is a NotFound before it is a
 # BadInput); a QAError of no kind here (a failed job, a model file) stays a 500.
@@ -112,8 +115,11 @@ def _family(request: Request, exc: QAError) -> JSONResponse:
 
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """FastAPI's own refusals (no such route, method not allowed) in the same shape."""
+    # Starlette's phrases (Not Found, Method Not Allowed) in the service's language
     detail = (
-        exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+        message(exc.detail)
+        if isinstance(exc.detail, str)
+        else json.dumps(exc.detail, ensure_ascii=False)
     )
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:  # Starlette names the methods of the first route on the path only

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from qa_service.domain.enums import ROLE_LEVEL, SCOPED_ROLES, KeyRole
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import UserConflict, UserError
-from qa_service.i18n import message
+from qa_service.i18n import codes, message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey, User
 
@@ -115,7 +115,7 @@ def _check(name: str, password: str | None, role: str, agent_id: str | None, tea
     if problem:
         raise UserError(message("user name {name} {problem}", name=repr(name), problem=problem))
     if role not in KeyRole.values():
-        raise UserError(message("role must be one of {roles}", roles=", ".join(KeyRole.values())))
+        raise UserError(message("role must be one of {roles}", roles=codes(KeyRole.values())))
     if password is not None and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise UserError(
             message("a password has {min} to {max} characters", min=MIN_PASSWORD, max=MAX_PASSWORD)

@@ -20,7 +20,7 @@ from qa_service.config import storable_utc
 from qa_service.domain.enums import Phase
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import MetadataError
-from qa_service.i18n import message
+from qa_service.i18n import codes, message
 
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
@@ -112,7 +112,7 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
                         path=audio,
                         field="phase",
                         value=repr(phase),
-                        allowed=", ".join(Phase.values()),
+                        allowed=codes(Phase.values()),
                     )
                 )
             meta.phase = Phase(phase)

@@ -9,6 +9,7 @@ check that every msgid the package uses is translated.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def name_of(code: str) -> str:
     `missed`) by the name the pages give it; the code itself where the catalog has none (and
     in English, where codes are what the API and the result spec say)."""
     return catalog(current_locale()).get(NAMES.get(code, code.replace("_", " ")), code)
+
+
+def codes(values: Iterable[object]) -> str:
+    """Codes a field takes, quoted as the user types them ('hit', 'missed'), in any language."""
+    return ", ".join(repr(str(v)) for v in values)
 
 
 def translate(msgid: str, locale: str, **fields: Any) -> str:

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY, AppealState, FindingSource, Grade
 from qa_service.exceptions import AppealConflict, AppealError, AppealNotFound
-from qa_service.i18n import message, name_of
+from qa_service.i18n import codes, message, name_of
 from qa_service.review.reviews import (
     ReviewRequest,
     allowed_statuses,
@@ -270,7 +270,7 @@ def rule(
                 raise AppealError(
                     message(
                         "an overturned grade appeal gives the call's grade: {grades}",
-                        grades=", ".join(
+                        grades=codes(
                             g for g in Grade.values() if g not in (Grade.FAIL, "no_speech")
                         ),
                     )

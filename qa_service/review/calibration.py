@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import FindingSource
 from qa_service.exceptions import CalibrationConflict, CalibrationError, CalibrationNotFound
-from qa_service.i18n import message
+from qa_service.i18n import codes, message
 from qa_service.review.reviews import (
     ReviewRequest,
     allowed_statuses,
@@ -150,7 +150,7 @@ def score(
                     "{item}: {value} is not one of {allowed}",
                     item=item,
                     value=repr(value),
-                    allowed=", ".join(items[item]),
+                    allowed=codes(items[item]),
                 )
             )
     rows = []

@@ -42,7 +42,7 @@ from qa_service.exceptions import (
     ReviewNotFound,
     RubricError,
 )
-from qa_service.i18n import message, name_of
+from qa_service.i18n import codes, message, name_of
 from qa_service.review.models import shown_reviewer
 from qa_service.review.tasks import ensure_rereview
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
@@ -618,7 +618,7 @@ def _decide(action: str, value: str | None, current: str, allowed: list[str], wh
                 "{what} {value} is not allowed; allowed: {allowed}",
                 what=message(what),
                 value=repr(value),
-                allowed=", ".join(allowed),
+                allowed=codes(allowed),
             )
         )
     return value
@@ -653,7 +653,7 @@ def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRe
                     value=repr(req.value),
                     category=name_of(finding.category),
                     rule=repr(finding.rule_id),
-                    allowed=", ".join(allowed),
+                    allowed=codes(allowed),
                 )
             ) from None
         raise exc
@@ -735,7 +735,7 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
                 rule=repr(req.rule_id),
                 rubric=ev.rubric_id,
                 version=ev.rubric_version,
-                rules=", ".join(sorted(catalog.rules)),
+                rules=codes(sorted(catalog.rules)),
             )
         )
     if req.start is None or req.end is None or not 0 <= req.start < req.end:
@@ -758,7 +758,7 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
                 value=repr(req.value),
                 category=name_of(info.category),
                 rule=repr(info.rule_id),
-                allowed=", ".join(allowed),
+                allowed=codes(allowed),
             )
         )
     same = [f for f in machine if f.rule_id == info.rule_id]

@@ -40,7 +40,7 @@ from qa_service.config import (
     get_settings,
 )
 from qa_service.exceptions import KnowledgeError, RubricError
-from qa_service.i18n import _, validation_reason
+from qa_service.i18n import _, codes, validation_reason
 from qa_service.rules.normalize import normalize, to_simplified
 from qa_service.rules.rubric import (
     Rubric,
@@ -125,7 +125,7 @@ class Fact(_Model):
                 _(
                     "unknown unit {unit}; known units: {units}",
                     unit=repr(value),
-                    units=", ".join(UNITS),
+                    units=codes(UNITS),
                 )
             )
         return value
@@ -152,7 +152,7 @@ class Fact(_Model):
                 _(
                     "a numeric fact needs a {field} ({units})",
                     field="`unit`",
-                    units=", ".join(UNITS),
+                    units=codes(UNITS),
                 )
             )
         return self

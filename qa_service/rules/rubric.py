@@ -35,7 +35,7 @@ from qa_service.config import (
 from qa_service.domain.enums import Role, SectionKind
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import RubricError
-from qa_service.i18n import _, validation_reason
+from qa_service.i18n import _, codes, validation_reason
 
 Severity = Literal["normal", "fatal"]
 # The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
@@ -204,7 +204,7 @@ class AttitudeError(PhraseRule):
                 _(
                     "unknown check {check}; known checks: {checks}",
                     check=repr(value),
-                    checks=", ".join(BUILTIN_CHECKS),
+                    checks=codes(BUILTIN_CHECKS),
                 )
             )
         return value
@@ -675,8 +675,7 @@ def read_yaml_mapping(
         # the problem and its line, never str(exc): that quotes the text around the mark, and
         # the text may be a file that is not YAML at all; no quoted token from it either
         problem = str(getattr(exc, "problem", None) or "cannot be parsed")
-        reason = _QUOTED.sub("…", problem)
-        reason = _(reason) if reason in YAML_PROBLEMS else reason
+        reason = _(problem) if problem in YAML_PROBLEMS else _QUOTED.sub("…", problem)
         raise error(source, [(line, "", _("not valid YAML: {reason}", reason=reason))]) from None
     if not isinstance(data, dict):
         raise error(source, [(1, "", not_mapping)])

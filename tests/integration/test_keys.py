@@ -37,6 +37,6 @@ def test_keys_list_and_revoke(request, tmp_path, backend):
     missing = cli.invoke(app, ["keys", "revoke", "99", "--db", url])
     assert (
         missing.exit_code == 2
-        and message("no key with id {id} ({command})", id=99, command="qa-service keys list")
+        and message("no key with id {id} ({command})", id=99, command="`qa-service keys list`")
         in missing.output
     )

@@ -7,6 +7,7 @@ import ast
 import re
 import string
 
+from qa_service.api.errors import HTTP_PHRASES
 from qa_service.config import get_settings
 from qa_service.i18n import NAMES, VALIDATION, catalog, name_of, translate
 from qa_service.metrics import wrapup
@@ -48,6 +49,7 @@ def test_every_message_has_its_chinese_with_the_same_fields():
         *VALIDATION.values(),
         *NAMES.values(),
         *YAML_PROBLEMS,
+        *HTTP_PHRASES,
     ]
     wanted = used_msgids() | set(labels)
     assert len(wanted) > 40

@@ -7,6 +7,7 @@ import pytest
 from qa_service.config import Settings, get_settings
 from qa_service.domain.results import Utterance as U
 from qa_service.exceptions import KnowledgeError, RubricError
+from qa_service.i18n import codes
 from qa_service.i18n import message as message_of
 from qa_service.rules.checks import Call, ProductFactCheck, build_checks
 from qa_service.rules.knowledge import (
@@ -173,17 +174,13 @@ def test_bad_knowledge_bases_name_file_line_field():
     assert "kb.yaml:3: facts[0](id=fee).unit: Value error" not in message
     assert (
         "kb.yaml:3: facts[0](id=fee).unit: "
-        + message_of(
-            "unknown unit {unit}; known units: {units}", unit="'斤'", units=", ".join(UNITS)
-        )
+        + message_of("unknown unit {unit}; known units: {units}", unit="'斤'", units=codes(UNITS))
         in message
     )
     message = refused("id: x\nfacts:\n  - {id: fee, words: [月费], value: 96}\n")
     assert (
         "kb.yaml:3: facts[0](id=fee): "
-        + message_of(
-            "a numeric fact needs a {field} ({units})", field="`unit`", units=", ".join(UNITS)
-        )
+        + message_of("a numeric fact needs a {field} ({units})", field="`unit`", units=codes(UNITS))
         in message
     )
     message = refused("id: x\nfacts:\n  - {id: cancel, value: true}\n")
