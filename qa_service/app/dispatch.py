@@ -302,10 +302,15 @@ class RqDispatcher(Dispatcher):
 
 def worker_died(deaths: int) -> str:
     """The error of a job given up on because its worker kept dying while running it."""
-    times = "once" if deaths == 1 else f"{deaths} times"
-    return (
-        f"the worker processing this job died {times} while running it (killed, or out of "
-        "memory); it is not retried again"
+    if deaths == 1:
+        return message(
+            "the worker processing this job died once while running it (killed, or out of "
+            "memory); it is not retried again"
+        )
+    return message(
+        "the worker processing this job died {n} times while running it (killed, or out of "
+        "memory); it is not retried again",
+        n=deaths,
     )
 
 

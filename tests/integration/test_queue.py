@@ -150,9 +150,10 @@ def test_job_that_kills_its_worker_fails_after_its_retries(setup, redis, tmp_pat
         runs += 1
     assert worker.returncode == 0, outputs
     assert runs == 1 + RETRY_MAX, outputs  # the first run and one per retry
-    error = (
-        f"the worker processing this job died {1 + RETRY_MAX} times while running it (killed, "
-        "or out of memory); it is not retried again"
+    error = message(
+        "the worker processing this job died {n} times while running it (killed, or out of "
+        "memory); it is not retried again",
+        n=1 + RETRY_MAX,
     )
     job.refresh()
     assert job.get_status() == JobStatus.FAILED and job.retries_left == 0

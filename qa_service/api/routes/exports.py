@@ -7,7 +7,7 @@ masking middleware reads no XLSX)."""
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from qa_service.api.deps import Identifier, StoreDep, TimeQuery, Viewer
+from qa_service.api.deps import Identifier, ReportPhase, StoreDep, TimeQuery, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.api.routes import projects
 from qa_service.api.tabular import MEDIA, Sheet, TableFormat, table_file, workbook_file
@@ -218,7 +218,7 @@ def export_trial(
     format: TableFormat = "xlsx",
     rubric_id: Identifier | None = None,
     version: int | None = Query(None, ge=1, le=MAX_INT),
-    phase: Phase | None = Phase.TRIAL,
+    phase: ReportPhase = Phase.TRIAL,
 ) -> Response:
     """试呼分析 (GET /projects/{project}/trial) as a workbook: the summary, refusal reasons,
     the guide map and the highlight scripts, a sheet each."""
