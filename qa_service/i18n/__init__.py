@@ -108,6 +108,15 @@ VALIDATION: dict[str, str] = {
     "string_too_short": "should have at least {min_length} character(s)",
     "string_too_long": "should have at most {max_length} character(s)",
     "string_pattern_mismatch": "should match the pattern {pattern}",
+    "datetime_parsing": "should be a date-time (2026-11-20 09:00:00)",
+    "datetime_from_date_parsing": "should be a date-time (2026-11-20 09:00:00)",
+    "datetime_type": "should be a date-time (2026-11-20 09:00:00)",
+    "date_parsing": "should be a date (2026-11-20)",
+    "date_from_datetime_parsing": "should be a date (2026-11-20)",
+    "date_from_datetime_inexact": "should be a date (2026-11-20)",
+    "date_type": "should be a date (2026-11-20)",
+    "json_invalid": "is not valid JSON",
+    "json_type": "is not valid JSON",
 }
 
 

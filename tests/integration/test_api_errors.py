@@ -213,10 +213,9 @@ def test_recording_over_the_length_limit_is_422_before_queueing(sqlite_url, tmp_
             ),
             422,
         )
-        assert body["detail"] == (
-            "call.flac: the recording is 0:00:40 long (0.7 min); the limit is 0.5 min "
-            "(QA_MAX_AUDIO_MINUTES)"
-        )
+        fields = {"clock": "0:00:40", "minutes": 0.7, "limit": 0.5}
+        fields["setting"] = "QA_MAX_AUDIO_MINUTES"
+        assert body["detail"] == message(too_long, path="call.flac", **fields)
 
 
 def _serve(app):

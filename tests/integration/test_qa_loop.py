@@ -641,8 +641,18 @@ def test_the_nightly_job_runs_the_plans(world):
         },
     )
     lines = run_plans(store, date(2026, 11, 20), 0.6)
-    assert len(lines) == 1 and lines[0].startswith("p 夜间: 1 tasks of 4 calls"), lines
-    assert run_plans(store, date(2026, 11, 20), 0.6)[0].startswith("p 夜间: 0 tasks")
+    made = said(
+        "{project} {plan}: {n} tasks of {candidates} calls ({run})",
+        project="p",
+        plan="夜间",
+        n=1,
+        candidates=4,
+    )
+    assert len(lines) == 1 and re.fullmatch(made, lines[0]), lines
+    again = said(
+        "{project} {plan}: {n} tasks of {candidates} calls ({run})", project="p", plan="夜间", n=0
+    )
+    assert re.fullmatch(again, run_plans(store, date(2026, 11, 20), 0.6)[0])
     tasks = client.get("/tasks", headers=people["r1"]).json()
     assert [t["recording_id"] for t in tasks] == [ids["a1_rude"][0]]
 
