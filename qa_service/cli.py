@@ -23,7 +23,7 @@ from qa_service.api.errors import database_unavailable
 from qa_service.api.web.demo import make_demo_keys, make_demo_people
 from qa_service.app.dispatch import QUEUES, make_dispatcher, redis_from_settings
 from qa_service.app.keys import ROLES, create_key, list_keys, revoke_key
-from qa_service.app.people import create_user
+from qa_service.app.people import ROLE_LABELS, create_user
 from qa_service.app.rescoring import rescore_scope
 from qa_service.app.scoring import Outcome, QAService, find_audio
 from qa_service.config import (
@@ -42,12 +42,12 @@ from qa_service.exceptions import (
     ScriptError,
     SlotTaken,
 )
-from qa_service.i18n import message
+from qa_service.i18n import codes, message, name_of
 from qa_service.metrics.bulletin import to_markdown as bulletin_markdown
 from qa_service.metrics.models import KpiRow
 from qa_service.metrics.wrapup import to_markdown, write_wrapup
 from qa_service.metrics.wrapup import wrapup as make_wrapup
-from qa_service.rules.audit import TYPE_ALIASES, TYPE_NAMES, read_script
+from qa_service.rules.audit import TYPE_ALIASES, read_script
 from qa_service.rules.audit import audit as run_audit
 from qa_service.rules.knowledge import knowledge_of, load_knowledge
 from qa_service.rules.lint import load_calls, overlaps, unused
@@ -149,7 +149,7 @@ def _run_with_progress(label: str, total: int, work) -> list[Outcome]:
         def advance(outcome: Outcome) -> None:
             bar.update(task, advance=1, description=Path(outcome.path).name)
             if outcome.error:
-                typer.echo(f"error: {outcome.error}", err=True)
+                typer.echo(message("error: {error}", error=outcome.error), err=True)
 
         return work(advance)
 
@@ -160,9 +160,10 @@ def top_findings(outcome: Outcome, limit: int = 3) -> str:
     parts = []
     for f in findings[:limit]:
         label = f.name or f.rule_id
-        parts.append(f"{'致命 ' if f.fatal else ''}{f.status} {label} -{f.deduction:g}")
+        fatal = message("fatal") + " " if f.fatal else ""
+        parts.append(f"{fatal}{name_of(f.status)} {label} -{f.deduction:g}")
     more = len(findings) - limit
-    return "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
+    return "; ".join(parts) + ("; " + message("+{n} more", n=more) if more > 0 else "")
 
 
 def render_table(outcomes: list[Outcome], title: str = "") -> None:
@@ -178,7 +179,7 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
     for o in outcomes:
         name = Path(o.path).name
         if o.error:
-            table.add_row(name, "", "", "", "[red]error[/red]", "", o.error)
+            table.add_row(name, "", "", "", f"[red]{message('error')}[/red]", "", o.error)
             continue
         r = o.result
         table.add_row(
@@ -186,9 +187,10 @@ def render_table(outcomes: list[Outcome], title: str = "") -> None:
             r.agent_id or "-",
             f"{r.rubric_id} v{r.rubric_version}",
             "-" if r.grade == Grade.NO_SPEECH else f"{r.score:g}",
-            f"[{colors[r.grade]}]{r.grade}[/]",
-            r.outcome,
-            "; ".join(r.warnings) if r.grade == Grade.NO_SPEECH else top_findings(o),
+            f"[{colors[r.grade]}]{name_of(r.grade)}[/]",
+            name_of(r.outcome),
+            # the result's warnings are the spec's English: read in the service's language here
+            "; ".join(map(message, r.warnings)) if r.grade == Grade.NO_SPEECH else top_findings(o),
         )
     out.print(table)
     out.print(summary_line(outcomes), highlight=False)
@@ -205,14 +207,19 @@ def summary_line(outcomes: list[Outcome]) -> str:
     failed_files = len(outcomes) - kpis.evaluated - kpis.no_speech
 
     def pct(rate: float | None) -> str:
-        return f"{rate:.1%}" if rate is not None else "n/a"
+        return f"{rate:.1%}" if rate is not None else message("n/a")
 
-    return (
-        f"calls {kpis.evaluated}  machine pass rate (机器质检合格率) {pct(kpis.pass_rate)}  "
-        f"excellent rate (质检优秀率) {pct(kpis.excellent_rate)}  fatal {kpis.fatal}"
-        + (f"  no speech (not graded) {kpis.no_speech}" if kpis.no_speech else "")
-        + (f"  errors {failed_files}" if failed_files else "")
-    )
+    parts = [
+        message("calls {n}", n=kpis.evaluated),
+        message("machine pass rate {rate}", rate=pct(kpis.pass_rate)),
+        message("excellent rate {rate}", rate=pct(kpis.excellent_rate)),
+        message("fatal {n}", n=kpis.fatal),
+    ]
+    if kpis.no_speech:
+        parts.append(message("no speech (not graded) {n}", n=kpis.no_speech))
+    if failed_files:
+        parts.append(message("errors {n}", n=failed_files))
+    return "  ".join(parts)
 
 
 def emit(outcomes: list[Outcome], fmt: Format, out_file: Path | None, title: str = "") -> None:
@@ -249,10 +256,11 @@ def score(
     _register(service, rules, rubric)
     files = list(find_audio(paths))
     if not files:
-        err.print(f"[red]no audio files under {', '.join(map(str, paths))}[/red]")
+        where = ", ".join(map(str, paths))
+        err.print(f"[red]{message('no audio files under {paths}', paths=where)}[/red]")
         raise typer.Exit(2)
     outcomes = _run_with_progress(
-        "scoring",
+        message("scoring"),
         len(files),
         lambda advance: service.score_files(
             files, rules, agent_channel and agent_channel.value, advance
@@ -278,10 +286,10 @@ def rescore(
     service = _service(db)
     _register(service, rules, rubric)
     chosen, scope = rescore_scope(service.store, rules.id, project)
-    typer.echo(f"rescoring {scope}", err=True)  # say what was chosen
+    typer.echo(message("rescoring {scope}", scope=scope), err=True)  # say what was chosen
     total = len(chosen)
     outcomes = _run_with_progress(
-        "rescoring", total, lambda advance: service.rescore(rules, project, advance)
+        message("rescoring"), total, lambda advance: service.rescore(rules, project, advance)
     )
     emit(outcomes, format, out_file)
 
@@ -313,9 +321,12 @@ def demo(
         render_table(outcomes, f"{rules.name} ({rules.id} v{rules.version})")
         everything += outcomes
     if not everything:
-        err.print(f"[red]no samples found under {samples}/<rubric id>/[/red]")
+        where = f"{samples}/<rubric id>/"
+        err.print(f"[red]{message('no samples found under {path}', path=where)}[/red]")
         raise typer.Exit(2)
-    out.print("[bold]all campaigns[/bold]  " + summary_line(everything), highlight=False)
+    out.print(
+        f"[bold]{message('all campaigns')}[/bold]  " + summary_line(everything), highlight=False
+    )
     raise typer.Exit(2 if any(o.error for o in everything) else 0)
 
 
@@ -354,7 +365,7 @@ def worker(
     redis = redis_from_settings()
     if nightly_at:
         if inbox is None:
-            typer.echo("--nightly-at needs --inbox", err=True)
+            typer.echo(message("{a} needs {b}", a="--nightly-at", b="--inbox"), err=True)
             raise typer.Exit(2)
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
     if hourly_bulletins:
@@ -392,7 +403,7 @@ def nightly(
             dispatcher.close()
     path = write_report(report, reports)
     out.print(report.to_markdown(), highlight=False)
-    typer.echo(f"report: {path}", err=True)
+    typer.echo(message("report: {path}", path=path), err=True)
     raise typer.Exit(2 if report.failed else 0)
 
 
@@ -419,7 +430,10 @@ def bulletin(
     for report in made:
         out.print(bulletin_markdown(report), highlight=False)
     if not made:
-        typer.echo(f"no project in its first day after launch at {at.isoformat()}", err=True)
+        typer.echo(
+            message("no project in its first day after launch at {at}", at=at.isoformat()),
+            err=True,
+        )
 
 
 @app.command()
@@ -443,9 +457,16 @@ def serve(
         workers = serve_workers() if settings.redis_url else 1
     if workers > 1 and not settings.redis_url:
         typer.echo(
-            f"--workers {workers} needs QA_REDIS_URL: without it jobs run inside the API "
-            f"process, and {workers} processes would each run them. Set QA_REDIS_URL (and run "
-            "`qa-service worker`), or serve with --workers 1.",
+            message(
+                "{option} needs {setting}: without it jobs run inside the API process, and {n} "
+                "processes would each run them. Set {setting} (and run {command}), or serve "
+                "with {one}.",
+                option=f"--workers {workers}",
+                setting="QA_REDIS_URL",
+                n=workers,
+                command="`qa-service worker`",
+                one="--workers 1",
+            ),
             err=True,
         )
         raise typer.Exit(2)
@@ -453,11 +474,12 @@ def serve(
     if demo_keys:
         secrets = make_demo_keys(store)
         out.print(
-            f"[bold]web app:[/bold] http://{host}:{port}/  (sign in with one of these demo keys)"
+            f"[bold]{message('web app:')}[/bold] http://{host}:{port}/  "
+            + message("(sign in with one of these demo keys)")
         )
         for role, secret in secrets.items():
             out.print(f"  {role:9s} {secret}", highlight=False)
-        out.print("[bold]or as a person[/bold] (user name and password):")
+        out.print(message("or as a person (user name and password):"))
         for role, (name, password) in make_demo_people(store).items():
             out.print(f"  {role:9s} {name}  {password}", highlight=False)
     if workers == 1:
@@ -494,7 +516,7 @@ def keys_create(
     db: str | None = typer.Option(None, "--db"),
 ) -> None:
     if role not in ROLES:
-        typer.echo(f"role must be one of {', '.join(ROLES)}", err=True)
+        typer.echo(message("role must be one of {roles}", roles=codes(ROLES)), err=True)
         raise typer.Exit(2)
     key, secret = create_key(_store(db), role, name)
     typer.echo(secret)
@@ -510,7 +532,7 @@ def keys_list(db: str | None = typer.Option(None, "--db")) -> None:
         table.add_row(
             str(k.id),
             k.name,
-            k.role,
+            message(ROLE_LABELS.get(k.role, k.role)),
             k.prefix + "…",
             k.created_at.isoformat(" ", "seconds"),
             message("revoked") if k.revoked else "",
@@ -526,9 +548,21 @@ def keys_revoke(
     """Revoke a key: requests with it answer 401 at once."""
     key = revoke_key(_store(db), key_id)
     if key is None:
-        typer.echo(f"no key with id {key_id} (qa-service keys list)", err=True)
+        typer.echo(
+            message("no key with id {id} ({command})", id=key_id, command="`qa-service keys list`"),
+            err=True,
+        )
         raise typer.Exit(2)
-    typer.echo(f"revoked key {key.id} ({key.name}, {key.role}, {key.prefix}…)")
+    role = message(ROLE_LABELS.get(key.role, key.role))
+    typer.echo(
+        message(
+            "revoked key {id} ({name}, {role}, {prefix}…)",
+            id=key.id,
+            name=key.name,
+            role=role,
+            prefix=key.prefix,
+        )
+    )
 
 
 users_app = typer.Typer(help="People who sign in to the web app (passwords stored as argon2).")
@@ -548,23 +582,31 @@ def users_add(
 ) -> None:
     """Add a person (the first admin of a deployment is added here)."""
     if password is None:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(message("Password"), hide_input=True, confirmation_prompt=True)
     try:
         user = create_user(_store(db), name, password, role, agent_id=agent_id, team=team)
     except QAError as exc:
         typer.echo(f"users add: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"added user {user.id} {user.name} ({user.role})")
+    role_name = message(ROLE_LABELS.get(user.role, user.role))
+    typer.echo(
+        message("added user {id} {name} ({role})", id=user.id, name=user.name, role=role_name)
+    )
 
 
 @users_app.command("list")
 def users_list(db: str | None = typer.Option(None, "--db")) -> None:
     table = Table()
     for col in ("id", "name", "role", "agent id", "team", "active"):
-        table.add_column(col)
+        table.add_column(message(col))
     for u in _store(db).people.all():
         table.add_row(
-            str(u.id), u.name, u.role, u.agent_id or "", u.team or "", "" if u.active else "no"
+            str(u.id),
+            u.name,
+            message(ROLE_LABELS.get(u.role, u.role)),
+            u.agent_id or "",
+            u.team or "",
+            "" if u.active else message("no"),
         )
     out.print(table)
 
@@ -577,7 +619,7 @@ def users_team(
 ) -> None:
     """Set a team's agents (its team lead sees their calls)."""
     _store(db).people.set_team(team, agents)
-    typer.echo(f"team {team}: {', '.join(sorted(set(agents)))}")
+    typer.echo(message("team {team}: {agents}", team=team, agents=", ".join(sorted(set(agents)))))
 
 
 @app.command()
@@ -585,7 +627,8 @@ def migrate(db: str | None = typer.Option(None, "--db")) -> None:
     """Create or upgrade the database schema (Alembic migrations): once per deployment, before
     the API and the workers start (they refuse a database behind head)."""
     store = _store(db)
-    typer.echo(f"{store.engine.url.render_as_string(hide_password=True)}: schema at head")
+    where = store.engine.url.render_as_string(hide_password=True)
+    typer.echo(message("{where}: schema at head", where=where))
 
 
 @app.command("rebuild-rollups")
@@ -593,7 +636,7 @@ def rebuild_rollups(db: str | None = typer.Option(None, "--db")) -> None:
     """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
     date as calls are scored and reviewed; this is for after a manual change to the data)."""
     counted = _store(db).evaluations.rebuild_rollups()
-    typer.echo(f"rollups rebuilt from {counted} current evaluations")
+    typer.echo(message("rollups rebuilt from {n} current evaluations", n=counted))
 
 
 @app.command()
@@ -617,7 +660,14 @@ def audit(
     """Pre-trial script audit (试呼前评估核查). Exit 0 clean, 1 problems found, 2 bad input."""
     rules = _rubric(rubric)
     if type_ is not None and type_ not in TYPE_ALIASES:
-        typer.echo(f"--type must be one of {', '.join(TYPE_ALIASES)}", err=True)
+        typer.echo(
+            message(
+                "{option} must be one of {allowed}",
+                option="--type",
+                allowed=codes(TYPE_ALIASES),
+            ),
+            err=True,
+        )
         raise typer.Exit(2)
     try:
         knowledge = load_knowledge(kb) if kb else knowledge_of(rules)
@@ -631,7 +681,12 @@ def audit(
         try:
             out_file.write_text(text, encoding="utf-8")
         except OSError as exc:
-            typer.echo(f"{out_file}: cannot write ({exc.strerror or exc})", err=True)
+            typer.echo(
+                message(
+                    "{path}: cannot write ({reason})", path=out_file, reason=exc.strerror or exc
+                ),
+                err=True,
+            )
             raise typer.Exit(2) from None
     if format == Format.json:
         sys.stdout.write(text)
@@ -642,34 +697,41 @@ def audit(
 
 def render_audit(data: dict) -> None:
     kinds = data["project_type"]
-    out.print(
-        f"[bold]script audit[/bold] {data['script']}  rubric {data['rubric']['id']} "
-        f"v{data['rubric']['version']}  knowledge base {data['knowledge_base'] or '-'}  "
-        f"type {TYPE_NAMES.get(kinds['required'], kinds['required'])}",
-        highlight=False,
+    head = message(
+        "{script}  rubric {rubric} v{version}  knowledge base {kb}  type {type}",
+        script=data["script"],
+        rubric=data["rubric"]["id"],
+        version=data["rubric"]["version"],
+        kb=data["knowledge_base"] or "-",
+        type=message(kinds["required"]),
     )
+    out.print(f"[bold]{message('script audit')}[/bold] {head}", highlight=False)
     table = Table(show_lines=False)
     for col in ("check", "item", "result", "line", "detail"):
         table.add_column(message(col), overflow="fold")
-    ok, bad = "[green]ok[/green]", "[red]problem[/red]"
+    ok = f"[green]{message('ok')}[/green]"
+    bad = f"[red]{message('problem')}[/red]"
     for p in data["parts"]:
-        result = ok if p["found"] else (bad if p["required"] else "n/a")
+        result = ok if p["found"] else (bad if p["required"] else message("n/a"))
+        how = message("under its heading") if p["how"] == "heading" else message("by a phrase")
         table.add_row(
-            "part 脚本六部分",
+            message("script part"),
             p["part"],
             result,
             str(p["line"] or ""),
-            f"{p['how']}: {p['text']}" if p["found"] else "missing",
+            f"{how}: {p['text']}" if p["found"] else message("missing"),
         )
     for p in data["points"]:
         # the script's own line; the rubric's phrase it matched only when it differs
-        detail = p["text"] or "not explained"
+        detail = p["text"] or message("not explained")
         if p["phrase"] and p.get("words") and p["phrase"] != p["words"]:
             detail += f" (≈ {p['phrase']})"
         if p.get("wrong_fact"):
-            detail += " (with a value the knowledge base contradicts: see 知识库)"
+            detail += " " + message(
+                "(with a value the knowledge base contradicts: see the knowledge base rows)"
+            )
         table.add_row(
-            "必说点",
+            message("mandatory point"),
             p["name"] or p["id"],
             ok if p["explained"] else bad,
             str(p["line"] or ""),
@@ -677,21 +739,33 @@ def render_audit(data: dict) -> None:
         )
     for f in data["forbidden"]:
         table.add_row(
-            "禁语", f["name"] or f["id"], bad, str(f["line"]), f"{f['phrase']}: {f['text']}"
+            message("forbidden phrase"),
+            f["name"] or f["id"],
+            bad,
+            str(f["line"]),
+            f"{f['phrase']}: {f['text']}",
         )
     for f in data["facts"]:
         table.add_row(
-            "知识库",
+            message("knowledge base"),
             f["name"] or f["fact"],
             bad,
             str(f["line"]),
-            f"says {f['said']} ({f['words']}), knowledge base {f['kb_value']}",
+            message(
+                "says {said} ({words}), knowledge base {value}",
+                said=f["said"],
+                words=f["words"],
+                value=f["kb_value"],
+            ),
         )
     for problem in kinds["problems"]:
-        table.add_row("项目类型", kinds["required"], bad, "", problem)
+        table.add_row(message("project type"), message(kinds["required"]), bad, "", problem)
     out.print(table)
     n = len(data["problems"])
-    out.print("[green]clean: no problems[/green]" if not n else f"[red]{n} problem(s)[/red]")
+    if n:
+        out.print(f"[red]{message('{n} problem(s)', n=n)}[/red]")
+    else:
+        out.print(f"[green]{message('clean: no problems')}[/green]")
 
 
 @app.command()
@@ -712,7 +786,14 @@ def wrapup(
     try:
         json_path, md_path = write_wrapup(report, reports)
     except OSError as exc:
-        typer.echo(f"{reports}: cannot write the report ({exc.strerror or exc})", err=True)
+        typer.echo(
+            message(
+                "{path}: cannot write the report ({reason})",
+                path=reports,
+                reason=exc.strerror or exc,
+            ),
+            err=True,
+        )
         raise typer.Exit(2) from None
     if format == Format.json:
         sys.stdout.write(
@@ -720,7 +801,7 @@ def wrapup(
         )
     else:
         out.print(to_markdown(report), highlight=False, markup=False)
-    typer.echo(f"saved: {md_path} {json_path}", err=True)
+    typer.echo(message("saved: {paths}", paths=f"{md_path} {json_path}"), err=True)
 
 
 @app.command("check-rubric")
@@ -739,21 +820,35 @@ def check_rubric(
     dev_calls = None
     if calls is not None:
         if not calls.exists():
-            typer.echo(f"{calls}: no such file or folder", err=True)
+            typer.echo(message("{path}: no such file or folder", path=calls), err=True)
             raise typer.Exit(2)
         try:
             dev_calls = load_calls(calls)
         except (ValueError, KeyError, TypeError) as exc:
-            typer.echo(f"{calls}: not a transcripts file or corpus folder ({exc})", err=True)
+            typer.echo(
+                message(
+                    "{path}: not a transcripts file or corpus folder ({reason})",
+                    path=calls,
+                    reason=exc,
+                ),
+                err=True,
+            )
             raise typer.Exit(2) from None
     for path in paths:
         try:
             r = load_rubric(path)
             kb = knowledge_of(r)
-            facts = f", knowledge base {kb.id}: {len(kb.facts)} facts" if kb else ""
-            out.print(
-                f"{path}: ok ({r.id} v{r.version}, {len(r.rules())} rules{facts})", highlight=False
+            facts = (
+                message("knowledge base {kb}: {n} facts", kb=kb.id, n=len(kb.facts)) if kb else ""
             )
+            summary = message(
+                "{path}: ok ({rubric} v{version}, {n} rules)",
+                path=path,
+                rubric=r.id,
+                version=r.version,
+                n=len(r.rules()),
+            )
+            out.print(summary + (f" {facts}" if facts else ""), highlight=False)
         except RubricError as exc:
             typer.echo(str(exc), err=True)
             bad = True
@@ -766,7 +861,9 @@ def check_rubric(
         )
         warnings = overlaps(scorer) + (unused(scorer, dev_calls) if dev_calls else [])
         for warning in warnings:
-            out.print(f"{path}: warning: {warning}", highlight=False)
+            out.print(
+                message("{path}: warning: {warning}", path=path, warning=warning), highlight=False
+            )
     raise typer.Exit(2 if bad else 0)
 
 
@@ -776,7 +873,7 @@ def main() -> None:
     try:
         app()  # click's own errors (usage, --help) exit there, as usual
     except DBAPIError as exc:
-        typer.echo(f"error: {database_unavailable(exc)}", err=True)
+        typer.echo(message("error: {error}", error=database_unavailable(exc)), err=True)
         sys.exit(2)
     except (ArgumentError, ModuleNotFoundError) as exc:
         if (
@@ -785,7 +882,13 @@ def main() -> None:
             and "driver" not in str(exc)
         ):
             raise
-        typer.echo(f"error: the database URL is not usable ({exc})", err=True)
+        typer.echo(
+            message(
+                "error: {error}",
+                error=message("the database URL is not usable ({reason})", reason=exc),
+            ),
+            err=True,
+        )
         sys.exit(2)
 
 

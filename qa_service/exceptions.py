@@ -6,6 +6,21 @@ prints its message, and domain code never raises an HTTP exception of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+# The message catalog (qa_service.i18n, a stage above) puts its lookup here when it is imported,
+# so the few sentences written here read in the service's language too.
+_lookup: Callable[[str], str] = str
+
+
+def use_catalog(lookup: Callable[[str], str]) -> None:
+    global _lookup
+    _lookup = lookup
+
+
+def _(msgid: str) -> str:
+    return _lookup(msgid)
+
 
 class QAError(Exception):
     """An error whose message is meant for the person who sent the input."""
@@ -67,14 +82,21 @@ class UnsupportedFormat(BadInput):
 class RubricError(BadInput):
     """A rubric that does not validate; `problems` are (line, field, reason)."""
 
-    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]):
+    def __init__(
+        self,
+        source: str,
+        problems: list[tuple[int | None, str, str]],
+        heading: str | None = None,
+        whole: str | None = None,
+    ):
         self.source = source
         self.problems = problems
+        whole = whole or _("(rubric)")
         lines = [
-            f"{source}:{line if line is not None else '?'}: {field or '(rubric)'}: {reason}"
+            f"{source}:{line if line is not None else '?'}: {field or whole}: {reason}"
             for line, field, reason in problems
         ]
-        super().__init__("rubric refused:\n  " + "\n  ".join(lines))
+        super().__init__((heading or _("rubric refused")) + ":\n  " + "\n  ".join(lines))
 
 
 class KnowledgeError(RubricError):
@@ -82,11 +104,7 @@ class KnowledgeError(RubricError):
     rubric refuse a rubric with a bad knowledge base the same way)."""
 
     def __init__(self, source: str, problems: list[tuple[int | None, str, str]]):
-        super().__init__(source, problems)
-        self.args = (str(self.args[0]).replace("rubric refused", "knowledge base refused"),)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+        super().__init__(source, problems, _("knowledge base refused"), _("(knowledge base)"))
 
 
 class ScriptError(BadInput):

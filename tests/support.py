@@ -4,7 +4,9 @@ conftest.py; tests import from here, never from each other)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import string
 import time
 import wave
 from pathlib import Path
@@ -21,6 +23,47 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+# English a Chinese text keeps: formats, units, file types, encodings, product names, the time
+# zone. The one allowlist of the language scans (pages, catalog, API errors, CLI output).
+ALLOWED_ENGLISH = frozenset(
+    {"API", "XLSX", "CSV", "Excel", "YAML", "JSON", "Markdown", "ISO", "UTF", "MB", "KB", "GB",
+     "id", "UTC", "Asia", "Shanghai", "wav", "mp3", "flac", "m4a", "ogg", "opus", "aac", "amr"}
+)  # fmt: skip
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+# What a person typed or reads as code, not as words of a sentence: a quoted value ('missed'),
+# a path or file name, a field, option or setting name (pass_score, --slot, QA_MAX_JSON_KB,
+# mandatory_points[0].id, call.wav), a command in backticks.
+_ITEM = r"[\w-]+(?:\[\d+\](?:\(id=[^)\s]*\))?)?"  # a field path's step: facts[0](id=fee)
+TYPED = re.compile(
+    r"`[^`]*`|'[^'\n]*'|\"[^\"\n]*\"|(?<!\S)--?[a-z][\w-]*|\S*[/\\]\S*"
+    rf"|{_ITEM}(?:\.{_ITEM})+|[\w-]+(?:[._\[\]=:]+[\w-]+)+\]?|\w*_\w*|\bv\d+\b"
+)
+
+
+def said(msgid: str, **known) -> str:
+    """A regex of a catalog sentence as the service says it (its language, QA_LOCALE): the
+    fields given filled in, the others any text."""
+    from qa_service.i18n import catalog, current_locale
+
+    out = ""
+    for literal, field, spec, _conversion in string.Formatter().parse(
+        catalog(current_locale()).get(msgid, msgid)
+    ):
+        out += re.escape(literal)
+        if field is not None:
+            out += re.escape(format(known[field], spec or "")) if field in known else ".+?"
+    return out
+
+
+def english_words(text: str, typed: tuple[str, ...] = (), code: bool = True) -> set[str]:
+    """The English words of a text people read (a page, an error, a CLI line) outside the
+    allowlist, less what they typed: `typed` (names, ids given) and, with `code`, code-like
+    tokens (a page's own HTML marks what is typed with <code> instead)."""
+    text = TYPED.sub(" ", text) if code else text
+    for value in sorted(typed, key=len, reverse=True):  # whole tokens: "p" is no part of "map"
+        text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", " ", text)
+    return set(LATIN_WORD.findall(text)) - ALLOWED_ENGLISH
 
 
 def need(condition: bool, reason: str) -> None:
@@ -109,6 +152,9 @@ def write_wav(path, seconds, channels=2, rate=8000):
 
 def bad_files(tmp_path):
     """name -> (path, what the error must say). Used by the audio and the batch tests."""
+    from qa_service.asr.audio import too_short
+    from qa_service.i18n import message
+
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     text = tmp_path / "notes.wav"
@@ -120,12 +166,42 @@ def bad_files(tmp_path):
     # 2 s of audio whose header declares 4 hours: over QA_MAX_AUDIO_MINUTES (180), refused
     # from the header (decoding would find only the 2 s)
     long = write_flac(tmp_path / "long.flac", 2, declared_seconds=4 * 3600)
+    # the whole sentence, in the service's language (the truncated file's byte counts aside)
+    cut = message(
+        "{path}: truncated {format} audio: the last frame has {n} of its {expected} bytes "
+        "(the file was cut short)",
+        path=truncated,
+        format="MPEG",
+        n=128,
+        expected=216,
+    )
     return {
-        "empty": (empty, "empty"),
-        "text": (text, "not a readable audio file"),
-        "truncated": (truncated, "truncated"),
-        "short": (short, "0.20 s long"),
-        "long": (long, "4:00:00 long (240 min); the limit is 180 min (QA_MAX_AUDIO_MINUTES)"),
+        "empty": (empty, message("{path}: the file is empty", path=empty)),
+        "text": (
+            text,
+            message(
+                "{path}: not a readable audio file ({reason})",
+                path=text,
+                reason=message(
+                    "its content is not audio in a format we read: {formats}",
+                    formats="wav, mp3, flac",
+                ),
+            ),
+        ),
+        "truncated": (truncated, cut),
+        "short": (short, too_short(str(short), 0.2)),
+        "long": (
+            long,
+            message(
+                "{path}: the recording is {clock} long ({minutes:g} min); the limit is "
+                "{limit:g} min ({setting})",
+                path=long,
+                clock="4:00:00",
+                minutes=240,
+                limit=180,
+                setting="QA_MAX_AUDIO_MINUTES",
+            ),
+        ),
     }
 
 

@@ -18,7 +18,7 @@ from qa_service.app import keys
 from qa_service.app.dispatch import Dispatcher
 from qa_service.app.people import ROLE_LABELS, Caller, caller_of_key
 from qa_service.config import MAX_ID_LENGTH, Settings, storable_utc
-from qa_service.domain.enums import KeyRole
+from qa_service.domain.enums import KeyRole, Phase
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import Forbidden, Unauthorized
 from qa_service.i18n import message
@@ -26,7 +26,16 @@ from qa_service.storage.store import Store
 
 
 def _stored_time(t: datetime | None) -> datetime | None:
-    return None if t is None else storable_utc(t)
+    if t is None:
+        return None
+    try:
+        return storable_utc(t)
+    except ValueError:  # config's own sentence is English: it sits below the catalog
+        raise ValueError(
+            message(
+                "date-time out of range ({first} to {last})", first="0001-01-02", last="9999-12-30"
+            )
+        ) from None
 
 
 def _not_a_number(value: object) -> object:
@@ -60,6 +69,15 @@ TimeQuery = Annotated[
     BeforeValidator(_not_a_number),
     AfterValidator(_stored_time),
 ]
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+# The phase a trial report reads: its trial calls unless asked; empty (the page's 全部, "all")
+# reads every call of the project.
+ReportPhase = Annotated[Phase | None, BeforeValidator(_blank_is_none)]
 
 
 # A day people write (the call center's date): 2026-11-20, never a number read as Unix time.

@@ -31,8 +31,12 @@ from qa_service.exceptions import (
     Unavailable,
     UnsupportedFormat,
 )
+from qa_service.i18n import message, validation_reason
 
 log = logging.getLogger(__name__)
+
+# Starlette's own refusals, read in the service's language (_http)
+HTTP_PHRASES = ("Not Found", "Method Not Allowed")
 
 # The HTTP status of each kind of error the package raises on purpose. An error answers with
 # the status of the most specific kind it is (a ReviewNotFound is a NotFound before it is a
@@ -62,11 +66,10 @@ def database_unavailable(exc: Exception) -> str:
     """One line on why the database did not answer (no URL, no password: it may be in it)."""
     orig = getattr(exc, "orig", None) or exc
     reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return f"the database is unavailable ({reason[:200]})"
+    return message("the database is unavailable ({reason})", reason=reason[:200])
 
 
-# What a client is told when the database does not answer: no host, port or driver message (they
-# name the network behind the service); the reason goes to the log (database_unavailable).
+# What /health says of a database that does not answer (monitoring reads it, in English).
 DATABASE_UNAVAILABLE = "the database is unavailable"
 
 
@@ -75,23 +78,23 @@ def _where(loc: tuple) -> str:
     if parts and parts[0] in ("query", "path", "header", "body", "form"):
         kind, parts = parts[0], parts[1:]
         name = ".".join(parts) or kind
-        return {
-            "query": f"query parameter {name}",
-            "path": f"{name} in the path",
-            "header": f"header {name}",
-        }.get(kind, name)
+        if kind == "query":
+            return message("query parameter {name}", name=name)
+        if kind == "path":
+            return message("{name} in the path", name=name)
+        if kind == "header":
+            return message("header {name}", name=name)
+        return name
     return ".".join(parts)
 
 
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for e in exc.errors():
-        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-        if e.get("type") == "missing":
-            msg = "is required"
+        msg = message("is required") if e.get("type") == "missing" else validation_reason(e)
         problems.append({"field": _where(tuple(e.get("loc", ()))), "reason": msg})
-    detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems) or "invalid request"
-    return error(422, detail, problems=problems)
+    detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+    return error(422, detail or message("invalid request"), problems=problems)
 
 
 def status_of(exc: QAError) -> int:
@@ -112,8 +115,11 @@ def _family(request: Request, exc: QAError) -> JSONResponse:
 
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """FastAPI's own refusals (no such route, method not allowed) in the same shape."""
+    # Starlette's phrases (Not Found, Method Not Allowed) in the service's language
     detail = (
-        exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+        message(exc.detail)
+        if isinstance(exc.detail, str)
+        else json.dumps(exc.detail, ensure_ascii=False)
     )
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:  # Starlette names the methods of the first route on the path only
@@ -136,8 +142,11 @@ def allowed_methods(request: Request) -> list[str]:
 def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     return error(
         422,
-        "a number or text in the request is out of what can be stored "
-        f"(ids, versions and pages are at most {MAX_INT}; no NUL characters)",
+        message(
+            "a number or text in the request is out of what can be stored "
+            "(ids, versions and pages are at most {max}; no NUL characters)",
+            max=MAX_INT,
+        ),
     )
 
 
@@ -148,8 +157,12 @@ def _database(request: Request, exc: Exception) -> JSONResponse:
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         log.warning("%s %s: %s", request.method, request.url.path, database_unavailable(exc))
+        # no host, port or driver message (they name the network behind the service): the
+        # reason goes to the log
         return error(
-            503, DATABASE_UNAVAILABLE + "; try again shortly", headers={"Retry-After": "5"}
+            503,
+            message("the database is unavailable; try again shortly"),
+            headers={"Retry-After": "5"},
         )
     raise exc
 

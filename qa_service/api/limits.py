@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Match
 
 from qa_service.api import deps, errors
 from qa_service.app.people import Caller
+from qa_service.i18n import message
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +85,23 @@ class RequestGuard:
             False,
             None,
             upload,
-            f"the request body is larger than the upload limit "
-            f"({upload / 1048576:g} MB, QA_MAX_UPLOAD_MB plus the form)",
+            message(
+                "the request body is larger than the upload limit "
+                "({mb:g} MB, {setting} plus the form)",
+                mb=upload / 1048576,
+                setting="QA_MAX_UPLOAD_MB",
+            ),
         )
         self.body = RouteLimits(
             False,
             False,
             None,
             body,
-            f"the request body is larger than the limit for this request "
-            f"({max_json_kb:g} KB, QA_MAX_JSON_KB)",
+            message(
+                "the request body is larger than the limit for this request ({kb:g} KB, {setting})",
+                kb=max_json_kb,
+                setting="QA_MAX_JSON_KB",
+            ),
         )
         self.routes: list[tuple[APIRoute, RouteLimits]] = []
         for route in routes:
@@ -147,11 +155,15 @@ class RequestGuard:
             or b"%00" in scope.get("query_string", b"")
             or "\x00" in scope["path"]
         ):
-            return await self._answer(send, 422, "the request contains a NUL character (%00)")
+            return await self._answer(
+                send, 422, message("the request contains a NUL character (%00)")
+            )
         limits = self.limits_of(scope)
         if limits.api and (twice := _repeated(scope.get("query_string", b""))):
             return await self._answer(
-                send, 422, f"the query parameter {twice!r} is given more than once"
+                send,
+                422,
+                message("the query parameter {name} is given more than once", name=repr(twice)),
             )
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")

@@ -40,6 +40,7 @@ from qa_service.config import (
 from qa_service.domain.enums import JobState
 from qa_service.exceptions import QueueUnavailable, RubricNotFound
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import JobRecord
@@ -219,8 +220,13 @@ class RqDispatcher(Dispatcher):
                 )
         except RedisError as exc:
             raise QueueUnavailable(
-                f"the job queue (Redis) is unavailable ({exc.__class__.__name__}); the request "
-                f"is kept as job {row.id} and will be queued when Redis is back"
+                message(
+                    "the job queue ({queue}) is unavailable ({reason}); the request is kept as "
+                    "job {job} and will be queued when {queue} is back",
+                    queue="Redis",
+                    reason=exc.__class__.__name__,
+                    job=row.id,
+                )
             ) from None
         if row.status == JobState.PENDING:
             self.store.jobs.set_status(row.id, JobState.QUEUED)
@@ -296,10 +302,15 @@ class RqDispatcher(Dispatcher):
 
 def worker_died(deaths: int) -> str:
     """The error of a job given up on because its worker kept dying while running it."""
-    times = "once" if deaths == 1 else f"{deaths} times"
-    return (
-        f"the worker processing this job died {times} while running it (killed, or out of "
-        "memory); it is not retried again"
+    if deaths == 1:
+        return message(
+            "the worker processing this job died once while running it (killed, or out of "
+            "memory); it is not retried again"
+        )
+    return message(
+        "the worker processing this job died {n} times while running it (killed, or out of "
+        "memory); it is not retried again",
+        n=deaths,
     )
 
 

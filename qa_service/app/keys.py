@@ -7,6 +7,7 @@ import hashlib
 import secrets
 
 from qa_service.domain.enums import ROLE_LEVEL, KeyRole
+from qa_service.i18n import codes, message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey
 
@@ -22,7 +23,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (shown once). `user_id`: the person it acts as."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise ValueError(message("role must be one of {roles}", roles=codes(ROLES)))
     secret = "qa_" + secrets.token_urlsafe(32)
     key = store.keys.add(
         ApiKey(

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from qa_service.domain.enums import ROLE_LEVEL, SCOPED_ROLES, KeyRole
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import UserConflict, UserError
+from qa_service.i18n import codes, message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import ApiKey, User
 
@@ -112,15 +113,19 @@ def caller_of_key(store: Store, key: ApiKey) -> Caller | None:
 def _check(name: str, password: str | None, role: str, agent_id: str | None, team: str | None):
     problem = identifier_problem(name)
     if problem:
-        raise UserError(f"user name {name!r} {problem}")
+        raise UserError(message("user name {name} {problem}", name=repr(name), problem=problem))
     if role not in KeyRole.values():
-        raise UserError(f"role must be one of {', '.join(KeyRole.values())}")
+        raise UserError(message("role must be one of {roles}", roles=codes(KeyRole.values())))
     if password is not None and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise UserError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise UserError(
+            message("a password has {min} to {max} characters", min=MIN_PASSWORD, max=MAX_PASSWORD)
+        )
     if role == KeyRole.AGENT and not agent_id:
-        raise UserError("an agent needs the agent id their calls carry (agent_id)")
+        raise UserError(
+            message("an agent needs the agent id their calls carry ({field})", field="agent_id")
+        )
     if role == KeyRole.TEAM_LEAD and not team:
-        raise UserError("a team lead needs the team they lead (team)")
+        raise UserError(message("a team lead needs the team they lead ({field})", field="team"))
     for what, value in (("agent_id", agent_id), ("team", team)):
         if value and (problem := identifier_problem(value)):
             raise UserError(f"{what} {value!r} {problem}")
@@ -149,7 +154,7 @@ def create_user(
 ) -> User:
     _check(name, password, role, agent_id, team)
     if store.people.by_name(name) is not None:
-        raise UserConflict(f"a user named {name!r} exists already")
+        raise UserConflict(message("a user named {name} exists already", name=repr(name)))
     return store.people.add(
         User(
             name=name,

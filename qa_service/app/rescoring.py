@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Recording
 
@@ -14,15 +15,22 @@ def rescore_scope(
     this rubric id and those of the projects where it is active."""
     if project:
         chosen = store.recordings.all(project=project)
-        return chosen, f"{len(chosen)} recording(s) of project {project}"
+        return chosen, message(
+            "{n} recording(s) of project {project}", n=len(chosen), project=project
+        )
     projects = store.rubrics.projects_using(rubric_id)
     chosen = store.recordings.evaluated_with(rubric_id, projects)
-    where = (
-        f" and the recordings of project(s) {', '.join(projects)} where it is active"
-        if projects
-        else ""
-    )
-    return chosen, (
-        f"{len(chosen)} recording(s): those already evaluated with rubric "
-        f"{rubric_id}{where} (give a project to rescore another)"
+    if projects:
+        return chosen, message(
+            "{n} recording(s): those already evaluated with rubric {rubric} and the recordings "
+            "of project(s) {projects} where it is active (give a project to rescore another)",
+            n=len(chosen),
+            rubric=rubric_id,
+            projects=", ".join(projects),
+        )
+    return chosen, message(
+        "{n} recording(s): those already evaluated with rubric {rubric} (give a project to "
+        "rescore another)",
+        n=len(chosen),
+        rubric=rubric_id,
     )

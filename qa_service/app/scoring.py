@@ -19,6 +19,7 @@ from qa_service.domain.metadata import read_metadata
 from qa_service.domain.results import CallResult
 from qa_service.exceptions import AudioError, MetadataError, ModelIntegrityError
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
@@ -100,14 +101,14 @@ class QAService:
         except (AudioError, MetadataError, ModelIntegrityError) as exc:
             return Outcome(path, error=str(exc))
         except OSError as exc:
-            return Outcome(path, error=f"{path}: {exc.strerror or exc}")
+            return Outcome(path, error=f"{path}: {exc.strerror or exc}")  # the system's words
 
     def _score_file(
         self, path: str, rubric: Rubric, scorer: Scorer, agent_channel: str | None
     ) -> Outcome:
         file = self.settings.locate(path)  # `path` is what is stored: relative to the storage
         if not file.is_file():
-            raise AudioError(f"{path}: no such file")
+            raise AudioError(message("{path}: no such file", path=path))
         meta = read_metadata(file)
         sha = sha256_of(file)
         known = self.store.recordings.by_sha(sha)

@@ -27,6 +27,7 @@ from qa_service.config import (
     get_settings,
 )
 from qa_service.exceptions import AudioError
+from qa_service.i18n import message
 
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".m4a", ".ogg", ".opus", ".aac", ".amr"}
@@ -50,7 +51,7 @@ def probe(path: str | Path) -> tuple[int, int]:
         with av.open(str(path), metadata_errors="ignore") as container:
             streams = container.streams.audio
             if not streams:
-                raise AudioError(f"{path}: no audio stream in the file")
+                raise AudioError(message("{path}: no audio stream in the file", path=path))
             stream = streams[0]
             return (
                 stream.codec_context.channels or stream.channels,
@@ -59,19 +60,23 @@ def probe(path: str | Path) -> tuple[int, int]:
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+        raise AudioError(
+            message("{path}: not a readable audio file ({reason})", path=path, reason=_reason(exc))
+        ) from None
 
 
 def _check_file(path: str) -> tuple[int, int]:
     """(channels, sample rate) of a file that exists, is not empty and has 1 or 2 channels."""
     p = Path(path)
     if not p.exists():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError(message("{path}: no such file", path=path))
     if p.stat().st_size == 0:
-        raise AudioError(f"{path}: the file is empty")
+        raise AudioError(message("{path}: the file is empty", path=path))
     n_channels, rate = probe(path)
     if n_channels > 2:
-        raise AudioError(f"{path}: {n_channels} channels; expected mono or stereo")
+        raise AudioError(
+            message("{path}: {n} channels; expected mono or stereo", path=path, n=n_channels)
+        )
     return n_channels, rate
 
 
@@ -89,9 +94,37 @@ def _check_length(path: str, seconds: float | None, max_minutes: float) -> None:
     if seconds is not None and seconds > max_minutes * 60:
         minutes = round(seconds / 60, 1)
         raise AudioError(
-            f"{path}: the recording is {_clock(seconds)} long ({minutes:g} min); the limit is "
-            f"{max_minutes:g} min (QA_MAX_AUDIO_MINUTES)"
+            message(
+                "{path}: the recording is {clock} long ({minutes:g} min); the limit is "
+                "{limit:g} min ({setting})",
+                path=path,
+                clock=_clock(seconds),
+                minutes=minutes,
+                limit=max_minutes,
+                setting="QA_MAX_AUDIO_MINUTES",
+            )
         )
+
+
+def undecodable(path: str, exc: Exception) -> str:
+    return message(
+        "{path}: the audio could not be decoded ({reason})", path=path, reason=_reason(exc)
+    )
+
+
+def no_samples(path: str) -> str:
+    return message(
+        "{path}: no audio samples could be decoded (truncated or empty stream)", path=path
+    )
+
+
+def too_short(path: str, seconds: float) -> str:
+    return message(
+        "{path}: the recording is {seconds:.2f} s long; at least {min} s is needed",
+        path=path,
+        seconds=seconds,
+        min=MIN_DURATION_S,
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -117,14 +150,12 @@ def check_readable(path: str | Path, max_minutes: float | None = None) -> tuple[
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
+        raise AudioError(undecodable(path, exc)) from None
     if frame is None:
-        raise AudioError(f"{path}: no audio samples could be decoded (truncated or empty stream)")
+        raise AudioError(no_samples(path))
     _check_complete(path, seconds or 0.0)
     if seconds is not None and seconds < MIN_DURATION_S:
-        raise AudioError(
-            f"{path}: the recording is {seconds:.2f} s long; at least {MIN_DURATION_S} s is needed"
-        )
+        raise AudioError(too_short(path, seconds))
     return seconds or 0.0, n_channels
 
 
@@ -141,15 +172,13 @@ def load(path: str | Path, max_minutes: float | None = None) -> Audio:
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: the audio could not be decoded ({_reason(exc)})") from None
+        raise AudioError(undecodable(path, exc)) from None
     if len(channels[0]) == 0:
-        raise AudioError(f"{path}: no audio samples could be decoded (truncated or empty stream)")
+        raise AudioError(no_samples(path))
     duration = len(channels[0]) / SAMPLE_RATE
     _check_complete(path, duration)
     if duration < MIN_DURATION_S:
-        raise AudioError(
-            f"{path}: the recording is {duration:.2f} s long; at least {MIN_DURATION_S} s is needed"
-        )
+        raise AudioError(too_short(path, duration))
     return Audio(path=path, channels=channels, source_channels=n_channels, source_rate=rate)
 
 
@@ -180,9 +209,14 @@ def _decode(path: str, n_channels: int, max_minutes: float) -> list[np.ndarray]:
             end = filled + len(pcm)
             if end > allowed:
                 raise AudioError(
-                    f"{path}: the recording is longer than the {max_minutes:g} min limit "
-                    "(QA_MAX_AUDIO_MINUTES): its header gives no duration, and decoding was "
-                    "stopped when it passed the limit"
+                    message(
+                        "{path}: the recording is longer than the {limit:g} min limit "
+                        "({setting}): its header gives no duration, and decoding was stopped "
+                        "when it passed the limit",
+                        path=path,
+                        limit=max_minutes,
+                        setting="QA_MAX_AUDIO_MINUTES",
+                    )
                 )
             if end > len(out[0]):
                 grown = min(max(end, len(out[0]) * 3 // 2), allowed)
@@ -269,21 +303,37 @@ def _check_complete(path: str, decoded_duration: float) -> None:
                 expected = _mpeg_frame_length(last or b"")
                 if last is not None and expected is not None and len(last) < expected:
                     raise AudioError(
-                        f"{path}: truncated MPEG audio: the last frame has {len(last)} of its "
-                        f"{expected} bytes (the file was cut short)"
+                        message(
+                            "{path}: truncated {format} audio: the last frame has {n} of its "
+                            "{expected} bytes (the file was cut short)",
+                            path=path,
+                            format="MPEG",
+                            n=len(last),
+                            expected=expected,
+                        )
                     )
             elif container.format.name == "wav":
                 declared, present = _riff_data_sizes(path)
                 if declared is not None and present < declared:
                     raise AudioError(
-                        f"{path}: truncated WAV: the header declares {declared} bytes of audio "
-                        f"but the file holds {present}"
+                        message(
+                            "{path}: truncated {format}: the header declares {declared} bytes of "
+                            "audio but the file holds {present}",
+                            path=path,
+                            format="WAV",
+                            declared=declared,
+                            present=present,
+                        )
                     )
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AudioError(
-            f"{path}: the audio could not be read to its end ({_reason(exc)})"
+            message(
+                "{path}: the audio could not be read to its end ({reason})",
+                path=path,
+                reason=_reason(exc),
+            )
         ) from None
 
 
@@ -310,7 +360,9 @@ def _riff_data_sizes(path: str) -> tuple[int | None, int]:
 def _reason(exc: Exception) -> str:
     """What FFmpeg says, without its error number and the path (the message names the file)."""
     if isinstance(exc, av.error.InvalidDataError):
-        return "its content is not audio in a format we read: wav, mp3 or flac"
+        return message(
+            "its content is not audio in a format we read: {formats}", formats="wav, mp3, flac"
+        )
     text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text.split("\n")[0])
     return text[:200]

@@ -10,6 +10,7 @@ unreachable by its own URL; a 500-character agent id breaks every list it is sho
 from __future__ import annotations
 
 from qa_service.config import MAX_ID_LENGTH
+from qa_service.i18n import message
 
 ALLOWED_PUNCTUATION = "_-."
 
@@ -17,15 +18,17 @@ ALLOWED_PUNCTUATION = "_-."
 def identifier_problem(value: str) -> str | None:
     """Why `value` is not a valid identifier, or None when it is."""
     if not value:
-        return "must not be empty"
+        return message("must not be empty")
     if len(value) > MAX_ID_LENGTH:
-        return f"must be at most {MAX_ID_LENGTH} characters (it has {len(value)})"
+        return message(
+            "must be at most {max} characters (it has {n})", max=MAX_ID_LENGTH, n=len(value)
+        )
     bad = next((c for c in value if not (c.isalnum() or c in ALLOWED_PUNCTUATION)), None)
     if bad is not None:
         shown = repr(bad) if bad.isprintable() and not bad.isspace() else ascii(bad)
-        return f"may hold only letters, digits and _ - . (not {shown})"
+        return message("may hold only letters, digits and _ - . (not {char})", char=shown)
     if ".." in value or value == ".":
-        return "must not be . or contain .."
+        return message("must not be . or contain ..")
     return None
 
 

@@ -20,6 +20,7 @@ from qa_service.config import storable_utc
 from qa_service.domain.enums import Phase
 from qa_service.domain.identifiers import identifier_problem
 from qa_service.exceptions import MetadataError
+from qa_service.i18n import codes, message
 
 NAME_PATTERN = re.compile(
     r"^(?P<project>[A-Za-z0-9\-]+)_(?P<agent>[A-Za-z0-9\-]+)_(?P<time>\d{8}-?\d{6})"
@@ -46,14 +47,28 @@ def _parse_time(value: str, source: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise MetadataError(f"{source}: call_time {value!r} is not an ISO date-time") from None
+        raise MetadataError(
+            message(
+                "{source}: {field} {value} is not an ISO date-time",
+                source=source,
+                field="call_time",
+                value=repr(value),
+            )
+        ) from None
     # Kept as written: with its offset, or naive (the call center's wall-clock time); the
     # store converts it to UTC (config.to_utc), never by the server's own zone. A time that
     # would not survive that (or being shown in the call center's zone) is refused here.
     try:
         storable_utc(parsed)
     except ValueError:
-        raise MetadataError(f"{source}: call_time {value!r} is out of range") from None
+        raise MetadataError(
+            message(
+                "{source}: {field} {value} is out of range",
+                source=source,
+                field="call_time",
+                value=repr(value),
+            )
+        ) from None
     return parsed
 
 
@@ -77,9 +92,11 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
         try:
             data = json.loads(side.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise MetadataError(f"{side}: not readable JSON ({exc})") from None
+            raise MetadataError(
+                message("{path}: not readable JSON ({reason})", path=side, reason=exc)
+            ) from None
         if not isinstance(data, dict):
-            raise MetadataError(f"{side}: expected a JSON object")
+            raise MetadataError(message("{path}: expected a JSON object", path=side))
         if data.get("agent_id") is not None:
             meta.agent_id = str(data["agent_id"])
         if data.get("project") is not None:
@@ -90,7 +107,13 @@ def read_metadata(audio_path: str | Path) -> CallMetadata:
             phase = str(data["phase"])
             if phase not in Phase.values():
                 raise MetadataError(
-                    f"{audio}: phase {phase!r} must be one of {', '.join(Phase.values())}"
+                    message(
+                        "{path}: {field} {value} must be one of {allowed}",
+                        path=audio,
+                        field="phase",
+                        value=repr(phase),
+                        allowed=codes(Phase.values()),
+                    )
                 )
             meta.phase = Phase(phase)
     for field in ("agent_id", "project"):

@@ -182,7 +182,7 @@ def to_markdown(report: BulletinReport) -> str:
         f"# {_('hourly bulletin')} {report.project} {hour:%Y-%m-%d %H:%M}",
         "",
         _(
-            "{hours} hour(s) after launch (上线后), first call {first}",
+            "{hours} hour(s) after launch, first call {first}",
             hours=report.hours_since_launch,
             first=f"{in_call_center_zone(report.launched_at):%Y-%m-%d %H:%M}",
         ),
@@ -210,7 +210,7 @@ def to_markdown(report: BulletinReport) -> str:
         + (f" ({c.share:.0%})" if c.share is not None else "")
         for c in report.common_errors
     ] or ["- " + _("none")]
-    lines += ["", "## " + _("remind now (立即提醒)")]
+    lines += ["", "## " + _("remind now")]
     lines += [
         f"- {r.agent_id}: {r.name or r.rule_id}{' (!)' if r.urgent else ''}, "
         + _(

@@ -37,6 +37,7 @@ from qa_service.domain.enums import (
 )
 from qa_service.domain.evaluation import RubricRef
 from qa_service.exceptions import BadInput
+from qa_service.i18n import message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
     CustomerVoice,
@@ -250,7 +251,7 @@ def decide_highlight(
     """Store a reviewer's decision on a line (replacing an earlier one on the same line)."""
     asr_text = decision.asr_text.strip()
     if not normalize(asr_text):
-        raise BadInput("asr_text: the line has no words")
+        raise BadInput(message("{field}: the line has no words", field="asr_text"))
     text = (decision.text or "").strip() or asr_text
     key = line_key(asr_text)
     row = s.exec(

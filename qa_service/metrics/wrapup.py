@@ -40,11 +40,12 @@ from qa_service.rules.rubric import Rubric
 from qa_service.storage.queries import EVALUATION, columns, filters, group_column
 from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
 
+# the guide map's quadrants as the wrap-up page names them (msgids)
 QUADRANTS = {
-    1: "我们爱说·客户爱听",
-    2: "我们爱说·客户不爱听",
-    3: "我们不爱说·客户不爱听",
-    4: "我们不爱说·客户爱听",
+    1: "Quadrant I · we say it, customers like it",
+    2: "Quadrant II · we say it, customers do not like it",
+    3: "Quadrant III · neither said nor liked",
+    4: "Quadrant IV · we do not say it, customers like it",
 }
 
 
@@ -69,7 +70,7 @@ def wrapup(store, project: str, errors: int = 20) -> WrapupReport:
         active = store.rubrics.active_in(project)
         key = (active.rubric_id, active.version) if active else project_rubric_key(s, project)
         if key is None:
-            raise NoCalls(f"project {project!r} has no evaluated calls")
+            raise NoCalls(_("project {project} has no evaluated calls", project=repr(project)))
         report = wrapup_report(s, project, store.rubrics.load(*key, project=project), errors)
     report.setup = project_setup(store, project, key)  # 三统一: the three it ran
     return report
@@ -157,7 +158,7 @@ def _fact_violations(s: Session, project: str, examples: int = 5) -> list[FactVi
 def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) -> WrapupReport:
     totals = kpi_rows(s, "project", project=project)
     if not totals:
-        raise NoCalls(f"project {project!r} has no evaluated calls")
+        raise NoCalls(_("project {project} has no evaluated calls", project=repr(project)))
     daily = kpi_rows(s, "day", project=project)
     days = [d.day for d in daily]
     evaluated_on = {d.day: d.evaluated for d in daily}
@@ -272,7 +273,7 @@ def to_markdown(report: WrapupReport) -> str:
 
     none = _("none")
     lines = [
-        f"# 项目总结 {report.project}",
+        f"# {_('Project wrap-up')} {report.project}",
         "",
         _(
             "rubric {id} v{version} ({name}, {type}); knowledge base {kb}; calls {first} – "
@@ -327,9 +328,7 @@ def to_markdown(report: WrapupReport) -> str:
                 _cell(p.name or p.point_id),
                 f"{p.said_in_calls} ({_pct(p.said_rate)})",
                 _pct(p.positive_rate),
-                _("cannot be judged")
-                if p.quadrant is None
-                else f"{p.quadrant} {QUADRANTS[p.quadrant]}",
+                _("cannot be judged") if p.quadrant is None else _(QUADRANTS[p.quadrant]),
             )
         )
     lines += ["", "## " + _("common errors"), ""]
@@ -479,7 +478,7 @@ def _setup_lines(report: WrapupReport) -> list[str]:
     script = setup.script
     lines = [
         _(
-            "三统一: script {script}; rubric {rubric}; knowledge base {kb}",
+            "The three in agreement: script {script}; rubric {rubric}; knowledge base {kb}",
             script=(
                 f"v{script.version} {script.name} "
                 + (_("passed the audit") if script.clean else _("did not pass the audit"))

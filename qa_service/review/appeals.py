@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY, AppealState, FindingSource, Grade
 from qa_service.exceptions import AppealConflict, AppealError, AppealNotFound
+from qa_service.i18n import codes, message, name_of
 from qa_service.review.reviews import (
     ReviewRequest,
     allowed_statuses,
@@ -71,15 +72,19 @@ def file_appeal(
     now = now or utcnow()
     ev = session.get(Evaluation, evaluation_id)
     if ev is None or (who.agents is not None and ev.agent_id not in who.agents):
-        raise AppealNotFound(f"no evaluation {evaluation_id}")
+        raise AppealNotFound(message("no evaluation {id}", id=evaluation_id))
     reason = (reason or "").strip()
     if not reason:
-        raise AppealError("an appeal needs its reason (what the agent says happened)")
+        raise AppealError(message("an appeal needs its reason (what the agent says happened)"))
     if now - ev.created_at > window:
-        days = window.total_seconds() / 86400
         raise AppealConflict(
-            f"the appeal window of evaluation {evaluation_id} has closed: appeals are filed "
-            f"within {days:g} days of scoring (scored {ev.created_at:%Y-%m-%d %H:%M} UTC)"
+            message(
+                "the appeal window of evaluation {id} has closed: appeals are filed within "
+                "{days:g} days of scoring (scored {when})",
+                id=evaluation_id,
+                days=window.total_seconds() / 86400,
+                when=f"{ev.created_at:%Y-%m-%d %H:%M} UTC",
+            )
         )
     appeal = Appeal(
         evaluation_id=ev.id,
@@ -98,8 +103,12 @@ def file_appeal(
     if target == "grade":
         if ev.effective_grade != Grade.FAIL:
             raise AppealError(
-                f"evaluation {evaluation_id} is graded {ev.effective_grade}: only a fail grade "
-                "is appealed (a finding that costs points is appealed on its own)"
+                message(
+                    "evaluation {id} is graded {grade}: only a fail grade is appealed (a finding "
+                    "that costs points is appealed on its own)",
+                    id=evaluation_id,
+                    grade=name_of(ev.effective_grade),
+                )
             )
         appeal.contested_value = ev.effective_grade
         grade_review = session.exec(
@@ -118,11 +127,20 @@ def file_appeal(
     elif target == "finding":
         finding = session.get(FindingRow, finding_id) if finding_id is not None else None
         if finding is None or finding.evaluation_id != ev.id:
-            raise AppealNotFound(f"no finding {finding_id} in evaluation {evaluation_id}")
+            raise AppealNotFound(
+                message(
+                    "no finding {finding} in evaluation {evaluation}",
+                    finding=finding_id,
+                    evaluation=evaluation_id,
+                )
+            )
         if finding.source != FindingSource.MACHINE:
             raise AppealError(
-                f"finding {finding_id} was added by a reviewer: appeal the call's grade, or ask "
-                "the QA manager to have the addition withdrawn"
+                message(
+                    "finding {finding} was added by a reviewer: appeal the call's grade, or ask "
+                    "the QA manager to have the addition withdrawn",
+                    finding=finding_id,
+                )
             )
         appeal.rule_id, appeal.category = finding.rule_id, finding.category
         appeal.start, appeal.end = span_of(finding.evidence)
@@ -131,11 +149,17 @@ def file_appeal(
         if decided is not None:
             appeal.contested_by = decided.reviewer
     else:
-        raise AppealError("target must be grade or finding")
+        raise AppealError(
+            message("{field} must be {a} or {b}", field="target", a="grade", b="finding")
+        )
     _no_other(session, appeal, target)
     if target == "finding" and appeal.contested_value not in COSTLY:
         raise AppealError(
-            f"finding {finding_id} is {appeal.contested_value}: it costs nothing to appeal"
+            message(
+                "finding {finding} is {status}: it costs nothing to appeal",
+                finding=finding_id,
+                status=name_of(appeal.contested_value),
+            )
         )
     session.add(appeal)
     session.flush()
@@ -154,18 +178,28 @@ def _no_other(session: Session, appeal: Appeal, target: str) -> None:
             continue
         if AppealState(other.state).open:
             raise AppealConflict(
-                f"appeal {other.id} on the same {target} is open already ({other.state})"
+                message(
+                    "appeal {id} on the same {target} is open already ({state})",
+                    id=other.id,
+                    target=name_of(target),
+                    state=name_of(other.state),
+                )
             )
         raise AppealConflict(
-            f"appeal {other.id} on the same {target} was ruled {other.state} on "
-            f"{other.ruled_at:%Y-%m-%d}: the ruling is final"
+            message(
+                "appeal {id} on the same {target} was ruled {state} on {day}: the ruling is final",
+                id=other.id,
+                target=name_of(target),
+                state=name_of(other.state),
+                day=f"{other.ruled_at:%Y-%m-%d}",
+            )
         )
 
 
 def get_appeal(session: Session, appeal_id: int, agents: frozenset[str] | None) -> Appeal:
     appeal = session.get(Appeal, appeal_id)
     if appeal is None or (agents is not None and appeal.agent_id not in agents):
-        raise AppealNotFound(f"no appeal {appeal_id}")
+        raise AppealNotFound(message("no appeal {id}", id=appeal_id))
     return appeal
 
 
@@ -174,10 +208,17 @@ def assign(session: Session, appeal_id: int, reviewer: str, by: str) -> Appeal:
     one who filed."""
     appeal = get_appeal(session, appeal_id, None)
     if not AppealState(appeal.state).open:
-        raise AppealConflict(f"appeal {appeal_id} was ruled {appeal.state} already")
+        raise AppealConflict(
+            message(
+                "appeal {id} was ruled {state} already", id=appeal_id, state=name_of(appeal.state)
+            )
+        )
     if reviewer in (appeal.contested_by, appeal.filed_by):
         raise AppealError(
-            f"{reviewer} made the contested decision or filed the appeal: assign another reviewer"
+            message(
+                "{who} made the contested decision or filed the appeal: assign another reviewer",
+                who=reviewer,
+            )
         )
     appeal.assigned_to, appeal.assigned_by, appeal.assigned_at = reviewer, by, utcnow()
     appeal.state = AppealState.ASSIGNED
@@ -198,17 +239,28 @@ def rule(
     appeal = get_appeal(session, appeal_id, None)
     state = AppealState(appeal.state)
     if not state.open:
-        raise AppealConflict(f"appeal {appeal_id} was ruled {appeal.state} already: it is final")
+        raise AppealConflict(
+            message(
+                "appeal {id} was ruled {state} already: it is final",
+                id=appeal_id,
+                state=name_of(appeal.state),
+            )
+        )
     if state != AppealState.ASSIGNED or appeal.assigned_to != reviewer:
         raise AppealConflict(
-            f"appeal {appeal_id} is assigned to {appeal.assigned_to or 'nobody yet'}: only the "
-            "assigned reviewer rules on it"
+            message(
+                "appeal {id} is assigned to {who}: only the assigned reviewer rules on it",
+                id=appeal_id,
+                who=appeal.assigned_to or message("nobody yet"),
+            )
         )
     if decision not in (AppealState.UPHELD, AppealState.OVERTURNED):
-        raise AppealError("decision must be upheld or overturned")
+        raise AppealError(
+            message("{field} must be {a} or {b}", field="decision", a="upheld", b="overturned")
+        )
     comment = (comment or "").strip()
     if not comment:
-        raise AppealError("a ruling needs its comment (what the reviewer heard)")
+        raise AppealError(message("a ruling needs its comment (what the reviewer heard)"))
     appealed = session.get(Evaluation, appeal.evaluation_id)
     assert appealed is not None  # evaluations are kept, never deleted
     ev = current_of(session, appealed)
@@ -216,8 +268,12 @@ def rule(
         if decision == AppealState.OVERTURNED:
             if grade not in Grade.values() or grade in (Grade.FAIL, Grade.NO_SPEECH):
                 raise AppealError(
-                    "an overturned grade appeal gives the call's grade: "
-                    + ", ".join(g for g in Grade.values() if g not in (Grade.FAIL, "no_speech"))
+                    message(
+                        "an overturned grade appeal gives the call's grade: {grades}",
+                        grades=codes(
+                            g for g in Grade.values() if g not in (Grade.FAIL, "no_speech")
+                        ),
+                    )
                 )
             request = ReviewRequest("grade", "override", value=grade, comment=comment)
         else:
@@ -254,8 +310,12 @@ def _finding_now(session: Session, ev: Evaluation, appeal: Appeal) -> FindingRow
     ).all()
     if not rows:
         raise AppealConflict(
-            f"the call's current evaluation {ev.id} has no finding of rule {appeal.rule_id!r} "
-            "any more (the rubric changed): the appeal has nothing left to rule on"
+            message(
+                "the call's current evaluation {id} has no finding of rule {rule} any more (the "
+                "rubric changed): the appeal has nothing left to rule on",
+                id=ev.id,
+                rule=repr(appeal.rule_id),
+            )
         )
     span = (appeal.start, appeal.end)
     return max(rows, key=lambda f: -abs((span_of(f.evidence)[0] or 0) - (span[0] or 0)))
@@ -264,7 +324,7 @@ def _finding_now(session: Session, ev: Evaluation, appeal: Appeal) -> FindingRow
 def mark_seen(session: Session, appeal_id: int, agents: frozenset[str] | None) -> Appeal:
     appeal = get_appeal(session, appeal_id, agents)
     if AppealState(appeal.state).open:
-        raise AppealConflict(f"appeal {appeal_id} has no ruling yet")
+        raise AppealConflict(message("appeal {id} has no ruling yet", id=appeal_id))
     if appeal.seen_at is None:
         appeal.seen_at = utcnow()
         session.add(appeal)

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import FindingSource
 from qa_service.exceptions import CalibrationConflict, CalibrationError, CalibrationNotFound
+from qa_service.i18n import codes, message
 from qa_service.review.reviews import (
     ReviewRequest,
     allowed_statuses,
@@ -45,7 +46,7 @@ GRADE = "grade"  # the item that is the call's grade
 def get_session(session: Session, session_id: int) -> CalibrationSession:
     found = session.get(CalibrationSession, session_id)
     if found is None:
-        raise CalibrationNotFound(f"no calibration session {session_id}")
+        raise CalibrationNotFound(message("no calibration session {id}", id=session_id))
     return found
 
 
@@ -58,15 +59,21 @@ def create(
     by: str,
 ) -> CalibrationSession:
     if len(set(reviewers)) < 2:
-        raise CalibrationError("a calibration session needs at least two reviewers")
+        raise CalibrationError(message("a calibration session needs at least two reviewers"))
     evaluations = [session.get(Evaluation, i) for i in dict.fromkeys(evaluation_ids)]
     missing = [i for i, ev in zip(dict.fromkeys(evaluation_ids), evaluations) if ev is None]
     if missing or not evaluations:
-        raise CalibrationNotFound(f"no evaluation {', '.join(map(str, missing)) or '(none given)'}")
+        raise CalibrationNotFound(
+            message(
+                "no evaluation {id}", id=", ".join(map(str, missing)) or message("(none given)")
+            )
+        )
     rubrics = {ev.rubric_id for ev in evaluations if ev is not None}
     if len(rubrics) != 1:
         names = ", ".join(sorted(rubrics))
-        raise CalibrationError(f"the calls of a session are scored with one rubric, not {names}")
+        raise CalibrationError(
+            message("the calls of a session are scored with one rubric, not {names}", names=names)
+        )
     row = CalibrationSession(
         name=name,
         rubric_id=rubrics.pop(),
@@ -114,19 +121,38 @@ def score(
 ) -> list[CalibrationScore]:
     cal = get_session(session, session_id)
     if reviewer not in cal.reviewers:
-        raise CalibrationNotFound(f"no calibration session {session_id}")
+        raise CalibrationNotFound(message("no calibration session {id}", id=session_id))
     if cal.state != "open":
-        raise CalibrationConflict(f"calibration session {session_id} is closed")
+        raise CalibrationConflict(message("calibration session {id} is closed", id=session_id))
     if evaluation_id not in cal.evaluation_ids:
-        raise CalibrationError(f"evaluation {evaluation_id} is not in session {session_id}")
+        raise CalibrationError(
+            message(
+                "evaluation {evaluation} is not in session {session}",
+                evaluation=evaluation_id,
+                session=session_id,
+            )
+        )
     ev = session.get(Evaluation, evaluation_id)
     assert ev is not None
     items = items_of(session, ev)
     for item, value in values.items():
         if item not in items:
-            raise CalibrationError(f"{item!r} is not an item of evaluation {evaluation_id}")
+            raise CalibrationError(
+                message(
+                    "{item} is not an item of evaluation {evaluation}",
+                    item=repr(item),
+                    evaluation=evaluation_id,
+                )
+            )
         if value not in items[item]:
-            raise CalibrationError(f"{item}: {value!r} is not one of {', '.join(items[item])}")
+            raise CalibrationError(
+                message(
+                    "{item}: {value} is not one of {allowed}",
+                    item=item,
+                    value=repr(value),
+                    allowed=codes(items[item]),
+                )
+            )
     rows = []
     for item, value in values.items():
         row = session.get(CalibrationScore, (session_id, evaluation_id, reviewer, item))
@@ -237,7 +263,9 @@ def close(session: Session, session_id: int, apply: bool) -> tuple[CalibrationSe
     differs from what stands (findings by their rule; the grade). Returns how many reviews."""
     cal = get_session(session, session_id)
     if cal.state != "open":
-        raise CalibrationConflict(f"calibration session {session_id} is closed already")
+        raise CalibrationConflict(
+            message("calibration session {id} is closed already", id=session_id)
+        )
     made = 0
     if apply:
         rep = report(session, session_id)

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY, MET, FindingSource, Grade
 from qa_service.exceptions import RubricNotFound
+from qa_service.i18n import message
 from qa_service.review.models import (
     FieldChange,
     GradeChange,
@@ -209,7 +210,13 @@ def compare_versions(
             ).first()
             is None
         ):
-            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+            raise RubricNotFound(
+                message(
+                    "rubric {rubric} version {version} is not stored",
+                    rubric=rubric_id,
+                    version=version,
+                )
+            )
     pairs: dict[int, dict[int, Evaluation]] = defaultdict(dict)
     q = select(Evaluation).where(
         Evaluation.rubric_id == rubric_id,

@@ -42,7 +42,7 @@ from qa_service.exceptions import (
     ReviewNotFound,
     RubricError,
 )
-from qa_service.i18n import message
+from qa_service.i18n import codes, message, name_of
 from qa_service.review.models import shown_reviewer
 from qa_service.review.tasks import ensure_rereview
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
@@ -563,7 +563,7 @@ def create_review(
     `appeal_id`: the review is that appeal's final ruling (review/appeals.py)."""
     ev = session.get(Evaluation, evaluation_id)
     if ev is None:
-        raise ReviewNotFound(f"no evaluation {evaluation_id}")
+        raise ReviewNotFound(message("no evaluation {id}", id=evaluation_id))
     comment = (req.comment or "").strip()
     if req.action in ("override", "add") and not comment:
         raise ReviewError(message("a comment is required for override and add"))
@@ -587,7 +587,9 @@ def create_review(
     elif req.target == "finding":
         _finding_review(session, row, ev, req)
     else:
-        raise ReviewError("target must be grade or finding")
+        raise ReviewError(
+            message("{field} must be {a} or {b}", field="target", a="grade", b="finding")
+        )
     session.add(row)
     session.flush()
     reapply(session, ev.recording_id, ev.rubric_id)
@@ -598,19 +600,33 @@ def _decide(action: str, value: str | None, current: str, allowed: list[str], wh
     if action == "confirm":
         if value is not None and value != current:
             raise ReviewError(
-                f"confirm keeps the current {what} {current!r}; use override to set {value!r}"
+                message(
+                    "confirm keeps the current {what} {current}; use override to set {value}",
+                    what=message(what),
+                    current=repr(current),
+                    value=repr(value),
+                )
             )
         return current
     if action != "override":
-        raise ReviewError(f"action must be confirm or override for a {what}")
+        raise ReviewError(
+            message("action must be confirm or override for a {what}", what=message(what))
+        )
     if value not in allowed:
-        raise ReviewError(f"{what} {value!r} is not allowed; allowed: {', '.join(allowed)}")
+        raise ReviewError(
+            message(
+                "{what} {value} is not allowed; allowed: {allowed}",
+                what=message(what),
+                value=repr(value),
+                allowed=codes(allowed),
+            )
+        )
     return value
 
 
 def _grade_review(row: Review, ev: Evaluation, req: ReviewRequest) -> None:
     if req.action == "add":
-        raise ReviewError("add is for findings; a grade is confirmed or overridden")
+        raise ReviewError(message("add is for findings; a grade is confirmed or overridden"))
     row.machine_value, row.old_value = ev.grade, ev.effective_grade
     row.new_value = _decide(req.action, req.value, ev.effective_grade, list(GRADES), "grade")
 
@@ -632,8 +648,13 @@ def _finding_review(session: Session, row: Review, ev: Evaluation, req: ReviewRe
     except ReviewError as exc:
         if req.action == "override" and req.value not in allowed:
             raise ReviewError(
-                f"status {req.value!r} is not valid for {finding.category} rule "
-                f"{finding.rule_id!r}; allowed: {', '.join(allowed)}"
+                message(
+                    "status {value} is not valid for {category} rule {rule}; allowed: {allowed}",
+                    value=repr(req.value),
+                    category=name_of(finding.category),
+                    rule=repr(finding.rule_id),
+                    allowed=codes(allowed),
+                )
             ) from None
         raise exc
     row.rule_id, row.category = finding.rule_id, finding.category
@@ -646,10 +667,18 @@ def _the_finding(session: Session, ev: Evaluation, req: ReviewRequest) -> Findin
     if req.finding_id is not None:
         finding = session.get(FindingRow, req.finding_id)
         if finding is None or finding.evaluation_id != ev.id:
-            raise ReviewNotFound(f"no finding {req.finding_id} in evaluation {ev.id}")
+            raise ReviewNotFound(
+                message(
+                    "no finding {finding} in evaluation {evaluation}",
+                    finding=req.finding_id,
+                    evaluation=ev.id,
+                )
+            )
         return finding
     if not req.rule_id:
-        raise ReviewError("finding_id or rule_id is required for a finding review")
+        raise ReviewError(
+            message("{a} or {b} is required for a finding review", a="finding_id", b="rule_id")
+        )
     rows = [
         f
         for f in session.exec(
@@ -664,14 +693,23 @@ def _the_finding(session: Session, ev: Evaluation, req: ReviewRequest) -> Findin
     ]
     if not rows:
         raise ReviewNotFound(
-            f"no finding of rule {req.rule_id!r} in evaluation {ev.id}"
-            " (a finding the machine missed is added with action add)"
+            message(
+                "no finding of rule {rule} in evaluation {id} (a finding the machine missed is "
+                "added with action add)",
+                rule=repr(req.rule_id),
+                id=ev.id,
+            )
         )
     if len(rows) > 1 and rows[0].category in PER_OCCURRENCE:
         if req.start is None:
             raise ReviewError(
-                f"rule {req.rule_id!r} has {len(rows)} findings in evaluation {ev.id}; "
-                "give finding_id (or start and end)"
+                message(
+                    "rule {rule} has {n} findings in evaluation {id}; give finding_id (or start "
+                    "and end)",
+                    rule=repr(req.rule_id),
+                    n=len(rows),
+                    id=ev.id,
+                )
             )
         span = (req.start, req.end if req.end is not None else req.start)
         return max(rows, key=lambda f: _overlap(span_of(f.evidence), span))
@@ -688,12 +726,17 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
     )
     catalog = catalog_for(session, ev, machine)
     if not req.rule_id:
-        raise ReviewError("rule_id is required to add a finding")
+        raise ReviewError(message("{field} is required to add a finding", field="rule_id"))
     info = catalog.rules.get(req.rule_id)
     if info is None:
         raise ReviewError(
-            f"rule {req.rule_id!r} is not in rubric {ev.rubric_id} version "
-            f"{ev.rubric_version}; its rules: {', '.join(sorted(catalog.rules))}"
+            message(
+                "rule {rule} is not in rubric {rubric} version {version}; its rules: {rules}",
+                rule=repr(req.rule_id),
+                rubric=ev.rubric_id,
+                version=ev.rubric_version,
+                rules=codes(sorted(catalog.rules)),
+            )
         )
     if req.start is None or req.end is None or not 0 <= req.start < req.end:
         raise ReviewError(
@@ -710,8 +753,13 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
     allowed = addable_statuses(info.category)
     if req.value not in allowed:
         raise ReviewError(
-            f"status {req.value!r} cannot be added for {info.category} rule "
-            f"{info.rule_id!r}; allowed: {', '.join(allowed)}"
+            message(
+                "status {value} cannot be added for {category} rule {rule}; allowed: {allowed}",
+                value=repr(req.value),
+                category=name_of(info.category),
+                rule=repr(info.rule_id),
+                allowed=codes(allowed),
+            )
         )
     same = [f for f in machine if f.rule_id == info.rule_id]
     if same and info.category not in PER_OCCURRENCE:
@@ -720,7 +768,7 @@ def _addition(session: Session, row: Review, ev: Evaluation, req: ReviewRequest)
                 "rule {rule} already has finding {finding} ({status}); override it instead",
                 rule=info.name or info.rule_id,
                 finding=same[0].id,
-                status=message(same[0].status),
+                status=name_of(same[0].status),
             )
         )
     row.rule_id, row.category = info.rule_id, info.category
@@ -770,10 +818,14 @@ def withdraw_review(
     manager (`manager`); an appeal's ruling is final."""
     row = session.get(Review, review_id)
     if row is None:
-        raise ReviewNotFound(f"no review {review_id}")
+        raise ReviewNotFound(message("no review {id}", id=review_id))
     if row.appeal_id is not None:
         raise ReviewConflict(
-            f"review {review_id} is the final ruling of appeal {row.appeal_id}; it stands"
+            message(
+                "review {review} is the final ruling of appeal {appeal}; it stands",
+                review=review_id,
+                appeal=row.appeal_id,
+            )
         )
     if not manager and row.reviewer != reviewer:
         raise Forbidden(

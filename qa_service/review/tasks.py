@@ -31,6 +31,7 @@ from qa_service.config import to_utc
 from qa_service.domain.enums import TaskReason, TaskState
 from qa_service.domain.sampling import SAMPLE_PRIME, sample_rank
 from qa_service.exceptions import TaskConflict, TaskNotFound
+from qa_service.i18n import message
 from qa_service.storage.tables import Evaluation, ReviewTask, SamplingPlan, utcnow
 
 
@@ -50,7 +51,9 @@ class PlanCriteria(BaseModel):
     def _ordered(cls, bands: list[tuple[float, float]]) -> list[tuple[float, float]]:
         for lo, hi in bands:
             if not lo < hi:
-                raise ValueError(f"a band is [low, high) with low < high, not [{lo}, {hi})")
+                raise ValueError(
+                    message("a band is [low, high) with low < high, not [{lo}, {hi})", lo=lo, hi=hi)
+                )
         return bands
 
 
@@ -216,21 +219,27 @@ def shown_state(task: ReviewTask, now: datetime | None = None) -> str:
 def get_task(session: Session, task_id: int) -> ReviewTask:
     task = session.get(ReviewTask, task_id)
     if task is None:
-        raise TaskNotFound(f"no review task {task_id}")
+        raise TaskNotFound(message("no review task {id}", id=task_id))
     return task
 
 
 def _open(session: Session, task_id: int) -> ReviewTask:
     task = get_task(session, task_id)
     if task.state == TaskState.DONE:
-        raise TaskConflict(f"task {task_id} is done already ({task.done_by})")
+        raise TaskConflict(
+            message("task {id} is done already ({who})", id=task_id, who=task.done_by)
+        )
     return task
 
 
 def claim(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
     task = _open(session, task_id)
     if task.assignee not in (None, reviewer) and not manager:
-        raise TaskConflict(f"task {task_id} is {task.assignee}'s; a QA manager may reassign it")
+        raise TaskConflict(
+            message(
+                "task {id} is {who}'s; a QA manager may reassign it", id=task_id, who=task.assignee
+            )
+        )
     task.assignee, task.state, task.claimed_at = reviewer, TaskState.IN_PROGRESS, utcnow()
     session.add(task)
     session.flush()
@@ -240,7 +249,7 @@ def claim(session: Session, task_id: int, reviewer: str, manager: bool = False) 
 def release(session: Session, task_id: int, reviewer: str, manager: bool = False) -> ReviewTask:
     task = _open(session, task_id)
     if task.assignee != reviewer and not manager:
-        raise TaskConflict(f"task {task_id} is not yours to release")
+        raise TaskConflict(message("task {id} is not yours to release", id=task_id))
     task.assignee, task.state, task.claimed_at = None, TaskState.UNASSIGNED, None
     session.add(task)
     session.flush()
@@ -262,7 +271,7 @@ def _current(session: Session, recording_id: int, fallback: int) -> Evaluation:
     ).first()
     found = ev or session.get(Evaluation, fallback)
     if found is None:
-        raise TaskNotFound(f"no evaluation of recording {recording_id}")
+        raise TaskNotFound(message("no evaluation of recording {id}", id=recording_id))
     return found
 
 
@@ -270,7 +279,7 @@ def complete(session: Session, task_id: int, reviewer: str, manager: bool = Fals
     """已复核: the call was listened to; its grade as the reviewer left it is kept."""
     task = _open(session, task_id)
     if task.assignee not in (None, reviewer) and not manager:
-        raise TaskConflict(f"task {task_id} is {task.assignee}'s")
+        raise TaskConflict(message("task {id} is {who}'s", id=task_id, who=task.assignee))
     ev = _current(session, task.recording_id, task.evaluation_id)
     task.evaluation_id, task.grade = ev.id, ev.effective_grade
     task.state, task.done_by, task.done_at = TaskState.DONE, reviewer, utcnow()
@@ -285,7 +294,7 @@ def listened(session: Session, evaluation_id: int, reviewer: str, manager: bool)
     reviewed from the flagged queue counts for 监听合格率 as a sampled one does)."""
     ev = session.get(Evaluation, evaluation_id)
     if ev is None:
-        raise TaskNotFound(f"no evaluation {evaluation_id}")
+        raise TaskNotFound(message("no evaluation {id}", id=evaluation_id))
     task = open_task(session, ev.recording_id)
     if task is None:
         task = task_for(

@@ -34,6 +34,7 @@ from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.results import Evidence, Utterance
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import ScriptError
+from qa_service.i18n import _
 from qa_service.rules.checks import Call, PhrasePresenceCheck, PhraseViolationCheck
 from qa_service.rules.knowledge import KnowledgeBase, claims
 from qa_service.rules.matching import Match, PhraseMatcher
@@ -105,21 +106,30 @@ class Script:
 def read_script(path: Path) -> Script:
     path = Path(path)
     if not path.is_file():
-        raise ScriptError(f"{path}: no such file")
+        raise ScriptError(_("{path}: no such file", path=path))
     if path.suffix.lower() == ".docx":
         try:
             import docx
 
             paragraphs = [p.text for p in docx.Document(str(path)).paragraphs]
         except Exception as exc:  # python-docx raises several kinds on a broken package
-            raise ScriptError(f"{path}: not a readable .docx file ({exc})") from None
+            raise ScriptError(
+                _(
+                    "{path}: not a readable {ext} file ({reason})",
+                    path=path,
+                    ext=".docx",
+                    reason=exc,
+                )
+            ) from None
         return parse_script("\n".join(paragraphs), str(path))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ScriptError(f"{path}: not UTF-8 text (Markdown, plain text or .docx)") from None
+        raise ScriptError(
+            _("{path}: not UTF-8 text (Markdown, plain text or {ext})", path=path, ext=".docx")
+        ) from None
     except OSError as exc:
-        raise ScriptError(f"{path}: cannot be read ({exc})") from None
+        raise ScriptError(_("{path}: cannot be read ({reason})", path=path, reason=exc)) from None
     return parse_script(text, str(path))
 
 
@@ -158,21 +168,39 @@ def check_size(
     audit's cost grows with every character, and each line is matched by meaning at once."""
     if len(text) > max_chars:
         raise ScriptError(
-            f"{source}: the script has {len(text):,} characters, more than the "
-            f"{max_chars:,} an audit takes (QA_AUDIT_MAX_CHARS)"
+            _(
+                "{source}: the script has {n:,} characters, more than the {max:,} an audit "
+                "takes ({setting})",
+                source=source,
+                n=len(text),
+                max=max_chars,
+                setting="QA_AUDIT_MAX_CHARS",
+            )
         )
     lines = text.splitlines()
     if len(lines) > max_lines:
         raise ScriptError(
-            f"{source}: the script has {len(lines):,} lines, more than the "
-            f"{max_lines:,} an audit takes (QA_AUDIT_MAX_LINES)"
+            _(
+                "{source}: the script has {n:,} lines, more than the {max:,} an audit takes "
+                "({setting})",
+                source=source,
+                n=len(lines),
+                max=max_lines,
+                setting="QA_AUDIT_MAX_LINES",
+            )
         )
     for number, line in enumerate(lines, 1):
         if len(line) > max_line_chars:
             raise ScriptError(
-                f"{source}:{number}: the line has {len(line):,} characters, more than the "
-                f"{max_line_chars:,} a line may have (QA_AUDIT_MAX_LINE_CHARS); "
-                "break it into sentences"
+                _(
+                    "{source}:{number}: the line has {n:,} characters, more than the {max:,} a "
+                    "line may have ({setting}); break it into sentences",
+                    source=source,
+                    number=number,
+                    n=len(line),
+                    max=max_line_chars,
+                    setting="QA_AUDIT_MAX_LINE_CHARS",
+                )
             )
 
 
@@ -208,7 +236,7 @@ def parse_script(
         if body.strip():
             lines.append(ScriptLine(number, body.strip(), role, part))
     if not any(line.role == Role.AGENT for line in lines):
-        raise ScriptError(f"{source}: no agent lines to audit (an empty script?)")
+        raise ScriptError(_("{source}: no agent lines to audit (an empty script?)", source=source))
     return Script(source, lines, headings)
 
 
@@ -317,6 +345,12 @@ class AuditReport(Schema):
         return self.model_dump()
 
 
+def type_name(code: str) -> str:
+    """A project type by its name, with the code the requirement and rubric write it as."""
+    name = _(code)
+    return name if name == code else f"{name} ({code})"
+
+
 def part_of(section: ScriptSection) -> str | None:
     if section.kind is not None:
         return PART_NAMES[section.kind]
@@ -420,9 +454,12 @@ def audit(
             "project_type",
             "type",
             None,
-            f"the requirement is {TYPE_NAMES.get(required_type, required_type)} "
-            f"({required_type}) but the rubric {rubric.id} is "
-            f"{TYPE_NAMES[rubric.project_type]} ({rubric.project_type})",
+            _(
+                "the requirement is {required} but the rubric {rubric} is {type}",
+                required=type_name(required_type),
+                rubric=rubric.id,
+                type=type_name(rubric.project_type),
+            ),
         )
     if required_type in ("care", "survey"):
         for line, found in lines.hard_selling():
@@ -430,8 +467,12 @@ def audit(
                 "project_type",
                 "hard_selling",
                 line.line,
-                f"hard selling line in a {TYPE_NAMES[required_type]} script: "
-                f"{found.phrase!r} in {line.text!r}",
+                _(
+                    "hard selling line in a {type} script: {phrase} in {text}",
+                    type=_(required_type),
+                    phrase=repr(found.phrase),
+                    text=repr(line.text),
+                ),
             )
 
     # The six parts (脚本逻辑审核).
@@ -472,11 +513,16 @@ def audit(
                 break
         report.parts.append(entry)
         if entry.required and not entry.found:
-            problem("script_part", name, None, f"part {name} is missing")
+            problem("script_part", name, None, _("part {part} is missing", part=name))
     if required_type == "marketing" and not any(
         p.found for p in report.parts if p.part == "总结成交"
     ):
-        problem("project_type", "no_closing", None, "营销 script without a closing (总结成交)")
+        problem(
+            "project_type",
+            "no_closing",
+            None,
+            _("{type} script without a closing", type=_("marketing")),
+        )
 
     # Mandatory points (必说点讲解).
     for point in rubric.mandatory_points:
@@ -501,7 +547,7 @@ def audit(
                 "mandatory_point",
                 point.id,
                 None,
-                f"mandatory point {point.name or point.id} is not explained",
+                _("mandatory point {point} is not explained", point=point.name or point.id),
             )
 
     # Forbidden phrases and rude or shirking words (投诉隐患).
@@ -516,7 +562,11 @@ def audit(
             "forbidden_phrase",
             rule.id,
             line.line,
-            f"forbidden phrase {said.phrase!r} ({rule.name or rule.id})",
+            _(
+                "forbidden phrase {phrase} ({rule})",
+                phrase=repr(said.phrase),
+                rule=rule.name or rule.id,
+            ),
         )
 
     # Product facts against the knowledge base (产品介绍与知识库一致).
@@ -543,8 +593,13 @@ def audit(
                     "product_fact",
                     fact.id,
                     line.line,
-                    f"{fact.name or fact.id}: the script says {fact.show(claim.value)} "
-                    f"({claim.said}), the knowledge base {fact.show(fact.value)}",
+                    _(
+                        "{fact}: the script says {said} ({words}), the knowledge base {value}",
+                        fact=fact.name or fact.id,
+                        said=fact.show(claim.value),
+                        words=claim.said,
+                        value=fact.show(fact.value),
+                    ),
                 )
         report.facts_not_stated = [f.id for f in kb.facts if f.id not in stated]
         # A point matched on a line with a wrong value (九十九元 is one syllable from 九十六元)

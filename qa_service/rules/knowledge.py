@@ -40,7 +40,7 @@ from qa_service.config import (
     get_settings,
 )
 from qa_service.exceptions import KnowledgeError, RubricError
-from qa_service.i18n import validation_reason
+from qa_service.i18n import _, codes, validation_reason
 from qa_service.rules.normalize import normalize, to_simplified
 from qa_service.rules.rubric import (
     Rubric,
@@ -121,24 +121,40 @@ class Fact(_Model):
     @classmethod
     def _known_unit(cls, value: str | None) -> str | None:
         if value is not None and value not in UNITS:
-            raise ValueError(f"unknown unit {value!r}; known units: {', '.join(UNITS)}")
+            raise ValueError(
+                _(
+                    "unknown unit {unit}; known units: {units}",
+                    unit=repr(value),
+                    units=codes(UNITS),
+                )
+            )
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Fact:
         if isinstance(self.value, bool):
             if not (self.affirm or self.deny):
-                raise ValueError("a yes/no rule needs `affirm` or `deny` phrases")
+                raise ValueError(
+                    _("a yes/no rule needs {a} or {b} phrases", a="`affirm`", b="`deny`")
+                )
             if self.unit or self.allowed:
-                raise ValueError("a yes/no rule has no `unit` or `allowed` values")
+                raise ValueError(
+                    _("a yes/no rule has no {a} or {b} values", a="`unit`", b="`allowed`")
+                )
             return self
         if not self.words:
-            raise ValueError("needs `words`: what names the fact in speech")
+            raise ValueError(_("needs {field}: what names the fact in speech", field="`words`"))
         if isinstance(self.value, dt.date):
             if self.unit:
-                raise ValueError("a date fact has no `unit`")
+                raise ValueError(_("a date fact has no {field}", field="`unit`"))
         elif self.unit is None:
-            raise ValueError(f"a numeric fact needs a `unit` ({', '.join(UNITS)})")
+            raise ValueError(
+                _(
+                    "a numeric fact needs a {field} ({units})",
+                    field="`unit`",
+                    units=codes(UNITS),
+                )
+            )
         return self
 
     @property
@@ -278,14 +294,17 @@ class KnowledgeBase(_Model):
         seen: set[str] = set()
         for fact in self.facts:
             if fact.id in seen:
-                raise ValueError(f"duplicate fact id {fact.id!r}")
+                raise ValueError(_("duplicate fact id {id}", id=repr(fact.id)))
             seen.add(fact.id)
         return self
 
 
 def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBase:
     root, data = read_yaml_mapping(
-        text, source, KnowledgeError, "a knowledge base is a YAML mapping (id, facts, ...)"
+        text,
+        source,
+        KnowledgeError,
+        _("a knowledge base is a YAML mapping ({fields})", fields="id, facts, ..."),
     )
     try:
         return KnowledgeBase.model_validate(data)
@@ -306,10 +325,15 @@ def parse_knowledge(text: str, source: str = "<knowledge base>") -> KnowledgeBas
                 )
             )
         # A value fits none of number, date, yes/no: one problem, not one per type tried.
-        union = {(line, field) for line, field, _ in problems if field.endswith(".value")}
+        not_a_value = _(
+            "must be a number (in {unit}), a date ({example}) or {yes_no}",
+            unit="`unit`",
+            example="2026-12-31",
+            yes_no="true/false",
+        )
+        union = {(line, field) for line, field, _reason in problems if field.endswith(".value")}
         problems = [p for p in problems if (p[0], p[1]) not in union] + [
-            (line, field, "must be a number (in `unit`), a date (2026-12-31) or true/false")
-            for line, field in union
+            (line, field, not_a_value) for line, field in union
         ]
         problems = sorted(set(problems), key=lambda p: (p[0] is None, p[0] or 0, p[1]))
         raise KnowledgeError(source, bounded(problems)) from None
@@ -320,7 +344,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     try:
         stat = path.stat()
     except OSError:
-        raise KnowledgeError(str(path), [(None, "", "no such file")]) from None
+        raise KnowledgeError(str(path), [(None, "", _("no such file"))]) from None
     return _load_cached(str(path.resolve()), stat.st_mtime_ns, str(path))
 
 
@@ -331,14 +355,19 @@ def _load_cached(resolved: str, mtime_ns: int, shown: str) -> KnowledgeBase:
     except (OSError, UnicodeDecodeError):
         # no OS or codec message: they quote the path's bytes, not what the file should be
         raise KnowledgeError(
-            shown, [(None, "", "cannot be read (not UTF-8 text, or not readable)")]
+            shown, [(None, "", _("cannot be read (not UTF-8 text, or not readable)"))]
         ) from None
     return parse_knowledge(text, shown)
 
 
 # The one answer for a knowledge_base outside the allowed folders, whether or not the path
 # exists there: a rubric upload must not tell what files the server has, nor read them.
-OUTSIDE = "knowledge_base must name a file under the knowledge directory (QA_KNOWLEDGE_DIR)"
+def outside_reason() -> str:
+    return _(
+        "{field} must name a file under the knowledge directory ({setting})",
+        field="knowledge_base",
+        setting="QA_KNOWLEDGE_DIR",
+    )
 
 
 def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
@@ -346,7 +375,7 @@ def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
     folder, else (a rubric read from the database, or a copy of a rubric elsewhere) to
     QA_KNOWLEDGE_DIR (default: rubrics). Confined to those folders: a path that leads out of
     all of them once `..` and symlinks are resolved (or an absolute path elsewhere) is refused
-    with OUTSIDE, the same whether it exists or not."""
+    with outside_reason(), the same whether it exists or not."""
     if not rubric.knowledge_base:
         return None
     folders = [d for d in (base, rubric.source_dir, get_settings().knowledge_dir) if d is not None]
@@ -362,7 +391,7 @@ def knowledge_path(rubric: Rubric, base: Path | None = None) -> Path | None:
     if not inside:
         raise RubricError(
             rubric.source or rubric.id,
-            [(rubric.line_of("knowledge_base"), "knowledge_base", OUTSIDE)],
+            [(rubric.line_of("knowledge_base"), "knowledge_base", outside_reason())],
         )
     return next((c for c in inside if c.is_file()), inside[0])
 
@@ -380,7 +409,13 @@ def knowledge_of(rubric: Rubric, base: Path | None = None) -> KnowledgeBase | No
     if not path.is_file():
         raise RubricError(
             rubric.source or rubric.id,
-            [(rubric.line_of("knowledge_base"), "knowledge_base", f"no such file: {path}")],
+            [
+                (
+                    rubric.line_of("knowledge_base"),
+                    "knowledge_base",
+                    _("no such file: {path}", path=path),
+                )
+            ],
         )
     return load_knowledge(path)
 
@@ -510,7 +545,7 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
                 if best is None or gap < best[0]:
                     best = (gap, fact, (a, b))
         if best is not None:
-            _, fact, (a, b) = best
+            _score, fact, (a, b) = best
             out.append(Claim(fact, v.value, clause[min(a, v.start) : max(b, v.end)]))
     return out
 
@@ -584,7 +619,7 @@ def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
                 value = s.stated(negated)
                 if any(v != value and score - c < FACT_AMBIGUITY_MARGIN for c, v in near[fact_id]):
                     del best[fact_id]
-        for _, s in best.values():
+        for _score, s in best.values():
             out.append(Claim(s.fact, s.stated(negated), said))
     return out
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa_service.domain.results import Utterance
+from qa_service.i18n import message
 from qa_service.rules.checks import Call
 from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import SimilarMatcher
@@ -69,8 +70,15 @@ def overlaps(scorer: Scorer) -> list[str]:
                         and ea.agrees(eb.text)
                     ):
                         warnings.append(
-                            f"rules {a.rule} and {b.rule}: examples {ea.text!r} and {eb.text!r} "
-                            f"are {score:.2f} alike, so both rules would match the same sentences"
+                            message(
+                                "rules {a} and {b}: examples {ea} and {eb} are {score:.2f} "
+                                "alike, so both rules would match the same sentences",
+                                a=a.rule,
+                                b=b.rule,
+                                ea=repr(ea.text),
+                                eb=repr(eb.text),
+                                score=score,
+                            )
                         )
     return warnings
 
@@ -106,8 +114,14 @@ def unused(scorer: Scorer, calls: list[Call]) -> list[str]:
         for col in rule.matcher.cols:
             if best[col] < rule.matcher.threshold:
                 warnings.append(
-                    f"rule {rule.rule}: example {bank.examples[col].text!r} matches none of the "
-                    f"{len(calls)} calls (closest {best[col]:.2f}, threshold "
-                    f"{rule.matcher.threshold:.2f})"
+                    message(
+                        "rule {rule}: example {example} matches none of the {n} calls (closest "
+                        "{best:.2f}, threshold {threshold:.2f})",
+                        rule=rule.rule,
+                        example=repr(bank.examples[col].text),
+                        n=len(calls),
+                        best=best[col],
+                        threshold=rule.matcher.threshold,
+                    )
                 )
     return warnings

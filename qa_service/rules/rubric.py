@@ -35,7 +35,7 @@ from qa_service.config import (
 from qa_service.domain.enums import Role, SectionKind
 from qa_service.domain.identifiers import valid_identifier
 from qa_service.exceptions import RubricError
-from qa_service.i18n import _, validation_reason
+from qa_service.i18n import _, codes, validation_reason
 
 Severity = Literal["normal", "fatal"]
 # The one list of built-in checks: `check:` accepts exactly these (checks.BUILTINS implements them).
@@ -118,7 +118,9 @@ class PhraseRule(_Model):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+                raise ValueError(
+                    _("bad regex {pattern}: {reason}", pattern=repr(pattern), reason=exc)
+                ) from None
         return value
 
     def has_phrases(self) -> bool:
@@ -129,7 +131,7 @@ class _NeedsPhrases(PhraseRule):
     @model_validator(mode="after")
     def _needs_phrases(self) -> _NeedsPhrases:
         if not self.has_phrases():
-            raise ValueError("needs at least one of any, all, regex or similar")
+            raise ValueError(_("needs at least one of {fields}", fields="any, all, regex, similar"))
         return self
 
 
@@ -198,14 +200,24 @@ class AttitudeError(PhraseRule):
     @classmethod
     def _known_check(cls, value: Any) -> Any:
         if value is not None and value not in BUILTIN_CHECKS:
-            raise ValueError(f"unknown check {value!r}; known checks: {', '.join(BUILTIN_CHECKS)}")
+            raise ValueError(
+                _(
+                    "unknown check {check}; known checks: {checks}",
+                    check=repr(value),
+                    checks=codes(BUILTIN_CHECKS),
+                )
+            )
         return value
 
     @model_validator(mode="after")
     def _phrases_or_check(self) -> AttitudeError:
         if self.check is None and not self.has_phrases():
             raise ValueError(
-                "needs a built-in `check` or at least one of any, all, regex or similar"
+                _(
+                    "needs a built-in {check} or at least one of {fields}",
+                    check="check",
+                    fields="any, all, regex, similar",
+                )
             )
         return self
 
@@ -236,9 +248,9 @@ class Objection(_Model):
     @model_validator(mode="after")
     def _both_sides(self) -> Objection:
         if not (self.customer_says or self.customer_says_similar):
-            raise ValueError("needs customer_says or customer_says_similar")
+            raise ValueError(_("needs {a} or {b}", a="customer_says", b="customer_says_similar"))
         if not (self.agent_should or self.agent_should_similar):
-            raise ValueError("needs agent_should or agent_should_similar")
+            raise ValueError(_("needs {a} or {b}", a="agent_should", b="agent_should_similar"))
         return self
 
 
@@ -307,7 +319,7 @@ class Scoring(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Scoring:
         if self.excellent_score < self.pass_score:
-            raise ValueError("excellent_score must not be below pass_score")
+            raise ValueError(_("{a} must not be below {b}", a="excellent_score", b="pass_score"))
         return self
 
 
@@ -420,7 +432,15 @@ class Rubric(_Model):
     @classmethod
     def _two_roles(cls, value: dict[str, str]) -> dict[str, str]:
         if set(value) != {"left", "right"} or set(value.values()) != {Role.AGENT, Role.CUSTOMER}:
-            raise ValueError("must map left and right to agent and customer, one each")
+            raise ValueError(
+                _(
+                    "must map {left} and {right} to {agent} and {customer}, one each",
+                    left="left",
+                    right="right",
+                    agent="agent",
+                    customer="customer",
+                )
+            )
         return value
 
     @model_validator(mode="after")
@@ -553,10 +573,10 @@ def _check_shape(text: str, source: str, error: type[RubricError]) -> None:
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > YAML_MAX_ALIASES:
-                refuse(event, f"more than {YAML_MAX_ALIASES} aliases (*name)")
+                refuse(event, _("more than {n} aliases (*name)", n=YAML_MAX_ALIASES))
             size = sizes.get(event.anchor or "")
             if size is None:
-                refuse(event, "an alias (*name) to no node before it, or to the node it is in")
+                refuse(event, _("an alias (*name) to no node before it, or to the node it is in"))
             total += size
         elif isinstance(event, yaml.ScalarEvent):
             total += 1
@@ -566,13 +586,15 @@ def _check_shape(text: str, source: str, error: type[RubricError]) -> None:
             open_.append((event.anchor, total))
             total += 1
             if len(open_) > YAML_MAX_DEPTH:
-                refuse(event, f"nested deeper than {YAML_MAX_DEPTH} levels")
+                refuse(event, _("nested deeper than {n} levels", n=YAML_MAX_DEPTH))
         elif isinstance(event, yaml.CollectionEndEvent):
             anchor, before = open_.pop()
             if anchor:
                 sizes[anchor] = total - before
         if total > YAML_MAX_NODES:
-            refuse(event, f"more than {YAML_MAX_NODES:,} values once its aliases are expanded")
+            refuse(
+                event, _("more than {n:,} values once its aliases are expanded", n=YAML_MAX_NODES)
+            )
 
 
 def bounded(
@@ -587,12 +609,35 @@ def bounded(
     kept = [(line, cut(field), cut(reason)) for line, field, reason in problems[:MAX_PROBLEMS]]
     if len(problems) > MAX_PROBLEMS:
         more = len(problems) - MAX_PROBLEMS
-        kept.append((None, "", f"and {more:,} more problems (the first {MAX_PROBLEMS} shown)"))
+        kept.append(
+            (
+                None,
+                "",
+                _("and {more:,} more problems (the first {n} shown)", more=more, n=MAX_PROBLEMS),
+            )
+        )
     return kept
 
 
 # A token quoted from the text in a YAML problem ("found undefined alias 'x'"): not repeated.
 _QUOTED = re.compile(r"'[^'\n]{3,}'|\"[^\"\n]{3,}\"")
+
+# The YAML parser's (libyaml's) most frequent problems, read in the service's language; another
+# one is shown as the parser wrote it.
+YAML_PROBLEMS = (
+    "cannot be parsed",
+    "mapping values are not allowed in this context",
+    "mapping values are not allowed here",
+    "did not find expected key",
+    "did not find expected node content",
+    "did not find expected ',' or ']'",
+    "did not find expected '-' indicator",
+    "could not find expected ':'",
+    "found character that cannot start any token",
+    "found undefined alias",
+    "found unexpected end of stream",
+    "found duplicate anchor",
+)
 
 
 def read_yaml_mapping(
@@ -603,7 +648,17 @@ def read_yaml_mapping(
     if len(text) > YAML_MAX_CHARS:
         raise error(
             source,
-            [(None, "", f"{len(text):,} characters: more than the {YAML_MAX_CHARS:,} allowed")],
+            [
+                (
+                    None,
+                    "",
+                    _(
+                        "{n:,} characters: more than the {max:,} allowed",
+                        n=len(text),
+                        max=YAML_MAX_CHARS,
+                    ),
+                )
+            ],
         )
     try:
         _check_shape(text, source, error)
@@ -620,8 +675,8 @@ def read_yaml_mapping(
         # the problem and its line, never str(exc): that quotes the text around the mark, and
         # the text may be a file that is not YAML at all; no quoted token from it either
         problem = str(getattr(exc, "problem", None) or "cannot be parsed")
-        reason = _QUOTED.sub("…", problem)
-        raise error(source, [(line, "", f"not valid YAML: {reason}")]) from None
+        reason = _(problem) if problem in YAML_PROBLEMS else _QUOTED.sub("…", problem)
+        raise error(source, [(line, "", _("not valid YAML: {reason}", reason=reason))]) from None
     if not isinstance(data, dict):
         raise error(source, [(1, "", not_mapping)])
     return root, data
@@ -629,7 +684,10 @@ def read_yaml_mapping(
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
     root, data = read_yaml_mapping(
-        text, source, RubricError, "a rubric is a YAML mapping (id, name, version, ...)"
+        text,
+        source,
+        RubricError,
+        _("a rubric is a YAML mapping ({fields})", fields="id, name, version, ..."),
     )
     problems = _duplicate_ids(root, data)
     unknown: dict[int, tuple[Any, ...]] = {}  # problem -> where: a field the model does not know
@@ -716,7 +774,11 @@ def _duplicate_ids(
                     (
                         _line_of(root, (field, index, "id")),
                         f"{where}.id",
-                        f"duplicate id {rule_id!r} (first used in {seen[rule_id]})",
+                        _(
+                            "duplicate id {id} (first used in {where})",
+                            id=repr(rule_id),
+                            where=seen[rule_id],
+                        ),
                     )
                 )
             else:
@@ -729,9 +791,11 @@ def load_rubric(path: str | Path) -> Rubric:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RubricError(str(path), [(None, "", "no such file")]) from None
+        raise RubricError(str(path), [(None, "", _("no such file"))]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RubricError(str(path), [(None, "", f"cannot be read: {exc}")]) from None
+        raise RubricError(
+            str(path), [(None, "", _("cannot be read: {reason}", reason=exc))]
+        ) from None
     rubric = parse_rubric(text, str(path))
     rubric._source_dir = path.parent
     return rubric

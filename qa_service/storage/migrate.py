@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from qa_service.exceptions import SchemaNotCurrent
+from qa_service.i18n import message
 from qa_service.storage.rollups import rebuild
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,9 +63,20 @@ def require_head(engine: Engine) -> None:
     if now == needed:
         return
     where = engine.url.render_as_string(hide_password=True)
-    state = f"at revision {', '.join(sorted(now))}" if now else "empty (no schema)"
+    state = (
+        message("at revision {revisions}", revisions=", ".join(sorted(now)))
+        if now
+        else message("empty (no schema)")
+    )
     raise SchemaNotCurrent(
-        f"{where}: the database schema is {state}; this version of qa-service needs "
-        f"{', '.join(sorted(needed))}. Run `qa-service migrate --db URL` (the image's start "
-        "command does) before starting the API or workers."
+        message(
+            "{where}: the database schema is {state}; this version of {product} needs "
+            "{needed}. Run {command} (the image's start command does) before starting the API "
+            "or workers.",
+            where=where,
+            state=state,
+            product="qa-service",
+            needed=", ".join(sorted(needed)),
+            command="`qa-service migrate --db URL`",
+        )
     )

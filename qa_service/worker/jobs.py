@@ -38,6 +38,7 @@ from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_setting
 from qa_service.domain.enums import Grade, JobState
 from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import JobFailed, MetadataError, RubricNotFound, SlotTaken
+from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.store import Store
 
@@ -280,9 +281,13 @@ class QAWorker(SimpleWorker):
             if time.monotonic() > deadline:
                 holder = self.connection.get(key)
                 raise SlotTaken(
-                    f"worker slot {self.name} is in use by a live worker "
-                    f"({holder.decode() if holder else 'unknown'}); start this one with another "
-                    "--slot"
+                    message(
+                        "worker slot {name} is in use by a live worker ({holder}); start this "
+                        "one with another {option}",
+                        name=self.name,
+                        holder=holder.decode() if holder else message("unknown"),
+                        option="--slot",
+                    )
                 )
             time.sleep(0.5)
         stop = threading.Event()

@@ -31,6 +31,7 @@ from qa_service.domain.metadata import read_metadata
 from qa_service.domain.schema import Schema
 from qa_service.exceptions import MetadataError, QueueUnavailable
 from qa_service.files import sha256_of
+from qa_service.i18n import _, name_of
 from qa_service.metrics.bulletin import BulletinReport, bulletin, projects_in_first_day
 from qa_service.metrics.bulletin import to_markdown as bulletin_markdown
 from qa_service.metrics.kpis import common_errors, kpi_rows
@@ -81,38 +82,56 @@ class NightlyReport:
 
     def to_markdown(self) -> str:
         lines = [
-            f"# Nightly QA report {self.started_at}",
+            "# " + _("Nightly QA report {at}", at=self.started_at),
             "",
-            f"inbox {self.inbox}: {self.found} recordings, {self.already_scored} already "
-            f"scored, {self.queued} queued, {len(self.skipped)} skipped, "
-            f"{len(self.failed)} failed",
+            _(
+                "inbox {inbox}: {found} recordings, {done} already scored, {queued} queued, "
+                "{skipped} skipped, {failed} failed",
+                inbox=self.inbox,
+                found=self.found,
+                done=self.already_scored,
+                queued=self.queued,
+                skipped=len(self.skipped),
+                failed=len(self.failed),
+            ),
             "",
         ]
         for row in self.kpis:
-            lines.append(
-                f"- project {row.project or '-'}: {row.evaluated} calls, pass rate "
-                f"{_pct(row.pass_rate)}, excellent rate {_pct(row.excellent_rate)}, "
-                f"fatal {row.fatal}" + (f", no speech {row.no_speech}" if row.no_speech else "")
+            line = _(
+                "project {project}: {calls} calls, pass rate {passed}, excellent rate "
+                "{excellent}, fatal {fatal}",
+                project=row.project or "-",
+                calls=row.evaluated,
+                passed=_pct(row.pass_rate),
+                excellent=_pct(row.excellent_rate),
+                fatal=row.fatal,
             )
+            if row.no_speech:
+                line += _(", no speech {n}", n=row.no_speech)
+            lines.append("- " + line)
         if self.flagged:
-            lines += ["", "## Flagged calls"]
-            lines += [
-                f"- recording {f.recording_id} agent {f.agent_id}: {f.grade}"
-                f"{' (fatal)' if f.fatal else ''}"
-                + (f", score {f.score:g}" if f.score is not None else "")
-                for f in self.flagged
-            ]
+            lines += ["", "## " + _("Flagged calls")]
+            for f in self.flagged:
+                line = _(
+                    "recording {recording} agent {agent}: {grade}",
+                    recording=f.recording_id,
+                    agent=f.agent_id,
+                    grade=name_of(f.grade),
+                )
+                line += f" ({_('fatal')})" if f.fatal else ""
+                line += _(", score {score:g}", score=f.score) if f.score is not None else ""
+                lines.append("- " + line)
         if self.common_errors:
-            lines += ["", "## Common errors"]
+            lines += ["", "## " + _("Common errors")]
             lines += [
-                f"- {e.name or e.rule_id}: {e.count} calls ({e.share:.0%})"
+                f"- {e.name or e.rule_id}: "
+                + _("{calls} calls ({share:.0%})", calls=e.count, share=e.share)
                 for e in self.common_errors
             ]
         if self.review_tasks:
-            lines += ["", "## Review tasks (sampling plans)"] + [
-                f"- {x}" for x in self.review_tasks
-            ]
-        for title, items in (("Skipped", self.skipped), ("Failed", self.failed)):
+            lines += ["", "## " + _("Review tasks (sampling plans)")]
+            lines += [f"- {x}" for x in self.review_tasks]
+        for title, items in ((_("Skipped"), self.skipped), (_("Failed"), self.failed)):
             if items:
                 lines += ["", f"## {title}"] + [f"- {x}" for x in items]
         return "\n".join(lines) + "\n"
@@ -134,7 +153,13 @@ def pending_work(store: Store, inbox: Path, since: datetime | None = None):
             continue
         active = store.rubrics.active_in(meta.project) if meta.project else None
         if active is None:
-            report_skips.append(f"{path}: no active rubric for project {meta.project!r}")
+            report_skips.append(
+                _(
+                    "{path}: no active rubric for project {project}",
+                    path=path,
+                    project=repr(meta.project),
+                )
+            )
             continue
         if store.evaluations.is_scored(sha256_of(path), active.rubric_id, active.version):
             done += 1
@@ -174,7 +199,7 @@ def run_nightly(
             report.queued += 1
             continue
         sha = sha256_of(path)
-        row, _ = store.jobs.record(score_job_id(sha, rubric), str(path), sha, rubric)
+        row, _created = store.jobs.record(score_job_id(sha, rubric), str(path), sha, rubric)
         try:
             dispatcher.submit(row, rubric)
         except QueueUnavailable as exc:
@@ -209,8 +234,14 @@ def run_plans(store: Store, day: date, low_confidence: float) -> list[str]:
         for plan in s.exec(select(SamplingPlan).where(SamplingPlan.active)).all():
             run = tasks.run_plan(s, plan, day, low_confidence)
             done.append(
-                f"{plan.project} {plan.name}: {len(run.created)} tasks of {run.candidates} calls "
-                f"({run.run})"
+                _(
+                    "{project} {plan}: {n} tasks of {candidates} calls ({run})",
+                    project=plan.project,
+                    plan=plan.name,
+                    n=len(run.created),
+                    candidates=run.candidates,
+                    run=run.run,
+                )
             )
         s.commit()
     return done
@@ -238,7 +269,7 @@ def _summarize(store: Store, report: NightlyReport, since: datetime, low_confide
 
 
 def _pct(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate:.1%}"
+    return _("n/a") if rate is None else f"{rate:.1%}"
 
 
 def write_report(report: NightlyReport, folder: Path) -> Path:

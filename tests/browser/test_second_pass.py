@@ -9,8 +9,8 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from qa_service.asr.audio import AUDIO_EXTENSIONS
 from tests.browser.conftest import PASSWORD
+from tests.support import english_words
 
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1440, "height": 900}
@@ -464,23 +464,9 @@ def test_knowledge_bases_load_when_served_from_another_folder(
         get_settings.cache_clear()
 
 
-# Latin words a Chinese page may show: units and names of formats and standards, and the
-# letters of keyboard shortcuts. Ids people typed (projects, rubrics, agents, key names,
-# knowledge-base paths) are taken from the data itself.
+# The words scan is the shared one (tests/support.english_words, its allowlist); ids people
+# typed (projects, rubrics, agents, key names, knowledge-base paths) come from the data itself.
 ROOT = Path(__file__).resolve().parents[2]
-# Names and units a Chinese page writes as they are: formats, units, the time zone's name, and
-# the audio file types the upload page accepts (asr.audio.AUDIO_EXTENSIONS).
-ALLOWED_WORDS = {"API", "YAML", "Markdown", "UTC", "Asia", "Shanghai", "JSON", "CSV", "XLSX", "id"}
-ALLOWED_WORDS |= {"MB", "KB"} | {e.strip(".0123456789") for e in AUDIO_EXTENSIONS}
-
-
-def _english_words(text: str, typed: list[str]) -> set[str]:
-    import re
-
-    for value in sorted(typed, key=len, reverse=True):
-        text = text.replace(value, " ")
-    words = set(re.findall(r"[A-Za-z][A-Za-z_]*[A-Za-z]", text))
-    return {w for w in words if w not in ALLOWED_WORDS}
 
 
 def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_get):
@@ -527,7 +513,7 @@ def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_g
     english: dict[str, set[str]] = {}
 
     def scan(name: str, text: str) -> None:
-        words = _english_words(text, typed)
+        words = english_words(text, tuple(typed))
         if words:
             english[name] = words
 

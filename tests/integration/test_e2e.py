@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from qa_service.cli import app
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
-from tests.support import ROOT, RUBRICS, SAMPLES, bad_files
+from tests.support import ROOT, RUBRICS, SAMPLES, bad_files, said
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 RESULT_FIELDS = {
@@ -201,8 +203,8 @@ def test_bad_inputs_do_not_cost_the_batch(telecom_db, tmp_path):
     )
     assert code == 2
     results = {r["recording"]: r for r in json.loads(out)}
-    for path, message in bad.values():
-        assert "error" in results[str(path)] and message in results[str(path)]["error"]
+    for path, expected in bad.values():
+        assert "error" in results[str(path)] and expected in results[str(path)]["error"]
         assert str(path) in results[str(path)]["error"]
     assert results[str(good)]["grade"] == "excellent"
     assert Store(url).count(Evaluation) == evaluations_before  # nothing stored was lost
@@ -233,8 +235,13 @@ def test_bad_rubric_is_refused_without_traceback(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert f"{rubric}:3:" in proc.stderr and "bad regex" in proc.stderr
-    assert "duplicate id 'f'" in proc.stderr
+    assert re.search(
+        re.escape(f"{rubric}:3: ") + r"\S+: " + said("bad regex {pattern}: {reason}"), proc.stderr
+    )
+    first = message(
+        "duplicate id {id} (first used in {where})", id="'f'", where="forbidden_phrases[0]"
+    )
+    assert f"{rubric}:4: forbidden_phrases[1].id: {first}" in proc.stderr
 
 
 def test_demo_prints_table_and_summary(telecom_db, tmp_path):
@@ -248,7 +255,8 @@ def test_demo_prints_table_and_summary(telecom_db, tmp_path):
         f"sqlite:///{tmp_path / 'demo.db'}",
     )
     assert code == 0, out
-    assert "pass rate" in out and "excellent rate" in out and "calls 8" in out
+    assert message("calls {n}", n=8) in out
+    assert re.search(said("machine pass rate {rate}") + ".+" + said("excellent rate {rate}"), out)
     for name in ("care_C002", "survey_B005", "telecom-upgrade_A021"):
         assert name in out
 
@@ -270,7 +278,16 @@ def test_changed_rubric_under_the_same_version_is_refused(telecom_db, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "already stored with other content" in proc.stderr
+    assert (
+        message(
+            "rubric {rubric} version {version} is already stored with other content; raise {field} "
+            "to store a change",
+            rubric="telecom-data-upgrade",
+            version=1,
+            field="`version`",
+        )
+        in proc.stderr
+    )
 
 
 def test_mono_survey_call_without_decoding_loops(tmp_path, recognizer):

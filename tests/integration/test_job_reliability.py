@@ -1,6 +1,7 @@
 """Jobs with real rq workers on the real Redis: nothing lost, nothing stuck, nothing twice."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tests.support import (
     RUBRICS,
     SAMPLES,
     emptied_redis,
+    said,
     wait_for,
 )
 
@@ -129,7 +131,12 @@ def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
         )
         second = worker(settings, "--slot", "23", burst=False)
         out, _ = second.communicate(timeout=120)
-        assert second.returncode == 2 and "in use by a live worker" in out, out[-2000:]
+        taken = said(
+            "worker slot {name} is in use by a live worker ({holder}); start this one with "
+            "another {option}",
+            option="--slot",
+        )
+        assert second.returncode == 2 and re.search(taken, out), out[-2000:]
         assert "Traceback" not in out
         assert first.poll() is None
         assert any(w.name.endswith(".23") for w in Worker.all(connection=redis))

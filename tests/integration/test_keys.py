@@ -1,5 +1,7 @@
 """`qa-service keys list` and `keys revoke`: a revoked key answers 401 at once."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -8,6 +10,7 @@ from qa_service.api import create_app
 from qa_service.cli import app
 from qa_service.config import Settings
 from qa_service.i18n import message
+from tests.support import said
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -26,9 +29,14 @@ def test_keys_list_and_revoke(request, tmp_path, backend):
     with TestClient(create_app(settings)) as client:
         assert client.get("/rubrics", headers={"X-API-Key": secret}).status_code == 200
         revoked = cli.invoke(app, ["keys", "revoke", "1", "--db", url])
-        assert revoked.exit_code == 0 and "revoked key 1" in revoked.output, revoked.output
+        gone = said("revoked key {id} ({name}, {role}, {prefix}…)", id=1)
+        assert revoked.exit_code == 0 and re.match(gone, revoked.output), revoked.output
         r = client.get("/rubrics", headers={"X-API-Key": secret})
         assert r.status_code == 401 and r.json()["detail"] == message("unknown or revoked API key")
     assert "已停用" in cli.invoke(app, ["keys", "list", "--db", url]).output  # the catalog's word
     missing = cli.invoke(app, ["keys", "revoke", "99", "--db", url])
-    assert missing.exit_code == 2 and "no key with id 99" in missing.output
+    assert (
+        missing.exit_code == 2
+        and message("no key with id {id} ({command})", id=99, command="`qa-service keys list`")
+        in missing.output
+    )

@@ -2,6 +2,7 @@
 PostgreSQL): a project of hand-made calls over three days, one agent quoting a wrong price."""
 
 import json
+import re
 from datetime import datetime
 
 import pytest
@@ -15,12 +16,13 @@ from qa_service.cli import app as cli_app
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
+from qa_service.i18n import message
 from qa_service.rules.checks import Call, ProductFactCheck
 from qa_service.rules.knowledge import load_knowledge
 from qa_service.rules.rubric import FactCheck, load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
-from tests.support import ROOT, RUBRICS
+from tests.support import ROOT, RUBRICS, said
 
 PROJECT = "畅享升级-十一月"
 OPEN = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，工号三二一五，给您介绍一下畅享套餐")]
@@ -116,7 +118,9 @@ def test_wrapup_report_and_files(request, tmp_path, backend):
     result = CliRunner().invoke(
         cli_app, ["wrapup", "--project", PROJECT, "--db", url, "--reports", str(tmp_path / "taken")]
     )
-    assert result.exit_code == 2 and "cannot write the report" in result.output
+    assert result.exit_code == 2 and re.search(
+        said("{path}: cannot write the report ({reason})", path=tmp_path / "taken"), result.output
+    )
     # An unknown project: exit 2, nothing written.
     result = CliRunner().invoke(
         cli_app,
@@ -176,7 +180,7 @@ def test_audits_and_wrapup_over_http(tmp_path, sqlite_url):
         assert (
             bad_kb.status_code == 422
             and bad_kb.json()["problems"]
-            and "knowledge base refused" in bad_kb.json()["detail"]
+            and message("knowledge base refused") in bad_kb.json()["detail"]
         )
         assert client.post("/audits", json=body).status_code == 401
 

@@ -1,6 +1,7 @@
 """Nightly scoring: everything new once, nothing twice; the schedule booked once per night."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,11 +9,12 @@ from datetime import datetime
 
 from rq.registry import ScheduledJobRegistry
 
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
 from qa_service.worker.nightly import next_run, schedule_nightly
-from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES
+from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, said
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 
@@ -58,11 +60,23 @@ def test_nightly_scores_new_recordings_once(tmp_path, recognizer):
 
     first = night()
     assert first.returncode == 0, first.stderr
-    assert "3 recordings, 0 already scored, 2 queued, 1 skipped" in first.stdout
-    assert "no active rubric for project 'unknown'" in first.stdout
-    assert "Flagged calls" in first.stdout and "A021" in first.stdout
+    inbox_line = (
+        "inbox {inbox}: {found} recordings, {done} already scored, {queued} queued, {skipped} "
+        "skipped, {failed} failed"
+    )
+    counts = {"inbox": inbox, "found": 3, "failed": 0}
+
+    def flat(text: str) -> str:  # the console may wrap a long line
+        return re.sub(r"\s", "", text)
+
+    said_first = message(inbox_line, **counts, done=0, queued=2, skipped=1)
+    assert flat(said_first) in flat(first.stdout)
+    skipped = said("{path}: no active rubric for project {project}", project="'unknown'")
+    assert re.search(flat(skipped.replace("\\ ", " ")), flat(first.stdout))
+    assert message("Flagged calls") in first.stdout and "A021" in first.stdout
     second = night()
-    assert "3 recordings, 2 already scored, 0 queued" in second.stdout
+    said_second = message(inbox_line, **counts, done=2, queued=0, skipped=1)
+    assert flat(said_second) in flat(second.stdout)
     assert store.count(Recording) == 2 and store.count(Evaluation) == 2
     assert len(list((tmp_path / "reports").glob("nightly-*.md"))) >= 1
 

@@ -3,6 +3,7 @@ see, an agent's appeal from filing to ruling, second opinions, who may withdraw 
 sampling plans and review tasks, and 监听合格率 beside the machine's pass rate. Calls are
 hand-made transcripts stored under the hash of a real file (no ASR)."""
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -17,12 +18,12 @@ from qa_service.app.scoring import QAService
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.files import sha256_of
-from qa_service.i18n import message
+from qa_service.i18n import message, name_of
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation
 from tests.integration.test_reviews import GOOD, RUDE, SHORT, V1_YAML, v2_of
-from tests.support import assert_rollups_match_rebuild, wait_for, write_wav
+from tests.support import assert_rollups_match_rebuild, said, wait_for, write_wav
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 PASSWORD = "correct horse battery"
@@ -164,7 +165,11 @@ def test_an_appeal_from_filing_to_ruling(world):
         headers=a1,
         json={**body, "finding_id": cheap["id"]},
     )
-    assert r.status_code == 422 and "costs nothing" in r.json()["detail"], r.text
+    assert r.status_code == 422 and r.json()["detail"] == message(
+        "finding {finding} is {status}: it costs nothing to appeal",
+        finding=cheap["id"],
+        status=name_of(cheap["status"]),
+    ), r.text
     assert client.post(f"/evaluations/{rude_ev}/appeals", headers=r1, json=body).status_code == 422
 
     filed = client.post(f"/evaluations/{rude_ev}/appeals", headers=a1, json=body)
@@ -176,7 +181,12 @@ def test_an_appeal_from_filing_to_ruling(world):
         "violation",
     )
     again = client.post(f"/evaluations/{rude_ev}/appeals", headers=people["lead"], json=body)
-    assert again.status_code == 409 and "open already" in again.json()["detail"]
+    assert again.status_code == 409 and again.json()["detail"] == message(
+        "appeal {id} on the same {target} is open already ({state})",
+        id=appeal["id"],
+        target=name_of("finding"),
+        state=name_of("filed"),
+    )
     assert client.get(f"/appeals/{appeal['id']}", headers=people["a2"]).status_code == 404
 
     # the manager assigns; a reviewer may not; only the assignee rules
@@ -196,7 +206,11 @@ def test_an_appeal_from_filing_to_ruling(world):
     assert assigned.status_code == 200 and assigned.json()["state"] == "assigned"
     ruling = {"decision": "overturned", "comment": "复听：这句是客户说的，坐席无态度问题"}
     wrong = client.post(f"/appeals/{appeal['id']}/ruling", headers=r2, json=ruling)
-    assert wrong.status_code == 409 and "only the assigned reviewer" in wrong.json()["detail"]
+    assert wrong.status_code == 409 and wrong.json()["detail"] == message(
+        "appeal {id} is assigned to {who}: only the assigned reviewer rules on it",
+        id=appeal["id"],
+        who="r1",
+    )
     precision_before = client.get(
         "/rules/precision?rubric_id=telecom-data-upgrade", headers=boss
     ).json()
@@ -225,7 +239,11 @@ def test_an_appeal_from_filing_to_ruling(world):
     # final: no second appeal, no withdrawal, a later reviewer's confirm is a second opinion
     assert client.post(f"/evaluations/{rude_ev}/appeals", headers=a1, json=body).status_code == 409
     r = client.post(f"/reviews/{trail['id']}/withdraw", headers=boss, json={"comment": "x"})
-    assert r.status_code == 409 and "final ruling" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["detail"] == message(
+        "review {review} is the final ruling of appeal {appeal}; it stands",
+        review=trail["id"],
+        appeal=appeal["id"],
+    )
     client.post(
         f"/evaluations/{rude_ev}/reviews",
         headers=r2,
@@ -271,7 +289,12 @@ def test_appeal_window_and_grade_appeals(world):
     r = client.post(
         f"/evaluations/{good_ev}/appeals", headers=a1, json={"target": "grade", "reason": "x"}
     )
-    assert r.status_code == 422 and "only a fail grade" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["detail"] == message(
+        "evaluation {id} is graded {grade}: only a fail grade is appealed (a finding that costs "
+        "points is appealed on its own)",
+        id=good_ev,
+        grade=name_of(client.get(f"/evaluations/{good_ev}", headers=a1).json()["grade"]),
+    )
     with store.session() as s:
         s.exec(
             update(Evaluation)
@@ -282,7 +305,12 @@ def test_appeal_window_and_grade_appeals(world):
     late = client.post(
         f"/evaluations/{rude_ev}/appeals", headers=a1, json={"target": "grade", "reason": "晚了"}
     )
-    assert late.status_code == 409 and "appeal window" in late.json()["detail"], late.text
+    window = said(
+        "the appeal window of evaluation {id} has closed: appeals are filed within {days:g} days "
+        "of scoring (scored {when})",
+        id=rude_ev,
+    )
+    assert late.status_code == 409 and re.fullmatch(window, late.json()["detail"]), late.text
 
 
 def test_second_opinions_and_who_withdraws(world):
@@ -613,8 +641,18 @@ def test_the_nightly_job_runs_the_plans(world):
         },
     )
     lines = run_plans(store, date(2026, 11, 20), 0.6)
-    assert len(lines) == 1 and lines[0].startswith("p 夜间: 1 tasks of 4 calls"), lines
-    assert run_plans(store, date(2026, 11, 20), 0.6)[0].startswith("p 夜间: 0 tasks")
+    made = said(
+        "{project} {plan}: {n} tasks of {candidates} calls ({run})",
+        project="p",
+        plan="夜间",
+        n=1,
+        candidates=4,
+    )
+    assert len(lines) == 1 and re.fullmatch(made, lines[0]), lines
+    again = said(
+        "{project} {plan}: {n} tasks of {candidates} calls ({run})", project="p", plan="夜间", n=0
+    )
+    assert re.fullmatch(again, run_plans(store, date(2026, 11, 20), 0.6)[0])
     tasks = client.get("/tasks", headers=people["r1"]).json()
     assert [t["recording_id"] for t in tasks] == [ids["a1_rude"][0]]
 

@@ -16,6 +16,7 @@ from qa_service.app.dispatch import TRANSCRIBE_QUEUE, enqueue_score, retry_polic
 from qa_service.app.keys import create_key
 from qa_service.config import RETRY_MAX, Settings
 from qa_service.domain.enums import JobState
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
@@ -76,7 +77,14 @@ def test_bad_recording_fails_visibly(setup, redis, tmp_path):
     job.refresh()
     assert job.get_status() == JobStatus.FAILED  # bad input: no retries
     result = job.latest_result()
-    assert result is not None and "not a readable audio file" in result.exc_string
+    unreadable = message(
+        "{path}: not a readable audio file ({reason})",
+        path=bad,
+        reason=message(
+            "its content is not audio in a format we read: {formats}", formats="wav, mp3, flac"
+        ),
+    )
+    assert result is not None and unreadable in result.exc_string
     assert str(bad) in result.exc_string
 
 
@@ -142,9 +150,10 @@ def test_job_that_kills_its_worker_fails_after_its_retries(setup, redis, tmp_pat
         runs += 1
     assert worker.returncode == 0, outputs
     assert runs == 1 + RETRY_MAX, outputs  # the first run and one per retry
-    error = (
-        f"the worker processing this job died {1 + RETRY_MAX} times while running it (killed, "
-        "or out of memory); it is not retried again"
+    error = message(
+        "the worker processing this job died {n} times while running it (killed, or out of "
+        "memory); it is not retried again",
+        n=1 + RETRY_MAX,
     )
     job.refresh()
     assert job.get_status() == JobStatus.FAILED and job.retries_left == 0

@@ -6,6 +6,7 @@ The raw-socket tests send the request's head and hold the body back: the answer 
 while the client has sent nothing (or a little) of what it announced."""
 
 import json
+import re
 import socket
 import time
 
@@ -14,6 +15,7 @@ from qa_service.config import MAX_PROBLEMS, Settings
 from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.integration.test_api_errors import RUBRIC_YAML, _serve, client_for, one_shape
+from tests.support import said
 
 # the service's sentences in its language (zh_CN unless QA_LOCALE says otherwise)
 KEY_REQUIRED = message(
@@ -236,18 +238,23 @@ def test_yaml_bombs_are_refused_short(tmp_path):
     with client:
         assert client.post("/rubrics", headers=yaml_headers, content=RUBRIC_YAML).status_code == 201
         audit = {"rubric_id": "telecom-data-upgrade", "script": "您好，我是移动公司的客服。"}
-        for kb, says in ((laughs, "values once its aliases are expanded"), (many, "aliases")):
+        expanded = said("more than {n:,} values once its aliases are expanded")
+        aliases = said("more than {n} aliases (*name)")
+        for kb, says in ((laughs, expanded), (many, aliases)):
             r = client.post("/audits", headers=admin, json={**audit, "knowledge_base": kb})
             body = one_shape(r, 422)
-            assert says in body["detail"] and len(r.content) < 2_000, r.text[:500]
+            assert re.search(says, body["detail"]) and len(r.content) < 2_000, r.text[:500]
         for text, says in (
-            (laughs, "values once its aliases are expanded"),
-            (many, "aliases"),
-            ("id: k\nx: &a x\nfacts: [" + ", ".join(["*a"] * 200_000) + "]\n", "characters"),
+            (laughs, expanded),
+            (many, aliases),
+            (
+                "id: k\nx: &a x\nfacts: [" + ", ".join(["*a"] * 200_000) + "]\n",
+                said("{n:,} characters: more than the {max:,} allowed"),
+            ),
         ):
             r = client.post("/rubrics", headers=yaml_headers, content=text.encode())
             body = one_shape(r, 422)
-            assert says in body["detail"] and len(r.content) < 2_000, r.text[:500]
+            assert re.search(says, body["detail"]) and len(r.content) < 2_000, r.text[:500]
         bad = RUBRIC_YAML.replace(
             "forbidden_phrases:\n",
             "forbidden_phrases:\n"
@@ -256,7 +263,8 @@ def test_yaml_bombs_are_refused_short(tmp_path):
         r = client.post("/rubrics", headers=yaml_headers, content=bad.encode())
         body = one_shape(r, 422)
         assert len(body["problems"]) <= MAX_PROBLEMS + 1 and len(r.content) < 50_000, len(r.content)
-        assert "more problems" in body["problems"][-1]["reason"], body["problems"][-1]
+        more = said("and {more:,} more problems (the first {n} shown)", n=MAX_PROBLEMS)
+        assert re.fullmatch(more, body["problems"][-1]["reason"]), body["problems"][-1]
 
 
 def test_an_answer_before_the_body_closes_the_connection(tmp_path):
@@ -288,7 +296,9 @@ def test_a_query_parameter_twice_and_the_import_path(tmp_path):
     client, admin = client_for(f"sqlite:///{tmp_path / 'qa.db'}", tmp_path)
     with client:
         body = one_shape(client.get("/flagged?rule=a&rule=b", headers=admin), 422)
-        assert body["detail"] == "the query parameter 'rule' is given more than once"
+        assert body["detail"] == message(
+            "the query parameter {name} is given more than once", name="'rule'"
+        )
         assert client.get("/flagged?rule=a&agent=b", headers=admin).status_code == 200
         r = client.get("/recordings/import", headers=admin)
         assert r.status_code == 405 and r.headers["allow"] == "POST", (r.status_code, r.text)

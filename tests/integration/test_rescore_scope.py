@@ -9,6 +9,7 @@ from qa_service.app.scoring import QAService
 from qa_service.config import Settings
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric, parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
@@ -65,7 +66,13 @@ def test_rescore_scope_and_current(request, tmp_path, backend):
     # active, never the care campaign's call
     chosen, scope = rescore_scope(store, v1.id)
     assert sorted(r.id for r in chosen) == sorted([recs["marketing"], recs["unscored"]])
-    assert "already evaluated" in scope and "telecom" in scope
+    assert scope == message(
+        "{n} recording(s): those already evaluated with rubric {rubric} and the recordings of "
+        "project(s) {projects} where it is active (give a project to rescore another)",
+        n=2,
+        rubric=v1.id,
+        projects="telecom",
+    )
     service.rescore(v2)
     assert current(store, recs["care"]) == [("关怀回访", 1)]
     # v2 is not active for telecom yet: v1 stays current

@@ -18,6 +18,7 @@ from qa_service.app.keys import create_key
 from qa_service.config import Settings, call_center_time
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
+from qa_service.i18n import message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
@@ -378,7 +379,8 @@ def test_rebuild_rollups_command(sqlite_url):
         s.commit()
         assert kpi_rows(s, "agent") == []
     result = CliRunner().invoke(app, ["rebuild-rollups", "--db", sqlite_url])
-    assert result.exit_code == 0 and "from 1 current evaluations" in result.output
+    rebuilt = message("rollups rebuilt from {n} current evaluations", n=1)
+    assert result.exit_code == 0 and rebuilt in result.output
     with store.session() as s:
         assert [r.agent for r in kpi_rows(s, "agent")] == ["A9"]
 

@@ -12,11 +12,12 @@ from qa_service.config import Settings, get_settings
 from qa_service.domain.metadata import CallMetadata, read_metadata
 from qa_service.domain.results import Utterance
 from qa_service.files import sha256_of
+from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
 from qa_service.worker import jobs
 from qa_service.worker.nightly import run_nightly
-from tests.support import RUBRICS, SAMPLES
+from tests.support import RUBRICS, SAMPLES, said
 
 CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
 RUDE = [
@@ -105,7 +106,8 @@ def test_call_times_are_stored_in_utc_whatever_the_server_zone(tmp_path, server_
     from qa_service.exceptions import MetadataError
 
     (tmp_path / "edge.json").write_text('{"call_time": "9999-12-31T23:59:59"}', encoding="utf-8")
-    with pytest.raises(MetadataError, match=r"edge\.json: call_time .* out of range"):
+    edge = said("{source}: {field} {value} is out of range", field="call_time")
+    with pytest.raises(MetadataError, match=edge):
         read_metadata(tmp_path / "edge.wav")
 
 
@@ -226,7 +228,10 @@ def test_since_until_with_and_without_offset_and_api_times_round_trip(
         # the ends of the calendar are a clear 422, not an overflow (500) in the conversion
         for edge in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"):
             r = client.get("/kpis", params={"since": edge}, headers={"X-API-Key": secret})
-            assert r.status_code == 422 and "out of range" in r.json()["detail"], r.text
+            out_of_range = message(
+                "date-time out of range ({first} to {last})", first="0001-01-02", last="9999-12-30"
+            )
+            assert r.status_code == 422 and out_of_range in r.json()["detail"], r.text
 
 
 def test_ranges_are_exact_where_clocks_change(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ import pytest
 
 from qa_service.asr.audio import check_readable, load, probe
 from qa_service.exceptions import AudioError
-from tests.support import SAMPLES, bad_files, write_flac
+from qa_service.i18n import message
+from tests.support import SAMPLES, bad_files, said, write_flac
 
 
 @pytest.mark.parametrize("name", ["empty", "text", "truncated", "short", "long"])
@@ -16,10 +17,10 @@ from tests.support import SAMPLES, bad_files, write_flac
 def test_bad_audio_is_a_clear_error(tmp_path, name, read):
     """The decoder, and what the API runs on an upload without decoding (header, first frame,
     completeness), give the same clear error naming the file."""
-    path, message = bad_files(tmp_path)[name]
+    path, expected = bad_files(tmp_path)[name]
     with pytest.raises(AudioError) as info:
         read(path)
-    assert str(path) in str(info.value) and message in str(info.value)
+    assert str(path) in str(info.value) and expected in str(info.value)
 
 
 def test_upload_check_passes_every_sample():
@@ -33,14 +34,20 @@ def test_truncated_wav(tmp_path):
     src = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
     cut = tmp_path / "cut.wav"
     cut.write_bytes(src.read_bytes()[:100000])
-    with pytest.raises(AudioError, match="truncated WAV"):
+    truncated = said(
+        "{path}: truncated {format}: the header declares {declared} bytes of audio but the "
+        "file holds {present}",
+        path=cut,
+        format="WAV",
+    )
+    with pytest.raises(AudioError, match=truncated):
         load(cut)
-    with pytest.raises(AudioError, match="truncated WAV"):
+    with pytest.raises(AudioError, match=truncated):
         check_readable(cut)
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(AudioError, match="no such file"):
+    with pytest.raises(AudioError, match=said("{path}: no such file", path=tmp_path / "nope.wav")):
         load(tmp_path / "nope.wav")
 
 
@@ -67,11 +74,19 @@ def test_declared_length_over_the_limit_is_refused_from_the_header(tmp_path, rea
     path = write_flac(tmp_path / "night.flac", 2, declared_seconds=4 * 3600)
     with pytest.raises(AudioError) as info:
         read(path)
-    assert str(info.value) == (
-        f"{path}: the recording is 4:00:00 long (240 min); the limit is 180 min "
-        "(QA_MAX_AUDIO_MINUTES)"
+    too_long = (
+        "{path}: the recording is {clock} long ({minutes:g} min); the limit is {limit:g} min "
+        "({setting})"
     )
-    with pytest.raises(AudioError, match=r"1:00:00 long \(60 min\); the limit is 59.5 min"):
+    assert str(info.value) == message(
+        too_long,
+        path=path,
+        clock="4:00:00",
+        minutes=240,
+        limit=180,
+        setting="QA_MAX_AUDIO_MINUTES",
+    )
+    with pytest.raises(AudioError, match=said(too_long, clock="1:00:00", minutes=60, limit=59.5)):
         read(write_flac(tmp_path / "hour.flac", 2, declared_seconds=3600), max_minutes=59.5)
     assert read(path, max_minutes=241)  # the limit is a setting: under it, read as before
 
@@ -82,8 +97,13 @@ def test_no_declared_length_stops_decoding_at_the_limit(tmp_path):
     assert check_readable(path, max_minutes=0.1) == (0.0, 1)  # nothing declared to refuse
     with pytest.raises(AudioError) as info:
         load(path, max_minutes=0.1)
-    assert str(path) in str(info.value) and "longer than the 0.1 min limit" in str(info.value)
-    assert "header gives no duration" in str(info.value)
+    assert str(info.value) == message(
+        "{path}: the recording is longer than the {limit:g} min limit ({setting}): its header "
+        "gives no duration, and decoding was stopped when it passed the limit",
+        path=path,
+        limit=0.1,
+        setting="QA_MAX_AUDIO_MINUTES",
+    )
     assert load(path, max_minutes=0.2).duration == 10.0
 
 

@@ -8,10 +8,11 @@ from typer.testing import CliRunner
 
 from qa_service.cli import app
 from qa_service.exceptions import ScriptError
+from qa_service.i18n import message
 from qa_service.rules.audit import audit, parse_script, read_script
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import load_rubric
-from tests.support import RUBRICS
+from tests.support import RUBRICS, said
 
 SCRIPTS = RUBRICS / "scripts"
 RUBRIC_OF = {
@@ -116,19 +117,25 @@ def test_script_forms_headings_roles_and_directions():
 
 
 def test_bad_scripts(tmp_path):
-    with pytest.raises(ScriptError, match="no such file"):
+    with pytest.raises(ScriptError, match=said("{path}: no such file")):
         read_script(tmp_path / "none.md")
     empty = tmp_path / "empty.md"
     empty.write_text("# 只有标题\n\n", encoding="utf-8")
-    with pytest.raises(ScriptError, match="no agent lines"):
+    with pytest.raises(
+        ScriptError, match=said("{source}: no agent lines to audit (an empty script?)")
+    ):
         read_script(empty)
     binary = tmp_path / "x.txt"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
-    with pytest.raises(ScriptError, match="not UTF-8"):
+    with pytest.raises(
+        ScriptError, match=said("{path}: not UTF-8 text (Markdown, plain text or {ext})")
+    ):
         read_script(binary)
     fake = tmp_path / "x.docx"
     fake.write_text("not a zip", encoding="utf-8")
-    with pytest.raises(ScriptError, match="not a readable .docx"):
+    with pytest.raises(
+        ScriptError, match=said("{path}: not a readable {ext} file ({reason})", ext=".docx")
+    ):
         read_script(fake)
 
 
@@ -158,7 +165,7 @@ def cli(*args):
 def test_cli_exit_codes_and_json(tmp_path):
     rubric = RUBRICS / "telecom-data-upgrade.yaml"
     code, out = cli("audit", SCRIPTS / "telecom-data-upgrade.md", "--rubric", rubric)
-    assert code == 0 and "clean" in out
+    assert code == 0 and message("clean: no problems") in out
     code, out = cli(
         "audit",
         SCRIPTS / "telecom-data-upgrade.planted.md",

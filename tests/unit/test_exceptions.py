@@ -11,6 +11,7 @@ import pytest
 
 from qa_service import exceptions as ex
 from qa_service.api.errors import STATUS, status_of
+from qa_service.i18n import message
 from tests.support import ROOT
 
 PACKAGE = ROOT / "qa_service"
@@ -119,4 +120,7 @@ def test_rubric_errors_keep_their_problems():
     assert isinstance(error, ex.RubricError) and error.problems == [
         (3, "facts.0.value", "is required")
     ]
-    assert str(error) == "knowledge base refused:\n  kb.yaml:3: facts.0.value: is required"
+    assert (
+        str(error)
+        == message("knowledge base refused") + ":\n  kb.yaml:3: facts.0.value: is required"
+    )

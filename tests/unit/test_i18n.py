@@ -7,9 +7,12 @@ import ast
 import re
 import string
 
-from qa_service.i18n import VALIDATION, catalog, translate
+from qa_service.api.errors import HTTP_PHRASES
+from qa_service.config import get_settings
+from qa_service.i18n import NAMES, VALIDATION, catalog, name_of, translate
 from qa_service.metrics import wrapup
-from tests.support import ROOT
+from qa_service.rules.rubric import YAML_PROBLEMS
+from tests.support import ROOT, english_words
 
 FIELDS = string.Formatter()
 
@@ -44,6 +47,9 @@ def test_every_message_has_its_chinese_with_the_same_fields():
         *wrapup.SECTIONS.values(),
         *wrapup.PROJECT_TYPES.values(),
         *VALIDATION.values(),
+        *NAMES.values(),
+        *YAML_PROBLEMS,
+        *HTTP_PHRASES,
     ]
     wanted = used_msgids() | set(labels)
     assert len(wanted) > 40
@@ -51,10 +57,31 @@ def test_every_message_has_its_chinese_with_the_same_fields():
     assert not missing, f"not in the zh_CN catalog: {missing}"
     for msgid in wanted:
         assert fields(zh[msgid]) == fields(msgid), msgid
-        assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\{[^}]*\}", "", zh[msgid])), zh[msgid]
+        assert not english_words(re.sub(r"\{[^}]*\}", "", zh[msgid]), code=False), zh[msgid]
 
 
 def test_english_is_the_message_itself_and_fields_are_filled():
     msgid = "waited {seconds:.1f} s (limit {limit:g} s)"
     assert translate(msgid, "en", seconds=22.44, limit=15) == "waited 22.4 s (limit 15 s)"
     assert translate(msgid, "zh_CN", seconds=22.44, limit=15) == "让客户等待 22.4 秒（上限 15 秒）"
+
+
+def test_codes_read_by_their_page_names_in_chinese_and_as_codes_in_english(monkeypatch):
+    monkeypatch.setenv("QA_LOCALE", "zh_CN")
+    get_settings.cache_clear()
+    try:
+        assert [name_of(c) for c in ("missed", "no_speech", "filed", "bogus")] == [
+            "漏说",
+            "无语音（未评分）",
+            translate("to assign", "zh_CN"),
+            "bogus",
+        ]
+        monkeypatch.setenv("QA_LOCALE", "en")
+        get_settings.cache_clear()
+        assert [name_of(c) for c in ("missed", "no_speech", "filed")] == [
+            "missed",
+            "no_speech",
+            "filed",
+        ]
+    finally:
+        get_settings.cache_clear()

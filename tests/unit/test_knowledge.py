@@ -1,13 +1,25 @@
 """Knowledge base loading and the product-fact check on hand-made utterances (no audio)."""
 
+import re
+
 import pytest
 
 from qa_service.config import Settings, get_settings
 from qa_service.domain.results import Utterance as U
 from qa_service.exceptions import KnowledgeError, RubricError
+from qa_service.i18n import codes
+from qa_service.i18n import message as message_of
 from qa_service.rules.checks import Call, ProductFactCheck, build_checks
-from qa_service.rules.knowledge import claims, knowledge_of, load_knowledge, parse_knowledge
+from qa_service.rules.knowledge import (
+    UNITS,
+    claims,
+    knowledge_of,
+    load_knowledge,
+    outside_reason,
+    parse_knowledge,
+)
 from qa_service.rules.rubric import FactCheck, load_rubric, parse_rubric
+from tests import support
 from tests.support import RUBRICS
 
 KB = parse_knowledge("""
@@ -150,18 +162,34 @@ def test_bad_knowledge_bases_name_file_line_field():
     message = refused(
         "id: x\nfacts:\n  - id: fee\n    words: [月费]\n    value: 九十多\n    unit: 元\n"
     )
-    assert "kb.yaml:5: facts[0](id=fee).value: must be a number (in `unit`), a date" in message
+    value = message_of(
+        "must be a number (in {unit}), a date ({example}) or {yes_no}",
+        unit="`unit`",
+        example="2026-12-31",
+        yes_no="true/false",
+    )
+    assert f"kb.yaml:5: facts[0](id=fee).value: {value}" in message
     assert message.count("kb.yaml:5:") == 1
     message = refused("id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 斤}\n")
     assert "kb.yaml:3: facts[0](id=fee).unit: Value error" not in message
-    assert "kb.yaml:3: facts[0](id=fee).unit: unknown unit '斤'" in message
+    assert (
+        "kb.yaml:3: facts[0](id=fee).unit: "
+        + message_of("unknown unit {unit}; known units: {units}", unit="'斤'", units=codes(UNITS))
+        in message
+    )
     message = refused("id: x\nfacts:\n  - {id: fee, words: [月费], value: 96}\n")
-    assert "kb.yaml:3: facts[0](id=fee): a numeric fact needs a `unit`" in message
+    assert (
+        "kb.yaml:3: facts[0](id=fee): "
+        + message_of("a numeric fact needs a {field} ({units})", field="`unit`", units=codes(UNITS))
+        in message
+    )
     message = refused("id: x\nfacts:\n  - {id: cancel, value: true}\n")
-    assert "needs `affirm` or `deny`" in message
+    assert message_of("a yes/no rule needs {a} or {b} phrases", a="`affirm`", b="`deny`") in message
     message = refused("id: x\nfacts: [\n")
-    assert "kb.yaml:" in message and "not valid YAML" in message
-    assert "knowledge base refused" in refused("- just a list\n")
+    assert re.search(r"kb.yaml:\d+: .+: " + support.said("not valid YAML: {reason}"), message), (
+        message
+    )
+    assert message_of("knowledge base refused") in refused("- just a list\n")
     message = refused(
         "id: x\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元, price: 3}\n"
     )
@@ -181,7 +209,9 @@ def test_rubric_pointing_to_a_missing_knowledge_base(tmp_path):
     path.write_text("id: r\nname: x\nknowledge_base: kb/none.yaml\n", encoding="utf-8")
     with pytest.raises(RubricError) as info:
         knowledge_of(load_rubric(path))
-    assert f"{path}:3: knowledge_base: no such file" in str(info.value)
+    assert f"{path}:3: knowledge_base: " + message_of(
+        "no such file: {path}", path=tmp_path / "kb" / "none.yaml"
+    ) in str(info.value)
 
 
 def test_rubric_knowledge_base_resolves_next_to_the_file(tmp_path):
@@ -235,15 +265,16 @@ def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeyp
     ):
         stored = parse_rubric(f"id: r\nknowledge_base: {path}\n", "uploaded rubric")
         message = refused_rubric(stored)
-        assert "knowledge_base must name a file under the knowledge directory" in message, path
-        assert "hunter2" not in message and "root:" not in message and "no such" not in message
+        assert outside_reason() in message, path
+        assert "hunter2" not in message and "root:" not in message
+        assert message_of("no such file: {path}", path="") not in message
         messages[path] = message
     assert len(set(messages.values())) == 1, messages  # nothing tells them apart
     # a rubric file's own folder is allowed too, but `..` out of it is not
     (tmp_path / "campaign").mkdir()
     rubric_file = tmp_path / "campaign" / "r.yaml"
     rubric_file.write_text("id: r\nknowledge_base: ../elsewhere/secret.yaml\n", encoding="utf-8")
-    assert "under the knowledge directory" in refused_rubric(load_rubric(rubric_file))
+    assert outside_reason() in refused_rubric(load_rubric(rubric_file))
     # what is inside still loads, and `..` that stays inside is fine
     (kb_dir / "kb" / "p.yaml").write_text(
         "id: p\nfacts:\n  - {id: fee, words: [月费], value: 96, unit: 元}\n", encoding="utf-8"
@@ -251,7 +282,7 @@ def test_knowledge_base_outside_the_allowed_folders_is_refused(tmp_path, monkeyp
     stored = parse_rubric("id: r\nknowledge_base: kb/../kb/p.yaml\n", "uploaded rubric")
     assert knowledge_of(stored).id == "p"
     missing = parse_rubric("id: r\nknowledge_base: kb/none.yaml\n", "uploaded rubric")
-    assert "no such file" in refused_rubric(missing)
+    assert message_of("no such file: {path}", path="") in refused_rubric(missing)
 
 
 def test_a_file_that_is_not_yaml_is_not_quoted(tmp_path):
@@ -266,7 +297,7 @@ def test_a_file_that_is_not_yaml_is_not_quoted(tmp_path):
         with pytest.raises(KnowledgeError) as info:
             knowledge_of(stored, tmp_path)
         message = str(info.value)
-        assert "knowledge base refused" in message, message
+        assert message_of("knowledge base refused") in message, message
         for text in ("root:x", "/bin/bash", "s3cr3t", "top secret", "0xff", "xff"):
             assert text not in message, (name, message)
 

@@ -1,11 +1,13 @@
+import re
 import textwrap
 
 import pytest
 
 from qa_service.domain.enums import SectionKind
 from qa_service.exceptions import RubricError
+from qa_service.i18n import message
 from qa_service.rules.rubric import DEFAULT_FAREWELL, load_rubric, parse_rubric
-from tests.support import ROOT, RUBRICS
+from tests.support import ROOT, RUBRICS, said
 
 
 def test_spec_example_loads_unchanged():
@@ -31,7 +33,7 @@ def refused(text: str) -> RubricError:
 def test_bad_regex_names_file_line_field():
     err = refused("id: x\nforbidden_phrases:\n  - id: f\n    regex: ['(赚']\n    deduct: 5\n")
     assert "bad.yaml:4:" in str(err) and "forbidden_phrases[0](id=f).regex" in str(err)
-    assert "bad regex" in str(err)
+    assert re.search(said("bad regex {pattern}: {reason}", pattern="'(赚'"), str(err))
 
 
 def test_duplicate_id():
@@ -39,13 +41,20 @@ def test_duplicate_id():
         "id: x\nmandatory_points:\n  - {id: a, any: [你好], weight: 5}\n"
         "forbidden_phrases:\n  - {id: a, any: [滚], deduct: 5}\n"
     )
-    assert "bad.yaml:5:" in str(err) and "duplicate id 'a'" in str(err)
+    first = message(
+        "duplicate id {id} (first used in {where})", id="'a'", where="mandatory_points[0]"
+    )
+    assert f"bad.yaml:5: forbidden_phrases[0].id: {first}" in str(err)
 
 
 def test_unknown_check():
     err = refused("id: x\nattitude_errors:\n  - {id: z, check: hang_up, deduct: 5}\n")
     assert (
-        "bad.yaml:3:" in str(err) and ".check" in str(err) and "unknown check 'hang_up'" in str(err)
+        "bad.yaml:3:" in str(err)
+        and ".check" in str(err)
+        and re.search(
+            said("unknown check {check}; known checks: {checks}", check="'hang_up'"), str(err)
+        )
     )
 
 
@@ -55,14 +64,14 @@ def test_weight_not_a_number():
 
 
 def test_rule_without_phrases_and_bad_yaml():
-    assert "needs at least one of" in str(
+    assert message("needs at least one of {fields}", fields="any, all, regex, similar") in str(
         refused("id: x\nmandatory_points:\n  - {id: a, weight: 5}\n")
     )
-    assert "not valid YAML" in str(refused("id: [1\n"))
+    assert re.search(said("not valid YAML: {reason}"), str(refused("id: [1\n")))
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(RubricError, match="no such file"):
+    with pytest.raises(RubricError, match=said("no such file")):
         load_rubric(tmp_path / "nope.yaml")
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
 from qa_service.config import CALIBRATION_RANGE, CROWDING_TYPICAL
 from qa_service.domain.results import Utterance
 from qa_service.exceptions import ModelIntegrityError, RubricError
+from qa_service.i18n import message
 from qa_service.rules.checks import Call
 from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import parse_rubric
@@ -24,6 +26,7 @@ from qa_service.rules.semantic import (
     segments,
     verify,
 )
+from tests.support import said
 
 RUBRIC = """
 id: t
@@ -218,14 +221,28 @@ mandatory_points:
     )
     result = CliRunner().invoke(app, ["check-rubric", str(rubric), "--calls", str(calls)])
     assert result.exit_code == 0, result.output
-    text = " ".join(result.output.split())
-    assert "rules fee and fee_again" in text
-    assert "weather: example '明天会下大雨记得带伞' matches none of the 1 calls" in text
-    assert "fee: example" not in text  # the fee example does match the call
+    text = re.sub(r"\s", "", result.output)  # the console wraps long lines
+
+    def says(msgid: str, **known) -> re.Match | None:
+        return re.search(re.sub(r"(\\ |\s)", "", said(msgid, **known)), text)
+
+    overlap = (
+        "rules {a} and {b}: examples {ea} and {eb} are {score:.2f} alike, so both rules would "
+        "match the same sentences"
+    )
+    unused = (
+        "rule {rule}: example {example} matches none of the {n} calls (closest {best:.2f}, "
+        "threshold {threshold:.2f})"
+    )
+    assert says(overlap, a="fee", b="fee_again")
+    assert says(unused, rule="weather", example="'明天会下大雨记得带伞'", n=1)
+    assert not says(unused, rule="fee")  # the fee example does match the call
     missing = CliRunner().invoke(
         app, ["check-rubric", str(rubric), "--calls", str(tmp_path / "no")]
     )
-    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert missing.exit_code == 2 and message(
+        "{path}: no such file or folder", path=tmp_path / "no"
+    ) in re.sub(r"\n", "", missing.output)
 
 
 CROWDED = """

@@ -4,6 +4,8 @@ audit's script is refused past its limits before any matching."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from qa_service.config import (
@@ -14,10 +16,11 @@ from qa_service.config import (
     YAML_MAX_DEPTH,
 )
 from qa_service.exceptions import KnowledgeError, RubricError, ScriptError
+from qa_service.i18n import message
 from qa_service.rules.audit import check_size
 from qa_service.rules.knowledge import parse_knowledge
 from qa_service.rules.rubric import parse_rubric
-from tests.support import RUBRICS
+from tests.support import RUBRICS, said
 
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
 # Nine levels of ten aliases each: 10**9 values once expanded, from 300 characters.
@@ -36,20 +39,30 @@ def refusal(parse, text: str) -> RubricError:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        (LAUGHS, "values once its aliases are expanded"),
+        (LAUGHS, ("more than {n:,} values once its aliases are expanded", {})),
         (
             "x: &a v\nfacts: [" + ", ".join(["*a"] * (YAML_MAX_ALIASES + 1)) + "]\n",
-            f"more than {YAML_MAX_ALIASES} aliases",
+            ("more than {n} aliases (*name)", {"n": YAML_MAX_ALIASES}),
         ),
-        ("x: &a [1, *a]\n", "to the node it is in"),
-        ("x: " + "[" * (YAML_MAX_DEPTH + 1) + "]" * (YAML_MAX_DEPTH + 1) + "\n", "nested deeper"),
-        ("# " + "x" * YAML_MAX_CHARS + "\n", f"more than the {YAML_MAX_CHARS:,} allowed"),
+        (
+            "x: &a [1, *a]\n",
+            ("an alias (*name) to no node before it, or to the node it is in", {}),
+        ),
+        (
+            "x: " + "[" * (YAML_MAX_DEPTH + 1) + "]" * (YAML_MAX_DEPTH + 1) + "\n",
+            ("nested deeper than {n} levels", {"n": YAML_MAX_DEPTH}),
+        ),
+        (
+            "# " + "x" * YAML_MAX_CHARS + "\n",
+            ("{n:,} characters: more than the {max:,} allowed", {"max": YAML_MAX_CHARS}),
+        ),
     ],
     ids=["laughs", "aliases", "cycle", "depth", "size"],
 )
 def test_yaml_past_its_limits_is_one_short_problem(parse, text, says):
     refused = refusal(parse, text)
-    assert len(refused.problems) == 1 and says in refused.problems[0][2], refused.problems
+    assert len(refused.problems) == 1, refused.problems
+    assert re.fullmatch(said(says[0], **says[1]), refused.problems[0][2]), refused.problems
     assert len(str(refused)) < 500
 
 
@@ -73,7 +86,10 @@ def test_problems_are_bounded():
     )
     refused = refusal(parse_rubric, many)
     assert len(refused.problems) == MAX_PROBLEMS + 1
-    assert "more problems" in refused.problems[-1][2]
+    assert re.fullmatch(
+        said("and {more:,} more problems (the first {n} shown)", n=MAX_PROBLEMS),
+        refused.problems[-1][2],
+    )
     assert any(p[2].startswith("未知字段 'kkk") and p[2].endswith("…") for p in refused.problems)
     assert all(
         len(p[1]) <= MAX_PROBLEM_CHARS and len(p[2]) <= MAX_PROBLEM_CHARS for p in refused.problems
@@ -89,13 +105,23 @@ def test_problems_are_bounded():
     [
         ("您好" * 6, "QA_AUDIT_MAX_CHARS"),
         ("好\n" * 4, "QA_AUDIT_MAX_LINES"),
-        ("好\n" + "您" * 6, "s.md:2: the line has 6 characters"),
+        ("好\n" + "您" * 6, "QA_AUDIT_MAX_LINE_CHARS"),
     ],
 )
 def test_script_limits(text, says):
     with pytest.raises(ScriptError) as refused:
         check_size(text, "s.md", max_chars=10, max_lines=3, max_line_chars=5)
     assert says in str(refused.value)
+    if says == "QA_AUDIT_MAX_LINE_CHARS":
+        assert str(refused.value) == message(
+            "{source}:{number}: the line has {n:,} characters, more than the {max:,} a line may "
+            "have ({setting}); break it into sentences",
+            source="s.md",
+            number=2,
+            n=6,
+            max=5,
+            setting=says,
+        )
 
 
 def test_script_within_limits():

@@ -56,9 +56,12 @@ def create_audit(
                 (
                     None,
                     "",
-                    f"{len(body.knowledge_base):,} characters, more than the "
-                    f"{settings.audit_max_knowledge_chars:,} an audit takes "
-                    "(QA_AUDIT_MAX_KNOWLEDGE_CHARS)",
+                    message(
+                        "{n:,} characters, more than the {max:,} an audit takes ({setting})",
+                        n=len(body.knowledge_base),
+                        max=settings.audit_max_knowledge_chars,
+                        setting="QA_AUDIT_MAX_KNOWLEDGE_CHARS",
+                    ),
                 )
             ],
         )

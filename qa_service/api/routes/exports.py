@@ -7,14 +7,14 @@ masking middleware reads no XLSX)."""
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from qa_service.api.deps import Identifier, StoreDep, TimeQuery, Viewer
+from qa_service.api.deps import Identifier, ReportPhase, StoreDep, TimeQuery, Viewer
 from qa_service.api.errors import MAX_INT
 from qa_service.api.routes import projects
 from qa_service.api.tabular import MEDIA, Sheet, TableFormat, table_file, workbook_file
 from qa_service.domain.enums import Grade, Phase
 from qa_service.domain.masking import mask
 from qa_service.exceptions import BadInput
-from qa_service.i18n import message
+from qa_service.i18n import codes, message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import GuidePoint, HighlightScript, KpiRow, RefusalReason
 from qa_service.metrics.wrapup import CATEGORY_NAMES, PHASES, SECTIONS, TRENDS
@@ -63,7 +63,7 @@ def export_kpis(
 ) -> Response:
     """The KPI table of 质检看板 (rates in percent)."""
     if group_by not in GROUPS:
-        raise BadInput(message("group_by must be one of {values}", values=", ".join(GROUPS)))
+        raise BadInput(message("group_by must be one of {values}", values=codes(GROUPS)))
     rows = store.read(
         kpi_rows, group_by, project=project, agent=agent, since=since, until=until, phase=phase
     )
@@ -218,7 +218,7 @@ def export_trial(
     format: TableFormat = "xlsx",
     rubric_id: Identifier | None = None,
     version: int | None = Query(None, ge=1, le=MAX_INT),
-    phase: Phase | None = Phase.TRIAL,
+    phase: ReportPhase = Phase.TRIAL,
 ) -> Response:
     """试呼分析 (GET /projects/{project}/trial) as a workbook: the summary, refusal reasons,
     the guide map and the highlight scripts, a sheet each."""

@@ -55,10 +55,13 @@ def upload_knowledge(
     never overwritten: the same version with other text is a 409."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise UnsupportedFormat(
-            "send the knowledge base YAML itself as the request body with "
-            "Content-Type: application/yaml, not as a form upload"
+            message(
+                "send the knowledge base YAML itself as the request body with {header}, not as "
+                "a form upload",
+                header="Content-Type: application/yaml",
+            )
         )
-    kb = parse_knowledge(yaml_text, "uploaded knowledge base")
+    kb = parse_knowledge(yaml_text, message("uploaded knowledge base"))
     row, created = store.knowledge.save(kb, yaml_text)
     if not created:
         response.status_code = 200

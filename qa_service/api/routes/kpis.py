@@ -3,7 +3,7 @@ from fastapi import APIRouter, Query
 from qa_service.api.deps import Identifier, Member, StoreDep, TimeQuery, agents_filter
 from qa_service.domain.enums import Phase
 from qa_service.exceptions import BadInput
-from qa_service.i18n import message
+from qa_service.i18n import codes, message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.storage.queries import GROUPS
@@ -28,7 +28,7 @@ def kpis(
     hour or rubric; with 监听合格率, the pass rate of the calls people listened to (review
     tasks done). Agents and team leads get their own agents' figures only."""
     if group_by not in GROUPS:
-        raise BadInput(message("group_by must be one of {values}", values=", ".join(GROUPS)))
+        raise BadInput(message("group_by must be one of {values}", values=codes(GROUPS)))
     return store.read(
         kpi_rows,
         group_by,

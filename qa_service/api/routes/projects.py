@@ -5,7 +5,15 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from qa_service.api.deps import Identifier, Manager, Reviewer, SettingsDep, StoreDep, Viewer
+from qa_service.api.deps import (
+    Identifier,
+    Manager,
+    ReportPhase,
+    Reviewer,
+    SettingsDep,
+    StoreDep,
+    Viewer,
+)
 from qa_service.api.errors import MAX_INT
 from qa_service.domain.enums import Phase
 from qa_service.domain.evaluation import RubricRef
@@ -62,7 +70,7 @@ def trial(
     _: Viewer,
     rubric_id: Identifier | None = None,
     version: int | None = Query(None, ge=1, le=MAX_INT),
-    phase: Phase | None = Phase.TRIAL,
+    phase: ReportPhase = Phase.TRIAL,
 ) -> TrialReport:
     """试呼 report: refusal reasons, the guide map (引导地图) and the highlight-script library;
     read with the rubric given, else the project's active one, else the one most of its calls

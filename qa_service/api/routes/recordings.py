@@ -229,7 +229,7 @@ def import_file(
     if not any(path.is_relative_to(root) for root in roots):
         raise Forbidden(message("{path}: outside the import roots", path=req.path))
     if not path.is_file():
-        raise NotFound(f"{req.path}: no such file")
+        raise NotFound(message("{path}: no such file", path=req.path))
     meta = read_metadata(path)
     rubric = _rubric_for(store, req.project or meta.project, req.rubric_id, req.rubric_version)
     audio = check_readable(path, settings.max_audio_minutes)

@@ -62,11 +62,14 @@ def upload_rubric(
     """Validate and store a rubric version. Versions are never overwritten."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise UnsupportedFormat(
-            "send the rubric YAML itself as the request body with "
-            "Content-Type: application/yaml (curl --data-binary @rubric.yaml "
-            "-H 'Content-Type: application/yaml'), not as a form upload"
+            message(
+                "send the rubric YAML itself as the request body with {header} ({example}), "
+                "not as a form upload",
+                header="Content-Type: application/yaml",
+                example="curl --data-binary @rubric.yaml -H 'Content-Type: application/yaml'",
+            )
         )
-    rubric = parse_rubric(yaml_text, "uploaded rubric")
+    rubric = parse_rubric(yaml_text, message("uploaded rubric"))
     # its knowledge base, if it names one, must be stored (or, for a path, exist) and load
     knowledge_of(store.knowledge.attach(rubric))
     existed = store.rubrics.get(rubric.id, rubric.version) is not None

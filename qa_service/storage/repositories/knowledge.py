@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from qa_service.exceptions import KnowledgeNotFound, KnowledgeVersionConflict
+from qa_service.i18n import message
 from qa_service.rules.knowledge import KnowledgeBase, parse_knowledge
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.tables import ActiveKnowledge, KnowledgeBaseRow, ProjectScript, utcnow
@@ -43,8 +44,13 @@ class KnowledgeBases:
             if row is not None:
                 if row.sha256 != digest:
                     raise KnowledgeVersionConflict(
-                        f"knowledge base {kb.id} version {kb.version} is already stored with "
-                        "other content; raise `version` to store a change"
+                        message(
+                            "knowledge base {kb} version {version} is already stored with other "
+                            "content; raise {field} to store a change",
+                            kb=kb.id,
+                            version=kb.version,
+                            field="`version`",
+                        )
                     )
                 return row, False
             row = KnowledgeBaseRow(
@@ -78,7 +84,13 @@ class KnowledgeBases:
     def load(self, kb_id: str, version: int) -> KnowledgeBase:
         row = self.get(kb_id, version)
         if row is None:
-            raise KnowledgeNotFound(f"knowledge base {kb_id} version {version} is not stored")
+            raise KnowledgeNotFound(
+                message(
+                    "knowledge base {kb} version {version} is not stored",
+                    kb=kb_id,
+                    version=version,
+                )
+            )
         return parse_knowledge(row.yaml_text, f"{kb_id} v{version}")
 
     def all(self) -> list[KnowledgeBaseRow]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from sqlmodel import Session, select
 
 from qa_service.exceptions import RubricNotFound, RubricVersionConflict
+from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric, parse_rubric
 from qa_service.storage.repositories.knowledge import KnowledgeBases
 from qa_service.storage.tables import ActiveRubric, RubricRow, utcnow
@@ -29,8 +30,13 @@ class Rubrics:
             if row is not None:
                 if row.sha256 != digest:
                     raise RubricVersionConflict(
-                        f"rubric {rubric.id} version {rubric.version} is already stored with "
-                        "other content; raise `version` to store a change"
+                        message(
+                            "rubric {rubric} version {version} is already stored with other "
+                            "content; raise {field} to store a change",
+                            rubric=rubric.id,
+                            version=rubric.version,
+                            field="`version`",
+                        )
                     )
                 return row
             row = RubricRow(
@@ -68,7 +74,13 @@ class Rubrics:
         with the stored knowledge base it names (the version `project` runs, if it runs one)."""
         row = self.get(rubric_id, version)
         if row is None:
-            raise RubricNotFound(f"rubric {rubric_id} version {version} is not stored")
+            raise RubricNotFound(
+                message(
+                    "rubric {rubric} version {version} is not stored",
+                    rubric=rubric_id,
+                    version=version,
+                )
+            )
         rubric = parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
         return KnowledgeBases(self.session).attach(rubric, project)
 

@@ -60,13 +60,7 @@
   }
 
   /* The export links follow the filters shown. */
-  function exportLinks(what, q) {
-    for (const fmt of ["xlsx", "csv"]) {
-      const eq = new URLSearchParams(q);
-      eq.set("format", fmt);
-      document.getElementById(`export-${what}-${fmt}`).href = `/exports/${what}?${eq}`;
-    }
-  }
+  const exportLinks = (what, q) => QA.exportLinks(`export-${what}`, `/exports/${what}`, q);
 
   /* Drill-down: the calls behind a bar, a day or an error row, in the queue's 全部通话 (or the
    * flagged list for a rule), with the dashboard's filters. */

@@ -116,6 +116,7 @@
       q.set("phase", "");
       d = await api(`/projects/${encodeURIComponent(project)}/trial?${q}`);
     }
+    QA.exportLinks("t-export", `/exports/projects/${encodeURIComponent(project)}/trial`, q);
     document.getElementById("t-summary").textContent =
       t("{rubric} v{version}: {calls} calls, online success rate {rate}", {rubric: d.rubric.id, version: d.rubric.version, calls: d.calls, rate: pct(d.success_rate)});
     guideMap(d.guide_map);

@@ -55,6 +55,7 @@
     if (!project) return;
     const path = "/projects/" + encodeURIComponent(project) + "/wrapup";
     document.getElementById("w-markdown").href = path + "?format=markdown";
+    QA.exportLinks("w-export", "/exports" + path);
     history.replaceState(null, "", "?project=" + encodeURIComponent(project));
     render(await api(path));
     document.body.dataset.loaded = "1";
