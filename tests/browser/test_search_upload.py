@@ -95,6 +95,8 @@ def test_upload_sends_each_file_with_its_progress_and_result(signed_in, api_get,
     page = signed_in("reviewer", "/upload")
     page.wait_for_selector("body[data-loaded='1']", state="attached")
     page.select_option("#u-project", call["project"])
+    # the file input speaks the page's language, not the browser's ("Choose Files")
+    expect(page.locator(".file-pick")).to_have_text("选择文件 未选择文件")
     page.set_input_files(
         "#u-files",
         [
@@ -103,6 +105,7 @@ def test_upload_sends_each_file_with_its_progress_and_result(signed_in, api_get,
             {"name": "说明.txt", "mimeType": "text/plain", "buffer": "不是录音".encode()},
         ],
     )
+    expect(page.locator("#u-chosen")).to_have_text("已选择 3 个文件")
     page.click("#u-start")
     page.wait_for_selector("body[data-uploaded='3']", state="attached")
     rows = page.locator("#uploads tr.upload")

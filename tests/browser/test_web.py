@@ -185,6 +185,13 @@ def test_dashboard_charts_render_with_sample_data(signed_in, server, web_data, s
     assert _chart_points(page, "#chart-talk") == [len(projects)] * 2
     assert page.locator("#chart-rates canvas").count() >= 1
     assert "=" in page.get_attribute(".kpi[data-kpi=pass_rate]", "title")  # the formula on hover
+    # 监听合格率 (seed 000) beside the machine's: over the calls people listened to
+    heard = sum(r.get("listened") or 0 for r in projects)
+    expect(page.locator(".kpi[data-kpi=listened_pass_rate] .n")).to_have_text("监听合格率")
+    listened = page.locator(".kpi[data-kpi=listened_pass_rate] .muted")
+    expect(listened).to_have_text(f"监听 {heard} 通")
+    days = api_get("/kpis?group_by=day")
+    assert _chart_points(page, "#chart-trend") == [len(days)] * 3  # listened, machine, excellent
     errors = api_get("/kpis/errors")
     expect(page.locator("#errors tbody tr")).to_have_count(len(errors))
     expect(page.locator("#inflight table")).to_be_visible()

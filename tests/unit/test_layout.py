@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import re
 import subprocess
 import sys
 
@@ -191,3 +192,16 @@ def test_the_readme_shows_the_tree():
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     missing = sorted((modules | packages) - named)
     assert not missing, f"README 'Where things live' does not show: {missing}"
+
+
+def test_no_merge_conflict_markers_are_left_in_the_tree():
+    """A merge's unresolved hunk is not code: the page scripts would stop at the marker."""
+    marker = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+    left = [
+        str(path.relative_to(ROOT))
+        for folder in ("qa_service", "tests", "benchmarks", "docs", "corpus")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".js", ".html", ".css", ".po", ".md", ".yaml", ".json"}
+        and marker.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert left == []

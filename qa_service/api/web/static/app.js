@@ -229,14 +229,14 @@ const QA = (() => {
   }
   for (const input of document.querySelectorAll("input.date")) datePicker(input);
 
-<<<<<<< HEAD
   // On a phone the navigation scrolls sideways: bring the current page's entry into view.
   const here = document.querySelector("header.top nav a.active");
   if (here) {
     const nav = here.parentElement;
     const off = here.getBoundingClientRect().left - nav.getBoundingClientRect().left;
     if (nav.scrollWidth > nav.clientWidth) nav.scrollLeft += off - (nav.clientWidth - here.offsetWidth) / 2;
-=======
+  }
+
   /* A report's download links (ids `${prefix}-xlsx`, `${prefix}-csv`) for what is shown: its
    * path and query, with the format; their paragraph shows once they lead somewhere. */
   function exportLinks(prefix, path, query) {
@@ -247,7 +247,6 @@ const QA = (() => {
       link.href = `${path}?${q}`;
       link.closest(".exports").hidden = false;
     }
->>>>>>> h-E
   }
 
   return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,

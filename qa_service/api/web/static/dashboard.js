@@ -6,6 +6,7 @@
   const {t, api, h, pct, num, CATEGORIES} = QA;
   const form = document.getElementById("filters");
   const FORMULAS = {
+    listened_pass_rate: [t("Monitoring pass rate"), t("calls a reviewer listened to and graded pass or excellent ÷ calls listened to")],
     pass_rate: [t("Machine pass rate"), t("calls the machine graded pass or excellent ÷ calls the machine scored (the monitoring pass rate counts only calls a reviewer checked)")],
     excellent_rate: [t("Excellent rate"), t("recordings graded excellent ÷ recordings scored")],
     success_rate: [t("Online success rate"), t("successes ÷ calls made by agents")],
@@ -21,14 +22,16 @@
   function cards(rows) {
     const s = rows.reduce((a, r) => {
       a.n += r.evaluated; a.passed += r.passed; a.excellent += r.excellent; a.success += r.success;
-      a.fatal += r.fatal; a.talk += r.average_talk_seconds * r.evaluated; return a;
-    }, {n: 0, passed: 0, excellent: 0, success: 0, fatal: 0, talk: 0});
-    const v = {pass_rate: pct(s.n ? s.passed / s.n : null), excellent_rate: pct(s.n ? s.excellent / s.n : null),
+      a.fatal += r.fatal; a.talk += r.average_talk_seconds * r.evaluated;
+      a.heard += r.listened || 0; a.heardPassed += r.listened_passed || 0; return a;
+    }, {n: 0, passed: 0, excellent: 0, success: 0, fatal: 0, talk: 0, heard: 0, heardPassed: 0});
+    const v = {listened_pass_rate: pct(s.heard ? s.heardPassed / s.heard : null), pass_rate: pct(s.n ? s.passed / s.n : null), excellent_rate: pct(s.n ? s.excellent / s.n : null),
       success_rate: pct(s.n ? s.success / s.n : null), average_talk_seconds: s.n ? t("{n} s", {n: num(s.talk / s.n)}) : "—",
       fatal: String(s.fatal)};
     document.getElementById("kpi-cards").replaceChildren(...Object.entries(FORMULAS).map(([k, [name, f]]) =>
       h("div", {class: "card kpi", title: name + " = " + f, dataset: {kpi: k}},
-        h("div", {class: "n"}, name), h("div", {class: "v"}, v[k]), h("div", {class: "muted"}, t("{n} calls in all", {n: s.n})))));
+        h("div", {class: "n"}, name), h("div", {class: "v"}, v[k]),
+        h("div", {class: "muted"}, k === "listened_pass_rate" ? t("{n} calls listened to", {n: s.heard}) : t("{n} calls in all", {n: s.n})))));
   }
 
   function draw(rows, group) {
@@ -84,8 +87,8 @@
     c.setOption({tooltip: {trigger: "axis"}, legend: {top: 0}, grid: {left: 40, right: 10, top: 30, bottom: 30},
       xAxis: {type: "category", data: days.map((d) => d.day)},
       yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
-      series: ["pass_rate", "excellent_rate"].map((k) => ({name: FORMULAS[k][0], type: "line", symbolSize: 8,
-        data: days.map((d) => d[k] === null ? null : +(d[k] * 100).toFixed(1))}))}, true);
+      series: ["listened_pass_rate", "pass_rate", "excellent_rate"].map((k) => ({name: FORMULAS[k][0], type: "line", symbolSize: 8,
+        connectNulls: false, data: days.map((d) => d[k] == null ? null : +(d[k] * 100).toFixed(1))}))}, true);
     c.off("click");
     c.on("click", (p) => { location.href = callsOf({since: days[p.dataIndex].day, until: days[p.dataIndex].day}); });
   }

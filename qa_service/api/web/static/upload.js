@@ -10,6 +10,13 @@
   const extensions = form.dataset.extensions.split(" ");
   const AT_ONCE = 2;  // uploads in flight together
 
+  // The browser writes its own words on a file input ("Choose Files"): the page shows its own.
+  const input = document.getElementById("u-files");
+  input.addEventListener("change", () => {
+    const n = input.files.length;
+    document.getElementById("u-chosen").textContent = n === 1 ? input.files[0].name : n ? t("{n} files chosen", {n}) : t("no file chosen");
+  });
+
   const size = (n) => (n >= 1024 * 1024 ? (n / 1024 / 1024).toFixed(1) + " MB" : Math.ceil(n / 1024) + " KB");
 
   function fields() {
