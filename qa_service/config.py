@@ -288,6 +288,13 @@ SLOT_TTL = 10
 SCHEDULER_CHECK_S = 5
 
 
+# Rescoring stored calls (app/batches.py): with Settings.rescore_workers at 0, a rescore of this
+# many calls or more is evaluated by one process per core (each loads the sentence model
+# first, seconds that fewer calls do not repay), handed this many calls at a time.
+RESCORE_POOL_MIN_CALLS = 5000
+RESCORE_POOL_CHUNK = 50
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
@@ -326,6 +333,9 @@ class Settings(BaseSettings):
     similar_model: str = DEFAULT_SIMILAR_MODEL
     similar_threshold: float = DEFAULT_SIMILAR_THRESHOLD
     embed_transcripts: bool = True
+    # Processes that evaluate a rescore (app/batches.py): 0 = one per core for a rescore of
+    # config.RESCORE_POOL_MIN_CALLS calls or more, else this process; N = N processes.
+    rescore_workers: int = Field(default=0, ge=0, le=64)
 
     # Where `knowledge_base:` paths of rubrics read from the database resolve (a rubric read
     # from a file resolves them next to that file). A knowledge base must lie under this folder

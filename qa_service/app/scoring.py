@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from qa_service.app.batches import Evaluator, pool_size, scorer_for
 from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.app.rescoring import rescore_scope
 from qa_service.asr.audio import AUDIO_EXTENSIONS, load
@@ -22,7 +24,8 @@ from qa_service.files import sha256_of
 from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
 from qa_service.rules.scoring import Scorer, evaluate
-from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder, vector_kind
+from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder
+from qa_service.storage.repositories.recordings import RescoreTarget
 from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,12 +77,7 @@ class QAService:
         return self._recognizer
 
     def scorer(self, rubric: Rubric) -> Scorer:
-        return Scorer(
-            rubric,
-            self.settings.fuzzy,
-            self.settings.similar_threshold,
-            model=self.settings.similar_model,
-        )
+        return scorer_for(rubric, self.settings)
 
     def embed(self, utterances: list) -> CallVectors:
         """Sentence vectors of a transcript, rows owned by utterances in the order given (the
@@ -175,47 +173,37 @@ class QAService:
     ) -> list[Outcome]:
         """Score stored transcripts with this rubric, no recognition: a project's, or without
         one those rescore_scope chooses (already evaluated with it, or of projects
-        where it is active)."""
-        scorer = self.scorer(rubric)
-        recordings, scope = rescore_scope(self.store, rubric.id, project)
+        where it is active). Many calls are evaluated by a pool of processes (app/batches.py)
+        while this one writes the results."""
+        targets, scope = rescore_scope(self.store, rubric.id, project)
         log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
+        workers = pool_size(self.settings, self.store.url, len(targets))
+        out: list[Outcome] = []
+        with Evaluator(self.store, self.settings, rubric, workers) as evaluator:
+            pending: deque[tuple[list[RescoreTarget], Callable[[], list[CallResult]]]] = deque()
+            for first in range(0, len(targets), batch):
+                chunk = targets[first : first + batch]
+                pending.append((chunk, evaluator.submit(chunk)))
+                if len(pending) >= evaluator.depth:
+                    out += self._record(*pending.popleft(), progress)
+            while pending:
+                out += self._record(*pending.popleft(), progress)
+        return out
+
+    def _record(
+        self,
+        chunk: list[RescoreTarget],
+        results: Callable[[], list[CallResult]],
+        progress: Callable[[Outcome], None] | None,
+    ) -> list[Outcome]:
+        done = results()
+        evaluations = record_evaluations(self.store, [(t.id, r) for t, r in zip(chunk, done)])
         out = []
-        for first in range(0, len(recordings), batch):
-            chunk = recordings[first : first + batch]
-            ids = [r.id for r in chunk]
-            utterances = self.store.recordings.utterances_of(ids)
-            vectors = self.store.recordings.vectors_of(ids) if scorer.uses_similarity else {}
-            if scorer.uses_similarity:
-                # Transcripts stored before vectors were (or by another model, or cut into
-                # other segments): embed them once.
-                kind = vector_kind(self.settings.similar_model)
-                stale = {
-                    i: self.embed(utterances[i])
-                    for i in ids
-                    if utterances[i] and (i not in vectors or vectors[i].model != kind)
-                }
-                if stale:
-                    self.store.recordings.save_vectors(stale)
-                    vectors.update(stale)
-            results = [
-                evaluate(
-                    r.source_path,
-                    utterances[r.id],
-                    r.duration,
-                    scorer,
-                    vectors.get(r.id),
-                    r.asr_warnings,
-                )
-                for r in chunk
-            ]
-            evaluations = record_evaluations(
-                self.store, [(r.id, res) for r, res in zip(chunk, results)]
-            )
-            for rec, result, evaluation in zip(chunk, results, evaluations):
-                outcome = Outcome(rec.source_path, _stored(result, rec, evaluation))
-                out.append(outcome)
-                if progress:
-                    progress(outcome)
+        for target, result, evaluation in zip(chunk, done, evaluations):
+            outcome = Outcome(target.source_path, _stored(result, target, evaluation))
+            out.append(outcome)
+            if progress:
+                progress(outcome)
         return out
 
 

@@ -26,7 +26,13 @@ from qa_service.config import (
 from qa_service.domain.enums import Category, FindingStatus, Role
 from qa_service.domain.results import Evidence, Finding, Utterance
 from qa_service.i18n import _
-from qa_service.rules.knowledge import Claim, KnowledgeBase, knowledge_of, wrong_claims
+from qa_service.rules.knowledge import (
+    Claim,
+    KnowledgeBase,
+    compile_knowledge,
+    knowledge_of,
+    wrong_claims,
+)
 from qa_service.rules.matching import (
     Match,
     PhraseMatcher,
@@ -94,6 +100,8 @@ class Call:
         ]
         self._cache: dict[tuple[int, int], Match | None] = {}
         self._exact: dict[int, dict[int, Match]] = {}
+        self._masks = [t.syllable_mask for t in self.texts]
+        self._fuzzy_ok: dict[int, frozenset[int]] = {}
         self._starts: list[int] = []
         offset = 0
         for t in self.texts:
@@ -118,48 +126,53 @@ class Call:
         if self.vectors is None or self.vectors.model != vector_kind(embedder.name):
             self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
         cv = self.vectors
-        table = cv.vectors @ bank.matrix
-        # Rows come grouped by utterance, its whole text first.
-        owners = cv.owners
-        firsts = (
-            np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
-            if len(owners)
-            else owners
-        )
-        whole = dict(zip(owners[firsts].tolist(), firsts.tolist()))
+        # Rows come grouped by utterance, its whole text first: the first row of each run.
+        owners = cv.owners.tolist()
+        whole: dict[int, int] = {}
+        previous = None
+        for row, owner in enumerate(owners):
+            if owner != previous:
+                whole[owner], previous = row, owner
         pairs = [
             (a, b)
             for role in (Role.AGENT, Role.CUSTOMER)
             for a, b in zip(self._by_role[role], self._by_role[role][1:])
             if a in whole and b in whole
         ]
+        segments = len(owners)
+        # One table for the segments' rows and the pairs' rows below them.
+        table = np.empty((segments + len(pairs), bank.matrix.shape[1]), np.float32)
+        single = table[:segments]
+        np.matmul(cv.vectors, bank.matrix, out=single)
         if pairs:
             first = [whole[a] for a, _ in pairs]
             second = [whole[b] for _, b in pairs]
             # The cosine of the pair's vector (the two unit rows added, made unit again) with
             # each example, from the two rows' own cosines: no second product with the bank.
-            a, b = table[first], table[second]
+            a, b = single[first], single[second]
             norms = np.sqrt(2.0 + 2.0 * np.multiply(cv.vectors[first], cv.vectors[second]).sum(1))
-            paired = (a + b) / np.maximum(norms, 1e-6)[:, None]
+            paired = table[segments:]
+            np.divide(a + b, np.maximum(norms, 1e-6)[:, None], out=paired)
             # A pair counts only where it is closer to an example than either half alone: the
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
-            table = np.vstack([table, paired])
-        cached = self._similarities[id(bank)] = CallSimilarities(table, self._row_text(cv, pairs))
+        cached = self._similarities[id(bank)] = CallSimilarities(
+            table, self._row_text(cv, owners, pairs), owners + [a for a, _ in pairs]
+        )
         return cached
 
     def _row_text(
-        self, cv: CallVectors, pairs: list[tuple[int, int]]
+        self, cv: CallVectors, owners: list[int], pairs: list[tuple[int, int]]
     ) -> Callable[[int], tuple[int, str, str]]:
         """(utterance, text read for negation, text read for numbers) of a table row."""
-        owners, spans = cv.owners.tolist(), cv.spans.tolist()
         segments = len(owners)
 
         def describe(row: int) -> tuple[int, str, str]:
             if row >= segments:
                 a, b = pairs[row - segments]
                 return a, f"{self.utterances[a].text} {self.utterances[b].text}", ""
-            owner, (lo, hi) = owners[row], spans[row]
+            owner = owners[row]
+            lo, hi = cv.spans[row].tolist()
             norm = self.texts[owner].norm
             if lo == 0 and hi >= len(norm):
                 return owner, self.utterances[owner].text, ""
@@ -201,9 +214,7 @@ class Call:
             found = None
             for i in indices:
                 if matcher.plain_any:
-                    said = self._exact_hits(matcher).get(i) or matcher.fuzzy_any(
-                        self.texts[i], self.doubts[i]
-                    )
+                    said = self._exact_hits(matcher).get(i) or self._fuzzy_any(matcher, i)
                 else:
                     said = matcher.match(self.texts[i], self.doubts[i])
                 if said:
@@ -218,6 +229,7 @@ class Call:
         self._literal_first.clear()
         self._cache.clear()
         self._exact.clear()
+        self._fuzzy_ok.clear()
         self._similarities.clear()
         self._similar_hits.clear()
 
@@ -231,6 +243,20 @@ class Call:
             exact = self._exact[id(matcher)] = matcher.exact_any_hits(self._joined, self._starts)
         return exact
 
+    def _may_fuzzy(self, matcher: PhraseMatcher) -> frozenset[int]:
+        """The utterances that pass the matcher's quick reject (PhraseMatcher.fuzzy_any): the
+        only ones where a near-homophone of an `any` phrase can be (once per matcher)."""
+        may = self._fuzzy_ok.get(id(matcher))
+        if may is None:
+            may = self._fuzzy_ok[id(matcher)] = matcher.fuzzy_candidates(self._masks)
+        return may
+
+    def _fuzzy_any(self, matcher: PhraseMatcher, index: int) -> Match | None:
+        """matcher.fuzzy_any on one utterance, asked only where the quick reject lets it."""
+        if index not in self._may_fuzzy(matcher):
+            return None
+        return matcher.fuzzy_any(self.texts[index], self.doubts[index])
+
     def match(self, matcher: PhraseMatcher, index: int) -> Match | None:
         """Matcher result on one utterance, computed once per call (several checks share
         matchers: farewell for sections and for agent_hangup, for instance)."""
@@ -241,7 +267,7 @@ class Call:
             # Exact hits for every utterance come from one scan; only the rest need the
             # per-utterance path (fuzzy).
             exact = self._exact_hits(matcher)
-            found = exact.get(index) or matcher.fuzzy_any(self.texts[index], self.doubts[index])
+            found = exact.get(index) or self._fuzzy_any(matcher, index)
         else:
             found = matcher.match(self.texts[index], self.doubts[index])
         if found is None and matcher.similar:
@@ -254,8 +280,9 @@ class Call:
         if not matcher.plain_any:
             return [(i, m) for i in indices if (m := self.match(matcher, i))]
         exact = self._exact_hits(matcher)
+        may = self._may_fuzzy(matcher)
         fuzzy = matcher.fuzzy_any_hits(
-            self.texts, [i for i in indices if i not in exact], self.doubts
+            self.texts, [i for i in indices if i not in exact and i in may], self.doubts
         )
         similar = self.similar_hits(matcher) if matcher.similar else {}
         return [(i, m) for i in indices if (m := exact.get(i) or fuzzy.get(i) or similar.get(i))]
@@ -267,9 +294,11 @@ class Call:
         similarity of a call is the rule engine's largest cost)."""
         if matcher.plain_any:
             exact = self._exact_hits(matcher)
+            may = self._may_fuzzy(matcher)
             for i in indices:
-                found = exact.get(i) or matcher.fuzzy_any(self.texts[i], self.doubts[i])
-                if found:
+                if i in exact:
+                    return i, exact[i]
+                if i in may and (found := matcher.fuzzy_any(self.texts[i], self.doubts[i])):
                     return i, found
         else:
             for i in indices:
@@ -838,12 +867,13 @@ class ProductFactCheck(Check):
 
     def __init__(self, kb: KnowledgeBase, rule: FactCheck):
         self.kb = kb
+        self.compiled = compile_knowledge(kb)
         self.rule = rule
 
     def run(self, call: Call) -> list[Finding]:
         wrong: dict[str, list[tuple[int, Claim]]] = {}
         for index in call.indices(Role.AGENT):
-            for claim in wrong_claims(call.utterances[index].text, self.kb):
+            for claim in wrong_claims(call.utterances[index].text, self.compiled):
                 wrong.setdefault(claim.fact.id, []).append((index, claim))
         findings = []
         for items in wrong.values():

@@ -278,6 +278,29 @@ class Statement:
 class _RuleBank:
     statements: list[Statement]
     matrix: np.ndarray | None = None  # (dim, statements): the cores embedded, on first need
+    # Compiled with the statements, not per clause: those tested lexically, longest key first
+    # (the order _rule_claims tries them in), and each statement's pairs (_pairs).
+    lexical: tuple[Statement, ...] = ()
+    pairs: tuple[frozenset[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _NumericFact:
+    """A numeric or date fact as _numeric_claims reads it, compiled once per knowledge base."""
+
+    fact: Fact
+    type: FactType
+    words: tuple[str, ...]  # normalized, longest first (_words)
+
+
+@dataclass(frozen=True)
+class CompiledKnowledge:
+    """A knowledge base as claims() reads it, compiled once (compile_knowledge)."""
+
+    numeric: tuple[_NumericFact, ...]
+    rules: _RuleBank
+    # Any word of any numeric fact: a clause with none of them states no numeric fact.
+    any_word: re.Pattern[str] | None = None
 
 
 class KnowledgeBase(_Model):
@@ -286,8 +309,8 @@ class KnowledgeBase(_Model):
     version: int = Field(default=1, ge=1)
     description: list[str] = []  # the product introduction as the knowledge base words it
     facts: list[Fact] = []
-    # yes/no matchers, compiled once
-    _rules: _RuleBank | None = PrivateAttr(default=None)
+    # facts and yes/no matchers as claims() reads them, compiled once
+    _compiled: CompiledKnowledge | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> KnowledgeBase:
@@ -443,19 +466,32 @@ class _Value:
 
 def clauses(text: str) -> list[str]:
     """The clauses of a sentence, normalized (numerals as digits)."""
+    return list(_clauses(text))
+
+
+# Cached, as prepare() is: an utterance's clauses and values are read by every knowledge
+# base each time the call is scored again.
+@lru_cache(maxsize=65536)
+def _clauses(text: str) -> tuple[str, ...]:
     # 千兆 (gigabit) stays as written by cn2an: it names 1000兆.
-    return [
+    return tuple(
         _GIGA.sub("1000兆", n)
         for part in _CLAUSE.split(to_simplified(text))
         if (n := normalize(_DIGIT_STRING.sub("某", _YEAR.sub(_year, part))))
-    ]
+    )
 
 
 def _year(m: re.Match[str]) -> str:
     return "".join(_DIGIT[c] for c in m.group(1)) + "年"
 
 
-def _values(clause: str) -> list[_Value]:
+_HAS_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=65536)
+def _values(clause: str) -> tuple[_Value, ...]:
+    if not _HAS_DIGIT.search(clause):
+        return ()  # every date and number pattern starts with a digit
     out, taken = [], []
     for m in _DATE.finditer(clause):
         year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
@@ -480,7 +516,7 @@ def _values(clause: str) -> list[_Value]:
         for fact_type, spoken in UNITS.items():
             if unit in spoken:
                 out.append(_Value(m.start(), m.end(), number * spoken[unit], fact_type))
-    return out
+    return tuple(out)
 
 
 def _uncertain(before: str, after: str) -> bool:
@@ -510,24 +546,59 @@ def _spans(clause: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
     return spans
 
 
-def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
-    facts = [f for f in kb.facts if f.type != "bool"]
-    words = {f.id: _spans(clause, _words(tuple(f.words))) for f in facts}
+def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
+    if kb._compiled is None:
+        statements = [
+            Statement.of(f, phrase, value)
+            for f in kb.facts
+            if f.type == "bool"
+            for value, phrases in ((True, f.affirm), (False, f.deny))
+            for phrase in phrases
+            if normalize(phrase)
+        ]
+        numeric = tuple(
+            _NumericFact(f, f.type, _words(tuple(f.words))) for f in kb.facts if f.type != "bool"
+        )
+        words = sorted({w for f in numeric for w in f.words}, key=len, reverse=True)
+        kb._compiled = CompiledKnowledge(
+            numeric,
+            _RuleBank(
+                statements,
+                lexical=tuple(
+                    s
+                    for s in sorted(statements, key=lambda s: -len(s.key))
+                    if len(s.key) >= LEXICAL_MIN
+                ),
+                pairs=tuple(frozenset(_pairs(s.key)) for s in statements),
+            ),
+            re.compile("|".join(map(re.escape, words))) if words else None,
+        )
+    return kb._compiled
+
+
+def _numeric_claims(clause: str, compiled: CompiledKnowledge) -> list[Claim]:
+    values = _values(clause)
+    # Most clauses state no number, or name no fact: then there is nothing to look for.
+    if not values or compiled.any_word is None or not compiled.any_word.search(clause):
+        return []
+    facts = compiled.numeric
+    words = {f.fact.id: _spans(clause, f.words) for f in facts}
     every_word = [s for spans in words.values() for s in spans]
     out = []
-    for v in _values(clause):
+    for v in values:
         # A value inside a fact's word is part of the name (1个月 in 96块钱1个月), not a value.
         if any(a <= v.start < b or a < v.end <= b for a, b in every_word) or clause[
             v.end :
         ].startswith(_APPROX_AFTER):
             continue
         best: tuple[int, Fact, tuple[int, int]] | None = None
-        for fact in facts:
+        for numeric in facts:
+            fact = numeric.fact
             # A number without a unit is money only (存一百六十八): durations, speeds and rates
             # are said with their unit, and a bare number next to 合约 is more often a
             # misheard word (合约期十二个月 heard as 合约七十二个元) than a term.
-            bare = v.type == "" and fact.type == "元"
-            if v.type != fact.type and not bare:
+            bare = v.type == "" and numeric.type == "元"
+            if v.type != numeric.type and not bare:
                 continue
             for a, b in words[fact.id]:
                 if b <= v.start:
@@ -550,31 +621,22 @@ def _numeric_claims(clause: str, kb: KnowledgeBase) -> list[Claim]:
     return out
 
 
-def _rule_bank(kb: KnowledgeBase) -> _RuleBank:
-    if kb._rules is None:
-        kb._rules = _RuleBank(
-            [
-                Statement.of(f, phrase, value)
-                for f in kb.facts
-                if f.type == "bool"
-                for value, phrases in ((True, f.affirm), (False, f.deny))
-                for phrase in phrases
-                if normalize(phrase)
-            ]
-        )
-    return kb._rules
-
-
 def rule_clauses(text: str) -> list[tuple[str, str, bool, bool]]:
     """(the clause as said, its core, negated, a question) for each clause of the sentence."""
+    return [(said, core, negated, question) for said, core, negated, question, _ in _ruled(text)]
+
+
+@lru_cache(maxsize=65536)
+def _ruled(text: str) -> tuple[tuple[str, str, bool, bool, str], ...]:
+    """rule_clauses with each clause's key (_key of its core), cached as _clauses is."""
     out = []
     for m in _RULE_CLAUSE.finditer(to_simplified(text)):
         said, mark = m.group(1), m.group(2)
         norm = normalize(said)
         question = bool(mark) or norm.endswith(("吗", "么")) or bool(_A_NOT_A_QUESTION.search(norm))
         core, negated = negation(norm)
-        out.append((said, core, negated, question))
-    return out
+        out.append((said, core, negated, question, _key(core)))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
@@ -582,37 +644,44 @@ def _core_vector(core: str) -> np.ndarray:
     return np.asarray(embed_texts(get_embedder(), [core])[0], np.float32)
 
 
-def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
-    bank = _rule_bank(kb)
+# The thresholds as float32, the cosines' type: numpy compares a float32 with a Python float in
+# float32, and the cosines are read here as Python floats (exact copies of the float32 values).
+_SIMILAR_32 = float(np.float32(FACT_SIMILAR_THRESHOLD))
+_NEAR_32 = float(np.float32(FACT_SIMILAR_THRESHOLD - FACT_AMBIGUITY_MARGIN))
+
+
+def _rule_claims(text: str, bank: _RuleBank) -> list[Claim]:
     if not bank.statements:
         return []
     out: list[Claim] = []
-    for said, core, negated, question in rule_clauses(text):
-        key = _key(core)
+    for said, core, negated, question, key in _ruled(text):
         if question or len(key) < 2:
             continue
         best: dict[str, tuple[float, Statement]] = {}
         # The clause says a statement's words: the surest sign, the longest words first. Two
         # characters (退订, left of 不能退订) name the topic, not what is said of it: by meaning.
-        for s in sorted(bank.statements, key=lambda s: -len(s.key)):
-            if len(s.key) >= LEXICAL_MIN and s.key in key and s.fact.id not in best:
+        for s in bank.lexical:
+            if s.key in key and s.fact.id not in best:
                 best[s.fact.id] = (1.0, s)
         if not best:
             if bank.matrix is None:
                 bank.matrix = embed_texts(get_embedder(), [s.core for s in bank.statements]).T
             cosines = _core_vector(core) @ bank.matrix
+            scores = cosines.tolist()
+            if max(scores) < _NEAR_32:
+                continue  # near no statement (the usual case): the loop below would stop at once
             near: dict[str, list[tuple[float, bool]]] = {}
+            pairs: set[str] | None = None
             for i in np.argsort(-cosines).tolist():
-                s = bank.statements[i]
-                if cosines[i] < FACT_SIMILAR_THRESHOLD - FACT_AMBIGUITY_MARGIN:
+                s, score = bank.statements[i], scores[i]
+                if score < _NEAR_32:
                     break
-                near.setdefault(s.fact.id, []).append((float(cosines[i]), s.stated(negated)))
-                if (
-                    s.fact.id not in best
-                    and cosines[i] >= FACT_SIMILAR_THRESHOLD
-                    and _pairs(key) & _pairs(s.key)
-                ):
-                    best[s.fact.id] = (float(cosines[i]), s)
+                near.setdefault(s.fact.id, []).append((score, s.stated(negated)))
+                if s.fact.id not in best and score >= _SIMILAR_32:
+                    if pairs is None:
+                        pairs = _pairs(key)
+                    if pairs & bank.pairs[i]:
+                        best[s.fact.id] = (score, s)
             # Close in meaning to statements of both values (打个电话就给您退了: 退订要收费 and
             # 不能退订 alike): the clause does not say which, so it states nothing.
             for fact_id, (score, s) in list(best.items()):
@@ -626,11 +695,17 @@ def _rule_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
 
 def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
     """Every fact value the sentence states, right or wrong."""
+    return compiled_claims(text, compile_knowledge(kb))
+
+
+def compiled_claims(text: str, compiled: CompiledKnowledge) -> list[Claim]:
+    """claims() with the knowledge base compiled beforehand (a check reads many sentences)."""
     out = []
-    for clause in clauses(text):
-        out += _numeric_claims(clause, kb)
-    return out + _rule_claims(text, kb)
+    for clause in _clauses(text):
+        out += _numeric_claims(clause, compiled)
+    return out + _rule_claims(text, compiled.rules)
 
 
-def wrong_claims(text: str, kb: KnowledgeBase) -> list[Claim]:
-    return [c for c in claims(text, kb) if not c.right]
+def wrong_claims(text: str, kb: KnowledgeBase | CompiledKnowledge) -> list[Claim]:
+    compiled = kb if isinstance(kb, CompiledKnowledge) else compile_knowledge(kb)
+    return [c for c in compiled_claims(text, compiled) if not c.right]

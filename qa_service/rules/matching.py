@@ -303,6 +303,14 @@ class PhraseMatcher:
             return None
         return self._fuzzy(self.any, text, doubt)
 
+    def fuzzy_candidates(self, masks: Sequence[int]) -> frozenset[int]:
+        """The indices of the texts (by their syllable_mask) that pass fuzzy_any's quick
+        reject: fuzzy_any finds nothing in the others."""
+        if self.fuzzy >= 1.0:
+            return frozenset()
+        syllables, least = self._any_syllables, self._any_min_shared
+        return frozenset(i for i, m in enumerate(masks) if (syllables & m).bit_count() >= least)
+
     def fuzzy_any_hits(
         self, texts: Sequence[PreparedText], indices: Iterable[int], doubts: Sequence[float] = ()
     ) -> dict[int, Match]:

@@ -18,6 +18,7 @@ from typing import Any
 import cn2an
 import opencc
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.simpleseg import seg as pinyin_words
 from rapidfuzz.distance import Levenshtein
 
 from qa_service.config import RESPELL_MIN, RESPELL_NEAR_MIN, RESPELL_SYLLABLE_EDITS
@@ -102,10 +103,19 @@ def spoken(text: str) -> str:
 def syllables(norm: str) -> tuple[str, ...]:
     """One token per character of normalized text: pinyin without tone for Chinese, the
     character itself for digits, letters and signs."""
-    out = lazy_pinyin(norm, style=Style.NORMAL, errors=_characters)
+    # lazy_pinyin(norm), word by word: pypinyin cuts the text into words (pinyin_words) and
+    # reads each on its own, so the words' readings, kept, make the text's (most of its
+    # time went to reading the same words again, in every utterance and fuzzy span).
+    out = [syllable for word in pinyin_words(norm) for syllable in _word_syllables(word)]
     if len(out) != len(norm):  # pypinyin groups non-Chinese runs; fall back to per character
         out = [lazy_pinyin(ch, style=Style.NORMAL, errors=_characters)[0] for ch in norm]
     return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _word_syllables(word: str) -> tuple[str, ...]:
+    """lazy_pinyin of one word of pinyin_words (a word is cut into itself again)."""
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors=_characters))
 
 
 def _characters(text: str) -> Any:

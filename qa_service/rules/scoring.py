@@ -94,8 +94,13 @@ def speech_chars(utterances: Sequence[Utterance]) -> int:
 
 def no_speech(utterances: Sequence[Utterance]) -> bool:
     """Too little speech in the whole call to grade it (config.NO_SPEECH_MIN_CHARS: silence,
-    noise, a dead line)."""
-    return speech_chars(utterances) < NO_SPEECH_MIN_CHARS
+    noise, a dead line): speech_chars below it, counted only as far as needed."""
+    chars = 0
+    for u in utterances:
+        chars += sum(map(str.isalnum, u.text))
+        if chars >= NO_SPEECH_MIN_CHARS:
+            return False
+    return True
 
 
 class Scorer:

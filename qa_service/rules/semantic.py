@@ -154,8 +154,14 @@ def single_thread_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-@lru_cache(maxsize=4)
 def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    # The name passed on, not defaulted inside the cache: get_embedder() and
+    # get_embedder(DEFAULT_MODEL) are one model loaded once, not two.
+    return _embedder(name)
+
+
+@lru_cache(maxsize=4)
+def _embedder(name: str) -> Embedder:
     if name not in MODELS:
         raise ModelIntegrityError(f"unknown sentence model {name!r}; known: {', '.join(MODELS)}")
     single_thread_blas()
@@ -320,6 +326,7 @@ def numbers_of(norm: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(norm)) - {"1"}
 
 
+@lru_cache(maxsize=65536)  # asked of the same clauses by every example near them
 def negated(norm: str) -> bool:
     text = _A_NOT_A.sub("", _NOT_NEGATION.sub("", norm))
     return any(ch in NEGATORS for ch in text)
@@ -443,9 +450,16 @@ class CallSimilarities:
     pair), one column per example; `describe(row)` gives (utterance index, text read for
     negation, text read for numbers) of a row."""
 
-    def __init__(self, table: np.ndarray, describe: Callable[[int], tuple[int, str, str]]):
+    def __init__(
+        self,
+        table: np.ndarray,
+        describe: Callable[[int], tuple[int, str, str]],
+        owners: Sequence[int] | None = None,
+    ):
         self.table = table
         self.describe = describe
+        # The utterance of each row (describe(row)[0]), when known without describing it.
+        self.owners = owners
         self._above: tuple[float, dict[int, list[tuple[float, int]]]] | None = None
 
     def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
@@ -527,7 +541,10 @@ class SimilarMatcher:
         # Each example is compared with its own threshold: rank by the margin above it.
         passing.sort(key=lambda p: (-p[0], p[2], p[3]))
         examples = self.bank.examples
+        owners = sims.owners
         for _, score, row, col in passing:
+            if owners is not None and owners[row] in out:
+                continue  # this utterance matched already, by a wider margin
             owner, text, numbers_text = sims.describe(row)
             if owner in out or not examples[col].agrees(text, numbers_text):
                 continue

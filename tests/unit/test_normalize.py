@@ -1,6 +1,17 @@
-import pytest
+import json
+import random
 
-from qa_service.rules.normalize import normalize, respell_hotwords, syllables, to_simplified
+import pytest
+from pypinyin import Style, lazy_pinyin
+
+from qa_service.rules.normalize import (
+    normalize,
+    respell_hotwords,
+    spoken,
+    syllables,
+    to_simplified,
+)
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize(
@@ -40,6 +51,28 @@ def test_syllables_one_per_character():
     norm = normalize("唱想套餐96元")
     assert syllables(norm) == ("chang", "xiang", "tao", "can", "9", "6", "yuan")
     assert len(syllables(norm)) == len(norm)
+
+
+def test_syllables_word_by_word_read_as_the_whole_text():
+    """syllables() reads pypinyin's words one by one (and keeps them): the same pinyin as
+    pypinyin reading the whole text, on real ASR output, its spoken form and pieces of it
+    (the spans fuzzy matching rescores), polyphones and mixed text included."""
+    data = json.loads((ROOT / "benchmarks" / "data" / "dev_transcripts.json").read_text("utf-8"))
+    texts = [u["text"] for t in data.values() for u in t["utterances"]]
+    texts += ["银行行长长得很高", "重庆重新开始", "还有还款", "合约71年", "5g套餐abc"]
+    rng = random.Random(7)
+    pieces = []
+    for text in texts:
+        for form in (normalize(text), spoken(text)):
+            cuts = sorted(rng.randrange(len(form) + 1) for _ in range(2))
+            pieces += [form, form[cuts[0] : cuts[1]], form[cuts[0] :]]
+    whole = [
+        tuple(lazy_pinyin(p, style=Style.NORMAL, errors=list))
+        if len(lazy_pinyin(p, style=Style.NORMAL, errors=list)) == len(p)
+        else tuple(lazy_pinyin(ch, style=Style.NORMAL, errors=list)[0] for ch in p)
+        for p in pieces
+    ]
+    assert [syllables(p) for p in pieces] == whole
 
 
 @pytest.mark.parametrize(

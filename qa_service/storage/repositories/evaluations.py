@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import delete, exists, insert, or_, update
+from sqlalchemy import delete, exists, or_, update
 from sqlmodel import Session, select
 
 from qa_service.domain.enums import FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
+from qa_service.storage.bulk import insert_rows
 from qa_service.storage.queries import costly_finding, filters
 from qa_service.storage.repositories.recordings import copy_metadata
 from qa_service.storage.rollups import rebuild
@@ -87,7 +88,7 @@ class Evaluations:
             s.add(ev)
             evaluations.append(ev)
         s.flush()
-        # Findings and highlights go in as plain rows, one executemany each: building ORM
+        # Findings and highlights go in as plain rows, in bulk (storage.bulk): building ORM
         # objects for them was most of a rescore's write time (nothing reads them back from
         # this session; apply_reviews queries them).
         findings = [
@@ -95,15 +96,13 @@ class Evaluations:
             for ev, (_, result, _) in zip(evaluations, items, strict=True)
             for row in _finding_rows(ev.id, result)
         ]
-        if findings:
-            s.execute(insert(FindingRow), findings)
+        insert_rows(s, FindingRow.__table__, findings)
         highlights = [
             {"evaluation_id": ev.id, **asdict(h)}
             for ev, (_, result, _) in zip(evaluations, items, strict=True)
             for h in result.highlights
         ]
-        if highlights:
-            s.execute(insert(HighlightRow), highlights)
+        insert_rows(s, HighlightRow.__table__, highlights)
         return evaluations
 
     def versions_of(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,18 @@ from qa_service.domain.results import Utterance
 from qa_service.rules.semantic import CallVectors, pack_vectors, unpack_vectors
 from qa_service.storage.rollups import tracked
 from qa_service.storage.tables import Evaluation, Recording, TranscriptVectors, UtteranceRow
+
+
+class RescoreTarget(NamedTuple):
+    """What a rescore reads of a recording: its row's columns, not the ORM object (a rescore
+    of a project lists a hundred thousand of them)."""
+
+    id: int
+    source_path: str
+    duration: float
+    asr_warnings: list
+    agent_id: str | None
+    project: str | None
 
 
 class Recordings:
@@ -55,6 +68,27 @@ class Recordings:
                 (evaluated | Recording.project.in_(projects)) if projects else evaluated
             )
             return list(s.exec(q.order_by(Recording.id)).all())
+
+    def rescore_targets(
+        self,
+        project: str | None = None,
+        evaluated_with: str | None = None,
+        projects: Iterable[str] = (),
+    ) -> list[RescoreTarget]:
+        """The recordings of a project (as `all`), or those with an evaluation under the rubric
+        id `evaluated_with` and those of `projects` (as `evaluated_with`), in id order."""
+        r = Recording
+        q = select(r.id, r.source_path, r.duration, r.asr_warnings, r.agent_id, r.project)
+        if project:
+            q = q.where(r.project == project)
+        elif evaluated_with is not None:
+            evaluated = r.id.in_(
+                select(Evaluation.recording_id).where(Evaluation.rubric_id == evaluated_with)
+            )
+            projects = list(projects)
+            q = q.where((evaluated | r.project.in_(projects)) if projects else evaluated)
+        with self.session() as s:
+            return [RescoreTarget(*row) for row in s.exec(q.order_by(r.id)).all()]
 
     def save_transcript(
         self,
