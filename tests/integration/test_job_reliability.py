@@ -16,6 +16,7 @@ from rq.job import Job, JobStatus
 from qa_service.api import create_app
 from qa_service.app.keys import create_key
 from qa_service.config import Settings
+from qa_service.i18n import message
 from qa_service.storage.store import Store
 from tests.support import (
     REDIS_URL as SHARED_REDIS_URL,
@@ -212,9 +213,12 @@ def test_rescore_kept_while_redis_is_down_and_found_at_jobs(request, tmp_path, r
             -3000:
         ]
         failed = client.get("/jobs?status=failed", headers=admin).json()
-        assert [j["id"] for j in failed] == [doomed_id] and "version 2" in failed[0]["error"], (
-            failed
+        gone = message(
+            "rubric {rubric} version {version} is not stored",
+            rubric="telecom-data-upgrade",
+            version=2,
         )
+        assert [j["id"] for j in failed] == [doomed_id] and gone in failed[0]["error"], failed
 
 
 def test_embedded_serve_killed_mid_job_runs_it_on_restart(tmp_path):
