@@ -539,11 +539,15 @@ def test_every_page_and_report_reads_in_chinese(browser, server, web_data, api_g
         # the rubric's own YAML is what the admin wrote, not the page's words
         scan(
             name,
+            # read as laid out (a detached copy has no layout: its blocks would run together)
             page.evaluate("""() => {
-            const copy = document.body.cloneNode(true);
-            const own = '#yaml, #upload-yaml, #upload-view, textarea';
-            copy.querySelectorAll(own).forEach(e => e.remove());
-            return copy.innerText; }"""),
+            const own = [...document.querySelectorAll(
+              '#yaml, #upload-yaml, #upload-view, textarea')];
+            const shown = own.map(e => e.style.display);
+            own.forEach(e => { e.style.display = 'none'; });
+            const text = document.body.innerText;
+            own.forEach((e, i) => { e.style.display = shown[i]; });
+            return text; }"""),
         )
     # an upload with mistakes: the reasons read in Chinese
     page.goto(server + "/rubric-versions")
