@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
-from scoring_accuracy import AccuracyReport
+from scoring_accuracy import AccuracyReport, heard_role
 
 from qa_service.asr.transcript import transcribe_file
 from qa_service.domain.results import Utterance
@@ -97,18 +97,21 @@ def reference(corpus: Path, cid: str) -> dict:
 
 
 def timing_and_roles(corpus: Path, transcripts: dict) -> tuple[float, float, int]:
+    """Turn timing (a reference turn start with an utterance start within 0.5 s) and mono
+    role accuracy over the heard turns of mono calls (scoring_accuracy.heard_role)."""
     hits = total = right = mono = 0
     for cid, t in transcripts.items():
+        heard = [(u["role"], u["start"], u["end"]) for u in t["utterances"]]
         for turn in reference(corpus, cid)["turns"]:
             total += 1
             if not t["utterances"]:
                 continue
             near = min(t["utterances"], key=lambda u: abs(u["start"] - turn["start"]))
-            ok = abs(near["start"] - turn["start"]) <= 0.5
-            hits += ok
-            if t["separation"] == "mono":
+            hits += abs(near["start"] - turn["start"]) <= 0.5
+            role = heard_role(turn, heard)
+            if t["separation"] == "mono" and role is not None:
                 mono += 1
-                right += ok and near["role"] == turn["role"]
+                right += role == turn["role"]
     return hits / max(total, 1), (right / mono if mono else float("nan")), mono
 
 

@@ -36,7 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
-from scoring_accuracy import AccuracyReport
+from scoring_accuracy import AccuracyReport, heard_role
 
 from qa_service.domain.results import Utterance
 from qa_service.rules.normalize import normalize
@@ -331,17 +331,18 @@ def main() -> None:
 
 
 def mono_roles(kept: dict) -> float:
-    """Share of the reference turns of mono calls whose nearest utterance (start within 0.5 s)
-    has the turn's role."""
+    """Share of the heard reference turns of mono calls whose longest-overlapping utterance
+    has the turn's role (scoring_accuracy.heard_role)."""
     right = total = 0
     for cid, t in kept["calls"].items():
         turns = kept.get("refs", {}).get(cid)
-        if not turns or t["separation"] != "mono" or not t["utterances"]:
+        if not turns or t["separation"] != "mono":
             continue
+        heard = [(u["role"], u["start"], u["end"]) for u in t["utterances"]]
         for turn in turns:
-            total += 1
-            near = min(t["utterances"], key=lambda u: abs(u["start"] - turn["start"]))
-            right += abs(near["start"] - turn["start"]) <= 0.5 and near["role"] == turn["role"]
+            role = heard_role(turn, heard)
+            total += role is not None
+            right += role == turn["role"]
     return right / total if total else float("nan")
 
 

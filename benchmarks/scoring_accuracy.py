@@ -8,6 +8,7 @@ imply under the same rubric and the same scoring code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qa_service.domain.results import Finding
@@ -89,6 +90,20 @@ def label_findings(label: dict, rubric: Rubric) -> list[Finding]:
 
 def expected_grade(label: dict, rubric: Rubric) -> str:
     return score_findings(label_findings(label, rubric), rubric.scoring)[1]
+
+
+def heard_role(turn: dict, heard: Sequence[tuple[str, float, float]]) -> str | None:
+    """The role of the utterance (role, start, end) that overlaps a reference turn longest;
+    None when none overlaps it (a turn never heard: recognition, not roles). Mono role
+    accuracy is the share of heard turns whose role this is: one utterance holding two turns
+    of one speaker (joined once roles are known) counts for both, and one holding two
+    speakers' turns is wrong for one of them."""
+    best, role = 0.0, None
+    for who, start, end in heard:
+        overlap = min(end, turn["end"]) - max(start, turn["start"])
+        if overlap > best:
+            best, role = overlap, who
+    return role
 
 
 @dataclass

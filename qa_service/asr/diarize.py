@@ -1,7 +1,7 @@
 """Two speakers on one channel (mono recordings): who is the agent?
 
 No speaker-embedding weights can be downloaded here, so separation rests on what the audio
-itself shows: each speech chunk is described by its voice (median pitch and the mean and
+itself shows: each speech chunk is described by its voice (mean log pitch and the mean and
 spread of its log-mel spectrum), the chunks are split into two clusters (k-means on
 standardized features), and the text decides which cluster is the agent: the agent is the
 side that says the rubric's agent lines (greeting, company name, product points) and the
@@ -33,8 +33,10 @@ class RoleCues:
     customer: PhraseMatcher
 
 
-def median_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float:
-    """Median F0 (Hz) over voiced frames, by normalized autocorrelation; 0.0 if unvoiced."""
+def mean_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float:
+    """F0 (Hz) over voiced frames, by normalized autocorrelation, averaged on a log scale;
+    0.0 if unvoiced. The mean, not the median: tones spread a turn's pitch, and the median
+    sits on whichever tone the turn holds most of (decision 0023)."""
     if len(samples) < frame:
         return 0.0
     count = 1 + (len(samples) - frame) // hop
@@ -53,7 +55,7 @@ def median_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float
     voiced = loud & (peaks > 0.45)
     if not np.any(voiced):
         return 0.0
-    return float(np.median(SAMPLE_RATE / lags[voiced]))
+    return float(np.exp(np.mean(np.log(SAMPLE_RATE / lags[voiced]))))
 
 
 def chunk_features(samples: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -63,7 +65,7 @@ def chunk_features(samples: np.ndarray, spans: Sequence[tuple[float, float]]) ->
         if len(piece) < SAMPLE_RATE // 10:
             piece = np.pad(piece, (0, SAMPLE_RATE // 10 - len(piece)))
         mel = _mel(piece, padding=0)
-        pitch = median_pitch(piece)
+        pitch = mean_pitch(piece)
         rows.append(
             np.concatenate([[np.log(pitch) if pitch else 0.0], mel.mean(axis=1), mel.std(axis=1)])
         )
@@ -80,16 +82,24 @@ class Clusters:
 
 
 def cluster_two(features: np.ndarray) -> Clusters:
-    """Two voices among the rows; one cluster when there are too few chunks to split."""
-    if len(features) < 2:
+    """Two voices among the rows; one cluster when there are too few chunks to split.
+
+    The voices are found among the chunks with a pitch; a chunk without one (a breath, a
+    clipped syllable: log pitch 0, far below every voice) would be a cluster of its own, so
+    it is placed by its spectrum alone, at the voiced chunks' mean pitch."""
+    voiced = features[:, 0] != 0.0 if len(features) else np.zeros(0, dtype=bool)
+    if voiced.sum() < 2:
         return Clusters(np.zeros(len(features), dtype=int), np.ones(len(features)))
-    scaled = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-6)
+    features = features.copy()
+    features[~voiced, 0] = features[voiced, 0].mean()
+    known = features[voiced]
+    scaled = (features - known.mean(axis=0)) / (known.std(axis=0) + 1e-6)
     # Pitch is the single most telling feature of who speaks: it weighs as much as all 160
     # mel statistics together, so they do not drown it (decision 0007).
     scaled[:, 0] *= np.sqrt(features.shape[1] - 1)
-    kmeans = KMeans(n_clusters=2, n_init=10, random_state=0).fit(scaled)
+    kmeans = KMeans(n_clusters=2, n_init=10, random_state=0).fit(scaled[voiced])
     distances = kmeans.transform(scaled)  # (rows, 2): to each centroid
-    labels = kmeans.labels_.astype(int)
+    labels = distances.argmin(axis=1).astype(int)
     own = distances[np.arange(len(labels)), labels]
     other = distances[np.arange(len(labels)), 1 - labels]
     return Clusters(labels, (other - own) / np.maximum(other + own, 1e-9))
