@@ -36,7 +36,7 @@ class RoleCues:
 def mean_pitch(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float:
     """F0 (Hz) over voiced frames, by normalized autocorrelation, averaged on a log scale;
     0.0 if unvoiced. The mean, not the median: tones spread a turn's pitch, and the median
-    sits on whichever tone the turn holds most of (decision 0023)."""
+    sits on whichever tone the turn holds most of (decision 0021)."""
     if len(samples) < frame:
         return 0.0
     count = 1 + (len(samples) - frame) // hop
