@@ -62,7 +62,7 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
         assert again.status_code == 200 and again.json()["created"] is False
         changed = KB_TEXT.replace("value: 128", "value: 138")
         r = client.post("/knowledge-bases", content=changed.encode(), headers=admin | YAML)
-        assert r.status_code == 409 and "raise `version`" in r.json()["detail"]
+        assert r.status_code == 409 and "`version`" in r.json()["detail"]
         r = client.post(
             "/knowledge-bases", content=b"id: x\nfacts: [{id: a}]\n", headers=admin | YAML
         )
