@@ -4,6 +4,7 @@ carries them over or marks them; a withdrawal brings the machine's result back. 
 reviewed result and the rollups stay equal to a rebuild after every step. Calls are hand-made
 transcripts stored under the hash of a real file, so scoring the file reuses them (no ASR)."""
 
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from qa_service.files import sha256_of
 from qa_service.metrics.kpis import kpi_rows
 from qa_service.rules.rubric import parse_rubric
 from qa_service.storage.store import Store
-from tests.support import RUBRICS, assert_rollups_match_rebuild, wait_for, write_wav
+from tests.support import RUBRICS, assert_rollups_match_rebuild, said, wait_for, write_wav
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 RUBRIC_ID = "telecom-data-upgrade"
@@ -163,7 +164,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
         )
         greeting = next(f for f in short["findings"] if f["rule_id"] == "greeting")
         assert (
-            "hit, missed"
+            "'hit', 'missed'"  # the allowed states, quoted as codes in any language
             in post(
                 short,
                 {
@@ -176,13 +177,13 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
                 422,
             )["detail"]
         )
-        assert (
-            "finding_id or rule_id"
-            in post(short, {"target": "finding", "action": "confirm"}, 422)["detail"]
+        assert re.fullmatch(
+            said("{a} or {b} is required for a finding review", a="finding_id", b="rule_id"),
+            post(short, {"target": "finding", "action": "confirm"}, 422)["detail"],
         )
-        assert (
-            "override"
-            in post(
+        assert re.fullmatch(
+            said("confirm keeps the current {what} {current}; use override to set {value}"),
+            post(
                 short,
                 {
                     "target": "finding",
@@ -191,7 +192,7 @@ def test_reviews_survive_rescoring_and_versions(request, tmp_path, backend):
                     "value": "missed",
                 },
                 422,
-            )["detail"]
+            )["detail"],
         )
         post(
             short,

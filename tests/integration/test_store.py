@@ -10,6 +10,7 @@ from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, FindingRow, Recording, UtteranceRow
+from tests.support import said
 
 RUBRIC_TEXT = """
 id: store-test
@@ -54,7 +55,13 @@ def test_rubric_versions_are_never_overwritten(store):
     rubric = parse_rubric(RUBRIC_TEXT)
     store.rubrics.save(rubric, RUBRIC_TEXT)
     store.rubrics.save(rubric, RUBRIC_TEXT)  # same content: fine
-    with pytest.raises(RubricVersionConflict, match="raise `version`"):
+    with pytest.raises(
+        RubricVersionConflict,
+        match=said(
+            "rubric {rubric} version {version} is already stored with other content; "
+            "raise {field} to store a change"
+        ),
+    ):
         store.rubrics.save(rubric, RUBRIC_TEXT + "\n# changed\n")
 
 
