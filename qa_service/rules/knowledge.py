@@ -282,6 +282,9 @@ class _RuleBank:
     # (the order _rule_claims tries them in), and each statement's pairs (_pairs).
     lexical: tuple[Statement, ...] = ()
     pairs: tuple[frozenset[str], ...] = ()
+    # For a clause negated (1) or not (0): each statement's pairs that no statement of its
+    # fact stating the other value holds (_telling_pairs).
+    telling: tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = ((), ())
 
 
 @dataclass(frozen=True)
@@ -546,6 +549,25 @@ def _spans(clause: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
     return spans
 
 
+def _telling_pairs(statements: list[Statement], negated: bool) -> tuple[frozenset[str], ...]:
+    """Each statement's pairs that tell its value apart: those no statement of the same fact
+    holds when it would state the other value for a clause so negated. 退订 is in 免费退订 and
+    in 退订要收费 alike: a clause sharing only 退订 (可一年费退订, a misheard 可以免费退订) says
+    which rule it is about, not which value, so it states nothing by meaning."""
+    out = []
+    for s in statements:
+        value = s.stated(negated)
+        other = set().union(
+            *(
+                _pairs(o.key)
+                for o in statements
+                if o.fact.id == s.fact.id and o.stated(negated) != value
+            )
+        )
+        out.append(frozenset(_pairs(s.key) - other))
+    return tuple(out)
+
+
 def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
     if kb._compiled is None:
         statements = [
@@ -570,6 +592,7 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
                     if len(s.key) >= LEXICAL_MIN
                 ),
                 pairs=tuple(frozenset(_pairs(s.key)) for s in statements),
+                telling=(_telling_pairs(statements, False), _telling_pairs(statements, True)),
             ),
             re.compile("|".join(map(re.escape, words))) if words else None,
         )
@@ -680,7 +703,7 @@ def _rule_claims(text: str, bank: _RuleBank) -> list[Claim]:
                 if s.fact.id not in best and score >= _SIMILAR_32:
                     if pairs is None:
                         pairs = _pairs(key)
-                    if pairs & bank.pairs[i]:
+                    if pairs & bank.telling[negated][i]:
                         best[s.fact.id] = (score, s)
             # Close in meaning to statements of both values (打个电话就给您退了: 退订要收费 and
             # 不能退订 alike): the clause does not say which, so it states nothing.

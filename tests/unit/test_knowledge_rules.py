@@ -5,7 +5,13 @@ import pytest
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.audit import audit, read_script
 from qa_service.rules.checks import Call, ProductFactCheck
-from qa_service.rules.knowledge import claims, knowledge_of, negation, parse_knowledge
+from qa_service.rules.knowledge import (
+    claims,
+    knowledge_of,
+    load_knowledge,
+    negation,
+    parse_knowledge,
+)
 from qa_service.rules.rubric import FactCheck, load_rubric
 from tests.support import RUBRICS
 
@@ -76,6 +82,17 @@ def test_free_cancel_agrees_and_contradicts(text, value):
 )
 def test_no_rule_stated(text):
     assert stated(text) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["合约到期后可一年费退订", "合约到期后可衣服退订", "合约到期后可一念非退订"],
+)
+def test_a_misheard_rule_states_nothing(text):
+    """可以免费退订 as Whisper base heard it on two CPUs: near 退订要收费 in meaning, but the one
+    word shared (退订) is in statements of both values, so nothing tells which it says."""
+    kb = load_knowledge(RUBRICS / "kb" / "telecom-data-upgrade.yaml")
+    assert [c for c in claims(text, kb) if c.fact.type == "bool"] == []
 
 
 @pytest.mark.parametrize(
