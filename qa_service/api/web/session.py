@@ -48,6 +48,17 @@ def _mac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# Hex digits written as letters: the page holding the token is masked for non-admins, and a run
+# of digits in a hex token can have a phone number's shape (058…4951), masked into a token
+# that no longer matches.
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def csrf_token(secret: bytes, nonce: str) -> str:
+    """The session's CSRF token: an HMAC of its nonce, in the letters a-p only."""
+    return _mac(secret, "csrf:" + nonce).translate(_LETTERS)
+
+
 def secret_of(request: Request) -> bytes:
     return request.app.state.session_secret
 
@@ -74,7 +85,7 @@ def read(secret: bytes, cookie: str | None, max_age_s: int) -> WebSession | None
         return None
     if time.time() - int(issued) > max_age_s:
         return None
-    return WebSession(subject, int(issued), nonce, _mac(secret, "csrf:" + nonce))
+    return WebSession(subject, int(issued), nonce, csrf_token(secret, nonce))
 
 
 def current(request: Request) -> WebSession | None:
