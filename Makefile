@@ -42,8 +42,11 @@ test: lint unit integration browser
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
+# Two pytest-xdist workers, a file each at a time: most of the layer waits on worker processes,
+# servers and databases, so two run in about the time of one and a half (tests/support.py gives
+# each its own Redis databases).
 integration: setup
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
 
 browser: setup browser-deps
 	$(BIN)/python -m pytest -q tests/browser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import uuid
 
 import pytest
@@ -48,14 +49,28 @@ def dev_rubric():
 
 
 @pytest.fixture(scope="session")
-def dev_transcripts(recognizer, dev_labels, dev_rubric):
-    """Every dev call transcribed once for the whole session (the slow part of the suite)."""
+def dev_transcripts(recognizer, dev_labels, dev_rubric, tmp_path_factory):
+    """Every dev call transcribed once for the whole run (the slow part of the suite): by the
+    first pytest-xdist worker that needs them, the others read its pickle (xdist's own recipe:
+    a file lock in the run's shared temporary folder)."""
+    from filelock import FileLock
+
     from qa_service.asr.transcript import transcribe_file
 
-    return {
-        cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
-        for cid, label in dev_labels.items()
-    }
+    def transcribe_all():
+        return {
+            cid: transcribe_file(str(DEV / label["audio"]), recognizer, dev_rubric)
+            for cid, label in dev_labels.items()
+        }
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return transcribe_all()
+    # under xdist the base folder is the run's popen-gwN: its parent is this run's, no other's
+    kept = tmp_path_factory.getbasetemp().parent / "dev_transcripts.pickle"
+    with FileLock(str(kept) + ".lock"):
+        if not kept.exists():
+            kept.write_bytes(pickle.dumps(transcribe_all()))
+        return pickle.loads(kept.read_bytes())
 
 
 @pytest.fixture

@@ -22,7 +22,18 @@ IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
     "QA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13")
+# Each pytest-xdist worker (gw0, gw1, ...) has Redis databases of its own: tests empty theirs
+# and run rq workers against it, which must not meet another worker's jobs.
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+
+
+def worker_redis(url: str) -> str:
+    """The Redis URL with this xdist worker's database: the URL's own for the first worker."""
+    root, db = url.rsplit("/", 1)
+    return f"{root}/{(int(db) + XDIST_WORKER) % 16}"
+
+
+REDIS_URL = worker_redis(os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13"))
 
 # English a Chinese text keeps: formats, units, file types, encodings, product names, the time
 # zone. The one allowlist of the language scans (pages, catalog, API errors, CLI output).

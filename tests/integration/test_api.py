@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -301,7 +302,9 @@ def test_bad_rubrics_and_uploads(request, tmp_path, redis, backend):  # noqa: F8
 def test_redis_down_then_back(request, tmp_path, backend):
     """A Redis of our own on another port, stopped while the API runs, then started again."""
     url = request.getfixturevalue(f"{backend}_url")
-    port = 6391
+    with socket.socket() as probe:  # a free port: another test may run a Redis of its own
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = [
         "redis-server",
         "--port",

@@ -28,11 +28,12 @@ from tests.support import (
     emptied_redis,
     said,
     wait_for,
+    worker_redis,
 )
 
-# Redis database 2: this helper's own (the `redis` fixture's 13 is flushed by other suites'
-# tests; these tests run workers for many seconds and must not lose their jobs to that)
-REDIS_URL = SHARED_REDIS_URL.rsplit("/", 1)[0] + "/2"
+# Redis database 2 (plus the xdist worker's number): this file's own (the `redis` fixture's is
+# flushed by other tests; these tests run workers for many seconds and must not lose their jobs)
+REDIS_URL = worker_redis(SHARED_REDIS_URL.rsplit("/", 1)[0] + "/2")
 
 CALL = SAMPLES / "telecom-data-upgrade" / "telecom-upgrade_A017_20261120-091403.wav"
 RUBRIC_YAML = (RUBRICS / "telecom-data-upgrade.yaml").read_text(encoding="utf-8")
