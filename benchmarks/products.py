@@ -21,6 +21,10 @@ same table from them; recognition of another CPU differs in a few characters).
     python benchmarks/products.py --corpora car-insurance-renewal --conditions clean,noise8
     python benchmarks/products.py --voices kokoro --kokoro-python /path/to/venv/bin/python
     python benchmarks/products.py --cached --errors              # each call's differences
+
+Each row is scored for all calls and, where the labels say what kind of agent a call has
+(`agent`: plain, who says the key phrases, or para, who paraphrases them), for each kind
+alone; after the table, issue 24's targets and which of them hold (TARGETS).
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
-from scoring_accuracy import AccuracyReport, heard_role
+
+try:
+    from benchmarks.scoring_accuracy import AccuracyReport, heard_role
+except ImportError:  # run as a script: benchmarks/ is the import path
+    from scoring_accuracy import AccuracyReport, heard_role
 
 from qa_service.domain.results import Utterance
 from qa_service.rules.normalize import normalize
@@ -78,6 +86,55 @@ COMMITTED = {
 CHECK_CORPORA = ("car-insurance-renewal", "wealth-care-offer")
 VOICES = ("baker", "kokoro")
 CACHE = Path(os.environ.get("QA_BENCH_CACHE", Path.home() / ".cache" / "qa-service"))
+ALL = "all"  # the agent column of a row scored over every call
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of issue 24's targets: a row's measure (an AccuracyReport property) at least
+    `least`, on every check corpus, voice and condition the row filter takes."""
+
+    name: str
+    rubric: str  # phrases | similar
+    conditions: tuple[str, ...]
+    agent: str  # plain | para | all
+    measure: str  # precision | recall | f1 | grade_agreement | outcome_accuracy
+    least: float
+
+
+TARGETS = (
+    Target("plain clean F1", "phrases", ("clean",), "plain", "f1", 0.97),
+    Target("plain clean grades", "phrases", ("clean",), "plain", "grade_agreement", 0.95),
+    Target("plain clean outcome", "phrases", ("clean",), "plain", "outcome_accuracy", 0.95),
+    Target("para similar F1", "similar", ("clean",), "para", "f1", 0.92),
+    Target("key phrases precision", "phrases", ("clean",), ALL, "precision", 0.98),
+    Target("plain noise8 F1", "phrases", ("noise8",), "plain", "f1", 0.94),
+    Target("plain noise8 outcome", "phrases", ("noise8",), "plain", "outcome_accuracy", 0.80),
+)
+
+
+def target_lines(rows: list[tuple]) -> list[str]:
+    """One line per target and row it applies to (check corpora only): the measure, the
+    target and whether it holds. Rows: (product, rubric, agent, condition, voice, report)."""
+    lines = []
+    for t in TARGETS:
+        for name, variant, agent, condition, voice, rep in rows:
+            if (
+                name in CHECK_CORPORA
+                and (variant, agent) == (t.rubric, t.agent)
+                and condition in t.conditions
+            ):
+                value = getattr(rep, t.measure)
+                verdict = "holds" if value >= t.least else "MISSES"
+                lines.append(
+                    f"{t.name} >= {t.least:.2f}: {name} {condition} {voice} {value:.3f} {verdict}"
+                )
+    return lines
+
+
+def agent_kinds(labels: dict[str, dict]) -> list[str]:
+    """The kinds of agent the labels name (`agent`), sorted; none for corpora without them."""
+    return sorted({x.get("agent", "") for x in labels.values()} - {""})
 
 
 def voice_dir(name: str, voice: str, voices_dir: Path) -> Path:
@@ -196,22 +253,27 @@ def transcribe(corpus: Path, labels: list[dict], rubric: Rubric) -> dict:
 
 def score(
     rubric: Rubric, labels: dict[str, dict], calls: dict, margin: str = "default"
-) -> AccuracyReport:
+) -> dict[str, AccuracyReport]:
+    """Reports by agent kind: ALL over every labelled call, and one per kind the labels name
+    (each call evaluated once)."""
     scorer = (
         Scorer(rubric)
         if margin == "default"
         else Scorer(rubric, phrase_margin=None if margin == "off" else float(margin))
     )
-    rep = AccuracyReport()
+    reports = {ALL: AccuracyReport()} | {k: AccuracyReport() for k in agent_kinds(labels)}
     for cid, t in calls.items():
         if cid not in labels:
             continue
         r = evaluate(cid, [Utterance(**u) for u in t["utterances"]], t["duration"], scorer)
-        rep.add(cid, labels[cid], rubric, r.findings, r.grade, r.outcome)
-        want = labels[cid].get("outcome", "unknown")
-        if r.outcome != want:
-            rep.errors.append(f"{cid}: outcome {r.outcome} (labels: {want})")
-    return rep
+        label = labels[cid]
+        kind = label.get("agent", "")
+        for rep in [reports[ALL]] + ([reports[kind]] if kind in reports else []):
+            rep.add(cid, label, rubric, r.findings, r.grade, r.outcome)
+            want = label.get("outcome", "unknown")
+            if r.outcome != want:
+                rep.errors.append(f"{cid}: outcome {r.outcome} (labels: {want})")
+    return reports
 
 
 def main() -> None:
@@ -226,9 +288,6 @@ def main() -> None:
     ap.add_argument("--cached", action="store_true", help="rescore the transcripts in --out")
     ap.add_argument("--errors", action="store_true", help="print each call's differences")
     ap.add_argument("--json", type=Path, help="also write the rows here")
-    ap.add_argument(
-        "--by-agent", action="store_true", help="also rows per agent kind (plain / para)"
-    )
     ap.add_argument(
         "--phrase-margin",
         default="default",
@@ -275,36 +334,38 @@ def main() -> None:
                 cond_labels = kept.get("labels") or labels
                 cer, roles = cer_of(kept), mono_roles(kept)
                 for rubric, path in zip(loaded, rubrics):
-                    rep = score(rubric, cond_labels, kept["calls"], args.phrase_margin)
                     variant = "similar" if "similar" in path.name else "phrases"
-                    rows.append((name, variant, condition, voice, rep, cer, roles))
+                    reports = score(rubric, cond_labels, kept["calls"], args.phrase_margin)
+                    for agent, rep in reports.items():
+                        rows.append((name, variant, agent, condition, voice, rep, cer, roles))
+                    rep = reports[ALL]
                     print(
                         f"{name} {variant} {condition} {voice}: {rep.summary()} CER {cer:.3f} "
                         f"mono roles {roles:.3f}",
                         flush=True,
                     )
                     if args.errors:
+                        kinds = {k: v.get("agent", "") for k, v in cond_labels.items()}
                         for line in rep.errors:
-                            print("  " + line)
-                    if args.by_agent:
-                        kinds = sorted({x.get("agent", "") for x in cond_labels.values()} - {""})
-                        for kind in kinds:
-                            some = {k: v for k, v in cond_labels.items() if v["agent"] == kind}
-                            sub = score(rubric, some, kept["calls"], args.phrase_margin)
-                            rows.append(
-                                (name, f"{variant}/{kind}", condition, voice, sub, cer, roles)
-                            )
+                            kind = kinds.get(line.split(":")[0], "")
+                            print(f"  [{kind}] {line}" if kind else "  " + line)
     print(
-        "\n| product | rubric | condition | voice | calls | P | R | F1 | grades | outcome | CER "
-        "| mono roles |"
+        "\n| product | rubric | agent | condition | voice | calls | P | R | F1 | grades "
+        "| outcome | CER | mono roles |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, variant, condition, voice, rep, cer, roles in rows:
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, variant, agent, condition, voice, rep, cer, roles in rows:
         print(
-            f"| {name} | {variant} | {condition} | {voice} | {rep.calls} | {rep.precision:.3f} "
-            f"| {rep.recall:.3f} | {rep.f1:.3f} | {rep.grade_agreement:.3f} "
-            f"| {rep.outcome_accuracy:.3f} | {cer:.3f} | {roles:.3f} |"
+            f"| {name} | {variant} | {agent} | {condition} | {voice} | {rep.calls} "
+            f"| {rep.precision:.3f} | {rep.recall:.3f} | {rep.f1:.3f} "
+            f"| {rep.grade_agreement:.3f} | {rep.outcome_accuracy:.3f} | {cer:.3f} "
+            f"| {roles:.3f} |"
         )
+    verdicts = target_lines([(n, v, a, c, vo, r) for n, v, a, c, vo, r, _, _ in rows])
+    if verdicts:
+        print("\nissue 24 targets (check corpora):")
+        for line in verdicts:
+            print("  " + line)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -312,6 +373,7 @@ def main() -> None:
                     {
                         "product": n,
                         "rubric": v,
+                        "agent": a,
                         "condition": c,
                         "voice": vo,
                         "calls": r.calls,
@@ -323,7 +385,7 @@ def main() -> None:
                         "cer": cer,
                         "mono_roles": roles,
                     }
-                    for n, v, c, vo, r, cer, roles in rows
+                    for n, v, a, c, vo, r, cer, roles in rows
                 ],
                 indent=1,
             )

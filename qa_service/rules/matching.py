@@ -7,7 +7,8 @@ are read with their numerals as said (normalize.spoken), so a numeral heard in p
 word keeps its sound (合约七一年 for 合约期一年); the matched span is reported that way too.
 Two guards keep fuzzy matching from flipping meaning: a hit preceded by a negator (不需要 for
 需要) does not count unless the phrase carries the negation itself, and a fuzzy span must hold
-a negator exactly when the phrase does.
+a negator exactly when the phrase does: the negator itself or, in a span as long as the phrase,
+its homophone where the phrase has it (补 heard for 不 in 保证明年补偿下 keeps the negation).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from qa_service.config import FUZZY_MIN_SYLLABLES, FUZZY_SHORT_SYLLABLES
 from qa_service.rules.normalize import normalize, normalize_plain, spoken, syllables
 
 NEGATORS = frozenset("不没别未")
+_NEGATOR_SOUNDS = {ch: syllables(ch)[0] for ch in NEGATORS}
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,19 @@ def compile_phrases(phrases: Iterable[str]) -> tuple[Phrase, ...]:
     return tuple(p for p in map(Phrase.of, phrases) if p.prepared.norm)
 
 
+def holds_negation(phrase: Phrase, span: str) -> bool:
+    """Whether a fuzzy span says the negation its phrase says: a negator in it, or a span as
+    long as the phrase with the negator's sound where the phrase has the negator (the
+    recognizer wrote a homophone, 补 for 不; what was said is still negated)."""
+    if any(ch in NEGATORS for ch in span):
+        return True
+    said = phrase.prepared.said  # numerals as words, as the span is
+    if len(span) != len(said):
+        return False
+    heard = syllables(span)
+    return any(ch in NEGATORS and heard[i] == _NEGATOR_SOUNDS[ch] for i, ch in enumerate(said))
+
+
 def _negated_before(norm: str, start: int) -> bool:
     return start > 0 and norm[start - 1] in NEGATORS
 
@@ -188,7 +203,10 @@ def find_fuzzy(
     span = text.said[lo:hi]
     if short_initials and not same_initials(source, prepare_said(span).pinyin):
         return None
-    if any(ch in NEGATORS for ch in span) != phrase.negated:
+    negation = (
+        holds_negation(phrase, span) if phrase.negated else any(ch in NEGATORS for ch in span)
+    )
+    if negation != phrase.negated:
         return None
     if not phrase.negated and _negated_before(text.said, lo):
         return None

@@ -78,3 +78,31 @@ def test_unless_cancels_the_hit():
     m = PhraseMatcher(any=["退订"], unless=["不能退订"], fuzzy=1.0)
     assert m.match(prepare("随时可以退订"))
     assert m.match(prepare("这个不能退订哦")) is None
+
+
+@pytest.mark.parametrize(
+    "phrase, heard",
+    [
+        ("保证明年不涨价", "您放心 保证明年补偿下"),  # 不 heard as 补 (Kokoro voice, car-007)
+        ("绝对不会多扣钱", "绝对部会多扣钱"),  # 不 heard as 部
+    ],
+)
+def test_a_negated_phrase_keeps_its_negation_through_a_homophone(phrase, heard):
+    m = match([phrase], heard)
+    assert m is not None and m.phrase == phrase, m
+
+
+@pytest.mark.parametrize(
+    "phrase, heard",
+    [
+        ("保证明年不涨价", "保证明年会涨价"),  # another word where the negator was: not negated
+        ("绝对不会多扣钱", "绝对会多扣钱吧"),  # as many characters, no negator sound in place
+    ],
+)
+def test_a_negated_phrase_needs_the_negators_sound_in_place(phrase, heard):
+    assert match([phrase], heard) is None
+
+
+def test_a_negated_phrase_with_digits_keeps_its_negation_through_a_homophone():
+    # the span is read with its numerals as words (normalize.spoken), the phrase too
+    assert match(["保证不超过100元"], "保证部超过一百元吧")
