@@ -131,12 +131,17 @@
     });
     // What labels keep clear of: every marker, the quadrants' names, the vertical axis' name.
     const obstacles = items.map((it) => ({x: it.px - it.r, y: it.py - it.r, w: it.size, h: it.size}));
-    for (const q of QUADRANTS) {
+    // A quadrant's name sits at the top of its area, lower down where markers cover it.
+    const markers = [...obstacles];
+    const titles = QUADRANTS.map((q) => {
       const [x0, top] = pixel(q.x[0], q.y[1]);
-      const x1 = pixel(q.x[1], 0)[0];
+      const x1 = pixel(q.x[1], q.y[0])[0];
       const w = textWidth(narrow ? q.short : q.name, AREA_FONT) + 2;
-      obstacles.push({x: (x0 + x1) / 2 - w / 2, y: top + 4, w, h: AREA_FONT + 4});
-    }
+      const at = (distance) => ({x: (x0 + x1) / 2 - w / 2, y: top + distance - 1, w, h: AREA_FONT + 4});
+      const distance = [5, 19, 33, 47].find((d) => !markers.some((m) => overlaps(at(d), m))) ?? 5;
+      obstacles.push(at(distance));
+      return distance;
+    });
     const yName = textWidth(t("Customers like to hear it"), FONT.size) + 4;
     obstacles.push({x: 0, y: 0, w: GRID.left + yName / 2, h: GRID.top - 8});
     // Labels may use the margin above the plot and the one on its right, not the axes' numbers.
@@ -171,8 +176,9 @@
                 fontFamily: FONT.family, padding: 0},
         emphasis: {scale: false},
         markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: AREA_FONT},
-          data: QUADRANTS.map((q) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
-                                      {xAxis: q.x[1], yAxis: q.y[1]}])}}],
+          data: QUADRANTS.map((q, i) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color},
+                                          label: {distance: titles[i]}},
+                                         {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
   }
   // The layout depends on the chart's size: laid out again when it changes.
