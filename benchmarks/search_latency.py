@@ -18,7 +18,7 @@ random over the ids, the worst case for reading the newest calls (each layout ha
 database, kept for --reuse).
 
     python benchmarks/search_latency.py [--rows 1000000] [--utterances 8] [--requests 40]
-        [--layout time|random] [--reuse]
+        [--layout time|random] [--database NAME] [--reuse]
 """
 
 from __future__ import annotations
@@ -141,8 +141,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8766)
     ap.add_argument("--reuse", action="store_true", help="measure the database already loaded")
     ap.add_argument("--layout", choices=("time", "random"), default="time")
+    ap.add_argument("--database", help="the database's name (default: qa_bench_search[_random])")
     args = ap.parse_args()
-    name = "qa_bench_search" + ("" if args.layout == "time" else "_random")
+    name = args.database or "qa_bench_search" + ("" if args.layout == "time" else "_random")
     if args.reuse:
         url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     else:

@@ -98,8 +98,24 @@ class Evaluation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("recording_id", "rubric_id", "rubric_version"),
         Index("ix_evaluation_current_called", "called_at", **_current()),
-        Index("ix_evaluation_current_project_called", "project", "called_at", **_current()),
-        Index("ix_evaluation_current_agent_called", "agent_id", "called_at", **_current()),
+        # newest first with the id's tie-break, carrying the recording: search walks these
+        # alone (migration 0016)
+        Index(
+            "ix_evaluation_current_project_called",
+            "project",
+            "called_at",
+            "id",
+            postgresql_include=["recording_id"],
+            **_current(),
+        ),
+        Index(
+            "ix_evaluation_current_agent_called",
+            "agent_id",
+            "called_at",
+            "id",
+            postgresql_include=["recording_id"],
+            **_current(),
+        ),
         Index("ix_evaluation_current_project_rank", "project", "sample_rank", **_current()),
         Index("ix_evaluation_current_rank", "sample_rank", **_current()),
     )

@@ -161,3 +161,79 @@ def test_0013_fills_the_stored_sample_rank_as_python_computes_it(request, backen
     store = Store(url)  # upgrades to head
     stored = {e.recording_id: e.sample_rank for e in store.evaluations.all()}
     assert stored == {i: sample_rank(DEFAULT_SEED, i) for i in ids}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0016_walks_a_projects_newest_calls_from_the_index_alone(request, backend):
+    """After 0016 a project's or an agent's current calls, newest first with the id's
+    tie-break, come from one index in that order (PostgreSQL: an index-only scan carrying the
+    recording, no sort); the rows stored before the migration are in it, and downgrading
+    gives the old two-column indexes back."""
+    from sqlalchemy import create_engine, inspect, text
+
+    url = request.getfixturevalue(f"{backend}_url")
+    engine = create_engine(url)
+    upgrade(engine, "0015")
+    # two calls a day, so the id decides their order; recording ids run the other way
+    calls = [
+        (i, 100 - i, f"p{i % 2}", f"A{i % 4}", f"2026-11-{1 + i // 4:02d}") for i in range(1, 41)
+    ]
+    with engine.begin() as c:
+        for i, rec, project, agent, day in calls:
+            c.execute(
+                text(
+                    "INSERT INTO recording (id, sha256, source_path, duration, channels,"
+                    " separation, agent_id, project, phase, asr_model, asr_warnings, created_at)"
+                    " VALUES (:r, :sha, 'a.wav', 40, 2, 'stereo', :a, :p, 'production', 'x',"
+                    " '[]', '2026-11-21 00:00:00')"
+                ),
+                {"r": rec, "sha": f"{rec:064x}", "a": agent, "p": project},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score,"
+                    " grade, fatal, outcome, created_at, asr_confidence, needs_rereview,"
+                    " is_current, project, agent_id, phase, called_at, duration) VALUES"
+                    " (:i, :r, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9,"
+                    " 0, true, :p, :a, 'production', :t, 40)"
+                ),
+                {"i": i, "r": rec, "a": agent, "p": project, "t": day},
+            )
+    engine.dispose()
+    Store(url)  # upgrades to head
+    engine = create_engine(url)
+    walk = (
+        "SELECT id, recording_id FROM evaluation WHERE is_current AND {column} = :v"
+        " AND called_at >= '2026-11-02' AND called_at < '2026-11-08'"
+        " ORDER BY called_at DESC, id DESC LIMIT 10"
+    )
+    with engine.begin() as c:
+        indexes = {ix["name"]: ix for ix in inspect(c).get_indexes("evaluation")}
+        for name, column, value, k in (
+            ("ix_evaluation_current_project_called", "project", "p1", 2),
+            ("ix_evaluation_current_agent_called", "agent_id", "A1", 3),
+        ):
+            assert indexes[name]["column_names"] == [column, "called_at", "id"]
+            sql = walk.format(column=column)
+            kept = [x for x in calls if x[k] == value and "2026-11-02" <= x[4] < "2026-11-08"]
+            expected = sorted(kept, key=lambda x: (x[4], x[0]), reverse=True)[:10]
+            rows = c.execute(text(sql), {"v": value}).all()
+            assert [tuple(r) for r in rows] == [(x[0], x[1]) for x in expected]
+            if backend == "postgres":
+                assert indexes[name]["dialect_options"]["postgresql_include"] == ["recording_id"]
+                c.execute(text("SET LOCAL enable_seqscan = off"))
+                c.execute(text("SET LOCAL enable_bitmapscan = off"))
+                plan = "\n".join(r[0] for r in c.execute(text("EXPLAIN " + sql), {"v": value}))
+                assert f"Index Only Scan Backward using {name}" in plan, plan
+                assert "Sort" not in plan, plan
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0015")
+    engine = create_engine(url)
+    with engine.connect() as c:
+        indexes = {ix["name"]: ix for ix in inspect(c).get_indexes("evaluation")}
+    engine.dispose()
+    for name, column in (
+        ("ix_evaluation_current_project_called", "project"),
+        ("ix_evaluation_current_agent_called", "agent_id"),
+    ):
+        assert indexes[name]["column_names"] == [column, "called_at"]

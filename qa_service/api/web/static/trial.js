@@ -17,10 +17,88 @@
     {short: t("Quadrant IV"), name: t("Quadrant IV: we do not like to say it, customers like to hear it (weakness)"), x: [0, 0.5], y: [0.5, 1], color: "rgba(31,111,235,.08)"},
   ];
 
+  /* Label layout of the guide map. Labels are placed here rather than by ECharts: its side
+   * choice knows neither a label's width nor the other labels (and the vendored common build
+   * has no labelLayout). Each label is wrapped to a width the chart allows, measured with the
+   * font ECharts draws it in, and put at the free place nearest its marker that keeps clear
+   * of the other labels, every marker, the quadrants' names and the axes. */
+  const GRID = {left: 50, right: 20, top: 36, bottom: 45};
+  const FONT = {size: 12, line: 16, family: "sans-serif"};
+  const AREA_FONT = 11;
+  const measurer = document.createElement("canvas").getContext("2d");
+  function textWidth(s, size) {
+    measurer.font = `${size}px ${FONT.family}`;
+    return measurer.measureText(s).width;
+  }
+
+  // Lines no wider than maxWidth: broken between names where they fit, else between characters.
+  function wrapNames(names, sep, maxWidth) {
+    const lines = [];
+    let line = "";
+    const push = () => { if (line) lines.push(line); line = ""; };
+    names.forEach((name, i) => {
+      const token = name + (i < names.length - 1 ? sep : "");
+      if (textWidth(line + token, FONT.size) <= maxWidth) { line += token; return; }
+      push();
+      for (const ch of token) {
+        if (line && textWidth(line + ch, FONT.size) > maxWidth) push();
+        line += ch;
+      }
+    });
+    push();
+    return lines;
+  }
+
+  const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const grown = (r, d) => ({x: r.x - d, y: r.y - d, w: r.w + 2 * d, h: r.h + 2 * d});
+  function overlapArea(a, b) {
+    const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+    const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+    return w > 0 && h > 0 ? w * h : 0;
+  }
+
+  /* items: {px, py, r, w, h} (marker center and radius, label size); returns each label's
+   * top-left. Large labels first (they have the fewest places); each takes, among positions
+   * inside `bounds`, the one nearest its marker (beside it, then above or below) that touches
+   * nothing taken; where none is free, the one overlapping least. */
+  function placeLabels(items, bounds, obstacles) {
+    const GAP = 4, PAD = 2;
+    const taken = obstacles.map((r) => grown(r, PAD));
+    const order = items.map((_, i) => i).sort((a, b) => items[b].w * items[b].h - items[a].w * items[a].h);
+    const out = [];
+    for (const i of order) {
+      const {px, py, r, w, h} = items[i];
+      const cands = [];
+      const add = (x, y) => {
+        x = Math.min(Math.max(x, bounds.x), bounds.x + bounds.w - w);
+        y = Math.min(Math.max(y, bounds.y), bounds.y + bounds.h - h);
+        const dx = Math.max(x - px, 0, px - x - w), dy = Math.max(y - py, 0, py - y - h);
+        cands.push({x, y, score: Math.hypot(dx, dy) + 0.05 * Math.abs(y + h / 2 - py) + (x + w / 2 < px ? 0.5 : 0)});
+      };
+      const d = r + GAP;
+      add(px + d, py - h / 2); add(px - d - w, py - h / 2); add(px - w / 2, py - d - h); add(px - w / 2, py + d);
+      for (let y = bounds.y; y <= bounds.y + bounds.h - h; y += 3) {
+        for (let x = bounds.x; x <= bounds.x + bounds.w - w; x += 4) add(x, y);
+      }
+      cands.sort((a, b) => a.score - b.score);
+      const rect = (c) => ({x: c.x, y: c.y, w, h});
+      let best = cands.find((c) => !taken.some((t) => overlaps(rect(c), t)));
+      if (!best) {
+        const cost = (c) => taken.reduce((sum, t) => sum + overlapArea(rect(c), t), 0) * 10 + c.score;
+        best = cands.reduce((a, b) => (cost(b) < cost(a) ? b : a), cands[0] || {x: px + d, y: py - h / 2});
+      }
+      out[i] = {x: best.x, y: best.y, near: best.score < d + 0.05 * Math.abs(best.y + h / 2 - py) + 1};
+      taken.push(grown(rect(best), PAD));
+    }
+    return out;
+  }
+
   /* Points at the same place are drawn as one marker named by all of them (one would hide the
-   * others); labels of points close together go to different sides. A point whose customer
-   * reactions cannot be judged has no place on the vertical axis: listed under the map. */
+   * others). A point whose customer reactions cannot be judged has no place on the vertical
+   * axis: listed under the map. */
+  let shownPoints = null;
   function guideMap(points) {
+    shownPoints = points;
     const known = points.filter((p) => p.positive_rate !== null && p.positive_rate !== undefined);
     const unknown = points.filter((p) => !known.includes(p));
     const groups = new Map();
@@ -29,17 +107,6 @@
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(p);
     }
-    const SIDES = ["right", "left", "top", "bottom"];
-    const placed = [];
-    const data = [...groups.values()].map((ps) => {
-      const [x, y] = [ps[0].said_rate, ps[0].positive_rate];
-      const near = placed.filter((q) => Math.abs(q.x - x) < 0.2 && Math.abs(q.y - y) < 0.08);
-      const taken = new Set(near.map((q) => q.side));
-      const side = (x > 0.7 ? ["left", "top", "bottom", "right"] : SIDES).find((s) => !taken.has(s)) || "top";
-      placed.push({x, y, side});
-      return {name: ps.map((p) => p.name || p.point_id).join(t(", ")), value: [x, y], points: ps,
-        symbolSize: 14 + 4 * (ps.length - 1), label: {position: side}};
-    });
     const list = document.getElementById("guide-unknown");
     list.textContent = unknown.length
       ? t("Customer responses cannot be judged, not on the map: ") + unknown.map((p) => t("{name} (said in {calls} calls{asked})", {
@@ -47,10 +114,57 @@
         asked: (p.asked || []).length ? t(", customers then asked: {questions}", {questions: p.asked.join(t("; "))}) : ""})).join(t(", "))
       : "";
     const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+    const [width, height] = [map.getWidth(), map.getHeight()];
     // On a phone the quadrants carry their number only: their full names would run off the map.
-    const narrow = map.getWidth() < 520;
+    const narrow = width < 520;
+    const plot = {x: GRID.left, y: GRID.top, w: width - GRID.left - GRID.right, h: height - GRID.top - GRID.bottom};
+    const pixel = (x, y) => [plot.x + x * plot.w, plot.y + (1 - y) * plot.h];
+    const sep = t(", ");
+    const maxWidth = Math.max(84, Math.min(220, plot.w * 0.42));
+    const items = [...groups.values()].map((ps) => {
+      const [x, y] = [ps[0].said_rate, ps[0].positive_rate];
+      const [px, py] = pixel(x, y);
+      const size = 14 + 4 * (ps.length - 1);
+      const lines = wrapNames(ps.map((p) => p.name || p.point_id), sep, maxWidth);
+      const w = Math.ceil(Math.max(...lines.map((l) => textWidth(l, FONT.size)))) + 1;
+      return {ps, x, y, px, py, r: size / 2, size, lines, w, h: lines.length * FONT.line};
+    });
+    // What labels keep clear of: every marker, the quadrants' names, the vertical axis' name.
+    const obstacles = items.map((it) => ({x: it.px - it.r, y: it.py - it.r, w: it.size, h: it.size}));
+    // A quadrant's name sits at the top of its area, lower down where markers cover it.
+    const markers = [...obstacles];
+    const titles = QUADRANTS.map((q) => {
+      const [x0, top] = pixel(q.x[0], q.y[1]);
+      const x1 = pixel(q.x[1], q.y[0])[0];
+      const w = textWidth(narrow ? q.short : q.name, AREA_FONT) + 2;
+      const at = (distance) => ({x: (x0 + x1) / 2 - w / 2, y: top + distance - 1, w, h: AREA_FONT + 4});
+      const distance = [5, 19, 33, 47].find((d) => !markers.some((m) => overlaps(at(d), m))) ?? 5;
+      obstacles.push(at(distance));
+      return distance;
+    });
+    const yName = textWidth(t("Customers like to hear it"), FONT.size) + 4;
+    obstacles.push({x: 0, y: 0, w: GRID.left + yName / 2, h: GRID.top - 8});
+    // Labels may use the margin above the plot and the one on its right, not the axes' numbers.
+    const bounds = {x: plot.x + 1, y: 2, w: width - plot.x - 3, h: plot.y + plot.h - 3};
+    const places = placeLabels(items, bounds, obstacles);
+    const data = items.map((it, i) => ({
+      name: it.ps.map((p) => p.name || p.point_id).join(sep), value: [it.x, it.y], points: it.ps,
+      symbolSize: it.size,
+      // offset from the marker's top-left corner to the label's
+      label: {position: [places[i].x - (it.px - it.r), places[i].y - (it.py - it.r)],
+              formatter: () => it.lines.join("\n")}}));
+    // A label set away from its marker is tied to it by a thin line.
+    const leaders = items.flatMap((it, i) => {
+      if (places[i].near) return [];
+      const p = places[i];
+      const to = [Math.min(Math.max(it.px, p.x), p.x + it.w), Math.min(Math.max(it.py, p.y), p.y + it.h)];
+      return [{type: "line", silent: true, z: 1, shape: {x1: it.px, y1: it.py, x2: to[0], y2: to[1]},
+               style: {stroke: "#7b8794", lineWidth: 1}}];
+    });
     map.setOption({
-      grid: {left: 50, right: 20, top: 36, bottom: 45},
+      animation: false,
+      grid: GRID,
+      graphic: leaders,
       xAxis: {type: "value", min: 0, max: 1, name: t("We like to say it (share of calls that say it)"), nameLocation: "middle", nameGap: 28,
               axisLabel: {formatter: (v) => v * 100 + "%"}},
       yAxis: {type: "value", min: 0, max: 1, name: t("Customers like to hear it"), axisLabel: {formatter: (v) => v * 100 + "%"}},
@@ -58,12 +172,17 @@
         name: esc(x.name || x.point_id), calls: x.said_in_calls, said: pct(x.said_rate), positive: pct(x.positive_rate)}) +
         ((x.asked || []).length ? "<br>" + t("Customers then asked: {questions}", {questions: x.asked.map(esc).join(t("; "))}) : "")).join("<br>")},
       series: [{type: "scatter", symbolSize: 14, data,
-        label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
-        markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
-          data: QUADRANTS.map((q) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
-                                      {xAxis: q.x[1], yAxis: q.y[1]}])}}],
+        label: {show: true, align: "left", verticalAlign: "top", fontSize: FONT.size, lineHeight: FONT.line,
+                fontFamily: FONT.family, padding: 0},
+        emphasis: {scale: false},
+        markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: AREA_FONT},
+          data: QUADRANTS.map((q, i) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color},
+                                          label: {distance: titles[i]}},
+                                         {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
   }
+  // The layout depends on the chart's size: laid out again when it changes.
+  window.addEventListener("resize", () => { if (shownPoints) guideMap(shownPoints); });
 
   /* One highlight plays at a time, from its start to its end; its button pauses it. */
   let playing = null;
