@@ -51,10 +51,23 @@ integration: setup
 browser: setup browser-deps
 	$(BIN)/python -m pytest -q tests/browser
 
+# Every figure of the speed and accuracy targets (issue 27's and 24's), each benchmark printing
+# its ratio or goal beside it. Hours on a 2-core machine: the PostgreSQL ones load millions of
+# rows (BENCH_ROWS); run one line by hand to measure one thing.
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432
+BENCH_ROWS ?= 5000000
 bench: setup
-	$(BIN)/python benchmarks/asr_overhead.py
+	for corpus in ../shared/corpus/dev ../shared/corpus/dev-paraphrase \
+	    corpus/car-insurance-renewal corpus/wealth-care-offer; do \
+	  $(BIN)/python benchmarks/asr_overhead.py --corpus $$corpus || exit 1; done
+	$(BIN)/python benchmarks/ingest_throughput.py --workers 1 --threads 2
+	$(BIN)/python benchmarks/ingest_throughput.py --workers 2 --threads 1 --skip-bare
 	$(BIN)/python benchmarks/rule_engine.py
+	$(BIN)/python benchmarks/rule_engine.py --no-engine --calls 100000 --db $(BENCH_PG)/qa_bench_rescore_100k --keep
+	$(BIN)/python benchmarks/metrics_latency.py --rows $(BENCH_ROWS) --goal 50 --reuse
+	$(BIN)/python benchmarks/search_latency.py
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/products.py --cached
 
 # Development only: refresh the vendored front-end libraries from the npm registry
 # (the built files and their licences are committed; npm is not needed to run or test).
