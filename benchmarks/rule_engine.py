@@ -23,6 +23,7 @@ load average at the time.
     python benchmarks/rule_engine.py --calls 100000 \\
         --db postgresql+psycopg://postgres@127.0.0.1:5432/hf_bench [--keep]
     python benchmarks/rule_engine.py --profile 20   # the top 20 of a cProfile of the warm pass
+    python benchmarks/rule_engine.py --profile 20 --profile-cold --no-engine --calls 0
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ TEXT_CACHES = (
     (matching, ("prepare", "prepare_said")),
     (normalize, ("spoken", "normalize", "normalize_plain", "syllables", "_word_syllables")),
     (semantic, ("clauses", "numbers_in", "negated")),
-    (knowledge, ("_clauses", "_values", "_ruled")),
+    (knowledge, ("_clauses", "_values", "_ruled", "_valued_clauses", "_stating_clauses")),
 )
 
 
@@ -123,20 +124,27 @@ def calls_per_cpu_second(
     return done / (time.process_time() - start)
 
 
-def profile(scorer: Scorer, transcripts: list[Transcript], vectors, top: int) -> str:
-    """cProfile of warm passes of Scorer.evaluate: the `top` rows by cumulative time."""
+def profile(
+    scorer: Scorer, transcripts: list[Transcript], vectors, top: int, cold: bool = False
+) -> str:
+    """cProfile of passes of Scorer.evaluate (warm, or cold: text caches cleared and new
+    Calls each pass): the `top` rows by cumulative time, then by own time."""
     calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
     for call in calls:
         scorer.evaluate(call)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(20):
+        if cold:
+            clear_caches()
+            calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
         for call in calls:
             call.reset()
             scorer.evaluate(call)
     prof.disable()
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    for order in ("cumulative", "tottime"):
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
     return out.getvalue()
 
 
@@ -349,6 +357,7 @@ def main() -> None:
     )
     ap.add_argument("--no-engine", action="store_true", help="only the rescoring figure")
     ap.add_argument("--profile", type=int, default=0, help="print the top N of a cProfile")
+    ap.add_argument("--profile-cold", action="store_true", help="profile cold passes instead")
     args = ap.parse_args()
     rubric = load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
@@ -361,7 +370,7 @@ def main() -> None:
         f"{utterances:.0f} utterances per call; load average {os.getloadavg()[0]:.2f}"
     )
     if args.profile:
-        print(profile(scorer, transcripts, vectors, args.profile))
+        print(profile(scorer, transcripts, vectors, args.profile, args.profile_cold))
     if not args.no_engine:
         for label, cold, clause_vectors, seconds in (
             ("warm (texts prepared)", False, False, args.seconds),
