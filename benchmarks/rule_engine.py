@@ -23,6 +23,9 @@ load average at the time.
     python benchmarks/rule_engine.py --calls 100000 \\
         --db postgresql+psycopg://postgres@127.0.0.1:5432/hf_bench [--keep]
     python benchmarks/rule_engine.py --profile 20   # the top 20 of a cProfile of the warm pass
+    python benchmarks/rule_engine.py --profile 20 --profile-cold --no-engine --calls 0
+    python benchmarks/rule_engine.py --calls 0 --breakdown 60   # µs per call by check, warm
+    python benchmarks/rule_engine.py --calls 0 --slices 8   # best/median of 1-s slices
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import json
 import os
 import pstats
 import resource
+import statistics
 import tempfile
 import time
 from collections.abc import Iterable
@@ -78,7 +82,7 @@ TEXT_CACHES = (
     (matching, ("prepare", "prepare_said")),
     (normalize, ("spoken", "normalize", "normalize_plain", "syllables", "_word_syllables")),
     (semantic, ("clauses", "numbers_in", "negated")),
-    (knowledge, ("_clauses", "_values", "_ruled")),
+    (knowledge, ("_clauses", "_values", "_ruled", "_valued_clauses", "_stating_clauses")),
 )
 
 
@@ -123,21 +127,69 @@ def calls_per_cpu_second(
     return done / (time.process_time() - start)
 
 
-def profile(scorer: Scorer, transcripts: list[Transcript], vectors, top: int) -> str:
-    """cProfile of warm passes of Scorer.evaluate: the `top` rows by cumulative time."""
+def profile(
+    scorer: Scorer, transcripts: list[Transcript], vectors, top: int, cold: bool = False
+) -> str:
+    """cProfile of passes of Scorer.evaluate (warm, or cold: text caches cleared and new
+    Calls each pass): the `top` rows by cumulative time, then by own time."""
     calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
     for call in calls:
         scorer.evaluate(call)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(20):
+        if cold:
+            clear_caches()
+            calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
         for call in calls:
             call.reset()
             scorer.evaluate(call)
     prof.disable()
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    for order in ("cumulative", "tottime"):
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
     return out.getvalue()
+
+
+def breakdown(scorer: Scorer, transcripts: list[Transcript], vectors, passes: int) -> str:
+    """CPU µs per call of each check (and of the similarity table, the outcome), warm: where
+    a call's time goes without cProfile's cost per Python call."""
+    calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
+    for call in calls:
+        scorer.evaluate(call)
+    spent: dict[str, float] = {}
+    clock = time.process_time
+    for _ in range(passes):
+        for call in calls:
+            call.reset()
+            start = clock()
+            if scorer.uses_similarity:
+                call.similarities(scorer.bank)
+            spent["similarity table"] = spent.get("similarity table", 0.0) + clock() - start
+            for check in scorer.checks:
+                start = clock()
+                check.run(call)
+                name = type(check).__name__
+                spent[name] = spent.get(name, 0.0) + clock() - start
+            start = clock()
+            scorer.outcome(call)
+            spent["outcome"] = spent.get("outcome", 0.0) + clock() - start
+    n = passes * len(calls)
+    rows = sorted(spent.items(), key=lambda kv: -kv[1])
+    lines = [f"  {name:28s} {seconds / n * 1e6:8.1f} µs per call" for name, seconds in rows]
+    total = sum(spent.values()) / n * 1e6
+    return "\n".join(["warm, CPU per call by part:", *lines, f"  {'total':28s} {total:8.1f}"])
+
+
+def slices(
+    scorer: Scorer, transcripts: list[Transcript], vectors, count: int, cold: bool, clause: bool
+) -> tuple[float, float]:
+    """Best and median calls per CPU second of `count` 1-s measurements: on a busy host the
+    best is the least disturbed, the figure to compare two versions run side by side."""
+    rates = [
+        calls_per_cpu_second(scorer, transcripts, vectors, 1.0, cold, clause) for _ in range(count)
+    ]
+    return max(rates), statistics.median(rates)
 
 
 # Storing N calls in bulk --------------------------------------------------------------
@@ -349,6 +401,11 @@ def main() -> None:
     )
     ap.add_argument("--no-engine", action="store_true", help="only the rescoring figure")
     ap.add_argument("--profile", type=int, default=0, help="print the top N of a cProfile")
+    ap.add_argument("--profile-cold", action="store_true", help="profile cold passes instead")
+    ap.add_argument("--breakdown", type=int, default=0, help="µs per call by check, N passes")
+    ap.add_argument(
+        "--slices", type=int, default=0, help="best and median of N 1-s measurements per mode"
+    )
     args = ap.parse_args()
     rubric = load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
@@ -361,8 +418,21 @@ def main() -> None:
         f"{utterances:.0f} utterances per call; load average {os.getloadavg()[0]:.2f}"
     )
     if args.profile:
-        print(profile(scorer, transcripts, vectors, args.profile))
-    if not args.no_engine:
+        print(profile(scorer, transcripts, vectors, args.profile, args.profile_cold))
+    if args.breakdown:
+        print(breakdown(scorer, transcripts, vectors, args.breakdown))
+    if not args.no_engine and args.slices:
+        for label, cold, clause_vectors in (
+            ("warm", False, False),
+            ("cold", True, False),
+            ("cold, clause vectors embedded again", True, True),
+        ):
+            best, median = slices(scorer, transcripts, vectors, args.slices, cold, clause_vectors)
+            print(
+                f"rule engine, {label}: best {best:,.0f}, median {median:,.0f} calls per CPU "
+                f"second of {args.slices} 1-s slices; load average {os.getloadavg()[0]:.2f}"
+            )
+    elif not args.no_engine:
         for label, cold, clause_vectors, seconds in (
             ("warm (texts prepared)", False, False, args.seconds),
             ("cold (every text prepared again)", True, False, args.seconds),

@@ -67,6 +67,39 @@ QUESTION = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class RowLayout:
+    """What Call.similarities reads from a call's vectors besides the product with a bank,
+    the same for every bank and every evaluation: made once per vectors (it survives
+    Call.reset, as the texts do)."""
+
+    vectors: CallVectors
+    owners: list[int]  # the utterance of each segment row
+    pairs: list[tuple[int, int]]  # (a, b): an utterance and the next of the same speaker
+    first: np.ndarray  # the row of each pair's a (its whole text), then of its b
+    second: np.ndarray
+    pair_norms: np.ndarray  # (pairs, 1): the norm of each pair's two unit rows added
+    row_owners: list[int]  # the utterance of every table row, the pairs' rows included
+    describe: Callable[[int], tuple[int, str, str]]
+
+    @classmethod
+    def of(cls, call: Call, cv: CallVectors) -> RowLayout:
+        owners, whole, pairs = call.same_speaker_pairs(cv)
+        first = np.asarray([whole[a] for a, _ in pairs], np.intp)
+        second = np.asarray([whole[b] for _, b in pairs], np.intp)
+        norms = np.sqrt(2.0 + 2.0 * np.multiply(cv.vectors[first], cv.vectors[second]).sum(1))
+        return cls(
+            cv,
+            owners,
+            pairs,
+            first,
+            second,
+            np.maximum(norms, 1e-6)[:, None],
+            owners + [a for a, _ in pairs],
+            call._row_text(cv, owners, pairs),
+        )
+
+
 @dataclass
 class Call:
     """A transcript ready for checking: utterances sorted by start, texts prepared once."""
@@ -101,6 +134,9 @@ class Call:
         self._cache: dict[tuple[int, int], Match | None] = {}
         self._exact: dict[int, dict[int, Match]] = {}
         self._masks = [t.syllable_mask for t in self.texts]
+        self._mask_union = 0
+        for mask in self._masks:
+            self._mask_union |= mask
         self._fuzzy_ok: dict[int, frozenset[int]] = {}
         self._starts: list[int] = []
         offset = 0
@@ -109,6 +145,7 @@ class Call:
             offset += len(t.norm) + 1
         self._joined = "\n".join(t.norm for t in self.texts)
         self._similarities: dict[int, CallSimilarities] = {}
+        self._layout: RowLayout | None = None
         self._similar_hits: dict[int, dict[int, Match]] = {}
         self._literal_first: dict[tuple[int, tuple[int, ...]], int | None] = {}
         # The utterance each script section was found in, as the section checks run in script
@@ -125,39 +162,25 @@ class Call:
         embedder = bank.embedder  # loading it limits BLAS to one thread (semantic.py)
         if self.vectors is None or self.vectors.model != vector_kind(embedder.name):
             self.vectors = embed_utterances(embedder, [u.text for u in self.utterances])
-        cv = self.vectors
-        # Rows come grouped by utterance, its whole text first: the first row of each run.
-        owners = cv.owners.tolist()
-        whole: dict[int, int] = {}
-        previous = None
-        for row, owner in enumerate(owners):
-            if owner != previous:
-                whole[owner], previous = row, owner
-        pairs = [
-            (a, b)
-            for role in (Role.AGENT, Role.CUSTOMER)
-            for a, b in zip(self._by_role[role], self._by_role[role][1:])
-            if a in whole and b in whole
-        ]
-        segments = len(owners)
+        layout = self._layout
+        if layout is None or layout.vectors is not self.vectors:
+            layout = self._layout = RowLayout.of(self, self.vectors)
+        cv, segments = layout.vectors, len(layout.owners)
         # One table for the segments' rows and the pairs' rows below them.
-        table = np.empty((segments + len(pairs), bank.matrix.shape[1]), np.float32)
+        table = np.empty((segments + len(layout.pairs), bank.matrix.shape[1]), np.float32)
         single = table[:segments]
         np.matmul(cv.vectors, bank.matrix, out=single)
-        if pairs:
-            first = [whole[a] for a, _ in pairs]
-            second = [whole[b] for _, b in pairs]
+        if layout.pairs:
             # The cosine of the pair's vector (the two unit rows added, made unit again) with
             # each example, from the two rows' own cosines: no second product with the bank.
-            a, b = single[first], single[second]
-            norms = np.sqrt(2.0 + 2.0 * np.multiply(cv.vectors[first], cv.vectors[second]).sum(1))
+            a, b = single[layout.first], single[layout.second]
             paired = table[segments:]
-            np.divide(a + b, np.maximum(norms, 1e-6)[:, None], out=paired)
+            np.divide(a + b, layout.pair_norms, out=paired)
             # A pair counts only where it is closer to an example than either half alone: the
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
         cached = self._similarities[id(bank)] = CallSimilarities(
-            table, self._row_text(cv, owners, pairs), owners + [a for a, _ in pairs]
+            table, layout.describe, layout.row_owners
         )
         return cached
 
@@ -179,6 +202,27 @@ class Call:
             return owner, norm[max(0, lo - LEFT_CONTEXT) : hi], self.utterances[owner].text
 
         return describe
+
+    def same_speaker_pairs(
+        self, cv: CallVectors
+    ) -> tuple[list[int], dict[int, int], list[tuple[int, int]]]:
+        """The utterance of each of the vectors' rows, the row of each utterance's whole text,
+        and each utterance with the next one of the same speaker (both with vectors) as
+        (a, b): the rows similarities() compares."""
+        # Rows come grouped by utterance, its whole text first: the first row of each run.
+        owners = cv.owners.tolist()
+        whole: dict[int, int] = {}
+        previous = None
+        for row, owner in enumerate(owners):
+            if owner != previous:
+                whole[owner], previous = row, owner
+        pairs = [
+            (a, b)
+            for role in (Role.AGENT, Role.CUSTOMER)
+            for a, b in zip(self._by_role[role], self._by_role[role][1:])
+            if a in whole and b in whole
+        ]
+        return owners, whole, pairs
 
     def similar_hits(self, matcher: PhraseMatcher) -> dict[int, Match]:
         """The matcher's similarity hits by utterance (once per call); `unless` phrases cancel
@@ -248,7 +292,9 @@ class Call:
         only ones where a near-homophone of an `any` phrase can be (once per matcher)."""
         may = self._fuzzy_ok.get(id(matcher))
         if may is None:
-            may = self._fuzzy_ok[id(matcher)] = matcher.fuzzy_candidates(self._masks)
+            may = self._fuzzy_ok[id(matcher)] = matcher.fuzzy_candidates(
+                self._masks, self._mask_union
+            )
         return may
 
     def _fuzzy_any(self, matcher: PhraseMatcher, index: int) -> Match | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -285,6 +286,12 @@ class _RuleBank:
     # For a clause negated (1) or not (0): each statement's pairs that no statement of its
     # fact stating the other value holds (_telling_pairs).
     telling: tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = ((), ())
+    # Quick rejects, exact: a clause whose key holds no lexical statement's key skips the
+    # lexical loop, and one sharing no telling pair with any statement (for its negation)
+    # can state nothing by meaning, so its core is never embedded (the costliest step of a
+    # first rescore: decision 0023).
+    lexical_pattern: re.Pattern[str] | None = None
+    any_telling: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -568,6 +575,13 @@ def _telling_pairs(statements: list[Statement], negated: bool) -> tuple[frozense
     return tuple(out)
 
 
+def _any_of(words: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern that finds a text holding any of the words (None for no words): one C-level
+    scan telling whether a loop of `word in text` tests can hit at all."""
+    unique = sorted(set(words), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, unique))) if unique else None
+
+
 def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
     if kb._compiled is None:
         statements = [
@@ -582,6 +596,7 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
             _NumericFact(f, f.type, _words(tuple(f.words))) for f in kb.facts if f.type != "bool"
         )
         words = sorted({w for f in numeric for w in f.words}, key=len, reverse=True)
+        telling = (_telling_pairs(statements, False), _telling_pairs(statements, True))
         kb._compiled = CompiledKnowledge(
             numeric,
             _RuleBank(
@@ -592,7 +607,9 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
                     if len(s.key) >= LEXICAL_MIN
                 ),
                 pairs=tuple(frozenset(_pairs(s.key)) for s in statements),
-                telling=(_telling_pairs(statements, False), _telling_pairs(statements, True)),
+                telling=telling,
+                lexical_pattern=_any_of(s.key for s in statements if len(s.key) >= LEXICAL_MIN),
+                any_telling=(frozenset().union(*telling[0]), frozenset().union(*telling[1])),
             ),
             re.compile("|".join(map(re.escape, words))) if words else None,
         )
@@ -673,20 +690,41 @@ _SIMILAR_32 = float(np.float32(FACT_SIMILAR_THRESHOLD))
 _NEAR_32 = float(np.float32(FACT_SIMILAR_THRESHOLD - FACT_AMBIGUITY_MARGIN))
 
 
+@lru_cache(maxsize=65536)
+def _valued_clauses(text: str) -> tuple[str, ...]:
+    """The clauses of the text (_clauses) that hold a value: the only ones that can state a
+    numeric fact."""
+    return tuple(c for c in _clauses(text) if _values(c))
+
+
+@lru_cache(maxsize=65536)
+def _stating_clauses(text: str) -> tuple[tuple[str, str, bool, str, frozenset[str]], ...]:
+    """(said, core, negated, key, pairs of the key) of each clause of _ruled that may state a
+    yes/no rule: no question, a key of two characters or more."""
+    return tuple(
+        (said, core, negated, key, frozenset(_pairs(key)))
+        for said, core, negated, question, key in _ruled(text)
+        if not question and len(key) >= 2
+    )
+
+
 def _rule_claims(text: str, bank: _RuleBank) -> list[Claim]:
     if not bank.statements:
         return []
     out: list[Claim] = []
-    for said, core, negated, question, key in _ruled(text):
-        if question or len(key) < 2:
-            continue
+    for said, core, negated, key, pairs in _stating_clauses(text):
         best: dict[str, tuple[float, Statement]] = {}
         # The clause says a statement's words: the surest sign, the longest words first. Two
         # characters (退订, left of 不能退订) name the topic, not what is said of it: by meaning.
-        for s in bank.lexical:
-            if s.key in key and s.fact.id not in best:
-                best[s.fact.id] = (1.0, s)
+        if bank.lexical_pattern is not None and bank.lexical_pattern.search(key):
+            for s in bank.lexical:
+                if s.key in key and s.fact.id not in best:
+                    best[s.fact.id] = (1.0, s)
         if not best:
+            # No statement could be taken by meaning (the pairs test below) whatever the
+            # cosines: nothing to embed.
+            if not pairs & bank.any_telling[negated]:
+                continue
             if bank.matrix is None:
                 bank.matrix = embed_texts(get_embedder(), [s.core for s in bank.statements]).T
             cosines = _core_vector(core) @ bank.matrix
@@ -694,15 +732,12 @@ def _rule_claims(text: str, bank: _RuleBank) -> list[Claim]:
             if max(scores) < _NEAR_32:
                 continue  # near no statement (the usual case): the loop below would stop at once
             near: dict[str, list[tuple[float, bool]]] = {}
-            pairs: set[str] | None = None
             for i in np.argsort(-cosines).tolist():
                 s, score = bank.statements[i], scores[i]
                 if score < _NEAR_32:
                     break
                 near.setdefault(s.fact.id, []).append((score, s.stated(negated)))
                 if s.fact.id not in best and score >= _SIMILAR_32:
-                    if pairs is None:
-                        pairs = _pairs(key)
                     if pairs & bank.telling[negated][i]:
                         best[s.fact.id] = (score, s)
             # Close in meaning to statements of both values (打个电话就给您退了: 退订要收费 and
@@ -724,7 +759,7 @@ def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
 def compiled_claims(text: str, compiled: CompiledKnowledge) -> list[Claim]:
     """claims() with the knowledge base compiled beforehand (a check reads many sentences)."""
     out = []
-    for clause in _clauses(text):
+    for clause in _valued_clauses(text):
         out += _numeric_claims(clause, compiled)
     return out + _rule_claims(text, compiled.rules)
 

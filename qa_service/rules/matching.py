@@ -321,12 +321,16 @@ class PhraseMatcher:
             return None
         return self._fuzzy(self.any, text, doubt)
 
-    def fuzzy_candidates(self, masks: Sequence[int]) -> frozenset[int]:
+    def fuzzy_candidates(self, masks: Sequence[int], union: int | None = None) -> frozenset[int]:
         """The indices of the texts (by their syllable_mask) that pass fuzzy_any's quick
-        reject: fuzzy_any finds nothing in the others."""
+        reject: fuzzy_any finds nothing in the others. `union`, the masks OR-ed together when
+        the caller has it, rejects them all at once: no text shares more with the phrases than
+        all of them together."""
         if self.fuzzy >= 1.0:
             return frozenset()
         syllables, least = self._any_syllables, self._any_min_shared
+        if union is not None and (syllables & union).bit_count() < least:
+            return frozenset()
         return frozenset(i for i, m in enumerate(masks) if (syllables & m).bit_count() >= least)
 
     def fuzzy_any_hits(

@@ -491,6 +491,7 @@ class SimilarMatcher:
     ):
         self.bank = bank
         self.cols = bank.add(examples)
+        self._some = len(self.cols) > 0  # asked by every check of every call: kept, not counted
         self.threshold = threshold
         bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
@@ -505,7 +506,7 @@ class SimilarMatcher:
         self._thresholds_for = -1  # the bank's version they were computed for
 
     def __bool__(self) -> bool:
-        return len(self.cols) > 0
+        return self._some
 
     @property
     def thresholds(self) -> np.ndarray:
