@@ -35,7 +35,7 @@
     panel.append(items.length ? h("ul", {}, items) : h("p", {class: "muted"}, t("No deductions to appeal.")));
     if (mine.length) {
       panel.append(h("h4", {}, t("Appeals of this call")), h("ul", {id: "call-appeals"}, mine.map((a) => h("li", {},
-        t("{target}: {state}", {target: a.target === "grade" ? t("grade") : a.rule_id, state: APPEAL_STATES[a.state] || a.state}), a.ruling_comment ? t("({comment})", {comment: a.ruling_comment}) : ""))));
+        t("{target}: {state}", {target: a.target === "grade" ? t("grade") : a.rule_name || a.rule_id, state: APPEAL_STATES[a.state] || a.state}), a.ruling_comment ? t("({comment})", {comment: a.ruling_comment}) : ""))));
     }
   }
   render().catch((err) => toast(err.message, true));

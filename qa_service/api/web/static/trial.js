@@ -33,12 +33,16 @@
     const placed = [];
     const data = [...groups.values()].map((ps) => {
       const [x, y] = [ps[0].said_rate, ps[0].positive_rate];
-      const near = placed.filter((q) => Math.abs(q.x - x) < 0.2 && Math.abs(q.y - y) < 0.08);
-      const taken = new Set(near.map((q) => q.side));
-      const side = (x > 0.7 ? ["left", "top", "bottom", "right"] : SIDES).find((s) => !taken.has(s)) || "top";
+      // A side is taken by a close point's label on that side, or by a label on the same line
+      // that runs towards this point (two labels facing each other across half the map meet).
+      const clash = (s) => placed.some((q) => Math.abs(q.y - y) < 0.08 && (Math.abs(q.x - x) < 0.2 ? q.side === s
+        : (s === "left" && q.side === "right" && q.x < x && x - q.x < 0.6) || (s === "right" && q.side === "left" && q.x > x && q.x - x < 0.6)));
+      const side = (x > 0.7 ? ["left", "bottom", "top", "right"] : SIDES).find((s) => !clash(s)) || "top";
       placed.push({x, y, side});
+      // above or below a point at an edge, the label runs inwards (centred, half of it is cut off)
+      const align = side === "top" || side === "bottom" ? (x > 0.7 ? "right" : x < 0.3 ? "left" : "center") : undefined;
       return {name: ps.map((p) => p.name || p.point_id).join(t(", ")), value: [x, y], points: ps,
-        symbolSize: 14 + 4 * (ps.length - 1), label: {position: side}};
+        symbolSize: 14 + 4 * (ps.length - 1), label: {position: side, align}};
     });
     const list = document.getElementById("guide-unknown");
     list.textContent = unknown.length
@@ -57,9 +61,12 @@
       tooltip: {formatter: (p) => p.data.points.map((x) => t("{name}: said in {calls} calls ({said}), customer positive {positive}", {
         name: esc(x.name || x.point_id), calls: x.said_in_calls, said: pct(x.said_rate), positive: pct(x.positive_rate)}) +
         ((x.asked || []).length ? "<br>" + t("Customers then asked: {questions}", {questions: x.asked.map(esc).join(t("; "))}) : "")).join("<br>")},
+      // A group's names wrap in a narrow block and labels that would still meet move apart
+      // vertically; each quadrant is named in its middle, away from the 0/50/100% lines.
       series: [{type: "scatter", symbolSize: 14, data,
-        label: {show: true, position: "right", formatter: "{b}", fontSize: 12},
-        markArea: {silent: true, label: {position: "insideTop", color: "#555", fontSize: 11},
+        label: {show: true, position: "right", formatter: "{b}", fontSize: 12, width: narrow ? 80 : 150, overflow: "break"},
+        labelLayout: {moveOverlap: "shiftY"},
+        markArea: {silent: true, label: {position: "inside", color: "#555", fontSize: 11},
           data: QUADRANTS.map((q) => [{name: narrow ? q.short : q.name, xAxis: q.x[0], yAxis: q.y[0], itemStyle: {color: q.color}},
                                       {xAxis: q.x[1], yAxis: q.y[1]}])}}],
     }, true);
