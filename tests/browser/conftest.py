@@ -238,7 +238,11 @@ def open_call(server):
 
 # These modules store calls without audio (and a bulletin) in the session's shared server:
 # they run after the modules that count its calls or play their audio.
-ADDS_CALLS = ("test_customer_voice.py", "test_knowledge_bulletin.py")
+ADDS_CALLS = (
+    "test_customer_voice.py",
+    "test_knowledge_bulletin.py",
+    "test_page_screenshots.py",
+)
 
 
 def pytest_collection_modifyitems(items):
