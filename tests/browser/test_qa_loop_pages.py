@@ -49,6 +49,11 @@ def test_an_appeal_through_the_pages(browser, server, web_data):
     agent.locator(f'#appeal-panel .appeal-finding[data-finding="{evaluation["finding"]}"]').click()
     expect(agent.locator("#call-appeals")).to_contain_text("待分配")
     expect(agent.locator("#call-appeals")).to_contain_text(evaluation["name"])
+    # appealed once: no second 申诉 button for it (the service would refuse it)
+    again = agent.locator(f'.appeal-finding[data-finding="{evaluation["finding"]}"]')
+    expect(again).to_have_count(0)
+    already = re.compile(said("appealed already"))
+    expect(agent.locator("#appeal-panel .appealed")).to_have_text(already)
     agent.click("#acknowledge")
     expect(agent.locator("#appeal-panel .good")).to_have_text("已阅")
 
