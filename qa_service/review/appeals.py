@@ -34,6 +34,7 @@ from qa_service.review.reviews import (
     create_review,
     current_of,
     span_of,
+    stored_catalog,
     thing_key,
 )
 from qa_service.storage.tables import Appeal, Evaluation, FindingRow, Review, utcnow
@@ -341,6 +342,7 @@ class AppealRates:
     ruled: int = 0
     overturned: int = 0
     calls: int = 0  # calls scored in the period (per rule: calls with the rule's finding)
+    name: str = ""  # per rule: the rule's name in the newest rubric version appealed
 
     @property
     def appeal_rate(self) -> float | None:
@@ -349,6 +351,25 @@ class AppealRates:
     @property
     def overturn_rate(self) -> float | None:
         return round(self.overturned / self.ruled, 4) if self.ruled else None
+
+
+class RuleNames:
+    """The name of an appeal's rule in its rubric version (people read names, not rule ids),
+    each version's rules read once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.versions: dict[tuple[str, int], dict[str, str]] = {}
+
+    def of(self, appeal: Appeal) -> str | None:
+        if not appeal.rule_id:
+            return None
+        version = (appeal.rubric_id, appeal.rubric_version)
+        if version not in self.versions:
+            catalog = stored_catalog(self.session, *version)
+            rules = catalog.rules.items() if catalog is not None else ()
+            self.versions[version] = {rule_id: info.name for rule_id, info in rules if info.name}
+        return self.versions[version].get(appeal.rule_id)
 
 
 def appeal_rates(
@@ -372,13 +393,16 @@ def appeal_rates(
         "reviewer": {},
         "agent": {},
     }
-    for a in session.exec(q).all():
+    names = RuleNames(session)
+    for a in session.exec(q.order_by(Appeal.id)).all():
         for table, key in (
             ("rule", a.rule_id or "grade"),
             ("reviewer", a.contested_by),
             ("agent", a.agent_id or ""),
         ):
             row = tables[table].setdefault(key, AppealRates(key))
+            if table == "rule" and a.rule_id:
+                row.name = names.of(a) or row.name
             row.appeals += 1
             if not AppealState(a.state).open:
                 row.ruled += 1

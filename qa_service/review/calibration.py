@@ -97,6 +97,12 @@ def items_of(session: Session, ev: Evaluation) -> dict[str, list[str]]:
     return items
 
 
+def names_of(session: Session, ev: Evaluation) -> dict[str, str]:
+    """Each rule's name in the call's rubric version: the form shows names, not rule ids."""
+    catalog = catalog_for(session, ev, _machine(session, ev))
+    return {rule_id: info.name for rule_id, info in catalog.rules.items() if info.name}
+
+
 def _machine(session: Session, ev: Evaluation) -> list[FindingRow]:
     return list(
         session.exec(

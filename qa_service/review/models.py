@@ -367,6 +367,8 @@ class AppealOut(Schema):
     project: str | None = None
     target: str
     rule_id: str | None = None
+    rule_name: str | None = None
+    """The rule's name in the call's rubric version (none for the grade)."""
     category: str | None = None
     start: float | None = None
     end: float | None = None
@@ -388,6 +390,8 @@ class AppealOut(Schema):
 
 class AppealRateRow(Schema):
     key: str
+    name: str | None = None
+    """By rule: the rule's name (key is its id, or "grade")."""
     appeals: int
     ruled: int
     overturned: int

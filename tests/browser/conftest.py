@@ -242,6 +242,7 @@ ADDS_CALLS = (
     "test_customer_voice.py",
     "test_guide_map_labels.py",
     "test_knowledge_bulletin.py",
+    "test_page_screenshots.py",
 )
 
 

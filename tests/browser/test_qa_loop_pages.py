@@ -9,6 +9,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, VIEWPORT
+from tests.support import said
 
 
 def sign_in(browser, server, name, path="/"):
@@ -47,12 +48,23 @@ def test_an_appeal_through_the_pages(browser, server, web_data):
     agent.fill("#appeal-reason", "这句话是客户说的，不是我说的")
     agent.locator(f'#appeal-panel .appeal-finding[data-finding="{evaluation["finding"]}"]').click()
     expect(agent.locator("#call-appeals")).to_contain_text("待分配")
+    expect(agent.locator("#call-appeals")).to_contain_text(evaluation["name"])
+    # appealed once: no second 申诉 button for it (the service would refuse it)
+    again = agent.locator(f'.appeal-finding[data-finding="{evaluation["finding"]}"]')
+    expect(again).to_have_count(0)
+    already = re.compile(said("appealed already"))
+    expect(agent.locator("#appeal-panel .appealed")).to_have_text(already)
     agent.click("#acknowledge")
     expect(agent.locator("#appeal-panel .good")).to_have_text("已阅")
 
     manager = sign_in(browser, server, people["manager"]["name"])
     manager.goto(server + "/appeal-desk")
     row = manager.locator("#appeals tbody tr").first
+    # the rule by its name, the machine in words (the API's rule id and "machine" were shown)
+    expect(row.locator("td").nth(2)).to_contain_text(evaluation["name"])
+    expect(row.locator("td").nth(2)).not_to_contain_text(evaluation["rule_id"])
+    expect(manager.locator("main")).to_contain_text(re.compile(said("the machine")))
+    assert "machine" not in manager.inner_text("main")
     row.locator("select.assignee").select_option(people["reviewer"]["name"])
     row.locator("button.assign").click()
     expect(manager.locator("#appeals tbody tr").first.locator(".state")).to_have_text("待裁定")
@@ -69,6 +81,7 @@ def test_an_appeal_through_the_pages(browser, server, web_data):
     ruled = agent.locator("#my-appeals tbody tr").first
     expect(ruled.locator(".state")).to_have_text("改判")
     expect(ruled).to_contain_text("复听确认")
+    expect(ruled).to_contain_text(evaluation["name"])
     ruled.locator("button.seen").click()
     expect(ruled).to_contain_text("已读")
 
@@ -114,7 +127,13 @@ def _appealable(server, admin, agent_id):
         ev = httpx.get(server + f"/evaluations/{item['evaluation_id']}", headers=admin).json()
         for f in ev["findings"]:
             if f["source"] == "machine" and f["status"] in ("missed", "violation", "unhandled"):
-                return {"id": ev["id"], "finding": f["id"], "rubric": ev["rubric"]["id"]}
+                return {
+                    "id": ev["id"],
+                    "finding": f["id"],
+                    "rubric": ev["rubric"]["id"],
+                    "rule_id": f["rule_id"],
+                    "name": f["name"],
+                }
     raise AssertionError(f"no finding to appeal among {agent_id}'s calls")
 
 

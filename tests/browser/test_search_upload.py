@@ -78,6 +78,12 @@ def test_search_finds_calls_and_opens_the_call_at_the_hit(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert width <= viewport
+    # and each hit's line wraps on the screen (not at the right of the table's sideways scroll)
+    hits = phone.locator(".search-hit")
+    assert hits.count() >= 1
+    for i in range(hits.count()):
+        box = hits.nth(i).bounding_box()
+        assert box["x"] + box["width"] <= viewport, box
     context.close()
 
 

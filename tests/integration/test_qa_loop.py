@@ -175,6 +175,7 @@ def test_an_appeal_from_filing_to_ruling(world):
     filed = client.post(f"/evaluations/{rude_ev}/appeals", headers=a1, json=body)
     assert filed.status_code == 201, filed.text
     appeal = filed.json()
+    assert appeal["rule_name"] == rude["name"]  # pages show the rule's name, not its id
     assert (appeal["state"], appeal["contested_by"], appeal["contested_value"]) == (
         "filed",
         "machine",
@@ -276,7 +277,8 @@ def test_an_appeal_from_filing_to_ruling(world):
     assert current["fatal"] is False and current["reviewed"]
 
     rates = client.get("/appeals/rates", headers=boss).json()
-    assert next(r for r in rates["by_rule"] if r["key"] == "rude")["overturn_rate"] == 1.0
+    rude_rate = next(r for r in rates["by_rule"] if r["key"] == "rude")
+    assert rude_rate["overturn_rate"] == 1.0 and rude_rate["name"] == rude["name"]
     agent_row = next(r for r in rates["by_agent"] if r["key"] == "A1")
     assert agent_row["appeals"] == 1 and agent_row["appeal_rate"] == 0.5
 
@@ -485,6 +487,9 @@ def test_a_calibration_session(world):
     view = client.get(f"/calibrations/{cal['id']}", headers=r1).json()
     rude_items = {i["rule_id"]: i for i in view["calls"][0]["items"]}
     assert "rude" in rude_items and all(i["machine"] is None for i in rude_items.values())  # blind
+    named = client.get(f"/evaluations/{rude_ev}", headers=r1).json()["findings"]
+    rude_name = next(f["name"] for f in named if f["rule_id"] == "rude")
+    assert rude_items["rude"]["name"] == rude_name  # the form shows names, not rule ids
     machine = client.get(f"/evaluations/{rude_ev}", headers=boss).json()
     assert next(f for f in machine["findings"] if f["rule_id"] == "rude")["status"] == "violation"
 
@@ -513,6 +518,7 @@ def test_a_calibration_session(world):
     # items judged by both: rude@rude, grade@rude (alike), grade@good (unlike)
     assert report["overall"]["items"] == 3 and report["overall"]["percent"] == round(2 / 3, 4)
     assert report["per_rule"]["rude"]["percent"] == 1.0
+    assert report["rule_names"]["rude"] == rude_name
     assert report["per_rule"]["grade"]["percent"] == 0.5
     assert report["deviation"] == {"r1": 0.0, "r2": 0.0}  # the tie on the good call has none
     # consensus items: rude (machine: violation, wrong) and the rude call's grade (fail: right)

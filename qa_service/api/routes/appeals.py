@@ -43,6 +43,10 @@ class Acknowledged(Schema):
     acknowledged_at: Instant
 
 
+def _out(appeal: Appeal, names: appeals.RuleNames) -> AppealOut:
+    return AppealOut.model_validate(appeal).model_copy(update={"rule_name": names.of(appeal)})
+
+
 @router.post("/evaluations/{evaluation_id}/appeals", status_code=201, response_model=AppealOut)
 def file_appeal(
     evaluation_id: RowId, body: AppealIn, store: StoreDep, settings: SettingsDep, who: Member
@@ -62,7 +66,7 @@ def file_appeal(
             finding_id=body.finding_id,
         )
         s.commit()
-        return AppealOut.model_validate(appeal)
+        return _out(appeal, appeals.RuleNames(s))
 
 
 @router.get("/appeals", response_model=list[AppealOut])
@@ -90,7 +94,8 @@ def list_appeals(
     if agent:
         q = q.where(Appeal.agent_id == agent)
     with store.session() as s:
-        return [AppealOut.model_validate(a) for a in s.exec(q).all()]
+        names = appeals.RuleNames(s)
+        return [_out(a, names) for a in s.exec(q).all()]
 
 
 @router.get("/appeals/rates", response_model=AppealRates)
@@ -113,6 +118,7 @@ def appeal_rates(
                 ruled=r.ruled,
                 overturned=r.overturned,
                 calls=r.calls,
+                name=r.name or None,
                 appeal_rate=r.appeal_rate,
                 overturn_rate=r.overturn_rate,
             )
@@ -125,7 +131,7 @@ def appeal_rates(
 @router.get("/appeals/{appeal_id}", response_model=AppealOut)
 def get_appeal(appeal_id: RowId, store: StoreDep, who: Member) -> AppealOut:
     with store.session() as s:
-        return AppealOut.model_validate(appeals.get_appeal(s, appeal_id, who.agents))
+        return _out(appeals.get_appeal(s, appeal_id, who.agents), appeals.RuleNames(s))
 
 
 def _reviewer_named(store, name: str) -> None:
@@ -140,7 +146,7 @@ def assign_appeal(appeal_id: RowId, body: AppealAssign, store: StoreDep, who: Ma
     with store.session() as s:
         appeal = appeals.assign(s, appeal_id, body.reviewer, who.shown)
         s.commit()
-        return AppealOut.model_validate(appeal)
+        return _out(appeal, appeals.RuleNames(s))
 
 
 @router.post("/appeals/{appeal_id}/ruling", response_model=AppealOut)
@@ -154,7 +160,7 @@ def rule_appeal(appeal_id: RowId, body: AppealRuling, store: StoreDep, who: Revi
             s.rollback()
             raise
         s.commit()
-        return AppealOut.model_validate(appeal)
+        return _out(appeal, appeals.RuleNames(s))
 
 
 @router.post("/appeals/{appeal_id}/seen", response_model=AppealOut)
@@ -163,7 +169,7 @@ def appeal_seen(appeal_id: RowId, store: StoreDep, who: Member) -> AppealOut:
     with store.session() as s:
         appeal = appeals.mark_seen(s, appeal_id, who.agents)
         s.commit()
-        return AppealOut.model_validate(appeal)
+        return _out(appeal, appeals.RuleNames(s))
 
 
 @router.post("/evaluations/{evaluation_id}/acknowledge", response_model=Acknowledged)

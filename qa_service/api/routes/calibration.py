@@ -33,6 +33,8 @@ class CalibrationIn(Schema):
 class CalibrationItem(Schema):
     rule_id: str
     """A rule of the call's rubric version, or "grade"."""
+    name: str | None = None
+    """The rule's name in that version."""
     allowed: list[str]
     mine: str | None = None
     machine: str | None = None
@@ -80,6 +82,8 @@ class CalibrationReport(Schema):
     progress: dict[str, int]
     """Per reviewer: items judged."""
     consensus: list[dict]
+    rule_names: dict[str, str] = {}
+    """Each rule's name in the calls' rubric version (per_rule's keys are rule ids)."""
 
 
 class ScoresIn(Schema):
@@ -121,6 +125,7 @@ def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
         if ev is None:
             continue
         machine = {} if cal.hide_machine else calibration.machine_values(s, ev)
+        names = calibration.names_of(s, ev)
         calls.append(
             CalibrationCall(
                 evaluation_id=ev.id,
@@ -129,6 +134,7 @@ def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
                 items=[
                     CalibrationItem(
                         rule_id=item,
+                        name=names.get(item),
                         allowed=allowed,
                         mine=mine.get((ev.id, item)),
                         machine=machine.get(item),
@@ -193,7 +199,12 @@ def report(session_id: RowId, store: StoreDep, who: Reviewer) -> CalibrationRepo
                 message("the session is open: its agreement shows once it is closed")
             )
         rep = calibration.report(s, session_id)
+        names: dict[str, str] = {}
+        for ev_id in cal.evaluation_ids:
+            if (ev := s.get(Evaluation, ev_id)) is not None:
+                names |= calibration.names_of(s, ev)
         return CalibrationReport(
+            rule_names=names,
             overall=AgreementOut(**vars(rep.overall)),
             per_rule={k: AgreementOut(**vars(v)) for k, v in rep.per_rule.items()},
             deviation=rep.deviation,

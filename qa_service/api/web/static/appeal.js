@@ -26,16 +26,23 @@
         toast(t("Appeal filed")); render();
       } catch (err) { toast(err.message, true); }
     };
+    // Each thing is appealed once (the service refuses a second appeal): an appealed one says so
+    // instead of offering the button. An appeal keeps its finding's rule and evidence span.
+    const spanStart = (f) => { const s = (f.evidence || []).map((e) => e.start).filter((x) => x !== null && x !== undefined); return s.length ? Math.min(...s) : null; };
+    const appealed = (f) => mine.some((a) => a.target === "finding" && a.rule_id === f.rule_id && (a.start ?? null) === spanStart(f));
+    const done = h("span", {class: "muted appealed"}, t("appealed already"));
     const items = [];
-    if (ev.grade === "fail") items.push(h("li", {}, t("Grade: fail "), h("button", {type: "button", class: "appeal-grade", onclick: file({target: "grade"})}, t("Appeal the grade"))));
+    if (ev.grade === "fail") items.push(h("li", {}, t("Grade: fail "), mine.some((a) => a.target === "grade") ? done.cloneNode(true)
+      : h("button", {type: "button", class: "appeal-grade", onclick: file({target: "grade"})}, t("Appeal the grade"))));
     for (const f of ev.findings.filter((x) => QA.BAD.has(x.status) && x.source === "machine")) {
       items.push(h("li", {}, t("{category} “{name}”: {status} ", {category: CATEGORIES[f.category] || f.category, name: f.name || f.rule_id, status: STATUSES[f.status] || f.status}),
-        h("button", {type: "button", class: "appeal-finding", dataset: {finding: f.id}, onclick: file({target: "finding", finding_id: f.id})}, t("Appeal"))));
+        appealed(f) ? done.cloneNode(true)
+          : h("button", {type: "button", class: "appeal-finding", dataset: {finding: f.id}, onclick: file({target: "finding", finding_id: f.id})}, t("Appeal"))));
     }
     panel.append(items.length ? h("ul", {}, items) : h("p", {class: "muted"}, t("No deductions to appeal.")));
     if (mine.length) {
       panel.append(h("h4", {}, t("Appeals of this call")), h("ul", {id: "call-appeals"}, mine.map((a) => h("li", {},
-        t("{target}: {state}", {target: a.target === "grade" ? t("grade") : a.rule_id, state: APPEAL_STATES[a.state] || a.state}), a.ruling_comment ? t("({comment})", {comment: a.ruling_comment}) : ""))));
+        t("{target}: {state}", {target: a.target === "grade" ? t("grade") : a.rule_name || a.rule_id, state: APPEAL_STATES[a.state] || a.state}), a.ruling_comment ? t("({comment})", {comment: a.ruling_comment}) : ""))));
     }
   }
   render().catch((err) => toast(err.message, true));

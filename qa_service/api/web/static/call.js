@@ -301,6 +301,9 @@
     };
     box("machine-score", m);
     box("reviewed-score", r);
+    // The grade form starts at the call's grade, not the list's first (优秀 on a failed call).
+    const pick = document.getElementById("grade-value");
+    if (pick && (r || m).grade) pick.value = (r || m).grade;
     breakdown();
   }
 

@@ -48,15 +48,19 @@
         return t("{name}: {value}", {name, value: val}) + `<br><span style="color:#888">= ${f}</span>`;
       })].join("<br>");
     }});
+    // Every bar keeps its label (ECharts drops some when they crowd: on a phone, half of them),
+    // tilted when there are many or the chart is narrow.
+    const narrow = document.getElementById("chart-rates").clientWidth < 600;
+    const axisLabel = {interval: 0, rotate: labels.length > 6 || (narrow && labels.length > 2) ? 30 : 0};
     const rate = (k) => ({name: FORMULAS[k][0], type: "bar", data: rows.map((r) => +(r[k] * 100).toFixed(1))});
     chart("chart-rates").setOption({
       tooltip: tip(["pass_rate", "excellent_rate", "success_rate"]), legend: {top: 0},
-      grid: {left: 40, right: 10, top: 30, bottom: 50}, xAxis: {type: "category", data: labels, axisLabel: {rotate: labels.length > 6 ? 30 : 0}},
+      grid: {left: 40, right: 10, top: 30, bottom: axisLabel.rotate ? 80 : 50}, xAxis: {type: "category", data: labels, axisLabel},
       yAxis: {type: "value", max: 100, axisLabel: {formatter: "{value}%"}},
       series: ["pass_rate", "excellent_rate", "success_rate"].map(rate)}, true);
     chart("chart-talk").setOption({
       tooltip: tip(["average_talk_seconds", "fatal"]), legend: {top: 0},
-      grid: {left: 40, right: 40, top: 30, bottom: 50}, xAxis: {type: "category", data: labels, axisLabel: {rotate: labels.length > 6 ? 30 : 0}},
+      grid: {left: 40, right: 40, top: 30, bottom: axisLabel.rotate ? 80 : 50}, xAxis: {type: "category", data: labels, axisLabel},
       yAxis: [{type: "value", name: t("s")}, {type: "value", name: t("call count"), minInterval: 1}],
       series: [{name: t("Average outbound talk time"), type: "bar", data: rows.map((r) => r.average_talk_seconds)},
                {name: t("Fatal"), type: "line", yAxisIndex: 1, data: rows.map((r) => r.fatal)}]}, true);

@@ -17,7 +17,7 @@
     h("thead", {}, h("tr", {}, heads.map((x) => h("th", {}, x)))), h("tbody", {}, rows));
   const empty = (text) => h("p", {class: "muted empty"}, text);
   const callLink = (evaluationId, text) => h("a", {href: "/calls/" + evaluationId}, text || t("Open the call →"));
-  const what = (a) => a.target === "grade" ? t("grade") : (a.rule_id || "") + (a.category ? t("({comment})", {comment: CATEGORIES[a.category] || a.category}) : "");
+  const what = (a) => a.target === "grade" ? t("grade") : (a.rule_name || a.rule_id || "") + (a.category ? t("({comment})", {comment: CATEGORIES[a.category] || a.category}) : "");
   const shown = (v) => STATUSES[v] || QA.GRADES[v] || v;
 
   function fail(err) { toast(err.message, true); }
@@ -83,9 +83,11 @@
     root.append(open.length ? table(APPEAL_HEADS, open.map((a) => appealRow(a, actions(a))), "appeals")
       : empty(t("No appeals to handle.")));
     const rates = await api("/appeals/rates");
+    // a rule by its name, the grade and the machine in words (the keys are the API's ids)
+    const rateKey = (r) => r.name || (r.key === "grade" ? t("grade") : r.key === "machine" ? t("the machine") : r.key || "—");
     const rateTable = (title, rows) => h("div", {class: "card"}, h("h3", {}, title),
       rows.length ? table(["", t("Number of appeals"), t("Ruled"), t("Number overturned"), t("Appeal rate"), t("Overturn rate")], rows.map((r) => h("tr", {},
-        h("td", {}, r.key || "—"), h("td", {}, r.appeals), h("td", {}, r.ruled), h("td", {}, r.overturned),
+        h("td", {}, rateKey(r)), h("td", {}, r.appeals), h("td", {}, r.ruled), h("td", {}, r.overturned),
         h("td", {}, pct(r.appeal_rate)), h("td", {}, pct(r.overturn_rate))))) : empty(t("None yet")));
     root.append(h("div", {class: "cards"}, rateTable(t("By rule"), rates.by_rule), rateTable(t("By who judged first (machine or reviewer)"), rates.by_reviewer),
       rateTable(t("By agent"), rates.by_agent)));
@@ -114,7 +116,9 @@
   async function plans() {
     const list = await api("/plans");
     root.append(list.length ? table([t("Project"), t("Name"), t("Sampling rules"), t("Reviewer quotas"), ""], list.map((p) => {
-      const day = h("input", {type: "date", class: "run-day"});
+      // a text field as on the other pages: a date field's mm/dd/yyyy follows the browser's language
+      const day = h("input", {type: "text", class: "run-day date", inputmode: "numeric", autocomplete: "off", size: 10,
+        placeholder: t("yyyy-mm-dd"), pattern: "\\d{4}-\\d{2}-\\d{2}", title: t("yyyy-mm-dd, e.g. 2026-11-20")});
       return h("tr", {dataset: {plan: p.id}}, h("td", {}, p.project), h("td", {}, p.name), h("td", {}, describePlan(p.criteria)),
         h("td", {}, p.reviewers.map((r) => r.name + " × " + r.quota).join(t(" / "))),
         h("td", {}, day, h("button", {type: "button", class: "run", onclick: async () => {
@@ -196,7 +200,7 @@
       const selects = call.items.map((item) => {
         const sel = h("select", {name: item.rule_id}, h("option", {value: ""}, "—"),
           item.allowed.map((v) => h("option", {value: v, selected: v === item.mine}, shown(v))));
-        return h("label", {class: "cal-item"}, item.rule_id === "grade" ? t("grade") : item.rule_id, " ", sel,
+        return h("label", {class: "cal-item"}, item.rule_id === "grade" ? t("grade") : item.name || item.rule_id, " ", sel,
           item.machine ? h("span", {class: "muted"}, t("(machine: {value})", {value: shown(item.machine)})) : "");
       });
       const save = h("button", {type: "button", class: "primary save", onclick: async () => {
@@ -214,7 +218,7 @@
           h("p", {}, t("Overall: agreement {percent}, {measure} {alpha} ({items} items); machine agrees with the consensus {machine}", {percent: pct(r.overall.percent), measure: "Krippendorff α",
             alpha: r.overall.alpha === null ? "—" : r.overall.alpha, items: r.overall.items, machine: pct(r.machine)})),
           table([t("Rule name"), t("Items"), t("Agreement rate"), "α"], Object.entries(r.per_rule).map(([k, a]) => h("tr", {},
-            h("td", {}, k === "grade" ? t("grade") : k), h("td", {}, a.items), h("td", {}, pct(a.percent)), h("td", {}, a.alpha === null ? "—" : a.alpha)))),
+            h("td", {}, k === "grade" ? t("grade") : r.rule_names[k] || k), h("td", {}, a.items), h("td", {}, pct(a.percent)), h("td", {}, a.alpha === null ? "—" : a.alpha)))),
           table([t("Reviewer"), t("Items judged"), t("Off the consensus")], Object.entries(r.deviation).map(([k, d]) => h("tr", {},
             h("td", {}, k), h("td", {}, r.progress[k] || 0), h("td", {}, pct(d)))))));
       } catch (err) { /* a participant sees agreement once the session is closed */ }

@@ -171,6 +171,8 @@
       tooltip: {formatter: (p) => p.data.points.map((x) => t("{name}: said in {calls} calls ({said}), customer positive {positive}", {
         name: esc(x.name || x.point_id), calls: x.said_in_calls, said: pct(x.said_rate), positive: pct(x.positive_rate)}) +
         ((x.asked || []).length ? "<br>" + t("Customers then asked: {questions}", {questions: x.asked.map(esc).join(t("; "))}) : "")).join("<br>")},
+      // A group's names wrap in a narrow block and labels that would still meet move apart
+      // vertically; each quadrant is named in its middle, away from the 0/50/100% lines.
       series: [{type: "scatter", symbolSize: 14, data,
         label: {show: true, align: "left", verticalAlign: "top", fontSize: FONT.size, lineHeight: FONT.line,
                 fontFamily: FONT.family, padding: 0},
