@@ -41,6 +41,23 @@ ALLOWED_ENGLISH = frozenset(
     {"API", "XLSX", "CSV", "Excel", "YAML", "JSON", "Markdown", "ISO", "UTF", "MB", "KB", "GB",
      "id", "UTC", "Asia", "Shanghai", "wav", "mp3", "flac", "m4a", "ogg", "opus", "aac", "amr"}
 )  # fmt: skip
+# A care campaign's knowledge base with two yes/no rules and a number (the unit tests of
+# reading rules by meaning).
+CARE_KNOWLEDGE = """
+id: care
+facts:
+  - id: auto_renewal
+    name: 到期自动续约
+    value: false
+    affirm: [会自动续约, 自动给您续约, 自动续上]
+    deny: [不会自动续约, 不自动续约, 需要您同意才续约]
+  - id: free_cancel
+    name: 到期免费退订
+    value: true
+    affirm: [免费退订, 不收手续费]
+    deny: [退订要收费, 不能退订]
+  - {id: fee, name: 月费, words: [月费, 每月], value: 96, unit: 元}
+"""
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 # What a person typed or reads as code, not as words of a sentence: a quoted value ('missed'),
 # a path or file name, a field, option or setting name (pass_score, --slot, QA_MAX_JSON_KB,

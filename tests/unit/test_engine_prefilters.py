@@ -26,23 +26,9 @@ from qa_service.rules.matching import PhraseMatcher, prepare
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer
 from qa_service.rules.semantic import embed_utterances, get_embedder
-from tests.support import ROOT, RUBRICS
+from tests.support import CARE_KNOWLEDGE, ROOT, RUBRICS
 
-KB = parse_knowledge("""
-id: care
-facts:
-  - id: auto_renewal
-    name: 到期自动续约
-    value: false
-    affirm: [会自动续约, 自动给您续约, 自动续上]
-    deny: [不会自动续约, 不自动续约, 需要您同意才续约]
-  - id: free_cancel
-    name: 到期免费退订
-    value: true
-    affirm: [免费退订, 不收手续费]
-    deny: [退订要收费, 不能退订]
-  - {id: fee, name: 月费, words: [月费, 每月], value: 96, unit: 元}
-""")
+KB = parse_knowledge(CARE_KNOWLEDGE)
 
 
 def test_any_of_finds_a_text_holding_any_word():

@@ -13,23 +13,9 @@ from qa_service.rules.knowledge import (
     parse_knowledge,
 )
 from qa_service.rules.rubric import FactCheck, load_rubric
-from tests.support import RUBRICS
+from tests.support import CARE_KNOWLEDGE, RUBRICS
 
-KB = parse_knowledge("""
-id: care
-facts:
-  - id: auto_renewal
-    name: 到期自动续约
-    value: false
-    affirm: [会自动续约, 自动给您续约, 自动续上]
-    deny: [不会自动续约, 不自动续约, 需要您同意才续约]
-  - id: free_cancel
-    name: 到期免费退订
-    value: true
-    affirm: [免费退订, 不收手续费]
-    deny: [退订要收费, 不能退订]
-  - {id: fee, name: 月费, words: [月费, 每月], value: 96, unit: 元}
-""")
+KB = parse_knowledge(CARE_KNOWLEDGE)
 
 
 def stated(text: str) -> dict[str, bool]:
