@@ -13,7 +13,6 @@ page's width against the screen's and the English words it shows."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,9 +24,6 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PASSWORD, SCREENSHOTS
 from tests.support import RUBRICS, english_words
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("QA_PAGE_SCREENSHOTS"), reason="set QA_PAGE_SCREENSHOTS=1 to take them"
-)
 SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
 OUT = SCREENSHOTS / "pages"
 
