@@ -280,9 +280,8 @@ class _RuleBank:
     statements: list[Statement]
     matrix: np.ndarray | None = None  # (dim, statements): the cores embedded, on first need
     # Compiled with the statements, not per clause: those tested lexically, longest key first
-    # (the order _rule_claims tries them in), and each statement's pairs (_pairs).
+    # (the order _rule_claims tries them in).
     lexical: tuple[Statement, ...] = ()
-    pairs: tuple[frozenset[str], ...] = ()
     # For a clause negated (1) or not (0): each statement's pairs that no statement of its
     # fact stating the other value holds (_telling_pairs).
     telling: tuple[tuple[frozenset[str], ...], tuple[frozenset[str], ...]] = ((), ())
@@ -595,7 +594,6 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
         numeric = tuple(
             _NumericFact(f, f.type, _words(tuple(f.words))) for f in kb.facts if f.type != "bool"
         )
-        words = sorted({w for f in numeric for w in f.words}, key=len, reverse=True)
         telling = (_telling_pairs(statements, False), _telling_pairs(statements, True))
         kb._compiled = CompiledKnowledge(
             numeric,
@@ -606,12 +604,11 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
                     for s in sorted(statements, key=lambda s: -len(s.key))
                     if len(s.key) >= LEXICAL_MIN
                 ),
-                pairs=tuple(frozenset(_pairs(s.key)) for s in statements),
                 telling=telling,
                 lexical_pattern=_any_of(s.key for s in statements if len(s.key) >= LEXICAL_MIN),
                 any_telling=(frozenset().union(*telling[0]), frozenset().union(*telling[1])),
             ),
-            re.compile("|".join(map(re.escape, words))) if words else None,
+            _any_of(w for f in numeric for w in f.words),
         )
     return kb._compiled
 
