@@ -22,6 +22,7 @@ from qa_service.i18n import _
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.metrics.reports import _first_call
+from qa_service.storage.callrefs import NamesACall, NamesCalls
 from qa_service.storage.queries import stored_time
 from qa_service.storage.tables import Evaluation, FindingRow
 
@@ -29,7 +30,7 @@ FIRST_DAY = timedelta(hours=24)
 COMMON = 5  # common errors listed after the urgent ones
 
 
-class UrgentError(Schema):
+class UrgentError(NamesCalls):
     """A fatal or attitude error since launch: always listed, whatever its count."""
 
     rule_id: str
@@ -38,10 +39,9 @@ class UrgentError(Schema):
     fatal: bool
     calls: int
     agents: list[str]
-    example_recordings: list[int]
 
 
-class Reminder(Schema):
+class Reminder(NamesACall):
     """立即提醒: an agent who made a listed error in the last hour, with the call."""
 
     agent_id: str
@@ -49,7 +49,6 @@ class Reminder(Schema):
     name: str
     urgent: bool
     """A fatal or attitude error."""
-    recording_id: int
     evaluation_id: int
     called_at: Instant
 

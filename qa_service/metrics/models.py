@@ -9,6 +9,7 @@ from pydantic import Field, PlainSerializer
 
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.schema import Instant, Schema
+from qa_service.storage.callrefs import NamesACall, NamesCalls
 from qa_service.storage.queries import GROUPS
 from qa_service.storage.rollups import KpiSums
 
@@ -84,7 +85,7 @@ class KpiRow(Schema):
         return KpiRow(**self.model_dump(exclude=set(GROUPS)))
 
 
-class CommonError(Schema):
+class CommonError(NamesCalls):
     """共性错误: a rule that cost points, by how many calls it hit."""
 
     rule_id: str
@@ -92,7 +93,6 @@ class CommonError(Schema):
     name: str
     count: int
     share: float | None
-    example_recordings: list[int]
 
 
 class RefusalReason(Schema):
@@ -105,11 +105,10 @@ class RefusalReason(Schema):
     success_rate_after: float | None
 
 
-class VoiceExample(Schema):
+class VoiceExample(NamesACall):
     """Where one utterance of a group was said."""
 
     evaluation_id: int
-    recording_id: int
     agent_id: str | None
     start: float
     text: str
@@ -178,8 +177,7 @@ class GuidePoint(Schema):
     """What customers asked right after it, the most asked first (at most 3)."""
 
 
-class HighlightExample(Schema):
-    recording_id: int
+class HighlightExample(NamesACall):
     agent_id: str | None
     start: float
     end: float | None = None
@@ -302,8 +300,7 @@ class ErrorTrend(CommonError):
     """The mean daily share of the later half of the days against the earlier half."""
 
 
-class FactExample(Schema):
-    recording_id: int
+class FactExample(NamesACall):
     agent_id: str | None
     start: float | None
     text: str | None
@@ -327,6 +324,10 @@ class WrapupRubric(Schema):
     name: str
     project_type: str
     knowledge_base: str | None
+    """What the rubric names: a stored knowledge base's id, or a file's path."""
+    knowledge_base_name: str | None = None
+    """The knowledge base's own name (its product), None where it cannot be read."""
+    knowledge_base_version: int | None = None
 
 
 # Written by isoformat, as the saved wrap-up reports always were (pydantic's JSON writes Z for UTC).

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from qa_service.config import TREND_CHANGE, get_settings, in_call_center_zone
 from qa_service.domain.enums import Category, FindingStatus, Phase
-from qa_service.exceptions import NoCalls
+from qa_service.exceptions import NoCalls, RubricError
 from qa_service.i18n import _
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import (
@@ -36,7 +36,9 @@ from qa_service.metrics.models import (
 )
 from qa_service.metrics.reports import trial_report
 from qa_service.metrics.setup import project_setup
+from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import Rubric
+from qa_service.storage.callrefs import CallRef, call_name, name_calls
 from qa_service.storage.queries import EVALUATION, columns, filters, group_column
 from qa_service.storage.tables import Evaluation, FindingRow, ProjectErrorRollup, Recording
 
@@ -72,6 +74,7 @@ def wrapup(store, project: str, errors: int = 20) -> WrapupReport:
         if key is None:
             raise NoCalls(_("project {project} has no evaluated calls", project=repr(project)))
         report = wrapup_report(s, project, store.rubrics.load(*key, project=project), errors)
+        name_calls(s, report)
     report.setup = project_setup(store, project, key)  # 三统一: the three it ran
     return report
 
@@ -198,6 +201,7 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
             name=rubric.name,
             project_type=rubric.project_type,
             knowledge_base=rubric.knowledge_base,
+            **_knowledge_of(rubric),
         ),
         period=WrapupPeriod(
             first_call=first and in_call_center_zone(first),
@@ -215,6 +219,28 @@ def wrapup_report(s: Session, project: str, rubric: Rubric, errors: int = 20) ->
         product_fact_violations=_fact_violations(s, project),
         customer_voice=trial.customer_voice,
     )
+
+
+def _knowledge_of(rubric: Rubric) -> dict:
+    """The knowledge base's own name and version (the rubric names a stored id or a file)."""
+    try:
+        kb = knowledge_of(rubric)
+    except RubricError:  # a file that moved: the wrap-up still names what the rubric says
+        return {}
+    if kb is None:
+        return {}
+    return {"knowledge_base_name": kb.product or kb.id, "knowledge_base_version": kb.version}
+
+
+def _knowledge_name(rubric: WrapupRubric) -> str:
+    if rubric.knowledge_base_name:
+        return f"{rubric.knowledge_base_name} v{rubric.knowledge_base_version}"
+    return rubric.knowledge_base or "-"
+
+
+def _examples(recordings: list[int], calls: list[CallRef]) -> list[str]:
+    named = {c.recording_id: c for c in calls}
+    return [call_name(named.get(r), r) for r in recordings]
 
 
 def _pct(value: float | None) -> str:
@@ -282,7 +308,7 @@ def to_markdown(report: WrapupReport) -> str:
             version=rubric.version,
             name=rubric.name,
             type=_(PROJECT_TYPES.get(rubric.project_type, rubric.project_type)),
-            kb=rubric.knowledge_base or "-",
+            kb=_knowledge_name(rubric),
             first=period.first_call,
             last=period.last_call,
             days=period.days,
@@ -343,7 +369,7 @@ def to_markdown(report: WrapupReport) -> str:
                 _pct(e.share),
                 _(TRENDS.get(e.trend, e.trend)),
                 by_day,
-                ", ".join(map(str, e.example_recordings)),
+                ", ".join(_examples(e.example_recordings, e.example_calls)),
             )
         )
     lines += ["", "## " + _("product-fact violations"), ""]
@@ -365,9 +391,8 @@ def to_markdown(report: WrapupReport) -> str:
             lines.append(
                 "  - "
                 + _(
-                    "recording {id} ({agent}) at {start} s: {text}",
-                    id=ex.recording_id,
-                    agent=ex.agent_id or "-",
+                    "call {call} at {start} s: {text}",
+                    call=call_name(ex.call, ex.recording_id),
                     start=ex.start,
                     text=ex.text,
                 )
@@ -434,7 +459,9 @@ def voice_markdown(voice: CustomerVoice | None) -> list[str]:
                         f"{g.calls} ({g.utterances})",
                         _pct(g.share_of_calls),
                         _cell(g.after_section_name or before),
-                        ", ".join(f"{x.recording_id}@{x.start:g}s" for x in g.examples),
+                        ", ".join(
+                            f"{call_name(x.call, x.recording_id)} @{x.start:g}s" for x in g.examples
+                        ),
                     ]
                 )
             )

@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -343,6 +343,19 @@ class AppealRates:
     overturned: int = 0
     calls: int = 0  # calls scored in the period (per rule: calls with the rule's finding)
     name: str = ""  # per rule: the rule's name in the newest rubric version appealed
+    recordings: set[int] = field(default_factory=set)  # the calls appealed
+
+    @property
+    def appealed_calls(self) -> int:
+        return len(self.recordings)
+
+    @property
+    def appealed_call_rate(self) -> float | None:
+        """Calls appealed over calls scored: at most 1 (several appeals of one call count
+        once; a call scored outside the period but appealed in it is not counted twice)."""
+        if not self.calls:
+            return None
+        return round(min(self.appealed_calls, self.calls) / self.calls, 4)
 
     @property
     def appeal_rate(self) -> float | None:
@@ -404,6 +417,7 @@ def appeal_rates(
             if table == "rule" and a.rule_id:
                 row.name = names.of(a) or row.name
             row.appeals += 1
+            row.recordings.add(a.recording_id)
             if not AppealState(a.state).open:
                 row.ruled += 1
                 row.overturned += a.state == AppealState.OVERTURNED

@@ -17,6 +17,7 @@ from qa_service.domain.evaluation import (
     RubricRef,
 )
 from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
+from qa_service.storage.callrefs import NamesACall
 
 # Reviews made before keys were named by id stored the reviewer as "name (qa_Ab3dE9f…)": the
 # first characters of the secret. They stay stored as written and are shown without them.
@@ -170,6 +171,8 @@ class EvaluationOut(CallEvaluation):
     call_time: Instant | None = None
     phase: str
     rubric: RubricRef
+    rubric_name: str | None = None
+    """The rubric version's title (what people call it); None where the version is not stored."""
     current: bool
     duration: float
     outcome: str
@@ -211,6 +214,8 @@ class EvaluationItem(NoScoreWithoutSpeech):
     reviewed: bool
     needs_rereview: int
     current: bool
+    reasons: list[FlagReason] = []
+    """Why the call is flagged for review, as in the flagged list (none: it is not flagged)."""
 
 
 class EvaluationPage(Schema):
@@ -235,10 +240,9 @@ class ReviewSample(Schema):
     items: list[EvaluationItem]
 
 
-class ReviewExample(Schema):
+class ReviewExample(NamesACall):
     review_id: int
     evaluation_id: int
-    recording_id: int
     rubric_version: int
     machine_status: str | None = None
     reviewed_status: str
@@ -397,7 +401,12 @@ class AppealRateRow(Schema):
     overturned: int
     calls: int
     appeal_rate: float | None
-    """Appeals per call scored (per agent only: the other tables have no call count)."""
+    """Appeals per call scored (per agent only: the other tables have no call count); over 1
+    where calls were appealed more than once."""
+    appealed_calls: int = 0
+    """Calls with at least one appeal."""
+    appealed_call_rate: float | None = None
+    """Calls appealed over calls scored (per agent only), at most 1."""
     overturn_rate: float | None
     """Overturned per ruling."""
 
@@ -469,6 +478,9 @@ class ReviewerLoadOut(Schema):
 
 class FieldChange(Schema):
     field: str
+    """The YAML key (pass_score)."""
+    label: str = ""
+    """What people call it (合格分): rules/field_labels.py."""
     before: str | None
     """The value in the older version as YAML would write it; null where it is not set."""
     after: str | None

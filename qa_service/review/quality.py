@@ -38,6 +38,7 @@ from qa_service.review.models import (
     ScoreDistribution,
 )
 from qa_service.review.reviews import review_key, second_opinion, stored_catalog
+from qa_service.rules.field_labels import field_label
 from qa_service.rules.rubric import Rubric
 from qa_service.storage.queries import stored_time
 from qa_service.storage.tables import Evaluation, FindingRow, Recording, Review, RubricRow
@@ -342,7 +343,9 @@ def _shown(value: object) -> str | None:
 
 def _field_changes(before: dict, after: dict) -> list[FieldChange]:
     return [
-        FieldChange(field=k, before=_shown(before.get(k)), after=_shown(after.get(k)))
+        FieldChange(
+            field=k, label=field_label(k), before=_shown(before.get(k)), after=_shown(after.get(k))
+        )
         for k in sorted(set(before) | set(after))
         if before.get(k) != after.get(k)
     ]

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, cast, func
 from sqlmodel import Session, select
 
+from qa_service.config import get_settings
 from qa_service.domain.evaluation import RubricRef
 from qa_service.domain.sampling import (
     DEFAULT_SEED,
@@ -83,6 +84,7 @@ def evaluation_item(ev: Evaluation) -> EvaluationItem:
         reviewed=ev.reviewed,
         needs_rereview=ev.needs_rereview,
         current=ev.is_current,
+        reasons=ev.flag_reasons(get_settings().low_confidence),
     )
 
 

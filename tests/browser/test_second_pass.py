@@ -343,7 +343,10 @@ def test_highlight_plays_its_words_and_pauses(browser, server, web_data):
     # the library keeps passed successes only: the agent's own good trial call has highlights
     page.select_option("select[name=project]", "telecom-upgrade")
     page.select_option("select[name=phase]", "")
+    # the first load is drawn: the button to press is the one the submitted filters draw
+    page.evaluate("() => { document.body.dataset.loaded = ''; }")
     page.click("#filters button[type=submit]")
+    page.wait_for_selector("body[data-loaded='1']", state="attached")
     button = page.locator("#highlights button.play").first
     button.click()
     page.wait_for_function("() => !document.getElementById('clip').paused")
@@ -524,7 +527,8 @@ def test_knowledge_bases_load_when_served_from_another_folder(
         expect(page.locator("#upload-status")).to_contain_text("已保存")
         page.goto(server + "/wrapup?project=telecom-upgrade")
         page.wait_for_selector("body[data-loaded='1']", state="attached")
-        expect(page.locator("#w-summary")).to_contain_text("kb/telecom-data-upgrade.yaml")
+        # the knowledge base read from its file, named by its own name and version
+        expect(page.locator("#w-summary")).to_contain_text("知识库 畅享套餐 v1")
         assert page.errors == []
         context.close()
     finally:
@@ -816,9 +820,9 @@ def test_rubric_versions_compare_rule_by_rule(browser, server, web_data):
     page.click("#diff")
     table = page.locator("#rule-diff")
     expect(table.locator("tr[data-rule='scoring']")).to_contain_text("70")
-    expect(table.locator("tr[data-rule='care_intro'][data-change='changed']")).to_contain_text(
-        "weight"
-    )
+    changed = table.locator("tr[data-rule='care_intro'][data-change='changed'] td.field")
+    expect(changed).to_have_text("分值")  # the field's label, its YAML key on hover
+    expect(changed).to_have_attribute("title", "weight")
     expect(table.locator("tr[data-rule='hotline'][data-change='removed']")).to_contain_text("删除")
     assert table.locator("tr[data-rule='greeting']").count() == 0
     assert page.errors == []

@@ -11,6 +11,7 @@ from qa_service.api.errors import HTTP_PHRASES
 from qa_service.config import get_settings
 from qa_service.i18n import NAMES, VALIDATION, catalog, name_of, translate
 from qa_service.metrics import wrapup
+from qa_service.rules.field_labels import FIELD_LABELS
 from qa_service.rules.rubric import YAML_PROBLEMS
 from tests.support import ROOT, english_words
 
@@ -50,6 +51,7 @@ def test_every_message_has_its_chinese_with_the_same_fields():
         *NAMES.values(),
         *YAML_PROBLEMS,
         *HTTP_PHRASES,
+        *FIELD_LABELS.values(),
     ]
     wanted = used_msgids() | set(labels)
     assert len(wanted) > 40

@@ -120,6 +120,8 @@ def appeal_rates(
                 calls=r.calls,
                 name=r.name or None,
                 appeal_rate=r.appeal_rate,
+                appealed_calls=r.appealed_calls,
+                appealed_call_rate=r.appealed_call_rate,
                 overturn_rate=r.overturn_rate,
             )
             for r in tables[name]

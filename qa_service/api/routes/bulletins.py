@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from qa_service.api.deps import Identifier, StoreDep, Viewer
 from qa_service.metrics.bulletin import BulletinReport
+from qa_service.storage.callrefs import name_calls
 from qa_service.storage.tables import utcnow
 
 router = APIRouter(tags=["reports"])
@@ -25,7 +26,7 @@ def latest_bulletins(
         if row.project not in seen:
             seen.add(row.project)
             out.append(BulletinReport.model_validate(row.body))
-    return out
+    return store.read(name_calls, out)
 
 
 @router.get("/projects/{project}/bulletins", response_model=list[BulletinReport])
@@ -36,6 +37,5 @@ def project_bulletins(
     limit: int = Query(24, ge=1, le=100),
 ) -> list[BulletinReport]:
     """The project's hourly bulletins, newest first."""
-    return [
-        BulletinReport.model_validate(r.body) for r in store.bulletins.of_project(project, limit)
-    ]
+    rows = store.bulletins.of_project(project, limit)
+    return store.read(name_calls, [BulletinReport.model_validate(r.body) for r in rows])

@@ -13,6 +13,7 @@ from qa_service.domain.schema import MAX_ROW_ID, Instant, Schema
 from qa_service.exceptions import CalibrationError, CalibrationNotFound
 from qa_service.i18n import message
 from qa_service.review import calibration
+from qa_service.storage.callrefs import NamesACall, name_calls
 from qa_service.storage.tables import CalibrationScore, CalibrationSession, Evaluation
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
@@ -41,9 +42,8 @@ class CalibrationItem(Schema):
     """The machine's value (absent while the session hides it)."""
 
 
-class CalibrationCall(Schema):
+class CalibrationCall(NamesACall):
     evaluation_id: int
-    recording_id: int
     agent_id: str | None = None
     items: list[CalibrationItem]
 
@@ -84,6 +84,8 @@ class CalibrationReport(Schema):
     consensus: list[dict]
     rule_names: dict[str, str] = {}
     """Each rule's name in the calls' rubric version (per_rule's keys are rule ids)."""
+    rule_order: list[str] = []
+    """per_rule's keys in the rubric's order, the grade last."""
 
 
 class ScoresIn(Schema):
@@ -143,7 +145,7 @@ def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
                 ],
             )
         )
-    return out.model_copy(update={"calls": calls})
+    return out.model_copy(update={"calls": name_calls(s, calls)})
 
 
 @router.post("", status_code=201, response_model=CalibrationOut)
@@ -203,10 +205,14 @@ def report(session_id: RowId, store: StoreDep, who: Reviewer) -> CalibrationRepo
         for ev_id in cal.evaluation_ids:
             if (ev := s.get(Evaluation, ev_id)) is not None:
                 names |= calibration.names_of(s, ev)
+        # the rubric's order (names_of follows it), the grade and any rule it lacks after
+        place = {rule: n for n, rule in enumerate(names)}
+        order = sorted(rep.per_rule, key=lambda k: (place.get(k, len(place)), k))
         return CalibrationReport(
             rule_names=names,
+            rule_order=order,
             overall=AgreementOut(**vars(rep.overall)),
-            per_rule={k: AgreementOut(**vars(v)) for k, v in rep.per_rule.items()},
+            per_rule={k: AgreementOut(**vars(rep.per_rule[k])) for k in order},
             deviation=rep.deviation,
             machine=rep.machine,
             progress=rep.progress,

@@ -38,6 +38,7 @@ from qa_service.review.models import (
     RuleOut,
     WithdrawIn,
 )
+from qa_service.storage.callrefs import name_calls
 from qa_service.storage.repositories.recordings import utterances_by_recording
 from qa_service.storage.tables import (
     Evaluation,
@@ -45,6 +46,7 @@ from qa_service.storage.tables import (
     HighlightRow,
     Recording,
     Review,
+    RubricRow,
 )
 
 router = APIRouter(tags=["evaluations"])
@@ -102,6 +104,12 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
         call_time=rec.call_time,
         phase=ev.phase,
         rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
+        rubric_name=s.exec(
+            select(RubricRow.name).where(
+                RubricRow.rubric_id == ev.rubric_id, RubricRow.version == ev.rubric_version
+            )
+        ).first()
+        or None,
         current=ev.is_current,
         duration=rec.duration,
         outcome=ev.outcome,
@@ -244,7 +252,10 @@ def rule_precision(
 ) -> PrecisionReport:
     """Per rule: machine findings reviewers confirmed, overturned, and added; precision."""
     with store.session() as s:
-        return quality.rule_precision(s, rubric_id, project, since, until, from_version, to_version)
+        report = quality.rule_precision(
+            s, rubric_id, project, since, until, from_version, to_version
+        )
+        return name_calls(s, report)  # examples by agent and call time
 
 
 @router.get("/flagged", response_model=FlaggedPage)

@@ -6,6 +6,7 @@ from qa_service.exceptions import BadInput
 from qa_service.i18n import codes, message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.metrics.models import CommonError, KpiRow
+from qa_service.storage.callrefs import name_calls
 from qa_service.storage.queries import GROUPS
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -52,8 +53,9 @@ def errors(
     until: TimeQuery = None,
     limit: int = Query(20, ge=1, le=200),
 ) -> list[CommonError]:
-    """共性错误 ranking: rule, count of calls, share, example recordings."""
-    return store.read(
+    """共性错误 ranking: rule, count of calls, share, example calls (each named by its agent
+    and call time: example_calls)."""
+    ranking = store.read(
         common_errors,
         limit=limit,
         project=project,
@@ -62,3 +64,4 @@ def errors(
         until=until,
         **agents_filter(who),
     )
+    return store.read(name_calls, ranking)

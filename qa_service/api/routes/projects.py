@@ -42,6 +42,7 @@ from qa_service.metrics.wrapup import project_rubric_key, to_markdown
 from qa_service.metrics.wrapup import wrapup as make_wrapup
 from qa_service.rules.audit import AuditReport, audit, check_size_within, parse_script
 from qa_service.rules.knowledge import knowledge_of
+from qa_service.storage.callrefs import name_calls
 from qa_service.storage.tables import ActiveRubric, ProjectCarryover, Recording, utcnow
 
 router = APIRouter(prefix="/projects", tags=["reports"])
@@ -84,7 +85,7 @@ def trial(
                 project=repr(project),
             )
         )
-    return store.read(trial_report, rubric, project, phase or None)
+    return store.read(name_calls, store.read(trial_report, rubric, project, phase or None))
 
 
 def _rubric_of(store, project: str, rubric_id: str | None, version: int | None):
@@ -112,7 +113,7 @@ def inflight(project: Identifier, store: StoreDep, _: Viewer) -> InflightReport:
         rubric = _rubric_of(store, project, None, None)
     except RubricNotFound:
         rubric = None  # calls scored with a rubric file never stored: no customers' words
-    return store.read(inflight_report, project, rubric=rubric)
+    return store.read(name_calls, store.read(inflight_report, project, rubric=rubric))
 
 
 @router.get("/{project}/highlight-proposals", response_model=list[HighlightDecisionOut])

@@ -105,6 +105,25 @@ const QA = (() => {
     const p = Object.fromEntries(fmt.formatToParts(new Date()).map((x) => [x.type, x.value]));
     return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
   }
+  /* A call as people know it, its agent and call time ("B001 · 11-01 10:05"), as the API names
+   * it (storage/callrefs.py: a hand-made call without a call time by its file name, else by
+   * when it was stored, so labelled); #id only for a call the API could not name. */
+  function callName(ref, recordingId) {
+    if (!ref) return "#" + recordingId;
+    const at = (iso) => when(iso).slice(5);
+    const time = ref.call_time ? at(ref.call_time)
+      : ref.file_name ? t("file {name}", {name: ref.file_name}) : t("stored {time}", {time: at(ref.stored_at)});
+    return (ref.agent_id || "—") + " · " + time;
+  }
+  /* A link to the call, by its name; `href` where the page links an evaluation rather than the
+   * recording's current one. */
+  const callLink = (ref, recordingId, href, extra) => h("a", {class: "call-name",
+    href: href || "/calls/recording/" + (ref ? ref.recording_id : recordingId)}, callName(ref, recordingId), extra || "");
+  /* A report row's example calls (example_recordings, named by example_calls), space apart. */
+  function exampleLinks(recordings, calls) {
+    const named = new Map((calls || []).map((c) => [c.recording_id, c]));
+    return (recordings || []).map((r) => [callLink(named.get(r), r), " "]);
+  }
   const grade = (g) => h("span", {class: "grade g-" + g}, GRADES[g] || g || "—");
 
   let toastTimer;
@@ -250,6 +269,6 @@ const QA = (() => {
   }
 
   return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
-    remember, preferredProject, preferredRubric, highlightReason, exportLinks,
+    remember, preferredProject, preferredRubric, highlightReason, exportLinks, callName, callLink, exampleLinks,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

@@ -35,7 +35,9 @@
     if (ev.grade === "fail") items.push(h("li", {}, t("Grade: fail "), mine.some((a) => a.target === "grade") ? done.cloneNode(true)
       : h("button", {type: "button", class: "appeal-grade", onclick: file({target: "grade"})}, t("Appeal the grade"))));
     for (const f of ev.findings.filter((x) => QA.BAD.has(x.status) && x.source === "machine")) {
-      items.push(h("li", {}, t("{category} “{name}”: {status} ", {category: CATEGORIES[f.category] || f.category, name: f.name || f.rule_id, status: STATUSES[f.status] || f.status}),
+      const category = CATEGORIES[f.category] || f.category, name = f.name || f.rule_id, status = STATUSES[f.status] || f.status;
+      // a rule named as its category (语速) is named once
+      items.push(h("li", {}, name === category ? t("{name}: {status} ", {name, status}) : t("{category} “{name}”: {status} ", {category, name, status}),
         appealed(f) ? done.cloneNode(true)
           : h("button", {type: "button", class: "appeal-finding", dataset: {finding: f.id}, onclick: file({target: "finding", finding_id: f.id})}, t("Appeal"))));
     }

@@ -371,7 +371,7 @@
 
   function renderHead() {
     document.getElementById("call-title").textContent = t("Call review · {agent}", {agent: ev.agent_id || "—"});
-    document.getElementById("call-meta").textContent = [ev.project, when(ev.call_time), `${ev.rubric.id} v${ev.rubric.version}`,
+    document.getElementById("call-meta").textContent = [ev.project, when(ev.call_time), t("{name} v{version}", {name: ev.rubric_name || ev.rubric.id, version: ev.rubric.version}),
       t("duration {d}", {d: clock(ev.duration)}), t("outcome {o}", {o: QA.OUTCOMES[ev.outcome] || ev.outcome}),
       ev.needs_rereview ? t("{n} reviews to confirm again", {n: ev.needs_rereview}) : null].filter(Boolean).join(" · ");
   }

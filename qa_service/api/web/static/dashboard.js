@@ -97,14 +97,12 @@
     c.on("click", (p) => { location.href = callsOf({since: days[p.dataIndex].day, until: days[p.dataIndex].day}); });
   }
 
-  const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
-
   function errorsTable(items, tbody) {
     tbody.replaceChildren(...(items.length ? items.map((e, i) => h("tr", {class: "clickable", dataset: {rule: e.rule_id},
       onclick: (x) => { if (!x.target.closest("a")) location.href = callsOf({rule: e.rule_id}, "flagged"); }},
       h("td", {}, i + 1), h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)),
-      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "]))))
+      h("td", {}, QA.exampleLinks(e.example_recordings, e.example_calls))))
       : [h("tr", {}, h("td", {colspan: 6, class: "muted"}, t("No deductions")))]));
   }
 
@@ -141,7 +139,7 @@
       h("p", {}, h("strong", {}, t("Common errors: ")), b.common_errors.map((e) => t("{name} {count} calls", {name: name(e), count: e.count})).join(t("; ")) || t("none")),
       h("table", {class: "grid", id: "remind-now"}, h("thead", {}, h("tr", {}, [t("Remind now: agent"), t("Error"), t("Call")].map((x) => h("th", {}, x)))),
         h("tbody", {}, b.remind_now.length ? b.remind_now.map((r) => h("tr", {class: r.urgent ? "fatal" : ""},
-          h("td", {}, r.agent_id), h("td", {}, name(r)), h("td", {}, callLink(r.recording_id), " ", QA.when(r.called_at))))
+          h("td", {}, r.agent_id), h("td", {}, name(r)), h("td", {}, QA.callLink(r.call, r.recording_id))))
           : [h("tr", {}, h("td", {colspan: 3, class: "muted"}, t("Nobody to remind for the last hour")))])))];
   }
 

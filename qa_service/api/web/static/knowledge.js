@@ -4,7 +4,9 @@
 (() => {
   const {t, api, h} = QA;
   let selected = null;
+  // the API's type is "bool", "date", or a number's unit (元, 分钟; "" for none)
   const TYPES = {bool: t("yes/no"), date: t("date")};
+  const kind = (type) => TYPES[type] || (type ? t("number ({unit})", {unit: type}) : t("number"));
 
   async function show(k) {
     selected = k;
@@ -12,7 +14,8 @@
     document.getElementById("kb-detail").hidden = false;
     document.getElementById("kb-title").textContent = t("{name} ({id} v{version})", {name: d.product || d.id, id: d.id, version: d.version});
     document.querySelector("#kb-facts tbody").replaceChildren(...d.facts.map((f) => h("tr", {dataset: {fact: f.id}},
-      h("td", {}, f.id), h("td", {}, f.name), h("td", {}, TYPES[f.type] || f.type), h("td", {}, f.value))));
+      // the fact by its name; its id (what the YAML and the API call it) on hover
+      h("td", {title: f.id}, f.name || f.id), h("td", {}, kind(f.type)), h("td", {}, f.value))));
     document.getElementById("kb-yaml").textContent = d.yaml;
     const up = document.getElementById("kb-upload-yaml");
     if (up && !up.value) up.value = d.yaml;

@@ -12,7 +12,7 @@
   function examples(rule) {
     const list = (title, items) => [h("h3", {}, t("{title} ({n})", {title, n: items.length})),
       items.length ? h("ul", {}, items.map((x) => h("li", {},
-        h("a", {href: "/calls/" + x.evaluation_id}, `#${x.recording_id} ${clock(x.start || 0)}`), " ",
+        QA.callLink(x.call, x.recording_id, "/calls/" + x.evaluation_id, " " + clock(x.start || 0)), " ",
         x.evidence_text ? h("q", {}, x.evidence_text) : null, " ",
         h("span", {class: "muted"}, `${STATUSES[x.machine_status] || x.machine_status || t("not found")} → ${STATUSES[x.reviewed_status] || x.reviewed_status}`),
         x.comment ? h("div", {class: "muted"}, t("Reviewer's comment: {comment}", {comment: x.comment})) : null)))

@@ -13,11 +13,26 @@
   const TASK_REASONS = {fatal: t("Fatal"), low_confidence: t("recognition in doubt"), score_band: t("score band"), duration_band: t("duration band"),
     agent_minimum: t("minimum per agent"), random: t("random sample"), rereview: t("new rubric version: review again"), manual: t("assigned by a manager")};
 
-  const table = (heads, rows, id) => h("table", {class: "grid", id},
-    h("thead", {}, h("tr", {}, heads.map((x) => h("th", {}, x)))), h("tbody", {}, rows));
+  /* A table; `stack`: a table with row actions, which on a phone shows each row as a card of
+   * "heading value" lines with its actions under them (app.css), never scrolled sideways. */
+  function table(heads, rows, id, stack) {
+    const el = h("table", {class: stack ? "grid stack" : "grid", id},
+      h("thead", {}, h("tr", {}, heads.map((x) => h("th", {}, x)))), h("tbody", {}, rows));
+    if (stack) {
+      for (const tr of el.tBodies[0].rows) {
+        [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ""; if (!heads[i]) td.classList.add("actions"); });
+      }
+    }
+    return el;
+  }
   const empty = (text) => h("p", {class: "muted empty"}, text);
   const callLink = (evaluationId, text) => h("a", {href: "/calls/" + evaluationId}, text || t("Open the call →"));
-  const what = (a) => a.target === "grade" ? t("grade") : (a.rule_name || a.rule_id || "") + (a.category ? t("({comment})", {comment: CATEGORIES[a.category] || a.category}) : "");
+  // the rule and its category (总结成交（话术环节）); the category once where the rule is named as it (语速)
+  function what(a) {
+    if (a.target === "grade") return t("grade");
+    const name = a.rule_name || a.rule_id || "", category = a.category ? CATEGORIES[a.category] || a.category : "";
+    return name + (category && category !== name ? t("({comment})", {comment: category}) : "");
+  }
   const shown = (v) => STATUSES[v] || QA.GRADES[v] || v;
 
   function fail(err) { toast(err.message, true); }
@@ -27,7 +42,7 @@
     root.append(page.items.length ? table([t("Call time"), t("Project"), t("Agent"), t("Score"), t("Grade"), ""],
       page.items.map((i) => h("tr", {dataset: {evaluation: i.evaluation_id}},
         h("td", {}, when(i.call_time)), h("td", {}, i.project || "—"), h("td", {}, i.agent_id || "—"),
-        h("td", {}, num(i.score)), h("td", {}, grade(i.grade)), h("td", {}, callLink(i.evaluation_id)))), "my-calls")
+        h("td", {}, num(i.score)), h("td", {}, grade(i.grade)), h("td", {}, callLink(i.evaluation_id)))), "my-calls", true)
       : empty(t("No scored calls yet.")));
   }
 
@@ -48,7 +63,7 @@
         ? h("button", {type: "button", class: "seen", onclick: async (e) => {
             try { await api(`/appeals/${a.id}/seen`, {method: "POST"}); e.target.replaceWith(t("Seen")); } catch (err) { fail(err); }
           }}, t("Seen"))
-        : (a.seen_at ? t("Seen") : ""))), "my-appeals")
+        : (a.seen_at ? t("Seen") : ""))), "my-appeals", true)
       : empty(t("No appeals yet. On a call's page you can appeal a fail grade or a deduction.")));
   }
 
@@ -80,17 +95,22 @@
       }
       return box;
     }
-    root.append(open.length ? table(APPEAL_HEADS, open.map((a) => appealRow(a, actions(a))), "appeals")
+    root.append(open.length ? table(APPEAL_HEADS, open.map((a) => appealRow(a, actions(a))), "appeals", true)
       : empty(t("No appeals to handle.")));
     const rates = await api("/appeals/rates");
     // a rule by its name, the grade and the machine in words (the keys are the API's ids)
     const rateKey = (r) => r.name || (r.key === "grade" ? t("grade") : r.key === "machine" ? t("the machine") : r.key || "—");
-    const rateTable = (title, rows) => h("div", {class: "card"}, h("h3", {}, title),
-      rows.length ? table(["", t("Number of appeals"), t("Ruled"), t("Number overturned"), t("Appeal rate"), t("Overturn rate")], rows.map((r) => h("tr", {},
-        h("td", {}, rateKey(r)), h("td", {}, r.appeals), h("td", {}, r.ruled), h("td", {}, r.overturned),
-        h("td", {}, pct(r.appeal_rate)), h("td", {}, pct(r.overturn_rate))))) : empty(t("None yet")));
-    root.append(h("div", {class: "cards"}, rateTable(t("By rule"), rates.by_rule), rateTable(t("By who judged first (machine or reviewer)"), rates.by_reviewer),
-      rateTable(t("By agent"), rates.by_agent)));
+    // Each table's first column named for what it lists; calls (and the share of them appealed,
+    // at most 100%) only per agent, the one table that counts calls.
+    const rateTable = (title, key, rows, calls, id) => h("div", {class: "card"}, h("h3", {}, title),
+      rows.length ? table([key, t("Number of appeals"), ...(calls ? [t("Calls"), t("Calls appealed"), t("Share of calls appealed")] : []),
+        t("Ruled"), t("Number overturned"), t("Overturn rate")], rows.map((r) => h("tr", {},
+        h("td", {}, rateKey(r)), h("td", {}, r.appeals),
+        ...(calls ? [h("td", {}, r.calls), h("td", {}, r.appealed_calls), h("td", {}, pct(r.appealed_call_rate))] : []),
+        h("td", {}, r.ruled), h("td", {}, r.overturned), h("td", {}, pct(r.overturn_rate)))), id) : empty(t("None yet")));
+    root.append(h("div", {class: "cards"}, rateTable(t("By rule"), t("Rule name"), rates.by_rule, false, "rates-rule"),
+      rateTable(t("By who judged first (machine or reviewer)"), t("Judged first by"), rates.by_reviewer, false, "rates-reviewer"),
+      rateTable(t("By agent"), t("Agent"), rates.by_agent, true, "rates-agent")));
   }
 
   async function tasks() {
@@ -104,7 +124,7 @@
         h("td", {}, TASK_REASONS[k.reason] || k.reason), h("td", {class: "state"}, TASK_STATES[k.state] || k.state),
         h("td", {}, k.assignee || "—"), h("td", {}, when(k.due_at)),
         h("td", {}, callLink(k.evaluation_id, t("Listen")), " ",
-          k.state === "done" ? "" : [step(k, "claim", t("Claim")), step(k, "release", t("Give back")), step(k, "done", t("Mark reviewed"))]))), "tasks")
+          k.state === "done" ? "" : [step(k, "claim", t("Claim")), step(k, "release", t("Give back")), step(k, "done", t("Mark reviewed"))]))), "tasks", true)
       : empty(t("No review tasks.")));
     if (manager) {
       const load = await api("/tasks/workload");
@@ -127,7 +147,7 @@
             toast(t("Created {created} review tasks ({candidates} candidate calls)", {created: run.created, candidates: run.candidates}));
           } catch (err) { fail(err); }
         }}, t("Create tasks"))));
-    }), "plans") : empty(t("No sampling plans yet.")));
+    }), "plans", true) : empty(t("No sampling plans yet.")));
     const form = h("form", {id: "new-plan", class: "card filters"},
       h("label", {}, t("Project "), h("input", {name: "project", required: true, size: 10})),
       h("label", {}, t("Name "), h("input", {name: "name", required: true, size: 12})),
@@ -171,7 +191,7 @@
     const list = await api("/calibrations");
     root.append(list.length ? table([t("Name"), t("Rubric id"), t("Reviewer"), t("Number of calls"), t("Status"), ""], list.map((c) => h("tr", {dataset: {session: c.id}},
       h("td", {}, c.name), h("td", {}, c.rubric_id), h("td", {}, c.reviewers.join(t(" / "))), h("td", {}, c.evaluation_ids.length),
-      h("td", {}, c.state === "open" ? t("in progress") : t("closed")), h("td", {}, h("a", {href: "/calibration?session=" + c.id}, t("Enter →"))))), "sessions")
+      h("td", {}, c.state === "open" ? t("in progress") : t("closed")), h("td", {}, h("a", {href: "/calibration?session=" + c.id}, t("Enter →"))))), "sessions", true)
       : empty(t("No calibration sessions yet.")));
     if (!manager) return;
     const form = h("form", {id: "new-session", class: "card filters"},
@@ -209,7 +229,7 @@
         try { await api(`/calibrations/${id}/scores`, {method: "PUT", body: {evaluation_id: call.evaluation_id, values}}); toast(t("Saved")); } catch (err) { fail(err); }
       }}, t("Save"));
       root.append(h("div", {class: "card cal-call", dataset: {evaluation: call.evaluation_id}},
-        h("h3", {}, t("Call "), callLink(call.evaluation_id, String(call.recording_id)), t(" · agent "), call.agent_id || "—"), selects, save));
+        h("h3", {}, t("Call "), QA.callLink(call.call, call.recording_id, "/calls/" + call.evaluation_id)), selects, save));
     }
     if (manager || c.state !== "open") {
       try {
@@ -217,10 +237,13 @@
         root.append(h("div", {class: "card", id: "cal-report"}, h("h3", {}, t("Agreement")),
           h("p", {}, t("Overall: agreement {percent}, {measure} {alpha} ({items} items); machine agrees with the consensus {machine}", {percent: pct(r.overall.percent), measure: "Krippendorff α",
             alpha: r.overall.alpha === null ? "—" : r.overall.alpha, items: r.overall.items, machine: pct(r.machine)})),
-          table([t("Rule name"), t("Items"), t("Agreement rate"), "α"], Object.entries(r.per_rule).map(([k, a]) => h("tr", {},
-            h("td", {}, k === "grade" ? t("grade") : r.rule_names[k] || k), h("td", {}, a.items), h("td", {}, pct(a.percent)), h("td", {}, a.alpha === null ? "—" : a.alpha)))),
+          // two tables, each under its heading; the rules in the rubric's order
+          h("h4", {}, t("Agreement per rule")),
+          table([t("Rule name"), t("Items"), t("Agreement rate"), "α"], (r.rule_order || Object.keys(r.per_rule)).map((k) => [k, r.per_rule[k]]).map(([k, a]) => h("tr", {},
+            h("td", {}, k === "grade" ? t("grade") : r.rule_names[k] || k), h("td", {}, a.items), h("td", {}, pct(a.percent)), h("td", {}, a.alpha === null ? "—" : a.alpha))), "cal-rules"),
+          h("h4", {}, t("Reviewers against the consensus")),
           table([t("Reviewer"), t("Items judged"), t("Off the consensus")], Object.entries(r.deviation).map(([k, d]) => h("tr", {},
-            h("td", {}, k), h("td", {}, r.progress[k] || 0), h("td", {}, pct(d)))))));
+            h("td", {}, k), h("td", {}, r.progress[k] || 0), h("td", {}, pct(d)))), "cal-reviewers")));
       } catch (err) { /* a participant sees agreement once the session is closed */ }
     }
     if (manager && c.state === "open") {

@@ -138,6 +138,23 @@
     }
   }
 
+  /* 质检规则: the rules that cost points in the project's calls (those a call is flagged for),
+   * by name; the value is the rule's id, what the API filters by. */
+  async function fillRules() {
+    const sel = form.elements.rule;
+    const keep = sel.value || params.get("rule") || "";
+    const q = new URLSearchParams({limit: 200});
+    if (form.elements.project.value) q.set("project", form.elements.project.value);
+    const seen = new Map();
+    for (const e of await api("/kpis/errors?" + q)) if (!seen.has(e.rule_id)) seen.set(e.rule_id, e);
+    const named = [...seen.values()].sort((a, b) => (a.name || a.rule_id).localeCompare(b.name || b.rule_id, "zh-CN"));
+    const twice = new Set(named.map((e) => e.name).filter((n, i, all) => n && all.indexOf(n) !== i));
+    sel.replaceChildren(h("option", {value: ""}, t("All")), ...named.map((e) => h("option", {value: e.rule_id, selected: e.rule_id === keep},
+      twice.has(e.name) ? t("{name} ({category})", {name: e.name, category: QA.CATEGORIES[e.category] || e.category}) : e.name || e.rule_id)));
+    if (keep && !seen.has(keep)) sel.append(h("option", {value: keep, selected: true}, keep));  // a link's rule no call has now
+  }
+  form.elements.project.addEventListener("change", () => fillRules().catch((e) => QA.toast(e.message, true)));
+
   function go() {
     const q = query();
     q.set("tab", tab);
@@ -151,6 +168,6 @@
   document.getElementById("prev").addEventListener("click", () => { page -= 1; go(); });
   document.getElementById("next").addEventListener("click", () => { page += 1; go(); });
 
-  QA.projects().then((ps) => { QA.fillSelect(form.elements.project, ps, params.get("project")); load(); })
+  QA.projects().then(async (ps) => { QA.fillSelect(form.elements.project, ps, params.get("project")); await fillRules(); load(); })
     .catch((e) => { count.textContent = t("Loading failed: {error}", {error: e.message}); });
 })();

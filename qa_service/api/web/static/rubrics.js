@@ -120,7 +120,8 @@
     const d = await api(`/rubrics/${encodeURIComponent(cmp.elements.rubric.value)}/diff?${q}`);
     const rows = d.rules.flatMap((r) => (r.fields.length ? r.fields : [null]).map((f, i) => h("tr", {dataset: {rule: r.rule_id, change: r.change}},
       h("td", {}, i ? "" : (r.rule_id === "scoring" ? t("Scoring settings") : r.name)), h("td", {}, i ? "" : CHANGES[r.change] || r.change),
-      h("td", {}, f ? f.field : "—"), h("td", {class: "text"}, f ? f.before ?? t("(none)") : "—"), h("td", {class: "text"}, f ? f.after ?? t("(none)") : "—"))));
+      // the field by its label; the YAML key it is written as on hover
+      h("td", {class: "field", title: f ? f.field : null}, f ? f.label || f.field : "—"), h("td", {class: "text"}, f ? f.before ?? t("(none)") : "—"), h("td", {class: "text"}, f ? f.after ?? t("(none)") : "—"))));
     document.getElementById("diff-out").replaceChildren(h("h3", {}, t("v{from} → v{to}: {n} changes", {from: d.from, to: d.to, n: d.rules.length})),
       h("table", {class: "grid", id: "rule-diff"}, h("thead", {}, h("tr", {}, [t("Rule name"), t("Change"), t("Field"), t("Before"), t("Now")].map((x) => h("th", {}, x)))),
         h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("The two versions have the same rules"))))));

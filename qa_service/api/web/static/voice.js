@@ -4,8 +4,12 @@
 const QAVoice = (() => {
   const {t, api, h, pct, can} = QA;
   const none = (cols, text) => [h("tr", {}, h("td", {colspan: cols, class: "muted"}, text))];
-  const callLink = (x) => h("a", {href: "/calls/recording/" + x.recording_id, title: x.text},
-    t("#{id} {start} s", {id: x.recording_id, start: x.start.toFixed(1)}));
+  // the call by its agent and time, and where in it the line was said
+  const callLink = (x) => {
+    const link = QA.callLink(x.call, x.recording_id, null, t(" at {start} s", {start: x.start.toFixed(1)}));
+    link.title = x.text;
+    return link;
+  };
 
   function groupRows(groups, empty) {
     if (!groups.length) return none(5, empty);
@@ -24,10 +28,10 @@ const QAVoice = (() => {
     el.replaceChildren(
       h("p", {class: "muted"}, t("Each customer question and each refusal (also those the script rules do not have) is grouped by meaning and named by its most typical line; acknowledgements such as \"mm, and then, I see\" do not count.")),
       h("h3", {}, t("Customer questions and needs")),
-      h("table", {class: "grid voice-questions"}, head(t("What customers say (typical)"), t("Calls"), t("Share"), t("After section"), t("Example recordings")),
+      h("table", {class: "grid voice-questions"}, head(t("What customers say (typical)"), t("Calls"), t("Share"), t("After section"), t("Example calls")),
         h("tbody", {}, groupRows(voice.questions, t("No customer questions")))),
       h("h3", {}, t("Customer refusal reasons (including those outside the script)")),
-      h("table", {class: "grid voice-refusals"}, head(t("What customers say (typical)"), t("Calls"), t("Share"), t("After section"), t("Example recordings")),
+      h("table", {class: "grid voice-refusals"}, head(t("What customers say (typical)"), t("Calls"), t("Share"), t("After section"), t("Example calls")),
         h("tbody", {}, groupRows(voice.refusals, t("No customer refusals")))),
       h("h3", {}, t("Drop-off")),
       h("p", {class: "muted"}, t("Calls that ended in a refusal, counted at the last script section said before the customer's last refusal.")),
@@ -73,7 +77,7 @@ const QAVoice = (() => {
     el.replaceChildren(
       h("p", {class: "muted"}, t("Agent lines not in the script rules after which customers agreed more often than the project average ({average}); the multiple is the lift; once a reviewer adopts one it joins the highlight script library.", {average: pct(report.acceptance_after_lines)})),
       h("table", {class: "grid proposals"},
-        h("thead", {}, h("tr", {}, [t("Agent line"), t("Agreed after"), t("Lift"), t("Example recordings"), t("Status"), can("reviewer") ? t("Review") : null]
+        h("thead", {}, h("tr", {}, [t("Agent line"), t("Agreed after"), t("Lift"), t("Example calls"), t("Status"), can("reviewer") ? t("Review") : null]
           .filter((x) => x).map((n) => h("th", {}, n)))),
         h("tbody", {}, rows)));
   }

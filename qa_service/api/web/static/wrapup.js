@@ -7,7 +7,6 @@
   const QUADRANTS = {1: t("Quadrant I · we say it, customers like it"), 2: t("Quadrant II · we say it, customers do not like it"),
     3: t("Quadrant III · neither said nor liked"), 4: t("Quadrant IV · we do not say it, customers like it")};
   const TRENDS = {rising: t("rising"), falling: t("falling"), steady: t("steady")};
-  const callLink = (rid) => h("a", {href: "/calls/recording/" + rid}, "#" + rid);
   const none = (cols, text) => [h("tr", {}, h("td", {colspan: cols, class: "muted"}, text))];
   const fill = (id, rows, cols, empty) =>
     document.querySelector(`#${id} tbody`).replaceChildren(...(rows.length ? rows : none(cols, empty)));
@@ -18,6 +17,10 @@
       h("td", {}, t("{n} s", {n: num(k.average_talk_seconds)})), h("td", {}, k.fatal));
   }
 
+  // the knowledge base by its own name and version; what the rubric names only when unreadable
+  const knowledgeBase = (r) => r.knowledge_base_name ? t("{name} v{version}", {name: r.knowledge_base_name, version: r.knowledge_base_version})
+    : r.knowledge_base || "—";
+
   function render(d) {
     const phases = {trial: t("Trial"), production: t("Production calls")};
     fill("w-kpis", [kpiRow(t("Whole project"), d.kpis),
@@ -27,14 +30,13 @@
       h("td", {}, e.name || e.rule_id), h("td", {}, CATEGORIES[e.category] || e.category),
       h("td", {}, e.count), h("td", {}, pct(e.share)), h("td", {}, TRENDS[e.trend] || e.trend),
       h("td", {class: "text"}, e.by_day.map((x) => `${x.day.slice(5)}: ${x.calls}`).join(t(" / "))),
-      h("td", {}, (e.example_recordings || []).map((r) => [callLink(r), " "])))), 7, t("No deductions"));
+      h("td", {}, QA.exampleLinks(e.example_recordings, e.example_calls)))), 7, t("No deductions"));
     const facts = document.getElementById("w-facts");
     facts.replaceChildren(...(d.product_fact_violations.length ? d.product_fact_violations.map((f) =>
       h("div", {class: "fact", dataset: {rule: f.rule_id}},
         h("p", {}, h("strong", {}, f.name), t(": {calls} calls; agents said ", {calls: f.calls}),
           Object.entries(f.values_said).map(([v, n]) => `${v} ×${n}`).join(t(" / ")), t("; the knowledge base has {value}", {value: f.kb_value})),
-        h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, callLink(ex.recording_id), " ",
-          ex.agent_id || "", " ", ex.text || ""))))) : [h("p", {class: "muted"}, t("Nothing said against the knowledge base"))]));
+        h("ul", {}, f.examples.slice(0, 3).map((ex) => h("li", {}, QA.callLink(ex.call, ex.recording_id), " ", ex.text || ""))))) : [h("p", {class: "muted"}, t("Nothing said against the knowledge base"))]));
     fill("w-guide", d.guide_map.map((p) => h("tr", {dataset: {point: p.point_id}}, h("td", {}, p.name || p.point_id),
       h("td", {}, t("{calls} ({rate})", {calls: p.said_in_calls, rate: pct(p.said_rate)})), h("td", {}, pct(p.positive_rate)),
       // No judgeable reply: no place on the vertical axis, so no quadrant either.
@@ -47,7 +49,7 @@
     QAVoice.render(document.getElementById("w-voice"), d.customer_voice);
     document.getElementById("w-summary").textContent =
       t("{rubric} v{version}, {days} days, {agents} agents, knowledge base {kb}", {rubric: d.rubric.name || d.rubric.id,
-        version: d.rubric.version, days: d.period.days, agents: d.period.agents, kb: d.rubric.knowledge_base || "—"});
+        version: d.rubric.version, days: d.period.days, agents: d.period.agents, kb: knowledgeBase(d.rubric)});
   }
 
   async function load() {
