@@ -11,8 +11,10 @@ load). --explain MS has PostgreSQL's auto_explain write the plan (EXPLAIN ANALYZ
 statement slower than MS ms into the server's log while the routes are measured, and prints
 those plans afterwards (the log file: --pg-log).
 
+--db names the database (default qa_bench_calls_<rows>: the one the other benchmarks reuse).
+
     python benchmarks/metrics_latency.py [--rows 1000000] [--requests 40] [--reuse]
-        [--explain 20] [--no-rescore]
+        [--explain 20] [--no-rescore] [--db NAME]
 """
 
 from __future__ import annotations
@@ -60,9 +62,58 @@ def calls_database(rows: int) -> str:
     return f"qa_bench_calls_{rows}"
 
 
+# Above this many rows the rollups are built by one SQL statement per table: the service's
+# rebuild (Python, 5,000 calls a chunk) takes over an hour for 5M calls on a shared 2-core machine.
+IN_SQL_FROM = 1_000_000
+KPI_COLUMNS = "evaluated, passed, excellent, success, fatal, talk_seconds, no_speech"
+
+
+def build_rollups_in_sql(cur, zone: str) -> None:
+    """What qa_service.storage.rollups.rebuild computes, in PostgreSQL: the KPI sums of
+    KpiSums.of_call per call-center hour, and the costly rules of each graded call per day
+    (benchmarks/check_rollups_sql.py checks the two give the same tables)."""
+    local = f"((called_at AT TIME ZONE 'UTC') AT TIME ZONE '{zone}')"
+    grade = "coalesce(reviewed_grade, grade)"
+    graded = f"{grade} <> 'no_speech'"
+    sums = (
+        f"sum(({graded})::int), sum(({graded} AND {grade} IN ('pass', 'excellent'))::int),"
+        f" sum(({graded} AND {grade} = 'excellent')::int),"
+        f" sum(({graded} AND outcome = 'success')::int),"
+        f" sum(({graded} AND coalesce(reviewed_fatal, fatal))::int),"
+        f" sum(CASE WHEN {graded} THEN duration ELSE 0 END), sum((NOT {graded})::int)"
+    )
+    for table, cell in (
+        ("kpi_rollup", "rubric_id, project, phase, agent_id"),
+        ("kpi_rollup_project", "rubric_id, project, phase"),
+    ):
+        cur.execute(f"DELETE FROM {table}")
+        cur.execute(
+            f"INSERT INTO {table} ({cell}, hour, {KPI_COLUMNS}) SELECT {cell},"
+            f" date_trunc('hour', {local}), {sums} FROM evaluation WHERE is_current"
+            f" GROUP BY {cell}, date_trunc('hour', {local})"
+        )
+    costly = "coalesce(f.reviewed_status, f.status) IN ('missed', 'violation', 'unhandled')"
+    for table, cell in (
+        ("error_rollup", "rubric_id, project, phase, agent_id"),
+        ("error_rollup_project", "rubric_id, project, phase"),
+    ):
+        cols = ", ".join(f"e.{c.strip()}" for c in cell.split(","))
+        day = f"date_trunc('day', {local.replace('called_at', 'e.called_at')})"
+        cur.execute(f"DELETE FROM {table}")
+        cur.execute(
+            f"INSERT INTO {table} ({cell}, day, rule_id, category, name, calls)"
+            f" SELECT {cols}, {day}, f.rule_id, f.category, min(f.name),"
+            f" count(DISTINCT e.id) FROM evaluation e JOIN finding f ON f.evaluation_id = e.id"
+            f" WHERE e.is_current AND coalesce(e.reviewed_grade, e.grade) <> 'no_speech'"
+            f" AND {costly} GROUP BY {cols}, {day}, f.rule_id, f.category"
+        )
+    cur.connection.commit()
+
+
 def load(url: str, rows: int) -> tuple[float, float]:
     """Calls as a call center makes them: each agent works on one project (campaign), in
     working hours (08:00-18:00) over 60 days. Returns (COPY seconds, rollup build seconds)."""
+    from qa_service.config import get_settings
     from qa_service.storage.rollups import rebuild
     from qa_service.storage.store import Store
 
@@ -81,11 +132,17 @@ def load(url: str, rows: int) -> tuple[float, float]:
                         cp.write_row((i, rule, category, status, 5, rule, "normal", "", "[]"))
             reset_sequences(cur, ("recording", "evaluation", "finding"))
         conn.commit()
+        # without statistics the rollup rebuild's finding lookups plan as sequential scans
+        conn.execute("ANALYZE recording, evaluation, finding")
     copied = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with store.session() as s:
-        rebuild(s)
-        s.commit()
+    if rows > IN_SQL_FROM:
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            build_rollups_in_sql(conn.cursor(), get_settings().timezone)
+    else:
+        with store.session() as s:
+            rebuild(s)
+            s.commit()
     built = time.perf_counter() - t0
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
@@ -194,8 +251,9 @@ def main() -> None:
     ap.add_argument("--explain", type=int, metavar="MS", help="log plans of statements over MS")
     ap.add_argument("--pg-log", type=Path, default=PG_LOG)
     ap.add_argument("--no-rescore", action="store_true")
+    ap.add_argument("--db", metavar="NAME", help="database name (default qa_bench_calls_ROWS)")
     args = ap.parse_args()
-    name = calls_database(args.rows)
+    name = args.db or calls_database(args.rows)
     url = loaded_database(name, args.rows) if args.reuse else None
     if url is None:
         url = fresh_database(name)

@@ -159,6 +159,15 @@ def kpi_rows(
     ]
 
 
+def call_count(
+    session: Session, since: datetime | None = None, until: datetime | None = None, **kw
+) -> int:
+    """How many current evaluations match (graded or not): the rollups' whole hours and the
+    ragged ends, as the KPIs count them; a count(*) over millions of calls is not run."""
+    totals, _ = _kpi_sums(session, "project", since, until, **kw)
+    return sum(int(t.evaluated + t.no_speech) for t in totals.values())
+
+
 def listened(
     session: Session,
     group: str,

@@ -19,6 +19,7 @@ from qa_service.domain.sampling import (
     SAMPLE_PRIME,
     sample_keys,
 )
+from qa_service.metrics.kpis import call_count
 from qa_service.review.models import EvaluationItem, EvaluationPage, ReviewSample
 from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.tables import Evaluation
@@ -136,7 +137,11 @@ def review_sample(
     newest first a page at a time, and how many there were to choose from. The database
     chooses (the calls of smallest sample_rank) and pages: no id list travels, at any size."""
     where = evaluation_filter(project=project, since=since, until=until, **criteria)
-    population = session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
+    population = (
+        session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
+        if criteria  # a grade or review state: no rollup counts it
+        else call_count(session, since, until, project=project)
+    )
     size = min(population, max(1, math.ceil(population * percent / 100))) if population else 0
     chosen = select(Evaluation.id, Evaluation.called_at).where(*where)
     if size < population:  # all of them needs no order

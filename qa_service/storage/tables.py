@@ -94,18 +94,28 @@ def _current() -> dict:
     return dict(postgresql_where=text("is_current"), sqlite_where=text("is_current"))
 
 
+# The columns Evaluation.flagged_sql reads (its low-confidence threshold is a setting).
+FLAG_COLUMNS = ["grade", "reviewed_grade", "fatal", "reviewed_fatal", "asr_confidence"]
+
+
 class Evaluation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("recording_id", "rubric_id", "rubric_version"),
-        Index("ix_evaluation_current_called", "called_at", **_current()),
-        # newest first with the id's tie-break, carrying the recording: search walks these
-        # alone (migration 0016)
+        # newest first with the id's tie-break, carrying the recording and what flags a call:
+        # search and the flagged list walk these alone (migrations 0016, 0017)
+        Index(
+            "ix_evaluation_current_called",
+            "called_at",
+            "id",
+            postgresql_include=["recording_id", *FLAG_COLUMNS],
+            **_current(),
+        ),
         Index(
             "ix_evaluation_current_project_called",
             "project",
             "called_at",
             "id",
-            postgresql_include=["recording_id"],
+            postgresql_include=["recording_id", *FLAG_COLUMNS],
             **_current(),
         ),
         Index(
@@ -113,11 +123,27 @@ class Evaluation(SQLModel, table=True):
             "agent_id",
             "called_at",
             "id",
-            postgresql_include=["recording_id"],
+            postgresql_include=["recording_id", *FLAG_COLUMNS],
             **_current(),
         ),
-        Index("ix_evaluation_current_project_rank", "project", "sample_rank", **_current()),
-        Index("ix_evaluation_current_rank", "sample_rank", **_current()),
+        # the review sample's order, carrying the call time it pages by (migration 0017)
+        Index(
+            "ix_evaluation_current_project_rank",
+            "project",
+            "sample_rank",
+            "recording_id",
+            "id",
+            postgresql_include=["called_at"],
+            **_current(),
+        ),
+        Index(
+            "ix_evaluation_current_rank",
+            "sample_rank",
+            "recording_id",
+            "id",
+            postgresql_include=["called_at"],
+            **_current(),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id", index=True)
@@ -207,7 +233,15 @@ class Evaluation(SQLModel, table=True):
 class FindingRow(SQLModel, table=True):
     __tablename__ = "finding"
     # Recent example calls for a rule: walk this index backwards and stop after a few.
-    __table_args__ = (Index("ix_finding_rule_evaluation", "rule_id", "evaluation_id"),)
+    # (carrying the status: is a call's finding of a rule costly, from the index alone)
+    __table_args__ = (
+        Index(
+            "ix_finding_rule_evaluation",
+            "rule_id",
+            "evaluation_id",
+            postgresql_include=["status", "reviewed_status"],
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
     rule_id: str
@@ -603,11 +637,31 @@ class _ErrorCount(SQLModel):
     calls: int = 0
 
 
+KPI_SUM_COLUMNS = list(_KpiSums.model_fields)
+
+
 class KpiRollup(_AgentCell, _KpiSums, table=True):
     """Sums of the current evaluations per rubric, project, phase, agent and hour: KPI queries
     by agent read these (a few rows per agent-hour) instead of every evaluation."""
 
     __tablename__ = "kpi_rollup"
+    # An agent's or a project's agents' cells with their sums, in the order they are grouped:
+    # read from the index alone (migration 0017).
+    __table_args__ = (
+        Index(
+            "ix_kpi_rollup_project_agent_hour",
+            "project",
+            "agent_id",
+            "hour",
+            postgresql_include=["rubric_id", "phase", *KPI_SUM_COLUMNS],
+        ),
+        Index(
+            "ix_kpi_rollup_agent_hour",
+            "agent_id",
+            "hour",
+            postgresql_include=["rubric_id", "project", "phase", *KPI_SUM_COLUMNS],
+        ),
+    )
     hour: NaiveDatetime = Field(primary_key=True, index=True)
 
 

@@ -220,7 +220,8 @@ def test_0016_walks_a_projects_newest_calls_from_the_index_alone(request, backen
             rows = c.execute(text(sql), {"v": value}).all()
             assert [tuple(r) for r in rows] == [(x[0], x[1]) for x in expected]
             if backend == "postgres":
-                assert indexes[name]["dialect_options"]["postgresql_include"] == ["recording_id"]
+                include = indexes[name]["dialect_options"]["postgresql_include"]
+                assert include[0] == "recording_id"  # 0017 adds the columns that flag a call
                 c.execute(text("SET LOCAL enable_seqscan = off"))
                 c.execute(text("SET LOCAL enable_bitmapscan = off"))
                 plan = "\n".join(r[0] for r in c.execute(text("EXPLAIN " + sql), {"v": value}))
