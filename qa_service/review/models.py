@@ -281,8 +281,9 @@ class ScoredAs(Schema):
     grade: str
 
 
-class GradeChange(Schema):
-    recording_id: int
+class GradeChange(NamesACall):
+    """A call whose grade the newer version changes; `call` names it (name_calls)."""
+
     agent_id: str
     call_time: Instant
     from_: ScoredAs = Field(alias="from")

@@ -87,7 +87,7 @@ def test_trial_page_lists_customers_words_and_reviewer_accepts_a_proposal(
 
     proposal = page.locator("#proposals tr[data-status='proposed']")
     expect(proposal).to_have_count(1)
-    proposal.locator("input.wording").fill("这个月办理，还多送您一个视频会员")
+    proposal.locator("textarea.wording").fill("这个月办理，还多送您一个视频会员")
     shot(page, "trial-voice")
     proposal.locator("button.accept").click()
     expect(page.locator("#proposals tr[data-status='accepted']")).to_have_count(1)
@@ -98,7 +98,7 @@ def test_trial_page_lists_customers_words_and_reviewer_accepts_a_proposal(
     assert any(h["reason"] == "agent_line" for h in after["highlights"])
     # the library line: its wording corrected again, then taken out of the library
     line = page.locator("#highlights tbody tr", has_text="坐席自创话术")
-    line.locator("input.wording").fill("本月办理送视频会员")
+    line.locator("textarea.wording").fill("本月办理送视频会员")
     line.locator("button.accept").click()
     expect(page.locator("#highlights")).to_contain_text("本月办理送视频会员")
     expect(page.locator("#highlights")).to_contain_text("识别原文：")

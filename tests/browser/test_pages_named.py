@@ -276,3 +276,151 @@ def test_my_appeals_name_a_rule_once(open_as):
     assert cells
     for text in cells:
         assert not re.fullmatch(r"(.+)（\1）", text.strip()), text
+
+
+def _rubric_title(api_get, rubric_id: str, version: int) -> str:
+    row = next(r for r in api_get("/rubrics") if (r["id"], r["version"]) == (rubric_id, version))
+    assert row["name"] and row["name"] != rubric_id, row
+    return row["name"]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390", "1440"])
+def test_calibration_names_its_rubric_by_title_and_version(open_as, api_get, viewport):
+    """Left: the 校准 session line (and the sessions list) named the rubric by its id
+    (十一月校准 · telecom-data-upgrade); now by its title and version, as the call page."""
+    session = api_get("/calibrations", "admin")[0]
+    versions = session["rubric_versions"]
+    assert versions, session
+    title = _rubric_title(api_get, session["rubric_id"], versions[-1])
+    named = f"{title} v{'/'.join(map(str, versions))}"
+    page = open_as("reviewer", f"/calibration?session={session['id']}", viewport)
+    line = page.locator("#cal-line")
+    expect(line).to_contain_text(f"{session['name']} · {named} · 质检员")
+    assert session["rubric_id"] not in line.inner_text()
+    page = open_as("reviewer", "/calibration", viewport)
+    cell = page.locator(f"#sessions tr[data-session='{session['id']}'] td.rubric")
+    expect(cell).to_have_text(named)
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= viewport["width"], wide
+    assert not page.errors, page.errors
+
+
+def test_trial_page_names_rubrics_by_title(open_as, api_get):
+    """The trial page's summary line and its version-compare menu named rubrics by id."""
+    page = open_as("manager", "/trial?project=telecom-upgrade")
+    titles = {r["id"]: r["name"] for r in sorted(api_get("/rubrics"), key=lambda r: r["version"])}
+    options = page.locator("#compare select[name=rubric] option").all()
+    assert options
+    for option in options:
+        assert option.inner_text() == titles[option.get_attribute("value")]
+    summary = page.locator("#t-summary")
+    expect(summary).to_contain_text("畅享套餐升级外呼营销 v")
+    assert "telecom-data-upgrade" not in summary.inner_text()
+
+
+# a wording longer than the box is wide at either size
+LONG_WORDING = (
+    "这个月办理还多送您一个视频会员，另外每月再赠送定向流量，合约期内资费保持不变，随时可以退订"
+)
+
+
+def _wording_boxes(page) -> list[dict]:
+    return page.evaluate("""() => [...document.querySelectorAll('.wording')].map((b) => ({
+        tag: b.tagName, value: b.value, sw: b.scrollWidth, cw: b.clientWidth,
+        sh: b.scrollHeight, ch: b.clientHeight}))""")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390", "1440"])
+def test_trial_wording_box_shows_the_whole_wording(open_as, viewport):
+    """Left: the 审核 wording box (an input) cut the wording it held; now a box as tall as its
+    wording, at either size, also once a longer wording is typed in."""
+    for project in ("telecom-upgrade", "voice-web"):
+        page = open_as("manager", f"/trial?project={project}", viewport)
+        expect(page.locator(".wording").first).to_be_attached()
+        boxes = _wording_boxes(page)
+        assert boxes, project
+        for box in boxes:
+            assert box["tag"] == "TEXTAREA", box
+            assert box["value"] and box["sh"] <= box["ch"] + 1 and box["sw"] <= box["cw"] + 1, box
+    page.locator("#proposals textarea.wording").first.fill(LONG_WORDING)
+    box = page.evaluate(
+        """() => { const b = document.querySelector('#proposals .wording');
+        return {value: b.value, sh: b.scrollHeight, ch: b.clientHeight, lines: b.clientHeight
+                / parseFloat(getComputedStyle(b).lineHeight)}; }"""
+    )
+    assert box["value"] == LONG_WORDING
+    assert box["sh"] <= box["ch"] + 1 and box["lines"] >= 2, box
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= viewport["width"], wide
+    assert not page.errors, page.errors
+
+
+def test_trial_wording_box_submits_what_it_holds(open_as):
+    """The wording box, a text area now, still sends its whole wording when adopted (one line:
+    Enter adds no line break)."""
+    page = open_as("manager", "/trial?project=voice-web")
+    box = page.locator("#proposals textarea.wording").first
+    box.fill(LONG_WORDING)
+    box.press("Enter")
+    assert box.input_value() == LONG_WORDING
+    with page.expect_response(lambda r: "/highlight-proposals" in r.url) as answer:
+        page.locator("#proposals button.accept").first.click()
+    sent = answer.value.request.post_data_json
+    assert answer.value.ok and sent["decision"] == "accepted" and sent["text"] == LONG_WORDING
+    expect(page.locator("#highlights td.text", has_text=LONG_WORDING)).to_have_count(1)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["390", "1440"])
+def test_empty_upload_table_fills_its_width(open_as, viewport):
+    """Left: on a phone the empty 上传录音 results table was as wide as its four headings."""
+    page = open_as("reviewer", "/upload", viewport)
+    table, room, form = page.evaluate("""() => [
+        document.getElementById('uploads').getBoundingClientRect().width,
+        document.getElementById('uploads').parentElement.clientWidth,
+        document.getElementById('upload-form').getBoundingClientRect().width]""")
+    assert abs(table - room) <= 1 and abs(table - form) <= 1, (table, room, form)
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= viewport["width"], wide
+
+
+def test_trial_compare_names_changed_calls(open_as, web_data, api_get):
+    """Left: 质检规则版本对比 on the trial page linked changed calls as #recording; now by agent
+    and time (the hand-made trial calls: by their file name), still linking to the call.
+    A second version of the voice project's rubric, with a section no call says, fails them
+    all (scored from their stored transcripts)."""
+    from qa_service.app.evaluations import record_evaluation
+    from qa_service.rules.rubric import parse_rubric
+    from qa_service.rules.scoring import Scorer, evaluate
+    from tests.browser import test_customer_voice as voice
+
+    store = web_data["store"]
+    text = voice.RUBRIC + "version: 2\n"
+    text = text.replace(
+        "script_sections:\n",
+        "script_sections:\n  - {id: never, name: 从未说过, any: [永远不会出现的话], weight: 40}\n",
+    )
+    rubric = parse_rubric(text, "voice-web-v2")
+    store.rubrics.save(rubric, text)
+    scorer = Scorer(rubric)
+    calls = [
+        c for c in api_get("/evaluations?page_size=200")["items"] if c["project"] == voice.PROJECT
+    ]
+    assert calls
+    for c in calls:  # V0 … V3 said voice.CALLS[0] … [3]
+        utts = voice.CALLS[int(c["agent_id"][1:])]
+        record_evaluation(store, c["recording_id"], evaluate("voice", utts, 20.0, scorer))
+
+    page = open_as("manager", f"/trial?project={voice.PROJECT}")
+    page.select_option("#compare select[name=rubric]", "voice-web")
+    page.fill("#compare input[name=from]", "1")
+    page.fill("#compare input[name=to]", "2")
+    page.click("#compare button[type=submit]")
+    changed = page.locator("#compare-changed tbody a")
+    expect(changed.first).to_be_visible()
+    links = _named_links(changed)
+    _assert_named(links, href=r"/calls/\d+$")
+    assert all(" · 文件 voice-" in text for text, _ in links), links
+    assert not any(text.startswith("#") for text, _ in links)
+    heads = page.locator("#compare-changed thead th").all_inner_texts()
+    assert heads == ["通话", "v1", "v2"], heads
+    assert not page.errors, page.errors

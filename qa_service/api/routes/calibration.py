@@ -14,7 +14,12 @@ from qa_service.exceptions import CalibrationError, CalibrationNotFound
 from qa_service.i18n import message
 from qa_service.review import calibration
 from qa_service.storage.callrefs import NamesACall, name_calls
-from qa_service.storage.tables import CalibrationScore, CalibrationSession, Evaluation
+from qa_service.storage.tables import (
+    CalibrationScore,
+    CalibrationSession,
+    Evaluation,
+    RubricRow,
+)
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -52,6 +57,11 @@ class CalibrationOut(Schema):
     id: int
     name: str
     rubric_id: str
+    rubric_name: str | None = None
+    """The rubric's title (what people call it) in its newest version among the calls'; None
+    where that version is not stored."""
+    rubric_versions: list[int] = []
+    """The rubric versions the session's calls were scored with, oldest first."""
     hide_machine: bool
     state: str
     reviewers: list[str]
@@ -109,8 +119,30 @@ def _may_see(cal: CalibrationSession, who: Caller) -> None:
         raise CalibrationNotFound(message("no calibration session {id}", id=cal.id))
 
 
-def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
+def _named(s, cal: CalibrationSession) -> CalibrationOut:
+    """The session with its rubric's title and its calls' versions."""
+    versions = sorted(
+        set(
+            s.exec(
+                select(Evaluation.rubric_version).where(Evaluation.id.in_(cal.evaluation_ids))
+            ).all()
+        )
+    )
+    name = (
+        s.exec(
+            select(RubricRow.name).where(
+                RubricRow.rubric_id == cal.rubric_id, RubricRow.version == versions[-1]
+            )
+        ).first()
+        if versions
+        else None
+    )
     out = CalibrationOut.model_validate(cal)
+    return out.model_copy(update={"rubric_name": name or None, "rubric_versions": versions})
+
+
+def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:
+    out = _named(s, cal)
     if cal.state != "open" or who.shown not in cal.reviewers:
         return out
     mine = {
@@ -166,7 +198,7 @@ def list_sessions(store: StoreDep, who: Reviewer) -> list[CalibrationOut]:
     with store.session() as s:
         rows = s.exec(select(CalibrationSession).order_by(CalibrationSession.id.desc())).all()
         return [
-            CalibrationOut.model_validate(c)
+            _named(s, c)
             for c in rows
             if who.shown in c.reviewers or who.can(KeyRole.MANAGER)
         ]

@@ -21,6 +21,7 @@ from qa_service.review.models import RubricComparison, RubricDiff
 from qa_service.review.quality import compare_versions, diff_versions
 from qa_service.rules.knowledge import knowledge_of
 from qa_service.rules.rubric import parse_rubric
+from qa_service.storage.callrefs import name_calls
 from qa_service.storage.tables import RubricRow
 
 router = APIRouter(prefix="/rubrics", tags=["rubrics"])
@@ -107,7 +108,9 @@ def compare(
     distributions, per-rule rates (the trial-phase loop: change the rubric, see what it does).
     `phase` keeps the trial (试呼) or production calls only."""
     with store.session() as s:
-        return compare_versions(s, rubric_id, version_from, version_to, project, phase)
+        return name_calls(
+            s, compare_versions(s, rubric_id, version_from, version_to, project, phase)
+        )
 
 
 @router.get("/{rubric_id}/diff", response_model=RubricDiff)

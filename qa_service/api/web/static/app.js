@@ -170,6 +170,18 @@ const QA = (() => {
     const active = rubrics.find((r) => (r.active_for || []).includes(project));
     return active ? active.id : ids[0];
   }
+  /* Rubrics by their titles (what people call them): `rubricTitles` maps each id of /rubrics
+   * to its newest version's title (for menus whose value is the id); `rubricLabel` is one
+   * version as the call page names it, "畅享套餐升级外呼营销 v1" (the id where no title is stored). */
+  function rubricTitles(rubrics) {
+    const titles = {};
+    for (const r of [...rubrics].sort((a, b) => a.version - b.version)) if (r.name) titles[r.id] = r.name;
+    return titles;
+  }
+  function rubricLabel(rubrics, id, version) {
+    const r = rubrics.find((x) => x.id === id && x.version === version);
+    return t("{name} v{version}", {name: (r && r.name) || rubricTitles(rubrics)[id] || id, version});
+  }
   // A project or rubric chosen in any menu of any page is the one worked on.
   document.addEventListener("change", (e) => {
     const el = e.target;
@@ -269,6 +281,6 @@ const QA = (() => {
   }
 
   return {t, api, h, can, role, csrf, pct, num, clock, when, zone, zoneNow, grade, toast, projects, fillSelect, describe, filterQuery,
-    remember, preferredProject, preferredRubric, highlightReason, exportLinks, callName, callLink, exampleLinks,
+    remember, preferredProject, preferredRubric, rubricTitles, rubricLabel, highlightReason, exportLinks, callName, callLink, exampleLinks,
     GRADES, CATEGORIES, STATUSES, BAD, REASONS, OUTCOMES, ROLES_ZH, ACTIONS};
 })();

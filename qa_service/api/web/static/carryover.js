@@ -14,11 +14,13 @@
       : h("p", {class: "muted"}, t("none"))];
   }
 
+  let rubrics = null;  // /rubrics, for the source rubric's title
   async function show(project) {
     if (!project) { box.hidden = true; return; }
     let d;
     try {
       d = await api(`/projects/${encodeURIComponent(project)}/carried-over`);
+      rubrics = rubrics || await api("/rubrics");
     } catch (e) {
       if (e.status === 404) { box.hidden = true; return; }
       throw e;
@@ -26,7 +28,7 @@
     const other = Object.entries(d.other || {}).filter(([, v]) => v.length).flatMap(([k, v]) =>
       list(k, "carried-" + k, v.slice(0, 10), (x) => x.label || x.text || x.name || JSON.stringify(x)));
     body.replaceChildren(
-      h("p", {class: "muted"}, t("From the wrap-up of project {project} ({rubric} v{version}), carried over {when}", {project: d.source_project, rubric: d.source_rubric.id, version: d.source_rubric.version, when: QA.when(d.carried_at)})),
+      h("p", {class: "muted"}, t("From the wrap-up of project {project} ({rubric}), carried over {when}", {project: d.source_project, rubric: QA.rubricLabel(rubrics, d.source_rubric.id, d.source_rubric.version), when: QA.when(d.carried_at)})),
       ...list(t("Highlight scripts"), "carried-highlights", d.highlights, (x) => t("{text} ({calls} calls, success rate {rate})", {text: x.text, calls: x.calls, rate: pct(x.success_rate)})),
       ...list(t("Common errors"), "carried-errors", d.common_errors, (x) => t("{name}: {count} calls ({share})", {name: x.name || x.rule_id, count: x.count, share: pct(x.share)})),
       ...list(t("Customer refusal reasons"), "carried-refusals", d.refusal_reasons, (x) => t("{name}: {count} calls", {name: x.name, count: x.raised_in_calls})),

@@ -19,13 +19,12 @@ const QACompare = (() => {
           h("br"), t("v{version}: {grades}; mean score {mean}", {version: d.from, grades: gradeRow("from"), mean: num(d.scores.from.mean)}),
           h("br"), t("v{version}: {grades}; mean score {mean}", {version: d.to, grades: gradeRow("to"), mean: num(d.scores.to.mean)})),
         h("table", {class: "grid", id: "compare-changed"},
-          h("thead", {}, h("tr", {}, [t("Call"), t("Agent"), t("Time"), `v${d.from}`, `v${d.to}`].map((x) => h("th", {}, x)))),
+          h("thead", {}, h("tr", {}, [t("Call"), `v${d.from}`, `v${d.to}`].map((x) => h("th", {}, x)))),
           h("tbody", {}, d.changed_grade.length ? d.changed_grade.map((c) => h("tr", {},
-            h("td", {}, h("a", {href: "/calls/" + c.to.evaluation_id}, "#" + c.recording_id)),
-            h("td", {}, c.agent_id || "—"), h("td", {}, QA.when(c.call_time)),
+            h("td", {}, QA.callLink(c.call, c.recording_id, "/calls/" + c.to.evaluation_id)),
             h("td", {}, num(c.from.score), " ", grade(c.from.grade)),
             h("td", {}, num(c.to.score), " ", grade(c.to.grade))))
-            : h("tr", {}, h("td", {colspan: 5, class: "muted"}, t("No call changed grade"))))),
+            : h("tr", {}, h("td", {colspan: 3, class: "muted"}, t("No call changed grade"))))),
         h("h3", {}, t("Hits / deduction rate by rule")),
         h("table", {class: "grid"},
           h("thead", {}, h("tr", {}, [t("Rule name"), t("v{version} deduction rate", {version: d.from}), t("v{version} deduction rate", {version: d.to})].map((x) => h("th", {}, x)))),
@@ -42,7 +41,7 @@ const QACompare = (() => {
     const sel = form.elements.rubric;
     const current = sel.value || preferred;
     sel.replaceChildren();
-    QA.fillSelect(sel, [...new Set(rubrics.map((r) => r.id))], current);
+    QA.fillSelect(sel, [...new Set(rubrics.map((r) => r.id))], current, QA.rubricTitles(rubrics));
     const versions = () => {
       const vs = rubrics.filter((r) => r.id === sel.value).map((r) => r.version).sort((a, b) => a - b);
       const button = form.querySelector("button[type=submit]");

@@ -58,7 +58,7 @@
 
   form.addEventListener("submit", (e) => { e.preventDefault(); load().catch((err) => QA.toast(err.message, true)); });
   Promise.all([api("/rubrics"), QA.projects()]).then(([rs, ps]) => {
-    QA.fillSelect(form.elements.rubric_id, [...new Set(rs.map((r) => r.id))], QA.preferredRubric(rs, QA.preferredProject(ps)));
+    QA.fillSelect(form.elements.rubric_id, [...new Set(rs.map((r) => r.id))], QA.preferredRubric(rs, QA.preferredProject(ps)), QA.rubricTitles(rs));
     QA.fillSelect(form.elements.project, ps);
     return load();
   }).catch((err) => QA.toast(err.message, true));

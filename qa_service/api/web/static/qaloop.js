@@ -185,12 +185,18 @@
     return parts.join(t("; ")) || "—";
   }
 
+  /* A session's rubric as the call page names it: its title and version (the versions of its
+   * calls, where they were scored with more than one); the id only where no title is stored. */
+  const rubricOf = (c) => (c.rubric_versions || []).length
+    ? t("{name} v{version}", {name: c.rubric_name || c.rubric_id, version: c.rubric_versions.join("/")})
+    : c.rubric_name || c.rubric_id;
+
   async function calibration() {
     const id = new URLSearchParams(location.search).get("session");
     if (id) return calibrationSession(id);
     const list = await api("/calibrations");
-    root.append(list.length ? table([t("Name"), t("Rubric id"), t("Reviewer"), t("Number of calls"), t("Status"), ""], list.map((c) => h("tr", {dataset: {session: c.id}},
-      h("td", {}, c.name), h("td", {}, c.rubric_id), h("td", {}, c.reviewers.join(t(" / "))), h("td", {}, c.evaluation_ids.length),
+    root.append(list.length ? table([t("Name"), t("Rubric"), t("Reviewer"), t("Number of calls"), t("Status"), ""], list.map((c) => h("tr", {dataset: {session: c.id}},
+      h("td", {}, c.name), h("td", {class: "rubric"}, rubricOf(c)), h("td", {}, c.reviewers.join(t(" / "))), h("td", {}, c.evaluation_ids.length),
       h("td", {}, c.state === "open" ? t("in progress") : t("closed")), h("td", {}, h("a", {href: "/calibration?session=" + c.id}, t("Enter →"))))), "sessions", true)
       : empty(t("No calibration sessions yet.")));
     if (!manager) return;
@@ -214,7 +220,7 @@
 
   async function calibrationSession(id) {
     const c = await api("/calibrations/" + id);
-    root.append(h("p", {}, t("{name} · {rubric} · reviewers {reviewers} · {state}", {name: c.name, rubric: c.rubric_id, reviewers: c.reviewers.join(t(" / ")),
+    root.append(h("p", {id: "cal-line"}, t("{name} · {rubric} · reviewers {reviewers} · {state}", {name: c.name, rubric: rubricOf(c), reviewers: c.reviewers.join(t(" / ")),
       state: c.state === "open" ? t("in progress (hidden from each other)") : t("closed")})));
     for (const call of c.calls) {
       const selects = call.items.map((item) => {

@@ -239,7 +239,7 @@
     }
     QA.exportLinks("t-export", `/exports/projects/${encodeURIComponent(project)}/trial`, q);
     document.getElementById("t-summary").textContent =
-      t("{rubric} v{version}: {calls} calls, online success rate {rate}", {rubric: d.rubric.id, version: d.rubric.version, calls: d.calls, rate: pct(d.success_rate)});
+      t("{rubric}: {calls} calls, online success rate {rate}", {rubric: QA.rubricLabel(rubrics, d.rubric.id, d.rubric.version), calls: d.calls, rate: pct(d.success_rate)});
     guideMap(d.guide_map);
     document.querySelector("#refusals tbody").replaceChildren(...(d.refusal_reasons.length ? d.refusal_reasons.map((r) => h("tr", {},
       h("td", {}, r.name || r.objection_id), h("td", {}, r.raised_in_calls), h("td", {}, pct(r.share_of_calls)),

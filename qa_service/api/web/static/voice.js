@@ -46,7 +46,18 @@ const QAVoice = (() => {
   /* A reviewer's cell: the wording to keep (the recognizer's unless corrected here), 采纳 and
    * 不采纳; `reload` runs after a decision. */
   function decisionCell(project, asrText, text, extra, reload) {
-    const wording = h("input", {type: "text", class: "wording", value: text, "aria-label": t("Wording to adopt (you may correct recognition errors)")});
+    // a box as tall as the wording it holds (it wraps, so none of it is cut); one line of
+    // text, as the input it replaces: Enter adds no line break
+    const wording = h("textarea", {class: "wording", rows: 1, "aria-label": t("Wording to adopt (you may correct recognition errors)")});
+    wording.value = text;
+    const fit = () => {
+      if (CSS.supports("field-sizing", "content")) return;
+      wording.style.height = "auto";
+      wording.style.height = wording.scrollHeight + 2 + "px";
+    };
+    wording.addEventListener("input", fit);
+    wording.addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
+    requestAnimationFrame(fit);
     const decide = async (decision) => {
       await api(`/projects/${encodeURIComponent(project)}/highlight-proposals`, {method: "POST",
         body: {asr_text: asrText, decision, text: decision === "accepted" ? wording.value : null, ...extra}});
