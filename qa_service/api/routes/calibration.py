@@ -197,11 +197,7 @@ def create(body: CalibrationIn, store: StoreDep, who: Manager) -> CalibrationOut
 def list_sessions(store: StoreDep, who: Reviewer) -> list[CalibrationOut]:
     with store.session() as s:
         rows = s.exec(select(CalibrationSession).order_by(CalibrationSession.id.desc())).all()
-        return [
-            _named(s, c)
-            for c in rows
-            if who.shown in c.reviewers or who.can(KeyRole.MANAGER)
-        ]
+        return [_named(s, c) for c in rows if who.shown in c.reviewers or who.can(KeyRole.MANAGER)]
 
 
 @router.get("/{session_id}", response_model=CalibrationOut)
