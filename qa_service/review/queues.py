@@ -19,7 +19,6 @@ from qa_service.domain.sampling import (
     SAMPLE_PRIME,
     sample_keys,
 )
-from qa_service.metrics.kpis import call_count
 from qa_service.review.models import EvaluationItem, EvaluationPage, ReviewSample
 from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.tables import Evaluation
@@ -131,17 +130,17 @@ def review_sample(
     until: datetime | None = None,
     page: int = 1,
     page_size: int = 50,
+    population: int | None = None,
     **criteria,
 ) -> ReviewSample:
     """`percent` of the period's current evaluations, at least one call when there is any,
     newest first a page at a time, and how many there were to choose from. The database
-    chooses (the calls of smallest sample_rank) and pages: no id list travels, at any size."""
+    chooses (the calls of smallest sample_rank) and pages: no id list travels, at any size.
+    `population`, when the caller has it (the metrics' rollups count a project's calls without
+    a count(*) over millions of rows), is how many calls the filters match."""
     where = evaluation_filter(project=project, since=since, until=until, **criteria)
-    population = (
-        session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
-        if criteria  # a grade or review state: no rollup counts it
-        else call_count(session, since, until, project=project)
-    )
+    if population is None:
+        population = session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
     size = min(population, max(1, math.ceil(population * percent / 100))) if population else 0
     chosen = select(Evaluation.id, Evaluation.called_at).where(*where)
     if size < population:  # all of them needs no order

@@ -21,6 +21,7 @@ from qa_service.domain.evaluation import HighlightOut, RubricRef, UtteranceOut
 from qa_service.domain.schema import MAX_ROW_ID
 from qa_service.exceptions import NotFound, ReviewError
 from qa_service.i18n import message
+from qa_service.metrics import kpis
 from qa_service.review import quality, queues, reviews
 from qa_service.review.models import (
     EvaluationOut,
@@ -236,6 +237,7 @@ def review_sample(
             until=until,
             page=page,
             page_size=page_size,
+            population=kpis.call_count(s, since, until, project=project),
         )
 
 
