@@ -212,11 +212,8 @@ def to_markdown(report: BulletinReport) -> str:
     lines += ["", "## " + _("remind now")]
     lines += [
         f"- {r.agent_id}: {r.name or r.rule_id}{' (!)' if r.urgent else ''}, "
-        + _(
-            "recording {recording} at {time}",
-            recording=r.recording_id,
-            time=f"{in_call_center_zone(r.called_at):%H:%M}",
-        )
+        # The call named as pages name it (its agent, then when it was made), not its row id.
+        + _("call at {time}", time=f"{in_call_center_zone(r.called_at):%m-%d %H:%M}")
         for r in report.remind_now
     ] or ["- " + _("none")]
     return "\n".join(lines) + "\n"

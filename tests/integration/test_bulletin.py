@@ -13,7 +13,7 @@ from rq.registry import ScheduledJobRegistry
 from qa_service.api import create_app
 from qa_service.app.evaluations import record_evaluation
 from qa_service.app.keys import create_key
-from qa_service.config import Settings, get_settings
+from qa_service.config import Settings, get_settings, in_call_center_zone
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
 from qa_service.rules.rubric import load_rubric
@@ -118,6 +118,10 @@ def test_bulletin_in_the_first_day(tmp_path, zones):
     text = md.read_text(encoding="utf-8")
     assert "上线后" in text and "2026-12-01 11:00" in text
     assert text.index("态度恶劣") < text.index(b.common_errors[0].name)
+    # Each call to remind about is named by its agent and when it was made, as on the pages.
+    first = b.remind_now[0]
+    assert f"- A2: 态度恶劣 (!), 通话 {in_call_center_zone(first.called_at):%m-%d %H:%M}" in text
+    assert "录音" not in text
 
     # Before launch and more than a day after it: no bulletin.
     assert run_bulletins(store, datetime(2026, 12, 1, 9, 0, tzinfo=ZONE)) == []
