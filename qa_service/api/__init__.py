@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -42,9 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.dispatcher = make_dispatcher(settings, store)
+        # What start-up built lives as long as the server: kept out of the collector's full
+        # passes, which otherwise walk all of it and stall a request now and then (decision 0025).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()  # collectable again once the app is gone (tests build many)
             app.state.dispatcher.close()
 
     app = FastAPI(
