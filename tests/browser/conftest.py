@@ -404,3 +404,25 @@ def pytest_collection_modifyitems(config, items):
     items.sort(
         key=lambda item: ADDS_CALLS.index(item.path.name) + 1 if item.path.name in ADDS_CALLS else 0
     )
+
+
+def sign_in(browser, server, web_data, viewport, who):
+    """A new browser context and its page at `viewport` (zh-CN, Asia/Shanghai), signed in as a
+    person of web_data's people, as "admin" (its API key), or not at all (`who` None)."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    if who is None:
+        return context, page
+    page.goto(server + "/login")
+    if who == "admin":
+        page.click(".key-login summary")
+        page.fill("#api_key", web_data["keys"]["admin"])
+    else:
+        page.fill("#name", web_data["people"][who]["name"])
+        page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    return context, page

@@ -17,7 +17,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, sign_in
 from tests.support import english_words
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
@@ -109,26 +109,6 @@ def _parts(page, stem, viewport):
         page.screenshot(path=f"{stem}-part{n}.png", full_page=True, clip=clip)
 
 
-def _sign_in(browser, server, web_data, viewport, who):
-    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    if who is None:
-        return context, page
-    page.goto(server + "/login")
-    if who == "admin":
-        page.click(".key-login summary")
-        page.fill("#api_key", web_data["keys"]["admin"])
-    else:
-        page.fill("#name", web_data["people"][who]["name"])
-        page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda u: "/login" not in u)
-    return context, page
-
-
 @pytest.mark.parametrize("size", list(SIZES))
 def test_screenshot_every_page(browser, server, web_data, seeded, size):
     OUT.mkdir(parents=True, exist_ok=True)
@@ -136,7 +116,7 @@ def test_screenshot_every_page(browser, server, web_data, seeded, size):
     contexts: dict = {}
     for name, path, who, action in _pages(seeded):
         if who not in contexts:
-            contexts[who] = _sign_in(browser, server, web_data, viewport, who)
+            contexts[who] = sign_in(browser, server, web_data, viewport, who)
         page = contexts[who][1]
         page.goto(server + path)
         if name == "docs":

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 from tests.support import RUBRICS
 
 PHONE = {"width": 390, "height": 844}
@@ -31,23 +31,8 @@ def open_as(browser, server, web_data, seeded):
     contexts = []
 
     def go(who, path, viewport=WIDE):
-        context = browser.new_context(
-            viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai"
-        )
+        context, page = sign_in(browser, server, web_data, viewport, who)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.goto(server + "/login")
-        if who == "admin":
-            page.click(".key-login summary")
-            page.fill("#api_key", web_data["keys"]["admin"])
-        else:
-            page.fill("#name", web_data["people"][who]["name"])
-            page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda u: "/login" not in u)
         page.goto(server + path)
         page.wait_for_selector("body[data-loaded='1']", state="attached")
         return page
