@@ -14,12 +14,8 @@ from qa_service.exceptions import CalibrationError, CalibrationNotFound
 from qa_service.i18n import message
 from qa_service.review import calibration
 from qa_service.storage.callrefs import NamesACall, name_calls
-from qa_service.storage.tables import (
-    CalibrationScore,
-    CalibrationSession,
-    Evaluation,
-    RubricRow,
-)
+from qa_service.storage.repositories.rubrics import rubric_title
+from qa_service.storage.tables import CalibrationScore, CalibrationSession, Evaluation
 
 router = APIRouter(prefix="/calibrations", tags=["calibration"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -128,17 +124,9 @@ def _named(s, cal: CalibrationSession) -> CalibrationOut:
             ).all()
         )
     )
-    name = (
-        s.exec(
-            select(RubricRow.name).where(
-                RubricRow.rubric_id == cal.rubric_id, RubricRow.version == versions[-1]
-            )
-        ).first()
-        if versions
-        else None
-    )
+    name = rubric_title(s, cal.rubric_id, versions[-1]) if versions else None
     out = CalibrationOut.model_validate(cal)
-    return out.model_copy(update={"rubric_name": name or None, "rubric_versions": versions})
+    return out.model_copy(update={"rubric_name": name, "rubric_versions": versions})
 
 
 def _out(s, cal: CalibrationSession, who: Caller) -> CalibrationOut:

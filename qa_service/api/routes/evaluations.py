@@ -41,13 +41,13 @@ from qa_service.review.models import (
 )
 from qa_service.storage.callrefs import name_calls
 from qa_service.storage.repositories.recordings import utterances_by_recording
+from qa_service.storage.repositories.rubrics import rubric_title
 from qa_service.storage.tables import (
     Evaluation,
     FindingRow,
     HighlightRow,
     Recording,
     Review,
-    RubricRow,
 )
 
 router = APIRouter(tags=["evaluations"])
@@ -105,12 +105,7 @@ def evaluation_view(s: Session, ev: Evaluation, hide: bool) -> EvaluationOut:
         call_time=rec.call_time,
         phase=ev.phase,
         rubric=RubricRef(id=ev.rubric_id, version=ev.rubric_version),
-        rubric_name=s.exec(
-            select(RubricRow.name).where(
-                RubricRow.rubric_id == ev.rubric_id, RubricRow.version == ev.rubric_version
-            )
-        ).first()
-        or None,
+        rubric_name=rubric_title(s, ev.rubric_id, ev.rubric_version),
         current=ev.is_current,
         duration=rec.duration,
         outcome=ev.outcome,

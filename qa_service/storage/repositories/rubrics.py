@@ -126,3 +126,16 @@ class Rubrics:
             row.rubric_id, row.version, row.activated_at = rubric_id, version, utcnow()
             s.add(row)
             s.commit()
+
+
+def rubric_title(s: Session, rubric_id: str, version: int) -> str | None:
+    """The rubric version's title (what people call it), None where it is not stored or has
+    none."""
+    return (
+        s.exec(
+            select(RubricRow.name).where(
+                RubricRow.rubric_id == rubric_id, RubricRow.version == version
+            )
+        ).first()
+        or None
+    )
