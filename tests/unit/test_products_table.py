@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from benchmarks.products import ALL, CORPORA, score, target_lines
+from benchmarks.products import ALL, CORPORA, score, target_lines, voice_gap_lines
 from benchmarks.scoring_accuracy import AccuracyReport
 from qa_service.rules.rubric import load_rubric
 
@@ -44,4 +44,24 @@ def test_targets_name_the_rows_that_miss_them():
     assert precision == [
         "key phrases precision >= 0.98: wealth-care-offer clean baker 0.970 MISSES",
         "key phrases precision >= 0.98: car-insurance-renewal clean baker 0.990 holds",
+    ]
+
+
+def test_voice_target_compares_each_voice_with_the_same_calls_in_baker():
+    baker = AccuracyReport(tp=98, fp=1, fn=1, calls=4, grades_agree=4)
+    close = AccuracyReport(tp=96, fp=2, fn=2, calls=4, grades_agree=4)
+    far = AccuracyReport(tp=90, fp=5, fn=5, calls=4, grades_agree=3)
+    lines = voice_gap_lines(
+        [
+            ("dev", "phrases", ALL, "clean", "baker", baker),
+            ("dev", "phrases", ALL, "clean", "kokoro", close),
+            ("dev", "phrases", ALL, "noise8", "kokoro", far),  # no Baker row: no line
+            ("car-insurance-renewal", "phrases", ALL, "clean", "baker", baker),
+            ("car-insurance-renewal", "phrases", ALL, "clean", "kokoro", far),
+        ]
+    )
+    assert lines == [
+        "kokoro F1 within 0.03 of baker: dev phrases all clean 0.980 vs 0.990 holds",
+        "kokoro F1 within 0.03 of baker: car-insurance-renewal phrases all clean 0.947 vs 0.990 "
+        "MISSES",
     ]
