@@ -290,9 +290,10 @@ SCHEDULER_CHECK_S = 5
 
 # Rescoring stored calls (app/batches.py): with Settings.rescore_workers at 0, a rescore of this
 # many calls or more is evaluated by one process per core (each loads the sentence model
-# first, seconds that fewer calls do not repay), handed this many calls at a time.
+# first, seconds that fewer calls do not repay), handed this many calls at a time (each chunk
+# one transaction: some twenty statements whose round trips a bigger chunk shares).
 RESCORE_POOL_MIN_CALLS = 5000
-RESCORE_POOL_CHUNK = 50
+RESCORE_POOL_CHUNK = 100
 
 
 class Settings(BaseSettings):

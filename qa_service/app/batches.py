@@ -1,10 +1,13 @@
-"""Stored transcripts evaluated in batches, for a rescore: in this process, or in a pool of
-processes when there are many calls and cores to spare (Settings.rescore_workers).
+"""Stored transcripts evaluated and stored again in batches, for a rescore: in this process,
+or in a pool of processes when there are many calls and cores to spare
+(Settings.rescore_workers).
 
 Each process reads its calls' utterances and sentence vectors from the database itself
 (embedding and storing the vectors a transcript lacks), evaluates them with its own Scorer of
-the rubric, and hands back the results: only recording ids travel to a worker and results
-back. The caller writes the results, in order, one batch while the next is evaluated."""
+the rubric, and, on a server database, stores the results itself, one transaction per chunk
+of calls: only recording ids travel to a worker and stored results back. On SQLite, where two
+writers would lock each other out, this process stores what the workers evaluated, in order,
+one batch while the next is evaluated."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from qa_service.app.evaluations import record_evaluations, stored
 from qa_service.config import RESCORE_POOL_CHUNK, RESCORE_POOL_MIN_CALLS, Settings
 from qa_service.domain.results import CallResult
 from qa_service.rules.rubric import Rubric
@@ -66,6 +70,14 @@ def evaluate_stored(
     ]
 
 
+def record_stored(
+    store: Store, targets: list[RescoreTarget], results: list[CallResult]
+) -> list[CallResult]:
+    """Store these calls' results in one transaction; the results with their ids."""
+    evaluations = record_evaluations(store, [(t.id, r) for t, r in zip(targets, results)])
+    return [stored(r, t, ev) for t, r, ev in zip(targets, results, evaluations, strict=True)]
+
+
 def pool_size(settings: Settings, url: str, calls: int) -> int:
     """Processes to evaluate a rescore of `calls` calls with: Settings.rescore_workers, or
     when it is 0 one per core once the calls are RESCORE_POOL_MIN_CALLS or more (a worker
@@ -88,9 +100,10 @@ def _start(url: str, settings: Settings, rubric: Rubric) -> None:
     _worker = (Store(url, migrate=False), settings, scorer_for(rubric, settings))
 
 
-def _run(targets: list[RescoreTarget]) -> list[CallResult]:
+def _run(targets: list[RescoreTarget], record: bool) -> list[CallResult]:
     assert _worker is not None, "the pool's initializer did not run"
-    return evaluate_stored(*_worker, targets)
+    results = evaluate_stored(*_worker, targets)
+    return record_stored(_worker[0], targets, results) if record else results
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -106,8 +119,9 @@ def _context() -> multiprocessing.context.BaseContext:
 
 @dataclass
 class Evaluator:
-    """Evaluates batches of stored calls: `submit(targets)` starts a batch and returns a
-    function that waits for its results. With one process the batch is evaluated at once."""
+    """Evaluates and stores batches of stored calls: `submit(targets)` starts a batch and
+    returns a function that waits for its stored results. With one process the batch is
+    evaluated and stored at once."""
 
     store: Store
     settings: Settings
@@ -141,9 +155,17 @@ class Evaluator:
         if self._pool is None:
             assert self._scorer is not None, "use the Evaluator as a context manager"
             results = evaluate_stored(self.store, self.settings, self._scorer, targets)
-            return lambda: results
+            done = record_stored(self.store, targets, results)
+            return lambda: done
+        # SQLite takes one writer at a time: this process writes there (workers_write).
+        workers_write = self.store.engine.dialect.name != "sqlite"
         futures: list[Future[list[CallResult]]] = [
-            self._pool.submit(_run, targets[i : i + RESCORE_POOL_CHUNK])
+            self._pool.submit(_run, targets[i : i + RESCORE_POOL_CHUNK], workers_write)
             for i in range(0, len(targets), RESCORE_POOL_CHUNK)
         ]
-        return lambda: [r for f in futures for r in f.result()]
+
+        def wait() -> list[CallResult]:
+            results = [r for f in futures for r in f.result()]
+            return results if workers_write else record_stored(self.store, targets, results)
+
+        return wait

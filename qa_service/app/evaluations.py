@@ -10,6 +10,7 @@ from qa_service.config import DOUBTFUL_CONFIDENCE
 from qa_service.domain.enums import Grade
 from qa_service.domain.results import CallResult, Utterance
 from qa_service.review.reviews import apply_reviews
+from qa_service.storage.repositories.recordings import RescoreTarget
 from qa_service.storage.rollups import tracked
 from qa_service.storage.store import Store
 from qa_service.storage.tables import Evaluation, Recording
@@ -42,6 +43,15 @@ def record_evaluations(store: Store, items: list[tuple[int, CallResult]]) -> lis
             apply_reviews(s, evaluations)  # reviews belong to the call: laid over the new result
         s.commit()
         return evaluations
+
+
+def stored(
+    result: CallResult, recording: Recording | RescoreTarget, evaluation: Evaluation
+) -> CallResult:
+    """The result with the ids and metadata of the rows it was stored as."""
+    result.recording_id, result.evaluation_id = recording.id, evaluation.id
+    result.agent_id, result.project = recording.agent_id, recording.project
+    return result
 
 
 def current_evaluations(

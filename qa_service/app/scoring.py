@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_service.app.batches import Evaluator, pool_size, scorer_for
-from qa_service.app.evaluations import record_evaluation, record_evaluations
+from qa_service.app.evaluations import record_evaluation, stored
 from qa_service.app.rescoring import rescore_scope
 from qa_service.asr.audio import AUDIO_EXTENSIONS, load
 from qa_service.asr.transcribe import Recognizer, get_recognizer
@@ -146,7 +146,7 @@ class QAService:
             transcribed = True
         result = evaluate(path, utterances, duration, scorer, vectors, warnings)
         evaluation = record_evaluation(self.store, recording.id, result)
-        return Outcome(path, _stored(result, recording, evaluation), transcribed=transcribed)
+        return Outcome(path, stored(result, recording, evaluation), transcribed=transcribed)
 
     def score_files(
         self,
@@ -173,8 +173,8 @@ class QAService:
     ) -> list[Outcome]:
         """Score stored transcripts with this rubric, no recognition: a project's, or without
         one those rescore_scope chooses (already evaluated with it, or of projects
-        where it is active). Many calls are evaluated by a pool of processes (app/batches.py)
-        while this one writes the results."""
+        where it is active). Many calls are evaluated and stored by a pool of processes
+        (app/batches.py); this one reports them, in order, as they are stored."""
         targets, scope = rescore_scope(self.store, rubric.id, project)
         log.info("rescoring with %s v%d: %s", rubric.id, rubric.version, scope)
         workers = pool_size(self.settings, self.store.url, len(targets))
@@ -196,19 +196,10 @@ class QAService:
         results: Callable[[], list[CallResult]],
         progress: Callable[[Outcome], None] | None,
     ) -> list[Outcome]:
-        done = results()
-        evaluations = record_evaluations(self.store, [(t.id, r) for t, r in zip(chunk, done)])
         out = []
-        for target, result, evaluation in zip(chunk, done, evaluations):
-            outcome = Outcome(target.source_path, _stored(result, target, evaluation))
+        for target, result in zip(chunk, results(), strict=True):
+            outcome = Outcome(target.source_path, result)
             out.append(outcome)
             if progress:
                 progress(outcome)
         return out
-
-
-def _stored(result: CallResult, recording, evaluation) -> CallResult:
-    """The result with the ids and metadata of the rows it was stored as."""
-    result.recording_id, result.evaluation_id = recording.id, evaluation.id
-    result.agent_id, result.project = recording.agent_id, recording.project
-    return result
