@@ -29,8 +29,7 @@ REDIS = os.environ.get("QA_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 
 
 def copies(corpus: Path, labels: list[dict], repeat: int, folder: Path) -> list[tuple[Path, float]]:
-    """The corpus `repeat` times over; each copy gets one changed byte at the end of its data,
-    so it is new audio to the service (the content hash is the identity) but decodes the same."""
+    """The corpus `repeat` times over, each copy a `variant` of its file."""
     from qa_service.asr.audio import load
 
     out = []
@@ -38,13 +37,20 @@ def copies(corpus: Path, labels: list[dict], repeat: int, folder: Path) -> list[
         for label in labels:
             src = corpus / label["audio"]
             dst = folder / f"{n}_{src.name}"
-            shutil.copy(src, dst)
-            if n:
-                data = bytearray(dst.read_bytes())
-                data[-1] ^= 1
-                dst.write_bytes(bytes(data))
+            variant(src, dst, n)
             out.append((dst, load(str(dst)).duration))
     return out
+
+
+def variant(src: Path, dst: Path, n: int) -> Path:
+    """`src` copied to `dst` with its last four bytes XORed with `n` (0: an exact copy): new
+    audio to the service (the content hash is the identity) that decodes the same."""
+    data = bytearray(src.read_bytes())
+    if n:
+        tail = int.from_bytes(data[-4:], "big") ^ (n & 0xFFFFFFFF)
+        data[-4:] = tail.to_bytes(4, "big")
+    dst.write_bytes(bytes(data))
+    return dst
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import time
 import httpx
 import psycopg
 from metrics_latency import load
-from service_harness import ADMIN, ROOT, fresh_database, start_api, stop
+from service_harness import ADMIN, ROOT, fresh_database, sign_in, start_api, stop
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -69,8 +69,7 @@ def add_sample_call(url: str) -> int:
 
 def server_times(base: str, secret: str, requests: int) -> None:
     with httpx.Client(base_url=base, timeout=60) as client:
-        # the session cookie, as the browser has
-        client.post("/login", data={"api_key": secret})
+        sign_in(client, secret)  # the session cookie, as the browser has
         print(f"{'page':10} {'request':48} {'p50 ms':>8} {'p95 ms':>8}")
         for page, routes in PAGES.items():
             totals = [0.0] * requests

@@ -65,6 +65,7 @@ from qa_service.worker.nightly import (
     schedule_nightly,
     write_report,
 )
+from qa_service.worker.priority import lower_cpu_priority
 
 app = typer.Typer(
     add_completion=False,
@@ -362,6 +363,8 @@ def worker(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    # before anything starts a thread: CTranslate2's and BLAS's threads inherit the niceness
+    lower_cpu_priority(get_settings().worker_nice)
     redis = redis_from_settings()
     if nightly_at:
         if inbox is None:

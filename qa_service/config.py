@@ -319,6 +319,10 @@ class Settings(BaseSettings):
     device: str = "cpu"  # cpu | cuda | auto
     compute_type: str = "int8"  # int8 on CPU; float16 on a GPU worker
     cpu_threads: int = 2
+    # What `qa-service worker` adds to its CPU niceness when it starts (os.nice; 0 keeps it):
+    # recognition then takes the cores the API leaves idle, and a web app request waits for no
+    # transcription on the same machine (docs/decisions/0027).
+    worker_nice: int = Field(default=10, ge=0, le=19)
     beam_size: int = 5
     model_cache_dir: Path = Path.home() / ".cache" / "qa-service"
     language: str = "zh"
