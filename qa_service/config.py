@@ -389,8 +389,8 @@ class Settings(BaseSettings):
     # A call whose speech-weighted recognition confidence is below this is flagged for listening;
     # clean calls score well above it (docs/decisions/0012).
     low_confidence: float = 0.6
-    # /flagged counts matching calls up to this many and then says "at least" (total_exact
-    # false): an exact count of half a million flagged calls costs more than the page itself.
+    # /flagged and /evaluations count matching calls up to this many and then say "at least"
+    # (total_exact false): an exact count of a million calls costs more than the page itself.
     flagged_count_limit: int = 10_000
     # Signs the web app's session cookies. Unset: a random secret per process, so sessions end
     # when the service restarts; set it where several processes serve the same users.

@@ -220,6 +220,8 @@ class EvaluationItem(NoScoreWithoutSpeech):
 
 class EvaluationPage(Schema):
     total: int
+    total_exact: bool = True
+    """False when there are more than QA_FLAGGED_COUNT_LIMIT: `total` is then "at least"."""
     page: int
     page_size: int
     items: list[EvaluationItem]

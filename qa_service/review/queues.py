@@ -89,10 +89,21 @@ def evaluation_item(ev: Evaluation) -> EvaluationItem:
 
 
 def list_evaluations(
-    session: Session, page: int = 1, page_size: int = 50, **criteria
+    session: Session,
+    page: int = 1,
+    page_size: int = 50,
+    count_limit: int | None = None,
+    **criteria,
 ) -> EvaluationPage:
+    """A page of evaluations, newest first, and how many match: counted up to `count_limit`
+    and then "at least" (`total_exact` false), as /flagged does, since an exact count of a
+    million rows costs more than the page itself."""
     where = evaluation_filter(**criteria)
-    total = session.exec(select(func.count()).select_from(Evaluation).where(*where)).one()
+    matching = select(Evaluation.id).where(*where)
+    if count_limit is not None:
+        matching = matching.limit(count_limit + 1)
+    total = session.exec(select(func.count()).select_from(matching.subquery())).one()
+    exact = count_limit is None or total <= count_limit
     rows = session.exec(
         select(Evaluation)
         .where(*where)
@@ -101,7 +112,11 @@ def list_evaluations(
         .limit(page_size)
     ).all()
     return EvaluationPage(
-        total=total, page=page, page_size=page_size, items=[evaluation_item(ev) for ev in rows]
+        total=total if exact else count_limit,
+        total_exact=exact,
+        page=page,
+        page_size=page_size,
+        items=[evaluation_item(ev) for ev in rows],
     )
 
 

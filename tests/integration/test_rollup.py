@@ -268,6 +268,13 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
         assert paged == [i["evaluation_id"] for i in r["items"]]
         r = client.get("/flagged", headers=hdr, params={"agent": "A2"}).json()
         assert r["total_exact"] and r["total"] == len([e for e in flagged if e.agent_id == "A2"])
+        # every call's list counts the same way, and still pages through all of them
+        r = client.get("/evaluations", headers=hdr, params={"page_size": 500}).json()
+        assert len(current) > 2 and (r["total"], r["total_exact"]) == (2, False)
+        assert len(r["items"]) == len(current)
+        one = client.get("/evaluations", headers=hdr, params={"reviewed": True}).json()
+        assert 1 <= len(one["items"]) <= 2  # the two calls reviewed above
+        assert (one["total"], one["total_exact"]) == (len(one["items"]), True)
         # a refused review changes nothing
         assert (
             client.post(

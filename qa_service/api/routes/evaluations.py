@@ -175,6 +175,7 @@ def get_evaluation(evaluation_id: RowId, store: StoreDep, who: Member) -> Evalua
 @router.get("/evaluations", response_model=EvaluationPage)
 def list_evaluations(
     store: StoreDep,
+    settings: SettingsDep,
     who: Member,
     project: Identifier | None = None,
     agent: Identifier | None = None,
@@ -189,12 +190,14 @@ def list_evaluations(
     page_size: int = Query(50, ge=1, le=500),
 ) -> EvaluationPage:
     """Every evaluation (each call once, with its current one, unless current=false), newest
-    first: passing calls can be sampled too."""
+    first: passing calls can be sampled too. `total` counts up to QA_FLAGGED_COUNT_LIMIT
+    (`total_exact` false beyond)."""
     with store.session() as s:
         return queues.list_evaluations(
             s,
             page,
             page_size,
+            settings.flagged_count_limit,
             project=project,
             agent=agent,
             rubric_id=rubric_id,
