@@ -238,3 +238,61 @@ def test_0016_walks_a_projects_newest_calls_from_the_index_alone(request, backen
         ("ix_evaluation_current_agent_called", "agent_id"),
     ):
         assert indexes[name]["column_names"] == [column, "called_at"]
+
+
+def test_0018_lets_the_planner_count_costly_findings_of_a_rule(postgres_url):
+    """After 0018 the planner knows how many findings have a costly effective status
+    (coalesce(reviewed_status, status)), as `/flagged?rule=` asks; before, it guessed a small
+    fixed share however common they were, and chose a plan that reads every finding of the
+    rule (decision 0027). PostgreSQL only: SQLite has no such statistics."""
+    from sqlalchemy import create_engine, text
+
+    def estimate(c) -> int:
+        plan = c.execute(
+            text(
+                "EXPLAIN SELECT id FROM finding WHERE"
+                " coalesce(reviewed_status, status) IN ('missed', 'violation', 'unhandled')"
+            )
+        ).scalars().first()
+        return int(re.search(r"rows=(\d+)", plan).group(1))
+
+    Store(postgres_url)  # at head
+    engine = create_engine(postgres_url)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
+                " agent_id, project, phase, asr_model, asr_warnings, created_at) VALUES (1,"
+                " repeat('a', 64), 'a.wav', 40, 2, 'stereo', 'A1', 'p', 'production', 'x', '[]',"
+                " '2026-11-21 00:00:00')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
+                " fatal, outcome, created_at, asr_confidence, needs_rereview, is_current,"
+                " project, agent_id, phase, called_at, duration) VALUES (1, 1, 'r', 1, 50,"
+                " 'fail', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
+                " 'production', '2026-11-20 09:00:00', 40)"
+            )
+        )
+        # 9 of 10 findings cost points, one of them only by a reviewer's verdict
+        c.execute(
+            text(
+                "INSERT INTO finding (evaluation_id, rule_id, category, status, reviewed_status,"
+                " deduction, name, severity, detail, evidence, source)"
+                " SELECT 1, 'rude', 'attitude_error',"
+                " CASE WHEN g % 10 = 0 THEN 'hit' WHEN g % 10 = 1 THEN 'hit' ELSE 'violation' END,"
+                " CASE WHEN g % 10 = 1 THEN 'violation' END,"
+                " 5, 'x', 'normal', '', '[]', 'machine' FROM generate_series(1, 20000) g"
+            )
+        )
+        c.execute(text("ANALYZE finding"))
+        assert 15_000 <= estimate(c) <= 21_000
+    engine.dispose()
+    command.downgrade(alembic_config(postgres_url), "0017")
+    engine = create_engine(postgres_url)
+    with engine.begin() as c:
+        c.execute(text("ANALYZE finding"))
+        assert estimate(c) < 5_000  # the fixed guess the plan was made on
+    engine.dispose()
