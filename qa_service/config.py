@@ -324,6 +324,13 @@ class Settings(BaseSettings):
     # transcription on the same machine (docs/decisions/0027).
     worker_nice: int = Field(default=10, ge=0, le=19)
     beam_size: int = 5
+    # Windows of at most this many seconds are encoded padded to this length, in batches of
+    # their own, rather than to Whisper's 30 s (0: every window at 30 s; off by default, as 20
+    # lost a check-corpus finding: decision 0028). Whole seconds, as faster-whisper aligns
+    # words over the window's length rounded up.
+    short_window_s: int = Field(default=0, ge=0, le=30)
+    # Beam of the batched pass over every window (0: beam_size); the fallbacks keep beam_size.
+    batched_beam_size: int = Field(default=0, ge=0, le=10)
     model_cache_dir: Path = Path.home() / ".cache" / "qa-service"
     language: str = "zh"
     # The language of what people read (finding details, reports, pages, errors): zh_CN, or

@@ -145,6 +145,10 @@ class Recognizer:
         )
         self.info = RecognizerInfo(self.settings.model)
         self.pipeline = BatchedInferencePipeline(self.model)
+        short = self.settings.short_window_s
+        self.short_pipeline = (
+            _PaddedPipeline(self.model, short * self.model.frames_per_second) if short else None
+        )
         self._lock = threading.Lock()
 
     def prompt(self, terms: Sequence[str]) -> str | None:
@@ -309,18 +313,40 @@ class Recognizer:
         return Recognized([[c for c in stream if c.text] for _, stream in streams], warnings)
 
     def _decode_batched(self, joined: np.ndarray, windows: list[dict], bias: str | None) -> list:
-        return list(
-            self.pipeline.transcribe(
+        segments = []
+        for pipeline, group in self._encoding_groups(windows):
+            segments += pipeline.transcribe(
                 joined,
                 language=self.settings.language,
-                beam_size=self.settings.beam_size,
+                beam_size=self.settings.batched_beam_size or self.settings.beam_size,
                 batch_size=BATCH_SIZE,
-                clip_timestamps=windows,
+                clip_timestamps=group,
                 without_timestamps=True,
                 word_timestamps=True,
                 hotwords=bias,
             )[0]
-        )
+        return segments
+
+    def _encoding_groups(
+        self, windows: list[dict]
+    ) -> list[tuple[BatchedInferencePipeline, list[dict]]]:
+        """The windows of one batched pass by the pipeline that encodes them: with
+        Settings.short_window_s, those that fit in it by a pipeline padding to that length (the
+        encoder's cost on a CPU grows far faster than its input past 20 s, decision 0028), the
+        rest at 30 s as ever; a window goes to one group only."""
+        if self.short_pipeline is None:
+            return [(self.pipeline, windows)]
+        limit = self.settings.short_window_s * SAMPLE_RATE
+        # Measured in samples as faster-whisper cuts the clip, so a short window never loses
+        # its last frame to the shorter input.
+        fits = [
+            int(w["end"] * SAMPLE_RATE) - int(w["start"] * SAMPLE_RATE) <= limit for w in windows
+        ]
+        groups = [
+            (self.short_pipeline, [w for w, f in zip(windows, fits) if f]),
+            (self.pipeline, [w for w, f in zip(windows, fits) if not f]),
+        ]
+        return [(p, g) for p, g in groups if g]
 
     def _decode_unbiased(self, chunk: Chunk, samples: np.ndarray, fillers: Sequence[str]) -> None:
         """A chunk the VAD is sure holds speech came back as hotwords, or with no word at all:
@@ -396,6 +422,18 @@ class Recognizer:
         self, samples: np.ndarray, hotwords: Sequence[str] = (), options: VadOptions = VAD_OPTIONS
     ) -> Recognized:
         return self.transcribe_streams([(samples, self.speech_chunks(samples, options))], hotwords)
+
+
+class _PaddedPipeline(BatchedInferencePipeline):
+    """faster-whisper's batched pipeline with each window's features padded to `frames`
+    (not Whisper's 3000, 30 s) before the encoder; every window it is given must fit."""
+
+    def __init__(self, model: WhisperModel, frames: int):
+        super().__init__(model)
+        self.frames = frames
+
+    def generate_segment_batched(self, features, tokenizer, options):
+        return super().generate_segment_batched(features[..., : self.frames], tokenizer, options)
 
 
 @dataclass

@@ -9,11 +9,12 @@ from qa_service.asr.transcribe import (
     VAD_OPTIONS,
     Chunk,
     Recognizer,
+    _Packing,
     speech_probabilities,
     speech_spans,
 )
 from qa_service.asr.transcript import transcribe_audio, transcribe_file
-from qa_service.config import DOUBTFUL_CONFIDENCE, PROMPT_TOKENS
+from qa_service.config import DOUBTFUL_CONFIDENCE, PROMPT_TOKENS, Settings
 from qa_service.rules.matching import prepare
 from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import load_rubric
@@ -249,3 +250,33 @@ def test_the_agent_is_prompted_with_the_script_phrases_and_the_customer_is_not(
     tokens = recognizer.model.hf_tokenizer.encode(" " + " ".join(kept), add_special_tokens=False)
     assert len(tokens.ids) <= PROMPT_TOKENS
     assert recognizer.prompt([]) is None
+
+
+def test_short_windows_are_encoded_at_their_own_length(recognizer, monkeypatch):
+    """With Settings.short_window_s, the windows that fit in it go to the encoder padded to
+    that length (20 s: 2000 mel frames), the rest at Whisper's 30 s, each window in one group
+    only, and both keep their words; off (the default), every window is encoded at 30 s."""
+    assert recognizer.settings.short_window_s == 0
+    short = Recognizer(Settings(short_window_s=20), model=recognizer.model)
+    edges = {"start": 0.0, "end": 12.0}, {"start": 12.5, "end": 32.5}, {"start": 33.0, "end": 53.5}
+    ((padded, fits), (whole, rest)) = short._encoding_groups(list(edges))
+    assert (padded, whole) == (short.short_pipeline, short.pipeline)
+    assert fits == list(edges[:2]) and rest == [edges[2]]
+    assert recognizer._encoding_groups(list(edges)) == [(recognizer.pipeline, list(edges))]
+
+    channels = load(DEV / "dev-002.wav").channels
+    streams = [(samples, short.speech_chunks(samples)) for samples in channels]
+    lengths = [w["end"] - w["start"] for w in _Packing(streams).windows]
+    assert any(x <= 20 for x in lengths) and any(x > 20 for x in lengths), lengths
+    encoded: list[tuple[int, int]] = []  # (windows, frames) of each encoder call
+    encode = recognizer.model.encode
+
+    def spy(features):
+        encoded.append((features.shape[0] if features.ndim == 3 else 1, features.shape[-1]))
+        return encode(features)
+
+    monkeypatch.setattr(recognizer.model, "encode", spy)
+    result = short.transcribe_streams(streams)
+    assert sum(n for n, frames in encoded if frames == 2000) == sum(x <= 20 for x in lengths)
+    assert {frames for _, frames in encoded} == {2000, 3000}, encoded
+    assert all(any(c.text for c in stream) for stream in result.streams), result.streams
