@@ -248,12 +248,16 @@ def test_0018_lets_the_planner_count_costly_findings_of_a_rule(postgres_url):
     from sqlalchemy import create_engine, text
 
     def estimate(c) -> int:
-        plan = c.execute(
-            text(
-                "EXPLAIN SELECT id FROM finding WHERE"
-                " coalesce(reviewed_status, status) IN ('missed', 'violation', 'unhandled')"
+        plan = (
+            c.execute(
+                text(
+                    "EXPLAIN SELECT id FROM finding WHERE"
+                    " coalesce(reviewed_status, status) IN ('missed', 'violation', 'unhandled')"
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
         return int(re.search(r"rows=(\d+)", plan).group(1))
 
     Store(postgres_url)  # at head
