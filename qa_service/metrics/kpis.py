@@ -375,3 +375,97 @@ def _recent_examples(
                 )
             )
     return out
+
+
+def _stored(t: datetime) -> datetime:
+    """stored_time for a time that is there: naive is stored (UTC) already."""
+    return t if t.tzinfo is None else to_utc(t)
+
+
+def nested_windows(
+    session: Session, since: datetime, untils: list[datetime], errors: int = 5, **kw
+) -> list[tuple[KpiRow | None, list[CommonError]]]:
+    """Per window [since, until) of windows that share their start (the in-flight report's
+    first hours), its KPIs (as kpi_rows "project" gives them, or None) and its `errors` most
+    common errors (as common_errors gives them), counted from the evaluations in one pass over
+    the widest window: a few hours of one project, where the rollups' whole hours and days
+    cover little and each window read alone costs ten queries."""
+    if not untils:
+        return []
+    since = _stored(since)
+    ends = [_stored(u) for u in untils]
+    order = sorted(set(ends))
+    widest = filters(EVALUATION, since=since, until=order[-1], **kw)
+    bucket = case(
+        *((Evaluation.called_at < u, i) for i, u in enumerate(order[:-1])), else_=len(order) - 1
+    ).label("bucket")
+    # per rubric and per piece between consecutive ends: the KPI sums, added up per window
+    pieces: dict[tuple[str, int], KpiSums] = {}
+    for row in session.exec(
+        select(Evaluation.rubric_id, bucket, *kpi_sums_sql())
+        .where(widest)
+        .group_by(Evaluation.rubric_id, bucket)
+    ).all():
+        pieces[(row.rubric_id, row.bucket)] = KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS})
+    # calling hours: the call center's hours with graded calls, as the rollups key them
+    graded_at = session.exec(
+        select(Evaluation.called_at).where(
+            widest, Evaluation.effective_grade_sql() != Grade.NO_SPEECH
+        )
+    ).all()
+    hours_of = {u: {hour_of(call_center_time(t)) for t in graded_at if t < u} for u in order}
+    rules = [FindingRow.rule_id, FindingRow.category]
+    in_window = [Evaluation.called_at < u for u in order]
+    error_rows = session.exec(
+        select(
+            *rules,
+            *(func.count(func.distinct(case((w, FindingRow.evaluation_id)))) for w in in_window),
+            *(func.min(case((w, FindingRow.name))) for w in in_window),
+        )
+        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+        .where(
+            widest,
+            FindingRow.effective_status_sql().in_(COSTLY),
+            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,  # as the rollups count
+        )
+        .group_by(*rules)
+    ).all()
+    rubrics = sorted({rubric_id for rubric_id, _ in pieces})
+    rules_of = _rules_of_rubrics(session, rubrics)
+    project = kw.get("project")
+    out = []
+    for until in ends:
+        i = order.index(until)
+        per_rubric: dict[str, KpiSums] = defaultdict(KpiSums)
+        for (rubric_id, b), sums in pieces.items():
+            if b <= i:
+                per_rubric[rubric_id].add(sums)
+        total = KpiSums()
+        for sums in per_rubric.values():
+            total.add(sums)
+        kpis = None
+        if total.evaluated > 0 or total.no_speech > 0:
+            heard = listened(session, "project", since, until, **kw)
+            kpis = (
+                KpiRow.of_sums(total, project=project)
+                .with_listened(*heard.get(project, (0, 0)))
+                .with_hours(len(hours_of[until]))
+            )
+        counts = {(r[0], r[1]): r[2 + i] for r in error_rows if r[2 + i]}
+        names = {(r[0], r[1]): r[2 + len(order) + i] for r in error_rows}
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))[:errors]
+        evaluated = {rubric_id: sums.evaluated for rubric_id, sums in per_rubric.items()}
+        samples = _recent_examples(session, ranked, 3, since, until, **kw)
+        found = [
+            CommonError(
+                rule_id=rule_id,
+                category=category,
+                name=names[(rule_id, category)],
+                count=counts[(rule_id, category)],
+                share=_share(counts[(rule_id, category)], rule_id, evaluated, rules_of),
+                example_recordings=samples[(rule_id, category)],
+            )
+            for rule_id, category in ranked
+        ]
+        out.append((kpis, found))
+    return out

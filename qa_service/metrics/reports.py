@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -38,7 +39,7 @@ from qa_service.domain.enums import (
 from qa_service.domain.evaluation import RubricRef
 from qa_service.exceptions import BadInput
 from qa_service.i18n import message
-from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.metrics.kpis import nested_windows
 from qa_service.metrics.models import (
     CustomerVoice,
     DropOff,
@@ -632,6 +633,64 @@ def _first_call(s: Session, project: str):
     ).one()
 
 
+class _Call(NamedTuple):
+    """What the customers' words read of an evaluation: not the whole row."""
+
+    id: int
+    outcome: str | None
+
+
+class _Rec(NamedTuple):
+    id: int
+    agent_id: str | None
+
+
+class _SectionFinding(NamedTuple):
+    evaluation_id: int
+    rule_id: str
+    effective_status: str
+    evidence: list
+
+
+def _window_voice(s: Session, rubric: Rubric, project: str, since, until) -> CustomerVoice:
+    """The customers' words of the production calls in [since, until), reading only the
+    columns customer_voice uses: the calls' ids, outcomes and agents, the script sections'
+    findings, and the customers' utterances (ORM rows with every finding cost more than the
+    grouping itself)."""
+    in_window = (
+        Evaluation.is_current,
+        Evaluation.project == project,
+        Evaluation.phase == Phase.PRODUCTION,
+        Evaluation.called_at >= since,
+        Evaluation.called_at < until,
+    )
+    calls = s.exec(
+        select(Evaluation.id, Evaluation.outcome, Recording.id, Recording.agent_id)
+        .join(Recording, Recording.id == Evaluation.recording_id)
+        .where(*in_window)
+    ).all()
+    rows = [(_Call(e_id, outcome), _Rec(r_id, agent)) for e_id, outcome, r_id, agent in calls]
+    sections = [sec.id for sec in rubric.script_sections]
+    findings: list[_SectionFinding] = []
+    if sections and rows:
+        findings = [
+            _SectionFinding(e_id, rule_id, reviewed or status, evidence)
+            for e_id, rule_id, status, reviewed, evidence in s.exec(
+                select(
+                    FindingRow.evaluation_id,
+                    FindingRow.rule_id,
+                    FindingRow.status,
+                    FindingRow.reviewed_status,
+                    FindingRow.evidence,
+                )
+                .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+                .where(*in_window, FindingRow.rule_id.in_(sections))
+            ).all()
+        ]
+    utterances = utterances_by_recording(s, [r.id for _, r in rows], role=Role.CUSTOMER)
+    return customer_voice(rubric, rows, findings, utterances, detector_of(rubric))
+
+
 def inflight_report(
     s: Session, project: str, hours: tuple[int, ...] = (2, 4, 6), rubric: Rubric | None = None
 ) -> InflightReport:
@@ -640,34 +699,15 @@ def inflight_report(
     first = _first_call(s, project)
     if first is None:
         return InflightReport(project=project, start=None, windows=[])
-    windows = []
-    for h in hours:
-        until = first + timedelta(hours=h)
-        kw = {"project": project, "phase": Phase.PRODUCTION, "since": first, "until": until}
-        totals = kpi_rows(s, "project", **kw)
-        windows.append(
-            InflightWindow(
-                hours=h,
-                until=until,
-                kpis=totals[0] if totals else None,
-                common_errors=common_errors(s, limit=5, **kw),
-            )
-        )
+    untils = [first + timedelta(hours=h) for h in hours]
+    found = (
+        nested_windows(s, first, untils, project=project, phase=Phase.PRODUCTION) if hours else []
+    )
+    windows = [
+        InflightWindow(hours=h, until=until, kpis=kpis, common_errors=errors)
+        for h, until, (kpis, errors) in zip(hours, untils, found, strict=True)
+    ]
     voice = None
     if rubric is not None and hours:
-        rows = s.exec(
-            select(Evaluation, Recording)
-            .join(Recording, Recording.id == Evaluation.recording_id)
-            .where(
-                Evaluation.is_current,
-                Evaluation.project == project,
-                Evaluation.phase == Phase.PRODUCTION,
-                Evaluation.called_at >= first,
-                Evaluation.called_at < first + timedelta(hours=max(hours)),
-            )
-        ).all()
-        ids = [e.id for e, _ in rows]
-        findings = s.exec(select(FindingRow).where(FindingRow.evaluation_id.in_(ids))).all()
-        utterances = utterances_by_recording(s, [r.id for _, r in rows])
-        voice = customer_voice(rubric, rows, findings, utterances, detector_of(rubric))
+        voice = _window_voice(s, rubric, project, first, first + timedelta(hours=max(hours)))
     return InflightReport(project=project, start=first, windows=windows, customer_voice=voice)

@@ -270,3 +270,52 @@ def test_guide_map_reactions_and_highlights_worth_copying(tmp_path):
     assert report.highlights, report
     for h in report.highlights:
         assert all(x.recording_id != fatal_recording for x in h.examples), h
+
+
+def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_rubric):
+    """The windows read in one pass (nested_windows) give what kpi_rows and common_errors give
+    each window read alone through the rollups, in a zone whose hours are not UTC's (+05:30),
+    with windows that cut hours, cross the call center's midnight and hold silent calls."""
+    from qa_service.config import get_settings
+    from qa_service.domain.enums import Phase
+    from qa_service.metrics.kpis import common_errors, kpi_rows, nested_windows
+
+    monkeypatch.setenv("QA_TIMEZONE", "Asia/Kolkata")
+    get_settings.cache_clear()
+    try:
+        store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
+        scorer = Scorer(dev_rubric)
+        rude = [U("agent", 0.5, 2.0, "你烦不烦"), U("customer", 2.5, 3.0, "不需要")]
+        fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
+        start = datetime(2026, 11, 23, 22, 47)  # the call center's time: 17:17 UTC
+        for i, minutes in enumerate(range(0, 420, 23)):
+            utts = [] if i % 7 == 3 else (rude if i % 3 else fine)
+            meta = CallMetadata(
+                agent_id=f"A{i % 3}", project="p", call_time=start + timedelta(minutes=minutes)
+            )
+            rec = store.recordings.save_transcript(
+                f"{i:064x}", f"c{i}", meta, 30.0 + i, 2, "stereo", "x", utts
+            )
+            record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0 + i, scorer))
+        hours = (1, 2, 4, 6)
+        with store.session() as s:
+            report = inflight_report(s, "p", hours=hours)
+            first = report.start
+            assert first == to_utc(start)
+            kw = {"project": "p", "phase": Phase.PRODUCTION, "since": first}
+            untils = [first + timedelta(hours=h) for h in hours]
+            alone = [
+                (
+                    kpi_rows(s, "project", until=u, **kw)[0],
+                    common_errors(s, limit=5, until=u, **kw),
+                )
+                for u in untils
+            ]
+            assert nested_windows(s, first, untils, project="p", phase=Phase.PRODUCTION) == alone
+        got = [(w.kpis, w.common_errors) for w in report.windows]
+        assert got == alone
+        evaluated = [k.evaluated for k, _ in alone]
+        assert evaluated == sorted(evaluated) and evaluated[0] < evaluated[-1]
+        assert all(k.no_speech for k, _ in alone[1:]) and alone[-1][1]  # silent calls, errors
+    finally:
+        get_settings.cache_clear()

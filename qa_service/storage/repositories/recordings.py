@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from qa_service.config import to_utc
+from qa_service.domain.enums import Role
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
 from qa_service.rules.semantic import CallVectors, pack_vectors, unpack_vectors
@@ -224,15 +225,19 @@ class Recordings:
         }
 
 
-def utterances_by_recording(s: Session, recording_ids: list[int]) -> dict[int, list[Utterance]]:
+def utterances_by_recording(
+    s: Session, recording_ids: list[int], role: Role | None = None
+) -> dict[int, list[Utterance]]:
+    """Each recording's utterances in order (only `role`'s, if given)."""
     out: dict[int, list[Utterance]] = {rid: [] for rid in recording_ids}
     # Columns, not ORM objects: rescoring reads a few hundred thousand of these rows.
     u = UtteranceRow
-    rows = s.exec(
-        select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence)
-        .where(u.recording_id.in_(recording_ids))
-        .order_by(u.recording_id, u.seq)
-    ).all()
+    q = select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence).where(
+        u.recording_id.in_(recording_ids)
+    )
+    if role is not None:
+        q = q.where(u.role == role)
+    rows = s.exec(q.order_by(u.recording_id, u.seq)).all()
     for rid, role, start, end, text_, confidence in rows:
         out[rid].append(Utterance(role, start, end, text_, confidence))
     return out
