@@ -51,14 +51,20 @@ QUADRANTS = {
 }
 
 
+def rubric_counts(project: str):
+    """How many of the project's current evaluations each rubric (id, version) scored.
+    count(*): the partial index on (project, rubric_id, rubric_version) answers alone."""
+    return (
+        select(Evaluation.rubric_id, Evaluation.rubric_version, func.count())
+        .where(Evaluation.project == project, Evaluation.is_current)
+        .group_by(Evaluation.rubric_id, Evaluation.rubric_version)
+    )
+
+
 def project_rubric_key(s: Session, project: str) -> tuple[str, int] | None:
     """The rubric (id, version) most of the project's current evaluations used, newest first
     on ties: what its guide map and refusal reasons are read with."""
-    rows = s.exec(
-        select(Evaluation.rubric_id, Evaluation.rubric_version, func.count(Evaluation.id))
-        .where(Evaluation.project == project, Evaluation.is_current)
-        .group_by(Evaluation.rubric_id, Evaluation.rubric_version)
-    ).all()
+    rows = s.exec(rubric_counts(project)).all()
     if not rows:
         return None
     rubric_id, version, _last = max(rows, key=lambda r: (r[2], r[1]))

@@ -118,6 +118,14 @@ class Evaluation(SQLModel, table=True):
             postgresql_include=["recording_id", *FLAG_COLUMNS],
             **_current(),
         ),
+        # The rubric most of a project's calls were scored with (wrapup.project_rubric_key).
+        Index(
+            "ix_evaluation_current_project_rubric",
+            "project",
+            "rubric_id",
+            "rubric_version",
+            **_current(),
+        ),
         Index(
             "ix_evaluation_current_agent_called",
             "agent_id",

@@ -300,3 +300,48 @@ def test_0018_lets_the_planner_count_costly_findings_of_a_rule(postgres_url):
         c.execute(text("ANALYZE finding"))
         assert estimate(c) < 5_000  # the fixed guess the plan was made on
     engine.dispose()
+
+
+def test_0019_finds_a_projects_rubric_from_the_index_alone(postgres_url):
+    """The rubric most of a project's current calls were scored with (project_rubric_key, read
+    by the trial, in-flight and wrap-up reports when no rubric is active) comes from one
+    index after 0019, with no table row read (decision 0027), and is the majority one."""
+    from sqlalchemy import create_engine, text
+
+    from qa_service.metrics.wrapup import project_rubric_key, rubric_counts
+
+    store = Store(postgres_url)
+    engine = create_engine(postgres_url)
+    with engine.begin() as c:
+        for i, (rubric, version, current) in enumerate(
+            [("a", 1, True)] * 2 + [("b", 2, True)] * 3 + [("b", 1, False)] * 4, start=1
+        ):
+            c.execute(
+                text(
+                    "INSERT INTO recording (id, sha256, source_path, duration, channels,"
+                    " separation, agent_id, project, phase, asr_model, asr_warnings, created_at)"
+                    " VALUES (:i, :sha, 'a.wav', 40, 2, 'stereo', 'A1', '项目', 'production', 'x',"
+                    " '[]', '2026-11-21 00:00:00')"
+                ),
+                {"i": i, "sha": f"{i:064x}"},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score,"
+                    " grade, fatal, outcome, created_at, asr_confidence, needs_rereview,"
+                    " is_current, project, agent_id, phase, called_at, duration) VALUES (:i, :i,"
+                    " :r, :v, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, :cur,"
+                    " '项目', 'A1', 'production', '2026-11-20 09:00:00', 40)"
+                ),
+                {"i": i, "r": rubric, "v": version, "cur": current},
+            )
+    with store.session() as s:
+        assert project_rubric_key(s, "项目") == ("b", 2)
+    query = rubric_counts("项目").compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.begin() as c:
+        c.execute(text("ANALYZE evaluation"))
+        c.execute(text("SET LOCAL enable_seqscan = off"))
+        c.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = "\n".join(c.execute(text(f"EXPLAIN {query}")).scalars())
+    assert "Index Only Scan using ix_evaluation_current_project_rubric" in plan, plan
+    engine.dispose()
