@@ -16,6 +16,38 @@ from qa_service.storage.store import Store, get_engine
 from tests.support import said
 
 
+def insert_call(
+    conn,
+    i: int,
+    project="p",
+    rubric="r",
+    version=1,
+    grade="pass",
+    current=True,
+    called="2026-11-20 07:30:00",
+) -> None:
+    """A recording and its evaluation, both with id `i`, written in SQL (any schema version)."""
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
+            " agent_id, project, phase, asr_model, asr_warnings, created_at) VALUES (:i, :sha,"
+            " 'a.wav', 40, 2, 'stereo', 'A1', :p, 'production', 'x', '[]', '2026-11-21 00:00:00')"
+        ),
+        {"i": i, "sha": f"{i:064x}", "p": project},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
+            " fatal, outcome, created_at, asr_confidence, needs_rereview, is_current, project,"
+            " agent_id, phase, called_at, duration) VALUES (:i, :i, :r, :v, 90, :g, false,"
+            " 'success', '2026-11-21 01:00:00', 0.9, 0, :cur, :p, 'A1', 'production', :t, 40)"
+        ),
+        {"i": i, "r": rubric, "v": version, "g": grade, "cur": current, "p": project, "t": called},
+    )
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_migrations_match_models(request, backend):
     url = request.getfixturevalue(f"{backend}_url")
@@ -128,7 +160,7 @@ def test_0007_converts_call_times_to_utc_and_rekeys_the_rollups(request, backend
 def test_0013_fills_the_stored_sample_rank_as_python_computes_it(request, backend):
     """Evaluations stored before 0013 get the default seed's rank computed in SQL, equal to
     sampling.sample_rank, up to the largest row id (64-bit arithmetic on both databases)."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
 
@@ -138,25 +170,7 @@ def test_0013_fills_the_stored_sample_rank_as_python_computes_it(request, backen
     ids = (1, 123_456_789, 2**31 - 1)
     with engine.begin() as c:
         for i in ids:
-            c.execute(
-                text(
-                    "INSERT INTO recording (id, sha256, source_path, duration, channels,"
-                    " separation, agent_id, project, phase, asr_model, asr_warnings, created_at)"
-                    " VALUES (:i, :sha, 'a.wav', 40, 2, 'stereo', 'A1', 'p', 'production', 'x',"
-                    " '[]', '2026-11-21 00:00:00')"
-                ),
-                {"i": i, "sha": f"{i:064x}"},
-            )
-            c.execute(
-                text(
-                    "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score,"
-                    " grade, fatal, outcome, created_at, asr_confidence, needs_rereview,"
-                    " is_current, project, agent_id, phase, called_at, duration) VALUES"
-                    " (:i, :i, 'r', 1, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9,"
-                    " 0, true, 'p', 'A1', 'production', '2026-11-20 07:30:00', 40)"
-                ),
-                {"i": i},
-            )
+            insert_call(c, i)
     engine.dispose()
     store = Store(url)  # upgrades to head
     stored = {e.recording_id: e.sample_rank for e in store.evaluations.all()}
@@ -263,23 +277,7 @@ def test_0018_lets_the_planner_count_costly_findings_of_a_rule(postgres_url):
     Store(postgres_url)  # at head
     engine = create_engine(postgres_url)
     with engine.begin() as c:
-        c.execute(
-            text(
-                "INSERT INTO recording (id, sha256, source_path, duration, channels, separation,"
-                " agent_id, project, phase, asr_model, asr_warnings, created_at) VALUES (1,"
-                " repeat('a', 64), 'a.wav', 40, 2, 'stereo', 'A1', 'p', 'production', 'x', '[]',"
-                " '2026-11-21 00:00:00')"
-            )
-        )
-        c.execute(
-            text(
-                "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score, grade,"
-                " fatal, outcome, created_at, asr_confidence, needs_rereview, is_current,"
-                " project, agent_id, phase, called_at, duration) VALUES (1, 1, 'r', 1, 50,"
-                " 'fail', false, 'success', '2026-11-21 01:00:00', 0.9, 0, true, 'p', 'A1',"
-                " 'production', '2026-11-20 09:00:00', 40)"
-            )
-        )
+        insert_call(c, 1, grade="fail")
         # 9 of 10 findings cost points, one of them only by a reviewer's verdict
         c.execute(
             text(
@@ -316,25 +314,7 @@ def test_0019_finds_a_projects_rubric_from_the_index_alone(postgres_url):
         for i, (rubric, version, current) in enumerate(
             [("a", 1, True)] * 2 + [("b", 2, True)] * 3 + [("b", 1, False)] * 4, start=1
         ):
-            c.execute(
-                text(
-                    "INSERT INTO recording (id, sha256, source_path, duration, channels,"
-                    " separation, agent_id, project, phase, asr_model, asr_warnings, created_at)"
-                    " VALUES (:i, :sha, 'a.wav', 40, 2, 'stereo', 'A1', '项目', 'production', 'x',"
-                    " '[]', '2026-11-21 00:00:00')"
-                ),
-                {"i": i, "sha": f"{i:064x}"},
-            )
-            c.execute(
-                text(
-                    "INSERT INTO evaluation (id, recording_id, rubric_id, rubric_version, score,"
-                    " grade, fatal, outcome, created_at, asr_confidence, needs_rereview,"
-                    " is_current, project, agent_id, phase, called_at, duration) VALUES (:i, :i,"
-                    " :r, :v, 90, 'pass', false, 'success', '2026-11-21 01:00:00', 0.9, 0, :cur,"
-                    " '项目', 'A1', 'production', '2026-11-20 09:00:00', 40)"
-                ),
-                {"i": i, "r": rubric, "v": version, "cur": current},
-            )
+            insert_call(c, i, "项目", rubric, version, current=current)
     with store.session() as s:
         assert project_rubric_key(s, "项目") == ("b", 2)
     query = rubric_counts("项目").compile(engine, compile_kwargs={"literal_binds": True})
