@@ -377,11 +377,6 @@ def _recent_examples(
     return out
 
 
-def _stored(t: datetime) -> datetime:
-    """stored_time for a time that is there: naive is stored (UTC) already."""
-    return t if t.tzinfo is None else to_utc(t)
-
-
 def nested_windows(
     session: Session, since: datetime, untils: list[datetime], errors: int = 5, **kw
 ) -> list[tuple[KpiRow | None, list[CommonError]]]:
@@ -392,8 +387,8 @@ def nested_windows(
     cover little and each window read alone costs ten queries."""
     if not untils:
         return []
-    since = _stored(since)
-    ends = [_stored(u) for u in untils]
+    since = stored_time(since)
+    ends = [stored_time(u) for u in untils]
     order = sorted(set(ends))
     widest = filters(EVALUATION, since=since, until=order[-1], **kw)
     bucket = case(

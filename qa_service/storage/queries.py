@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import overload
 
 from sqlalchemy import Integer, and_, cast, exists, false, func
 
@@ -19,6 +20,10 @@ from qa_service.storage.tables import Evaluation, FindingRow
 GROUPS = ("agent", "project", "day", "hour", "rubric")
 
 
+@overload
+def stored_time(t: datetime) -> datetime: ...
+@overload
+def stored_time(t: None) -> None: ...
 def stored_time(t: datetime | None) -> datetime | None:
     """A time as the database keeps it (naive UTC): one with an offset converted, a naive one
     taken as stored already (callers convert what people typed: config.to_utc)."""

@@ -163,7 +163,7 @@ class Deltas:
         self.names: dict[tuple, str] = {}
 
     def add(self, ev: Evaluation | Row, rules: BadRules, sign: int) -> None:
-        """One evaluation (or a row of ROLLED_UP's columns) counted in, or out (sign -1)."""
+        """One evaluation (or a row of rolled_up()'s columns) counted in, or out (sign -1)."""
         cell = {
             "rubric_id": ev.rubric_id,
             "project": ev.project,
