@@ -20,6 +20,7 @@ inside one such bucket, so its day and hour are known without converting time zo
 from __future__ import annotations
 
 import functools
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -408,7 +409,15 @@ def nested_windows(
             widest, Evaluation.effective_grade_sql() != Grade.NO_SPEECH
         )
     ).all()
-    hours_of = {u: {hour_of(call_center_time(t)) for t in graded_at if t < u} for u in order}
+    # Converted per UTC quarter hour, not per call: every zone's hours start on one.
+    quarters: dict[int, set[datetime]] = defaultdict(set)
+    for t in graded_at:
+        quarter = t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
+        quarters[bisect_right(order, t)].add(quarter)  # the first window that holds t
+    hours = {j: {hour_of(call_center_time(q)) for q in qs} for j, qs in quarters.items()}
+    hours_of = {
+        u: set().union(*(hours.get(j, ()) for j in range(i + 1))) for i, u in enumerate(order)
+    }
     rules = [FindingRow.rule_id, FindingRow.category]
     in_window = [Evaluation.called_at < u for u in order]
     error_rows = session.exec(

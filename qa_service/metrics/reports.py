@@ -664,10 +664,11 @@ def _window_voice(s: Session, rubric: Rubric, project: str, since, until) -> Cus
         Evaluation.called_at >= since,
         Evaluation.called_at < until,
     )
+    # the evaluation's copy of the call's agent (copy_metadata): no probe of each recording
     calls = s.exec(
-        select(Evaluation.id, Evaluation.outcome, Recording.id, Recording.agent_id)
-        .join(Recording, Recording.id == Evaluation.recording_id)
-        .where(*in_window)
+        select(
+            Evaluation.id, Evaluation.outcome, Evaluation.recording_id, Evaluation.agent_id
+        ).where(*in_window)
     ).all()
     rows = [(_Call(e_id, outcome), _Rec(r_id, agent)) for e_id, outcome, r_id, agent in calls]
     sections = [sec.id for sec in rubric.script_sections]

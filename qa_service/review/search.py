@@ -13,8 +13,8 @@ import json
 import re
 from collections import defaultdict
 
-from sqlalchemy import Integer, String, any_, bindparam, cast, func, literal, text, true
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy import String, bindparam, cast, func, literal, text, true
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, select
 
@@ -22,7 +22,7 @@ from qa_service.exceptions import BadInput
 from qa_service.i18n import message
 from qa_service.review.models import SearchCall, SearchHit, SearchPage
 from qa_service.review.queues import evaluation_filter
-from qa_service.storage.queries import costly_finding
+from qa_service.storage.queries import among, costly_finding
 from qa_service.storage.repositories.evaluations import listened_sql
 from qa_service.storage.tables import Evaluation, UtteranceRow
 
@@ -104,14 +104,6 @@ def utterance_match(dialect: str, words: list[str], role: str | None, indexed: b
 
 def _newest_first(query):
     return query.order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
-
-
-def _in(column, values, dialect: str):
-    """column IN values: one array parameter on PostgreSQL (thousands of ids, one value)."""
-    values = sorted(values)
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    return column.in_(values)
 
 
 def _estimate(session: Session, query) -> int:
@@ -249,7 +241,7 @@ def search_calls(
         for u in session.exec(
             select(UtteranceRow)
             .where(
-                _in(UtteranceRow.recording_id, {ev.recording_id for ev in rows}, dialect), *plain
+                among(UtteranceRow.recording_id, {ev.recording_id for ev in rows}, dialect), *plain
             )
             .order_by(UtteranceRow.recording_id, UtteranceRow.seq)
         ).all():

@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 
 from qa_service.config import call_center_time
 from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
+from qa_service.storage.queries import among
 from qa_service.storage.tables import (
     ErrorRollup,
     Evaluation,
@@ -128,7 +129,7 @@ def bad_rules(session: Session, evaluation_ids: list[int]) -> dict[int, BadRules
             select(
                 FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category, FindingRow.name
             ).where(
-                FindingRow.evaluation_id.in_(evaluation_ids),
+                among(FindingRow.evaluation_id, evaluation_ids, session),
                 FindingRow.effective_status_sql().in_(COSTLY),
             )
         ).all()
@@ -188,7 +189,7 @@ class Deltas:
     ) -> None:
         # Columns, not ORM objects: loading those was most of a rescore's rollup time.
         q = select(*rolled_up()).where(
-            Evaluation.recording_id.in_(recording_ids), Evaluation.is_current
+            among(Evaluation.recording_id, recording_ids, session), Evaluation.is_current
         )
         if lock:  # a concurrent change to the same call waits, so neither reads a stale "before"
             q = q.with_for_update()

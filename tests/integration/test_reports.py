@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from qa_service.app.evaluations import record_evaluation
 from qa_service.config import to_utc
 from qa_service.domain.metadata import CallMetadata
@@ -272,22 +274,24 @@ def test_guide_map_reactions_and_highlights_worth_copying(tmp_path):
         assert all(x.recording_id != fatal_recording for x in h.examples), h
 
 
-def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_rubric):
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Kathmandu"])
+def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_rubric, zone):
     """The windows read in one pass (nested_windows) give what kpi_rows and common_errors give
-    each window read alone through the rollups, in a zone whose hours are not UTC's (+05:30),
-    with windows that cut hours, cross the call center's midnight and hold silent calls."""
+    each window read alone through the rollups, in zones whose hours are not UTC's (+05:30,
+    +05:45: calling hours are counted per UTC quarter hour), with windows that cut hours,
+    cross the call center's midnight and hold silent calls."""
     from qa_service.config import get_settings
     from qa_service.domain.enums import Phase
     from qa_service.metrics.kpis import common_errors, kpi_rows, nested_windows
 
-    monkeypatch.setenv("QA_TIMEZONE", "Asia/Kolkata")
+    monkeypatch.setenv("QA_TIMEZONE", zone)
     get_settings.cache_clear()
     try:
         store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
         scorer = Scorer(dev_rubric)
         rude = [U("agent", 0.5, 2.0, "你烦不烦"), U("customer", 2.5, 3.0, "不需要")]
         fine = [U("agent", 0.5, 2.0, "您好，我是中国电信客户经理"), U("customer", 2.5, 3.0, "好的")]
-        start = datetime(2026, 11, 23, 22, 47)  # the call center's time: 17:17 UTC
+        start = datetime(2026, 11, 23, 22, 47)  # the call center's time: 17:17 UTC in Kolkata
         for i, minutes in enumerate(range(0, 420, 23)):
             utts = [] if i % 7 == 3 else (rude if i % 3 else fine)
             meta = CallMetadata(

@@ -77,3 +77,29 @@ def test_metadata_from_name_and_sidecar(tmp_path):
     meta = read_metadata(audio)
     assert (meta.project, meta.agent_id, meta.phase) == ("telecom-upgrade", "B2", "production")
     assert meta.call_time.hour == 8
+
+
+def test_many_ids_read_as_one_parameter_on_postgresql(store):
+    """A read of a thousand recordings' utterances sends PostgreSQL one array parameter (the
+    driver parses a thousand placeholders in Python), and reads the same rows as an IN list."""
+    from sqlalchemy import event
+
+    from qa_service.storage.repositories.recordings import utterances_by_recording
+
+    ids = []
+    for i in range(3):
+        utts = [U("agent", 0.0, 1.0, f"第{i}句"), U("customer", 1.0, 2.0, "好的")]
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}", CallMetadata(project="p"), 2.0, 2, "stereo", "x", utts
+        )
+        ids.append(rec.id)
+    asked = ids + list(range(10_000, 11_000))  # ids of no recording read as nothing
+    sent: list = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: sent.append(a[3]))
+    with store.session() as s:
+        got = utterances_by_recording(s, asked, role="customer")
+    assert {rid: [u.text for u in us] for rid, us in got.items() if us} == {
+        rid: ["好的"] for rid in ids
+    }
+    one_array = store.engine.dialect.name == "postgresql"
+    assert len(sent[-1]) == (2 if one_array else 1 + len(asked))  # the ids and the role

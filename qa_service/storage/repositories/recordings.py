@@ -14,6 +14,7 @@ from qa_service.domain.enums import Role
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
 from qa_service.rules.semantic import CallVectors, pack_vectors, unpack_vectors
+from qa_service.storage.queries import among
 from qa_service.storage.rollups import tracked
 from qa_service.storage.tables import Evaluation, Recording, TranscriptVectors, UtteranceRow
 
@@ -46,7 +47,7 @@ class Recordings:
         """These recordings by id, read in the caller's transaction."""
         return {
             r.id: r
-            for r in s.exec(select(Recording).where(Recording.id.in_(set(recording_ids)))).all()
+            for r in s.exec(select(Recording).where(among(Recording.id, recording_ids, s))).all()
         }
 
     def all(self, project: str | None = None, phase: str | None = None) -> list[Recording]:
@@ -216,7 +217,7 @@ class Recordings:
         with self.session() as s:
             rows = s.exec(
                 select(v.recording_id, v.model, v.dim, v.owners, v.spans, v.vectors).where(
-                    v.recording_id.in_(recording_ids)
+                    among(v.recording_id, recording_ids, s)
                 )
             ).all()
         return {
@@ -233,7 +234,7 @@ def utterances_by_recording(
     # Columns, not ORM objects: rescoring reads a few hundred thousand of these rows.
     u = UtteranceRow
     q = select(u.recording_id, u.role, u.start, u.end, u.text, u.confidence).where(
-        u.recording_id.in_(recording_ids)
+        among(u.recording_id, recording_ids, s)
     )
     if role is not None:
         q = q.where(u.role == role)
