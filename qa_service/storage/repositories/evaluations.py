@@ -14,10 +14,11 @@ from sqlmodel import Session, select
 from qa_service.domain.enums import FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
 from qa_service.storage.bulk import insert_rows
-from qa_service.storage.queries import costly_finding, filters
+from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.repositories.recordings import copy_metadata
 from qa_service.storage.rollups import rebuild
 from qa_service.storage.tables import (
+    CostlyRule,
     Evaluation,
     FindingRow,
     HighlightRow,
@@ -27,16 +28,24 @@ from qa_service.storage.tables import (
 )
 
 
-def listened_sql():
+def listened_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation):
     """A current evaluation's call was listened to: a review applies to it, or a review task of
-    the call is done."""
+    the call is done (`t`: the evaluation, or its copy in costly_rule)."""
     return or_(
-        Evaluation.reviewed_grade.is_not(None),
+        t.reviewed_grade.is_not(None),
         exists().where(
-            ReviewTask.recording_id == Evaluation.recording_id,
+            ReviewTask.recording_id == t.recording_id,
             ReviewTask.state == TaskState.DONE,
         ),
     )
+
+
+# What kpis.filters reads of a costly_rule row (it holds current evaluations only).
+COSTLY_RULE = {
+    "agent": CostlyRule.agent_id,
+    "project": CostlyRule.project,
+    "when": CostlyRule.called_at,
+}
 
 
 class Evaluations:
@@ -199,38 +208,50 @@ class Evaluations:
         """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
         of them and how many there are, counted up to `count_limit` + 1 (an exact count of
         half a million costs more than the page). `where`: kpis.filters' project, agent,
-        since, until."""
-        conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
-        if reviewed is not None:
-            heard = listened_sql()
-            conds.append(heard if reviewed else ~heard)
+        since, until, agents. With `rule`, only calls with a finding of it that costs points:
+        read from costly_rule, which copies what these filters read (storage.costly_rules)."""
+        t: type[Evaluation] | type[CostlyRule] = Evaluation
+        cols = EVALUATION
+        conds = []
         if rule:
-            conds.append(costly_finding(rule))
-        newest_first = (Evaluation.called_at.desc(), Evaluation.id.desc())
+            t, cols = CostlyRule, COSTLY_RULE
+            conds.append(CostlyRule.rule_id == rule)
+        conds += [filters(cols, **where), t.flagged_sql(low_confidence)]
+        if reviewed is not None:
+            heard = listened_sql(t)
+            conds.append(heard if reviewed else ~heard)
+        ident = CostlyRule.evaluation_id if rule else Evaluation.id
         offset = (page - 1) * page_size
         with self.session() as s:
             # One pass finds the first count_limit + 1 ids in order: the count and, on the
             # first pages, the page too (the same matches are not searched for twice).
             ids = s.exec(
-                select(Evaluation.id).where(*conds).order_by(*newest_first).limit(count_limit + 1)
+                select(ident)
+                .where(*conds)
+                .order_by(t.called_at.desc(), ident.desc())
+                .limit(count_limit + 1)
             ).all()
             if offset + page_size <= len(ids) or len(ids) <= count_limit:
                 on_page = list(ids[offset : offset + page_size])
-                rows = (
-                    s.exec(
-                        select(Evaluation).where(Evaluation.id.in_(on_page)).order_by(*newest_first)
-                    ).all()
-                    if on_page
-                    else []
-                )
             else:  # a page past the counted ones
-                rows = s.exec(
+                on_page = list(
+                    s.exec(
+                        select(ident)
+                        .where(*conds)
+                        .order_by(t.called_at.desc(), ident.desc())
+                        .offset(offset)
+                        .limit(page_size)
+                    ).all()
+                )
+            rows = (
+                s.exec(
                     select(Evaluation)
-                    .where(*conds)
-                    .order_by(*newest_first)
-                    .offset(offset)
-                    .limit(page_size)
+                    .where(Evaluation.id.in_(on_page))
+                    .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
                 ).all()
+                if on_page
+                else []
+            )
         return len(ids), list(rows)
 
     def listened(self, recording_ids: list[int]) -> set[int]:
