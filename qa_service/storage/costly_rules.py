@@ -71,9 +71,7 @@ def refresh(session: Session, recording_ids: Iterable[int]) -> None:
     of_calls = select(Evaluation.id).where(Evaluation.recording_id.in_(ids))
     session.execute(delete(CostlyRule).where(CostlyRule.evaluation_id.in_(of_calls)))
     session.execute(
-        insert(CostlyRule).from_select(
-            COLUMNS, _current_costly(Evaluation.recording_id.in_(ids))
-        )
+        insert(CostlyRule).from_select(COLUMNS, _current_costly(Evaluation.recording_id.in_(ids)))
     )
 
 

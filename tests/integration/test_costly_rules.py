@@ -185,9 +185,7 @@ def test_rule_filter_lists_what_the_findings_say(request, backend, kolkata):
         agent = f"A{1 + i % 3}"
         # three calls share a call time: the id breaks the tie
         when = datetime(2026, 11, 20, 9, 0) + timedelta(minutes=47 * (i // 3 * 3 if i < 3 else i))
-        meta = CallMetadata(
-            agent_id=agent, project="q" if agent == "A3" else "p", call_time=when
-        )
+        meta = CallMetadata(agent_id=agent, project="q" if agent == "A3" else "p", call_time=when)
         utts = KINDS[i % len(KINDS)]
         recordings.append(
             store.recordings.save_transcript(

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, or_, update
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from qa_service.domain.enums import FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
@@ -46,6 +47,25 @@ COSTLY_RULE = {
     "project": CostlyRule.project,
     "when": CostlyRule.called_at,
 }
+
+
+def flagged_ids(
+    low_confidence: float, rule: str | None = None, reviewed: bool | None = None, **where
+) -> SelectOfScalar[int]:
+    """The ids of Evaluations.flagged's calls, newest first. With `rule`, only calls with a
+    finding of it that costs points, read from costly_rule: it copies the evaluation's columns
+    these filters read (storage.costly_rules)."""
+    t: type[Evaluation] | type[CostlyRule] = Evaluation
+    cols, conds = EVALUATION, []
+    if rule:
+        t, cols = CostlyRule, COSTLY_RULE
+        conds.append(CostlyRule.rule_id == rule)
+    conds += [filters(cols, **where), t.flagged_sql(low_confidence)]
+    if reviewed is not None:
+        heard = listened_sql(t)
+        conds.append(heard if reviewed else ~heard)
+    ident = CostlyRule.evaluation_id if rule else Evaluation.id
+    return select(ident).where(*conds).order_by(t.called_at.desc(), ident.desc())
 
 
 class Evaluations:
@@ -208,41 +228,17 @@ class Evaluations:
         """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
         of them and how many there are, counted up to `count_limit` + 1 (an exact count of
         half a million costs more than the page). `where`: kpis.filters' project, agent,
-        since, until, agents. With `rule`, only calls with a finding of it that costs points:
-        read from costly_rule, which copies what these filters read (storage.costly_rules)."""
-        t: type[Evaluation] | type[CostlyRule] = Evaluation
-        cols = EVALUATION
-        conds = []
-        if rule:
-            t, cols = CostlyRule, COSTLY_RULE
-            conds.append(CostlyRule.rule_id == rule)
-        conds += [filters(cols, **where), t.flagged_sql(low_confidence)]
-        if reviewed is not None:
-            heard = listened_sql(t)
-            conds.append(heard if reviewed else ~heard)
-        ident = CostlyRule.evaluation_id if rule else Evaluation.id
+        since, until, agents."""
+        matching = flagged_ids(low_confidence, rule, reviewed, **where)
         offset = (page - 1) * page_size
         with self.session() as s:
             # One pass finds the first count_limit + 1 ids in order: the count and, on the
             # first pages, the page too (the same matches are not searched for twice).
-            ids = s.exec(
-                select(ident)
-                .where(*conds)
-                .order_by(t.called_at.desc(), ident.desc())
-                .limit(count_limit + 1)
-            ).all()
+            ids = s.exec(matching.limit(count_limit + 1)).all()
             if offset + page_size <= len(ids) or len(ids) <= count_limit:
                 on_page = list(ids[offset : offset + page_size])
             else:  # a page past the counted ones
-                on_page = list(
-                    s.exec(
-                        select(ident)
-                        .where(*conds)
-                        .order_by(t.called_at.desc(), ident.desc())
-                        .offset(offset)
-                        .limit(page_size)
-                    ).all()
-                )
+                on_page = list(s.exec(matching.offset(offset).limit(page_size)).all())
             rows = (
                 s.exec(
                     select(Evaluation)
