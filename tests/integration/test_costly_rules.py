@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import exists
+from sqlalchemy import delete, exists
 from sqlmodel import select
 
 from qa_service.app.evaluations import record_evaluations
@@ -297,4 +297,12 @@ def test_rule_filter_lists_what_the_findings_say(request, backend, kolkata):
         recordings[4].id,
         CallMetadata(agent_id="A3", project="q", call_time=datetime(2026, 11, 23, 16, 20)),
     )
+    assert assert_same(store) >= 10
+
+    # Rows lost by hand come back with `qa-service rebuild-rollups`.
+    with store.session() as s:
+        s.execute(delete(CostlyRule))
+        s.commit()
+    assert not table_rows(store)
+    store.evaluations.rebuild_rollups()
     assert assert_same(store) >= 10
