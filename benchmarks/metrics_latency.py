@@ -114,6 +114,7 @@ def load(url: str, rows: int) -> tuple[float, float]:
     """Calls as a call center makes them: each agent works on one project (campaign), in
     working hours (08:00-18:00) over 60 days. Returns (COPY seconds, rollup build seconds)."""
     from qa_service.config import get_settings
+    from qa_service.storage import costly_rules
     from qa_service.storage.rollups import rebuild
     from qa_service.storage.store import Store
 
@@ -139,6 +140,9 @@ def load(url: str, rows: int) -> tuple[float, float]:
     if rows > IN_SQL_FROM:
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             build_rollups_in_sql(conn.cursor(), get_settings().timezone)
+        with store.session() as s:  # one INSERT .. SELECT (rebuild below writes it too)
+            costly_rules.rebuild(s)
+            s.commit()
     else:
         with store.session() as s:
             rebuild(s)
@@ -160,6 +164,8 @@ ROUTES = [
     "/flagged?project=p3&page=1&page_size=50",
     "/flagged?project=p3&page=20&page_size=50",
     "/flagged?agent=A017&rule=rude",
+    "/flagged?rule=rude",
+    "/flagged?project=p3&rule=rude",
     "/flagged?project=p3&reviewed=false&page=1&page_size=50",
     "/kpis/errors?project=p3",
     "/kpis/errors?agent=A017&since=2026-10-01T00:00:00&until=2026-10-08T00:00:00",

@@ -636,8 +636,9 @@ def migrate(db: str | None = typer.Option(None, "--db")) -> None:
 
 @app.command("rebuild-rollups")
 def rebuild_rollups(db: str | None = typer.Option(None, "--db")) -> None:
-    """Recompute the KPI and common-error rollups from the evaluations (they are kept up to
-    date as calls are scored and reviewed; this is for after a manual change to the data)."""
+    """Recompute the KPI and common-error rollups and costly_rule from the evaluations (they
+    are kept up to date as calls are scored and reviewed; this is for after a manual change to
+    the data)."""
     counted = _store(db).evaluations.rebuild_rollups()
     typer.echo(message("rollups rebuilt from {n} current evaluations", n=counted))
 

@@ -7,7 +7,8 @@ coarsest tier that can answer them.
 Every change that moves a call's KPIs (an evaluation saved, a grade or finding reviewed, the
 call's metadata changed) runs inside `tracked(session, recording_ids)`: the current
 evaluations of those recordings are subtracted from the rollups before the change and added
-back after it, in the same transaction. Each cell is written with one atomic
+back after it, in the same transaction (and the calls' costly_rule rows rewritten:
+storage.costly_rules). Each cell is written with one atomic
 `INSERT .. ON CONFLICT DO UPDATE SET n = n + delta`, in key order, so workers adding calls to
 the same agent-hour at once neither lose counts nor deadlock. `rebuild` recomputes all
 rollups from the evaluations (the migration's backfill, `qa-service rebuild-rollups`).
@@ -33,6 +34,7 @@ from sqlmodel import Session, select
 
 from qa_service.config import call_center_time
 from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
+from qa_service.storage import costly_rules
 from qa_service.storage.queries import among
 from qa_service.storage.tables import (
     ErrorRollup,
@@ -262,10 +264,13 @@ def tracked(session: Session, recording_ids: Iterable[int]) -> Iterator[None]:
     session.flush()
     deltas.add_current(session, ids, +1)
     deltas.apply(session)
+    costly_rules.refresh(session, ids)  # the flagged list's rule filter reads these
 
 
 def rebuild(session: Session, chunk: int = 5000) -> int:
-    """Recompute every rollup table from the current evaluations; returns how many were counted."""
+    """Recompute every rollup table (and costly_rule) from the current evaluations; returns how
+    many were counted."""
+    costly_rules.rebuild(session)
     for model in KPI_TABLES + ERROR_TABLES:
         session.execute(delete(model))
     deltas, last, counted = Deltas(), 0, 0

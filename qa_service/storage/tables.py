@@ -230,12 +230,19 @@ class Evaluation(SQLModel, table=True):
 
     @classmethod
     def flagged_sql(cls, low_confidence: float):
-        return or_(
-            cls.effective_grade_sql() == Grade.FAIL,
-            cls.effective_fatal_sql(),
-            cls.asr_confidence < low_confidence,
-            cls.effective_grade_sql() == Grade.NO_SPEECH,
-        )
+        return flagged_where(cls, low_confidence)
+
+
+def flagged_where(t, low_confidence: float):
+    """Evaluation.flag_reasons as SQL over a table with the FLAG_COLUMNS: an evaluation, or
+    its copy in CostlyRule."""
+    grade = func.coalesce(t.reviewed_grade, t.grade)
+    return or_(
+        grade == Grade.FAIL,
+        func.coalesce(t.reviewed_fatal, t.fatal),
+        t.asr_confidence < low_confidence,
+        grade == Grade.NO_SPEECH,
+    )
 
 
 class FindingRow(SQLModel, table=True):
@@ -276,6 +283,50 @@ class FindingRow(SQLModel, table=True):
     @classmethod
     def effective_status_sql(cls):
         return func.coalesce(cls.reviewed_status, cls.status)
+
+
+def _costly_walk(name: str, *lead: str) -> Index:
+    """Newest first within a rule (and a project or an agent), carrying what the flagged list
+    filters on: `/flagged?rule=` reads this index alone."""
+    return Index(
+        name,
+        "rule_id",
+        *lead,
+        "called_at",
+        "evaluation_id",
+        postgresql_include=["recording_id", *FLAG_COLUMNS],
+    )
+
+
+class CostlyRule(SQLModel, table=True):
+    """A rule that costs a current evaluation points (a finding of it with a costly effective
+    status), with a copy of the evaluation's filter and flag columns: one row per evaluation
+    and rule. Derived, like the rollups: `costly_rules.refresh` rewrites a call's rows inside
+    every `rollups.tracked` change and `costly_rules.rebuild` all of them (migration 0020)."""
+
+    __tablename__ = "costly_rule"
+    __table_args__ = (
+        _costly_walk("ix_costly_rule_called"),
+        _costly_walk("ix_costly_rule_project_called", "project"),
+        _costly_walk("ix_costly_rule_agent_called", "agent_id"),
+    )
+    # no foreign key: derived rows, rewritten with the evaluation's (a check per row would
+    # cost every rescore and the backfill)
+    evaluation_id: int = Field(primary_key=True)
+    rule_id: str = Field(primary_key=True)
+    recording_id: int
+    project: str
+    agent_id: str
+    called_at: NaiveDatetime
+    grade: str
+    reviewed_grade: str | None = None
+    fatal: bool
+    reviewed_fatal: bool | None = None
+    asr_confidence: float
+
+    @classmethod
+    def flagged_sql(cls, low_confidence: float):
+        return flagged_where(cls, low_confidence)
 
 
 class HighlightRow(SQLModel, table=True):

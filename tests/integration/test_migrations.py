@@ -325,3 +325,74 @@ def test_0019_finds_a_projects_rubric_from_the_index_alone(postgres_url):
         plan = "\n".join(c.execute(text(f"EXPLAIN {query}")).scalars())
     assert "Index Only Scan using ix_evaluation_current_project_rubric" in plan, plan
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0020_fills_costly_rules_and_walks_them_newest_first(request, backend):
+    """0020 fills costly_rule with what its definition (storage.costly_rules) gives for the
+    evaluations stored before: each costly rule of a current evaluation once, the reviewer's
+    status first. On PostgreSQL `/flagged?rule=` alone, by project and by agent walks one of
+    its indexes backwards with no table row read and no sort (decision 0029). Downgrading
+    drops the table."""
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, inspect, text
+
+    from qa_service.storage.costly_rules import _current_costly
+    from qa_service.storage.repositories.evaluations import flagged_ids
+
+    url = request.getfixturevalue(f"{backend}_url")
+    engine = create_engine(url)
+    upgrade(engine, "0019")
+    findings = [  # (evaluation, rule, status, reviewed status)
+        (1, "rude", "violation", None),
+        (1, "rude", "violation", None),  # the same rule twice: one row
+        (1, "greeting", "hit", None),
+        (2, "rude", "violation", "hit"),  # a reviewer overturned it: none
+        (2, "greeting", "hit", "missed"),  # a reviewer found it missed: costly
+        (3, "rude", "violation", None),  # not current: none
+        (4, "greeting", "missed", None),
+    ]
+    with engine.begin() as c:
+        for i, grade, current in ((1, "fail", True), (2, "pass", True), (3, "fail", False)):
+            insert_call(c, i, grade=grade, current=current, called=f"2026-11-2{i} 07:30:00")
+        insert_call(c, 4, project="q", grade="fail")
+        for ev, rule, status, reviewed in findings:
+            c.execute(
+                text(
+                    "INSERT INTO finding (evaluation_id, rule_id, category, status,"
+                    " reviewed_status, deduction, name, severity, detail, evidence, source)"
+                    " VALUES (:e, :r, 'x', :s, :rs, 5, 'x', 'normal', '', '[]', 'machine')"
+                ),
+                {"e": ev, "r": rule, "s": status, "rs": reviewed},
+            )
+    engine.dispose()
+    store = Store(url)  # upgrades to head
+    with store.session() as s:
+        rows = s.exec(_current_costly()).all()
+        table = s.execute(text("SELECT evaluation_id, rule_id FROM costly_rule")).all()
+    assert sorted((r[0], r[1]) for r in rows) == [(1, "rude"), (2, "greeting"), (4, "greeting")]
+    assert sorted(tuple(r) for r in table) == sorted((r[0], r[1]) for r in rows)
+    assert [e.id for e in store.evaluations.flagged(0.6, 100, rule="rude")[1]] == [1]
+    if backend == "postgres":
+        engine = create_engine(url)
+        with engine.begin() as c:
+            c.execute(text("ANALYZE costly_rule"))
+            c.execute(text("SET LOCAL enable_seqscan = off"))
+            c.execute(text("SET LOCAL enable_bitmapscan = off"))
+            for name, where in (
+                ("ix_costly_rule_called", {}),
+                ("ix_costly_rule_project_called", {"project": "q"}),
+                ("ix_costly_rule_agent_called", {"agent": "A1", "since": datetime(2026, 11, 1)}),
+            ):
+                query = flagged_ids(0.6, "greeting", **where).limit(10001)
+                sql = query.compile(engine, compile_kwargs={"literal_binds": True})
+                plan = "\n".join(c.execute(text(f"EXPLAIN {sql}")).scalars())
+                assert f"Index Only Scan Backward using {name}" in plan, plan
+                assert "Sort" not in plan, plan
+        engine.dispose()
+    command.downgrade(alembic_config(url), "0019")
+    engine = create_engine(url)
+    with engine.connect() as c:
+        assert "costly_rule" not in inspect(c).get_table_names()
+    engine.dispose()

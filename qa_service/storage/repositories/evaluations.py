@@ -10,14 +10,16 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, or_, update
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from qa_service.domain.enums import FindingSource, Grade, TaskState
 from qa_service.domain.results import CallResult
 from qa_service.storage.bulk import insert_rows
-from qa_service.storage.queries import costly_finding, filters
+from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.repositories.recordings import copy_metadata
 from qa_service.storage.rollups import rebuild
 from qa_service.storage.tables import (
+    CostlyRule,
     Evaluation,
     FindingRow,
     HighlightRow,
@@ -27,16 +29,43 @@ from qa_service.storage.tables import (
 )
 
 
-def listened_sql():
+def listened_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation):
     """A current evaluation's call was listened to: a review applies to it, or a review task of
-    the call is done."""
+    the call is done (`t`: the evaluation, or its copy in costly_rule)."""
     return or_(
-        Evaluation.reviewed_grade.is_not(None),
+        t.reviewed_grade.is_not(None),
         exists().where(
-            ReviewTask.recording_id == Evaluation.recording_id,
+            ReviewTask.recording_id == t.recording_id,
             ReviewTask.state == TaskState.DONE,
         ),
     )
+
+
+# What kpis.filters reads of a costly_rule row (it holds current evaluations only).
+COSTLY_RULE = {
+    "agent": CostlyRule.agent_id,
+    "project": CostlyRule.project,
+    "when": CostlyRule.called_at,
+}
+
+
+def flagged_ids(
+    low_confidence: float, rule: str | None = None, reviewed: bool | None = None, **where
+) -> SelectOfScalar[int]:
+    """The ids of Evaluations.flagged's calls, newest first. With `rule`, only calls with a
+    finding of it that costs points, read from costly_rule: it copies the evaluation's columns
+    these filters read (storage.costly_rules)."""
+    t: type[Evaluation] | type[CostlyRule] = Evaluation
+    cols, conds = EVALUATION, []
+    if rule:
+        t, cols = CostlyRule, COSTLY_RULE
+        conds.append(CostlyRule.rule_id == rule)
+    conds += [filters(cols, **where), t.flagged_sql(low_confidence)]
+    if reviewed is not None:
+        heard = listened_sql(t)
+        conds.append(heard if reviewed else ~heard)
+    ident = CostlyRule.evaluation_id if rule else Evaluation.id
+    return select(ident).where(*conds).order_by(t.called_at.desc(), ident.desc())
 
 
 class Evaluations:
@@ -199,38 +228,26 @@ class Evaluations:
         """Current evaluations to listen to (Evaluation.flagged_sql), newest call first: a page
         of them and how many there are, counted up to `count_limit` + 1 (an exact count of
         half a million costs more than the page). `where`: kpis.filters' project, agent,
-        since, until."""
-        conds = [filters(**where), Evaluation.flagged_sql(low_confidence)]
-        if reviewed is not None:
-            heard = listened_sql()
-            conds.append(heard if reviewed else ~heard)
-        if rule:
-            conds.append(costly_finding(rule))
-        newest_first = (Evaluation.called_at.desc(), Evaluation.id.desc())
+        since, until, agents."""
+        matching = flagged_ids(low_confidence, rule, reviewed, **where)
         offset = (page - 1) * page_size
         with self.session() as s:
             # One pass finds the first count_limit + 1 ids in order: the count and, on the
             # first pages, the page too (the same matches are not searched for twice).
-            ids = s.exec(
-                select(Evaluation.id).where(*conds).order_by(*newest_first).limit(count_limit + 1)
-            ).all()
+            ids = s.exec(matching.limit(count_limit + 1)).all()
             if offset + page_size <= len(ids) or len(ids) <= count_limit:
                 on_page = list(ids[offset : offset + page_size])
-                rows = (
-                    s.exec(
-                        select(Evaluation).where(Evaluation.id.in_(on_page)).order_by(*newest_first)
-                    ).all()
-                    if on_page
-                    else []
-                )
             else:  # a page past the counted ones
-                rows = s.exec(
+                on_page = list(s.exec(matching.offset(offset).limit(page_size)).all())
+            rows = (
+                s.exec(
                     select(Evaluation)
-                    .where(*conds)
-                    .order_by(*newest_first)
-                    .offset(offset)
-                    .limit(page_size)
+                    .where(Evaluation.id.in_(on_page))
+                    .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
                 ).all()
+                if on_page
+                else []
+            )
         return len(ids), list(rows)
 
     def listened(self, recording_ids: list[int]) -> set[int]:
