@@ -979,26 +979,28 @@ def build_checks(
     # never this one's by meaning (semantic.SimilarMatcher.explained_elsewhere).
     for check in presence:
         if check.matcher.similar:
-            check.matcher.similar.competitors = np.asarray(
-                sorted(
-                    {
-                        col
-                        for other in presence
-                        if other.rule.id != check.rule.id and other.matcher.similar
-                        for col in other.matcher.similar.cols.tolist()
-                    }
-                    - set(check.matcher.similar.cols.tolist())
+            check.matcher.similar.compete(
+                np.asarray(
+                    sorted(
+                        {
+                            col
+                            for other in presence
+                            if other.rule.id != check.rule.id and other.matcher.similar
+                            for col in other.matcher.similar.cols.tolist()
+                        }
+                        - set(check.matcher.similar.cols.tolist())
+                    ),
+                    dtype=np.intp,
                 ),
-                dtype=np.intp,
-            )
-            check.matcher.similar.rivals = tuple(
-                dict.fromkeys(
-                    n
-                    for other in presence
-                    if other.rule.id != check.rule.id
-                    for p in other.rule.any
-                    if (n := normalize(p)) and n not in map(normalize, check.rule.any)
-                )
+                tuple(
+                    dict.fromkeys(
+                        n
+                        for other in presence
+                        if other.rule.id != check.rule.id
+                        for p in other.rule.any
+                        if (n := normalize(p)) and n not in map(normalize, check.rule.any)
+                    )
+                ),
             )
     checks += presence
     checks += [

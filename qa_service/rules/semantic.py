@@ -326,6 +326,22 @@ def numbers_of(norm: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(norm)) - {"1"}
 
 
+# A Chinese numeral character standing alone (no numeral or digit either side) and not followed
+# by a unit is part of a word (第三者, 三者险, 每周二), not an amount the utterance must repeat.
+_CN_DIGIT = "零〇一二两三四五六七八九十"
+_UNITS = "块元角毛分个天月年期次折倍岁号日小周人位项%"
+_LONE_NUMERAL = re.compile(
+    rf"(?<![{_CN_DIGIT}百千万亿点\d])[{_CN_DIGIT}](?![{_CN_DIGIT}百千万亿点\d{_UNITS}])"
+)
+
+
+def example_numbers(text: str) -> frozenset[str]:
+    """The numbers an example sentence (as written) asks the utterance to say: those of its
+    normalized text, but for a lone Chinese numeral without a unit (第三者责任险能赔200万 asks
+    for 2000000, not for 3; 平均一天才三块钱 still asks for 3)."""
+    return numbers_of(normalize(_LONE_NUMERAL.sub("x", text)))
+
+
 @lru_cache(maxsize=65536)  # asked of the same clauses by every example near them
 def negated(norm: str) -> bool:
     text = _A_NOT_A.sub("", _NOT_NEGATION.sub("", norm))
@@ -362,7 +378,7 @@ class Example:
     @classmethod
     def of(cls, text: str) -> Example:
         norm = normalize(text)
-        return cls(text, norm, numbers_of(norm), negated(norm))
+        return cls(text, norm, example_numbers(text), negated(norm))
 
     def agrees(self, text: str, numbers_text: str = "") -> bool:
         """Numbers (of `numbers_text`, the whole utterance, when given) and negation (of the
@@ -507,6 +523,17 @@ class SimilarMatcher:
 
     def __bool__(self) -> bool:
         return self._some
+
+    def compete(self, competitors: np.ndarray, rivals: tuple[str, ...]) -> None:
+        """Set the other script sections' and points' example columns and key phrases (by
+        checks.build_checks). QA-written examples then keep their threshold as written: the
+        rival examples decide between crowded ones, and raising it as well only lost true
+        hits (decision 0030). Key phrases acting as examples stay calibrated."""
+        self.competitors = competitors
+        self.rivals = rivals
+        if self.label == "similar":
+            self.calibration = 0.0
+            self._thresholds = None
 
     @property
     def thresholds(self) -> np.ndarray:
