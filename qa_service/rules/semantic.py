@@ -30,6 +30,7 @@ import numpy as np
 from qa_service.config import (
     CALIBRATION_RANGE,
     CLAUSE_MIN,
+    COMPETING_SLACK,
     CROWDING_TYPICAL,
     DEFAULT_CALIBRATION,
     DEFAULT_SIMILAR_MODEL,
@@ -504,6 +505,7 @@ class SimilarMatcher:
         threshold: float,
         label: str = "similar",
         calibration: float = 0.0,
+        rubric_wide: bool = False,
     ):
         self.bank = bank
         self.cols = bank.add(examples)
@@ -512,6 +514,7 @@ class SimilarMatcher:
         bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
         self.calibration = calibration
+        self.rubric_wide = rubric_wide  # the threshold is the rubric's, not one the rule set
         # Normalized key phrases of the rubric's other rules (set by checks.build_checks): a
         # segment that says one of them is explained by that rule, not by this one's meaning.
         self.rivals: tuple[str, ...] = ()
@@ -526,13 +529,16 @@ class SimilarMatcher:
 
     def compete(self, competitors: np.ndarray, rivals: tuple[str, ...]) -> None:
         """Set the other script sections' and points' example columns and key phrases (by
-        checks.build_checks). QA-written examples then keep their threshold as written: the
-        rival examples decide between crowded ones, and raising it as well only lost true
-        hits (decision 0030). Key phrases acting as examples stay calibrated."""
+        checks.build_checks). QA-written examples then are not calibrated: the rival examples
+        decide between crowded ones, and a rubric-wide threshold is lowered by COMPETING_SLACK
+        (decision 0030). Key phrases acting as examples stay calibrated."""
         self.competitors = competitors
         self.rivals = rivals
         if self.label == "similar":
             self.calibration = 0.0
+            if self.rubric_wide:
+                self.threshold -= COMPETING_SLACK
+                self.bank.floor = min(self.bank.floor, self.threshold)
             self._thresholds = None
 
     @property
@@ -615,8 +621,11 @@ class SimilarRules:
         base, calibration = (
             (threshold, 0.0) if threshold is not None else (self.threshold, self.calibration)
         )
+        wide = threshold is None
         if examples:
-            return SimilarMatcher(self.bank, examples, base, calibration=calibration)
+            return SimilarMatcher(
+                self.bank, examples, base, calibration=calibration, rubric_wide=wide
+            )
         if phrases and self.phrase_margin is not None:
             return SimilarMatcher(
                 self.bank,
@@ -624,5 +633,6 @@ class SimilarRules:
                 min(1.0, base + self.phrase_margin),
                 label="phrase-as-example",
                 calibration=calibration,
+                rubric_wide=wide,
             )
         return None
