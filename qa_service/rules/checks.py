@@ -58,6 +58,7 @@ from qa_service.rules.semantic import (
     CallVectors,
     ExampleBank,
     SimilarRules,
+    cuts_number,
     embed_utterances,
     vector_kind,
 )
@@ -81,6 +82,7 @@ class RowLayout:
     pair_norms: np.ndarray  # (pairs, 1): the norm of each pair's two unit rows added
     row_owners: list[int]  # the utterance of every table row, the pairs' rows included
     describe: Callable[[int], tuple[int, str, str]]
+    cut: frozenset[int]  # rows whose window cuts a number in two (semantic.cuts_number)
 
     @classmethod
     def of(cls, call: Call, cv: CallVectors) -> RowLayout:
@@ -97,6 +99,11 @@ class RowLayout:
             np.maximum(norms, 1e-6)[:, None],
             owners + [a for a, _ in pairs],
             call._row_text(cv, owners, pairs),
+            frozenset(
+                row
+                for row, (owner, (lo, hi)) in enumerate(zip(owners, cv.spans.tolist()))
+                if cuts_number(call.texts[owner].norm, lo, hi)
+            ),
         )
 
 
@@ -180,7 +187,7 @@ class Call:
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
         cached = self._similarities[id(bank)] = CallSimilarities(
-            table, layout.describe, layout.row_owners
+            table, layout.describe, layout.row_owners, layout.cut
         )
         return cached
 

@@ -227,6 +227,15 @@ def segments(text: str) -> list[tuple[int, int]]:
     return list(dict.fromkeys(spans))
 
 
+def cuts_number(norm: str, lo: int, hi: int) -> bool:
+    """The span [lo, hi) of normalized text starts or ends inside a run of digits: a window
+    that reads 这个套餐每个月9 of 这个套餐每个月96块钱 says another amount, and resembles other
+    rules' examples more than the whole does (decision 0030)."""
+    return (0 < lo < len(norm) and norm[lo - 1].isdigit() and norm[lo].isdigit()) or (
+        0 < hi < len(norm) and norm[hi - 1].isdigit() and norm[hi].isdigit()
+    )
+
+
 @dataclass
 class CallVectors:
     """Sentence vectors of one call: one row per segment, `owners[r]` its utterance and
@@ -472,11 +481,14 @@ class CallSimilarities:
         table: np.ndarray,
         describe: Callable[[int], tuple[int, str, str]],
         owners: Sequence[int] | None = None,
+        cut: frozenset[int] = frozenset(),
     ):
         self.table = table
         self.describe = describe
         # The utterance of each row (describe(row)[0]), when known without describing it.
         self.owners = owners
+        # Rows that are no evidence: windows that cut a number in two (cuts_number).
+        self.cut = cut
         self._above: tuple[float, dict[int, list[tuple[float, int]]]] | None = None
 
     def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
@@ -579,6 +591,8 @@ class SimilarMatcher:
         for _, score, row, col in passing:
             if owners is not None and owners[row] in out:
                 continue  # this utterance matched already, by a wider margin
+            if row in sims.cut and not examples[col].numbers:
+                continue  # a window that reads a cut amount (…每个月9) says no amountless example
             owner, text, numbers_text = sims.describe(row)
             if owner in out or not examples[col].agrees(text, numbers_text):
                 continue
