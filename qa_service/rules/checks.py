@@ -82,7 +82,7 @@ class RowLayout:
     pair_norms: np.ndarray  # (pairs, 1): the norm of each pair's two unit rows added
     row_owners: list[int]  # the utterance of every table row, the pairs' rows included
     describe: Callable[[int], tuple[int, str, str]]
-    cut: frozenset[int]  # rows whose window cuts a number in two (semantic.cuts_number)
+    cuts: Callable[[int], bool]  # whether a row's window cuts a number (semantic.cuts_number)
 
     @classmethod
     def of(cls, call: Call, cv: CallVectors) -> RowLayout:
@@ -99,11 +99,7 @@ class RowLayout:
             np.maximum(norms, 1e-6)[:, None],
             owners + [a for a, _ in pairs],
             call._row_text(cv, owners, pairs),
-            frozenset(
-                row
-                for row, (owner, (lo, hi)) in enumerate(zip(owners, cv.spans.tolist()))
-                if cuts_number(call.texts[owner].norm, lo, hi)
-            ),
+            call._row_cuts(cv, owners),
         )
 
 
@@ -187,7 +183,7 @@ class Call:
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
         cached = self._similarities[id(bank)] = CallSimilarities(
-            table, layout.describe, layout.row_owners, layout.cut
+            table, layout.describe, layout.row_owners, layout.cuts
         )
         return cached
 
@@ -209,6 +205,19 @@ class Call:
             return owner, norm[max(0, lo - LEFT_CONTEXT) : hi], self.utterances[owner].text
 
         return describe
+
+    def _row_cuts(self, cv: CallVectors, owners: list[int]) -> Callable[[int], bool]:
+        """Whether a table row is a window that cuts a number in two (pairs never are); asked
+        of the few rows that pass a threshold only."""
+        segments = len(owners)
+
+        def cuts(row: int) -> bool:
+            if row >= segments:
+                return False
+            lo, hi = cv.spans[row].tolist()
+            return cuts_number(self.texts[owners[row]].norm, lo, hi)
+
+        return cuts
 
     def same_speaker_pairs(
         self, cv: CallVectors

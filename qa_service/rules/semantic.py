@@ -481,14 +481,14 @@ class CallSimilarities:
         table: np.ndarray,
         describe: Callable[[int], tuple[int, str, str]],
         owners: Sequence[int] | None = None,
-        cut: frozenset[int] = frozenset(),
+        cuts: Callable[[int], bool] | None = None,
     ):
         self.table = table
         self.describe = describe
         # The utterance of each row (describe(row)[0]), when known without describing it.
         self.owners = owners
-        # Rows that are no evidence: windows that cut a number in two (cuts_number).
-        self.cut = cut
+        # Whether a row is a window that cuts a number in two (cuts_number), when known.
+        self.cuts = cuts
         self._above: tuple[float, dict[int, list[tuple[float, int]]]] | None = None
 
     def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
@@ -591,7 +591,7 @@ class SimilarMatcher:
         for _, score, row, col in passing:
             if owners is not None and owners[row] in out:
                 continue  # this utterance matched already, by a wider margin
-            if row in sims.cut and not examples[col].numbers:
+            if not examples[col].numbers and sims.cuts is not None and sims.cuts(row):
                 continue  # a window that reads a cut amount (…每个月9) says no amountless example
             owner, text, numbers_text = sims.describe(row)
             if owner in out or not examples[col].agrees(text, numbers_text):
