@@ -171,6 +171,10 @@ DEFAULT_SIMILAR_MODEL = "use-multilingual-v3"
 DEFAULT_CALIBRATION = 1.0
 CROWDING_TYPICAL = 0.5
 CALIBRATION_RANGE = 0.1
+# QA-written examples of script sections and mandatory points are not calibrated: the rival
+# rules' examples decide between crowded ones, and they match at the rubric-wide threshold less
+# this (decision 0030).
+COMPETING_SLACK = 0.08
 # Windows of so many characters every so many cover runs the text does not mark, and clauses
 # of CLAUSE_MIN characters or more are embedded beside them; shorter clauses are too short to
 # mean one thing (decision 0009). Changing either changes segments(): bump

@@ -58,6 +58,7 @@ from qa_service.rules.semantic import (
     CallVectors,
     ExampleBank,
     SimilarRules,
+    cuts_number,
     embed_utterances,
     vector_kind,
 )
@@ -81,6 +82,7 @@ class RowLayout:
     pair_norms: np.ndarray  # (pairs, 1): the norm of each pair's two unit rows added
     row_owners: list[int]  # the utterance of every table row, the pairs' rows included
     describe: Callable[[int], tuple[int, str, str]]
+    cuts: Callable[[int], bool]  # whether a row's window cuts a number (semantic.cuts_number)
 
     @classmethod
     def of(cls, call: Call, cv: CallVectors) -> RowLayout:
@@ -97,6 +99,7 @@ class RowLayout:
             np.maximum(norms, 1e-6)[:, None],
             owners + [a for a, _ in pairs],
             call._row_text(cv, owners, pairs),
+            call._row_cuts(cv, owners),
         )
 
 
@@ -180,7 +183,7 @@ class Call:
             # meaning is split across the two, not carried by one (which matches by itself).
             paired[paired <= np.maximum(a, b)] = -1.0
         cached = self._similarities[id(bank)] = CallSimilarities(
-            table, layout.describe, layout.row_owners
+            table, layout.describe, layout.row_owners, layout.cuts
         )
         return cached
 
@@ -202,6 +205,19 @@ class Call:
             return owner, norm[max(0, lo - LEFT_CONTEXT) : hi], self.utterances[owner].text
 
         return describe
+
+    def _row_cuts(self, cv: CallVectors, owners: list[int]) -> Callable[[int], bool]:
+        """Whether a table row is a window that cuts a number in two (pairs never are); asked
+        of the few rows that pass a threshold only."""
+        segments = len(owners)
+
+        def cuts(row: int) -> bool:
+            if row >= segments:
+                return False
+            lo, hi = cv.spans[row].tolist()
+            return cuts_number(self.texts[owners[row]].norm, lo, hi)
+
+        return cuts
 
     def same_speaker_pairs(
         self, cv: CallVectors
@@ -979,26 +995,28 @@ def build_checks(
     # never this one's by meaning (semantic.SimilarMatcher.explained_elsewhere).
     for check in presence:
         if check.matcher.similar:
-            check.matcher.similar.competitors = np.asarray(
-                sorted(
-                    {
-                        col
-                        for other in presence
-                        if other.rule.id != check.rule.id and other.matcher.similar
-                        for col in other.matcher.similar.cols.tolist()
-                    }
-                    - set(check.matcher.similar.cols.tolist())
+            check.matcher.similar.compete(
+                np.asarray(
+                    sorted(
+                        {
+                            col
+                            for other in presence
+                            if other.rule.id != check.rule.id and other.matcher.similar
+                            for col in other.matcher.similar.cols.tolist()
+                        }
+                        - set(check.matcher.similar.cols.tolist())
+                    ),
+                    dtype=np.intp,
                 ),
-                dtype=np.intp,
-            )
-            check.matcher.similar.rivals = tuple(
-                dict.fromkeys(
-                    n
-                    for other in presence
-                    if other.rule.id != check.rule.id
-                    for p in other.rule.any
-                    if (n := normalize(p)) and n not in map(normalize, check.rule.any)
-                )
+                tuple(
+                    dict.fromkeys(
+                        n
+                        for other in presence
+                        if other.rule.id != check.rule.id
+                        for p in other.rule.any
+                        if (n := normalize(p)) and n not in map(normalize, check.rule.any)
+                    )
+                ),
             )
     checks += presence
     checks += [

@@ -226,6 +226,8 @@ class MeaningMatcher(Protocol):
 
     def candidates(self, sims: Any) -> dict[int, Match]: ...  # sims: semantic.CallSimilarities
 
+    def compete(self, competitors: Any, rivals: tuple[str, ...]) -> None: ...
+
 
 class PhraseMatcher:
     """A rule's phrases: `any` (one of them), `all` (every one in the same utterance),

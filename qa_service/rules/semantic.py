@@ -30,6 +30,7 @@ import numpy as np
 from qa_service.config import (
     CALIBRATION_RANGE,
     CLAUSE_MIN,
+    COMPETING_SLACK,
     CROWDING_TYPICAL,
     DEFAULT_CALIBRATION,
     DEFAULT_SIMILAR_MODEL,
@@ -226,6 +227,15 @@ def segments(text: str) -> list[tuple[int, int]]:
     return list(dict.fromkeys(spans))
 
 
+def cuts_number(norm: str, lo: int, hi: int) -> bool:
+    """The span [lo, hi) of normalized text starts or ends inside a run of digits: a window
+    that reads 这个套餐每个月9 of 这个套餐每个月96块钱 says another amount, and resembles other
+    rules' examples more than the whole does (decision 0030)."""
+    return (0 < lo < len(norm) and norm[lo - 1].isdigit() and norm[lo].isdigit()) or (
+        0 < hi < len(norm) and norm[hi - 1].isdigit() and norm[hi].isdigit()
+    )
+
+
 @dataclass
 class CallVectors:
     """Sentence vectors of one call: one row per segment, `owners[r]` its utterance and
@@ -326,6 +336,22 @@ def numbers_of(norm: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(norm)) - {"1"}
 
 
+# A Chinese numeral character standing alone (no numeral or digit either side) and not followed
+# by a unit is part of a word (第三者, 三者险, 每周二), not an amount the utterance must repeat.
+_CN_DIGIT = "零〇一二两三四五六七八九十"
+_UNITS = "块元角毛分个天月年期次折倍岁号日小周人位项%"
+_LONE_NUMERAL = re.compile(
+    rf"(?<![{_CN_DIGIT}百千万亿点\d])[{_CN_DIGIT}](?![{_CN_DIGIT}百千万亿点\d{_UNITS}])"
+)
+
+
+def example_numbers(text: str) -> frozenset[str]:
+    """The numbers an example sentence (as written) asks the utterance to say: those of its
+    normalized text, but for a lone Chinese numeral without a unit (第三者责任险能赔200万 asks
+    for 2000000, not for 3; 平均一天才三块钱 still asks for 3)."""
+    return numbers_of(normalize(_LONE_NUMERAL.sub("x", text)))
+
+
 @lru_cache(maxsize=65536)  # asked of the same clauses by every example near them
 def negated(norm: str) -> bool:
     text = _A_NOT_A.sub("", _NOT_NEGATION.sub("", norm))
@@ -362,7 +388,7 @@ class Example:
     @classmethod
     def of(cls, text: str) -> Example:
         norm = normalize(text)
-        return cls(text, norm, numbers_of(norm), negated(norm))
+        return cls(text, norm, example_numbers(text), negated(norm))
 
     def agrees(self, text: str, numbers_text: str = "") -> bool:
         """Numbers (of `numbers_text`, the whole utterance, when given) and negation (of the
@@ -455,11 +481,14 @@ class CallSimilarities:
         table: np.ndarray,
         describe: Callable[[int], tuple[int, str, str]],
         owners: Sequence[int] | None = None,
+        cuts: Callable[[int], bool] | None = None,
     ):
         self.table = table
         self.describe = describe
         # The utterance of each row (describe(row)[0]), when known without describing it.
         self.owners = owners
+        # Whether a row is a window that cuts a number in two (cuts_number), when known.
+        self.cuts = cuts
         self._above: tuple[float, dict[int, list[tuple[float, int]]]] | None = None
 
     def above(self, floor: float) -> dict[int, list[tuple[float, int]]]:
@@ -488,6 +517,7 @@ class SimilarMatcher:
         threshold: float,
         label: str = "similar",
         calibration: float = 0.0,
+        rubric_wide: bool = False,
     ):
         self.bank = bank
         self.cols = bank.add(examples)
@@ -496,6 +526,7 @@ class SimilarMatcher:
         bank.floor = min(bank.floor, threshold)  # calibration only raises it
         self.label = label  # "similar" or "phrase-as-example", for evidence and reports
         self.calibration = calibration
+        self.rubric_wide = rubric_wide  # the threshold is the rubric's, not one the rule set
         # Normalized key phrases of the rubric's other rules (set by checks.build_checks): a
         # segment that says one of them is explained by that rule, not by this one's meaning.
         self.rivals: tuple[str, ...] = ()
@@ -507,6 +538,20 @@ class SimilarMatcher:
 
     def __bool__(self) -> bool:
         return self._some
+
+    def compete(self, competitors: np.ndarray, rivals: tuple[str, ...]) -> None:
+        """Set the other script sections' and points' example columns and key phrases (by
+        checks.build_checks). QA-written examples then are not calibrated: the rival examples
+        decide between crowded ones, and a rubric-wide threshold is lowered by COMPETING_SLACK
+        (decision 0030). Key phrases acting as examples stay calibrated."""
+        self.competitors = competitors
+        self.rivals = rivals
+        if self.label == "similar":
+            self.calibration = 0.0
+            if self.rubric_wide:
+                self.threshold -= COMPETING_SLACK
+                self.bank.floor = min(self.bank.floor, self.threshold)
+            self._thresholds = None
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -546,6 +591,8 @@ class SimilarMatcher:
         for _, score, row, col in passing:
             if owners is not None and owners[row] in out:
                 continue  # this utterance matched already, by a wider margin
+            if not examples[col].numbers and sims.cuts is not None and sims.cuts(row):
+                continue  # a window that reads a cut amount (…每个月9) says no amountless example
             owner, text, numbers_text = sims.describe(row)
             if owner in out or not examples[col].agrees(text, numbers_text):
                 continue
@@ -588,8 +635,11 @@ class SimilarRules:
         base, calibration = (
             (threshold, 0.0) if threshold is not None else (self.threshold, self.calibration)
         )
+        wide = threshold is None
         if examples:
-            return SimilarMatcher(self.bank, examples, base, calibration=calibration)
+            return SimilarMatcher(
+                self.bank, examples, base, calibration=calibration, rubric_wide=wide
+            )
         if phrases and self.phrase_margin is not None:
             return SimilarMatcher(
                 self.bank,
@@ -597,5 +647,6 @@ class SimilarRules:
                 min(1.0, base + self.phrase_margin),
                 label="phrase-as-example",
                 calibration=calibration,
+                rubric_wide=wide,
             )
         return None
