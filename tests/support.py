@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa_service.domain.results import Utterance
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = Path(os.environ.get("QA_DEV_CORPUS", ROOT.parent / "shared" / "corpus" / "dev"))
 SAMPLES = ROOT / "samples"
@@ -32,6 +34,29 @@ def worker_redis(url: str) -> str:
     root, db = url.rsplit("/", 1)
     return f"{root}/{(int(db) + XDIST_WORKER) % 16}"
 
+
+# Telecom calls the rollup, KPI and flagged-list tests store (rubrics/telecom-data-upgrade.yaml):
+# one that passes, one with an attitude error, one that stops after the greeting.
+GOOD_CALL = [
+    Utterance("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
+    Utterance(
+        "agent",
+        2.5,
+        8.0,
+        "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
+    ),
+    Utterance("agent", 8.5, 10.0, "性价比很高，为您办理"),
+    Utterance("customer", 10.5, 11.0, "那就办吧"),
+    Utterance("agent", 11.5, 12.0, "再见"),
+]
+RUDE_CALL = GOOD_CALL[:2] + [
+    Utterance("agent", 8.5, 10.0, "你烦不烦"),
+    Utterance("customer", 10.5, 11.0, "不需要"),
+]
+SHORT_CALL = GOOD_CALL[:1] + [
+    Utterance("customer", 2.5, 3.0, "不需要"),
+    Utterance("agent", 3.5, 4.0, "好的"),
+]
 
 REDIS_URL = worker_redis(os.environ.get("QA_TEST_REDIS", "redis://127.0.0.1:6379/13"))
 

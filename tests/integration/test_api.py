@@ -22,7 +22,7 @@ from qa_service.i18n import message
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
-from tests.support import REDIS_URL, ROOT, RUBRICS, SAMPLES, wait_for
+from tests.support import GOOD_CALL, REDIS_URL, ROOT, RUBRICS, RUDE_CALL, SAMPLES, wait_for
 
 TELECOM = SAMPLES / "telecom-data-upgrade"
 MODEL_CALL = TELECOM / "telecom-upgrade_A017_20261120-091403.wav"
@@ -427,19 +427,7 @@ def test_kpi_arithmetic(request, backend):
     store = Store(request.getfixturevalue(f"{backend}_url"))
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
-    good = [
-        U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
-        U(
-            "agent",
-            2.5,
-            8.0,
-            "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
-        ),
-        U("agent", 8.5, 10.0, "性价比很高，为您办理"),
-        U("customer", 10.5, 11.0, "那就办吧"),
-        U("agent", 11.5, 12.0, "再见"),
-    ]
-    rude = good[:2] + [U("agent", 8.5, 10.0, "你烦不烦"), U("customer", 10.5, 11.0, "不需要")]
+    good, rude = GOOD_CALL, RUDE_CALL
     calls = [
         ("A1", "2026-11-20T09:10:00", good, 60.0),
         ("A1", "2026-11-20T09:40:00", rude, 30.0),

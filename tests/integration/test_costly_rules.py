@@ -33,23 +33,10 @@ from qa_service.storage.queries import filters
 from qa_service.storage.repositories.evaluations import listened_sql
 from qa_service.storage.store import Store
 from qa_service.storage.tables import CostlyRule, Evaluation, FindingRow, ReviewTask
-from tests.support import RUBRICS
+from tests.support import GOOD_CALL, RUBRICS, RUDE_CALL, SHORT_CALL
 
 LOW = 0.6
-GOOD = [
-    U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
-    U(
-        "agent",
-        2.5,
-        8.0,
-        "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
-    ),
-    U("agent", 8.5, 10.0, "性价比很高，为您办理"),
-    U("customer", 10.5, 11.0, "那就办吧"),
-    U("agent", 11.5, 12.0, "再见"),
-]
-RUDE = GOOD[:2] + [U("agent", 8.5, 10.0, "你烦不烦"), U("customer", 10.5, 11.0, "不需要")]
-SHORT = GOOD[:1] + [U("customer", 2.5, 3.0, "不需要"), U("agent", 3.5, 4.0, "好的")]
+GOOD, RUDE, SHORT = GOOD_CALL, RUDE_CALL, SHORT_CALL
 # the same words heard badly: flagged for the recognition, whatever the grade
 DOUBTFUL = [U(u.role, u.start, u.end, u.text, 0.3) for u in GOOD[:2]] + GOOD[2:]
 KINDS = [GOOD, RUDE, SHORT, DOUBTFUL, RUDE, SHORT]

@@ -17,7 +17,6 @@ from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.app.keys import create_key
 from qa_service.config import Settings, call_center_time
 from qa_service.domain.metadata import CallMetadata
-from qa_service.domain.results import Utterance as U
 from qa_service.i18n import message
 from qa_service.metrics.kpis import common_errors, kpi_rows
 from qa_service.rules.rubric import load_rubric
@@ -26,24 +25,11 @@ from qa_service.storage.migrate import upgrade
 from qa_service.storage.queries import stored_time
 from qa_service.storage.store import Store
 from qa_service.storage.tables import FindingRow
-from tests.support import RUBRICS, assert_rollups_match_rebuild
+from tests.support import GOOD_CALL, RUBRICS, RUDE_CALL, SHORT_CALL, assert_rollups_match_rebuild
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-GOOD = [
-    U("agent", 0.5, 2.0, "您好，我是中国电信客户经理，给您介绍一下畅享套餐"),
-    U(
-        "agent",
-        2.5,
-        8.0,
-        "每个月只要九十六元，三百分钟，合约期一年，预存一百六十八元，可以免费退订",
-    ),
-    U("agent", 8.5, 10.0, "性价比很高，为您办理"),
-    U("customer", 10.5, 11.0, "那就办吧"),
-    U("agent", 11.5, 12.0, "再见"),
-]
-RUDE = GOOD[:2] + [U("agent", 8.5, 10.0, "你烦不烦"), U("customer", 10.5, 11.0, "不需要")]
-SHORT = GOOD[:1] + [U("customer", 2.5, 3.0, "不需要"), U("agent", 3.5, 4.0, "好的")]
+GOOD, RUDE, SHORT = GOOD_CALL, RUDE_CALL, SHORT_CALL
 CALLS = [
     ("A1", "2026-11-20T09:10:00", GOOD, 60.0),
     ("A1", "2026-11-20T09:40:00", RUDE, 30.0),
