@@ -59,6 +59,7 @@ from qa_service.metrics.voice import Detector, Kind, clauses, group_by_meaning
 from qa_service.rules.normalize import normalize
 from qa_service.rules.rubric import Rubric
 from qa_service.rules.semantic import embed_texts, get_embedder
+from qa_service.storage.queries import EVALUATION, filters
 from qa_service.storage.repositories.recordings import utterances_by_recording
 from qa_service.storage.tables import (
     Evaluation,
@@ -657,18 +658,14 @@ def _window_voice(s: Session, rubric: Rubric, project: str, since, until) -> Cus
     columns customer_voice uses: the calls' ids, outcomes and agents, the script sections'
     findings, and the customers' utterances (ORM rows with every finding cost more than the
     grouping itself)."""
-    in_window = (
-        Evaluation.is_current,
-        Evaluation.project == project,
-        Evaluation.phase == Phase.PRODUCTION,
-        Evaluation.called_at >= since,
-        Evaluation.called_at < until,
+    in_window = filters(
+        EVALUATION, project=project, phase=Phase.PRODUCTION, since=since, until=until
     )
     # the evaluation's copy of the call's agent (copy_metadata): no probe of each recording
     calls = s.exec(
         select(
             Evaluation.id, Evaluation.outcome, Evaluation.recording_id, Evaluation.agent_id
-        ).where(*in_window)
+        ).where(in_window)
     ).all()
     rows = [(_Call(e_id, outcome), _Rec(r_id, agent)) for e_id, outcome, r_id, agent in calls]
     sections = [sec.id for sec in rubric.script_sections]
@@ -685,7 +682,7 @@ def _window_voice(s: Session, rubric: Rubric, project: str, since, until) -> Cus
                     FindingRow.evidence,
                 )
                 .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-                .where(*in_window, FindingRow.rule_id.in_(sections))
+                .where(in_window, FindingRow.rule_id.in_(sections))
             ).all()
         ]
     utterances = utterances_by_recording(s, [r.id for _, r in rows], role=Role.CUSTOMER)

@@ -21,42 +21,19 @@ from sqlmodel import Session, select
 
 from qa_service.domain.enums import COSTLY
 from qa_service.storage.queries import among
-from qa_service.storage.tables import CostlyRule, Evaluation, FindingRow
+from qa_service.storage.tables import FLAG_COLUMNS, CostlyRule, Evaluation, FindingRow
 
-# CostlyRule's columns, in the order _current_costly selects them.
-COLUMNS = (
-    "evaluation_id",
-    "rule_id",
-    "recording_id",
-    "project",
-    "agent_id",
-    "called_at",
-    "grade",
-    "reviewed_grade",
-    "fatal",
-    "reviewed_fatal",
-    "asr_confidence",
-)
+# CostlyRule's columns after the evaluation and the rule: copies of the evaluation's own.
+COPIED = ("recording_id", "project", "agent_id", "called_at", *FLAG_COLUMNS)
+COLUMNS = ("evaluation_id", "rule_id", *COPIED)
 
 
 def _current_costly(*where):
-    """The rows of the current evaluations (those `where` keeps): each rule once, however
-    many of its findings cost points."""
+    """The rows of the current evaluations (those `where` keeps), in COLUMNS' order: each rule
+    once, however many of its findings cost points."""
     e = Evaluation
     return (
-        select(
-            e.id,
-            FindingRow.rule_id,
-            e.recording_id,
-            e.project,
-            e.agent_id,
-            e.called_at,
-            e.grade,
-            e.reviewed_grade,
-            e.fatal,
-            e.reviewed_fatal,
-            e.asr_confidence,
-        )
+        select(e.id, FindingRow.rule_id, *(getattr(e, name) for name in COPIED))
         .join(FindingRow, FindingRow.evaluation_id == e.id)
         .where(e.is_current, FindingRow.effective_status_sql().in_(COSTLY), *where)
         .distinct()
