@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
+from rq import Worker
 from rq.job import Job
 from service_harness import ROOT, fresh_database, qa_service, start_api, stop
 
@@ -51,6 +52,18 @@ def variant(src: Path, dst: Path, n: int) -> Path:
         data[-4:] = tail.to_bytes(4, "big")
     dst.write_bytes(bytes(data))
     return dst
+
+
+def ready(workers: int, timeout: float = 300.0) -> float:
+    """Seconds until `workers` rq workers are registered: a worker warms its models up
+    before it registers, so the clock then starts on workers that are ready."""
+    redis = Redis.from_url(REDIS)
+    t0 = time.perf_counter()
+    while Worker.count(connection=redis) < workers:
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"{workers} worker(s) not registered after {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -93,7 +106,7 @@ def main() -> None:
             )
             r.raise_for_status()
             rubric_id, version = r.json()["id"], r.json()["version"]
-            time.sleep(3)  # the workers load the model before the clock starts
+            ready_s = ready(args.workers)  # the workers load the models before the clock starts
             t0 = time.perf_counter()
             submitted = {}
             for path, _ in files:
@@ -132,7 +145,8 @@ def main() -> None:
         stop(server, *workers)
     print(
         f"{len(files)} calls, {audio_seconds:.0f} s of audio; {args.workers} worker(s) x "
-        f"{args.threads} thread(s); uploads took {upload_s:.1f} s"
+        f"{args.threads} thread(s), ready {ready_s:.1f} s after start; "
+        f"uploads took {upload_s:.1f} s"
     )
     print(
         f"service: all scored in {wall:.1f} s: {audio_seconds / wall:.1f}x real time, "
@@ -143,8 +157,7 @@ def main() -> None:
     )
     print(
         f"workers' time inside jobs: {in_jobs:.1f} s ({in_jobs / len(files):.2f} s per call, "
-        f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing, uploads "
-        f"and the first job's model load"
+        f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing and uploads"
     )
     print(f"stored: {kpis[0]['evaluated']} evaluations (pass rate {kpis[0]['pass_rate']})")
     if not args.skip_bare:

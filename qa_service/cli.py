@@ -373,6 +373,7 @@ def worker(
         schedule_nightly(str(inbox.resolve()), nightly_at, str(reports.resolve()))
     if hourly_bulletins:
         schedule_bulletins(str(reports.resolve()))
+    jobs.warm_up(queues)  # the first job no longer pays for loading the models
     try:
         # every worker runs rq's scheduler (elected once among them by a Redis lock), so
         # retries with backoff and scheduled jobs run whichever workers are up

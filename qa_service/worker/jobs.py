@@ -10,6 +10,7 @@ the job: started, finished, or failed with the error.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -32,7 +33,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import unregister
 
-from qa_service.app.dispatch import worker_died
+from qa_service.app.dispatch import TRANSCRIBE_QUEUE, worker_died
 from qa_service.app.scoring import QAService
 from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import Grade, JobState
@@ -58,6 +59,31 @@ def configure(settings: Settings) -> QAService:
 def service() -> QAService:
     """One service per worker process: the model is loaded by the first job, then kept."""
     return _service or configure(get_settings())
+
+
+def warm_up(queues: list[str]) -> None:
+    """Load what a transcription job needs (Whisper, Silero, the sentence model) before the
+    worker takes its first job, then move everything built so far out of the collector's full
+    passes: a worker's heap is mostly these models' Python objects, and every full pass (the
+    audio decoder asks for one per call) walked all of them again. A worker that serves no
+    transcription queue loads no model, as before. A model that cannot load is logged here
+    and reported by the first job that needs it, as it was without warming up."""
+    if TRANSCRIBE_QUEUE in queues:
+        from faster_whisper.vad import get_vad_model
+
+        from qa_service.rules.semantic import get_embedder
+
+        try:
+            ready = service()
+            ready.recognizer  # noqa: B018  (the property loads the model)
+            get_vad_model()
+            get_embedder(ready.settings.similar_model)
+            # no pooled connection outlives this into rq's forked scheduler
+            ready.store.engine.dispose()
+        except Exception as exc:  # the job that needs the model reports it, with its file
+            log.warning("worker warm-up: not ready before the first job (%s)", exc)
+    gc.collect()
+    gc.freeze()
 
 
 def stored_rubric(rubric_id: str, version: int, project: str | None = None) -> Rubric:
