@@ -169,6 +169,28 @@ def call_count(
     return sum(int(t.evaluated + t.no_speech) for t in totals.values())
 
 
+def _listened_calls(session: Session, since, until, **kw):
+    """The calls made in [since, until) whose review task is done (each once), with the
+    columns listened groups them by and the grade each has now."""
+    return session.exec(
+        select(
+            Evaluation.id,
+            Evaluation.called_at,
+            Evaluation.agent_id,
+            Evaluation.project,
+            Evaluation.rubric_id,
+            Evaluation.effective_grade_sql().label("grade"),
+        )
+        .join(ReviewTask, ReviewTask.recording_id == Evaluation.recording_id)
+        .where(
+            ReviewTask.state == TaskState.DONE,
+            filters(EVALUATION, since=since, until=until, **kw),
+            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
+        )
+        .distinct()
+    ).all()
+
+
 def listened(
     session: Session,
     group: str,
@@ -180,25 +202,15 @@ def listened(
     until): a call counts once its review task is done, with the grade it has now (a review
     or an appeal's ruling since moves it)."""
     since, until = stored_time(since), stored_time(until)
-    q = (
-        select(Evaluation)
-        .join(ReviewTask, ReviewTask.recording_id == Evaluation.recording_id)
-        .where(
-            ReviewTask.state == TaskState.DONE,
-            filters(EVALUATION, since=since, until=until, **kw),
-            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
-        )
-        .distinct()
-    )
     out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
-    for ev in session.exec(q).all():
+    for ev in _listened_calls(session, since, until, **kw):
         if group in ("day", "hour"):
             local = call_center_time(ev.called_at)
             key: Any = local.strftime("%Y-%m-%d") if group == "day" else local.hour
         else:
             key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id}[group]
         out[key][0] += 1
-        out[key][1] += ev.effective_grade in PASSING
+        out[key][1] += ev.grade in PASSING
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
@@ -434,6 +446,13 @@ def nested_windows(
         )
         .group_by(*rules)
     ).all()
+    # the listened calls of the widest window, counted below per window: one query, not one
+    # per window
+    heard_in_widest = [
+        (c.called_at, c.grade in PASSING)
+        for c in _listened_calls(session, since, order[-1], **kw)
+        if c.project == kw.get("project")
+    ]
     rubrics = sorted({rubric_id for rubric_id, _ in pieces})
     rules_of = _rules_of_rubrics(session, rubrics)
     project = kw.get("project")
@@ -449,10 +468,10 @@ def nested_windows(
             total.add(sums)
         kpis = None
         if total.evaluated > 0 or total.no_speech > 0:
-            heard = listened(session, "project", since, until, **kw)
+            heard = [passed for called_at, passed in heard_in_widest if called_at < until]
             kpis = (
                 KpiRow.of_sums(total, project=project)
-                .with_listened(*heard.get(project, (0, 0)))
+                .with_listened(len(heard), sum(heard))
                 .with_hours(len(hours_of[until]))
             )
         counts = {(r[0], r[1]): r[2 + i] for r in error_rows if r[2 + i]}

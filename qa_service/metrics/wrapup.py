@@ -64,6 +64,22 @@ def rubric_counts(project: str):
 def project_rubric_key(s: Session, project: str) -> tuple[str, int] | None:
     """The rubric (id, version) most of the project's current evaluations used, newest first
     on ties: what its guide map and refusal reasons are read with."""
+    # Most projects run one rubric version: the first and last keys of the index say so in
+    # two probes, where counting reads every current evaluation of the project.
+    key = (Evaluation.rubric_id, Evaluation.rubric_version)
+    ends = [
+        s.exec(
+            select(*key)
+            .where(Evaluation.project == project, Evaluation.is_current)
+            .order_by(*order)
+            .limit(1)
+        ).first()
+        for order in (key, (k.desc() for k in key))
+    ]
+    if ends[0] is None:
+        return None
+    if tuple(ends[0]) == tuple(ends[1]):
+        return ends[0][0], ends[0][1]
     rows = s.exec(rubric_counts(project)).all()
     if not rows:
         return None

@@ -315,8 +315,13 @@ def test_0019_finds_a_projects_rubric_from_the_index_alone(postgres_url):
             [("a", 1, True)] * 2 + [("b", 2, True)] * 3 + [("b", 1, False)] * 4, start=1
         ):
             insert_call(c, i, "项目", rubric, version, current=current)
+        # one version current, another one not: read from the index's ends without counting
+        for i, (version, current) in enumerate([(3, True)] * 2 + [(1, False)], start=20):
+            insert_call(c, i, "单一", "c", version, current=current)
     with store.session() as s:
         assert project_rubric_key(s, "项目") == ("b", 2)
+        assert project_rubric_key(s, "单一") == ("c", 3)
+        assert project_rubric_key(s, "无") is None
     query = rubric_counts("项目").compile(engine, compile_kwargs={"literal_binds": True})
     with engine.begin() as c:
         c.execute(text("ANALYZE evaluation"))

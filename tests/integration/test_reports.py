@@ -6,12 +6,14 @@ import pytest
 
 from qa_service.app.evaluations import record_evaluation
 from qa_service.config import to_utc
+from qa_service.domain.enums import TaskReason, TaskState
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
 from qa_service.metrics.reports import inflight_report, trial_report
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
+from qa_service.storage.tables import ReviewTask
 
 
 def test_trial_report_on_dev_corpus(tmp_path, dev_transcripts, dev_labels, dev_rubric):
@@ -300,7 +302,19 @@ def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_r
             rec = store.recordings.save_transcript(
                 f"{i:064x}", f"c{i}", meta, 30.0 + i, 2, "stereo", "x", utts
             )
-            record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0 + i, scorer))
+            stored = record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0 + i, scorer))
+            if i % 4 == 1:  # listened to: the windows' 监听合格率 counts it
+                with store.session() as s:
+                    s.add(
+                        ReviewTask(
+                            recording_id=rec.id,
+                            evaluation_id=stored.id,
+                            reason=TaskReason.RANDOM,
+                            assignee="r1",
+                            state=TaskState.DONE,
+                        )
+                    )
+                    s.commit()
         hours = (1, 2, 4, 6)
         with store.session() as s:
             report = inflight_report(s, "p", hours=hours)
@@ -321,5 +335,7 @@ def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_r
         evaluated = [k.evaluated for k, _ in alone]
         assert evaluated == sorted(evaluated) and evaluated[0] < evaluated[-1]
         assert all(k.no_speech for k, _ in alone[1:]) and alone[-1][1]  # silent calls, errors
+        heard = [(k.listened, k.listened_passed) for k, _ in alone]
+        assert 0 < heard[0][0] < heard[-1][0], heard
     finally:
         get_settings.cache_clear()
