@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from faster_whisper.vad import get_vad_model
 from redis.exceptions import (
     ConnectionError as RedisConnectionError,
 )
@@ -41,6 +42,7 @@ from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import JobFailed, MetadataError, RubricNotFound, SlotTaken
 from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
+from qa_service.rules.semantic import get_embedder
 from qa_service.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,10 +71,6 @@ def warm_up(queues: list[str]) -> None:
     transcription queue loads no model, as before. A model that cannot load is logged here
     and reported by the first job that needs it, as it was without warming up."""
     if TRANSCRIBE_QUEUE in queues:
-        from faster_whisper.vad import get_vad_model
-
-        from qa_service.rules.semantic import get_embedder
-
         try:
             ready = service()
             ready.recognizer  # noqa: B018  (the property loads the model)
