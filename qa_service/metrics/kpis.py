@@ -446,16 +446,16 @@ def nested_windows(
         )
         .group_by(*rules)
     ).all()
+    project = kw.get("project")
     # the listened calls of the widest window, counted below per window: one query, not one
     # per window
     heard_in_widest = [
         (c.called_at, c.grade in PASSING)
         for c in _listened_calls(session, since, order[-1], **kw)
-        if c.project == kw.get("project")
+        if c.project == project
     ]
     rubrics = sorted({rubric_id for rubric_id, _ in pieces})
     rules_of = _rules_of_rubrics(session, rubrics)
-    project = kw.get("project")
     out = []
     for until in ends:
         i = order.index(until)

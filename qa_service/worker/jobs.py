@@ -76,10 +76,10 @@ def warm_up(queues: list[str]) -> None:
             ready.recognizer  # noqa: B018  (the property loads the model)
             get_vad_model()
             get_embedder(ready.settings.similar_model)
-            # no pooled connection outlives this into rq's forked scheduler
-            ready.store.engine.dispose()
         except Exception as exc:  # the job that needs the model reports it, with its file
             log.warning("worker warm-up: not ready before the first job (%s)", exc)
+        if _service is not None:  # no pooled connection outlives this into rq's forked scheduler
+            _service.store.engine.dispose()
     gc.collect()
     gc.freeze()
 
