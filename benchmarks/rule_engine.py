@@ -7,6 +7,8 @@
      result computed again for each call;
    - cold: every text prepared again (those caches cleared before each pass, as for calls
      never seen), the clause vectors of the knowledge base kept;
+   - cold, stored texts: as cold, but each utterance's prepared text read from the form
+     stored with its transcript (rules/text_forms.py), as a rescore reads it;
    - cold, clause vectors too: also every clause the knowledge base reads by meaning
      embedded again by the sentence model (the first rescore of calls never seen);
 2. rescoring N stored calls end to end through QAService.rescore (read utterances and
@@ -47,10 +49,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from qa_service.app import batches
 from qa_service.app.scoring import QAService
 from qa_service.domain.enums import Phase
 from qa_service.domain.results import Utterance
-from qa_service.rules import knowledge, matching, normalize, semantic
+from qa_service.rules import knowledge, matching, normalize, semantic, text_forms
 from qa_service.rules.checks import Call
 from qa_service.rules.rubric import Rubric, load_rubric
 from qa_service.rules.scoring import Scorer
@@ -61,7 +64,12 @@ from qa_service.rules.semantic import (
     pack_vectors,
 )
 from qa_service.storage.store import Store
-from qa_service.storage.tables import Recording, TranscriptVectors, UtteranceRow
+from qa_service.storage.tables import (
+    Recording,
+    TranscriptTexts,
+    TranscriptVectors,
+    UtteranceRow,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_CALLS_PER_CPU_S = 10_000
@@ -86,18 +94,52 @@ TEXT_CACHES = (
 )
 
 
-def clear_caches(clause_vectors: bool = False) -> None:
+def clear_caches(clause_vectors: bool = False, keep: tuple[str, ...] = ()) -> None:
     for module, names in TEXT_CACHES:
         for name in names:
-            cached = getattr(module, name, None)
+            cached = getattr(module, name, None) if name not in keep else None
             if hasattr(cached, "cache_clear"):
                 cached.cache_clear()
     if clause_vectors:
         knowledge._core_vector.cache_clear()
 
 
+# --cold rescoring: every call a rescore process prepares or evaluates finds the text caches
+# empty, as if all its calls were distinct (the stored calls are copies of 16 transcripts);
+# but the words' readings, which distinct calls share, are kept. Set at import, so that the
+# pool's processes, which import this module first, do it too.
+COLD_RESCORE = os.environ.get("QA_BENCH_COLD_RESCORE") == "1"
+
+
+def _cold(function):
+    def cold(*args, **kwargs):
+        clear_caches(keep=("_word_syllables",))
+        return function(*args, **kwargs)
+
+    return cold
+
+
+def rescore_cold() -> None:
+    batches.evaluate = _cold(batches.evaluate)
+    batches.prepared_texts = _cold(batches.prepared_texts)
+
+
+if COLD_RESCORE:
+    rescore_cold()
+
+
 def embed_all(transcripts: list[Transcript]) -> list[CallVectors]:
     return [embed_utterances(get_embedder(), [u.text for u in utts]) for utts, _ in transcripts]
+
+
+def packed_texts(transcripts: list[Transcript]) -> list[bytes]:
+    """Each transcript's prepared texts as stored with it (text_forms.pack)."""
+    out = []
+    for utts, _ in transcripts:
+        packed = text_forms.pack([matching.prepare(u.text) for u in utts])
+        assert packed is not None, "a dev transcript text_forms cannot store"
+        out.append(packed)
+    return out
 
 
 def calls_per_cpu_second(
@@ -107,9 +149,11 @@ def calls_per_cpu_second(
     seconds: float,
     cold: bool,
     clause_vectors: bool = False,
+    stored: list[bytes] | None = None,
 ) -> float:
     """Calls evaluated per CPU second of this process (sentence vectors come stored with a
-    transcript; the rubric's examples are embedded once per Scorer, before timing)."""
+    transcript; the rubric's examples are embedded once per Scorer, before timing); cold with
+    `stored`, each call's prepared texts are read from their stored form."""
     calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
     for call in calls:
         scorer.evaluate(call)
@@ -117,7 +161,10 @@ def calls_per_cpu_second(
     while time.process_time() - start < seconds:
         if cold:
             clear_caches(clause_vectors)
-            calls = [Call(u, d, vectors=v) for (u, d), v in zip(transcripts, vectors)]
+            calls = [
+                Call(u, d, text_forms.unpack(stored[i]) if stored else [], v)
+                for i, ((u, d), v) in enumerate(zip(transcripts, vectors))
+            ]
         else:
             for call in calls:
                 call.reset()  # matcher results are per evaluation, not kept across runs
@@ -182,12 +229,19 @@ def breakdown(scorer: Scorer, transcripts: list[Transcript], vectors, passes: in
 
 
 def slices(
-    scorer: Scorer, transcripts: list[Transcript], vectors, count: int, cold: bool, clause: bool
+    scorer: Scorer,
+    transcripts: list[Transcript],
+    vectors,
+    count: int,
+    cold: bool,
+    clause: bool,
+    stored: list[bytes] | None = None,
 ) -> tuple[float, float]:
     """Best and median calls per CPU second of `count` 1-s measurements: on a busy host the
     best is the least disturbed, the figure to compare two versions run side by side."""
     rates = [
-        calls_per_cpu_second(scorer, transcripts, vectors, 1.0, cold, clause) for _ in range(count)
+        calls_per_cpu_second(scorer, transcripts, vectors, 1.0, cold, clause, stored)
+        for _ in range(count)
     ]
     return max(rates), statistics.median(rates)
 
@@ -234,11 +288,17 @@ def drop_calls(store: Store) -> None:
 
 
 def store_calls(
-    store: Store, transcripts: list[Transcript], vectors: list[CallVectors], count: int
+    store: Store,
+    transcripts: list[Transcript],
+    vectors: list[CallVectors],
+    count: int,
+    texts: bool = True,
 ) -> float:
-    """Store `count` calls (copies of the transcripts, with their vectors) in bulk; seconds."""
+    """Store `count` calls (copies of the transcripts, with their vectors and prepared texts,
+    as the service stores a transcript) in bulk; seconds."""
     start = time.perf_counter()
     packed = [pack_vectors(v) for v in vectors]
+    forms = packed_texts(transcripts)
     chunk = 5000
     for first in range(0, count, chunk):
         numbers = range(first, min(count, first + chunk))
@@ -276,6 +336,9 @@ def store_calls(
         )
         copy_rows(store, UtteranceRow.__table__, UTTERANCE_COLUMNS, utterances)
         copy_rows(store, TranscriptVectors.__table__, VECTOR_COLUMNS, blobs)
+        if texts:
+            prepared = ((ids[f"{i:064x}"], text_forms.FORM, forms[i % len(forms)]) for i in numbers)
+            copy_rows(store, TranscriptTexts.__table__, ("recording_id", "form", "texts"), prepared)
     return time.perf_counter() - start
 
 
@@ -408,6 +471,17 @@ def main() -> None:
     )
     ap.add_argument("--no-engine", action="store_true", help="only the rescoring figure")
     ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="rescore as if every call were distinct: text caches cleared before each batch",
+    )
+    ap.add_argument(
+        "--no-texts",
+        action="store_true",
+        help="rescore calls without prepared texts (as before migration 0021): each pass "
+        "starts with none stored, prepares and stores them",
+    )
+    ap.add_argument(
         "--passes", type=int, choices=(1, 2), default=2, help="rescores: first, then again"
     )
     ap.add_argument("--profile", type=int, default=0, help="print the top N of a cProfile")
@@ -417,6 +491,10 @@ def main() -> None:
         "--slices", type=int, default=0, help="best and median of N 1-s measurements per mode"
     )
     args = ap.parse_args()
+    if args.cold and not COLD_RESCORE:
+        # the pool's processes read it when they import this module
+        os.environ["QA_BENCH_COLD_RESCORE"] = "1"
+        rescore_cold()
     rubric = load_rubric(ROOT / "rubrics" / "telecom-data-upgrade.yaml")
     scorer = Scorer(rubric)
     transcripts = load_transcripts()
@@ -431,24 +509,31 @@ def main() -> None:
         print(profile(scorer, transcripts, vectors, args.profile, args.profile_cold))
     if args.breakdown:
         print(breakdown(scorer, transcripts, vectors, args.breakdown))
+    stored = packed_texts(transcripts)
     if not args.no_engine and args.slices:
-        for label, cold, clause_vectors in (
-            ("warm", False, False),
-            ("cold", True, False),
-            ("cold, clause vectors embedded again", True, True),
+        for label, cold, clause_vectors, forms in (
+            ("warm", False, False, None),
+            ("cold", True, False, None),
+            ("cold, stored texts", True, False, stored),
+            ("cold, clause vectors embedded again", True, True, None),
         ):
-            best, median = slices(scorer, transcripts, vectors, args.slices, cold, clause_vectors)
+            best, median = slices(
+                scorer, transcripts, vectors, args.slices, cold, clause_vectors, forms
+            )
             print(
                 f"rule engine, {label}: best {best:,.0f}, median {median:,.0f} calls per CPU "
                 f"second of {args.slices} 1-s slices; load average {os.getloadavg()[0]:.2f}"
             )
     elif not args.no_engine:
-        for label, cold, clause_vectors, seconds in (
-            ("warm (texts prepared)", False, False, args.seconds),
-            ("cold (every text prepared again)", True, False, args.seconds),
-            ("cold, clause vectors embedded again", True, True, args.seconds),
+        for label, cold, clause_vectors, forms in (
+            ("warm (texts prepared)", False, False, None),
+            ("cold (every text prepared again)", True, False, None),
+            ("cold, prepared texts read as stored", True, False, stored),
+            ("cold, clause vectors embedded again", True, True, None),
         ):
-            rate = calls_per_cpu_second(scorer, transcripts, vectors, seconds, cold, clause_vectors)
+            rate = calls_per_cpu_second(
+                scorer, transcripts, vectors, args.seconds, cold, clause_vectors, forms
+            )
             print(
                 f"rule engine, {label}: {rate:,.0f} calls per CPU second "
                 f"({rate / TARGET_CALLS_PER_CPU_S:.3f} of the target "
@@ -463,15 +548,20 @@ def main() -> None:
         loaded = ""
         if not (args.keep and stored_calls(store) == args.calls):
             drop_calls(store)
-            seconds = store_calls(store, transcripts, vectors, args.calls)
+            seconds = store_calls(store, transcripts, vectors, args.calls, not args.no_texts)
             loaded = f"; storing them took {seconds:.1f} s"
         backend = store.engine.dialect.name
         for attempt in ("first", "again (replacing)")[: args.passes]:
+            if args.no_texts:
+                with store.engine.begin() as conn:
+                    conn.execute(TranscriptTexts.__table__.delete())
             r = rescore(store, rubric, args.calls)
             assert r.calls == args.calls, r
             target = TARGET_RESCORE_S_PER_100K * args.calls / 100_000
             print(
-                f"rescore {args.calls:,} stored calls on {backend}, {attempt}: {r.wall:.1f} s "
+                f"rescore {args.calls:,} stored calls on {backend}"
+                + (", cold" if args.cold else "")
+                + f", {attempt}: {r.wall:.1f} s "
                 f"wall ({args.calls / r.wall:,.0f} calls/s; target {target:.1f} s: "
                 f"{target / r.wall:.2f} of it), {r.cpu:.1f} CPU s "
                 f"({args.calls / r.cpu:,.0f} calls per CPU second)"

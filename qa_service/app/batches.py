@@ -21,7 +21,7 @@ from qa_service.app.evaluations import record_evaluations, stored
 from qa_service.config import RESCORE_POOL_CHUNK, RESCORE_POOL_MIN_CALLS, Settings
 from qa_service.domain.results import CallResult
 from qa_service.rules.rubric import Rubric
-from qa_service.rules.scoring import Scorer, evaluate
+from qa_service.rules.scoring import Scorer, evaluate, prepared_texts
 from qa_service.rules.semantic import embed_utterances, get_embedder, vector_kind
 from qa_service.storage.repositories.recordings import RescoreTarget
 from qa_service.storage.store import Store
@@ -37,9 +37,15 @@ def scorer_for(rubric: Rubric, settings: Settings) -> Scorer:
 
 
 def evaluate_stored(
-    store: Store, settings: Settings, scorer: Scorer, targets: list[RescoreTarget]
+    store: Store,
+    settings: Settings,
+    scorer: Scorer,
+    targets: list[RescoreTarget],
+    writes: bool = True,
 ) -> list[CallResult]:
-    """The results of these stored calls under the scorer's rubric, in order."""
+    """The results of these stored calls under the scorer's rubric, in order; the prepared
+    texts the calls lack are stored only where this process `writes` (not a pool's worker on
+    SQLite, which takes one writer at a time)."""
     ids = [t.id for t in targets]
     utterances = store.recordings.utterances_of(ids)
     vectors = store.recordings.vectors_of(ids) if scorer.uses_similarity else {}
@@ -57,6 +63,17 @@ def evaluate_stored(
         if stale:
             store.recordings.save_vectors(stale)
             vectors.update(stale)
+    # Prepared texts as stored with the transcripts; those stored before them (or of another
+    # form) are prepared here, as evaluating would, and stored for the next rescore.
+    texts = store.recordings.texts_of(ids)
+    missing = {
+        i: prepared_texts(utterances[i])
+        for i in ids
+        if utterances[i] and len(texts.get(i, ())) != len(utterances[i])
+    }
+    if missing and writes:
+        store.recordings.save_texts(missing)
+        texts.update(missing)
     return [
         evaluate(
             t.source_path,
@@ -65,6 +82,7 @@ def evaluate_stored(
             scorer,
             vectors.get(t.id),
             t.asr_warnings,
+            texts.get(t.id, ()),
         )
         for t in targets
     ]
@@ -102,7 +120,7 @@ def _start(url: str, settings: Settings, rubric: Rubric) -> None:
 
 def _run(targets: list[RescoreTarget], record: bool) -> list[CallResult]:
     assert _worker is not None, "the pool's initializer did not run"
-    results = evaluate_stored(*_worker, targets)
+    results = evaluate_stored(*_worker, targets, writes=record)
     return record_stored(_worker[0], targets, results) if record else results
 
 

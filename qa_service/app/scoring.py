@@ -23,7 +23,7 @@ from qa_service.exceptions import AudioError, MetadataError, ModelIntegrityError
 from qa_service.files import sha256_of
 from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
-from qa_service.rules.scoring import Scorer, evaluate
+from qa_service.rules.scoring import Scorer, evaluate, prepared_texts
 from qa_service.rules.semantic import CallVectors, embed_utterances, get_embedder
 from qa_service.storage.repositories.recordings import RescoreTarget
 from qa_service.storage.store import Store
@@ -118,6 +118,7 @@ class QAService:
             utterances, duration = self.store.recordings.utterances(known.id), known.duration
             warnings = list(known.asr_warnings)
             vectors = self.store.recordings.vectors_of([known.id]).get(known.id)
+            texts = self.store.recordings.texts_of([known.id]).get(known.id, [])
         else:
             audio = load(str(file), self.settings.max_audio_minutes)
             transcript = transcribe_audio(audio, self.recognizer, rubric, agent_channel)
@@ -143,8 +144,11 @@ class QAService:
             if self.settings.embed_transcripts and utterances:
                 vectors = self.embed(utterances)
                 self.store.recordings.save_vectors({recording.id: vectors})
+            texts = prepared_texts(utterances)
+            if texts:
+                self.store.recordings.save_texts({recording.id: texts})
             transcribed = True
-        result = evaluate(path, utterances, duration, scorer, vectors, warnings)
+        result = evaluate(path, utterances, duration, scorer, vectors, warnings, texts)
         evaluation = record_evaluation(self.store, recording.id, result)
         return Outcome(path, stored(result, recording, evaluation), transcribed=transcribed)
 

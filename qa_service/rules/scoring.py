@@ -16,7 +16,7 @@ from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade,
 from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
 from qa_service.i18n import _
 from qa_service.rules.checks import Call, build_checks, phrase_matcher
-from qa_service.rules.matching import PhraseMatcher
+from qa_service.rules.matching import PhraseMatcher, PreparedText, prepare
 from qa_service.rules.rubric import Rubric, Scoring
 from qa_service.rules.semantic import (
     DEFAULT_MODEL,
@@ -244,6 +244,12 @@ class Scorer:
         return sorted(out, key=lambda h: h.start)
 
 
+def prepared_texts(utterances: Sequence[Utterance]) -> list[PreparedText]:
+    """Each utterance's text prepared for matching, as a Call prepares them (stored with a
+    transcript: rules/text_forms.py)."""
+    return [prepare(u.text) for u in utterances]
+
+
 def evaluate(
     recording: str,
     transcript_utterances: list[Utterance],
@@ -251,10 +257,13 @@ def evaluate(
     scorer: Scorer,
     vectors: CallVectors | None = None,
     warnings: Sequence[str] = (),
+    texts: Sequence[PreparedText] = (),
 ) -> CallResult:
     """Check and score one transcript; `vectors` are its stored sentence vectors, if any
     (embedded here when the rubric has `similar:` examples and none are given); `warnings`
-    are its recognition warnings (Transcript.warnings), carried into the result."""
-    result = scorer.evaluate(Call(transcript_utterances, duration, vectors=vectors), recording)
+    are its recognition warnings (Transcript.warnings), carried into the result; `texts` its
+    stored prepared texts (matching.prepare of each utterance), if any."""
+    call = Call(transcript_utterances, duration, list(texts), vectors)
+    result = scorer.evaluate(call, recording)
     result.warnings = [*warnings, *result.warnings]
     return result

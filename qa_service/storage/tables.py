@@ -72,6 +72,16 @@ class TranscriptVectors(SQLModel, table=True):
     vectors: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class TranscriptTexts(SQLModel, table=True):
+    """The prepared texts of a recording's utterances (rules/text_forms.py), one row per
+    recording: prepared once when the transcript is stored, so rescoring reads them."""
+
+    __tablename__ = "transcript_texts"
+    recording_id: int = Field(foreign_key="recording.id", primary_key=True)
+    form: str  # texts of another form are prepared again (text_forms.FORM)
+    texts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # text_forms.pack
+
+
 class RubricRow(SQLModel, table=True):
     __tablename__ = "rubric"
     __table_args__ = (UniqueConstraint("rubric_id", "version"),)

@@ -13,10 +13,18 @@ from qa_service.config import to_utc
 from qa_service.domain.enums import Role
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
+from qa_service.rules import text_forms
+from qa_service.rules.matching import PreparedText
 from qa_service.rules.semantic import CallVectors, pack_vectors, unpack_vectors
 from qa_service.storage.queries import among
 from qa_service.storage.rollups import tracked
-from qa_service.storage.tables import Evaluation, Recording, TranscriptVectors, UtteranceRow
+from qa_service.storage.tables import (
+    Evaluation,
+    Recording,
+    TranscriptTexts,
+    TranscriptVectors,
+    UtteranceRow,
+)
 
 
 class RescoreTarget(NamedTuple):
@@ -136,6 +144,7 @@ class Recordings:
                 s.exec(delete(UtteranceRow).where(UtteranceRow.recording_id == rec.id))
                 # vectors belong to the utterances they were computed from
                 s.exec(delete(TranscriptVectors).where(TranscriptVectors.recording_id == rec.id))
+                s.exec(delete(TranscriptTexts).where(TranscriptTexts.recording_id == rec.id))
                 s.add_all(
                     UtteranceRow(
                         recording_id=rec.id,
@@ -210,6 +219,31 @@ class Recordings:
             for recording_id, cv in vectors.items():
                 s.merge(TranscriptVectors(recording_id=recording_id, **pack_vectors(cv)))
             s.commit()
+
+    def save_texts(self, texts: dict[int, list[PreparedText]]) -> None:
+        """Prepared texts of stored transcripts, in their utterances' order (replacing those of
+        another form); a transcript text_forms cannot pack is left without."""
+        with self.session() as s:
+            for recording_id, prepared in texts.items():
+                packed = text_forms.pack(prepared)
+                if packed is not None:
+                    s.merge(
+                        TranscriptTexts(
+                            recording_id=recording_id, form=text_forms.FORM, texts=packed
+                        )
+                    )
+            s.commit()
+
+    def texts_of(self, recording_ids: list[int]) -> dict[int, list[PreparedText]]:
+        """Stored prepared texts of these recordings, of today's form only."""
+        t = TranscriptTexts
+        with self.session() as s:
+            rows = s.exec(
+                select(t.recording_id, t.texts).where(
+                    among(t.recording_id, recording_ids, s), t.form == text_forms.FORM
+                )
+            ).all()
+        return {rid: text_forms.unpack(texts) for rid, texts in rows}
 
     def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
         """Stored sentence vectors of these recordings (those that have them)."""

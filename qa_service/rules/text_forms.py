@@ -1,0 +1,69 @@
+"""Prepared texts (matching.prepare) as stored with a transcript, so that rescoring a call
+reads its normalized text, text as said and pinyin instead of computing them again: preparing
+a text (cn2an, opencc, pypinyin) costs more than the checks that read it (decision 0032).
+
+Invariant: `unpack(pack(texts)) == texts`, field for field, the syllable mask included; a
+stored form is used only under the same FORM (the format and the normalization's code) and
+the same versions of the libraries that prepared it, else the texts are prepared again.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from qa_service.rules.matching import PreparedText, syllable_bits
+
+# Bump FORM_REVISION whenever what matching.prepare returns for a text changes (normalize.py,
+# matching.prepare, the hotword-free text pipeline): stored forms of the old revision are then
+# prepared again. tests/unit/test_text_forms.py fails until it is bumped and its fingerprint
+# recorded.
+FORM_REVISION = 1
+_LIBRARIES = ("pypinyin", "cn2an", "opencc")
+
+
+def _library_versions() -> str:
+    out = []
+    for name in _LIBRARIES:
+        try:
+            out.append(f"{name}-{version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name}-?")
+    return " ".join(out)
+
+
+FORM = f"r{FORM_REVISION} {_library_versions()}"
+
+
+def pack(texts: Sequence[PreparedText]) -> bytes | None:
+    """The texts as one compressed JSON array of [norm, plain, said, pinyin] (said "" where it
+    is norm): the offsets into `said` and the syllable mask follow from the pinyin. None when a
+    text's pinyin cannot be cut back into one syllable per character said (a syllable holding
+    a space): such a transcript is prepared afresh each time."""
+    rows = []
+    for t in texts:
+        if len(t.pinyin.split(" ") if t.said else ()) != len(t.said):
+            return None
+        rows.append([t.norm, t.plain, "" if t.said == t.norm else t.said, t.pinyin])
+    return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def unpack(data: bytes) -> list[PreparedText]:
+    """Texts as `pack` stored them, each equal to what matching.prepare returns."""
+    return [
+        _text(norm, plain, said or norm, pinyin)
+        for norm, plain, said, pinyin in json.loads(zlib.decompress(data))
+    ]
+
+
+def _text(norm: str, plain: str, said: str, pinyin: str) -> PreparedText:
+    parts = pinyin.split(" ") if said else []
+    # As matching.prepare_said builds them: a separating space belongs to the next syllable.
+    char_at: list[int] = []
+    for index, syllable in enumerate(parts):
+        if index:
+            char_at.append(index)
+        char_at.extend([index] * len(syllable))
+    return PreparedText(norm, pinyin, tuple(char_at), plain, syllable_bits(parts), said)
