@@ -3,8 +3,10 @@
 Starts the API and N rq workers as their own processes on PostgreSQL and Redis, uploads every
 recording of the corpus over HTTP (as a call center's uploader would), and waits until each
 job is finished. Prints wall time, audio hours per hour, calls per hour, upload-to-scored
-latency (p50/p95), and the ratio of the service's wall time to bare faster-whisper transcribing
-the same audio one file after another in one process (same model, beam and threads).
+latency (p50/p95), each worker's peak memory (its process tree's proportional set size: the
+worker and the work horse it forks per job), and the ratio of the service's wall time to bare
+faster-whisper transcribing the same audio one file after another in one process (same model,
+beam and threads).
 
     python benchmarks/ingest_throughput.py [--workers 1] [--threads 2] [--repeat 1]
 """
@@ -17,6 +19,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +69,48 @@ def ready(workers: int, timeout: float = 300.0) -> float:
     return time.perf_counter() - t0
 
 
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (an rq worker and the work horse it forks per job)."""
+    out, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        out.append(parent)
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        frontier += [int(c) for c in children]
+    return out
+
+
+def kib(pid: int, path: str, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemoryPeaks(threading.Thread):
+    """Each worker's peak memory while the calls are scored, sampled every half second: the
+    proportional set size of its process tree (pages shared between the worker and its work
+    horse counted once), and the largest resident set of one process in it."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.pss, self.rss = pids, [0] * len(pids), [0] * len(pids)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            for i, pid in enumerate(self.pids):
+                procs = tree(pid)
+                self.pss[i] = max(self.pss[i], sum(kib(p, "smaps_rollup", "Pss:") for p in procs))
+                self.rss[i] = max(self.rss[i], *(kib(p, "status", "VmRSS:") for p in procs))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "dev")
@@ -107,6 +152,8 @@ def main() -> None:
             r.raise_for_status()
             rubric_id, version = r.json()["id"], r.json()["version"]
             ready_s = ready(args.workers)  # the workers load the models before the clock starts
+            memory = MemoryPeaks([w.pid for w in workers])
+            memory.start()
             t0 = time.perf_counter()
             submitted = {}
             for path, _ in files:
@@ -141,6 +188,7 @@ def main() -> None:
             in_jobs = sum((j.ended_at - j.started_at).total_seconds() for j in jobs)
             latency = sorted(done[j] - submitted[j] for j in submitted)
             kpis = client.get("/kpis", params={"group_by": "project"}).json()
+            memory.done.set()
     finally:
         stop(server, *workers)
     print(
@@ -160,6 +208,13 @@ def main() -> None:
         f"RTF {in_jobs / audio_seconds:.3f}); the rest of the wall time is queueing and uploads"
     )
     print(f"stored: {kpis[0]['evaluated']} evaluations (pass rate {kpis[0]['pass_rate']})")
+    print(
+        "peak memory per worker (worker and work horse, shared pages once): "
+        + ", ".join(f"{pss / 1024:.0f} MiB" for pss in memory.pss)
+        + "; largest resident set of one process: "
+        + ", ".join(f"{rss / 1024:.0f} MiB" for rss in memory.rss)
+        + " (goal: 1 GiB per worker)"
+    )
     if not args.skip_bare:
         from asr_overhead import bare
         from faster_whisper import WhisperModel
