@@ -94,3 +94,18 @@ def test_rescore_stores_reads_and_renews_prepared_texts(request, backend):
         [Utterance("agent", 0.0, 2.0, "您好", 0.9)],
     )
     assert a not in forms(store) and len(forms(store)) == len(calls) - 1
+
+
+def test_a_pool_on_sqlite_leaves_the_texts_unstored(sqlite_url):
+    """SQLite takes one writer at a time: a pool's workers, which only evaluate there, do not
+    store the texts they prepare (the parent writes the results meanwhile)."""
+    store = Store(sqlite_url)
+    stored_calls(store, 4)
+    rubric = load_rubric(RUBRIC)
+    alone = QAService(store, Settings(rescore_workers=1)).rescore(rubric, "项目", batch=2)
+    with store.engine.begin() as conn:
+        conn.execute(text("delete from transcript_texts"))
+    pooled = QAService(store, Settings(rescore_workers=2)).rescore(rubric, "项目", batch=2)
+    assert forms(store) == {}
+    ids = {"evaluation_id": 0}
+    assert [o.to_dict() | ids for o in pooled] == [o.to_dict() | ids for o in alone]
