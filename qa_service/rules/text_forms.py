@@ -50,16 +50,20 @@ def pack(texts: Sequence[PreparedText]) -> bytes | None:
     return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def unpack(data: bytes) -> list[PreparedText]:
-    """Texts as `pack` stored them, each equal to what matching.prepare returns."""
-    return [
-        _text(norm, plain, said or norm, pinyin)
-        for norm, plain, said, pinyin in json.loads(zlib.decompress(data))
-    ]
+def unpack(data: bytes) -> list[PreparedText] | None:
+    """Texts as `pack` stored them, each equal to what matching.prepare returns; None for data
+    that is not what `pack` writes (damaged): the texts are then prepared again."""
+    try:
+        rows = json.loads(zlib.decompress(data))
+        return [_text(norm, plain, said or norm, pinyin) for norm, plain, said, pinyin in rows]
+    except (zlib.error, ValueError, TypeError, AttributeError):  # JSONDecodeError: ValueError
+        return None
 
 
 def _text(norm: str, plain: str, said: str, pinyin: str) -> PreparedText:
     parts = pinyin.split(" ") if said else []
+    if len(parts) != len(said):
+        raise ValueError("a pinyin of other length than its text")
     # As matching.prepare_said builds them: a separating space belongs to the next syllable.
     char_at: list[int] = []
     for index, syllable in enumerate(parts):

@@ -81,6 +81,16 @@ def test_rescore_stores_reads_and_renews_prepared_texts(request, backend):
     assert results(store, rubric) == first
     assert forms(store) == {rid: text_forms.FORM for rid in calls}
 
+    # Damaged stored texts are prepared again (never a failed rescore) and stored anew.
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("update transcript_texts set texts = :bad where recording_id = :a"),
+            {"bad": b"not zlib", "a": a},
+        )
+    assert a not in store.recordings.texts_of([a])
+    assert results(store, rubric) == first
+    assert store.recordings.texts_of([a])[a] == [prepare(u.text) for u in calls[a]]
+
     # A transcript stored again (recognized anew) drops the texts of the old one.
     sha = store.recordings.get(a).sha256
     store.recordings.save_transcript(

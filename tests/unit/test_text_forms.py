@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 
 from qa_service.rules import text_forms
 from qa_service.rules.matching import PreparedText, prepare
@@ -57,3 +58,16 @@ def test_the_form_changes_when_prepare_does():
         f"recorded: bump text_forms.FORM_REVISION and record {digest} for it here"
     )
     assert text_forms.FORM.startswith(f"r{text_forms.FORM_REVISION} ")
+
+
+def test_damaged_data_reads_as_none():
+    good = text_forms.pack([prepare("您好"), prepare("不需要")])
+    assert good is not None
+    for damaged in (
+        b"",
+        good[:-3],
+        zlib.compress(b"[1, 2]"),
+        zlib.compress(b'[["ab", "", "", 5]]'),
+        zlib.compress('[["您好", "", "", "nin"]]'.encode()),  # one syllable for two characters
+    ):
+        assert text_forms.unpack(damaged) is None, damaged

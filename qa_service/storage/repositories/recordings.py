@@ -235,7 +235,8 @@ class Recordings:
             s.commit()
 
     def texts_of(self, recording_ids: list[int]) -> dict[int, list[PreparedText]]:
-        """Stored prepared texts of these recordings, of today's form only."""
+        """Stored prepared texts of these recordings, of today's form only (none where the
+        stored data is damaged: those are prepared again)."""
         t = TranscriptTexts
         with self.session() as s:
             rows = s.exec(
@@ -243,7 +244,8 @@ class Recordings:
                     among(t.recording_id, recording_ids, s), t.form == text_forms.FORM
                 )
             ).all()
-        return {rid: text_forms.unpack(texts) for rid, texts in rows}
+        unpacked = {rid: text_forms.unpack(texts) for rid, texts in rows}
+        return {rid: texts for rid, texts in unpacked.items() if texts is not None}
 
     def vectors_of(self, recording_ids: list[int]) -> dict[int, CallVectors]:
         """Stored sentence vectors of these recordings (those that have them)."""
