@@ -102,7 +102,7 @@ def call_confidence(result: CallResult, recording: EvaluatedRecording) -> float:
     return asr_confidence(result.utterances, recording)
 
 
-def asr_confidence(utterances: list[Utterance], recording: Recording | EvaluatedRecording) -> float:
+def asr_confidence(utterances: list[Utterance], recording: EvaluatedRecording) -> float:
     """The call's speech confidence, no higher than doubtful when recognition warned that
     words may be missing (so the call is flagged to listen to)."""
     confidence = speech_confidence(utterances)

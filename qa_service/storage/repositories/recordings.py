@@ -66,13 +66,6 @@ class Recordings:
         with self.session() as s:
             return s.get(Recording, recording_id)
 
-    def by_ids(self, s: Session, recording_ids: Iterable[int]) -> dict[int, Recording]:
-        """These recordings by id, read in the caller's transaction."""
-        return {
-            r.id: r
-            for r in s.exec(select(Recording).where(among(Recording.id, recording_ids, s))).all()
-        }
-
     def evaluated(self, s: Session, recording_ids: Iterable[int]) -> dict[int, EvaluatedRecording]:
         """What storing an evaluation reads of these recordings, in the caller's transaction."""
         r = Recording
