@@ -9,9 +9,11 @@ reference transcripts, each twice: with sentence vectors as embedded (float32) a
 Call.reset and from a new Call, and must give the same result as the first time.
 
 With --db, the same transcripts are also stored (with their vectors) in that database, emptied
-first, and rescored through QAService.rescore with each rubric (--workers processes); the
-rows written (evaluations, findings, highlights, rollups: every column but ids and creation
-times) follow the results.
+first, and rescored through QAService.rescore with each rubric (--workers processes), then rescored
+again (the second rescore replaces every evaluation in place); the rows written (evaluations,
+findings, highlights, rollups, costly rules: every column but ids and creation times; with one
+process the evaluation ids too, which follow the order rows were written in) follow the
+results.
 
     python benchmarks/scoring_equality.py --out /tmp/after.jsonl
     PYTHONPATH=/tmp/before python benchmarks/scoring_equality.py --out /tmp/before.jsonl
@@ -139,6 +141,7 @@ def database(url: str) -> Store:
     return Store(url, migrate=True)
 
 
+ROLLUPS = ("kpi_rollup", "kpi_rollup_project", "error_rollup", "error_rollup_project")
 # Rows of the tables a rescore writes, by natural key: every column but ids and creation times.
 ROW_QUERIES = {
     "evaluation": (
@@ -161,11 +164,21 @@ ROW_QUERIES = {
         " join recording r on r.id = e.recording_id"
         " order by r.sha256, e.rubric_id, e.rubric_version, h.id"
     ),
-    **{
-        table: f"select * from {table} order by 1, 2, 3, 4, 5, 6, 7"
-        for table in ("kpi_rollup", "kpi_rollup_project", "error_rollup", "error_rollup_project")
-    },
+    "costly_rule": (
+        "select r.sha256, e.rubric_id, e.rubric_version, c.rule_id,"
+        " c.recording_id = e.recording_id, c.project, c.agent_id, c.called_at, c.grade,"
+        " c.reviewed_grade, c.fatal,"
+        " c.reviewed_fatal, c.asr_confidence from costly_rule c"
+        " join evaluation e on e.id = c.evaluation_id join recording r on r.id = c.recording_id"
+        " order by r.sha256, e.rubric_id, e.rubric_version, c.rule_id"
+    ),
+    **{table: f"select * from {table}" for table in ROLLUPS},
 }
+# With one process the rows are written in a fixed order: their ids are compared too.
+ID_QUERY = (
+    "select r.sha256, e.rubric_id, e.rubric_version, e.id from evaluation e"
+    " join recording r on r.id = e.recording_id order by e.id"
+)
 
 
 def stored_rows(url: str, workers: int) -> list[str]:
@@ -173,7 +186,7 @@ def stored_rows(url: str, workers: int) -> list[str]:
     store = database(url)
     embedder = get_embedder()
     called = datetime(2026, 11, 20, 9, 0)
-    count = 0
+    count, projects = 0, []
     for name, rubric_paths, calls in transcript_sets():
         for path in rubric_paths:
             project = f"{name}|{path.name}"
@@ -193,11 +206,20 @@ def stored_rows(url: str, workers: int) -> list[str]:
                 count += 1
             settings = Settings(database_url=url, rescore_workers=workers)
             QAService(store, settings).rescore(load_rubric(path), project=project)
+            projects.append((project, path))
+    for project, path in projects:  # again: every evaluation is replaced
+        settings = Settings(database_url=url, rescore_workers=workers)
+        QAService(store, settings).rescore(load_rubric(path), project=project)
     lines = []
+    queries = {**ROW_QUERIES, **({"evaluation_id": ID_QUERY} if workers == 1 else {})}
     with store.engine.connect() as conn:
-        for table, query in ROW_QUERIES.items():
-            for row in conn.execute(text(query)):
-                lines.append(f"{table}\t{json.dumps(list(row), ensure_ascii=False, default=str)}")
+        for table, query in queries.items():
+            rows = [
+                f"{table}\t{json.dumps(list(row), ensure_ascii=False, default=str)}"
+                for row in conn.execute(text(query))
+            ]
+            # a rollup's cells in the order of all their columns (its key leaves ties)
+            lines += sorted(rows) if table in ROLLUPS else rows
     store.engine.dispose()
     return lines
 

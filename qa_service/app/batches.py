@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from qa_service.app.evaluations import record_evaluations, stored
+from qa_service.app.evaluations import record_evaluation_ids, stored
 from qa_service.config import RESCORE_POOL_CHUNK, RESCORE_POOL_MIN_CALLS, Settings
 from qa_service.domain.results import CallResult
 from qa_service.rules.rubric import Rubric
@@ -92,8 +92,8 @@ def record_stored(
     store: Store, targets: list[RescoreTarget], results: list[CallResult]
 ) -> list[CallResult]:
     """Store these calls' results in one transaction; the results with their ids."""
-    evaluations = record_evaluations(store, [(t.id, r) for t, r in zip(targets, results)])
-    return [stored(r, t, ev) for t, r, ev in zip(targets, results, evaluations, strict=True)]
+    ids = record_evaluation_ids(store, [(t.id, r) for t, r in zip(targets, results)])
+    return [stored(r, t, ev_id) for t, r, ev_id in zip(targets, results, ids, strict=True)]
 
 
 def pool_size(settings: Settings, url: str, calls: int) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_service.app.batches import Evaluator, pool_size, scorer_for
-from qa_service.app.evaluations import record_evaluation, stored
+from qa_service.app.evaluations import record_evaluation_ids, stored
 from qa_service.app.rescoring import rescore_scope
 from qa_service.asr.audio import AUDIO_EXTENSIONS, load
 from qa_service.asr.transcribe import Recognizer, get_recognizer
@@ -149,8 +149,8 @@ class QAService:
                 self.store.recordings.save_texts({recording.id: texts})
             transcribed = True
         result = evaluate(path, utterances, duration, scorer, vectors, warnings, texts)
-        evaluation = record_evaluation(self.store, recording.id, result)
-        return Outcome(path, stored(result, recording, evaluation), transcribed=transcribed)
+        (evaluation_id,) = record_evaluation_ids(self.store, [(recording.id, result)])
+        return Outcome(path, stored(result, recording, evaluation_id), transcribed=transcribed)
 
     def score_files(
         self,

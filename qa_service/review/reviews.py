@@ -47,6 +47,8 @@ from qa_service.review.models import shown_reviewer
 from qa_service.review.tasks import ensure_rereview
 from qa_service.rules.rubric import Rubric, Scoring, parse_rubric
 from qa_service.rules.scoring import PER_OCCURRENCE, grade_of, score_findings
+from qa_service.storage.queries import among
+from qa_service.storage.repositories.evaluations import Written
 from qa_service.storage.rollups import tracked
 from qa_service.storage.tables import (
     Evaluation,
@@ -418,7 +420,7 @@ def reviews_of(
         return out
     for r in session.exec(
         select(Review)
-        .where(Review.recording_id.in_(ids), Review.rubric_id.in_(set(rubric_ids)))
+        .where(among(Review.recording_id, ids, session), Review.rubric_id.in_(set(rubric_ids)))
         .order_by(Review.id)
     ).all():
         out[r.recording_id, r.rubric_id].append(r)
@@ -444,6 +446,33 @@ def apply_reviews(session: Session, evaluations: list[Evaluation]) -> None:
         ev.reviewed_score = ev.reviewed_grade = ev.reviewed_fatal = None
         ev.needs_rereview = 0
         session.add(ev)
+    _apply_touched(session, touched, reviews)
+
+
+def apply_written(session: Session, written: list[Written]) -> None:
+    """apply_reviews over evaluations just stored (Evaluations.write, which stored them without
+    a reviewed result): only those of calls with reviews, or that replaced a reviewed row, are
+    read as objects. Run inside `rollup.tracked(...)` of the same recordings."""
+    if not written:
+        return
+    reviews = reviews_of(session, (w.recording_id for w in written), (w.rubric_id for w in written))
+    ids = [w.id for w in written if reviews.get((w.recording_id, w.rubric_id)) or w.was_reviewed]
+    if not ids:
+        return
+    loaded = {
+        ev.id: ev
+        for ev in session.exec(select(Evaluation).where(among(Evaluation.id, ids, session))).all()
+    }
+    # in the order written, as apply_reviews goes: added findings and tasks take ids in it
+    _apply_touched(session, [loaded[i] for i in dict.fromkeys(ids)], reviews)
+
+
+def _apply_touched(
+    session: Session,
+    touched: list[Evaluation],
+    reviews: dict[tuple[int, str], list[Review]],
+) -> None:
+    """The reviews laid over these evaluations, their reviewed results cleared already."""
     if not touched:
         return
     ids = [e.id for e in touched]

@@ -1,6 +1,10 @@
 """Many plain rows into one table, in the caller's transaction: PostgreSQL's COPY, else one
 executemany. A rescore writes some 25 findings per call; COPY takes them several times faster
-than an INSERT per row, on both sides of the connection."""
+than an INSERT per row, on both sides of the connection.
+
+Upserts of many rows (evaluations, rollup cells) read them on PostgreSQL from one array per
+column (`unnested`): a multi-row VALUES statement of thousands of placeholders costs the
+driver more to parse in Python than the server takes to run it."""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from enum import Enum
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Float, Integer, Select, Table, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 
@@ -37,3 +42,26 @@ def _value(value: Any, json: bool) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def unnested(table: Table, rows: list[dict[str, Any]]) -> tuple[list[str], Select, dict]:
+    """`rows` (every row the same keys) as PostgreSQL arrays: their columns, a SELECT of the
+    rows from the arrays (for `insert(table).from_select(columns, select)`) and its
+    parameters, each value as its column stores it."""
+    columns = list(rows[0])
+    arrays = (
+        func.unnest(*(bindparam(c, type_=ARRAY(table.c[c].type)) for c in columns))
+        .table_valued(*columns)
+        .render_derived()
+    )
+    params = {}
+    for c in columns:
+        # an array is dumped by its first element's type: every element one type
+        kind = table.c[c].type
+        cast = int if isinstance(kind, Integer) else float if isinstance(kind, Float) else None
+        values = [row[c] for row in rows]
+        if cast is not None:
+            params[c] = [v if v is None else cast(v) for v in values]
+        else:
+            params[c] = [v.value if isinstance(v, Enum) else v for v in values]
+    return columns, select(*(arrays.c[c] for c in columns)), params

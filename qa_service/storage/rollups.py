@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 from qa_service.config import call_center_time
 from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
 from qa_service.storage import costly_rules
+from qa_service.storage.bulk import unnested
 from qa_service.storage.queries import among
 from qa_service.storage.tables import (
     ErrorRollup,
@@ -244,14 +245,19 @@ def _key_names(model) -> tuple[str, ...]:
 def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]) -> None:
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = model.__table__
-    stmt = insert(table)
+    params: list[dict] | dict = rows
+    if session.get_bind().dialect.name == "postgresql":
+        # the cells as arrays, in the order given (storage.bulk.unnested)
+        columns, arrays, params = unnested(table, rows)
+        stmt = pg_insert(table).from_select(columns, arrays)
+    else:
+        stmt = sqlite_insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + stmt.excluded[name] for name in sums},
     )
-    session.execute(stmt, rows)
+    session.execute(stmt, params)
 
 
 @contextmanager

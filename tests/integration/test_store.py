@@ -1,10 +1,12 @@
 """Storage on SQLite and on PostgreSQL: the same behaviour on both."""
 
 import pytest
+from sqlalchemy import update
 
-from qa_service.app.evaluations import record_evaluation
+from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.domain.metadata import CallMetadata, read_metadata
 from qa_service.domain.results import Utterance as U
+from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
 from qa_service.exceptions import RubricVersionConflict
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
@@ -49,6 +51,58 @@ def test_transcript_evaluation_roundtrip(store):
         "ab" * 32, "copy.wav", meta, 3.5, 2, "stereo", "embedded", UTTS
     )
     assert store.count(Recording) == 1 and store.count(UtteranceRow) == 2
+
+
+def test_rescoring_replaces_rows_in_place_and_takes_no_new_ids(store):
+    """Evaluations.write stores rows with one upsert (on PostgreSQL from arrays): a replaced
+    row keeps its id, sample rank and metadata copy, gets a new creation time and loses a
+    stale reviewed result; a new row takes the next id and its column default's rank."""
+    rubric = parse_rubric(RUBRIC_TEXT)
+    good = evaluate("x.wav", UTTS, 3.5, Scorer(rubric))
+    missed = [U("agent", 0.5, 2.0, "您好，这里是客服中心，请问有什么可以帮您"), UTTS[1]]
+    bad = evaluate("y.wav", missed, 3.5, Scorer(rubric))
+    assert bad.score < good.score
+    recs = [
+        store.recordings.save_transcript(
+            f"{i:064x}",
+            f"{i}.wav",
+            CallMetadata(agent_id=f"A{i}", project="p"),
+            3.5,
+            2,
+            "stereo",
+            "embedded",
+            UTTS,
+        )
+        for i in range(3)
+    ]
+    first = record_evaluations(store, [(recs[0].id, good), (recs[1].id, good)])
+    with store.session() as s:
+        s.exec(
+            update(Evaluation)
+            .where(Evaluation.id == first[0].id)
+            .values(reviewed_grade="fail", reviewed_score=0.0, reviewed_fatal=True)
+        )
+        s.commit()
+    # the same call twice in one batch: its last result is stored, once
+    again = record_evaluations(store, [(recs[1].id, good), (recs[0].id, good), (recs[1].id, bad)])
+    assert [ev.id for ev in again] == [first[1].id, first[0].id, first[1].id]
+    assert (again[0].score, again[0].grade) == (bad.score, bad.grade)
+    assert again[1].created_at > first[0].created_at
+    assert (again[1].reviewed_grade, again[1].reviewed_score, again[1].reviewed_fatal) == (
+        None,
+        None,
+        None,
+    )
+    (new,) = record_evaluations(store, [(recs[2].id, good)])
+    assert new.id == max(ev.id for ev in first) + 1  # no id went to the rows replaced
+    for ev in store.evaluations.all():
+        rec = next(r for r in recs if r.id == ev.recording_id)
+        assert ev.sample_rank == sample_rank(DEFAULT_SEED, rec.id)
+        assert (ev.project, ev.agent_id, ev.called_at) == ("p", rec.agent_id, rec.created_at)
+        assert ev.is_current and ev.asr_confidence == 1.0 and ev.duration == 3.5
+    assert store.count(Evaluation) == 3 and store.count(FindingRow) == len(bad.findings) + 2 * len(
+        good.findings
+    )
 
 
 def test_rubric_versions_are_never_overwritten(store):

@@ -7,16 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, exists, or_, update
+from sqlalchemy import Row, delete, exists, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from qa_service.domain.enums import FindingSource, Grade, TaskState
+from qa_service.domain.enums import FindingSource, TaskState
 from qa_service.domain.results import CallResult
-from qa_service.storage.bulk import insert_rows
-from qa_service.storage.queries import EVALUATION, filters
-from qa_service.storage.repositories.recordings import copy_metadata
+from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
+from qa_service.storage.bulk import insert_rows, unnested
+from qa_service.storage.queries import EVALUATION, among, filters
+from qa_service.storage.repositories.recordings import EvaluatedRecording, metadata_columns
 from qa_service.storage.rollups import rebuild
 from qa_service.storage.tables import (
     CostlyRule,
@@ -73,66 +77,80 @@ class Evaluations:
         self.session = session
 
     def write(
-        self, s: Session, items: list[tuple[Recording, CallResult, float]]
-    ) -> list[Evaluation]:
+        self, s: Session, items: list[tuple[EvaluatedRecording, CallResult, float]]
+    ) -> list[Written]:
         """Store each (recording, result, speech confidence) in the caller's transaction,
         replacing an earlier evaluation of the same recording and rubric version (the row
-        keeps its id, so reviews can point at it), with the result's findings and highlights."""
-        keys = {(rec.id, r.rubric_id, r.rubric_version) for rec, r, _ in items}
+        keeps its id, so reviews can point at it, and its reviewed result is cleared for
+        apply_written to lay the reviews again), with the result's findings and highlights.
+        One entry per item, in order (an item repeated stores its last result)."""
+        keys = [(rec.id, r.rubric_id, r.rubric_version) for rec, r, _ in items]
+        e = Evaluation
         old = {
-            (e.recording_id, e.rubric_id, e.rubric_version): e
-            for e in s.exec(
-                select(Evaluation).where(
-                    Evaluation.recording_id.in_({k[0] for k in keys}),
-                    Evaluation.rubric_id.in_({k[1] for k in keys}),
+            (rid, rubric_id, version): (ev_id, rank, bool(reviewed))
+            for ev_id, rid, rubric_id, version, rank, reviewed in s.execute(
+                select(
+                    e.id,
+                    e.recording_id,
+                    e.rubric_id,
+                    e.rubric_version,
+                    e.sample_rank,
+                    or_(e.reviewed_grade.is_not(None), e.needs_rereview != 0),
+                ).where(
+                    among(e.recording_id, {k[0] for k in keys}, s),
+                    e.rubric_id.in_({k[1] for k in keys}),
+                    e.rubric_version.in_({k[2] for k in keys}),
                 )
-            ).all()
-        }
-        stale = [e.id for k, e in old.items() if k in keys]
-        if stale:
-            s.exec(delete(FindingRow).where(FindingRow.evaluation_id.in_(stale)))
-            s.exec(delete(HighlightRow).where(HighlightRow.evaluation_id.in_(stale)))
-        evaluations = []
-        for rec, result, confidence in items:
-            ev = old.get((rec.id, result.rubric_id, result.rubric_version))
-            if ev is None:
-                ev = Evaluation(
-                    recording_id=rec.id,
-                    rubric_id=result.rubric_id,
-                    rubric_version=result.rubric_version,
-                    score=0,
-                    grade=Grade.FAIL,
-                )
-            else:
-                ev.created_at = utcnow()
-            ev.score, ev.grade, ev.fatal, ev.outcome = (
-                result.score,
-                result.grade,
-                result.fatal,
-                result.outcome,
             )
-            ev.asr_confidence = confidence
-            ev.duration = rec.duration
-            copy_metadata(ev, rec)
-            s.add(ev)
-            evaluations.append(ev)
-        s.flush()
+        }
+        stale = {old[k][0] for k in keys if k in old}
+        for model in (FindingRow, HighlightRow) if stale else ():
+            s.execute(
+                delete(model)
+                .where(among(model.evaluation_id, stale, s))
+                .execution_options(synchronize_session=False)  # none of them is loaded
+            )
+        last = {key: i for i, key in enumerate(keys)}
+        kept = [i for i, key in enumerate(keys) if last[key] == i]
+        replaced, added = [], []
+        for i in kept:
+            rec, result, confidence = items[i]
+            row = {
+                "recording_id": rec.id,
+                "rubric_id": result.rubric_id,
+                "rubric_version": result.rubric_version,
+                "score": result.score,
+                "grade": result.grade,
+                "fatal": result.fatal,
+                "outcome": result.outcome,
+                "created_at": utcnow(),
+                "asr_confidence": confidence,
+                "duration": rec.duration,
+                **metadata_columns(rec),
+            }
+            if keys[i] in old:
+                # its own id and sample rank: a row that exists takes no new id from the
+                # sequence, so later rows get the ids they always did
+                ev_id, rank, _ = old[keys[i]]
+                replaced.append({"id": ev_id, "sample_rank": rank, **row})
+            else:  # the rank its column's default gives (a statement of many rows sets it)
+                added.append({"sample_rank": sample_rank(DEFAULT_SEED, rec.id), **row})
+        ids = {}
+        for rows in (replaced, added):
+            if rows:
+                for ev_id, *key in _upsert(s, rows):
+                    ids[tuple(key)] = ev_id
         # Findings and highlights go in as plain rows, in bulk (storage.bulk): building ORM
-        # objects for them was most of a rescore's write time (nothing reads them back from
-        # this session; apply_reviews queries them).
-        findings = [
-            row
-            for ev, (_, result, _) in zip(evaluations, items, strict=True)
-            for row in _finding_rows(ev.id, result)
-        ]
+        # objects for them was most of a rescore's write time.
+        findings = [row for i in kept for row in _finding_rows(ids[keys[i]], items[i][1])]
         insert_rows(s, FindingRow.__table__, findings)
         highlights = [
-            {"evaluation_id": ev.id, **asdict(h)}
-            for ev, (_, result, _) in zip(evaluations, items, strict=True)
-            for h in result.highlights
+            {"evaluation_id": ids[keys[i]], **asdict(h)}
+            for i in kept
+            for h in items[i][1].highlights
         ]
         insert_rows(s, HighlightRow.__table__, highlights)
-        return evaluations
+        return [Written(ids[key], *key, key in old and old[key][2]) for key in keys]
 
     def versions_of(
         self, s: Session, recording_ids: Iterable[int]
@@ -143,24 +161,34 @@ class Evaluations:
         return list(
             s.exec(
                 select(e.id, e.recording_id, e.rubric_id, e.rubric_version).where(
-                    e.recording_id.in_(set(recording_ids))
+                    among(e.recording_id, recording_ids, s)
                 )
             ).all()
         )
 
-    def make_current(
-        self, s: Session, current: dict[int, int], evaluations: list[Evaluation]
-    ) -> None:
+    def make_current(self, s: Session, current: dict[int, int], written: Iterable[int]) -> None:
         """Mark `current[recording_id]` (an evaluation id) as each recording's current
-        evaluation and its others not; `evaluations` are this session's objects to update too."""
-        s.exec(
-            update(Evaluation)
-            .where(Evaluation.recording_id.in_(current), Evaluation.id.notin_(current.values()))
+        evaluation and its others not; of the `written` evaluations (ids), those current are
+        marked so too."""
+        e = Evaluation
+        s.execute(
+            update(e)
+            .where(among(e.recording_id, current, s), ~among(e.id, current.values(), s))
             .values(is_current=False)
+            .execution_options(synchronize_session=False)
         )
-        for ev in evaluations:
-            ev.is_current = ev.id == current[ev.recording_id]
-            s.add(ev)
+        now_current = set(current.values()) & set(written)
+        if now_current:
+            s.execute(
+                update(e)
+                .where(among(e.id, now_current, s), ~e.is_current)
+                .values(is_current=True)
+                .execution_options(synchronize_session=False)
+            )
+
+    def by_ids(self, s: Session, ids: Iterable[int]) -> dict[int, Evaluation]:
+        """These evaluations by id, read in the caller's transaction."""
+        return {ev.id: ev for ev in s.exec(select(Evaluation).where(among(Evaluation.id, ids, s)))}
 
     def all(self, rubric_id: str | None = None) -> list[Evaluation]:
         with self.session() as s:
@@ -271,6 +299,48 @@ class Evaluations:
             counted = rebuild(s)
             s.commit()
         return counted
+
+
+class Written(NamedTuple):
+    """An evaluation `write` stored: its id and key, and whether the row it replaced had a
+    reviewed result or awaited a re-review (apply_written looks at those again)."""
+
+    id: int
+    recording_id: int
+    rubric_id: str
+    rubric_version: int
+    was_reviewed: bool
+
+
+# The reviewed result a replaced evaluation is stored without (a new one has none):
+# apply_written lays the reviews again.
+CLEARED = {
+    "reviewed_score": None,
+    "reviewed_grade": None,
+    "reviewed_fatal": None,
+    "needs_rereview": 0,
+}
+# What identifies an evaluation besides its id (the table's unique constraint).
+EVALUATION_KEY = ("recording_id", "rubric_id", "rubric_version")
+
+
+def _upsert(s: Session, rows: list[dict]) -> Iterable[Row]:
+    """INSERT .. ON CONFLICT (the evaluation's key) DO UPDATE the columns given but the key,
+    the id and the sample rank, and clear the reviewed result (CLEARED): each row's id and
+    key. On PostgreSQL the rows go as arrays (storage.bulk.unnested)."""
+    table = Evaluation.__table__
+    columns, params = list(rows[0]), None
+    if s.get_bind().dialect.name == "postgresql":
+        columns, arrays, params = unnested(table, rows)
+        stmt = pg_insert(table).from_select(columns, arrays)
+    else:
+        stmt = sqlite_insert(table)
+    kept = {*EVALUATION_KEY, "id", "sample_rank"}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(EVALUATION_KEY),
+        set_={**{c: stmt.excluded[c] for c in columns if c not in kept}, **CLEARED},
+    ).returning(table.c.id, *(table.c[name] for name in EVALUATION_KEY))
+    return s.execute(stmt, rows if params is None else params)
 
 
 def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[dict]:

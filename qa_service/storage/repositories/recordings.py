@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import delete
@@ -39,6 +40,20 @@ class RescoreTarget(NamedTuple):
     project: str | None
 
 
+class EvaluatedRecording(NamedTuple):
+    """What storing an evaluation reads of its recording (app/evaluations.py): its row's
+    columns, not the ORM object (a rescore stores hundreds of calls a transaction)."""
+
+    id: int
+    duration: float
+    asr_warnings: list
+    agent_id: str | None
+    project: str | None
+    phase: str
+    call_time: datetime | None
+    created_at: datetime
+
+
 class Recordings:
     def __init__(self, session: Callable[[], Session]):
         self.session = session
@@ -51,12 +66,20 @@ class Recordings:
         with self.session() as s:
             return s.get(Recording, recording_id)
 
-    def by_ids(self, s: Session, recording_ids: Iterable[int]) -> dict[int, Recording]:
-        """These recordings by id, read in the caller's transaction."""
-        return {
-            r.id: r
-            for r in s.exec(select(Recording).where(among(Recording.id, recording_ids, s))).all()
-        }
+    def evaluated(self, s: Session, recording_ids: Iterable[int]) -> dict[int, EvaluatedRecording]:
+        """What storing an evaluation reads of these recordings, in the caller's transaction."""
+        r = Recording
+        q = select(
+            r.id,
+            r.duration,
+            r.asr_warnings,
+            r.agent_id,
+            r.project,
+            r.phase,
+            r.call_time,
+            r.created_at,
+        ).where(among(r.id, recording_ids, s))
+        return {row[0]: EvaluatedRecording(*row) for row in s.execute(q)}
 
     def all(self, project: str | None = None, phase: str | None = None) -> list[Recording]:
         with self.session() as s:
@@ -282,9 +305,19 @@ def utterances_by_recording(
 
 def copy_metadata(ev: Evaluation, rec: Recording) -> None:
     """An evaluation keeps a copy of its call's metadata (the KPI queries filter on it)."""
-    ev.project, ev.agent_id, ev.phase = rec.project or "", rec.agent_id or "", rec.phase
-    # One clock: UTC. A call without a call time counts when it was stored.
-    ev.called_at = rec.call_time or rec.created_at
+    for name, value in metadata_columns(rec).items():
+        setattr(ev, name, value)
+
+
+def metadata_columns(rec: Recording | EvaluatedRecording) -> dict:
+    """The evaluation's columns that copy its call's metadata, by name."""
+    return {
+        "project": rec.project or "",
+        "agent_id": rec.agent_id or "",
+        "phase": rec.phase,
+        # One clock: UTC. A call without a call time counts when it was stored.
+        "called_at": rec.call_time or rec.created_at,
+    }
 
 
 def _change_metadata(s: Session, rec: Recording, meta: CallMetadata) -> None:
