@@ -64,7 +64,7 @@ bench: setup
 	$(BIN)/python benchmarks/ingest_throughput.py --workers 2 --threads 1 --repeat 2
 	$(BIN)/python benchmarks/rule_engine.py
 	$(BIN)/python benchmarks/rule_engine.py --no-engine --calls 100000 --db $(BENCH_PG)/qa_bench_rescore_100k --keep
-	$(BIN)/python benchmarks/rule_engine.py --no-engine --calls 10000 --cold --db $(BENCH_PG)/qa_bench_rescore_100k
+	$(BIN)/python benchmarks/rule_engine.py --no-engine --calls 10000 --cold --db $(BENCH_PG)/qa_bench_rescore_cold --keep
 	$(BIN)/python benchmarks/metrics_latency.py --rows $(BENCH_ROWS) --goal 50 --reuse
 	$(BIN)/python benchmarks/webapp_under_load.py --rows 1000000 --reuse
 	$(BIN)/python benchmarks/search_latency.py
