@@ -290,6 +290,9 @@ SLOT_TTL = 10
 # next look after Redis answers, instead of by rq's own look, every 10 minutes. Also how long
 # an idle worker waits on its queues at a time, so that it looks while idle.
 SCHEDULER_CHECK_S = 5
+# How long a worker's command-channel thread waits for a message before it looks whether it
+# should stop (rq waits 60 s, and redis-py joins that thread when a worker stops).
+PUBSUB_POLL_S = 1.0
 
 
 # Rescoring stored calls (app/batches.py): with Settings.rescore_workers at 0, a rescore of this

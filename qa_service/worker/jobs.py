@@ -36,7 +36,7 @@ from rq.worker_registration import unregister
 
 from qa_service.app.dispatch import TRANSCRIBE_QUEUE, worker_died
 from qa_service.app.scoring import QAService
-from qa_service.config import SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
+from qa_service.config import PUBSUB_POLL_S, SCHEDULER_CHECK_S, SLOT_TTL, Settings, get_settings
 from qa_service.domain.enums import Grade, JobState
 from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import JobFailed, MetadataError, RubricNotFound, SlotTaken
@@ -191,6 +191,19 @@ class QAWorker(SimpleWorker):
     @property
     def connection_timeout(self) -> int:
         return super().dequeue_timeout + 10  # rq's socket timeout, as before
+
+    def subscribe(self) -> None:
+        """rq's subscribe, polling its command channel every PUBSUB_POLL_S: with rq's 60 s a
+        worker told to stop waited up to a minute for that thread (redis-py joins it), longer
+        than a container's stop grace before it is killed."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def work(self, burst: bool = False, *args, **kwargs) -> bool:
         # in burst mode rq's scheduler runs once, in the worker: no process to keep

@@ -113,8 +113,12 @@ def test_every_worker_runs_the_scheduler(tmp_path, redis):
         assert wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=60)
     finally:
         proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         out, _ = proc.communicate(timeout=60)
     assert "Traceback" not in out, out[-2000:]
+    # An idle worker told to stop exits in seconds: rq's command-channel thread waited up to
+    # 60 s for a message before it looked (QAWorker.subscribe), past a container's stop grace.
+    assert time.monotonic() - stopping < 20, out[-2000:]
 
 
 def test_second_worker_on_a_live_slot_is_refused(tmp_path, redis):
