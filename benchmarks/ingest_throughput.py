@@ -4,9 +4,9 @@ Starts the API and N rq workers as their own processes on PostgreSQL and Redis, 
 recording of the corpus over HTTP (as a call center's uploader would), and waits until each
 job is finished. Prints wall time, audio hours per hour, calls per hour, upload-to-scored
 latency (p50/p95), each worker's peak memory (its process tree's proportional set size: the
-worker and the work horse it forks per job), and the ratio of the service's wall time to bare
-faster-whisper transcribing the same audio one file after another in one process (same model,
-beam and threads).
+worker, which runs its jobs itself, and rq's scheduler it forks), and the ratio of the
+service's wall time to bare faster-whisper transcribing the same audio one file after another
+in one process (same model, beam and threads).
 
     python benchmarks/ingest_throughput.py [--workers 1] [--threads 2] [--repeat 1]
 """
@@ -70,7 +70,7 @@ def ready(workers: int, timeout: float = 300.0) -> float:
 
 
 def tree(pid: int) -> list[int]:
-    """A process and its descendants (an rq worker and the work horse it forks per job)."""
+    """A process and its descendants (an rq worker and the scheduler process it forks)."""
     out, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
@@ -95,8 +95,8 @@ def kib(pid: int, path: str, field: str) -> int:
 
 class MemoryPeaks(threading.Thread):
     """Each worker's peak memory while the calls are scored, sampled every half second: the
-    proportional set size of its process tree (pages shared between the worker and its work
-    horse counted once), and the largest resident set of one process in it."""
+    proportional set size of its process tree (pages shared between the worker and its
+    scheduler counted once), and the largest resident set of one process in it."""
 
     def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
@@ -209,7 +209,7 @@ def main() -> None:
     )
     print(f"stored: {kpis[0]['evaluated']} evaluations (pass rate {kpis[0]['pass_rate']})")
     print(
-        "peak memory per worker (worker and work horse, shared pages once): "
+        "peak memory per worker (worker and its scheduler, shared pages once): "
         + ", ".join(f"{pss / 1024:.0f} MiB" for pss in memory.pss)
         + "; largest resident set of one process: "
         + ", ".join(f"{rss / 1024:.0f} MiB" for rss in memory.rss)
