@@ -66,26 +66,27 @@ def syllable_bits(parts: Iterable[str]) -> int:
 @lru_cache(maxsize=65536)
 def prepare(text: str) -> PreparedText:
     norm, plain = normalize(text), normalize_plain(text)
-    sound = prepare_said(spoken(text))
-    return PreparedText(
-        norm,
-        sound.pinyin,
-        sound.char_at,
-        plain if plain != norm else "",
-        sound.syllable_mask,
-        sound.said,
-    )
+    return with_sound(norm, plain if plain != norm else "", prepare_said(spoken(text)))
+
+
+def with_sound(norm: str, plain: str, sound: PreparedText) -> PreparedText:
+    """A normalized text with the pinyin of its text as said (prepare_said, said_from)."""
+    return PreparedText(norm, sound.pinyin, sound.char_at, plain, sound.syllable_mask, sound.said)
 
 
 @lru_cache(maxsize=65536)
 def prepare_said(said: str) -> PreparedText:
     """Pinyin of a text as said (and of a span of one, when fuzzy matching rescores it)."""
-    parts: list[str] = []
+    return said_from(said, syllables(said))
+
+
+def said_from(said: str, parts: Sequence[str]) -> PreparedText:
+    """A text as said with its syllables, one per character (prepare_said reads them;
+    text_forms reads them back from where a transcript stored them)."""
     char_at: list[int] = []
-    for index, syllable in enumerate(syllables(said)):
-        if parts:
+    for index, syllable in enumerate(parts):
+        if index:
             char_at.append(index)  # the separating space belongs to the next syllable
-        parts.append(syllable)
         char_at.extend([index] * len(syllable))
     return PreparedText(
         said, " ".join(parts), tuple(char_at), syllable_mask=syllable_bits(parts), said=said

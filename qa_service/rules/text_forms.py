@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from qa_service.rules.matching import PreparedText, syllable_bits
+from qa_service.rules.matching import PreparedText, said_from, with_sound
 
 # Bump FORM_REVISION whenever what matching.prepare returns for a text changes (normalize.py,
 # matching.prepare, the hotword-free text pipeline): stored forms of the old revision are then
@@ -64,10 +64,4 @@ def _text(norm: str, plain: str, said: str, pinyin: str) -> PreparedText:
     parts = pinyin.split(" ") if said else []
     if len(parts) != len(said):
         raise ValueError("a pinyin of other length than its text")
-    # As matching.prepare_said builds them: a separating space belongs to the next syllable.
-    char_at: list[int] = []
-    for index, syllable in enumerate(parts):
-        if index:
-            char_at.append(index)
-        char_at.extend([index] * len(syllable))
-    return PreparedText(norm, pinyin, tuple(char_at), plain, syllable_bits(parts), said)
+    return with_sound(norm, plain, said_from(said, parts))
