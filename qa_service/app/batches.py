@@ -73,7 +73,7 @@ def evaluate_stored(
     }
     if missing and writes:
         store.recordings.save_texts(missing)
-        texts.update(missing)
+    texts.update(missing)
     return [
         evaluate(
             t.source_path,
