@@ -3,7 +3,7 @@ executemany. A rescore writes some 25 findings per call; COPY takes them several
 than an INSERT per row, on both sides of the connection.
 
 Upserts of many rows (evaluations, rollup cells) read them on PostgreSQL from one array per
-column (`unnested`): a multi-row VALUES statement of thousands of placeholders costs the
+column (`bulk_insert`): a multi-row VALUES statement of thousands of placeholders costs the
 driver more to parse in Python than the server takes to run it."""
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import Any
 from psycopg.types.json import Json
 from sqlalchemy import JSON, Float, Integer, Select, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 
@@ -42,6 +46,18 @@ def _value(value: Any, json: bool) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def bulk_insert(
+    session: Session, table: Table, rows: list[dict[str, Any]]
+) -> tuple[PgInsert | SqliteInsert, list[dict[str, Any]] | dict[str, Any]]:
+    """An INSERT of `rows` (every row the same keys), for the caller to add its
+    `on_conflict_do_update`, and the parameters to execute it with: on PostgreSQL the rows as
+    arrays (`unnested`), in the order given; else the rows, for one executemany."""
+    if session.get_bind().dialect.name == "postgresql":
+        columns, arrays, params = unnested(table, rows)
+        return pg_insert(table).from_select(columns, arrays), params
+    return sqlite_insert(table), rows
 
 
 def unnested(table: Table, rows: list[dict[str, Any]]) -> tuple[list[str], Select, dict]:

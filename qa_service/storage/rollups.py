@@ -28,14 +28,12 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Row, and_, case, delete, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time
 from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
 from qa_service.storage import costly_rules
-from qa_service.storage.bulk import unnested
+from qa_service.storage.bulk import bulk_insert
 from qa_service.storage.queries import among
 from qa_service.storage.tables import (
     ErrorRollup,
@@ -246,13 +244,7 @@ def _upsert_add(session: Session, model, sums: tuple[str, ...], rows: list[dict]
     if not rows:
         return
     table = model.__table__
-    params: list[dict] | dict = rows
-    if session.get_bind().dialect.name == "postgresql":
-        # the cells as arrays, in the order given (storage.bulk.unnested)
-        columns, arrays, params = unnested(table, rows)
-        stmt = pg_insert(table).from_select(columns, arrays)
-    else:
-        stmt = sqlite_insert(table)
+    stmt, params = bulk_insert(session, table, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + stmt.excluded[name] for name in sums},

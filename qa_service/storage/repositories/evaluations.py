@@ -10,15 +10,13 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Row, delete, exists, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from qa_service.domain.enums import FindingSource, TaskState
 from qa_service.domain.results import CallResult
 from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
-from qa_service.storage.bulk import insert_rows, unnested
+from qa_service.storage.bulk import bulk_insert, insert_rows
 from qa_service.storage.queries import EVALUATION, among, filters
 from qa_service.storage.repositories.recordings import EvaluatedRecording, metadata_columns
 from qa_service.storage.rollups import rebuild
@@ -327,20 +325,16 @@ EVALUATION_KEY = ("recording_id", "rubric_id", "rubric_version")
 def _upsert(s: Session, rows: list[dict]) -> Iterable[Row]:
     """INSERT .. ON CONFLICT (the evaluation's key) DO UPDATE the columns given but the key,
     the id and the sample rank, and clear the reviewed result (CLEARED): each row's id and
-    key. On PostgreSQL the rows go as arrays (storage.bulk.unnested)."""
+    key. On PostgreSQL the rows go as arrays (storage.bulk.bulk_insert)."""
     table = Evaluation.__table__
-    columns, params = list(rows[0]), None
-    if s.get_bind().dialect.name == "postgresql":
-        columns, arrays, params = unnested(table, rows)
-        stmt = pg_insert(table).from_select(columns, arrays)
-    else:
-        stmt = sqlite_insert(table)
+    columns = list(rows[0])
+    stmt, params = bulk_insert(s, table, rows)
     kept = {*EVALUATION_KEY, "id", "sample_rank"}
     stmt = stmt.on_conflict_do_update(
         index_elements=list(EVALUATION_KEY),
         set_={**{c: stmt.excluded[c] for c in columns if c not in kept}, **CLEARED},
     ).returning(table.c.id, *(table.c[name] for name in EVALUATION_KEY))
-    return s.execute(stmt, rows if params is None else params)
+    return s.execute(stmt, params)
 
 
 def _finding_rows(evaluation_id: int, result: CallResult) -> Iterable[dict]:
