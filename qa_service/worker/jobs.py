@@ -210,6 +210,12 @@ class QAWorker(SimpleWorker):
         self._keeps_scheduler = not burst
         return super().work(burst, *args, **kwargs)
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            return_free_memory()
+
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         super().heartbeat(timeout, pipeline)  # Redis away: raises, and rq's loop waits
         if pipeline is None:
@@ -388,6 +394,20 @@ def _die_with_parent() -> None:
         os._exit(0)  # its locks expire with their TTL
 
 
+def return_free_memory() -> None:
+    """Hand the heap's free pages back to the system after a job (glibc's malloc_trim). A
+    call's audio, features and results are freed when it ends, but glibc keeps the pages,
+    spread over one arena per thread that allocated: a worker held ~270 MiB more between
+    jobs than after a trim, and that sat under the next job's peak (decision 0034)."""
+    if _libc is None:
+        return
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:  # not glibc (musl, macOS): its allocator does its own returning
+        pass
+
+
+_libc = ctypes.CDLL(None) if os.name == "posix" else None
 _fork_hooks = threading.Lock()
 _fork_hooks_installed = False
 
