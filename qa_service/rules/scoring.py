@@ -15,6 +15,7 @@ from qa_service.config import (
 from qa_service.domain.enums import CallOutcome, Category, FindingStatus, Grade, Role, SectionKind
 from qa_service.domain.results import CallResult, Evidence, Finding, Highlight, Utterance
 from qa_service.i18n import _
+from qa_service.rules import knowledge, matching, normalize, semantic
 from qa_service.rules.checks import Call, build_checks, phrase_matcher
 from qa_service.rules.matching import PhraseMatcher, PreparedText, prepare
 from qa_service.rules.rubric import Rubric, Scoring
@@ -267,3 +268,31 @@ def evaluate(
     result = scorer.evaluate(call, recording)
     result.warnings = [*warnings, *result.warnings]
     return result
+
+
+# The caches keyed by a call's own texts (its utterances, their spans and clauses). Within a
+# call, every rule asks them about the same texts; across calls they seldom meet a text again,
+# and full they held ~134 MiB in a worker (decision 0034). Words' readings and the knowledge
+# base's clause vectors are shared by calls and stay.
+CALL_TEXT_CACHES = (
+    matching.prepare,
+    matching.prepare_said,
+    normalize.spoken,
+    normalize.normalize,
+    normalize.normalize_plain,
+    normalize.syllables,
+    semantic.negated,
+    semantic.clauses,
+    semantic.numbers_in,
+    knowledge._clauses,
+    knowledge._values,
+    knowledge._ruled,
+    knowledge._valued_clauses,
+    knowledge._stating_clauses,
+)
+
+
+def forget_call_texts() -> None:
+    """Empty the caches of calls' texts: a worker does it after each job."""
+    for cache in CALL_TEXT_CACHES:
+        cache.cache_clear()

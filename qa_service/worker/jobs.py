@@ -42,6 +42,7 @@ from qa_service.domain.metadata import read_metadata
 from qa_service.exceptions import JobFailed, MetadataError, RubricNotFound, SlotTaken
 from qa_service.i18n import message
 from qa_service.rules.rubric import Rubric
+from qa_service.rules.scoring import forget_call_texts
 from qa_service.rules.semantic import get_embedder
 from qa_service.storage.store import Store
 
@@ -214,6 +215,7 @@ class QAWorker(SimpleWorker):
         try:
             super().execute_job(job, queue)
         finally:
+            forget_call_texts()
             return_free_memory()
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:

@@ -12,6 +12,7 @@ from rq import Queue
 from qa_service.app.dispatch import RESCORE_QUEUE, TRANSCRIBE_QUEUE
 from qa_service.asr.audio import load
 from qa_service.config import Settings, get_settings
+from qa_service.rules import matching, normalize
 from qa_service.storage.store import Store
 from qa_service.worker import jobs
 from tests.support import SAMPLES
@@ -103,3 +104,21 @@ def test_a_worker_hands_a_jobs_freed_memory_back(redis):
     assert job.return_value() >= before + 150  # the job's own freed memory was still held
     assert resident_mib() < before + 60
     KEPT.clear()
+
+
+def prepare_a_text(text: str) -> int:
+    matching.prepare(text)
+    return matching.prepare.cache_info().currsize
+
+
+def test_a_worker_forgets_a_jobs_texts_but_not_the_words_readings(redis):
+    """A call's texts are cached while its job runs (every rule asks about the same ones) and
+    forgotten when it ends: across calls they seldom meet again, and full caches held ~134 MiB.
+    Words' readings, which calls share, are kept."""
+    queue = Queue("qa-test-memory", connection=redis)
+    job = queue.enqueue(prepare_a_text, "您好，我是中国电信的客服小王，给您介绍一下宽带升级")
+    jobs.QAWorker([queue], connection=redis).work(burst=True)
+    job.refresh()
+    assert job.return_value() >= 1
+    assert matching.prepare.cache_info().currsize == 0
+    assert normalize._word_syllables.cache_info().currsize > 0
