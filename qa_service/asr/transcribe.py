@@ -426,9 +426,9 @@ class Recognizer:
 
 class WindowByWindow(WhisperModel):
     """faster-whisper's model, whose encoder takes a CPU batch one window at a time (the
-    decoder still decodes the batch together). The encoder's attention over four 30-s windows
-    at once held ~350 MiB more than over one, the top of a worker's memory, and was no faster
-    per window on a CPU; each window's output is the same to the bit (decision 0034)."""
+    decoder still decodes the batch together). The encoder's attention over a batch of 30-s
+    windows at once was the top of a worker's memory, and no faster per window on a CPU; each
+    window's output is the same to the bit (decision 0034)."""
 
     def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
         if self.model.device != "cpu" or features.ndim != 3 or len(features) < 2:

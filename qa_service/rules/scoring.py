@@ -272,8 +272,8 @@ def evaluate(
 
 # The caches keyed by a call's own texts (its utterances, their spans and clauses). Within a
 # call, every rule asks them about the same texts; across calls they seldom meet a text again,
-# and full they held ~134 MiB in a worker (decision 0034). Words' readings and the knowledge
-# base's clause vectors are shared by calls and stay.
+# and full they were a worker's largest growth (decision 0034). Words' readings and the
+# knowledge base's clause vectors are shared by calls and stay.
 CALL_TEXT_CACHES = (
     matching.prepare,
     matching.prepare_said,

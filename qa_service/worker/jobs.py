@@ -399,8 +399,8 @@ def _die_with_parent() -> None:
 def return_free_memory() -> None:
     """Hand the heap's free pages back to the system after a job (glibc's malloc_trim). A
     call's audio, features and results are freed when it ends, but glibc keeps the pages,
-    spread over one arena per thread that allocated: a worker held ~270 MiB more between
-    jobs than after a trim, and that sat under the next job's peak (decision 0034)."""
+    spread over one arena per thread that allocated, and they sat under the next job's peak
+    (decision 0034)."""
     if _libc is None:
         return
     try:

@@ -113,7 +113,7 @@ def prepare_a_text(text: str) -> int:
 
 def test_a_worker_forgets_a_jobs_texts_but_not_the_words_readings(redis):
     """A call's texts are cached while its job runs (every rule asks about the same ones) and
-    forgotten when it ends: across calls they seldom meet again, and full caches held ~134 MiB.
+    forgotten when it ends: across calls they seldom meet again, and full caches grew a worker.
     Words' readings, which calls share, are kept."""
     queue = Queue("qa-test-memory", connection=redis)
     job = queue.enqueue(prepare_a_text, "您好，我是中国电信的客服小王，给您介绍一下宽带升级")
