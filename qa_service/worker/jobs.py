@@ -382,15 +382,21 @@ def _remember_parent() -> None:
     _forked_by = os.getpid()
 
 
+# The C library this process runs on (prctl, malloc_trim); None where there is none to load.
+_libc = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
+
+
 def _die_with_parent() -> None:
     """In a process the worker forks (rq's scheduler): have the kernel send SIGTERM when the
     worker dies, which rq's scheduler takes as a request to stop (releasing its locks). A
     worker killed with SIGKILL never stops its scheduler itself, and the scheduler does not
     look for its parent: one outlived its worker, killed mid-job by the test suite, and was
     still heartbeating 13 minutes later."""
+    if _libc is None:
+        return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the scheduler keeps rq's behaviour
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except AttributeError:  # not Linux: the scheduler keeps rq's behaviour
         return
     if os.getppid() != _forked_by:  # the worker died before the request was in place
         os._exit(0)  # its locks expire with their TTL
@@ -409,7 +415,6 @@ def return_free_memory() -> None:
         pass
 
 
-_libc = ctypes.CDLL(None) if os.name == "posix" else None
 _fork_hooks = threading.Lock()
 _fork_hooks_installed = False
 
