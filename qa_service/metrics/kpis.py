@@ -312,13 +312,17 @@ def _rule_ids(sha256: str, yaml_text: str) -> frozenset[str] | None:
         return None
 
 
+# A common error's examples are its newest calls among this many newest calls in range (one
+# bounded read); a rule none of them has is looked up on its own.
+RECENT_CALLS = 500
+
+
 def _recent_examples(
     session: Session,
     rules: list[tuple[str, str]],
     examples: int,
     since,
     until,
-    recent: int = 500,
     **kw,
 ) -> dict[tuple[str, str], list[int]]:
     """The newest calls with each error: one bounded query over the newest calls in range
@@ -330,8 +334,8 @@ def _recent_examples(
             filters(EVALUATION, since=since, until=until, **kw),
             Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
         )
-        .order_by(Evaluation.called_at.desc())
-        .limit(recent)
+        .order_by(Evaluation.called_at.desc(), Evaluation.id.desc())
+        .limit(RECENT_CALLS)
         .subquery()
     )
     # per rule, its newest calls among them: ranked in SQL, so only the examples come back
@@ -390,6 +394,29 @@ def _recent_examples(
     return out
 
 
+def _examples_among(
+    calls: list, costly: dict[int, list[tuple[str, str, str]]], rules, examples: int
+) -> dict[tuple[str, str], list[int]]:
+    """_recent_examples over calls already read (newest first, with their costly findings):
+    the same recordings, in the same order."""
+    out: dict[tuple[str, str], list[int]] = {rule: [] for rule in rules}
+    for c in calls[:RECENT_CALLS]:
+        for key in dict.fromkeys((rule_id, category) for rule_id, category, _ in costly[c.id]):
+            found = out.get(key)
+            if found is not None and len(found) < examples:
+                found.append(c.recording_id)
+    for key, found in out.items():
+        if not found:  # newest by evaluation id, each finding a row, as the lookup reads them
+            rows = [
+                c.recording_id
+                for c in sorted(calls, key=lambda c: c.id, reverse=True)
+                for rule_id, category, _ in costly[c.id]
+                if (rule_id, category) == key
+            ]
+            found.extend(dict.fromkeys(rows[:examples]))
+    return out
+
+
 def nested_windows(
     session: Session, since: datetime, untils: list[datetime], errors: int = 5, **kw
 ) -> list[tuple[KpiRow | None, list[CommonError]]]:
@@ -415,37 +442,36 @@ def nested_windows(
         .group_by(Evaluation.rubric_id, bucket)
     ).all():
         pieces[(row.rubric_id, row.bucket)] = KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS})
-    # calling hours: the call center's hours with graded calls, as the rollups key them
-    graded_at = session.exec(
-        select(Evaluation.called_at).where(
-            widest, Evaluation.effective_grade_sql() != Grade.NO_SPEECH
-        )
-    ).all()
+    graded = Evaluation.effective_grade_sql() != Grade.NO_SPEECH  # as the rollups count
+    # The widest window's graded calls, newest first, and their costly findings: every
+    # window's calling hours, common errors and examples follow from these two reads.
+    calls = sorted(
+        session.exec(
+            select(Evaluation.id, Evaluation.recording_id, Evaluation.called_at).where(
+                widest, graded
+            )
+        ).all(),
+        key=lambda c: (c.called_at, c.id),
+        reverse=True,
+    )
+    costly: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for evaluation_id, rule_id, category, name in session.exec(
+        select(FindingRow.evaluation_id, FindingRow.rule_id, FindingRow.category, FindingRow.name)
+        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
+        .where(widest, graded, FindingRow.effective_status_sql().in_(COSTLY))
+    ).all():
+        costly[evaluation_id].append((rule_id, category, name))
+    # calling hours: the call center's hours with graded calls, as the rollups key them.
     # Converted per UTC quarter hour, not per call: every zone's hours start on one.
     quarters: dict[int, set[datetime]] = defaultdict(set)
-    for t in graded_at:
+    for c in calls:
+        t = c.called_at
         quarter = t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
         quarters[bisect_right(order, t)].add(quarter)  # the first window that holds t
     hours = {j: {hour_of(call_center_time(q)) for q in qs} for j, qs in quarters.items()}
     hours_of = {
         u: set().union(*(hours.get(j, ()) for j in range(i + 1))) for i, u in enumerate(order)
     }
-    rules = [FindingRow.rule_id, FindingRow.category]
-    in_window = [Evaluation.called_at < u for u in order]
-    error_rows = session.exec(
-        select(
-            *rules,
-            *(func.count(func.distinct(case((w, FindingRow.evaluation_id)))) for w in in_window),
-            *(func.min(case((w, FindingRow.name))) for w in in_window),
-        )
-        .join(Evaluation, Evaluation.id == FindingRow.evaluation_id)
-        .where(
-            widest,
-            FindingRow.effective_status_sql().in_(COSTLY),
-            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,  # as the rollups count
-        )
-        .group_by(*rules)
-    ).all()
     project = kw.get("project")
     # the listened calls of the widest window, counted below per window: one query, not one
     # per window
@@ -474,11 +500,17 @@ def nested_windows(
                 .with_listened(len(heard), sum(heard))
                 .with_hours(len(hours_of[until]))
             )
-        counts = {(r[0], r[1]): r[2 + i] for r in error_rows if r[2 + i]}
-        names = {(r[0], r[1]): r[2 + len(order) + i] for r in error_rows}
+        in_window = [c for c in calls if c.called_at < until]
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        names: dict[tuple[str, str], str] = {}
+        for c in in_window:
+            for key in {(rule_id, category) for rule_id, category, _ in costly[c.id]}:
+                counts[key] += 1
+            for rule_id, category, name in costly[c.id]:
+                names[(rule_id, category)] = min(name, names.get((rule_id, category), name))
         ranked = sorted(counts, key=lambda k: (-counts[k], k))[:errors]
         evaluated = {rubric_id: sums.evaluated for rubric_id, sums in per_rubric.items()}
-        samples = _recent_examples(session, ranked, 3, since, until, **kw)
+        samples = _examples_among(in_window, costly, ranked, 3)
         found = [
             CommonError(
                 rule_id=rule_id,

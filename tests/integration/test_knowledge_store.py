@@ -105,6 +105,10 @@ def test_knowledge_bases_versions_scripts_and_unified(request, tmp_path, backend
         # The project runs version 1; other projects read the newest.
         assert store.rubrics.load("contract-care-call", 1, project=PROJECT).knowledge_version == 1
         assert store.rubrics.load("contract-care-call", 1, project="other").knowledge_version == 2
+        # parsed once per process, each load its own rubric: attaching to one leaves the other
+        ours = store.rubrics.load("contract-care-call", 1, project=PROJECT)
+        theirs = store.rubrics.load("contract-care-call", 1, project="other")
+        assert (ours.knowledge_version, theirs.knowledge_version) == (1, 2)
 
         # The planted script: stored with its audit, which quotes the script's own words.
         planted = (SCRIPTS / "contract-care-call.planted.md").read_text(encoding="utf-8")

@@ -276,17 +276,22 @@ def test_guide_map_reactions_and_highlights_worth_copying(tmp_path):
         assert all(x.recording_id != fatal_recording for x in h.examples), h
 
 
-@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Kathmandu"])
-def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_rubric, zone):
+@pytest.mark.parametrize(("zone", "recent"), [("Asia/Kolkata", 500), ("Asia/Kathmandu", 1)])
+def test_inflight_windows_as_each_window_read_alone(
+    tmp_path, monkeypatch, dev_rubric, zone, recent
+):
     """The windows read in one pass (nested_windows) give what kpi_rows and common_errors give
     each window read alone through the rollups, in zones whose hours are not UTC's (+05:30,
     +05:45: calling hours are counted per UTC quarter hour), with windows that cut hours,
-    cross the call center's midnight and hold silent calls."""
+    cross the call center's midnight and hold silent calls; and the same examples, also when
+    the newest calls read for them (RECENT_CALLS) miss an error, which is then looked up."""
     from qa_service.config import get_settings
     from qa_service.domain.enums import Phase
+    from qa_service.metrics import kpis
     from qa_service.metrics.kpis import common_errors, kpi_rows, nested_windows
 
     monkeypatch.setenv("QA_TIMEZONE", zone)
+    monkeypatch.setattr(kpis, "RECENT_CALLS", recent)
     get_settings.cache_clear()
     try:
         store = Store(f"sqlite:///{tmp_path / 'qa.db'}")
@@ -330,8 +335,17 @@ def test_inflight_windows_as_each_window_read_alone(tmp_path, monkeypatch, dev_r
                 for u in untils
             ]
             assert nested_windows(s, first, untils, project="p", phase=Phase.PRODUCTION) == alone
+            every_error = [common_errors(s, limit=50, until=u, **kw) for u in untils]
+            assert [
+                errors
+                for _, errors in nested_windows(
+                    s, first, untils, errors=50, project="p", phase=Phase.PRODUCTION
+                )
+            ] == every_error
         got = [(w.kpis, w.common_errors) for w in report.windows]
         assert got == alone
+        examples = [len(e.example_recordings) for _, errors in alone for e in errors]
+        assert max(examples) == min(3, recent) and min(examples) >= 1, examples
         evaluated = [k.evaluated for k, _ in alone]
         assert evaluated == sorted(evaluated) and evaluated[0] < evaluated[-1]
         assert all(k.no_speech for k, _ in alone[1:]) and alone[-1][1]  # silent calls, errors

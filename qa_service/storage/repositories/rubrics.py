@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 
@@ -81,7 +83,8 @@ class Rubrics:
                     version=version,
                 )
             )
-        rubric = parse_rubric(row.yaml_text, f"{rubric_id} v{version}")
+        # a copy: the caller's rubric gets its knowledge base attached, the parsed one stays bare
+        rubric = copy.deepcopy(_parsed(row.sha256, row.yaml_text, f"{rubric_id} v{version}"))
         return KnowledgeBases(self.session).attach(rubric, project)
 
     def all(self) -> list[RubricRow]:
@@ -126,6 +129,13 @@ class Rubrics:
             row.rubric_id, row.version, row.activated_at = rubric_id, version, utcnow()
             s.add(row)
             s.commit()
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(sha256: str, yaml_text: str, source: str) -> Rubric:
+    """A stored version's text parsed once per process (versions are never overwritten; the
+    text is parsed on its own, without files)."""
+    return parse_rubric(yaml_text, source)
 
 
 def rubric_title(s: Session, rubric_id: str, version: int) -> str | None:
