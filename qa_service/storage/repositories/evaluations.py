@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Row, delete, exists, or_, update
+from sqlalchemy import Row, delete, exists, func, or_, update
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -258,13 +258,16 @@ class Evaluations:
         matching = flagged_ids(low_confidence, rule, reviewed, **where)
         offset = (page - 1) * page_size
         with self.session() as s:
-            # One pass finds the first count_limit + 1 ids in order: the count and, on the
-            # first pages, the page too (the same matches are not searched for twice).
-            ids = s.exec(matching.limit(count_limit + 1)).all()
-            if offset + page_size <= len(ids) or len(ids) <= count_limit:
-                on_page = list(ids[offset : offset + page_size])
-            else:  # a page past the counted ones
-                on_page = list(s.exec(matching.offset(offset).limit(page_size)).all())
+            # Counted in the database: shipping the count_limit + 1 ids to count them here
+            # cost more than walking the index again for the page.
+            total = s.exec(
+                select(func.count()).select_from(matching.limit(count_limit + 1).subquery())
+            ).one()
+            on_page = (
+                list(s.exec(matching.offset(offset).limit(page_size)).all())
+                if offset < total or total > count_limit  # past the counted ones: look
+                else []
+            )
             rows = (
                 s.exec(
                     select(Evaluation)
@@ -274,7 +277,7 @@ class Evaluations:
                 if on_page
                 else []
             )
-        return len(ids), list(rows)
+        return total, list(rows)
 
     def listened(self, recording_ids: list[int]) -> set[int]:
         """Of these recordings, those listened to (a review applies or a task is done)."""
