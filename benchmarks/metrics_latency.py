@@ -65,7 +65,13 @@ def calls_database(rows: int) -> str:
 # Above this many rows the rollups are built by one SQL statement per table: the service's
 # rebuild (Python, 5,000 calls a chunk) takes over an hour for 5M calls on a shared 2-core machine.
 IN_SQL_FROM = 1_000_000
-KPI_COLUMNS = "evaluated, passed, excellent, success, fatal, talk_seconds, no_speech"
+KPI_COLUMNS = (
+    "evaluated, passed, excellent, success, fatal, talk_seconds, no_speech, listened,"
+    " listened_passed"
+)
+# A QA department listens to 1-2 % of calls: every 50th call gets a review task, three of
+# four of them done (监听合格率 counts those).
+LISTENED_EVERY = 50
 
 
 def build_rollups_in_sql(cur, zone: str) -> None:
@@ -75,12 +81,18 @@ def build_rollups_in_sql(cur, zone: str) -> None:
     local = f"((called_at AT TIME ZONE 'UTC') AT TIME ZONE '{zone}')"
     grade = "coalesce(reviewed_grade, grade)"
     graded = f"{grade} <> 'no_speech'"
+    heard = (
+        "EXISTS (SELECT 1 FROM review_task t WHERE t.recording_id = evaluation.recording_id"
+        " AND t.state = 'done')"
+    )
     sums = (
         f"sum(({graded})::int), sum(({graded} AND {grade} IN ('pass', 'excellent'))::int),"
         f" sum(({graded} AND {grade} = 'excellent')::int),"
         f" sum(({graded} AND outcome = 'success')::int),"
         f" sum(({graded} AND coalesce(reviewed_fatal, fatal))::int),"
-        f" sum(CASE WHEN {graded} THEN duration ELSE 0 END), sum((NOT {graded})::int)"
+        f" sum(CASE WHEN {graded} THEN duration ELSE 0 END), sum((NOT {graded})::int),"
+        f" sum(({graded} AND {heard})::int),"
+        f" sum(({graded} AND {heard} AND {grade} IN ('pass', 'excellent'))::int)"
     )
     for table, cell in (
         ("kpi_rollup", "rubric_id, project, phase, agent_id"),
@@ -131,10 +143,19 @@ def load(url: str, rows: int) -> tuple[float, float]:
                 for i in range(1, rows + 1):
                     for rule, category, status in rng.sample(RULES, 2):
                         cp.write_row((i, rule, category, status, 5, rule, "normal", "", "[]"))
-            reset_sequences(cur, ("recording", "evaluation", "finding"))
+            cur.execute(
+                "INSERT INTO review_task (recording_id, evaluation_id, project, agent_id,"
+                " called_at, run, reason, state, created_at, done_at, done_by, grade)"
+                " SELECT recording_id, id, project, agent_id, called_at, 'bench', 'sample',"
+                " CASE WHEN id %% (4 * %s) = 0 THEN 'assigned' ELSE 'done' END, called_at,"
+                " CASE WHEN id %% (4 * %s) = 0 THEN NULL ELSE called_at END, 'qa1', grade"
+                " FROM evaluation WHERE id %% %s = 0",
+                (LISTENED_EVERY, LISTENED_EVERY, LISTENED_EVERY),
+            )
+            reset_sequences(cur, ("recording", "evaluation", "finding", "review_task"))
         conn.commit()
         # without statistics the rollup rebuild's finding lookups plan as sequential scans
-        conn.execute("ANALYZE recording, evaluation, finding")
+        conn.execute("ANALYZE recording, evaluation, finding, review_task")
     copied = time.perf_counter() - t0
     t0 = time.perf_counter()
     if rows > IN_SQL_FROM:

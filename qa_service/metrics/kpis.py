@@ -30,7 +30,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time, to_utc
-from qa_service.domain.enums import COSTLY, PASSING, Grade, TaskState
+from qa_service.domain.enums import COSTLY, Grade
 from qa_service.exceptions import RubricError
 from qa_service.metrics.models import CommonError, KpiRow
 from qa_service.rules.rubric import parse_rubric
@@ -50,7 +50,6 @@ from qa_service.storage.tables import (
     KpiRollup,
     ProjectErrorRollup,
     ProjectKpiRollup,
-    ReviewTask,
     RubricRow,
 )
 
@@ -94,10 +93,18 @@ def bucket_key(group: str, local: datetime):
 
 
 def _kpi_sums(
-    session: Session, group: str, since, until, agent: str | None = None, **kw
+    session: Session,
+    group: str,
+    since,
+    until,
+    agent: str | None = None,
+    *,
+    calling_hours: bool = True,
+    **kw,
 ) -> tuple[dict[Any, KpiSums], dict[Any, int]]:
     """Per group key, the KPI sums and the calling hours (a date's hour, the call center's, in
-    which it made graded calls: what 每小时呼叫次数 divides by). Whole hours come from the
+    which it made graded calls: what 每小时呼叫次数 divides by; not counted, and empty, without
+    `calling_hours`: a distinct count over every rollup row read). Whole hours come from the
     rollups; a ragged end lies inside one hour, counted from the evaluations."""
     dialect = session.get_bind().dialect.name
     whole, ends = split_range(stored_time(since), stored_time(until), hour_of, timedelta(hours=1))
@@ -114,7 +121,7 @@ def _kpi_sums(
             select(
                 key,
                 *(func.sum(getattr(rollup, c)).label(c) for c in KPI_SUMS),
-                busy_hours.label("hours"),
+                *([busy_hours.label("hours")] if calling_hours else []),
             )
             .where(filters(cols, since=whole[0], until=whole[1], agent=agent, **kw))
             .group_by(key)
@@ -131,6 +138,8 @@ def _kpi_sums(
         for row in session.exec(q).all():
             key = row.key if fixed_key is None else fixed_key
             totals[key].add(KpiSums(**{c: getattr(row, c) or 0 for c in KPI_SUMS}))
+            if not calling_hours:
+                continue
             if q is rollup_query:
                 hours[key] += row.hours
             elif row.evaluated:  # a ragged end with graded calls is one hour of calling
@@ -148,12 +157,11 @@ def kpi_rows(
     """Each group's KPIs: the machine's over every call it scored, and 监听合格率 over the calls
     people listened to (review tasks done) beside them."""
     totals, hours = _kpi_sums(session, group, since, until, **kw)
-    heard = listened(session, group, since, until, **kw)
     # a cell whose calls all moved elsewhere is left out; one of calls with no speech only
     # stays, to count them (its rates are None: nothing in it was graded)
     return [
         KpiRow.of_sums(totals[key], **{group: key})
-        .with_listened(*heard.get(key, (0, 0)))
+        .with_listened(int(totals[key].listened), int(totals[key].listened_passed))
         .with_hours(hours.get(key, 0))
         for key in sorted(totals)
         if totals[key].evaluated > 0 or totals[key].no_speech > 0
@@ -165,53 +173,8 @@ def call_count(
 ) -> int:
     """How many current evaluations match (graded or not): the rollups' whole hours and the
     ragged ends, as the KPIs count them; a count(*) over millions of calls is not run."""
-    totals, _ = _kpi_sums(session, "project", since, until, **kw)
+    totals, _ = _kpi_sums(session, "project", since, until, calling_hours=False, **kw)
     return sum(int(t.evaluated + t.no_speech) for t in totals.values())
-
-
-def _listened_calls(session: Session, since, until, **kw):
-    """The calls made in [since, until) whose review task is done (each once), with the
-    columns listened groups them by and the grade each has now."""
-    return session.exec(
-        select(
-            Evaluation.id,
-            Evaluation.called_at,
-            Evaluation.agent_id,
-            Evaluation.project,
-            Evaluation.rubric_id,
-            Evaluation.effective_grade_sql().label("grade"),
-        )
-        .join(ReviewTask, ReviewTask.recording_id == Evaluation.recording_id)
-        .where(
-            ReviewTask.state == TaskState.DONE,
-            filters(EVALUATION, since=since, until=until, **kw),
-            Evaluation.effective_grade_sql() != Grade.NO_SPEECH,
-        )
-        .distinct()
-    ).all()
-
-
-def listened(
-    session: Session,
-    group: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    **kw,
-) -> dict[Any, tuple[int, int]]:
-    """Per group key: (calls listened to, of them passing) among the calls made in [since,
-    until): a call counts once its review task is done, with the grade it has now (a review
-    or an appeal's ruling since moves it)."""
-    since, until = stored_time(since), stored_time(until)
-    out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
-    for ev in _listened_calls(session, since, until, **kw):
-        if group in ("day", "hour"):
-            local = call_center_time(ev.called_at)
-            key: Any = local.strftime("%Y-%m-%d") if group == "day" else local.hour
-        else:
-            key = {"agent": ev.agent_id, "project": ev.project, "rubric": ev.rubric_id}[group]
-        out[key][0] += 1
-        out[key][1] += ev.grade in PASSING
-    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def common_errors(
@@ -228,7 +191,9 @@ def common_errors(
     since, until = stored_time(since), stored_time(until)
     per_rubric = {
         rubric_id: sums.evaluated
-        for rubric_id, sums in _kpi_sums(session, "rubric", since, until, **kw)[0].items()
+        for rubric_id, sums in _kpi_sums(
+            session, "rubric", since, until, calling_hours=False, **kw
+        )[0].items()
     }
     rules_of = _rules_of_rubrics(session, list(per_rubric))
     whole, ends = split_range(since, until, day_of, timedelta(days=1))
@@ -473,13 +438,6 @@ def nested_windows(
         u: set().union(*(hours.get(j, ()) for j in range(i + 1))) for i, u in enumerate(order)
     }
     project = kw.get("project")
-    # the listened calls of the widest window, counted below per window: one query, not one
-    # per window
-    heard_in_widest = [
-        (c.called_at, c.grade in PASSING)
-        for c in _listened_calls(session, since, order[-1], **kw)
-        if c.project == project
-    ]
     rubrics = sorted({rubric_id for rubric_id, _ in pieces})
     rules_of = _rules_of_rubrics(session, rubrics)
     out = []
@@ -494,10 +452,9 @@ def nested_windows(
             total.add(sums)
         kpis = None
         if total.evaluated > 0 or total.no_speech > 0:
-            heard = [passed for called_at, passed in heard_in_widest if called_at < until]
             kpis = (
                 KpiRow.of_sums(total, project=project)
-                .with_listened(len(heard), sum(heard))
+                .with_listened(int(total.listened), int(total.listened_passed))
                 .with_hours(len(hours_of[until]))
             )
         in_window = [c for c in calls if c.called_at < until]

@@ -211,8 +211,7 @@ def search_calls(
         cond = Evaluation.flagged_sql(low_confidence)
         where.append(cond if flagged else ~cond)
     if reviewed is not None:
-        heard = listened_sql()
-        where.append(heard if reviewed else ~heard)
+        where.append(listened_sql(listened=reviewed))
     if rule:
         where.append(costly_finding(rule))
     offset = (page - 1) * page_size

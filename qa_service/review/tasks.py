@@ -32,6 +32,7 @@ from qa_service.domain.enums import TaskReason, TaskState
 from qa_service.domain.sampling import SAMPLE_PRIME, sample_rank
 from qa_service.exceptions import TaskConflict, TaskNotFound
 from qa_service.i18n import message
+from qa_service.storage.rollups import tracked
 from qa_service.storage.tables import Evaluation, ReviewTask, SamplingPlan, utcnow
 
 
@@ -281,11 +282,12 @@ def complete(session: Session, task_id: int, reviewer: str, manager: bool = Fals
     if task.assignee not in (None, reviewer) and not manager:
         raise TaskConflict(message("task {id} is {who}'s", id=task_id, who=task.assignee))
     ev = _current(session, task.recording_id, task.evaluation_id)
-    task.evaluation_id, task.grade = ev.id, ev.effective_grade
-    task.state, task.done_by, task.done_at = TaskState.DONE, reviewer, utcnow()
-    task.assignee = task.assignee or reviewer
-    session.add(task)
-    session.flush()
+    # the call now counts in 监听合格率: the KPI rollups follow it
+    with tracked(session, [task.recording_id]):
+        task.evaluation_id, task.grade = ev.id, ev.effective_grade
+        task.state, task.done_by, task.done_at = TaskState.DONE, reviewer, utcnow()
+        task.assignee = task.assignee or reviewer
+        session.add(task)
     return task
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from qa_service.exceptions import SchemaNotCurrent
 from qa_service.i18n import message
-from qa_service.storage.rollups import rebuild
+from qa_service.storage.rollups import add_listened, rebuild
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,9 +40,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
-        if cfg.attributes.get("rebuild_rollups") and revision == "head":
+        if revision != "head":
+            return
+        backfill = None
+        if cfg.attributes.get("rebuild_rollups"):
+            backfill = rebuild
+        elif cfg.attributes.get("add_listened"):  # a rebuild counts them too
+            backfill = add_listened
+        if backfill is not None:
             with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
-                rebuild(session)
+                backfill(session)
                 session.commit()  # releases the savepoint; the transaction commits it all
 
 

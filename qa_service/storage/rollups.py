@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Row, and_, case, delete, func
+from sqlalchemy import Row, and_, case, delete, exists, func
 from sqlmodel import Session, select
 
 from qa_service.config import call_center_time
-from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade
+from qa_service.domain.enums import COSTLY, PASSING, CallOutcome, Grade, TaskState
 from qa_service.storage import costly_rules
 from qa_service.storage.bulk import bulk_insert
 from qa_service.storage.queries import among
@@ -42,6 +42,7 @@ from qa_service.storage.tables import (
     KpiRollup,
     ProjectErrorRollup,
     ProjectKpiRollup,
+    ReviewTask,
 )
 
 
@@ -50,8 +51,9 @@ class KpiSums:
     """The KPIs of a set of calls as sums that add up across calls, hours and agents (the
     rollup tables' columns, by name): the one definition of what each KPI counts.
 
-    机器质检合格率 machine pass rate = passed / evaluated (监听合格率 counts listened calls only:
-    metrics/kpis.listened), 质检优秀率 excellent rate = excellent / evaluated,
+    机器质检合格率 machine pass rate = passed / evaluated, 监听合格率 listened pass rate =
+    listened_passed / listened (calls whose review task is done, with the grade they have
+    now), 质检优秀率 excellent rate = excellent / evaluated,
     外呼在线成功率 success rate = success / evaluated, 项目呼出均长 = talk_seconds / evaluated.
     A call not graded for want of speech (Grade.NO_SPEECH) counts in `no_speech` only: it is
     no evaluated call, so it moves no rate, average or common error."""
@@ -63,9 +65,13 @@ class KpiSums:
     fatal: float = 0
     talk_seconds: float = 0.0
     no_speech: float = 0
+    listened: float = 0  # graded and listened to: a review task of the call is done
+    listened_passed: float = 0
 
     @classmethod
-    def of_call(cls, grade: str, outcome: str, fatal: bool, duration: float) -> KpiSums:
+    def of_call(
+        cls, grade: str, outcome: str, fatal: bool, duration: float, listened: bool = False
+    ) -> KpiSums:
         if grade == Grade.NO_SPEECH:
             return cls(no_speech=1)
         return cls(
@@ -75,6 +81,8 @@ class KpiSums:
             outcome == CallOutcome.SUCCESS,
             bool(fatal),
             duration,
+            listened=bool(listened),
+            listened_passed=bool(listened) and grade in PASSING,
         )
 
     def add(self, other: KpiSums, sign: int = 1) -> KpiSums:
@@ -89,11 +97,20 @@ class KpiSums:
 KPI_SUMS = tuple(f.name for f in fields(KpiSums))
 
 
+def listened_sql():
+    """The evaluation's call was listened to (a review task of it is done): what 监听合格率
+    counts. Tasks are only ever made done (review/tasks.py), under `tracked`."""
+    return exists().where(
+        ReviewTask.recording_id == Evaluation.recording_id, ReviewTask.state == TaskState.DONE
+    )
+
+
 def kpi_sums_sql() -> list:
     """KpiSums.of_call as SQL aggregates over evaluations, labelled by field (the ragged ends
     of a time range are counted from the evaluations themselves)."""
     grade = Evaluation.effective_grade_sql()
     graded = grade != Grade.NO_SPEECH
+    heard = listened_sql()
 
     def count(*when) -> object:
         return func.sum(case((and_(graded, *when), 1), else_=0))
@@ -106,6 +123,8 @@ def kpi_sums_sql() -> list:
         count(Evaluation.effective_fatal_sql()).label("fatal"),
         func.sum(case((graded, Evaluation.duration), else_=0.0)).label("talk_seconds"),
         func.sum(case((graded, 0), else_=1)).label("no_speech"),
+        count(heard).label("listened"),
+        count(heard, grade.in_(PASSING)).label("listened_passed"),
     ]
 
 
@@ -153,6 +172,7 @@ def rolled_up() -> tuple:
         e.called_at,
         e.effective_grade_sql().label("effective_grade"),
         e.effective_fatal_sql().label("effective_fatal"),
+        listened_sql().label("listened"),
     )
 
 
@@ -164,26 +184,34 @@ class Deltas:
         self.errors: dict[tuple, int] = defaultdict(int)
         self.names: dict[tuple, str] = {}
 
-    def add(self, ev: Evaluation | Row, rules: BadRules, sign: int) -> None:
-        """One evaluation (or a row of rolled_up()'s columns) counted in, or out (sign -1)."""
-        cell = {
-            "rubric_id": ev.rubric_id,
-            "project": ev.project,
-            "agent_id": ev.agent_id,
-            "phase": ev.phase,
-        }
-        call = KpiSums.of_call(ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration)
+    def add(self, ev: Row, rules: BadRules, sign: int) -> None:
+        """One evaluation (a row of rolled_up()'s columns) counted in, or out (sign -1)."""
+        call = KpiSums.of_call(
+            ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration, ev.listened
+        )
         if ev.effective_grade == Grade.NO_SPEECH:
             rules = {}  # not graded: none of its findings is a common error
-        local = call_center_time(ev.called_at)  # the call center's hour and day of the call
-        for model in KPI_TABLES:
-            self.kpi[model, _key(model, cell, hour=hour_of(local))].add(call, sign)
+        cell, local = self.add_kpi(ev, call, sign)
         day = day_of(local)
         for (rule_id, category), name in rules.items():
             for model in ERROR_TABLES:
                 key = _key(model, cell, day=day, rule_id=rule_id, category=category)
                 self.errors[model, key] += sign
                 self.names.setdefault((model, key), name)
+
+    def add_kpi(self, ev: Row, sums: KpiSums, sign: int) -> tuple[dict, datetime]:
+        """`sums` added to the KPI cells of the evaluation's call; its cell and the call
+        center's time of the call."""
+        cell = {
+            "rubric_id": ev.rubric_id,
+            "project": ev.project,
+            "agent_id": ev.agent_id,
+            "phase": ev.phase,
+        }
+        local = call_center_time(ev.called_at)  # the call center's hour and day of the call
+        for model in KPI_TABLES:
+            self.kpi[model, _key(model, cell, hour=hour_of(local))].add(sums, sign)
+        return cell, local
 
     def add_current(
         self, session: Session, recording_ids: list[int], sign: int, lock: bool = False
@@ -273,8 +301,8 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
         session.execute(delete(model))
     deltas, last, counted = Deltas(), 0, 0
     while True:
-        evaluations = session.exec(
-            select(Evaluation)
+        evaluations = session.execute(
+            select(*rolled_up())
             .where(Evaluation.is_current, Evaluation.id > last)
             .order_by(Evaluation.id)
             .limit(chunk)
@@ -285,6 +313,20 @@ def rebuild(session: Session, chunk: int = 5000) -> int:
         for ev in evaluations:
             deltas.add(ev, rules.get(ev.id, {}), +1)
         last, counted = evaluations[-1].id, counted + len(evaluations)
-        session.expunge_all()  # a million evaluations need not stay in the identity map
     deltas.apply(session)
     return counted
+
+
+def add_listened(session: Session) -> int:
+    """Add to the KPI rollups the calls listened to so far (migration 0022's backfill: its
+    columns start at 0, and only the calls with a done review task move them); returns how
+    many evaluations were counted."""
+    rows = session.execute(select(*rolled_up()).where(Evaluation.is_current, listened_sql())).all()
+    deltas = Deltas()
+    for ev in rows:
+        call = KpiSums.of_call(
+            ev.effective_grade, ev.outcome, ev.effective_fatal, ev.duration, listened=True
+        )
+        deltas.add_kpi(ev, KpiSums(listened=call.listened, listened_passed=call.listened_passed), 1)
+    deltas.apply(session)
+    return len(rows)

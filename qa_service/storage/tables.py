@@ -697,6 +697,10 @@ class _KpiSums(SQLModel):
     fatal: int = 0
     talk_seconds: float = 0.0
     no_speech: int = 0
+    # graded calls listened to (a review task of the call done), and of them those passing:
+    # 监听合格率 = listened_passed / listened
+    listened: int = 0
+    listened_passed: int = 0
 
 
 class _ErrorCount(SQLModel):

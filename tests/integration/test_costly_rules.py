@@ -26,6 +26,7 @@ from qa_service.review.reviews import (
     create_review,
     withdraw_review,
 )
+from qa_service.review.tasks import complete
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.costly_rules import _current_costly
@@ -237,15 +238,16 @@ def test_rule_filter_lists_what_the_findings_say(request, backend, kolkata):
             ReviewRequest("grade", "override", value="fail", comment="bad"),
             "r1",
         )
-        s.add(
-            ReviewTask(
-                recording_id=rude[2].recording_id,
-                evaluation_id=rude[2].id,
-                reason=TaskReason.RANDOM,
-                assignee="r1",
-                state=TaskState.DONE,
-            )
+        task = ReviewTask(
+            recording_id=rude[2].recording_id,
+            evaluation_id=rude[2].id,
+            reason=TaskReason.RANDOM,
+            assignee="r1",
+            state=TaskState.ASSIGNED,
         )
+        s.add(task)
+        s.flush()
+        complete(s, task.id, "r1")
         s.commit()
     assert assert_same(store) >= 10
 

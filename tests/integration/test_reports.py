@@ -10,6 +10,7 @@ from qa_service.domain.enums import TaskReason, TaskState
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance as U
 from qa_service.metrics.reports import inflight_report, trial_report
+from qa_service.review.tasks import complete
 from qa_service.rules.rubric import parse_rubric
 from qa_service.rules.scoring import Scorer, evaluate
 from qa_service.storage.store import Store
@@ -310,15 +311,16 @@ def test_inflight_windows_as_each_window_read_alone(
             stored = record_evaluation(store, rec.id, evaluate(f"c{i}", utts, 30.0 + i, scorer))
             if i % 4 == 1:  # listened to: the windows' 监听合格率 counts it
                 with store.session() as s:
-                    s.add(
-                        ReviewTask(
-                            recording_id=rec.id,
-                            evaluation_id=stored.id,
-                            reason=TaskReason.RANDOM,
-                            assignee="r1",
-                            state=TaskState.DONE,
-                        )
+                    task = ReviewTask(
+                        recording_id=rec.id,
+                        evaluation_id=stored.id,
+                        reason=TaskReason.RANDOM,
+                        assignee="r1",
+                        state=TaskState.ASSIGNED,
                     )
+                    s.add(task)
+                    s.flush()
+                    complete(s, task.id, "r1")  # as the API marks it done: rollups follow
                     s.commit()
         hours = (1, 2, 4, 6)
         with store.session() as s:

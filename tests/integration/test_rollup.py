@@ -8,23 +8,26 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import select
 
 from qa_service.api import create_app
 from qa_service.app.evaluations import record_evaluation, record_evaluations
 from qa_service.app.keys import create_key
 from qa_service.config import Settings, call_center_time
+from qa_service.domain.enums import TaskState
 from qa_service.domain.metadata import CallMetadata
 from qa_service.i18n import message
 from qa_service.metrics.kpis import common_errors, kpi_rows
+from qa_service.review.tasks import listened as listened_task
 from qa_service.rules.rubric import load_rubric
 from qa_service.rules.scoring import Scorer, evaluate
-from qa_service.storage.migrate import upgrade
+from qa_service.storage.migrate import alembic_config, upgrade
 from qa_service.storage.queries import stored_time
 from qa_service.storage.store import Store
-from qa_service.storage.tables import FindingRow
+from qa_service.storage.tables import FindingRow, ReviewTask
 from tests.support import GOOD_CALL, RUBRICS, RUDE_CALL, SHORT_CALL, assert_rollups_match_rebuild
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -59,6 +62,10 @@ RANGES = [
 def counted_one_by_one(store, group, since, until, agent=None):
     """KPIs straight from the current evaluations, in Python: the reference."""
     groups = defaultdict(Counter)
+    with store.session() as s:
+        heard = set(
+            s.exec(select(ReviewTask.recording_id).where(ReviewTask.state == TaskState.DONE)).all()
+        )
     for ev in store.evaluations.all():
         if not in_range(ev, since, until, agent):
             continue
@@ -78,6 +85,8 @@ def counted_one_by_one(store, group, since, until, agent=None):
             success=ev.outcome == "success",
             fatal=ev.effective_fatal,
             talk=ev.duration,
+            listened=ev.recording_id in heard,
+            listened_passed=ev.recording_id in heard and grade in ("pass", "excellent"),
         )
     return {
         k: (
@@ -87,6 +96,8 @@ def counted_one_by_one(store, group, since, until, agent=None):
             c["success"],
             c["fatal"],
             round(c["talk"] / c["evaluated"], 2),
+            c["listened"],
+            c["listened_passed"],
         )
         for k, c in groups.items()
     }
@@ -130,6 +141,8 @@ def assert_consistent(store):
                         r.success,
                         r.fatal,
                         r.average_talk_seconds,
+                        r.listened,
+                        r.listened_passed,
                     )
                     for r in kpi_rows(s, group, since=since, until=until)
                 }
@@ -152,6 +165,8 @@ def assert_consistent(store):
                         r.success,
                         r.fatal,
                         r.average_talk_seconds,
+                        r.listened,
+                        r.listened_passed,
                     )
                     for r in kpi_rows(s, "day", since=since, until=until, agent=agent)
                 }
@@ -212,6 +227,14 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
         ).first()
     with TestClient(create_app(settings)) as client:
         hdr = {"X-API-Key": reviewer}
+        # Two calls listened to (监听合格率 counts them), one of them before its grade is
+        # overridden below: the rollups follow both steps.
+        for ev in (failing, next(e for e in current if e.grade != "fail")):
+            r = client.post(f"/evaluations/{ev.id}/listened", headers=hdr)
+            assert r.status_code == 200, r.text
+        assert_consistent(store)
+        with store.session() as s:
+            assert sum(r.listened for r in kpi_rows(s, "project")) == 2
         r = client.post(
             f"/evaluations/{failing.id}/reviews",
             headers=hdr,
@@ -352,6 +375,41 @@ def test_migration_0003_backfills_current_evaluations_and_rollups(request, backe
         assert rows[""].fatal == 1 and rows[""].average_talk_seconds == 20.0
         errors = {r.rule_id: r.count for r in common_errors(s)}
     assert errors == {"m": 1, "rude": 1}
+    assert_consistent(store)
+
+
+@BACKENDS
+def test_migration_0022_adds_the_calls_listened_before_it(request, backend):
+    """Calls listened to before 0022 (a done review task) are added to the rollups' new
+    columns once the schema is at head; nothing else in the rollups moves."""
+    url = request.getfixturevalue(f"{backend}_url")
+    store = Store(url)
+    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
+    evaluations = []
+    for i, (agent, when, utts, duration) in enumerate(CALLS):
+        meta = CallMetadata(
+            agent_id=agent, project="p", call_time=datetime.fromisoformat(when) if when else None
+        )
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts
+        )
+        evaluations.append(
+            record_evaluation(store, rec.id, evaluate(f"c{i}", utts, duration, Scorer(rubric)))
+        )
+    with store.session() as s:
+        for ev in evaluations[::2]:
+            listened_task(s, ev.id, "r1", manager=False)
+        s.commit()
+        before = kpi_rows(s, "agent")
+    assert sum(r.listened for r in before) == 4
+    command.downgrade(alembic_config(url), "0021")  # what a database before 0022 has
+    with store.engine.connect() as c:
+        assert "listened" not in {col["name"] for col in inspect(c).get_columns("kpi_rollup")}
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    with Store(url).session() as s:
+        assert kpi_rows(s, "agent") == before
     assert_consistent(store)
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Row, delete, exists, func, or_, update
+from sqlalchemy import Row, and_, delete, exists, func, or_, update
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -31,16 +31,18 @@ from qa_service.storage.tables import (
 )
 
 
-def listened_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation):
+def listened_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation, listened: bool = True):
     """A current evaluation's call was listened to: a review applies to it, or a review task of
-    the call is done (`t`: the evaluation, or its copy in costly_rule)."""
-    return or_(
-        t.reviewed_grade.is_not(None),
-        exists().where(
-            ReviewTask.recording_id == t.recording_id,
-            ReviewTask.state == TaskState.DONE,
-        ),
+    the call is done (`t`: the evaluation, or its copy in costly_rule). With `listened` False,
+    its negation, written as the AND of NOT EXISTS that PostgreSQL plans as one anti-join (a
+    NOT over the OR stays a subquery run once per row walked)."""
+    done = exists().where(
+        ReviewTask.recording_id == t.recording_id,
+        ReviewTask.state == TaskState.DONE,
     )
+    if listened:
+        return or_(t.reviewed_grade.is_not(None), done)
+    return and_(t.reviewed_grade.is_(None), ~done)
 
 
 # What kpis.filters reads of a costly_rule row (it holds current evaluations only).
@@ -64,8 +66,7 @@ def flagged_ids(
         conds.append(CostlyRule.rule_id == rule)
     conds += [filters(cols, **where), t.flagged_sql(low_confidence)]
     if reviewed is not None:
-        heard = listened_sql(t)
-        conds.append(heard if reviewed else ~heard)
+        conds.append(listened_sql(t, reviewed))
     ident = CostlyRule.evaluation_id if rule else Evaluation.id
     return select(ident).where(*conds).order_by(t.called_at.desc(), ident.desc())
 
