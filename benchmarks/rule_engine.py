@@ -56,7 +56,7 @@ from qa_service.domain.results import Utterance
 from qa_service.rules import knowledge, matching, normalize, semantic, text_forms
 from qa_service.rules.checks import Call
 from qa_service.rules.rubric import Rubric, load_rubric
-from qa_service.rules.scoring import Scorer
+from qa_service.rules.scoring import Scorer, prepared_texts
 from qa_service.rules.semantic import (
     CallVectors,
     embed_utterances,
@@ -87,7 +87,7 @@ def load_transcripts() -> list[Transcript]:
 # What depends on a text alone, cached per process (cleared for the cold figures); by name,
 # so that this script also measures code that lacks some of them.
 TEXT_CACHES = (
-    (matching, ("prepare", "prepare_said")),
+    (matching, ("prepare", "prepare_said", "said_pinyin")),
     (normalize, ("spoken", "normalize", "normalize_plain", "syllables", "_word_syllables")),
     (semantic, ("clauses", "numbers_in", "negated")),
     (knowledge, ("_clauses", "_values", "_ruled", "_valued_clauses", "_stating_clauses")),
@@ -136,7 +136,7 @@ def packed_texts(transcripts: list[Transcript]) -> list[bytes]:
     """Each transcript's prepared texts as stored with it (text_forms.pack)."""
     out = []
     for utts, _ in transcripts:
-        packed = text_forms.pack([matching.prepare(u.text) for u in utts])
+        packed = text_forms.pack(prepared_texts(utts))
         assert packed is not None, "a dev transcript text_forms cannot store"
         out.append(packed)
     return out

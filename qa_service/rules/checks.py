@@ -935,7 +935,8 @@ class ProductFactCheck(Check):
     def run(self, call: Call) -> list[Finding]:
         wrong: dict[str, list[tuple[int, Claim]]] = {}
         for index in call.indices(Role.AGENT):
-            for claim in wrong_claims(call.utterances[index].text, self.compiled):
+            text = call.utterances[index].text
+            for claim in wrong_claims(text, self.compiled, call.texts[index].clauses):
                 wrong.setdefault(claim.fact.id, []).append((index, claim))
         findings = []
         for items in wrong.values():

@@ -705,11 +705,39 @@ def _stating_clauses(text: str) -> tuple[tuple[str, str, bool, str, frozenset[st
     )
 
 
-def _rule_claims(text: str, bank: _RuleBank) -> list[Claim]:
+@dataclass(frozen=True)
+class ClauseForms:
+    """What a knowledge base reads of a sentence that depends on its text alone, stored with a
+    transcript (rules/text_forms.py) so that a rescore does not normalize each clause again:
+    the clauses holding a value (_valued_clauses) and (said, core, negated, key) of those that
+    may state a yes/no rule (_stating_clauses)."""
+
+    valued: tuple[str, ...]
+    stating: tuple[tuple[str, str, bool, str], ...]
+
+
+def clause_forms(text: str) -> ClauseForms:
+    return ClauseForms(
+        _valued_clauses(text),
+        tuple((said, core, negated, key) for said, core, negated, key, _ in _stating_clauses(text)),
+    )
+
+
+def _stating(
+    text: str, forms: ClauseForms | None
+) -> Iterable[tuple[str, str, bool, str, frozenset[str]]]:
+    if forms is None:
+        return _stating_clauses(text)
+    return [
+        (said, core, neg, key, frozenset(_pairs(key))) for said, core, neg, key in forms.stating
+    ]
+
+
+def _rule_claims(text: str, bank: _RuleBank, forms: ClauseForms | None = None) -> list[Claim]:
     if not bank.statements:
         return []
     out: list[Claim] = []
-    for said, core, negated, key, pairs in _stating_clauses(text):
+    for said, core, negated, key, pairs in _stating(text, forms):
         best: dict[str, tuple[float, Statement]] = {}
         # The clause says a statement's words: the surest sign, the longest words first. Two
         # characters (退订, left of 不能退订) name the topic, not what is said of it: by meaning.
@@ -753,14 +781,19 @@ def claims(text: str, kb: KnowledgeBase) -> list[Claim]:
     return compiled_claims(text, compile_knowledge(kb))
 
 
-def compiled_claims(text: str, compiled: CompiledKnowledge) -> list[Claim]:
-    """claims() with the knowledge base compiled beforehand (a check reads many sentences)."""
+def compiled_claims(
+    text: str, compiled: CompiledKnowledge, forms: ClauseForms | None = None
+) -> list[Claim]:
+    """claims() with the knowledge base compiled beforehand (a check reads many sentences);
+    `forms`: clause_forms(text) as stored with the transcript, if any."""
     out = []
-    for clause in _valued_clauses(text):
+    for clause in _valued_clauses(text) if forms is None else forms.valued:
         out += _numeric_claims(clause, compiled)
-    return out + _rule_claims(text, compiled.rules)
+    return out + _rule_claims(text, compiled.rules, forms)
 
 
-def wrong_claims(text: str, kb: KnowledgeBase | CompiledKnowledge) -> list[Claim]:
+def wrong_claims(
+    text: str, kb: KnowledgeBase | CompiledKnowledge, forms: ClauseForms | None = None
+) -> list[Claim]:
     compiled = kb if isinstance(kb, CompiledKnowledge) else compile_knowledge(kb)
-    return [c for c in compiled_claims(text, compiled) if not c.right]
+    return [c for c in compiled_claims(text, compiled, forms) if not c.right]

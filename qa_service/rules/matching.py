@@ -44,6 +44,9 @@ class PreparedText:
     # shared syllables with one AND and a popcount, four times faster than a set intersection.
     syllable_mask: int = field(default=0, compare=False)
     said: str = ""  # what pinyin, char_at and syllable_mask describe; fuzzy spans come from it
+    # knowledge.ClauseForms of the text, where they were stored with it (text_forms); else
+    # None and the knowledge base reads the text itself (typed loosely: knowledge imports this).
+    clauses: Any = field(default=None, compare=False)
 
 
 _SYLLABLE_BIT: dict[str, int] = {}
@@ -69,15 +72,24 @@ def prepare(text: str) -> PreparedText:
     return with_sound(norm, plain if plain != norm else "", prepare_said(spoken(text)))
 
 
-def with_sound(norm: str, plain: str, sound: PreparedText) -> PreparedText:
+def with_sound(norm: str, plain: str, sound: PreparedText, clauses: Any = None) -> PreparedText:
     """A normalized text with the pinyin of its text as said (prepare_said, said_from)."""
-    return PreparedText(norm, sound.pinyin, sound.char_at, plain, sound.syllable_mask, sound.said)
+    return PreparedText(
+        norm, sound.pinyin, sound.char_at, plain, sound.syllable_mask, sound.said, clauses
+    )
 
 
 @lru_cache(maxsize=65536)
 def prepare_said(said: str) -> PreparedText:
     """Pinyin of a text as said (and of a span of one, when fuzzy matching rescores it)."""
     return said_from(said, syllables(said))
+
+
+@lru_cache(maxsize=65536)
+def said_pinyin(said: str) -> str:
+    """prepare_said(said).pinyin without the offsets and mask: what a fuzzy span is scored by
+    (find_fuzzy rescores nine spans around each alignment)."""
+    return " ".join(syllables(said))
 
 
 def said_from(said: str, parts: Sequence[str]) -> PreparedText:
@@ -194,7 +206,7 @@ def find_fuzzy(
         for hi in (last, last + 1, last + 2):
             if lo < 0 or hi > len(text.said) or hi - lo < 1:
                 continue
-            span = prepare_said(text.said[lo:hi]).pinyin
+            span = said_pinyin(text.said[lo:hi])
             score = fuzz.ratio(source, span)
             if best is None or score > best[0]:
                 best = (score, lo, hi)
@@ -202,7 +214,7 @@ def find_fuzzy(
         return None
     _, lo, hi = best
     span = text.said[lo:hi]
-    if short_initials and not same_initials(source, prepare_said(span).pinyin):
+    if short_initials and not same_initials(source, said_pinyin(span)):
         return None
     negation = (
         holds_negation(phrase, span) if phrase.negated else any(ch in NEGATORS for ch in span)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from qa_service.config import (
     DEFAULT_CALIBRATION,
@@ -246,9 +247,14 @@ class Scorer:
 
 
 def prepared_texts(utterances: Sequence[Utterance]) -> list[PreparedText]:
-    """Each utterance's text prepared for matching, as a Call prepares them (stored with a
-    transcript: rules/text_forms.py)."""
-    return [prepare(u.text) for u in utterances]
+    """Each utterance's text prepared for matching, as a Call prepares them, and an agent's with
+    what a knowledge base reads of it (stored with a transcript: rules/text_forms.py)."""
+    return [
+        replace(prepare(u.text), clauses=knowledge.clause_forms(u.text))
+        if u.role == Role.AGENT
+        else prepare(u.text)
+        for u in utterances
+    ]
 
 
 def evaluate(
@@ -277,6 +283,7 @@ def evaluate(
 CALL_TEXT_CACHES = (
     matching.prepare,
     matching.prepare_said,
+    matching.said_pinyin,
     normalize.spoken,
     normalize.normalize,
     normalize.normalize_plain,

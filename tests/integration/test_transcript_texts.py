@@ -6,15 +6,18 @@ replaced drops the texts of the old one."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
 
 from qa_service.app.scoring import QAService
 from qa_service.config import Settings
+from qa_service.domain.enums import Role
 from qa_service.domain.metadata import CallMetadata
 from qa_service.domain.results import Utterance
 from qa_service.rules import text_forms
+from qa_service.rules.knowledge import ClauseForms, clause_forms
 from qa_service.rules.matching import prepare
 from qa_service.rules.rubric import load_rubric
 from qa_service.storage.store import Store
@@ -66,12 +69,28 @@ def test_rescore_stores_reads_and_renews_prepared_texts(request, backend):
         assert stored[rid] == [prepare(u.text) for u in utts]
         masks = [t.syllable_mask for t in stored[rid]]
         assert masks == [prepare(u.text).syllable_mask for u in utts]
+        # an agent's with what the knowledge base reads of it
+        assert [t.clauses for t in stored[rid]] == [
+            clause_forms(u.text) if u.role == Role.AGENT else None for u in utts
+        ]
     # read back, they give the same results
     assert results(store, rubric) == first
 
+    # The stored clause forms are what the knowledge base reads: an agent line stored as
+    # stating a monthly fee the knowledge base contradicts adds that finding...
+    a = next(iter(calls))
+    texts = store.recordings.texts_of([a])[a]
+    agent = next(i for i, u in enumerate(calls[a]) if u.role == Role.AGENT)
+    wrong = ClauseForms(("月费是19元",), ())
+    texts[agent] = replace(texts[agent], clauses=wrong)
+    store.recordings.save_texts({a: texts})
+    facts = [f for f in results(store, rubric)[0]["findings"] if f["category"] == "product_fact"]
+    assert [f["rule_id"] for f in facts] == ["product_fact.monthly_fee"]
+    assert facts[0]["evidence"][0]["start"] == pytest.approx(calls[a][agent].start, abs=0.01)
+    assert results(store, rubric)[1:] == first[1:]
+
     # The stored texts are what is read: one call's stored as if every line were a refusal
     # changes its result...
-    a = next(iter(calls))
     store.recordings.save_texts({a: [prepare("不需要，谢谢")] * len(calls[a])})
     assert results(store, rubric)[0] != first[0]
     # ...until they are of another form: then they are prepared again and stored anew.
@@ -90,6 +109,7 @@ def test_rescore_stores_reads_and_renews_prepared_texts(request, backend):
     assert a not in store.recordings.texts_of([a])
     assert results(store, rubric) == first
     assert store.recordings.texts_of([a])[a] == [prepare(u.text) for u in calls[a]]
+    assert store.recordings.texts_of([a])[a][agent].clauses == clause_forms(calls[a][agent].text)
 
     # A transcript stored again (recognized anew) drops the texts of the old one.
     sha = store.recordings.get(a).sha256

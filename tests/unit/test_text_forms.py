@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from dataclasses import replace
 
 from qa_service.rules import text_forms
+from qa_service.rules.knowledge import clause_forms
 from qa_service.rules.matching import PreparedText, prepare
 from tests.support import ROOT
 
@@ -24,9 +26,10 @@ ODD = [
     "5G畅享套餐每月29元，合约期一年",
     "号码138 0013 8000，身份证后四位1234",
 ]
-# sha256 of [norm, plain, said, pinyin] of every text below, for FORM_REVISION (see
-# text_forms): when prepare's output changes, bump the revision and record the new digest.
-FINGERPRINT = {1: "ed69b956cb0ece3d0407249d778cd46a4835d32ea8ac81c9bb8c7c543b95f6ac"}
+# sha256 of [norm, plain, said, pinyin, valued clauses, stating clauses] of every text below,
+# for FORM_REVISION (see text_forms): when prepare's or clause_forms' output changes, bump the
+# revision and record the new digest.
+FINGERPRINT = {2: "441d31b968fe74505f4ffa08e0b9df9fa0838fe1aabc56078c908fcceb6716b8"}
 
 
 def texts() -> list[str]:
@@ -35,12 +38,19 @@ def texts() -> list[str]:
 
 
 def test_texts_read_back_as_prepared():
-    prepared = [prepare(t) for t in texts()]
+    # every other text with its clause forms, as an agent's is stored
+    prepared = [
+        replace(prepare(t), clauses=clause_forms(t)) if i % 2 else prepare(t)
+        for i, t in enumerate(texts())
+    ]
+    assert any(p.clauses and p.clauses.valued for p in prepared)
+    assert any(p.clauses and p.clauses.stating for p in prepared)
     packed = text_forms.pack(prepared)
     assert packed is not None
     back = text_forms.unpack(packed)
     assert back == prepared
     assert [t.syllable_mask for t in back] == [t.syllable_mask for t in prepared]
+    assert [t.clauses for t in back] == [t.clauses for t in prepared]
     assert text_forms.unpack(text_forms.pack([])) == []
 
 
@@ -51,7 +61,10 @@ def test_a_pinyin_that_cannot_be_cut_back_is_not_stored():
 
 
 def test_the_form_changes_when_prepare_does():
-    rows = [[p.norm, p.plain, p.said, p.pinyin] for p in map(prepare, texts())]
+    rows = [
+        [p.norm, p.plain, p.said, p.pinyin, c.valued, c.stating]
+        for p, c in ((prepare(t), clause_forms(t)) for t in texts())
+    ]
     digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
     assert digest == FINGERPRINT.get(text_forms.FORM_REVISION), (
         f"matching.prepare gives other texts than FORM_REVISION {text_forms.FORM_REVISION} "
@@ -69,5 +82,8 @@ def test_damaged_data_reads_as_none():
         zlib.compress(b"[1, 2]"),
         zlib.compress(b'[["ab", "", "", 5]]'),
         zlib.compress('[["您好", "", "", "nin"]]'.encode()),  # one syllable for two characters
+        zlib.compress('[["好", "", "", "hao", ["a"]]]'.encode()),  # half the clause forms
+        zlib.compress('[["好", "", "", "hao", [1], []]]'.encode()),  # a clause not a string
+        zlib.compress('[["好", "", "", "hao", [], [["a", "b", 0, "c"]]]]'.encode()),
     ):
         assert text_forms.unpack(damaged) is None, damaged
