@@ -103,6 +103,24 @@ def counted_one_by_one(store, group, since, until, agent=None):
     }
 
 
+def stored_calls(store, rubric) -> list:
+    """CALLS stored and scored: (recording, evaluation) of each (a call without an agent has
+    no project either)."""
+    out = []
+    for i, (agent, when, utts, duration) in enumerate(CALLS):
+        meta = CallMetadata(
+            agent_id=agent,
+            project="p" if agent else None,
+            call_time=datetime.fromisoformat(when) if when else None,
+        )
+        rec = store.recordings.save_transcript(
+            f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts
+        )
+        ev = record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, duration, Scorer(rubric)))
+        out.append((rec, ev))
+    return out
+
+
 def in_range(ev, since, until, agent):
     since, until = stored_time(since), stored_time(until)
     return (
@@ -182,18 +200,7 @@ def test_rollups_follow_rescoring_reviews_and_metadata(request, tmp_path, backen
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
     rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    recordings = []
-    for i, (agent, when, utts, duration) in enumerate(CALLS):
-        meta = CallMetadata(
-            agent_id=agent,
-            project="p" if agent else None,
-            call_time=datetime.fromisoformat(when) if when else None,
-        )
-        rec = store.recordings.save_transcript(
-            f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts
-        )
-        record_evaluation(store, rec.id, evaluate(f"c{i}.wav", utts, duration, Scorer(rubric)))
-        recordings.append(rec)
+    recordings = [rec for rec, _ in stored_calls(store, rubric)]
     assert_consistent(store)
     assert len(kpi_rows(store.session(), "agent")) == 3  # A1, A2 and the call with no agent
 
@@ -384,18 +391,9 @@ def test_migration_0022_adds_the_calls_listened_before_it(request, backend):
     columns once the schema is at head; nothing else in the rollups moves."""
     url = request.getfixturevalue(f"{backend}_url")
     store = Store(url)
-    rubric = load_rubric(RUBRICS / "telecom-data-upgrade.yaml")
-    evaluations = []
-    for i, (agent, when, utts, duration) in enumerate(CALLS):
-        meta = CallMetadata(
-            agent_id=agent, project="p", call_time=datetime.fromisoformat(when) if when else None
-        )
-        rec = store.recordings.save_transcript(
-            f"{i:064x}", f"c{i}.wav", meta, duration, 2, "stereo", "x", utts
-        )
-        evaluations.append(
-            record_evaluation(store, rec.id, evaluate(f"c{i}", utts, duration, Scorer(rubric)))
-        )
+    evaluations = [
+        ev for _, ev in stored_calls(store, load_rubric(RUBRICS / "telecom-data-upgrade.yaml"))
+    ]
     with store.session() as s:
         for ev in evaluations[::2]:
             listened_task(s, ev.id, "r1", manager=False)
