@@ -36,6 +36,7 @@ from qa_service.storage import costly_rules
 from qa_service.storage.bulk import bulk_insert
 from qa_service.storage.queries import among
 from qa_service.storage.tables import (
+    CostlyRule,
     ErrorRollup,
     Evaluation,
     FindingRow,
@@ -97,11 +98,12 @@ class KpiSums:
 KPI_SUMS = tuple(f.name for f in fields(KpiSums))
 
 
-def listened_sql():
-    """The evaluation's call was listened to (a review task of it is done): what 监听合格率
-    counts. Tasks are only ever made done (review/tasks.py), under `tracked`."""
+def task_done_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation):
+    """A review task of the call is done (`t`: the evaluation, or its copy in costly_rule):
+    the calls 监听合格率 counts. Tasks are only ever made done (review/tasks.py), under
+    `tracked`."""
     return exists().where(
-        ReviewTask.recording_id == Evaluation.recording_id, ReviewTask.state == TaskState.DONE
+        ReviewTask.recording_id == t.recording_id, ReviewTask.state == TaskState.DONE
     )
 
 
@@ -110,7 +112,7 @@ def kpi_sums_sql() -> list:
     of a time range are counted from the evaluations themselves)."""
     grade = Evaluation.effective_grade_sql()
     graded = grade != Grade.NO_SPEECH
-    heard = listened_sql()
+    heard = task_done_sql()
 
     def count(*when) -> object:
         return func.sum(case((and_(graded, *when), 1), else_=0))
@@ -172,7 +174,7 @@ def rolled_up() -> tuple:
         e.called_at,
         e.effective_grade_sql().label("effective_grade"),
         e.effective_fatal_sql().label("effective_fatal"),
-        listened_sql().label("listened"),
+        task_done_sql().label("listened"),
     )
 
 
@@ -321,7 +323,7 @@ def add_listened(session: Session) -> int:
     """Add to the KPI rollups the calls listened to so far (migration 0022's backfill: its
     columns start at 0, and only the calls with a done review task move them); returns how
     many evaluations were counted."""
-    rows = session.execute(select(*rolled_up()).where(Evaluation.is_current, listened_sql())).all()
+    rows = session.execute(select(*rolled_up()).where(Evaluation.is_current, task_done_sql())).all()
     deltas = Deltas()
     for ev in rows:
         call = KpiSums.of_call(

@@ -9,24 +9,23 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Row, and_, delete, exists, func, or_, update
+from sqlalchemy import Row, and_, delete, func, or_, update
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from qa_service.domain.enums import FindingSource, TaskState
+from qa_service.domain.enums import FindingSource
 from qa_service.domain.results import CallResult
 from qa_service.domain.sampling import DEFAULT_SEED, sample_rank
 from qa_service.storage.bulk import bulk_insert, insert_rows
 from qa_service.storage.queries import EVALUATION, among, filters
 from qa_service.storage.repositories.recordings import EvaluatedRecording, metadata_columns
-from qa_service.storage.rollups import rebuild
+from qa_service.storage.rollups import rebuild, task_done_sql
 from qa_service.storage.tables import (
     CostlyRule,
     Evaluation,
     FindingRow,
     HighlightRow,
     Recording,
-    ReviewTask,
     utcnow,
 )
 
@@ -36,10 +35,7 @@ def listened_sql(t: type[Evaluation] | type[CostlyRule] = Evaluation, listened: 
     the call is done (`t`: the evaluation, or its copy in costly_rule). With `listened` False,
     its negation, written as the AND of NOT EXISTS that PostgreSQL plans as one anti-join (a
     NOT over the OR stays a subquery run once per row walked)."""
-    done = exists().where(
-        ReviewTask.recording_id == t.recording_id,
-        ReviewTask.state == TaskState.DONE,
-    )
+    done = task_done_sql(t)
     if listened:
         return or_(t.reviewed_grade.is_not(None), done)
     return and_(t.reviewed_grade.is_(None), ~done)
